@@ -1,0 +1,54 @@
+import type { Logger } from 'pino';
+import type { BlobRef } from '../../drivers/contract.ts';
+
+/** One outbox item handed to a destination. */
+export interface OutboxItem {
+  outboxId: number;
+  journalId: number;
+  destination: string;
+  /** Ordering key (usually the source device id). */
+  orderKey: string;
+  source: string;
+  stream: string;
+  kind: string;
+  /** Sent to the destination so it can drop repeats after an unknown outcome. */
+  idempotencyKey: string;
+  attempts: number;
+  raw: Buffer | null;
+  parsed: unknown;
+  blob: BlobRef | null;
+  /** Absolute path of the blob file, when there is one. */
+  blobPath: string | null;
+  receivedAt: string;
+  meta: Record<string, unknown>;
+}
+
+/**
+ * What a destination answers for one item:
+ * - ok: acknowledged at application level (HL7 AA, DICOM success, HTTP 2xx with the id);
+ * - retry: transport error, timeout, 5xx, unknown outcome: try again later, same key;
+ * - permanent: the destination refused this item (HL7 AE/AR, DICOM failure, HTTP 4xx):
+ *   park it in dead letter with the reason and move on.
+ */
+export type DeliveryOutcome =
+  | { result: 'ok'; detail?: string }
+  | { result: 'retry'; reason: string }
+  | { result: 'permanent'; reason: string };
+
+export interface Destination {
+  readonly id: string;
+  /** Optional connection set-up; failures are retried by the supervisor. */
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+  deliver(item: OutboxItem, signal: AbortSignal): Promise<DeliveryOutcome>;
+}
+
+export interface DestinationContext {
+  id: string;
+  log: Logger;
+}
+
+export interface DestinationFactory<C = Record<string, unknown>> {
+  type: string;
+  create(ctx: DestinationContext, config: C): Destination;
+}

@@ -1,0 +1,122 @@
+import type { Logger } from 'pino';
+import type { EventBus } from '../agent/bus.ts';
+
+/**
+ * The contract between the core and every device driver. A driver is created from its
+ * validated configuration block, start()s and stop()s, reports its status, and hands what it
+ * receives to the journal through ctx.journal.append(). It never talks to a destination.
+ */
+
+export type DriverState = 'starting' | 'running' | 'degraded' | 'error' | 'stopped';
+
+export interface DriverStatus {
+  state: DriverState;
+  /** Plain sentence for IT staff, e.g. "listening on 127.0.0.1:2575, 2 connections". */
+  detail?: string;
+  lastError?: string;
+  since: string;
+  counters?: Record<string, number>;
+}
+
+/** What a driver asks the journal to keep. */
+export interface JournalInput {
+  /** Stream name: 'lab.result', 'lab.message', 'dicom.instance', 'queue.event', 'telemetry'... */
+  stream: string;
+  /** Message kind within the stream, e.g. 'ORU^R01', 'astm.transmission'. */
+  kind: string;
+  /**
+   * Identity used for de-duplication and as the destinations' idempotency key. Derive it from
+   * content or the device's own id (MSH-10, SOP Instance UID, specimen+test+time). A second
+   * append with the same (stream, key) is not stored again and returns duplicate: true.
+   */
+  idempotencyKey: string;
+  /** Raw bytes as received (small payloads). Large ones go through ctx.blobs and `blob`. */
+  raw?: Buffer;
+  /** Parsed form, stored as JSON, shown in the console, used by forwarders. */
+  parsed?: unknown;
+  /** Reference to a blob already written and fsynced by ctx.blobs. */
+  blob?: BlobRef;
+  /** True when raw/parsed hold personal data: scrubbed after the personal-data retention. */
+  personal?: boolean;
+  /**
+   * Destinations to enqueue for, in the same transaction. Defaults to the device's configured
+   * routes. An empty list journals without forwarding.
+   */
+  routes?: string[];
+  /** Ordering key within each destination; defaults to the device id. */
+  orderKey?: string;
+  /**
+   * Clinical data is never refused for budget reasons (only when the disk really fails);
+   * 'telemetry' is refused first when the disk budget is exhausted.
+   */
+  priority?: 'clinical' | 'telemetry';
+  /** Extra data stored with the entry (e.g. the ACK bytes sent back, to resend on a repeat). */
+  meta?: Record<string, unknown>;
+}
+
+export interface AppendResult {
+  id: number;
+  duplicate: boolean;
+  /** For a duplicate: the meta stored with the first copy (e.g. the original ACK). */
+  meta?: Record<string, unknown>;
+}
+
+export interface BlobRef {
+  hash: string;
+  size: number;
+}
+
+export interface BlobWriter {
+  /** Writes a stream to a content-addressed file, fsyncs file and directory, returns the ref. */
+  writeStream(source: AsyncIterable<Buffer | Uint8Array>): Promise<BlobRef>;
+  write(data: Buffer): Promise<BlobRef>;
+  path(ref: BlobRef): string;
+}
+
+export interface Journal {
+  /** Resolves only when the entry (and its outbox rows) are durable; rejects fast otherwise. */
+  append(input: JournalInput): Promise<AppendResult>;
+}
+
+/** Raw byte capture per connection, for support and replay (DESIGN rule 5). */
+export interface RawCapture {
+  open(connection: string): CaptureSession;
+}
+export interface CaptureSession {
+  inbound(bytes: Buffer): void;
+  outbound(bytes: Buffer): void;
+  close(): void;
+}
+
+export interface DriverContext {
+  /** The device id from configuration (key under `devices:`). */
+  id: string;
+  log: Logger;
+  bus: EventBus;
+  journal: Journal;
+  blobs: BlobWriter;
+  capture: RawCapture;
+  /** Configured IANA timezone of the device (default Asia/Ho_Chi_Minh). */
+  timezone: string;
+  /** Report a status change; the supervisor publishes it and restarts on 'error'. */
+  setStatus(state: DriverState, detail?: string, error?: unknown): void;
+  /** Shared services registered by other modules (order cache, queue...), looked up by name. */
+  services: ServiceRegistry;
+}
+
+export interface ServiceRegistry {
+  get<T>(name: string): T | undefined;
+  provide<T>(name: string, service: T): void;
+}
+
+export interface Driver {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): DriverStatus;
+}
+
+/** A protocol driver's registration: its type name and factory. */
+export interface DriverFactory<C = Record<string, unknown>> {
+  type: string;
+  create(ctx: DriverContext, config: C): Driver;
+}
