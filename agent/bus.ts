@@ -23,7 +23,7 @@ type Listener<K extends keyof BusEvents> = (payload: BusEvents[K]) => void;
  */
 export class EventBus {
   private readonly emitter = new EventEmitter();
-  private readonly owned = new Map<string, Array<[keyof BusEvents, (p: never) => void]>>();
+  private readonly owned = new Map<string, Array<[keyof BusEvents, (...args: never[]) => void]>>();
 
   constructor() {
     this.emitter.setMaxListeners(200);
@@ -44,7 +44,7 @@ export class EventBus {
     };
     this.emitter.on(event, safe);
     const list = this.owned.get(owner) ?? [];
-    list.push([event, safe as (p: never) => void]);
+    list.push([event, safe as (...args: never[]) => void]);
     this.owned.set(owner, list);
   }
 
@@ -53,7 +53,7 @@ export class EventBus {
   }
 
   removeListeners(owner: string): void {
-    for (const [event, fn] of this.owned.get(owner) ?? []) this.emitter.off(event, fn);
+    for (const [event, fn] of this.owned.get(owner) ?? []) this.emitter.off(event, fn as (...args: unknown[]) => void);
     this.owned.delete(owner);
   }
 }

@@ -1,0 +1,229 @@
+import type Database from 'better-sqlite3';
+import type { OutboxItem } from '../forward/destination.ts';
+import type { Clock } from '../clock.ts';
+import type { GroupCommitter } from './groupCommit.ts';
+
+export interface OutboxStatus {
+  destination: string;
+  pending: number;
+  parked: number;
+  delivered: number;
+  oldestPendingMs: number | null;
+  lastError: string | null;
+}
+
+export interface OutboxEntryView {
+  outboxId: number;
+  journalId: number;
+  destination: string;
+  orderKey: string;
+  idempotencyKey: string;
+  state: 'pending' | 'done' | 'parked';
+  attempts: number;
+  nextAttemptMs: number;
+  lastError: string | null;
+  createdMs: number;
+  doneMs: number | null;
+  deadLetterReason: string | null;
+}
+
+interface ClaimRow {
+  outbox_id: number;
+  journal_id: number;
+  destination: string;
+  order_key: string;
+  idem_key: string;
+  attempts: number;
+  next_ms: number;
+  source: string;
+  stream: string;
+  kind: string;
+  raw: Buffer | null;
+  parsed: string | null;
+  blob_hash: string | null;
+  blob_size: number | null;
+  received_at: string;
+  meta: string | null;
+}
+
+const ITEM_COLUMNS = `o.id AS outbox_id, o.journal_id, o.destination, o.order_key, o.idem_key, o.attempts, o.next_ms,
+  j.source, j.stream, j.kind, j.raw, j.parsed, j.blob_hash, j.blob_size, j.received_at, j.meta`;
+
+/**
+ * The outbox per destination. Items are rows written in the same commit as their journal entry;
+ * an item leaves 'pending' only when its destination acknowledged it ('done') or refused it for
+ * good ('parked', with a dead_letter row). "In flight" lives in the forwarder's memory only, so
+ * after a crash every unacknowledged item is simply pending again, with the same idempotency key.
+ */
+export class Outbox {
+  private readonly headsStmt;
+  private readonly itemStmt;
+  private readonly anyDueStmt;
+  private readonly nextDueStmt;
+  private readonly markDoneStmt;
+  private readonly markRetryStmt;
+  private readonly markParkedStmt;
+  private readonly insertDeadStmt;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly committer: GroupCommitter,
+    private readonly clock: Clock,
+    private readonly blobPath: (hash: string) => string,
+  ) {
+    // Head of line per order key: the oldest open item of each source (uses the partial index).
+    this.headsStmt = db.prepare(
+      `SELECT order_key, MIN(id) AS id FROM outbox WHERE destination = ? AND state = 'pending' GROUP BY order_key`,
+    );
+    this.itemStmt = db.prepare(`SELECT ${ITEM_COLUMNS} FROM outbox o JOIN journal j ON j.id = o.journal_id WHERE o.id = ?`);
+    this.anyDueStmt = db.prepare(
+      `SELECT ${ITEM_COLUMNS} FROM outbox o JOIN journal j ON j.id = o.journal_id
+       WHERE o.destination = ? AND o.state = 'pending' AND o.next_ms <= ? ORDER BY o.id LIMIT ?`,
+    );
+    this.nextDueStmt = db.prepare(`SELECT MIN(next_ms) AS next FROM outbox WHERE destination = ? AND state = 'pending'`);
+    this.markDoneStmt = db.prepare(`UPDATE outbox SET state = 'done', done_ms = ?, updated_ms = ?, attempts = attempts + 1, last_error = NULL WHERE id = ? AND state = 'pending'`);
+    this.markRetryStmt = db.prepare(`UPDATE outbox SET attempts = attempts + 1, next_ms = ?, last_error = ?, updated_ms = ? WHERE id = ? AND state = 'pending'`);
+    this.markParkedStmt = db.prepare(`UPDATE outbox SET state = 'parked', attempts = attempts + 1, last_error = ?, updated_ms = ? WHERE id = ? AND state = 'pending'`);
+    this.insertDeadStmt = db.prepare(`INSERT OR REPLACE INTO dead_letter (outbox_id, destination, reason, parked_ms) VALUES (?, ?, ?, ?)`);
+  }
+
+  /**
+   * Items ready to send now. Ordered mode: at most one per order key (the head of line, and only
+   * if it is due and not already in flight). Unordered mode: any due items, oldest first.
+   */
+  claim(destination: string, limit: number, inFlight: ReadonlySet<number>, ordered: boolean): OutboxItem[] {
+    if (limit <= 0) return [];
+    const now = this.clock.now();
+    const items: OutboxItem[] = [];
+    if (ordered) {
+      const heads = this.headsStmt.all(destination) as Array<{ order_key: string; id: number }>;
+      heads.sort((a, b) => a.id - b.id);
+      for (const head of heads) {
+        if (items.length >= limit) break;
+        if (inFlight.has(head.id)) continue;
+        const row = this.itemStmt.get(head.id) as ClaimRow | undefined;
+        if (row && row.next_ms <= now) items.push(this.toItem(row));
+      }
+    } else {
+      const rows = this.anyDueStmt.all(destination, now, limit + inFlight.size) as ClaimRow[];
+      for (const row of rows) {
+        if (items.length >= limit) break;
+        if (!inFlight.has(row.outbox_id)) items.push(this.toItem(row));
+      }
+    }
+    return items;
+  }
+
+  /** When the earliest pending item of this destination becomes due (ms), or null if none. */
+  nextDueMs(destination: string): number | null {
+    return (this.nextDueStmt.get(destination) as { next: number | null }).next;
+  }
+
+  markDone(outboxId: number): Promise<void> {
+    const now = this.clock.now();
+    return this.committer.submit(() => void this.markDoneStmt.run(now, now, outboxId));
+  }
+
+  markRetry(outboxId: number, nextMs: number, error: string): Promise<void> {
+    const now = this.clock.now();
+    return this.committer.submit(() => void this.markRetryStmt.run(nextMs, error.slice(0, 2000), now, outboxId));
+  }
+
+  park(outboxId: number, destination: string, reason: string): Promise<void> {
+    const now = this.clock.now();
+    return this.committer.submit(() => {
+      this.markParkedStmt.run(reason.slice(0, 2000), now, outboxId);
+      this.insertDeadStmt.run(outboxId, destination, reason.slice(0, 2000), now);
+    });
+  }
+
+  /** Console action: move a parked item back to pending (attempts kept, due now). */
+  requeue(outboxId: number): Promise<boolean> {
+    const now = this.clock.now();
+    return this.committer.submit(() => {
+      const changed = this.db.prepare(`UPDATE outbox SET state = 'pending', next_ms = ?, updated_ms = ? WHERE id = ? AND state = 'parked'`).run(now, now, outboxId).changes;
+      if (changed) this.db.prepare('DELETE FROM dead_letter WHERE outbox_id = ?').run(outboxId);
+      return changed > 0;
+    });
+  }
+
+  /** Console action: try a pending item (or all of a destination) now instead of at its backoff time. */
+  retryNow(destination: string, outboxId?: number): Promise<number> {
+    const now = this.clock.now();
+    return this.committer.submit(() =>
+      outboxId === undefined
+        ? this.db.prepare(`UPDATE outbox SET next_ms = ? WHERE destination = ? AND state = 'pending'`).run(now, destination).changes
+        : this.db.prepare(`UPDATE outbox SET next_ms = ? WHERE id = ? AND destination = ? AND state = 'pending'`).run(now, outboxId, destination).changes,
+    );
+  }
+
+  /** Console action: park a pending item by hand (e.g. a message the LIS must never get). */
+  parkByHand(outboxId: number, reason: string): Promise<boolean> {
+    const row = this.db.prepare(`SELECT destination FROM outbox WHERE id = ? AND state = 'pending'`).get(outboxId) as { destination: string } | undefined;
+    if (!row) return Promise.resolve(false);
+    return this.park(outboxId, row.destination, `parked by hand: ${reason}`).then(() => true);
+  }
+
+  status(destinations: string[]): OutboxStatus[] {
+    const now = this.clock.now();
+    const counts = this.db
+      .prepare(
+        `SELECT destination, state, count(*) AS n, MIN(created_ms) AS oldest FROM outbox GROUP BY destination, state`,
+      )
+      .all() as Array<{ destination: string; state: string; n: number; oldest: number }>;
+    const lastErr = this.db.prepare(
+      `SELECT last_error FROM outbox WHERE destination = ? AND state = 'pending' AND last_error IS NOT NULL ORDER BY updated_ms DESC LIMIT 1`,
+    );
+    const names = new Set([...destinations, ...counts.map((c) => c.destination)]);
+    return [...names].map((destination) => {
+      const of = (state: string) => counts.find((c) => c.destination === destination && c.state === state);
+      const pending = of('pending');
+      return {
+        destination,
+        pending: pending?.n ?? 0,
+        parked: of('parked')?.n ?? 0,
+        delivered: of('done')?.n ?? 0,
+        oldestPendingMs: pending ? now - pending.oldest : null,
+        lastError: (lastErr.get(destination) as { last_error: string } | undefined)?.last_error ?? null,
+      };
+    });
+  }
+
+  list(filter: { destination?: string; state?: string; journalId?: number; limit?: number }): OutboxEntryView[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.destination) (where.push('o.destination = ?'), args.push(filter.destination));
+    if (filter.state) (where.push('o.state = ?'), args.push(filter.state));
+    if (filter.journalId !== undefined) (where.push('o.journal_id = ?'), args.push(filter.journalId));
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
+    return this.db
+      .prepare(
+        `SELECT o.id AS outboxId, o.journal_id AS journalId, o.destination, o.order_key AS orderKey, o.idem_key AS idempotencyKey,
+                o.state, o.attempts, o.next_ms AS nextAttemptMs, o.last_error AS lastError, o.created_ms AS createdMs,
+                o.done_ms AS doneMs, d.reason AS deadLetterReason
+         FROM outbox o LEFT JOIN dead_letter d ON d.outbox_id = o.id
+         ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY o.id DESC LIMIT ${limit}`,
+      )
+      .all(...args) as OutboxEntryView[];
+  }
+
+  private toItem(row: ClaimRow): OutboxItem {
+    return {
+      outboxId: row.outbox_id,
+      journalId: row.journal_id,
+      destination: row.destination,
+      orderKey: row.order_key,
+      source: row.source,
+      stream: row.stream,
+      kind: row.kind,
+      idempotencyKey: row.idem_key,
+      attempts: row.attempts,
+      raw: row.raw,
+      parsed: row.parsed === null ? null : JSON.parse(row.parsed),
+      blob: row.blob_hash ? { hash: row.blob_hash, size: row.blob_size ?? 0 } : null,
+      blobPath: row.blob_hash ? this.blobPath(row.blob_hash) : null,
+      receivedAt: row.received_at,
+      meta: row.meta ? JSON.parse(row.meta) : {},
+    };
+  }
+}

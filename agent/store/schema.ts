@@ -1,0 +1,82 @@
+import type Database from 'better-sqlite3';
+
+/** Migrations of the core tables, applied in order; user_version records the last applied. */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE journal (
+    id INTEGER PRIMARY KEY,
+    received_ms INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    idem_key TEXT NOT NULL,
+    raw BLOB,
+    parsed TEXT,
+    blob_hash TEXT,
+    blob_size INTEGER,
+    personal INTEGER NOT NULL DEFAULT 0,
+    priority TEXT NOT NULL DEFAULT 'clinical',
+    meta TEXT,
+    scrubbed_ms INTEGER,
+    UNIQUE (stream, idem_key)
+  );
+  CREATE INDEX journal_source ON journal (source, id);
+  CREATE INDEX journal_received ON journal (received_ms);
+  CREATE INDEX journal_blob ON journal (blob_hash) WHERE blob_hash IS NOT NULL;
+
+  CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    destination TEXT NOT NULL,
+    order_key TEXT NOT NULL,
+    journal_id INTEGER NOT NULL REFERENCES journal (id),
+    idem_key TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'parked')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_ms INTEGER NOT NULL,
+    last_error TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    done_ms INTEGER,
+    UNIQUE (destination, journal_id)
+  );
+  -- Only open items are indexed for the forwarders: a delivered backlog costs nothing.
+  CREATE INDEX outbox_open ON outbox (destination, order_key, id) WHERE state = 'pending';
+  CREATE INDEX outbox_done ON outbox (done_ms) WHERE state = 'done';
+  CREATE INDEX outbox_journal ON outbox (journal_id);
+
+  CREATE TABLE dead_letter (
+    outbox_id INTEGER PRIMARY KEY REFERENCES outbox (id),
+    destination TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    parked_ms INTEGER NOT NULL
+  );
+
+  CREATE TABLE capture (
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL,
+    connection TEXT NOT NULL,
+    started_ms INTEGER NOT NULL,
+    ended_ms INTEGER
+  );
+  CREATE TABLE capture_chunk (
+    capture_id INTEGER NOT NULL REFERENCES capture (id),
+    seq INTEGER NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    at_ms INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (capture_id, seq)
+  );
+  CREATE INDEX capture_started ON capture (started_ms);
+  `,
+];
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,97 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { openStore, type Store } from '../../../agent/store/store.ts';
+import { StoreError } from '../../../agent/store/errors.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+let cleanups: Array<() => void> = [];
+afterEach(() => {
+  cleanups.forEach((c) => c());
+  cleanups = [];
+});
+
+async function freshStore(extra: Partial<Parameters<typeof openStore>[0]> = {}): Promise<Store> {
+  const { dir, cleanup } = tempDir();
+  const store = await openStore({ dir, ...extra });
+  cleanups.push(() => {
+    store.close();
+    cleanup();
+  });
+  return store;
+}
+
+describe('journal', () => {
+  it('appends durably and enqueues one outbox row per route in the same commit', async () => {
+    const store = await freshStore();
+    const journal = store.journalFor('xn1', ['lis', 'province']);
+    const r = await journal.append({ stream: 'lab.result', kind: 'result', idempotencyKey: 'k1', raw: Buffer.from('abc'), parsed: { v: 1 } });
+    expect(r.duplicate).toBe(false);
+    const row = store.journalStore.get(r.id)!;
+    expect(row.raw?.toString()).toBe('abc');
+    expect(row.parsed).toEqual({ v: 1 });
+    expect(row.receivedAt).toMatch(/\+07:00$/);
+    const rows = store.outbox.list({ journalId: r.id });
+    expect(rows.map((o) => o.destination).sort()).toEqual(['lis', 'province']);
+    expect(rows.every((o) => o.state === 'pending' && o.idempotencyKey === 'k1')).toBe(true);
+  });
+
+  it('does not store or enqueue a repeated idempotency key, and returns the first copy meta', async () => {
+    const store = await freshStore();
+    const journal = store.journalFor('hl7', ['lis']);
+    const a = await journal.append({ stream: 'lab.message', kind: 'ORU', idempotencyKey: 'MSG1', meta: { ack: 'AA-1' } });
+    const b = await journal.append({ stream: 'lab.message', kind: 'ORU', idempotencyKey: 'MSG1', meta: { ack: 'AA-2' } });
+    expect(b).toEqual({ id: a.id, duplicate: true, meta: { ack: 'AA-1' } });
+    expect(store.outbox.list({ destination: 'lis' })).toHaveLength(1);
+  });
+
+  it('shares one commit between concurrent appends (group commit)', async () => {
+    const commits: number[] = [];
+    const store = await freshStore({ onCommit: (_ms, writes) => commits.push(writes) });
+    const journal = store.journalFor('dev', []);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => journal.append({ stream: 's', kind: 'k', idempotencyKey: `k${i}` })));
+    expect(commits.reduce((a, b) => a + b, 0)).toBe(50);
+    expect(commits.length).toBeLessThan(5);
+    expect(store.journalStore.count()).toBe(50);
+  });
+
+  it('refuses telemetry up front when the disk budget is exhausted, but still takes clinical data', async () => {
+    const store = await freshStore({ budgetBytes: 1 });
+    store.budget.read();
+    const journal = store.journalFor('dev', []);
+    await expect(journal.append({ stream: 'telemetry', kind: 't', idempotencyKey: 't1', priority: 'telemetry' })).rejects.toBeInstanceOf(StoreError);
+    await expect(journal.append({ stream: 'lab.result', kind: 'r', idempotencyKey: 'r1' })).resolves.toMatchObject({ duplicate: false });
+  });
+});
+
+describe('blobs', () => {
+  it('stores content-addressed files and references them from the journal', async () => {
+    const store = await freshStore();
+    const data = Buffer.alloc(300_000, 7);
+    async function* chunks() {
+      for (let i = 0; i < data.length; i += 65536) yield data.subarray(i, i + 65536);
+    }
+    const ref = await store.blobs.writeStream(chunks());
+    expect(ref.size).toBe(data.length);
+    expect(readFileSync(store.blobs.path(ref)).equals(data)).toBe(true);
+    const r = await store.journalFor('mod', ['pacs']).append({ stream: 'dicom.instance', kind: 'CT', idempotencyKey: 'uid1', blob: ref });
+    const [item] = store.outbox.claim('pacs', 10, new Set(), false);
+    expect(item?.journalId).toBe(r.id);
+    expect(item?.blobPath).toBe(store.blobs.path(ref));
+  });
+});
+
+describe('raw capture', () => {
+  it('keeps every chunk in order with its direction', async () => {
+    const store = await freshStore();
+    const session = store.captureFor('astm1').open('tcp 127.0.0.1:5000');
+    session.inbound(Buffer.from([5]));
+    session.outbound(Buffer.from([6]));
+    session.inbound(Buffer.from('\x021H|\\^&\r\x0312\r\n', 'latin1'));
+    session.close();
+    store.committer.flush();
+    const [cap] = store.captures.list('astm1');
+    expect(cap).toMatchObject({ device: 'astm1', bytesIn: 14, bytesOut: 1 });
+    const chunks = store.captures.chunks(cap!.id);
+    expect(chunks.map((c) => c.direction)).toEqual(['in', 'out', 'in']);
+  });
+});
