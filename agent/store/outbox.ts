@@ -72,15 +72,16 @@ export class Outbox {
     private readonly blobPath: (hash: string) => string,
   ) {
     // Head of line per order key: the oldest open item of each source (uses the partial index).
+    // SQLite returns the bare column next_ms from the row that holds MIN(id).
     this.headsStmt = db.prepare(
-      `SELECT order_key, MIN(id) AS id FROM outbox WHERE destination = ? AND state = 'pending' GROUP BY order_key`,
+      `SELECT order_key, MIN(id) AS id, next_ms FROM outbox WHERE destination = ? AND state = 'pending' GROUP BY order_key`,
     );
     this.itemStmt = db.prepare(`SELECT ${ITEM_COLUMNS} FROM outbox o JOIN journal j ON j.id = o.journal_id WHERE o.id = ?`);
     this.anyDueStmt = db.prepare(
       `SELECT ${ITEM_COLUMNS} FROM outbox o JOIN journal j ON j.id = o.journal_id
        WHERE o.destination = ? AND o.state = 'pending' AND o.next_ms <= ? ORDER BY o.id LIMIT ?`,
     );
-    this.nextDueStmt = db.prepare(`SELECT MIN(next_ms) AS next FROM outbox WHERE destination = ? AND state = 'pending'`);
+    this.nextDueStmt = db.prepare(`SELECT MIN(next_ms) AS next FROM outbox WHERE destination = ? AND state = 'pending' AND next_ms > ?`);
     this.markDoneStmt = db.prepare(`UPDATE outbox SET state = 'done', done_ms = ?, updated_ms = ?, attempts = attempts + 1, last_error = NULL WHERE id = ? AND state = 'pending'`);
     this.markRetryStmt = db.prepare(`UPDATE outbox SET attempts = attempts + 1, next_ms = ?, last_error = ?, updated_ms = ? WHERE id = ? AND state = 'pending'`);
     this.markParkedStmt = db.prepare(`UPDATE outbox SET state = 'parked', attempts = attempts + 1, last_error = ?, updated_ms = ? WHERE id = ? AND state = 'pending'`);
@@ -88,35 +89,36 @@ export class Outbox {
   }
 
   /**
-   * Items ready to send now. Ordered mode: at most one per order key (the head of line, and only
-   * if it is due and not already in flight). Unordered mode: any due items, oldest first.
+   * Items ready to send now, and when the next one that is not ready yet becomes due.
+   * Ordered mode: at most one per order key, the head of line, only if due and not in flight
+   * (items behind a head wait for it, whatever their own due time). Unordered mode: any due
+   * items, oldest first.
    */
-  claim(destination: string, limit: number, inFlight: ReadonlySet<number>, ordered: boolean): OutboxItem[] {
-    if (limit <= 0) return [];
+  claim(destination: string, limit: number, inFlight: ReadonlySet<number>, ordered: boolean): { items: OutboxItem[]; nextDueMs: number | null } {
     const now = this.clock.now();
     const items: OutboxItem[] = [];
     if (ordered) {
-      const heads = this.headsStmt.all(destination) as Array<{ order_key: string; id: number }>;
+      const heads = this.headsStmt.all(destination) as Array<{ order_key: string; id: number; next_ms: number }>;
       heads.sort((a, b) => a.id - b.id);
+      let nextDueMs: number | null = null;
       for (const head of heads) {
-        if (items.length >= limit) break;
         if (inFlight.has(head.id)) continue;
-        const row = this.itemStmt.get(head.id) as ClaimRow | undefined;
-        if (row && row.next_ms <= now) items.push(this.toItem(row));
+        if (head.next_ms > now) {
+          nextDueMs = nextDueMs === null ? head.next_ms : Math.min(nextDueMs, head.next_ms);
+        } else if (items.length < limit) {
+          items.push(this.toItem(this.itemStmt.get(head.id) as ClaimRow));
+        }
       }
-    } else {
+      return { items, nextDueMs };
+    }
+    if (limit > 0) {
       const rows = this.anyDueStmt.all(destination, now, limit + inFlight.size) as ClaimRow[];
       for (const row of rows) {
         if (items.length >= limit) break;
         if (!inFlight.has(row.outbox_id)) items.push(this.toItem(row));
       }
     }
-    return items;
-  }
-
-  /** When the earliest pending item of this destination becomes due (ms), or null if none. */
-  nextDueMs(destination: string): number | null {
-    return (this.nextDueStmt.get(destination) as { next: number | null }).next;
+    return { items, nextDueMs: (this.nextDueStmt.get(destination, now) as { next: number | null }).next };
   }
 
   markDone(outboxId: number): Promise<void> {

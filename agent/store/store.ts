@@ -118,10 +118,14 @@ export class Store {
 
   close(): void {
     this.committer.close();
-    if (this.db.open) {
+    if (!this.db.open) return;
+    try {
+      // Folds the WAL into the database so the next start is quick; optional for durability.
       this.db.pragma('wal_checkpoint(TRUNCATE)');
-      this.db.close();
+    } catch {
+      // Disk full: the WAL stays and is replayed at the next open.
     }
+    this.db.close();
   }
 }
 

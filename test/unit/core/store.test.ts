@@ -74,7 +74,7 @@ describe('blobs', () => {
     expect(ref.size).toBe(data.length);
     expect(readFileSync(store.blobs.path(ref)).equals(data)).toBe(true);
     const r = await store.journalFor('mod', ['pacs']).append({ stream: 'dicom.instance', kind: 'CT', idempotencyKey: 'uid1', blob: ref });
-    const [item] = store.outbox.claim('pacs', 10, new Set(), false);
+    const [item] = store.outbox.claim('pacs', 10, new Set(), false).items;
     expect(item?.journalId).toBe(r.id);
     expect(item?.blobPath).toBe(store.blobs.path(ref));
   });
