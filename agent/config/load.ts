@@ -1,0 +1,194 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
+import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { AgentConfig, ConfigProblem } from './types.ts';
+
+export const SCHEMA_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../../config/schema.json');
+const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
+
+// One schema drives validation, defaults, error messages, editor completion and console forms.
+const ajv = new Ajv2020.default({ allErrors: true, useDefaults: true, strict: false });
+const validate = ajv.compile(schema);
+
+export class ConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(`configuration has ${problems.length} problem(s)`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  config: AgentConfig;
+  file: string;
+  /** Directory the file lives in: relative paths in it resolve from here. */
+  baseDir: string;
+}
+
+/** Marker the YAML `!secret name` tag leaves until the secrets file is read. */
+class SecretRef {
+  constructor(readonly name: string) {}
+}
+
+const secretTag = { tag: '!secret', resolve: (value: string) => new SecretRef(value) };
+
+interface ParsedFile {
+  doc: Document.Parsed;
+  lines: LineCounter;
+  file: string;
+}
+
+function parseYamlFile(file: string, problems: ConfigProblem[]): ParsedFile | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.push({ file, line: 1, column: 1, field: '', message: `cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})` });
+    return null;
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, customTags: [secretTag], prettyErrors: false, uniqueKeys: true });
+  for (const e of [...doc.errors, ...doc.warnings]) {
+    const pos = lines.linePos(e.pos[0]);
+    problems.push({ file, line: pos.line, column: pos.col, field: '', message: `YAML: ${e.message.split('\n')[0]}` });
+  }
+  return doc.errors.length ? null : { doc, lines, file };
+}
+
+/** Reads, resolves secrets in, and validates a configuration file. Throws ConfigError with every problem. */
+export function loadConfig(file: string): LoadedConfig {
+  const absolute = resolve(file);
+  const problems: ConfigProblem[] = [];
+  const parsed = parseYamlFile(absolute, problems);
+  if (!parsed) throw new ConfigError(problems);
+  const raw = parsed.doc.toJS() as Record<string, unknown> | null;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError([{ file: absolute, line: 1, column: 1, field: '', message: 'the file must be a YAML mapping (key: value lines)' }]);
+  }
+  const baseDir = dirname(absolute);
+  resolveSecrets(raw, parsed, baseDir, problems);
+  if (!validate(raw)) {
+    for (const err of relevantErrors(validate.errors ?? [])) problems.push(locate(err, parsed));
+  }
+  problems.push(...crossCheck(raw as unknown as AgentConfig, parsed));
+  if (problems.length) throw new ConfigError(dedupe(problems));
+  const config = raw as unknown as AgentConfig;
+  if (!isAbsolute(config.box.dataDir)) config.box.dataDir = resolve(baseDir, config.box.dataDir);
+  return { config, file: absolute, baseDir };
+}
+
+/** Problems the schema cannot express: routes naming unknown destinations. */
+function crossCheck(config: AgentConfig, parsed: ParsedFile): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const destinations = new Set(Object.keys(config.destinations ?? {}));
+  for (const [id, device] of Object.entries(config.devices ?? {})) {
+    (device.routes ?? []).forEach((route, i) => {
+      if (!destinations.has(route)) {
+        const path = ['devices', id, 'routes', i];
+        problems.push({ ...position(parsed, path), field: path.join('.'), message: `route "${route}" is not a destination in this file (known: ${[...destinations].join(', ') || 'none'})` });
+      }
+    });
+  }
+  return problems;
+}
+
+function resolveSecrets(raw: Record<string, unknown>, parsed: ParsedFile, baseDir: string, problems: ConfigProblem[]): void {
+  let secrets: Record<string, unknown> | null = null;
+  const secretsFile = resolve(baseDir, typeof raw.secretsFile === 'string' ? raw.secretsFile : 'secrets.yaml');
+  const lookup = (ref: SecretRef, path: Array<string | number>): unknown => {
+    if (secrets === null) {
+      const sp = parseYamlFile(secretsFile, problems);
+      secrets = (sp?.doc.toJS() as Record<string, unknown> | null) ?? {};
+    }
+    if (!(ref.name in secrets)) {
+      problems.push({ ...position(parsed, path), field: path.join('.'), message: `secret "${ref.name}" is not in ${secretsFile}` });
+      return undefined;
+    }
+    return secrets[ref.name];
+  };
+  const walk = (node: unknown, path: Array<string | number>): unknown => {
+    if (node instanceof SecretRef) return lookup(node, path);
+    if (Array.isArray(node)) return node.map((v, i) => walk(v, [...path, i]));
+    if (node && typeof node === 'object') {
+      for (const [k, v] of Object.entries(node)) (node as Record<string, unknown>)[k] = walk(v, [...path, k]);
+    }
+    return node;
+  };
+  walk(raw, []);
+}
+
+/** Drops the noise Ajv adds around if/then (the branch error already says what is wrong). */
+function relevantErrors(errors: ErrorObject[]): ErrorObject[] {
+  return errors.filter((e) => e.keyword !== 'if' && !(e.keyword === 'enum' && errors.some((o) => o !== e && o.instancePath === e.instancePath && o.keyword === 'const')));
+}
+
+function locate(err: ErrorObject, parsed: ParsedFile): ConfigProblem {
+  const path = err.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const params = err.params as Record<string, unknown>;
+  let field = path.join('.');
+  let message = err.message ?? 'is invalid';
+  let at: Array<string | number> = path;
+  switch (err.keyword) {
+    case 'required':
+      field = [...path, String(params.missingProperty)].join('.');
+      message = `required field "${String(params.missingProperty)}" is missing`;
+      break;
+    case 'additionalProperties':
+    case 'unevaluatedProperties': {
+      const extra = String(params.additionalProperty ?? params.unevaluatedProperty);
+      field = [...path, extra].join('.');
+      at = [...path, extra];
+      message = `unknown field "${extra}" (check the spelling; the schema lists the allowed fields)`;
+      break;
+    }
+    case 'enum':
+      message = `must be one of: ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+      break;
+    case 'const':
+      message = `must be ${JSON.stringify(params.allowedValue)}`;
+      break;
+    case 'pattern':
+      message = `does not have the expected form (${String(params.pattern)})`;
+      break;
+    case 'propertyNames':
+      message = `name "${String(params.propertyName)}" is not allowed: use lower-case letters, digits, - and _`;
+      break;
+  }
+  return { ...position(parsed, at, err.keyword === 'additionalProperties' || err.keyword === 'unevaluatedProperties'), field, message };
+}
+
+/** Line and column of a path in the YAML document (the key for unknown fields, else the value). */
+function position(parsed: ParsedFile, path: Array<string | number>, wantKey = false): Omit<ConfigProblem, 'field' | 'message'> {
+  let node: Node | null = parsed.doc.contents;
+  let offset = node?.range?.[0] ?? 0;
+  for (const segment of path) {
+    if (!node) break;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment));
+      if (!pair) break;
+      const key = pair.key as Node;
+      offset = key.range?.[0] ?? offset;
+      if (wantKey && segment === path[path.length - 1]) break;
+      node = (pair.value as Node | null) ?? null;
+      if (node?.range) offset = node.range[0];
+    } else if ('items' in node && Array.isArray((node as { items: unknown[] }).items)) {
+      const item = (node as unknown as { items: Node[] }).items[Number(segment)];
+      if (!item) break;
+      node = item;
+      if (node.range) offset = node.range[0];
+    } else break;
+  }
+  const pos = parsed.lines.linePos(offset);
+  return { file: parsed.file, line: pos.line, column: pos.col };
+}
+
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.line}:${p.column}:${p.field}:${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,48 @@
+/** The configuration as the agent uses it: validated, defaults filled, secrets resolved. */
+export interface AgentConfig {
+  version: 1;
+  secretsFile?: string;
+  box: { id: string; facility: string; name?: string; department?: string; timezone: string; dataDir: string };
+  http: { host: string; port: number; sessionHours: number; admin?: { user: string; passwordHash?: string } };
+  lanBroker: { enabled: boolean; host: string; port: number; healthIntervalSeconds: number };
+  province?: { enabled: boolean; url: string; username?: string; password?: string; topicRoot: string; healthIntervalSeconds: number };
+  store: { budgetMB: number; minFreeMB: number; warnPercent: number; criticalPercent: number };
+  retention: { deliveredDays: number; personalHours: number };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+  destinations: Record<string, DestinationConfig>;
+  devices: Record<string, DeviceConfig>;
+}
+
+export interface DestinationConfig {
+  type: string;
+  enabled: boolean;
+  window: number;
+  ordered: boolean;
+  attemptTimeoutSeconds: number;
+  backoff?: { initialSeconds: number; maxSeconds: number; jitter: number };
+  [field: string]: unknown;
+}
+
+export interface DeviceConfig {
+  driver: string;
+  enabled: boolean;
+  name?: string;
+  routes: string[];
+  timezone: string;
+  capture: boolean;
+  [field: string]: unknown;
+}
+
+/** One problem in a configuration file, located for a person with an editor. */
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  column: number;
+  /** Dotted field path, e.g. devices.xn1.port */
+  field: string;
+  message: string;
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.file}:${p.line}:${p.column} ${p.field || '(top level)'}: ${p.message}`;
+}
