@@ -1,0 +1,132 @@
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { ConfigError, loadConfig } from './config/load.ts';
+import { formatProblem } from './config/types.ts';
+import { Agent } from './controller.ts';
+import { serveConfigProblems } from './http/configErrorPage.ts';
+import { hashPassword } from './http/password.ts';
+import { createLogger } from './log.ts';
+
+const USAGE = `edge-agent — the hospital department edge runtime
+
+  edge-agent start [--config FILE] [--no-sim]   run the agent (npm start adds the demo simulators)
+  edge-agent check-config FILE                  print every problem as FILE:LINE:COLUMN field: message
+  edge-agent hash-password [PASSWORD]           print a console password hash for the secrets file
+                                                (reads the password from standard input if not given)
+`;
+
+const extraCommands = new Map<string, (argv: string[]) => Promise<number>>();
+/** Later modules add their commands (replay, card read) here. */
+export function addCommand(name: string, run: (argv: string[]) => Promise<number>): void {
+  extraCommands.set(name, run);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return start(rest);
+    case 'check-config':
+      return checkConfig(rest);
+    case 'hash-password':
+      return printHash(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+      process.stdout.write(USAGE);
+      return command ? 0 : 2;
+    default: {
+      const extra = extraCommands.get(command);
+      if (extra) return extra(rest);
+      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+    }
+  }
+}
+
+function checkConfig(args: string[]): number {
+  const file = args[0];
+  if (!file) {
+    process.stderr.write('usage: edge-agent check-config FILE\n');
+    return 2;
+  }
+  try {
+    const { config } = loadConfig(file);
+    process.stdout.write(`${resolve(file)}: OK (${Object.keys(config.devices).length} devices, ${Object.keys(config.destinations).length} destinations)\n`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const p of err.problems) process.stdout.write(`${formatProblem(p)}\n`);
+    return 1;
+  }
+}
+
+async function printHash(args: string[]): Promise<number> {
+  let password = args[0];
+  if (!password) {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  }
+  if (password.length < 8) {
+    process.stderr.write('the password must have at least 8 characters\n');
+    return 2;
+  }
+  process.stdout.write(`${await hashPassword(password)}\n`);
+  return 0;
+}
+
+async function start(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', default: process.env.EDGE_CONFIG ?? '/etc/edge-agent/config.yaml' }, 'no-sim': { type: 'boolean', default: false }, sim: { type: 'boolean', default: false } } });
+  const log = createLogger(process.env.LOG_LEVEL ?? 'info');
+  const agent = new Agent({ configFile: values.config!, log });
+  let stopSimulators: (() => Promise<void>) | null = null;
+  try {
+    if (values.sim && !values['no-sim']) {
+      // The demo's devices and destinations live with the tests; imported only when asked for.
+      const { startDemoSimulators } = await import('../test/sim/launcher.ts');
+      stopSimulators = await startDemoSimulators(loadConfig(values.config!).config, log.child({ module: 'sim' }));
+    }
+    await agent.start();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration is invalid; the agent will not start:\n${err.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}\n`);
+      // Keep serving the problems to IT staff's browser; systemd restarts us after they fix it.
+      const port = Number(process.env.EDGE_HTTP_PORT ?? 8080);
+      await serveConfigProblems(process.env.EDGE_HTTP_HOST ?? '127.0.0.1', port, err.problems).catch(() => undefined);
+      process.stderr.write(`the problems are shown on http://${process.env.EDGE_HTTP_HOST ?? '127.0.0.1'}:${port}/\n`);
+      await new Promise<void>((r) => {
+        process.once('SIGTERM', r);
+        process.once('SIGINT', r);
+      });
+      return 78; // EX_CONFIG
+    }
+    log.fatal({ err }, 'could not start');
+    await agent.stop('start failed').catch(() => undefined);
+    await stopSimulators?.();
+    return 1;
+  }
+  await new Promise<void>((resolveStop) => {
+    const onSignal = (signal: string) => {
+      log.info({ signal }, 'signal received');
+      resolveStop();
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
+  await agent.stop('signal');
+  await stopSimulators?.();
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Leave time for pino's async stdout to drain, then exit even if a handle lingers.
+    setTimeout(() => process.exit(code), 200).unref();
+  },
+  (err) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

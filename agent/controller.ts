@@ -1,0 +1,321 @@
+import type { Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { Driver, DriverContext, DriverStatus, ServiceRegistry } from '../drivers/contract.ts';
+import { IngestRouter, INGEST_SERVICE } from '../drivers/http-ingest/index.ts';
+import { EventBus } from './bus.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { loadConfig } from './config/load.ts';
+import type { AgentConfig, DestinationConfig, DeviceConfig } from './config/types.ts';
+import { OutboxForwarder } from './forward/forwarder.ts';
+import type { Destination } from './forward/destination.ts';
+import { AgentMetrics } from './http/metrics.ts';
+import { buildLocalApi, type LocalApiOptions } from './http/server.ts';
+import { createLogger } from './log.ts';
+import { LanBroker } from './mqtt/lanBroker.ts';
+import { boxTopic } from './mqtt/topics.ts';
+import { ProvinceLink } from './mqtt/provinceLink.ts';
+import { destinationFactories, driverFactories } from './registry.ts';
+import type { ComponentView, DestinationView, RuntimeView } from './runtime.ts';
+import { createNotifier, type Notifier } from './sdNotify.ts';
+import { Store } from './store/store.ts';
+import { Supervisor } from './supervisor.ts';
+
+export interface AgentOptions {
+  configFile: string;
+  log?: Logger;
+  clock?: Clock;
+  notifier?: Notifier;
+  /** Extra HTTP route plugins (queue, kiosk, console). */
+  httpPlugins?: LocalApiOptions['plugins'];
+}
+
+interface DeviceSlot {
+  id: string;
+  config: DeviceConfig;
+  supervisor: Supervisor;
+  driver: Driver | null;
+}
+
+interface DestinationSlot {
+  id: string;
+  config: DestinationConfig;
+  supervisor: Supervisor;
+  forwarder: OutboxForwarder | null;
+}
+
+const LAN_TOPIC_ROOT = 'edge';
+
+/**
+ * Builds the shared services and starts everything in order: configuration → store → LAN
+ * broker → drivers → forwarders → HTTP; stops in reverse. A broken driver or destination is
+ * isolated by its Supervisor; only the store and the HTTP port are fatal at start.
+ */
+export class Agent implements RuntimeView {
+  readonly bus = new EventBus();
+  readonly startedAt: number;
+  readonly metrics: AgentMetrics;
+  readonly services: ServiceRegistry;
+  store!: Store;
+  config!: AgentConfig;
+  configFile!: string;
+  http: FastifyInstance | null = null;
+  lanBroker: LanBroker | null = null;
+  province: ProvinceLink | null = null;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly notifier: Notifier;
+  private readonly deviceSlots: DeviceSlot[] = [];
+  private readonly destinationSlots: DestinationSlot[] = [];
+  private readonly timers: Array<() => void> = [];
+  private readonly serviceMap = new Map<string, unknown>();
+  private stopped = false;
+
+  constructor(private readonly options: AgentOptions) {
+    this.log = options.log ?? createLogger();
+    this.clock = options.clock ?? systemClock;
+    this.notifier = options.notifier ?? createNotifier();
+    this.startedAt = this.clock.now();
+    this.metrics = new AgentMetrics(() => (this.store ? this : null));
+    this.services = {
+      get: <T>(name: string) => this.serviceMap.get(name) as T | undefined,
+      provide: (name, service) => void this.serviceMap.set(name, service),
+    };
+    this.bus.onError((err) => this.log.error({ err }, 'bus listener failed'));
+  }
+
+  /** Throws ConfigError (with every problem) before anything starts. */
+  async start(): Promise<void> {
+    const loaded = loadConfig(this.options.configFile);
+    this.config = loaded.config;
+    this.configFile = loaded.file;
+    const c = this.config;
+    this.log.level = c.log.level;
+    this.log.info({ box: c.box.id, facility: c.box.facility, config: loaded.file }, 'starting');
+
+    this.store = new Store({
+      dir: c.box.dataDir,
+      log: this.log.child({ module: 'store' }),
+      clock: this.clock,
+      timezone: c.box.timezone,
+      budgetBytes: c.store.budgetMB * 1024 * 1024,
+      minFreeBytes: c.store.minFreeMB * 1024 * 1024,
+      warnPercent: c.store.warnPercent,
+      criticalPercent: c.store.criticalPercent,
+      retention: c.retention,
+      onCommit: (ms, writes) => this.metrics.observeCommit(ms, writes),
+      onEnqueued: (destinations) => {
+        for (const d of destinations) this.wakeDestination(d);
+      },
+    });
+    const recovered = await this.store.recover();
+    this.log.info({ ...recovered, pendingByDestination: this.store.outbox.status(Object.keys(c.destinations)).map((s) => [s.destination, s.pending]) }, 'store open');
+    this.services.provide(INGEST_SERVICE, new IngestRouter());
+
+    if (c.lanBroker.enabled) {
+      this.lanBroker = new LanBroker(c.lanBroker.host, c.lanBroker.port, this.log.child({ module: 'lan-mqtt' }));
+      await this.lanBroker.start();
+      this.wireLanPublishing();
+    }
+
+    for (const [id, config] of Object.entries(c.devices)) if (config.enabled) this.deviceSlots.push(this.makeDeviceSlot(id, config));
+    await Promise.all(this.deviceSlots.map((s) => s.supervisor.start()));
+
+    for (const [id, config] of Object.entries(c.destinations)) if (config.enabled) this.destinationSlots.push(this.makeDestinationSlot(id, config));
+    await Promise.all(this.destinationSlots.map((s) => s.supervisor.start()));
+
+    if (c.province?.enabled) {
+      this.province = new ProvinceLink(c.province, c.box, this.log.child({ module: 'province-mqtt' }), () => this.healthSnapshot());
+      this.province.start();
+    }
+
+    const { app } = await buildLocalApi({ runtime: this, metrics: this.metrics, log: this.log, ingest: this.services.get<IngestRouter>(INGEST_SERVICE)!, plugins: this.options.httpPlugins });
+    await app.listen({ host: c.http.host, port: c.http.port });
+    this.http = app;
+
+    this.startPeriodicJobs();
+    this.notifier.ready(`${this.deviceSlots.length} devices, ${this.destinationSlots.length} destinations`);
+    this.log.info({ http: `${c.http.host}:${this.httpPort}` }, 'ready');
+  }
+
+  get httpPort(): number {
+    const a = this.http?.server.address();
+    return a && typeof a === 'object' ? a.port : this.config.http.port;
+  }
+
+  /** Graceful stop: stop accepting, let in-flight acknowledgements finish, close the store. */
+  async stop(reason = 'stop requested'): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.notifier.stopping(reason);
+    this.log.info({ reason }, 'stopping');
+    this.bus.emit('agent.stopping', {});
+    this.timers.forEach((cancel) => cancel());
+    await this.http?.close();
+    await Promise.all(this.deviceSlots.map((s) => s.supervisor.stop()));
+    await Promise.all(this.destinationSlots.map((s) => s.supervisor.stop()));
+    await this.province?.stop();
+    if (this.lanBroker) {
+      await this.lanBroker.publish(boxTopic(LAN_TOPIC_ROOT, this.config.box.facility, this.config.box.id, 'state'), { state: 'offline', at: new Date().toISOString() }, true).catch(() => undefined);
+      await this.lanBroker.stop();
+    }
+    this.store?.close();
+    this.notifier.close();
+    this.log.info('stopped');
+  }
+
+  devices(): ComponentView[] {
+    return this.deviceSlots.map((s) => ({ id: s.id, type: s.config.driver, status: mergeStatus(s.supervisor.getStatus(), s.driver?.status()), restarts: s.supervisor.restartCount }));
+  }
+
+  destinations(): DestinationView[] {
+    return this.destinationSlots.map((s) => ({
+      id: s.id,
+      type: s.config.type,
+      status: s.supervisor.getStatus(),
+      restarts: s.supervisor.restartCount,
+      stats: s.forwarder?.stats ?? { delivered: 0, retried: 0, parked: 0, lastSuccessMs: null, lastError: null, inFlight: 0 },
+    }));
+  }
+
+  wakeDestination(id: string): void {
+    this.destinationSlots.find((s) => s.id === id)?.forwarder?.wake();
+  }
+
+  private makeDeviceSlot(id: string, config: DeviceConfig): DeviceSlot {
+    const factory = driverFactories.get(config.driver);
+    if (!factory) throw new Error(`no driver "${config.driver}" (device ${id})`);
+    const log = this.log.child({ device: id });
+    const slot: DeviceSlot = { id, config, driver: null, supervisor: null as unknown as Supervisor };
+    const ctx: DriverContext = {
+      id,
+      log,
+      bus: this.bus,
+      journal: this.store.journalFor(id, config.routes),
+      blobs: this.store.blobs,
+      capture: this.store.captureFor(id, config.capture),
+      timezone: config.timezone,
+      services: this.services,
+      setStatus: (state, detail, error) => slot.supervisor.report(state, detail, error),
+    };
+    slot.supervisor = new Supervisor(
+      `device ${id}`,
+      () => {
+        slot.driver = (factory as { create(ctx: DriverContext, config: unknown): Driver }).create(ctx, config);
+        return slot.driver;
+      },
+      log,
+      this.clock,
+      (status) => this.bus.emit('device.status', { id, status }),
+    );
+    return slot;
+  }
+
+  private makeDestinationSlot(id: string, config: DestinationConfig): DestinationSlot {
+    const factory = destinationFactories.get(config.type);
+    if (!factory) throw new Error(`no destination type "${config.type}" (destination ${id})`);
+    const log = this.log.child({ destination: id });
+    const slot: DestinationSlot = { id, config, forwarder: null, supervisor: null as unknown as Supervisor };
+    slot.supervisor = new Supervisor(
+      `destination ${id}`,
+      () => {
+        const destination = (factory as { create(ctx: { id: string; log: Logger }, config: unknown): Destination }).create({ id, log }, config);
+        const forwarder = new OutboxForwarder(destination, this.store.outbox, this.clock, log, this.bus, {
+          window: config.window,
+          ordered: config.ordered,
+          attemptTimeoutMs: config.attemptTimeoutSeconds * 1000,
+          backoff: {
+            initialMs: (config.backoff?.initialSeconds ?? 5) * 1000,
+            maxMs: (config.backoff?.maxSeconds ?? 600) * 1000,
+            jitter: config.backoff?.jitter ?? 0.5,
+          },
+        });
+        return {
+          start: async () => {
+            await destination.start?.();
+            slot.forwarder = forwarder;
+            forwarder.start();
+          },
+          stop: async () => {
+            await forwarder.stop();
+            await destination.stop?.();
+          },
+        };
+      },
+      log,
+      this.clock,
+      (status) => this.bus.emit('destination.status', { id, status }),
+    );
+    return slot;
+  }
+
+  private wireLanPublishing(): void {
+    const broker = this.lanBroker!;
+    const { facility, id: box } = this.config.box;
+    const topic = (...rest: string[]) => boxTopic(LAN_TOPIC_ROOT, facility, box, ...rest);
+    const publish = (t: string, body: unknown, retain: boolean) => broker.publish(t, body, retain).catch((err) => this.log.warn({ err, topic: t }, 'LAN publish failed'));
+    void publish(topic('state'), { state: 'online', since: new Date(this.startedAt).toISOString() }, true);
+    this.bus.on('lan-mqtt', 'device.status', ({ id, status }) => void publish(topic('dev', id, 'state'), status, true));
+    this.bus.on('lan-mqtt', 'domain.event', (e) => void publish(topic(...e.topic.split('/')), e.body, e.retain ?? false));
+  }
+
+  /** The box's health summary published to MQTT and shown in the console. */
+  healthSnapshot(): Record<string, unknown> {
+    return {
+      at: new Date(this.clock.now()).toISOString(),
+      uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
+      rssBytes: process.memoryUsage().rss,
+      disk: this.store.budget.current,
+      devices: this.devices().map((d) => ({ id: d.id, state: d.status.state })),
+      outbox: this.store.outbox.status(Object.keys(this.config.destinations)).map((s) => ({ destination: s.destination, pending: s.pending, parked: s.parked, oldestPendingSeconds: Math.round((s.oldestPendingMs ?? 0) / 1000) })),
+    };
+  }
+
+  private every(ms: number, job: () => void | Promise<void>): void {
+    const run = () => {
+      Promise.resolve()
+        .then(job)
+        .catch((err) => this.log.error({ err }, 'periodic job failed'))
+        .finally(() => {
+          if (!this.stopped) cancel = this.clock.setTimer(run, ms);
+        });
+    };
+    let cancel = this.clock.setTimer(run, ms);
+    this.timers.push(() => cancel());
+  }
+
+  private startPeriodicJobs(): void {
+    let lastLevel = this.store.budget.current.level;
+    this.every(10_000, () => {
+      const reading = this.store.budget.read();
+      if (reading.level !== lastLevel) {
+        lastLevel = reading.level;
+        const level = reading.level === 'ok' ? 'ok' : reading.level === 'warn' ? 'warn' : 'critical';
+        this.log[level === 'ok' ? 'info' : 'warn']({ disk: reading }, `disk budget ${reading.level}`);
+        this.bus.emit('store.alarm', { level, usedPercent: reading.usedPercent, freeBytes: reading.freeBytes });
+      }
+    });
+    const retention = async () => {
+      const outcome = await this.store.applyRetention();
+      if (Object.values(outcome).some((n) => n > 0)) this.log.info(outcome, 'retention applied');
+    };
+    void retention().catch((err) => this.log.error({ err }, 'retention failed'));
+    this.every(3_600_000, retention);
+    const watchdog = this.notifier.watchdogIntervalMs();
+    if (watchdog) {
+      // Pings only while the event loop turns and the store answers: a wedged agent is restarted.
+      this.every(watchdog, async () => {
+        await this.store.probeWritable();
+        this.notifier.watchdog();
+      });
+    }
+    if (this.lanBroker) {
+      const { facility, id: box } = this.config.box;
+      this.every(this.config.lanBroker.healthIntervalSeconds * 1000, () => this.lanBroker!.publish(boxTopic(LAN_TOPIC_ROOT, facility, box, 'health'), this.healthSnapshot(), true));
+    }
+  }
+}
+
+function mergeStatus(supervised: DriverStatus, own: DriverStatus | undefined): DriverStatus {
+  if (!own || supervised.state !== 'running') return supervised;
+  return { ...supervised, detail: own.detail ?? supervised.detail, counters: own.counters };
+}

@@ -1,0 +1,80 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Logger } from 'pino';
+import { INGEST_SERVICE, type IngestRouter } from '../../drivers/http-ingest/index.ts';
+import type { RuntimeView } from '../runtime.ts';
+import { AdminAuth } from './auth.ts';
+import { registerHealthRoutes } from './healthRoutes.ts';
+import { registerJournalRoutes } from './journalRoutes.ts';
+import type { AgentMetrics } from './metrics.ts';
+import { registerOutboxRoutes } from './outboxRoutes.ts';
+import { errorResponses } from './schemas.ts';
+
+export interface LocalApiOptions {
+  runtime: RuntimeView;
+  metrics: AgentMetrics;
+  log: Logger;
+  ingest: IngestRouter;
+  /** Extra route plugins (queue, kiosk, console) registered by later modules. */
+  plugins?: Array<(app: FastifyInstance, auth: AdminAuth) => void | Promise<void>>;
+}
+
+/** The box's local API (fastify): health, metrics, journal, outbox, ingest, OpenAPI. */
+export async function buildLocalApi(options: LocalApiOptions): Promise<{ app: FastifyInstance; auth: AdminAuth }> {
+  const { runtime, metrics } = options;
+  const app = Fastify({
+    loggerInstance: options.log.child({ module: 'http' }) as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 16 * 1024 * 1024,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Edge agent local API', version: '1', description: 'The box\'s API for the kiosk, screens, console and scripts. Admin routes need a session cookie from POST /api/login or HTTP Basic.' },
+      components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: 'edge_session' }, basic: { type: 'http', scheme: 'basic' } } },
+    },
+  });
+
+  // Bad input gets a 400 that says which field and why, never a stack trace.
+  app.setErrorHandler((err: { validation?: unknown; statusCode?: number; message: string }, req, reply) => {
+    if (err.validation) return reply.code(400).send({ error: `invalid request: ${err.message}` });
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) req.log.error({ err, url: req.url }, 'request failed');
+    return reply.code(status).send({ error: status >= 500 ? 'internal error; see the agent log' : err.message });
+  });
+
+  const auth = new AdminAuth({
+    user: runtime.config.http.admin?.user ?? 'admin',
+    passwordHash: runtime.config.http.admin?.passwordHash,
+    sessionHours: runtime.config.http.sessionHours,
+  });
+  auth.register(app);
+  registerHealthRoutes(app, runtime);
+  metrics.register(app);
+  registerJournalRoutes(app, runtime, auth.requireAdmin);
+  registerOutboxRoutes(app, runtime, auth.requireAdmin);
+
+  app.get('/api/devices', { preHandler: auth.requireAdmin, schema: { tags: ['devices'], summary: 'Devices and destinations with live status' } }, async () => ({
+    box: { id: runtime.config.box.id, facility: runtime.config.box.facility, startedAt: new Date(runtime.startedAt).toISOString() },
+    devices: runtime.devices(),
+    destinations: runtime.destinations(),
+  }));
+
+  app.post(
+    '/api/ingest/:device',
+    { schema: { tags: ['ingest'], summary: 'A device posts one JSON item; 200 only once it is durable', params: { type: 'object', properties: { device: { type: 'string' } } }, response: errorResponses } },
+    async (req, reply) => {
+      const handler = options.ingest.get((req.params as { device: string }).device);
+      if (!handler) return reply.code(404).send({ error: 'no http-ingest device with that id is configured and running' });
+      const answer = await handler(req.body, req.headers);
+      return reply.code(answer.status).send(answer.body);
+    },
+  );
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  for (const plugin of options.plugins ?? []) await plugin(app, auth);
+  return { app, auth };
+}
+
+export { INGEST_SERVICE };

@@ -1,0 +1,93 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { AgentConfig } from '../config/types.ts';
+import { boxTopic } from './topics.ts';
+
+type ProvinceConfig = NonNullable<AgentConfig['province']>;
+
+/** Reconnect delay: exponential from 1 s to 2 min with full jitter, so 200 boxes spread out. */
+export function reconnectDelay(failures: number, random = Math.random): number {
+  const cap = Math.min(120_000, 1_000 * 2 ** Math.min(failures, 10));
+  return Math.round(cap / 2 + random() * (cap / 2));
+}
+
+/**
+ * The box as a client of the province's broker: retained `state` with an "offline" last will,
+ * retained periodic `health`. Reconnects with jittered backoff, forever.
+ */
+export class ProvinceLink {
+  private client: MqttClient | null = null;
+  private failures = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private healthTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  connected = false;
+
+  constructor(
+    private readonly config: ProvinceConfig,
+    private readonly box: AgentConfig['box'],
+    private readonly log: Logger,
+    private readonly health: () => Record<string, unknown>,
+  ) {}
+
+  private topic(...rest: string[]): string {
+    return boxTopic(this.config.topicRoot, this.box.facility, this.box.id, ...rest);
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  private connect(): void {
+    const client = mqtt.connect(this.config.url, {
+      clientId: `${this.box.facility}-${this.box.id}`,
+      username: this.config.username,
+      password: this.config.password,
+      clean: true,
+      reconnectPeriod: 0,
+      connectTimeout: 15_000,
+      keepalive: 30,
+      will: { topic: this.topic('state'), payload: Buffer.from(JSON.stringify({ state: 'offline', reason: 'connection lost' })), qos: 1, retain: true },
+    });
+    this.client = client;
+    client.on('connect', () => {
+      this.failures = 0;
+      this.connected = true;
+      this.log.info({ url: this.config.url }, 'connected to the province broker');
+      client.publish(this.topic('state'), JSON.stringify({ state: 'online', at: new Date().toISOString() }), { qos: 1, retain: true });
+      this.publishHealth();
+      this.healthTimer = setInterval(() => this.publishHealth(), this.config.healthIntervalSeconds * 1000);
+      this.healthTimer.unref();
+    });
+    client.on('error', (err) => this.log.warn({ err: err.message }, 'province broker error'));
+    client.on('close', () => {
+      this.connected = false;
+      if (this.healthTimer) clearInterval(this.healthTimer);
+      this.healthTimer = null;
+      if (this.stopped || this.client !== client) return;
+      client.end(true);
+      const delay = reconnectDelay(this.failures++);
+      this.log.info({ inMs: delay }, 'province broker unreachable; reconnecting later');
+      this.timer = setTimeout(() => this.connect(), delay);
+      this.timer.unref();
+    });
+  }
+
+  private publishHealth(): void {
+    this.client?.publish(this.topic('health'), JSON.stringify(this.health()), { qos: 0, retain: true });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    const client = this.client;
+    this.client = null;
+    if (!client) return;
+    if (client.connected) {
+      await new Promise<void>((r) => client.publish(this.topic('state'), JSON.stringify({ state: 'offline', reason: 'stopped' }), { qos: 1, retain: true }, () => r()));
+    }
+    await new Promise<void>((r) => client.end(false, {}, () => r()));
+  }
+}

@@ -1,0 +1,12 @@
+import type { DriverFactory } from '../drivers/contract.ts';
+import { httpIngestDriverFactory } from '../drivers/http-ingest/index.ts';
+import type { DestinationFactory } from './forward/destination.ts';
+import { httpJsonDestinationFactory } from './forward/httpJson.ts';
+
+/**
+ * Protocol drivers and destination kinds by their configuration `driver`/`type` name. Adding a
+ * device protocol is one line here plus its block in config/schema.json.
+ */
+export const driverFactories = new Map<string, DriverFactory<never>>([[httpIngestDriverFactory.type, httpIngestDriverFactory]]);
+
+export const destinationFactories = new Map<string, DestinationFactory<never>>([[httpJsonDestinationFactory.type, httpJsonDestinationFactory]]);

@@ -1,0 +1,30 @@
+import type { DriverStatus } from '../drivers/contract.ts';
+import type { EventBus } from './bus.ts';
+import type { AgentConfig } from './config/types.ts';
+import type { ForwarderStats } from './forward/forwarder.ts';
+import type { Store } from './store/store.ts';
+
+export interface ComponentView {
+  id: string;
+  /** Driver or destination type. */
+  type: string;
+  status: DriverStatus;
+  restarts: number;
+}
+
+export interface DestinationView extends ComponentView {
+  stats: ForwarderStats;
+}
+
+/** What the local API, the MQTT publishers and the metrics see of the running agent. */
+export interface RuntimeView {
+  readonly config: AgentConfig;
+  readonly configFile: string;
+  readonly store: Store;
+  readonly bus: EventBus;
+  readonly startedAt: number;
+  devices(): ComponentView[];
+  destinations(): DestinationView[];
+  /** Look at a destination's outbox now (after a console action). */
+  wakeDestination(id: string): void;
+}

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// The agent runs its TypeScript sources through tsx's loader: no build step on the box.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../agent/cli.ts');
