@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// `npm test`: installs the Debian peers the integration tests talk to (when run as root),
+// then runs the unit, integration and browser suites, and ends with one "N passed, N failed" line.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+
+/** Debian packages of the real peers, by what they play in the tests. */
+const PEERS = {
+  mosquitto: 'the province broker',
+  socat: 'serial pseudo-terminal pairs for analyzers',
+  dcmtk: 'DICOM modality and PACS (storescu, echoscu, findscu, storescp)',
+  orthanc: 'a PACS',
+  'orthanc-dicomweb': "Orthanc's DICOMweb (STOW-RS)",
+  pcscd: 'the PC/SC daemon for the card reader',
+  'vsmartcard-vpcd': 'the virtual card reader the card simulator plugs into',
+  'python3-hl7': 'mllp_send, an HL7 sender nobody here wrote',
+  'python3-pydicom': 'DICOM test files',
+  chromium: 'the kiosk, counter and call screen browser',
+  'espeak-ng': 'Vietnamese voice clips for the call screen',
+  sox: 'audio clip checks',
+  'fonts-dejavu-core': 'a Vietnamese-capable font for ticket rasters',
+  'systemd': 'systemd-analyze verify of the unit files',
+};
+
+function missingPackages() {
+  return Object.keys(PEERS).filter((pkg) => spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' }).stdout?.includes('install ok installed') !== true);
+}
+
+function installPeers() {
+  const missing = missingPackages();
+  if (missing.length === 0) return;
+  const isRoot = process.getuid?.() === 0;
+  if (!isRoot || !existsSync('/usr/bin/apt-get')) {
+    console.warn(`\nThese Debian packages are missing; tests that need them will fail and say so:\n${missing.map((p) => `  ${p} — ${PEERS[p]}`).join('\n')}\nInstall them with:\n  sudo apt-get install -y --no-install-recommends ${missing.join(' ')}\n`);
+    return;
+  }
+  console.log(`installing Debian peers: ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+  const r = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+  if (r.status !== 0) console.warn('apt-get install failed; tests needing those peers will fail with a message naming the package');
+}
+
+function runSuite(project) {
+  mkdirSync('test-artifacts', { recursive: true });
+  const report = `test-artifacts/vitest-${project}.json`;
+  const r = spawnSync('npx', ['vitest', 'run', '--project', project, '--passWithNoTests', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`], { stdio: 'inherit' });
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  if (existsSync(report)) {
+    const json = JSON.parse(readFileSync(report, 'utf8'));
+    passed = json.numPassedTests ?? 0;
+    failed = (json.numFailedTests ?? 0) + (json.numRuntimeErrorTestSuites ?? 0);
+    skipped = (json.numPendingTests ?? 0) + (json.numTodoTests ?? 0);
+  }
+  if (r.status !== 0 && failed === 0) failed = 1; // the runner itself failed
+  return { passed, failed, skipped };
+}
+
+installPeers();
+const typecheck = spawnSync('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+const totals = { passed: 0, failed: typecheck.status === 0 ? 0 : 1, skipped: 0 };
+if (typecheck.status !== 0) console.error('type check failed');
+for (const project of ['unit', 'integration', 'browser']) {
+  const t = runSuite(project);
+  totals.passed += t.passed;
+  totals.failed += t.failed;
+  totals.skipped += t.skipped;
+}
+console.log(`\n${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`);
+process.exit(totals.failed === 0 && totals.passed > 0 ? 0 : 1);

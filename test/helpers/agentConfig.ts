@@ -1,0 +1,32 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hashPassword } from '../../agent/http/password.ts';
+
+export const TEST_PASSWORD = 'test-password-1';
+
+/** Writes a configuration + secrets file for an agent on ephemeral ports in `dir`. */
+export async function writeAgentConfig(dir: string, opts: { sinkUrl: string; provinceUrl?: string; extra?: string }): Promise<string> {
+  const file = join(dir, 'agent.yaml');
+  writeFileSync(join(dir, 'secrets.yaml'), `admin_hash: "${await hashPassword(TEST_PASSWORD)}"\ningest_token: tok-123\n`);
+  writeFileSync(
+    file,
+    `version: 1
+box: { id: test-box, facility: bv-test, dataDir: ./data }
+http: { host: 127.0.0.1, port: 0, admin: { user: admin, passwordHash: !secret admin_hash } }
+lanBroker: { host: 127.0.0.1, port: 0, healthIntervalSeconds: 1 }
+${opts.provinceUrl ? `province: { url: "${opts.provinceUrl}", topicRoot: prov, healthIntervalSeconds: 1 }` : ''}
+destinations:
+  central:
+    type: http-json
+    url: "${opts.sinkUrl}"
+    backoff: { initialSeconds: 0.05, maxSeconds: 0.2 }
+devices:
+  monitor:
+    driver: http-ingest
+    routes: [central]
+    token: !secret ingest_token
+${opts.extra ?? ''}
+`,
+  );
+  return file;
+}

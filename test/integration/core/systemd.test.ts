@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../../helpers/tmp.ts';
+
+function requireTool(tool: string, pkg: string): void {
+  if (spawnSync('which', [tool]).status !== 0) throw new Error(`${tool} is missing: apt-get install ${pkg}`);
+}
+
+/** The unit as shipped, with ExecStart pointed at this checkout so verify can resolve it. */
+function unitForThisMachine(): string {
+  const { dir } = tempDir('edge-unit-');
+  const text = readFileSync('systemd/edge-agent.service', 'utf8').replace('/usr/bin/node /opt/edge-agent/bin/edge-agent.js', `${process.execPath} ${join(process.cwd(), 'bin/edge-agent.js')}`);
+  const file = join(dir, 'edge-agent.service');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('systemd unit', () => {
+  it('passes systemd-analyze verify', () => {
+    requireTool('systemd-analyze', 'systemd');
+    const r = spawnSync('systemd-analyze', ['verify', unitForThisMachine()], { encoding: 'utf8' });
+    expect(r.stderr.trim()).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('is hardened: notify type, watchdog, restart, dialout, strict protection, no capabilities, low exposure', () => {
+    const text = readFileSync('systemd/edge-agent.service', 'utf8');
+    for (const line of ['Type=notify', 'WatchdogSec=', 'Restart=always', 'SupplementaryGroups=dialout', 'StateDirectory=edge-agent', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'CapabilityBoundingSet=\n']) {
+      expect(text).toContain(line);
+    }
+    requireTool('systemd-analyze', 'systemd');
+    const out = execFileSync('systemd-analyze', ['security', '--offline=yes', unitForThisMachine()], { encoding: 'utf8' });
+    const score = Number(/Overall exposure level for .*?: ([\d.]+)/.exec(out)?.[1]);
+    expect(score).toBeLessThan(3);
+  });
+});
