@@ -7,7 +7,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { loadConfig } from './config/load.ts';
 import type { AgentConfig, DestinationConfig, DeviceConfig } from './config/types.ts';
 import { OutboxForwarder } from './forward/forwarder.ts';
-import type { Destination } from './forward/destination.ts';
+import type { Destination, DestinationContext } from './forward/destination.ts';
 import { AgentMetrics } from './http/metrics.ts';
 import { buildLocalApi, type LocalApiOptions } from './http/server.ts';
 import { createLogger } from './log.ts';
@@ -218,7 +218,8 @@ export class Agent implements RuntimeView {
     slot.supervisor = new Supervisor(
       `destination ${id}`,
       () => {
-        const destination = (factory as { create(ctx: { id: string; log: Logger }, config: unknown): Destination }).create({ id, log }, config);
+        const box = { id: this.config.box.id, facility: this.config.box.facility, timezone: this.config.box.timezone };
+        const destination = (factory as { create(ctx: DestinationContext, config: unknown): Destination }).create({ id, log, box }, config);
         const forwarder = new OutboxForwarder(destination, this.store.outbox, this.clock, log, this.bus, {
           window: config.window,
           ordered: config.ordered,

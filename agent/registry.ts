@@ -2,6 +2,7 @@ import type { DriverFactory } from '../drivers/contract.ts';
 import { httpIngestDriverFactory } from '../drivers/http-ingest/index.ts';
 import type { DestinationFactory } from './forward/destination.ts';
 import { httpJsonDestinationFactory } from './forward/httpJson.ts';
+import { mqttUplinkDestinationFactory } from './forward/mqttUplink.ts';
 
 /**
  * Protocol drivers and destination kinds by their configuration `driver`/`type` name. Adding a
@@ -9,4 +10,7 @@ import { httpJsonDestinationFactory } from './forward/httpJson.ts';
  */
 export const driverFactories = new Map<string, DriverFactory<never>>([[httpIngestDriverFactory.type, httpIngestDriverFactory]]);
 
-export const destinationFactories = new Map<string, DestinationFactory<never>>([[httpJsonDestinationFactory.type, httpJsonDestinationFactory]]);
+export const destinationFactories = new Map<string, DestinationFactory<never>>([
+  [httpJsonDestinationFactory.type, httpJsonDestinationFactory],
+  [mqttUplinkDestinationFactory.type, mqttUplinkDestinationFactory],
+]);

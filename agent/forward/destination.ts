@@ -46,6 +46,8 @@ export interface Destination {
 export interface DestinationContext {
   id: string;
   log: Logger;
+  /** The box this agent runs on (for topics and envelope ids). */
+  box?: { id: string; facility: string; timezone: string };
 }
 
 export interface DestinationFactory<C = Record<string, unknown>> {

@@ -21,10 +21,10 @@ function freePort(): Promise<number> {
 }
 
 /** Debian's Mosquitto on a loopback port: the province broker in tests. */
-export async function startMosquitto(): Promise<RunningMosquitto> {
+export async function startMosquitto(options: { port?: number } = {}): Promise<RunningMosquitto> {
   if (spawnSync('which', ['mosquitto']).status !== 0) throw new Error('mosquitto is missing: apt-get install mosquitto');
   const { dir, cleanup } = tempDir('edge-mosq-');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n`);
   const child: ChildProcess = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../../agent/config/types.ts';
 import { startHttpSink } from './httpSink.ts';
+import { startCentralIngest } from './centralIngest.ts';
 import { startJsonDevice } from './jsonDevice.ts';
 import { startProvinceBroker } from './provinceBroker.ts';
 
@@ -23,6 +24,7 @@ export async function startDemoSimulators(config: AgentConfig, log: Logger): Pro
   };
   await attempt('HIS (HTTP JSON receiver) on 127.0.0.1:8090', async () => (await startHttpSink({ port: 8090 })).stop);
   await attempt('province broker (MQTT) on 127.0.0.1:1884', async () => (await startProvinceBroker({ port: 1884 })).stop);
+  await attempt('province central ingest (acks uplinked items)', async () => (await startCentralIngest({ url: 'mqtt://127.0.0.1:1884', topicRoot: config.province?.topicRoot ?? 'vn-health' })).stop);
   if (config.devices['demo-monitor']) {
     await attempt('JSON device posting to demo-monitor', async () => startJsonDevice({ url: `http://${config.http.host}:${config.http.port}/api/ingest/demo-monitor`, everyMs: 5_000 }).stop);
   }
