@@ -1,5 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
+import fastifyStatic from '@fastify/static';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { INGEST_SERVICE, type IngestRouter } from '../../drivers/http-ingest/index.ts';
 import type { RuntimeView } from '../runtime.ts';
@@ -73,6 +75,9 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<{ app: Fa
   );
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // Browser pages (status today; kiosk, call screen, counter and console as they land).
+  await app.register(fastifyStatic, { root: fileURLToPath(new URL('../../kiosk/', import.meta.url)), prefix: '/', index: false, wildcard: true });
+  app.get('/', { schema: { hide: true } }, (_req, reply) => reply.sendFile('status/index.html'));
   for (const plugin of options.plugins ?? []) await plugin(app, auth);
   return { app, auth };
 }

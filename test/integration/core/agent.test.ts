@@ -138,3 +138,12 @@ describe('the running agent', () => {
     await client.endAsync();
   });
 });
+
+describe('status page', () => {
+  it('serves the status page at / without personal data', async () => {
+    const res = await fetch(`${base}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/html');
+    expect(await res.text()).toContain('/readyz');
+  });
+});

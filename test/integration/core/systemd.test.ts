@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,9 +8,11 @@ function requireTool(tool: string, pkg: string): void {
   if (spawnSync('which', [tool]).status !== 0) throw new Error(`${tool} is missing: apt-get install ${pkg}`);
 }
 
+const { dir, cleanup } = tempDir('edge-unit-');
+afterAll(cleanup);
+
 /** The unit as shipped, with ExecStart pointed at this checkout so verify can resolve it. */
 function unitForThisMachine(): string {
-  const { dir } = tempDir('edge-unit-');
   const text = readFileSync('systemd/edge-agent.service', 'utf8').replace('/usr/bin/node /opt/edge-agent/bin/edge-agent.js', `${process.execPath} ${join(process.cwd(), 'bin/edge-agent.js')}`);
   const file = join(dir, 'edge-agent.service');
   writeFileSync(file, text);
