@@ -95,3 +95,15 @@ describe('raw capture', () => {
     expect(chunks.map((c) => c.direction)).toEqual(['in', 'out', 'in']);
   });
 });
+
+describe('disk budget', () => {
+  it('raises warn at 70 %, critical at 90 %, full at 100 % of the budget', async () => {
+    const { DiskBudget } = await import('../../../agent/store/diskBudget.ts');
+    let used = 0;
+    const budget = new DiskBudget({ dir: '.', budgetBytes: 1000, minFreeBytes: 0, warnPercent: 70, criticalPercent: 90, usedBytes: () => used });
+    const levels = [0, 699, 700, 899, 900, 999, 1000].map((u) => ((used = u), budget.read().level));
+    expect(levels).toEqual(['ok', 'ok', 'warn', 'warn', 'critical', 'critical', 'full']);
+    expect(budget.admit('telemetry')?.code).toBe('EDGE_STORE_BUDGET');
+    expect(budget.admit('clinical')).toBeNull();
+  });
+});
