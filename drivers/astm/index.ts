@@ -1,0 +1,268 @@
+import net from 'node:net';
+import { systemClock, type Clock } from '../../agent/clock.ts';
+import type { Driver, DriverContext, DriverFactory, DriverStatus } from '../contract.ts';
+import { isLabTextEncoding, type LabTextEncoding } from '../lab/encoding.ts';
+import { ORDER_CACHE_SERVICE, type OrderCache } from '../lab/orderCache.ts';
+import { labProfile, type LabQuirk } from '../lab/profiles.ts';
+import type { AstmLinkTimers } from './link.ts';
+import { AstmSession, type AstmSessionCounters, type AstmSessionSettings } from './session.ts';
+
+/** One analyzer's configuration block (see drivers/astm/schema.json). */
+export interface AstmDriverConfig {
+  profile?: string;
+  transport?: 'tcp-server' | 'tcp-client' | 'serial';
+  /** tcp-server: address to listen on; tcp-client: analyzer's address. */
+  host?: string;
+  port?: number;
+  /** serial: device path, e.g. /dev/ttyUSB0. */
+  path?: string;
+  baudRate?: number;
+  dataBits?: 7 | 8;
+  parity?: 'none' | 'even' | 'odd';
+  stopBits?: 1 | 2;
+  framing?: 'framed' | 'bare';
+  frameSize?: number;
+  encoding?: LabTextEncoding;
+  timezone?: string;
+  testCodes?: Record<string, string>;
+  quirks?: LabQuirk[];
+  forwardQc?: boolean;
+  /** tcp-client / serial: wait before reconnecting after a failure. */
+  reconnectMs?: number;
+  maxConnections?: number;
+  timers?: Partial<AstmLinkTimers>;
+}
+
+export class AstmConfigError extends Error {
+  readonly code = 'ASTM_CONFIG';
+}
+
+/** Merges profile defaults and the device's block into the session settings. */
+export function resolveAstmSettings(ctx: Pick<DriverContext, 'timezone'>, config: AstmDriverConfig): AstmSessionSettings & { transport: NonNullable<AstmDriverConfig['transport']> } {
+  const profile = labProfile(config.profile ?? 'generic-astm');
+  if (profile.protocol !== 'astm' || !profile.astm) throw new AstmConfigError(`profile '${profile.id}' is not an ASTM profile`);
+  const encoding = config.encoding ?? profile.encoding;
+  if (!isLabTextEncoding(encoding)) throw new AstmConfigError(`unknown encoding '${String(encoding)}'`);
+  const frameSize = config.frameSize ?? profile.astm.frameSize;
+  if (!Number.isInteger(frameSize) || frameSize < 8 || frameSize > 64_000) throw new AstmConfigError(`frameSize ${frameSize} must be an integer between 8 and 64000`);
+  const quirks = [...new Set([...profile.quirks, ...(config.quirks ?? [])])];
+  return {
+    transport: config.transport ?? profile.astm.defaultTransport,
+    framing: config.framing ?? (quirks.includes('bareRecords') ? 'bare' : profile.astm.framing),
+    frameSize,
+    encoding,
+    timezone: config.timezone ?? ctx.timezone ?? profile.timezone,
+    testCodes: { ...profile.testCodes, ...config.testCodes },
+    quirks,
+    forwardQc: config.forwardQc ?? false,
+    timers: config.timers,
+  };
+}
+
+/** A byte pipe to an analyzer: a TCP socket or a serial port. */
+interface Pipe {
+  name: string;
+  write(bytes: Buffer): void;
+  close(): void;
+}
+
+/**
+ * ASTM E1381/E1394 analyzer driver over TCP (box listens, or box connects) or a serial port.
+ * Each connection gets its own AstmSession (link state, buffers, capture).
+ */
+export class AstmDriver implements Driver {
+  private readonly settings: ReturnType<typeof resolveAstmSettings>;
+  private readonly sessions = new Set<AstmSession>();
+  private readonly pipes = new Set<Pipe>();
+  private server: net.Server | null = null;
+  private stopping = false;
+  private reconnectCancel: (() => void) | null = null;
+  private state: DriverStatus = { state: 'stopped', since: new Date().toISOString() };
+  private readonly totals: AstmSessionCounters = { frames: 0, duplicateFrames: 0, rejectedFrames: 0, messages: 0, results: 0, duplicateResults: 0, incomplete: 0, queries: 0, storeFailures: 0 };
+  private endpoint = '';
+  private serialPort: { close(cb?: (err?: Error | null) => void): void; isOpen: boolean } | null = null;
+
+  constructor(
+    private readonly ctx: DriverContext,
+    private readonly config: AstmDriverConfig,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.settings = resolveAstmSettings(ctx, config);
+  }
+
+  /** The TCP port actually listened on (tcp-server with port 0). */
+  get listeningPort(): number | undefined {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a.port : undefined;
+  }
+
+  async start(): Promise<void> {
+    this.stopping = false;
+    this.report('starting', 'starting');
+    if (this.settings.transport === 'tcp-server') await this.listen();
+    else if (this.settings.transport === 'tcp-client') this.connectTcp();
+    else await this.openSerial();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.reconnectCancel?.();
+    for (const p of [...this.pipes]) p.close();
+    for (const s of [...this.sessions]) {
+      s.close();
+      await s.idle();
+    }
+    if (this.server) await new Promise<void>((r) => this.server!.close(() => r()));
+    this.server = null;
+    if (this.serialPort?.isOpen) await new Promise<void>((r) => this.serialPort!.close(() => r()));
+    this.state = { state: 'stopped', since: new Date().toISOString() };
+  }
+
+  status(): DriverStatus {
+    const counters: Record<string, number> = { ...this.totals, connections: this.sessions.size };
+    for (const s of this.sessions) for (const [k, v] of Object.entries(s.counters)) counters[k] = (counters[k] ?? 0) + v;
+    return { ...this.state, counters };
+  }
+
+  private report(state: DriverStatus['state'], detail: string, error?: unknown): void {
+    this.state = { state, detail, since: new Date().toISOString(), ...(error ? { lastError: error instanceof Error ? error.message : String(error) } : {}) };
+    this.ctx.setStatus(state, detail, error);
+  }
+
+  private describe(): string {
+    return `${this.endpoint}, ${this.sessions.size} connection${this.sessions.size === 1 ? '' : 's'}`;
+  }
+
+  private attach(pipe: Pipe): AstmSession {
+    const cache = this.ctx.services.get<OrderCache>(ORDER_CACHE_SERVICE);
+    const session = new AstmSession(this.ctx, this.settings, this.clock, pipe.name, (b) => pipe.write(b), cache);
+    this.sessions.add(session);
+    this.pipes.add(pipe);
+    return session;
+  }
+
+  private detach(pipe: Pipe, session: AstmSession): void {
+    session.close();
+    for (const [k, v] of Object.entries(session.counters)) this.totals[k as keyof AstmSessionCounters] += v;
+    this.sessions.delete(session);
+    this.pipes.delete(pipe);
+  }
+
+  private wireSocket(socket: net.Socket, name: string, onGone: () => void): void {
+    // One ACK byte must leave at once: Nagle would hold it behind the previous one.
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    const pipe: Pipe = {
+      name,
+      write: (b) => {
+        if (!socket.destroyed) socket.write(b);
+      },
+      close: () => socket.destroy(),
+    };
+    const session = this.attach(pipe);
+    socket.on('data', (chunk: Buffer) => session.receive(chunk));
+    socket.on('error', (err) => this.ctx.log.info({ device: this.ctx.id, connection: name, err: err.message }, 'analyzer connection error'));
+    socket.once('close', () => {
+      this.detach(pipe, session);
+      onGone();
+    });
+  }
+
+  private async listen(): Promise<void> {
+    const host = this.config.host ?? '0.0.0.0';
+    const max = this.config.maxConnections ?? 4;
+    const server = net.createServer((socket) => {
+      if (this.sessions.size >= max) {
+        this.ctx.log.warn({ device: this.ctx.id }, `refused a connection: already ${max} connections`);
+        socket.destroy();
+        return;
+      }
+      const name = `tcp:${socket.remoteAddress}:${socket.remotePort}`;
+      this.wireSocket(socket, name, () => {
+        if (!this.stopping) this.report('running', this.describe());
+      });
+      this.report('running', this.describe());
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.config.port ?? 4010, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.report('error', `listener failed on ${host}:${this.listeningPort}`, err));
+    this.endpoint = `listening on ${host}:${this.listeningPort}`;
+    this.report('running', this.describe());
+  }
+
+  private connectTcp(): void {
+    if (this.stopping) return;
+    const host = this.config.host ?? '127.0.0.1';
+    const port = this.config.port;
+    if (!port) throw new AstmConfigError('tcp-client needs the analyzer port');
+    this.endpoint = `connecting to ${host}:${port}`;
+    const socket = net.connect({ host, port });
+    let connected = false;
+    socket.once('connect', () => {
+      connected = true;
+      this.endpoint = `connected to ${host}:${port}`;
+      this.report('running', this.describe());
+    });
+    const retry = () => {
+      if (this.stopping) return;
+      this.endpoint = `reconnecting to ${host}:${port}`;
+      this.report('degraded', connected ? `connection to ${host}:${port} closed; reconnecting` : `cannot connect to ${host}:${port}; retrying`);
+      this.reconnectCancel = this.clock.setTimer(() => this.connectTcp(), this.config.reconnectMs ?? 5_000);
+    };
+    this.wireSocket(socket, `tcp:${host}:${port}`, retry);
+  }
+
+  private async openSerial(): Promise<void> {
+    const path = this.config.path;
+    if (!path) throw new AstmConfigError('serial transport needs a device path');
+    const { SerialPort } = await import('serialport');
+    const port = new SerialPort({
+      path,
+      baudRate: this.config.baudRate ?? 9600,
+      dataBits: this.config.dataBits ?? 8,
+      parity: this.config.parity ?? 'none',
+      stopBits: this.config.stopBits ?? 1,
+      autoOpen: false,
+    });
+    this.serialPort = port;
+    const pipe: Pipe = { name: `serial:${path}`, write: (b) => port.write(b), close: () => port.isOpen && port.close() };
+    const open = () =>
+      new Promise<void>((resolve) => {
+        port.open((err) => {
+          if (err) {
+            this.report('degraded', `cannot open ${path}; retrying`, err);
+            if (!this.stopping) this.reconnectCancel = this.clock.setTimer(() => void open(), this.config.reconnectMs ?? 5_000);
+            resolve();
+            return;
+          }
+          const session = this.attach(pipe);
+          this.endpoint = `serial ${path} at ${this.config.baudRate ?? 9600} baud`;
+          const onData = (chunk: Buffer) => session.receive(chunk);
+          port.on('data', onData);
+          port.once('close', () => {
+            port.off('data', onData);
+            this.detach(pipe, session);
+            if (!this.stopping) {
+              this.report('degraded', `${path} closed; reopening`);
+              this.reconnectCancel = this.clock.setTimer(() => void open(), this.config.reconnectMs ?? 5_000);
+            }
+          });
+          this.report('running', this.endpoint);
+          resolve();
+        });
+      });
+    port.on('error', (err) => this.ctx.log.warn({ device: this.ctx.id, err: err.message }, 'serial port error'));
+    await open();
+  }
+}
+
+export const astmDriverFactory: DriverFactory<AstmDriverConfig> = {
+  type: 'astm',
+  create: (ctx, config) => new AstmDriver(ctx, config),
+};

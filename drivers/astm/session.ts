@@ -1,0 +1,322 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Clock } from '../../agent/clock.ts';
+import type { CaptureSession, DriverContext } from '../contract.ts';
+import { decodeText, encodeText, type LabTextEncoding } from '../lab/encoding.ts';
+import type { OrderCache } from '../lab/orderCache.ts';
+import { resultIdentity } from '../lab/result.ts';
+import type { LabQuirk } from '../lab/profiles.ts';
+import type { AstmFrame } from './frame.ts';
+import { buildQueryAnswer } from './hostQuery.ts';
+import { AstmLink, type AstmLinkTimers, type TransmissionEnd } from './link.ts';
+import { AstmRecordError, extractResults, parseMessage, splitRecords, type AstmQuery, type Delimiters } from './records.ts';
+
+export interface AstmSessionSettings {
+  framing: 'framed' | 'bare';
+  frameSize: number;
+  encoding: LabTextEncoding;
+  timezone: string;
+  testCodes: Record<string, string>;
+  quirks: LabQuirk[];
+  /** QC results are journaled but not routed unless this is true. */
+  forwardQc: boolean;
+  timers?: Partial<AstmLinkTimers>;
+}
+
+export interface AstmSessionCounters {
+  frames: number;
+  duplicateFrames: number;
+  rejectedFrames: number;
+  messages: number;
+  results: number;
+  duplicateResults: number;
+  incomplete: number;
+  queries: number;
+  storeFailures: number;
+}
+
+/**
+ * One analyzer connection: the link layer plus what the box does with what arrives. Every new
+ * frame is journaled ('lab.astm.frame') before its ACK; at the ETX frame that completes an
+ * H…L message the message ('lab.message') and each result ('lab.result', keyed by
+ * resultIdentity) are journaled too, still before that frame's ACK. So an ACKed last frame
+ * means the results are on disk. Incomplete transmissions go to 'lab.astm.incomplete' only.
+ */
+export class AstmSession {
+  readonly link: AstmLink;
+  readonly counters: AstmSessionCounters = { frames: 0, duplicateFrames: 0, rejectedFrames: 0, messages: 0, results: 0, duplicateResults: 0, incomplete: 0, queries: 0, storeFailures: 0 };
+  private readonly capture: CaptureSession | null;
+  private txId = '';
+  private frameSeq = 0;
+  private pendingBytes: Buffer[] = [];
+  private carryText = '';
+  private lastFinal = true;
+  private pendingQueries: { query: AstmQuery; delimiters: Delimiters }[] = [];
+  /** Bare-record mode: bytes of the current line and lines of the current message. */
+  private bareLine: number[] = [];
+  private bareLines: Buffer[] | null = null;
+  private bareCancel: (() => void) | null = null;
+  private work: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly ctx: DriverContext,
+    private readonly settings: AstmSessionSettings,
+    private readonly clock: Clock,
+    readonly connection: string,
+    private readonly writeBytes: (bytes: Buffer) => void,
+    private readonly orderCache?: OrderCache,
+  ) {
+    try {
+      this.capture = ctx.capture.open(connection);
+    } catch {
+      this.capture = null;
+    }
+    this.link = new AstmLink(
+      { clock, role: 'host', frameSize: settings.frameSize, timers: settings.timers },
+      {
+        write: (b) => this.write(b),
+        frame: (f, raw) => this.onFrame(f, raw),
+        transmissionEnd: (how) => this.onTransmissionEnd(how),
+        idleByte: settings.framing === 'bare' ? (b) => this.onBareByte(b) : undefined,
+        event: (e) => {
+          if (e.type === 'frame-duplicate') this.counters.duplicateFrames++;
+          if (e.type === 'frame-rejected') this.counters.rejectedFrames++;
+          if (e.type !== 'enq') ctx.log.debug({ device: ctx.id, connection, link: e }, 'astm link event');
+        },
+      },
+    );
+  }
+
+  receive(bytes: Buffer): void {
+    this.capture?.inbound(bytes);
+    this.link.receive(bytes);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.link.close();
+    this.bareCancel?.();
+    if (this.bareLines?.length) this.keepIncomplete('connection closed inside a bare message', Buffer.concat(this.bareLines.map((l) => Buffer.concat([l, Buffer.of(0x0d)]))));
+    this.bareLines = null;
+    this.closed = true;
+    this.capture?.close();
+  }
+
+  /** Waits for journal work started by this session (tests, orderly stop). */
+  idle(): Promise<unknown> {
+    return this.work;
+  }
+
+  private write(bytes: Buffer): void {
+    if (this.closed) return;
+    this.capture?.outbound(bytes);
+    this.writeBytes(bytes);
+  }
+
+  // ------------------------------------------------------------ framed mode
+
+  private async onFrame(frame: AstmFrame, raw: Buffer): Promise<boolean> {
+    if (!this.txId) this.txId = randomUUID();
+    const savedCarry = this.carryText;
+    const savedPending = this.pendingBytes.length;
+    try {
+      await this.ctx.journal.append({
+        stream: 'lab.astm.frame',
+        kind: frame.final ? 'astm.frame.etx' : 'astm.frame.etb',
+        idempotencyKey: `${this.ctx.id}:${this.txId}:${this.frameSeq}`,
+        raw,
+        personal: true,
+        routes: [],
+        meta: { connection: this.connection, fn: frame.fn },
+      });
+      this.pendingBytes.push(frame.text);
+      this.lastFinal = frame.final;
+      if (frame.final) await this.completeMessages();
+      this.frameSeq++;
+      this.counters.frames++;
+      return true;
+    } catch (err) {
+      // Not durable: NAK so the analyzer resends; nothing half-applied stays in memory.
+      this.counters.storeFailures++;
+      this.pendingBytes.length = savedPending;
+      this.carryText = savedCarry;
+      this.ctx.log.warn({ err, device: this.ctx.id, connection: this.connection }, 'could not store an ASTM frame; answered NAK');
+      return false;
+    }
+  }
+
+  /** At an ETX frame: every H…L in the buffered text becomes a message, before the ACK. */
+  private async completeMessages(): Promise<void> {
+    const text = this.carryText + decodeText(Buffer.concat(this.pendingBytes), this.settings.encoding);
+    const lines = splitRecords(text);
+    let start = 0;
+    const messages: string[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i]![0] === 'L') {
+        messages.push(lines.slice(start, i + 1).join('\r') + '\r');
+        start = i + 1;
+      }
+    }
+    for (const m of messages) await this.storeMessage(m);
+    this.pendingBytes = [];
+    this.carryText = lines.slice(start).map((l) => l + '\r').join('');
+  }
+
+  private onTransmissionEnd(how: TransmissionEnd): void {
+    const leftover = this.carryText + (this.pendingBytes.length ? decodeText(Buffer.concat(this.pendingBytes), this.settings.encoding) : '');
+    const lastFinal = this.lastFinal;
+    this.txId = '';
+    this.frameSeq = 0;
+    this.pendingBytes = [];
+    this.carryText = '';
+    this.lastFinal = true;
+    if (leftover.trim()) {
+      if (how === 'eot' && lastFinal && this.settings.quirks.includes('noTerminatorRecord')) {
+        this.enqueue(() => this.storeMessage(leftover));
+      } else {
+        const reason = how === 'eot' ? (lastFinal ? 'EOT before an L record' : 'EOT after an ETB frame') : how === 'timeout' ? 'no frame or EOT within the receive timeout' : 'connection closed during the transmission';
+        this.keepIncomplete(reason, Buffer.from(leftover, 'utf8'));
+      }
+    }
+    if (how === 'eot' && this.pendingQueries.length) this.answerQueries();
+  }
+
+  private keepIncomplete(reason: string, raw: Buffer): void {
+    this.counters.incomplete++;
+    this.ctx.log.warn({ device: this.ctx.id, connection: this.connection, reason, bytes: raw.length }, 'ASTM transmission incomplete; kept for audit, no results made');
+    this.enqueue(() =>
+      this.ctx.journal.append({
+        stream: 'lab.astm.incomplete',
+        kind: 'astm.incomplete',
+        idempotencyKey: `inc:${this.ctx.id}:${randomUUID()}`,
+        raw,
+        parsed: { reason, connection: this.connection },
+        personal: true,
+        routes: [],
+      }),
+    );
+  }
+
+  private enqueue(job: () => Promise<unknown>): void {
+    this.work = this.work.then(job).catch((err) => {
+      this.counters.storeFailures++;
+      this.ctx.log.error({ err, device: this.ctx.id }, 'could not store ASTM data received without a link ACK');
+    });
+  }
+
+  /** Journals one H…L message and its results. Throws when the store refuses. */
+  private async storeMessage(text: string): Promise<void> {
+    const raw = Buffer.from(text, 'utf8');
+    const messageKey = 'astm:' + createHash('sha256').update(this.ctx.id).update('\u001f').update(raw).digest('hex').slice(0, 40);
+    const receivedAt = new Date(this.clock.now()).toISOString();
+    let summary;
+    let delimiters: Delimiters;
+    try {
+      const parsedMessage = parseMessage(text);
+      delimiters = parsedMessage.delimiters;
+      summary = extractResults(parsedMessage, { device: this.ctx.id, timezone: this.settings.timezone, receivedAt, testCodes: this.settings.testCodes });
+    } catch (err) {
+      if (!(err instanceof AstmRecordError)) throw err;
+      // Unreadable but durable: kept for support, the analyzer still gets its ACK.
+      await this.ctx.journal.append({ stream: 'lab.message', kind: 'astm.unparsed', idempotencyKey: messageKey, raw, parsed: { error: err.message, code: err.code }, personal: true, routes: [] });
+      this.ctx.log.warn({ device: this.ctx.id, code: err.code, reason: err.message }, 'ASTM message could not be parsed; stored raw');
+      return;
+    }
+    const isQuery = summary.queries.length > 0 && summary.results.length === 0;
+    const stored = await this.ctx.journal.append({
+      stream: 'lab.message',
+      kind: isQuery ? 'astm.query' : 'astm.message',
+      idempotencyKey: messageKey,
+      raw,
+      parsed: { sender: summary.sender, processingId: summary.processingId, messageTime: summary.messageTime, counts: summary.counts, results: summary.results.length, queries: summary.queries },
+      personal: true,
+      routes: [],
+      meta: { encoding: this.settings.encoding, connection: this.connection },
+    });
+    this.counters.messages++;
+    const appends = summary.results.map((r) => {
+      r.rawJournalId = stored.id;
+      return this.ctx.journal.append({
+        stream: 'lab.result',
+        kind: 'astm.result',
+        idempotencyKey: resultIdentity(r),
+        parsed: r,
+        personal: true,
+        orderKey: this.ctx.id,
+        ...(r.qc && !this.settings.forwardQc ? { routes: [] } : {}),
+      });
+    });
+    for (const res of await Promise.all(appends)) {
+      if (res.duplicate) this.counters.duplicateResults++;
+      else this.counters.results++;
+    }
+    for (const query of summary.queries) this.pendingQueries.push({ query, delimiters });
+  }
+
+  // ------------------------------------------------------------ host query
+
+  private answerQueries(): void {
+    const queries = this.pendingQueries;
+    this.pendingQueries = [];
+    for (const { query, delimiters } of queries) {
+      this.counters.queries++;
+      const now = formatAstmTime(this.clock.now(), this.settings.timezone);
+      const text = buildQueryAnswer(query, (id) => this.orderCache?.findBySpecimen(id), delimiters, { now });
+      let bytes: Buffer;
+      try {
+        bytes = encodeText(text, this.settings.encoding, { forAstmWire: true });
+      } catch (err) {
+        this.ctx.log.error({ err, device: this.ctx.id }, 'cannot answer the host query in this encoding');
+        continue;
+      }
+      void this.link.send(bytes).then((outcome) => {
+        if (!outcome.ok) this.ctx.log.warn({ device: this.ctx.id, reason: outcome.reason }, 'host query answer not delivered');
+      });
+    }
+  }
+
+  // ------------------------------------------------------------ bare records
+
+  /** Devices that print H…L without ENQ/STX: a message is the lines from H to L. */
+  private onBareByte(b: number): void {
+    if (b !== 0x0d && b !== 0x0a) {
+      if (this.bareLine.length < 1_000_000) this.bareLine.push(b);
+      return;
+    }
+    if (this.bareLine.length === 0) return;
+    const line = Buffer.from(this.bareLine);
+    this.bareLine = [];
+    const type = line[0];
+    if (type === 0x48 /* H */) {
+      if (this.bareLines?.length) this.keepIncomplete('a new H record before L', Buffer.concat(this.bareLines.map((l) => Buffer.concat([l, Buffer.of(0x0d)]))));
+      this.bareLines = [line];
+    } else if (this.bareLines) {
+      this.bareLines.push(line);
+    } else {
+      return; // noise before any H
+    }
+    this.bareCancel?.();
+    if (type === 0x4c /* L */) {
+      const bytes = Buffer.concat(this.bareLines.map((l) => Buffer.concat([l, Buffer.of(0x0d)])));
+      this.bareLines = null;
+      this.bareCancel = null;
+      const text = decodeText(bytes, this.settings.encoding);
+      this.enqueue(() => this.storeMessage(text));
+      return;
+    }
+    const timeout = this.settings.timers?.receiveTimeoutMs ?? 30_000;
+    this.bareCancel = this.clock.setTimer(() => {
+      if (!this.bareLines) return;
+      const pending = Buffer.concat(this.bareLines.map((l) => Buffer.concat([l, Buffer.of(0x0d)])));
+      this.bareLines = null;
+      this.keepIncomplete('bare message without L within the receive timeout', pending);
+    }, timeout);
+  }
+}
+
+/** YYYYMMDDHHMMSS in the device's zone. */
+export function formatAstmTime(ms: number, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(ms));
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
+  return `${get('year')}${get('month')}${get('day')}${get('hour')}${get('minute')}${get('second')}`;
+}

@@ -1,0 +1,56 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * Orders known locally, so an analyzer's host query is answered inside its timeout even when
+ * the LIS is unreachable. Filled by whatever receives orders (LIS/HIS sync); read by drivers.
+ */
+export interface LabOrder {
+  specimenId: string;
+  patientId?: string;
+  /** Personal data. */
+  patientName?: string;
+  patientBirthDate?: string;
+  patientSex?: string;
+  /** Device or LIS test codes to run. */
+  tests: string[];
+  priority?: 'R' | 'S';
+  /** ISO 8601 when the LIS created it. */
+  orderedAt?: string;
+}
+
+export interface OrderCache {
+  upsert(order: LabOrder): void;
+  findBySpecimen(specimenId: string): LabOrder | undefined;
+}
+
+/** Service name under which the agent provides an OrderCache to lab drivers. */
+export const ORDER_CACHE_SERVICE = 'lab.orderCache';
+
+/** OrderCache in the box's SQLite database (its own table; synchronous, so it is fast enough for a query). */
+export class SqliteOrderCache implements OrderCache {
+  private readonly upsertStmt: Database.Statement;
+  private readonly findStmt: Database.Statement;
+
+  constructor(private readonly db: Database.Database) {
+    db.exec(`CREATE TABLE IF NOT EXISTS lab_orders (
+      specimen_id TEXT PRIMARY KEY,
+      order_json TEXT NOT NULL,
+      updated_ms INTEGER NOT NULL
+    )`);
+    this.upsertStmt = db.prepare(
+      `INSERT INTO lab_orders (specimen_id, order_json, updated_ms) VALUES (?, ?, ?)
+       ON CONFLICT(specimen_id) DO UPDATE SET order_json = excluded.order_json, updated_ms = excluded.updated_ms`,
+    );
+    this.findStmt = db.prepare('SELECT order_json FROM lab_orders WHERE specimen_id = ?');
+  }
+
+  upsert(order: LabOrder): void {
+    if (!order.specimenId) throw new Error('an order needs a specimen id');
+    this.upsertStmt.run(order.specimenId, JSON.stringify(order), Date.now());
+  }
+
+  findBySpecimen(specimenId: string): LabOrder | undefined {
+    const row = this.findStmt.get(specimenId) as { order_json: string } | undefined;
+    return row ? (JSON.parse(row.order_json) as LabOrder) : undefined;
+  }
+}
