@@ -79,7 +79,9 @@ async function printHash(args: string[]): Promise<number> {
 async function start(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: 'string', default: process.env.EDGE_CONFIG ?? '/etc/edge-agent/config.yaml' }, 'no-sim': { type: 'boolean', default: false }, sim: { type: 'boolean', default: false } } });
   const log = createLogger(process.env.LOG_LEVEL ?? 'info');
-  const agent = new Agent({ configFile: values.config!, log });
+  let restartRequested: () => void = () => undefined;
+  const restart = new Promise<void>((r) => (restartRequested = r));
+  const agent = new Agent({ configFile: values.config!, log, onRestartRequested: () => restartRequested() });
   let stopSimulators: (() => Promise<void>) | null = null;
   try {
     if (values.sim && !values['no-sim']) {
@@ -106,17 +108,18 @@ async function start(args: string[]): Promise<number> {
     await stopSimulators?.();
     return 1;
   }
-  await new Promise<void>((resolveStop) => {
-    const onSignal = (signal: string) => {
-      log.info({ signal }, 'signal received');
-      resolveStop();
-    };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
-  });
-  await agent.stop('signal');
+  const reason = await Promise.race([
+    new Promise<string>((resolveStop) => {
+      process.once('SIGTERM', () => resolveStop('SIGTERM'));
+      process.once('SIGINT', () => resolveStop('SIGINT'));
+    }),
+    restart.then(() => 'restart requested'),
+  ]);
+  log.info({ reason }, 'stopping');
+  await agent.stop(reason);
   await stopSimulators?.();
-  return 0;
+  // systemd's Restart=always starts the agent again with the saved configuration.
+  return reason === 'restart requested' ? 75 : 0;
 }
 
 main(process.argv.slice(2)).then(

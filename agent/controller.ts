@@ -27,6 +27,8 @@ export interface AgentOptions {
   notifier?: Notifier;
   /** Extra HTTP route plugins (queue, kiosk, console). */
   httpPlugins?: LocalApiOptions['plugins'];
+  /** Called when the console asks for a restart (the CLI stops and exits; systemd restarts). */
+  onRestartRequested?: () => void;
 }
 
 interface DeviceSlot {
@@ -175,6 +177,11 @@ export class Agent implements RuntimeView {
       restarts: s.supervisor.restartCount,
       stats: s.forwarder?.stats ?? { delivered: 0, retried: 0, parked: 0, lastSuccessMs: null, lastError: null, inFlight: 0 },
     }));
+  }
+
+  requestRestart(): void {
+    this.log.info('restart requested from the console');
+    this.options.onRestartRequested?.();
   }
 
   wakeDestination(id: string): void {

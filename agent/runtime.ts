@@ -27,4 +27,6 @@ export interface RuntimeView {
   destinations(): DestinationView[];
   /** Look at a destination's outbox now (after a console action). */
   wakeDestination(id: string): void;
+  /** Stop gracefully and exit so systemd starts the agent again (configuration applied). */
+  requestRestart(): void;
 }

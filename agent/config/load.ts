@@ -47,6 +47,10 @@ function parseYamlFile(file: string, problems: ConfigProblem[]): ParsedFile | nu
     problems.push({ file, line: 1, column: 1, field: '', message: `cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})` });
     return null;
   }
+  return parseYamlText(text, file, problems);
+}
+
+function parseYamlText(text: string, file: string, problems: ConfigProblem[]): ParsedFile | null {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, customTags: [secretTag], prettyErrors: false, uniqueKeys: true });
   for (const e of [...doc.errors, ...doc.warnings]) {
@@ -62,6 +66,23 @@ export function loadConfig(file: string): LoadedConfig {
   const problems: ConfigProblem[] = [];
   const parsed = parseYamlFile(absolute, problems);
   if (!parsed) throw new ConfigError(problems);
+  return validateParsed(parsed, problems);
+}
+
+/**
+ * Validates configuration text as if it were `file` (secrets resolved next to it), without
+ * writing anything: the console checks an edit before applying it.
+ */
+export function loadConfigText(text: string, file: string): LoadedConfig {
+  const absolute = resolve(file);
+  const problems: ConfigProblem[] = [];
+  const parsed = parseYamlText(text, absolute, problems);
+  if (!parsed) throw new ConfigError(problems);
+  return validateParsed(parsed, problems);
+}
+
+function validateParsed(parsed: ParsedFile, problems: ConfigProblem[]): LoadedConfig {
+  const absolute = parsed.file;
   const raw = parsed.doc.toJS() as Record<string, unknown> | null;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError([{ file: absolute, line: 1, column: 1, field: '', message: 'the file must be a YAML mapping (key: value lines)' }]);

@@ -10,6 +10,7 @@ import { registerHealthRoutes } from './healthRoutes.ts';
 import { registerJournalRoutes } from './journalRoutes.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { registerOutboxRoutes } from './outboxRoutes.ts';
+import { registerConfigRoutes } from './configRoutes.ts';
 import { errorResponses } from './schemas.ts';
 
 export interface LocalApiOptions {
@@ -56,6 +57,7 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<{ app: Fa
   metrics.register(app);
   registerJournalRoutes(app, runtime, auth.requireAdmin);
   registerOutboxRoutes(app, runtime, auth.requireAdmin);
+  registerConfigRoutes(app, runtime, auth.requireAdmin, () => runtime.requestRestart());
 
   app.get('/api/devices', { preHandler: auth.requireAdmin, schema: { tags: ['devices'], summary: 'Devices and destinations with live status' } }, async () => ({
     box: { id: runtime.config.box.id, facility: runtime.config.box.facility, startedAt: new Date(runtime.startedAt).toISOString() },

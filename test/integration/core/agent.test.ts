@@ -147,3 +147,33 @@ describe('status page', () => {
     expect(await res.text()).toContain('/readyz');
   });
 });
+
+describe('configuration from the console', () => {
+  it('validates an edit with file:line:column problems, refuses a bad one, applies a good one atomically with a backup', async () => {
+    const cookie = await login();
+    const current = (await (await fetch(`${base}/api/config`, { headers: { cookie } })).json()) as { file: string; text: string; schema: { title: string } };
+    expect(current.text).toContain('!secret admin_hash'); // secrets stay references
+    expect(current.schema.title).toBe('Edge agent configuration');
+    const bad = current.text.replace('port: 0, admin', 'port: 70000, admin');
+    const check = (await (await fetch(`${base}/api/config/validate`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ text: bad }) })).json()) as { ok: boolean; problems: string[] };
+    expect(check.ok).toBe(false);
+    expect(check.problems[0]).toMatch(/agent\.yaml:3:\d+ http\.port: must be <= 65535/);
+    const refused = await fetch(`${base}/api/config`, { method: 'PUT', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ text: bad }) });
+    expect(refused.status).toBe(400);
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(current.file, 'utf8')).toBe(current.text);
+    const good = current.text.replace('facility: bv-test', 'facility: bv-test, name: "Trạm Y tế xã"');
+    const applied = await fetch(`${base}/api/config`, { method: 'PUT', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ text: good }) });
+    expect(await applied.json()).toMatchObject({ saved: true, restartRequired: true });
+    expect(readFileSync(current.file, 'utf8')).toBe(good);
+    expect(readFileSync(`${current.file}.bak`, 'utf8')).toBe(current.text);
+  });
+
+  it('gives a diagnostics bundle without secret values', async () => {
+    const cookie = await login();
+    const text = await (await fetch(`${base}/api/diagnostics`, { headers: { cookie } })).text();
+    expect(text).toContain('"devices"');
+    expect(text).not.toContain('tok-123');
+    expect(text).not.toContain('scrypt$');
+  });
+});
