@@ -78,7 +78,7 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<{ app: Fa
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // Browser pages (status today; kiosk, call screen, counter and console as they land).
-  await app.register(fastifyStatic, { root: fileURLToPath(new URL('../../kiosk/', import.meta.url)), prefix: '/', index: false, wildcard: true });
+  await app.register(fastifyStatic, { root: fileURLToPath(new URL('../../kiosk/', import.meta.url)), prefix: '/', index: ['index.html'], redirect: true, wildcard: true });
   app.get('/', { schema: { hide: true } }, (_req, reply) => reply.sendFile('status/index.html'));
   for (const plugin of options.plugins ?? []) await plugin(app, auth);
   return { app, auth };

@@ -1,0 +1,210 @@
+// The IT console: plain JavaScript over the agent's local API (no framework, no build step).
+'use strict';
+
+const EN = {
+  title: 'Console', logout: 'Log out', login: 'Log in', user: 'User name', password: 'Password', signin: 'Log in',
+  devices: 'Devices', journal: 'Journal', outbox: 'Outbox', config: 'Configuration', type: 'Type', state: 'State',
+  detail: 'Detail', restarts: 'Restarts', destinations: 'Destinations', delivered: 'Delivered', lastError: 'Last error',
+  diagnostics: 'Download a diagnostics bundle (no personal data)', source: 'Device', stream: 'Stream', search: 'Search',
+  time: 'Time', kind: 'Kind', key: 'Key', entry: 'Entry', raw: 'Raw bytes', parsed: 'Parsed', forwarding: 'Forwarding',
+  destination: 'Destination', pending: 'Pending', parked: 'Dead letter', oldest: 'Oldest waiting', parkedItems: 'Dead letter (refused)',
+  reason: 'Reason', validate: 'Validate', save: 'Save', restart: 'Restart the agent', retryNow: 'Retry now', requeue: 'Requeue',
+  valid: 'The configuration is valid.', saved: 'Saved (previous file kept as .bak). Restart the agent to apply it.',
+  wrongLogin: 'Wrong user name or password.', restarting: 'Restarting…',
+};
+const VI = {
+  title: 'Bảng điều khiển', logout: 'Đăng xuất', login: 'Đăng nhập', user: 'Tên đăng nhập', password: 'Mật khẩu', signin: 'Đăng nhập',
+  devices: 'Thiết bị', journal: 'Nhật ký', outbox: 'Hàng đợi gửi', config: 'Cấu hình', type: 'Loại', state: 'Trạng thái',
+  detail: 'Chi tiết', restarts: 'Khởi động lại', destinations: 'Đích gửi', delivered: 'Đã gửi', lastError: 'Lỗi gần nhất',
+  diagnostics: 'Tải gói chẩn đoán (không có dữ liệu cá nhân)', source: 'Thiết bị', stream: 'Luồng', search: 'Tìm',
+  time: 'Thời gian', kind: 'Loại', key: 'Khoá', entry: 'Bản ghi', raw: 'Dữ liệu gốc', parsed: 'Đã phân tích', forwarding: 'Chuyển tiếp',
+  destination: 'Đích', pending: 'Chờ gửi', parked: 'Thư chết', oldest: 'Chờ lâu nhất', parkedItems: 'Thư chết (bị từ chối)',
+  reason: 'Lý do', validate: 'Kiểm tra', save: 'Lưu', restart: 'Khởi động lại agent', retryNow: 'Gửi lại ngay', requeue: 'Đưa lại vào hàng đợi',
+  valid: 'Cấu hình hợp lệ.', saved: 'Đã lưu (bản cũ giữ ở .bak). Khởi động lại agent để áp dụng.',
+  wrongLogin: 'Sai tên đăng nhập hoặc mật khẩu.', restarting: 'Đang khởi động lại…',
+};
+let lang = localStorage.getItem('console-lang') === 'en' ? 'en' : 'vi';
+const t = (key) => (lang === 'en' ? EN : VI)[key] ?? key;
+const $ = (id) => document.getElementById(id);
+
+function applyLanguage() {
+  document.documentElement.lang = lang;
+  for (const el of document.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);
+  $('lang').textContent = lang === 'en' ? 'Tiếng Việt' : 'English';
+}
+
+async function api(path, options = {}) {
+  const res = await fetch(path, { ...options, headers: { 'content-type': 'application/json', ...(options.headers ?? {}) } });
+  if (res.status === 401) {
+    showLogin();
+    throw new Error('login required');
+  }
+  const body = res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text();
+  if (!res.ok) throw Object.assign(new Error(body.error ?? String(res.status)), { body });
+  return body;
+}
+
+function row(cells, onClick) {
+  const tr = document.createElement('tr');
+  for (const c of cells) {
+    const td = document.createElement('td');
+    if (c instanceof Node) td.append(c);
+    else td.textContent = c ?? '';
+    tr.append(td);
+  }
+  if (onClick) {
+    tr.className = 'clickable';
+    tr.tabIndex = 0;
+    tr.addEventListener('click', onClick);
+    tr.addEventListener('keydown', (e) => e.key === 'Enter' && onClick());
+  }
+  return tr;
+}
+
+function stateCell(state) {
+  const span = document.createElement('span');
+  span.textContent = state;
+  span.className = state === 'running' ? 'ok' : 'bad';
+  return span;
+}
+
+function button(label, action) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = label;
+  b.addEventListener('click', async (e) => {
+    e.stopPropagation();
+    await action();
+    await refresh();
+  });
+  return b;
+}
+
+async function loadDevices() {
+  const d = await api('/api/devices');
+  $('box').textContent = `${d.box.facility} / ${d.box.id}`;
+  $('devices').replaceChildren(...d.devices.map((x) => row([x.id, x.type, stateCell(x.status.state), x.status.detail ?? x.status.lastError, x.restarts])));
+  $('destinations').replaceChildren(...d.destinations.map((x) => row([x.id, x.type, stateCell(x.status.state), x.stats.delivered, x.stats.lastError])));
+}
+
+async function loadJournal() {
+  const form = new FormData($('journal-filter'));
+  const q = new URLSearchParams();
+  for (const [k, v] of form) if (v) q.set(k, v);
+  const j = await api(`/api/journal?${q}`);
+  $('journal').replaceChildren(...j.entries.map((e) => row([e.id, e.receivedAt, e.source, e.stream, e.kind, e.idempotencyKey], () => showEntry(e.id))));
+}
+
+async function showEntry(id) {
+  const e = await api(`/api/journal/${id}`);
+  $('entry').hidden = false;
+  $('entry-id').textContent = `#${e.id} ${e.source} ${e.kind}`;
+  $('entry-raw').textContent = e.scrubbed ? '(scrubbed after the personal-data retention)' : e.raw?.text ?? (e.blob ? `blob ${e.blob.hash} (${e.blob.size} bytes)` : '');
+  $('entry-parsed').textContent = JSON.stringify(e.parsed, null, 2);
+  $('entry-outbox').textContent = e.outbox.map((o) => `${o.destination}: ${o.state} (${o.attempts} attempts)${o.lastError ? ` — ${o.lastError}` : ''}${o.deadLetterReason ? ` — ${o.deadLetterReason}` : ''}`).join('\n');
+}
+
+async function loadOutbox() {
+  const o = await api('/api/outbox');
+  $('outbox').replaceChildren(
+    ...o.destinations.map((d) =>
+      row([d.destination, d.pending, d.parked, d.delivered, d.oldestPendingMs ? `${Math.round(d.oldestPendingMs / 1000)} s` : '', d.lastError, button(t('retryNow'), () => api(`/api/outbox/${encodeURIComponent(d.destination)}/retry`, { method: 'POST', body: '{}' }))]),
+    ),
+  );
+  const parked = [];
+  for (const d of o.destinations.filter((x) => x.parked > 0)) {
+    const items = await api(`/api/outbox/${encodeURIComponent(d.destination)}/items?state=parked`);
+    parked.push(...items.items);
+  }
+  $('parked').replaceChildren(...parked.map((p) => row([p.outboxId, p.destination, p.idempotencyKey, p.deadLetterReason, button(t('requeue'), () => api(`/api/outbox/items/${p.outboxId}/requeue`, { method: 'POST', body: '{}' }))])));
+}
+
+async function loadConfig() {
+  const c = await api('/api/config');
+  $('config-file').textContent = c.file;
+  if (!$('config-text').dataset.dirty) $('config-text').value = c.text;
+}
+
+function showProblems(problems, okText) {
+  const list = $('config-problems');
+  list.replaceChildren(...(problems.length ? problems : [okText]).map((p) => Object.assign(document.createElement('li'), { textContent: p, className: problems.length ? 'bad' : 'ok' })));
+}
+
+let tab = 'devices';
+const loaders = { devices: loadDevices, journal: loadJournal, outbox: loadOutbox, config: loadConfig };
+async function refresh() {
+  try {
+    await loaders[tab]();
+  } catch (err) {
+    if (err.message !== 'login required') console.error(err);
+  }
+}
+
+function selectTab(name) {
+  tab = name;
+  for (const b of document.querySelectorAll('[role=tab]')) b.setAttribute('aria-selected', String(b.dataset.tab === name));
+  for (const s of document.querySelectorAll('[role=tabpanel]')) s.hidden = s.id !== `tab-${name}`;
+  refresh();
+}
+
+function showLogin() {
+  $('login').hidden = false;
+  $('app').hidden = true;
+  $('logout').hidden = true;
+}
+
+function showApp() {
+  $('login').hidden = true;
+  $('app').hidden = false;
+  $('logout').hidden = false;
+  selectTab(tab);
+}
+
+$('login').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const form = new FormData(e.target);
+  const res = await fetch('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: form.get('user'), password: form.get('password') }) });
+  if (res.ok) {
+    $('login-error').textContent = '';
+    showApp();
+  } else {
+    $('login-error').textContent = res.status === 401 ? t('wrongLogin') : (await res.json()).error;
+  }
+});
+$('logout').addEventListener('click', async () => {
+  await fetch('/api/logout', { method: 'POST' });
+  showLogin();
+});
+$('lang').addEventListener('click', () => {
+  lang = lang === 'en' ? 'vi' : 'en';
+  localStorage.setItem('console-lang', lang);
+  applyLanguage();
+});
+for (const b of document.querySelectorAll('[role=tab]')) b.addEventListener('click', () => selectTab(b.dataset.tab));
+$('journal-filter').addEventListener('submit', (e) => {
+  e.preventDefault();
+  loadJournal();
+});
+$('config-text').addEventListener('input', (e) => (e.target.dataset.dirty = '1'));
+$('config-validate').addEventListener('click', async () => {
+  const r = await api('/api/config/validate', { method: 'POST', body: JSON.stringify({ text: $('config-text').value }) });
+  showProblems(r.problems, t('valid'));
+});
+$('config-save').addEventListener('click', async () => {
+  try {
+    await api('/api/config', { method: 'PUT', body: JSON.stringify({ text: $('config-text').value }) });
+    delete $('config-text').dataset.dirty;
+    showProblems([], t('saved'));
+  } catch (err) {
+    showProblems(err.body?.problems ?? [err.message], '');
+  }
+});
+$('restart').addEventListener('click', async () => {
+  await api('/api/restart', { method: 'POST', body: '{}' });
+  showProblems([], t('restarting'));
+});
+
+applyLanguage();
+setInterval(() => !$('app').hidden && tab !== 'config' && refresh(), 5000);
+// Start on the login form unless the session cookie is still valid.
+fetch('/api/devices').then((r) => (r.ok ? showApp() : showLogin()), showLogin);

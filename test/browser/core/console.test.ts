@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync } from 'node:fs';
+import pino from 'pino';
+import type { Browser, Page } from 'playwright-core';
+import { Agent } from '../../../agent/controller.ts';
+import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';
+import { TEST_PASSWORD, writeAgentConfig } from '../../helpers/agentConfig.ts';
+import { launchChromium } from '../../helpers/browser.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+const { dir, cleanup } = tempDir('edge-console-');
+let agent: Agent;
+let sink: HttpSink;
+let browser: Browser;
+let closeBrowser: () => Promise<void>;
+let base: string;
+const SHOTS = 'test-artifacts/screenshots';
+
+beforeAll(async () => {
+  sink = await startHttpSink();
+  agent = new Agent({ configFile: await writeAgentConfig(dir, { sinkUrl: sink.url }), log: pino({ level: 'silent' }) });
+  await agent.start();
+  base = `http://127.0.0.1:${agent.httpPort}`;
+  await fetch(`${base}/api/ingest/monitor`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok-123', 'idempotency-key': 'console-1' }, body: '{"pulse":72}' });
+  ({ browser, close: closeBrowser } = await launchChromium());
+  mkdirSync(SHOTS, { recursive: true });
+});
+afterAll(async () => {
+  await closeBrowser?.();
+  await agent?.stop();
+  await sink?.stop();
+  cleanup();
+});
+
+async function loggedIn(): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(`${base}/console/`);
+  await page.fill('input[name=password]', TEST_PASSWORD);
+  await page.click('form#login button[type=submit]');
+  await page.waitForSelector('#app:not([hidden])');
+  expect(await page.isVisible('form#login')).toBe(false);
+  return page;
+}
+
+describe('IT console in Chromium', () => {
+  it('asks for a login first and refuses a wrong password', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/console/`);
+    await page.waitForSelector('form#login:not([hidden])');
+    expect(await page.isHidden('#app')).toBe(true);
+    await page.fill('input[name=password]', 'wrong-password');
+    await page.click('form#login button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('login-error')!.textContent!.length > 0);
+    expect(await page.textContent('#login-error')).toBe('Sai tên đăng nhập hoặc mật khẩu.');
+    await page.screenshot({ path: `${SHOTS}/console-login.png` });
+    await page.close();
+  });
+
+  it('shows devices with live status, the journal with raw and parsed views, and the outbox', async () => {
+    const page = await loggedIn();
+    await page.waitForSelector('#devices tr');
+    expect(await page.textContent('#devices')).toContain('monitor');
+    expect(await page.textContent('#devices')).toContain('running');
+    await page.screenshot({ path: `${SHOTS}/console-devices.png` });
+    await page.click('[data-tab=journal]');
+    await page.waitForSelector('#journal tr');
+    await page.click('#journal tr:has-text("console-1")');
+    await page.waitForSelector('#entry:not([hidden])');
+    expect(await page.textContent('#entry-raw')).toBe('{"pulse":72}');
+    expect(await page.textContent('#entry-parsed')).toContain('"pulse": 72');
+    await page.click('[data-tab=outbox]');
+    await page.waitForSelector('#outbox tr');
+    expect(await page.textContent('#outbox')).toContain('central');
+    await page.click('#lang');
+    expect(await page.textContent('[data-tab=outbox]')).toBe('Outbox');
+    await page.close();
+  });
+
+  it('validates a configuration edit and lists the problem with its line', async () => {
+    const page = await loggedIn();
+    await page.click('[data-tab=config]');
+    await page.waitForFunction(() => (document.getElementById('config-text') as HTMLTextAreaElement).value.includes('version: 1'));
+    const text = await page.inputValue('#config-text');
+    await page.fill('#config-text', text.replace('port: 0, admin', 'port: 123456, admin'));
+    await page.click('#config-validate');
+    await page.waitForSelector('#config-problems li');
+    expect(await page.textContent('#config-problems')).toMatch(/agent\.yaml:3:\d+ http\.port: must be <= 65535/);
+    await page.screenshot({ path: `${SHOTS}/console-config.png` });
+    await page.close();
+  });
+});
