@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../../helpers/tmp.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+// `npm start` as a person runs it: the demo configuration on the fixed demo ports, with the
+// simulators. Data flows from the simulated monitor through the box to both destinations.
+describe('npm start (the demo)', () => {
+  it('starts the agent and simulators, and items flow to the HIS receiver and the province ingest', async () => {
+    // The demo configuration unchanged but for a fresh, empty data directory.
+    const { dir, cleanup } = tempDir('edge-demo-');
+    const config = join(dir, 'demo.yaml');
+    writeFileSync(config, readFileSync('config/demo.yaml', 'utf8').replace('dataDir: ../data/demo', 'dataDir: ./data'));
+    copyFileSync('config/demo.secrets.yaml', join(dir, 'demo.secrets.yaml'));
+    const child = spawn(process.execPath, ['bin/edge-agent.js', 'start', '--config', config, '--sim'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    try {
+      await waitFor(() => out.includes('"msg":"ready"'), 'the demo agent to be ready', 30_000);
+      const auth = { authorization: 'Basic ' + Buffer.from('admin:edge-demo-2026').toString('base64') };
+      await waitFor(
+        async () => {
+          const res = await fetch('http://127.0.0.1:8080/api/outbox', { headers: auth });
+          const body = (await res.json()) as { destinations: Array<{ destination: string; delivered: number }> };
+          return ['his', 'province'].every((d) => (body.destinations.find((x) => x.destination === d)?.delivered ?? 0) > 0);
+        },
+        'items delivered to his and province',
+        30_000,
+        500,
+      );
+      expect((await fetch('http://127.0.0.1:8080/readyz')).status).toBe(200);
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      cleanup();
+    }
+    expect(out).not.toContain('"level":"error"');
+  });
+});
