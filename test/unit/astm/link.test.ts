@@ -72,7 +72,7 @@ describe('AstmLink receiver', () => {
     h.link.receive(Buffer.of(ENQ));
     h.take();
     const bad = f(1, 'H|\\^&\r');
-    bad[bad.length - 3] ^= 0x01;
+    bad[bad.length - 3] = bad[bad.length - 3]! ^ 0x01;
     h.link.receive(bad);
     await tick();
     expect(h.take()).toEqual([NAK]);
