@@ -9,7 +9,7 @@ import type { LabResult } from '../../../drivers/lab/result.ts';
 import { SqliteOrderCache } from '../../../drivers/lab/orderCache.ts';
 import { openStore } from '../../../agent/store/store.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
-import { framedTransmission, type FramingStyle } from '../../helpers/astmFraming.ts';
+import { framedTransmission, type FramingStyle } from './framing.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
