@@ -88,7 +88,8 @@ export const LAB_PROFILES: Record<string, LabDeviceProfile> = {
     timezone: VN,
     // A 624-byte c311 frame was captured in the wild.
     quirks: ['largeFrames'],
-    testCodes: { '687': 'GLU', '418': 'CREA', '690': 'ALT', '685': 'AST', '781': 'UREA', '435': 'CHOL', '781^': 'UREA' },
+    // cobas sends R.3 as ^^^<ACN>/<dilution>: both spellings are mapped.
+    testCodes: { '687': 'GLU', '687/': 'GLU', '418': 'CREA', '418/': 'CREA', '690': 'ALT', '690/': 'ALT', '685': 'AST', '685/': 'AST', '781': 'UREA', '781/': 'UREA', '435': 'CHOL', '435/': 'CHOL' },
     astm: { framing: 'framed', frameSize: 64_000, defaultTransport: 'serial', serial: SERIAL_9600_8N1 },
   },
   'cepheid-genexpert': {
