@@ -120,18 +120,24 @@ export class AstmSession {
     const savedCarry = this.carryText;
     const savedPending = this.pendingBytes.length;
     try {
-      await this.ctx.journal.append({
-        stream: 'lab.astm.frame',
-        kind: frame.final ? 'astm.frame.etx' : 'astm.frame.etb',
-        idempotencyKey: `${this.ctx.id}:${this.txId}:${this.frameSeq}`,
-        raw,
-        personal: true,
-        routes: [],
-        meta: { connection: this.connection, fn: frame.fn },
-      });
+      // The frame, and at an ETX frame every message it completes with its results, are
+      // appended in the same event-loop turn: the store's group commit makes them durable with
+      // one fsync, and the ACK waits for all of them.
+      const appends: Promise<unknown>[] = [
+        this.ctx.journal.append({
+          stream: 'lab.astm.frame',
+          kind: frame.final ? 'astm.frame.etx' : 'astm.frame.etb',
+          idempotencyKey: `${this.ctx.id}:${this.txId}:${this.frameSeq}`,
+          raw,
+          personal: true,
+          routes: [],
+          meta: { connection: this.connection, fn: frame.fn },
+        }),
+      ];
       this.pendingBytes.push(frame.text);
       this.lastFinal = frame.final;
-      if (frame.final) await this.completeMessages();
+      if (frame.final) appends.push(...this.completeMessages());
+      await Promise.all(appends);
       this.frameSeq++;
       this.counters.frames++;
       return true;
@@ -145,21 +151,21 @@ export class AstmSession {
     }
   }
 
-  /** At an ETX frame: every H…L in the buffered text becomes a message, before the ACK. */
-  private async completeMessages(): Promise<void> {
+  /** At an ETX frame: every H…L in the buffered text becomes a message (appends started now). */
+  private completeMessages(): Promise<unknown>[] {
     const text = this.carryText + decodeText(Buffer.concat(this.pendingBytes), this.settings.encoding);
     const lines = splitRecords(text);
     let start = 0;
-    const messages: string[] = [];
+    const appends: Promise<unknown>[] = [];
     for (let i = 0; i < lines.length; i++) {
       if (lines[i]![0] === 'L') {
-        messages.push(lines.slice(start, i + 1).join('\r') + '\r');
+        appends.push(...this.storeMessage(lines.slice(start, i + 1).join('\r') + '\r'));
         start = i + 1;
       }
     }
-    for (const m of messages) await this.storeMessage(m);
     this.pendingBytes = [];
     this.carryText = lines.slice(start).map((l) => l + '\r').join('');
+    return appends;
   }
 
   private onTransmissionEnd(how: TransmissionEnd): void {
@@ -172,7 +178,7 @@ export class AstmSession {
     this.lastFinal = true;
     if (leftover.trim()) {
       if (how === 'eot' && lastFinal && this.settings.quirks.includes('noTerminatorRecord')) {
-        this.enqueue(() => this.storeMessage(leftover));
+        this.enqueue(() => Promise.all(this.storeMessage(leftover)));
       } else {
         const reason = how === 'eot' ? (lastFinal ? 'EOT before an L record' : 'EOT after an ETB frame') : how === 'timeout' ? 'no frame or EOT within the receive timeout' : 'connection closed during the transmission';
         this.keepIncomplete(reason, Buffer.from(leftover, 'utf8'));
@@ -204,8 +210,11 @@ export class AstmSession {
     });
   }
 
-  /** Journals one H…L message and its results. Throws when the store refuses. */
-  private async storeMessage(text: string): Promise<void> {
+  /**
+   * Starts the appends of one H…L message and its results, all in this event-loop turn (one
+   * group commit). Results carry the message's idempotency key (`messageKey`) to link them to it.
+   */
+  private storeMessage(text: string): Promise<unknown>[] {
     const raw = Buffer.from(text, 'utf8');
     const messageKey = 'astm:' + createHash('sha256').update(this.ctx.id).update('\u001f').update(raw).digest('hex').slice(0, 40);
     const receivedAt = new Date(this.clock.now()).toISOString();
@@ -218,39 +227,49 @@ export class AstmSession {
     } catch (err) {
       if (!(err instanceof AstmRecordError)) throw err;
       // Unreadable but durable: kept for support, the analyzer still gets its ACK.
-      await this.ctx.journal.append({ stream: 'lab.message', kind: 'astm.unparsed', idempotencyKey: messageKey, raw, parsed: { error: err.message, code: err.code }, personal: true, routes: [] });
       this.ctx.log.warn({ device: this.ctx.id, code: err.code, reason: err.message }, 'ASTM message could not be parsed; stored raw');
-      return;
+      return [this.ctx.journal.append({ stream: 'lab.message', kind: 'astm.unparsed', idempotencyKey: messageKey, raw, parsed: { error: err.message, code: err.code }, personal: true, routes: [] })];
     }
     const isQuery = summary.queries.length > 0 && summary.results.length === 0;
-    const stored = await this.ctx.journal.append({
-      stream: 'lab.message',
-      kind: isQuery ? 'astm.query' : 'astm.message',
-      idempotencyKey: messageKey,
-      raw,
-      parsed: { sender: summary.sender, processingId: summary.processingId, messageTime: summary.messageTime, counts: summary.counts, results: summary.results.length, queries: summary.queries },
-      personal: true,
-      routes: [],
-      meta: { encoding: this.settings.encoding, connection: this.connection },
-    });
-    this.counters.messages++;
-    const appends = summary.results.map((r) => {
-      r.rawJournalId = stored.id;
-      return this.ctx.journal.append({
-        stream: 'lab.result',
-        kind: 'astm.result',
-        idempotencyKey: resultIdentity(r),
-        parsed: r,
-        personal: true,
-        orderKey: this.ctx.id,
-        ...(r.qc && !this.settings.forwardQc ? { routes: [] } : {}),
-      });
-    });
-    for (const res of await Promise.all(appends)) {
-      if (res.duplicate) this.counters.duplicateResults++;
-      else this.counters.results++;
+    const appends: Promise<unknown>[] = [
+      this.ctx.journal
+        .append({
+          stream: 'lab.message',
+          kind: isQuery ? 'astm.query' : 'astm.message',
+          idempotencyKey: messageKey,
+          raw,
+          parsed: { sender: summary.sender, processingId: summary.processingId, messageTime: summary.messageTime, counts: summary.counts, results: summary.results.length, queries: summary.queries },
+          personal: true,
+          routes: [],
+          meta: { encoding: this.settings.encoding, connection: this.connection },
+        })
+        .then((r) => {
+          this.counters.messages++;
+          // Queries are answered after EOT, and only once the query is durable.
+          for (const query of summary.queries) this.pendingQueries.push({ query, delimiters });
+          return r;
+        }),
+    ];
+    for (const r of summary.results) {
+      appends.push(
+        this.ctx.journal
+          .append({
+            stream: 'lab.result',
+            kind: 'astm.result',
+            idempotencyKey: resultIdentity(r),
+            parsed: { ...r, messageKey },
+            personal: true,
+            orderKey: this.ctx.id,
+            ...(r.qc && !this.settings.forwardQc ? { routes: [] } : {}),
+          })
+          .then((res) => {
+            if (res.duplicate) this.counters.duplicateResults++;
+            else this.counters.results++;
+            return res;
+          }),
+      );
     }
-    for (const query of summary.queries) this.pendingQueries.push({ query, delimiters });
+    return appends;
   }
 
   // ------------------------------------------------------------ host query
@@ -301,7 +320,7 @@ export class AstmSession {
       this.bareLines = null;
       this.bareCancel = null;
       const text = decodeText(bytes, this.settings.encoding);
-      this.enqueue(() => this.storeMessage(text));
+      this.enqueue(() => Promise.all(this.storeMessage(text)));
       return;
     }
     const timeout = this.settings.timers?.receiveTimeoutMs ?? 30_000;
