@@ -54,6 +54,11 @@ export interface AstmAnalyzer {
   send(message: string | Buffer, faults?: AstmSendFaults): Promise<AstmSendReport>;
   /** Sends raw bytes as they are (bare records, noise). */
   writeRaw(bytes: Buffer): Promise<void>;
+  /**
+   * Contention: when the host next sends ENQ, answer with our own ENQ instead of ACK, wait
+   * (E1381: at least 1 s) and send `message`; the host must yield and receive it first.
+   */
+  contendOnNextHostEnq(message: string | Buffer, waitMs?: number): Promise<AstmSendReport>;
   /** Messages the host sent us (host query answers), as text. */
   received: string[];
   waitForReceived(count: number, timeoutMs?: number): Promise<string[]>;
@@ -87,6 +92,7 @@ export async function startAstmAnalyzer(options: AstmAnalyzerOptions = {}): Prom
   let rxText: Buffer[] = [];
   let rxLastFn = 0;
   const receivedWaiters: Array<() => void> = [];
+  let contend: { message: string | Buffer; waitMs: number; resolve: (r: AstmSendReport) => void } | null = null;
 
   const onBytes = (chunk: Buffer) => {
     for (const b of chunk) {
@@ -115,6 +121,13 @@ export async function startAstmAnalyzer(options: AstmAnalyzerOptions = {}): Prom
         }
         void conn?.write(Buffer.of(ok ? ACK : NAK));
       }
+      return;
+    }
+    if (b === ENQ && contend) {
+      const c = contend;
+      contend = null;
+      void conn?.write(Buffer.of(ENQ));
+      setTimeout(() => void send(c.message).then(c.resolve), c.waitMs);
       return;
     }
     if (b === ENQ) {
@@ -309,6 +322,9 @@ export async function startAstmAnalyzer(options: AstmAnalyzerOptions = {}): Prom
     async writeRaw(bytes) {
       await readyPromise;
       await conn?.write(bytes);
+    },
+    contendOnNextHostEnq(message, waitMs = 1_000) {
+      return new Promise((resolve) => (contend = { message, waitMs, resolve }));
     },
     received,
     async waitForReceived(count, timeoutMs = 10_000) {

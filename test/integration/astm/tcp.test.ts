@@ -123,4 +123,21 @@ describe('ASTM driver over TCP with the real store', () => {
     expect(answer!.split('\r').find((l) => l.startsWith('O|'))!.split('|')[25]).toBe('Q');
     cacheDb.close();
   });
+
+  it('contention: the box answers a query, the analyzer sends ENQ at the same time and wins', async () => {
+    const ctx = makeDriverContext(store, { id: 'tcp-contend', routes: ['lis'] });
+    const driver = new AstmDriver(ctx, { transport: 'tcp-server', host: '127.0.0.1', port: 0 });
+    await driver.start();
+    running.push(driver);
+    const sim = await startAstmAnalyzer({ mode: 'client', port: driver.listeningPort! });
+    running.push(sim);
+    const contended = sim.contendOnNextHostEnq(cepheid, 1_000);
+    expect((await sim.send(loadAstmFixture('fixtures/lab/synthetic_cobas_query.astm'))).ok).toBe(true);
+    const report = await contended;
+    expect(report.ok).toBe(true);
+    expect(results('tcp-contend')).toHaveLength(2);
+    // Then the line is the box's again and the (unknown specimen) answer arrives.
+    const [answer] = await sim.waitForReceived(1, 25_000);
+    expect(answer!.split('\r').find((l) => l.startsWith('O|'))!.split('|')[25]).toBe('Z');
+  });
 });
