@@ -173,3 +173,16 @@ export function keysFromDigits(digits: string): CardKeys {
   if (/^\d{6}$/.test(d)) return { can: d, bac: [] };
   throw new CardParseError('type the 12-digit CCCD number (or the 6-digit CAN)');
 }
+
+/** Keys from an identity already known (a QR scan or typed number) to open the chip. */
+export function keysFromIdentity(id: CccdIdentity): CardKeys {
+  if (!/^\d{12}$/.test(id.idNumber)) return { bac: [] };
+  const keys: CardKeys = { can: id.idNumber.slice(-6), bac: [], idNumber: id.idNumber };
+  const dob = parseIso(id.dateOfBirth);
+  if (dob) {
+    const issue = id.issueDate ? parseIso(id.issueDate) : null;
+    const dobMrz = id.dateOfBirth.slice(2, 4) + id.dateOfBirth.slice(5, 7) + id.dateOfBirth.slice(8, 10);
+    keys.bac = expiryCandidates(dob, issue).map((doe) => bacKeyForCccd(id.idNumber, dobMrz, doe));
+  }
+  return keys;
+}
