@@ -41,6 +41,11 @@ export interface AstmLinkOptions {
   maxIncomingFrame?: number;
   /** Six failed tries of one frame abort the transfer (E1381 6.5.1.2). */
   maxTries?: number;
+  /**
+   * Bytes queued while the owner makes a frame durable. A conforming sender waits for our reply,
+   * so only a trailer or an EOT can be queued; beyond this the input is dropped (memory bound).
+   */
+  maxQueuedBytes?: number;
   timers?: Partial<AstmLinkTimers>;
 }
 
@@ -52,7 +57,8 @@ export type LinkEvent =
   | { type: 'frame-duplicate'; fn: number }
   | { type: 'contention' }
   | { type: 'send-aborted'; reason: string }
-  | { type: 'noise'; byte: number };
+  | { type: 'noise'; byte: number }
+  | { type: 'overflow'; dropped: number };
 
 export interface AstmLinkHandlers {
   write(bytes: Buffer): void;
@@ -116,7 +122,10 @@ export class AstmLink {
   /** Feed bytes as they arrive; any split or coalescing gives the same result. */
   receive(bytes: Uint8Array): void {
     if (this.closed) return;
-    for (const b of bytes) this.inbox.push(b);
+    const room = (this.options.maxQueuedBytes ?? 1 << 20) + this.inboxPos - this.inbox.length;
+    const take = Math.min(bytes.length, Math.max(0, room));
+    for (let i = 0; i < take; i++) this.inbox.push(bytes[i]!);
+    if (take < bytes.length) this.handlers.event?.({ type: 'overflow', dropped: bytes.length - take });
     this.pump();
   }
 

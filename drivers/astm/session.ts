@@ -8,7 +8,7 @@ import type { LabQuirk } from '../lab/profiles.ts';
 import type { AstmFrame } from './frame.ts';
 import { buildQueryAnswer } from './hostQuery.ts';
 import { AstmLink, type AstmLinkTimers, type TransmissionEnd } from './link.ts';
-import { AstmRecordError, extractResults, parseMessage, splitRecords, type AstmQuery, type Delimiters } from './records.ts';
+import { astmTimeToIso, AstmRecordError, extractResults, parseMessage, splitRecords, type AstmQuery, type Delimiters } from './records.ts';
 
 export interface AstmSessionSettings {
   framing: 'framed' | 'bare';
@@ -19,6 +19,8 @@ export interface AstmSessionSettings {
   quirks: LabQuirk[];
   /** QC results are journaled but not routed unless this is true. */
   forwardQc: boolean;
+  /** Warn when the message time (H.14) and the box clock differ by more than this (default 5 min). */
+  clockSkewWarnSeconds?: number;
   timers?: Partial<AstmLinkTimers>;
 }
 
@@ -231,6 +233,10 @@ export class AstmSession {
       return [this.ctx.journal.append({ stream: 'lab.message', kind: 'astm.unparsed', idempotencyKey: messageKey, raw, parsed: { error: err.message, code: err.code }, personal: true, routes: [] })];
     }
     const isQuery = summary.queries.length > 0 && summary.results.length === 0;
+    const skew = clockSkewSeconds(summary.messageTime, this.settings.timezone, this.clock.now());
+    if (skew !== undefined && Math.abs(skew) > (this.settings.clockSkewWarnSeconds ?? 300)) {
+      this.ctx.log.warn({ device: this.ctx.id, skewSeconds: skew }, 'analyzer clock differs from the box clock; its result times are kept as sent');
+    }
     const appends: Promise<unknown>[] = [
       this.ctx.journal
         .append({
@@ -238,7 +244,7 @@ export class AstmSession {
           kind: isQuery ? 'astm.query' : 'astm.message',
           idempotencyKey: messageKey,
           raw,
-          parsed: { sender: summary.sender, processingId: summary.processingId, messageTime: summary.messageTime, counts: summary.counts, results: summary.results.length, queries: summary.queries },
+          parsed: { sender: summary.sender, processingId: summary.processingId, messageTime: summary.messageTime, clockSkewSeconds: skew, counts: summary.counts, results: summary.results.length, queries: summary.queries },
           personal: true,
           routes: [],
           meta: { encoding: this.settings.encoding, connection: this.connection },
@@ -331,6 +337,13 @@ export class AstmSession {
       this.keepIncomplete('bare message without L within the receive timeout', pending);
     }, timeout);
   }
+}
+
+/** Device message time (H.14, device zone) minus the box clock, in seconds; undefined if absent. */
+export function clockSkewSeconds(messageTime: string | undefined, timeZone: string, nowMs: number): number | undefined {
+  if (!messageTime) return undefined;
+  const iso = astmTimeToIso(messageTime, timeZone);
+  return iso ? Math.round((Date.parse(iso) - nowMs) / 1000) : undefined;
 }
 
 /** YYYYMMDDHHMMSS in the device's zone. */

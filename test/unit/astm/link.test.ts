@@ -265,4 +265,22 @@ describe('AstmLink sender', () => {
       { numRuns: 500 },
     );
   });
+
+  it('bounds what it queues while a frame is being stored', async () => {
+    let release!: (ok: boolean) => void;
+    const events: string[] = [];
+    const clock = new ManualClock();
+    const out: number[] = [];
+    const link = new AstmLink(
+      { clock, role: 'host', frameSize: 247, maxQueuedBytes: 100 },
+      { write: (b) => out.push(...b), frame: () => new Promise<boolean>((r) => (release = r)), transmissionEnd: () => {}, event: (e) => events.push(e.type) },
+    );
+    link.receive(Buffer.concat([Buffer.of(ENQ), f(1, 'H|\\^&\r')]));
+    link.receive(Buffer.alloc(1000, 0x41));
+    expect(events).toContain('overflow');
+    release(true);
+    await tick();
+    expect(out).toEqual([ACK, ACK]);
+  });
 });
+
