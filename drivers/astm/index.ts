@@ -135,7 +135,10 @@ export class AstmDriver implements Driver {
 
   private attach(pipe: Pipe): AstmSession {
     const cache = this.ctx.services.get<OrderCache>(ORDER_CACHE_SERVICE);
-    const session = new AstmSession(this.ctx, this.settings, this.clock, pipe.name, (b) => pipe.write(b), cache);
+    const session = new AstmSession(this.ctx, this.settings, this.clock, pipe.name, (b) => pipe.write(b), cache, (ok, err) => {
+      if (!ok && this.state.state !== 'degraded') this.report('degraded', 'the journal refused data: the analyzer gets NAK and will resend', err);
+      else if (ok && this.state.state === 'degraded' && this.sessions.size > 0) this.report('running', this.describe());
+    });
     this.sessions.add(session);
     this.pipes.add(pipe);
     return session;

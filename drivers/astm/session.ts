@@ -59,6 +59,7 @@ export class AstmSession {
   private bareCancel: (() => void) | null = null;
   private work: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private storeFailing = false;
 
   constructor(
     private readonly ctx: DriverContext,
@@ -67,6 +68,8 @@ export class AstmSession {
     readonly connection: string,
     private readonly writeBytes: (bytes: Buffer) => void,
     private readonly orderCache?: OrderCache,
+    /** Told when storing fails (the analyzer gets NAK) and when it works again. */
+    private readonly onStoreHealth?: (ok: boolean, err?: unknown) => void,
   ) {
     try {
       this.capture = ctx.capture.open(connection);
@@ -140,12 +143,18 @@ export class AstmSession {
       this.lastFinal = frame.final;
       if (frame.final) appends.push(...this.completeMessages());
       await Promise.all(appends);
+      if (this.storeFailing) {
+        this.storeFailing = false;
+        this.onStoreHealth?.(true);
+      }
       this.frameSeq++;
       this.counters.frames++;
       return true;
     } catch (err) {
       // Not durable: NAK so the analyzer resends; nothing half-applied stays in memory.
       this.counters.storeFailures++;
+      this.storeFailing = true;
+      this.onStoreHealth?.(false, err);
       this.pendingBytes.length = savedPending;
       this.carryText = savedCarry;
       this.ctx.log.warn({ err, device: this.ctx.id, connection: this.connection }, 'could not store an ASTM frame; answered NAK');
