@@ -32,11 +32,14 @@ export function pcscTransport(reader: PcscReaderLike, protocol: number): ApduTra
     async transmit(apdu: Buffer): Promise<Buffer> {
       t.count++;
       let r = await once(apdu);
+      // vpcd and some drivers hand back an empty answer when the card vanished mid-exchange.
+      if (r.length < 2) throw new CardError('CARD_REMOVED', 'the card stopped answering (empty response)');
       const parts: Buffer[] = [];
       while (r.length >= 2 && r[r.length - 2] === 0x61) {
         parts.push(r.subarray(0, r.length - 2));
         t.count++;
         r = await once(Buffer.from([apdu[0]! & 0x03, 0xc0, 0, 0, r[r.length - 1]!]));
+        if (r.length < 2) throw new CardError('CARD_REMOVED', 'the card stopped answering (empty response)');
       }
       return parts.length ? Buffer.concat([...parts, r]) : r;
     },

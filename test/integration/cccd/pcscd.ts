@@ -15,6 +15,10 @@ export interface PcscdHandle {
   port: number;
   readerNames: [string, string];
   log(): string;
+  /** How many times pcscd has seen a card leave this reader. */
+  removals(slot: 0 | 1): number;
+  /** Waits until pcscd has noticed a removal (vpcd polls presence), before the next insert. */
+  waitRemoved(slot: 0 | 1, before: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -83,6 +87,14 @@ export async function startPcscd(): Promise<PcscdHandle> {
     port,
     readerNames: ['Virtual PCD 00 00', 'Virtual PCD 00 01'],
     log: () => log,
+    removals: (slot) => log.split(`Card Removed From Virtual PCD 00 0${slot}`).length - 1,
+    async waitRemoved(slot, before) {
+      const until = Date.now() + 10_000;
+      while (log.split(`Card Removed From Virtual PCD 00 0${slot}`).length - 1 <= before) {
+        if (Date.now() > until) throw new Error(`pcscd did not notice the card leaving slot ${slot}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
