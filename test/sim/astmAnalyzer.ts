@@ -5,6 +5,7 @@
 //
 //   tsx test/sim/astmAnalyzer.ts [--host 127.0.0.1] [--port 4010] [--mode client|server|serial]
 //        [--path /dev/pts/N] [--file fixtures/lab/x.astm] [--interval 5000] [--frame-size 247]
+//        [--restamp false]   (by default R.13 is set to now, so every round is a new result)
 import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -357,31 +358,86 @@ export function loadAstmFixture(path: string): Buffer {
   return Buffer.from(text.endsWith('\r') ? text : text + '\r', 'latin1');
 }
 
+/**
+ * Sets every R record's completed time (R.13) to `now`: each demo round then carries new
+ * results (a rerun) instead of repeats that the box would rightly drop as duplicates.
+ */
+export function restampResults(message: Buffer, now: string): Buffer {
+  const text = message.toString('latin1');
+  const fieldDelim = text.startsWith('H') ? text[1]! : '|';
+  const lines = text.split('\r').map((line) => {
+    if (!line.startsWith('R' + fieldDelim)) return line;
+    const f = line.split(fieldDelim);
+    while (f.length < 13) f.push('');
+    f[12] = now;
+    return f.join(fieldDelim);
+  });
+  return Buffer.from(lines.join('\r'), 'latin1');
+}
+
+export interface AstmAnalyzerStreamOptions extends AstmAnalyzerOptions {
+  /** Fixture files to send in turn (default: every fixtures/lab/*.astm except queries). */
+  files?: string[];
+  intervalMs?: number;
+  /** Restamp R.13 each round so results are new (default true). */
+  restamp?: boolean;
+  onSent?: (file: string, report: AstmSendReport) => void;
+}
+
+/** The demo's analyzer: sends fixture messages one after another until stopped. */
+export async function startAstmAnalyzerStream(options: AstmAnalyzerStreamOptions = {}): Promise<{ stop(): Promise<void>; sim: AstmAnalyzer }> {
+  const sim = await startAstmAnalyzer(options);
+  const dir = 'fixtures/lab';
+  const files = options.files ?? readdirSync(dir).filter((f) => f.endsWith('.astm') && !f.includes('query')).map((f) => join(dir, f));
+  const interval = options.intervalMs ?? 5_000;
+  let stopped = false;
+  const loop = (async () => {
+    for (let n = 0; !stopped; n++) {
+      const file = files[n % files.length]!;
+      let bytes = loadAstmFixture(file);
+      if (options.restamp !== false) bytes = restampResults(bytes, astmNow());
+      const report = await sim.send(bytes);
+      options.onSent?.(file, report);
+      for (let waited = 0; waited < interval && !stopped; waited += 100) await sleep(Math.min(100, interval - waited));
+    }
+  })();
+  return {
+    sim,
+    async stop() {
+      stopped = true;
+      await sim.stop();
+      await loop.catch(() => undefined);
+    },
+  };
+}
+
+function astmNow(timeZone = 'Asia/Ho_Chi_Minh'): string {
+  const p = new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(new Date());
+  const g = (t: string) => p.find((x) => x.type === t)?.value ?? '00';
+  return `${g('year')}${g('month')}${g('day')}${g('hour')}${g('minute')}${g('second')}`;
+}
+
 async function main(): Promise<void> {
   const args = new Map<string, string>();
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i += 2) args.set(argv[i]!.replace(/^--/, ''), argv[i + 1] ?? '');
   const mode = (args.get('mode') ?? 'client') as 'client' | 'server' | 'serial';
-  const sim = await startAstmAnalyzer({
+  const interval = Number(args.get('interval') ?? 5_000);
+  const stream = await startAstmAnalyzerStream({
     mode,
     host: args.get('host') ?? '127.0.0.1',
     port: Number(args.get('port') ?? (mode === 'server' ? 0 : 4010)),
     path: args.get('path'),
     frameSize: Number(args.get('frame-size') ?? 247),
+    files: args.get('file') ? [args.get('file')!] : undefined,
+    intervalMs: interval,
+    restamp: args.get('restamp') !== 'false',
+    onSent: (file, report) => process.stdout.write(`${new Date().toISOString()} ${file}: ${report.ok ? 'sent' : 'failed: ' + report.reason} (${report.ackedFrames}/${report.frames} frames)\n`),
   });
-  const dir = 'fixtures/lab';
-  const files = args.get('file') ? [args.get('file')!] : readdirSync(dir).filter((f) => f.endsWith('.astm') && !f.includes('query')).map((f) => join(dir, f));
-  const interval = Number(args.get('interval') ?? 5_000);
-  process.stdout.write(`astm analyzer simulator (${mode}${sim.port ? ` on port ${sim.port}` : ''}) sending ${files.length} fixture(s) every ${interval} ms\n`);
-  const shutdown = () => void sim.stop().then(() => process.exit(0));
+  process.stdout.write(`astm analyzer simulator (${mode}${stream.sim.port ? ` on port ${stream.sim.port}` : ''}) sending fixtures every ${interval} ms\n`);
+  const shutdown = () => void stream.stop().then(() => process.exit(0));
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
-  for (let n = 0; ; n++) {
-    const file = files[n % files.length]!;
-    const report = await sim.send(loadAstmFixture(file));
-    process.stdout.write(`${new Date().toISOString()} ${file}: ${report.ok ? 'sent' : 'failed: ' + report.reason} (${report.ackedFrames}/${report.frames} frames)\n`);
-    await sleep(interval);
-  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) void main();

@@ -141,3 +141,19 @@ describe('ASTM driver over TCP with the real store', () => {
     expect(answer!.split('\r').find((l) => l.startsWith('O|'))!.split('|')[25]).toBe('Z');
   });
 });
+
+describe('demo analyzer stream', () => {
+  it('streams restamped fixtures to the box: every round makes new results', async () => {
+    const { startAstmAnalyzerStream, restampResults } = await import('../../sim/astmAnalyzer.ts');
+    expect(restampResults(Buffer.from('H|\\^&\rR|1|^^^K|4\rL|1\r'), '20261122120000').toString()).toBe('H|\\^&\rR|1|^^^K|4|||||||||20261122120000\rL|1\r');
+    const ctx = makeDriverContext(store, { id: 'demo-stream', routes: ['lis'] });
+    const driver = new AstmDriver(ctx, { transport: 'tcp-server', host: '127.0.0.1', port: 0 });
+    await driver.start();
+    running.push(driver);
+    const sent: string[] = [];
+    const stream = await startAstmAnalyzerStream({ port: driver.listeningPort!, files: ['fixtures/lab/synthetic_cepheid_genexpert.astm'], intervalMs: 1_100, onSent: (f, r) => r.ok && sent.push(f) });
+    running.push(stream);
+    await waitFor(() => sent.length >= 2, 'two rounds', 10_000);
+    await waitFor(() => results('demo-stream').length >= 4, 'results of two rounds', 5_000);
+  });
+});
