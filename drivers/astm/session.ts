@@ -21,6 +21,8 @@ export interface AstmSessionSettings {
   forwardQc: boolean;
   /** Warn when the message time (H.14) and the box clock differ by more than this (default 5 min). */
   clockSkewWarnSeconds?: number;
+  /** Text held while waiting for an L record; beyond this it is kept as incomplete (memory bound). */
+  maxMessageBytes?: number;
   timers?: Partial<AstmLinkTimers>;
 }
 
@@ -50,6 +52,8 @@ export class AstmSession {
   private txId = '';
   private frameSeq = 0;
   private pendingBytes: Buffer[] = [];
+  private pendingSize = 0;
+  private bareSize = 0;
   private carryText = '';
   private lastFinal = true;
   private pendingQueries: { query: AstmQuery; delimiters: Delimiters }[] = [];
@@ -140,8 +144,17 @@ export class AstmSession {
         }),
       ];
       this.pendingBytes.push(frame.text);
+      this.pendingSize += frame.text.length;
       this.lastFinal = frame.final;
       if (frame.final) appends.push(...this.completeMessages());
+      if (this.pendingSize + this.carryText.length > (this.settings.maxMessageBytes ?? 8 << 20)) {
+        // A device that never sends L: its frames are durable already; stop holding the text.
+        const held = Buffer.concat([Buffer.from(this.carryText, 'utf8'), ...this.pendingBytes]);
+        this.carryText = '';
+        this.pendingBytes = [];
+        this.pendingSize = 0;
+        this.keepIncomplete('message larger than the limit without an L record', held);
+      }
       await Promise.all(appends);
       if (this.storeFailing) {
         this.storeFailing = false;
@@ -156,6 +169,7 @@ export class AstmSession {
       this.storeFailing = true;
       this.onStoreHealth?.(false, err);
       this.pendingBytes.length = savedPending;
+      this.pendingSize = this.pendingBytes.reduce((n, b) => n + b.length, 0);
       this.carryText = savedCarry;
       this.ctx.log.warn({ err, device: this.ctx.id, connection: this.connection }, 'could not store an ASTM frame; answered NAK');
       return false;
@@ -175,6 +189,7 @@ export class AstmSession {
       }
     }
     this.pendingBytes = [];
+    this.pendingSize = 0;
     this.carryText = lines.slice(start).map((l) => l + '\r').join('');
     return appends;
   }
@@ -185,6 +200,7 @@ export class AstmSession {
     this.txId = '';
     this.frameSeq = 0;
     this.pendingBytes = [];
+    this.pendingSize = 0;
     this.carryText = '';
     this.lastFinal = true;
     if (leftover.trim()) {
@@ -324,8 +340,17 @@ export class AstmSession {
     if (type === 0x48 /* H */) {
       if (this.bareLines?.length) this.keepIncomplete('a new H record before L', Buffer.concat(this.bareLines.map((l) => Buffer.concat([l, Buffer.of(0x0d)]))));
       this.bareLines = [line];
+      this.bareSize = line.length;
     } else if (this.bareLines) {
       this.bareLines.push(line);
+      this.bareSize += line.length;
+      if (this.bareSize > (this.settings.maxMessageBytes ?? 8 << 20)) {
+        this.keepIncomplete('bare message larger than the limit without an L record', Buffer.concat(this.bareLines.map((l) => Buffer.concat([l, Buffer.of(0x0d)]))));
+        this.bareLines = null;
+        this.bareCancel?.();
+        this.bareCancel = null;
+        return;
+      }
     } else {
       return; // noise before any H
     }

@@ -260,6 +260,18 @@ describe('AstmSession behaviour', () => {
     h.s.close();
   });
 
+  it('a message that never reaches L is not held in memory past the limit', async () => {
+    const h = session({ maxMessageBytes: 200 }, { id: 'too-big' });
+    const body = Buffer.from('H|\\^&\r' + 'C|1|I|padding padding padding padding\r'.repeat(20));
+    const tx = framedTransmission(body, 'split-at-limit', 64);
+    h.s.receive(tx.subarray(0, tx.length - 1)); // all frames, no EOT yet
+    await waitFor(() => h.out.length === countFrames(tx) + 1, 'ACKs');
+    expect(h.out.every((b) => b === ACK)).toBe(true);
+    await settle(h);
+    expect(store.journalStore.list({ source: 'too-big', stream: 'lab.astm.incomplete' }).map((r) => (r.parsed as { reason: string }).reason)).toContain('message larger than the limit without an L record');
+    h.s.close();
+  });
+
   it('windows-1258 names are decoded to NFC; a UTF-8 letter split across frames survives', async () => {
     const text = cepheid.toString('utf8');
     const w = session({ encoding: 'windows-1258' });
