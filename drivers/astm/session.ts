@@ -23,6 +23,11 @@ export interface AstmSessionSettings {
   clockSkewWarnSeconds?: number;
   /** Text held while waiting for an L record; beyond this it is kept as incomplete (memory bound). */
   maxMessageBytes?: number;
+  /**
+   * A journal append slower than this answers NAK (the device's reply timer is 15 s). If the
+   * append completes later, the resend is recognised as a duplicate. Default 10 s.
+   */
+  storeTimeoutMs?: number;
   timers?: Partial<AstmLinkTimers>;
 }
 
@@ -155,7 +160,7 @@ export class AstmSession {
         this.pendingSize = 0;
         this.keepIncomplete('message larger than the limit without an L record', held);
       }
-      await Promise.all(appends);
+      await this.withinStoreTimeout(Promise.all(appends));
       if (this.storeFailing) {
         this.storeFailing = false;
         this.onStoreHealth?.(true);
@@ -174,6 +179,22 @@ export class AstmSession {
       this.ctx.log.warn({ err, device: this.ctx.id, connection: this.connection }, 'could not store an ASTM frame; answered NAK');
       return false;
     }
+  }
+
+  private withinStoreTimeout<T>(p: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const cancel = this.clock.setTimer(() => reject(new Error('journal append did not complete in time')), this.settings.storeTimeoutMs ?? 10_000);
+      p.then(
+        (v) => {
+          cancel();
+          resolve(v);
+        },
+        (err) => {
+          cancel();
+          reject(err);
+        },
+      );
+    });
   }
 
   /** At an ETX frame: every H…L in the buffered text becomes a message (appends started now). */

@@ -260,6 +260,28 @@ describe('AstmSession behaviour', () => {
     h.s.close();
   });
 
+  it('a journal append that hangs answers NAK after the store timeout (compressed time)', async () => {
+    const h = session({ storeTimeoutMs: 5_000 }, { id: 'hang' });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const real = h.ctx.journal.append.bind(h.ctx.journal);
+    Object.assign((h.s as unknown as { ctx: typeof h.ctx }).ctx, { journal: { append: async (i: JournalInput) => (await gate, real(i)) } });
+    const frame = encodeFrame(1, cepheid, true);
+    h.s.receive(Buffer.concat([Buffer.of(ENQ), frame]));
+    await settle(h);
+    expect(h.out).toEqual([ACK]);
+    h.clock.advance(5_000);
+    await tick();
+    expect(h.out).toEqual([ACK, NAK]);
+    release();
+    h.s.receive(frame);
+    await waitFor(() => h.out.length === 3, 'ACK of the resend');
+    expect(h.out[2]).toBe(ACK);
+    await settle(h);
+    expect(store.journalStore.list({ source: 'hang', stream: 'lab.result' })).toHaveLength(2);
+    h.s.close();
+  });
+
   it('a message that never reaches L is not held in memory past the limit', async () => {
     const h = session({ maxMessageBytes: 200 }, { id: 'too-big' });
     const body = Buffer.from('H|\\^&\r' + 'C|1|I|padding padding padding padding\r'.repeat(20));
