@@ -61,7 +61,8 @@ export class AstmSession {
   private bareSize = 0;
   private carryText = '';
   private lastFinal = true;
-  private pendingQueries: { query: AstmQuery; delimiters: Delimiters }[] = [];
+  /** Queries to answer after EOT, by message key (a resent query is answered once). */
+  private pendingQueries = new Map<string, { query: AstmQuery; delimiters: Delimiters }[]>();
   /** Bare-record mode: bytes of the current line and lines of the current message. */
   private bareLine: number[] = [];
   private bareLines: Buffer[] | null = null;
@@ -132,7 +133,7 @@ export class AstmSession {
   private async onFrame(frame: AstmFrame, raw: Buffer): Promise<boolean> {
     if (!this.txId) this.txId = randomUUID();
     const savedCarry = this.carryText;
-    const savedPending = this.pendingBytes.length;
+    const savedPending = [...this.pendingBytes];
     try {
       // The frame, and at an ETX frame every message it completes with its results, are
       // appended in the same event-loop turn: the store's group commit makes them durable with
@@ -173,8 +174,8 @@ export class AstmSession {
       this.counters.storeFailures++;
       this.storeFailing = true;
       this.onStoreHealth?.(false, err);
-      this.pendingBytes.length = savedPending;
-      this.pendingSize = this.pendingBytes.reduce((n, b) => n + b.length, 0);
+      this.pendingBytes = savedPending;
+      this.pendingSize = savedPending.reduce((n, b) => n + b.length, 0);
       this.carryText = savedCarry;
       this.ctx.log.warn({ err, device: this.ctx.id, connection: this.connection }, 'could not store an ASTM frame; answered NAK');
       return false;
@@ -232,7 +233,7 @@ export class AstmSession {
         this.keepIncomplete(reason, Buffer.from(leftover, 'utf8'));
       }
     }
-    if (how === 'eot' && this.pendingQueries.length) this.answerQueries();
+    if (how === 'eot' && this.pendingQueries.size) this.answerQueries();
   }
 
   private keepIncomplete(reason: string, raw: Buffer): void {
@@ -298,7 +299,7 @@ export class AstmSession {
         .then((r) => {
           this.counters.messages++;
           // Queries are answered after EOT, and only once the query is durable.
-          for (const query of summary.queries) this.pendingQueries.push({ query, delimiters });
+          if (summary.queries.length) this.pendingQueries.set(messageKey, summary.queries.map((query) => ({ query, delimiters })));
           return r;
         }),
     ];
@@ -327,8 +328,8 @@ export class AstmSession {
   // ------------------------------------------------------------ host query
 
   private answerQueries(): void {
-    const queries = this.pendingQueries;
-    this.pendingQueries = [];
+    const queries = [...this.pendingQueries.values()].flat();
+    this.pendingQueries = new Map();
     for (const { query, delimiters } of queries) {
       this.counters.queries++;
       const now = formatAstmTime(this.clock.now(), this.settings.timezone);

@@ -206,6 +206,27 @@ describe('AstmSession behaviour', () => {
     h.s.close();
   });
 
+  it('a failure at the ETX frame of a multi-frame message keeps the earlier frames for the resend', async () => {
+    const h = session({}, { id: 'fail-etx' });
+    const frames = splitIntoFrames(cepheid, 100);
+    let calls = 0;
+    const orig = h.ctx.journal.append.bind(h.ctx.journal);
+    // Fail the first append of the last frame's batch (the frame itself).
+    Object.assign((h.s as unknown as { ctx: typeof h.ctx }).ctx, {
+      journal: { append: (input: JournalInput) => (input.stream === 'lab.astm.frame' && input.kind === 'astm.frame.etx' && ++calls === 1 ? Promise.reject(new Error('injected')) : orig(input)) },
+    });
+    h.s.receive(Buffer.concat([Buffer.of(ENQ), ...frames]));
+    await waitFor(() => h.out.length === frames.length + 1, 'replies');
+    expect(h.out.at(-1)).toBe(NAK);
+    h.s.receive(Buffer.concat([frames.at(-1)!, Buffer.of(EOT)]));
+    await waitFor(() => h.out.length === frames.length + 2, 'ACK of the resend');
+    expect(h.out.at(-1)).toBe(ACK);
+    await settle(h);
+    expect(store.journalStore.list({ source: 'fail-etx', stream: 'lab.result' })).toHaveLength(2);
+    expect(store.journalStore.list({ source: 'fail-etx', stream: 'lab.astm.incomplete' })).toHaveLength(0);
+    h.s.close();
+  });
+
   it('a retransmitted frame after a lost ACK is ACKed and journaled once', async () => {
     const h = session();
     const [a, b] = splitIntoFrames(cepheid, 300);
