@@ -334,6 +334,34 @@ describe('AstmSession behaviour', () => {
     u.s.close();
   });
 
+  it('every vowel and tone arrives intact through the framed link in each receive encoding', async () => {
+    const { default: iconv } = await import('iconv-lite');
+    const vowels = ['a', 'ă', 'â', 'e', 'ê', 'i', 'o', 'ô', 'ơ', 'u', 'ư', 'y'];
+    const tones = ['', '\u0300', '\u0301', '\u0309', '\u0303', '\u0323'];
+    const lower = vowels.flatMap((v) => tones.map((t) => (v + t).normalize('NFC'))).join('') + 'đ';
+    // TCVN3/VISCII capitals such as 'Ụ' are C0 control bytes: they cannot cross an ASTM link at
+    // all, so those two encodings are exercised with lower-case letters (what such devices send).
+    const cases = [
+      ['utf-8', lower + ' ' + lower.toUpperCase(), (t: string) => Buffer.from(t, 'utf8')],
+      ['windows-1258', lower + ' ' + lower.toUpperCase(), (t: string) => encodeText(t, 'windows-1258')],
+      ['tcvn3', lower, (t: string) => iconv.encode(t, 'tcvn')],
+      ['viscii', lower, (t: string) => iconv.encode(t, 'viscii')],
+    ] as const;
+    for (const [encoding, name, encode] of cases) {
+      const h = session({ encoding }, { id: `enc-${encoding}` });
+      const text = `H|\\^&\rP|1||PID1||${name}^Test\rO|1|SP-${encoding}||^^^K\rR|1|^^^K|4\rL|1\r`;
+      const bytes = encode(text);
+      expect([...bytes].some((b) => b < 0x20 && b !== 0x0d)).toBe(false);
+      const tx = framedTransmission(bytes, 'split-at-limit', 40);
+      h.s.receive(tx);
+      await waitFor(() => h.out.length === countFrames(tx) + 1, `ACKs for ${encoding}`);
+      await settle(h);
+      const r = stream(h.inputs, 'lab.result')[0]!.parsed as LabResult;
+      expect(r.patientName, encoding).toBe(`${name.normalize('NFC')} Test`);
+      h.s.close();
+    }
+  });
+
   it('QC results are journaled without routes unless forwardQc', async () => {
     const qc = loadAstmFixture('fixtures/lab/synthetic_cobas_qc.astm');
     const h = session();
