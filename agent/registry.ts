@@ -1,3 +1,5 @@
+import { astmDriverFactory } from '../drivers/astm/index.ts';
+import { astmLisDestinationFactory } from '../drivers/astm/lisDestination.ts';
 import type { DriverFactory } from '../drivers/contract.ts';
 import { httpIngestDriverFactory } from '../drivers/http-ingest/index.ts';
 import type { DestinationFactory } from './forward/destination.ts';
@@ -8,9 +10,13 @@ import { mqttUplinkDestinationFactory } from './forward/mqttUplink.ts';
  * Protocol drivers and destination kinds by their configuration `driver`/`type` name. Adding a
  * device protocol is one line here plus its block in config/schema.json.
  */
-export const driverFactories = new Map<string, DriverFactory<never>>([[httpIngestDriverFactory.type, httpIngestDriverFactory]]);
+export const driverFactories = new Map<string, DriverFactory<never>>([
+  [httpIngestDriverFactory.type, httpIngestDriverFactory],
+  [astmDriverFactory.type, astmDriverFactory],
+]);
 
 export const destinationFactories = new Map<string, DestinationFactory<never>>([
   [httpJsonDestinationFactory.type, httpJsonDestinationFactory],
   [mqttUplinkDestinationFactory.type, mqttUplinkDestinationFactory],
+  [astmLisDestinationFactory.type, astmLisDestinationFactory],
 ]);

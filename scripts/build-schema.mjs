@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Merges each driver's and destination's schema fragment into config/schema.json, the one
+// schema that validates configuration, drives errors, editor completion and console forms.
+// Run after changing a fragment: `node scripts/build-schema.mjs` (a test fails when stale).
+import { readFileSync, writeFileSync } from 'node:fs';
+
+/** Fragments owned by their drivers: kind, configuration type name, file. */
+export const FRAGMENTS = [
+  { kind: 'device', type: 'astm', file: 'drivers/astm/schema.json' },
+  { kind: 'destination', type: 'astm-lis', file: 'drivers/astm/destination.schema.json' },
+];
+
+export function buildSchema(current) {
+  const schema = structuredClone(current);
+  const defs = schema.$defs;
+  for (const f of FRAGMENTS) {
+    const fragment = JSON.parse(readFileSync(f.file, 'utf8'));
+    // A nested $id would change the base of "#/$defs/..." references inside the fragment.
+    delete fragment.$schema;
+    delete fragment.$id;
+    defs[`${f.kind}.${f.type}`] = fragment;
+  }
+  for (const kind of ['device', 'destination']) {
+    const key = kind === 'device' ? 'driver' : 'type';
+    const types = Object.keys(defs).filter((k) => k.startsWith(`${kind}.`)).map((k) => k.slice(kind.length + 1)).sort();
+    defs[kind].properties[key].enum = types;
+    defs[kind].allOf = types.map((t) => ({ if: { properties: { [key]: { const: t } } }, then: { $ref: `#/$defs/${kind}.${t}` } }));
+  }
+  return schema;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const path = 'config/schema.json';
+  const next = buildSchema(JSON.parse(readFileSync(path, 'utf8')));
+  writeFileSync(path, `${JSON.stringify(next, null, 2)}\n`);
+  console.log(`config/schema.json: ${FRAGMENTS.length} fragments merged`);
+}

@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+// @ts-expect-error plain ESM script without types
+import { buildSchema } from '../../../scripts/build-schema.mjs';
+import { destinationFactories, driverFactories } from '../../../agent/registry.ts';
+
+const schema = JSON.parse(readFileSync('config/schema.json', 'utf8'));
+
+describe('config/schema.json', () => {
+  it('is up to date with the drivers\' fragments (run node scripts/build-schema.mjs)', () => {
+    expect(buildSchema(schema)).toEqual(schema);
+  });
+
+  it('has a block for every registered driver and destination type, and no block without one', () => {
+    expect([...driverFactories.keys()].sort()).toEqual([...schema.$defs.device.properties.driver.enum].sort());
+    expect([...destinationFactories.keys()].sort()).toEqual([...schema.$defs.destination.properties.type.enum].sort());
+  });
+});
