@@ -121,7 +121,7 @@ describe('AstmSession over the real store: every fixture, every split', () => {
       expect(whole.out.slice(0, countFrames(framedTransmission(message, 'split-at-limit')) + 1).every((b) => b === ACK)).toBe(true);
       const len = framedTransmission(message, 'split-at-limit').length;
       for (let cut = 1; cut < len; cut++) expect(await runChunks(message, 'split-at-limit', [cut])).toEqual(whole);
-    });
+    }, 120_000); // ~1,900 full runs over the real store for the largest capture
 
     it(`${name}: every framing style and random chunks parse identically`, async () => {
       const whole = await runChunks(message, 'split-at-limit', []);
@@ -140,7 +140,7 @@ describe('AstmSession over the real store: every fixture, every split', () => {
         ),
         { numRuns: 25 },
       );
-    });
+    }, 60_000);
   }
 });
 
