@@ -269,3 +269,8 @@ export const astmDriverFactory: DriverFactory<AstmDriverConfig> = {
   type: 'astm',
   create: (ctx, config) => new AstmDriver(ctx, config),
 };
+
+// What the agent wires: the driver above, the optional ASTM LIS destination, and the order
+// cache the driver looks up under ORDER_CACHE_SERVICE to answer host queries.
+export { astmLisDestinationFactory, AstmLisDestination, type AstmLisConfig } from './lisDestination.ts';
+export { ORDER_CACHE_SERVICE, SqliteOrderCache, type OrderCache, type LabOrder } from '../lab/orderCache.ts';
