@@ -1,0 +1,181 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { syntheticCccdFor } from './vssGateway.ts';
+
+/**
+ * Plays a hospital information system with an HTTPS/JSON API (the field names the his-http
+ * adapter uses by default): appointments for synthetic CCCDs, check-in registration that records
+ * what it gets (once per requestId), an insurance endpoint answering like the social-security
+ * gateway, and the generic `POST /ingest` of test/sim/httpSink.ts (the demo's http-json
+ * destination points there). It can be slow or down.
+ */
+
+/** Synthetic CCCDs with a booked appointment today (demo and tests). */
+export const CCCD_WITH_APPOINTMENT = '079085001234';
+export const CCCD_WITH_TWO_APPOINTMENTS = '001190005678';
+/** Registration of this CCCD is refused (422): plays a poison item. */
+export const CCCD_REFUSED = '079099999999';
+
+export interface HisSimOptions {
+  port?: number;
+  host?: string;
+  /** Added latency per request (ms), e.g. 200 to play a slow HIS. */
+  delayMs?: number;
+}
+
+export interface ReceivedRegistration {
+  requestId: string | undefined;
+  idempotencyKey: string | undefined;
+  body: Record<string, unknown>;
+  at: number;
+}
+
+export interface HisSim {
+  /** The `POST /ingest` URL (drop-in for httpSink's url). */
+  url: string;
+  baseUrl: string;
+  port: number;
+  /** Registrations accepted, once per requestId (repeats are answered but not recorded again). */
+  registrations: ReceivedRegistration[];
+  /** Every registration request, repeats included. */
+  registrationAttempts: number;
+  /** Bodies posted to /ingest (httpSink-compatible). */
+  received: Array<{ path: string; idempotencyKey: string | undefined; body: unknown; at: number }>;
+  setDelay(ms: number): void;
+  /** Stops listening (connections refused) until up(). */
+  down(): Promise<void>;
+  up(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function read(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+function appointmentsFor(cccd: string, day: string): unknown[] {
+  if (cccd === CCCD_WITH_APPOINTMENT) return [{ id: `LH-${day}-001`, time: `${day}T08:30:00+07:00`, serviceCode: 'KNOI', serviceName: 'Khám Nội', doctor: 'BS. Trần Thị B', room: 'P.105' }];
+  if (cccd === CCCD_WITH_TWO_APPOINTMENTS)
+    return [
+      { id: `LH-${day}-002`, time: `${day}T09:00:00+07:00`, serviceCode: 'XN', serviceName: 'Xét nghiệm' },
+      { id: `LH-${day}-003`, time: `${day}T10:00:00+07:00`, serviceCode: 'XQ', serviceName: 'X-quang', room: 'P.012' },
+    ];
+  return [];
+}
+
+export async function startHisSim(options: HisSimOptions = {}): Promise<HisSim> {
+  const host = options.host ?? '127.0.0.1';
+  let port = options.port ?? 0;
+  let delayMs = options.delayMs ?? 0;
+  let server: Server | null = null;
+  const seen = new Set<string>();
+  const sim = {
+    registrations: [] as ReceivedRegistration[],
+    registrationAttempts: 0,
+    received: [] as HisSim['received'],
+  };
+
+  const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, text: string) => {
+    const url = new URL(req.url ?? '/', `http://${host}`);
+    const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : undefined;
+    let body: unknown = undefined;
+    if (req.method === 'POST') {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        res.writeHead(400).end('body is not JSON');
+        return;
+      }
+    }
+    if (req.method === 'GET' && url.pathname === '/ingest') return json(res, 200, { received: sim.received.length });
+    if (req.method === 'POST' && url.pathname === '/ingest') {
+      sim.received.push({ path: url.pathname, idempotencyKey: key, body, at: Date.now() });
+      return json(res, 200, { id: key ?? null });
+    }
+    if (req.method === 'GET' && url.pathname === '/api/appointments') {
+      const cccd = url.searchParams.get('cccd') ?? '';
+      const day = url.searchParams.get('date') ?? '';
+      if (!/^\d{12}$/.test(cccd) || !/^\d{4}-\d{2}-\d{2}$/.test(day)) return json(res, 400, { error: 'cccd (12 digits) and date (yyyy-mm-dd) are required' });
+      return json(res, 200, { appointments: appointmentsFor(cccd, day) });
+    }
+    if (req.method === 'POST' && url.pathname === '/api/checkin') {
+      sim.registrationAttempts++;
+      const b = (body ?? {}) as Record<string, unknown>;
+      const patient = (b.patient ?? {}) as Record<string, unknown>;
+      const requestId = typeof b.requestId === 'string' ? b.requestId : key;
+      if (typeof patient.cccd !== 'string' || !/^\d{12}$/.test(patient.cccd)) return json(res, 422, { error: 'patient.cccd must be 12 digits' });
+      if (patient.cccd === CCCD_REFUSED) return json(res, 422, { error: `patient ${patient.cccd} is blocked in this HIS` });
+      if (requestId && seen.has(requestId)) return json(res, 200, { requestId, status: 'already-registered' });
+      if (requestId) seen.add(requestId);
+      sim.registrations.push({ requestId, idempotencyKey: key, body: b, at: Date.now() });
+      return json(res, 200, { requestId: requestId ?? null, status: 'registered', hisVisitId: `V${sim.registrations.length}` });
+    }
+    if (req.method === 'POST' && url.pathname === '/api/insurance') {
+      const b = (body ?? {}) as Record<string, unknown>;
+      const cccd = String(b.cccd ?? '');
+      if (!/^\d{12}$/.test(cccd)) return json(res, 200, { maKetQua: '205' });
+      const year = new Date().getUTCFullYear();
+      const code = cccd.startsWith(syntheticCccdFor('').slice(0, 9)) ? cccd.slice(9) : '000';
+      const card = ['000', '001', '002', '003', '004', '010'].includes(code)
+        ? { maThe: `DN47979${cccd.slice(-8)}`, maDKBD: '79001', gtTheTu: code === '010' ? `01/01/${year - 2}` : `01/01/${year}`, gtTheDen: code === '010' ? `31/12/${year - 1}` : `31/12/${year}` }
+        : {};
+      return json(res, 200, { maKetQua: code, ...card });
+    }
+    json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+  };
+
+  const listen = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const s = createServer((req, res) => {
+        void read(req).then((text) => {
+          if (delayMs > 0) setTimeout(() => void handle(req, res, text), delayMs);
+          else void handle(req, res, text);
+        });
+      });
+      s.once('error', reject);
+      s.listen(port, host, () => {
+        port = (s.address() as AddressInfo).port;
+        server = s;
+        resolve();
+      });
+    });
+  await listen();
+  const close = async (): Promise<void> => {
+    const s = server;
+    server = null;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+  };
+  return Object.assign(sim, {
+    get url() {
+      return `http://${host}:${port}/ingest`;
+    },
+    get baseUrl() {
+      return `http://${host}:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    setDelay: (ms: number) => {
+      delayMs = ms;
+    },
+    down: close,
+    up: listen,
+    stop: close,
+  });
+}
+
+// `tsx test/sim/his.ts --port 8090 [--delay 200]` runs it on its own.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+  startHisSim({ port: Number(arg('--port') ?? 8090), delayMs: Number(arg('--delay') ?? 0) }).then((s) =>
+    console.log(`HIS simulator on ${s.baseUrl} (appointments for ${CCCD_WITH_APPOINTMENT}, ${CCCD_WITH_TWO_APPOINTMENTS}; /ingest for http-json)`),
+  );
+}

@@ -1,0 +1,112 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { buildAdtA04, controlIdFor, escapeHl7, Hl7AckError, hl7Timestamp, parseAck, vietnameseXpn } from '../../../agent/his/adtA04.ts';
+import type { HisCheckIn } from '../../../agent/his/contract.ts';
+import { MllpDecoder, mllpFrame } from '../../../agent/his/mllpClient.ts';
+
+const CHECK_IN: HisCheckIn = {
+  identity: { idNumber: '079085001234', fullName: 'Nguyễn Thị Minh Khai', dateOfBirth: '1985-03-07', sex: 'female', permanentAddress: 'Số 5 | Ngõ 3^B, Hà Nội' },
+  service: { code: 'KNOI', name: 'Khám Nội' },
+  ticket: { number: 'A012', issuedAt: '2026-11-22T07:31:05.120+07:00' },
+  appointmentId: 'LH-1',
+};
+
+describe('ADT^A04 for a check-in', () => {
+  const { message, controlId } = buildAdtA04(CHECK_IN, 'checkin:2026-11-22:KNOI:A012', '2026-11-22T00:31:06.000Z', { sendingFacility: 'BV-DEMO', receivingApplication: 'VNPT-HIS' });
+  const seg = (name: string) => message.split('\r').find((s) => s.startsWith(`${name}|`))!.split('|');
+
+  it('has MSH with the derived control id, v2.5 and UTF-8', () => {
+    const msh = seg('MSH');
+    expect(msh[8]).toBe('ADT^A04^ADT_A01');
+    expect(msh[9]).toBe(controlId);
+    expect(msh[11]).toBe('2.5');
+    expect(msh[17]).toBe('UNICODE UTF-8');
+    expect(msh[6]).toBe('20261122003106+0000');
+    expect(message.endsWith('\r')).toBe(true);
+  });
+
+  it('carries the CCCD, Vietnamese name order, birth date, sex and escaped address in PID', () => {
+    const pid = seg('PID');
+    expect(pid[3]).toBe('079085001234^^^BCA^NNVNM');
+    expect(pid[5]).toBe('Nguyễn^Khai^Thị Minh');
+    expect(pid[7]).toBe('19850307');
+    expect(pid[8]).toBe('F');
+    expect(pid[11]).toBe('Số 5 \\F\\ Ngõ 3\\S\\B, Hà Nội^^^^^VNM');
+  });
+
+  it('carries the service, the ticket as visit number and the issue time in PV1, and the appointment', () => {
+    const pv1 = seg('PV1');
+    expect(pv1[2]).toBe('O');
+    expect(pv1[3]!.split('^')[0]).toBe('KNOI');
+    expect(pv1[19]).toBe('A012');
+    expect(pv1[44]).toBe('20261122073105+0700');
+    expect(seg('SCH')[1]).toBe('LH-1');
+    expect(seg('EVN')[1]).toBe('A04');
+  });
+
+  it('derives a stable control id of at most 20 characters', () => {
+    expect(controlIdFor('k1')).toBe(controlIdFor('k1'));
+    expect(controlIdFor('k1')).not.toBe(controlIdFor('k2'));
+    expect(controlIdFor('x'.repeat(500)).length).toBeLessThanOrEqual(20);
+  });
+
+  it('formats names and timestamps', () => {
+    expect(vietnameseXpn('Lê An')).toBe('Lê^An');
+    expect(vietnameseXpn('Hùng')).toBe('Hùng');
+    expect(hl7Timestamp('2026-01-02T03:04:05Z')).toBe('20260102030405+0000');
+    expect(escapeHl7('a\\b~c&d')).toBe('a\\E\\b\\R\\c\\T\\d');
+  });
+});
+
+describe('ACK parsing', () => {
+  it('reads MSA and ERR', () => {
+    expect(parseAck('MSH|^~\\&|HIS||EDGE||20261122||ACK^A04|9|P|2.5\rMSA|AA|K123\r')).toEqual({ code: 'AA', controlId: 'K123', text: '' });
+    expect(parseAck('MSH|^~\\&|HIS||EDGE||20261122||ACK|9|P|2.5\nMSA|AE|K9|Unknown service\nERR|||207^Application error')).toMatchObject({ code: 'AE', controlId: 'K9', text: 'Unknown service 207^Application error' });
+  });
+
+  it('throws only its typed error on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (text) => {
+        try {
+          parseAck(text);
+        } catch (err) {
+          expect(err).toBeInstanceOf(Hl7AckError);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('MLLP framing', () => {
+  it('frames as <VT>message<FS><CR>', () => {
+    const f = mllpFrame('MSH|x\r');
+    expect(f[0]).toBe(0x0b);
+    expect([...f.subarray(-2)]).toEqual([0x1c, 0x0d]);
+  });
+
+  it('recovers the same frames whatever the chunking, ignoring noise between frames', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ minLength: 1, maxLength: 40 }).map((s) => s.replace(/[\x0b\x1c]/g, '')), { minLength: 1, maxLength: 5 }), fc.array(fc.integer({ min: 1, max: 17 }), { minLength: 1, maxLength: 10 }), (messages, cuts) => {
+        const wire = Buffer.concat(messages.flatMap((m) => [Buffer.from('noise'), mllpFrame(m)]));
+        const dec = new MllpDecoder();
+        const got: string[] = [];
+        let pos = 0;
+        let i = 0;
+        while (pos < wire.length) {
+          const n = cuts[i++ % cuts.length]!;
+          for (const f of dec.push(wire.subarray(pos, pos + n))) got.push(f.toString('utf8'));
+          pos += n;
+        }
+        expect(got).toEqual(messages);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('stays bounded on a start byte that never ends', () => {
+    const dec = new MllpDecoder(1024);
+    for (let i = 0; i < 100; i++) expect(dec.push(Buffer.concat([Buffer.from([0x0b]), Buffer.alloc(100, 0x41)]))).toEqual([]);
+    expect(dec.push(mllpFrame('ok'))).toEqual([Buffer.from('ok')]);
+  });
+});

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { HisOrderError, HisOrderIntake, parseHisOrder } from '../../../agent/his/orderIntake.ts';
+
+describe('orders pushed by the HIS', () => {
+  it('validates and delivers a batch to every listener', async () => {
+    const intake = new HisOrderIntake();
+    const got: string[][] = [];
+    const off = intake.receiveOrders((orders) => void got.push(orders.map((o) => o.orderId)));
+    const orders = await intake.accept({
+      orders: [
+        { orderId: 'ORD1', patient: { cccd: '079085001234', fullName: 'Nguyễn Văn An', sex: 'male' }, items: [{ code: 'GLU', name: 'Glucose' }], accessionNumber: 'S001', priority: 'urgent' },
+        { orderId: 'ORD2', action: 'cancel' },
+      ],
+    });
+    expect(orders[0]).toMatchObject({ orderId: 'ORD1', action: 'new', items: [{ code: 'GLU', name: 'Glucose' }], priority: 'urgent', patient: { cccd: '079085001234', sex: 'male' } });
+    expect(orders[1]).toMatchObject({ orderId: 'ORD2', action: 'cancel', items: [] });
+    expect(got).toEqual([['ORD1', 'ORD2']]);
+    off();
+    await intake.accept({ orderId: 'ORD3', items: [{ code: 'XQ' }] });
+    expect(got).toHaveLength(1);
+  });
+
+  it('refuses a batch with one invalid order whole', async () => {
+    const intake = new HisOrderIntake();
+    let calls = 0;
+    intake.receiveOrders(() => void calls++);
+    await expect(intake.accept([{ orderId: 'A', items: [{ code: 'X' }] }, { orderId: 'B', items: [] }])).rejects.toThrow(/orders\[1\]\.items is empty/);
+    expect(calls).toBe(0);
+    expect(() => parseHisOrder({ orderId: 'A', items: [{ code: 'X' }], patient: { cccd: '123' } })).toThrow(HisOrderError);
+    expect(() => parseHisOrder(null)).toThrow(HisOrderError);
+    expect(() => parseHisOrder({ orderId: 'A', action: 'hold', items: [{ code: 'X' }] })).toThrow(/action/);
+  });
+});
