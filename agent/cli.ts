@@ -82,14 +82,16 @@ async function start(args: string[]): Promise<number> {
   let restartRequested: () => void = () => undefined;
   const restart = new Promise<void>((r) => (restartRequested = r));
   const agent = new Agent({ configFile: values.config!, log, onRestartRequested: () => restartRequested() });
-  let stopSimulators: (() => Promise<void>) | null = null;
+  let simulators: { startDevices(): Promise<void>; stop(): Promise<void> } | null = null;
+  const stopSimulators = () => simulators?.stop();
   try {
     if (values.sim && !values['no-sim']) {
       // The demo's devices and destinations live with the tests; imported only when asked for.
       const { startDemoSimulators } = await import('../test/sim/launcher.ts');
-      stopSimulators = await startDemoSimulators(loadConfig(values.config!).config, log.child({ module: 'sim' }));
+      simulators = await startDemoSimulators(loadConfig(values.config!).config, log.child({ module: 'sim' }));
     }
     await agent.start();
+    await simulators?.startDevices();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`configuration is invalid; the agent will not start:\n${err.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}\n`);
@@ -105,7 +107,7 @@ async function start(args: string[]): Promise<number> {
     }
     log.fatal({ err }, 'could not start');
     await agent.stop('start failed').catch(() => undefined);
-    await stopSimulators?.();
+    await stopSimulators();
     return 1;
   }
   const reason = await Promise.race([
@@ -117,7 +119,7 @@ async function start(args: string[]): Promise<number> {
   ]);
   log.info({ reason }, 'stopping');
   await agent.stop(reason);
-  await stopSimulators?.();
+  await stopSimulators();
   // systemd's Restart=always starts the agent again with the saved configuration.
   return reason === 'restart requested' ? 75 : 0;
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Driver, DriverContext, DriverStatus, ServiceRegistry } from '../drivers/contract.ts';
 import { IngestRouter, INGEST_SERVICE } from '../drivers/http-ingest/index.ts';
+import { ORDER_CACHE_SERVICE, SqliteOrderCache } from '../drivers/lab/orderCache.ts';
 import { EventBus } from './bus.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { loadConfig } from './config/load.ts';
@@ -112,6 +113,8 @@ export class Agent implements RuntimeView {
     const recovered = await this.store.recover();
     this.log.info({ ...recovered, pendingByDestination: this.store.outbox.status(Object.keys(c.destinations)).map((s) => [s.destination, s.pending]) }, 'store open');
     this.services.provide(INGEST_SERVICE, new IngestRouter());
+    // Orders from the LIS/HIS, kept on the box so analyzers' host queries are answered offline.
+    this.services.provide(ORDER_CACHE_SERVICE, new SqliteOrderCache(this.store.db));
 
     if (c.lanBroker.enabled) {
       this.lanBroker = new LanBroker(c.lanBroker.host, c.lanBroker.port, this.log.child({ module: 'lan-mqtt' }));

@@ -71,14 +71,22 @@ export class Outbox {
     private readonly clock: Clock,
     private readonly blobPath: (hash: string) => string,
   ) {
-    // Head of line per order key: the oldest open item of each source (uses the partial index).
-    // SQLite returns the bare column next_ms from the row that holds MIN(id).
+    // Head of line per order key. SQLite has no loose index scan, so the recursive query hops
+    // from one order key to the next through the index: O(keys × log n), not O(backlog).
     this.headsStmt = db.prepare(
-      `SELECT order_key, MIN(id) AS id, next_ms FROM outbox WHERE destination = ? AND state = 'pending' GROUP BY order_key`,
+      `WITH RECURSIVE keys(k) AS (
+         SELECT MIN(order_key) FROM outbox WHERE destination = @d AND state = 'pending'
+         UNION ALL
+         SELECT (SELECT MIN(order_key) FROM outbox WHERE destination = @d AND state = 'pending' AND order_key > k) FROM keys WHERE k IS NOT NULL
+       )
+       SELECT h.order_key, h.id, h.next_ms FROM keys
+       JOIN outbox h ON h.id = (SELECT MIN(id) FROM outbox WHERE destination = @d AND state = 'pending' AND order_key = keys.k)
+       WHERE keys.k IS NOT NULL`,
     );
     this.itemStmt = db.prepare(`SELECT ${ITEM_COLUMNS} FROM outbox o JOIN journal j ON j.id = o.journal_id WHERE o.id = ?`);
     this.anyDueStmt = db.prepare(
-      `SELECT ${ITEM_COLUMNS} FROM outbox o JOIN journal j ON j.id = o.journal_id
+      // Oldest first by walking the id index (the planner would sort the whole backlog otherwise).
+      `SELECT ${ITEM_COLUMNS} FROM outbox o INDEXED BY outbox_pending_id JOIN journal j ON j.id = o.journal_id
        WHERE o.destination = ? AND o.state = 'pending' AND o.next_ms <= ? ORDER BY o.id LIMIT ?`,
     );
     this.nextDueStmt = db.prepare(`SELECT MIN(next_ms) AS next FROM outbox WHERE destination = ? AND state = 'pending' AND next_ms > ?`);
@@ -98,7 +106,7 @@ export class Outbox {
     const now = this.clock.now();
     const items: OutboxItem[] = [];
     if (ordered) {
-      const heads = this.headsStmt.all(destination) as Array<{ order_key: string; id: number; next_ms: number }>;
+      const heads = this.headsStmt.all({ d: destination }) as Array<{ order_key: string; id: number; next_ms: number }>;
       heads.sort((a, b) => a.id - b.id);
       let nextDueMs: number | null = null;
       for (const head of heads) {
@@ -168,25 +176,24 @@ export class Outbox {
 
   status(destinations: string[]): OutboxStatus[] {
     const now = this.clock.now();
-    const counts = this.db
-      .prepare(
-        `SELECT destination, state, count(*) AS n, MIN(created_ms) AS oldest FROM outbox GROUP BY destination, state`,
-      )
-      .all() as Array<{ destination: string; state: string; n: number; oldest: number }>;
-    const lastErr = this.db.prepare(
-      `SELECT last_error FROM outbox WHERE destination = ? AND state = 'pending' AND last_error IS NOT NULL ORDER BY updated_ms DESC LIMIT 1`,
-    );
-    const names = new Set([...destinations, ...counts.map((c) => c.destination)]);
+    // Each figure is read from a partial index, so a large delivered history costs little.
+    const known = this.db.prepare(`SELECT DISTINCT destination FROM outbox INDEXED BY outbox_done WHERE state = 'done'`);
+    const count = (state: string) => this.db.prepare(`SELECT count(*) AS n FROM outbox WHERE destination = ? AND state = '${state}'`);
+    const pending = count('pending');
+    const parked = count('parked');
+    const done = count('done');
+    // The oldest waiting item: its age, and its last error (usually what holds the rest back).
+    const oldest = this.db.prepare(`SELECT created_ms, last_error FROM outbox WHERE id = (SELECT MIN(id) FROM outbox WHERE destination = ? AND state = 'pending')`);
+    const names = new Set([...destinations, ...(known.all() as Array<{ destination: string }>).map((r) => r.destination)]);
     return [...names].map((destination) => {
-      const of = (state: string) => counts.find((c) => c.destination === destination && c.state === state);
-      const pending = of('pending');
+      const first = oldest.get(destination) as { created_ms: number; last_error: string | null } | undefined;
       return {
         destination,
-        pending: pending?.n ?? 0,
-        parked: of('parked')?.n ?? 0,
-        delivered: of('done')?.n ?? 0,
-        oldestPendingMs: pending ? now - pending.oldest : null,
-        lastError: (lastErr.get(destination) as { last_error: string } | undefined)?.last_error ?? null,
+        pending: (pending.get(destination) as { n: number }).n,
+        parked: (parked.get(destination) as { n: number }).n,
+        delivered: (done.get(destination) as { n: number }).n,
+        oldestPendingMs: first ? now - first.created_ms : null,
+        lastError: first?.last_error ?? null,
       };
     });
   }

@@ -41,8 +41,12 @@ const MIGRATIONS: string[] = [
     UNIQUE (destination, journal_id)
   );
   -- Only open items are indexed for the forwarders: a delivered backlog costs nothing.
+  -- (destination, order_key, id): head of line per source; (destination, id): oldest first.
   CREATE INDEX outbox_open ON outbox (destination, order_key, id) WHERE state = 'pending';
-  CREATE INDEX outbox_done ON outbox (done_ms) WHERE state = 'done';
+  CREATE INDEX outbox_pending_id ON outbox (destination, id) WHERE state = 'pending';
+  CREATE INDEX outbox_due ON outbox (destination, next_ms) WHERE state = 'pending';
+  CREATE INDEX outbox_parked ON outbox (destination, id) WHERE state = 'parked';
+  CREATE INDEX outbox_done ON outbox (destination, done_ms) WHERE state = 'done';
   CREATE INDEX outbox_journal ON outbox (journal_id);
 
   CREATE TABLE dead_letter (

@@ -1,18 +1,25 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../../agent/config/types.ts';
-import { startHttpSink } from './httpSink.ts';
+import { startAstmAnalyzerStream } from './astmAnalyzer.ts';
 import { startCentralIngest } from './centralIngest.ts';
+import { startHttpSink } from './httpSink.ts';
 import { startJsonDevice } from './jsonDevice.ts';
 import { startProvinceBroker } from './provinceBroker.ts';
 
 type Stop = () => Promise<void>;
 
+export interface DemoSimulators {
+  /** Starts the simulated devices; call once the agent listens. */
+  startDevices(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 /**
- * Starts the demo's simulated devices and destinations on the fixed demo topology
- * (README, "Demo topology"). Each simulator is optional: one that cannot start (port taken by
- * a real peer) is logged and skipped, so `npm start` still runs.
+ * The demo's simulated destinations (started now, before the agent) and devices (started by
+ * startDevices(), once the agent listens), on the fixed demo topology (README, "Demo
+ * topology"). A simulator that cannot start (port taken by a real peer) is logged and skipped.
  */
-export async function startDemoSimulators(config: AgentConfig, log: Logger): Promise<Stop> {
+export async function startDemoSimulators(config: AgentConfig, log: Logger): Promise<DemoSimulators> {
   const stops: Stop[] = [];
   const attempt = async (name: string, start: () => Promise<Stop>) => {
     try {
@@ -25,10 +32,20 @@ export async function startDemoSimulators(config: AgentConfig, log: Logger): Pro
   await attempt('HIS (HTTP JSON receiver) on 127.0.0.1:8090', async () => (await startHttpSink({ port: 8090 })).stop);
   await attempt('province broker (MQTT) on 127.0.0.1:1884', async () => (await startProvinceBroker({ port: 1884 })).stop);
   await attempt('province central ingest (acks uplinked items)', async () => (await startCentralIngest({ url: 'mqtt://127.0.0.1:1884', topicRoot: config.province?.topicRoot ?? 'vn-health' })).stop);
-  if (config.devices['demo-monitor']) {
-    await attempt('JSON device posting to demo-monitor', async () => startJsonDevice({ url: `http://${config.http.host}:${config.http.port}/api/ingest/demo-monitor`, everyMs: 5_000 }).stop);
-  }
-  return async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+
+  const api = `http://${config.http.host}:${config.http.port}`;
+  return {
+    startDevices: async () => {
+      if (config.devices['demo-monitor']) {
+        await attempt('vital signs monitor posting JSON to demo-monitor', async () => startJsonDevice({ url: `${api}/api/ingest/demo-monitor`, everyMs: 5_000 }).stop);
+      }
+      const astm = config.devices['demo-astm'];
+      if (astm) {
+        await attempt(`ASTM analyzer connecting to 127.0.0.1:${String(astm.port)}`, async () => (await startAstmAnalyzerStream({ mode: 'client', host: '127.0.0.1', port: Number(astm.port), intervalMs: 5_000 })).stop);
+      }
+    },
+    stop: async () => {
+      for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    },
   };
 }

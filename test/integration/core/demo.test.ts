@@ -8,7 +8,7 @@ import { waitFor } from '../../helpers/wait.ts';
 // `npm start` as a person runs it: the demo configuration on the fixed demo ports, with the
 // simulators. Data flows from the simulated monitor through the box to both destinations.
 describe('npm start (the demo)', () => {
-  it('starts the agent and simulators, and items flow to the HIS receiver and the province ingest', async () => {
+  it('starts the agent and simulators, and items flow from the simulated monitor and ASTM analyzer to the HIS, the LIS and the province ingest', async () => {
     // The demo configuration unchanged but for a fresh, empty data directory.
     const { dir, cleanup } = tempDir('edge-demo-');
     const config = join(dir, 'demo.yaml');
@@ -25,9 +25,9 @@ describe('npm start (the demo)', () => {
         async () => {
           const res = await fetch('http://127.0.0.1:8080/api/outbox', { headers: auth });
           const body = (await res.json()) as { destinations: Array<{ destination: string; delivered: number }> };
-          return ['his', 'province'].every((d) => (body.destinations.find((x) => x.destination === d)?.delivered ?? 0) > 0);
+          return ['his', 'lis', 'province'].every((d) => (body.destinations.find((x) => x.destination === d)?.delivered ?? 0) > 0);
         },
-        'items delivered to his and province',
+        'items delivered to the HIS, the LIS and the province',
         30_000,
         500,
       );
