@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { MllpDecoder, mllpFrame } from '../../agent/his/mllpClient.ts';
 import { pathToFileURL } from 'node:url';
 import { syntheticCccdFor } from './vssGateway.ts';
 
@@ -7,8 +8,9 @@ import { syntheticCccdFor } from './vssGateway.ts';
  * Plays a hospital information system with an HTTPS/JSON API (the field names the his-http
  * adapter uses by default): appointments for synthetic CCCDs, check-in registration that records
  * what it gets (once per requestId), an insurance endpoint answering like the social-security
- * gateway, and the generic `POST /ingest` of test/sim/httpSink.ts (the demo's http-json
- * destination points there). It can be slow or down.
+ * gateway, and, for any other POST, the generic JSON receiver of test/sim/httpSink.ts (the demo's
+ * http-json destinations post to /ingest and /lis/results). Optionally an HL7 MLLP listener
+ * (`hl7Port`) that acknowledges every ADT^A04 with AA. It can be slow or down.
  */
 
 /** Synthetic CCCDs with a booked appointment today (demo and tests). */
@@ -22,6 +24,8 @@ export interface HisSimOptions {
   host?: string;
   /** Added latency per request (ms), e.g. 200 to play a slow HIS. */
   delayMs?: number;
+  /** Also listen for HL7 v2 over MLLP on this port (0: ephemeral), answering AA to each message. */
+  hl7Port?: number;
 }
 
 export interface ReceivedRegistration {
@@ -40,7 +44,11 @@ export interface HisSim {
   registrations: ReceivedRegistration[];
   /** Every registration request, repeats included. */
   registrationAttempts: number;
-  /** Bodies posted to /ingest (httpSink-compatible). */
+  /** HL7 messages received over MLLP (when hl7Port was given). */
+  hl7Messages: string[];
+  /** The MLLP port, when hl7Port was given. */
+  hl7ListenPort: number | null;
+  /** Bodies posted to /ingest and any other non-API path (httpSink-compatible). */
   received: Array<{ path: string; idempotencyKey: string | undefined; body: unknown; at: number }>;
   setDelay(ms: number): void;
   /** Stops listening (connections refused) until up(). */
@@ -77,6 +85,7 @@ export async function startHisSim(options: HisSimOptions = {}): Promise<HisSim> 
     registrations: [] as ReceivedRegistration[],
     registrationAttempts: 0,
     received: [] as HisSim['received'],
+    hl7Messages: [] as string[],
   };
 
   const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -92,11 +101,6 @@ export async function startHisSim(options: HisSimOptions = {}): Promise<HisSim> 
         res.writeHead(400).end('body is not JSON');
         return;
       }
-    }
-    if (req.method === 'GET' && url.pathname === '/ingest') return json(res, 200, { received: sim.received.length });
-    if (req.method === 'POST' && url.pathname === '/ingest') {
-      sim.received.push({ path: url.pathname, idempotencyKey: key, body, at: Date.now() });
-      return json(res, 200, { id: key ?? null });
     }
     if (req.method === 'GET' && url.pathname === '/api/appointments') {
       const cccd = url.searchParams.get('cccd') ?? '';
@@ -127,6 +131,13 @@ export async function startHisSim(options: HisSimOptions = {}): Promise<HisSim> 
         : {};
       return json(res, 200, { maKetQua: code, ...card });
     }
+    // Anything else behaves as test/sim/httpSink.ts: the demo's http-json destinations post to
+    // /ingest and /lis/results here.
+    if (req.method === 'POST') {
+      sim.received.push({ path: url.pathname, idempotencyKey: key, body, at: Date.now() });
+      return json(res, 200, { id: key ?? null });
+    }
+    if (req.method === 'GET' && !url.pathname.startsWith('/api/')) return json(res, 200, { received: sim.received.length });
     json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
   };
 
@@ -146,6 +157,7 @@ export async function startHisSim(options: HisSimOptions = {}): Promise<HisSim> 
       });
     });
   await listen();
+  const hl7 = options.hl7Port === undefined ? null : await startMllpAcker(options.hl7Port, host, sim.hl7Messages);
   const close = async (): Promise<void> => {
     const s = server;
     server = null;
@@ -166,16 +178,55 @@ export async function startHisSim(options: HisSimOptions = {}): Promise<HisSim> 
     setDelay: (ms: number) => {
       delayMs = ms;
     },
+    hl7ListenPort: hl7?.port ?? null,
     down: close,
     up: listen,
-    stop: close,
+    stop: async () => {
+      await close();
+      await hl7?.stop();
+    },
   });
 }
 
-// `tsx test/sim/his.ts --port 8090 [--delay 200]` runs it on its own.
+/** An MLLP listener that answers every message with AA for its MSH-10 (HL7 v2 original mode). */
+async function startMllpAcker(port: number, host: string, messages: string[]): Promise<{ port: number; stop(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const decoder = new MllpDecoder();
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of decoder.push(chunk)) {
+        const msg = frame.toString('utf8');
+        messages.push(msg);
+        const msh = msg.split('\r')[0] ?? '';
+        const controlId = msh.split('|')[9] ?? '';
+        socket.write(mllpFrame(`MSH|^~\\&|HIS-SIM||EDGE||${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}||ACK|A${messages.length}|P|2.5\rMSA|AA|${controlId}\r`));
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+// `tsx test/sim/his.ts --port 8090 [--delay 200] [--hl7-port 2575]` runs it on its own.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
-  startHisSim({ port: Number(arg('--port') ?? 8090), delayMs: Number(arg('--delay') ?? 0) }).then((s) =>
-    console.log(`HIS simulator on ${s.baseUrl} (appointments for ${CCCD_WITH_APPOINTMENT}, ${CCCD_WITH_TWO_APPOINTMENTS}; /ingest for http-json)`),
+  const hl7 = arg('--hl7-port');
+  startHisSim({ port: Number(arg('--port') ?? 8090), delayMs: Number(arg('--delay') ?? 0), hl7Port: hl7 === undefined ? undefined : Number(hl7) }).then((s) =>
+    console.log(
+      `HIS simulator on ${s.baseUrl} (appointments for ${CCCD_WITH_APPOINTMENT}, ${CCCD_WITH_TWO_APPOINTMENTS}; other POSTs recorded as http-json)` +
+        (s.hl7ListenPort ? `; HL7 MLLP on ${s.hl7ListenPort}` : ''),
+    ),
   );
 }
