@@ -90,15 +90,16 @@ export function buildAdtA04(checkIn: HisCheckIn, idempotencyKey: string, now: st
     // PID-11: the address as one line, country VNM.
     id.permanentAddress ? `${escapeHl7(id.permanentAddress)}^^^^^VNM` : '',
   ].join('|');
-  const pv1 = new Array<string>(45).fill('');
+  const pv1 = new Array<string>(51).fill('');
   pv1[0] = 'PV1';
   pv1[1] = '1';
   pv1[2] = 'O'; // outpatient
   pv1[3] = escapeHl7(checkIn.service.code) + (checkIn.service.name ? `^^^^^^^^${escapeHl7(checkIn.service.name)}` : '');
   pv1[19] = escapeHl7(checkIn.ticket.number); // visit number: the queue ticket
   pv1[44] = hl7Timestamp(checkIn.ticket.issuedAt);
+  // ADT_A01 has no SCH segment: a booked appointment's id travels as the alternate visit id.
+  if (checkIn.appointmentId) pv1[50] = escapeHl7(checkIn.appointmentId);
   const segments = [msh, evn, pid, pv1.join('|').replace(/\|+$/, '')];
-  if (checkIn.appointmentId) segments.push(['SCH', escapeHl7(checkIn.appointmentId)].join('|'));
   return { message: segments.join('\r') + '\r', controlId };
 }
 

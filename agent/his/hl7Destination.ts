@@ -1,3 +1,4 @@
+import { isoWithOffset } from '../clock.ts';
 import type { DeliveryOutcome, Destination, DestinationContext, DestinationFactory, OutboxItem } from '../forward/destination.ts';
 import { buildAdtA04, type AdtA04Options } from './adtA04.ts';
 import type { HisCheckIn } from './contract.ts';
@@ -22,7 +23,8 @@ export class HisHl7Destination implements Destination {
   constructor(
     readonly id: string,
     private readonly config: HisHl7Config,
-    private readonly now: () => string = () => new Date().toISOString(),
+    /** MSH-7 in the box's local time with its offset. */
+    private readonly now: () => string = () => isoWithOffset(Date.now(), 'Asia/Ho_Chi_Minh'),
   ) {
     this.client = new MllpClient({ host: config.host, port: config.port, connectTimeoutMs: config.connectTimeoutMs, ackTimeoutMs: config.ackTimeoutMs });
   }
@@ -52,5 +54,5 @@ export class HisHl7Destination implements Destination {
 
 export const hisHl7DestinationFactory: DestinationFactory<HisHl7Config> = {
   type: 'his-hl7',
-  create: (ctx: DestinationContext, config: HisHl7Config) => new HisHl7Destination(ctx.id, config),
+  create: (ctx: DestinationContext, config: HisHl7Config) => new HisHl7Destination(ctx.id, config, () => isoWithOffset(Date.now(), ctx.box?.timezone ?? 'Asia/Ho_Chi_Minh')),
 };

@@ -7,3 +7,4 @@ export { MllpClient } from './mllpClient.ts';
 export { VssGatewayClient, type VssGatewayConfig } from './vssGatewayClient.ts';
 export { createHisLookup, type HisLookupConfig } from './lookup.ts';
 export { HisOrderIntake, parseHisOrder, HisOrderError } from './orderIntake.ts';
+export { CheckInRegistrar, type CheckInReceipt } from './checkInRegistrar.ts';

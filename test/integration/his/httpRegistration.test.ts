@@ -4,6 +4,7 @@ import { systemClock } from '../../../agent/clock.ts';
 import { OutboxForwarder } from '../../../agent/forward/forwarder.ts';
 import { checkInJournalInput, type HisCheckIn } from '../../../agent/his/contract.ts';
 import { HisHttpDestination } from '../../../agent/his/httpHis.ts';
+import { CheckInRegistrar } from '../../../agent/his/checkInRegistrar.ts';
 import { openStore } from '../../../agent/store/store.ts';
 import { CCCD_REFUSED, startHisSim } from '../../sim/his.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -43,12 +44,15 @@ describe('check-in registration through the outbox (his-http)', () => {
     const { store, his, forwarder, journal, lines } = await setup();
     await his.down();
     forwarder.start();
+    const registrar = new CheckInRegistrar(journal, 'his');
     for (let i = 1; i <= 5; i++) {
-      const r = await journal.append(checkInJournalInput(checkIn(i), 'his'));
-      expect(r.duplicate).toBe(false);
+      // The ticket can be issued now: the registration is durable though the HIS is down.
+      const r = await registrar.registerCheckIn(checkIn(i));
+      expect(r).toMatchObject({ duplicate: false, state: 'queued' });
     }
-    // The kiosk journals the same check-in again (a double tap): not stored twice.
-    expect((await journal.append(checkInJournalInput(checkIn(3), 'his'))).duplicate).toBe(true);
+    // The kiosk registers the same check-in again (a double tap): not stored twice.
+    expect((await registrar.registerCheckIn(checkIn(3))).duplicate).toBe(true);
+    await expect(registrar.registerCheckIn(checkIn(9, '12345'))).rejects.toThrow(/12-digit/);
 
     await waitFor(() => store.outbox.list({ destination: 'his', state: 'pending' }).some((o) => o.attempts >= 3), 'several failed attempts');
     const during = store.outbox.status(['his'])[0]!;

@@ -34,13 +34,14 @@ describe('ADT^A04 for a check-in', () => {
     expect(pid[11]).toBe('Số 5 \\F\\ Ngõ 3\\S\\B, Hà Nội^^^^^VNM');
   });
 
-  it('carries the service, the ticket as visit number and the issue time in PV1, and the appointment', () => {
+  it('carries the service, the ticket as visit number, the issue time and the appointment (alternate visit id) in PV1', () => {
     const pv1 = seg('PV1');
     expect(pv1[2]).toBe('O');
     expect(pv1[3]!.split('^')[0]).toBe('KNOI');
     expect(pv1[19]).toBe('A012');
     expect(pv1[44]).toBe('20261122073105+0700');
-    expect(seg('SCH')[1]).toBe('LH-1');
+    expect(pv1[50]).toBe('LH-1');
+    expect(message).not.toContain('SCH|');
     expect(seg('EVN')[1]).toBe('A04');
   });
 
@@ -108,5 +109,24 @@ describe('MLLP framing', () => {
     const dec = new MllpDecoder(1024);
     for (let i = 0; i < 100; i++) expect(dec.push(Buffer.concat([Buffer.from([0x0b]), Buffer.alloc(100, 0x41)]))).toEqual([]);
     expect(dec.push(mllpFrame('ok'))).toEqual([Buffer.from('ok')]);
+  });
+});
+
+describe('golden ADT^A04', () => {
+  it('matches fixtures/his/adt_a04_checkin.hl7 byte for byte', async () => {
+    const { readFileSync } = await import('node:fs');
+    const golden = readFileSync(new URL('../../../fixtures/his/adt_a04_checkin.hl7', import.meta.url), 'utf8').replace(/\n/g, '\r');
+    const { message } = buildAdtA04(
+      {
+        identity: { idNumber: '079085001234', fullName: 'Nguyễn Văn An', dateOfBirth: '1985-03-07', sex: 'male', permanentAddress: '12 Lê Lợi, Phường Bến Nghé, Quận 1, TP Hồ Chí Minh' },
+        service: { code: 'KNOI', name: 'Khám Nội' },
+        ticket: { number: 'A012', issuedAt: '2026-11-22T07:31:05.120+07:00' },
+        appointmentId: 'LH-2026-11-22-001',
+      },
+      'checkin:2026-11-22:KNOI:A012',
+      '2026-11-22T07:31:06.000+07:00',
+      { sendingFacility: 'BV-DEMO', receivingApplication: 'HIS', receivingFacility: 'BV-DEMO' },
+    );
+    expect(message).toBe(golden);
   });
 });
