@@ -31,3 +31,19 @@ describe('orders pushed by the HIS', () => {
     expect(() => parseHisOrder({ orderId: 'A', action: 'hold', items: [{ code: 'X' }] })).toThrow(/action/);
   });
 });
+
+describe('pushed order parsing under arbitrary input', () => {
+  it('throws nothing but HisOrderError', async () => {
+    const fc = (await import('fast-check')).default;
+    fc.assert(
+      fc.property(fc.anything(), (raw) => {
+        try {
+          parseHisOrder(raw);
+        } catch (err) {
+          expect(err).toBeInstanceOf(HisOrderError);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
