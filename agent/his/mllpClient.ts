@@ -136,6 +136,7 @@ export class MllpClient {
   }
 
   private async sendNow(message: string, controlId: string, signal?: AbortSignal): Promise<Hl7Ack> {
+    if (signal?.aborted) throw new MllpError('MLLP_ABORTED', 'aborted before sending');
     const socket = await this.connectSocket();
     return new Promise<Hl7Ack>((resolve, reject) => {
       const timer = setTimeout(() => {

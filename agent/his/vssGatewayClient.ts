@@ -75,8 +75,10 @@ export class VssGatewayClient {
   private async getToken(signal?: AbortSignal): Promise<GatewayToken | { code: string }> {
     if (this.token && this.token.expiresAtMs > this.now()) return this.token;
     const { status, json } = await this.post(this.config.tokenPath ?? '/api/token/take', {}, { username: this.config.username, password: this.config.password }, signal);
-    const key = json?.APIKey as Record<string, unknown> | undefined;
-    const code = String(json?.maKetQua ?? status);
+    // A gateway that fails (5xx, a proxy's HTML page) is unreachable, not an authentication answer.
+    if (status >= 500 || !json) throw new Error(`token call answered HTTP ${status}`);
+    const key = json.APIKey as Record<string, unknown> | undefined;
+    const code = String(json.maKetQua ?? status);
     if (!key || typeof key.access_token !== 'string' || (code !== '200' && code !== '000')) return { code: code === '200' ? '401' : code };
     // expires_in is a date-time in the gateway's answers and seconds in some proxies; keep a minute's margin.
     const expires = key.expires_in;

@@ -102,3 +102,15 @@ describe('Vietnam Social Security gateway, KQNhanLichSuKCB2024', () => {
     expect((await lookup.findAppointments('079085001234', '2026-11-22')).ok).toBe(true);
   });
 });
+
+describe('a gateway behind a failing proxy', () => {
+  it('is unreachable when the token call answers 502', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer((_req, res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad Gateway</html>'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as { port: number }).port;
+    const r = await new VssGatewayClient({ baseUrl: `http://127.0.0.1:${port}`, username: 'u', password: 'p', staffName: STAFF.name, staffCccd: STAFF.cccd }).getInsuranceStatus(patient('001099012345'));
+    expect(r).toMatchObject({ ok: false, reason: 'unreachable', message: expect.stringMatching(/HTTP 502/) });
+  });
+});
