@@ -40,7 +40,7 @@ const binaryParsers: Array<[string, (b: Buffer) => unknown, Buffer]> = [
   ['DG2', parseDg2, Buffer.from('751A7F61170201017F60110A10580102035F2E06FFD8FFE00000', 'hex')],
   ['EF.COM', parseEfCom, fixtureHex('synthetic_cccd_ef_com.hex')],
   ['EF.CardAccess', parseCardAccess, fixtureHex('cccd_ef_cardaccess.hex')],
-  ['EF.SOD', parseSod, Buffer.from('7782000A3008060' + '62A864886F70D', 'hex')],
+  ['EF.SOD', parseSod, fixtureHex('synthetic_cccd_sod.hex')],
   ['APDU', decodeCommand, Buffer.from('00B0000000FFFF', 'hex')],
 ];
 
