@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Driver, DriverContext, DriverStatus, ServiceRegistry } from '../drivers/contract.ts';
 import { IngestRouter, INGEST_SERVICE } from '../drivers/http-ingest/index.ts';
 import { ORDER_CACHE_SERVICE, SqliteOrderCache } from '../drivers/lab/orderCache.ts';
+import { CheckInRegistrar, createHisLookup } from './his/index.ts';
 import { EventBus } from './bus.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { loadConfig } from './config/load.ts';
@@ -47,6 +48,8 @@ interface DestinationSlot {
 }
 
 const LAN_TOPIC_ROOT = 'edge';
+export const HIS_LOOKUP_SERVICE = 'his.lookup';
+export const HIS_CHECKIN_SERVICE = 'his.checkin';
 
 /**
  * Builds the shared services and starts everything in order: configuration → store → LAN
@@ -115,6 +118,9 @@ export class Agent implements RuntimeView {
     this.services.provide(INGEST_SERVICE, new IngestRouter());
     // Orders from the LIS/HIS, kept on the box so analyzers' host queries are answered offline.
     this.services.provide(ORDER_CACHE_SERVICE, new SqliteOrderCache(this.store.db));
+    // The kiosk's HIS: look-ups answered live; check-ins journaled and delivered by the outbox.
+    if (c.his?.lookup) this.services.provide(HIS_LOOKUP_SERVICE, createHisLookup(c.his.lookup));
+    if (c.his?.checkinDestination) this.services.provide(HIS_CHECKIN_SERVICE, new CheckInRegistrar(this.store.journalFor('kiosk', []), c.his.checkinDestination));
 
     if (c.lanBroker.enabled) {
       this.lanBroker = new LanBroker(c.lanBroker.host, c.lanBroker.port, this.log.child({ module: 'lan-mqtt' }));

@@ -5,6 +5,7 @@ import { httpIngestDriverFactory } from '../drivers/http-ingest/index.ts';
 import type { DestinationFactory } from './forward/destination.ts';
 import { httpJsonDestinationFactory } from './forward/httpJson.ts';
 import { mqttUplinkDestinationFactory } from './forward/mqttUplink.ts';
+import { hisHl7DestinationFactory, hisHttpDestinationFactory } from './his/index.ts';
 
 /**
  * Protocol drivers and destination kinds by their configuration `driver`/`type` name. Adding a
@@ -19,4 +20,6 @@ export const destinationFactories = new Map<string, DestinationFactory<never>>([
   [httpJsonDestinationFactory.type, httpJsonDestinationFactory],
   [mqttUplinkDestinationFactory.type, mqttUplinkDestinationFactory],
   [astmLisDestinationFactory.type, astmLisDestinationFactory],
+  [hisHttpDestinationFactory.type, hisHttpDestinationFactory],
+  [hisHl7DestinationFactory.type, hisHl7DestinationFactory],
 ]);

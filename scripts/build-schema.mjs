@@ -10,6 +10,9 @@ export const FRAGMENTS = [
   { kind: 'destination', type: 'astm-lis', file: 'drivers/astm/destination.schema.json' },
 ];
 
+/** Files whose $defs are merged whole (named `device.<type>` / `destination.<type>` or helpers), with top-level properties they add. */
+export const DEF_FILES = [{ file: 'agent/his/schema.json', properties: { his: { $ref: '#/$defs/his' } } }];
+
 export function buildSchema(current) {
   const schema = structuredClone(current);
   const defs = schema.$defs;
@@ -19,6 +22,10 @@ export function buildSchema(current) {
     delete fragment.$schema;
     delete fragment.$id;
     defs[`${f.kind}.${f.type}`] = fragment;
+  }
+  for (const f of DEF_FILES) {
+    Object.assign(defs, JSON.parse(readFileSync(f.file, 'utf8')).$defs);
+    Object.assign(schema.properties, f.properties);
   }
   for (const kind of ['device', 'destination']) {
     const key = kind === 'device' ? 'driver' : 'type';
@@ -33,5 +40,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const path = 'config/schema.json';
   const next = buildSchema(JSON.parse(readFileSync(path, 'utf8')));
   writeFileSync(path, `${JSON.stringify(next, null, 2)}\n`);
-  console.log(`config/schema.json: ${FRAGMENTS.length} fragments merged`);
+  console.log(`config/schema.json: ${FRAGMENTS.length + DEF_FILES.length} fragments merged`);
 }

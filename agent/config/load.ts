@@ -103,6 +103,11 @@ function validateParsed(parsed: ParsedFile, problems: ConfigProblem[]): LoadedCo
 function crossCheck(config: AgentConfig, parsed: ParsedFile): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const destinations = new Set(Object.keys(config.destinations ?? {}));
+  const checkin = config.his?.checkinDestination;
+  if (checkin && !destinations.has(checkin)) {
+    const path = ['his', 'checkinDestination'];
+    problems.push({ ...position(parsed, path), field: path.join('.'), message: `"${checkin}" is not a destination in this file (known: ${[...destinations].join(', ') || 'none'})` });
+  }
   for (const [id, device] of Object.entries(config.devices ?? {})) {
     (device.routes ?? []).forEach((route, i) => {
       if (!destinations.has(route)) {

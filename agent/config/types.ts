@@ -1,3 +1,5 @@
+import type { HisLookupConfig } from '../his/lookup.ts';
+
 /** The configuration as the agent uses it: validated, defaults filled, secrets resolved. */
 export interface AgentConfig {
   version: 1;
@@ -11,6 +13,8 @@ export interface AgentConfig {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
   destinations: Record<string, DestinationConfig>;
   devices: Record<string, DeviceConfig>;
+  /** The kiosk's HIS look-ups and check-in registration (agent/his, schema $defs.his). */
+  his?: { checkinDestination?: string; lookup?: HisLookupConfig };
 }
 
 export interface DestinationConfig {

@@ -2,9 +2,10 @@ import type { Logger } from 'pino';
 import type { AgentConfig } from '../../agent/config/types.ts';
 import { startAstmAnalyzerStream } from './astmAnalyzer.ts';
 import { startCentralIngest } from './centralIngest.ts';
-import { startHttpSink } from './httpSink.ts';
+import { startHisSim } from './his.ts';
 import { startJsonDevice } from './jsonDevice.ts';
 import { startProvinceBroker } from './provinceBroker.ts';
+import { startVssGateway } from './vssGateway.ts';
 
 type Stop = () => Promise<void>;
 
@@ -29,7 +30,8 @@ export async function startDemoSimulators(config: AgentConfig, log: Logger): Pro
       log.warn({ simulator: name, err: (err as Error).message }, 'simulator not started');
     }
   };
-  await attempt('HIS (HTTP JSON receiver) on 127.0.0.1:8090', async () => (await startHttpSink({ port: 8090 })).stop);
+  await attempt('HIS (appointments, insurance, check-ins; records every POST) on 127.0.0.1:8090', async () => (await startHisSim({ port: 8090 })).stop);
+  await attempt('Social Security insurance gateway on 127.0.0.1:8091', async () => (await startVssGateway({ port: 8091 })).stop);
   await attempt('province broker (MQTT) on 127.0.0.1:1884', async () => (await startProvinceBroker({ port: 1884 })).stop);
   await attempt('province central ingest (acks uplinked items)', async () => (await startCentralIngest({ url: 'mqtt://127.0.0.1:1884', topicRoot: config.province?.topicRoot ?? 'vn-health' })).stop);
 
