@@ -7,7 +7,7 @@ import { readCccd, type EmrtdReadResult } from './emrtd.ts';
 import { CardError, plainMessages } from './errors.ts';
 import { keysFromIdentity, keysFromMrzText, keysFromDigits, type CardKeys, type CccdIdentity } from './identity.ts';
 import { parseCccdQr } from './qr.ts';
-import { identityFromQr } from './identity.ts';
+import { identityFromQr, identityFromTypedId } from './identity.ts';
 import { loadCertificates } from './sod.ts';
 
 export interface CccdReaderConfig {
@@ -122,7 +122,12 @@ export class CccdReaderDriver implements Driver {
           const qr = parseCccdQr(k.qr);
           this.ctx.bus.emit('domain.event', { topic: 'card/identity', body: { identity: identityFromQr(qr) } satisfies CardIdentityEvent });
         } else if (k.mrz) this.offerKeys(keysFromMrzText(k.mrz));
-        else if (k.digits) this.offerKeys(keysFromDigits(k.digits));
+        else if (k.digits) {
+          const digits = k.digits.replace(/\s/g, '');
+          // A typed 12-digit number is an identity of its own (enough for the insurance look-up).
+          if (/^\d{12}$/.test(digits)) this.ctx.bus.emit('domain.event', { topic: 'card/identity', body: { identity: identityFromTypedId(digits) } satisfies CardIdentityEvent });
+          else this.offerKeys(keysFromDigits(digits));
+        }
       }
     } catch (err) {
       const e = err instanceof CardError ? err : new CardError('CARD_PARSE', 'key material not understood');

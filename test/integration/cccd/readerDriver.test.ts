@@ -95,6 +95,8 @@ describe('cccd-reader driver over the real pcscd', () => {
     const sim2 = await insert(0, { pace: false });
     await t.waitFor(status('need-key'), 'need-key for the second card');
     t.ctx.bus.emit('domain.event', { topic: 'card/key', body: { digits: '001099012345' } });
+    const typed = await t.waitFor<CardIdentityEvent>(identity('typed'), 'typed identity');
+    expect(typed.identity.idNumber).toBe('001099012345');
     // A typed number opens only PACE; this card is BAC-only: plain error.
     const err = await t.waitFor<CardStatusEvent>(status('error'), 'error for BAC-only card with a typed number');
     expect(err.code).toBe('CARD_NO_KEY');

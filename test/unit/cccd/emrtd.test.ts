@@ -55,6 +55,12 @@ describe('reading sequence over the simulated chip', () => {
     expect(r.access).toBe('BAC');
   });
 
+  it('falls back to BAC when the CAN is refused', async () => {
+    const r = await read({}, { keys: { ...qrKeys(), can: '999999' } });
+    expect(r.access).toBe('BAC');
+    expect(r.identity.source).toBe('chip-verified');
+  });
+
   it('honours the configured order (BAC first)', async () => {
     const r = await read({}, { order: ['bac', 'pace'] });
     expect(r.access).toBe('BAC');
