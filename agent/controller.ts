@@ -3,7 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Driver, DriverContext, DriverStatus, ServiceRegistry } from '../drivers/contract.ts';
 import { IngestRouter, INGEST_SERVICE } from '../drivers/http-ingest/index.ts';
 import { ORDER_CACHE_SERVICE, SqliteOrderCache } from '../drivers/lab/orderCache.ts';
-import { CheckInRegistrar, createHisLookup } from './his/index.ts';
+import { CheckInRegistrar, createHisLookup, type HisLookup } from './his/index.ts';
+import websocket from '@fastify/websocket';
+import { PRINTERS_SERVICE, type PrinterPool } from '../drivers/printer/printerPool.ts';
+import { registerKioskRoutes } from './kiosk/kioskRoutes.ts';
+import { queueRoutes } from './queue/routes.ts';
+import { TicketQueue } from './queue/ticketQueue.ts';
 import { EventBus } from './bus.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { loadConfig } from './config/load.ts';
@@ -67,6 +72,7 @@ export class Agent implements RuntimeView {
   http: FastifyInstance | null = null;
   lanBroker: LanBroker | null = null;
   province: ProvinceLink | null = null;
+  queue: TicketQueue | null = null;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly notifier: Notifier;
@@ -122,6 +128,20 @@ export class Agent implements RuntimeView {
     if (c.his?.lookup) this.services.provide(HIS_LOOKUP_SERVICE, createHisLookup(c.his.lookup));
     if (c.his?.checkinDestination) this.services.provide(HIS_CHECKIN_SERVICE, new CheckInRegistrar(this.store.journalFor('kiosk', []), c.his.checkinDestination));
 
+    if (c.queue) {
+      // Tickets are durable before the API answers; a power cut keeps today's numbers.
+      this.queue = new TicketQueue({
+        db: this.store.db,
+        config: { ...c.queue, facility: c.queue.facility ?? c.box.name ?? c.box.facility },
+        bus: this.bus,
+        journal: this.store.journalFor('queue', c.queue.routes),
+        clock: this.clock,
+        timezone: c.box.timezone,
+        log: this.log.child({ module: 'queue' }),
+      });
+      await this.queue.start();
+    }
+
     if (c.lanBroker.enabled) {
       this.lanBroker = new LanBroker(c.lanBroker.host, c.lanBroker.port, this.log.child({ module: 'lan-mqtt' }));
       await this.lanBroker.start();
@@ -139,7 +159,13 @@ export class Agent implements RuntimeView {
       this.province.start();
     }
 
-    const { app } = await buildLocalApi({ runtime: this, metrics: this.metrics, log: this.log, ingest: this.services.get<IngestRouter>(INGEST_SERVICE)!, plugins: this.options.httpPlugins });
+    const { app } = await buildLocalApi({
+      runtime: this,
+      metrics: this.metrics,
+      log: this.log,
+      ingest: this.services.get<IngestRouter>(INGEST_SERVICE)!,
+      plugins: [(api, auth) => this.registerFrontEndRoutes(api, auth.requireAdmin), ...(this.options.httpPlugins ?? [])],
+    });
     await app.listen({ host: c.http.host, port: c.http.port });
     this.http = app;
 
@@ -273,6 +299,31 @@ export class Agent implements RuntimeView {
     void publish(topic('state'), { state: 'online', since: new Date(this.startedAt).toISOString() }, true);
     this.bus.on('lan-mqtt', 'device.status', ({ id, status }) => void publish(topic('dev', id, 'state'), status, true));
     this.bus.on('lan-mqtt', 'domain.event', (e) => void publish(topic(...e.topic.split('/')), e.body, e.retain ?? false));
+  }
+
+  /** Queue (counter page, call screen) and kiosk routes, over the shared services. */
+  private async registerFrontEndRoutes(app: FastifyInstance, requireAdmin: Parameters<typeof queueRoutes>[1]['requireAdmin']): Promise<void> {
+    await app.register(websocket);
+    const printers = () => this.services.get<PrinterPool>(PRINTERS_SERVICE);
+    if (this.queue) await app.register(queueRoutes, { queue: this.queue, printers, requireAdmin });
+    const queue = this.queue;
+    registerKioskRoutes(app, {
+      bus: this.bus,
+      timezone: this.config.box.timezone,
+      ...(queue ? { queue } : {}),
+      ...(this.services.get<HisLookup>(HIS_LOOKUP_SERVICE) ? { lookup: this.services.get<HisLookup>(HIS_LOOKUP_SERVICE)! } : {}),
+      ...(this.services.get<CheckInRegistrar>(HIS_CHECKIN_SERVICE) ? { registrar: this.services.get<CheckInRegistrar>(HIS_CHECKIN_SERVICE)! } : {}),
+      feedback: this.store.journalFor('kiosk', this.config.kiosk?.feedbackRoutes ?? []),
+      ...(queue ? { print: (ticketId: string) => this.printTicket(queue, ticketId) } : {}),
+    });
+  }
+
+  private async printTicket(queue: TicketQueue, ticketId: string): Promise<unknown> {
+    const pool = this.services.get<PrinterPool>(PRINTERS_SERVICE);
+    if (!pool) return null;
+    const { ticketPrintFor } = await import('./queue/ticketPrint.ts');
+    const ticket = queue.get(ticketId);
+    return pool.print(ticketPrintFor(queue, ticket, queue.peopleAhead(ticket)));
   }
 
   /** The box's health summary published to MQTT and shown in the console. */

@@ -11,7 +11,10 @@ export const FRAGMENTS = [
 ];
 
 /** Files whose $defs are merged whole (named `device.<type>` / `destination.<type>` or helpers), with top-level properties they add. */
-export const DEF_FILES = [{ file: 'agent/his/schema.json', properties: { his: { $ref: '#/$defs/his' } } }];
+export const DEF_FILES = [
+  { file: 'agent/his/schema.json', properties: { his: { $ref: '#/$defs/his' } } },
+  { file: 'config/fragments/queue.schema.json', properties: { queue: { $ref: '#/$defs/queue' }, kiosk: { $ref: '#/$defs/kiosk' } } },
+];
 
 export function buildSchema(current) {
   const schema = structuredClone(current);

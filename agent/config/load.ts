@@ -108,10 +108,13 @@ function crossCheck(config: AgentConfig, parsed: ParsedFile): ConfigProblem[] {
     const path = ['his', 'checkinDestination'];
     problems.push({ ...position(parsed, path), field: path.join('.'), message: `"${checkin}" is not a destination in this file (known: ${[...destinations].join(', ') || 'none'})` });
   }
-  for (const [id, device] of Object.entries(config.devices ?? {})) {
-    (device.routes ?? []).forEach((route, i) => {
+  const routeLists: Array<[Array<string | number>, string[]]> = Object.entries(config.devices ?? {}).map(([id, d]) => [['devices', id, 'routes'], d.routes ?? []]);
+  if (config.queue) routeLists.push([['queue', 'routes'], config.queue.routes ?? []]);
+  if (config.kiosk) routeLists.push([['kiosk', 'feedbackRoutes'], config.kiosk.feedbackRoutes ?? []]);
+  for (const [base, routes] of routeLists) {
+    routes.forEach((route, i) => {
       if (!destinations.has(route)) {
-        const path = ['devices', id, 'routes', i];
+        const path = [...base, i];
         problems.push({ ...position(parsed, path), field: path.join('.'), message: `route "${route}" is not a destination in this file (known: ${[...destinations].join(', ') || 'none'})` });
       }
     });

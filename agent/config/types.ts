@@ -1,4 +1,5 @@
 import type { HisLookupConfig } from '../his/lookup.ts';
+import type { QueueConfig } from '../queue/types.ts';
 
 /** The configuration as the agent uses it: validated, defaults filled, secrets resolved. */
 export interface AgentConfig {
@@ -15,6 +16,9 @@ export interface AgentConfig {
   devices: Record<string, DeviceConfig>;
   /** The kiosk's HIS look-ups and check-in registration (agent/his, schema $defs.his). */
   his?: { checkinDestination?: string; lookup?: HisLookupConfig };
+  /** Queue tickets (agent/queue; schema $defs.queue). */
+  queue?: Omit<QueueConfig, 'facility'> & { facility?: string; routes: string[] };
+  kiosk?: { feedbackRoutes: string[] };
 }
 
 export interface DestinationConfig {
