@@ -1,5 +1,6 @@
 import { astmDriverFactory } from '../drivers/astm/index.ts';
 import { astmLisDestinationFactory } from '../drivers/astm/lisDestination.ts';
+import { cccdReaderDriverFactory, qrScannerDriverFactory } from '../drivers/cccd/index.ts';
 import type { DriverFactory } from '../drivers/contract.ts';
 import { httpIngestDriverFactory } from '../drivers/http-ingest/index.ts';
 import type { DestinationFactory } from './forward/destination.ts';
@@ -14,6 +15,8 @@ import { hisHl7DestinationFactory, hisHttpDestinationFactory } from './his/index
 export const driverFactories = new Map<string, DriverFactory<never>>([
   [httpIngestDriverFactory.type, httpIngestDriverFactory],
   [astmDriverFactory.type, astmDriverFactory],
+  [cccdReaderDriverFactory.type, cccdReaderDriverFactory],
+  [qrScannerDriverFactory.type, qrScannerDriverFactory],
 ]);
 
 export const destinationFactories = new Map<string, DestinationFactory<never>>([

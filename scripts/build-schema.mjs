@@ -8,7 +8,20 @@ import { readFileSync, writeFileSync } from 'node:fs';
 export const FRAGMENTS = [
   { kind: 'device', type: 'astm', file: 'drivers/astm/schema.json' },
   { kind: 'destination', type: 'astm-lis', file: 'drivers/astm/destination.schema.json' },
+  // Block schemas written without the common device fields: wrapped (see wrapDevice).
+  { kind: 'device', type: 'cccd-reader', file: 'drivers/cccd/schema.json', def: 'cccdReader', wrap: true },
+  { kind: 'device', type: 'qr-scanner', file: 'drivers/cccd/schema.json', def: 'qrScanner', wrap: true },
 ];
+
+/** Adds the common device fields (driver, routes, timezone…) to a block schema that lacks them. */
+function wrapDevice(block) {
+  const { additionalProperties: _a, unevaluatedProperties: _u, description, ...rest } = block;
+  const properties = { ...(rest.properties ?? {}) };
+  delete properties.type;
+  delete properties.driver;
+  if (rest.required) rest.required = rest.required.filter((r) => r !== 'type' && r !== 'driver');
+  return { description, type: 'object', unevaluatedProperties: false, allOf: [{ $ref: '#/$defs/deviceCommon' }, { ...rest, properties }] };
+}
 
 /** Files whose $defs are merged whole (named `device.<type>` / `destination.<type>` or helpers), with top-level properties they add. */
 export const DEF_FILES = [
@@ -20,10 +33,12 @@ export function buildSchema(current) {
   const schema = structuredClone(current);
   const defs = schema.$defs;
   for (const f of FRAGMENTS) {
-    const fragment = JSON.parse(readFileSync(f.file, 'utf8'));
+    const file = JSON.parse(readFileSync(f.file, 'utf8'));
+    let fragment = f.def ? file.$defs[f.def] : file;
     // A nested $id would change the base of "#/$defs/..." references inside the fragment.
     delete fragment.$schema;
     delete fragment.$id;
+    if (f.wrap) fragment = wrapDevice(fragment);
     defs[`${f.kind}.${f.type}`] = fragment;
   }
   for (const f of DEF_FILES) {
