@@ -2,6 +2,7 @@ import { astmDriverFactory } from '../drivers/astm/index.ts';
 import { astmLisDestinationFactory } from '../drivers/astm/lisDestination.ts';
 import { cccdReaderDriverFactory, qrScannerDriverFactory } from '../drivers/cccd/index.ts';
 import type { DriverFactory } from '../drivers/contract.ts';
+import { hl7DriverFactory } from '../drivers/hl7/index.ts';
 import { httpIngestDriverFactory } from '../drivers/http-ingest/index.ts';
 import type { DestinationFactory } from './forward/destination.ts';
 import { httpJsonDestinationFactory } from './forward/httpJson.ts';
@@ -17,6 +18,7 @@ export const driverFactories = new Map<string, DriverFactory<never>>([
   [astmDriverFactory.type, astmDriverFactory],
   [cccdReaderDriverFactory.type, cccdReaderDriverFactory],
   [qrScannerDriverFactory.type, qrScannerDriverFactory],
+  [hl7DriverFactory.type, hl7DriverFactory],
 ]);
 
 export const destinationFactories = new Map<string, DestinationFactory<never>>([

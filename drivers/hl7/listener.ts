@@ -1,0 +1,192 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { DriverContext, JournalInput } from '../contract.ts';
+import { isoWithOffset } from '../../agent/clock.ts';
+import { decodeText, type LabTextEncoding } from '../lab/encoding.ts';
+import { resultIdentity } from '../lab/result.ts';
+import { buildAck, type AckCode } from './ack.ts';
+import { MllpDecoder, mllpFrame } from './mllp.ts';
+import { header, Hl7ParseError, parseHl7, type Hl7Header, type Hl7Message } from './message.ts';
+import { extractHl7Results } from './results.ts';
+
+export interface Hl7ListenerSettings {
+  host: string;
+  port: number;
+  encoding: LabTextEncoding;
+  testCodes: Record<string, string>;
+  forwardQc: boolean;
+  maxMessageBytes: number;
+  /** MLLP release 2: answer with the commit bytes ACK (06) / NAK (15) instead of HL7 ACKs. */
+  mllpRelease2: boolean;
+  /** Our application name in ACKs when the sender left MSH-5 empty. */
+  applicationName: string;
+}
+
+export interface Hl7Counters {
+  messages: number;
+  results: number;
+  duplicates: number;
+  rejected: number;
+  storageFailures: number;
+}
+
+/**
+ * HL7 v2 over MLLP, the box as server. Each connection handles its messages in arrival order;
+ * a message and its results are journaled in one group commit, and only then acknowledged.
+ * A resend (same MSH-10) gets the ACK stored with the first copy; nothing is stored twice.
+ */
+export class Hl7Listener {
+  readonly counters: Hl7Counters = { messages: 0, results: 0, duplicates: 0, rejected: 0, storageFailures: 0 };
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private ackSeq = 0;
+
+  constructor(
+    private readonly ctx: DriverContext,
+    private readonly settings: Hl7ListenerSettings,
+  ) {}
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  get address(): { host: string; port: number } {
+    const a = this.server?.address();
+    return { host: this.settings.host, port: a && typeof a === 'object' ? a.port : this.settings.port };
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.settings.port, this.settings.host, () => resolve());
+    });
+    server.on('error', (err) => this.ctx.setStatus('error', 'listener failed', err));
+    this.server = server;
+  }
+
+  /** Stops accepting, lets acknowledgements in progress finish, then closes connections. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    await Promise.allSettled([...this.inFlight]);
+    for (const s of this.sockets) s.destroy();
+  }
+
+  private accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    this.sockets.add(socket);
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const capture = this.ctx.capture.open(`mllp ${peer}`);
+    const decoder = new MllpDecoder(this.settings.maxMessageBytes);
+    let chain = Promise.resolve();
+    this.ctx.log.info({ peer }, 'HL7 sender connected');
+    socket.on('data', (data: Buffer) => {
+      capture.inbound(data);
+      const { messages, errors } = decoder.push(data);
+      for (const e of errors) this.ctx.log.warn({ peer, reason: e.message }, 'MLLP framing problem; the sender will resend');
+      for (const raw of messages) {
+        // In arrival order per connection: the next message waits for the previous ACK.
+        chain = chain.then(() => this.handle(raw, socket, capture.outbound));
+        const tracked = chain.finally(() => this.inFlight.delete(tracked));
+        this.inFlight.add(tracked);
+      }
+    });
+    socket.on('error', (err) => this.ctx.log.debug({ peer, err: err.message }, 'HL7 connection error'));
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      capture.close();
+      this.ctx.log.info({ peer }, 'HL7 sender disconnected');
+    });
+  }
+
+  private async handle(raw: Buffer, socket: Socket, captureOut: (b: Buffer) => void): Promise<void> {
+    const reply = (text: string | null, commit: boolean) => {
+      if (socket.destroyed) return;
+      const bytes = this.settings.mllpRelease2 ? Buffer.from([0x0b, commit ? 0x06 : 0x15, 0x1c, 0x0d]) : mllpFrame(Buffer.from(text ?? '', 'utf8'));
+      captureOut(bytes);
+      socket.write(bytes);
+    };
+    const now = Date.now();
+    let msg: Hl7Message;
+    let hdr: Hl7Header;
+    try {
+      msg = parseHl7(this.decode(raw));
+      hdr = header(msg);
+      if (!hdr.controlId) throw new Hl7ParseError('MSH-10 (message control id) is empty');
+    } catch (err) {
+      this.counters.rejected++;
+      const reason = err instanceof Hl7ParseError ? err.message : String(err);
+      this.ctx.log.warn({ reason, bytes: raw.length }, 'HL7 message rejected (AR)');
+      const partial = safeHeader(raw);
+      reply(buildAck(partial, 'AR', { controlId: this.nextControlId(now), nowMs: now, timeZone: this.ctx.timezone, application: this.settings.applicationName, text: `message not understood: ${reason}`, errorCode: '100' }), false);
+      return;
+    }
+    const enhanced = hdr.acceptAckType !== '';
+    const ackFor = (code: 'A' | 'E', text?: string) =>
+      buildAck(hdr, (enhanced ? `C${code}` : `A${code}`) as AckCode, {
+        delimiters: msg.delimiters,
+        controlId: this.nextControlId(now),
+        nowMs: now,
+        timeZone: this.ctx.timezone,
+        application: this.settings.applicationName,
+        ...(text ? { text } : {}),
+      });
+    const receivedAt = isoWithOffset(now, this.ctx.timezone);
+    const results = hdr.messageType === 'ORU' || hdr.messageType === 'OUL' ? extractHl7Results(msg, { device: this.ctx.id, timezone: this.ctx.timezone, receivedAt, testCodes: this.settings.testCodes }) : [];
+    const ok = ackFor('A');
+    const messageKey = `hl7:${this.ctx.id}:${hdr.controlId}`;
+    const entries: JournalInput[] = [
+      { stream: 'lab.message', kind: `${hdr.messageType}^${hdr.triggerEvent}`, idempotencyKey: messageKey, raw, personal: true, routes: [], meta: { ack: ok, controlId: hdr.controlId } },
+      ...results.map((r) => ({
+        stream: 'lab.result',
+        kind: 'hl7.result',
+        idempotencyKey: resultIdentity(r),
+        parsed: { ...r, messageKey },
+        personal: true,
+        ...(r.qc && !this.settings.forwardQc ? { routes: [] } : {}),
+      })),
+    ];
+    try {
+      // Started in the same tick: one group commit makes the message and its results durable.
+      const [first, ...rest] = await Promise.all(entries.map((e) => this.ctx.journal.append(e)));
+      if (first!.duplicate) {
+        this.counters.duplicates++;
+        this.ctx.log.info({ controlId: hdr.controlId }, 'repeated HL7 message answered with its stored ACK');
+        reply(String(first!.meta?.ack ?? ok), true);
+        return;
+      }
+      this.counters.messages++;
+      this.counters.results += rest.filter((r) => !r.duplicate).length;
+      reply(ok, true);
+    } catch (err) {
+      this.counters.storageFailures++;
+      const reason = (err as Error).message;
+      this.ctx.log.error({ controlId: hdr.controlId, reason }, 'HL7 message not stored; answered with an error so the device resends');
+      reply(ackFor('E', `storage failed, send again later: ${reason}`), false);
+    }
+  }
+
+  private decode(raw: Buffer): string {
+    // MSH-18 names the character set; read the header as Latin-1 first (ASCII-safe) to find it.
+    const head = raw.subarray(0, 512).toString('latin1');
+    const msh = head.split(/\r|\n/)[0] ?? '';
+    const charset = (msh.split(msh[3] ?? '|')[17] ?? '').trim().toUpperCase();
+    const encoding: LabTextEncoding = /UNICODE|UTF-?8/.test(charset) ? 'utf-8' : charset === '8859/1' ? 'latin1' : this.settings.encoding;
+    return decodeText(raw, encoding);
+  }
+
+  private nextControlId(now: number): string {
+    return `E${now.toString(36)}${(this.ackSeq++).toString(36)}`.slice(0, 20);
+  }
+}
+
+/** Best-effort header for rejecting a message we could not parse. */
+function safeHeader(raw: Buffer): Partial<Hl7Header> {
+  const line = raw.toString('latin1').split(/\r|\n/)[0] ?? '';
+  if (!line.startsWith('MSH') || line.length < 4) return {};
+  const f = line.split(line[3]!);
+  return { sendingApplication: f[2] ?? '', sendingFacility: f[3] ?? '', receivingApplication: f[4] ?? '', receivingFacility: f[5] ?? '', controlId: f[9] ?? '', version: (f[11] ?? '').split('^')[0] ?? '', charset: f[17] ?? '' };
+}
