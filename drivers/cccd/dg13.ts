@@ -43,8 +43,9 @@ export function parseDg13(file: Buffer): Dg13 {
   const top = readTlv(file);
   if (top.tag !== 0x6d) throw new CardParseError('DG13 does not start with tag 6D');
   const raw: Record<number, string[]> = {};
-  const visit = (node: Tlv): void => {
+  const visit = (node: Tlv, depth: number): void => {
     if (node.tag !== 0x30) return;
+    if (depth > 16) throw new CardParseError('DG13 nesting too deep');
     const kids = children(node);
     const first = kids[0];
     if (first && first.tag === 0x02 && kids.length >= 1) {
@@ -63,11 +64,11 @@ export function parseDg13(file: Buffer): Dg13 {
       }
     }
     for (const k of kids) {
-      if (k.tag === 0x30) visit(k);
-      else if (k.tag === 0x31) for (const s of children(k)) visit(s);
+      if (k.tag === 0x30) visit(k, depth + 1);
+      else if (k.tag === 0x31) for (const s of children(k)) visit(s, depth + 1);
     }
   };
-  for (const k of children(top)) visit(k);
+  for (const k of children(top)) visit(k, 0);
   if (!raw[1] && !raw[2]) throw new CardParseError('DG13 holds neither an ID number nor a name');
   const one = (n: number): string => (raw[n] ?? []).join(' ').trim();
   // Fields 15/16: public readers disagree which holds the old 9-digit ID; classify by content.

@@ -31,6 +31,8 @@ export interface CardWatcherEvents {
 }
 
 const VIRTUAL = /virtual pcd/i;
+/** Quiet time before closing a reader (see onReader). */
+const QUIET_MS = 250;
 
 export function readerAccepted(name: string, f: ReaderFilter): boolean {
   if (!f.allowVirtualReader && VIRTUAL.test(name)) return false;
@@ -46,6 +48,8 @@ export function readerAccepted(name: string, f: ReaderFilter): boolean {
 export class PcscCardWatcher extends EventEmitter<CardWatcherEvents> {
   private pcsc: PcscLite | null = null;
   private readonly readers = new Map<string, CardReader>();
+  /** Every reader object pcsclite made (filtered ones too), with whether its status thread runs. */
+  private readonly all = new Map<CardReader, { settled: boolean; lastStatusAt: number }>();
   private retryTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private down = false;
@@ -111,14 +115,30 @@ export class PcscCardWatcher extends EventEmitter<CardWatcherEvents> {
   }
 
   private onReader(reader: CardReader): void {
+    // pcsclite's close() cancels the reader's status thread and joins it ON THE MAIN THREAD. If
+    // the thread is between two SCardGetStatusChange calls at that instant (just after an
+    // event, or before its first call), the cancel is lost and the join blocks forever. So a
+    // reader is closed only once its thread has looped (second status event: the first comes
+    // from get_status) and has been quiet for a moment.
+    const entry = { settled: false, lastStatusAt: Date.now() };
+    this.all.set(reader, entry);
+    let statuses = 0;
+    reader.on('status', () => {
+      entry.lastStatusAt = Date.now();
+      if (++statuses >= 2) entry.settled = true;
+    });
+    reader.on('end', () => this.all.delete(reader));
+    // An ignored reader still reports errors (pcscd gone): swallow them.
     if (!readerAccepted(reader.name, this.filter)) {
-      reader.close();
+      reader.on('error', () => undefined);
       return;
     }
     this.readers.set(reader.name, reader);
     this.emit('reader-added', reader.name);
     let state = 0;
-    reader.on('error', (err: unknown) => this.emit('error', pcscError(err)));
+    reader.on('error', (err: unknown) => {
+      if (!this.stopped) this.emit('error', pcscError(err));
+    });
     reader.on('end', () => {
       if (this.readers.get(reader.name) === reader) {
         this.readers.delete(reader.name);
@@ -155,13 +175,31 @@ export class PcscCardWatcher extends EventEmitter<CardWatcherEvents> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    for (const r of this.readers.values()) {
-      try {
-        r.close();
-      } catch {
-        /* gone */
-      }
+    for (const [r, entry] of this.all) {
+      r.removeAllListeners('status');
+      let timer: NodeJS.Timeout | null = null;
+      const close = (): void => {
+        if (!entry.settled || Date.now() - entry.lastStatusAt < QUIET_MS) {
+          timer = setTimeout(close, QUIET_MS);
+          timer.unref();
+          return;
+        }
+        try {
+          r.close();
+        } catch {
+          /* gone */
+        }
+      };
+      let statuses = 0;
+      r.on('status', () => {
+        entry.lastStatusAt = Date.now();
+        if (++statuses >= 1 && !entry.settled) entry.settled = true;
+      });
+      r.once('end', () => timer && clearTimeout(timer));
+      timer = setTimeout(close, QUIET_MS);
+      timer.unref();
     }
+    this.all.clear();
     this.readers.clear();
     try {
       this.pcsc?.close();

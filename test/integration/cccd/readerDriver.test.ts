@@ -132,6 +132,16 @@ describe('cccd-reader driver over the real pcscd', () => {
     await t.waitFor(status('ready'), 'reader ready');
     await pcscd.stop();
     await t.waitFor(status('service-down'), 'service-down');
+    // A driver started while pcscd is absent reports it, and the event loop keeps running.
+    const late = setup({ allowVirtualReader: true });
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    await late.driver.start();
+    await late.waitFor(status('service-down'), 'service-down at start');
+    await new Promise((r) => setTimeout(r, 1000));
+    clearInterval(ticker);
+    expect(ticks).toBeGreaterThan(50);
+    expect(late.driver.status().state).toBe('degraded');
     pcscd = await startPcscd();
     await t.waitFor(status('ready'), 'reader ready after restart', 30_000);
     t.ctx.bus.emit('domain.event', { topic: 'card/key', body: { digits: '001099012345' } });

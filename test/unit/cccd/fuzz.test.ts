@@ -77,6 +77,15 @@ describe('parsers survive random and mutated input', () => {
     }
   });
 
+  it('deep nesting is a parse error, not a stack overflow', () => {
+    let nested = Buffer.alloc(0);
+    for (let i = 0; i < 5000; i++) nested = Buffer.concat([Buffer.from([0x30, 0x82, nested.length >> 8, nested.length & 0xff]), nested]);
+    const dg13 = Buffer.concat([Buffer.from([0x6d, 0x83, nested.length >> 16, (nested.length >> 8) & 0xff, nested.length & 0xff]), nested]);
+    expect(() => parseDg13(dg13)).toThrow(CardParseError);
+    const dg2 = Buffer.concat([Buffer.from([0x75, 0x83, nested.length >> 16, (nested.length >> 8) & 0xff, nested.length & 0xff]), nested]);
+    expect(() => parseDg2(dg2)).toThrow(CardParseError);
+  });
+
   it('a 1 MB length claim does not allocate or hang', () => {
     expect(() => parseTlvs(Buffer.from('6D83100000', 'hex'))).toThrow(CardParseError);
   });
