@@ -34,10 +34,18 @@ export class CaptureStore {
   forDevice(device: string, enabled: boolean): RawCapture {
     return {
       open: (connection: string): CaptureSession => {
-        if (!enabled) return { inbound() {}, outbound() {}, close() {} };
+        const off: CaptureSession = { inbound() {}, outbound() {}, close() {} };
+        if (!enabled) return off;
         let seq = 0;
         const started = this.clock.now();
-        const id = Number(this.insertCapture.run(device, connection, started).lastInsertRowid);
+        let id: number;
+        try {
+          id = Number(this.insertCapture.run(device, connection, started).lastInsertRowid);
+        } catch (err) {
+          // Capture is evidence, never a reason to refuse a device's data.
+          this.onError(err);
+          return off;
+        }
         const add = (direction: 'in' | 'out', bytes: Buffer): void => {
           const n = seq++;
           const at = this.clock.now();

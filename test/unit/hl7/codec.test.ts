@@ -115,5 +115,8 @@ describe('results from Mindray BC-5380', () => {
     const results = extractHl7Results(parseHl7(hl7Fixture(MINDRAY_QC)), opts);
     expect(results.length).toBeGreaterThan(0);
     expect(results.every((r) => r.qc)).toBe(true);
+    const masked = results.find((r) => r.deviceTestCode === '704-7')!;
+    expect(masked.valueText).toBe('***.**');
+    expect(masked.valueNumber).toBeUndefined();
   });
 });
