@@ -13,6 +13,8 @@ const USAGE = `edge-agent — the hospital department edge runtime
   edge-agent check-config FILE                  print every problem as FILE:LINE:COLUMN field: message
   edge-agent hash-password [PASSWORD]           print a console password hash for the secrets file
                                                 (reads the password from standard input if not given)
+  edge-agent card read [--reader NAME] (--qr TEXT | --mrz TEXT | --can DIGITS) [--dg2] [--show-pii]
+                                                read a CCCD chip through pcscd; identity masked unless asked
 `;
 
 const extraCommands = new Map<string, (argv: string[]) => Promise<number>>();
@@ -30,6 +32,15 @@ async function main(argv: string[]): Promise<number> {
       return checkConfig(rest);
     case 'hash-password':
       return printHash(rest);
+    case 'card': {
+      if (rest[0] !== 'read') {
+        process.stderr.write('usage: edge-agent card read [--reader NAME] (--qr TEXT | --mrz TEXT | --can DIGITS) [--dg2] [--show-pii]\n');
+        return 2;
+      }
+      const { runCardRead } = await import('../drivers/cccd/cli.ts');
+      // pcsclite's threads can hold the process open: the exit below ends it once printed.
+      return runCardRead(rest.slice(1));
+    }
     case undefined:
     case '-h':
     case '--help':
