@@ -3,6 +3,7 @@ import { astmLisDestinationFactory } from '../drivers/astm/lisDestination.ts';
 import { cccdReaderDriverFactory, qrScannerDriverFactory } from '../drivers/cccd/index.ts';
 import type { DriverFactory } from '../drivers/contract.ts';
 import { hl7DriverFactory } from '../drivers/hl7/index.ts';
+import { hl7LisDestinationFactory } from '../drivers/hl7/lisDestination.ts';
 import { httpIngestDriverFactory } from '../drivers/http-ingest/index.ts';
 import type { DestinationFactory } from './forward/destination.ts';
 import { httpJsonDestinationFactory } from './forward/httpJson.ts';
@@ -27,4 +28,5 @@ export const destinationFactories = new Map<string, DestinationFactory<never>>([
   [astmLisDestinationFactory.type, astmLisDestinationFactory],
   [hisHttpDestinationFactory.type, hisHttpDestinationFactory],
   [hisHl7DestinationFactory.type, hisHl7DestinationFactory],
+  [hl7LisDestinationFactory.type, hl7LisDestinationFactory],
 ]);

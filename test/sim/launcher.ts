@@ -3,7 +3,9 @@ import type { AgentConfig } from '../../agent/config/types.ts';
 import { startAstmAnalyzerStream } from './astmAnalyzer.ts';
 import { startCentralIngest } from './centralIngest.ts';
 import { startHisSim } from './his.ts';
+import { startHl7AnalyzerStream } from './hl7Analyzer.ts';
 import { startJsonDevice } from './jsonDevice.ts';
+import { startMllpLis } from './mllpLis.ts';
 import { startProvinceBroker } from './provinceBroker.ts';
 import { startVssGateway } from './vssGateway.ts';
 
@@ -31,6 +33,7 @@ export async function startDemoSimulators(config: AgentConfig, log: Logger): Pro
     }
   };
   await attempt('HIS (appointments, insurance, check-ins; records every POST) on 127.0.0.1:8090', async () => (await startHisSim({ port: 8090 })).stop);
+  await attempt('LIS (HL7 over MLLP, records results) on 127.0.0.1:6661', async () => (await startMllpLis({ port: 6661 })).stop);
   await attempt('Social Security insurance gateway on 127.0.0.1:8091', async () => (await startVssGateway({ port: 8091 })).stop);
   await attempt('province broker (MQTT) on 127.0.0.1:1884', async () => (await startProvinceBroker({ port: 1884 })).stop);
   await attempt('province central ingest (acks uplinked items)', async () => (await startCentralIngest({ url: 'mqtt://127.0.0.1:1884', topicRoot: config.province?.topicRoot ?? 'vn-health' })).stop);
@@ -40,6 +43,10 @@ export async function startDemoSimulators(config: AgentConfig, log: Logger): Pro
     startDevices: async () => {
       if (config.devices['demo-monitor']) {
         await attempt('vital signs monitor posting JSON to demo-monitor', async () => startJsonDevice({ url: `${api}/api/ingest/demo-monitor`, everyMs: 5_000 }).stop);
+      }
+      const hl7 = config.devices['demo-hl7'];
+      if (hl7) {
+        await attempt(`HL7 analyzer (Mindray) sending to 127.0.0.1:${String(hl7.port)}`, async () => (await startHl7AnalyzerStream({ port: Number(hl7.port), intervalMs: 7_000 })).stop);
       }
       const astm = config.devices['demo-astm'];
       if (astm) {
