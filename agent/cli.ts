@@ -128,7 +128,12 @@ async function start(args: string[]): Promise<number> {
     }),
     restart.then(() => 'restart requested'),
   ]);
-  log.info({ reason }, 'stopping');
+  log.info({ reason }, 'stop requested');
+  // Within systemd's TimeoutStopSec (45 s): a component that will not stop does not hold the box.
+  setTimeout(() => {
+    log.error('graceful stop took longer than 40 s; exiting anyway');
+    process.exit(1);
+  }, 40_000).unref();
   await agent.stop(reason);
   await stopSimulators();
   // systemd's Restart=always starts the agent again with the saved configuration.

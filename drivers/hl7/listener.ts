@@ -69,9 +69,12 @@ export class Hl7Listener {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
-    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    // close() stops accepting but waits for open connections: finish the ACKs in progress, then
+    // hang up on the senders (they reconnect after the restart), then wait for the close.
+    const closed = new Promise<void>((r) => (server ? server.close(() => r()) : r()));
     await Promise.allSettled([...this.inFlight]);
     for (const s of this.sockets) s.destroy();
+    await closed;
   }
 
   private accept(socket: Socket): void {
