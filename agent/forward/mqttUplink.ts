@@ -86,7 +86,9 @@ export class MqttUplinkDestination implements Destination {
   async stop(): Promise<void> {
     const client = this.client;
     this.client = null;
-    await new Promise<void>((r) => (client ? client.end(false, {}, () => r()) : r()));
+    if (!client) return;
+    await Promise.race([new Promise<void>((r) => client.end(false, {}, () => r())), new Promise<void>((r) => setTimeout(r, 3_000).unref())]);
+    client.end(true);
   }
 
   async deliver(item: OutboxItem, signal: AbortSignal): Promise<DeliveryOutcome> {

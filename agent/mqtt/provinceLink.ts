@@ -85,9 +85,12 @@ export class ProvinceLink {
     const client = this.client;
     this.client = null;
     if (!client) return;
+    // A broker that stopped answering must not hold the shutdown: 3 s, then hang up.
+    const bounded = (p: Promise<void>) => Promise.race([p, new Promise<void>((r) => setTimeout(r, 3_000).unref())]);
     if (client.connected) {
-      await new Promise<void>((r) => client.publish(this.topic('state'), JSON.stringify({ state: 'offline', reason: 'stopped' }), { qos: 1, retain: true }, () => r()));
+      await bounded(new Promise<void>((r) => client.publish(this.topic('state'), JSON.stringify({ state: 'offline', reason: 'stopped' }), { qos: 1, retain: true }, () => r())));
     }
-    await new Promise<void>((r) => client.end(false, {}, () => r()));
+    await bounded(new Promise<void>((r) => client.end(false, {}, () => r())));
+    client.end(true);
   }
 }
