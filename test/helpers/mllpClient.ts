@@ -4,7 +4,8 @@ import { MllpDecoder, mllpFrame } from '../../drivers/hl7/mllp.ts';
 /** A minimal MLLP sender for tests: one kept-open connection, replies in order. */
 export class TestMllpClient {
   private readonly decoder = new MllpDecoder();
-  private readonly waiting: Array<(ack: string) => void> = [];
+  private readonly waiting: Array<(ack: string | Error) => void> = [];
+  private closed = false;
   private readonly early: string[] = [];
   private constructor(private readonly socket: Socket) {
     socket.on('data', (d: Buffer) => {
@@ -15,11 +16,20 @@ export class TestMllpClient {
         else this.early.push(text);
       }
     });
+    // The peer hung up (or was killed): nobody will answer the messages still waiting.
+    socket.on('close', () => {
+      this.closed = true;
+      for (const w of this.waiting.splice(0)) w(new Error('connection closed'));
+    });
+    socket.on('error', () => undefined);
   }
 
   static open(port: number, host = '127.0.0.1'): Promise<TestMllpClient> {
     return new Promise((resolve, reject) => {
-      const s = connect(port, host, () => resolve(new TestMllpClient(s)));
+      const s = connect(port, host, () => {
+        s.off('error', reject);
+        resolve(new TestMllpClient(s));
+      });
       s.setNoDelay(true);
       s.once('error', reject);
     });
@@ -33,11 +43,13 @@ export class TestMllpClient {
   next(timeoutMs = 10_000): Promise<string> {
     const early = this.early.shift();
     if (early !== undefined) return Promise.resolve(early);
+    if (this.closed) return Promise.reject(new Error('connection closed'));
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('no reply')), timeoutMs);
       this.waiting.push((a) => {
         clearTimeout(t);
-        resolve(a);
+        if (a instanceof Error) reject(a);
+        else resolve(a);
       });
     });
   }
