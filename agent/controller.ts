@@ -140,6 +140,10 @@ export class Agent implements RuntimeView {
         log: this.log.child({ module: 'queue' }),
       });
       await this.queue.start();
+      // The call screen's voice: generated once with espeak-ng (or recorded clips), in the background.
+      void import('../kiosk/audio/generate.ts')
+        .then(({ generateClips }) => generateClips())
+        .catch((err: Error) => this.log.warn({ reason: err.message }, 'call-screen voice clips not generated; calls are shown without sound'));
     }
 
     if (c.lanBroker.enabled) {

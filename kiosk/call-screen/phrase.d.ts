@@ -1,0 +1,1 @@
+export function phraseClips(number: string, counterNumber: number, priority: boolean): string[];

@@ -1,0 +1,151 @@
+// Counter page for staff: pick the counter, call next, recall, serve, skip, finish, transfer,
+// confirm a priority claim (recording who), reprint. Live state comes over the WebSocket.
+const $ = (id) => document.getElementById(id);
+const PRIORITY_VI = { emergency: 'Cấp cứu', under6: 'Trẻ dưới 6 tuổi', pregnant: 'Phụ nữ có thai', disability: 'Người khuyết tật nặng', age75: 'Người từ 75 tuổi', merit: 'Người có công với cách mạng' };
+let config = null;
+let snapshot = null;
+
+function counterId() {
+  return $('counter').value;
+}
+function staff() {
+  return $('staff').value.trim();
+}
+function say(text, kind = 'ok') {
+  const m = $('message');
+  m.textContent = text;
+  m.className = kind;
+  clearTimeout(say.t);
+  say.t = setTimeout(() => (m.className = '', m.textContent = ''), 5000);
+}
+
+async function post(path, body = {}) {
+  const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(json.error || `HTTP ${res.status}`);
+  return json;
+}
+
+async function act(fn, okText) {
+  try {
+    const r = await fn();
+    if (okText) say(typeof okText === 'function' ? okText(r) : okText);
+    return r;
+  } catch (err) {
+    say(err.message, 'error');
+    return null;
+  }
+}
+
+function current() {
+  return snapshot?.counters.find((c) => c.id === counterId())?.current ?? null;
+}
+
+function render() {
+  if (!snapshot || !config) return;
+  const counter = config.counters.find((c) => c.id === counterId());
+  const cur = current();
+  const svcName = (id) => config.services.find((s) => s.id === id)?.name ?? id;
+  $('number').textContent = cur ? cur.number : '—';
+  $('service').textContent = cur ? svcName(cur.service) : '';
+  $('priority').textContent = cur?.priority && cur.priorityStatus !== 'rejected' ? `Ưu tiên: ${PRIORITY_VI[cur.priority]}${cur.priorityStatus === 'claimed' ? ' (chưa xác nhận)' : cur.priorityConfirmedBy ? ` — xác nhận: ${cur.priorityConfirmedBy}` : ''}` : '';
+  $('claim').hidden = !(cur && cur.priorityStatus === 'claimed');
+  for (const id of ['recall', 'skip', 'finish', 'reprint', 'transfer-go']) $(id).disabled = !cur;
+  $('serve').disabled = !cur || cur.state !== 'called';
+  const mine = new Set(counter?.services ?? []);
+  $('waiting').replaceChildren(
+    ...snapshot.services.filter((s) => mine.has(s.service)).map((s) => {
+      const li = document.createElement('li');
+      li.textContent = `${s.name}: ${s.waiting} chờ (${s.waitingPriority} ưu tiên)`;
+      return li;
+    }),
+  );
+  $('recallable').replaceChildren(
+    ...snapshot.recallable.filter((r) => mine.has(r.service)).map((r) => {
+      const li = document.createElement('li');
+      li.textContent = `${r.number} — ${svcName(r.service)}`;
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = 'Gọi lại';
+      b.dataset.ticket = r.id;
+      b.onclick = () => act(() => post(`/api/queue/counters/${counterId()}/recall`, { ticket: r.id, by: staff() || undefined }), (x) => `Đã gọi lại số ${x.ticket.number}`);
+      li.append(b);
+      return li;
+    }),
+  );
+}
+
+function fillSelect(sel, items, keep) {
+  sel.replaceChildren(...items.map(([value, label]) => Object.assign(document.createElement('option'), { value, textContent: label })));
+  if (keep && items.some(([v]) => v === keep)) sel.value = keep;
+}
+
+async function load() {
+  const res = await fetch('/api/queue/state');
+  const body = await res.json();
+  config = body.config;
+  snapshot = body.snapshot;
+  fillSelect($('counter'), config.counters.map((c) => [c.id, c.name || `Quầy ${c.number}`]), localStorage.getItem('counter'));
+  fillSelect($('t-service'), config.services.map((s) => [s.id, s.name]));
+  fillSelect($('t-counter'), [['', 'Bất kỳ'], ...config.counters.map((c) => [c.id, c.name || `Quầy ${c.number}`])]);
+  $('staff').value = localStorage.getItem('staff') ?? '';
+  render();
+}
+
+$('counter').onchange = () => {
+  localStorage.setItem('counter', counterId());
+  render();
+};
+$('staff').onchange = () => localStorage.setItem('staff', staff());
+const by = () => (staff() ? { by: staff() } : {});
+$('next').onclick = () => act(() => post(`/api/queue/counters/${counterId()}/next`, by()), (r) => `Mời số ${r.ticket.number}`);
+$('recall').onclick = () => act(() => post(`/api/queue/counters/${counterId()}/recall`, by()), (r) => `Đã gọi lại số ${r.ticket.number}`);
+$('serve').onclick = () => act(() => post(`/api/queue/counters/${counterId()}/serve`, by()), 'Bắt đầu phục vụ');
+$('skip').onclick = () => act(() => post(`/api/queue/counters/${counterId()}/skip`, by()), (r) => `Số ${r.ticket.number} vắng mặt`);
+$('finish').onclick = () => act(() => post(`/api/queue/counters/${counterId()}/finish`, by()), (r) => `Xong số ${r.ticket.number}`);
+$('reprint').onclick = () => {
+  const cur = current();
+  if (cur) act(() => post(`/api/queue/tickets/${cur.id}/reprint`, {}), (r) => (r.print?.ok ? 'Đã in lại' : `Máy in lỗi: ${r.print?.error ?? ''}`));
+};
+$('transfer-go').onclick = () => {
+  const cur = current();
+  if (!cur) return;
+  const body = { service: $('t-service').value, position: $('t-position').value, ...by() };
+  if ($('t-counter').value) body.counter = $('t-counter').value;
+  act(() => post(`/api/queue/tickets/${cur.id}/transfer`, body), (r) => `Đã chuyển số ${r.ticket.number}`);
+};
+const claim = (accept) => {
+  const cur = current();
+  if (!cur) return;
+  if (!staff()) return say('Nhập tên nhân viên để xác nhận ưu tiên', 'error');
+  act(() => post(`/api/queue/tickets/${cur.id}/priority`, { by: staff(), accept }), accept ? 'Đã xác nhận ưu tiên' : 'Đã bỏ ưu tiên');
+};
+$('confirm').onclick = () => claim(true);
+$('reject').onclick = () => claim(false);
+
+let downSince = Date.now();
+function connect() {
+  const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/api/queue/live`);
+  ws.onopen = () => {
+    downSince = 0;
+    $('link').className = 'up';
+  };
+  ws.onmessage = (m) => {
+    const msg = JSON.parse(m.data);
+    if (msg.snapshot) {
+      snapshot = msg.snapshot;
+      render();
+    }
+    if (msg.type === 'print' && !msg.result.ok) say(`Máy in lỗi, phiếu ${msg.result.ticketId}: ${msg.result.error}`, 'error');
+  };
+  ws.onclose = () => {
+    if (!downSince) downSince = Date.now();
+    $('link').className = 'down';
+    setTimeout(connect, 2000);
+  };
+}
+setInterval(() => {
+  if (downSince && Date.now() - downSince > 60_000) location.reload();
+}, 5000);
+await load();
+connect();
