@@ -12,7 +12,7 @@ import { fmt, machineLine, percentile } from './common.ts';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 let seq = 0;
 // One result per message, so messages/s = results/s.
-const message = () => `MSH|^~\\&|XN|LAB|||20261122080000||ORU^R01|M${seq++}|P|2.5.1|||||||UNICODE UTF-8\rPID|1||P1||Nguyễn^Văn An\rOBR|1||S${seq}\rOBX|1|NM|WBC^WBC||${(seq % 100) / 10}|10*9/L|4-10||||F\r`;
+const message = () => `MSH|^~\\&|XN|LAB|||20261122080000||ORU^R01|M${seq++}|P|2.5.1||||||UNICODE UTF-8\rPID|1||P1||Nguyễn^Văn An\rOBR|1||S${seq}\rOBX|1|NM|WBC^WBC||${(seq % 100) / 10}|10*9/L|4-10||||F\r`;
 
 async function closedLoop(port: number, connections: number): Promise<{ rate: number; p50: number; p99: number }> {
   const clients = await Promise.all(Array.from({ length: connections }, () => TestMllpClient.open(port)));

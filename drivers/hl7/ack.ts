@@ -9,21 +9,22 @@ export function hl7Time(ms: number, timeZone: string): string {
   return iso.slice(0, 19).replace(/[-T:]/g, '') + iso.slice(23).replace(':', '');
 }
 
+export interface ReplyOptions {
+  delimiters?: Hl7Delimiters;
+  controlId: string;
+  nowMs: number;
+  timeZone: string;
+  /** Our MSH-3 when the sender left MSH-5 empty. */
+  application?: string;
+}
+
 /**
- * An acknowledgement that fits the sender's dialect: applications swapped, MSH-12 (version) and
- * MSH-18 (charset) mirrored, MSA-2 = the incoming MSH-10, MSH-9 ACK^<event>, an ERR segment
- * saying what was wrong on AE/AR/CE/CR (HL7 2.5 layout with the text in ERR-1 as well, which
- * 2.3-era receivers read).
+ * MSH of any reply (ACK, QCK, DSR, RSP) in the sender's dialect: applications swapped from the
+ * incoming MSH-3..6, MSH-11/12 (processing id, version) and MSH-18 (charset) mirrored.
  */
-export function buildAck(
-  incoming: Partial<Hl7Header>,
-  code: AckCode,
-  opts: { delimiters?: Hl7Delimiters; controlId: string; nowMs: number; timeZone: string; text?: string; errorCode?: string; application?: string },
-): string {
+export function replyMsh(incoming: Partial<Hl7Header>, messageType: string, opts: ReplyOptions): string {
   const d = opts.delimiters ?? DEFAULT_DELIMITERS;
-  const f = d.field;
   const enc = `${d.component}${d.repetition}${d.escape}${d.subcomponent}`;
-  const event = incoming.triggerEvent ?? '';
   const msh = [
     'MSH',
     enc,
@@ -33,15 +34,33 @@ export function buildAck(
     incoming.sendingFacility ?? '',
     hl7Time(opts.nowMs, opts.timeZone),
     '',
-    `ACK${event ? `${d.component}${event}` : ''}${d.component}ACK`,
+    messageType,
     opts.controlId,
     incoming.processingId || 'P',
     incoming.version || '2.5',
-    '', '', '', '', '', '',
-    incoming.charset ?? '',
+    '', '', '', '', '', // MSH-13..17
+    incoming.charset ?? '', // MSH-18
   ];
   while (msh.length > 12 && msh[msh.length - 1] === '') msh.pop();
-  const segments = [msh.join(f), ['MSA', code, incoming.controlId ?? '', opts.text && code !== 'AA' && code !== 'CA' ? escapeHl7(opts.text, d) : ''].join(f).replace(new RegExp(`\\${f}+$`), '')];
+  return msh.join(d.field);
+}
+
+/**
+ * An acknowledgement that fits the sender's dialect: applications swapped, MSH-12 (version) and
+ * MSH-18 (charset) mirrored, MSA-2 = the incoming MSH-10, MSH-9 ACK^<event>, an ERR segment
+ * saying what was wrong on AE/AR/CE/CR (HL7 2.5 layout with the text in ERR-1 as well, which
+ * 2.3-era receivers read).
+ */
+export function buildAck(
+  incoming: Partial<Hl7Header>,
+  code: AckCode,
+  opts: ReplyOptions & { text?: string; errorCode?: string },
+): string {
+  const d = opts.delimiters ?? DEFAULT_DELIMITERS;
+  const f = d.field;
+  const event = incoming.triggerEvent ?? '';
+  const msh = replyMsh(incoming, `ACK${event ? `${d.component}${event}` : ''}${d.component}ACK`, opts);
+  const segments = [msh, ['MSA', code, incoming.controlId ?? '', opts.text && code !== 'AA' && code !== 'CA' ? escapeHl7(opts.text, d) : ''].join(f).replace(new RegExp(`\\${f}+$`), '')];
   if (code !== 'AA' && code !== 'CA') {
     const text = escapeHl7(opts.text ?? 'message rejected', d);
     const errCode = opts.errorCode ?? (code === 'AR' || code === 'CR' ? '200' : '207');

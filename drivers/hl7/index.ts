@@ -13,6 +13,8 @@ export interface Hl7DriverConfig {
   maxMessageBytes?: number;
   mllpRelease2?: boolean;
   applicationName?: string;
+  /** 'analyzer' (results and host queries, default) or 'orders' (ORM/OML from the LIS/HIS). */
+  mode?: 'analyzer' | 'orders';
 }
 
 /** An HL7 v2 analyzer (or middleware) sending results over MLLP to the box. */
@@ -37,6 +39,7 @@ class Hl7Driver implements Driver {
       maxMessageBytes: this.config.maxMessageBytes ?? 64 * 1024 * 1024,
       mllpRelease2: this.config.mllpRelease2 ?? profile.hl7?.mllpRelease2 ?? false,
       applicationName: this.config.applicationName ?? 'EDGE',
+      mode: this.config.mode ?? 'analyzer',
     });
     await this.listener.start();
     this.since = new Date().toISOString();

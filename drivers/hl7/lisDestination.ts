@@ -33,7 +33,7 @@ export function buildOru(r: LabResult & { messageKey?: string }, controlId: stri
   const valueType = r.valueNumber !== undefined ? 'NM' : 'ST';
   const completed = ts(r.completedAt, r.completedRaw);
   return [
-    `MSH|^~\\&|${e(cfg.sendingApplication ?? 'EDGE')}|${e(cfg.sendingFacility ?? '')}|${e(cfg.receivingApplication ?? 'LIS')}|${e(cfg.receivingFacility ?? '')}|${hl7Time(nowMs, cfg.timezone ?? r.timezone)}||ORU^R01^ORU_R01|${controlId}|${r.qc ? 'Q' : 'P'}|${cfg.version ?? '2.5.1'}|||||||UNICODE UTF-8`,
+    `MSH|^~\\&|${e(cfg.sendingApplication ?? 'EDGE')}|${e(cfg.sendingFacility ?? '')}|${e(cfg.receivingApplication ?? 'LIS')}|${e(cfg.receivingFacility ?? '')}|${hl7Time(nowMs, cfg.timezone ?? r.timezone)}||ORU^R01^ORU_R01|${controlId}|${r.qc ? 'Q' : 'P'}|${cfg.version ?? '2.5.1'}||||||UNICODE UTF-8`,
     `PID|1||${e(r.patientId)}||${e(r.patientName)}||${e(r.patientBirthDate)}|${e(r.patientSex)}`,
     `OBR|1||${e(r.specimenId)}|${e(r.testCode)}^${e(r.testName)}|||${completed}`,
     `OBX|1|${valueType}|${e(r.testCode)}^${e(r.testName)}||${e(r.valueText)}|${e(r.units)}|${e(r.referenceRange)}|${r.flags.map(e).join('~')}|||${e(r.status)}|||${completed}||||${e(r.device)}`,

@@ -1,11 +1,14 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { DriverContext, JournalInput } from '../contract.ts';
 import { isoWithOffset } from '../../agent/clock.ts';
-import { decodeText, type LabTextEncoding } from '../lab/encoding.ts';
-import { resultIdentity } from '../lab/result.ts';
+import { decodeText, encodeText, type LabTextEncoding } from '../lab/encoding.ts';
+import { ORDER_CACHE_SERVICE, type LabOrder, type OrderCache } from '../lab/orderCache.ts';
+import { resultIdentity, type LabResult } from '../lab/result.ts';
 import { buildAck, type AckCode } from './ack.ts';
 import { MllpDecoder, mllpFrame } from './mllp.ts';
 import { header, Hl7ParseError, parseHl7, type Hl7Header, type Hl7Message } from './message.ts';
+import { buildQueryAnswer, parseHostQuery, type Hl7HostQuery } from './hostQuery.ts';
+import { applyOrders, Hl7OrderError, ordersFromHl7, type Hl7OrderBatch } from './orders.ts';
 import { extractHl7Results } from './results.ts';
 
 export interface Hl7ListenerSettings {
@@ -19,6 +22,11 @@ export interface Hl7ListenerSettings {
   mllpRelease2: boolean;
   /** Our application name in ACKs when the sender left MSH-5 empty. */
   applicationName: string;
+  /**
+   * 'analyzer': results (ORU/OUL) and host queries (QRY^Q02, QBP^Q11) from a device;
+   * 'orders': orders (ORM^O01, OML^O21) from the LIS/HIS into the order cache.
+   */
+  mode: 'analyzer' | 'orders';
 }
 
 export interface Hl7Counters {
@@ -27,6 +35,8 @@ export interface Hl7Counters {
   duplicates: number;
   rejected: number;
   storageFailures: number;
+  queries: number;
+  orders: number;
 }
 
 /**
@@ -35,16 +45,20 @@ export interface Hl7Counters {
  * A resend (same MSH-10) gets the ACK stored with the first copy; nothing is stored twice.
  */
 export class Hl7Listener {
-  readonly counters: Hl7Counters = { messages: 0, results: 0, duplicates: 0, rejected: 0, storageFailures: 0 };
+  readonly counters: Hl7Counters = { messages: 0, results: 0, duplicates: 0, rejected: 0, storageFailures: 0, queries: 0, orders: 0 };
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
   private readonly inFlight = new Set<Promise<void>>();
   private ackSeq = 0;
+  /** LIS test code → device code, for host-query answers (the profile's table reversed). */
+  private readonly testCodesToDevice: Record<string, string>;
 
   constructor(
     private readonly ctx: DriverContext,
     private readonly settings: Hl7ListenerSettings,
-  ) {}
+  ) {
+    this.testCodesToDevice = Object.fromEntries(Object.entries(settings.testCodes).map(([device, lis]) => [lis, device]));
+  }
 
   get connections(): number {
     return this.sockets.size;
@@ -106,29 +120,36 @@ export class Hl7Listener {
   }
 
   private async handle(raw: Buffer, socket: Socket, captureOut: (b: Buffer) => void): Promise<void> {
-    const reply = (text: string | null, commit: boolean) => {
+    const now = Date.now();
+    let encoding = this.settings.encoding;
+    const send = (bytes: Buffer) => {
       if (socket.destroyed) return;
-      const bytes = this.settings.mllpRelease2 ? Buffer.from([0x0b, commit ? 0x06 : 0x15, 0x1c, 0x0d]) : mllpFrame(Buffer.from(text ?? '', 'utf8'));
       captureOut(bytes);
       socket.write(bytes);
     };
-    const now = Date.now();
+    // MLLP release 2 answers with the commit bytes; HL7 answers are sent in the sender's encoding.
+    const reply = (text: string | null, commit: boolean) =>
+      send(this.settings.mllpRelease2 ? Buffer.from([0x0b, commit ? 0x06 : 0x15, 0x1c, 0x0d]) : mllpFrame(encodeText(text ?? '', encoding)));
     let msg: Hl7Message;
     let hdr: Hl7Header;
     try {
-      msg = parseHl7(this.decode(raw));
+      const decoded = this.decode(raw);
+      encoding = decoded.encoding;
+      msg = parseHl7(decoded.text);
       hdr = header(msg);
       if (!hdr.controlId) throw new Hl7ParseError('MSH-10 (message control id) is empty');
     } catch (err) {
-      this.counters.rejected++;
-      const reason = err instanceof Hl7ParseError ? err.message : String(err);
-      this.ctx.log.warn({ reason, bytes: raw.length }, 'HL7 message rejected (AR)');
-      const partial = safeHeader(raw);
-      reply(buildAck(partial, 'AR', { controlId: this.nextControlId(now), nowMs: now, timeZone: this.ctx.timezone, application: this.settings.applicationName, text: `message not understood: ${reason}`, errorCode: '100' }), false);
+      this.reject(raw, now, reply, `message not understood: ${err instanceof Hl7ParseError ? err.message : String(err)}`, '100');
+      return;
+    }
+    const type = `${hdr.messageType}^${hdr.triggerEvent}`;
+    // Never acknowledge an acknowledgement: this is the device confirming our DSR^Q03.
+    if (hdr.messageType === 'ACK') {
+      this.ctx.log.debug({ controlId: hdr.controlId, type }, 'ACK from the device');
       return;
     }
     const enhanced = hdr.acceptAckType !== '';
-    const ackFor = (code: 'A' | 'E', text?: string) =>
+    const ackFor = (code: 'A' | 'E' | 'R', text?: string, errorCode?: string) =>
       buildAck(hdr, (enhanced ? `C${code}` : `A${code}`) as AckCode, {
         delimiters: msg.delimiters,
         controlId: this.nextControlId(now),
@@ -136,13 +157,76 @@ export class Hl7Listener {
         timeZone: this.ctx.timezone,
         application: this.settings.applicationName,
         ...(text ? { text } : {}),
+        ...(errorCode ? { errorCode } : {}),
       });
-    const receivedAt = isoWithOffset(now, this.ctx.timezone);
-    const results = hdr.messageType === 'ORU' || hdr.messageType === 'OUL' ? extractHl7Results(msg, { device: this.ctx.id, timezone: this.ctx.timezone, receivedAt, testCodes: this.settings.testCodes }) : [];
+    const refuse = (reason: string) => {
+      this.counters.rejected++;
+      this.ctx.log.warn({ controlId: hdr.controlId, type, reason }, 'HL7 message rejected (AR)');
+      reply(ackFor('R', reason, '200'), false);
+    };
+
+    if (hdr.messageType === 'QRY' || hdr.messageType === 'QBP') {
+      if (this.settings.mode === 'orders') return refuse(`${type}: this is an orders listener; host queries go to the analyzer's listener`);
+      let query: Hl7HostQuery;
+      try {
+        query = parseHostQuery(msg, hdr);
+      } catch (err) {
+        return refuse(`host query not understood: ${(err as Error).message}`);
+      }
+      const cache = this.ctx.services.get<OrderCache>(ORDER_CACHE_SERVICE);
+      if (!cache) this.ctx.log.warn('no order cache service: host queries are answered "not found"');
+      let order: LabOrder | undefined;
+      try {
+        order = cache?.findBySpecimen(query.specimenId);
+      } catch (err) {
+        this.ctx.log.error({ reason: (err as Error).message }, 'order cache look-up failed; answering "not found"');
+      }
+      this.counters.queries++;
+      this.ctx.log.info({ controlId: hdr.controlId, type, specimen: query.specimenId, found: order !== undefined }, 'host query answered from the order cache');
+      const answers = buildQueryAnswer(hdr, query, order, {
+        delimiters: msg.delimiters,
+        nextControlId: () => this.nextControlId(now),
+        nowMs: now,
+        timeZone: this.ctx.timezone,
+        application: this.settings.applicationName,
+        testCodesToDevice: this.testCodesToDevice,
+      });
+      for (const a of answers) send(mllpFrame(encodeText(a, encoding)));
+      return;
+    }
+
+    const isOrder = hdr.messageType === 'ORM' || hdr.messageType === 'OML';
+    if (isOrder !== (this.settings.mode === 'orders')) {
+      return refuse(isOrder ? `${type}: orders are accepted only on an orders listener (mode "orders")` : `${type}: this orders listener accepts ORM^O01 and OML^O21 only`);
+    }
+    let results: LabResult[] = [];
+    if (isOrder) {
+      let batch: Hl7OrderBatch;
+      try {
+        batch = ordersFromHl7(msg, this.ctx.timezone);
+      } catch (err) {
+        return refuse(err instanceof Hl7OrderError ? err.message : `orders not understood: ${(err as Error).message}`);
+      }
+      const cache = this.ctx.services.get<OrderCache>(ORDER_CACHE_SERVICE);
+      try {
+        if (!cache) throw new Error('no order cache service in this agent');
+        // Applied before the ACK; idempotent, so the sender's resend after a failure is harmless.
+        applyOrders(cache, batch);
+      } catch (err) {
+        this.counters.storageFailures++;
+        this.ctx.log.error({ controlId: hdr.controlId, reason: (err as Error).message }, 'orders not stored; answered with an error so the sender resends');
+        reply(ackFor('E', `storage failed, send again later: ${(err as Error).message}`), false);
+        return;
+      }
+      this.counters.orders += batch.orders.length + batch.cancels.length;
+    } else if (hdr.messageType === 'ORU' || hdr.messageType === 'OUL') {
+      const receivedAt = isoWithOffset(now, this.ctx.timezone);
+      results = extractHl7Results(msg, { device: this.ctx.id, timezone: this.ctx.timezone, receivedAt, testCodes: this.settings.testCodes });
+    }
     const ok = ackFor('A');
     const messageKey = `hl7:${this.ctx.id}:${hdr.controlId}`;
     const entries: JournalInput[] = [
-      { stream: 'lab.message', kind: `${hdr.messageType}^${hdr.triggerEvent}`, idempotencyKey: messageKey, raw, personal: true, routes: [], meta: { ack: ok, controlId: hdr.controlId } },
+      { stream: isOrder ? 'lab.order' : 'lab.message', kind: type, idempotencyKey: messageKey, raw, personal: true, routes: [], meta: { ack: ok, controlId: hdr.controlId } },
       ...results.map((r) => ({
         stream: 'lab.result',
         kind: 'hl7.result',
@@ -172,13 +256,19 @@ export class Hl7Listener {
     }
   }
 
-  private decode(raw: Buffer): string {
+  private reject(raw: Buffer, now: number, reply: (text: string | null, commit: boolean) => void, text: string, errorCode: string): void {
+    this.counters.rejected++;
+    this.ctx.log.warn({ reason: text, bytes: raw.length }, 'HL7 message rejected (AR)');
+    reply(buildAck(safeHeader(raw), 'AR', { controlId: this.nextControlId(now), nowMs: now, timeZone: this.ctx.timezone, application: this.settings.applicationName, text, errorCode }), false);
+  }
+
+  private decode(raw: Buffer): { text: string; encoding: LabTextEncoding } {
     // MSH-18 names the character set; read the header as Latin-1 first (ASCII-safe) to find it.
     const head = raw.subarray(0, 512).toString('latin1');
     const msh = head.split(/\r|\n/)[0] ?? '';
     const charset = (msh.split(msh[3] ?? '|')[17] ?? '').trim().toUpperCase();
     const encoding: LabTextEncoding = /UNICODE|UTF-?8/.test(charset) ? 'utf-8' : charset === '8859/1' ? 'latin1' : this.settings.encoding;
-    return decodeText(raw, encoding);
+    return { text: decodeText(raw, encoding), encoding };
   }
 
   private nextControlId(now: number): string {

@@ -4,7 +4,7 @@ import { buildAck } from '../../drivers/hl7/ack.ts';
 import { MllpDecoder, mllpFrame } from '../../drivers/hl7/mllp.ts';
 import { header, parseHl7 } from '../../drivers/hl7/message.ts';
 
-export type MllpLisMode = 'ok' | 'AE' | 'slow' | 'late-ack' | 'silent';
+export type MllpLisMode = 'ok' | 'AE' | 'slow' | 'late-ack' | 'silent' | 'wrong-id';
 
 export interface MllpLis {
   port: number;
@@ -23,7 +23,8 @@ export interface MllpLis {
 /**
  * A LIS that receives ORU messages over MLLP and records them. Modes: ok (AA), AE (refuses
  * every message with a reason), slow (AA after delayMs), late-ack (AA after delayMs, on a
- * connection the sender may have given up on), silent (never answers). It can also be down.
+ * connection the sender may have given up on), silent (never answers), wrong-id (AA whose MSA-2
+ * names another message: a sender matching by position would take it). It can also be down.
  */
 export async function startMllpLis(options: { port?: number; host?: string; mode?: MllpLisMode; delayMs?: number } = {}): Promise<MllpLis> {
   const host = options.host ?? '127.0.0.1';
@@ -64,7 +65,7 @@ export async function startMllpLis(options: { port?: number; host?: string; mode
             lis.controlIds.add(h.controlId);
             if (lis.mode === 'silent') continue;
             const code = lis.mode === 'AE' ? 'AE' : 'AA';
-            const ack = buildAck(h, code, { controlId: `L${lis.messages.length}`, nowMs: Date.now(), timeZone: 'Asia/Ho_Chi_Minh', application: 'LIS', ...(code === 'AE' ? { text: 'unknown test code in OBX-3' } : {}) });
+            const ack = buildAck(lis.mode === 'wrong-id' ? { ...h, controlId: `OTHER-${h.controlId}` } : h, code, { controlId: `L${lis.messages.length}`, nowMs: Date.now(), timeZone: 'Asia/Ho_Chi_Minh', application: 'LIS', ...(code === 'AE' ? { text: 'unknown test code in OBX-3' } : {}) });
             const send = () => !socket.destroyed && socket.write(mllpFrame(ack));
             if (lis.mode === 'slow' || lis.mode === 'late-ack') setTimeout(send, lis.delayMs);
             else send();

@@ -4,6 +4,7 @@ import { EventBus } from '../../../agent/bus.ts';
 import { systemClock } from '../../../agent/clock.ts';
 import { OutboxForwarder } from '../../../agent/forward/forwarder.ts';
 import { openStore, type Store } from '../../../agent/store/store.ts';
+import { header, parseHl7 } from '../../../drivers/hl7/message.ts';
 import { Hl7LisDestination } from '../../../drivers/hl7/lisDestination.ts';
 import { resultIdentity, type LabResult } from '../../../drivers/lab/result.ts';
 import { startMllpLis, type MllpLis } from '../../sim/mllpLis.ts';
@@ -56,7 +57,7 @@ describe('HL7 LIS destination against an MLLP LIS', () => {
     expect(specimens).toEqual(['S1', 'S2', 'S3', 'S4', 'S5']);
     expect(lis.messages[0]).toContain('Nguyễn Văn An');
     expect(lis.messages[0]).toContain('Bạch cầu');
-    expect(lis.messages[0]).toMatch(/\|UNICODE UTF-8\r/);
+    expect(header(parseHl7(lis.messages[0]!))).toMatchObject({ messageType: 'ORU', triggerEvent: 'R01', charset: 'UNICODE UTF-8', version: '2.5.1' });
   });
 
   it('parks AE refusals with the LIS\'s reason and goes on with the next', async () => {
@@ -80,6 +81,27 @@ describe('HL7 LIS destination against an MLLP LIS', () => {
     expect(ids[0]).toBe(ids[1]);
     lis.mode = 'ok';
     await waitFor(() => pending() === 0, 'both delivered once the LIS answers in time', 20_000);
+  });
+
+  it('waits for a slow LIS inside the ACK timeout and sends each result once', async () => {
+    lis.mode = 'slow';
+    lis.delayMs = 300;
+    const before = lis.messages.length;
+    await enqueue([result(40), result(41)]);
+    run(5);
+    await waitFor(() => pending() === 0, 'both delivered', 10_000);
+    expect(lis.messages.slice(before).map((m) => /\rOBR\|1\|\|([^|]*)/.exec(m)?.[1])).toEqual(['S40', 'S41']);
+    lis.mode = 'ok';
+  });
+
+  it('never takes an ACK for another control id (MSA-2) as this message\'s, even when it arrives in its place', async () => {
+    lis.mode = 'wrong-id';
+    await enqueue([result(50)]);
+    run(0.5);
+    await waitFor(() => (store.outbox.status(['lis'])[0]?.lastError ?? '').includes('no ACK'), 'a timeout, not a delivery', 10_000);
+    expect(pending()).toBe(1);
+    lis.mode = 'ok';
+    await waitFor(() => pending() === 0, 'delivered once the LIS answers for it', 10_000);
   });
 
   it('retries while the LIS is down and delivers when it returns', async () => {

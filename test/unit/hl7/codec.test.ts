@@ -88,8 +88,10 @@ describe('ACK for the device dialect', () => {
     const h = header(parseHl7(hl7Fixture(MINDRAY)));
     const ack = buildAck(h, 'AA', { controlId: 'E1', nowMs: Date.UTC(2026, 10, 22, 1, 0, 0), timeZone: 'Asia/Ho_Chi_Minh', application: 'EDGE' });
     const [msh, msa] = ack.split('\r');
-    expect(msh).toBe('MSH|^~\\&|EDGE||BC-5380|Mindray|20261122080000+0700||ACK^R01^ACK|E1|P|2.3.1|||||||UNICODE');
+    expect(msh).toBe('MSH|^~\\&|EDGE||BC-5380|Mindray|20261122080000+0700||ACK^R01^ACK|E1|P|2.3.1||||||UNICODE');
     expect(msa).toBe('MSA|AA|1');
+    // MSH-18 where the device wrote it: the ACK read back gives the same charset.
+    expect(header(parseHl7(ack)).charset).toBe('UNICODE');
   });
 
   it('carries an ERR segment with the reason on AE', () => {

@@ -1,0 +1,93 @@
+import type { LabOrder, OrderCache } from '../lab/orderCache.ts';
+import { deviceTimeToIso } from '../lab/values.ts';
+import { comp, field, type Hl7Message, type Hl7Segment } from './message.ts';
+
+export class Hl7OrderError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Hl7OrderError';
+  }
+}
+
+/** What one ORM^O01 / OML^O21 says: orders to add or replace, and tests cancelled per specimen. */
+export interface Hl7OrderBatch {
+  orders: LabOrder[];
+  cancels: Array<{ specimenId: string; tests: string[] }>;
+}
+
+/** ORC-1 order control codes that withdraw a test (HL7 table 0119). */
+const CANCEL_CONTROLS = new Set(['CA', 'OC', 'DC', 'OD']);
+
+/**
+ * Orders from the LIS/HIS (ORM^O01 v2.3, OML^O21 v2.5). Specimen id: SPM-2 in OML, else
+ * OBR-3 (filler number, the barcode the analyzer reads back in its results), else OBR-2
+ * (placer number), else ORC-3/ORC-2. Test: OBR-4.1. Priority: OBR-5 or ORC-7.6 (TQ) 'S' = stat.
+ * Several ORC/OBR pairs for one specimen become one order with several tests.
+ */
+export function ordersFromHl7(msg: Hl7Message, timeZone: string): Hl7OrderBatch {
+  const byId = new Map<string, LabOrder>();
+  const cancels = new Map<string, string[]>();
+  let pid: Hl7Segment | undefined;
+  let orc: Hl7Segment | undefined;
+  let spm: Hl7Segment | undefined;
+  let obrCount = 0;
+  const segs = msg.segments;
+  for (let i = 0; i < segs.length; i++) {
+    const seg = segs[i]!;
+    if (seg.id === 'PID') pid = seg;
+    else if (seg.id === 'ORC') {
+      orc = seg;
+      spm = undefined;
+    } else if (seg.id === 'SPM') spm = seg;
+    else if (seg.id === 'OBR') {
+      obrCount++;
+      // OML^O21 puts SPM after OBR in the observation-request group: look ahead to the next ORC/OBR.
+      let groupSpm = spm;
+      for (let j = i + 1; j < segs.length && !groupSpm && segs[j]!.id !== 'ORC' && segs[j]!.id !== 'OBR'; j++) {
+        if (segs[j]!.id === 'SPM') groupSpm = segs[j];
+      }
+      const specimenId = (comp(msg, groupSpm, 2) || comp(msg, seg, 3) || comp(msg, seg, 2) || comp(msg, orc, 3) || comp(msg, orc, 2)).trim();
+      const test = comp(msg, seg, 4, 1).trim();
+      if (!specimenId) throw new Hl7OrderError(`OBR ${obrCount}: no specimen id (SPM-2, OBR-3, OBR-2 and ORC-2/3 are empty)`);
+      if (!test) throw new Hl7OrderError(`OBR ${obrCount}: OBR-4 (test) is empty`);
+      if (CANCEL_CONTROLS.has(field(orc, 1))) {
+        cancels.set(specimenId, [...(cancels.get(specimenId) ?? []), test]);
+        continue;
+      }
+      let order = byId.get(specimenId);
+      if (!order) {
+        order = { specimenId, tests: [] };
+        const patientId = comp(msg, pid, 3);
+        if (patientId) order.patientId = patientId;
+        const name = [comp(msg, pid, 5, 1), comp(msg, pid, 5, 2), comp(msg, pid, 5, 3)].filter(Boolean).join(' ');
+        if (name) order.patientName = name;
+        const birth = comp(msg, pid, 7);
+        if (birth) order.patientBirthDate = birth;
+        const sex = comp(msg, pid, 8);
+        if (sex) order.patientSex = sex;
+        const when = comp(msg, orc, 9) || comp(msg, seg, 6) || comp(msg, seg, 7);
+        const iso = when ? deviceTimeToIso(when, timeZone) : undefined;
+        if (iso) order.orderedAt = iso;
+        byId.set(specimenId, order);
+      }
+      if (!order.tests.includes(test)) order.tests.push(test);
+      if (field(seg, 5) === 'S' || comp(msg, orc, 7, 6) === 'S') order.priority = 'S';
+    }
+  }
+  if (obrCount === 0) throw new Hl7OrderError('no OBR segment: nothing is ordered');
+  for (const o of byId.values()) o.priority ??= 'R';
+  return { orders: [...byId.values()], cancels: [...cancels].map(([specimenId, tests]) => ({ specimenId, tests })) };
+}
+
+/**
+ * Applies a batch: a new order replaces what the cache knew of that specimen (the LIS's latest
+ * word); a cancel removes those tests. Idempotent, so a resent message does no harm.
+ */
+export function applyOrders(cache: OrderCache, batch: Hl7OrderBatch): void {
+  for (const o of batch.orders) cache.upsert(o);
+  for (const c of batch.cancels) {
+    const known = cache.findBySpecimen(c.specimenId);
+    if (!known) continue;
+    cache.upsert({ ...known, tests: known.tests.filter((t) => !c.tests.includes(t)) });
+  }
+}
