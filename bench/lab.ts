@@ -7,14 +7,26 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { msa, TestMllpClient } from '../test/helpers/mllpClient.ts';
+import { hl7Fixture, MINDRAY, withControlId } from '../test/helpers/hl7Fixtures.ts';
+import { parseHl7 } from '../drivers/hl7/message.ts';
+import { extractHl7Results } from '../drivers/hl7/results.ts';
 import { fmt, machineLine, percentile } from './common.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 let seq = 0;
 // One result per message, so messages/s = results/s.
-const message = () => `MSH|^~\\&|XN|LAB|||20261122080000||ORU^R01|M${seq++}|P|2.5.1||||||UNICODE UTF-8\rPID|1||P1||Nguyễn^Văn An\rOBR|1||S${seq}\rOBX|1|NM|WBC^WBC||${(seq % 100) / 10}|10*9/L|4-10||||F\r`;
+const oneResult = () => `MSH|^~\\&|XN|LAB|||20261122080000||ORU^R01|M${seq++}|P|2.5.1||||||UNICODE UTF-8\rPID|1||P1||Nguyễn^Văn An\rOBR|1||S${seq}\rOBX|1|NM|WBC^WBC||${(seq % 100) / 10}|10*9/L|4-10||||F\r`;
 
-async function closedLoop(port: number, connections: number): Promise<{ rate: number; p50: number; p99: number }> {
+// A real Mindray BC-5380 CBC message (fixture) with a new MSH-10 and sample id each time, so
+// every result is new (the same sample would be de-duplicated by result identity).
+const mindrayText = hl7Fixture(MINDRAY);
+const MINDRAY_RESULTS = extractHl7Results(parseHl7(mindrayText), { device: 'd', timezone: 'Asia/Ho_Chi_Minh', receivedAt: '' }).length;
+const mindray = () => {
+  const n = seq++;
+  return withControlId(mindrayText, `BC${n}`).replaceAll('|20071207011|', `|BENCH${n}|`);
+};
+
+async function closedLoop(port: number, connections: number, message: () => string = oneResult): Promise<{ rate: number; p50: number; p99: number }> {
   const clients = await Promise.all(Array.from({ length: connections }, () => TestMllpClient.open(port)));
   const latencies: number[] = [];
   const end = performance.now() + SECONDS * 1000;
@@ -42,7 +54,7 @@ async function steady(port: number, perSecond: number): Promise<{ rate: number; 
     const wait = start + (i * 1000) / perSecond - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const t0 = performance.now();
-    client.write(message());
+    client.write(oneResult());
     sends.push(client.next().then(() => void latencies.push(performance.now() - t0)));
   }
   await Promise.all(sends);
@@ -91,19 +103,21 @@ for (const [name, port] of [
 ] as const) {
   for (const conns of [1, 10]) {
     const r = await closedLoop(port, conns);
-    rows.push(`| ${name} | ${conns} connection${conns > 1 ? 's' : ''}, closed loop | ${fmt(r.rate, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} |`);
+    rows.push(`| ${name} | 1 result | ${conns} connection${conns > 1 ? 's' : ''}, closed loop | ${fmt(r.rate, 0)} | ${fmt(r.rate, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} |`);
   }
+  const m = await closedLoop(port, 10, mindray);
+  rows.push(`| ${name} | Mindray CBC, ${MINDRAY_RESULTS} results | 10 connections, closed loop | ${fmt(m.rate, 0)} | ${fmt(m.rate * MINDRAY_RESULTS, 0)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} |`);
   const s = await steady(port, 200);
-  rows.push(`| ${name} | steady 200 msg/s | ${fmt(s.rate, 0)} | ${fmt(s.p50, 2)} | ${fmt(s.p99, 2)} |`);
+  rows.push(`| ${name} | 1 result | steady 200 msg/s | ${fmt(s.rate, 0)} | ${fmt(s.rate, 0)} | ${fmt(s.p50, 2)} | ${fmt(s.p99, 2)} |`);
 }
 floor.stop();
 box.stop();
 await new Promise((r) => setTimeout(r, 200));
 rmSync(dir, { recursive: true, force: true });
 
-console.log(`\nHL7 results stored and acknowledged (${SECONDS} s per row, one ORU^R01 with one result per message)\n`);
+console.log(`\nHL7 ORU^R01 messages and results stored and acknowledged (${SECONDS} s per row; the floor stores nothing)\n`);
 console.log(`Machine: ${machineLine()}\n`);
-console.log('| receiver | load | results/s | p50 ACK ms | p99 ACK ms |');
-console.log('|---|---|---|---|---|');
+console.log('| receiver | message | load | messages/s | results/s | p50 ACK ms | p99 ACK ms |');
+console.log('|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);
 process.exit(0);

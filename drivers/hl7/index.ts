@@ -73,3 +73,4 @@ export const hl7DriverFactory: DriverFactory<Hl7DriverConfig> = {
 };
 
 export { Hl7Driver };
+export { hl7LisDestinationFactory, lisMllpDestinationFactory } from './lisDestination.ts';

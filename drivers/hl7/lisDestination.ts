@@ -152,3 +152,6 @@ export const hl7LisDestinationFactory: DestinationFactory<Hl7LisConfig> = {
   type: 'hl7-mllp-lis',
   create: (ctx, config) => new Hl7LisDestination(ctx.id, { ...config, ...(ctx.box && !config.timezone ? { timezone: ctx.box.timezone } : {}) }, ctx.log),
 };
+
+/** The name the lab brief uses for the same factory (registered under type 'hl7-mllp-lis'). */
+export const lisMllpDestinationFactory = hl7LisDestinationFactory;

@@ -35,6 +35,9 @@ export async function startHl7AnalyzerStream(options: { host?: string; port: num
   };
 }
 
+/** `start<Name>` per the simulator convention; the demo launcher imports startHl7AnalyzerStream. */
+export const startHl7Analyzer = startHl7AnalyzerStream;
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const port = Number(process.argv[process.argv.indexOf('--port') + 1] || 2575);
   startHl7AnalyzerStream({ port }).then(() => console.log(`sending Mindray ORU^R01 to 127.0.0.1:${port}`));
