@@ -24,9 +24,21 @@ export function isoWithOffset(ms: number, timeZone = 'Asia/Ho_Chi_Minh'): string
 }
 
 const offsetFormatters = new Map<string, Intl.DateTimeFormat>();
+// formatToParts is slow and offsets only change on quarter-hour boundaries: remember the last one.
+const lastOffset = new Map<string, { bucket: number; minutes: number }>();
+const QUARTER_HOUR_MS = 900_000;
 
 /** Offset of `timeZone` from UTC at instant `ms`, in minutes (420 for Asia/Ho_Chi_Minh). */
 export function zoneOffsetMinutes(ms: number, timeZone: string): number {
+  const bucket = Math.floor(ms / QUARTER_HOUR_MS);
+  const last = lastOffset.get(timeZone);
+  if (last?.bucket === bucket) return last.minutes;
+  const minutes = computeOffsetMinutes(ms, timeZone);
+  lastOffset.set(timeZone, { bucket, minutes });
+  return minutes;
+}
+
+function computeOffsetMinutes(ms: number, timeZone: string): number {
   let fmt = offsetFormatters.get(timeZone);
   if (!fmt) {
     fmt = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' });

@@ -19,6 +19,8 @@ export class CaptureStore {
   private readonly insertCapture;
   private readonly insertChunk;
   private readonly endCapture;
+  /** Chunks waiting for the next group commit: one write carries all of them. */
+  private pending: Array<[id: number, seq: number, direction: 'in' | 'out', atMs: number, bytes: Buffer]> = [];
 
   constructor(
     private readonly db: Database.Database,
@@ -49,10 +51,8 @@ export class CaptureStore {
         const add = (direction: 'in' | 'out', bytes: Buffer): void => {
           const n = seq++;
           const at = this.clock.now();
-          const copy = Buffer.from(bytes);
-          this.committer
-            .submit(() => this.insertChunk.run(id, n, direction, at, copy))
-            .catch(this.onError);
+          this.pending.push([id, n, direction, at, Buffer.from(bytes)]);
+          if (this.pending.length === 1) this.committer.submit(() => this.writePending()).catch(this.onError);
         };
         return {
           inbound: (bytes) => add('in', bytes),
@@ -64,6 +64,12 @@ export class CaptureStore {
         };
       },
     };
+  }
+
+  private writePending(): void {
+    const chunks = this.pending;
+    this.pending = [];
+    for (const chunk of chunks) this.insertChunk.run(...chunk);
   }
 
   list(device?: string, limit = 100): Array<{ id: number; device: string; connection: string; startedMs: number; endedMs: number | null; bytesIn: number; bytesOut: number }> {

@@ -54,6 +54,22 @@ describe('journal', () => {
     expect(store.journalStore.count()).toBe(50);
   });
 
+  it('rolls back only the write that failed when it shares a commit with others', async () => {
+    const commits: number[] = [];
+    const store = await freshStore({ onCommit: (_ms, writes) => commits.push(writes) });
+    const journal = store.journalFor('dev', ['lis']);
+    const failing = store.committer.submit(() => {
+      store.db.prepare("INSERT INTO journal (received_ms, received_at, source, stream, kind, idem_key) VALUES (1, 'x', 'dev', 's', 'k', 'half')").run();
+      throw new Error('refused by the writer');
+    });
+    const results = await Promise.allSettled([journal.append({ stream: 's', kind: 'k', idempotencyKey: 'a' }), failing, journal.append({ stream: 's', kind: 'k', idempotencyKey: 'b' })]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(commits).toEqual([3]);
+    // The failed write's own insert is gone; its neighbours and their outbox rows are kept.
+    expect(store.journalStore.list({}).map((r) => r.idempotencyKey).sort()).toEqual(['a', 'b']);
+    expect(store.outbox.list({ destination: 'lis' })).toHaveLength(2);
+  });
+
   it('refuses telemetry up front when the disk budget is exhausted, but still takes clinical data', async () => {
     const store = await freshStore({ budgetBytes: 1 });
     store.budget.read();
