@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Driver, DriverContext, DriverStatus, ServiceRegistry } from '../drivers/contract.ts';
 import { IngestRouter, INGEST_SERVICE } from '../drivers/http-ingest/index.ts';
-import { ORDER_CACHE_SERVICE, SqliteOrderCache } from '../drivers/lab/orderCache.ts';
+import { ORDER_CACHE_SERVICE, SqliteOrderCache, type PurgeableOrderCache } from '../drivers/lab/orderCache.ts';
 import { CheckInRegistrar, createHisLookup, type HisLookup } from './his/index.ts';
 import websocket from '@fastify/websocket';
 import { PRINTERS_SERVICE, type PrinterPool } from '../drivers/printer/printerPool.ts';
@@ -367,7 +367,10 @@ export class Agent implements RuntimeView {
       }
     });
     const retention = async () => {
-      const outcome = await this.store.applyRetention();
+      const outcome: Record<string, number> = { ...(await this.store.applyRetention()) };
+      // Orders carry names and birth dates: gone once not updated within the personal-data retention.
+      const orders = this.services.get<PurgeableOrderCache>(ORDER_CACHE_SERVICE);
+      if (orders) outcome.ordersPurged = orders.purgeOlderThan(this.clock.now() - this.config.retention.personalHours * 3_600_000);
       if (Object.values(outcome).some((n) => n > 0)) this.log.info(outcome, 'retention applied');
     };
     void retention().catch((err) => this.log.error({ err }, 'retention failed'));

@@ -1,4 +1,4 @@
-import type { DriverStatus } from '../drivers/contract.ts';
+import type { DriverStatus, ServiceRegistry } from '../drivers/contract.ts';
 import type { EventBus } from './bus.ts';
 import type { AgentConfig } from './config/types.ts';
 import type { ForwarderStats } from './forward/forwarder.ts';
@@ -23,6 +23,8 @@ export interface RuntimeView {
   readonly store: Store;
   readonly bus: EventBus;
   readonly startedAt: number;
+  /** Shared services (order cache, ingest router…) by name. */
+  readonly services: ServiceRegistry;
   devices(): ComponentView[];
   destinations(): DestinationView[];
   /** Look at a destination's outbox now (after a console action). */

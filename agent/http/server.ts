@@ -10,6 +10,8 @@ import { registerHealthRoutes } from './healthRoutes.ts';
 import { registerJournalRoutes } from './journalRoutes.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { registerOutboxRoutes } from './outboxRoutes.ts';
+import { registerOrdersRoutes } from './ordersRoutes.ts';
+import { registerResultsRoutes } from './resultsRoutes.ts';
 import { registerConfigRoutes } from './configRoutes.ts';
 import { errorResponses } from './schemas.ts';
 
@@ -57,6 +59,8 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<{ app: Fa
   metrics.register(app);
   registerJournalRoutes(app, runtime, auth.requireAdmin);
   registerOutboxRoutes(app, runtime, auth.requireAdmin);
+  registerResultsRoutes(app, runtime, auth.requireAdmin);
+  registerOrdersRoutes(app, runtime, auth.requireAdmin);
   registerConfigRoutes(app, runtime, auth.requireAdmin, () => runtime.requestRestart());
 
   app.get('/api/devices', { preHandler: auth.requireAdmin, schema: { tags: ['devices'], summary: 'Devices and destinations with live status' } }, async () => ({

@@ -16,6 +16,11 @@ export interface LabOrder {
   priority?: 'R' | 'S';
   /** ISO 8601 when the LIS created it. */
   orderedAt?: string;
+  /** The placer's order number and the accession number (imaging worklists use these). */
+  orderId?: string;
+  accessionNumber?: string;
+  /** The requested items with their names and modality, when the sender gave them. */
+  items?: Array<{ code: string; name?: string; modality?: string }>;
 }
 
 export interface OrderCache {
@@ -23,11 +28,16 @@ export interface OrderCache {
   findBySpecimen(specimenId: string): LabOrder | undefined;
 }
 
+/** Orders hold personal data: the agent purges those not updated within the retention. */
+export interface PurgeableOrderCache extends OrderCache {
+  purgeOlderThan(cutoffMs: number): number;
+}
+
 /** Service name under which the agent provides an OrderCache to lab drivers. */
 export const ORDER_CACHE_SERVICE = 'lab.orderCache';
 
 /** OrderCache in the box's SQLite database (its own table; synchronous, so it is fast enough for a query). */
-export class SqliteOrderCache implements OrderCache {
+export class SqliteOrderCache implements PurgeableOrderCache {
   private readonly upsertStmt: Database.Statement;
   private readonly findStmt: Database.Statement;
 
@@ -52,5 +62,14 @@ export class SqliteOrderCache implements OrderCache {
   findBySpecimen(specimenId: string): LabOrder | undefined {
     const row = this.findStmt.get(specimenId) as { order_json: string } | undefined;
     return row ? (JSON.parse(row.order_json) as LabOrder) : undefined;
+  }
+
+  /** Every order, newest first (worklists match over these). */
+  list(limit = 10_000): LabOrder[] {
+    return (this.db.prepare('SELECT order_json FROM lab_orders ORDER BY updated_ms DESC LIMIT ?').all(limit) as Array<{ order_json: string }>).map((r) => JSON.parse(r.order_json) as LabOrder);
+  }
+
+  purgeOlderThan(cutoffMs: number): number {
+    return this.db.prepare('DELETE FROM lab_orders WHERE updated_ms < ?').run(cutoffMs).changes;
   }
 }

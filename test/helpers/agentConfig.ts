@@ -5,7 +5,7 @@ import { hashPassword } from '../../agent/http/password.ts';
 export const TEST_PASSWORD = 'test-password-1';
 
 /** Writes a configuration + secrets file for an agent on ephemeral ports in `dir`. */
-export async function writeAgentConfig(dir: string, opts: { sinkUrl: string; provinceUrl?: string; extra?: string }): Promise<string> {
+export async function writeAgentConfig(dir: string, opts: { sinkUrl: string; provinceUrl?: string; extra?: string; extraDestinations?: string }): Promise<string> {
   const file = join(dir, 'agent.yaml');
   writeFileSync(join(dir, 'secrets.yaml'), `admin_hash: "${await hashPassword(TEST_PASSWORD)}"\ningest_token: tok-123\n`);
   writeFileSync(
@@ -20,6 +20,7 @@ destinations:
     type: http-json
     url: "${opts.sinkUrl}"
     backoff: { initialSeconds: 0.05, maxSeconds: 0.2 }
+${opts.extraDestinations ?? ''}
 devices:
   monitor:
     driver: http-ingest

@@ -22,4 +22,15 @@ describe('SqliteOrderCache', () => {
     expect(() => cache.upsert({ specimenId: '', tests: [] })).toThrow(/specimen id/);
     db2.close();
   });
+
+  it('purges orders (names, birth dates) not updated within the retention, and keeps newer ones', () => {
+    const db = new Database(':memory:');
+    const cache = new SqliteOrderCache(db);
+    cache.upsert({ specimenId: 'OLD', patientName: 'Phạm Văn Bình', tests: ['GLU'] });
+    db.prepare("UPDATE lab_orders SET updated_ms = updated_ms - 4 * 86400000 WHERE specimen_id = 'OLD'").run();
+    cache.upsert({ specimenId: 'NEW', tests: ['HGB'] });
+    expect(cache.purgeOlderThan(Date.now() - 72 * 3_600_000)).toBe(1);
+    expect(cache.list().map((o) => o.specimenId)).toEqual(['NEW']);
+    db.close();
+  });
 });
