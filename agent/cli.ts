@@ -15,6 +15,9 @@ const USAGE = `edge-agent — the hospital department edge runtime
                                                 (reads the password from standard input if not given)
   edge-agent card read [--reader NAME] (--qr TEXT | --mrz TEXT | --can DIGITS) [--dg2] [--show-pii]
                                                 read a CCCD chip through pcscd; identity masked unless asked
+  edge-agent replay FILE --to tcp://HOST:PORT [--astm|--mllp] [--frame-size N] [--timeout-ms N]
+                                                re-send a raw capture (GET /api/captures/ID as
+                                                application/octet-stream) as the device sent it
 `;
 
 const extraCommands = new Map<string, (argv: string[]) => Promise<number>>();
@@ -40,6 +43,10 @@ async function main(argv: string[]): Promise<number> {
       const { runCardRead } = await import('../drivers/cccd/cli.ts');
       // pcsclite's threads can hold the process open: the exit below ends it once printed.
       return runCardRead(rest.slice(1));
+    }
+    case 'replay': {
+      const { runReplay } = await import('./replay.ts');
+      return runReplay(rest);
     }
     case undefined:
     case '-h':
