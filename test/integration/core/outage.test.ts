@@ -6,6 +6,7 @@ import { OutboxForwarder } from '../../../agent/forward/forwarder.ts';
 import { HttpJsonDestination } from '../../../agent/forward/httpJson.ts';
 import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
+import { runForwarderUntil as runUntil } from '../../helpers/simulatedTime.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -15,17 +16,6 @@ afterEach(async () => {
   for (const c of cleanup.reverse()) await c();
   cleanup = [];
 });
-
-/** Runs the forwarder through simulated time: jump to each timer, let real I/O settle. */
-async function runUntil(clock: ManualClock, forwarder: OutboxForwarder, untilMs: number): Promise<void> {
-  while (true) {
-    await waitFor(() => forwarder.stats.inFlight === 0, 'deliveries in flight to settle', 20_000, 1);
-    const next = clock.nextTimerAt();
-    if (next === null || next > untilMs) break;
-    clock.advanceTo(next);
-  }
-  clock.advanceTo(untilMs);
-}
 
 describe('destination outage of a simulated day', () => {
   it('delivers every item once, in order per source, after the destination returns; a poison item is parked without blocking', async () => {
