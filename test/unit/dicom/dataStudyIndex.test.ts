@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openStore } from '../../../agent/store/store.ts';
+import { extractInstanceMeta } from '../../../drivers/dicom/data/instanceMeta.ts';
+import { SqliteStudyIndex } from '../../../drivers/dicom/data/studyIndex.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { syntheticPart10, VN_PATIENT } from './dataFixtures.ts';
+import type { SyntheticInstance } from './dataFixtures.ts';
+
+const tmp = tempDir('dicom-index-');
+let store: Awaited<ReturnType<typeof openStore>>;
+let index: SqliteStudyIndex;
+const journal = () => store.journalFor('us1', ['pacs', 'stow']);
+
+beforeAll(async () => {
+  store = await openStore({ dir: join(tmp.dir, 'store') });
+  index = new SqliteStudyIndex(store.db);
+});
+afterAll(async () => {
+  await store.close();
+  tmp.cleanup();
+});
+
+/** Receives an instance the way the C-STORE SCP does: blob, journal entry with outbox rows, index. */
+async function receive(s: SyntheticInstance, receivedAt: string, routes?: string[]) {
+  const bytes = syntheticPart10(s);
+  const path = join(tmp.dir, `${s.sopInstanceUid}-${Math.random()}.dcm`);
+  writeFileSync(path, bytes);
+  const blob = await store.blobs.write(bytes);
+  const meta = await extractInstanceMeta(path);
+  const j = routes ? store.journalFor('us1', routes) : journal();
+  const appended = await j.append({ stream: 'dicom.instance', kind: 'c-store', idempotencyKey: `${s.sopInstanceUid}:${blob.hash}`, blob, personal: true, parsed: { sop: s.sopInstanceUid } });
+  return { appended, result: index.record({ journalId: appended.id, blob, meta, sourceAe: 'US01', receivedAt }), blob, meta };
+}
+
+function outboxIds(journalId: number): Array<{ id: number; destination: string }> {
+  return store.db.prepare('SELECT id, destination FROM outbox WHERE journal_id = ? ORDER BY destination').all(journalId) as Array<{ id: number; destination: string }>;
+}
+
+describe('SqliteStudyIndex over the real store', () => {
+  const studyA = '1.2.826.0.1.3680043.10.9.1';
+  const studyB = '1.2.826.0.1.3680043.10.9.2';
+
+  it('indexes patient, study, series, instance; forwarding state per destination from the outbox', async () => {
+    const a1 = await receive({ studyUid: studyA, seriesUid: `${studyA}.1`, sopInstanceUid: `${studyA}.1.1` }, '2026-11-20T08:00:00Z');
+    await receive({ studyUid: studyA, seriesUid: `${studyA}.1`, sopInstanceUid: `${studyA}.1.2` }, '2026-11-20T08:00:01Z');
+    expect(a1.result).toEqual({ duplicate: false, conflict: false });
+    const view = index.getStudy(studyA)!;
+    expect(view.study).toMatchObject({ patientName: VN_PATIENT, patientId: 'BN0001', patientBirthDate: '19800101', instanceCount: 2, seriesCount: 1, modalities: ['US'], state: 'pending', forwarding: { pending: 4, done: 0, parked: 0 } });
+    expect(view.series[0]!.instances.map((i) => i.destinations.map((d) => `${d.destination}:${d.state}`))).toEqual([
+      ['pacs:pending', 'stow:pending'],
+      ['pacs:pending', 'stow:pending'],
+    ]);
+
+    const [pacs, stow] = outboxIds(a1.appended.id);
+    await store.outbox.markDone(pacs!.id);
+    await store.outbox.park(stow!.id, 'stow', 'FailedSOPSequence: 0xA900 SOP class not supported');
+    const after = index.getStudy(studyA)!;
+    expect(after.study.state).toBe('parked');
+    const first = after.series[0]!.instances.find((i) => i.journalId === a1.appended.id)!;
+    expect(first.destinations).toMatchObject([
+      { destination: 'pacs', state: 'done', attempts: 1 },
+      { destination: 'stow', state: 'parked', deadLetterReason: 'FailedSOPSequence: 0xA900 SOP class not supported' },
+    ]);
+  });
+
+  it('same journal entry twice is a duplicate; same SOP Instance UID with other bytes is a conflict on both copies', async () => {
+    const sop = `${studyB}.1.1`;
+    const first = await receive({ studyUid: studyB, seriesUid: `${studyB}.1`, sopInstanceUid: sop, modality: 'CT', patientId: 'BN0002' }, '2026-11-21T09:00:00Z');
+    expect(index.record({ journalId: first.appended.id, blob: first.blob, meta: first.meta, receivedAt: Date.now() })).toEqual({ duplicate: true, conflict: false });
+    const second = await receive({ studyUid: studyB, seriesUid: `${studyB}.1`, sopInstanceUid: sop, modality: 'CT', patientId: 'BN0002', pixels: Buffer.alloc(32, 9) }, '2026-11-21T09:00:05Z');
+    expect(second.result).toEqual({ duplicate: false, conflict: true });
+    const instances = index.getStudy(studyB)!.series[0]!.instances;
+    expect(instances.map((i) => i.conflict)).toEqual([true, true]);
+    expect(index.listStudies({ state: 'conflict' }).studies.map((s) => s.studyUid)).toEqual([studyB]);
+  });
+
+  it('filters by patient, date range, modality, state; pages', async () => {
+    const studyC = '1.2.826.0.1.3680043.10.9.3';
+    const c = await receive({ studyUid: studyC, seriesUid: `${studyC}.1`, sopInstanceUid: `${studyC}.1.1`, modality: 'DX', patientId: 'BN0003' }, '2026-11-22T10:00:00Z');
+    for (const o of outboxIds(c.appended.id)) await store.outbox.markDone(o.id);
+    expect(index.listStudies({ patientId: 'BN0002' }).studies.map((s) => s.studyUid)).toEqual([studyB]);
+    expect(index.listStudies({ modality: 'DX' }).studies.map((s) => s.studyUid)).toEqual([studyC]);
+    expect(index.listStudies({ dateFrom: '2026-11-22', dateTo: '20261122' }).total).toBe(3); // all synthetic studies are dated 20261122
+    expect(index.listStudies({ dateFrom: '2026-11-23' }).total).toBe(0);
+    expect(index.listStudies({ state: 'delivered' }).studies.map((s) => s.studyUid)).toEqual([studyC]);
+    expect(index.listStudies({ state: 'pending' }).studies.map((s) => s.studyUid).sort()).toEqual([studyA, studyB]);
+    const page1 = index.listStudies({ limit: 2 });
+    const page2 = index.listStudies({ limit: 2, offset: 2 });
+    expect(page1.total).toBe(3);
+    expect([...page1.studies, ...page2.studies].map((s) => s.studyUid)).toEqual([studyC, studyB, studyA]); // newest first
+  });
+
+  it('an instance journaled without routes shows state none and is never purged as forwarded', async () => {
+    const studyD = '1.2.826.0.1.3680043.10.9.4';
+    await receive({ studyUid: studyD, seriesUid: `${studyD}.1`, sopInstanceUid: `${studyD}.1.1` }, '2026-01-01T00:00:00Z', []);
+    expect(index.getStudy(studyD)!.study.state).toBe('none');
+    expect(index.listStudies({ state: 'none' }).studies.map((s) => s.studyUid)).toEqual([studyD]);
+    index.purgeForwarded(1);
+    expect(index.getStudy(studyD)).toBeDefined();
+  });
+
+  it('purgeForwarded removes only fully delivered old instances; scrubPersonal blanks names only when delivered', () => {
+    const now = Date.parse('2026-12-30T00:00:00Z');
+    // Study C (delivered) and study D (never routed: finished, as the journal's retention sees it).
+    expect(index.scrubPersonal(72, now)).toBe(2);
+    expect(index.listStudies({ state: 'delivered' }).studies[0]!.patientName).toBeNull();
+    expect(index.getStudy('1.2.826.0.1.3680043.10.9.1')!.study.patientName).toBe(VN_PATIENT);
+    const removed = index.purgeForwarded(7, now);
+    expect(removed).toBe(1);
+    expect(index.getStudy('1.2.826.0.1.3680043.10.9.3')).toBeUndefined();
+    expect(index.getStudy('1.2.826.0.1.3680043.10.9.1')!.study.instanceCount).toBe(2);
+    expect(index.purgeForwarded(7, Date.parse('2026-11-21T00:00:00Z'))).toBe(0); // nothing old enough
+  });
+
+  it('a second SqliteStudyIndex on the same database reuses its tables', () => {
+    const again = new SqliteStudyIndex(store.db);
+    expect(again.listStudies().total).toBe(index.listStudies().total);
+  });
+});
