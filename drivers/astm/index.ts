@@ -27,6 +27,7 @@ export interface AstmDriverConfig {
   testCodes?: Record<string, string>;
   quirks?: LabQuirk[];
   forwardQc?: boolean;
+  stripDiacritics?: boolean;
   /** tcp-client / serial: wait before reconnecting after a failure. */
   reconnectMs?: number;
   maxConnections?: number;
@@ -55,6 +56,7 @@ export function resolveAstmSettings(ctx: Pick<DriverContext, 'timezone'>, config
     testCodes: { ...profile.testCodes, ...config.testCodes },
     quirks,
     forwardQc: config.forwardQc ?? false,
+    stripDiacritics: config.stripDiacritics ?? false,
     timers: config.timers,
   };
 }

@@ -14,6 +14,8 @@ export interface AstmLisConfig {
   frameSize?: number;
   /** utf-8 or windows-1258 (TCVN3/VISCII are refused on an ASTM wire). */
   encoding?: LabTextEncoding;
+  /** Send texts without Vietnamese diacritics (then any encoding is safe on the wire). */
+  stripDiacritics?: boolean;
   senderName?: string;
   connectTimeoutMs?: number;
   replyTimeoutMs?: number;
@@ -54,7 +56,7 @@ export class AstmLisDestination implements Destination {
     private readonly ctx: Pick<DestinationContext, 'log'>,
     private readonly clock: Clock = systemClock,
   ) {
-    encodeText('', config.encoding ?? 'utf-8', { forAstmWire: true });
+    encodeText('', config.encoding ?? 'utf-8', { forAstmWire: true, stripDiacritics: config.stripDiacritics === true });
   }
 
   async stop(): Promise<void> {
@@ -76,7 +78,7 @@ export class AstmLisDestination implements Destination {
     const onAbort = () => this.disconnect();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const outcome = await link.send(encodeText(text, this.config.encoding ?? 'utf-8', { forAstmWire: true }));
+      const outcome = await link.send(encodeText(text, this.config.encoding ?? 'utf-8', { forAstmWire: true, stripDiacritics: this.config.stripDiacritics === true }));
       if (outcome.ok) return { result: 'ok', detail: 'all frames ACKed' };
       // Unknown outcome: start clean so a late reply cannot count for the next message.
       this.disconnect();

@@ -8,7 +8,8 @@ import type { LabQuirk } from '../lab/profiles.ts';
 import type { AstmFrame } from './frame.ts';
 import { buildQueryAnswer } from './hostQuery.ts';
 import { AstmLink, type AstmLinkTimers, type TransmissionEnd } from './link.ts';
-import { astmTimeToIso, AstmRecordError, extractResults, parseMessage, splitRecords, type AstmQuery, type Delimiters } from './records.ts';
+import { clockSkewAlarmFor, clockSkewSeconds } from '../lab/clockSkew.ts';
+import { AstmRecordError, extractResults, parseMessage, splitRecords, type AstmQuery, type Delimiters } from './records.ts';
 
 export interface AstmSessionSettings {
   framing: 'framed' | 'bare';
@@ -19,6 +20,8 @@ export interface AstmSessionSettings {
   quirks: LabQuirk[];
   /** QC results are journaled but not routed unless this is true. */
   forwardQc: boolean;
+  /** Host query answers without Vietnamese diacritics, for analyzers that cannot show them. */
+  stripDiacritics?: boolean;
   /** Warn when the message time (H.14) and the box clock differ by more than this (default 5 min). */
   clockSkewWarnSeconds?: number;
   /** Text held while waiting for an L record; beyond this it is kept as incomplete (memory bound). */
@@ -281,9 +284,7 @@ export class AstmSession {
     }
     const isQuery = summary.queries.length > 0 && summary.results.length === 0;
     const skew = clockSkewSeconds(summary.messageTime, this.settings.timezone, this.clock.now());
-    if (skew !== undefined && Math.abs(skew) > (this.settings.clockSkewWarnSeconds ?? 300)) {
-      this.ctx.log.warn({ device: this.ctx.id, skewSeconds: skew }, 'analyzer clock differs from the box clock; its result times are kept as sent');
-    }
+    clockSkewAlarmFor(this.ctx, this.settings.clockSkewWarnSeconds).observe(skew, this.clock.now());
     const appends: Promise<unknown>[] = [
       this.ctx.journal
         .append({
@@ -336,7 +337,7 @@ export class AstmSession {
       const text = buildQueryAnswer(query, (id) => this.orderCache?.findBySpecimen(id), delimiters, { now });
       let bytes: Buffer;
       try {
-        bytes = encodeText(text, this.settings.encoding, { forAstmWire: true });
+        bytes = encodeText(text, this.settings.encoding, { forAstmWire: true, stripDiacritics: this.settings.stripDiacritics === true });
       } catch (err) {
         this.ctx.log.error({ err, device: this.ctx.id }, 'cannot answer the host query in this encoding');
         continue;
@@ -393,13 +394,6 @@ export class AstmSession {
       this.keepIncomplete('bare message without L within the receive timeout', pending);
     }, timeout);
   }
-}
-
-/** Device message time (H.14, device zone) minus the box clock, in seconds; undefined if absent. */
-export function clockSkewSeconds(messageTime: string | undefined, timeZone: string, nowMs: number): number | undefined {
-  if (!messageTime) return undefined;
-  const iso = astmTimeToIso(messageTime, timeZone);
-  return iso ? Math.round((Date.parse(iso) - nowMs) / 1000) : undefined;
 }
 
 /** YYYYMMDDHHMMSS in the device's zone. */

@@ -10,6 +10,7 @@ export interface Hl7DriverConfig {
   encoding?: LabTextEncoding;
   testCodes?: Record<string, string>;
   forwardQc?: boolean;
+  stripDiacritics?: boolean;
   maxMessageBytes?: number;
   mllpRelease2?: boolean;
   applicationName?: string;
@@ -39,6 +40,7 @@ class Hl7Driver implements Driver {
       maxMessageBytes: this.config.maxMessageBytes ?? 64 * 1024 * 1024,
       mllpRelease2: this.config.mllpRelease2 ?? profile.hl7?.mllpRelease2 ?? false,
       applicationName: this.config.applicationName ?? 'EDGE',
+      stripDiacritics: this.config.stripDiacritics ?? false,
       mode: this.config.mode ?? 'analyzer',
     });
     await this.listener.start();

@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { DeliveryOutcome, Destination, DestinationFactory, OutboxItem } from '../../agent/forward/destination.ts';
+import { encodeText } from '../lab/encoding.ts';
 import type { LabResult } from '../lab/result.ts';
 import { hl7Time } from './ack.ts';
 import { MllpDecoder, mllpFrame } from './mllp.ts';
@@ -19,6 +20,8 @@ export interface Hl7LisConfig {
   connectTimeoutSeconds?: number;
   /** Box timezone for MSH-7. */
   timezone?: string;
+  /** Send names and texts without Vietnamese diacritics (for a LIS that cannot store them). */
+  stripDiacritics?: boolean;
 }
 
 /** MSH-10 from the idempotency key: a retry carries the same control id, so the LIS can drop it. */
@@ -91,7 +94,7 @@ export class Hl7LisDestination implements Destination {
         else if (ack.code === 'CLOSED') finish({ result: 'retry', reason: ack.text });
         else finish({ result: 'permanent', reason: `LIS answered ${ack.code}${ack.text ? `: ${ack.text}` : ''}` });
       });
-      socket.write(mllpFrame(Buffer.from(buildOru(result, controlId, this.config, Date.now()), 'utf8')));
+      socket.write(mllpFrame(encodeText(buildOru(result, controlId, this.config, Date.now()), 'utf-8', { stripDiacritics: this.config.stripDiacritics === true })));
     });
   }
 

@@ -10,6 +10,7 @@ import { header, Hl7ParseError, parseHl7, type Hl7Header, type Hl7Message } from
 import { buildQueryAnswer, parseHostQuery, type Hl7HostQuery } from './hostQuery.ts';
 import { applyOrders, Hl7OrderError, ordersFromHl7, type Hl7OrderBatch } from './orders.ts';
 import { extractHl7Results } from './results.ts';
+import { clockSkewAlarmFor, clockSkewSeconds, type ClockSkewAlarm } from '../lab/clockSkew.ts';
 
 export interface Hl7ListenerSettings {
   host: string;
@@ -22,6 +23,8 @@ export interface Hl7ListenerSettings {
   mllpRelease2: boolean;
   /** Our application name in ACKs when the sender left MSH-5 empty. */
   applicationName: string;
+  /** Answers (ACK texts, host query answers) without Vietnamese diacritics. */
+  stripDiacritics?: boolean;
   /**
    * 'analyzer': results (ORU/OUL) and host queries (QRY^Q02, QBP^Q11) from a device;
    * 'orders': orders (ORM^O01, OML^O21) from the LIS/HIS into the order cache.
@@ -52,11 +55,13 @@ export class Hl7Listener {
   private ackSeq = 0;
   /** LIS test code → device code, for host-query answers (the profile's table reversed). */
   private readonly testCodesToDevice: Record<string, string>;
+  private readonly clockSkew: ClockSkewAlarm;
 
   constructor(
     private readonly ctx: DriverContext,
     private readonly settings: Hl7ListenerSettings,
   ) {
+    this.clockSkew = clockSkewAlarmFor(ctx);
     this.testCodesToDevice = Object.fromEntries(Object.entries(settings.testCodes).map(([device, lis]) => [lis, device]));
   }
 
@@ -129,7 +134,7 @@ export class Hl7Listener {
     };
     // MLLP release 2 answers with the commit bytes; HL7 answers are sent in the sender's encoding.
     const reply = (text: string | null, commit: boolean) =>
-      send(this.settings.mllpRelease2 ? Buffer.from([0x0b, commit ? 0x06 : 0x15, 0x1c, 0x0d]) : mllpFrame(encodeText(text ?? '', encoding)));
+      send(this.settings.mllpRelease2 ? Buffer.from([0x0b, commit ? 0x06 : 0x15, 0x1c, 0x0d]) : mllpFrame(encodeText(text ?? '', encoding, { stripDiacritics: this.settings.stripDiacritics === true })));
     let msg: Hl7Message;
     let hdr: Hl7Header;
     try {
@@ -191,7 +196,7 @@ export class Hl7Listener {
         application: this.settings.applicationName,
         testCodesToDevice: this.testCodesToDevice,
       });
-      for (const a of answers) send(mllpFrame(encodeText(a, encoding)));
+      for (const a of answers) send(mllpFrame(encodeText(a, encoding, { stripDiacritics: this.settings.stripDiacritics === true })));
       return;
     }
 
@@ -220,6 +225,7 @@ export class Hl7Listener {
       }
       this.counters.orders += batch.orders.length + batch.cancels.length;
     } else if (hdr.messageType === 'ORU' || hdr.messageType === 'OUL') {
+      this.clockSkew.observe(clockSkewSeconds(hdr.time, this.ctx.timezone, now), now);
       const receivedAt = isoWithOffset(now, this.ctx.timezone);
       results = extractHl7Results(msg, { device: this.ctx.id, timezone: this.ctx.timezone, receivedAt, testCodes: this.settings.testCodes });
     }

@@ -57,8 +57,10 @@ function toWindows1258Form(text: string): string {
  * Encodes text for a device. `forAstmWire` refuses TCVN3 and VISCII: some of their letters are
  * ASTM control bytes and would break the link layer (spec lab.md, "the Vietnamese trap").
  */
-export function encodeText(text: string, encoding: LabTextEncoding, opts: { forAstmWire?: boolean } = {}): Buffer {
-  if (opts.forAstmWire) assertSafeForAstmWire(encoding);
+export function encodeText(text: string, encoding: LabTextEncoding, opts: { forAstmWire?: boolean; stripDiacritics?: boolean } = {}): Buffer {
+  if (opts.forAstmWire && !opts.stripDiacritics) assertSafeForAstmWire(encoding);
+  // Without diacritics the text is ASCII: safe in any of these encodings, on any wire.
+  if (opts.stripDiacritics) text = stripDiacritics(text);
   const name = ICONV_NAME[encoding];
   if (!name) throw new EncodingError('LAB_ENCODING_UNKNOWN', `unknown text encoding '${String(encoding)}'`);
   const prepared = encoding === 'windows-1258' ? toWindows1258Form(text) : text.normalize('NFC');

@@ -359,17 +359,19 @@ export function loadAstmFixture(path: string): Buffer {
 }
 
 /**
- * Sets every R record's completed time (R.13) to `now`: each demo round then carries new
+ * Sets every R record's completed time (R.13) and the header's time (H.14) to `now`: each demo round then carries new
  * results (a rerun) instead of repeats that the box would rightly drop as duplicates.
  */
 export function restampResults(message: Buffer, now: string): Buffer {
   const text = message.toString('latin1');
   const fieldDelim = text.startsWith('H') ? text[1]! : '|';
+  // R.13 (completed) and H.14 (message time, which the box compares with its clock).
   const lines = text.split('\r').map((line) => {
-    if (!line.startsWith('R' + fieldDelim)) return line;
+    const index = line.startsWith('R' + fieldDelim) ? 12 : line.startsWith('H' + fieldDelim) ? 13 : -1;
+    if (index < 0) return line;
     const f = line.split(fieldDelim);
-    while (f.length < 13) f.push('');
-    f[12] = now;
+    while (f.length <= index) f.push('');
+    f[index] = now;
     return f.join(fieldDelim);
   });
   return Buffer.from(lines.join('\r'), 'latin1');

@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import { formatAstmTime } from '../../drivers/astm/session.ts';
 import { TestMllpClient } from '../helpers/mllpClient.ts';
 import { hl7Fixture, MINDRAY, withControlId } from '../helpers/hl7Fixtures.ts';
 
@@ -16,7 +17,10 @@ export async function startHl7AnalyzerStream(options: { host?: string; port: num
       client ??= await TestMllpClient.open(options.port, options.host ?? '127.0.0.1');
       n++;
       const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
-      const text = withControlId(hl7Fixture(MINDRAY), `BC${stamp}${n}`).replace('|20071207011|', `|BC${stamp.slice(2)}${n}|`);
+      // MSH-7 in the analyzer's local time, as a correctly set analyzer sends it.
+      const text = withControlId(hl7Fixture(MINDRAY), `BC${stamp}${n}`)
+        .replace('|20071207011|', `|BC${stamp.slice(2)}${n}|`)
+        .replace(/^(MSH\|[^|]*\|[^|]*\|[^|]*\|[^|]*\|[^|]*\|)[^|]*/, `$1${formatAstmTime(Date.now(), 'Asia/Ho_Chi_Minh')}`);
       await client.send(text);
     } catch {
       client?.close();

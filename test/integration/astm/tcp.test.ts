@@ -145,7 +145,7 @@ describe('ASTM driver over TCP with the real store', () => {
 describe('demo analyzer stream', () => {
   it('streams restamped fixtures to the box: every round makes new results', async () => {
     const { startAstmAnalyzerStream, restampResults } = await import('../../sim/astmAnalyzer.ts');
-    expect(restampResults(Buffer.from('H|\\^&\rR|1|^^^K|4\rL|1\r'), '20261122120000').toString()).toBe('H|\\^&\rR|1|^^^K|4|||||||||20261122120000\rL|1\r');
+    expect(restampResults(Buffer.from('H|\\^&\rR|1|^^^K|4\rL|1\r'), '20261122120000').toString()).toBe('H|\\^&||||||||||||20261122120000\rR|1|^^^K|4|||||||||20261122120000\rL|1\r');
     const ctx = makeDriverContext(store, { id: 'demo-stream', routes: ['lis'] });
     const driver = new AstmDriver(ctx, { transport: 'tcp-server', host: '127.0.0.1', port: 0 });
     await driver.start();

@@ -39,8 +39,8 @@ async function enqueue(results: LabResult[]): Promise<void> {
   for (const r of results) await journal.append({ stream: 'lab.result', kind: 'astm.result', idempotencyKey: resultIdentity(r), parsed: r });
 }
 
-function run(ackTimeoutSeconds = 5): void {
-  const dest = new Hl7LisDestination('lis', { host: '127.0.0.1', port: lis.port, ackTimeoutSeconds }, pino({ level: 'silent' }));
+function run(ackTimeoutSeconds = 5, stripDiacritics = false): void {
+  const dest = new Hl7LisDestination('lis', { host: '127.0.0.1', port: lis.port, ackTimeoutSeconds, stripDiacritics }, pino({ level: 'silent' }));
   forwarder = new OutboxForwarder(dest, store.outbox, systemClock, pino({ level: 'silent' }), new EventBus(), { window: 4, ordered: true, attemptTimeoutMs: 20_000, backoff: { initialMs: 100, maxMs: 400, jitter: 0.5 } });
   forwarder.start();
 }
@@ -58,6 +58,19 @@ describe('HL7 LIS destination against an MLLP LIS', () => {
     expect(lis.messages[0]).toContain('Nguyễn Văn An');
     expect(lis.messages[0]).toContain('Bạch cầu');
     expect(header(parseHl7(lis.messages[0]!))).toMatchObject({ messageType: 'ORU', triggerEvent: 'R01', charset: 'UNICODE UTF-8', version: '2.5.1' });
+  });
+
+  it('sends names and texts without diacritics to a LIS configured so, and keeps the original in the journal', async () => {
+    lis.mode = 'ok';
+    const before = lis.messages.length;
+    await enqueue([result(20)]);
+    run(5, true);
+    await waitFor(() => pending() === 0, 'delivered');
+    const sent = lis.messages.slice(before);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toContain('Nguyen Van An');
+    expect(sent[0]).toContain('Bach cau');
+    expect(store.journalStore.list({ stream: 'lab.result', limit: 1 })[0]!.parsed).toMatchObject({ patientName: 'Nguyễn Văn An' });
   });
 
   it('parks AE refusals with the LIS\'s reason and goes on with the next', async () => {

@@ -60,6 +60,11 @@ describe('ASTM wire guard', () => {
 });
 
 describe('stripDiacritics', () => {
+  it('as an encoding option makes any encoding safe on an ASTM wire', () => {
+    expect(() => encodeText('Đỗ Thị Ánh', 'tcvn3', { forAstmWire: true })).toThrow(EncodingError);
+    expect(encodeText('Đỗ Thị Ánh', 'tcvn3', { forAstmWire: true, stripDiacritics: true }).toString('latin1')).toBe('Do Thi Anh');
+  });
+
   it('maps every vowel to its base letter and đ/Đ explicitly', () => {
     expect(stripDiacritics('Nguyễn Văn Đức')).toBe('Nguyen Van Duc');
     expect(stripDiacritics('đường Đống Đa')).toBe('duong Dong Da');

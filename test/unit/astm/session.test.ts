@@ -408,7 +408,7 @@ describe('AstmSession behaviour', () => {
 
 describe('clock skew', () => {
   it('is the device message time minus the box clock, device time read in its zone', async () => {
-    const { clockSkewSeconds } = await import('../../../drivers/astm/session.ts');
+    const { clockSkewSeconds } = await import('../../../drivers/lab/clockSkew.ts');
     const box = Date.parse('2026-11-22T03:00:00Z'); // 10:00 in Hanoi
     expect(clockSkewSeconds('20261122100500', 'Asia/Ho_Chi_Minh', box)).toBe(300);
     expect(clockSkewSeconds('20261122100000', 'Asia/Ho_Chi_Minh', box)).toBe(0);
