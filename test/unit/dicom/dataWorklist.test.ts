@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { readDataset, writeDataset, stringElement, sequenceElement, findElement, getString } from '../../../drivers/dicom/data/codec.ts';
+import type { DataElement } from '../../../drivers/dicom/data/codec.ts';
+import { characterSetOf, textOf, utf8Element, utf8CharsetElement } from '../../../drivers/dicom/data/charset.ts';
+import { matchWorklist, matchesKey, personNameOf, studyUidForOrder, describeQuery } from '../../../drivers/dicom/data/worklist.ts';
+import { IMPLICIT_LE, EXPLICIT_LE } from '../../../drivers/dicom/data/transferSyntaxes.ts';
+import type { LabOrder } from '../../../drivers/lab/orderCache.ts';
+
+const ORDERS: LabOrder[] = [
+  {
+    specimenId: 'S1', patientId: 'BN0001', patientName: 'Nguyễn Thị Hương', patientBirthDate: '1980-01-01', patientSex: 'F',
+    tests: ['US001'], orderedAt: '2026-11-22T01:30:00Z', orderId: 'ORD1', accessionNumber: 'ACC1',
+    items: [{ code: 'US001', name: 'Siêu âm ổ bụng tổng quát', modality: 'US' }],
+  },
+  {
+    specimenId: 'S2', patientId: 'BN0002', patientName: 'Trần Văn Đức', patientBirthDate: '1975-05-05', patientSex: 'M',
+    tests: ['CT01', 'DX01'], orderedAt: '2026-11-23T03:00:00Z', orderId: 'ORD2', accessionNumber: 'ACC2', priority: 'S',
+    items: [{ code: 'CT01', name: 'CT sọ não không tiêm thuốc', modality: 'CT' }, { code: 'DX01', name: 'X-quang ngực thẳng', modality: 'DX' }],
+  },
+  { specimenId: 'S3', patientId: 'BN0003', tests: ['X'], orderedAt: '2026-11-22T02:00:00Z' },
+];
+
+/** A worklist query as a modality (or `findscu -W` with DCMTK's wlistqry files) sends it. */
+function query(top: Record<number, string>, step: Record<number, string>, extraTop: DataElement[] = []): DataElement[] {
+  const vr = (tag: number) => ({ 0x00100010: 'PN', 0x00100020: 'LO', 0x00100030: 'DA', 0x00100040: 'CS', 0x00080050: 'SH', 0x0020000d: 'UI', 0x00321060: 'LO', 0x00401001: 'SH', 0x00080060: 'CS', 0x00400001: 'AE', 0x00400002: 'DA', 0x00400003: 'TM', 0x00400007: 'LO', 0x00400009: 'SH' })[tag] ?? 'LO';
+  const item = Object.entries(step).map(([t, v]) => stringElement(Number(t), vr(Number(t)), v)).sort((a, b) => a.tag - b.tag);
+  const els = [...Object.entries(top).map(([t, v]) => stringElement(Number(t), vr(Number(t)), v)), sequenceElement(0x00400100, [item]), ...extraTop];
+  return els.sort((a, b) => a.tag - b.tag);
+}
+
+const ALL_STEP = { 0x00080060: '', 0x00400001: '', 0x00400002: '', 0x00400003: '', 0x00400007: '', 0x00400009: '' };
+const ALL_TOP = { 0x00100010: '', 0x00100020: '', 0x00100030: '', 0x00100040: '', 0x00080050: '', 0x0020000d: '', 0x00321060: '' };
+
+function names(answers: DataElement[][]): string[] {
+  return answers.map((a) => textOf(a, 0x00100010, characterSetOf(a)) ?? '');
+}
+
+describe('Modality Worklist matching (PS3.4 K.6)', () => {
+  it('universal query: one answer per scheduled procedure step, every asked key present, ISO_IR 192', () => {
+    const answers = matchWorklist(query(ALL_TOP, ALL_STEP), ORDERS, undefined, { stationAeTitle: 'US01' });
+    expect(answers).toHaveLength(4);
+    const first = answers[0]!;
+    expect(getString(first, 0x00080005)).toBe('ISO_IR 192');
+    expect(textOf(first, 0x00100010, ['ISO_IR 192'])).toBe('Nguyễn^Thị Hương');
+    expect(textOf(first, 0x00321060, ['ISO_IR 192'])).toBe('Siêu âm ổ bụng tổng quát');
+    expect(getString(first, 0x00100030)).toBe('19800101');
+    const step = findElement(first, 0x00400100)!.items![0]!;
+    expect(step.map((e) => e.tag)).toEqual([0x00080060, 0x00400001, 0x00400002, 0x00400003, 0x00400007, 0x00400009]);
+    expect(getString(step, 0x00080060)).toBe('US');
+    expect(getString(step, 0x00400002)).toBe('20261122'); // 01:30Z is 08:30 in Ho Chi Minh City
+    expect(getString(step, 0x00400003)).toBe('083000');
+    expect(getString(step, 0x00400001)).toBe('US01');
+    expect(textOf(step, 0x00400007, ['ISO_IR 192'])).toBe('Siêu âm ổ bụng tổng quát');
+    // Keys asked for but unknown come back empty (S3 has no name), never missing.
+    expect(findElement(answers[3]!, 0x00100010)!.value.length).toBe(0);
+  });
+
+  it('by modality, date range, station AE, patient id', () => {
+    expect(names(matchWorklist(query(ALL_TOP, { ...ALL_STEP, 0x00080060: 'CT' }), ORDERS))).toEqual(['Trần^Văn Đức']);
+    expect(matchWorklist(query(ALL_TOP, { ...ALL_STEP, 0x00400002: '20261123-' }), ORDERS)).toHaveLength(2);
+    expect(matchWorklist(query(ALL_TOP, { ...ALL_STEP, 0x00400002: '-20261122' }), ORDERS)).toHaveLength(2);
+    expect(matchWorklist(query(ALL_TOP, { ...ALL_STEP, 0x00400002: '20261122-20261122' }), ORDERS)).toHaveLength(2);
+    expect(matchWorklist(query(ALL_TOP, { ...ALL_STEP, 0x00400002: '20261122', 0x00400003: '0800-0859' }), ORDERS)).toHaveLength(1);
+    expect(matchWorklist(query(ALL_TOP, { ...ALL_STEP, 0x00400002: '20261122', 0x00400003: '0800-0900' }), ORDERS)).toHaveLength(2); // S3 at 09:00:00, range inclusive
+    expect(matchWorklist(query({ ...ALL_TOP, 0x00100020: 'BN0002' }, ALL_STEP), ORDERS)).toHaveLength(2);
+    // The cache's orders name no station: any station AE matches and is echoed back.
+    const asked = matchWorklist(query(ALL_TOP, { ...ALL_STEP, 0x00400001: 'CT_ROOM1' }), ORDERS);
+    expect(asked).toHaveLength(4);
+    expect(getString(findElement(asked[0]!, 0x00400100)!.items![0]!, 0x00400001)).toBe('CT_ROOM1');
+    // With a configured station, other stations get nothing.
+    expect(matchWorklist(query(ALL_TOP, { ...ALL_STEP, 0x00400001: 'CT_ROOM1' }), ORDERS, undefined, { stationAeTitle: 'US01' })).toHaveLength(0);
+  });
+
+  it('patient name: wildcards, case- and diacritic-insensitive (a modality keyboard types NGUYEN)', () => {
+    expect(names(matchWorklist(query({ ...ALL_TOP, 0x00100010: 'NGUYEN*' }, ALL_STEP), ORDERS))).toEqual(['Nguyễn^Thị Hương']);
+    expect(names(matchWorklist(query({ ...ALL_TOP, 0x00100010: 'tran^van d?c' }, ALL_STEP), ORDERS))).toEqual(['Trần^Văn Đức', 'Trần^Văn Đức']);
+    expect(matchWorklist(query({ ...ALL_TOP, 0x00100010: 'LE*' }, ALL_STEP), ORDERS)).toHaveLength(0);
+    // A UTF-8 query with the exact Vietnamese name.
+    const q = query(ALL_TOP, ALL_STEP).filter((e) => e.tag !== 0x00100010);
+    q.push(utf8CharsetElement(), utf8Element(0x00100010, 'PN', 'Nguyễn^Thị*'));
+    q.sort((a, b) => a.tag - b.tag);
+    expect(names(matchWorklist(q, ORDERS))).toEqual(['Nguyễn^Thị Hương']);
+  });
+
+  it('round-trips through implicit VR LE bytes as a C-FIND would carry them', () => {
+    const wire = writeDataset(query({ ...ALL_TOP, 0x00100010: 'NGUYEN*' }, { ...ALL_STEP, 0x00080060: 'US' }), IMPLICIT_LE);
+    const received = readDataset(wire, IMPLICIT_LE);
+    const answers = matchWorklist(received, ORDERS);
+    expect(answers).toHaveLength(1);
+    for (const ts of [IMPLICIT_LE, EXPLICIT_LE]) {
+      const back = readDataset(writeDataset(answers[0]!, ts), ts);
+      expect(textOf(back, 0x00100010, characterSetOf(back))).toBe('Nguyễn^Thị Hương');
+      const step = findElement(back, 0x00400100)!.items![0]!;
+      expect(textOf(step, 0x00400007, characterSetOf(step, characterSetOf(back)))).toBe('Siêu âm ổ bụng tổng quát');
+    }
+    expect(describeQuery(received)).not.toMatch(/NGUYEN/);
+  });
+
+  it('study UID stable per order; names converted to PN; key matching rules', () => {
+    expect(studyUidForOrder('ACC1')).toBe(studyUidForOrder('ACC1'));
+    expect(studyUidForOrder('ACC1')).toMatch(/^2\.25\.\d{30,39}$/);
+    expect(studyUidForOrder('ACC1')).not.toBe(studyUidForOrder('ACC2'));
+    expect(personNameOf('  Lê   Văn  Tám ')).toBe('Lê^Văn Tám');
+    expect(personNameOf('LE^VAN TAM')).toBe('LE^VAN TAM');
+    expect(matchesKey('UI', '1.2\\1.3', '1.3')).toBe(true);
+    expect(matchesKey('CS', 'us', 'US')).toBe(false); // CS is case-sensitive
+    expect(matchesKey('DA', '20261122', undefined)).toBe(false);
+    expect(matchesKey('LO', '', undefined)).toBe(true);
+  });
+});
