@@ -63,7 +63,7 @@ export function registerOrdersRoutes(app: FastifyInstance, runtime: RuntimeView,
       schema: {
         tags: ['lab'],
         summary: 'Push orders (one, a list, or { orders: [...] }) into the order cache for host queries and worklists',
-        body: { type: ['object', 'array'] },
+        body: { anyOf: [{ type: 'object' }, { type: 'array' }] },
         response: errorResponses,
       },
     },

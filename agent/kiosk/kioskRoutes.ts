@@ -44,7 +44,7 @@ export function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps): void
   app.get('/api/kiosk/live', { websocket: true, schema: { tags: ['kiosk'], summary: 'WebSocket: card/status and card/identity events for the kiosk page' } }, (socket) => {
     const owner = `kiosk-ws-${Math.random().toString(36).slice(2)}`;
     deps.bus.on(owner, 'domain.event', (e) => {
-      if (e.topic === 'card/status' || e.topic === 'card/identity') socket.send(JSON.stringify({ type: e.topic, body: e.body }));
+      if (e.topic === 'card/status' || e.topic === 'card/identity' || e.topic === 'ticket/print') socket.send(JSON.stringify({ type: e.topic, body: e.body }));
     });
     socket.on('close', () => deps.bus.removeListeners(owner));
   });
@@ -139,8 +139,23 @@ export function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps): void
           registration = 'failed';
         }
       }
-      if (deps.print) void deps.print(ticket.id).catch((err: unknown) => req.log.warn({ err }, 'ticket print failed; reprint from the counter page'));
-      return { ticket: { id: ticket.id, number: ticket.number, priority: ticket.priority, issuedAt: isoWithOffset(ticket.issuedAt, deps.timezone) }, ahead, serviceName: service?.name ?? ticket.service, registration };
+      // The answer does not wait for the printer: the page learns the outcome over the live socket.
+      if (deps.print) {
+        const printed = (outcome: { ok: boolean; error?: string; none?: boolean }) => deps.bus.emit('domain.event', { topic: 'ticket/print', body: { ticketId: ticket.id, number: ticket.number, ...outcome } });
+        void deps
+          .print(ticket.id)
+          .then((r) => {
+            const result = r as { ok: boolean; error?: string } | null;
+            if (!result) return printed({ ok: false, none: true });
+            if (!result.ok) req.log.warn({ ticket: ticket.number, reason: result.error }, 'ticket print failed; reprint from the counter page');
+            printed({ ok: result.ok, ...(result.error ? { error: result.error } : {}) });
+          })
+          .catch((err: unknown) => {
+            req.log.warn({ err }, 'ticket print failed; reprint from the counter page');
+            printed({ ok: false, error: (err as Error).message });
+          });
+      }
+      return { ticket: { id: ticket.id, number: ticket.number, priority: ticket.priority, issuedAt: isoWithOffset(ticket.issuedAt, deps.timezone) }, ahead, serviceName: service?.name ?? ticket.service, registration, print: deps.print ? 'queued' : 'none' };
     },
   );
 

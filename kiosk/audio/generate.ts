@@ -11,13 +11,16 @@ const run = promisify(execFile);
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 export const CLIPS_DIR = `${HERE}clips/`;
 const RECORDED_DIR = `${HERE}recorded/`;
-const VERSION = 1;
+const VERSION = 2;
 
 const DIGITS = ['không', 'một', 'hai', 'ba', 'bốn', 'năm', 'sáu', 'bảy', 'tám', 'chín'];
 
 /** Clip id → what is said. Ids are file names (a-z, 0-9, '-'). */
 export function clipTexts(): Record<string, string> {
   const texts: Record<string, string> = { 'moi-so': 'Mời số', 'uu-tien': 'ưu tiên', 'den-quay': 'đến quầy số' };
+  // The kiosk's spoken prompts (attract screen, ticket handed out).
+  texts['kiosk-attract'] = 'Xin mời đặt thẻ căn cước lên đầu đọc, hoặc quét mã QR trên thẻ, để lấy số khám bệnh.';
+  texts['kiosk-take-ticket'] = 'Mời bạn nhận phiếu số thứ tự.';
   DIGITS.forEach((w, d) => (texts[`digit-${d}`] = w));
   for (const ch of 'abcdefghijklmnopqrstuvwxyz') texts[`letter-${ch}`] = ch.toUpperCase();
   // espeak-ng reads "12" as a number ("mười hai"): right for counters.

@@ -3,7 +3,12 @@
 'use strict';
 
 // 75 s without a touch wipes the session (?idle=N shortens it for tests and demos).
-const IDLE_SECONDS = Number(new URLSearchParams(location.search).get('idle')) || 75;
+const params = new URLSearchParams(location.search);
+const IDLE_SECONDS = Number(params.get('idle')) || 75;
+// The attract prompt is spoken when the screen resets and every 2 minutes while nobody is there
+// (?voice=0 silences it). Clips come from kiosk/audio (espeak-ng, or recordings).
+const VOICE = params.get('voice') !== '0';
+const PROMPT_EVERY_MS = 120_000;
 const COUNTDOWN_SECONDS = Math.min(10, Math.floor(IDLE_SECONDS / 2));
 const $ = (id) => document.getElementById(id);
 let session = {};
@@ -14,6 +19,22 @@ function show(screen) {
   for (const s of document.querySelectorAll('.screen')) s.hidden = s.id !== screen;
   session.screen = screen;
   armIdle();
+  armPrompt();
+}
+
+const voice = new Audio();
+/** Plays one clip; a missing clip or a blocked autoplay leaves the screen's text to speak. */
+function say(clip) {
+  if (!VOICE) return;
+  voice.src = `/audio/clips/${clip}.wav`;
+  voice.play().catch(() => undefined);
+}
+let promptTimer = null;
+function armPrompt() {
+  clearInterval(promptTimer);
+  if (session.screen !== 'attract') return;
+  say('kiosk-attract');
+  promptTimer = setInterval(() => say('kiosk-attract'), PROMPT_EVERY_MS);
 }
 
 function armIdle() {
@@ -35,10 +56,11 @@ function armIdle() {
 /** Back to the attract screen with every personal datum gone from memory and the page. */
 function reset() {
   session = {};
-  for (const id of ['greeting-name', 'insurance', 'insurance-next', 'appointment-text', 'ticket-number', 'ticket-service', 'ticket-ahead', 'typed-digits', 'typed-error', 'message-text', 'message-next']) $(id).textContent = '';
+  for (const id of ['ticket-print', 'greeting-name', 'insurance', 'insurance-next', 'appointment-text', 'ticket-number', 'ticket-service', 'ticket-ahead', 'typed-digits', 'typed-error', 'message-text', 'message-next']) $(id).textContent = '';
   $('service-list').replaceChildren();
   $('appointment-box').hidden = true;
   typed = '';
+  wedge.value = '';
   sessionStorage.clear();
   show('attract');
 }
@@ -117,6 +139,9 @@ async function issue(claim) {
       ...(session.appointment?.id ? { appointmentId: session.appointment.id } : {}),
       ...(session.insuranceCode ? { insuranceCode: session.insuranceCode } : {}),
     });
+    session.ticketId = r.ticket.id;
+    $('ticket-print').textContent = r.print === 'none' ? 'Xin nhớ số của bạn.' : 'Đang in phiếu…';
+    $('ticket-print').className = 'hint';
     $('ticket-number').textContent = r.ticket.number;
     $('ticket-service').textContent = r.serviceName;
     $('ticket-ahead').textContent = r.ahead > 0 ? `Trước bạn còn ${r.ahead} người` : 'Bạn là người tiếp theo';
@@ -158,16 +183,19 @@ for (const key of ['1', '2', '3', '4', '5', '6', '7', '8', '9', '⌫', '0', 'OK'
   $('keypad').append(b);
 }
 
-// Keyboard-wedge QR scanners type the QR text and Enter.
-let wedge = '';
-let wedgeAt = 0;
+// Keyboard-wedge QR scanners type the QR text and Enter. They land in a hidden input that keeps
+// the focus (inputmode=none: no on-screen keyboard), so characters a scanner enters as text
+// rather than key presses (Vietnamese letters in the name) are kept too.
+const wedge = $('wedge');
+const keepWedgeFocus = () => {
+  if (document.activeElement !== wedge) wedge.focus({ preventScroll: true });
+};
+document.addEventListener('pointerup', () => setTimeout(keepWedgeFocus, 0));
 document.addEventListener('keydown', async (e) => {
-  const now = Date.now();
-  if (now - wedgeAt > 200) wedge = '';
-  wedgeAt = now;
   if (e.key === 'Enter') {
-    const text = wedge;
-    wedge = '';
+    e.preventDefault();
+    const text = wedge.value;
+    wedge.value = '';
     if (text.length >= 20) {
       try {
         const { identity } = await post('/api/kiosk/identify', { qr: text });
@@ -193,8 +221,16 @@ function connect() {
       } else if (e.body.state === 'error' || e.body.state === 'need-key') {
         message(e.body.message, 'Bạn có thể thử lại, quét mã QR hoặc nhập số CCCD.');
       }
-    } else if (e.type === 'card/identity' && e.body.identity?.idNumber !== session.identity?.idNumber) {
-      greet(e.body.identity);
+    } else if (e.type === 'card/identity') {
+      const id = e.body.identity;
+      // A new person, or the chip read after a typed number or QR: the chip's data (name, date of
+      // birth) replaces what was typed. The same chip again changes nothing.
+      const fromChip = (i) => String(i?.source ?? '').startsWith('chip');
+      if (id?.idNumber !== session.identity?.idNumber || (fromChip(id) && !fromChip(session.identity))) greet(id);
+    } else if (e.type === 'ticket/print' && e.body.ticketId === session.ticketId) {
+      $('ticket-print').textContent = e.body.ok ? 'Đã in phiếu. Mời bạn nhận phiếu.' : e.body.none ? 'Xin nhớ số của bạn.' : 'Máy in chưa in được phiếu; nhân viên quầy sẽ in lại cho bạn.';
+      $('ticket-print').className = e.body.ok ? 'hint' : 'hint warn';
+      if (e.body.ok) say('kiosk-take-ticket');
     }
   };
   ws.onclose = () => {
@@ -237,4 +273,5 @@ $('message-retry').addEventListener('click', reset);
 document.addEventListener('pointerdown', armIdle);
 
 reset();
+keepWedgeFocus();
 connect();

@@ -1,0 +1,160 @@
+// The kiosk against the running agent: the chip card simulator behind the real pcscd, the HIS
+// simulator for appointments, insurance and check-ins, Chromium driven by touch.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Browser, Page } from 'playwright-core';
+import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
+import { launchChromium } from '../../helpers/browser.ts';
+import { startKioskAgent, type KioskAgent } from '../../helpers/kioskAgent.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { DEFAULT_CITIZEN } from '../../sim/card/files.ts';
+import { startCardSimulator, type CardSimulator } from '../../sim/cardSimulator.ts';
+import { syntheticCccdFor } from '../../sim/vssGateway.ts';
+
+const SHOTS = 'test-artifacts/screenshots';
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+let kiosk: KioskAgent;
+let browser: Browser;
+let closeBrowser: () => Promise<void>;
+let card: CardSimulator | null = null;
+
+beforeAll(async () => {
+  kiosk = await startKioskAgent({ card: true });
+  ({ browser, close: closeBrowser } = await launchChromium());
+  mkdirSync(SHOTS, { recursive: true });
+});
+afterEach(async () => {
+  await card?.stop();
+  card = null;
+});
+afterAll(async () => {
+  await closeBrowser?.();
+  await kiosk?.close();
+});
+
+async function openKiosk(): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1080, height: 1920 }, hasTouch: true });
+  await page.goto(`${kiosk.url}/kiosk/?voice=0`);
+  return page;
+}
+
+async function typeId(page: Page, id: string): Promise<void> {
+  await page.click('#go-typed');
+  for (const d of id) await page.click(`#keypad button[aria-label="${d}"]`);
+  await page.click('#keypad button[aria-label="OK"]');
+}
+
+/** A patient's card, put on the reader (vpcd behind the real pcscd). */
+async function tap(idNumber: string, fullName = DEFAULT_CITIZEN.fullName): Promise<CardSimulator> {
+  card = await startCardSimulator({ port: kiosk.pcscd!.port, citizen: { ...DEFAULT_CITIZEN, idNumber, fullName } });
+  return card;
+}
+
+/** axe-core in the page: serious and critical violations, with what and where. */
+async function accessibilityProblems(page: Page): Promise<string[]> {
+  await page.addScriptTag({ content: AXE });
+  const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as { violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> };
+  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+async function chooseServiceAndTicket(page: Page, serviceName: string): Promise<string> {
+  await page.click('#choose-service');
+  await page.click(`#service-list button:has-text("${serviceName}")`);
+  await page.waitForSelector('#priority:not([hidden])');
+  await page.click('[data-claim=""]');
+  await page.waitForSelector('#ticket:not([hidden])');
+  return (await page.textContent('#ticket-number'))!;
+}
+
+describe('kiosk against the running agent (chip card behind the real pcscd)', () => {
+  it('card tapped first: asks for the number, then the chip greets by name, insurance valid, service, ticket, check-in at the HIS', async () => {
+    const page = await openKiosk();
+    const id = syntheticCccdFor('000');
+    await tap(id, 'Trần Thị Bích Ngọc');
+    // No key yet (the chip opens with the last 6 digits of the number): the page asks for it.
+    await page.waitForSelector('#message:not([hidden])');
+    await page.screenshot({ path: `${SHOTS}/kiosk-need-number.png` });
+    await page.click('#message-typed');
+    for (const d of id) await page.click(`#keypad button[aria-label="${d}"]`);
+    await page.click('#keypad button[aria-label="OK"]');
+    // The card still lies on the reader: with the number the chip is read and its name replaces the number.
+    await page.waitForFunction(() => document.getElementById('greeting-name')?.textContent === 'Xin chào Trần Thị Bích Ngọc', null, { timeout: 15_000 });
+    await page.waitForFunction(() => document.getElementById('insurance')?.textContent === 'Thẻ BHYT của bạn còn giá trị sử dụng.');
+    expect(await page.getAttribute('#insurance', 'class')).toContain('ok');
+    await page.screenshot({ path: `${SHOTS}/kiosk-chip-greeting.png` });
+    expect(await accessibilityProblems(page)).toEqual([]);
+    const number = await chooseServiceAndTicket(page, 'Khám Nhi');
+    expect(number).toMatch(/^\d{4}$/);
+    expect(await page.textContent('#ticket-service')).toBe('Khám Nhi');
+    await page.screenshot({ path: `${SHOTS}/kiosk-chip-ticket.png` });
+    expect(await accessibilityProblems(page)).toEqual([]);
+    await waitFor(() => kiosk.his.registrations.some((r) => JSON.stringify(r.body).includes(number)), 'the check-in registered at the HIS', 15_000);
+    const reg = kiosk.his.registrations.find((r) => JSON.stringify(r.body).includes(number))!;
+    expect(JSON.stringify(reg.body)).toContain(id);
+    await page.close();
+  });
+
+  it('QR scanned by a keyboard-wedge scanner: greeting by name from the QR, then the ticket', async () => {
+    const page = await openKiosk();
+    const sim = await startCardSimulator({ port: kiosk.pcscd!.port, citizen: { ...DEFAULT_CITIZEN, idNumber: syntheticCccdFor('004') }, insert: false });
+    card = sim;
+    await page.keyboard.type(sim.qr, { delay: 5 });
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#greeting:not([hidden])');
+    expect(await page.textContent('#greeting-name')).toBe(`Xin chào ${DEFAULT_CITIZEN.fullName}`);
+    await page.waitForFunction(() => /còn giá trị/.test(document.getElementById('insurance')?.textContent ?? ''));
+    await page.screenshot({ path: `${SHOTS}/kiosk-qr-greeting.png` });
+    expect(await chooseServiceAndTicket(page, 'Khám Nội')).toMatch(/^\d{4}$/);
+    await page.close();
+  });
+
+  it('expired and not-found insurance are said in plain words with what to do next', async () => {
+    for (const [code, text, next] of [
+      ['010', 'Thẻ BHYT của bạn đã hết hạn sử dụng.', /gia hạn thẻ BHYT/],
+      ['051', 'Không tìm thấy thẻ BHYT theo số CCCD của bạn.', /đưa thẻ cho quầy tiếp đón/],
+    ] as const) {
+      const page = await openKiosk();
+      await typeId(page, syntheticCccdFor(code));
+      await page.waitForFunction((t) => document.getElementById('insurance')?.textContent === t, text);
+      expect(await page.getAttribute('#insurance', 'class')).toContain('warn');
+      expect(await page.textContent('#insurance-next')).toMatch(next);
+      await page.screenshot({ path: `${SHOTS}/kiosk-insurance-${code}.png` });
+      expect(await accessibilityProblems(page)).toEqual([]);
+      await page.close();
+    }
+  });
+
+  it('with the HIS down the ticket is still issued, and the check-in reaches the HIS when it returns', async () => {
+    await kiosk.his.down();
+    const page = await openKiosk();
+    await typeId(page, syntheticCccdFor('000'));
+    await page.waitForFunction(() => /Hiện chưa kết nối được/.test(document.getElementById('insurance')?.textContent ?? ''), null, { timeout: 15_000 });
+    await page.screenshot({ path: `${SHOTS}/kiosk-his-down.png` });
+    const number = await chooseServiceAndTicket(page, 'Xét nghiệm');
+    expect(number).toMatch(/^X\d{3}$/);
+    // The registration waits in the outbox, marked pending, while the HIS is away.
+    const pending = async () => {
+      const res = await fetch(`${kiosk.url}/api/outbox`, { headers: { authorization: `Basic ${Buffer.from(`admin:${TEST_PASSWORD}`).toString('base64')}` } });
+      const body = (await res.json()) as { destinations: Array<{ destination: string; pending: number; lastError: string | null }> };
+      return body.destinations.find((d) => d.destination === 'his-checkin')!;
+    };
+    await waitFor(async () => (await pending()).lastError !== null, 'a failed delivery attempt to the HIS');
+    expect((await pending()).pending).toBe(1);
+    expect(kiosk.his.registrations.some((r) => JSON.stringify(r.body).includes(number))).toBe(false);
+    await kiosk.his.up();
+    await waitFor(() => kiosk.his.registrations.some((r) => JSON.stringify(r.body).includes(number)), 'the registration delivered after the HIS returned', 20_000);
+    await waitFor(async () => (await pending()).pending === 0, 'the outbox emptied');
+    await page.close();
+  });
+
+  it('the attract screen has no serious accessibility problems and every target is at least 44 px', async () => {
+    const page = await openKiosk();
+    expect(await accessibilityProblems(page)).toEqual([]);
+    const small = await page.evaluate(() =>
+      [...document.querySelectorAll('button')].filter((b) => b.offsetParent !== null).map((b) => b.getBoundingClientRect()).filter((r) => r.width < 44 || r.height < 44).length,
+    );
+    expect(small).toBe(0);
+    await page.close();
+  });
+});
