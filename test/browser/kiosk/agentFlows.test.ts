@@ -152,7 +152,7 @@ describe('kiosk against the running agent (chip card behind the real pcscd)', ()
     const page = await openKiosk();
     expect(await accessibilityProblems(page)).toEqual([]);
     const small = await page.evaluate(() =>
-      [...document.querySelectorAll('button')].filter((b) => b.offsetParent !== null).map((b) => b.getBoundingClientRect()).filter((r) => r.width < 44 || r.height < 44).length,
+      Array.from(document.querySelectorAll('button')).filter((b) => b.offsetParent !== null).map((b) => b.getBoundingClientRect()).filter((r) => r.width < 44 || r.height < 44).length,
     );
     expect(small).toBe(0);
     await page.close();
