@@ -6,7 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { DeliveryOutcome, Destination, DestinationFactory, OutboxItem } from '../../agent/forward/destination.ts';
+import type { Readable } from 'node:stream';
 import { readPart10 } from './data/part10.ts';
+import { coercePart10, CoercionError } from './data/coerce.ts';
+import type { CoercionContext, CoercionRule } from './data/coerce.ts';
 
 /**
  * DICOMweb STOW-RS (PS3.18 10.5) to a PACS: one POST per instance, multipart/related with
@@ -29,6 +32,8 @@ export interface StowRsConfig {
   /** HTTPS: PEM file of the CA that signed the PACS's certificate. */
   caFile?: string;
   rejectUnauthorized?: boolean;
+  /** Tag coercion for this PACS (e.g. Institution Name); the stored original is never changed. */
+  coerce?: CoercionRule[];
 }
 
 /** FailureReason (0008,1197) values (PS3.18 Table I.2-1 / PS3.4 B.2.3). */
@@ -155,6 +160,8 @@ export class StowRsDestination implements Destination {
     readonly id: string,
     private readonly config: StowRsConfig,
     private readonly log: Logger,
+    /** Order look-up for coercion rules with fromOrder (the order cache). */
+    private readonly coercion: CoercionContext = {},
   ) {
     const base = config.url.replace(/\/+$/, '');
     this.endpoint = new URL(/\/studies$/.test(base) ? base : `${base}/studies`);
@@ -183,6 +190,17 @@ export class StowRsDestination implements Destination {
       if (code === 'ENOENT' || code === 'EIO' || code === 'EMFILE') return { result: 'retry', reason: `instance file unreadable: ${(err as Error).message}` };
       return { result: 'permanent', reason: `stored instance is not a Part 10 file: ${(err as Error).message}` };
     }
+    let body: () => Readable = () => createReadStream(item.blobPath!, { highWaterMark: 256 * 1024 });
+    if (this.config.coerce?.length) {
+      try {
+        const coerced = await coercePart10(item.blobPath, this.config.coerce, this.coercion);
+        size = coerced.size;
+        body = coerced.stream;
+      } catch (err) {
+        if (err instanceof CoercionError) return { result: 'permanent', reason: `coercion rules cannot apply: ${err.message}` };
+        return { result: 'retry', reason: `coercion failed: ${(err as Error).message}` };
+      }
+    }
     const boundary = `edge-${randomBytes(12).toString('hex')}`;
     const head = Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`, 'latin1');
     const tail = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
@@ -194,8 +212,9 @@ export class StowRsDestination implements Destination {
     if (this.authHeader) headers.Authorization = this.authHeader;
     const timeoutMs = (this.config.requestTimeoutSeconds ?? 300) * 1000;
     try {
-      const { status, body, contentType } = await this.post(headers, head, item.blobPath, tail, signal, timeoutMs);
-      const outcome = stowOutcome(status, parseStowAnswer(body, contentType), sopInstanceUid);
+      const answer = await this.post(headers, head, body, tail, signal, timeoutMs);
+      const { status } = answer;
+      const outcome = stowOutcome(status, parseStowAnswer(answer.body, answer.contentType), sopInstanceUid);
       if (outcome.result !== 'ok') this.log.warn({ destination: this.id, outboxId: item.outboxId, status, outcome: outcome.result, reason: outcome.reason }, 'STOW-RS not stored');
       return outcome;
     } catch (err) {
@@ -203,7 +222,7 @@ export class StowRsDestination implements Destination {
     }
   }
 
-  private post(headers: http.OutgoingHttpHeaders, head: Buffer, path: string, tail: Buffer, signal: AbortSignal, timeoutMs: number): Promise<{ status: number; body: string; contentType: string }> {
+  private post(headers: http.OutgoingHttpHeaders, head: Buffer, body: () => Readable, tail: Buffer, signal: AbortSignal, timeoutMs: number): Promise<{ status: number; body: string; contentType: string }> {
     return new Promise((resolve, reject) => {
       const mod = this.endpoint.protocol === 'https:' ? https : http;
       const req = mod.request(this.endpoint, { method: 'POST', headers, agent: this.agent, signal });
@@ -231,7 +250,7 @@ export class StowRsDestination implements Destination {
         });
       });
       req.write(head);
-      const file = createReadStream(path, { highWaterMark: 256 * 1024 });
+      const file = body();
       file.on('error', (err) => req.destroy(err));
       file.on('end', () => req.end(tail));
       file.pipe(req, { end: false });

@@ -12,6 +12,8 @@ import type { OutboxItem } from '../../../agent/forward/destination.ts';
 import { StowRsDestination } from '../../../drivers/dicom/stowrs.ts';
 import { readPart10 } from '../../../drivers/dicom/data/part10.ts';
 import { extractInstanceMeta } from '../../../drivers/dicom/data/instanceMeta.ts';
+import { coercePart10 } from '../../../drivers/dicom/data/coerce.ts';
+import { buffer } from 'node:stream/consumers';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { dicomFixture, syntheticPart10, VN_PATIENT, VN_PROCEDURE } from '../../unit/dicom/dataFixtures.ts';
@@ -130,6 +132,25 @@ describe('dicom-stowrs against a real Orthanc with the DICOMweb plugin', () => {
     expect(refused.result).not.toBe('ok');
   });
 
+  it('coercion rules: the PACS gets the coerced copy (only Institution Name re-encoded), the stored instance is unchanged', async () => {
+    const orders = new Map([['ACC-C1', { specimenId: 'x', patientId: 'HIS-991', tests: [], accessionNumber: 'ACC-C1' }]]);
+    const rules = [{ tag: 'InstitutionName', value: 'Bệnh viện Đa khoa Tỉnh Quảng Nam' }, { tag: 'PatientID', fromOrder: 'patientId' as const }];
+    const dest = new StowRsDestination('pacs-web', { url: orthanc.dicomWeb, username: orthanc.user, password: orthanc.password, coerce: rules }, log, { orderByAccession: (a) => orders.get(a) });
+    const original = syntheticPart10({ sopInstanceUid: '1.2.826.0.1.3680043.10.79.1.1', studyUid: '1.2.826.0.1.3680043.10.79', seriesUid: '1.2.826.0.1.3680043.10.79.1', accessionNumber: 'ACC-C1', pixels: Buffer.alloc(100_000, 3) });
+    const item = await journalInstance(original, 'pacs-coerce');
+    expect((await dest.deliver(item, new AbortController().signal)).result).toBe('ok');
+    await dest.stop();
+    expect(readFileSync(item.blobPath!).equals(original)).toBe(true);
+    const id = (await orthancInstanceId(orthanc, '1.2.826.0.1.3680043.10.79.1.1'))!;
+    const stored = await orthanc.get(`/instances/${id}/file`);
+    const expected = await coercePart10(item.blobPath!, rules, { orderByAccession: (a) => orders.get(a) });
+    expect(stored.equals(await buffer(expected.stream()))).toBe(true);
+    const tags = JSON.parse((await orthanc.get(`/instances/${id}/simplified-tags`)).toString('utf8'));
+    expect(tags.InstitutionName).toBe('Bệnh viện Đa khoa Tỉnh Quảng Nam');
+    expect(tags.PatientID).toBe('HIS-991');
+    expect(tags.PatientName).toBe(VN_PATIENT);
+  });
+
   it('PACS unreachable → retry', async () => {
     const dest = new StowRsDestination('pacs-web', { url: 'http://127.0.0.1:9/dicom-web' }, log);
     const item = await journalInstance(dicomFixture('pydicom/MR_small.dcm'), 'pacs-down');
@@ -205,6 +226,5 @@ describe('dicom-stowrs answers Orthanc does not give (a local HTTP server script
     writeFileSync(join(tmp.dir, 'notdicom.dcm'), 'hello');
     expect((await dest.deliver({ ...item, blobPath: join(tmp.dir, 'notdicom.dcm') }, new AbortController().signal)).result).toBe('permanent');
     await dest.stop();
-    void readFileSync;
   });
 });
