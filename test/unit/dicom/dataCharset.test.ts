@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { readDataset, findElement } from '../../../drivers/dicom/data/codec.ts';
 import { parsePart10Header } from '../../../drivers/dicom/data/part10.ts';
 import { characterSetOf, decodeText, encodeText, parseCharacterSet, textOf, utf8Element } from '../../../drivers/dicom/data/charset.ts';
@@ -71,5 +72,15 @@ describe('Vietnamese text', () => {
     expect(() => encodeText('x', 'PN', ['ISO 2022 IR 87'])).toThrow(/ISO_IR 192/);
     expect(parseCharacterSet('ISO-IR 192')).toEqual(['ISO_IR 192']);
     expect(parseCharacterSet('\\ISO 2022 IR 87 ')).toEqual(['', 'ISO 2022 IR 87']);
+  });
+});
+
+describe('decoder fuzz', () => {
+  it('any bytes in any declared set decode without throwing', () => {
+    const sets = [[''], ['ISO_IR 100'], ['ISO_IR 192'], ['GB18030'], ['', 'ISO 2022 IR 87'], ['ISO 2022 IR 13', 'ISO 2022 IR 87', 'ISO 2022 IR 159'], ['', 'ISO 2022 IR 149'], ['ISO 2022 IR 100'], ['NOT A CHARSET']];
+    const bytes = fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.array(fc.constantFrom(0x1b, 0x24, 0x28, 0x29, 0x42, 0x4a, 0x49, 0x43, 0x2d, 0x41, 0x5e, 0x3d, 0x5c, 0xb0, 0xa1, 0x30), { maxLength: 64 }).map((a) => Uint8Array.from(a)));
+    fc.assert(fc.property(bytes, fc.constantFrom(...sets), fc.constantFrom('PN', 'LO', 'SH', 'UT', 'CS'), (b, cs, vr) => {
+      expect(typeof decodeText(Buffer.from(b), vr, cs)).toBe('string');
+    }), { numRuns: 3000 });
   });
 });

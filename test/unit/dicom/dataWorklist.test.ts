@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { readDataset, writeDataset, stringElement, sequenceElement, findElement, getString } from '../../../drivers/dicom/data/codec.ts';
 import type { DataElement } from '../../../drivers/dicom/data/codec.ts';
 import { characterSetOf, textOf, utf8Element, utf8CharsetElement } from '../../../drivers/dicom/data/charset.ts';
@@ -106,5 +107,15 @@ describe('Modality Worklist matching (PS3.4 K.6)', () => {
     expect(matchesKey('CS', 'us', 'US')).toBe(false); // CS is case-sensitive
     expect(matchesKey('DA', '20261122', undefined)).toBe(false);
     expect(matchesKey('LO', '', undefined)).toBe(true);
+  });
+});
+
+describe('worklist fuzz', () => {
+  it('arbitrary key values (wildcards, ranges, garbage) never throw', () => {
+    const text = fc.string({ maxLength: 20 });
+    fc.assert(fc.property(text, text, text, text, text, (name, id, date, time, mod) => {
+      const q = query({ ...ALL_TOP, 0x00100010: name, 0x00100020: id }, { ...ALL_STEP, 0x00400002: date, 0x00400003: time, 0x00080060: mod });
+      expect(Array.isArray(matchWorklist(q, ORDERS))).toBe(true);
+    }), { numRuns: 2000 });
   });
 });
