@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { Driver, DriverContext, DriverStatus, ServiceRegistry } from '../drivers/contract.ts';
+import type { Driver, DriverContext, DriverStatus, SelfTestResult, ServiceRegistry } from '../drivers/contract.ts';
 import { IngestRouter, INGEST_SERVICE } from '../drivers/http-ingest/index.ts';
 import { ORDER_CACHE_SERVICE, SqliteOrderCache, type PurgeableOrderCache } from '../drivers/lab/orderCache.ts';
 import { CheckInRegistrar, createHisLookup, type HisLookup } from './his/index.ts';
@@ -206,6 +206,22 @@ export class Agent implements RuntimeView {
 
   devices(): ComponentView[] {
     return this.deviceSlots.map((s) => ({ id: s.id, type: s.config.driver, status: mergeStatus(s.supervisor.getStatus(), s.driver?.status()), restarts: s.supervisor.restartCount }));
+  }
+
+  async testDevice(id: string): Promise<SelfTestResult | undefined> {
+    const slot = this.deviceSlots.find((s) => s.id === id);
+    if (!slot) return undefined;
+    const driver = slot.driver;
+    if (!driver) return { ok: false, detail: `not running: ${slot.supervisor.getStatus().lastError ?? slot.supervisor.getStatus().state}` };
+    if (!driver.selfTest) {
+      const s = mergeStatus(slot.supervisor.getStatus(), driver.status());
+      return { ok: s.state === 'running', detail: `${s.state}${s.detail ? `: ${s.detail}` : ''} (this kind of device has no active test)` };
+    }
+    try {
+      return await driver.selfTest(AbortSignal.timeout(25_000));
+    } catch (err) {
+      return { ok: false, detail: `test failed: ${(err as Error).message}` };
+    }
   }
 
   destinations(): DestinationView[] {

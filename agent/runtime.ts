@@ -1,4 +1,4 @@
-import type { DriverStatus, ServiceRegistry } from '../drivers/contract.ts';
+import type { DriverStatus, SelfTestResult, ServiceRegistry } from '../drivers/contract.ts';
 import type { EventBus } from './bus.ts';
 import type { AgentConfig } from './config/types.ts';
 import type { ForwarderStats } from './forward/forwarder.ts';
@@ -27,6 +27,8 @@ export interface RuntimeView {
   readonly services: ServiceRegistry;
   devices(): ComponentView[];
   destinations(): DestinationView[];
+  /** Runs a device's self-test (console "Test" button); undefined when no such device runs. */
+  testDevice(id: string): Promise<SelfTestResult | undefined>;
   /** Look at a destination's outbox now (after a console action). */
   wakeDestination(id: string): void;
   /** Stop gracefully and exit so systemd starts the agent again (configuration applied). */

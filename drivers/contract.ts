@@ -109,10 +109,22 @@ export interface ServiceRegistry {
   provide<T>(name: string, service: T): void;
 }
 
+/** What the console's "Test" button shows for a device. */
+export interface SelfTestResult {
+  ok: boolean;
+  /** One sentence for IT staff: what was tried and what happened. */
+  detail: string;
+}
+
 export interface Driver {
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): DriverStatus;
+  /**
+   * The console's test for this kind of device (echo a peer, print a test ticket, read a card).
+   * Must finish or give up when `signal` aborts. Without it the test reports the status.
+   */
+  selfTest?(signal: AbortSignal): Promise<SelfTestResult>;
 }
 
 /** A protocol driver's registration: its type name and factory. */

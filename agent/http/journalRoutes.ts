@@ -39,6 +39,30 @@ export function registerJournalRoutes(app: FastifyInstance, runtime: RuntimeView
     };
   });
 
+  app.post(
+    '/api/journal/:id/resend',
+    {
+      preHandler: requireAdmin,
+      schema: {
+        tags: ['journal'],
+        summary: 'Send an entry again to a destination (delivered or parked: back to pending; never routed there: queued)',
+        params: { type: 'object', properties: { id: { type: 'integer' } } },
+        body: { type: 'object', required: ['destination'], additionalProperties: false, properties: { destination: { type: 'string' } } },
+        response: errorResponses,
+      },
+    },
+    async (req, reply) => {
+      const id = (req.params as { id: number }).id;
+      const { destination } = req.body as { destination: string };
+      if (!(destination in runtime.config.destinations)) return reply.code(400).send({ error: `destination "${destination}" is not configured (known: ${Object.keys(runtime.config.destinations).join(', ')})` });
+      const outcome = await runtime.store.outbox.resend(id, destination);
+      if (outcome === 'no such entry') return reply.code(404).send({ error: 'no journal entry with that id' });
+      req.log.info({ journalId: id, destination, outcome }, 'journal entry sent again from the console');
+      runtime.wakeDestination(destination);
+      return { outcome };
+    },
+  );
+
   app.get('/api/captures', { preHandler: requireAdmin, schema: { tags: ['journal'], summary: 'Raw byte captures per connection', querystring: { type: 'object', properties: { device: { type: 'string' } } } } }, async (req) => {
     return { captures: runtime.store.captures.list((req.query as { device?: string }).device) };
   });

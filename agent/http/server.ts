@@ -70,6 +70,16 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<{ app: Fa
   }));
 
   app.post(
+    '/api/devices/:id/test',
+    { preHandler: auth.requireAdmin, schema: { tags: ['devices'], summary: 'Run the device\'s test (listening check, test ticket, card read…); up to 25 s', params: { type: 'object', properties: { id: { type: 'string' } } }, response: errorResponses } },
+    async (req, reply) => {
+      const result = await runtime.testDevice((req.params as { id: string }).id);
+      if (!result) return reply.code(404).send({ error: 'no running device with that id' });
+      return result;
+    },
+  );
+
+  app.post(
     '/api/ingest/:device',
     { schema: { tags: ['ingest'], summary: 'A device posts one JSON item; 200 only once it is durable', params: { type: 'object', properties: { device: { type: 'string' } } }, response: errorResponses } },
     async (req, reply) => {

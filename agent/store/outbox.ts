@@ -157,6 +157,28 @@ export class Outbox {
     });
   }
 
+  /**
+   * Console action "send again": a delivered or parked item goes back to pending (its delivery is
+   * logged, the destination dedupes by idempotency key if it must); a destination it was never
+   * routed to gets a new item. Answers what was done.
+   */
+  resend(journalId: number, destination: string): Promise<'queued again' | 'already pending' | 'queued' | 'no such entry'> {
+    const now = this.clock.now();
+    return this.committer.submit(() => {
+      const entry = this.db.prepare('SELECT source, idem_key FROM journal WHERE id = ?').get(journalId) as { source: string; idem_key: string } | undefined;
+      if (!entry) return 'no such entry';
+      const row = this.db.prepare('SELECT id, state FROM outbox WHERE destination = ? AND journal_id = ?').get(destination, journalId) as { id: number; state: string } | undefined;
+      if (!row) {
+        this.db.prepare(`INSERT INTO outbox (destination, order_key, journal_id, idem_key, state, next_ms, created_ms, updated_ms) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`).run(destination, entry.source, journalId, entry.idem_key, now, now, now);
+        return 'queued';
+      }
+      if (row.state === 'pending') return 'already pending';
+      this.db.prepare(`UPDATE outbox SET state = 'pending', next_ms = ?, updated_ms = ?, done_ms = NULL, last_error = NULL WHERE id = ?`).run(now, now, row.id);
+      this.db.prepare('DELETE FROM dead_letter WHERE outbox_id = ?').run(row.id);
+      return 'queued again';
+    });
+  }
+
   /** Console action: try a pending item (or all of a destination) now instead of at its backoff time. */
   retryNow(destination: string, outboxId?: number): Promise<number> {
     const now = this.clock.now();

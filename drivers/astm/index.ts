@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { systemClock, type Clock } from '../../agent/clock.ts';
-import type { Driver, DriverContext, DriverFactory, DriverStatus } from '../contract.ts';
+import type { Driver, DriverContext, DriverFactory, DriverStatus, SelfTestResult } from '../contract.ts';
+import { probeTcpListener } from '../tcpProbe.ts';
 import { isLabTextEncoding, type LabTextEncoding } from '../lab/encoding.ts';
 import { ORDER_CACHE_SERVICE, type OrderCache } from '../lab/orderCache.ts';
 import { labProfile, type LabQuirk } from '../lab/profiles.ts';
@@ -124,6 +125,20 @@ export class AstmDriver implements Driver {
     const counters: Record<string, number> = { ...this.totals, connections: this.sessions.size };
     for (const s of this.sessions) for (const [k, v] of Object.entries(s.counters)) counters[k] = (counters[k] ?? 0) + v;
     return { ...this.state, counters };
+  }
+
+  /** tcp-server: connects to our own port as an analyzer would; otherwise reports the line. */
+  async selfTest(signal: AbortSignal): Promise<SelfTestResult> {
+    const s = this.status();
+    const seen = `${s.counters?.connections ?? 0} connection(s), ${s.counters?.results ?? 0} result(s) stored`;
+    if (this.settings.transport === 'tcp-server') {
+      const port = this.listeningPort;
+      if (port === undefined) return { ok: false, detail: `not listening: ${s.lastError ?? s.state}` };
+      const probe = await probeTcpListener(this.config.host ?? '0.0.0.0', port, signal);
+      return probe.ok ? { ok: true, detail: `port ${port} accepts connections (${probe.ms} ms); ${seen}` } : { ok: false, detail: `port ${port} refused a test connection: ${probe.error}; ${seen}` };
+    }
+    // A serial line or an outgoing connection: up when a session is open on it.
+    return { ok: this.sessions.size > 0, detail: `${s.detail ?? s.state}; ${seen}${this.sessions.size === 0 ? ' — no line open: check the cable, the port and the analyzer' : ''}` };
   }
 
   private report(state: DriverStatus['state'], detail: string, error?: unknown): void {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { X509Certificate } from 'node:crypto';
-import type { Driver, DriverContext, DriverStatus, DriverState } from '../contract.ts';
+import type { Driver, DriverContext, DriverStatus, DriverState, SelfTestResult } from '../contract.ts';
 import { maskCccd } from '../../agent/mask.ts';
 import { PcscCardWatcher, type CardPresent } from './reader.ts';
 import { readCccd, type EmrtdReadResult } from './emrtd.ts';
@@ -205,6 +205,34 @@ export class CccdReaderDriver implements Driver {
 
   status(): DriverStatus {
     return { ...this.state, counters: { ...this.counters } };
+  }
+
+  /**
+   * "Read a card": waits for the next card read (a staff member taps a card after scanning its QR
+   * or typing its number at the kiosk) and reports it with the number masked.
+   */
+  selfTest(signal: AbortSignal): Promise<SelfTestResult> {
+    if (this.state.state !== 'running') return Promise.resolve({ ok: false, detail: `reader not ready: ${this.state.detail ?? this.state.state}` });
+    const owner = `cccd-reader-test:${this.ctx.id}:${Date.now()}`;
+    return new Promise((resolve) => {
+      const done = (result: SelfTestResult) => {
+        this.ctx.bus.removeListeners(owner);
+        signal.removeEventListener('abort', onAbort);
+        resolve(result);
+      };
+      const onAbort = () => done({ ok: false, detail: 'no card read within the test time: scan the card\'s QR code (or type its number) at the kiosk, then put the card on the reader' });
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.ctx.bus.on(owner, 'domain.event', (e) => {
+        if (e.topic === 'card/identity') {
+          const ev = e.body as CardIdentityEvent;
+          if (!ev.identity.source.startsWith('chip')) return;
+          done({ ok: true, detail: `card ${maskCccd(ev.identity.idNumber)} read by ${ev.access ?? '?'} in ${ev.ms ?? '?'} ms (${ev.apduCount ?? '?'} APDUs), signature ${ev.verification?.signature ?? 'not checked'}` });
+        } else if (e.topic === 'card/status') {
+          const st = e.body as CardStatusEvent;
+          if (st.state === 'error' || st.state === 'no-reader' || st.state === 'service-down') done({ ok: false, detail: `${st.code ?? st.state}: ${st.message}` });
+        }
+      });
+    });
   }
 }
 

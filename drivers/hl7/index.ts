@@ -1,4 +1,5 @@
-import type { Driver, DriverContext, DriverFactory, DriverStatus } from '../contract.ts';
+import type { Driver, DriverContext, DriverFactory, DriverStatus, SelfTestResult } from '../contract.ts';
+import { probeTcpListener } from '../tcpProbe.ts';
 import type { LabTextEncoding } from '../lab/encoding.ts';
 import { labProfile } from '../lab/profiles.ts';
 import { Hl7Listener } from './listener.ts';
@@ -56,6 +57,17 @@ class Hl7Driver implements Driver {
   status(): DriverStatus {
     if (!this.listener) return { state: 'stopped', since: this.since };
     return { state: 'running', since: this.since, detail: this.detail(), counters: { ...this.listener.counters, connections: this.listener.connections } };
+  }
+
+  /** Connects to our own port as an analyzer would, and reports what came in so far. */
+  async selfTest(signal: AbortSignal): Promise<SelfTestResult> {
+    if (!this.listener) return { ok: false, detail: 'not listening' };
+    const { host, port } = this.listener.address;
+    // Counted before the probe, which is a connection of its own.
+    const c = this.listener.counters;
+    const seen = `${this.listener.connections} connection(s) now, ${c.messages} message(s) and ${c.results} result(s) stored, ${c.rejected} rejected, ${c.queries} host queries answered`;
+    const probe = await probeTcpListener(host, port, signal);
+    return probe.ok ? { ok: true, detail: `port ${port} accepts connections (${probe.ms} ms); ${seen}` } : { ok: false, detail: `port ${port} refused a test connection: ${probe.error}; ${seen}` };
   }
 
   private detail(): string {

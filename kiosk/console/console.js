@@ -11,6 +11,7 @@ const EN = {
   reason: 'Reason', validate: 'Validate', save: 'Save', restart: 'Restart the agent', retryNow: 'Retry now', requeue: 'Requeue',
   valid: 'The configuration is valid.', saved: 'Saved (previous file kept as .bak). Restart the agent to apply it.',
   wrongLogin: 'Wrong user name or password.', restarting: 'Restarting…',
+  test: 'Test', testing: 'Testing… (a card reader waits up to 25 s for a card)', sendAgain: 'Send again to',
 };
 const VI = {
   title: 'Bảng điều khiển', logout: 'Đăng xuất', login: 'Đăng nhập', user: 'Tên đăng nhập', password: 'Mật khẩu', signin: 'Đăng nhập',
@@ -22,6 +23,7 @@ const VI = {
   reason: 'Lý do', validate: 'Kiểm tra', save: 'Lưu', restart: 'Khởi động lại agent', retryNow: 'Gửi lại ngay', requeue: 'Đưa lại vào hàng đợi',
   valid: 'Cấu hình hợp lệ.', saved: 'Đã lưu (bản cũ giữ ở .bak). Khởi động lại agent để áp dụng.',
   wrongLogin: 'Sai tên đăng nhập hoặc mật khẩu.', restarting: 'Đang khởi động lại…',
+  test: 'Kiểm tra', testing: 'Đang kiểm tra… (đầu đọc thẻ chờ tối đa 25 giây để đặt thẻ)', sendAgain: 'Gửi lại tới',
 };
 let lang = localStorage.getItem('console-lang') === 'en' ? 'en' : 'vi';
 const t = (key) => (lang === 'en' ? EN : VI)[key] ?? key;
@@ -83,8 +85,26 @@ function button(label, action) {
 async function loadDevices() {
   const d = await api('/api/devices');
   $('box').textContent = `${d.box.facility} / ${d.box.id}`;
-  $('devices').replaceChildren(...d.devices.map((x) => row([x.id, x.type, stateCell(x.status.state), x.status.detail ?? x.status.lastError, x.restarts])));
+  $('devices').replaceChildren(...d.devices.map((x) => row([x.id, x.type, stateCell(x.status.state), x.status.detail ?? x.status.lastError, x.restarts, button(t('test'), () => testDevice(x.id))])));
+  destinationIds = d.destinations.map((x) => x.id);
   $('destinations').replaceChildren(...d.destinations.map((x) => row([x.id, x.type, stateCell(x.status.state), x.stats.delivered, x.stats.lastError])));
+}
+
+let destinationIds = [];
+
+/** The device's own test (listening check, test ticket, card read); the answer stays on screen. */
+async function testDevice(id) {
+  const out = $('device-test');
+  out.className = '';
+  out.textContent = `${id}: ${t('testing')}`;
+  try {
+    const r = await api(`/api/devices/${encodeURIComponent(id)}/test`, { method: 'POST', body: '{}' });
+    out.textContent = `${id}: ${r.ok ? '✓' : '✗'} ${r.detail}`;
+    out.className = r.ok ? 'ok' : 'bad';
+  } catch (err) {
+    out.textContent = `${id}: ✗ ${err.message}`;
+    out.className = 'bad';
+  }
 }
 
 async function loadJournal() {
@@ -101,6 +121,15 @@ async function showEntry(id) {
   $('entry-id').textContent = `#${e.id} ${e.source} ${e.kind}`;
   $('entry-raw').textContent = e.scrubbed ? '(scrubbed after the personal-data retention)' : e.raw?.text ?? (e.blob ? `blob ${e.blob.hash} (${e.blob.size} bytes)` : '');
   $('entry-parsed').textContent = JSON.stringify(e.parsed, null, 2);
+  $('entry-resend').replaceChildren(
+    ...destinationIds.map((d) =>
+      button(`${t('sendAgain')} ${d}`, async () => {
+        const r = await api(`/api/journal/${e.id}/resend`, { method: 'POST', body: JSON.stringify({ destination: d }) });
+        $('entry-resend-result').textContent = `${d}: ${r.outcome}`;
+        await showEntry(e.id);
+      }),
+    ),
+  );
   $('entry-outbox').textContent = e.outbox.map((o) => `${o.destination}: ${o.state} (${o.attempts} attempts)${o.lastError ? ` — ${o.lastError}` : ''}${o.deadLetterReason ? ` — ${o.deadLetterReason}` : ''}`).join('\n');
 }
 

@@ -6,6 +6,8 @@ import { Agent } from '../../../agent/controller.ts';
 import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';
 import { TEST_PASSWORD, writeAgentConfig } from '../../helpers/agentConfig.ts';
 import { launchChromium } from '../../helpers/browser.ts';
+import { freePort } from '../../helpers/ports.ts';
+import { waitFor } from '../../helpers/wait.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 const { dir, cleanup } = tempDir('edge-console-');
@@ -18,7 +20,8 @@ const SHOTS = 'test-artifacts/screenshots';
 
 beforeAll(async () => {
   sink = await startHttpSink();
-  agent = new Agent({ configFile: await writeAgentConfig(dir, { sinkUrl: sink.url }), log: pino({ level: 'silent' }) });
+  const hl7Port = await freePort();
+  agent = new Agent({ configFile: await writeAgentConfig(dir, { sinkUrl: sink.url, extra: `  bc5380:\n    driver: hl7-mllp\n    host: 127.0.0.1\n    port: ${hl7Port}\n    routes: [central]` }), log: pino({ level: 'silent' }) });
   await agent.start();
   base = `http://127.0.0.1:${agent.httpPort}`;
   await fetch(`${base}/api/ingest/monitor`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok-123', 'idempotency-key': 'console-1' }, body: '{"pulse":72}' });
@@ -73,6 +76,28 @@ describe('IT console in Chromium', () => {
     expect(await page.textContent('#outbox')).toContain('central');
     await page.click('#lang');
     expect(await page.textContent('[data-tab=outbox]')).toBe('Outbox');
+    await page.close();
+  });
+
+  it('tests a device from its row, and sends a journal entry again to a destination', async () => {
+    const page = await loggedIn();
+    await page.waitForSelector('#devices tr:has-text("bc5380")');
+    await page.click('#devices tr:has-text("bc5380") button');
+    await page.waitForFunction(() => /✓|✗/.test(document.getElementById('device-test')!.textContent!));
+    expect(await page.textContent('#device-test')).toMatch(/^bc5380: ✓ port \d+ accepts connections \(\d+ ms\); 0 connection\(s\) now, 0 message\(s\)/);
+    await page.click('#devices tr:has-text("monitor") button');
+    await page.waitForFunction(() => document.getElementById('device-test')!.textContent!.startsWith('monitor: ✓'));
+    expect(await page.textContent('#device-test')).toMatch(/running.*no active test/);
+    await page.screenshot({ path: `${SHOTS}/console-device-test.png` });
+
+    await waitFor(() => sink.received.length >= 1, 'the first delivery');
+    const before = sink.received.length;
+    await page.click('[data-tab=journal]');
+    await page.click('#journal tr:has-text("console-1")');
+    await page.click('#entry-resend button:has-text("central")');
+    await page.waitForFunction(() => document.getElementById('entry-resend-result')!.textContent === 'central: queued again');
+    await waitFor(() => sink.received.length === before + 1, 'the entry delivered again');
+    expect(sink.received.at(-1)!.idempotencyKey).toBe(sink.received[0]!.idempotencyKey);
     await page.close();
   });
 

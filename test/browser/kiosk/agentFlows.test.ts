@@ -148,6 +148,18 @@ describe('kiosk against the running agent (chip card behind the real pcscd)', ()
     await page.close();
   });
 
+  it('the console\'s "read a card" test waits for the next card and shows it masked', async () => {
+    const auth = { authorization: `Basic ${Buffer.from(`admin:${TEST_PASSWORD}`).toString('base64')}`, 'content-type': 'application/json' };
+    const test = fetch(`${kiosk.url}/api/devices/card/test`, { method: 'POST', headers: auth, body: '{}' }).then((r) => r.json() as Promise<{ ok: boolean; detail: string }>);
+    const id = syntheticCccdFor('003');
+    await fetch(`${kiosk.url}/api/kiosk/identify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ digits: id }) });
+    await tap(id);
+    const result = await test;
+    expect(result.ok).toBe(true);
+    expect(result.detail).toMatch(/^card 0790\*{5}003 read by PACE in \d+ ms \(14 APDUs\)/);
+    expect(result.detail).not.toContain(id);
+  });
+
   it('the attract screen has no serious accessibility problems and every target is at least 44 px', async () => {
     const page = await openKiosk();
     expect(await accessibilityProblems(page)).toEqual([]);
