@@ -45,7 +45,7 @@ export async function startOrthanc(dir: string): Promise<OrthancPeer> {
     Plugins: [plugin],
     DicomWeb: { Enable: true, Root: '/dicom-web/', EnableWado: true },
     ConcurrentJobs: 1,
-    HttpThreadsCount: 8,
+    HttpThreadsCount: 50,
     SaveJobs: false,
   };
   const configPath = join(dir, 'orthanc.json');
