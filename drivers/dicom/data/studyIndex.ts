@@ -107,6 +107,36 @@ export interface StudyIndex {
   scrubPersonal(olderThanHours: number, nowMs?: number): number;
 }
 
+/**
+ * Indexes journal entries the index lacks (run at start-up): reads each blob's header and
+ * metadata; a blob that does not parse is skipped (it is still journaled and forwarded).
+ */
+export async function backfillStudyIndex(
+  index: SqliteStudyIndex,
+  blobPath: (ref: BlobRef) => string,
+  extract: (path: string) => Promise<InstanceMeta>,
+  stream = 'dicom.instance',
+): Promise<{ indexed: number; failed: number }> {
+  let indexed = 0;
+  let failed = 0;
+  const seen = new Set<number>();
+  for (;;) {
+    const batch = index.unindexed(stream, 200).filter((r) => !seen.has(r.journalId));
+    if (batch.length === 0) return { indexed, failed };
+    for (const row of batch) {
+      seen.add(row.journalId);
+      try {
+        const meta = await extract(blobPath(row.blob));
+        const sourceAe = typeof row.meta.callingAe === 'string' ? row.meta.callingAe : undefined;
+        index.record({ journalId: row.journalId, blob: row.blob, meta, sourceAe, receivedAt: row.receivedAt });
+        indexed++;
+      } catch {
+        failed++;
+      }
+    }
+  }
+}
+
 const DAY = 86_400_000;
 const UNKNOWN_UID = '(none)';
 
@@ -181,6 +211,8 @@ export class SqliteStudyIndex implements StudyIndex {
       CREATE INDEX IF NOT EXISTS dicom_instance_sop ON dicom_instance (sop_instance_uid);
       CREATE INDEX IF NOT EXISTS dicom_instance_series ON dicom_instance (series_uid);
       CREATE INDEX IF NOT EXISTS dicom_instance_study ON dicom_instance (study_uid);
+      -- Journal entries purged from the index while the journal still holds them (not re-indexed by backfill).
+      CREATE TABLE IF NOT EXISTS dicom_purged (journal_id INTEGER PRIMARY KEY);
     `);
     this.findJournal = db.prepare('SELECT conflict FROM dicom_instance WHERE journal_id = ?');
     this.findSop = db.prepare('SELECT journal_id, blob_hash FROM dicom_instance WHERE sop_instance_uid = ?');
@@ -382,18 +414,33 @@ export class SqliteStudyIndex implements StudyIndex {
   purgeForwarded(olderThanDays: number, nowMs = Date.now()): number {
     const cutoff = nowMs - olderThanDays * DAY;
     return this.db.transaction(() => {
-      const removed = this.db
-        .prepare(
-          `DELETE FROM dicom_instance WHERE received_ms < ? AND (
+      const doomed = `FROM dicom_instance WHERE received_ms < ? AND (
              NOT EXISTS (SELECT 1 FROM journal j WHERE j.id = dicom_instance.journal_id)
              OR (EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id = dicom_instance.journal_id)
-                 AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id = dicom_instance.journal_id AND o.state != 'done')))`,
-        )
-        .run(cutoff).changes;
+                 AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id = dicom_instance.journal_id AND o.state != 'done')))`;
+      this.db.prepare(`INSERT OR IGNORE INTO dicom_purged (journal_id) SELECT journal_id ${doomed}`).run(cutoff);
+      const removed = this.db.prepare(`DELETE ${doomed}`).run(cutoff).changes;
+      this.db.prepare('DELETE FROM dicom_purged WHERE NOT EXISTS (SELECT 1 FROM journal j WHERE j.id = dicom_purged.journal_id)').run();
       this.db.prepare('DELETE FROM dicom_series WHERE NOT EXISTS (SELECT 1 FROM dicom_instance i WHERE i.series_uid = dicom_series.series_uid)').run();
       this.db.prepare('DELETE FROM dicom_study WHERE NOT EXISTS (SELECT 1 FROM dicom_instance i WHERE i.study_uid = dicom_study.study_uid)').run();
       return removed;
     })();
+  }
+
+  /**
+   * Journal entries of `stream` with a blob but no index row: the index is written after the
+   * journal append, so a crash in between leaves some. Oldest first.
+   */
+  unindexed(stream = 'dicom.instance', limit = 1000): Array<{ journalId: number; blob: BlobRef; receivedAt: string; meta: Record<string, unknown> }> {
+    const rows = this.db
+      .prepare(
+        `SELECT j.id, j.blob_hash, j.blob_size, j.received_at, j.meta FROM journal j
+         WHERE j.stream = ? AND j.blob_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dicom_instance i WHERE i.journal_id = j.id)
+           AND NOT EXISTS (SELECT 1 FROM dicom_purged p WHERE p.journal_id = j.id)
+         ORDER BY j.id LIMIT ?`,
+      )
+      .all(stream, limit) as Array<{ id: number; blob_hash: string; blob_size: number; received_at: string; meta: string | null }>;
+    return rows.map((r) => ({ journalId: r.id, blob: { hash: r.blob_hash, size: r.blob_size }, receivedAt: r.received_at, meta: r.meta ? (JSON.parse(r.meta) as Record<string, unknown>) : {} }));
   }
 
   /**

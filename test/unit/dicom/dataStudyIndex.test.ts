@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../../../agent/store/store.ts';
 import { extractInstanceMeta } from '../../../drivers/dicom/data/instanceMeta.ts';
-import { SqliteStudyIndex } from '../../../drivers/dicom/data/studyIndex.ts';
+import { SqliteStudyIndex, backfillStudyIndex } from '../../../drivers/dicom/data/studyIndex.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { syntheticPart10, VN_PATIENT } from './dataFixtures.ts';
 import type { SyntheticInstance } from './dataFixtures.ts';
@@ -112,6 +112,19 @@ describe('SqliteStudyIndex over the real store', () => {
     expect(index.getStudy('1.2.826.0.1.3680043.10.9.3')).toBeUndefined();
     expect(index.getStudy('1.2.826.0.1.3680043.10.9.1')!.study.instanceCount).toBe(2);
     expect(index.purgeForwarded(7, Date.parse('2026-11-21T00:00:00Z'))).toBe(0); // nothing old enough
+  });
+
+  it('backfill indexes journal entries written before a crash lost their index rows; unparsable blobs are counted, not fatal', async () => {
+    const sop = '1.2.826.0.1.3680043.10.9.5.1.1';
+    const bytes = syntheticPart10({ sopInstanceUid: sop, studyUid: '1.2.826.0.1.3680043.10.9.5', seriesUid: '1.2.826.0.1.3680043.10.9.5.1' });
+    const blob = await store.blobs.write(bytes);
+    await journal().append({ stream: 'dicom.instance', kind: 'c-store', idempotencyKey: `${sop}:${blob.hash}`, blob, meta: { callingAe: 'CR01' } });
+    const junk = await store.blobs.write(Buffer.from('not dicom'));
+    await journal().append({ stream: 'dicom.instance', kind: 'c-store', idempotencyKey: 'junk', blob: junk });
+    expect(index.unindexed().length).toBe(2);
+    const r = await backfillStudyIndex(index, (ref) => store.blobs.path(ref), extractInstanceMeta);
+    expect(r).toEqual({ indexed: 1, failed: 1 });
+    expect(index.getStudy('1.2.826.0.1.3680043.10.9.5')!.series[0]!.instances[0]!.sourceAe).toBe('CR01');
   });
 
   it('a second SqliteStudyIndex on the same database reuses its tables', () => {
