@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, openSync, writeSync, ftruncateSync, closeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -226,5 +228,74 @@ describe('dicom-stowrs answers Orthanc does not give (a local HTTP server script
     writeFileSync(join(tmp.dir, 'notdicom.dcm'), 'hello');
     expect((await dest.deliver({ ...item, blobPath: join(tmp.dir, 'notdicom.dcm') }, new AbortController().signal)).result).toBe('permanent');
     await dest.stop();
+  });
+});
+
+describe('dicom-stowrs: HTTPS with the PACS CA, and a 300 MB instance streamed in flat memory', () => {
+  let server: HttpsServer;
+  let url = '';
+  let caFile = '';
+  let received = 0;
+  let lastTail = Buffer.alloc(0);
+  beforeAll(async () => {
+    const dir = join(tmp.dir, 'tls');
+    mkdirSync(dir, { recursive: true });
+    const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    try {
+      run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Test PACS CA']);
+      run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'pacs.key', '-out', 'pacs.csr', '-subj', '/CN=127.0.0.1']);
+      writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+      run(['x509', '-req', '-in', 'pacs.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'pacs.pem', '-days', '2', '-extfile', 'ext.cnf']);
+    } catch (err) {
+      throw new Error(`openssl failed (Debian package "openssl"): ${(err as Error).message}`);
+    }
+    caFile = join(dir, 'ca.pem');
+    server = createHttpsServer({ key: readFileSync(join(dir, 'pacs.key')), cert: readFileSync(join(dir, 'pacs.pem')) }, (req, res) => {
+      received = 0;
+      req.on('data', (c: Buffer) => {
+        received += c.length;
+        lastTail = Buffer.concat([lastTail, c]).subarray(-64);
+      });
+      req.on('end', () => {
+        res.writeHead(200, { 'Content-Type': 'application/dicom+json' });
+        res.end('{}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    url = `https://127.0.0.1:${(server.address() as { port: number }).port}/dicom-web`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('verifies the PACS certificate with caFile; an unknown CA is retried, never sent in clear', async () => {
+    const item = await journalInstance(dicomFixture('pydicom/CT_small.dcm'), 'tls1');
+    const trusting = new StowRsDestination('tls', { url, caFile }, log);
+    expect((await trusting.deliver(item, new AbortController().signal)).result).toBe('ok');
+    await trusting.stop();
+    const strict = new StowRsDestination('tls', { url }, log);
+    expect(await strict.deliver(item, new AbortController().signal)).toMatchObject({ result: 'retry', reason: expect.stringMatching(/certificate/i) });
+    await strict.stop();
+  });
+
+  it('a 300 MB instance (sparse pixel data) goes out whole without the process growing by its size', async () => {
+    const path = join(tmp.dir, 'big-stow.dcm');
+    const head = syntheticPart10({ sopInstanceUid: '1.2.826.0.1.3680043.10.80.1', pixels: Buffer.alloc(0) });
+    const pixelBytes = 300 * 1024 * 1024;
+    head.writeUInt32LE(pixelBytes, head.length - 4);
+    const fd = openSync(path, 'w');
+    writeSync(fd, head);
+    ftruncateSync(fd, head.length + pixelBytes);
+    closeSync(fd);
+    const item = { ...(await journalInstance(dicomFixture('pydicom/MR_small.dcm'), 'tls-big')), blobPath: path };
+    const dest = new StowRsDestination('tls', { url, caFile }, log);
+    const rss = process.memoryUsage().rss;
+    let peak = rss;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    const outcome = await dest.deliver(item, new AbortController().signal);
+    clearInterval(sampler);
+    await dest.stop();
+    expect(outcome.result).toBe('ok');
+    expect(received).toBeGreaterThan(head.length + pixelBytes);
+    expect(lastTail.toString('latin1')).toMatch(/--\r\n$/);
+    expect(peak - rss).toBeLessThan(100 * 1024 * 1024);
   });
 });
