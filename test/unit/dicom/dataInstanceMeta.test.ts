@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { openSync, writeSync, ftruncateSync, closeSync, writeFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
@@ -6,7 +7,7 @@ import { extractInstanceMeta, scanDataset } from '../../../drivers/dicom/data/in
 import { DicomParseError } from '../../../drivers/dicom/data/codec.ts';
 import { part10Header } from '../../../drivers/dicom/data/part10.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { dicomFixturePath, syntheticDataset, syntheticPart10, VN_PATIENT, VN_PROCEDURE } from './dataFixtures.ts';
+import { dicomFixture, dicomFixturePath, syntheticDataset, syntheticPart10, VN_PATIENT, VN_PROCEDURE } from './dataFixtures.ts';
 
 const tmp = tempDir('dicom-meta-');
 afterAll(() => tmp.cleanup());
@@ -94,5 +95,25 @@ describe('extractInstanceMeta', () => {
     const full = syntheticDataset({ sopInstanceUid: '1.4' });
     writeFileSync(cut, Buffer.concat([part10Header({ sopClassUid: '1.2', sopInstanceUid: '1.4', transferSyntaxUid: '1.2.840.10008.1.2.1.99' }), deflateRawSync(full).subarray(0, 60)]));
     await expect(extractInstanceMeta(cut)).rejects.toBeInstanceOf(DicomParseError);
+  });
+});
+
+describe('scanDataset fuzz (files with bytes changed or cut)', () => {
+  it('gives metadata or a DicomParseError, nothing else', async () => {
+    const seeds = ['pydicom/CT_small.dcm', 'pydicom/rtplan.dcm', 'pydicom/image_dfl.dcm', 'pydicom/MR_small_bigendian.dcm', 'pydicom/JPEG2000.dcm'].map((n) => dicomFixture(n));
+    const path = join(tmp.dir, 'fuzz.dcm');
+    await fc.assert(
+      fc.asyncProperty(fc.nat(seeds.length - 1), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), fc.nat(), async (i, edits, cut) => {
+        const b = Buffer.from(seeds[i]!);
+        for (const [pos, v] of edits) b[132 + (pos % (b.length - 132))] = v;
+        writeFileSync(path, b.subarray(0, 132 + (cut % (b.length - 131))));
+        try {
+          await extractInstanceMeta(path);
+        } catch (e) {
+          if (!(e instanceof DicomParseError)) throw e;
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
