@@ -5,6 +5,7 @@ import type { DriverFactory } from '../drivers/contract.ts';
 import { hl7DriverFactory } from '../drivers/hl7/index.ts';
 import { hl7LisDestinationFactory } from '../drivers/hl7/lisDestination.ts';
 import { httpIngestDriverFactory } from '../drivers/http-ingest/index.ts';
+import { printerDriverFactory } from '../drivers/printer/index.ts';
 import type { DestinationFactory } from './forward/destination.ts';
 import { httpJsonDestinationFactory } from './forward/httpJson.ts';
 import { mqttUplinkDestinationFactory } from './forward/mqttUplink.ts';
@@ -20,6 +21,7 @@ export const driverFactories = new Map<string, DriverFactory<never>>([
   [cccdReaderDriverFactory.type, cccdReaderDriverFactory],
   [qrScannerDriverFactory.type, qrScannerDriverFactory],
   [hl7DriverFactory.type, hl7DriverFactory],
+  [printerDriverFactory.type, printerDriverFactory],
 ]);
 
 export const destinationFactories = new Map<string, DestinationFactory<never>>([

@@ -13,6 +13,7 @@ export const FRAGMENTS = [
   // Block schemas written without the common device fields: wrapped (see wrapDevice).
   { kind: 'device', type: 'cccd-reader', file: 'drivers/cccd/schema.json', def: 'cccdReader', wrap: true },
   { kind: 'device', type: 'qr-scanner', file: 'drivers/cccd/schema.json', def: 'qrScanner', wrap: true },
+  { kind: 'device', type: 'escpos-printer', file: 'drivers/printer/schema.json', wrap: true },
 ];
 
 /** Adds the common device fields (driver, routes, timezone…) to a block schema that lacks them. */

@@ -8,6 +8,7 @@ import { Agent } from '../../agent/controller.ts';
 import { hashPassword } from '../../agent/http/password.ts';
 import { startPcscd, type PcscdHandle } from '../integration/cccd/pcscd.ts';
 import { startHisSim, type HisSim } from '../sim/his.ts';
+import { startPrinter, type PrinterSim } from '../sim/printer.ts';
 import { TEST_PASSWORD } from './agentConfig.ts';
 import { tempDir } from './tmp.ts';
 
@@ -17,6 +18,8 @@ export interface KioskAgent {
   his: HisSim;
   /** The real pcscd with vpcd; a card simulator connects to `pcscd.port` (reader "Virtual PCD 00 00"). */
   pcscd: PcscdHandle | null;
+  /** The ticket printer simulator (TCP 9100-style), when asked for. */
+  printer: PrinterSim | null;
   close(): Promise<void>;
 }
 
@@ -25,14 +28,15 @@ export interface KioskAgentOptions {
   card?: boolean;
   /** HIS simulator latency per request. */
   hisDelayMs?: number;
-  /** Extra YAML under `devices:` (e.g. a printer), indented by two spaces. */
-  extraDevices?: (dir: string) => string | Promise<string>;
+  /** Start the printer simulator and an escpos-printer device on it. */
+  printer?: boolean;
 }
 
 export async function startKioskAgent(options: KioskAgentOptions = {}): Promise<KioskAgent> {
   const { dir, cleanup } = tempDir('kiosk-agent-');
   const his = await startHisSim({ delayMs: options.hisDelayMs ?? 0 });
   const pcscd = options.card ? await startPcscd() : null;
+  const printer = options.printer ? await startPrinter() : null;
   writeFileSync(join(dir, 'secrets.yaml'), `admin_hash: "${await hashPassword(TEST_PASSWORD)}"\n`);
   const file = join(dir, 'agent.yaml');
   writeFileSync(
@@ -62,13 +66,14 @@ queue:
     - { id: q1, number: 1, name: Quầy 1, services: [noi] }
     - { id: q2, number: 2, name: Quầy 2, services: [nhi, xn] }
 devices:
-${pcscd ? `  card:\n    driver: cccd-reader\n    name: Đầu đọc CCCD (ảo)\n    readerName: "Virtual PCD 00 00"\n    allowVirtualReader: true\n` : ''}${options.extraDevices ? await options.extraDevices(dir) : ''}`,
+${pcscd ? `  card:\n    driver: cccd-reader\n    name: Đầu đọc CCCD (ảo)\n    readerName: "Virtual PCD 00 00"\n    allowVirtualReader: true\n` : ''}${printer ? `  ticket-printer:\n    driver: escpos-printer\n    transport: tcp\n    host: 127.0.0.1\n    port: ${printer.port}\n` : ''}`,
   );
   const agent = new Agent({ configFile: file, log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   try {
     await agent.start();
   } catch (err) {
     await pcscd?.stop();
+    await printer?.stop();
     await his.stop();
     cleanup();
     throw err;
@@ -78,9 +83,11 @@ ${pcscd ? `  card:\n    driver: cccd-reader\n    name: Đầu đọc CCCD (ảo)
     agent,
     his,
     pcscd,
+    printer,
     async close() {
       await agent.stop('test done');
       await pcscd?.stop();
+      await printer?.stop();
       await his.stop();
       cleanup();
     },

@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../../agent/config/types.ts';
 import { startAstmAnalyzerStream } from './astmAnalyzer.ts';
@@ -8,6 +10,7 @@ import { startJsonDevice } from './jsonDevice.ts';
 import { startMllpLis } from './mllpLis.ts';
 import { startProvinceBroker } from './provinceBroker.ts';
 import { startVssGateway } from './vssGateway.ts';
+import { startPrinter } from './printer.ts';
 
 type Stop = () => Promise<void>;
 
@@ -36,6 +39,13 @@ export async function startDemoSimulators(config: AgentConfig, log: Logger): Pro
   await attempt('LIS (HL7 over MLLP, records results) on 127.0.0.1:6661', async () => (await startMllpLis({ port: 6661 })).stop);
   await attempt('Social Security insurance gateway on 127.0.0.1:8091', async () => (await startVssGateway({ port: 8091 })).stop);
   await attempt('province broker (MQTT) on 127.0.0.1:1884', async () => (await startProvinceBroker({ port: 1884 })).stop);
+  const printer = config.devices['demo-printer'];
+  if (printer) {
+    // Each printed ticket is decoded back from its ESC/POS raster into a PNG next to the demo's data.
+    const outDir = join(config.box.dataDir, 'printed');
+    mkdirSync(outDir, { recursive: true });
+    await attempt(`ticket printer (ESC/POS) on 127.0.0.1:${String(printer.port)}, tickets as PNG in ${outDir}`, async () => (await startPrinter({ port: Number(printer.port), outDir })).stop);
+  }
   await attempt('province central ingest (acks uplinked items)', async () => (await startCentralIngest({ url: 'mqtt://127.0.0.1:1884', topicRoot: config.province?.topicRoot ?? 'vn-health' })).stop);
 
   const api = `http://${config.http.host}:${config.http.port}`;

@@ -11,6 +11,8 @@ import { waitFor } from '../../helpers/wait.ts';
 import { DEFAULT_CITIZEN } from '../../sim/card/files.ts';
 import { startCardSimulator, type CardSimulator } from '../../sim/cardSimulator.ts';
 import { syntheticCccdFor } from '../../sim/vssGateway.ts';
+import { lineDifference, recogniseNumber, splitLines } from '../../sim/printer.ts';
+import { stylesFor, ticketLines } from '../../../drivers/printer/ticketLayout.ts';
 
 const SHOTS = 'test-artifacts/screenshots';
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -20,7 +22,7 @@ let closeBrowser: () => Promise<void>;
 let card: CardSimulator | null = null;
 
 beforeAll(async () => {
-  kiosk = await startKioskAgent({ card: true });
+  kiosk = await startKioskAgent({ card: true, printer: true });
   ({ browser, close: closeBrowser } = await launchChromium());
   mkdirSync(SHOTS, { recursive: true });
 });
@@ -87,6 +89,15 @@ describe('kiosk against the running agent (chip card behind the real pcscd)', ()
     const number = await chooseServiceAndTicket(page, 'Khám Nhi');
     expect(number).toMatch(/^\d{4}$/);
     expect(await page.textContent('#ticket-service')).toBe('Khám Nhi');
+    // The printer got that ticket: its number read back from the raster dots, the QR is the ticket id.
+    await page.waitForFunction(() => document.getElementById('ticket-print')?.textContent === 'Đã in phiếu. Mời bạn nhận phiếu.');
+    const job = kiosk.printer!.jobs.at(-1)!;
+    const expected = ticketLines({ facility: 'Bệnh viện Thử nghiệm', service: 'Khám Nhi', number, priority: null, issuedAtLocal: 'x', ahead: 0, ticketId: 'x', qr: 'x' }, 576);
+    const lines = splitLines(job.image);
+    expect(lines).toHaveLength(expected.length);
+    expect(recogniseNumber(lines[expected.findIndex((e) => e.role === 'number')]!, stylesFor(576).number).text).toBe(number);
+    expect(lineDifference(lines[expected.findIndex((e) => e.role === 'service')]!, 'Khám Nhi', stylesFor(576).service)).toBeLessThan(0.02);
+    expect(job.cut).toBe(true);
     await page.screenshot({ path: `${SHOTS}/kiosk-chip-ticket.png` });
     expect(await accessibilityProblems(page)).toEqual([]);
     await waitFor(() => kiosk.his.registrations.some((r) => JSON.stringify(r.body).includes(number)), 'the check-in registered at the HIS', 15_000);
@@ -158,6 +169,16 @@ describe('kiosk against the running agent (chip card behind the real pcscd)', ()
     expect(result.ok).toBe(true);
     expect(result.detail).toMatch(/^card 0790\*{5}003 read by PACE in \d+ ms \(14 APDUs\)/);
     expect(result.detail).not.toContain(id);
+  });
+
+  it('the console\'s printer test prints a test ticket the printer really got', async () => {
+    const auth = { authorization: `Basic ${Buffer.from(`admin:${TEST_PASSWORD}`).toString('base64')}`, 'content-type': 'application/json' };
+    const jobs = kiosk.printer!.jobs.length;
+    const result = (await (await fetch(`${kiosk.url}/api/devices/ticket-printer/test`, { method: 'POST', headers: auth, body: '{}' })).json()) as { ok: boolean; detail: string };
+    expect(result).toMatchObject({ ok: true, detail: expect.stringMatching(/^test ticket printed on tcp 127\.0\.0\.1:\d+/) });
+    expect(kiosk.printer!.jobs).toHaveLength(jobs + 1);
+    const lines = splitLines(kiosk.printer!.jobs.at(-1)!.image);
+    expect(lineDifference(lines[0]!, 'KIỂM TRA MÁY IN', stylesFor(576).facility)).toBeLessThan(0.02);
   });
 
   it('the attract screen has no serious accessibility problems and every target is at least 44 px', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -32,6 +32,10 @@ describe('npm start (the demo)', () => {
         500,
       );
       expect((await fetch('http://127.0.0.1:8080/readyz')).status).toBe(200);
+      // A ticket taken at the kiosk comes out of the simulated printer (decoded back to a PNG).
+      const res = await fetch('http://127.0.0.1:8080/api/kiosk/checkin', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ service: 'noi' }) });
+      expect(res.status).toBe(200);
+      await waitFor(() => existsSync(join(dir, 'data', 'printed', 'job-1.png')), 'the ticket printed by the simulated printer', 15_000);
     } finally {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
