@@ -8,6 +8,7 @@ import websocket from '@fastify/websocket';
 import { PRINTERS_SERVICE, type PrinterPool } from '../drivers/printer/printerPool.ts';
 import { registerKioskRoutes } from './kiosk/kioskRoutes.ts';
 import { queueRoutes } from './queue/routes.ts';
+import { TicketPrinting } from './queue/ticketPrinting.ts';
 import { TicketQueue } from './queue/ticketQueue.ts';
 import { EventBus } from './bus.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -325,7 +326,9 @@ export class Agent implements RuntimeView {
   private async registerFrontEndRoutes(app: FastifyInstance, requireAdmin: Parameters<typeof queueRoutes>[1]['requireAdmin']): Promise<void> {
     await app.register(websocket);
     const printers = () => this.services.get<PrinterPool>(PRINTERS_SERVICE);
-    if (this.queue) await app.register(queueRoutes, { queue: this.queue, printers, requireAdmin });
+    // One print log for the kiosk, the counter page and the console (failed prints are reprinted).
+    const printing = this.queue ? new TicketPrinting(this.queue, printers) : null;
+    if (this.queue && printing) await app.register(queueRoutes, { queue: this.queue, printers, printing, requireAdmin });
     const queue = this.queue;
     registerKioskRoutes(app, {
       bus: this.bus,
@@ -334,16 +337,8 @@ export class Agent implements RuntimeView {
       ...(this.services.get<HisLookup>(HIS_LOOKUP_SERVICE) ? { lookup: this.services.get<HisLookup>(HIS_LOOKUP_SERVICE)! } : {}),
       ...(this.services.get<CheckInRegistrar>(HIS_CHECKIN_SERVICE) ? { registrar: this.services.get<CheckInRegistrar>(HIS_CHECKIN_SERVICE)! } : {}),
       feedback: this.store.journalFor('kiosk', this.config.kiosk?.feedbackRoutes ?? []),
-      ...(queue ? { print: (ticketId: string) => this.printTicket(queue, ticketId) } : {}),
+      ...(printing ? { print: (ticketId: string) => printing.print(ticketId) } : {}),
     });
-  }
-
-  private async printTicket(queue: TicketQueue, ticketId: string): Promise<unknown> {
-    const pool = this.services.get<PrinterPool>(PRINTERS_SERVICE);
-    if (!pool) return null;
-    const { ticketPrintFor } = await import('./queue/ticketPrint.ts');
-    const ticket = queue.get(ticketId);
-    return pool.print(ticketPrintFor(queue, ticket, queue.peopleAhead(ticket)));
   }
 
   /** The box's health summary published to MQTT and shown in the console. */

@@ -3,23 +3,28 @@ import websocket from '@fastify/websocket';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { PrintResult } from '../../drivers/printer/escposPrinter.ts';
-import type { TicketPrint } from '../../drivers/printer/ticketLayout.ts';
+import type { PrinterPool } from '../../drivers/printer/printerPool.ts';
 import { queueStats, statsCsv } from './stats.ts';
-import { ticketPrintFor } from './ticketPrint.ts';
+import { TicketPrinting, type TicketPrinter } from './ticketPrinting.ts';
 import type { TicketQueue } from './ticketQueue.ts';
 import { PRIORITY_CLASSES, QueueError, type QueueEvent } from './types.ts';
 
-/** Anything that prints a ticket (the printers service from drivers/printer). */
-export interface TicketPrinter {
-  print(ticket: TicketPrint, printerId?: string): Promise<PrintResult>;
-}
+export type { TicketPrinter } from './ticketPrinting.ts';
 
 export interface QueueRoutesOptions {
   queue: TicketQueue;
   /** The printers service, or a getter (printer drivers may start after the API). */
   printers?: TicketPrinter | (() => TicketPrinter | undefined);
+  /** Shared with the kiosk so every print is logged once (made from `printers` when absent). */
+  printing?: TicketPrinting;
+  /** Statistics, print log and printer previews. */
   requireAdmin: preHandlerAsyncHookHandler;
+  /**
+   * Counter actions, transfers, priority confirmation, cancel and reprint: staff-facing, so they
+   * need the console login (default: requireAdmin). Issuing a ticket (the kiosk), the live feed
+   * and the state (numbers only, no personal data) stay open to the LAN.
+   */
+  requireStaff?: preHandlerAsyncHookHandler;
   /** Print a QR with the ticket id (default true). */
   qr?: boolean;
 }
@@ -66,6 +71,8 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
   const { queue } = opts;
   if (!app.hasDecorator('websocketServer')) await app.register(websocket);
   const printers = (): TicketPrinter | undefined => (typeof opts.printers === 'function' ? opts.printers() : opts.printers);
+  const printing = opts.printing ?? new TicketPrinting(queue, printers, { qr: opts.qr !== false });
+  const staff = opts.requireStaff ?? opts.requireAdmin;
   const sockets = new Set<{ send(data: string): void; readyState: number }>();
   const broadcast = (msg: unknown): void => {
     const text = JSON.stringify(msg);
@@ -75,7 +82,11 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
     const snapshot = queue.snapshot();
     broadcast({ type: 'change', event, call: queue.callView(event), snapshot });
   });
-  app.addHook('onClose', async () => off());
+  const offPrint = printing.onPrint((result, record) => broadcast({ type: 'print', result, record }));
+  app.addHook('onClose', async () => {
+    off();
+    offPrint();
+  });
 
   app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number }, req, reply) => {
     if (err instanceof QueueError) return reply.code(STATUS[err.code]).send({ error: err.message, code: err.code });
@@ -85,14 +96,7 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
     return reply.code(status).send({ error: status >= 500 ? 'internal error; see the agent log' : err.message });
   });
 
-  const print = async (ticketId: string, printerId?: string): Promise<PrintResult | null> => {
-    const p = printers();
-    if (!p) return null;
-    const ticket = queue.get(ticketId);
-    const result = await p.print(ticketPrintFor(queue, ticket, queue.peopleAhead(ticket), opts.qr !== false), printerId);
-    broadcast({ type: 'print', result });
-    return result;
-  };
+  const print = (ticketId: string, printer?: string) => printing.print(ticketId, printer ? { printer } : {});
 
   app.get('/api/queue/state', { schema: { tags: ['queue'], summary: 'Services, counters and the live snapshot (what screens and the counter page show)', response: { 200: { type: 'object', additionalProperties: true } } } }, async () => ({
     config: queue.config,
@@ -128,8 +132,8 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
       const mode = body.print ?? 'queue';
       if (mode === 'wait') return reply.code(201).send({ ticket, ahead, serviceName, print: await print(ticket.id, body.printer), printing: 'done' });
       // The screen shows the number first; a print failure never loses the ticket (reprint).
-      if (mode === 'queue' && printers()) void print(ticket.id, body.printer).catch((err: unknown) => req.log.warn({ err }, 'ticket print failed'));
-      return reply.code(201).send({ ticket, ahead, serviceName, print: null, printing: mode === 'queue' && printers() ? 'queued' : 'none' });
+      if (mode === 'queue' && printing.available) void print(ticket.id, body.printer).catch((err: unknown) => req.log.warn({ err }, 'ticket print failed'));
+      return reply.code(201).send({ ticket, ahead, serviceName, print: null, printing: mode === 'queue' && printing.available ? 'queued' : 'none' });
     },
   );
 
@@ -140,12 +144,22 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
 
   app.post(
     '/api/queue/tickets/:id/reprint',
-    { schema: { tags: ['queue'], summary: 'Print a ticket again (printer failed, paper out)', params: idParams, body: { type: ['object', 'null'], properties: { printer: { type: 'string' } } }, response: { 200: { type: 'object', properties: { print: printResult } }, ...errors } } },
+    {
+      preHandler: staff,
+      schema: {
+        tags: ['queue'],
+        summary: 'Print a ticket again (printer failed, paper out): on the named printer, the counter\'s printer, or the service\'s',
+        params: idParams,
+        body: { type: ['object', 'null'], additionalProperties: false, properties: { printer: { type: 'string', maxLength: 64 }, counter: { type: 'string', maxLength: 64 } } },
+        response: { 200: { type: 'object', properties: { print: printResult } }, ...errors },
+      },
+    },
     async (req, reply) => {
       const id = (req.params as { id: string }).id;
       queue.get(id);
-      if (!printers()) return reply.code(503).send({ error: 'no printer is configured' });
-      const result = await print(id, (req.body as { printer?: string } | null)?.printer);
+      if (!printing.available) return reply.code(503).send({ error: 'no printer is configured' });
+      const b = (req.body ?? {}) as { printer?: string; counter?: string };
+      const result = await printing.print(id, { ...(b.printer ? { printer: b.printer } : {}), ...(b.counter ? { counter: b.counter } : {}) }, true);
       return { print: result };
     },
   );
@@ -153,6 +167,7 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
   app.post(
     '/api/queue/tickets/:id/transfer',
     {
+      preHandler: staff,
       schema: {
         tags: ['queue'],
         summary: 'Send a ticket to another service and/or counter, to the end or the front',
@@ -169,13 +184,14 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
 
   app.post(
     '/api/queue/tickets/:id/cancel',
-    { schema: { tags: ['queue'], summary: 'Cancel a ticket', params: idParams, body: { type: ['object', 'null'], properties: { by } }, response: { 200: { type: 'object', properties: { ticket: ticketSchema } }, ...errors } } },
+    { preHandler: staff, schema: { tags: ['queue'], summary: 'Cancel a ticket', params: idParams, body: { type: ['object', 'null'], properties: { by } }, response: { 200: { type: 'object', properties: { ticket: ticketSchema } }, ...errors } } },
     async (req) => ({ ticket: await queue.cancel((req.params as { id: string }).id, (req.body as { by?: string } | null)?.by) }),
   );
 
   app.post(
     '/api/queue/tickets/:id/priority',
     {
+      preHandler: staff,
       schema: {
         tags: ['queue'],
         summary: 'Staff confirm or reject a claimed priority (who is recorded)',
@@ -193,6 +209,7 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
   app.post(
     '/api/queue/counters/:id/:action',
     {
+      preHandler: staff,
       schema: {
         tags: ['queue'],
         summary: 'Counter actions: next (finishes the current ticket), recall (current, or a skipped ticket within tolerance), serve, skip, finish',
@@ -241,6 +258,38 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
           .send(statsCsv(stats));
       }
       return stats;
+    },
+  );
+
+  app.get(
+    '/api/queue/prints',
+    {
+      preHandler: staff,
+      schema: {
+        tags: ['queue'],
+        summary: "Today's ticket prints, newest first; failed=true: tickets whose last print failed and that still wait (reprint them)",
+        querystring: { type: 'object', additionalProperties: false, properties: { failed: { type: 'boolean', default: false }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } } },
+      },
+    },
+    async (req) => {
+      const q = req.query as { failed?: boolean; limit?: number };
+      return { prints: printing.recent({ failed: q.failed ?? false, limit: q.limit ?? 50 }) };
+    },
+  );
+
+  app.get('/api/queue/printers', { preHandler: staff, schema: { tags: ['queue'], summary: 'Printers: tickets printed/failed/pending, paper and cover status, last error, last ticket' } }, async () => {
+    const pool = printers() as PrinterPool | undefined;
+    return { printers: typeof pool?.list === 'function' ? pool.list() : [] };
+  });
+
+  app.get(
+    '/api/queue/printers/:id/last.png',
+    { preHandler: opts.requireAdmin, schema: { tags: ['queue'], summary: 'The last ticket sent to a printer, as the raster it printed (console preview)', params: idParams } },
+    async (req, reply) => {
+      const pool = printers() as PrinterPool | undefined;
+      const png = typeof pool?.get === 'function' ? pool.get((req.params as { id: string }).id)?.lastTicketPng() : null;
+      if (!png) return reply.code(404).send({ error: 'no ticket printed on this printer since the agent started' });
+      return reply.header('content-type', 'image/png').header('cache-control', 'no-store').send(png);
     },
   );
 

@@ -51,6 +51,17 @@ export function migrateQueue(db: Database.Database): void {
       body TEXT NOT NULL,
       journaled INTEGER NOT NULL DEFAULT 0
     );
+    -- Every print attempt of a ticket (kiosk, reprint): staff see which tickets did not print.
+    CREATE TABLE IF NOT EXISTS queue_prints (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      at INTEGER NOT NULL,
+      ticket_id TEXT NOT NULL,
+      printer TEXT NOT NULL,
+      ok INTEGER NOT NULL,
+      error TEXT,
+      reprint INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS queue_prints_ticket ON queue_prints (ticket_id, id);
     CREATE INDEX IF NOT EXISTS queue_events_unjournaled ON queue_events (journaled) WHERE journaled = 0;
   `);
 }

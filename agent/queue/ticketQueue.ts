@@ -140,7 +140,8 @@ const DEFAULT_TOLERANCE = 5;
  * published on the bus and journaled for forwarding.
  */
 export class TicketQueue {
-  private readonly db: Database.Database;
+  /** The store's database (the print log shares it). */
+  readonly db: Database.Database;
   private readonly clock: Clock;
   private readonly tz: string;
   private readonly services = new Map<string, ServiceConfig>();

@@ -1,4 +1,5 @@
 import { INIT, align, cut, feedLines, parseStatus, qrCode, rasterBands, statusQuery, type PrinterStatusBits } from './escpos.ts';
+import { rasterToPng } from './raster.ts';
 import { renderTicket, type TicketPrint, type TicketWidth } from './ticketLayout.ts';
 import { DeviceFileTransport, SerialTransport, TcpTransport, type PrinterTransport } from './transports.ts';
 
@@ -20,6 +21,10 @@ export interface EscposPrinterConfig {
   retries?: number;
   retryDelayMs?: number;
   fontDir?: string;
+  /** Service ids whose tickets this printer prints (kiosk printers); none: any service. */
+  services?: string[];
+  /** Counter ids whose reprints this printer takes (a printer at the counter). */
+  counters?: string[];
 }
 
 export interface PrintResult {
@@ -71,6 +76,8 @@ export class EscposPrinter {
   private printed = 0;
   private failed = 0;
   private pending = 0;
+  /** The last ticket sent, kept as its raster so the console can preview it (PNG made on demand). */
+  private last: { ticketId: string; at: number; raster: ReturnType<typeof renderTicket> } | null = null;
 
   constructor(
     readonly id: string,
@@ -83,8 +90,26 @@ export class EscposPrinter {
     return this.config.width ?? 576;
   }
 
-  info(): { id: string; printed: number; failed: number; pending: number; status: PrinterStatusBits | null; lastError: string | null } {
-    return { id: this.id, printed: this.printed, failed: this.failed, pending: this.pending, status: this.lastStatus, lastError: this.lastError };
+  /** Which tickets this printer takes: service ids and counter ids (empty: any). */
+  get routing(): { services: string[]; counters: string[] } {
+    return { services: this.config.services ?? [], counters: this.config.counters ?? [] };
+  }
+
+  info(): { id: string; printed: number; failed: number; pending: number; status: PrinterStatusBits | null; lastError: string | null; lastTicket: { ticketId: string; at: string } | null } {
+    return {
+      id: this.id,
+      printed: this.printed,
+      failed: this.failed,
+      pending: this.pending,
+      status: this.lastStatus,
+      lastError: this.lastError,
+      lastTicket: this.last ? { ticketId: this.last.ticketId, at: new Date(this.last.at).toISOString() } : null,
+    };
+  }
+
+  /** PNG of the last ticket sent to this printer (what the raster looked like), or null. */
+  lastTicketPng(): Buffer | null {
+    return this.last ? rasterToPng(this.last.raster) : null;
   }
 
   /** Queues a ticket; resolves with the outcome (never rejects: the ticket itself is already safe in the queue). */
@@ -169,6 +194,7 @@ export class EscposPrinter {
         if (delay > 0 && i < bytes.bands.length - 1) await new Promise((r) => setTimeout(r, delay));
       }
       await tr.write(bytes.tail);
+      this.last = { ticketId: t.ticketId, at: Date.now(), raster };
       return { renderedMs, firstBandMs, lastByteMs: performance.now() - started };
     } finally {
       await tr.close();

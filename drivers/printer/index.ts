@@ -1,9 +1,9 @@
-import type { Driver, DriverContext, DriverFactory, DriverStatus } from '../contract.ts';
+import type { Driver, DriverContext, DriverFactory, DriverStatus, SelfTestResult } from '../contract.ts';
 import { EscposPrinter, type EscposPrinterConfig } from './escposPrinter.ts';
 import { PRINTERS_SERVICE, PrinterPool } from './printerPool.ts';
 
 export { EscposPrinter, encodeTicket, type EscposPrinterConfig, type PrintResult } from './escposPrinter.ts';
-export { PrinterPool, PRINTERS_SERVICE } from './printerPool.ts';
+export { PrinterPool, PRINTERS_SERVICE, type PrintTarget } from './printerPool.ts';
 export { renderTicket, ticketLines, type TicketPrint, type TicketWidth } from './ticketLayout.ts';
 
 /** The shared printers service: created by the first printer driver, found by the others. */
@@ -48,6 +48,23 @@ class EscposPrinterDriver implements Driver {
     this.poll = null;
     printersService(this.ctx).remove(this.ctx.id);
     this.set('stopped');
+  }
+
+  /** Prints a test ticket (marked as such) through the same path as a patient's. */
+  async selfTest(): Promise<SelfTestResult> {
+    const now = new Date();
+    const r = await this.printer.print({
+      facility: 'KIỂM TRA MÁY IN',
+      service: 'Phiếu thử — không dùng',
+      number: 'TEST',
+      priority: null,
+      issuedAtLocal: now.toLocaleString('vi-VN', { timeZone: this.ctx.timezone }),
+      ahead: 0,
+      ticketId: `test-${now.getTime()}`,
+    });
+    return r.ok
+      ? { ok: true, detail: `test ticket printed on ${this.describe()}${r.timings ? ` in ${Math.round(r.timings.lastByteMs)} ms` : ''}` }
+      : { ok: false, detail: `test ticket not printed on ${this.describe()}: ${r.error ?? 'unknown error'}` };
   }
 
   status(): DriverStatus {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ADMIN_TOKEN, startQueueApp, type QueueApp } from './queueApp.ts';
-import { recogniseNumber, splitLines } from '../../sim/printer.ts';
+import { recogniseNumber, splitLines, startPrinter } from '../../sim/printer.ts';
+import { EscposPrinter } from '../../../drivers/printer/escposPrinter.ts';
 import { stylesFor, ticketLines } from '../../../drivers/printer/ticketLayout.ts';
 import { ticketPrintFor } from '../../../agent/queue/ticketPrint.ts';
 
@@ -11,7 +12,10 @@ beforeAll(async () => {
 });
 afterAll(async () => q.close());
 
-async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; text: string; type: string }> {
+const STAFF = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+/** Calls the API as logged-in staff unless `headers` says otherwise ({} = anonymous). */
+async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = STAFF): Promise<{ status: number; json: any; text: string; type: string }> {
   const res = await fetch(`${q.url}${path}`, { method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers }, body: body !== undefined ? JSON.stringify(body) : undefined });
   const text = await res.text();
   let json: any = null;
@@ -93,14 +97,87 @@ describe('queue API', () => {
     expect((await api('POST', '/api/queue/counters/q1/next', {})).json.ticket.id).toBe(t.id);
     expect((await api('POST', '/api/queue/counters/q1/serve', {})).json.ticket.state).toBe('serving');
     expect((await api('POST', '/api/queue/counters/q1/finish', {})).json.ticket.state).toBe('done');
-    expect((await api('GET', '/api/queue/stats')).status).toBe(401);
-    const stats = await api('GET', '/api/queue/stats', undefined, { authorization: `Bearer ${ADMIN_TOKEN}` });
+    expect((await api('GET', '/api/queue/stats', undefined, {})).status).toBe(401);
+    const stats = await api('GET', '/api/queue/stats');
     expect(stats.json.rows.find((r: any) => r.dimension === 'all')).toMatchObject({ issued: 3 });
-    const csv = await api('GET', '/api/queue/stats?format=csv', undefined, { authorization: `Bearer ${ADMIN_TOKEN}` });
+    const csv = await api('GET', '/api/queue/stats?format=csv');
     expect(csv.type).toContain('text/csv');
     expect(csv.text.split('\r\n')[0]).toMatch(/^dimension,key,issued/);
     expect(csv.text).toContain('priority,pregnant,1,1,1,0,0,0');
     const state = await api('GET', '/api/queue/state');
     expect(state.json.snapshot.facility).toBe('Trung tâm Y tế huyện Đông Anh');
+  });
+
+  it('staff actions need the console login; the kiosk issues tickets and screens read the state without one', async () => {
+    const anon = {};
+    const issued = await api('POST', '/api/queue/tickets', { service: 'xn', claim: 'merit', print: 'no' }, anon);
+    expect(issued.status).toBe(201);
+    const id = issued.json.ticket.id as string;
+    for (const [path, body] of [
+      ['/api/queue/counters/q3/next', {}],
+      ['/api/queue/counters/q3/recall', {}],
+      ['/api/queue/counters/q3/skip', {}],
+      ['/api/queue/counters/q3/finish', {}],
+      [`/api/queue/tickets/${id}/transfer`, { position: 'end', service: 'noi' }],
+      [`/api/queue/tickets/${id}/priority`, { by: 'BS. Minh' }],
+      [`/api/queue/tickets/${id}/cancel`, {}],
+      [`/api/queue/tickets/${id}/reprint`, {}],
+    ] as const) {
+      expect({ path, status: (await api('POST', path, body, anon)).status }).toEqual({ path, status: 401 });
+    }
+    expect((await api('GET', '/api/queue/prints', undefined, anon)).status).toBe(401);
+    expect((await api('GET', '/api/queue/printers', undefined, anon)).status).toBe(401);
+    // Nothing changed while refused.
+    expect(q.queue.get(id)).toMatchObject({ state: 'waiting', priorityStatus: 'claimed', service: 'xn', calls: 0 });
+    expect((await api('GET', '/api/queue/state', undefined, anon)).status).toBe(200);
+    // Logged in, the same call works.
+    expect((await api('POST', `/api/queue/tickets/${id}/cancel`, {})).json.ticket.state).toBe('cancelled');
+  });
+
+  it('every print is logged; a failed one is listed until a reprint succeeds; the console previews the last ticket', async () => {
+    q.printerSim.setState({ coverOpen: true });
+    const r = await api('POST', '/api/queue/tickets', { service: 'noi', print: 'wait' }, {});
+    expect(r.json.print).toMatchObject({ ok: false, error: 'printer cover is open', printer: 'kiosk-printer' });
+    let failed = (await api('GET', '/api/queue/prints?failed=true')).json.prints;
+    expect(failed.map((p: any) => p.ticketId)).toContain(r.json.ticket.id);
+    expect(failed.find((p: any) => p.ticketId === r.json.ticket.id)).toMatchObject({ number: r.json.ticket.number, ok: false, error: 'printer cover is open', reprint: false });
+    const printers = (await api('GET', '/api/queue/printers')).json.printers;
+    expect(printers[0]).toMatchObject({ id: 'kiosk-printer', status: { coverOpen: true } });
+    q.printerSim.setState({ coverOpen: false });
+    const jobP = q.printerSim.nextJob();
+    expect((await api('POST', `/api/queue/tickets/${r.json.ticket.id}/reprint`, {})).json.print.ok).toBe(true);
+    await jobP;
+    failed = (await api('GET', '/api/queue/prints?failed=true')).json.prints;
+    expect(failed.map((p: any) => p.ticketId)).not.toContain(r.json.ticket.id);
+    const all = (await api('GET', `/api/queue/prints`)).json.prints.filter((p: any) => p.ticketId === r.json.ticket.id);
+    expect(all.map((p: any) => [p.ok, p.reprint])).toEqual([[true, true], [false, false]]);
+    const png = await fetch(`${q.url}/api/queue/printers/kiosk-printer/last.png`, { headers: STAFF });
+    expect(png.headers.get('content-type')).toBe('image/png');
+    const bytes = Buffer.from(await png.arrayBuffer());
+    expect(bytes.subarray(1, 4).toString()).toBe('PNG');
+    expect((await fetch(`${q.url}/api/queue/printers/kiosk-printer/last.png`)).status).toBe(401);
+    expect((await api('GET', '/api/queue/printers/nope/last.png')).status).toBe(404);
+  });
+
+  it("routes tickets to the service's printer and reprints to the counter's printer", async () => {
+    const labSim = await startPrinter();
+    q.pool.add(new EscposPrinter('lab-printer', { transport: 'tcp', host: '127.0.0.1', port: labSim.port, retries: 0, services: ['xn'], counters: ['q3'] }));
+    try {
+      const kioskJobs = q.printerSim.jobs.length;
+      const xn = await api('POST', '/api/queue/tickets', { service: 'xn', print: 'wait' }, {});
+      expect(xn.json.print).toMatchObject({ ok: true, printer: 'lab-printer' });
+      expect(labSim.jobs.map((j) => j.qr[0])).toEqual([xn.json.ticket.id]);
+      const noi = await api('POST', '/api/queue/tickets', { service: 'noi', print: 'wait' }, {});
+      expect(noi.json.print).toMatchObject({ ok: true, printer: 'kiosk-printer' });
+      // A reprint asked from counter q3 comes out at q3's printer, whatever the service.
+      expect((await api('POST', `/api/queue/tickets/${noi.json.ticket.id}/reprint`, { counter: 'q3' })).json.print).toMatchObject({ ok: true, printer: 'lab-printer' });
+      expect((await api('POST', `/api/queue/tickets/${noi.json.ticket.id}/reprint`, { counter: 'q1' })).json.print).toMatchObject({ ok: true, printer: 'kiosk-printer' });
+      expect((await api('POST', `/api/queue/tickets/${xn.json.ticket.id}/reprint`, { printer: 'kiosk-printer' })).json.print).toMatchObject({ ok: true, printer: 'kiosk-printer' });
+      expect(labSim.jobs.length).toBe(2);
+      expect(q.printerSim.jobs.length - kioskJobs).toBe(3);
+    } finally {
+      q.pool.remove('lab-printer');
+      await labSim.stop();
+    }
   });
 });
