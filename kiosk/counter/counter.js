@@ -1,5 +1,6 @@
 // Counter page for staff: pick the counter, call next, recall, serve, skip, finish, transfer,
 // confirm a priority claim (recording who), reprint. Live state comes over the WebSocket.
+// Actions need the staff login (the console's session cookie): the page asks for it on a 401.
 const $ = (id) => document.getElementById(id);
 const PRIORITY_VI = { emergency: 'Cấp cứu', under6: 'Trẻ dưới 6 tuổi', pregnant: 'Phụ nữ có thai', disability: 'Người khuyết tật nặng', age75: 'Người từ 75 tuổi', merit: 'Người có công với cách mạng' };
 let config = null;
@@ -19,12 +20,44 @@ function say(text, kind = 'ok') {
   say.t = setTimeout(() => (m.className = '', m.textContent = ''), 5000);
 }
 
-async function post(path, body = {}) {
-  const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+class LoginRequired extends Error {}
+
+async function call(path, init = {}) {
+  const res = await fetch(path, init);
   const json = await res.json().catch(() => ({}));
+  if (res.status === 401) {
+    showLogin();
+    throw new LoginRequired('Cần đăng nhập');
+  }
   if (!res.ok) throw new Error(json.error || `HTTP ${res.status}`);
   return json;
 }
+
+function post(path, body = {}) {
+  return call(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+function showLogin() {
+  $('app').hidden = true;
+  $('login').hidden = false;
+  $('login').elements.user.focus();
+}
+
+$('login').onsubmit = async (e) => {
+  e.preventDefault();
+  const f = new FormData($('login'));
+  const res = await fetch('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: f.get('user'), password: f.get('password') }) });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    $('login-error').textContent = json.error === 'wrong user name or password' ? 'Sai tài khoản hoặc mật khẩu' : json.error || `HTTP ${res.status}`;
+    return;
+  }
+  $('login').reset();
+  $('login-error').textContent = '';
+  $('login').hidden = true;
+  $('app').hidden = false;
+  await refreshPrinting();
+};
 
 async function act(fn, okText) {
   try {
@@ -103,10 +136,45 @@ $('recall').onclick = () => act(() => post(`/api/queue/counters/${counterId()}/r
 $('serve').onclick = () => act(() => post(`/api/queue/counters/${counterId()}/serve`, by()), 'Bắt đầu phục vụ');
 $('skip').onclick = () => act(() => post(`/api/queue/counters/${counterId()}/skip`, by()), (r) => `Số ${r.ticket.number} vắng mặt`);
 $('finish').onclick = () => act(() => post(`/api/queue/counters/${counterId()}/finish`, by()), (r) => `Xong số ${r.ticket.number}`);
+const reprint = (id) => act(() => post(`/api/queue/tickets/${id}/reprint`, { counter: counterId() }), (r) => (r.print?.ok ? `Đã in lại phiếu ${r.print.ticketId}` : `Máy in lỗi: ${r.print?.error ?? ''}`));
 $('reprint').onclick = () => {
   const cur = current();
-  if (cur) act(() => post(`/api/queue/tickets/${cur.id}/reprint`, {}), (r) => (r.print?.ok ? 'Đã in lại' : `Máy in lỗi: ${r.print?.error ?? ''}`));
+  if (cur) void reprint(cur.id);
 };
+
+// ---- printers and failed prints (a failed print never loses the ticket: reprint it here) ----
+const PAPER = (p) => (p.status?.paperOut ? 'hết giấy' : p.status?.coverOpen ? 'nắp mở' : p.lastError ? `lỗi: ${p.lastError}` : 'sẵn sàng');
+async function refreshPrinting() {
+  try {
+    const [{ printers }, { prints }] = await Promise.all([call('/api/queue/printers'), call('/api/queue/prints?failed=true')]);
+    $('printers').replaceChildren(
+      ...printers.map((p) => {
+        const li = document.createElement('li');
+        li.dataset.printer = p.id;
+        const state = PAPER(p);
+        if (state !== 'sẵn sàng') li.className = 'bad';
+        li.textContent = `${p.id}: ${state} — đã in ${p.printed}, lỗi ${p.failed}`;
+        return li;
+      }),
+    );
+    if (printers.length === 0) $('printers').replaceChildren(Object.assign(document.createElement('li'), { textContent: 'Chưa cấu hình máy in' }));
+    $('failed-prints').replaceChildren(
+      ...prints.map((p) => {
+        const li = document.createElement('li');
+        li.dataset.ticket = p.ticketId;
+        li.textContent = `${p.number} — ${config?.services.find((s) => s.id === p.service)?.name ?? p.service} (${p.error ?? 'lỗi'})`;
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.textContent = 'In lại';
+        b.onclick = () => reprint(p.ticketId);
+        li.append(b);
+        return li;
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof LoginRequired)) say(err.message, 'error');
+  }
+}
 $('transfer-go').onclick = () => {
   const cur = current();
   if (!cur) return;
@@ -136,7 +204,10 @@ function connect() {
       snapshot = msg.snapshot;
       render();
     }
-    if (msg.type === 'print' && !msg.result.ok) say(`Máy in lỗi, phiếu ${msg.result.ticketId}: ${msg.result.error}`, 'error');
+    if (msg.type === 'print') {
+      if (!msg.result.ok) say(`Máy in lỗi, phiếu ${msg.record?.number ?? msg.result.ticketId}: ${msg.result.error}`, 'error');
+      void refreshPrinting();
+    }
   };
   ws.onclose = () => {
     if (!downSince) downSince = Date.now();
@@ -149,3 +220,9 @@ setInterval(() => {
 }, 5000);
 await load();
 connect();
+// The page is open to read; the first staff-only request decides whether to ask for the login.
+$('app').hidden = false;
+await refreshPrinting();
+setInterval(() => {
+  if (!$('app').hidden) void refreshPrinting();
+}, 15_000);
