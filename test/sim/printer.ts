@@ -21,6 +21,9 @@ export interface PrintedJob {
   unknown: number[];
   startedAt: number;
   firstRasterAt: number | null;
+  /** performance.now() in the simulator's process when the first raster band / the cut arrived (benchmark). */
+  firstRasterMono: number | null;
+  cutMono: number | null;
   completedAt: number;
 }
 
@@ -58,7 +61,7 @@ class EscposDecoder {
   ) {}
 
   private current(): NonNullable<EscposDecoder['job']> {
-    this.job ??= { bands: [], qr: [], text: '', cut: false, bytes: 0, unknown: [], startedAt: Date.now(), firstRasterAt: null };
+    this.job ??= { bands: [], qr: [], text: '', cut: false, bytes: 0, unknown: [], startedAt: Date.now(), firstRasterAt: null, firstRasterMono: null, cutMono: null };
     return this.job;
   }
 
@@ -110,6 +113,7 @@ class EscposDecoder {
         const job = this.current();
         if (job.firstRasterAt === null) {
           job.firstRasterAt = Date.now();
+          job.firstRasterMono = performance.now();
           this.firstRaster();
         }
         job.bands.push({ width: xBytes * 8, height: rows, data: new Uint8Array(b.subarray(8, len)) });
@@ -130,6 +134,7 @@ class EscposDecoder {
         if (b.length < len) return 0;
         const job = this.current();
         job.cut = true;
+        job.cutMono = performance.now();
         this.finish();
         return len;
       }
