@@ -1,0 +1,247 @@
+import { createServer } from 'node:net';
+import type { Server } from 'node:net';
+import type { DriverContext } from '../../contract.ts';
+import { ORDER_CACHE_SERVICE } from '../../lab/orderCache.ts';
+import type { LabOrder } from '../../lab/orderCache.ts';
+import { readDataset, writeDataset } from '../data/codec.ts';
+import { extractInstanceMeta } from '../data/instanceMeta.ts';
+import type { InstanceMeta } from '../data/instanceMeta.ts';
+import { part10Header } from '../data/part10.ts';
+import { MODALITY_WORKLIST_FIND, STORAGE_SOP_CLASSES, VERIFICATION_SOP_CLASS } from '../data/sopClasses.ts';
+import { STUDY_INDEX_SERVICE } from '../data/studyIndex.ts';
+import type { StudyIndex } from '../data/studyIndex.ts';
+import { TRANSFER_SYNTAXES, datasetEncodingOf, transferSyntax } from '../data/transferSyntaxes.ts';
+import { describeQuery, matchWorklist } from '../data/worklist.ts';
+import { PC_ABSTRACT_SYNTAX_NOT_SUPPORTED, PC_TRANSFER_SYNTAXES_NOT_SUPPORTED } from './associate.ts';
+import type { AssociateRq } from './associate.ts';
+import { STATUS_CANCEL, STATUS_OUT_OF_RESOURCES, STATUS_SUCCESS } from './dimse.ts';
+import { REJECT } from './pdu.ts';
+import { ScpAssociation } from './scpAssociation.ts';
+import type { AssociationPolicy, ScpRequest, ScpResponse, ScpServices } from './scpAssociation.ts';
+
+/**
+ * The box as a DICOM SCP for modalities: C-ECHO, C-STORE of any accepted storage SOP class in
+ * the transfer syntax the modality chose (never transcoded), and the Modality Worklist C-FIND
+ * from the orders the box holds. An instance is answered success only after its Part 10 file
+ * is fsynced and its journal entry committed (DESIGN: nothing acknowledged before it is on disk).
+ */
+
+export interface AllowedCaller {
+  aeTitle: string;
+  /** IP addresses this AE may call from; any when absent. */
+  addresses?: string[];
+}
+
+export interface DicomScpOptions {
+  host: string;
+  port: number;
+  aeTitle: string;
+  /** Empty or absent: any calling AE. */
+  allowedCallers?: AllowedCaller[];
+  maxAssociations: number;
+  /** Storage SOP classes accepted; absent: every standard storage SOP class. */
+  sopClasses?: string[];
+  /** Transfer syntaxes accepted, any order; the modality's preference decides among them. */
+  transferSyntaxes?: string[];
+  worklist: boolean;
+  maxPduLength: number;
+  artimMs: number;
+  idleTimeoutMs: number;
+  /** Routes override for the journal (the device's routes otherwise). */
+  routes?: string[];
+  /** Modality Worklist defaults for orders that name no station or modality. */
+  worklistStationAe?: string;
+  worklistDefaultModality?: string;
+}
+
+export interface DicomScpCounters {
+  associations: number;
+  rejected: number;
+  stored: number;
+  duplicates: number;
+  failed: number;
+  dropped: number;
+  echoes: number;
+  worklistQueries: number;
+}
+
+export class DicomScp {
+  private server: Server | null = null;
+  private readonly live = new Set<ScpAssociation>();
+  private readonly abstract: Set<string>;
+  private readonly syntaxes: Set<string>;
+  readonly counters: DicomScpCounters = { associations: 0, rejected: 0, stored: 0, duplicates: 0, failed: 0, dropped: 0, echoes: 0, worklistQueries: 0 };
+  address = { host: '', port: 0 };
+
+  constructor(
+    private readonly ctx: DriverContext,
+    private readonly options: DicomScpOptions,
+  ) {
+    this.abstract = new Set([...(options.sopClasses ?? STORAGE_SOP_CLASSES.map((s) => s.uid)), VERIFICATION_SOP_CLASS]);
+    if (options.worklist) this.abstract.add(MODALITY_WORKLIST_FIND);
+    this.syntaxes = new Set(options.transferSyntaxes ?? TRANSFER_SYNTAXES.map((t) => t.uid));
+  }
+
+  get associations(): number {
+    return this.live.size;
+  }
+
+  async start(): Promise<void> {
+    const policy: AssociationPolicy = {
+      admit: (rq, remote) => this.admit(rq, remote),
+      negotiate: (abstractSyntax, proposed) => this.negotiate(abstractSyntax, proposed),
+      maxPduLength: this.options.maxPduLength,
+      artimMs: this.options.artimMs,
+      idleTimeoutMs: this.options.idleTimeoutMs,
+    };
+    const services: ScpServices = { store: (req) => this.store(req), find: (req, pending) => this.find(req, pending) };
+    const server = createServer((socket) => {
+      const assoc = new ScpAssociation(socket, policy, services, this.ctx.log);
+      this.live.add(assoc);
+      assoc.onClose = () => this.live.delete(assoc);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const a = server.address();
+    if (a && typeof a === 'object') this.address = { host: this.options.host, port: a.port };
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const a of this.live) a.shutdown();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private admit(rq: AssociateRq, remote: string): { result: number; source: number; reason: number } | null {
+    const ours = this.options.aeTitle.trim();
+    if (rq.calledAe !== ours) {
+      this.counters.rejected++;
+      return REJECT.calledAeNotRecognized;
+    }
+    const allowed = this.options.allowedCallers ?? [];
+    if (allowed.length > 0) {
+      const ok = allowed.some((c) => c.aeTitle.trim() === rq.callingAe && (!c.addresses || c.addresses.length === 0 || c.addresses.includes(remote)));
+      if (!ok) {
+        this.counters.rejected++;
+        return REJECT.callingAeNotRecognized;
+      }
+    }
+    // This association is already in `live`: count the established others.
+    const established = [...this.live].filter((a) => a.established).length;
+    if (established >= this.options.maxAssociations) {
+      this.counters.rejected++;
+      return REJECT.tooManyAssociations;
+    }
+    this.counters.associations++;
+    return null;
+  }
+
+  /** Keep what the modality offers: its first proposed transfer syntax that we accept. */
+  private negotiate(abstractSyntax: string, proposed: string[]): string | number {
+    if (!this.abstract.has(abstractSyntax)) return PC_ABSTRACT_SYNTAX_NOT_SUPPORTED;
+    const ts = proposed.find((uid) => this.syntaxes.has(uid) && transferSyntax(uid) !== undefined);
+    return ts ?? PC_TRANSFER_SYNTAXES_NOT_SUPPORTED;
+  }
+
+  private async store(req: ScpRequest): Promise<ScpResponse> {
+    const sopClassUid = req.command.affectedSopClassUid ?? req.pc.abstractSyntax;
+    const sopInstanceUid = req.command.affectedSopInstanceUid;
+    if (!sopInstanceUid) {
+      // Still drain the dataset so the association stays usable.
+      for await (const _ of req.dataset!);
+      return { status: 0xa900, errorComment: 'C-STORE-RQ without Affected SOP Instance UID' };
+    }
+    const header = part10Header({ sopClassUid, sopInstanceUid, transferSyntaxUid: req.pc.transferSyntax, sourceAeTitle: req.callingAe });
+    const dataset = req.dataset!;
+    async function* file(): AsyncIterable<Buffer> {
+      yield header;
+      yield* dataset;
+    }
+    let ref;
+    try {
+      ref = await this.ctx.blobs.writeStream(file());
+    } catch (err) {
+      if (req.signal.aborted) {
+        this.counters.dropped++;
+        return { status: STATUS_OUT_OF_RESOURCES, errorComment: 'association ended' };
+      }
+      this.counters.failed++;
+      this.ctx.log.error({ err, sopInstanceUid, callingAe: req.callingAe }, 'DICOM instance could not be written');
+      return { status: STATUS_OUT_OF_RESOURCES, errorComment: `could not write the instance: ${(err as Error).message}`.slice(0, 64) };
+    }
+    let meta: InstanceMeta | null = null;
+    let parseError: string | undefined;
+    try {
+      meta = await extractInstanceMeta(this.ctx.blobs.path(ref));
+    } catch (err) {
+      // Still kept and forwarded as received: the PACS may read what we cannot.
+      parseError = (err as Error).message;
+      this.ctx.log.warn({ sopInstanceUid, callingAe: req.callingAe, error: parseError }, 'DICOM instance stored but its dataset does not parse');
+    }
+    const parsed = meta ?? { instance: { sopClassUid, sopInstanceUid, transferSyntaxUid: req.pc.transferSyntax }, sourceAeTitle: req.callingAe, parseError };
+    try {
+      const result = await this.ctx.journal.append({
+        stream: 'dicom.instance',
+        kind: 'C-STORE',
+        idempotencyKey: `${sopInstanceUid}:${ref.hash}`,
+        blob: ref,
+        parsed,
+        personal: true,
+        priority: 'clinical',
+        meta: { callingAe: req.callingAe, remoteAddress: req.remoteAddress, transferSyntaxUid: req.pc.transferSyntax },
+        ...(this.options.routes ? { routes: this.options.routes } : {}),
+      });
+      if (result.duplicate) this.counters.duplicates++;
+      else this.counters.stored++;
+      if (!result.duplicate && meta) this.index(result.id, ref, meta, req.callingAe);
+      return { status: STATUS_SUCCESS };
+    } catch (err) {
+      this.counters.failed++;
+      this.ctx.log.error({ err, sopInstanceUid, callingAe: req.callingAe }, 'DICOM instance could not be journaled');
+      return { status: STATUS_OUT_OF_RESOURCES, errorComment: `could not journal the instance: ${(err as Error).message}`.slice(0, 64) };
+    }
+  }
+
+  /** The study index is a view for the console: its failure must not fail the C-STORE. */
+  private index(journalId: number, blob: { hash: string; size: number }, meta: InstanceMeta, sourceAe: string): void {
+    const index = this.ctx.services.get<StudyIndex>(STUDY_INDEX_SERVICE);
+    if (!index) return;
+    try {
+      const r = index.record({ journalId, blob, meta, sourceAe, receivedAt: Date.now() });
+      if (r.conflict) this.ctx.log.warn({ sopInstanceUid: meta.instance.sopInstanceUid, sourceAe }, 'DICOM instance received again with different bytes: both kept');
+    } catch (err) {
+      this.ctx.log.warn({ err }, 'study index record failed');
+    }
+  }
+
+  private async find(req: ScpRequest & { identifier: Buffer }, pending: (identifier: Buffer) => Promise<void>): Promise<ScpResponse> {
+    if (req.pc.abstractSyntax !== MODALITY_WORKLIST_FIND) return { status: 0xa900, errorComment: 'only Modality Worklist FIND is served' };
+    this.counters.worklistQueries++;
+    const enc = datasetEncodingOf(req.pc.transferSyntax);
+    if (enc.deflated) return { status: 0xc000, errorComment: 'deflated C-FIND identifiers are not supported' };
+    const identifier = readDataset(req.identifier, enc);
+    const cache = this.ctx.services.get<{ list?: (limit?: number) => LabOrder[] }>(ORDER_CACHE_SERVICE);
+    const orders = cache?.list?.() ?? [];
+    const answers = matchWorklist(identifier, orders, undefined, {
+      timezone: this.ctx.timezone,
+      ...(this.options.worklistStationAe ? { stationAeTitle: this.options.worklistStationAe } : {}),
+      ...(this.options.worklistDefaultModality ? { defaultModality: this.options.worklistDefaultModality } : {}),
+    });
+    this.ctx.log.info({ callingAe: req.callingAe, query: describeQuery(identifier), orders: orders.length, answers: answers.length }, 'worklist query');
+    for (const answer of answers) {
+      if (req.cancelled()) return { status: STATUS_CANCEL };
+      if (req.signal.aborted) return { status: STATUS_CANCEL };
+      await pending(writeDataset(answer, enc));
+      // Let a C-CANCEL arriving meanwhile be read (PS3.4 C.4.1.2.3.1).
+      await new Promise((r) => setImmediate(r));
+    }
+    return { status: req.cancelled() ? STATUS_CANCEL : STATUS_SUCCESS };
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * DICOM Upper Layer PDUs (PS3.8 section 9.3): a 6-byte header (type, reserved, 32-bit big
+ * endian length) and a body. PduReader accepts bytes in any TCP split or coalescing and hands
+ * out whole PDUs; one PDU at most is buffered, so memory is bounded by the largest PDU allowed.
+ */
+
+export const PDU_ASSOCIATE_RQ = 0x01;
+export const PDU_ASSOCIATE_AC = 0x02;
+export const PDU_ASSOCIATE_RJ = 0x03;
+export const PDU_DATA_TF = 0x04;
+export const PDU_RELEASE_RQ = 0x05;
+export const PDU_RELEASE_RP = 0x06;
+export const PDU_ABORT = 0x07;
+
+export type DicomPduErrorCode = 'unknown-pdu' | 'too-large' | 'bad-pdu' | 'bad-item';
+
+/** Every failure to read PDU bytes is this error (the association is then aborted, PS3.8 9.3.1). */
+export class DicomPduError extends Error {
+  constructor(
+    readonly code: DicomPduErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DicomPduError';
+  }
+}
+
+/** One presentation data value (PS3.8 9.3.5.1): a fragment of a command or of a dataset. */
+export interface Pdv {
+  contextId: number;
+  /** Message control header bit 0 (E.2): command set fragment rather than dataset. */
+  command: boolean;
+  /** Message control header bit 1: last fragment of that command set or dataset. */
+  last: boolean;
+  data: Buffer;
+}
+
+export type Pdu =
+  | { type: typeof PDU_ASSOCIATE_RQ | typeof PDU_ASSOCIATE_AC; body: Buffer }
+  | { type: typeof PDU_ASSOCIATE_RJ; result: number; source: number; reason: number }
+  | { type: typeof PDU_DATA_TF; pdvs: Pdv[] }
+  | { type: typeof PDU_RELEASE_RQ }
+  | { type: typeof PDU_RELEASE_RP }
+  | { type: typeof PDU_ABORT; source: number; reason: number };
+
+export interface PduReaderOptions {
+  /** Largest P-DATA-TF body accepted: the maximum length we offered, plus a little slack. */
+  maxDataLength: number;
+  /** Largest association PDU accepted (many presentation contexts make an RQ a few tens of KB). */
+  maxAssociateLength?: number;
+}
+
+/** Incremental PDU parser. feed() returns the PDUs completed by this chunk. */
+export class PduReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private readonly maxAssociate: number;
+
+  constructor(private readonly options: PduReaderOptions) {
+    this.maxAssociate = options.maxAssociateLength ?? 1024 * 1024;
+  }
+
+  /** Bytes held waiting for the rest of a PDU. */
+  get pending(): number {
+    return this.buffered;
+  }
+
+  feed(chunk: Buffer): Pdu[] {
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
+    const out: Pdu[] = [];
+    for (;;) {
+      if (this.buffered < 6) break;
+      const head = this.peek(6);
+      const type = head[0]!;
+      const length = head.readUInt32BE(2);
+      if (type < PDU_ASSOCIATE_RQ || type > PDU_ABORT) throw new DicomPduError('unknown-pdu', `unknown PDU type 0x${type.toString(16)}`);
+      const limit = type === PDU_DATA_TF ? this.options.maxDataLength : this.maxAssociate;
+      if (length > limit) throw new DicomPduError('too-large', `PDU type ${type} of ${length} bytes exceeds ${limit}`);
+      if (this.buffered < 6 + length) break;
+      const whole = this.take(6 + length);
+      out.push(decodePdu(type, whole.subarray(6)));
+    }
+    return out;
+  }
+
+  private peek(n: number): Buffer {
+    if (this.chunks[0]!.length >= n) return this.chunks[0]!;
+    this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0]!;
+  }
+
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      const all = Buffer.concat(this.chunks);
+      out = all.subarray(0, n);
+      this.chunks = all.length > n ? [all.subarray(n)] : [];
+    }
+    this.buffered -= n;
+    return out;
+  }
+}
+
+function decodePdu(type: number, body: Buffer): Pdu {
+  switch (type) {
+    case PDU_ASSOCIATE_RQ:
+    case PDU_ASSOCIATE_AC:
+      if (body.length < 68) throw new DicomPduError('bad-pdu', `A-ASSOCIATE PDU body of ${body.length} bytes is shorter than 68`);
+      return { type, body };
+    case PDU_ASSOCIATE_RJ:
+      if (body.length < 4) throw new DicomPduError('bad-pdu', 'A-ASSOCIATE-RJ shorter than 4 bytes');
+      return { type, result: body[1]!, source: body[2]!, reason: body[3]! };
+    case PDU_DATA_TF:
+      return { type, pdvs: decodePdvs(body) };
+    case PDU_RELEASE_RQ:
+      return { type };
+    case PDU_RELEASE_RP:
+      return { type };
+    default:
+      if (body.length < 4) throw new DicomPduError('bad-pdu', 'A-ABORT shorter than 4 bytes');
+      return { type: PDU_ABORT, source: body[2]!, reason: body[3]! };
+  }
+}
+
+function decodePdvs(body: Buffer): Pdv[] {
+  const pdvs: Pdv[] = [];
+  let at = 0;
+  while (at < body.length) {
+    if (body.length - at < 6) throw new DicomPduError('bad-item', 'truncated PDV item header');
+    const length = body.readUInt32BE(at);
+    // The item length counts the context id and control header (2 bytes) plus the fragment.
+    if (length < 2 || at + 4 + length > body.length) throw new DicomPduError('bad-item', `PDV item length ${length} does not fit the PDU`);
+    const control = body[at + 5]!;
+    pdvs.push({ contextId: body[at + 4]!, command: (control & 1) === 1, last: (control & 2) === 2, data: body.subarray(at + 6, at + 4 + length) });
+    at += 4 + length;
+  }
+  if (pdvs.length === 0) throw new DicomPduError('bad-item', 'P-DATA-TF without a PDV item');
+  return pdvs;
+}
+
+function header(type: number, length: number): Buffer {
+  const h = Buffer.alloc(6);
+  h[0] = type;
+  h.writeUInt32BE(length, 2);
+  return h;
+}
+
+export function encodePdu(type: number, body: Buffer): Buffer {
+  return Buffer.concat([header(type, body.length), body]);
+}
+
+/** A P-DATA-TF holding one PDV: returned as [headers, data] so the data is not copied. */
+export function encodeDataPdu(contextId: number, command: boolean, last: boolean, data: Buffer): [Buffer, Buffer] {
+  const h = Buffer.alloc(12);
+  h[0] = PDU_DATA_TF;
+  h.writeUInt32BE(6 + data.length, 2);
+  h.writeUInt32BE(2 + data.length, 6);
+  h[10] = contextId;
+  h[11] = (command ? 1 : 0) | (last ? 2 : 0);
+  return [h, data];
+}
+
+export function encodeReleaseRq(): Buffer {
+  return encodePdu(PDU_RELEASE_RQ, Buffer.alloc(4));
+}
+
+export function encodeReleaseRp(): Buffer {
+  return encodePdu(PDU_RELEASE_RP, Buffer.alloc(4));
+}
+
+/** A-ABORT (PS3.8 9.3.8): source 0 = service user, 2 = service provider; reason only for source 2. */
+export function encodeAbort(source = 0, reason = 0): Buffer {
+  return encodePdu(PDU_ABORT, Buffer.from([0, 0, source, reason]));
+}
+
+/** A-ASSOCIATE-RJ (PS3.8 9.3.4): result 1 permanent / 2 transient; source and reason per Table 9-21. */
+export function encodeAssociateRj(result: number, source: number, reason: number): Buffer {
+  return encodePdu(PDU_ASSOCIATE_RJ, Buffer.from([0, result, source, reason]));
+}
+
+/** Reject reasons used here (PS3.8 Table 9-21). */
+export const REJECT = {
+  /** source 1 (service user), reason 3. */
+  callingAeNotRecognized: { result: 1, source: 1, reason: 3 },
+  /** source 1, reason 7. */
+  calledAeNotRecognized: { result: 1, source: 1, reason: 7 },
+  /** source 1, reason 2: application context name not supported. */
+  applicationContext: { result: 1, source: 1, reason: 2 },
+  /** source 3 (provider, presentation), reason 2: local limit exceeded; transient. */
+  tooManyAssociations: { result: 2, source: 3, reason: 2 },
+  /** source 2 (provider, ACSE), reason 2: protocol version not supported. */
+  protocolVersion: { result: 1, source: 2, reason: 2 },
+} as const;
+
+export function describeReject(result: number, source: number, reason: number): string {
+  const kind = result === 2 ? 'transient' : 'permanent';
+  const why =
+    source === 1
+      ? ({ 1: 'no reason given', 2: 'application context not supported', 3: 'calling AE title not recognized', 7: 'called AE title not recognized' } as Record<number, string>)[reason]
+      : source === 3
+        ? ({ 1: 'temporary congestion', 2: 'local limit exceeded' } as Record<number, string>)[reason]
+        : ({ 1: 'no reason given', 2: 'protocol version not supported' } as Record<number, string>)[reason];
+  return `association rejected (${kind}): ${why ?? `source ${source} reason ${reason}`}`;
+}
