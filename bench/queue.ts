@@ -3,11 +3,8 @@
 // printer simulator in this process. Per ticket: POST /api/queue/tickets → answer (the ticket is
 // durable: the API answers after the commit) → first raster band and the cut at the simulator.
 //   npx tsx bench/queue.ts [--tickets 200]        (npm run bench:queue)
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { startPrinter, type PrintedJob, type PrinterSim } from '../test/sim/printer.ts';
-import { freePort } from '../test/helpers/ports.ts';
+import { startAgentProcess } from '../test/integration/queue/agentProcess.ts';
 import { tempDir } from '../test/helpers/tmp.ts';
 import { fmt, machineLine, percentile } from './common.ts';
 
@@ -21,55 +18,6 @@ interface Sample {
   durableMs: number;
   firstBandMs?: number;
   printedMs?: number;
-}
-
-async function startAgent(printerPort: number): Promise<{ url: string; child: ChildProcess; stop(): Promise<void>; cleanup(): void }> {
-  const { dir, cleanup } = tempDir('queue-bench-');
-  const port = await freePort();
-  const file = join(dir, 'agent.yaml');
-  writeFileSync(
-    file,
-    `version: 1
-box: { id: bench-box, facility: bv-bench, name: Bệnh viện Đa khoa Demo, dataDir: ./data, timezone: Asia/Ho_Chi_Minh }
-http: { host: 127.0.0.1, port: ${port} }
-lanBroker: { enabled: false }
-log: { level: warn }
-queue:
-  services:
-    - { id: noi, name: Khám Nội, strategy: { kind: strict } }
-    - { id: nhi, name: Khám Nhi }
-  counters:
-    - { id: q1, number: 1, services: [noi, nhi] }
-devices:
-  printer:
-    driver: escpos-printer
-    transport: tcp
-    host: 127.0.0.1
-    port: ${printerPort}
-    statusPollMs: 0
-`,
-  );
-  const child = spawn(process.execPath, ['bin/edge-agent.js', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`agent did not start:\n${out}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url: `http://127.0.0.1:${port}`,
-    child,
-    cleanup,
-    stop: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 /** Issues one ticket; resolves with its latencies once its cut reached the simulator (or print=no). */
@@ -105,7 +53,8 @@ function row(label: string, samples: Sample[], seconds: number): string {
 }
 
 const sim = await startPrinter();
-const agent = await startAgent(sim.port);
+const tmp = tempDir('queue-bench-');
+const agent = await startAgentProcess(tmp.dir, sim.port);
 const issue = issuer(agent.url, sim);
 const rows: string[] = [];
 try {
@@ -147,7 +96,7 @@ try {
 } finally {
   await agent.stop();
   await sim.stop();
-  agent.cleanup();
+  tmp.cleanup();
 }
 
 console.log(`Queue tickets: API call → ticket durable (HTTP answer) → raster bytes at the printer simulator; goal p99 < 100 ms to the printer's bytes\n`);

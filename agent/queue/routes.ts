@@ -127,9 +127,10 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
     },
     async (req, reply) => {
       const body = req.body as { service: string; birthDate?: string; claim?: (typeof PRIORITY_CLASSES)[number]; print?: 'no' | 'queue' | 'wait'; printer?: string };
-      const { ticket, ahead } = await queue.issue({ service: body.service, ...(body.birthDate ? { birthDate: body.birthDate } : {}), ...(body.claim ? { claim: body.claim } : {}) });
-      const serviceName = queue.config.services.find((s) => s.id === ticket.service)?.name ?? ticket.service;
       const mode = body.print ?? 'queue';
+      const willPrint = mode !== 'no' && printing.available;
+      const { ticket, ahead } = await queue.issue({ service: body.service, ...(body.birthDate ? { birthDate: body.birthDate } : {}), ...(body.claim ? { claim: body.claim } : {}), ...(willPrint ? { print: true } : {}) });
+      const serviceName = queue.config.services.find((s) => s.id === ticket.service)?.name ?? ticket.service;
       if (mode === 'wait') return reply.code(201).send({ ticket, ahead, serviceName, print: await print(ticket.id, body.printer), printing: 'done' });
       // The screen shows the number first; a print failure never loses the ticket (reprint).
       if (mode === 'queue' && printing.available) void print(ticket.id, body.printer).catch((err: unknown) => req.log.warn({ err }, 'ticket print failed'));

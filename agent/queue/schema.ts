@@ -57,7 +57,8 @@ export function migrateQueue(db: Database.Database): void {
       at INTEGER NOT NULL,
       ticket_id TEXT NOT NULL,
       printer TEXT NOT NULL,
-      ok INTEGER NOT NULL,
+      -- NULL while printing: a row still NULL at start was cut short by a crash (listed as failed)
+      ok INTEGER,
       error TEXT,
       reprint INTEGER NOT NULL DEFAULT 0
     );

@@ -34,6 +34,8 @@ export interface IssueInput {
   birthDate?: string;
   /** A class the patient claims at the kiosk (staff confirm later). */
   claim?: PriorityClass;
+  /** The ticket will be printed: its pending print is recorded with it (listed for reprint after a crash). */
+  print?: boolean;
 }
 
 export interface TransferInput {
@@ -147,6 +149,8 @@ export class TicketQueue {
   private readonly services = new Map<string, ServiceConfig>();
   private readonly counters = new Map<string, CounterConfig>();
   private readonly listeners = new Set<(event: QueueEvent) => void>();
+  /** Events journaled since the last queue transaction: marked in the next one (no commit of their own). */
+  private journaledIds: number[] = [];
 
   constructor(private readonly options: TicketQueueOptions) {
     this.db = options.db;
@@ -179,6 +183,7 @@ export class TicketQueue {
     if (!this.options.journal) return;
     const rows = this.db.prepare('SELECT id, body FROM queue_events WHERE journaled = 0 ORDER BY id').all() as Array<{ id: number; body: string }>;
     for (const row of rows) await this.journalEvent(JSON.parse(row.body) as QueueEvent);
+    this.db.transaction(() => this.markJournaled())();
   }
 
   // ---- issuing ----
@@ -218,6 +223,7 @@ export class TicketQueue {
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting')`,
         )
         .run(id, svc.id, day, seq, number, priority, status, now, orderKey);
+      if (input.print) this.db.prepare("INSERT INTO queue_prints (at, ticket_id, printer, ok, error, reprint) VALUES (?, ?, '', NULL, NULL, 0)").run(now, id);
       return this.record('issued', this.load(id), null);
     })();
     await this.publish(event);
@@ -557,12 +563,22 @@ export class TicketQueue {
 
   /** Inside the caller's transaction: the event row commits with the change it describes. */
   private record(type: QueueEventType, ticket: Ticket, counter: string | null, by?: string, detail?: Record<string, unknown>): QueueEvent {
+    this.markJournaled();
     const at = this.clock.now();
     const partial = { at, type, service: ticket.service, counter, ticket, ...(by ? { by } : {}), ...(detail ? { detail } : {}) };
     const info = this.db.prepare('INSERT INTO queue_events (at, type, service, counter, ticket_id, body) VALUES (?, ?, ?, ?, ?, ?)').run(at, type, ticket.service, counter, ticket.id, '{}');
     const event: QueueEvent = { id: Number(info.lastInsertRowid), ...partial };
     this.db.prepare('UPDATE queue_events SET body = ? WHERE id = ?').run(JSON.stringify(event), event.id);
     return event;
+  }
+
+  /** Inside the caller's transaction. */
+  private markJournaled(): void {
+    if (this.journaledIds.length === 0) return;
+    const ids = this.journaledIds;
+    this.journaledIds = [];
+    const mark = this.db.prepare('UPDATE queue_events SET journaled = 1 WHERE id = ?');
+    for (const id of ids) mark.run(id);
   }
 
   private async publish(event: QueueEvent): Promise<void> {
@@ -592,7 +608,9 @@ export class TicketQueue {
     try {
       // Queue events carry no personal data (no names, no birth dates): personal stays false.
       await journal.append({ stream: 'queue.event', kind: event.type, idempotencyKey: `queue-event-${event.id}`, parsed: event, priority: 'clinical' });
-      this.db.prepare('UPDATE queue_events SET journaled = 1 WHERE id = ?').run(event.id);
+      // Marked inside the next queue transaction rather than with an fsync of its own: if the
+      // mark is lost, start() appends the event again and the journal's idempotency key drops it.
+      this.journaledIds.push(event.id);
     } catch (err) {
       // The change itself is committed; start() re-journals it on the next run.
       this.options.log?.warn({ err, event: event.id }, 'queue event not journaled yet');

@@ -90,6 +90,49 @@ describe('priority', () => {
     expect(order).toEqual([normals[0], normals[1], p1, normals[2], normals[3], p2, normals[4], normals[5], p3]);
   });
 
+  it("the service's priorityOrder decides among classes (the law sets none)", async () => {
+    const config = fixtureConfig();
+    config.services = config.services.map((s) => (s.id === 'noi' ? { ...s, priorityOrder: ['merit', 'pregnant', 'age75', 'under6', 'disability', 'emergency'] } : s));
+    const { queue } = setup({ config });
+    const old = await queue.issue({ service: 'noi', birthDate: '1940-01-01' });
+    const pregnant = await queue.issue({ service: 'noi', claim: 'pregnant' });
+    const merit = await queue.issue({ service: 'noi', claim: 'merit' });
+    const emergency = await queue.issue({ service: 'noi', claim: 'emergency' });
+    const order = [];
+    for (let i = 0; i < 4; i++) order.push((await queue.callNext('q1')).id);
+    // emergency stays first (alwaysFirst defaults to it), then the configured order.
+    expect(order).toEqual([emergency.ticket.id, merit.ticket.id, pregnant.ticket.id, old.ticket.id]);
+  });
+
+  it('interleave: emergency is never made to wait its turn; only priority waiting → priority is called', async () => {
+    const { queue } = setup({ config: { ...fixtureConfig(), counters: [{ id: 'k', number: 7, services: ['nhi'] }] } });
+    const n1 = (await queue.issue({ service: 'nhi' })).ticket.id;
+    const e = (await queue.issue({ service: 'nhi', claim: 'emergency' })).ticket.id;
+    expect((await queue.callNext('k')).id).toBe(e);
+    expect((await queue.callNext('k')).id).toBe(n1);
+    const p = (await queue.issue({ service: 'nhi', birthDate: '2024-01-01' })).ticket.id;
+    expect((await queue.callNext('k')).id).toBe(p);
+  });
+
+  it('interleave keeps its count across a restart (a power cut does not reset the ratio)', async () => {
+    const config = { ...fixtureConfig(), counters: [{ id: 'k', number: 7, services: ['nhi'] }] };
+    const first = makeQueue({ config });
+    const normals = [];
+    for (let i = 0; i < 4; i++) normals.push((await first.queue.issue({ service: 'nhi' })).ticket.id);
+    const p1 = (await first.queue.issue({ service: 'nhi', birthDate: '2024-01-01' })).ticket.id;
+    expect((await first.queue.callNext('k')).id).toBe(normals[0]);
+    expect((await first.queue.callNext('k')).id).toBe(normals[1]);
+    first.db.close();
+    // Same database, a new process: the third call is the priority one, as if nothing happened.
+    const second = makeQueue({ config, dir: first.dir });
+    cleanup.push(() => {
+      second.close();
+      first.close();
+    });
+    expect((await second.queue.callNext('k')).id).toBe(p1);
+    expect((await second.queue.callNext('k')).id).toBe(normals[2]);
+  });
+
   it('a rejected claim waits as a normal ticket; unconfirmedClaims=normal ignores claims until confirmed', async () => {
     const { queue } = setup();
     const n = await queue.issue({ service: 'xn' });
