@@ -337,7 +337,8 @@ export class Agent implements RuntimeView {
       ...(this.services.get<HisLookup>(HIS_LOOKUP_SERVICE) ? { lookup: this.services.get<HisLookup>(HIS_LOOKUP_SERVICE)! } : {}),
       ...(this.services.get<CheckInRegistrar>(HIS_CHECKIN_SERVICE) ? { registrar: this.services.get<CheckInRegistrar>(HIS_CHECKIN_SERVICE)! } : {}),
       feedback: this.store.journalFor('kiosk', this.config.kiosk?.feedbackRoutes ?? []),
-      ...(printing ? { print: (ticketId: string) => printing.print(ticketId) } : {}),
+      // A kiosk with its own printer may name it; otherwise the service's printer prints.
+      ...(printing ? { print: (ticketId: string, printer?: string) => printing.print(ticketId, printer ? { printer } : {}) } : {}),
     });
   }
 
