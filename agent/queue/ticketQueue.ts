@@ -136,6 +136,12 @@ function toTicket(r: TicketRow): Ticket {
 const DEFAULT_TOLERANCE = 5;
 
 /**
+ * isPriority() in SQL; its one parameter is 1 when the service counts unconfirmed claims as
+ * priority (unconfirmedClaims = 'priority'), else 0.
+ */
+const PRIORITY_SQL = "(priority IS NOT NULL AND (priority_status IS NULL OR priority_status NOT IN ('rejected', 'claimed') OR (priority_status = 'claimed' AND ? = 1)))";
+
+/**
  * TicketQueue: numbering per local day, priority ordering, counters, and the ticket life
  * (issued → called → serving → done; skipped, transferred, cancelled). Every change is one
  * SQLite transaction (WAL, synchronous=FULL) committed before the method returns, then
@@ -234,9 +240,18 @@ export class TicketQueue {
   peopleAhead(ticket: Ticket): number {
     if (ticket.state !== 'waiting') return 0;
     const svc = this.service(ticket.service);
-    const waiting = this.waitingIn(svc.id, ticket.day);
-    const mine = this.isPriority(svc, ticket);
-    return waiting.filter((t) => t.id !== ticket.id && ((this.isPriority(svc, t) && !mine) || (this.isPriority(svc, t) === mine && this.rankKey(svc, t) < this.rankKey(svc, ticket)))).length;
+    const claims = (svc.unconfirmedClaims ?? 'priority') === 'priority' ? 1 : 0;
+    if (!this.isPriority(svc, ticket)) {
+      // Counted in SQL: every priority ticket, and normal ones earlier in the order.
+      const row = this.db
+        .prepare(`SELECT COUNT(*) AS n FROM queue_tickets WHERE day = ? AND state = 'waiting' AND service = ? AND id != ? AND (${PRIORITY_SQL} OR order_key < ?)`)
+        .get(ticket.day, svc.id, ticket.id, claims, ticket.orderKey) as { n: number };
+      return row.n;
+    }
+    // A priority ticket: only other priority tickets can be ahead (few), ranked by class order.
+    const rows = this.db.prepare(`SELECT * FROM queue_tickets WHERE day = ? AND state = 'waiting' AND service = ? AND id != ? AND ${PRIORITY_SQL}`).all(ticket.day, svc.id, ticket.id, claims) as TicketRow[];
+    const mine = this.rankKey(svc, ticket);
+    return rows.map(toTicket).filter((t) => this.rankKey(svc, t) < mine).length;
   }
 
   // ---- counter actions ----
@@ -455,15 +470,23 @@ export class TicketQueue {
 
   // ---- internals ----
 
+  /** Waiting and waiting-priority counts in SQL (isPriority's rule): screens ask on every change. */
+  private waitingCounts(s: ServiceConfig, day: string): { waiting: number; priority: number } {
+    const claimsCount = (s.unconfirmedClaims ?? 'priority') === 'priority' ? 1 : 0;
+    return this.db
+      .prepare(`SELECT COUNT(*) AS waiting, COALESCE(SUM(CASE WHEN ${PRIORITY_SQL} THEN 1 ELSE 0 END), 0) AS priority FROM queue_tickets WHERE day = ? AND state = 'waiting' AND service = ?`)
+      .get(claimsCount, day, s.id) as { waiting: number; priority: number };
+  }
+
   private serviceSnapshot(s: ServiceConfig, day: string, counters: CounterView[]): ServiceSnapshot {
-    const waiting = this.waitingIn(s.id, day);
+    const counts = this.waitingCounts(s, day);
     const last = this.db.prepare('SELECT number FROM queue_tickets WHERE day = ? AND service = ? ORDER BY seq DESC LIMIT 1').get(day, s.id) as { number: string } | undefined;
     return {
       service: s.id,
       name: s.name,
       day,
-      waiting: waiting.length,
-      waitingPriority: waiting.filter((t) => this.isPriority(s, t)).length,
+      waiting: counts.waiting,
+      waitingPriority: counts.priority,
       serving: counters
         .filter((c) => c.current?.service === s.id)
         .map((c) => ({ counter: c.id, counterNumber: c.number, number: c.current!.number, state: c.current!.state, priority: this.isPriority(s, c.current!) })),

@@ -159,6 +159,33 @@ describe('priority', () => {
   });
 });
 
+describe('people ahead', () => {
+  it("equals the ticket's place in the waiting order for any mix of classes, claims, rejections and front transfers", async () => {
+    const { queue, clock } = setup();
+    const classes = [undefined, 'pregnant', undefined, 'merit', 'emergency', undefined, 'disability'] as const;
+    for (const service of ['noi', 'xn']) {
+      for (let i = 0; i < 21; i++) {
+        clock.advance(1000);
+        const claim = classes[i % classes.length];
+        const birthDate = i % 5 === 0 ? '2023-05-05' : i % 11 === 0 ? '1940-01-01' : undefined;
+        const { ticket } = await queue.issue({ service, ...(claim ? { claim } : {}), ...(birthDate ? { birthDate } : {}) });
+        if (i % 4 === 1 && ticket.priorityStatus === 'claimed') await queue.confirmPriority(ticket.id, 'BS. Minh', i % 8 === 1);
+      }
+      // Two transferred to the front of this service.
+      const [a, b] = queue.waiting(service).slice(-2);
+      await queue.transfer(a!.id, { position: 'front' });
+      await queue.transfer(b!.id, { position: 'front' });
+    }
+    for (const service of ['noi', 'xn']) {
+      const order = queue.waiting(service);
+      expect(order.length).toBe(21);
+      expect(order.some((t) => t.priority && t.priorityStatus === 'claimed')).toBe(true);
+      expect(order.some((t) => t.priorityStatus === 'rejected')).toBe(true);
+      order.forEach((t, i) => expect({ number: t.number, ahead: queue.peopleAhead(t) }).toEqual({ number: t.number, ahead: i }));
+    }
+  });
+});
+
 describe('counters', () => {
   it("rule 'order' calls from the first listed service that has someone waiting", async () => {
     const { queue } = setup();
