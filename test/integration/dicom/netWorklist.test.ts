@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openStore, type Store } from '../../../agent/store/store.ts';
+import { ORDER_CACHE_SERVICE, SqliteOrderCache, type LabOrder } from '../../../drivers/lab/orderCache.ts';
+import { dicomScpDriverFactory, type DicomScpDriver } from '../../../drivers/dicom/index.ts';
+import { findElement } from '../../../drivers/dicom/data/codec.ts';
+import { makeDriverContext } from '../../helpers/driverContext.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { generateStudy, startModality } from '../../sim/modality.ts';
+import { requireTool, runTool } from './dcmtkPeers.ts';
+
+const { dir, cleanup } = tempDir('edge-dicom-mwl-');
+let store: Store;
+let driver: DicomScpDriver;
+
+const ORDERS: LabOrder[] = [
+  {
+    specimenId: 'S1', patientId: 'BN0001', patientName: 'Nguyễn Thị Hương', patientBirthDate: '1980-01-01', patientSex: 'F',
+    tests: ['US001'], orderedAt: '2026-11-22T01:30:00Z', orderId: 'ORD1', accessionNumber: 'ACC1',
+    items: [{ code: 'US001', name: 'Siêu âm ổ bụng tổng quát', modality: 'US' }],
+  },
+  {
+    specimenId: 'S2', patientId: 'BN0002', patientName: 'Trần Văn Đức', patientBirthDate: '1975-05-05', patientSex: 'M',
+    tests: ['CT01'], orderedAt: '2026-11-23T03:00:00Z', orderId: 'ORD2', accessionNumber: 'ACC2',
+    items: [{ code: 'CT01', name: 'CT sọ não không tiêm thuốc', modality: 'CT' }],
+  },
+];
+
+beforeAll(async () => {
+  requireTool('findscu', 'dcmtk');
+  store = await openStore({ dir: join(dir, 'store') });
+  const ctx = makeDriverContext(store, { id: 'us1', routes: [] });
+  const cache = new SqliteOrderCache(store.db);
+  for (const o of ORDERS) cache.upsert(o);
+  ctx.services.provide(ORDER_CACHE_SERVICE, cache);
+  driver = dicomScpDriverFactory.create(ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE' }) as DicomScpDriver;
+  await driver.start();
+});
+afterAll(async () => {
+  await driver?.stop();
+  store?.close();
+  cleanup();
+});
+
+describe('Modality Worklist C-FIND from the order cache', () => {
+  it('answers findscu -W with one pending answer per matching step, Vietnamese text in UTF-8', async () => {
+    const out = join(dir, 'rsp');
+    mkdirSync(out);
+    const r = await runTool('findscu', ['-W', '-X', '-od', out, '-aet', 'US01', '-aec', 'EDGE', '-k', '0008,0005=ISO_IR 192', '-k', '0010,0010', '-k', '0010,0020', '-k', '0008,0050', '-k', '0040,0100[0].0008,0060=US', '-k', '0040,0100[0].0040,0007', '127.0.0.1', String(driver.port)]);
+    expect(r.code, r.stderr).toBe(0);
+    const files = readdirSync(out);
+    expect(files).toHaveLength(1);
+    const dump = await runTool('dcmdump', ['+U8', join(out, files[0]!)]);
+    expect(dump.stdout).toContain('BN0001');
+    expect(dump.stdout).toContain('ACC1');
+    expect(dump.stdout).toContain('Siêu âm ổ bụng tổng quát');
+  });
+
+  it('answers the modality simulator with every scheduled step when no key restricts it', async () => {
+    const modality = await startModality({ port: driver.port, callingAe: 'CT01' });
+    const r = await modality.queryWorklist();
+    expect(r.status).toBe(0);
+    expect(r.answers.length).toBe(2);
+    expect(r.answers.map((a) => findElement(a, 0x00080050)!.value.toString('latin1').trim()).sort()).toEqual(['ACC1', 'ACC2']);
+    // And the simulator's C-STORE path works end to end.
+    const sent = await modality.sendGenerated(generateStudy({ instances: 3, pixelBytes: 8192 }));
+    expect(sent).toMatchObject({ sent: 3, failed: [] });
+  });
+});
