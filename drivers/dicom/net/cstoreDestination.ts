@@ -80,7 +80,7 @@ export class CStoreDestination implements Destination {
       if (code === 'ENOENT' || code === 'EIO' || code === 'EMFILE') return { result: 'retry', reason: `instance file unreadable: ${(err as Error).message}` };
       return { result: 'permanent', reason: `stored instance is not a Part 10 file: ${(err as Error).message}` };
     }
-    let dataset: () => AsyncIterable<Buffer> = () => datasetStream(file);
+    let dataset: () => Buffer | AsyncIterable<Buffer> = () => datasetStream(file);
     if (this.config.coerce?.length) {
       try {
         const coerced = await coercePart10(file.path, this.config.coerce);

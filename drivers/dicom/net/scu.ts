@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
-import { readPart10 } from '../data/part10.ts';
+import { parsePart10Header, readPart10 } from '../data/part10.ts';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../data/part10.ts';
 import { IMPLICIT_VR_LITTLE_ENDIAN } from '../data/transferSyntaxes.ts';
 import { VERIFICATION_SOP_CLASS } from '../data/sopClasses.ts';
@@ -409,16 +409,30 @@ export interface StoredFile {
   transferSyntaxUid: string;
   datasetOffset: number;
   size: number;
+  /** The whole file, when it is small enough to be read in one go. */
+  bytes?: Buffer;
 }
+
+/** Files up to this size are read whole (one open and read instead of a header read plus a stream). */
+const READ_WHOLE = 2 * 1024 * 1024;
 
 export async function describeFile(path: string): Promise<StoredFile> {
-  const [meta, st] = await Promise.all([readPart10(path), stat(path)]);
+  const st = await stat(path);
+  let meta;
+  let bytes: Buffer | undefined;
+  if (st.size <= READ_WHOLE) {
+    bytes = await readFile(path);
+    meta = parsePart10Header(bytes);
+  } else meta = await readPart10(path);
   if (!meta.sopClassUid || !meta.sopInstanceUid) throw new Error('Part 10 file without (0002,0002)/(0002,0003)');
-  return { path, sopClassUid: meta.sopClassUid, sopInstanceUid: meta.sopInstanceUid, transferSyntaxUid: meta.transferSyntaxUid, datasetOffset: meta.datasetOffset, size: st.size };
+  const file: StoredFile = { path, sopClassUid: meta.sopClassUid, sopInstanceUid: meta.sopInstanceUid, transferSyntaxUid: meta.transferSyntaxUid, datasetOffset: meta.datasetOffset, size: st.size };
+  if (bytes) file.bytes = bytes;
+  return file;
 }
 
-/** The dataset bytes of a stored file, unchanged, read in 1 MB chunks. */
-export function datasetStream(file: StoredFile): AsyncIterable<Buffer> {
+/** The dataset bytes of a stored file, unchanged: from memory for small files, else read in 1 MB chunks. */
+export function datasetStream(file: StoredFile): Buffer | AsyncIterable<Buffer> {
+  if (file.bytes) return file.bytes.subarray(file.datasetOffset);
   return createReadStream(file.path, { start: file.datasetOffset, highWaterMark: 1024 * 1024 });
 }
 
