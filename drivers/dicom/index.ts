@@ -98,3 +98,4 @@ export const dicomScpDriverFactory: DriverFactory<DicomScpDriverConfig> = {
 
 export { DicomScpDriver };
 export { dicomCStoreDestinationFactory } from './net/cstoreDestination.ts';
+export { dicomStowRsDestinationFactory } from './stowrs.ts';

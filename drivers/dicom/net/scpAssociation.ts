@@ -117,8 +117,11 @@ export class ScpAssociation {
     socket.setNoDelay(true);
     this.artim = setTimeout(() => this.fail('ARTIM expired waiting for A-ASSOCIATE-RQ'), policy.artimMs);
     if (policy.idleTimeoutMs > 0) {
-      socket.setTimeout(policy.idleTimeoutMs, () => {
-        if (!this.paused) this.fail(`no data for ${policy.idleTimeoutMs} ms`);
+      socket.setTimeout(policy.idleTimeoutMs);
+      socket.on('timeout', () => {
+        // Paused by us (the disk is behind): not the peer's silence; wait another period.
+        if (this.paused) socket.setTimeout(policy.idleTimeoutMs);
+        else this.fail(`no data for ${policy.idleTimeoutMs} ms`);
       });
     }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
