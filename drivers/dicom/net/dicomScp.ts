@@ -3,10 +3,10 @@ import type { Server } from 'node:net';
 import type { DriverContext } from '../../contract.ts';
 import { ORDER_CACHE_SERVICE } from '../../lab/orderCache.ts';
 import type { LabOrder } from '../../lab/orderCache.ts';
-import { readDataset, writeDataset } from '../data/codec.ts';
-import { extractInstanceMeta } from '../data/instanceMeta.ts';
+import { DicomParseError, PIXEL_DATA, readDataset, readDatasetWithEnd, sniffEncoding, writeDataset } from '../data/codec.ts';
+import { extractInstanceMeta, instanceMetaOf } from '../data/instanceMeta.ts';
 import type { InstanceMeta } from '../data/instanceMeta.ts';
-import { part10Header } from '../data/part10.ts';
+import { parsePart10Header, part10Header } from '../data/part10.ts';
 import { MODALITY_WORKLIST_FIND, STORAGE_SOP_CLASSES, VERIFICATION_SOP_CLASS } from '../data/sopClasses.ts';
 import { STUDY_INDEX_SERVICE } from '../data/studyIndex.ts';
 import type { StudyIndex } from '../data/studyIndex.ts';
@@ -52,6 +52,28 @@ export interface DicomScpOptions {
   /** Modality Worklist defaults for orders that name no station or modality. */
   worklistStationAe?: string;
   worklistDefaultModality?: string;
+}
+
+/** Enough for every element before the pixel data of ordinary instances. */
+const HEAD_BYTES = 256 * 1024;
+
+/**
+ * Metadata from the dataset's first bytes, when they reach the pixel data (or are the whole
+ * dataset); null when they do not (large sequences first, deflated): then the file is read.
+ */
+function metaFromHead(header: Buffer, head: Buffer, whole: boolean, transferSyntaxUid: string): InstanceMeta | null {
+  const ts = datasetEncodingOf(transferSyntaxUid);
+  if (ts.deflated || head.length < 8) return null;
+  try {
+    const encoding = sniffEncoding(head, 0, { explicitVr: ts.explicitVr, littleEndian: ts.littleEndian });
+    const { elements, end } = readDatasetWithEnd(head, encoding, { stopAtTag: PIXEL_DATA, ranges: false });
+    // Ending exactly at the end of a partial head may just be where the head was cut.
+    if (!whole && end >= head.length) return null;
+    return instanceMetaOf(elements, parsePart10Header(header), encoding);
+  } catch (err) {
+    if (err instanceof DicomParseError) return null;
+    throw err;
+  }
 }
 
 export interface DicomScpCounters {
@@ -160,9 +182,20 @@ export class DicomScp {
     }
     const header = part10Header({ sopClassUid, sopInstanceUid, transferSyntaxUid: req.pc.transferSyntax, sourceAeTitle: req.callingAe });
     const dataset = req.dataset!;
+    // The dataset's first bytes are kept to read the metadata without reading the file back.
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    let total = 0;
     async function* file(): AsyncIterable<Buffer> {
       yield header;
-      yield* dataset;
+      for await (const chunk of dataset) {
+        if (headBytes < HEAD_BYTES) {
+          head.push(chunk.subarray(0, HEAD_BYTES - headBytes));
+          headBytes += Math.min(chunk.length, HEAD_BYTES - headBytes);
+        }
+        total += chunk.length;
+        yield chunk;
+      }
     }
     let ref;
     try {
@@ -179,7 +212,7 @@ export class DicomScp {
     let meta: InstanceMeta | null = null;
     let parseError: string | undefined;
     try {
-      meta = await extractInstanceMeta(this.ctx.blobs.path(ref));
+      meta = metaFromHead(header, Buffer.concat(head, headBytes), headBytes === total, req.pc.transferSyntax) ?? (await extractInstanceMeta(this.ctx.blobs.path(ref)));
     } catch (err) {
       // Still kept and forwarded as received: the PACS may read what we cannot.
       parseError = (err as Error).message;

@@ -6,6 +6,7 @@ import { openStore, type Store } from '../../../agent/store/store.ts';
 import { dicomScpDriverFactory, type DicomScpDriver } from '../../../drivers/dicom/index.ts';
 import { ScuAssociation } from '../../../drivers/dicom/net/scu.ts';
 import { EXPLICIT_VR_LITTLE_ENDIAN } from '../../../drivers/dicom/data/transferSyntaxes.ts';
+import { extractInstanceMeta } from '../../../drivers/dicom/data/instanceMeta.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -86,6 +87,9 @@ describe('dicom-scp against DCMTK peers', () => {
       expect(store.outbox.list({ journalId: e.id })).toMatchObject([{ destination: 'pacs', state: 'pending' }]);
       const uid = (e.parsed as { instance: { sopInstanceUid: string } }).instance.sopInstanceUid;
       expect(e.idempotencyKey).toBe(`${uid}:${e.blob!.hash}`);
+      // Metadata read from the received bytes in memory is what reading the stored file gives.
+      const fromFile = await extractInstanceMeta(store.blobs.path(e.blob!)).catch(() => null);
+      if (fromFile) expect(e.parsed).toEqual(JSON.parse(JSON.stringify(fromFile)));
     }
     const hash = (b: Buffer) => createHash('sha256').update(b).digest('hex');
     const ours = new Set(stored.map((e) => hash(part10Dataset(store.blobs.path(e.blob!)).dataset)));
