@@ -104,7 +104,7 @@ describe('dicom-cstore destination', () => {
     expect(tsReceived).toEqual(new Set(sendable.filter((n) => !UNREADABLE_BY_DCMTK.includes(n)).map((n) => part10Dataset(join(FIXTURES, n)).transferSyntaxUid)));
   }, 180_000);
 
-  it('sends to Orthanc: what Orthanc keeps is byte for byte the stored dataset; what it refuses is parked with the reason', async () => {
+  it('sends to Orthanc: every instance delivered, parked with Orthanc\'s status, or (files DCMTK cannot parse) retried; kept copies compared with the stored dataset', async () => {
     orthanc = await startOrthanc(join(dir, 'orthanc'));
     const datasets = await journalFiles('ct-b', 'pacs-orthanc', sendable);
     await forward('pacs-orthanc', { host: '127.0.0.1', port: orthanc.dicomPort, calledAe: 'ORTHANC', associations: 4 }, () => store.outbox.list({ destination: 'pacs-orthanc', state: 'pending' }).every((p) => p.attempts >= 2), 'all sent, parked, or retried');

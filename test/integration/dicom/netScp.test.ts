@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { openStore, type Store } from '../../../agent/store/store.ts';
 import { dicomScpDriverFactory, type DicomScpDriver } from '../../../drivers/dicom/index.ts';
 import { ScuAssociation } from '../../../drivers/dicom/net/scu.ts';
@@ -175,6 +176,28 @@ describe('dicom-scp against DCMTK peers', () => {
       expect(dataset.length).toBeGreaterThan(0);
       expect(await assoc.echo()).toBe(0);
       await assoc.release();
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('closes a connection that never sends an A-ASSOCIATE-RQ (ARTIM), and rejects associations beyond the limit as transient', async () => {
+    const idle = connect({ host: '127.0.0.1', port });
+    idle.resume(); // read (and drop) the A-ABORT so 'close' can fire
+    const started = Date.now();
+    await new Promise<void>((resolve) => idle.on('close', () => resolve()).on('error', () => undefined));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+    const limited = makeDriverContext(store, { id: 'ct-limited', routes: [] });
+    const d = dicomScpDriverFactory.create(limited, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', maxAssociations: 1 }) as DicomScpDriver;
+    await d.start();
+    try {
+      const first = await ScuAssociation.open({ host: '127.0.0.1', port: d.port, callingAe: 'A', calledAe: 'EDGE' });
+      const second = ScuAssociation.open({ host: '127.0.0.1', port: d.port, callingAe: 'B', calledAe: 'EDGE' });
+      await expect(second).rejects.toThrow(/transient.*local limit exceeded/);
+      await first.release();
+      const third = await ScuAssociation.open({ host: '127.0.0.1', port: d.port, callingAe: 'C', calledAe: 'EDGE' });
+      expect(await third.echo()).toBe(0);
+      await third.release();
     } finally {
       await d.stop();
     }
