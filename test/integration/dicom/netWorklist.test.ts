@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { openStore, type Store } from '../../../agent/store/store.ts';
 import { ORDER_CACHE_SERVICE, SqliteOrderCache, type LabOrder } from '../../../drivers/lab/orderCache.ts';
 import { dicomScpDriverFactory, type DicomScpDriver } from '../../../drivers/dicom/index.ts';
-import { findElement } from '../../../drivers/dicom/data/codec.ts';
+import { findElement, stringElement, writeDataset } from '../../../drivers/dicom/data/codec.ts';
+import { MODALITY_WORKLIST_FIND } from '../../../drivers/dicom/data/sopClasses.ts';
+import { EXPLICIT_LE, EXPLICIT_VR_LITTLE_ENDIAN } from '../../../drivers/dicom/data/transferSyntaxes.ts';
+import { ScuAssociation } from '../../../drivers/dicom/net/scu.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { generateStudy, startModality } from '../../sim/modality.ts';
@@ -66,5 +69,19 @@ describe('Modality Worklist C-FIND from the order cache', () => {
     // And the simulator's C-STORE path works end to end.
     const sent = await modality.sendGenerated(generateStudy({ instances: 3, pixelBytes: 8192 }));
     expect(sent).toMatchObject({ sent: 3, failed: [] });
+  });
+
+  it('honours C-CANCEL: answers stop and the final status is FE00', async () => {
+    const cache = new SqliteOrderCache(store.db);
+    for (let i = 0; i < 300; i++) cache.upsert({ specimenId: `C${i}`, patientId: `BN9${i}`, patientName: 'Lê Văn Bình', tests: ['US001'], orderedAt: '2026-11-22T02:00:00Z', accessionNumber: `ACCX${i}`, items: [{ code: 'US001', name: 'Siêu âm', modality: 'US' }] });
+    const assoc = await ScuAssociation.open({ host: '127.0.0.1', port: driver.port, callingAe: 'US01', calledAe: 'EDGE', contexts: [{ abstractSyntax: MODALITY_WORKLIST_FIND, transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }] });
+    let answers = 0;
+    const status = await assoc.find(MODALITY_WORKLIST_FIND, writeDataset([stringElement(0x00080050, 'SH', '')], EXPLICIT_LE), () => {
+      if (++answers === 1) assoc.cancelFind(MODALITY_WORKLIST_FIND);
+    });
+    await assoc.release();
+    expect(status).toBe(0xfe00);
+    expect(answers).toBeGreaterThanOrEqual(1);
+    expect(answers).toBeLessThan(300);
   });
 });
