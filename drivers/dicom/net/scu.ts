@@ -62,6 +62,9 @@ interface Waiter {
   onError(err: Error): void;
 }
 
+/** Bytes allowed to wait in the socket before sending waits for 'drain'. */
+const SEND_BUFFER = 1024 * 1024;
+
 export class ScuAssociation {
   private readonly reader: PduReader;
   private readonly accepted = new Map<number, AcceptedContext & { abstractSyntax: string }>();
@@ -264,9 +267,10 @@ export class ScuAssociation {
       const [h, d] = encodeDataPdu(contextId, isCommand, last, part);
       this.socket.cork();
       this.socket.write(h);
-      const ok = this.socket.write(d);
+      this.socket.write(d);
       this.socket.uncork();
-      if (!ok) await this.drain();
+      // Let up to 1 MB queue in the socket (its own high-water mark is 16 KB: one event-loop turn per fragment).
+      if (this.socket.writableLength > SEND_BUFFER) await this.drain();
     };
     const push = async (chunk: Buffer): Promise<void> => {
       for (let at = 0; at < chunk.length; at += room) {
