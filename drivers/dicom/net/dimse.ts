@@ -1,4 +1,4 @@
-import { findElement, readDataset, stringElement, usElement, writeCommandSet } from '../data/codec.ts';
+import { DicomParseError, findElement, readDataset, stringElement, usElement, writeCommandSet } from '../data/codec.ts';
 import type { DataElement } from '../data/codec.ts';
 import { IMPLICIT_LE } from '../data/transferSyntaxes.ts';
 
@@ -67,11 +67,11 @@ function str(els: DataElement[], tag: number): string | undefined {
   return s === '' ? undefined : s;
 }
 
-/** Parses a command set; throws DicomParseError on malformed bytes. */
+/** Parses a command set; throws DicomParseError on malformed bytes (the association is then aborted). */
 export function decodeCommand(bytes: Buffer): Command {
   const els = readDataset(bytes, IMPLICIT_LE);
   const commandField = us(els, TAG.commandField);
-  if (commandField === undefined) throw new Error('command set without (0000,0100) Command Field');
+  if (commandField === undefined) throw new DicomParseError('bad-meta', 'command set without (0000,0100) Command Field', 0);
   const cmd: Command = { commandField, hasDataset: (us(els, TAG.datasetType) ?? NO_DATASET) !== NO_DATASET };
   const set = <K extends keyof Command>(k: K, v: Command[K] | undefined): void => {
     if (v !== undefined) cmd[k] = v;

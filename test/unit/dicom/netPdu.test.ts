@@ -18,6 +18,7 @@ import {
   encodeReleaseRq,
 } from '../../../drivers/dicom/net/pdu.ts';
 import type { Pdu } from '../../../drivers/dicom/net/pdu.ts';
+import { DicomParseError } from '../../../drivers/dicom/data/codec.ts';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 const rq = encodeAssociateRq({
@@ -145,6 +146,24 @@ describe('DIMSE command sets', () => {
     expect(decodeCommand(encodeCommand(cmd))).toEqual(cmd);
     const rsp = decodeCommand(encodeCommand({ commandField: C_STORE_RSP, messageIdBeingRespondedTo: 7, hasDataset: false, status: 0xa700, errorComment: 'disk full' }));
     expect(rsp).toMatchObject({ status: 0xa700, errorComment: 'disk full', hasDataset: false, messageIdBeingRespondedTo: 7 });
+  });
+
+  it('fuzz: random and mutated command sets decode or fail with DicomParseError only', () => {
+    const good = encodeCommand({ commandField: C_STORE_RQ, messageId: 1, affectedSopClassUid: CT, affectedSopInstanceUid: '1.2.3', hasDataset: true });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat({ max: good.length - 1 }), fc.integer({ min: 0, max: 255 }), (random, at, value) => {
+        const mutated = Buffer.from(good);
+        mutated[at] = value;
+        for (const bytes of [Buffer.from(random), mutated]) {
+          try {
+            decodeCommand(bytes);
+          } catch (err) {
+            expect(err).toBeInstanceOf(DicomParseError);
+          }
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('classifies statuses as PS3.7 Annex C does', () => {
