@@ -4,6 +4,7 @@ import pino from 'pino';
 import { ScpAssociation } from '../../../drivers/dicom/net/scpAssociation.ts';
 import { ScuAssociation } from '../../../drivers/dicom/net/scu.ts';
 import { EXPLICIT_VR_LITTLE_ENDIAN } from '../../../drivers/dicom/data/transferSyntaxes.ts';
+import { startPacs } from '../../sim/pacs.ts';
 
 const SC = '1.2.840.10008.5.1.4.1.1.7';
 let server: Server | null = null;
@@ -46,4 +47,25 @@ describe('C-STORE receive backpressure', () => {
     // 8 MB high-water mark plus what was already in flight in one socket read and one PDU.
     expect(maxQueued).toBeLessThan(12 * 1024 * 1024);
   }, 60_000);
+
+  it('SCU: the response timeout starts after the last byte sent, so a slow upload longer than it completes (the pduTimeout trap)', async () => {
+    const pacs = await startPacs({ aeTitle: 'PACS' });
+    try {
+      const assoc = await ScuAssociation.open({ host: '127.0.0.1', port: pacs.port, callingAe: 'EDGE', calledAe: 'PACS', contexts: [{ abstractSyntax: SC, transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }], responseTimeoutMs: 200 });
+      async function* slow(): AsyncIterable<Buffer> {
+        for (let i = 0; i < 10; i++) {
+          yield Buffer.alloc(64 * 1024, i);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      const started = Date.now();
+      const r = await assoc.store({ sopClassUid: SC, sopInstanceUid: '1.2.3.slow', transferSyntaxUid: EXPLICIT_VR_LITTLE_ENDIAN, dataset: slow() });
+      expect(Date.now() - started).toBeGreaterThan(900);
+      expect(r.status).toBe(0);
+      expect(pacs.received[0]).toMatchObject({ sopInstanceUid: '1.2.3.slow', size: 640 * 1024 });
+      await assoc.release();
+    } finally {
+      await pacs.stop();
+    }
+  });
 });
