@@ -28,6 +28,8 @@ export interface KioskAgentOptions {
   card?: boolean;
   /** HIS simulator latency per request. */
   hisDelayMs?: number;
+  /** Extra settings of the cccd-reader device, e.g. { fileAccess: 'sfi' }. */
+  cardSettings?: Record<string, string | number | boolean>;
   /** Start the printer simulator and an escpos-printer device on it. */
   printer?: boolean;
 }
@@ -66,7 +68,7 @@ queue:
     - { id: q1, number: 1, name: Quầy 1, services: [noi] }
     - { id: q2, number: 2, name: Quầy 2, services: [nhi, xn] }
 devices:
-${pcscd ? `  card:\n    driver: cccd-reader\n    name: Đầu đọc CCCD (ảo)\n    readerName: "Virtual PCD 00 00"\n    allowVirtualReader: true\n` : ''}${printer ? `  ticket-printer:\n    driver: escpos-printer\n    transport: tcp\n    host: 127.0.0.1\n    port: ${printer.port}\n` : ''}`,
+${pcscd ? `  card:\n    driver: cccd-reader\n    name: Đầu đọc CCCD (ảo)\n    readerName: "Virtual PCD 00 00"\n    allowVirtualReader: true\n${Object.entries(options.cardSettings ?? {}).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}\n`).join('')}` : ''}${printer ? `  ticket-printer:\n    driver: escpos-printer\n    transport: tcp\n    host: 127.0.0.1\n    port: ${printer.port}\n` : ''}`,
   );
   const agent = new Agent({ configFile: file, log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   try {
