@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Driver, DriverContext, DriverStatus, SelfTestResult, ServiceRegistry } from '../drivers/contract.ts';
 import { IngestRouter, INGEST_SERVICE } from '../drivers/http-ingest/index.ts';
+import { SqliteStudyIndex, STUDY_INDEX_SERVICE } from '../drivers/dicom/data/studyIndex.ts';
+import { studiesRoutes } from '../drivers/dicom/studiesRoutes.ts';
 import { ORDER_CACHE_SERVICE, SqliteOrderCache, type PurgeableOrderCache } from '../drivers/lab/orderCache.ts';
 import { CheckInRegistrar, createHisLookup, type HisLookup } from './his/index.ts';
 import websocket from '@fastify/websocket';
@@ -125,6 +127,8 @@ export class Agent implements RuntimeView {
     this.services.provide(INGEST_SERVICE, new IngestRouter());
     // Orders from the LIS/HIS, kept on the box so analyzers' host queries are answered offline.
     this.services.provide(ORDER_CACHE_SERVICE, new SqliteOrderCache(this.store.db));
+    // What modalities sent, by patient/study/series, with forwarding state (console, /api/studies).
+    this.services.provide(STUDY_INDEX_SERVICE, new SqliteStudyIndex(this.store.db));
     // The kiosk's HIS: look-ups answered live; check-ins journaled and delivered by the outbox.
     if (c.his?.lookup) this.services.provide(HIS_LOOKUP_SERVICE, createHisLookup(c.his.lookup));
     if (c.his?.checkinDestination) this.services.provide(HIS_CHECKIN_SERVICE, new CheckInRegistrar(this.store.journalFor('kiosk', []), c.his.checkinDestination));
@@ -325,6 +329,7 @@ export class Agent implements RuntimeView {
   /** Queue (counter page, call screen) and kiosk routes, over the shared services. */
   private async registerFrontEndRoutes(app: FastifyInstance, requireAdmin: Parameters<typeof queueRoutes>[1]['requireAdmin']): Promise<void> {
     await app.register(websocket);
+    await app.register(studiesRoutes, { index: () => this.services.get<SqliteStudyIndex>(STUDY_INDEX_SERVICE), requireAdmin: requireAdmin as never });
     const printers = () => this.services.get<PrinterPool>(PRINTERS_SERVICE);
     // One print log for the kiosk, the counter page and the console (failed prints are reprinted).
     const printing = this.queue ? new TicketPrinting(this.queue, printers) : null;

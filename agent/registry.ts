@@ -6,6 +6,7 @@ import { hl7DriverFactory } from '../drivers/hl7/index.ts';
 import { hl7LisDestinationFactory } from '../drivers/hl7/lisDestination.ts';
 import { httpIngestDriverFactory } from '../drivers/http-ingest/index.ts';
 import { printerDriverFactory } from '../drivers/printer/index.ts';
+import { dicomCStoreDestinationFactory, dicomScpDriverFactory, dicomStowRsDestinationFactory } from '../drivers/dicom/index.ts';
 import type { DestinationFactory } from './forward/destination.ts';
 import { httpJsonDestinationFactory } from './forward/httpJson.ts';
 import { mqttUplinkDestinationFactory } from './forward/mqttUplink.ts';
@@ -22,6 +23,7 @@ export const driverFactories = new Map<string, DriverFactory<never>>([
   [qrScannerDriverFactory.type, qrScannerDriverFactory],
   [hl7DriverFactory.type, hl7DriverFactory],
   [printerDriverFactory.type, printerDriverFactory],
+  [dicomScpDriverFactory.type, dicomScpDriverFactory],
 ]);
 
 export const destinationFactories = new Map<string, DestinationFactory<never>>([
@@ -31,4 +33,6 @@ export const destinationFactories = new Map<string, DestinationFactory<never>>([
   [hisHttpDestinationFactory.type, hisHttpDestinationFactory],
   [hisHl7DestinationFactory.type, hisHl7DestinationFactory],
   [hl7LisDestinationFactory.type, hl7LisDestinationFactory],
+  [dicomCStoreDestinationFactory.type, dicomCStoreDestinationFactory],
+  [dicomStowRsDestinationFactory.type, dicomStowRsDestinationFactory],
 ]);

@@ -13,6 +13,9 @@ export const FRAGMENTS = [
   // Block schemas written without the common device fields: wrapped (see wrapDevice).
   { kind: 'device', type: 'cccd-reader', file: 'drivers/cccd/schema.json', def: 'cccdReader', wrap: true },
   { kind: 'device', type: 'qr-scanner', file: 'drivers/cccd/schema.json', def: 'qrScanner', wrap: true },
+  { kind: 'device', type: 'dicom-scp', file: 'drivers/dicom/schema.json' },
+  { kind: 'destination', type: 'dicom-cstore', file: 'drivers/dicom/destination.schema.json' },
+  { kind: 'destination', type: 'dicom-stowrs', file: 'drivers/dicom/stowrs.schema.json' },
   { kind: 'device', type: 'escpos-printer', file: 'drivers/printer/schema.json', wrap: true },
 ];
 

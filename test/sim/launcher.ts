@@ -11,6 +11,8 @@ import { startMllpLis } from './mllpLis.ts';
 import { startProvinceBroker } from './provinceBroker.ts';
 import { startVssGateway } from './vssGateway.ts';
 import { startPrinter } from './printer.ts';
+import { generateStudy, startModality } from './modality.ts';
+import { startPacs } from './pacs.ts';
 
 type Stop = () => Promise<void>;
 
@@ -39,6 +41,10 @@ export async function startDemoSimulators(config: AgentConfig, log: Logger): Pro
   await attempt('LIS (HL7 over MLLP, records results) on 127.0.0.1:6661', async () => (await startMllpLis({ port: 6661 })).stop);
   await attempt('Social Security insurance gateway on 127.0.0.1:8091', async () => (await startVssGateway({ port: 8091 })).stop);
   await attempt('province broker (MQTT) on 127.0.0.1:1884', async () => (await startProvinceBroker({ port: 1884 })).stop);
+  if (config.destinations.pacs) {
+    const pacsDir = join(config.box.dataDir, 'pacs');
+    await attempt(`PACS (DICOM C-STORE SCP, AE PACS) on 127.0.0.1:11113, instances in ${pacsDir}`, async () => (await startPacs({ port: 11113, aeTitle: 'PACS', dir: pacsDir })).stop);
+  }
   const printer = config.devices['demo-printer'];
   if (printer) {
     // Each printed ticket is decoded back from its ESC/POS raster into a PNG next to the demo's data.
@@ -57,6 +63,20 @@ export async function startDemoSimulators(config: AgentConfig, log: Logger): Pro
       const hl7 = config.devices['demo-hl7'];
       if (hl7) {
         await attempt(`HL7 analyzer (Mindray) sending to 127.0.0.1:${String(hl7.port)}`, async () => (await startHl7AnalyzerStream({ port: Number(hl7.port), intervalMs: 7_000 })).stop);
+      }
+      const scp = config.devices['demo-modality'];
+      if (scp) {
+        // A small study (3 images, Vietnamese patient name) every 20 s.
+        await attempt(`modality sending studies by C-STORE to 127.0.0.1:${String(scp.port)}`, async () => {
+          const modality = await startModality({ port: Number(scp.port), calledAe: String(scp.aeTitle ?? 'EDGE') });
+          const send = () => void modality.sendGenerated(generateStudy({ instances: 3, pixelBytes: 64 * 1024, patientName: 'Phạm^Thị Hoa' })).catch(() => undefined);
+          send();
+          const timer = setInterval(send, 20_000);
+          return async () => {
+            clearInterval(timer);
+            await modality.stop();
+          };
+        });
       }
       const astm = config.devices['demo-astm'];
       if (astm) {

@@ -25,9 +25,9 @@ describe('npm start (the demo)', () => {
         async () => {
           const res = await fetch('http://127.0.0.1:8080/api/outbox', { headers: auth });
           const body = (await res.json()) as { destinations: Array<{ destination: string; delivered: number }> };
-          return ['his', 'lis', 'province'].every((d) => (body.destinations.find((x) => x.destination === d)?.delivered ?? 0) > 0);
+          return ['his', 'lis', 'province', 'pacs'].every((d) => (body.destinations.find((x) => x.destination === d)?.delivered ?? 0) > 0);
         },
-        'items delivered to the HIS, the LIS and the province',
+        'items delivered to the HIS, the LIS, the province and the PACS',
         30_000,
         500,
       );
