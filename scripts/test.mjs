@@ -12,6 +12,7 @@ const PEERS = {
   orthanc: 'a PACS',
   'orthanc-dicomweb': "Orthanc's DICOMweb (STOW-RS)",
   pcscd: 'the PC/SC daemon for the card reader',
+  'libpcsclite-dev': 'winscard.h, to build the optional pcsclite binding',
   'vsmartcard-vpcd': 'the virtual card reader the card simulator plugs into',
   'python3-hl7': 'mllp_send, an HL7 sender nobody here wrote',
   'python3-pydicom': 'DICOM test files',
@@ -60,7 +61,22 @@ function runSuite(project) {
   return { passed, failed, skipped };
 }
 
+/**
+ * pcsclite is an optional dependency: `npm ci` drops it on a machine without winscard.h so that
+ * `npm start` works anywhere. The card tests need it, so build it once the headers are there.
+ */
+function ensurePcsclite() {
+  const loads = () => spawnSync(process.execPath, ['-e', "require('pcsclite')"], { stdio: 'ignore' }).status === 0;
+  if (loads()) return;
+  const lock = JSON.parse(readFileSync('package-lock.json', 'utf8'));
+  const version = lock.packages?.['node_modules/pcsclite']?.version;
+  console.log(`building the optional pcsclite ${version} binding for the card tests`);
+  spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', `pcsclite@${version}`], { stdio: 'inherit' });
+  if (!loads()) console.warn('pcsclite could not be built (is libpcsclite-dev installed?); the card tests will fail and say so');
+}
+
 installPeers();
+ensurePcsclite();
 const typecheck = spawnSync('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 const totals = { passed: 0, failed: typecheck.status === 0 ? 0 : 1, skipped: 0 };
 if (typecheck.status !== 0) console.error('type check failed');

@@ -60,11 +60,19 @@ class ChunkReader {
 
   /** True when at least n bytes are in the window; false when the stream ended first. */
   async ensure(n: number): Promise<boolean> {
-    while (this.buf.length < n && !this.ended) {
+    if (this.buf.length >= n || this.ended) return this.buf.length >= n;
+    // Collect, then concatenate once: growing the window chunk by chunk would copy it quadratically.
+    const parts: Buffer[] = [this.buf];
+    let have = this.buf.length;
+    while (have < n && !this.ended) {
       const next = await this.it.next();
       if (next.done) this.ended = true;
-      else this.buf = this.buf.length ? Buffer.concat([this.buf, next.value]) : next.value;
+      else {
+        parts.push(next.value);
+        have += next.value.length;
+      }
     }
+    this.buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, have);
     return this.buf.length >= n;
   }
 

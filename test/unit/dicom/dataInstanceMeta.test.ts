@@ -76,6 +76,17 @@ describe('extractInstanceMeta', () => {
     expect((await extractInstanceMeta(path)).patient.name).toBe(VN_PATIENT);
   });
 
+  it('a 20 MB undefined-length sequence before the pixel data is read across many stream chunks', async () => {
+    const path = join(tmp.dir, 'bigseq.dcm');
+    const item = [{ tag: 0x00091010, vr: 'LO', value: Buffer.from('PRIVATE ') }, { tag: 0x00091011, vr: 'OB', value: Buffer.alloc(200 * 1024, 2) }];
+    const seq = { tag: 0x00091020, vr: 'SQ', value: Buffer.alloc(0), items: Array.from({ length: 100 }, () => item), undefinedLength: true };
+    const creator = { tag: 0x00090010, vr: 'LO', value: Buffer.from('EDGE TEST ') };
+    writeFileSync(path, syntheticPart10({ sopInstanceUid: '5.5.6', extra: [creator, seq] }));
+    const scan = await scanDataset(path);
+    expect(scan.elements.find((e) => e.tag === 0x00091020)!.items).toHaveLength(100);
+    expect((await extractInstanceMeta(path)).patient.name).toBe(VN_PATIENT);
+  });
+
   it('large values before the pixel data are skipped, not read', async () => {
     const path = join(tmp.dir, 'overlay.dcm');
     const overlay = { tag: 0x60003000, vr: 'OW', value: Buffer.alloc(2 * 1024 * 1024, 1) };
