@@ -12,6 +12,8 @@ import { toStoreError } from './errors.ts';
  */
 export class BlobStore implements BlobWriter {
   private readonly tmpDir: string;
+  /** Fan-out directories known to exist durably (saves a mkdir per blob). */
+  private readonly durableDirs = new Set<string>();
 
   constructor(private readonly root: string) {
     this.tmpDir = join(root, 'tmp');
@@ -44,7 +46,7 @@ export class BlobStore implements BlobWriter {
       handle = undefined;
       const ref = { hash: hash.digest('hex'), size };
       const dir = join(this.root, ref.hash.slice(0, 2));
-      await mkdir(dir, { recursive: true });
+      await this.ensureDir(dir);
       await rename(tmp, this.path(ref));
       await fsyncDir(dir);
       return ref;
@@ -53,6 +55,14 @@ export class BlobStore implements BlobWriter {
       await rm(tmp, { force: true });
       throw toStoreError(err);
     }
+  }
+
+  /** A new fan-out directory's own entry must survive a power cut too: fsync the root after mkdir. */
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.durableDirs.has(dir)) return;
+    const created = await mkdir(dir, { recursive: true });
+    if (created !== undefined) await fsyncDir(this.root);
+    this.durableDirs.add(dir);
   }
 
   async exists(ref: Pick<BlobRef, 'hash'>): Promise<boolean> {
