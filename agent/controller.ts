@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Driver, DriverContext, DriverStatus, SelfTestResult, ServiceRegistry } from '../drivers/contract.ts';
 import { IngestRouter, INGEST_SERVICE } from '../drivers/http-ingest/index.ts';
-import { SqliteStudyIndex, STUDY_INDEX_SERVICE } from '../drivers/dicom/data/studyIndex.ts';
+import { backfillStudyIndex, SqliteStudyIndex, STUDY_INDEX_SERVICE } from '../drivers/dicom/data/studyIndex.ts';
+import { extractInstanceMeta } from '../drivers/dicom/data/instanceMeta.ts';
 import { studiesRoutes } from '../drivers/dicom/studiesRoutes.ts';
 import { ORDER_CACHE_SERVICE, SqliteOrderCache, type PurgeableOrderCache } from '../drivers/lab/orderCache.ts';
 import { CheckInRegistrar, createHisLookup, type HisLookup } from './his/index.ts';
@@ -128,7 +129,12 @@ export class Agent implements RuntimeView {
     // Orders from the LIS/HIS, kept on the box so analyzers' host queries are answered offline.
     this.services.provide(ORDER_CACHE_SERVICE, new SqliteOrderCache(this.store.db));
     // What modalities sent, by patient/study/series, with forwarding state (console, /api/studies).
-    this.services.provide(STUDY_INDEX_SERVICE, new SqliteStudyIndex(this.store.db));
+    const studyIndex = new SqliteStudyIndex(this.store.db);
+    this.services.provide(STUDY_INDEX_SERVICE, studyIndex);
+    // A crash between an instance's journal append and its index row leaves it unlisted: list it now.
+    void backfillStudyIndex(studyIndex, (ref) => this.store.blobs.path(ref), extractInstanceMeta)
+      .then((r) => r.indexed + r.failed > 0 && this.log.info(r, 'study index caught up with the journal'))
+      .catch((err) => this.log.warn({ err }, 'study index backfill failed'));
     // The kiosk's HIS: look-ups answered live; check-ins journaled and delivered by the outbox.
     if (c.his?.lookup) this.services.provide(HIS_LOOKUP_SERVICE, createHisLookup(c.his.lookup));
     if (c.his?.checkinDestination) this.services.provide(HIS_CHECKIN_SERVICE, new CheckInRegistrar(this.store.journalFor('kiosk', []), c.his.checkinDestination));
@@ -388,6 +394,12 @@ export class Agent implements RuntimeView {
       // Orders carry names and birth dates: gone once not updated within the personal-data retention.
       const orders = this.services.get<PurgeableOrderCache>(ORDER_CACHE_SERVICE);
       if (orders) outcome.ordersPurged = orders.purgeOlderThan(this.clock.now() - this.config.retention.personalHours * 3_600_000);
+      // The study index lists patients too: it follows the images' and personal-data retention.
+      const studies = this.services.get<SqliteStudyIndex>(STUDY_INDEX_SERVICE);
+      if (studies) {
+        outcome.studyInstancesPurged = studies.purgeForwarded(this.config.retention.imagesDays, this.clock.now());
+        outcome.studiesScrubbed = studies.scrubPersonal(this.config.retention.personalHours, this.clock.now());
+      }
       if (Object.values(outcome).some((n) => n > 0)) this.log.info(outcome, 'retention applied');
     };
     void retention().catch((err) => this.log.error({ err }, 'retention failed'));

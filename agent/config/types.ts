@@ -10,7 +10,7 @@ export interface AgentConfig {
   lanBroker: { enabled: boolean; host: string; port: number; healthIntervalSeconds: number };
   province?: { enabled: boolean; url: string; username?: string; password?: string; topicRoot: string; healthIntervalSeconds: number };
   store: { budgetMB: number; minFreeMB: number; warnPercent: number; criticalPercent: number };
-  retention: { deliveredDays: number; personalHours: number };
+  retention: { deliveredDays: number; personalHours: number; imagesDays: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
   destinations: Record<string, DestinationConfig>;
   devices: Record<string, DeviceConfig>;

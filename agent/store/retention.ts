@@ -7,6 +7,8 @@ export interface RetentionPolicy {
   deliveredDays: number;
   /** Personal data (raw bytes, parsed form, captures) scrubbed after this, once delivered. */
   personalHours: number;
+  /** Delivered entries with a blob (DICOM images) purged after this instead: they fill disks. */
+  imagesDays?: number;
 }
 
 export interface RetentionOutcome {
@@ -27,6 +29,7 @@ const HOUR = 3_600_000;
 export async function applyRetention(db: Database.Database, blobs: BlobStore, clock: Clock, policy: RetentionPolicy): Promise<RetentionOutcome> {
   const now = clock.now();
   const deliveredBefore = now - policy.deliveredDays * DAY;
+  const imagesBefore = now - (policy.imagesDays ?? policy.deliveredDays) * DAY;
   const personalBefore = now - policy.personalHours * HOUR;
   // An entry is finished when it has no pending or parked outbox row.
   const finished = `NOT EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id = journal.id AND o.state != 'done')`;
@@ -35,12 +38,11 @@ export async function applyRetention(db: Database.Database, blobs: BlobStore, cl
     const personalScrubbed = db
       .prepare(`UPDATE journal SET raw = NULL, parsed = NULL, scrubbed_ms = ? WHERE personal = 1 AND scrubbed_ms IS NULL AND received_ms < ? AND ${finished}`)
       .run(now, personalBefore).changes;
-    const blobHashes = (
-      db.prepare(`SELECT DISTINCT blob_hash FROM journal WHERE blob_hash IS NOT NULL AND received_ms < ? AND ${finished}`).all(deliveredBefore) as Array<{ blob_hash: string }>
-    ).map((r) => r.blob_hash);
-    const doomed = `SELECT id FROM journal WHERE received_ms < ? AND ${finished}`;
-    const outboxPurged = db.prepare(`DELETE FROM outbox WHERE journal_id IN (${doomed})`).run(deliveredBefore).changes;
-    const journalPurged = db.prepare(`DELETE FROM journal WHERE received_ms < ? AND ${finished}`).run(deliveredBefore).changes;
+    const old = `received_ms < (CASE WHEN blob_hash IS NULL THEN @deliveredBefore ELSE @imagesBefore END) AND ${finished}`;
+    const cutoffs = { deliveredBefore, imagesBefore };
+    const blobHashes = (db.prepare(`SELECT DISTINCT blob_hash FROM journal WHERE blob_hash IS NOT NULL AND ${old}`).all(cutoffs) as Array<{ blob_hash: string }>).map((r) => r.blob_hash);
+    const outboxPurged = db.prepare(`DELETE FROM outbox WHERE journal_id IN (SELECT id FROM journal WHERE ${old})`).run(cutoffs).changes;
+    const journalPurged = db.prepare(`DELETE FROM journal WHERE ${old}`).run(cutoffs).changes;
     const oldCaptures = `SELECT id FROM capture WHERE started_ms < ?`;
     db.prepare(`DELETE FROM capture_chunk WHERE capture_id IN (${oldCaptures})`).run(personalBefore);
     const capturesPurged = db.prepare(`DELETE FROM capture WHERE started_ms < ?`).run(personalBefore).changes;

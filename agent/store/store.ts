@@ -107,7 +107,7 @@ export class Store {
   }
 
   async applyRetention(): ReturnType<typeof applyRetention> {
-    return applyRetention(this.db, this.blobs, this.clock, this.options.retention ?? { deliveredDays: 30, personalHours: 72 });
+    return applyRetention(this.db, this.blobs, this.clock, this.options.retention ?? { deliveredDays: 30, personalHours: 72, imagesDays: 7 });
   }
 
   async recover(): Promise<{ temporaries: number; orphans: number }> {

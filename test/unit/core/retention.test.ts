@@ -74,3 +74,32 @@ describe('retention', () => {
     expect(existsSync(store.blobs.path(ref))).toBe(true);
   });
 });
+
+describe('retention of images', () => {
+  it('removes delivered entries with a blob after imagesDays, keeps other delivered entries until deliveredDays, and never an unacknowledged image', async () => {
+    const { dir, cleanup } = tempDir();
+    const clock = new ManualClock();
+    const store = await openStore({ dir, clock, retention: { deliveredDays: 30, personalHours: 72, imagesDays: 7 } });
+    cleanups.push(() => (store.close(), cleanup()));
+    const journal = store.journalFor('ct1', ['pacs']);
+    const forwarded = await store.blobs.write(Buffer.from('forwarded image'));
+    const waiting = await store.blobs.write(Buffer.from('image the PACS has not taken'));
+    await journal.append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: 'forwarded', blob: forwarded, personal: true });
+    const unacked = await journal.append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: 'waiting', blob: waiting, personal: true });
+    const result = await store.journalFor('xn1', ['pacs']).append({ stream: 'lab.result', kind: 'r', idempotencyKey: 'result', raw: Buffer.from('OBX'), personal: true });
+    for (const key of ['forwarded', 'result']) await store.outbox.markDone(store.outbox.list({ destination: 'pacs' }).find((o) => o.idempotencyKey === key)!.outboxId);
+
+    clock.advance(6 * DAY);
+    expect(await store.applyRetention()).toMatchObject({ journalPurged: 0, blobsRemoved: 0 });
+    clock.advance(2 * DAY);
+    expect(await store.applyRetention()).toMatchObject({ journalPurged: 1, blobsRemoved: 1 });
+    expect(existsSync(store.blobs.path(forwarded))).toBe(false);
+    expect(existsSync(store.blobs.path(waiting))).toBe(true);
+    expect(store.journalStore.get(unacked.id)).toBeDefined();
+    expect(store.journalStore.get(result.id)).toBeDefined();
+    clock.advance(23 * DAY);
+    expect(await store.applyRetention()).toMatchObject({ journalPurged: 1, blobsRemoved: 0 });
+    expect(store.journalStore.get(result.id)).toBeUndefined();
+    expect(existsSync(store.blobs.path(waiting))).toBe(true);
+  });
+});
