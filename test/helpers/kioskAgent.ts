@@ -1,16 +1,11 @@
 // The whole agent as a kiosk box runs it, for browser tests and bench:kiosk: the real Agent with
 // its HTTP server, the cccd-reader driver on the real pcscd (vsmartcard's virtual reader), the
 // queue, the HIS simulator for look-ups and check-ins, and a printer simulator when asked.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import pino from 'pino';
-import { Agent } from '../../agent/controller.ts';
-import { hashPassword } from '../../agent/http/password.ts';
+import type { Agent } from '../../agent/controller.ts';
 import { startPcscd, type PcscdHandle } from '../integration/cccd/pcscd.ts';
 import { startHisSim, type HisSim } from '../sim/his.ts';
 import { startPrinter, type PrinterSim } from '../sim/printer.ts';
-import { TEST_PASSWORD } from './agentConfig.ts';
-import { tempDir } from './tmp.ts';
+import { startTestAgent, type TestAgent } from './testAgent.ts';
 
 export interface KioskAgent {
   url: string;
@@ -35,21 +30,14 @@ export interface KioskAgentOptions {
 }
 
 export async function startKioskAgent(options: KioskAgentOptions = {}): Promise<KioskAgent> {
-  const { dir, cleanup } = tempDir('kiosk-agent-');
   const his = await startHisSim({ delayMs: options.hisDelayMs ?? 0 });
   const pcscd = options.card ? await startPcscd() : null;
   const printer = options.printer ? await startPrinter() : null;
-  writeFileSync(join(dir, 'secrets.yaml'), `admin_hash: "${await hashPassword(TEST_PASSWORD)}"\n`);
-  const file = join(dir, 'agent.yaml');
-  writeFileSync(
-    file,
-    `version: 1
-secretsFile: secrets.yaml
-box: { id: kiosk-box, facility: bv-test, name: Bệnh viện Thử nghiệm, dataDir: ./data }
-http: { host: 127.0.0.1, port: 0, admin: { user: admin, passwordHash: !secret admin_hash } }
-lanBroker: { enabled: false }
-log: { level: ${process.env.TEST_LOG_LEVEL ?? 'error'} }
-destinations:
+  let running: TestAgent;
+  try {
+    running = await startTestAgent(
+      'kiosk-box',
+      `destinations:
   his-checkin:
     type: his-http
     baseUrl: http://127.0.0.1:${his.port}
@@ -69,29 +57,24 @@ queue:
     - { id: q2, number: 2, name: Quầy 2, services: [nhi, xn] }
 devices:
 ${pcscd ? `  card:\n    driver: cccd-reader\n    name: Đầu đọc CCCD (ảo)\n    readerName: "Virtual PCD 00 00"\n    allowVirtualReader: true\n${Object.entries(options.cardSettings ?? {}).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}\n`).join('')}` : ''}${printer ? `  ticket-printer:\n    driver: escpos-printer\n    transport: tcp\n    host: 127.0.0.1\n    port: ${printer.port}\n` : ''}`,
-  );
-  const agent = new Agent({ configFile: file, log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
-  try {
-    await agent.start();
+    );
   } catch (err) {
     await pcscd?.stop();
     await printer?.stop();
     await his.stop();
-    cleanup();
     throw err;
   }
   return {
-    url: `http://127.0.0.1:${agent.httpPort}`,
-    agent,
+    url: running.url,
+    agent: running.agent,
     his,
     pcscd,
     printer,
     async close() {
-      await agent.stop('test done');
+      await running.close();
       await pcscd?.stop();
       await printer?.stop();
       await his.stop();
-      cleanup();
     },
   };
 }

@@ -1,39 +1,21 @@
 // A real Agent (store, queue, HTTP with login, the escpos-printer driver) on ephemeral ports with
 // the printer simulator behind its printer: for browser tests of the counter page and call screen.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import pino from 'pino';
-import { Agent } from '../../../agent/controller.ts';
-import { hashPassword } from '../../../agent/http/password.ts';
 import { startPrinter, type PrinterSim } from '../../sim/printer.ts';
 import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
-import { tempDir } from '../../helpers/tmp.ts';
+import { startTestAgent, type TestAgent } from '../../helpers/testAgent.ts';
 
 export { TEST_PASSWORD };
 
-export interface QueueAgent {
-  url: string;
-  agent: Agent;
+export interface QueueAgent extends TestAgent {
   printer: PrinterSim;
-  /** Logs in as the console user and returns the session cookie header. */
-  login(): Promise<string>;
-  close(): Promise<void>;
 }
 
 export async function startQueueAgent(): Promise<QueueAgent> {
-  const { dir, cleanup } = tempDir('queue-agent-');
   const printer = await startPrinter();
-  writeFileSync(join(dir, 'secrets.yaml'), `admin_hash: "${await hashPassword(TEST_PASSWORD)}"\n`);
-  const file = join(dir, 'agent.yaml');
-  writeFileSync(
-    file,
-    `version: 1
-secretsFile: secrets.yaml
-box: { id: queue-box, facility: bv-test, name: Bệnh viện Thử nghiệm, dataDir: ./data }
-http: { host: 127.0.0.1, port: 0, admin: { user: admin, passwordHash: !secret admin_hash } }
-lanBroker: { enabled: false }
-log: { level: ${process.env.TEST_LOG_LEVEL ?? 'error'} }
-queue:
+  try {
+    const running = await startTestAgent(
+      'queue-box',
+      `queue:
   services:
     - { id: noi, name: Khám Nội, strategy: { kind: strict }, tolerance: 3 }
     - { id: nhi, name: Khám Nhi }
@@ -50,29 +32,17 @@ devices:
     retries: 0
     statusPollMs: 0
 `,
-  );
-  const agent = new Agent({ configFile: file, log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
-  try {
-    await agent.start();
+    );
+    return {
+      ...running,
+      printer,
+      async close() {
+        await running.close();
+        await printer.stop();
+      },
+    };
   } catch (err) {
     await printer.stop();
-    cleanup();
     throw err;
   }
-  const url = `http://127.0.0.1:${agent.httpPort}`;
-  return {
-    url,
-    agent,
-    printer,
-    async login() {
-      const res = await fetch(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: TEST_PASSWORD }) });
-      if (!res.ok) throw new Error(`login failed: ${res.status}`);
-      return res.headers.get('set-cookie')!.split(';')[0]!;
-    },
-    async close() {
-      await agent.stop('test done');
-      await printer.stop();
-      cleanup();
-    },
-  };
 }

@@ -1,0 +1,56 @@
+// A real Agent on ephemeral ports in a temporary directory, with an admin login: the common part
+// of the kiosk and queue test agents. The caller gives the configuration below the common head.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Agent } from '../../agent/controller.ts';
+import { hashPassword } from '../../agent/http/password.ts';
+import { TEST_PASSWORD } from './agentConfig.ts';
+import { tempDir } from './tmp.ts';
+
+export interface TestAgent {
+  url: string;
+  agent: Agent;
+  /** Logs in as the console user and returns the session cookie header. */
+  login(): Promise<string>;
+  /** Stops the agent and removes its directory. */
+  close(): Promise<void>;
+}
+
+/** Starts the agent; on a failed start its directory is removed and the error thrown. */
+export async function startTestAgent(boxId: string, configBody: string): Promise<TestAgent> {
+  const { dir, cleanup } = tempDir(`${boxId}-`);
+  writeFileSync(join(dir, 'secrets.yaml'), `admin_hash: "${await hashPassword(TEST_PASSWORD)}"\n`);
+  const file = join(dir, 'agent.yaml');
+  writeFileSync(
+    file,
+    `version: 1
+secretsFile: secrets.yaml
+box: { id: ${boxId}, facility: bv-test, name: Bệnh viện Thử nghiệm, dataDir: ./data }
+http: { host: 127.0.0.1, port: 0, admin: { user: admin, passwordHash: !secret admin_hash } }
+lanBroker: { enabled: false }
+log: { level: ${process.env.TEST_LOG_LEVEL ?? 'error'} }
+${configBody}`,
+  );
+  const agent = new Agent({ configFile: file, log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  try {
+    await agent.start();
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+  const url = `http://127.0.0.1:${agent.httpPort}`;
+  return {
+    url,
+    agent,
+    async login() {
+      const res = await fetch(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: TEST_PASSWORD }) });
+      if (!res.ok) throw new Error(`login failed: ${res.status}`);
+      return res.headers.get('set-cookie')!.split(';')[0]!;
+    },
+    async close() {
+      await agent.stop('test done');
+      cleanup();
+    },
+  };
+}
