@@ -292,7 +292,7 @@ export class Agent implements RuntimeView {
       `destination ${id}`,
       () => {
         const box = { id: this.config.box.id, facility: this.config.box.facility, timezone: this.config.box.timezone };
-        const destination = (factory as { create(ctx: DestinationContext, config: unknown): Destination }).create({ id, log, box }, config);
+        const destination = (factory as { create(ctx: DestinationContext, config: unknown): Destination }).create({ id, log, box, services: this.services }, config);
         const forwarder = new OutboxForwarder(destination, this.store.outbox, this.clock, log, this.bus, {
           window: config.window,
           ordered: config.ordered,

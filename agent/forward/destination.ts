@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { BlobRef } from '../../drivers/contract.ts';
+import type { BlobRef, ServiceRegistry } from '../../drivers/contract.ts';
 
 /** One outbox item handed to a destination. */
 export interface OutboxItem {
@@ -48,6 +48,8 @@ export interface DestinationContext {
   log: Logger;
   /** The box this agent runs on (for topics and envelope ids). */
   box?: { id: string; facility: string; timezone: string };
+  /** Shared services (the order cache, for DICOM tag coercion from the HIS order). */
+  services?: ServiceRegistry;
 }
 
 export interface DestinationFactory<C = Record<string, unknown>> {

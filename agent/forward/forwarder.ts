@@ -13,9 +13,11 @@ export interface ForwarderOptions {
   /** Per-attempt time limit; past it the outcome is unknown and the item is retried. */
   attemptTimeoutMs: number;
   backoff: BackoffPolicy;
+  /** On stop, in-flight deliveries get this long to finish before they are cut off (and retried after restart). */
+  stopGraceMs?: number;
 }
 
-export const DEFAULT_FORWARDER: ForwarderOptions = { window: 8, ordered: true, attemptTimeoutMs: 60_000, backoff: DEFAULT_BACKOFF };
+export const DEFAULT_FORWARDER: ForwarderOptions = { window: 8, ordered: true, attemptTimeoutMs: 60_000, backoff: DEFAULT_BACKOFF, stopGraceMs: 5_000 };
 
 export interface ForwarderStats {
   delivered: number;
@@ -60,11 +62,25 @@ export class OutboxForwarder {
     this.wake();
   }
 
-  /** Stops claiming; waits for in-flight deliveries (bounded by their timeout) to record outcomes. */
+  /**
+   * Stops claiming and lets in-flight deliveries finish for a short grace, then aborts them:
+   * an aborted item is recorded as a retry with the same idempotency key, so systemd's stop
+   * timeout is never spent waiting on a slow PACS.
+   */
   async stop(): Promise<void> {
     this.running = false;
     this.cancelTimer?.();
-    if (this.inFlight.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.inFlight.size > 0) {
+      const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      let cancelGrace = (): void => {};
+      const grace = new Promise<void>((resolve) => {
+        cancelGrace = this.clock.setTimer(resolve, this.options.stopGraceMs ?? DEFAULT_FORWARDER.stopGraceMs!);
+      });
+      await Promise.race([idle, grace]);
+      cancelGrace();
+      this.abort.abort();
+      await idle;
+    }
     this.abort.abort();
   }
 
@@ -117,7 +133,11 @@ export class OutboxForwarder {
       return await Promise.race([
         this.destination.deliver(item, signal),
         new Promise<DeliveryOutcome>((resolve) =>
-          signal.addEventListener('abort', () => resolve({ result: 'retry', reason: `no answer within ${this.options.attemptTimeoutMs} ms` }), { once: true }),
+          signal.addEventListener(
+            'abort',
+            () => resolve({ result: 'retry', reason: this.running ? `no answer within ${this.options.attemptTimeoutMs} ms` : 'cut off by agent stop; outcome unknown' }),
+            { once: true },
+          ),
         ),
       ]);
     } catch (err) {

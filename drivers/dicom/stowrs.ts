@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { DeliveryOutcome, Destination, DestinationFactory, OutboxItem } from '../../agent/forward/destination.ts';
 import type { Readable } from 'node:stream';
 import { readPart10 } from './data/part10.ts';
-import { coercePart10, CoercionError } from './data/coerce.ts';
+import { coercePart10, CoercionError, coercionContextFrom } from './data/coerce.ts';
 import type { CoercionContext, CoercionRule } from './data/coerce.ts';
 
 /**
@@ -260,5 +260,5 @@ export class StowRsDestination implements Destination {
 
 export const dicomStowRsDestinationFactory: DestinationFactory<StowRsConfig> = {
   type: 'dicom-stowrs',
-  create: (ctx, config) => new StowRsDestination(ctx.id, config, ctx.log),
+  create: (ctx, config) => new StowRsDestination(ctx.id, config, ctx.log, coercionContextFrom(ctx.services)),
 };

@@ -26,6 +26,8 @@ export interface LabOrder {
 export interface OrderCache {
   upsert(order: LabOrder): void;
   findBySpecimen(specimenId: string): LabOrder | undefined;
+  /** The newest order with this accession number (imaging: tag coercion from the HIS order). */
+  findByAccession?(accessionNumber: string): LabOrder | undefined;
 }
 
 /** Orders hold personal data: the agent purges those not updated within the retention. */
@@ -40,6 +42,7 @@ export const ORDER_CACHE_SERVICE = 'lab.orderCache';
 export class SqliteOrderCache implements PurgeableOrderCache {
   private readonly upsertStmt: Database.Statement;
   private readonly findStmt: Database.Statement;
+  private readonly findByAccessionStmt: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     db.exec(`CREATE TABLE IF NOT EXISTS lab_orders (
@@ -52,6 +55,8 @@ export class SqliteOrderCache implements PurgeableOrderCache {
        ON CONFLICT(specimen_id) DO UPDATE SET order_json = excluded.order_json, updated_ms = excluded.updated_ms`,
     );
     this.findStmt = db.prepare('SELECT order_json FROM lab_orders WHERE specimen_id = ?');
+    db.exec(`CREATE INDEX IF NOT EXISTS lab_orders_accession ON lab_orders (json_extract(order_json, '$.accessionNumber'))`);
+    this.findByAccessionStmt = db.prepare(`SELECT order_json FROM lab_orders WHERE json_extract(order_json, '$.accessionNumber') = ? ORDER BY updated_ms DESC LIMIT 1`);
   }
 
   upsert(order: LabOrder): void {
@@ -61,6 +66,11 @@ export class SqliteOrderCache implements PurgeableOrderCache {
 
   findBySpecimen(specimenId: string): LabOrder | undefined {
     const row = this.findStmt.get(specimenId) as { order_json: string } | undefined;
+    return row ? (JSON.parse(row.order_json) as LabOrder) : undefined;
+  }
+
+  findByAccession(accessionNumber: string): LabOrder | undefined {
+    const row = this.findByAccessionStmt.get(accessionNumber) as { order_json: string } | undefined;
     return row ? (JSON.parse(row.order_json) as LabOrder) : undefined;
   }
 

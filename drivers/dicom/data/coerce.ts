@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import iconv from 'iconv-lite';
-import type { LabOrder } from '../../lab/orderCache.ts';
+import { ORDER_CACHE_SERVICE, type LabOrder, type OrderCache } from '../../lab/orderCache.ts';
+import type { ServiceRegistry } from '../../contract.ts';
 import { CHARSET_VRS, STRING_VRS, padValue, writeDataset } from './codec.ts';
 import type { DataElement } from './codec.ts';
 import { characterSetOf, decodeText, SPECIFIC_CHARACTER_SET, utf8CharsetElement } from './charset.ts';
@@ -37,6 +38,13 @@ export interface CoercionRule {
 export interface CoercionContext {
   /** Finds the order for an accession number (the order cache). */
   orderByAccession?: (accessionNumber: string) => LabOrder | undefined;
+}
+
+/** The coercion context for a destination: orders from the agent's order cache, when there is one. */
+export function coercionContextFrom(services: ServiceRegistry | undefined): CoercionContext {
+  return {
+    orderByAccession: (accessionNumber) => services?.get<OrderCache>(ORDER_CACHE_SERVICE)?.findByAccession?.(accessionNumber),
+  };
 }
 
 export class CoercionError extends Error {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { DeliveryOutcome, Destination, DestinationFactory, OutboxItem } from '../../../agent/forward/destination.ts';
-import { CoercionError, coercePart10 } from '../data/coerce.ts';
-import type { CoercionRule } from '../data/coerce.ts';
+import { CoercionError, coercePart10, coercionContextFrom } from '../data/coerce.ts';
+import type { CoercionContext, CoercionRule } from '../data/coerce.ts';
 import { IMPLICIT_VR_LITTLE_ENDIAN } from '../data/transferSyntaxes.ts';
 import { VERIFICATION_SOP_CLASS } from '../data/sopClasses.ts';
 import { hex4, statusKind } from './dimse.ts';
@@ -51,6 +51,8 @@ export class CStoreDestination implements Destination {
     readonly id: string,
     private readonly config: CStoreDestinationConfig,
     private readonly log: Logger,
+    /** Order look-up for coercion rules with fromOrder (the order cache). */
+    private readonly coercion: CoercionContext = {},
   ) {}
 
   private get max(): number {
@@ -83,7 +85,7 @@ export class CStoreDestination implements Destination {
     let dataset: () => Buffer | AsyncIterable<Buffer> = () => datasetStream(file);
     if (this.config.coerce?.length) {
       try {
-        const coerced = await coercePart10(file.path, this.config.coerce);
+        const coerced = await coercePart10(file.path, this.config.coerce, this.coercion);
         dataset = () => skip(coerced.stream(), file.datasetOffset);
       } catch (err) {
         if (err instanceof CoercionError) return { result: 'permanent', reason: `coercion rules cannot apply: ${err.message}` };
@@ -237,5 +239,5 @@ async function* skip(source: AsyncIterable<Buffer>, n: number): AsyncIterable<Bu
 
 export const dicomCStoreDestinationFactory: DestinationFactory<CStoreDestinationConfig> = {
   type: 'dicom-cstore',
-  create: (ctx, config) => new CStoreDestination(ctx.id, config, ctx.log),
+  create: (ctx, config) => new CStoreDestination(ctx.id, config, ctx.log, coercionContextFrom(ctx.services)),
 };
