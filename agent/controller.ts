@@ -17,7 +17,7 @@ import { EventBus } from './bus.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { loadConfig } from './config/load.ts';
 import type { AgentConfig, DestinationConfig, DeviceConfig } from './config/types.ts';
-import { OutboxForwarder } from './forward/forwarder.ts';
+import { DEFAULT_BATCH_MAX_BYTES, OutboxForwarder } from './forward/forwarder.ts';
 import type { Destination, DestinationContext } from './forward/destination.ts';
 import { AgentMetrics } from './http/metrics.ts';
 import { buildLocalApi, type LocalApiOptions } from './http/server.ts';
@@ -297,6 +297,9 @@ export class Agent implements RuntimeView {
           window: config.window,
           ordered: config.ordered,
           attemptTimeoutMs: config.attemptTimeoutSeconds * 1000,
+          stableMs: (config.stableSeconds ?? 0) * 1000,
+          batchSize: config.batchSize ?? 1,
+          batchMaxBytes: config.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES,
           backoff: {
             initialMs: (config.backoff?.initialSeconds ?? 5) * 1000,
             maxMs: (config.backoff?.maxSeconds ?? 600) * 1000,

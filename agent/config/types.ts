@@ -27,6 +27,11 @@ export interface DestinationConfig {
   window: number;
   ordered: boolean;
   attemptTimeoutSeconds: number;
+  /** Hold an order key's (a study's) items until it received nothing for this long (0: none). */
+  stableSeconds?: number;
+  /** Items per request, for destinations that deliver in batches (STOW-RS); 1: one at a time. */
+  batchSize?: number;
+  batchMaxBytes?: number;
   backoff?: { initialSeconds: number; maxSeconds: number; jitter: number };
   [field: string]: unknown;
 }

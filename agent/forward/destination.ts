@@ -41,6 +41,11 @@ export interface Destination {
   start?(): Promise<void>;
   stop?(): Promise<void>;
   deliver(item: OutboxItem, signal: AbortSignal): Promise<DeliveryOutcome>;
+  /**
+   * Optional: several items in one request (STOW-RS). One outcome per item, in the same order;
+   * the forwarder records each as for deliver(). Used only when the destination's batchSize > 1.
+   */
+  deliverBatch?(items: OutboxItem[], signal: AbortSignal): Promise<DeliveryOutcome[]>;
 }
 
 export interface DestinationContext {

@@ -15,7 +15,18 @@ export interface ForwarderOptions {
   backoff: BackoffPolicy;
   /** On stop, in-flight deliveries get this long to finish before they are cut off (and retried after restart). */
   stopGraceMs?: number;
+  /** The "stable" hold: an order key's items wait until it received nothing for this long (0: none). */
+  stableMs?: number;
+  /**
+   * Items per request for a destination with deliverBatch (1: one deliver() per item). The
+   * window then counts requests, so up to window × batchSize items are in flight.
+   */
+  batchSize?: number;
+  /** A batch stops growing before its files pass this many bytes (a single larger item goes alone). */
+  batchMaxBytes?: number;
 }
+
+export const DEFAULT_BATCH_MAX_BYTES = 64 * 1024 * 1024;
 
 export const DEFAULT_FORWARDER: ForwarderOptions = { window: 8, ordered: true, attemptTimeoutMs: 60_000, backoff: DEFAULT_BACKOFF, stopGraceMs: 5_000 };
 
@@ -37,6 +48,8 @@ export interface ForwarderStats {
 export class OutboxForwarder {
   readonly stats: ForwarderStats = { delivered: 0, retried: 0, parked: 0, lastSuccessMs: null, lastError: null, inFlight: 0 };
   private readonly inFlight = new Set<number>();
+  /** Requests in flight (an item alone or a batch): what the window limits. */
+  private busy = 0;
   private readonly abort = new AbortController();
   private running = false;
   private cancelTimer: (() => void) | null = null;
@@ -102,36 +115,94 @@ export class OutboxForwarder {
     }
   }
 
+  private get batchSize(): number {
+    return this.destination.deliverBatch ? Math.max(1, this.options.batchSize ?? 1) : 1;
+  }
+
   private pump(): void {
-    const free = this.options.window - this.inFlight.size;
-    const { items, nextDueMs } = this.outbox.claim(this.destination.id, free, this.inFlight, this.options.ordered);
-    for (const item of items) this.send(item);
+    const free = Math.max(0, this.options.window - this.busy);
+    const batchSize = this.batchSize;
+    const { items, nextDueMs } = this.outbox.claim(this.destination.id, free * batchSize, this.inFlight, this.options.ordered, this.options.stableMs ?? 0);
+    if (batchSize > 1) for (const batch of this.batches(items, free, batchSize)) this.sendBatch(batch);
+    else for (const item of items) this.send(item);
     // Due items that could not be claimed (window full, head in flight) are picked up when a
     // delivery finishes; only a future due time needs a timer.
     this.cancelTimer?.();
     this.cancelTimer = nextDueMs === null ? null : this.clock.setTimer(() => this.wake(), Math.max(0, nextDueMs - this.clock.now()));
   }
 
+  /**
+   * Cuts claimed items (already grouped by order key, i.e. by study) into at most `slots`
+   * batches: consecutive items, so a batch mixes studies only where one ends. A small claim is
+   * spread over the free slots (parallel requests beat one long one on a high-latency link).
+   */
+  private batches(items: OutboxItem[], slots: number, batchSize: number): OutboxItem[][] {
+    const byKey = new Map<string, OutboxItem[]>();
+    for (const item of items) byKey.set(item.orderKey, [...(byKey.get(item.orderKey) ?? []), item]);
+    const grouped = [...byKey.values()].flat();
+    const target = Math.min(batchSize, Math.max(1, Math.ceil(grouped.length / Math.max(1, slots))));
+    const maxBytes = this.options.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES;
+    const out: OutboxItem[][] = [];
+    let current: OutboxItem[] = [];
+    let bytes = 0;
+    for (const item of grouped) {
+      const size = item.blob?.size ?? item.raw?.length ?? 0;
+      if (current.length > 0 && (current.length >= target || bytes + size > maxBytes)) {
+        out.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(item);
+      bytes += size;
+    }
+    if (current.length) out.push(current);
+    // Items beyond the free slots stay pending and are claimed again when a request finishes.
+    return out.slice(0, slots);
+  }
+
   private send(item: OutboxItem): void {
-    this.inFlight.add(item.outboxId);
+    this.sendBatch([item]);
+  }
+
+  private sendBatch(items: OutboxItem[]): void {
+    for (const item of items) this.inFlight.add(item.outboxId);
+    this.busy++;
     this.stats.inFlight = this.inFlight.size;
-    this.attempt(item)
-      .then((outcome) => this.record(item, outcome))
-      .catch((err) => this.log.error({ err, outboxId: item.outboxId }, 'recording a delivery outcome failed; the item stays pending'))
+    const attempt = items.length === 1 && this.batchSize === 1 ? this.attempt(items[0]!).then((o) => [o]) : this.attemptBatch(items);
+    attempt
+      .then((outcomes) => Promise.all(items.map((item, i) => this.record(item, outcomes[i]!))))
+      .catch((err) => this.log.error({ err, outboxIds: items.map((i) => i.outboxId) }, 'recording a delivery outcome failed; the item stays pending'))
       .finally(() => {
-        this.inFlight.delete(item.outboxId);
+        for (const item of items) this.inFlight.delete(item.outboxId);
+        this.busy--;
         this.stats.inFlight = this.inFlight.size;
         if (this.inFlight.size === 0) this.idleWaiters.splice(0).forEach((w) => w());
         this.wake();
       });
   }
 
-  private async attempt(item: OutboxItem): Promise<DeliveryOutcome> {
+  private attempt(item: OutboxItem): Promise<DeliveryOutcome> {
+    return this.guarded((signal) => this.destination.deliver(item, signal));
+  }
+
+  /** One request for the batch; whatever goes wrong with the request as a whole is a retry of every item. */
+  private async attemptBatch(items: OutboxItem[]): Promise<DeliveryOutcome[]> {
+    const result = await this.guarded<DeliveryOutcome[]>((signal) => this.destination.deliverBatch!(items, signal));
+    if (!Array.isArray(result)) return items.map(() => result);
+    if (result.length !== items.length) {
+      const reason = `destination answered ${result.length} outcomes for ${items.length} items`;
+      return items.map((): DeliveryOutcome => ({ result: 'retry', reason }));
+    }
+    return result;
+  }
+
+  /** Runs one request under the attempt time limit and the stop signal; a throw or an abort is a retry. */
+  private async guarded<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T | DeliveryOutcome> {
     const timeout = AbortSignal.timeout(this.options.attemptTimeoutMs);
     const signal = AbortSignal.any([timeout, this.abort.signal]);
     try {
       return await Promise.race([
-        this.destination.deliver(item, signal),
+        run(signal),
         new Promise<DeliveryOutcome>((resolve) =>
           signal.addEventListener(
             'abort',

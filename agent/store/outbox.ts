@@ -57,6 +57,8 @@ const ITEM_COLUMNS = `o.id AS outbox_id, o.journal_id, o.destination, o.order_ke
  */
 export class Outbox {
   private readonly headsStmt;
+  private readonly keysStmt;
+  private readonly keyDueStmt;
   private readonly itemStmt;
   private readonly anyDueStmt;
   private readonly nextDueStmt;
@@ -83,6 +85,24 @@ export class Outbox {
        JOIN outbox h ON h.id = (SELECT MIN(id) FROM outbox WHERE destination = @d AND state = 'pending' AND order_key = keys.k)
        WHERE keys.k IS NOT NULL`,
     );
+    // Per order key (a study for DICOM): its head and when its newest item was received, for the
+    // stable hold. The newest item is the one with the highest id (rows are inserted as received),
+    // so both come from the outbox_open index: O(keys × log n) again, whatever the backlog.
+    this.keysStmt = db.prepare(
+      `WITH RECURSIVE keys(k) AS (
+         SELECT MIN(order_key) FROM outbox WHERE destination = @d AND state = 'pending'
+         UNION ALL
+         SELECT (SELECT MIN(order_key) FROM outbox WHERE destination = @d AND state = 'pending' AND order_key > k) FROM keys WHERE k IS NOT NULL
+       )
+       SELECT h.order_key, h.id, h.next_ms, l.created_ms AS last_ms FROM keys
+       JOIN outbox h ON h.id = (SELECT MIN(id) FROM outbox WHERE destination = @d AND state = 'pending' AND order_key = keys.k)
+       JOIN outbox l ON l.id = (SELECT MAX(id) FROM outbox WHERE destination = @d AND state = 'pending' AND order_key = keys.k)
+       WHERE keys.k IS NOT NULL`,
+    );
+    this.keyDueStmt = db.prepare(
+      `SELECT ${ITEM_COLUMNS} FROM outbox o INDEXED BY outbox_open JOIN journal j ON j.id = o.journal_id
+       WHERE o.destination = ? AND o.state = 'pending' AND o.order_key = ? AND o.next_ms <= ? ORDER BY o.id LIMIT ?`,
+    );
     this.itemStmt = db.prepare(`SELECT ${ITEM_COLUMNS} FROM outbox o JOIN journal j ON j.id = o.journal_id WHERE o.id = ?`);
     this.anyDueStmt = db.prepare(
       // Oldest first by walking the id index (the planner would sort the whole backlog otherwise).
@@ -101,10 +121,16 @@ export class Outbox {
    * Ordered mode: at most one per order key, the head of line, only if due and not in flight
    * (items behind a head wait for it, whatever their own due time). Unordered mode: any due
    * items, oldest first.
+   *
+   * stableMs > 0 (the "stable" hold): no item of an order key is due while that key's newest
+   * item was received less than stableMs ago; once the key is quiet, all its due items are
+   * (unordered: key by key, oldest key first, so a study leaves together). Computed from stored
+   * times, so the hold survives a restart; nextDueMs includes the moment a held key goes quiet.
    */
-  claim(destination: string, limit: number, inFlight: ReadonlySet<number>, ordered: boolean): { items: OutboxItem[]; nextDueMs: number | null } {
+  claim(destination: string, limit: number, inFlight: ReadonlySet<number>, ordered: boolean, stableMs = 0): { items: OutboxItem[]; nextDueMs: number | null } {
     const now = this.clock.now();
     const items: OutboxItem[] = [];
+    if (stableMs > 0) return this.claimStable(destination, limit, inFlight, ordered, stableMs, now);
     if (ordered) {
       const heads = this.headsStmt.all({ d: destination }) as Array<{ order_key: string; id: number; next_ms: number }>;
       heads.sort((a, b) => a.id - b.id);
@@ -127,6 +153,41 @@ export class Outbox {
       }
     }
     return { items, nextDueMs: (this.nextDueStmt.get(destination, now) as { next: number | null }).next };
+  }
+
+  private claimStable(destination: string, limit: number, inFlight: ReadonlySet<number>, ordered: boolean, stableMs: number, now: number): { items: OutboxItem[]; nextDueMs: number | null } {
+    const keys = this.keysStmt.all({ d: destination }) as Array<{ order_key: string; id: number; next_ms: number; last_ms: number }>;
+    keys.sort((a, b) => a.id - b.id);
+    const items: OutboxItem[] = [];
+    let nextDueMs: number | null = null;
+    const later = (ms: number): void => {
+      nextDueMs = nextDueMs === null ? ms : Math.min(nextDueMs, ms);
+    };
+    for (const key of keys) {
+      const quietAt = key.last_ms + stableMs;
+      if (quietAt > now) {
+        later(quietAt);
+        continue;
+      }
+      if (ordered) {
+        if (inFlight.has(key.id)) continue;
+        if (key.next_ms > now) later(key.next_ms);
+        else if (items.length < limit) items.push(this.toItem(this.itemStmt.get(key.id) as ClaimRow));
+        continue;
+      }
+      if (items.length >= limit) continue;
+      const rows = this.keyDueStmt.all(destination, key.order_key, now, limit - items.length + inFlight.size) as ClaimRow[];
+      for (const row of rows) {
+        if (items.length >= limit) break;
+        if (!inFlight.has(row.outbox_id)) items.push(this.toItem(row));
+      }
+    }
+    // Unordered: items of a quiet key waiting for their backoff (a rare case) are found here.
+    if (!ordered) {
+      const next = (this.nextDueStmt.get(destination, now) as { next: number | null }).next;
+      if (next !== null) later(next);
+    }
+    return { items, nextDueMs };
   }
 
   markDone(outboxId: number): Promise<void> {

@@ -1,22 +1,24 @@
 import { createReadStream } from 'node:fs';
 import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import http from 'node:http';
 import https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { DeliveryOutcome, Destination, DestinationFactory, OutboxItem } from '../../agent/forward/destination.ts';
-import type { Readable } from 'node:stream';
 import { readPart10 } from './data/part10.ts';
 import { coercePart10, CoercionError, coercionContextFrom } from './data/coerce.ts';
 import type { CoercionContext, CoercionRule } from './data/coerce.ts';
 
 /**
- * DICOMweb STOW-RS (PS3.18 10.5) to a PACS: one POST per instance, multipart/related with
- * type="application/dicom", the part being the stored Part 10 file streamed byte for byte
- * (never re-encoded: specs/dicom.md measured 49 of 58 objects changed by a re-encoding SCU).
- * Connections are kept alive; the forwarder's window (with ordered: false) gives the
- * parallelism, which is what beats C-STORE on a high-latency uplink.
+ * DICOMweb STOW-RS (PS3.18 10.5) to a PACS: multipart/related with type="application/dicom",
+ * each part a stored Part 10 file streamed byte for byte (never re-encoded: specs/dicom.md
+ * measured 49 of 58 objects changed by a re-encoding SCU). One instance per POST (deliver), or
+ * with batchSize > 1 several per POST (deliverBatch; the forwarder groups them by study), each
+ * instance getting its own outcome from the answer. Connections are kept alive; the forwarder's
+ * window (with ordered: false) gives the parallelism, which is what beats C-STORE on a
+ * high-latency uplink.
  */
 
 export interface StowRsConfig {
@@ -34,6 +36,9 @@ export interface StowRsConfig {
   rejectUnauthorized?: boolean;
   /** Tag coercion for this PACS (e.g. Institution Name); the stored original is never changed. */
   coerce?: CoercionRule[];
+  /** Read by the controller (forwarder options): instances per POST and the byte cap of one POST. */
+  batchSize?: number;
+  batchMaxBytes?: number;
 }
 
 /** FailureReason (0008,1197) values (PS3.18 Table I.2-1 / PS3.4 B.2.3). */
@@ -127,28 +132,98 @@ function reasonText(code: number | undefined): string {
 }
 
 /**
+ * Failure reasons worth another try: out of resources (A7xx) and processing failure (0110, the
+ * PACS's own trouble, e.g. its database busy). Class mismatches, "cannot understand" and the
+ * rest are the instance's: parked.
+ */
+function transientReason(code: number | undefined): boolean {
+  return code !== undefined && ((code >= 0xa700 && code <= 0xa7ff) || code === 0x0110);
+}
+
+/** The outcome of an instance named in FailedSOPSequence. */
+function failedOutcome(reason: number | undefined, status: number): DeliveryOutcome {
+  if (transientReason(reason)) return { result: 'retry', reason: `PACS ${reasonText(reason)} (HTTP ${status})` };
+  return { result: 'permanent', reason: `PACS refused the instance: ${reasonText(reason)} (HTTP ${status})` };
+}
+
+function storedOutcome(status: number, warning: number | undefined): DeliveryOutcome {
+  return { result: 'ok', detail: warning !== undefined ? `stored with warning ${reasonText(warning)}` : `HTTP ${status}` };
+}
+
+/** The outcome of a status that says nothing per instance: the same for every instance of the request. */
+function statusOutcome(status: number): DeliveryOutcome {
+  if ([401, 403, 404, 407].includes(status)) return { result: 'retry', reason: `HTTP ${status}: check the destination's URL and credentials` };
+  if (status === 408 || status === 429 || status >= 500) return { result: 'retry', reason: `HTTP ${status}` };
+  if (status >= 400) return { result: 'permanent', reason: `PACS refused the instance: HTTP ${status}` };
+  if (status >= 200 && status < 300) return { result: 'ok', detail: `HTTP ${status}` };
+  return { result: 'retry', reason: `unexpected HTTP ${status}` };
+}
+
+/**
  * The outcome of one STOW-RS answer for one instance (PS3.18 10.5.3): 200 → stored;
  * 202 → look for our instance in FailedSOPSequence; 409 → refused with its reason.
- * Out of resources (A7xx), 408, 429, 5xx → retried. Authentication or address errors (401,
- * 403, 404, 407) are the box's configuration, not the instance's fault: retried, so fixing the
- * configuration delivers everything instead of leaving it all in dead letter.
+ * Out of resources (A7xx), processing failure (0110), 408, 429, 5xx → retried. Authentication
+ * or address errors (401, 403, 404, 407) are the box's configuration, not the instance's fault:
+ * retried, so fixing the configuration delivers everything instead of leaving it all in dead letter.
  */
 export function stowOutcome(status: number, answer: StowAnswer, sopInstanceUid: string | undefined): DeliveryOutcome {
   // One instance per request: any failed entry is ours (the file meta's SOP Instance UID may
   // differ from the dataset's in non-conformant files, so UIDs are preferred but not required).
   const mine = answer.failed.find((f) => f.sopInstanceUid === sopInstanceUid) ?? answer.failed[0];
-  const transientFailure = mine?.reason !== undefined && mine.reason >= 0xa700 && mine.reason <= 0xa7ff;
   if (status === 200 || (status === 202 && !mine)) {
     const warned = answer.stored.find((s) => s.warning !== undefined && (!sopInstanceUid || s.sopInstanceUid === sopInstanceUid));
-    return { result: 'ok', detail: warned ? `stored with warning ${reasonText(warned.warning)}` : `HTTP ${status}` };
+    return storedOutcome(status, warned?.warning);
   }
-  if (mine && transientFailure) return { result: 'retry', reason: `PACS ${reasonText(mine.reason)} (HTTP ${status})` };
-  if (status === 202 || status === 409) return { result: 'permanent', reason: `PACS refused the instance: ${reasonText(mine?.reason)} (HTTP ${status})` };
-  if ([401, 403, 404, 407].includes(status)) return { result: 'retry', reason: `HTTP ${status}: check the destination's URL and credentials` };
-  if (status === 408 || status === 429 || status >= 500) return { result: 'retry', reason: `HTTP ${status}` };
-  if (status >= 400) return { result: 'permanent', reason: `PACS refused the instance: HTTP ${status}${mine ? ` ${reasonText(mine.reason)}` : ''}` };
-  if (status >= 200 && status < 300) return { result: 'ok', detail: `HTTP ${status}` };
-  return { result: 'retry', reason: `unexpected HTTP ${status}` };
+  if (mine && transientReason(mine.reason)) return failedOutcome(mine.reason, status);
+  if (status === 202 || status === 409) return failedOutcome(mine?.reason, status);
+  const outcome = statusOutcome(status);
+  return outcome.result === 'permanent' && mine ? { result: 'permanent', reason: `${outcome.reason} ${reasonText(mine.reason)}` } : outcome;
+}
+
+/**
+ * Outcomes of one STOW-RS answer for the instances of a batch, in their order. 200: all stored.
+ * 202 / 409: each instance by its entry in FailedSOPSequence (0008,1198) or ReferencedSOPSequence
+ * (0008,1199); one the answer does not name is retried (unknown outcome, same idempotency key),
+ * unless the answer names none at all (then as for one instance: 202 stored, 409 refused).
+ * Any other status applies to every instance: 4xx parked (401/403/404/407/408/429 retried),
+ * 5xx retried.
+ */
+export function stowBatchOutcomes(status: number, answer: StowAnswer, sopInstanceUids: Array<string | undefined>): DeliveryOutcome[] {
+  if (sopInstanceUids.length === 1) return [stowOutcome(status, answer, sopInstanceUids[0])];
+  if (status === 200) return sopInstanceUids.map((uid) => storedOutcome(status, answer.stored.find((s) => uid && s.sopInstanceUid === uid)?.warning));
+  if (status !== 202 && status !== 409) return sopInstanceUids.map(() => statusOutcome(status));
+  const named = answer.failed.length + answer.stored.length > 0;
+  return sopInstanceUids.map((uid) => {
+    const failed = uid ? answer.failed.find((f) => f.sopInstanceUid === uid) : undefined;
+    if (failed) return failedOutcome(failed.reason, status);
+    const stored = uid ? answer.stored.find((s) => s.sopInstanceUid === uid) : undefined;
+    if (stored) return storedOutcome(status, stored.warning);
+    if (named) return { result: 'retry', reason: `PACS answer (HTTP ${status}) does not name this instance; outcome unknown` };
+    return status === 202 ? storedOutcome(status, undefined) : failedOutcome(undefined, status);
+  });
+}
+
+/** One instance ready to go: its SOP Instance UID, size and a fresh stream of its (possibly coerced) bytes. */
+interface Part {
+  sopInstanceUid: string | undefined;
+  size: number;
+  stream: () => Readable;
+}
+
+/** The multipart/related body of a STOW-RS request: its headers' Content-Type and length, and a stream that opens one file at a time. */
+export function multipartBody(parts: ReadonlyArray<Pick<Part, 'size' | 'stream'>>, boundary = `edge-${randomBytes(12).toString('hex')}`): { contentType: string; length: number; stream: () => Readable } {
+  const head = (i: number): Buffer => Buffer.from(`${i === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`, 'latin1');
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
+  const length = parts.reduce((n, p, i) => n + head(i).length + p.size, 0) + tail.length;
+  async function* body(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < parts.length; i++) {
+      yield head(i);
+      // Files are opened one after the other: a batch never sits in memory, nor holds many descriptors.
+      for await (const chunk of parts[i]!.stream()) yield chunk as Buffer;
+    }
+    yield tail;
+  }
+  return { contentType: `multipart/related; type="application/dicom"; boundary=${boundary}`, length, stream: () => Readable.from(body(), { objectMode: false }) };
 }
 
 export class StowRsDestination implements Destination {
@@ -179,50 +254,70 @@ export class StowRsDestination implements Destination {
   }
 
   async deliver(item: OutboxItem, signal: AbortSignal): Promise<DeliveryOutcome> {
-    if (!item.blobPath) return { result: 'permanent', reason: 'journal entry has no instance file to send' };
+    return (await this.deliverBatch([item], signal))[0]!;
+  }
+
+  /**
+   * One POST for the items (one outcome each, in order). An item whose file cannot be read or
+   * coerced gets its outcome at once and is left out of the request.
+   */
+  async deliverBatch(items: OutboxItem[], signal: AbortSignal): Promise<DeliveryOutcome[]> {
+    const outcomes: Array<DeliveryOutcome | undefined> = new Array(items.length);
+    const prepared = await Promise.all(items.map((item) => this.prepare(item)));
+    const sending: Array<{ index: number; part: Part }> = [];
+    prepared.forEach((p, index) => {
+      if ('result' in p) outcomes[index] = p;
+      else sending.push({ index, part: p });
+    });
+    if (sending.length > 0) {
+      const body = multipartBody(sending.map((s) => s.part));
+      const headers: http.OutgoingHttpHeaders = { 'Content-Type': body.contentType, Accept: 'application/dicom+json', 'Content-Length': body.length };
+      if (this.authHeader) headers.Authorization = this.authHeader;
+      const timeoutMs = (this.config.requestTimeoutSeconds ?? 300) * 1000;
+      let results: DeliveryOutcome[];
+      let status = 0;
+      try {
+        const answer = await this.post(headers, body.stream, signal, timeoutMs);
+        status = answer.status;
+        results = stowBatchOutcomes(status, parseStowAnswer(answer.body, answer.contentType), sending.map((s) => s.part.sopInstanceUid));
+      } catch (err) {
+        const reason = `STOW-RS request failed: ${(err as Error).message}`;
+        results = sending.map(() => ({ result: 'retry', reason }));
+      }
+      sending.forEach((s, i) => (outcomes[s.index] = results[i]!));
+      const refused = results.filter((o) => o.result !== 'ok') as Array<Exclude<DeliveryOutcome, { result: 'ok' }>>;
+      if (refused.length > 0) {
+        this.log.warn({ destination: this.id, outboxIds: sending.map((s) => items[s.index]!.outboxId), instances: sending.length, notStored: refused.length, status, reason: refused[0]!.reason }, 'STOW-RS not stored');
+      }
+    }
+    return outcomes.map((o) => o ?? { result: 'retry', reason: 'no outcome' });
+  }
+
+  /** Reads what the request needs from the stored file, applying coercion; an outcome instead when the item cannot go. */
+  private async prepare(item: OutboxItem): Promise<Part | DeliveryOutcome> {
+    const path = item.blobPath;
+    if (!path) return { result: 'permanent', reason: 'journal entry has no instance file to send' };
     let sopInstanceUid: string | undefined;
     let size: number;
     try {
-      [sopInstanceUid, size] = await Promise.all([readPart10(item.blobPath).then((m) => m.sopInstanceUid), stat(item.blobPath).then((s) => s.size)]);
+      [sopInstanceUid, size] = await Promise.all([readPart10(path).then((m) => m.sopInstanceUid), stat(path).then((s) => s.size)]);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       // A missing file is a store problem the operator must see; retrying will not fix a file that is not Part 10.
       if (code === 'ENOENT' || code === 'EIO' || code === 'EMFILE') return { result: 'retry', reason: `instance file unreadable: ${(err as Error).message}` };
       return { result: 'permanent', reason: `stored instance is not a Part 10 file: ${(err as Error).message}` };
     }
-    let body: () => Readable = () => createReadStream(item.blobPath!, { highWaterMark: 256 * 1024 });
-    if (this.config.coerce?.length) {
-      try {
-        const coerced = await coercePart10(item.blobPath, this.config.coerce, this.coercion);
-        size = coerced.size;
-        body = coerced.stream;
-      } catch (err) {
-        if (err instanceof CoercionError) return { result: 'permanent', reason: `coercion rules cannot apply: ${err.message}` };
-        return { result: 'retry', reason: `coercion failed: ${(err as Error).message}` };
-      }
-    }
-    const boundary = `edge-${randomBytes(12).toString('hex')}`;
-    const head = Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`, 'latin1');
-    const tail = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
-    const headers: http.OutgoingHttpHeaders = {
-      'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
-      Accept: 'application/dicom+json',
-      'Content-Length': head.length + size + tail.length,
-    };
-    if (this.authHeader) headers.Authorization = this.authHeader;
-    const timeoutMs = (this.config.requestTimeoutSeconds ?? 300) * 1000;
+    if (!this.config.coerce?.length) return { sopInstanceUid, size, stream: () => createReadStream(path, { highWaterMark: 256 * 1024 }) };
     try {
-      const answer = await this.post(headers, head, body, tail, signal, timeoutMs);
-      const { status } = answer;
-      const outcome = stowOutcome(status, parseStowAnswer(answer.body, answer.contentType), sopInstanceUid);
-      if (outcome.result !== 'ok') this.log.warn({ destination: this.id, outboxId: item.outboxId, status, outcome: outcome.result, reason: outcome.reason }, 'STOW-RS not stored');
-      return outcome;
+      const coerced = await coercePart10(path, this.config.coerce, this.coercion);
+      return { sopInstanceUid, size: coerced.size, stream: coerced.stream };
     } catch (err) {
-      return { result: 'retry', reason: `STOW-RS request failed: ${(err as Error).message}` };
+      if (err instanceof CoercionError) return { result: 'permanent', reason: `coercion rules cannot apply: ${err.message}` };
+      return { result: 'retry', reason: `coercion failed: ${(err as Error).message}` };
     }
   }
 
-  private post(headers: http.OutgoingHttpHeaders, head: Buffer, body: () => Readable, tail: Buffer, signal: AbortSignal, timeoutMs: number): Promise<{ status: number; body: string; contentType: string }> {
+  private post(headers: http.OutgoingHttpHeaders, body: () => Readable, signal: AbortSignal, timeoutMs: number): Promise<{ status: number; body: string; contentType: string }> {
     return new Promise((resolve, reject) => {
       const mod = this.endpoint.protocol === 'https:' ? https : http;
       const req = mod.request(this.endpoint, { method: 'POST', headers, agent: this.agent, signal });
@@ -249,11 +344,11 @@ export class StowRsDestination implements Destination {
           reject(err);
         });
       });
-      req.write(head);
-      const file = body();
-      file.on('error', (err) => req.destroy(err));
-      file.on('end', () => req.end(tail));
-      file.pipe(req, { end: false });
+      const upload = body();
+      upload.on('error', (err) => req.destroy(err));
+      // An aborted or failed request stops reading the files.
+      req.on('close', () => upload.destroy());
+      upload.pipe(req);
     });
   }
 }

@@ -224,6 +224,9 @@ export class DicomScp {
         stream: 'dicom.instance',
         kind: 'C-STORE',
         idempotencyKey: `${sopInstanceUid}:${ref.hash}`,
+        // Grouped by study at the destinations (stable hold, STOW-RS batches); they are unordered,
+        // so the key only groups. Unparsable: the device id, as for every other driver.
+        ...(meta?.study.uid ? { orderKey: meta.study.uid } : {}),
         blob: ref,
         parsed,
         personal: true,
