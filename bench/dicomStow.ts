@@ -2,10 +2,11 @@
  * STOW-RS uplink benchmark: the dicom-stowrs destination (one POST per instance, parallel over
  * kept-alive connections through the real OutboxForwarder window) against a real Orthanc with
  * the DICOMweb plugin, behind a TCP proxy adding round-trip latency like a province uplink.
- * Also one multipart POST of 50 instances (what batching would give, if the Destination
- * contract passed several items per call). Prints a markdown table.
+ * Then batches through the forwarder (batchSize instances per POST, deliverBatch), and one
+ * multipart POST of 50 instances built in memory without the outbox (the batching ceiling).
+ * Prints a markdown table.
  *
- *   npx tsx bench/dicomStow.ts [--rtt 100] [--count 200] [--size 39]
+ *   npx tsx bench/dicomStow.ts [--rtt 100] [--count 200] [--size 39] [--batch-only]
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +30,8 @@ const arg = (name: string, def: number): number => {
 const RTT = arg('rtt', 100);
 const COUNT = arg('count', 200);
 const SIZE_KB = arg('size', 39);
+/** Only the batch rows (skips the one-instance-per-POST windows, which take ~40 s at 100 ms). */
+const BATCH_ONLY = process.argv.includes('--batch-only');
 
 /** Forwards TCP to `target`, delaying every chunk by half the round trip in each direction. */
 function latencyProxy(targetPort: number, oneWayMs: number): Promise<{ port: number; server: Server }> {
@@ -67,27 +70,39 @@ async function main(): Promise<void> {
         all.push(bytes);
         if (route) {
           const blob = await store.blobs.write(bytes);
-          await store.journalFor('bench', [route]).append({ stream: 'dicom.instance', kind: 'c-store', idempotencyKey: `${sop}:${blob.hash}`, blob });
+          await store.journalFor('bench', [route]).append({ stream: 'dicom.instance', kind: 'c-store', idempotencyKey: `${sop}:${blob.hash}`, blob, orderKey: `1.2.826.0.1.3680043.10.200.${run}` });
         }
       }
       return all;
     };
 
-    for (const window of [1, 8, 16, 32]) {
-      const route = `stow-w${window}`;
+    const forward = async (route: string, window: number, batchSize: number): Promise<number> => {
       await makeInstances(route);
       const dest = new StowRsDestination(route, { url: base, username: orthanc.user, password: orthanc.password, maxConnections: window }, log);
-      const forwarder = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), { window, ordered: false, attemptTimeoutMs: 120_000, backoff: DEFAULT_BACKOFF });
+      const forwarder = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), { window, ordered: false, attemptTimeoutMs: 120_000, backoff: DEFAULT_BACKOFF, batchSize });
       const t0 = performance.now();
       forwarder.start();
       while (store.outbox.status([route])[0]!.delivered < COUNT) await new Promise((r) => setTimeout(r, 20));
       const s = (performance.now() - t0) / 1000;
       await forwarder.stop();
       await dest.stop();
-      rows.push(`| dicom-stowrs, one instance per POST, window ${window} (forwarder, durable outbox) | ${s.toFixed(2)} s | ${(COUNT / s).toFixed(1)} | ${((COUNT * SIZE_KB) / 1024 / s).toFixed(1)} |`);
+      return s;
+    };
+    const rate = (s: number): string => `| ${s.toFixed(2)} s | ${(COUNT / s).toFixed(1)} | ${((COUNT * SIZE_KB) / 1024 / s).toFixed(1)} |`;
+
+    for (const window of BATCH_ONLY ? [] : [1, 8, 16, 32]) {
+      const s = await forward(`stow-w${window}`, window, 1);
+      rows.push(`| dicom-stowrs, one instance per POST, window ${window} (forwarder, durable outbox) ${rate(s)}`);
+    }
+    for (const [batchSize, window] of [
+      [20, 4],
+      [50, 4],
+    ] as const) {
+      const s = await forward(`stow-b${batchSize}-w${window}`, window, batchSize);
+      rows.push(`| dicom-stowrs, batchSize ${batchSize}, window ${window} (forwarder, durable outbox) ${rate(s)}`);
     }
 
-    // Batches of 50 per POST over 4 connections: what a batch-capable contract would allow.
+    // Batches of 50 per POST over 4 connections, built in memory, no outbox: the ceiling.
     const batchInstances = await makeInstances('');
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
     const auth = `Basic ${Buffer.from(`${orthanc.user}:${orthanc.password}`).toString('base64')}`;
@@ -111,7 +126,7 @@ async function main(): Promise<void> {
     const s = (performance.now() - t0) / 1000;
     agent.destroy();
     if (statuses.some((x) => x !== 200)) throw new Error(`batch POST answered ${statuses.join(',')}`);
-    rows.push(`| one POST per 50 instances, 4 connections (no outbox; the batching ceiling) | ${s.toFixed(2)} s | ${(COUNT / s).toFixed(1)} | ${((COUNT * SIZE_KB) / 1024 / s).toFixed(1)} |`);
+    rows.push(`| one POST per 50 instances, 4 connections (no outbox; the batching ceiling) ${rate(s)}`);
 
     console.log(`\n### STOW-RS to Orthanc ${RTT} ms round trip, ${COUNT} instances × ${SIZE_KB} KB\n`);
     console.log('| path | time | instances/s | MB/s |');
