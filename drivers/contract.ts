@@ -46,6 +46,12 @@ export interface JournalInput {
   /** Ordering key within each destination; defaults to the device id. */
   orderKey?: string;
   /**
+   * Extra rows that belong with the entry (a DICOM instance's study index row), written in the
+   * same commit so one fsync covers both. Runs only for a new entry; if it throws, the append
+   * fails, so catch what must not fail the device's acknowledgement.
+   */
+  withEntry?: (journalId: number) => void;
+  /**
    * Clinical data is never refused for budget reasons (only when the disk really fails);
    * 'telemetry' is refused first when the disk budget is exhausted.
    */

@@ -113,6 +113,7 @@ export class JournalStore {
         for (const destination of routes) {
           this.insertOutbox.run(destination, orderKey, id, row.idem_key, now, now, now);
         }
+        input.withEntry?.(id);
         return { id, duplicate: false, meta: input.meta ?? {} };
       })
       .then((result) => {

@@ -233,10 +233,11 @@ export class DicomScp {
         priority: 'clinical',
         meta: { callingAe: req.callingAe, remoteAddress: req.remoteAddress, transferSyntaxUid: req.pc.transferSyntax },
         ...(this.options.routes ? { routes: this.options.routes } : {}),
+        // The index row in the same commit: no second fsync before the response.
+        ...(meta ? { withEntry: (id: number) => this.index(id, ref, meta, req.callingAe) } : {}),
       });
       if (result.duplicate) this.counters.duplicates++;
       else this.counters.stored++;
-      if (!result.duplicate && meta) this.index(result.id, ref, meta, req.callingAe);
       return { status: STATUS_SUCCESS };
     } catch (err) {
       this.counters.failed++;
@@ -245,7 +246,10 @@ export class DicomScp {
     }
   }
 
-  /** The study index is a view for the console: its failure must not fail the C-STORE. */
+  /**
+   * The study index is a view for the console: its failure must not fail the C-STORE (its own
+   * nested transaction rolls back alone; the backfill at start indexes what is missing).
+   */
   private index(journalId: number, blob: { hash: string; size: number }, meta: InstanceMeta, sourceAe: string): void {
     const index = this.ctx.services.get<StudyIndex>(STUDY_INDEX_SERVICE);
     if (!index) return;

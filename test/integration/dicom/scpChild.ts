@@ -1,9 +1,13 @@
-// Child process for the DICOM kill -9 and large-object tests: a dicom-scp on a real store; prints its port.
+// Child process for the DICOM kill -9 and large-object tests and bench:dicom: a dicom-scp on a
+// real store with the study index, as the agent runs it; prints its port.
 import { openStore } from '../../../agent/store/store.ts';
+import { SqliteStudyIndex, STUDY_INDEX_SERVICE } from '../../../drivers/dicom/data/studyIndex.ts';
 import { dicomScpDriverFactory, type DicomScpDriver } from '../../../drivers/dicom/index.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 
 const store = await openStore({ dir: process.argv[2]! });
-const driver = dicomScpDriverFactory.create(makeDriverContext(store, { id: 'ct1', routes: ['pacs'] }), { host: '127.0.0.1', port: 0, aeTitle: 'EDGE' }) as DicomScpDriver;
+const ctx = makeDriverContext(store, { id: 'ct1', routes: ['pacs'] });
+ctx.services.provide(STUDY_INDEX_SERVICE, new SqliteStudyIndex(store.db));
+const driver = dicomScpDriverFactory.create(ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE' }) as DicomScpDriver;
 await driver.start();
 process.stdout.write(`PORT ${driver.port}\n`);

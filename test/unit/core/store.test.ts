@@ -70,6 +70,35 @@ describe('journal', () => {
     expect(store.outbox.list({ destination: 'lis' })).toHaveLength(2);
   });
 
+  it('writes withEntry rows in the entry commit, skips them for a duplicate, and fails the append when they throw', async () => {
+    const commits: number[] = [];
+    const store = await freshStore({ onCommit: (_ms, writes) => commits.push(writes) });
+    store.db.exec('CREATE TABLE side (journal_id INTEGER PRIMARY KEY)');
+    const side = store.db.prepare('INSERT INTO side (journal_id) VALUES (?)');
+    const journal = store.journalFor('ct1', ['pacs']);
+    const first = await journal.append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: 'sop1', withEntry: (id) => void side.run(id) });
+    expect(commits).toEqual([1]);
+    expect(store.db.prepare('SELECT journal_id FROM side').all()).toEqual([{ journal_id: first.id }]);
+
+    let calledAgain = false;
+    const again = await journal.append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: 'sop1', withEntry: () => void (calledAgain = true) });
+    expect(again.duplicate).toBe(true);
+    expect(calledAgain).toBe(false);
+
+    await expect(
+      journal.append({
+        stream: 'dicom.instance',
+        kind: 'C-STORE',
+        idempotencyKey: 'sop2',
+        withEntry: () => {
+          throw new Error('index refused');
+        },
+      }),
+    ).rejects.toThrow(/index refused/);
+    expect(store.journalStore.list({}).map((r) => r.idempotencyKey)).toEqual(['sop1']);
+    expect(store.outbox.list({ destination: 'pacs' })).toHaveLength(1);
+  });
+
   it('refuses telemetry up front when the disk budget is exhausted, but still takes clinical data', async () => {
     const store = await freshStore({ budgetBytes: 1 });
     store.budget.read();
