@@ -138,7 +138,11 @@ export class OutboxForwarder {
    */
   private batches(items: OutboxItem[], slots: number, batchSize: number): OutboxItem[][] {
     const byKey = new Map<string, OutboxItem[]>();
-    for (const item of items) byKey.set(item.orderKey, [...(byKey.get(item.orderKey) ?? []), item]);
+    for (const item of items) {
+      const group = byKey.get(item.orderKey);
+      if (group) group.push(item);
+      else byKey.set(item.orderKey, [item]);
+    }
     const grouped = [...byKey.values()].flat();
     const target = Math.min(batchSize, Math.max(1, Math.ceil(grouped.length / Math.max(1, slots))));
     const maxBytes = this.options.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES;
