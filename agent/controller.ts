@@ -5,6 +5,8 @@ import { IngestRouter, INGEST_SERVICE } from '../drivers/http-ingest/index.ts';
 import { backfillStudyIndex, SqliteStudyIndex, STUDY_INDEX_SERVICE } from '../drivers/dicom/data/studyIndex.ts';
 import { extractInstanceMeta } from '../drivers/dicom/data/instanceMeta.ts';
 import { studiesRoutes } from '../drivers/dicom/studiesRoutes.ts';
+import { StorageCommitmentService } from '../drivers/dicom/net/commitmentService.ts';
+import { STORAGE_COMMITMENT_SERVICE } from '../drivers/dicom/data/commitmentStore.ts';
 import { ORDER_CACHE_SERVICE, SqliteOrderCache, type PurgeableOrderCache } from '../drivers/lab/orderCache.ts';
 import { CheckInRegistrar, createHisLookup, type HisLookup } from './his/index.ts';
 import websocket from '@fastify/websocket';
@@ -131,6 +133,8 @@ export class Agent implements RuntimeView {
     // What modalities sent, by patient/study/series, with forwarding state (console, /api/studies).
     const studyIndex = new SqliteStudyIndex(this.store.db);
     this.services.provide(STUDY_INDEX_SERVICE, studyIndex);
+    // DICOM storage commitment: PACS-committed state per instance, before retention may drop a file.
+    this.services.provide(STORAGE_COMMITMENT_SERVICE, new StorageCommitmentService({ db: this.store.db, bus: this.bus, destinations: c.destinations, log: this.log.child({ module: 'storage-commitment' }), wake: (d) => this.wakeDestination(d) }).start());
     // A crash between an instance's journal append and its index row leaves it unlisted: list it now.
     void backfillStudyIndex(studyIndex, (ref) => this.store.blobs.path(ref), extractInstanceMeta)
       .then((r) => r.indexed + r.failed > 0 && this.log.info(r, 'study index caught up with the journal'))

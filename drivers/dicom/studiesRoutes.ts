@@ -47,6 +47,16 @@ const destinationState = {
     lastError: nullableString,
     doneMs: { type: ['integer', 'null'] },
     deadLetterReason: nullableString,
+    // Storage commitment by this destination, when it requests it (docs/dicom.md).
+    commitment: {
+      type: 'object',
+      properties: {
+        state: { type: 'string', enum: ['pending', 'committed', 'failed'] },
+        transactionUid: nullableString,
+        reason: nullableString,
+        updatedMs: { type: 'integer' },
+      },
+    },
   },
 } as const;
 const instance = {

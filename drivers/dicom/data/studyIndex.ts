@@ -36,6 +36,8 @@ export interface DestinationState {
   lastError: string | null;
   doneMs: number | null;
   deadLetterReason: string | null;
+  /** Storage commitment by this destination (absent when it does not request commitment). */
+  commitment?: { state: 'pending' | 'committed' | 'failed'; transactionUid: string | null; reason: string | null; updatedMs: number };
 }
 
 export interface StudySummary {
@@ -356,10 +358,12 @@ export class SqliteStudyIndex implements StudyIndex {
        FROM outbox o JOIN dicom_instance i ON i.journal_id = o.journal_id LEFT JOIN dead_letter d ON d.outbox_id = o.id
        WHERE i.study_uid = ? ORDER BY o.destination`,
     ).all(studyUid) as Array<{ journal_id: number; destination: string; state: DestinationState['state']; attempts: number; last_error: string | null; done_ms: number | null; reason: string | null }>;
+    const commitments = this.commitmentsOf(studyUid);
     const byJournal = new Map<number, DestinationState[]>();
     for (const d of dest) {
       const list = byJournal.get(d.journal_id) ?? [];
-      list.push({ destination: d.destination, state: d.state, attempts: d.attempts, lastError: d.last_error, doneMs: d.done_ms, deadLetterReason: d.reason });
+      const c = commitments.get(`${d.journal_id}|${d.destination}`);
+      list.push({ destination: d.destination, state: d.state, attempts: d.attempts, lastError: d.last_error, doneMs: d.done_ms, deadLetterReason: d.reason, ...(c ? { commitment: c } : {}) });
       byJournal.set(d.journal_id, list);
     }
     return {
@@ -389,6 +393,24 @@ export class SqliteStudyIndex implements StudyIndex {
     };
   }
 
+  /** Storage commitment rows of a study's instances (the table exists once a destination requests commitment). */
+  private commitmentsOf(studyUid: string): Map<string, NonNullable<DestinationState['commitment']>> {
+    const out = new Map<string, NonNullable<DestinationState['commitment']>>();
+    if (!this.hasCommitment()) return out;
+    const rows = this.db
+      .prepare(
+        `SELECT c.journal_id, c.destination, c.state, c.tx_uid, c.reason, c.updated_ms FROM dicom_commit_instance c
+         JOIN dicom_instance i ON i.journal_id = c.journal_id WHERE i.study_uid = ?`,
+      )
+      .all(studyUid) as Array<{ journal_id: number; destination: string; state: 'pending' | 'committed' | 'failed'; tx_uid: string | null; reason: string | null; updated_ms: number }>;
+    for (const r of rows) out.set(`${r.journal_id}|${r.destination}`, { state: r.state, transactionUid: r.tx_uid, reason: r.reason, updatedMs: r.updated_ms });
+    return out;
+  }
+
+  private hasCommitment(): boolean {
+    return this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dicom_commit_instance'`).get() !== undefined;
+  }
+
   private listStudiesByUid(studyUid: string): { studies: StudySummary[] } {
     const rows = this.db
       .prepare(
@@ -413,11 +435,13 @@ export class SqliteStudyIndex implements StudyIndex {
    */
   purgeForwarded(olderThanDays: number, nowMs = Date.now()): number {
     const cutoff = nowMs - olderThanDays * DAY;
+    // Not yet committed by a PACS asked for storage commitment: still listed (its file is kept too).
+    const uncommitted = this.hasCommitment() ? `AND NOT EXISTS (SELECT 1 FROM dicom_commit_instance c WHERE c.journal_id = dicom_instance.journal_id AND c.state != 'committed')` : '';
     return this.db.transaction(() => {
       const doomed = `FROM dicom_instance WHERE received_ms < ? AND (
              NOT EXISTS (SELECT 1 FROM journal j WHERE j.id = dicom_instance.journal_id)
              OR (EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id = dicom_instance.journal_id)
-                 AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id = dicom_instance.journal_id AND o.state != 'done')))`;
+                 AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id = dicom_instance.journal_id AND o.state != 'done') ${uncommitted}))`;
       this.db.prepare(`INSERT OR IGNORE INTO dicom_purged (journal_id) SELECT journal_id ${doomed}`).run(cutoff);
       const removed = this.db.prepare(`DELETE ${doomed}`).run(cutoff).changes;
       this.db.prepare('DELETE FROM dicom_purged WHERE NOT EXISTS (SELECT 1 FROM journal j WHERE j.id = dicom_purged.journal_id)').run();

@@ -39,6 +39,15 @@ export interface UserInformation {
   /** Asynchronous operations window (PS3.7 D.3.3.3), if proposed. */
   maxOperationsInvoked?: number;
   maxOperationsPerformed?: number;
+  /** SCP/SCU role selection items (0x54, PS3.7 D.3.3.4): proposed by a requestor, echoed by the acceptor. */
+  roles?: RoleSelection[];
+}
+
+export interface RoleSelection {
+  sopClassUid: string;
+  /** The association requestor acts as SCU / as SCP of this SOP class. */
+  scu: boolean;
+  scp: boolean;
 }
 
 export interface AssociateRq {
@@ -95,6 +104,15 @@ function userItem(user: UserInformation): Buffer {
     w.writeUInt16BE(user.maxOperationsInvoked);
     w.writeUInt16BE(user.maxOperationsPerformed ?? 1, 2);
     subs.push(item(0x53, w));
+  }
+  for (const r of user.roles ?? []) {
+    const uid = Buffer.from(r.sopClassUid, 'latin1');
+    const body = Buffer.alloc(2 + uid.length + 2);
+    body.writeUInt16BE(uid.length, 0);
+    uid.copy(body, 2);
+    body[2 + uid.length] = r.scu ? 1 : 0;
+    body[3 + uid.length] = r.scp ? 1 : 0;
+    subs.push(item(0x54, body));
   }
   if (user.implementationVersionName) subs.push(uidItem(0x55, user.implementationVersionName.slice(0, 16)));
   return item(0x50, Buffer.concat(subs));
@@ -156,7 +174,13 @@ function parseUser(body: Buffer): UserInformation {
       user.maxOperationsInvoked = sub.body.readUInt16BE(0);
       user.maxOperationsPerformed = sub.body.readUInt16BE(2);
     }
-    // Role selection, extended and user identity negotiation are not used: ignored (PS3.7 D.3.3).
+    else if (sub.type === 0x54) {
+      if (sub.body.length < 4) throw new DicomPduError('bad-item', 'role selection sub-item shorter than 4 bytes');
+      const n = sub.body.readUInt16BE(0);
+      if (2 + n + 2 > sub.body.length) throw new DicomPduError('bad-item', 'role selection UID overruns its sub-item');
+      (user.roles ??= []).push({ sopClassUid: text(sub.body.subarray(2, 2 + n)), scu: sub.body[2 + n] === 1, scp: sub.body[3 + n] === 1 });
+    }
+    // Extended and user identity negotiation are not used: ignored (PS3.7 D.3.3).
   }
   return user;
 }

@@ -10,10 +10,14 @@ import { parsePart10Header, part10Header } from '../data/part10.ts';
 import { MODALITY_WORKLIST_FIND, STORAGE_SOP_CLASSES, VERIFICATION_SOP_CLASS } from '../data/sopClasses.ts';
 import { STUDY_INDEX_SERVICE } from '../data/studyIndex.ts';
 import type { StudyIndex } from '../data/studyIndex.ts';
-import { TRANSFER_SYNTAXES, datasetEncodingOf, transferSyntax } from '../data/transferSyntaxes.ts';
+import { EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, TRANSFER_SYNTAXES, datasetEncodingOf, transferSyntax } from '../data/transferSyntaxes.ts';
 import { describeQuery, matchWorklist } from '../data/worklist.ts';
 import { PC_ABSTRACT_SYNTAX_NOT_SUPPORTED, PC_TRANSFER_SYNTAXES_NOT_SUPPORTED } from './associate.ts';
-import type { AssociateRq } from './associate.ts';
+import type { AssociateRq, RoleSelection } from './associate.ts';
+import { STORAGE_COMMITMENT_SERVICE } from '../data/commitmentStore.ts';
+import type { SqliteCommitmentStore } from '../data/commitmentStore.ts';
+import { STORAGE_COMMITMENT_PUSH_MODEL } from './commitment.ts';
+import { handleEventReport } from './commitmentRequester.ts';
 import { STATUS_CANCEL, STATUS_OUT_OF_RESOURCES, STATUS_SUCCESS } from './dimse.ts';
 import { REJECT } from './pdu.ts';
 import { ScpAssociation } from './scpAssociation.ts';
@@ -112,11 +116,12 @@ export class DicomScp {
     const policy: AssociationPolicy = {
       admit: (rq, remote) => this.admit(rq, remote),
       negotiate: (abstractSyntax, proposed) => this.negotiate(abstractSyntax, proposed),
+      roles: (proposed) => this.roles(proposed),
       maxPduLength: this.options.maxPduLength,
       artimMs: this.options.artimMs,
       idleTimeoutMs: this.options.idleTimeoutMs,
     };
-    const services: ScpServices = { store: (req) => this.store(req), find: (req, pending) => this.find(req, pending) };
+    const services: ScpServices = { store: (req) => this.store(req), find: (req, pending) => this.find(req, pending), eventReport: (req) => this.eventReport(req) };
     const server = createServer((socket) => {
       const assoc = new ScpAssociation(socket, policy, services, this.ctx.log);
       this.live.add(assoc);
@@ -167,9 +172,31 @@ export class DicomScp {
 
   /** Keep what the modality offers: its first proposed transfer syntax that we accept. */
   private negotiate(abstractSyntax: string, proposed: string[]): string | number {
+    // A PACS bringing storage commitment results (N-EVENT-REPORT on a new association), when the box requests commitment.
+    if (abstractSyntax === STORAGE_COMMITMENT_PUSH_MODEL && this.commitments()) return proposed.find((uid) => uid === EXPLICIT_VR_LITTLE_ENDIAN || uid === IMPLICIT_VR_LITTLE_ENDIAN) ?? PC_TRANSFER_SYNTAXES_NOT_SUPPORTED;
     if (!this.abstract.has(abstractSyntax)) return PC_ABSTRACT_SYNTAX_NOT_SUPPORTED;
     const ts = proposed.find((uid) => this.syntaxes.has(uid) && transferSyntax(uid) !== undefined);
     return ts ?? PC_TRANSFER_SYNTAXES_NOT_SUPPORTED;
+  }
+
+  private commitments(): SqliteCommitmentStore | undefined {
+    return this.ctx.services.get<SqliteCommitmentStore>(STORAGE_COMMITMENT_SERVICE);
+  }
+
+  /**
+   * Role selection (PS3.7 D.3.3.4): the box is SCU of the Push Model, so on an association the
+   * PACS opens it accepts the PACS as SCP (it sends N-EVENT-REPORTs) and refuses it as SCU (the
+   * box does not serve N-ACTION). Other SOP classes keep default roles: the item is answered 1/0.
+   */
+  private roles(proposed: RoleSelection[]): RoleSelection[] {
+    return proposed.map((r) => (r.sopClassUid === STORAGE_COMMITMENT_PUSH_MODEL ? { sopClassUid: r.sopClassUid, scu: false, scp: r.scp } : { sopClassUid: r.sopClassUid, scu: r.scu, scp: false }));
+  }
+
+  /** N-EVENT-REPORT: success only once the outcome is committed to SQLite (the store writes synchronously). */
+  private async eventReport(req: ScpRequest & { identifier: Buffer }): Promise<ScpResponse> {
+    if (req.pc.abstractSyntax !== STORAGE_COMMITMENT_PUSH_MODEL) return { status: 0x0211, errorComment: 'N-EVENT-REPORT only for storage commitment' };
+    const r = handleEventReport(this.commitments(), req.command, req.identifier, req.pc.transferSyntax, req.callingAe, this.ctx.log);
+    return r.errorComment ? { status: r.status, errorComment: r.errorComment } : { status: r.status };
   }
 
   private async store(req: ScpRequest): Promise<ScpResponse> {

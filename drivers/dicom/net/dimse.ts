@@ -15,6 +15,11 @@ export const C_FIND_RSP = 0x8020;
 export const C_ECHO_RQ = 0x0030;
 export const C_ECHO_RSP = 0x8030;
 export const C_CANCEL_RQ = 0x0fff;
+/** DIMSE-N used by Storage Commitment (PS3.7 10.3.1 and 10.3.4). */
+export const N_EVENT_REPORT_RQ = 0x0100;
+export const N_EVENT_REPORT_RSP = 0x8100;
+export const N_ACTION_RQ = 0x0130;
+export const N_ACTION_RSP = 0x8130;
 
 /** (0000,0800) value meaning "no dataset follows" (PS3.7 E.1). */
 export const NO_DATASET = 0x0101;
@@ -41,6 +46,12 @@ export interface Command {
   hasDataset: boolean;
   status?: number;
   errorComment?: string;
+  /** N-ACTION-RQ (and other N-requests): the SOP class and instance acted on (0000,0003)/(0000,1001). */
+  requestedSopClassUid?: string;
+  requestedSopInstanceUid?: string;
+  /** N-EVENT-REPORT (0000,1002) and N-ACTION (0000,1008) type ids. */
+  eventTypeId?: number;
+  actionTypeId?: number;
 }
 
 const TAG = {
@@ -53,6 +64,10 @@ const TAG = {
   status: 0x00000900,
   errorComment: 0x00000902,
   affectedSopInstance: 0x00001000,
+  requestedSopClass: 0x00000003,
+  requestedSopInstance: 0x00001001,
+  eventTypeId: 0x00001002,
+  actionTypeId: 0x00001008,
 };
 
 function us(els: DataElement[], tag: number): number | undefined {
@@ -83,6 +98,10 @@ export function decodeCommand(bytes: Buffer): Command {
   set('priority', us(els, TAG.priority));
   set('status', us(els, TAG.status));
   set('errorComment', str(els, TAG.errorComment));
+  set('requestedSopClassUid', str(els, TAG.requestedSopClass));
+  set('requestedSopInstanceUid', str(els, TAG.requestedSopInstance));
+  set('eventTypeId', us(els, TAG.eventTypeId));
+  set('actionTypeId', us(els, TAG.actionTypeId));
   return cmd;
 }
 
@@ -95,6 +114,10 @@ export function encodeCommand(cmd: Command): Buffer {
   if (cmd.status !== undefined) els.push(usElement(TAG.status, cmd.status));
   if (cmd.errorComment) els.push(stringElement(TAG.errorComment, 'LO', cmd.errorComment.slice(0, 64)));
   if (cmd.affectedSopInstanceUid) els.push(stringElement(TAG.affectedSopInstance, 'UI', cmd.affectedSopInstanceUid));
+  if (cmd.requestedSopClassUid) els.push(stringElement(TAG.requestedSopClass, 'UI', cmd.requestedSopClassUid));
+  if (cmd.requestedSopInstanceUid) els.push(stringElement(TAG.requestedSopInstance, 'UI', cmd.requestedSopInstanceUid));
+  if (cmd.eventTypeId !== undefined) els.push(usElement(TAG.eventTypeId, cmd.eventTypeId));
+  if (cmd.actionTypeId !== undefined) els.push(usElement(TAG.actionTypeId, cmd.actionTypeId));
   return writeCommandSet(els);
 }
 

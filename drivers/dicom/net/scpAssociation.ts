@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { APPLICATION_CONTEXT, PC_ABSTRACT_SYNTAX_NOT_SUPPORTED, PC_ACCEPTED, PC_TRANSFER_SYNTAXES_NOT_SUPPORTED, decodeAssociateRq, encodeAssociateAc } from './associate.ts';
-import type { AcceptedContext, AssociateRq } from './associate.ts';
+import type { AcceptedContext, AssociateRq, RoleSelection } from './associate.ts';
 import { ChunkQueue } from './chunkQueue.ts';
-import { C_CANCEL_RQ, C_ECHO_RQ, C_ECHO_RSP, C_FIND_RQ, C_FIND_RSP, C_STORE_RQ, C_STORE_RSP, STATUS_SUCCESS, STATUS_UNRECOGNIZED_OPERATION, decodeCommand, encodeCommand, hex4 } from './dimse.ts';
+import { C_CANCEL_RQ, C_ECHO_RQ, C_ECHO_RSP, C_FIND_RQ, C_FIND_RSP, C_STORE_RQ, C_STORE_RSP, N_EVENT_REPORT_RQ, N_EVENT_REPORT_RSP, STATUS_SUCCESS, STATUS_UNRECOGNIZED_OPERATION, decodeCommand, encodeCommand, hex4 } from './dimse.ts';
 import type { Command } from './dimse.ts';
 import {
   DicomPduError,
@@ -34,6 +34,11 @@ export interface AssociationPolicy {
   admit(rq: AssociateRq, remoteAddress: string): { result: number; source: number; reason: number } | null;
   /** The transfer syntax accepted for an abstract syntax among those proposed, or a PC result code. */
   negotiate(abstractSyntax: string, proposed: string[]): string | number;
+  /**
+   * Answers to the requestor's SCP/SCU role selection items (PS3.7 D.3.3.4): the roles accepted
+   * per SOP class, or nothing for an item not answered (default roles then apply).
+   */
+  roles?(proposed: RoleSelection[]): RoleSelection[];
   maxPduLength: number;
   artimMs: number;
   idleTimeoutMs: number;
@@ -70,6 +75,8 @@ export interface ScpServices {
   store(req: ScpRequest): Promise<ScpResponse>;
   /** Sends pending answers through `pending` and resolves with the final status. */
   find(req: ScpRequest & { identifier: Buffer }, pending: (identifier: Buffer) => Promise<void>): Promise<ScpResponse>;
+  /** N-EVENT-REPORT (storage commitment results from a PACS); absent: "unrecognized operation". */
+  eventReport?(req: ScpRequest & { identifier: Buffer }): Promise<ScpResponse>;
 }
 
 /** Above this many queued dataset bytes the socket is paused (one disk write batch is 4 MB). */
@@ -220,7 +227,12 @@ export class ScpAssociation {
         calledAe: rq.calledAe,
         callingAe: rq.callingAe,
         contexts: answers,
-        user: { maxPduLength: this.policy.maxPduLength, implementationClassUid: IMPLEMENTATION_CLASS_UID, implementationVersionName: IMPLEMENTATION_VERSION_NAME },
+        user: {
+          maxPduLength: this.policy.maxPduLength,
+          implementationClassUid: IMPLEMENTATION_CLASS_UID,
+          implementationVersionName: IMPLEMENTATION_VERSION_NAME,
+          ...(rq.user.roles?.length && this.policy.roles ? { roles: this.policy.roles(rq.user.roles) } : {}),
+        },
       }),
     );
     this.log.info(
@@ -249,12 +261,15 @@ export class ScpAssociation {
       }
     } else {
       msg.identifierBytes += data.length;
-      if (msg.identifierBytes > MAX_IDENTIFIER) throw new Error(`C-FIND identifier larger than ${MAX_IDENTIFIER} bytes`);
+      // A commitment report names every instance of a transaction (about 130 bytes each): allowed more.
+      const max = msg.command.commandField === N_EVENT_REPORT_RQ ? 16 * MAX_IDENTIFIER : MAX_IDENTIFIER;
+      if (msg.identifierBytes > max) throw new Error(`request dataset larger than ${max} bytes`);
       msg.identifierParts.push(data);
     }
     if (last) {
       this.incoming = null;
       if (msg.dataset) msg.dataset.end();
+      else if (msg.command.commandField === N_EVENT_REPORT_RQ) this.dispatchEventReport(msg, Buffer.concat(msg.identifierParts));
       else this.dispatchFind(msg, Buffer.concat(msg.identifierParts));
     }
   }
@@ -280,6 +295,7 @@ export class ScpAssociation {
       return;
     }
     if (cmd.commandField === C_FIND_RQ && cmd.hasDataset) return; // identifier follows
+    if (cmd.commandField === N_EVENT_REPORT_RQ && cmd.hasDataset && this.services.eventReport) return; // report dataset follows
     this.incoming = null;
     if (cmd.commandField === C_ECHO_RQ) {
       this.respond(C_ECHO_RSP, cmd, msg.pc, Promise.resolve({ status: STATUS_SUCCESS }));
@@ -296,6 +312,12 @@ export class ScpAssociation {
     // Pending answers go out in order after earlier responses.
     const done = this.responses.then(() => this.services.find(req, pending)).catch((err: unknown) => ({ status: 0xc000, errorComment: `worklist failed: ${(err as Error).message}` }));
     this.respond(C_FIND_RSP, cmd, msg.pc, done);
+  }
+
+  private dispatchEventReport(msg: Incoming, report: Buffer): void {
+    const req = { ...this.request(msg, null), identifier: report };
+    const done = this.services.eventReport!(req).catch((err: unknown) => ({ status: 0x0110, errorComment: `report not stored: ${(err as Error).message}` }));
+    this.respond(N_EVENT_REPORT_RSP, msg.command!, msg.pc, done);
   }
 
   private request(msg: Incoming, dataset: ChunkQueue | null): ScpRequest {
@@ -320,6 +342,7 @@ export class ScpAssociation {
       const rsp: Command = { commandField: field, messageIdBeingRespondedTo: cmd.messageId ?? 0, hasDataset: false, status: r.status };
       if (cmd.affectedSopClassUid ?? pc.abstractSyntax) rsp.affectedSopClassUid = cmd.affectedSopClassUid ?? pc.abstractSyntax;
       if (cmd.affectedSopInstanceUid) rsp.affectedSopInstanceUid = cmd.affectedSopInstanceUid;
+      if (cmd.eventTypeId !== undefined && field === N_EVENT_REPORT_RSP) rsp.eventTypeId = cmd.eventTypeId;
       if (r.errorComment) rsp.errorComment = r.errorComment;
       if (r.status !== STATUS_SUCCESS) this.log.warn({ callingAe: this.callingAe, status: hex4(r.status), comment: r.errorComment }, 'DICOM request answered with a non-success status');
       await this.sendMessage(pc.id, encodeCommand(rsp), null);

@@ -77,6 +77,13 @@ export class ScuAssociation {
   private busy = false;
   /** Called once the association is over (released, aborted, closed). */
   onClose: (() => void) | null = null;
+  /**
+   * Requests the peer sends us on this association (an N-EVENT-REPORT after an N-ACTION,
+   * PS3.4 J.3.3): answered with the command this returns. Without a handler they get
+   * "unrecognized operation".
+   */
+  onRequest: ((msg: DimseResponse & { contextId: number }) => Promise<Command>) | null = null;
+  private incomingContext = 0;
 
   private constructor(
     private readonly socket: Socket,
@@ -179,6 +186,7 @@ export class ScuAssociation {
       case PDU_DATA_TF:
         for (const pdv of pdu.pdvs) {
           if (pdv.command) {
+            this.incomingContext = pdv.contextId;
             this.parts.command.push(pdv.data);
             if (pdv.last) {
               const cmd = decodeCommand(Buffer.concat(this.parts.command));
@@ -214,7 +222,25 @@ export class ScuAssociation {
   }
 
   private deliver(msg: DimseResponse): void {
+    // Bit 15 clear: a request from the peer, not an answer to ours (PS3.7 E.1).
+    if ((msg.command.commandField & 0x8000) === 0) {
+      void this.answerPeer({ ...msg, contextId: this.incomingContext });
+      return;
+    }
     if (this.waiter) this.waiter.onMessage(msg);
+  }
+
+  private async answerPeer(msg: DimseResponse & { contextId: number }): Promise<void> {
+    let rsp: Command;
+    try {
+      rsp = this.onRequest
+        ? await this.onRequest(msg)
+        : { commandField: (msg.command.commandField | 0x8000) & 0xffff, messageIdBeingRespondedTo: msg.command.messageId ?? 0, hasDataset: false, status: 0x0211 };
+    } catch (err) {
+      rsp = { commandField: (msg.command.commandField | 0x8000) & 0xffff, messageIdBeingRespondedTo: msg.command.messageId ?? 0, hasDataset: false, status: 0x0110, errorComment: (err as Error).message };
+    }
+    if (this.closedError) return;
+    await this.writeFragments(msg.contextId, true, encodeCommand(rsp)).catch(() => undefined);
   }
 
   private close(err: Error): void {
@@ -386,6 +412,16 @@ export class ScuAssociation {
     const out: { status: number; errorComment?: string } = { status: r.command.status ?? 0 };
     if (r.command.errorComment) out.errorComment = r.command.errorComment;
     return out;
+  }
+
+  /**
+   * A DIMSE-N request (N-ACTION for storage commitment) on the context accepted for
+   * `abstractSyntax`; the command gets the next message id. Resolves with the response.
+   */
+  async nRequest(abstractSyntax: string, build: (messageId: number) => Command, dataset: Buffer | null, signal?: AbortSignal): Promise<DimseResponse> {
+    const pc = this.contextFor(abstractSyntax);
+    if (pc === undefined) throw new DicomAssociationError(`peer did not accept ${abstractSyntax}`, 'no-context', true);
+    return this.request(pc, build(this.nextMessageId()), dataset, undefined, signal);
   }
 
   /** C-FIND: answers (identifiers, in the context's transfer syntax) go to onAnswer; resolves with the final status. */

@@ -19,7 +19,8 @@ export interface OrthancPeer {
 const ORTHANC = '/usr/sbin/Orthanc';
 const PLUGIN_CANDIDATES = ['/usr/share/orthanc/plugins/libOrthancDicomWeb.so', '/usr/lib/orthanc/libOrthancDicomWeb.so.1.7'];
 
-export async function startOrthanc(dir: string): Promise<OrthancPeer> {
+/** `extra` is merged into Orthanc's configuration (e.g. DicomModalities for storage commitment reports). */
+export async function startOrthanc(dir: string, extra: Record<string, unknown> = {}): Promise<OrthancPeer> {
   if (!existsSync(ORTHANC)) throw new Error('Orthanc is missing: install the Debian package "orthanc"');
   const plugin = PLUGIN_CANDIDATES.find((p) => existsSync(p));
   if (!plugin) throw new Error('the Orthanc DICOMweb plugin is missing: install the Debian package "orthanc-dicomweb"');
@@ -47,6 +48,7 @@ export async function startOrthanc(dir: string): Promise<OrthancPeer> {
     ConcurrentJobs: 1,
     HttpThreadsCount: 50,
     SaveJobs: false,
+    ...extra,
   };
   const configPath = join(dir, 'orthanc.json');
   writeFileSync(configPath, JSON.stringify(config));
