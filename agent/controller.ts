@@ -134,7 +134,7 @@ export class Agent implements RuntimeView {
     const studyIndex = new SqliteStudyIndex(this.store.db);
     this.services.provide(STUDY_INDEX_SERVICE, studyIndex);
     // DICOM storage commitment: PACS-committed state per instance, before retention may drop a file.
-    this.services.provide(STORAGE_COMMITMENT_SERVICE, new StorageCommitmentService({ db: this.store.db, bus: this.bus, destinations: c.destinations, log: this.log.child({ module: 'storage-commitment' }), wake: (d) => this.wakeDestination(d) }).start());
+    this.services.provide(STORAGE_COMMITMENT_SERVICE, new StorageCommitmentService({ db: this.store.db, outbox: this.store.outbox, bus: this.bus, destinations: c.destinations, log: this.log.child({ module: 'storage-commitment' }), wake: (d) => this.wakeDestination(d) }).start());
     // A crash between an instance's journal append and its index row leaves it unlisted: list it now.
     void backfillStudyIndex(studyIndex, (ref) => this.store.blobs.path(ref), extractInstanceMeta)
       .then((r) => r.indexed + r.failed > 0 && this.log.info(r, 'study index caught up with the journal'))

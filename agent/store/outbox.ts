@@ -66,6 +66,8 @@ export class Outbox {
   private readonly markRetryStmt;
   private readonly markParkedStmt;
   private readonly insertDeadStmt;
+  private readonly reopenDeliveredStmt;
+  private readonly parkDeliveredStmt;
 
   constructor(
     private readonly db: Database.Database,
@@ -114,6 +116,10 @@ export class Outbox {
     this.markRetryStmt = db.prepare(`UPDATE outbox SET attempts = attempts + 1, next_ms = ?, last_error = ?, updated_ms = ? WHERE id = ? AND state = 'pending'`);
     this.markParkedStmt = db.prepare(`UPDATE outbox SET state = 'parked', attempts = attempts + 1, last_error = ?, updated_ms = ? WHERE id = ? AND state = 'pending'`);
     this.insertDeadStmt = db.prepare(`INSERT OR REPLACE INTO dead_letter (outbox_id, destination, reason, parked_ms) VALUES (?, ?, ?, ?)`);
+    this.reopenDeliveredStmt = db.prepare(
+      `UPDATE outbox SET state = 'pending', next_ms = ?, updated_ms = ?, done_ms = NULL, last_error = ? WHERE destination = ? AND journal_id = ? AND state = 'done'`,
+    );
+    this.parkDeliveredStmt = db.prepare(`UPDATE outbox SET state = 'parked', updated_ms = ?, last_error = ? WHERE destination = ? AND journal_id = ? AND state = 'done' RETURNING id`);
   }
 
   /**
@@ -206,6 +212,24 @@ export class Outbox {
       this.markParkedStmt.run(reason.slice(0, 2000), now, outboxId);
       this.insertDeadStmt.run(outboxId, destination, reason.slice(0, 2000), now);
     });
+  }
+
+  /**
+   * A delivered item the destination later reported lost (a storage commitment failure): back to
+   * pending, due now. Synchronous, so the caller can run it inside its own transaction with the
+   * report that caused it.
+   */
+  reopenDelivered(destination: string, journalId: number, reason: string): boolean {
+    const now = this.clock.now();
+    return this.reopenDeliveredStmt.run(now, now, reason.slice(0, 2000), destination, journalId).changes > 0;
+  }
+
+  /** As reopenDelivered, for a loss resending cannot fix: parked in dead letter with the reason. */
+  parkDelivered(destination: string, journalId: number, reason: string): boolean {
+    const now = this.clock.now();
+    const row = this.parkDeliveredStmt.get(now, reason.slice(0, 2000), destination, journalId) as { id: number } | undefined;
+    if (row) this.insertDeadStmt.run(row.id, destination, reason.slice(0, 2000), now);
+    return row !== undefined;
   }
 
   /** Console action: move a parked item back to pending (attempts kept, due now). */

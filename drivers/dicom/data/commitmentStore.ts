@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { Outbox } from '../../../agent/store/outbox.ts';
 
 /**
  * Durable state of DICOM Storage Commitment (Push Model) per destination: transactions the box
@@ -89,6 +90,8 @@ export class SqliteCommitmentStore {
 
   constructor(
     private readonly db: Database.Database,
+    /** Where a lost instance is sent again or parked. */
+    private readonly outbox: Pick<Outbox, 'reopenDelivered' | 'parkDelivered'>,
     options: { onRequeued?: (destination: string) => void; now?: () => number } = {},
   ) {
     this.onRequeued = options.onRequeued ?? (() => undefined);
@@ -225,11 +228,8 @@ export class SqliteCommitmentStore {
       const find = this.db.prepare(`SELECT journal_id, failures FROM dicom_commit_instance WHERE destination = ? AND sop_instance_uid = ? AND state = 'pending'`);
       const commit = this.db.prepare(`UPDATE dicom_commit_instance SET state = 'committed', tx_uid = ?, reason = NULL, updated_ms = ? WHERE destination = ? AND journal_id = ?`);
       const fail = this.db.prepare(`UPDATE dicom_commit_instance SET state = 'failed', tx_uid = ?, failures = failures + 1, reason = ?, updated_ms = ? WHERE destination = ? AND journal_id = ?`);
-      // The outbox row is the forwarder's; these two statements are the only writes to it from here,
-      // in the same SQLite transaction as the report so a crash cannot separate them.
-      const requeue = this.db.prepare(`UPDATE outbox SET state = 'pending', next_ms = ?, updated_ms = ?, done_ms = NULL, last_error = ? WHERE destination = ? AND journal_id = ? AND state = 'done'`);
-      const park = this.db.prepare(`UPDATE outbox SET state = 'parked', updated_ms = ?, last_error = ? WHERE destination = ? AND journal_id = ? AND state = 'done' RETURNING id`);
-      const dead = this.db.prepare(`INSERT OR REPLACE INTO dead_letter (outbox_id, destination, reason, parked_ms) VALUES (?, ?, ?, ?)`);
+      // The outbox's own synchronous calls, inside this transaction: a crash cannot separate the
+      // report from the resend it causes.
       for (const c of report.committed) {
         const rows = find.all(destination, c.sopInstanceUid) as Array<{ journal_id: number }>;
         if (rows.length === 0) out.unmatched++;
@@ -248,12 +248,11 @@ export class SqliteCommitmentStore {
           if (permanent || tooMany) {
             const why = permanent ? reason : `${reason} (${r.failures + 1} times)`;
             fail.run(report.transactionUid, why, now, destination, r.journal_id);
-            const parked = park.get(now, why, destination, r.journal_id) as { id: number } | undefined;
-            if (parked) dead.run(parked.id, destination, why, now);
+            this.outbox.parkDelivered(destination, r.journal_id, why);
             out.parked++;
           } else {
             fail.run(report.transactionUid, reason, now, destination, r.journal_id);
-            requeue.run(now, now, reason, destination, r.journal_id);
+            this.outbox.reopenDelivered(destination, r.journal_id, reason);
             out.requeued++;
           }
         }

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { EventBus } from '../../../agent/bus.ts';
+import type { Outbox } from '../../../agent/store/outbox.ts';
 import { SqliteCommitmentStore } from '../data/commitmentStore.ts';
 import { CommitmentRequester } from './commitmentRequester.ts';
 import type { CommitmentConfig } from './commitmentRequester.ts';
@@ -19,6 +20,7 @@ export type CommitmentDestinationConfig = CStoreDestinationConfig & { type: stri
 
 export interface StorageCommitmentServiceOptions {
   db: Database.Database;
+  outbox: Pick<Outbox, 'reopenDelivered' | 'parkDelivered'>;
   bus: Pick<EventBus, 'on' | 'removeListeners'>;
   destinations: Record<string, { type: string; enabled?: boolean; [k: string]: unknown }>;
   log: Logger;
@@ -33,7 +35,7 @@ export class StorageCommitmentService extends SqliteCommitmentStore {
   readonly requesters = new Map<string, CommitmentRequester>();
 
   constructor(private readonly options: StorageCommitmentServiceOptions) {
-    super(options.db, { onRequeued: options.wake, ...(options.now ? { now: options.now } : {}) });
+    super(options.db, options.outbox, { onRequeued: options.wake, ...(options.now ? { now: options.now } : {}) });
     for (const [id, raw] of Object.entries(options.destinations)) {
       const c = raw as unknown as CommitmentDestinationConfig;
       if (c.type !== 'dicom-cstore' || c.enabled === false || !c.storageCommitment?.enabled) continue;

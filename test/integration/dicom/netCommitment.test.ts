@@ -56,6 +56,7 @@ beforeAll(async () => {
   const pacs = { type: 'dicom-cstore', host: '127.0.0.1', port: orthanc.dicomPort, calledAe: 'ORTHANC', callingAe: 'EDGE', associations: 2 };
   service = new StorageCommitmentService({
     db: store.db,
+    outbox: store.outbox,
     bus,
     destinations: { pacs: { ...pacs, storageCommitment: { enabled: true, timeoutSeconds: 60, batchWindowMs: 300, reportWaitMs: 200 } } },
     log,

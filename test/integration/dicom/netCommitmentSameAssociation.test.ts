@@ -82,7 +82,7 @@ function servePacs(socket: Socket): void {
 
 beforeAll(async () => {
   store = await openStore({ dir: join(dir, 'store') });
-  commits = new SqliteCommitmentStore(store.db);
+  commits = new SqliteCommitmentStore(store.db, store.outbox);
   server = createServer(servePacs);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as { port: number }).port;

@@ -122,7 +122,7 @@ describe('SqliteCommitmentStore over the real store', () => {
 
   beforeAll(async () => {
     store = await openStore({ dir: join(tmp.dir, 'store'), retention: { deliveredDays: 0, personalHours: 0, imagesDays: 0 } });
-    commits = new SqliteCommitmentStore(store.db, { onRequeued: (d) => woken.push(d), now: () => now });
+    commits = new SqliteCommitmentStore(store.db, store.outbox, { onRequeued: (d) => woken.push(d), now: () => now });
   });
   afterAll(() => {
     store.close();
