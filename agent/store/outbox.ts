@@ -254,7 +254,9 @@ export class Outbox {
       if (!entry) return 'no such entry';
       const row = this.db.prepare('SELECT id, state FROM outbox WHERE destination = ? AND journal_id = ?').get(destination, journalId) as { id: number; state: string } | undefined;
       if (!row) {
-        this.db.prepare(`INSERT INTO outbox (destination, order_key, journal_id, idem_key, state, next_ms, created_ms, updated_ms) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`).run(destination, entry.source, journalId, entry.idem_key, now, now, now);
+        // The entry's order key where it was queued before (a DICOM study), else its source.
+        const key = (this.db.prepare('SELECT order_key FROM outbox WHERE journal_id = ? LIMIT 1').get(journalId) as { order_key: string } | undefined)?.order_key ?? entry.source;
+        this.db.prepare(`INSERT INTO outbox (destination, order_key, journal_id, idem_key, state, next_ms, created_ms, updated_ms) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`).run(destination, key, journalId, entry.idem_key, now, now, now);
         return 'queued';
       }
       if (row.state === 'pending') return 'already pending';

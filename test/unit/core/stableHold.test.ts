@@ -127,6 +127,11 @@ describe('stable hold (stableSeconds)', () => {
     clock.advanceTo(t0 + 4_000 + STABLE_MS);
     await waitFor(() => pacs.got.length === 2, 'study C delivered after the restart');
 
+    // Sent again to a new destination: queued under the same study.
+    const journalId = store.outbox.list({ destination: 'pacs' })[0]!.journalId;
+    expect(await store.outbox.resend(journalId, 'pacs-2')).toBe('queued');
+    expect(store.outbox.list({ destination: 'pacs-2' })[0]!.orderKey).toBe('study-C');
+
     // Without the hold the same outbox is due at once (stableSeconds 0 keeps today's behaviour).
     await receive(store, 'study-D', 'D0');
     expect(store.outbox.claim('pacs', 10, new Set(), false).items.map((i) => i.idempotencyKey)).toEqual(['D0']);
