@@ -53,6 +53,19 @@ describe('configuration', () => {
     expect(config.http).toMatchObject({ host: '127.0.0.1', port: 8080 });
     expect(config.box.timezone).toBe('Asia/Ho_Chi_Minh');
     expect(config.destinations.central).toMatchObject({ window: 8, ordered: true });
+  });
+
+  it('defaults ordered to true, but to false for the DICOM destinations (independent instances)', () => {
+    const dicom = `  pacs: { type: dicom-cstore, host: 127.0.0.1, port: 104, calledAe: PACS }
+  web: { type: dicom-stowrs, url: http://127.0.0.1:8042/dicom-web }
+  pacs-in-order: { type: dicom-cstore, host: 127.0.0.1, port: 104, calledAe: PACS, ordered: true }
+devices:`;
+    const file = write(GOOD.replace('devices:', dicom), 'feeder_token: s3cret\n');
+    const { config } = loadConfig(file);
+    expect(config.destinations.central!.ordered).toBe(true);
+    expect(config.destinations.pacs!.ordered).toBe(false);
+    expect(config.destinations.web!.ordered).toBe(false);
+    expect(config.destinations['pacs-in-order']!.ordered).toBe(true);
     expect(config.devices.feeder).toMatchObject({ token: 's3cret', capture: true, routes: ['central'] });
   });
 
