@@ -62,7 +62,7 @@ async function journalFiles(source: string, destination: string, names: string[]
 
 async function forward(id: string, config: CStoreDestinationConfig, until: () => boolean, what: string, timeoutMs = 120_000): Promise<CStoreDestination> {
   const dest = new CStoreDestination(id, config, log);
-  const fwd = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), { window: 8, ordered: false, attemptTimeoutMs: 60_000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 } });
+  const fwd = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), { window: 8, ordered: false, attemptTimeoutMs: 60_000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 }, stopGraceMs: 60_000 }); // a retry in flight at stop records its own outcome
   fwd.start();
   try {
     await waitFor(until, what, timeoutMs, 50);
