@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { parsePart10Header, readPart10 } from '../data/part10.ts';
@@ -453,19 +452,34 @@ export interface StoredFile {
   bytes?: Buffer;
 }
 
-/** Files up to this size are read whole (one open and read instead of a header read plus a stream). */
-const READ_WHOLE = 2 * 1024 * 1024;
+/**
+ * Files up to this size are read whole and synchronously: a just-received instance is in the page
+ * cache, so the read takes tens of microseconds, while each thread-pool hop of an async
+ * stat/open/read/close costs about 0.1 ms here (0.5 ms per instance, 20 % of a send into Orthanc).
+ */
+const READ_WHOLE = 1024 * 1024;
 
 export async function describeFile(path: string): Promise<StoredFile> {
-  const st = await stat(path);
-  let meta;
+  let size: number;
   let bytes: Buffer | undefined;
-  if (st.size <= READ_WHOLE) {
-    bytes = await readFile(path);
-    meta = parsePart10Header(bytes);
-  } else meta = await readPart10(path);
+  const fd = openSync(path, 'r');
+  try {
+    size = fstatSync(fd).size;
+    if (size <= READ_WHOLE) {
+      bytes = Buffer.allocUnsafe(size);
+      let at = 0;
+      while (at < size) {
+        const n = readSync(fd, bytes, at, size - at, at);
+        if (n === 0) throw new Error(`file shrank while being read (${at} of ${size} bytes)`);
+        at += n;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const meta = bytes ? parsePart10Header(bytes) : await readPart10(path);
   if (!meta.sopClassUid || !meta.sopInstanceUid) throw new Error('Part 10 file without (0002,0002)/(0002,0003)');
-  const file: StoredFile = { path, sopClassUid: meta.sopClassUid, sopInstanceUid: meta.sopInstanceUid, transferSyntaxUid: meta.transferSyntaxUid, datasetOffset: meta.datasetOffset, size: st.size };
+  const file: StoredFile = { path, sopClassUid: meta.sopClassUid, sopInstanceUid: meta.sopInstanceUid, transferSyntaxUid: meta.transferSyntaxUid, datasetOffset: meta.datasetOffset, size };
   if (bytes) file.bytes = bytes;
   return file;
 }

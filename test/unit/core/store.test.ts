@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { openStore, type Store } from '../../../agent/store/store.ts';
 import { StoreError } from '../../../agent/store/errors.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -122,6 +124,25 @@ describe('blobs', () => {
     const [item] = store.outbox.claim('pacs', 10, new Set(), false).items;
     expect(item?.journalId).toBe(r.id);
     expect(item?.blobPath).toBe(store.blobs.path(ref));
+  });
+
+  it('writes small and large payloads byte for byte even when the producer reuses its buffer', async () => {
+    const store = await freshStore();
+    // Around the in-memory threshold (1 MB): just under, exactly on, just over, and well over.
+    for (const size of [1, 1024 * 1024 - 1, 1024 * 1024, 1024 * 1024 + 1, 3 * 1024 * 1024 + 17]) {
+      const data = randomBytes(size);
+      const scratch = Buffer.alloc(48 * 1024);
+      async function* reused() {
+        for (let at = 0; at < data.length; at += scratch.length) {
+          const n = data.copy(scratch, 0, at, Math.min(data.length, at + scratch.length));
+          yield scratch.subarray(0, n);
+        }
+      }
+      const ref = await store.blobs.writeStream(reused());
+      expect(ref).toEqual({ hash: createHash('sha256').update(data).digest('hex'), size });
+      expect(readFileSync(store.blobs.path(ref)).equals(data), `size ${size}`).toBe(true);
+    }
+    expect(readdirSync(join(store.blobs.path({ hash: 'xx' }), '..', '..', 'tmp'))).toEqual([]);
   });
 });
 
