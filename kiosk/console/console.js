@@ -12,6 +12,9 @@ const EN = {
   valid: 'The configuration is valid.', saved: 'Saved (previous file kept as .bak). Restart the agent to apply it.',
   wrongLogin: 'Wrong user name or password.', restarting: 'Restarting…',
   test: 'Test', testing: 'Testing… (a card reader waits up to 25 s for a card)', sendAgain: 'Send again to',
+  studies: 'Studies (DICOM)', patientId: 'Patient ID', patientName: 'Name', studyDate: 'Study date', accession: 'Accession no.',
+  modality: 'Modality', instances: 'Images', series: 'Series', size: 'Size', conflict: 'same UID, different bytes',
+  committed: 'committed', commitPending: 'commitment awaited', commitFailed: 'commitment failed', none: 'not routed',
 };
 const VI = {
   title: 'Bảng điều khiển', logout: 'Đăng xuất', login: 'Đăng nhập', user: 'Tên đăng nhập', password: 'Mật khẩu', signin: 'Đăng nhập',
@@ -24,6 +27,9 @@ const VI = {
   valid: 'Cấu hình hợp lệ.', saved: 'Đã lưu (bản cũ giữ ở .bak). Khởi động lại agent để áp dụng.',
   wrongLogin: 'Sai tên đăng nhập hoặc mật khẩu.', restarting: 'Đang khởi động lại…',
   test: 'Kiểm tra', testing: 'Đang kiểm tra… (đầu đọc thẻ chờ tối đa 25 giây để đặt thẻ)', sendAgain: 'Gửi lại tới',
+  studies: 'Ca chụp (DICOM)', patientId: 'Mã bệnh nhân', patientName: 'Họ tên', studyDate: 'Ngày chụp', accession: 'Số phiếu chỉ định',
+  modality: 'Máy', instances: 'Ảnh', series: 'Loạt', size: 'Kích thước', conflict: 'trùng UID, khác nội dung',
+  committed: 'PACS đã cam kết lưu', commitPending: 'chờ PACS cam kết', commitFailed: 'PACS không cam kết', none: 'không chuyển',
 };
 let lang = localStorage.getItem('console-lang') === 'en' ? 'en' : 'vi';
 const t = (key) => (lang === 'en' ? EN : VI)[key] ?? key;
@@ -148,6 +154,50 @@ async function loadOutbox() {
   $('parked').replaceChildren(...parked.map((p) => row([p.outboxId, p.destination, p.idempotencyKey, p.deadLetterReason, button(t('requeue'), () => api(`/api/outbox/items/${p.outboxId}/requeue`, { method: 'POST', body: '{}' }))])));
 }
 
+const STATE_TEXT = { pending: 'pending', parked: 'parked', delivered: 'delivered', done: 'delivered', none: 'none' };
+const stateText = (state) => t(STATE_TEXT[state] ?? state);
+/** DICOM person names separate their parts with ^ (family^given^middle). */
+const personName = (pn) => (pn ?? '').replace(/\^+/g, ' ').trim();
+const localTime = (iso) => (iso ? new Date(iso).toLocaleString(lang === 'en' ? 'en-GB' : 'vi-VN') : '');
+const dicomDate = (d) => (d && /^\d{8}$/.test(d) ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}` : d ?? '');
+
+async function loadStudies() {
+  const form = new FormData($('studies-filter'));
+  const q = new URLSearchParams({ limit: '100' });
+  for (const [k, v] of form) if (v) q.set(k, v);
+  const r = await api(`/api/studies?${q}`);
+  $('studies').replaceChildren(
+    ...r.studies.map((s) => {
+      const f = s.forwarding;
+      const state = Object.assign(document.createElement('span'), { textContent: `${stateText(s.state)} (${f.done}/${f.pending + f.done + f.parked})`, className: s.state === 'parked' ? 'bad' : s.state === 'delivered' ? 'ok' : '' });
+      return row([dicomDate(s.studyDate), s.patientId, personName(s.patientName), s.accessionNumber, s.modalities.join(' '), `${s.instanceCount}${s.conflicts ? ` ⚠ ${s.conflicts}` : ''}`, state], () => showStudy(s.studyUid));
+    }),
+  );
+}
+
+/** One line per destination: its outbox state, and the PACS's storage commitment when requested. */
+function destinationText(d) {
+  const c = d.commitment ? ` · ${t({ committed: 'committed', pending: 'commitPending', failed: 'commitFailed' }[d.commitment.state])}${d.commitment.reason ? ` (${d.commitment.reason})` : ''}` : '';
+  const why = d.deadLetterReason ?? d.lastError;
+  return `${d.destination}: ${stateText(d.state)}${d.attempts ? ` ×${d.attempts}` : ''}${why ? ` — ${why}` : ''}${c}`;
+}
+
+async function showStudy(uid) {
+  const v = await api(`/api/studies/${encodeURIComponent(uid)}`);
+  $('study').hidden = false;
+  $('study-title').textContent = `${personName(v.study.patientName)} ${v.study.patientId ?? ''} · ${dicomDate(v.study.studyDate)} · ${v.study.description ?? ''} · ${uid}`;
+  const rows = [];
+  for (const se of v.series) {
+    for (const i of se.instances) {
+      const fwd = Object.assign(document.createElement('span'), { textContent: i.destinations.length ? i.destinations.map(destinationText).join('\n') : t('none') });
+      fwd.style.whiteSpace = 'pre-line';
+      const number = `${i.instanceNumber ?? ''}${i.conflict ? ` ⚠ ${t('conflict')}` : ''}`;
+      rows.push(row([`${se.modality ?? ''} ${se.seriesNumber ?? ''} ${se.description ?? ''}`.trim(), number, `${Math.round(i.size / 1024)} KB`, i.sourceAe, localTime(i.receivedAt), fwd]));
+    }
+  }
+  $('study-instances').replaceChildren(...rows);
+}
+
 async function loadConfig() {
   const c = await api('/api/config');
   $('config-file').textContent = c.file;
@@ -160,7 +210,7 @@ function showProblems(problems, okText) {
 }
 
 let tab = 'devices';
-const loaders = { devices: loadDevices, journal: loadJournal, outbox: loadOutbox, config: loadConfig };
+const loaders = { devices: loadDevices, journal: loadJournal, outbox: loadOutbox, studies: loadStudies, config: loadConfig };
 async function refresh() {
   try {
     await loaders[tab]();
@@ -213,6 +263,10 @@ for (const b of document.querySelectorAll('[role=tab]')) b.addEventListener('cli
 $('journal-filter').addEventListener('submit', (e) => {
   e.preventDefault();
   loadJournal();
+});
+$('studies-filter').addEventListener('submit', (e) => {
+  e.preventDefault();
+  loadStudies();
 });
 $('config-text').addEventListener('input', (e) => (e.target.dataset.dirty = '1'));
 $('config-validate').addEventListener('click', async () => {

@@ -1,0 +1,91 @@
+// The console's studies tab against a running agent: a modality (DCMTK storescu) sends an image,
+// one PACS (storescp) takes it and one is unreachable; the IT user sees the study with the
+// patient's Vietnamese name and, per instance, delivered to one and pending for the other.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { requireTool, runTool, startStorescp } from '../../integration/dicom/dcmtkPeers.ts';
+import { syntheticPart10, VN_PATIENT } from '../../unit/dicom/dataFixtures.ts';
+import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
+import { launchChromium } from '../../helpers/browser.ts';
+import { freePort } from '../../helpers/ports.ts';
+import { startTestAgent, type TestAgent } from '../../helpers/testAgent.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+const SHOTS = 'test-artifacts/screenshots';
+const STUDY = '1.2.826.0.1.3680043.10.88';
+const pacsDir = tempDir('console-pacs-');
+let box: TestAgent;
+let pacs: { stop(): Promise<void> };
+let browser: Browser;
+let closeBrowser: () => Promise<void>;
+
+beforeAll(async () => {
+  requireTool('storescu', 'dcmtk');
+  const [pacsPort, scpPort, deadPort] = [await freePort(), await freePort(), await freePort()];
+  pacs = await startStorescp(pacsDir.dir, pacsPort);
+  box = await startTestAgent(
+    'console-dicom',
+    `devices:
+  us1: { driver: dicom-scp, host: 127.0.0.1, port: ${scpPort}, aeTitle: EDGE, routes: [pacs, pacs-tinh] }
+destinations:
+  pacs: { type: dicom-cstore, host: 127.0.0.1, port: ${pacsPort}, calledAe: PACS }
+  pacs-tinh: { type: dicom-cstore, host: 127.0.0.1, port: ${deadPort}, calledAe: PACS, backoff: { initialSeconds: 60 } }
+`,
+  );
+  const file = join(pacsDir.dir, 'sent.dcm');
+  writeFileSync(file, syntheticPart10({ studyUid: STUDY, seriesUid: `${STUDY}.1`, sopInstanceUid: `${STUDY}.1.1`, patientId: 'BN0088', modality: 'US' }));
+  const sent = await runTool('storescu', ['-aet', 'US01', '-aec', 'EDGE', '127.0.0.1', String(scpPort), file]);
+  expect(sent.code, sent.stderr).toBe(0);
+  const cookie = await box.login();
+  await waitFor(
+    async () => {
+      const r = (await (await fetch(`${box.url}/api/studies`, { headers: { cookie } })).json()) as { studies: Array<{ forwarding: { done: number; pending: number } }> };
+      return r.studies[0]?.forwarding.done === 1 && r.studies[0].forwarding.pending === 1;
+    },
+    'delivered to one PACS, pending for the other',
+    20_000,
+    100,
+  );
+  ({ browser, close: closeBrowser } = await launchChromium());
+  mkdirSync(SHOTS, { recursive: true });
+});
+afterAll(async () => {
+  await closeBrowser?.();
+  await box?.close();
+  await pacs?.stop();
+  pacsDir.cleanup();
+});
+
+describe('console studies tab', () => {
+  it('lists the study with the Vietnamese name and shows each instance per PACS', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${box.url}/console/`);
+    await page.fill('input[name=password]', TEST_PASSWORD);
+    await page.click('form#login button[type=submit]');
+    await page.waitForSelector('#app:not([hidden])');
+    await page.click('[data-tab=studies]');
+    const studyRow = page.locator('#studies tr', { hasText: 'BN0088' });
+    await studyRow.waitFor();
+    const cells = await studyRow.locator('td').allTextContents();
+    expect(cells[2]).toBe(VN_PATIENT.replace('^', ' ')); // DICOM's name separator shown as a space
+    expect(cells[4]).toBe('US');
+    expect(cells[6]).toBe('Chờ gửi (1/2)');
+    await studyRow.click();
+    const instance = page.locator('#study-instances tr').first();
+    await instance.waitFor();
+    const text = await instance.textContent();
+    expect(text).toContain('pacs: Đã gửi');
+    expect(text).toMatch(/pacs-tinh: Chờ gửi ×1 — .+/);
+    expect(await page.textContent('#study-title')).toContain(STUDY);
+    await page.screenshot({ path: `${SHOTS}/console-studies.png`, fullPage: true });
+
+    // The state filter asks the API: nothing parked here.
+    await page.selectOption('#studies-filter select[name=state]', 'parked');
+    await page.click('#studies-filter button[type=submit]');
+    await page.waitForFunction(() => document.querySelectorAll('#studies tr').length === 0);
+    await page.close();
+  });
+});
