@@ -58,10 +58,17 @@ describe('power cut (SIGKILL) during issuing', () => {
       const lastFirst = Math.max(...first.issued.filter((t) => t.id.includes('-noi-')).map((t) => Number(t.number)));
       const firstSecond = Number(second.issued.find((t) => t.id.includes('-noi-'))!.number);
       expect(firstSecond).toBeGreaterThan(lastFirst);
-      // Waiting list: every acknowledged, never-called ticket still waits, in issue order.
+      // Waiting list: every acknowledged ticket not seen called still waits, except one whose call
+      // committed in each run just before its kill (the call was durable, its answer never left).
       const calledSet = new Set([...first.called, ...second.called]);
       const waitingIds = new Set(queue.waiting('noi').map((t) => t.id));
-      for (const t of [...first.issued, ...second.issued]) if (t.id.includes('-noi-') && !calledSet.has(t.id)) expect(waitingIds.has(t.id), t.id).toBe(true);
+      const calledUnseen: string[] = [];
+      for (const t of [...first.issued, ...second.issued]) {
+        if (!t.id.includes('-noi-') || calledSet.has(t.id) || waitingIds.has(t.id)) continue;
+        expect(queue.get(t.id).firstCalledAt, `${t.id} neither waiting nor called`).not.toBeNull();
+        calledUnseen.push(t.id);
+      }
+      expect(calledUnseen.length).toBeLessThanOrEqual(2);
       // Every committed change reached the journal (re-journaled at start if the kill fell between).
       const unjournaled = store.db.prepare('SELECT COUNT(*) AS n FROM queue_events WHERE journaled = 0').get() as { n: number };
       expect(unjournaled.n).toBe(0);
