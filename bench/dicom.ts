@@ -213,7 +213,7 @@ async function main(): Promise<void> {
       const linkSet = writeSet('link', n, 38 * 1024);
       const ref = await storescu(linkSet, proxy.port, 'ORTHANC', 1);
       row('storescu → Orthanc, 100 ms RTT', `${n} × 39 KB`, '1', f1(ref), `${f1(n / ref)} img/s`, '1.00', '');
-      for (const assocs of [1, 4, 8]) {
+      for (const assocs of [1, 4, 8, 16]) {
         const again = writeSet(`link${assocs}`, n, 38 * 1024);
         await boxSend(warmSet, orthanc.dicomPort, 'ORTHANC', 1, false); // warm directly, not through the slow link
         const s = await boxSend(again, proxy.port, 'ORTHANC', assocs, false);
