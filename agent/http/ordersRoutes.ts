@@ -53,8 +53,17 @@ export function registerOrdersRoutes(app: FastifyInstance, runtime: RuntimeView,
     const cache = runtime.services.get<OrderCache>(ORDER_CACHE_SERVICE);
     if (!cache) throw new Error('no order cache in this agent');
     const body = JSON.stringify(orders);
-    await journal.append({ stream: 'lab.order', kind: 'http', idempotencyKey: 'orders:' + createHash('sha256').update(body).digest('hex').slice(0, 32), raw: Buffer.from(body), personal: true, routes: [] });
-    applyHisOrders(cache, orders);
+    // Applied in the batch's own commit and only for a new batch: a late resend of an older batch
+    // must not overwrite what a newer one said.
+    await journal.append({
+      stream: 'lab.order',
+      kind: 'http',
+      idempotencyKey: 'orders:' + createHash('sha256').update(body).digest('hex').slice(0, 32),
+      raw: Buffer.from(body),
+      personal: true,
+      routes: [],
+      withEntry: () => applyHisOrders(cache, orders),
+    });
   });
   app.post(
     '/api/orders',

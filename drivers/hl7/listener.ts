@@ -205,6 +205,7 @@ export class Hl7Listener {
       return refuse(isOrder ? `${type}: orders are accepted only on an orders listener (mode "orders")` : `${type}: this orders listener accepts ORM^O01 and OML^O21 only`);
     }
     let results: LabResult[] = [];
+    let applyBatch: (() => void) | undefined;
     if (isOrder) {
       let batch: Hl7OrderBatch;
       try {
@@ -213,17 +214,18 @@ export class Hl7Listener {
         return refuse(err instanceof Hl7OrderError ? err.message : `orders not understood: ${(err as Error).message}`);
       }
       const cache = this.ctx.services.get<OrderCache>(ORDER_CACHE_SERVICE);
-      try {
-        if (!cache) throw new Error('no order cache service in this agent');
-        // Applied before the ACK; idempotent, so the sender's resend after a failure is harmless.
-        applyOrders(cache, batch);
-      } catch (err) {
+      if (!cache) {
         this.counters.storageFailures++;
-        this.ctx.log.error({ controlId: hdr.controlId, reason: (err as Error).message }, 'orders not stored; answered with an error so the sender resends');
-        reply(ackFor('E', `storage failed, send again later: ${(err as Error).message}`), false);
+        this.ctx.log.error({ controlId: hdr.controlId }, 'orders not stored: no order cache service in this agent');
+        reply(ackFor('E', 'storage failed, send again later: no order cache in this agent'), false);
         return;
       }
-      this.counters.orders += batch.orders.length + batch.cancels.length;
+      // Applied in the message's own commit, and only when the message is new: a late resend of
+      // an older order (same MSH-10) must not overwrite what a newer one said.
+      applyBatch = () => {
+        applyOrders(cache, batch);
+        this.counters.orders += batch.orders.length + batch.cancels.length;
+      };
     } else if (hdr.messageType === 'ORU' || hdr.messageType === 'OUL') {
       this.clockSkew.observe(clockSkewSeconds(hdr.time, this.ctx.timezone, now), now);
       const receivedAt = isoWithOffset(now, this.ctx.timezone);
@@ -232,7 +234,7 @@ export class Hl7Listener {
     const ok = ackFor('A');
     const messageKey = `hl7:${this.ctx.id}:${hdr.controlId}`;
     const entries: JournalInput[] = [
-      { stream: isOrder ? 'lab.order' : 'lab.message', kind: type, idempotencyKey: messageKey, raw, personal: true, routes: [], meta: { ack: ok, controlId: hdr.controlId } },
+      { stream: isOrder ? 'lab.order' : 'lab.message', kind: type, idempotencyKey: messageKey, raw, personal: true, routes: [], meta: { ack: ok, controlId: hdr.controlId }, ...(applyBatch ? { withEntry: applyBatch } : {}) },
       ...results.map((r) => ({
         stream: 'lab.result',
         kind: 'hl7.result',

@@ -62,6 +62,20 @@ describe('orders from the LIS into the cache, host queries answered from it', ()
     lis.close();
   });
 
+  it('a late resend of an older order does not undo a newer one (applied only when the message is new)', async () => {
+    const orm = (id: string, control: string, tests: string[]) =>
+      [`MSH|^~\\&|LIS|BV|EDGE||20261122091500||ORM^O01|${id}|P|2.3.1||||||UNICODE`, 'PID|1||BN-77||Trần^Văn Bình||19700101|M', ...tests.flatMap((t, i) => [`ORC|${control}|Q${i}|SID-077`, `OBR|${i + 1}|Q${i}|SID-077|${t}^${t}`])].join('\r') + '\r';
+    const lis = await TestMllpClient.open(orders.port);
+    const first = await lis.send(orm('ORD-77A', 'NW', ['WBC', 'HGB']));
+    expect(msa(first).code).toBe('AA');
+    expect(msa(await lis.send(orm('ORD-77B', 'CA', ['HGB']))).code).toBe('AA');
+    expect(cache.findBySpecimen('SID-077')!.tests).toEqual(['WBC']);
+    // The first message again (a sender that lost our ACK long ago): its stored ACK, no change.
+    expect(await lis.send(orm('ORD-77A', 'NW', ['WBC', 'HGB']))).toBe(first);
+    expect(cache.findBySpecimen('SID-077')!.tests).toEqual(['WBC']);
+    lis.close();
+  });
+
   it('refuses results on the orders listener and orders on the analyzer listener, with AR and a reason', async () => {
     const lis = await TestMllpClient.open(orders.port);
     const r1 = await lis.send('MSH|^~\\&|XN|LAB|||20261122||ORU^R01|X-1|P|2.5\rOBR|1||S1\rOBX|1|NM|GLU||5.1|mmol/L|||||F\r');

@@ -97,11 +97,12 @@ describe('POST /api/orders', () => {
     fetch(`${base}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', ...(withLogin ? { cookie } : {}) }, body: JSON.stringify(body) });
 
   it('puts HIS orders into the order cache, where the analyzer\'s host query finds them', async () => {
-    const res = await post({
+    const firstBatch = {
       orders: [
         { orderId: 'HIS-1', accessionNumber: 'SID-900', patient: { hisPatientId: 'BN-1', fullName: 'Lê Văn Đức', dateOfBirth: '1950-02-03', sex: 'male' }, items: [{ code: 'WBC' }, { code: 'HGB' }], priority: 'urgent' },
       ],
-    });
+    };
+    const res = await post(firstBatch);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ accepted: 1 });
 
@@ -120,6 +121,16 @@ describe('POST /api/orders', () => {
     expect((await post([{ orderId: 'HIS-1', accessionNumber: 'SID-900', action: 'cancel', items: [{ code: 'HGB' }] }])).status).toBe(200);
     const journal = (await (await get('/api/journal?stream=lab.order')).json()) as { entries: unknown[] };
     expect(journal.entries).toHaveLength(2);
+
+    // The first batch sent again late (a HIS retrying after a lost answer): accepted, but it does
+    // not undo the newer cancel.
+    expect((await post(firstBatch)).status).toBe(200);
+    const again = await TestMllpClient.open(analyzerPort);
+    again.write(`MSH|^~\\&|BC-5380|Mindray|||20261122100000||QRY^Q02|Q-11|P|2.3.1||||||UNICODE\rQRD|20261122100000|R|D|1|||RD|SID-900|OTH|||T\rQRF|BC-5380|||||RCT|COR|ALL||\r`);
+    await again.next();
+    const dsr2 = parseHl7(await again.next());
+    again.close();
+    expect(dsr2.segments.filter((s) => s.id === 'DSP').slice(28).map((s) => comp(dsr2, s, 3))).toEqual(['WBC']);
   });
 
   it('refuses a batch with one bad order, naming it, and applies none of it', async () => {
