@@ -355,8 +355,7 @@ export class Agent implements RuntimeView {
       ...(this.services.get<HisLookup>(HIS_LOOKUP_SERVICE) ? { lookup: this.services.get<HisLookup>(HIS_LOOKUP_SERVICE)! } : {}),
       ...(this.services.get<CheckInRegistrar>(HIS_CHECKIN_SERVICE) ? { registrar: this.services.get<CheckInRegistrar>(HIS_CHECKIN_SERVICE)! } : {}),
       feedback: this.store.journalFor('kiosk', this.config.kiosk?.feedbackRoutes ?? []),
-      // A kiosk with its own printer may name it; otherwise the service's printer prints.
-      ...(printing ? { print: (ticketId: string, printer?: string) => printing.print(ticketId, printer ? { printer } : {}) } : {}),
+      ...(printing ? { printing } : {}),
     });
   }
 

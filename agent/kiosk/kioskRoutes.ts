@@ -8,6 +8,7 @@ import type { CheckInRegistrar } from '../his/checkInRegistrar.ts';
 import type { HisLookup } from '../his/contract.ts';
 import { HIS_UNREACHABLE_MESSAGE, HIS_UNREACHABLE_NEXT_STEP } from '../his/contract.ts';
 import type { TicketQueue } from '../queue/ticketQueue.ts';
+import type { TicketPrinting } from '../queue/ticketPrinting.ts';
 import { errorResponses } from '../http/schemas.ts';
 
 /** What the kiosk's routes need; each part is optional so a station can run without a HIS. */
@@ -19,8 +20,8 @@ export interface KioskDeps {
   registrar?: CheckInRegistrar;
   /** Journal for the patients' feedback ("Góp ý"), routed as configured. */
   feedback: Journal;
-  /** Prints a ticket (the queue's printer service), when a printer is configured. */
-  print?: (ticketId: string) => Promise<unknown>;
+  /** The queue's print log and printers (shared with the counter page), when a queue is configured. */
+  printing?: Pick<TicketPrinting, 'available' | 'print'>;
 }
 
 const identitySchema = {
@@ -114,7 +115,10 @@ export function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps): void
       const body = req.body as { identity?: CccdIdentity; service: string; claim?: string; appointmentId?: string; insuranceCode?: string };
       let issued;
       try {
-        issued = await deps.queue.issue({ service: body.service, ...(body.identity?.dateOfBirth ? { birthDate: body.identity.dateOfBirth } : {}), ...(body.claim ? { claim: body.claim as never } : {}) });
+        // With a printer, the pending print is written in the ticket's own commit: after a crash
+        // the ticket is listed for reprint instead of silently never printed.
+        const print = deps.printing?.available === true;
+        issued = await deps.queue.issue({ service: body.service, ...(body.identity?.dateOfBirth ? { birthDate: body.identity.dateOfBirth } : {}), ...(body.claim ? { claim: body.claim as never } : {}), ...(print ? { print } : {}) });
       } catch (err) {
         return reply.code(400).send({ error: (err as Error).message });
       }
@@ -140,12 +144,11 @@ export function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps): void
         }
       }
       // The answer does not wait for the printer: the page learns the outcome over the live socket.
-      if (deps.print) {
+      if (deps.printing) {
         const printed = (outcome: { ok: boolean; error?: string; none?: boolean }) => deps.bus.emit('domain.event', { topic: 'ticket/print', body: { ticketId: ticket.id, number: ticket.number, ...outcome } });
-        void deps
+        void deps.printing
           .print(ticket.id)
-          .then((r) => {
-            const result = r as { ok: boolean; error?: string } | null;
+          .then((result) => {
             if (!result) return printed({ ok: false, none: true });
             if (!result.ok) req.log.warn({ ticket: ticket.number, reason: result.error }, 'ticket print failed; reprint from the counter page');
             printed({ ok: result.ok, ...(result.error ? { error: result.error } : {}) });
@@ -155,7 +158,7 @@ export function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps): void
             printed({ ok: false, error: (err as Error).message });
           });
       }
-      return { ticket: { id: ticket.id, number: ticket.number, priority: ticket.priority, issuedAt: isoWithOffset(ticket.issuedAt, deps.timezone) }, ahead, serviceName: service?.name ?? ticket.service, registration, print: deps.print ? 'queued' : 'none' };
+      return { ticket: { id: ticket.id, number: ticket.number, priority: ticket.priority, issuedAt: isoWithOffset(ticket.issuedAt, deps.timezone) }, ahead, serviceName: service?.name ?? ticket.service, registration, print: deps.printing ? 'queued' : 'none' };
     },
   );
 

@@ -98,6 +98,10 @@ describe('kiosk against the running agent (chip card behind the real pcscd)', ()
     expect(recogniseNumber(lines[expected.findIndex((e) => e.role === 'number')]!, stylesFor(576).number).text).toBe(number);
     expect(lineDifference(lines[expected.findIndex((e) => e.role === 'service')]!, 'Khám Nhi', stylesFor(576).service)).toBeLessThan(0.02);
     expect(job.cut).toBe(true);
+    // One print-log row for the ticket (written with the ticket, then completed by the print).
+    const basic = { authorization: `Basic ${Buffer.from(`admin:${TEST_PASSWORD}`).toString('base64')}` };
+    const { prints } = (await (await fetch(`${kiosk.url}/api/queue/prints`, { headers: basic })).json()) as { prints: Array<{ number: string; ok: boolean; reprint: boolean }> };
+    expect(prints.filter((p) => p.number === number)).toMatchObject([{ ok: true, reprint: false }]);
     await page.screenshot({ path: `${SHOTS}/kiosk-chip-ticket.png` });
     expect(await accessibilityProblems(page)).toEqual([]);
     await waitFor(() => kiosk.his.registrations.some((r) => JSON.stringify(r.body).includes(number)), 'the check-in registered at the HIS', 15_000);
