@@ -29,6 +29,7 @@ export interface AstmDriverConfig {
   quirks?: LabQuirk[];
   forwardQc?: boolean;
   stripDiacritics?: boolean;
+  clockSkewAlarmSeconds?: number;
   /** tcp-client / serial: wait before reconnecting after a failure. */
   reconnectMs?: number;
   maxConnections?: number;
@@ -58,6 +59,7 @@ export function resolveAstmSettings(ctx: Pick<DriverContext, 'timezone'>, config
     quirks,
     forwardQc: config.forwardQc ?? false,
     stripDiacritics: config.stripDiacritics ?? false,
+    ...(config.clockSkewAlarmSeconds !== undefined ? { clockSkewAlarmSeconds: config.clockSkewAlarmSeconds } : {}),
     timers: config.timers,
   };
 }

@@ -23,7 +23,7 @@ export interface AstmSessionSettings {
   /** Host query answers without Vietnamese diacritics, for analyzers that cannot show them. */
   stripDiacritics?: boolean;
   /** Warn when the message time (H.14) and the box clock differ by more than this (default 5 min). */
-  clockSkewWarnSeconds?: number;
+  clockSkewAlarmSeconds?: number;
   /** Text held while waiting for an L record; beyond this it is kept as incomplete (memory bound). */
   maxMessageBytes?: number;
   /**
@@ -284,7 +284,7 @@ export class AstmSession {
     }
     const isQuery = summary.queries.length > 0 && summary.results.length === 0;
     const skew = clockSkewSeconds(summary.messageTime, this.settings.timezone, this.clock.now());
-    clockSkewAlarmFor(this.ctx, this.settings.clockSkewWarnSeconds).observe(skew, this.clock.now());
+    clockSkewAlarmFor(this.ctx, this.settings.clockSkewAlarmSeconds).observe(skew, this.clock.now());
     const appends: Promise<unknown>[] = [
       this.ctx.journal
         .append({

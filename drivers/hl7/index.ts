@@ -12,6 +12,7 @@ export interface Hl7DriverConfig {
   testCodes?: Record<string, string>;
   forwardQc?: boolean;
   stripDiacritics?: boolean;
+  clockSkewAlarmSeconds?: number;
   maxMessageBytes?: number;
   mllpRelease2?: boolean;
   applicationName?: string;
@@ -42,6 +43,7 @@ class Hl7Driver implements Driver {
       mllpRelease2: this.config.mllpRelease2 ?? profile.hl7?.mllpRelease2 ?? false,
       applicationName: this.config.applicationName ?? 'EDGE',
       stripDiacritics: this.config.stripDiacritics ?? false,
+      ...(this.config.clockSkewAlarmSeconds !== undefined ? { clockSkewAlarmSeconds: this.config.clockSkewAlarmSeconds } : {}),
       mode: this.config.mode ?? 'analyzer',
     });
     await this.listener.start();

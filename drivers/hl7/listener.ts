@@ -25,6 +25,8 @@ export interface Hl7ListenerSettings {
   applicationName: string;
   /** Answers (ACK texts, host query answers) without Vietnamese diacritics. */
   stripDiacritics?: boolean;
+  /** Clock-skew alarm threshold (default 300 s). */
+  clockSkewAlarmSeconds?: number;
   /**
    * 'analyzer': results (ORU/OUL) and host queries (QRY^Q02, QBP^Q11) from a device;
    * 'orders': orders (ORM^O01, OML^O21) from the LIS/HIS into the order cache.
@@ -61,7 +63,7 @@ export class Hl7Listener {
     private readonly ctx: DriverContext,
     private readonly settings: Hl7ListenerSettings,
   ) {
-    this.clockSkew = clockSkewAlarmFor(ctx);
+    this.clockSkew = clockSkewAlarmFor(ctx, settings.clockSkewAlarmSeconds);
     this.testCodesToDevice = Object.fromEntries(Object.entries(settings.testCodes).map(([device, lis]) => [lis, device]));
   }
 
