@@ -19,6 +19,7 @@ import { EventBus } from './bus.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { loadConfig } from './config/load.ts';
 import type { AgentConfig, DestinationConfig, DeviceConfig } from './config/types.ts';
+import { DeviceAlarms } from './deviceAlarms.ts';
 import { DEFAULT_BATCH_MAX_BYTES, OutboxForwarder } from './forward/forwarder.ts';
 import type { Destination, DestinationContext } from './forward/destination.ts';
 import { AgentMetrics } from './http/metrics.ts';
@@ -69,6 +70,7 @@ export const HIS_CHECKIN_SERVICE = 'his.checkin';
  */
 export class Agent implements RuntimeView {
   readonly bus = new EventBus();
+  private readonly alarms = new DeviceAlarms(this.bus);
   readonly startedAt: number;
   readonly metrics: AgentMetrics;
   readonly services: ServiceRegistry;
@@ -220,7 +222,7 @@ export class Agent implements RuntimeView {
   }
 
   devices(): ComponentView[] {
-    return this.deviceSlots.map((s) => ({ id: s.id, type: s.config.driver, status: mergeStatus(s.supervisor.getStatus(), s.driver?.status()), restarts: s.supervisor.restartCount }));
+    return this.deviceSlots.map((s) => ({ id: s.id, type: s.config.driver, status: mergeStatus(s.supervisor.getStatus(), s.driver?.status()), restarts: s.supervisor.restartCount, alarms: this.alarms.for(s.id) }));
   }
 
   async testDevice(id: string): Promise<SelfTestResult | undefined> {

@@ -1,3 +1,4 @@
+import type { DeviceAlarm } from './deviceAlarms.ts';
 import type { DriverStatus, SelfTestResult, ServiceRegistry } from '../drivers/contract.ts';
 import type { EventBus } from './bus.ts';
 import type { AgentConfig } from './config/types.ts';
@@ -10,6 +11,8 @@ export interface ComponentView {
   type: string;
   status: DriverStatus;
   restarts: number;
+  /** Devices only: alarms raised and not cleared (clock skew…). */
+  alarms?: DeviceAlarm[];
 }
 
 export interface DestinationView extends ComponentView {

@@ -15,6 +15,7 @@ const EN = {
   studies: 'Studies (DICOM)', patientId: 'Patient ID', patientName: 'Name', studyDate: 'Study date', accession: 'Accession no.',
   modality: 'Modality', instances: 'Images', series: 'Series', size: 'Size', conflict: 'same UID, different bytes',
   committed: 'committed', commitPending: 'commitment awaited', commitFailed: 'commitment failed', none: 'not routed',
+  clockSkew: 'device clock differs from the box',
 };
 const VI = {
   title: 'Bảng điều khiển', logout: 'Đăng xuất', login: 'Đăng nhập', user: 'Tên đăng nhập', password: 'Mật khẩu', signin: 'Đăng nhập',
@@ -30,6 +31,7 @@ const VI = {
   studies: 'Ca chụp (DICOM)', patientId: 'Mã bệnh nhân', patientName: 'Họ tên', studyDate: 'Ngày chụp', accession: 'Số phiếu chỉ định',
   modality: 'Máy', instances: 'Ảnh', series: 'Loạt', size: 'Kích thước', conflict: 'trùng UID, khác nội dung',
   committed: 'PACS đã cam kết lưu', commitPending: 'chờ PACS cam kết', commitFailed: 'PACS không cam kết', none: 'không chuyển',
+  clockSkew: 'đồng hồ máy lệch so với hộp',
 };
 let lang = localStorage.getItem('console-lang') === 'en' ? 'en' : 'vi';
 const t = (key) => (lang === 'en' ? EN : VI)[key] ?? key;
@@ -91,12 +93,23 @@ function button(label, action) {
 async function loadDevices() {
   const d = await api('/api/devices');
   $('box').textContent = `${d.box.facility} / ${d.box.id}`;
-  $('devices').replaceChildren(...d.devices.map((x) => row([x.id, x.type, stateCell(x.status.state), x.status.detail ?? x.status.lastError, x.restarts, button(t('test'), () => testDevice(x.id))])));
+  $('devices').replaceChildren(...d.devices.map((x) => row([x.id, x.type, stateCell(x.status.state), detailCell(x), x.restarts, button(t('test'), () => testDevice(x.id))])));
   destinationIds = d.destinations.map((x) => x.id);
   $('destinations').replaceChildren(...d.destinations.map((x) => row([x.id, x.type, stateCell(x.status.state), x.stats.delivered, x.stats.lastError])));
 }
 
 let destinationIds = [];
+
+/** The device's status detail, with its active alarms (clock skew…) first. */
+function detailCell(device) {
+  const cell = document.createElement('span');
+  for (const a of device.alarms ?? []) {
+    const text = a.name === 'clock-skew' ? `${t('clockSkew')}: ${a.skewSeconds > 0 ? '+' : ''}${a.skewSeconds} s (> ${a.thresholdSeconds} s)` : a.name;
+    cell.append(Object.assign(document.createElement('div'), { className: 'bad', textContent: `⚠ ${text}` }));
+  }
+  cell.append(device.status.detail ?? device.status.lastError ?? '');
+  return cell;
+}
 
 /** The device's own test (listening check, test ticket, card read); the answer stays on screen. */
 async function testDevice(id) {

@@ -8,6 +8,7 @@ import { TEST_PASSWORD, writeAgentConfig } from '../../helpers/agentConfig.ts';
 import { launchChromium } from '../../helpers/browser.ts';
 import { freePort } from '../../helpers/ports.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { msa, TestMllpClient } from '../../helpers/mllpClient.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 const { dir, cleanup } = tempDir('edge-console-');
@@ -16,11 +17,12 @@ let sink: HttpSink;
 let browser: Browser;
 let closeBrowser: () => Promise<void>;
 let base: string;
+let hl7Port: number;
 const SHOTS = 'test-artifacts/screenshots';
 
 beforeAll(async () => {
   sink = await startHttpSink();
-  const hl7Port = await freePort();
+  hl7Port = await freePort();
   agent = new Agent({ configFile: await writeAgentConfig(dir, { sinkUrl: sink.url, extra: `  bc5380:\n    driver: hl7-mllp\n    host: 127.0.0.1\n    port: ${hl7Port}\n    routes: [central]` }), log: pino({ level: 'silent' }) });
   await agent.start();
   base = `http://127.0.0.1:${agent.httpPort}`;
@@ -111,6 +113,22 @@ describe('IT console in Chromium', () => {
     await page.waitForSelector('#config-problems li');
     expect(await page.textContent('#config-problems')).toMatch(/agent\.yaml:3:\d+ http\.port: must be <= 65535/);
     await page.screenshot({ path: `${SHOTS}/console-config.png` });
+    await page.close();
+  });
+
+  it("shows an analyzer's clock-skew alarm next to its status, and clears it when the clock is right", async () => {
+    const vnTime = (ms: number) => new Date(ms + 7 * 3_600_000).toISOString().replace(/\D/g, '').slice(0, 14);
+    const oru = (id: string, at: number) => `MSH|^~\\&|BC5380|LAB|||${vnTime(at)}||ORU^R01|${id}|P|2.3.1\rPID|1||P1\rOBR|1||S-SKEW\rOBX|1|NM|WBC^WBC||6.1|10*9/L|||||F\r`;
+    const analyzer = await TestMllpClient.open(hl7Port);
+    expect(msa(await analyzer.send(oru('SKEW-1', Date.now() + 10 * 60_000))).code).toBe('AA');
+    const page = await loggedIn();
+    const row = page.locator('#devices tr', { hasText: 'bc5380' });
+    await row.locator('.bad', { hasText: '⚠' }).waitFor();
+    expect(await row.textContent()).toMatch(/⚠ đồng hồ máy lệch so với hộp: \+(59\d|60\d) s \(> 300 s\)/);
+    await page.screenshot({ path: `${SHOTS}/console-clock-skew.png` });
+    expect(msa(await analyzer.send(oru('SKEW-2', Date.now()))).code).toBe('AA');
+    analyzer.close();
+    await page.waitForFunction(() => !Array.from(document.querySelectorAll('#devices tr')).some((r) => r.textContent!.includes('bc5380') && r.textContent!.includes('⚠')), undefined, { timeout: 10_000 });
     await page.close();
   });
 });
