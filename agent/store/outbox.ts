@@ -68,6 +68,8 @@ export class Outbox {
   private readonly insertDeadStmt;
   private readonly reopenDeliveredStmt;
   private readonly parkDeliveredStmt;
+  private readonly holdStmt;
+  private readonly releaseStmt;
 
   constructor(
     private readonly db: Database.Database,
@@ -120,6 +122,8 @@ export class Outbox {
       `UPDATE outbox SET state = 'pending', next_ms = ?, updated_ms = ?, done_ms = NULL, last_error = ? WHERE destination = ? AND journal_id = ? AND state = 'done'`,
     );
     this.parkDeliveredStmt = db.prepare(`UPDATE outbox SET state = 'parked', updated_ms = ?, last_error = ? WHERE destination = ? AND journal_id = ? AND state = 'done' RETURNING id`);
+    this.holdStmt = db.prepare('INSERT OR IGNORE INTO journal_hold (journal_id, holder, since_ms) VALUES (?, ?, ?)');
+    this.releaseStmt = db.prepare('DELETE FROM journal_hold WHERE journal_id = ? AND holder = ?');
   }
 
   /**
@@ -230,6 +234,18 @@ export class Outbox {
     const row = this.parkDeliveredStmt.get(now, reason.slice(0, 2000), destination, journalId) as { id: number } | undefined;
     if (row) this.insertDeadStmt.run(row.id, destination, reason.slice(0, 2000), now);
     return row !== undefined;
+  }
+
+  /**
+   * Keeps a delivered entry (and its blob) past retention until released: for a destination that
+   * confirms later than its acknowledgement (storage commitment). Synchronous, like the two above.
+   */
+  hold(journalId: number, holder: string): void {
+    this.holdStmt.run(journalId, holder, this.clock.now());
+  }
+
+  release(journalId: number, holder: string): void {
+    this.releaseStmt.run(journalId, holder);
   }
 
   /** Console action: move a parked item back to pending (attempts kept, due now). */

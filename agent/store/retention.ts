@@ -31,13 +31,10 @@ export async function applyRetention(db: Database.Database, blobs: BlobStore, cl
   const deliveredBefore = now - policy.deliveredDays * DAY;
   const imagesBefore = now - (policy.imagesDays ?? policy.deliveredDays) * DAY;
   const personalBefore = now - policy.personalHours * HOUR;
-  // An entry is finished when it has no pending or parked outbox row, and, where a PACS was
-  // asked for storage commitment (drivers/dicom/data/commitmentStore.ts), once that PACS
-  // committed it: until then the box's copy is the only one anybody answers for.
-  const commitment = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dicom_commit_instance'`).get()
-    ? ` AND NOT EXISTS (SELECT 1 FROM dicom_commit_instance c WHERE c.journal_id = journal.id AND c.state != 'committed')`
-    : '';
-  const finished = `NOT EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id = journal.id AND o.state != 'done')${commitment}`;
+  // An entry is finished when it has no pending or parked outbox row and nobody holds it (a PACS
+  // asked for storage commitment that has not committed yet: the box's copy is the only one).
+  const finished = `NOT EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id = journal.id AND o.state != 'done')
+    AND NOT EXISTS (SELECT 1 FROM journal_hold h WHERE h.journal_id = journal.id)`;
 
   const outcome = db.transaction((): Omit<RetentionOutcome, 'blobsRemoved'> & { blobHashes: string[] } => {
     const personalScrubbed = db
@@ -52,10 +49,6 @@ export async function applyRetention(db: Database.Database, blobs: BlobStore, cl
     db.prepare(`DELETE FROM capture_chunk WHERE capture_id IN (${oldCaptures})`).run(personalBefore);
     const capturesPurged = db.prepare(`DELETE FROM capture WHERE started_ms < ?`).run(personalBefore).changes;
     db.prepare(`DELETE FROM dead_letter WHERE outbox_id NOT IN (SELECT id FROM outbox)`).run();
-    if (commitment) {
-      db.prepare(`DELETE FROM dicom_commit_instance WHERE journal_id NOT IN (SELECT id FROM journal)`).run();
-      db.prepare(`DELETE FROM dicom_commit_tx WHERE state IN ('reported', 'replaced', 'timed-out') AND NOT EXISTS (SELECT 1 FROM dicom_commit_instance c WHERE c.tx_uid = dicom_commit_tx.tx_uid)`).run();
-    }
     return { outboxPurged, journalPurged, personalScrubbed, capturesPurged, blobHashes };
   })();
 

@@ -73,6 +73,16 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX capture_started ON capture (started_ms);
   `,
+  // A module's claim that an entry (and its blob) must outlive its delivery: retention keeps a
+  // held entry whatever its age (DICOM storage commitment holds until the PACS committed).
+  `
+  CREATE TABLE journal_hold (
+    journal_id INTEGER NOT NULL,
+    holder TEXT NOT NULL,
+    since_ms INTEGER NOT NULL,
+    PRIMARY KEY (journal_id, holder)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

@@ -80,6 +80,9 @@ export function failureReasonText(reason: number): string {
   return `${reason.toString(16).toUpperCase().padStart(4, '0')} ${REASON_TEXT.get(reason) ?? 'failure'}`;
 }
 
+/** The journal hold of a destination's uncommitted instances. */
+const holderFor = (destination: string): string => `dicom-commit:${destination}`;
+
 /** After this many commitment failures of one instance it is parked instead of resent (no endless loop). */
 export const MAX_COMMITMENT_FAILURES = 3;
 
@@ -91,7 +94,7 @@ export class SqliteCommitmentStore {
   constructor(
     private readonly db: Database.Database,
     /** Where a lost instance is sent again or parked. */
-    private readonly outbox: Pick<Outbox, 'reopenDelivered' | 'parkDelivered'>,
+    private readonly outbox: Pick<Outbox, 'reopenDelivered' | 'parkDelivered' | 'hold' | 'release'>,
     options: { onRequeued?: (destination: string) => void; now?: () => number } = {},
   ) {
     this.onRequeued = options.onRequeued ?? (() => undefined);
@@ -136,9 +139,29 @@ export class SqliteCommitmentStore {
 
   private now: () => number = () => Date.now();
 
-  /** Called by the destination before it reports C-STORE success: from here on retention keeps the file. */
+  /** A delivery to a destination that commits: pending, and held so retention keeps the entry and its file. */
   recordDelivered(destination: string, inst: PendingInstance): void {
-    this.upsertPending.run({ destination, ...inst, now: this.now() });
+    this.db.transaction(() => {
+      this.upsertPending.run({ destination, ...inst, now: this.now() });
+      this.outbox.hold(inst.journalId, holderFor(destination));
+    })();
+  }
+
+  /**
+   * Rows of entries retention has since removed (released when committed, then aged out), and
+   * transactions left without instances: reported ones at once, replaced or timed-out ones after
+   * 30 days (a late report for them is still the PACS's word until then).
+   */
+  forgetPurged(destination: string): void {
+    this.db.transaction(() => {
+      this.db.prepare(`DELETE FROM dicom_commit_instance WHERE destination = ? AND state = 'committed' AND journal_id NOT IN (SELECT id FROM journal)`).run(destination);
+      this.db
+        .prepare(
+          `DELETE FROM dicom_commit_tx WHERE destination = ? AND (state = 'reported' OR (state IN ('replaced', 'timed-out') AND created_ms < ?))
+             AND NOT EXISTS (SELECT 1 FROM dicom_commit_instance c WHERE c.tx_uid = dicom_commit_tx.tx_uid)`,
+        )
+        .run(destination, this.now() - 30 * 86_400_000);
+    })();
   }
 
   unassigned(destination: string, limit: number): PendingInstance[] {
@@ -235,6 +258,7 @@ export class SqliteCommitmentStore {
         if (rows.length === 0) out.unmatched++;
         for (const r of rows) {
           commit.run(report.transactionUid, now, destination, r.journal_id);
+          this.outbox.release(r.journal_id, holderFor(destination));
           out.committed++;
         }
       }

@@ -435,8 +435,8 @@ export class SqliteStudyIndex implements StudyIndex {
    */
   purgeForwarded(olderThanDays: number, nowMs = Date.now()): number {
     const cutoff = nowMs - olderThanDays * DAY;
-    // Not yet committed by a PACS asked for storage commitment: still listed (its file is kept too).
-    const uncommitted = this.hasCommitment() ? `AND NOT EXISTS (SELECT 1 FROM dicom_commit_instance c WHERE c.journal_id = dicom_instance.journal_id AND c.state != 'committed')` : '';
+    // Held (e.g. not yet committed by a PACS asked for storage commitment): still listed, as its file is kept.
+    const uncommitted = `AND NOT EXISTS (SELECT 1 FROM journal_hold h WHERE h.journal_id = dicom_instance.journal_id)`;
     return this.db.transaction(() => {
       const doomed = `FROM dicom_instance WHERE received_ms < ? AND (
              NOT EXISTS (SELECT 1 FROM journal j WHERE j.id = dicom_instance.journal_id)

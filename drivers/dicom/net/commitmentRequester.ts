@@ -171,6 +171,7 @@ export class CommitmentRequester {
 
   /** Overdue transactions: the first timeout resends under a new UID, the second flags them. */
   private async sweep(): Promise<void> {
+    this.store.forgetPurged(this.destination);
     for (const tx of this.store.overdue(this.destination, this.timeoutMs)) {
       if (this.stopped) return;
       if (tx.state === 'sending') {

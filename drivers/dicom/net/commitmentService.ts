@@ -20,7 +20,7 @@ export type CommitmentDestinationConfig = CStoreDestinationConfig & { type: stri
 
 export interface StorageCommitmentServiceOptions {
   db: Database.Database;
-  outbox: Pick<Outbox, 'reopenDelivered' | 'parkDelivered'>;
+  outbox: Pick<Outbox, 'reopenDelivered' | 'parkDelivered' | 'hold' | 'release'>;
   bus: Pick<EventBus, 'on' | 'removeListeners'>;
   destinations: Record<string, { type: string; enabled?: boolean; [k: string]: unknown }>;
   log: Logger;

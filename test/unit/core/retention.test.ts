@@ -52,6 +52,20 @@ describe('retention', () => {
     expect(store.journalStore.get(parked.id)).toBeDefined();
   });
 
+  it('keeps a delivered entry and its file while a module holds it, and purges it once released', async () => {
+    const { store, clock } = await setup();
+    const ref = await store.blobs.write(Buffer.from('CT slice'));
+    const entry = await store.journalFor('ct1', ['pacs']).append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: 'sop-9', blob: ref });
+    await store.outbox.markDone(store.outbox.list({ destination: 'pacs' })[0]!.outboxId);
+    store.outbox.hold(entry.id, 'dicom-commit:pacs');
+    clock.advance(40 * DAY);
+    expect(await store.applyRetention()).toMatchObject({ journalPurged: 0, blobsRemoved: 0 });
+    expect(existsSync(store.blobs.path(ref))).toBe(true);
+    store.outbox.release(entry.id, 'dicom-commit:pacs');
+    expect(await store.applyRetention()).toMatchObject({ journalPurged: 1, blobsRemoved: 1 });
+    expect(existsSync(store.blobs.path(ref))).toBe(false);
+  });
+
   it('purges raw captures after the personal-data retention', async () => {
     const { store, clock } = await setup();
     const s = store.captureFor('astm1').open('tcp 127.0.0.1:4010');
