@@ -121,6 +121,7 @@ export class Agent implements RuntimeView {
       minFreeBytes: c.store.minFreeMB * 1024 * 1024,
       warnPercent: c.store.warnPercent,
       criticalPercent: c.store.criticalPercent,
+      blobPoolBytes: c.store.blobPoolMB * 1024 * 1024,
       retention: c.retention,
       onCommit: (ms, writes) => this.metrics.observeCommit(ms, writes),
       onEnqueued: (destinations) => {

@@ -73,10 +73,13 @@ export interface BlobRef {
 }
 
 export interface BlobWriter {
-  /** Writes a stream to a content-addressed file, fsyncs file and directory, returns the ref. */
+  /** Writes a stream to disk (fsynced) and returns its ref; found by path() once journaled. */
   writeStream(source: AsyncIterable<Buffer | Uint8Array>): Promise<BlobRef>;
   write(data: Buffer): Promise<BlobRef>;
+  /** Where the bytes are. Read exactly ref.size bytes: a just-written blob's file may be longer for a moment. */
   path(ref: BlobRef): string;
+  /** Blobs are expected (a receiver starts): the store may prepare for fast writes now. */
+  prepare?(): void;
 }
 
 export interface Journal {

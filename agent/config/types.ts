@@ -9,7 +9,7 @@ export interface AgentConfig {
   http: { host: string; port: number; sessionHours: number; admin?: { user: string; passwordHash?: string } };
   lanBroker: { enabled: boolean; host: string; port: number; healthIntervalSeconds: number };
   province?: { enabled: boolean; url: string; username?: string; password?: string; topicRoot: string; healthIntervalSeconds: number };
-  store: { budgetMB: number; minFreeMB: number; warnPercent: number; criticalPercent: number };
+  store: { budgetMB: number; minFreeMB: number; blobPoolMB: number; warnPercent: number; criticalPercent: number };
   retention: { deliveredDays: number; personalHours: number; imagesDays: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
   destinations: Record<string, DestinationConfig>;

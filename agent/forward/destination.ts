@@ -17,7 +17,7 @@ export interface OutboxItem {
   raw: Buffer | null;
   parsed: unknown;
   blob: BlobRef | null;
-  /** Absolute path of the blob file, when there is one. */
+  /** Absolute path of the blob file, when there is one. Read blob.size bytes: the file may be longer for a moment. */
   blobPath: string | null;
   receivedAt: string;
   meta: Record<string, unknown>;

@@ -1,28 +1,118 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, linkSync, mkdirSync, openSync, renameSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { BlobRef, BlobWriter } from '../../drivers/contract.ts';
+import { BlobPool, IDLE_MS, POOL_MAX_SLOT } from './blobPool.ts';
+import { fdatasyncFd, fsyncDir, fsyncDirSync, fsyncFd } from './durable.ts';
 import { toStoreError } from './errors.ts';
 
+/** A blob written into a pool file whose content-addressed name is not durable yet. */
+export interface StagedBlob {
+  /** Pool file, relative to the blob root. */
+  file: string;
+  size: number;
+}
+
 /**
- * Content-addressed files for large payloads (DICOM). A blob is written to a temporary file,
- * fsynced, renamed to its SHA-256 name and the directory fsynced, so that once writeStream()
- * resolves the bytes survive a power cut and the journal may reference them.
+ * Content-addressed files for large payloads (DICOM). Once writeStream() resolves, the bytes
+ * are on disk; the journal entry that references the blob makes it findable after a power cut:
+ *
+ * - the slow path writes a temporary file, fsyncs it, renames it to its SHA-256 name and
+ *   fsyncs the directory (the name is durable before the journal is written);
+ * - the fast path (blobs up to 1 MB, when the pool has a file) overwrites a preallocated pool
+ *   file and fdatasyncs it. Its hash → pool file mapping goes into the journal's own commit
+ *   (`blob_staged`, via staged()). Once writes pause, the file is shrunk to the blob, its
+ *   content-addressed name linked and made durable, and the mapping forgotten. Until then the
+ *   file is longer than the blob: readers read ref.size bytes from path(), which knows both.
  */
 export class BlobStore implements BlobWriter {
   private readonly tmpDir: string;
+  private readonly poolDir: string;
   /** Fan-out directories known to exist durably (saves a mkdir per blob). */
   private readonly durableDirs = new Set<string>();
+  private pool: BlobPool | null = null;
+  /** Written into a pool file, content-addressed name not yet durable. */
+  private readonly stagedBlobs = new Map<string, StagedBlob>();
+  /** Content-addressed name now durable: the pool name is unlinked after a grace (open readers). */
+  private readonly linked: { hash: string; file: string; at: number }[] = [];
+  private finalizing: Promise<void> | null = null;
+  private lastStaged = 0;
+  private closed = false;
+  /** Hashes whose `blob_staged` rows may be deleted (handed over by sweep()). */
+  private readonly finalized: string[] = [];
 
   constructor(private readonly root: string) {
     this.tmpDir = join(root, 'tmp');
+    this.poolDir = join(root, 'pool');
     mkdirSync(this.tmpDir, { recursive: true });
+    mkdirSync(this.poolDir, { recursive: true });
   }
 
+  /** Where a blob's bytes are now: its pool file while staged, its content-addressed file after. */
   path(ref: Pick<BlobRef, 'hash'>): string {
-    return join(this.root, ref.hash.slice(0, 2), ref.hash);
+    const staged = this.stagedBlobs.get(ref.hash);
+    return staged ? join(this.root, staged.file) : this.finalPath(ref.hash);
+  }
+
+  private finalPath(hash: string): string {
+    return join(this.root, hash.slice(0, 2), hash);
+  }
+
+  /**
+   * Opens the pool of `bytes` (0: none). Called after finishStaged() so that the pool files
+   * the last run left referenced are content-addressed first.
+   */
+  openPool(bytes: number, onError: (err: unknown) => void): void {
+    if (bytes > 0) this.pool = new BlobPool(this.poolDir, bytes, onError);
+  }
+
+  /** Blobs are expected soon (a receiver starting): fill the pool now rather than at the first write. */
+  prepare(): void {
+    this.pool?.fillSoon();
+  }
+
+  /** Resolves once the pool is full (benchmarks measure the steady state). */
+  async poolFull(): Promise<void> {
+    await this.pool?.full();
+  }
+
+  poolCounters(): { taken: number; missed: number; written: number; free: number } | null {
+    return this.pool ? { ...this.pool.counters, free: this.pool.freeCount() } : null;
+  }
+
+  /** The journal's commit asks this for each blob it references: a mapping to keep, if staged. */
+  staged(hash: string): StagedBlob | undefined {
+    return this.stagedBlobs.get(hash);
+  }
+
+  /**
+   * At start, before the pool opens: the mappings committed by the last run whose names were
+   * not known durable get their content-addressed name now (idempotent, synchronous).
+   */
+  finishStaged(rows: Iterable<{ hash: string; file: string; size: number }>): number {
+    let n = 0;
+    for (const row of rows) {
+      const file = join(this.root, row.file);
+      const final = this.finalPath(row.hash);
+      if (existsSync(file)) {
+        truncateSync(file, row.size);
+        const fd = openSync(file, 'r+');
+        try {
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        mkdirSync(dirname(final), { recursive: true });
+        if (existsSync(final) && statSync(final).size !== row.size) unlinkSync(final);
+        if (!existsSync(final)) linkSync(file, final);
+        fsyncDirSync(dirname(final));
+        fsyncDirSync(this.root);
+        unlinkSync(file);
+        n++;
+      }
+    }
+    return n;
   }
 
   async write(data: Buffer): Promise<BlobRef> {
@@ -52,22 +142,145 @@ export class BlobStore implements BlobWriter {
         // Awaiting each write is the backpressure: the producer waits for the disk.
         await handle!.write(chunk);
       }
-      if (small) await writeSmallFile(tmp, Buffer.concat(small, size));
-      else {
+      if (small) {
+        const bytes = Buffer.concat(small, size);
+        const hex = hash.digest('hex');
+        if (await this.writeToPool(hex, bytes)) return { hash: hex, size };
+        await writeSmallFile(tmp, bytes);
+        return await this.name(tmp, { hash: hex, size });
+      } else {
         await handle!.sync();
         await handle!.close();
         handle = undefined;
       }
-      const ref = { hash: hash.digest('hex'), size };
-      const dir = join(this.root, ref.hash.slice(0, 2));
-      await this.ensureDir(dir);
-      renameSync(tmp, this.path(ref));
-      await fsyncDir(dir);
-      return ref;
+      return await this.name(tmp, { hash: hash.digest('hex'), size });
     } catch (err) {
       await handle?.close().catch(() => undefined);
       await rm(tmp, { force: true });
       throw toStoreError(err);
+    }
+  }
+
+  /** Renames a durable temporary file to its content-addressed name, durably. */
+  private async name(tmp: string, ref: BlobRef): Promise<BlobRef> {
+    const dir = join(this.root, ref.hash.slice(0, 2));
+    await this.ensureDir(dir);
+    renameSync(tmp, this.finalPath(ref.hash));
+    await fsyncDir(dir);
+    return ref;
+  }
+
+  /**
+   * The fast path: the bytes into a free pool file at offset 0, fdatasynced (no metadata
+   * changes: the file keeps its size). false when the pool has no file for this size.
+   */
+  private async writeToPool(hash: string, bytes: Buffer): Promise<boolean> {
+    if (bytes.length > POOL_MAX_SLOT || !this.pool) return false;
+    const slot = this.pool.take(bytes.length);
+    if (!slot) return false;
+    const fd = openSync(slot.path, 'r+');
+    try {
+      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at, at);
+      await fdatasyncFd(fd);
+    } catch (err) {
+      closeSync(fd);
+      unlinkSync(slot.path);
+      throw err;
+    }
+    closeSync(fd);
+    if (this.stagedBlobs.has(hash) || existsSync(this.finalPath(hash))) {
+      // Same bytes already stored: this copy is referenced by nothing.
+      unlinkSync(slot.path);
+      return true;
+    }
+    this.stagedBlobs.set(hash, { file: relative(this.root, slot.path), size: bytes.length });
+    this.lastStaged = Date.now();
+    this.finalizeWhenIdle();
+    return true;
+  }
+
+  /** Finalizing costs fsyncs that would slow the writers: it waits for a pause (or a long backlog). */
+  private finalizeWhenIdle(delayMs = IDLE_MS): void {
+    if (this.finalizing || this.closed) return;
+    this.finalizing = new Promise<void>((resolve) => setTimeout(resolve, delayMs).unref()).then(async () => {
+      let progress = true;
+      if (this.closed) return;
+      if (Date.now() - this.lastStaged >= IDLE_MS || this.stagedBlobs.size >= FINALIZE_BACKLOG) progress = await this.finalizeStaged();
+      this.finalizing = null;
+      // No progress (disk error): try again in a second rather than spin.
+      if (this.stagedBlobs.size > 0) this.finalizeWhenIdle(progress ? IDLE_MS : 1000);
+    });
+  }
+
+  /**
+   * Background, off the acknowledgement path: the file shrunk to the blob and made durable, the content-addressed
+   * name linked to the same file and its directory fsynced. The pool name stays a minute for
+   * readers that resolved path() just before.
+   */
+  private async finalizeStaged(): Promise<boolean> {
+    const batch = [...this.stagedBlobs].slice(0, 64);
+    const dirs = new Set<string>();
+    await Promise.allSettled(
+      batch.map(async ([hash, staged]) => {
+        const file = join(this.root, staged.file);
+        const handle = await open(file, 'r+');
+        try {
+          await handle.truncate(staged.size);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        const dir = dirname(this.finalPath(hash));
+        await this.ensureDir(dir);
+        try {
+          linkSync(file, this.finalPath(hash));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
+        dirs.add(dir);
+      }),
+    );
+    await Promise.all([...dirs].map((d) => fsyncDir(d))).catch(() => dirs.clear());
+    if (dirs.size === 0) return false;
+    const now = Date.now();
+    let progress = false;
+    for (const [hash, staged] of batch) {
+      if (!existsSync(this.finalPath(hash))) continue; // retried on the next round
+      this.stagedBlobs.delete(hash);
+      this.linked.push({ hash, file: staged.file, at: now });
+      this.finalized.push(hash);
+      progress = true;
+    }
+    this.unlinkOldPoolNames(now - POOL_NAME_GRACE_MS);
+    return progress;
+  }
+
+  /**
+   * Periodic: pool names past their grace go, and the hashes finalized since the last call are
+   * handed over so the store deletes their mapping rows.
+   */
+  sweep(): string[] {
+    this.unlinkOldPoolNames(Date.now() - POOL_NAME_GRACE_MS);
+    return this.finalized.splice(0);
+  }
+
+  private unlinkOldPoolNames(before: number): void {
+    while (this.linked.length > 0 && this.linked[0]!.at <= before) {
+      const { file } = this.linked.shift()!;
+      rm(join(this.root, file), { force: true }).catch(() => undefined);
+    }
+  }
+
+  /** Stop: pool names already content-addressed go now (nothing reads after close). */
+  close(): void {
+    this.closed = true;
+    this.pool?.close();
+    for (const { file } of this.linked.splice(0)) {
+      try {
+        unlinkSync(join(this.root, file));
+      } catch {
+        // already gone
+      }
     }
   }
 
@@ -87,7 +300,7 @@ export class BlobStore implements BlobWriter {
   }
 
   async remove(hash: string): Promise<void> {
-    await rm(this.path({ hash }), { force: true });
+    await rm(this.finalPath(hash), { force: true });
   }
 
   /** Temporary files left by a crash mid-write: never referenced, safe to delete. */
@@ -100,32 +313,26 @@ export class BlobStore implements BlobWriter {
   /** Every stored blob hash (for garbage collection of unreferenced files). */
   async *hashes(): AsyncGenerator<string> {
     for (const dir of await readdir(this.root)) {
-      if (dir === 'tmp' || dir.length !== 2) continue;
+      if (dir.length !== 2) continue;
       for (const name of await readdir(join(this.root, dir))) yield name;
     }
   }
 }
 
-/** Blobs up to this size take the in-memory path of writeStream. */
-const SMALL_BLOB = 1024 * 1024;
+/** How long a pool file's name outlives its content-addressed name (readers that resolved path() before). */
+const POOL_NAME_GRACE_MS = 60_000;
 
-const fsyncFd = promisify(fsync);
+/** Staged blobs that make the finalizer run even while writes go on. */
+const FINALIZE_BACKLOG = 512;
+
+/** Blobs up to this size take the in-memory path of writeStream. */
+const SMALL_BLOB = POOL_MAX_SLOT;
 
 /** Writes, fsyncs (in the pool) and closes a new file. */
 async function writeSmallFile(path: string, bytes: Buffer): Promise<void> {
   const fd = openSync(path, 'wx');
   try {
     for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
-    await fsyncFd(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** A directory's entries made durable (after a rename or mkdir into it). */
-async function fsyncDir(dir: string): Promise<void> {
-  const fd = openSync(dir, 'r');
-  try {
     await fsyncFd(fd);
   } finally {
     closeSync(fd);

@@ -58,6 +58,7 @@ export class JournalStore {
   private readonly insertEntry;
   private readonly findByKey;
   private readonly insertOutbox;
+  private readonly insertStaged;
 
   constructor(
     private readonly db: Database.Database,
@@ -66,6 +67,8 @@ export class JournalStore {
     private readonly admit: Admission,
     private readonly timezone: string,
     private readonly onEnqueued: (destinations: string[]) => void,
+    /** The blob store's pool file for a blob whose content-addressed name is not durable yet. */
+    private readonly stagedBlob: (hash: string) => { file: string; size: number } | undefined = () => undefined,
   ) {
     this.insertEntry = db.prepare(
       `INSERT INTO journal (received_ms, received_at, source, stream, kind, idem_key, raw, parsed, blob_hash, blob_size, personal, priority, meta)
@@ -77,6 +80,7 @@ export class JournalStore {
       `INSERT INTO outbox (destination, order_key, journal_id, idem_key, state, next_ms, created_ms, updated_ms)
        VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
     );
+    this.insertStaged = db.prepare('INSERT OR IGNORE INTO blob_staged (hash, file, size) VALUES (?, ?, ?)');
   }
 
   /** Appends for `source`; resolves once durable. `routes` defaults to the device's routes. */
@@ -110,6 +114,9 @@ export class JournalStore {
           return { id: existing.id, duplicate: true, meta: existing.meta ? JSON.parse(existing.meta) : {} };
         }
         const id = Number(info.lastInsertRowid);
+        // Where the blob is, in the same commit: found again after a power cut.
+        const staged = row.blob_hash ? this.stagedBlob(row.blob_hash) : undefined;
+        if (staged) this.insertStaged.run(row.blob_hash, staged.file, staged.size);
         for (const destination of routes) {
           this.insertOutbox.run(destination, orderKey, id, row.idem_key, now, now, now);
         }

@@ -83,6 +83,15 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (journal_id, holder)
   ) WITHOUT ROWID;
   `,
+  // Blobs written in place into a preallocated pool file: the file holding them until their
+  // content-addressed name is durable (written in the commit of the journal entry referencing them).
+  `
+  CREATE TABLE blob_staged (
+    hash TEXT PRIMARY KEY,
+    file TEXT NOT NULL,
+    size INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

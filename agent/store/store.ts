@@ -33,6 +33,8 @@ export interface StoreOptions {
   onCommit?: (durationMs: number, writes: number) => void;
   /** Called when an outbox destination got new items (forwarders wake up). */
   onEnqueued?: (destinations: string[]) => void;
+  /** Preallocated files small blobs are written into (one fdatasync each); 0 or absent: none. */
+  blobPoolBytes?: number;
 }
 
 /** The box's durable store: journal, outbox, blobs, raw captures, disk budget, retention. */
@@ -46,9 +48,11 @@ export class Store {
   readonly committer: GroupCommitter;
   readonly clock: Clock;
   private readonly enqueuedListeners = new Set<(destinations: string[]) => void>();
+  private readonly log: Logger;
+  private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(readonly options: StoreOptions) {
-    const log = options.log ?? pino({ level: 'silent' });
+    const log = (this.log = options.log ?? pino({ level: 'silent' }));
     this.clock = options.clock ?? systemClock;
     mkdirSync(options.dir, { recursive: true });
     this.db = new Database(join(options.dir, 'journal.db'));
@@ -71,7 +75,7 @@ export class Store {
     if (options.onEnqueued) this.enqueuedListeners.add(options.onEnqueued);
     this.journalStore = new JournalStore(this.db, this.committer, this.clock, (p) => this.budget.admit(p), options.timezone ?? 'Asia/Ho_Chi_Minh', (d) => {
       for (const l of this.enqueuedListeners) l(d);
-    });
+    }, (hash) => this.blobs.staged(hash));
     this.outbox = new Outbox(this.db, this.committer, this.clock, (hash) => this.blobs.path({ hash }));
     this.captures = new CaptureStore(this.db, this.committer, this.clock, (err) => log.warn({ err }, 'raw capture write failed'));
     this.budget.read();
@@ -110,14 +114,31 @@ export class Store {
     return applyRetention(this.db, this.blobs, this.clock, this.options.retention ?? { deliveredDays: 30, personalHours: 72, imagesDays: 7 });
   }
 
-  async recover(): Promise<{ temporaries: number; orphans: number }> {
+  async recover(): Promise<{ temporaries: number; orphans: number; staged: number }> {
     const temporaries = await this.blobs.removeTemporaries();
+    // Blobs acknowledged in pool files whose content-addressed name was not yet durable.
+    const rows = this.db.prepare('SELECT hash, file, size FROM blob_staged').all() as { hash: string; file: string; size: number }[];
+    const staged = this.blobs.finishStaged(rows);
+    if (rows.length > 0) this.db.prepare('DELETE FROM blob_staged').run();
+    this.blobs.openPool(this.options.blobPoolBytes ?? 0, (err) => this.log.warn({ err }, 'blob pool could not be filled'));
     const orphans = await removeOrphanBlobs(this.db, this.blobs, 3_600_000);
-    return { temporaries, orphans };
+    this.sweepTimer = setInterval(() => this.sweepBlobs(), 30_000).unref();
+    return { temporaries, orphans, staged };
+  }
+
+  /** Forgets the pool mappings of blobs whose content-addressed name is durable now (every 30 s). */
+  sweepBlobs(): void {
+    const hashes = this.blobs.sweep();
+    if (hashes.length === 0) return;
+    const del = this.db.prepare('DELETE FROM blob_staged WHERE hash = ?');
+    this.committer.submit(() => hashes.forEach((h) => del.run(h))).catch((err) => this.log.warn({ err }, 'blob_staged sweep failed'));
   }
 
   close(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.db.open) this.sweepBlobs();
     this.committer.close();
+    this.blobs.close();
     if (!this.db.open) return;
     try {
       // Folds the WAL into the database so the next start is quick; optional for durability.

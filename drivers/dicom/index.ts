@@ -32,6 +32,7 @@ class DicomScpDriver implements Driver {
 
   async start(): Promise<void> {
     const c = this.config;
+    this.ctx.blobs.prepare?.();
     this.scp = new DicomScp(this.ctx, {
       host: c.host ?? '0.0.0.0',
       port: c.port ?? 11112,

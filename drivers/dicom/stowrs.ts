@@ -300,16 +300,17 @@ export class StowRsDestination implements Destination {
     let sopInstanceUid: string | undefined;
     let size: number;
     try {
-      [sopInstanceUid, size] = await Promise.all([readPart10(path).then((m) => m.sopInstanceUid), stat(path).then((s) => s.size)]);
+      [sopInstanceUid, size] = await Promise.all([readPart10(path).then((m) => m.sopInstanceUid), item.blob ? item.blob.size : stat(path).then((s) => s.size)]);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       // A missing file is a store problem the operator must see; retrying will not fix a file that is not Part 10.
       if (code === 'ENOENT' || code === 'EIO' || code === 'EMFILE') return { result: 'retry', reason: `instance file unreadable: ${(err as Error).message}` };
       return { result: 'permanent', reason: `stored instance is not a Part 10 file: ${(err as Error).message}` };
     }
-    if (!this.config.coerce?.length) return { sopInstanceUid, size, stream: () => createReadStream(path, { highWaterMark: 256 * 1024 }) };
+    const end = size - 1;
+    if (!this.config.coerce?.length) return { sopInstanceUid, size, stream: () => createReadStream(path, { end, highWaterMark: 256 * 1024 }) };
     try {
-      const coerced = await coercePart10(path, this.config.coerce, this.coercion);
+      const coerced = await coercePart10(path, this.config.coerce, this.coercion, size);
       return { sopInstanceUid, size: coerced.size, stream: coerced.stream };
     } catch (err) {
       if (err instanceof CoercionError) return { result: 'permanent', reason: `coercion rules cannot apply: ${err.message}` };

@@ -183,15 +183,15 @@ export interface CoercedFile {
  * rewritten as needed, and the pixel data is streamed from the original. Deflated datasets
  * are refused (re-deflating would change every byte).
  */
-export async function coercePart10(path: string, rules: readonly CoercionRule[], context: CoercionContext = {}): Promise<CoercedFile> {
-  const scan = await scanDataset(path);
+export async function coercePart10(path: string, rules: readonly CoercionRule[], context: CoercionContext = {}, storedSize?: number): Promise<CoercedFile> {
+  const scan = await scanDataset(path, storedSize === undefined ? {} : { size: storedSize });
   if (scan.deflated) throw new CoercionError('deflated datasets are not coerced; send them unchanged or to a destination without rules');
   const headLength = scan.part10.datasetOffset + scan.stoppedAt;
   const fh = await open(path, 'r');
   let head: Buffer;
   let fileSize: number;
   try {
-    fileSize = (await fh.stat()).size;
+    fileSize = storedSize ?? (await fh.stat()).size;
     head = Buffer.alloc(headLength);
     await fh.read(head, 0, headLength, 0);
   } finally {
@@ -208,7 +208,7 @@ export async function coercePart10(path: string, rules: readonly CoercionRule[],
     stream: () => {
       async function* gen(): AsyncGenerator<Buffer> {
         yield prefix;
-        if (fileSize > headLength) yield* createReadStream(path, { start: headLength, highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>;
+        if (fileSize > headLength) yield* createReadStream(path, { start: headLength, end: fileSize - 1, highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>;
       }
       return Readable.from(gen());
     },

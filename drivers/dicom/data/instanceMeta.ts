@@ -106,11 +106,19 @@ function shiftRanges(e: DataElement, by: number): void {
   for (const item of e.items ?? []) for (const x of item) shiftRanges(x, by);
 }
 
-/** Reads the top-level elements of a Part 10 file up to its pixel data. */
-export async function scanDataset(path: string, options: { stopAtTag?: number } = {}): Promise<ScannedDataset> {
+/**
+ * createReadStream's `end` for a blob of `size` bytes: a just-received blob's file may be longer
+ * than the blob for a moment (BlobStore's pool), so readers stop at the size they were given.
+ */
+export function readEnd(size: number | undefined): { end?: number } {
+  return size === undefined ? {} : { end: size - 1 };
+}
+
+/** Reads the top-level elements of a Part 10 file (its first `size` bytes when given) up to its pixel data. */
+export async function scanDataset(path: string, options: { stopAtTag?: number; size?: number } = {}): Promise<ScannedDataset> {
   const part10 = await readPart10(path);
   const ts = datasetEncodingOf(part10.transferSyntaxUid);
-  const file = createReadStream(path, { start: part10.datasetOffset, highWaterMark: 64 * 1024 });
+  const file = createReadStream(path, { start: part10.datasetOffset, highWaterMark: 64 * 1024, ...readEnd(options.size) });
   const stream = ts.deflated ? file.pipe(createInflateRaw()) : file;
   if (ts.deflated) file.on('error', (err) => stream.destroy(err));
   const reader = new ChunkReader(stream);
@@ -175,8 +183,8 @@ export async function scanDataset(path: string, options: { stopAtTag?: number } 
 }
 
 /** Patient, study, series and instance fields of a received Part 10 file (personal data included). */
-export async function extractInstanceMeta(path: string): Promise<InstanceMeta> {
-  const scan = await scanDataset(path);
+export async function extractInstanceMeta(path: string, size?: number): Promise<InstanceMeta> {
+  const scan = await scanDataset(path, size === undefined ? {} : { size });
   return instanceMetaOf(scan.elements, scan.part10, scan.encoding);
 }
 

@@ -177,6 +177,8 @@ export class SqliteStudyIndex implements StudyIndex {
   private readonly markConflict;
   private readonly upsertSeries;
   private readonly upsertStudy;
+  /** Built once: a better-sqlite3 transaction function per call costs more than the inserts. */
+  private readonly recordTx: (input: RecordInput) => RecordResult;
 
   constructor(private readonly db: Database.Database) {
     db.exec(`
@@ -236,52 +238,55 @@ export class SqliteStudyIndex implements StudyIndex {
         accession = COALESCE(accession, excluded.accession), description = COALESCE(description, excluded.description),
         referring = COALESCE(referring, excluded.referring),
         first_ms = MIN(first_ms, excluded.first_ms), last_ms = MAX(last_ms, excluded.last_ms)`);
+    this.recordTx = db.transaction((input: RecordInput) => this.recordInTx(input));
   }
 
   record(input: RecordInput): RecordResult {
+    return this.recordTx(input);
+  }
+
+  private recordInTx(input: RecordInput): RecordResult {
     const { meta } = input;
     const ms = typeof input.receivedAt === 'number' ? input.receivedAt : Date.parse(input.receivedAt);
     const receivedMs = Number.isFinite(ms) ? ms : Date.now();
-    return this.db.transaction((): RecordResult => {
-      if (this.findJournal.get(input.journalId)) return { duplicate: true, conflict: false };
-      const sop = meta.instance.sopInstanceUid;
-      const others = this.findSop.all(sop) as Array<{ journal_id: number; blob_hash: string }>;
-      const conflict = others.some((o) => o.blob_hash !== input.blob.hash);
-      const study = meta.study.uid ?? UNKNOWN_UID;
-      const series = meta.series.uid ?? `${study}/${UNKNOWN_UID}`;
-      this.upsertStudy.run({
-        study,
-        patientId: meta.patient.id ?? null,
-        patientName: meta.patient.name ?? null,
-        birthDate: meta.patient.birthDate ?? null,
-        sex: meta.patient.sex ?? null,
-        date: meta.study.date ?? null,
-        time: meta.study.time ?? null,
-        accession: meta.study.accessionNumber ?? null,
-        description: meta.study.description ?? null,
-        referring: meta.study.referringPhysician ?? null,
-        ms: receivedMs,
-      });
-      this.upsertSeries.run({ series, study, modality: meta.series.modality ?? null, number: meta.series.number ?? null, description: meta.series.description ?? null });
-      this.insertInstance.run({
-        journalId: input.journalId,
-        sop,
-        series,
-        study,
-        sopClass: meta.instance.sopClassUid,
-        number: meta.instance.number ?? null,
-        ts: meta.instance.transferSyntaxUid,
-        frames: meta.instance.numberOfFrames ?? null,
-        hash: input.blob.hash,
-        size: input.blob.size,
-        ae: input.sourceAe ?? meta.sourceAeTitle ?? null,
-        ms: receivedMs,
-        conflict: conflict ? 1 : 0,
-      });
-      // Both copies are flagged: the console shows the pair side by side.
-      if (conflict) this.markConflict.run(sop);
-      return { duplicate: false, conflict };
-    })();
+    if (this.findJournal.get(input.journalId)) return { duplicate: true, conflict: false };
+    const sop = meta.instance.sopInstanceUid;
+    const others = this.findSop.all(sop) as Array<{ journal_id: number; blob_hash: string }>;
+    const conflict = others.some((o) => o.blob_hash !== input.blob.hash);
+    const study = meta.study.uid ?? UNKNOWN_UID;
+    const series = meta.series.uid ?? `${study}/${UNKNOWN_UID}`;
+    this.upsertStudy.run({
+      study,
+      patientId: meta.patient.id ?? null,
+      patientName: meta.patient.name ?? null,
+      birthDate: meta.patient.birthDate ?? null,
+      sex: meta.patient.sex ?? null,
+      date: meta.study.date ?? null,
+      time: meta.study.time ?? null,
+      accession: meta.study.accessionNumber ?? null,
+      description: meta.study.description ?? null,
+      referring: meta.study.referringPhysician ?? null,
+      ms: receivedMs,
+    });
+    this.upsertSeries.run({ series, study, modality: meta.series.modality ?? null, number: meta.series.number ?? null, description: meta.series.description ?? null });
+    this.insertInstance.run({
+      journalId: input.journalId,
+      sop,
+      series,
+      study,
+      sopClass: meta.instance.sopClassUid,
+      number: meta.instance.number ?? null,
+      ts: meta.instance.transferSyntaxUid,
+      frames: meta.instance.numberOfFrames ?? null,
+      hash: input.blob.hash,
+      size: input.blob.size,
+      ae: input.sourceAe ?? meta.sourceAeTitle ?? null,
+      ms: receivedMs,
+      conflict: conflict ? 1 : 0,
+    });
+    // Both copies are flagged: the console shows the pair side by side.
+    if (conflict) this.markConflict.run(sop);
+    return { duplicate: false, conflict };
   }
 
   listStudies(query: StudyQuery = {}): { total: number; studies: StudySummary[] } {

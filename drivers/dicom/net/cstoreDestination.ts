@@ -76,7 +76,7 @@ export class CStoreDestination implements Destination {
     if (!item.blobPath) return { result: 'permanent', reason: 'journal entry has no instance file to send' };
     let file: StoredFile;
     try {
-      file = await describeFile(item.blobPath);
+      file = await describeFile(item.blobPath, item.blob?.size);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'EIO' || code === 'EMFILE') return { result: 'retry', reason: `instance file unreadable: ${(err as Error).message}` };
@@ -85,7 +85,7 @@ export class CStoreDestination implements Destination {
     let dataset: () => Buffer | AsyncIterable<Buffer> = () => datasetStream(file);
     if (this.config.coerce?.length) {
       try {
-        const coerced = await coercePart10(file.path, this.config.coerce, this.coercion);
+        const coerced = await coercePart10(file.path, this.config.coerce, this.coercion, file.size);
         dataset = () => skip(coerced.stream(), file.datasetOffset);
       } catch (err) {
         if (err instanceof CoercionError) return { result: 'permanent', reason: `coercion rules cannot apply: ${err.message}` };

@@ -239,7 +239,7 @@ export class DicomScp {
     let meta: InstanceMeta | null = null;
     let parseError: string | undefined;
     try {
-      meta = metaFromHead(header, Buffer.concat(head, headBytes), headBytes === total, req.pc.transferSyntax) ?? (await extractInstanceMeta(this.ctx.blobs.path(ref)));
+      meta = metaFromHead(header, Buffer.concat(head, headBytes), headBytes === total, req.pc.transferSyntax) ?? (await extractInstanceMeta(this.ctx.blobs.path(ref), ref.size));
     } catch (err) {
       // Still kept and forwarded as received: the PACS may read what we cannot.
       parseError = (err as Error).message;

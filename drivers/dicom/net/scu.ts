@@ -459,12 +459,12 @@ export interface StoredFile {
  */
 const READ_WHOLE = 1024 * 1024;
 
-export async function describeFile(path: string): Promise<StoredFile> {
+export async function describeFile(path: string, knownSize?: number): Promise<StoredFile> {
   let size: number;
   let bytes: Buffer | undefined;
   const fd = openSync(path, 'r');
   try {
-    size = fstatSync(fd).size;
+    size = knownSize ?? fstatSync(fd).size;
     if (size <= READ_WHOLE) {
       bytes = Buffer.allocUnsafe(size);
       let at = 0;
@@ -487,7 +487,7 @@ export async function describeFile(path: string): Promise<StoredFile> {
 /** The dataset bytes of a stored file, unchanged: from memory for small files, else read in 1 MB chunks. */
 export function datasetStream(file: StoredFile): Buffer | AsyncIterable<Buffer> {
   if (file.bytes) return file.bytes.subarray(file.datasetOffset);
-  return createReadStream(file.path, { start: file.datasetOffset, highWaterMark: 1024 * 1024 });
+  return createReadStream(file.path, { start: file.datasetOffset, end: file.size - 1, highWaterMark: 1024 * 1024 });
 }
 
 /** One C-ECHO on a fresh association, released afterwards. */

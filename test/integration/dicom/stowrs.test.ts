@@ -285,7 +285,7 @@ describe('dicom-stowrs: HTTPS with the PACS CA, and a 300 MB instance streamed i
     writeSync(fd, head);
     ftruncateSync(fd, head.length + pixelBytes);
     closeSync(fd);
-    const item = { ...(await journalInstance(dicomFixture('pydicom/MR_small.dcm'), 'tls-big')), blobPath: path };
+    const item = { ...(await journalInstance(dicomFixture('pydicom/MR_small.dcm'), 'tls-big')), blobPath: path, blob: { hash: 'big', size: head.length + pixelBytes } };
     const dest = new StowRsDestination('tls', { url, caFile }, log);
     const rss = process.memoryUsage().rss;
     let peak = rss;
