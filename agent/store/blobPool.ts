@@ -15,11 +15,16 @@ import { fsyncDir, fsyncDirSync } from './durable.ts';
  * durable. A used file is shrunk to its content's size, so a file of a slot's exact size is free.
  */
 
-/** Slot sizes and their share of the pool: CT and MR slices, ultrasound frames, small objects. */
+/**
+ * Slot sizes and their share of the pool: small objects (SR, small US), MR slices, CT slices
+ * (512 × 512 × 16 bits and their header fit 576 KB: the bulk of a district hospital's volume),
+ * ultrasound and other frames up to 1 MB.
+ */
 const CLASSES = [
-  { slot: 64 * 1024, share: 0.25 },
-  { slot: 256 * 1024, share: 0.125 },
-  { slot: 1024 * 1024, share: 0.625 },
+  { slot: 64 * 1024, share: 0.0625 },
+  { slot: 256 * 1024, share: 0.0625 },
+  { slot: 576 * 1024, share: 0.5 },
+  { slot: 1024 * 1024, share: 0.375 },
 ] as const;
 
 /** Background work waits for writes to pause this long. */

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, ftruncateSync, linkSync, mkdirSync, openSync, renameSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, statSync, truncateSync, unlinkSync, writeSync, writevSync } from 'node:fs';
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { BlobRef, BlobWriter } from '../../drivers/contract.ts';
@@ -143,10 +143,9 @@ export class BlobStore implements BlobWriter {
         await handle!.write(chunk);
       }
       if (small) {
-        const bytes = Buffer.concat(small, size);
         const hex = hash.digest('hex');
-        if (await this.writeToPool(hex, bytes)) return { hash: hex, size };
-        await writeSmallFile(tmp, bytes);
+        if (await this.writeToPool(hex, small, size)) return { hash: hex, size };
+        await writeSmallFile(tmp, small);
         return await this.name(tmp, { hash: hex, size });
       } else {
         await handle!.sync();
@@ -174,13 +173,13 @@ export class BlobStore implements BlobWriter {
    * The fast path: the bytes into a free pool file at offset 0, fdatasynced (no metadata
    * changes: the file keeps its size). false when the pool has no file for this size.
    */
-  private async writeToPool(hash: string, bytes: Buffer): Promise<boolean> {
-    if (bytes.length > POOL_MAX_SLOT || !this.pool) return false;
-    const slot = this.pool.take(bytes.length);
+  private async writeToPool(hash: string, chunks: Buffer[], size: number): Promise<boolean> {
+    if (size > POOL_MAX_SLOT || !this.pool) return false;
+    const slot = this.pool.take(size);
     if (!slot) return false;
     const fd = openSync(slot.path, 'r+');
     try {
-      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at, at);
+      writeAllSync(fd, chunks, size, 0);
       await fdatasyncFd(fd);
     } catch (err) {
       closeSync(fd);
@@ -193,7 +192,7 @@ export class BlobStore implements BlobWriter {
       unlinkSync(slot.path);
       return true;
     }
-    this.stagedBlobs.set(hash, { file: relative(this.root, slot.path), size: bytes.length });
+    this.stagedBlobs.set(hash, { file: relative(this.root, slot.path), size });
     this.lastStaged = Date.now();
     this.finalizeWhenIdle();
     return true;
@@ -329,12 +328,31 @@ const FINALIZE_BACKLOG = 512;
 const SMALL_BLOB = POOL_MAX_SLOT;
 
 /** Writes, fsyncs (in the pool) and closes a new file. */
-async function writeSmallFile(path: string, bytes: Buffer): Promise<void> {
+async function writeSmallFile(path: string, chunks: Buffer[]): Promise<void> {
   const fd = openSync(path, 'wx');
   try {
-    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+    writeAllSync(fd, chunks, chunks.reduce((n, c) => n + c.length, 0), 0);
     await fsyncFd(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** One writev for the gathered chunks (no concatenated copy); a short write is finished chunk by chunk. */
+function writeAllSync(fd: number, chunks: Buffer[], size: number, position: number): void {
+  let done = writevSync(fd, chunks, position);
+  if (done === size) return;
+  let skip = done;
+  for (const chunk of chunks) {
+    if (skip >= chunk.length) {
+      skip -= chunk.length;
+      continue;
+    }
+    for (let at = skip; at < chunk.length; ) {
+      const n = writeSync(fd, chunk, at, chunk.length - at, position + done);
+      at += n;
+      done += n;
+    }
+    skip = 0;
   }
 }

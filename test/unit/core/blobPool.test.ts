@@ -12,7 +12,7 @@ afterEach(() => {
   cleanups = [];
 });
 
-const POOL = 4 * 1024 * 1024; // 16 files of 64 KB, 2 of 256 KB, 2 of 1 MB
+const POOL = 16 * 1024 * 1024; // 16 files of 64 KB, 4 of 256 KB, 14 of 576 KB, 6 of 1 MB
 
 async function pooledStore(dir?: string): Promise<Store & { dir: string }> {
   let d = dir;
@@ -125,13 +125,13 @@ describe('blob pool', () => {
     expect(used).toHaveLength(0); // the second copy's file is gone, the first is still slot-sized
     expect(store.blobs.poolCounters()).toMatchObject({ taken: 2 });
 
-    // 1 MB class: two files. The third 700 KB blob takes the slow path.
-    const big = [randomBytes(700_000), randomBytes(700_000), randomBytes(700_000)];
+    // 1 MB class: six files. The seventh 700 KB blob takes the slow path.
+    const big = Array.from({ length: 7 }, () => randomBytes(700_000));
     const refs = [];
     for (const d of big) refs.push(await store.blobs.write(d));
     expect(store.blobs.poolCounters()).toMatchObject({ missed: 1 });
     refs.forEach((r, i) => expect(readBlob(store, r).equals(big[i]!)).toBe(true));
-    expect(store.blobs.path(refs[2]!)).toBe(join(store.dir, 'blobs', refs[2]!.hash.slice(0, 2), refs[2]!.hash));
+    expect(store.blobs.path(refs[6]!)).toBe(join(store.dir, 'blobs', refs[6]!.hash.slice(0, 2), refs[6]!.hash));
   });
 
   it('refills only once writes pause', async () => {
