@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { openStore } from '../../../agent/store/store.ts';
+import { Store, openStore } from '../../../agent/store/store.ts';
 import { stringElement, usElement, writeDataset } from '../../../drivers/dicom/data/codec.ts';
 import { EXPLICIT_LE, EXPLICIT_VR_LITTLE_ENDIAN } from '../../../drivers/dicom/data/transferSyntaxes.ts';
 import { parsePart10Header } from '../../../drivers/dicom/data/part10.ts';
@@ -66,14 +66,19 @@ describe('dicom-scp in its own process', () => {
     // The modality saw a failure (the association died), never a success for something lost.
     expect(failure).not.toBeNull();
     await new Promise((r) => child.once('exit', r).exitCode !== null && r(null));
-    const store = await openStore({ dir: storeDir });
+    const store = new Store({ dir: storeDir });
     try {
+      // The instances went into preallocated pool files; those not yet named are finished now.
+      expect((await store.recover()).staged).toBeGreaterThan(0);
       const rows = store.journalStore.list({ source: 'ct1', stream: 'dicom.instance', limit: 1000 });
       const keys = new Set(rows.map((r) => r.idempotencyKey.split(':')[0]));
       expect(acknowledged.filter((uid) => !keys.has(uid))).toEqual([]);
       for (const r of rows) {
         expect(store.outbox.list({ journalId: r.id })).toMatchObject([{ destination: 'pacs' }]);
-        expect(readFileSync(store.blobs.path(r.blob!)).length).toBe(r.blob!.size);
+        // Written into pool files and not yet named when killed: the restart finished them from the journal.
+        const bytes = readFileSync(store.blobs.path(r.blob!));
+        expect(bytes.length).toBe(r.blob!.size);
+        expect(createHash('sha256').update(bytes).digest('hex')).toBe(r.blob!.hash);
       }
     } finally {
       store.close();
