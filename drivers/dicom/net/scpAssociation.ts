@@ -361,8 +361,11 @@ export class ScpAssociation {
         if (last) break;
       }
     };
+    // One segment for header and command: written apart, the modality wakes for 12 bytes first.
+    this.socket.cork();
     send(command, true);
     if (dataset) send(dataset, false);
+    this.socket.uncork();
     if (this.socket.writableNeedDrain) await new Promise<void>((resolve) => this.socket.once('drain', resolve).once('close', resolve));
   }
 
