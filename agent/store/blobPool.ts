@@ -104,6 +104,12 @@ export class BlobPool {
     if (this.idleTimer) clearTimeout(this.idleTimer);
   }
 
+  freeBytes(): number {
+    let n = 0;
+    for (const [slot, list] of this.free) n += slot * list.length;
+    return n;
+  }
+
   freeCount(): number {
     let n = 0;
     for (const list of this.free.values()) n += list.length;

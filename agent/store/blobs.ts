@@ -77,6 +77,11 @@ export class BlobStore implements BlobWriter {
     await this.pool?.full();
   }
 
+  /** Disk held by free pool files (counted in the disk budget). */
+  poolBytes(): number {
+    return this.pool?.freeBytes() ?? 0;
+  }
+
   poolCounters(): { taken: number; missed: number; written: number; free: number } | null {
     return this.pool ? { ...this.pool.counters, free: this.pool.freeCount() } : null;
   }

@@ -70,7 +70,8 @@ export class Store {
       minFreeBytes: options.minFreeBytes ?? 64 * 1024 * 1024,
       warnPercent: options.warnPercent ?? 70,
       criticalPercent: options.criticalPercent ?? 90,
-      usedBytes: () => this.databaseBytes() + this.blobBytes(),
+      // The blob pool's files written ahead are disk the store holds too.
+      usedBytes: () => this.databaseBytes() + this.blobBytes() + this.blobs.poolBytes(),
     });
     if (options.onEnqueued) this.enqueuedListeners.add(options.onEnqueued);
     this.journalStore = new JournalStore(this.db, this.committer, this.clock, (p) => this.budget.admit(p), options.timezone ?? 'Asia/Ho_Chi_Minh', (d) => {

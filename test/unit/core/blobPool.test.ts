@@ -134,6 +134,12 @@ describe('blob pool', () => {
     expect(store.blobs.path(refs[6]!)).toBe(join(store.dir, 'blobs', refs[6]!.hash.slice(0, 2), refs[6]!.hash));
   });
 
+  it('counts the free pool files in the disk budget', async () => {
+    const store = await pooledStore();
+    expect(store.blobs.poolBytes()).toBe(16 * 64 * 1024 + 4 * 256 * 1024 + 14 * 576 * 1024 + 6 * 1024 * 1024);
+    expect(store.budget.read().usedBytes).toBeGreaterThanOrEqual(store.blobs.poolBytes());
+  });
+
   it('refills only once writes pause', async () => {
     const store = await pooledStore();
     const before = store.blobs.poolCounters()!;
