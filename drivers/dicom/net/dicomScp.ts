@@ -213,6 +213,9 @@ export class DicomScp {
     const head: Buffer[] = [];
     let headBytes = 0;
     let total = 0;
+    // Parsed on the next turn after the last byte: while the blob store waits for its fdatasync.
+    let headMeta: Promise<InstanceMeta | null | Error> = Promise.resolve(null);
+    const transferSyntaxUid = req.pc.transferSyntax;
     async function* file(): AsyncIterable<Buffer> {
       yield header;
       for await (const chunk of dataset) {
@@ -223,6 +226,15 @@ export class DicomScp {
         total += chunk.length;
         yield chunk;
       }
+      headMeta = new Promise((resolve) =>
+        setImmediate(() => {
+          try {
+            resolve(metaFromHead(header, Buffer.concat(head, headBytes), headBytes === total, transferSyntaxUid));
+          } catch (err) {
+            resolve(err as Error);
+          }
+        }),
+      );
     }
     let ref;
     try {
@@ -239,7 +251,9 @@ export class DicomScp {
     let meta: InstanceMeta | null = null;
     let parseError: string | undefined;
     try {
-      meta = metaFromHead(header, Buffer.concat(head, headBytes), headBytes === total, req.pc.transferSyntax) ?? (await extractInstanceMeta(this.ctx.blobs.path(ref), ref.size));
+      const fromHead = await headMeta;
+      if (fromHead instanceof Error) throw fromHead;
+      meta = fromHead ?? (await extractInstanceMeta(this.ctx.blobs.path(ref), ref.size));
     } catch (err) {
       // Still kept and forwarded as received: the PACS may read what we cannot.
       parseError = (err as Error).message;
