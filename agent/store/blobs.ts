@@ -182,7 +182,12 @@ export class BlobStore implements BlobWriter {
     if (size > POOL_MAX_SLOT || !this.pool) return false;
     const slot = this.pool.take(size);
     if (!slot) return false;
-    const fd = openSync(slot.path, 'r+');
+    let fd: number;
+    try {
+      fd = openSync(slot.path, 'r+');
+    } catch {
+      return false; // removed by hand: the slow path still works
+    }
     try {
       writeAllSync(fd, chunks, size, 0);
       await fdatasyncFd(fd);
