@@ -129,7 +129,7 @@ export class BlobStore implements BlobWriter {
     const hash = createHash('sha256');
     let size = 0;
     // Small payloads are gathered in memory and written with synchronous calls, leaving only the
-    // two fsyncs to the thread pool: each pool hop costs ~0.1 ms, a dozen per blob otherwise.
+    // flushes to the thread pool: each hop there costs ~0.1 ms, a dozen per blob otherwise.
     let small: Buffer[] | null = [];
     let handle;
     try {
@@ -222,9 +222,9 @@ export class BlobStore implements BlobWriter {
   }
 
   /**
-   * Background, off the acknowledgement path: the file shrunk to the blob and made durable, the content-addressed
-   * name linked to the same file and its directory fsynced. The pool name stays a minute for
-   * readers that resolved path() just before.
+   * Background, off the acknowledgement path: the file shrunk to the blob and made durable, its
+   * content-addressed name linked to the same file and that directory fsynced. The pool name
+   * stays a minute for readers that resolved path() just before.
    */
   private async finalizeStaged(): Promise<boolean> {
     const batch = [...this.stagedBlobs].slice(0, 64);
