@@ -1,6 +1,7 @@
-import { copyFileSync, existsSync, openSync, closeSync, fsyncSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { fsyncPathSync } from '../store/durable.ts';
 
 /**
  * Replaces a configuration file so that a power cut leaves either the old or the new file,
@@ -12,17 +13,7 @@ export function writeConfigAtomically(file: string, text: string): void {
   if (existsSync(file)) copyFileSync(file, `${file}.bak`);
   const tmp = join(dir, `.${basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
   writeFileSync(tmp, text, { mode: 0o640 });
-  const fd = openSync(tmp, 'r+');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  fsyncPathSync(tmp);
   renameSync(tmp, file);
-  const dfd = openSync(dir, 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  fsyncPathSync(dir);
 }

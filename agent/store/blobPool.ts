@@ -1,7 +1,7 @@
 import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsyncDir, fsyncDirSync } from './durable.ts';
+import { fsyncDir, fsyncPathSync } from './durable.ts';
 
 /**
  * Files written ahead (zero-filled, fsynced, their directory fsynced) that a small blob is
@@ -136,7 +136,7 @@ export class BlobPool {
       if (list && nlink === 1 && name.startsWith(`${size}-`) && list.length < this.target.get(size)!) list.push(path);
       else unlinkSync(path);
     }
-    fsyncDirSync(this.dir);
+    fsyncPathSync(this.dir);
   }
 
   /** Writes files class by class, a batch at a time, then makes their names durable. */

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, statSync, truncateSync, unlinkSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, renameSync, statSync, truncateSync, unlinkSync, writeSync, writevSync } from 'node:fs';
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { BlobRef, BlobWriter } from '../../drivers/contract.ts';
 import { BlobPool, IDLE_MS, POOL_MAX_SLOT } from './blobPool.ts';
-import { fdatasyncFd, fsyncDir, fsyncDirSync, fsyncFd } from './durable.ts';
+import { fdatasyncFd, fsyncDir, fsyncFd, fsyncPathSync } from './durable.ts';
 import { toStoreError } from './errors.ts';
 
 /** A blob written into a pool file whose content-addressed name is not durable yet. */
@@ -102,21 +102,17 @@ export class BlobStore implements BlobWriter {
       const final = this.finalPath(row.hash);
       if (existsSync(file)) {
         truncateSync(file, row.size);
-        const fd = openSync(file, 'r+');
-        try {
-          fsyncSync(fd);
-        } finally {
-          closeSync(fd);
-        }
+        fsyncPathSync(file);
         mkdirSync(dirname(final), { recursive: true });
         if (existsSync(final) && statSync(final).size !== row.size) unlinkSync(final);
         if (!existsSync(final)) linkSync(file, final);
-        fsyncDirSync(dirname(final));
-        fsyncDirSync(this.root);
+        fsyncPathSync(dirname(final));
         unlinkSync(file);
         n++;
       }
     }
+    // Fan-out directories created above.
+    if (n > 0) fsyncPathSync(this.root);
     return n;
   }
 

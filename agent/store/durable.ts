@@ -15,8 +15,9 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-export function fsyncDirSync(dir: string): void {
-  const fd = openSync(dir, 'r');
+/** A file's content or a directory's entries made durable, synchronously (start-up, config writes). */
+export function fsyncPathSync(path: string): void {
+  const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
   } finally {
