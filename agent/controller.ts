@@ -217,6 +217,8 @@ export class Agent implements RuntimeView {
       await this.lanBroker.publish(boxTopic(LAN_TOPIC_ROOT, this.config.box.facility, this.config.box.id, 'state'), { state: 'offline', at: new Date().toISOString() }, true).catch(() => undefined);
       await this.lanBroker.stop();
     }
+    // Index rows still waiting for their batch (the backfill would redo them at the next start).
+    this.services.get<SqliteStudyIndex>(STUDY_INDEX_SERVICE)?.flush();
     this.store?.close();
     this.notifier.close();
     this.log.info('stopped');

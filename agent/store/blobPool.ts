@@ -58,19 +58,24 @@ export class BlobPool {
     this.adoptExisting();
   }
 
-  /** A free file for `size` bytes, or null (pool empty for that size, or size beyond the largest slot). */
+  /**
+   * A free file for `size` bytes: of the smallest class that fits, else of a larger one (a burst
+   * of one kind of object outlasting its class); null when none is free or size is beyond the
+   * largest slot.
+   */
   take(size: number): PoolSlot | null {
-    const cls = CLASSES.find((c) => c.slot >= size);
-    if (!cls || this.target.get(cls.slot) === 0) return null;
-    const path = this.free.get(cls.slot)!.pop();
+    const fitting = CLASSES.filter((c) => c.slot >= size && this.target.get(c.slot)! > 0);
+    if (fitting.length === 0) return null;
     this.lastTake = Date.now();
     this.fillWhenIdle();
-    if (!path) {
-      this.counters.missed++;
-      return null;
+    for (const { slot } of fitting) {
+      const path = this.free.get(slot)!.pop();
+      if (!path) continue;
+      this.counters.taken++;
+      return { path, slot };
     }
-    this.counters.taken++;
-    return { path, slot: cls.slot };
+    this.counters.missed++;
+    return null;
   }
 
   /** Fills once no file was taken for IDLE_MS. */

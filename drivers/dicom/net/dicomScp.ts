@@ -274,11 +274,10 @@ export class DicomScp {
         priority: 'clinical',
         meta: { callingAe: req.callingAe, remoteAddress: req.remoteAddress, transferSyntaxUid: req.pc.transferSyntax },
         ...(this.options.routes ? { routes: this.options.routes } : {}),
-        // The index row in the same commit: no second fsync before the response.
-        ...(meta ? { withEntry: (id: number) => this.index(id, ref, meta, req.callingAe) } : {}),
       });
       if (result.duplicate) this.counters.duplicates++;
       else this.counters.stored++;
+      if (meta && !result.duplicate) this.index(result.id, ref, meta, req.callingAe);
       return { status: STATUS_SUCCESS };
     } catch (err) {
       this.counters.failed++;
@@ -288,18 +287,14 @@ export class DicomScp {
   }
 
   /**
-   * The study index is a view for the console: its failure must not fail the C-STORE (its own
-   * nested transaction rolls back alone; the backfill at start indexes what is missing).
+   * The study index is a view for the console, written after the journal commit in batches:
+   * it neither slows nor fails the C-STORE (the backfill at start indexes what a crash lost).
    */
   private index(journalId: number, blob: { hash: string; size: number }, meta: InstanceMeta, sourceAe: string): void {
-    const index = this.ctx.services.get<StudyIndex>(STUDY_INDEX_SERVICE);
-    if (!index) return;
-    try {
-      const r = index.record({ journalId, blob, meta, sourceAe, receivedAt: Date.now() });
-      if (r.conflict) this.ctx.log.warn({ sopInstanceUid: meta.instance.sopInstanceUid, sourceAe }, 'DICOM instance received again with different bytes: both kept');
-    } catch (err) {
-      this.ctx.log.warn({ err }, 'study index record failed');
-    }
+    this.ctx.services.get<StudyIndex>(STUDY_INDEX_SERVICE)?.recordSoon({ journalId, blob, meta, sourceAe, receivedAt: Date.now() }, (r) => {
+      if (r instanceof Error) this.ctx.log.warn({ err: r }, 'study index record failed');
+      else if (r.conflict) this.ctx.log.warn({ sopInstanceUid: meta.instance.sopInstanceUid, sourceAe }, 'DICOM instance received again with different bytes: both kept');
+    });
   }
 
   private async find(req: ScpRequest & { identifier: Buffer }, pending: (identifier: Buffer) => Promise<void>): Promise<ScpResponse> {

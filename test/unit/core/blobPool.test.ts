@@ -134,6 +134,18 @@ describe('blob pool', () => {
     expect(store.blobs.path(refs[6]!)).toBe(join(store.dir, 'blobs', refs[6]!.hash.slice(0, 2), refs[6]!.hash));
   });
 
+  it('a burst that empties its class goes on in the larger classes before any write takes the slow path', async () => {
+    const store = await pooledStore();
+    // 40 files in all (16 + 4 + 14 + 6): the 41st small blob is the first miss.
+    const blobs = Array.from({ length: 41 }, () => randomBytes(5_000));
+    const refs = [];
+    for (const d of blobs) refs.push(await store.blobs.write(d));
+    expect(store.blobs.poolCounters()).toMatchObject({ taken: 40, missed: 1, free: 0 });
+    refs.forEach((r, i) => expect(readBlob(store, r).equals(blobs[i]!)).toBe(true));
+    const slots = new Set(refs.slice(0, 40).map((r) => Number(store.blobs.staged(r.hash)!.file.split('/').pop()!.split('-')[0])));
+    expect([...slots].sort((a, b) => a - b)).toEqual([64, 256, 576, 1024].map((k) => k * 1024));
+  });
+
   it('counts the free pool files in the disk budget', async () => {
     const store = await pooledStore();
     expect(store.blobs.poolBytes()).toBe(16 * 64 * 1024 + 4 * 256 * 1024 + 14 * 576 * 1024 + 6 * 1024 * 1024);

@@ -127,6 +127,36 @@ describe('SqliteStudyIndex over the real store', () => {
     expect(index.getStudy('1.2.826.0.1.3680043.10.9.5')!.series[0]!.instances[0]!.sourceAe).toBe('CR01');
   });
 
+  it('recordSoon batches rows off the receive path; every read sees them; a bad row fails alone', async () => {
+    const studyE = '1.2.826.0.1.3680043.10.9.6';
+    const outcomes: Array<unknown> = [];
+    const rows = [];
+    for (let i = 1; i <= 3; i++) {
+      const s = { studyUid: studyE, seriesUid: `${studyE}.1`, sopInstanceUid: `${studyE}.1.${i}`, modality: 'US' };
+      const bytes = syntheticPart10(s);
+      const path = join(tmp.dir, `${s.sopInstanceUid}.dcm`);
+      writeFileSync(path, bytes);
+      const blob = await store.blobs.write(bytes);
+      const appended = await journal().append({ stream: 'dicom.instance', kind: 'c-store', idempotencyKey: `${s.sopInstanceUid}:${blob.hash}`, blob });
+      rows.push({ journalId: appended.id, blob, meta: await extractInstanceMeta(path), receivedAt: Date.now() });
+    }
+    index.recordSoon(rows[0]!, (o) => outcomes.push(o));
+    // A row whose meta lacks the SOP Instance UID violates NOT NULL: only it fails.
+    const broken = { ...rows[1]!, meta: { ...rows[1]!.meta, instance: { ...rows[1]!.meta.instance, sopInstanceUid: null as unknown as string } } };
+    index.recordSoon(broken, (o) => outcomes.push(o));
+    index.recordSoon(rows[2]!, (o) => outcomes.push(o));
+    expect(outcomes).toEqual([]); // waiting for the batch
+    expect(index.getStudy(studyE)!.study.instanceCount).toBe(2); // the read flushed it
+    expect(outcomes[0]).toEqual({ duplicate: false, conflict: false });
+    expect(outcomes[1]).toBeInstanceOf(Error);
+    expect(outcomes[2]).toEqual({ duplicate: false, conflict: false });
+    // Without a read, the timer writes them.
+    index.recordSoon(rows[1]!, (o) => outcomes.push(o));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(outcomes[3]).toEqual({ duplicate: false, conflict: false });
+    expect(index.unindexed().map((r) => r.journalId)).not.toContain(rows[1]!.journalId);
+  });
+
   it('a second SqliteStudyIndex on the same database reuses its tables', () => {
     const again = new SqliteStudyIndex(store.db);
     expect(again.listStudies().total).toBe(index.listStudies().total);
