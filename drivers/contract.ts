@@ -72,9 +72,14 @@ export interface BlobRef {
   size: number;
 }
 
+export interface WriteStreamOptions {
+  /** The producer never touches a chunk once yielded (socket reads): kept until written, not copied. */
+  chunksKept?: boolean;
+}
+
 export interface BlobWriter {
   /** Writes a stream to disk (fsynced) and returns its ref; found by path() once journaled. */
-  writeStream(source: AsyncIterable<Buffer | Uint8Array>): Promise<BlobRef>;
+  writeStream(source: AsyncIterable<Buffer | Uint8Array>, options?: WriteStreamOptions): Promise<BlobRef>;
   write(data: Buffer): Promise<BlobRef>;
   /** Where the bytes are. Read exactly ref.size bytes: a just-written blob's file may be longer for a moment. */
   path(ref: BlobRef): string;

@@ -1,8 +1,8 @@
 /**
  * A byte queue between a socket and a slow consumer (the blob writer). The producer pushes
- * fragments as they arrive; `bytes` tells it when to pause the socket; the consumer pulls
- * everything queued as one chunk (fewer, larger disk writes) and `onDrained` fires when the
- * queue falls under the low-water mark so the socket can be resumed.
+ * fragments as they arrive; `bytes` tells it when to pause the socket; the consumer takes
+ * everything queued at once (up to `maxPull` bytes, handed on fragment by fragment) and
+ * `onDrained` fires when the queue falls under the low-water mark so the socket can be resumed.
  */
 export class ChunkQueue implements AsyncIterable<Buffer> {
   private items: Buffer[] = [];
@@ -62,7 +62,8 @@ export class ChunkQueue implements AsyncIterable<Buffer> {
         const batch = this.items.splice(0, n);
         this.queued -= take;
         if (this.queued < this.lowWater) this.onDrained();
-        yield batch.length === 1 ? batch[0]! : Buffer.concat(batch, take);
+        // One by one, as they arrived: the blob writer gathers them (writev), a join would copy each byte.
+        for (const item of batch) yield item;
         continue;
       }
       if (this.ended) return;

@@ -238,7 +238,8 @@ export class DicomScp {
     }
     let ref;
     try {
-      ref = await this.ctx.blobs.writeStream(file());
+      // The dataset's chunks are slices of socket reads, which Node never reuses.
+      ref = await this.ctx.blobs.writeStream(file(), { chunksKept: true });
     } catch (err) {
       if (req.signal.aborted) {
         this.counters.dropped++;

@@ -73,39 +73,87 @@ export class PduReader {
     const out: Pdu[] = [];
     for (;;) {
       if (this.buffered < 6) break;
-      const head = this.peek(6);
+      const head = new ChunkCursor(this.chunks).bytes(6);
       const type = head[0]!;
       const length = head.readUInt32BE(2);
       if (type < PDU_ASSOCIATE_RQ || type > PDU_ABORT) throw new DicomPduError('unknown-pdu', `unknown PDU type 0x${type.toString(16)}`);
       const limit = type === PDU_DATA_TF ? this.options.maxDataLength : this.maxAssociate;
       if (length > limit) throw new DicomPduError('too-large', `PDU type ${type} of ${length} bytes exceeds ${limit}`);
       if (this.buffered < 6 + length) break;
-      const whole = this.take(6 + length);
-      out.push(decodePdu(type, whole.subarray(6)));
+      const body = new ChunkCursor(this.take(6 + length));
+      body.skip(6);
+      out.push(type === PDU_DATA_TF ? { type, pdvs: decodePdvs(body) } : decodePdu(type, body.bytes(length)));
     }
     return out;
   }
 
-  private peek(n: number): Buffer {
-    if (this.chunks[0]!.length >= n) return this.chunks[0]!;
-    this.chunks = [Buffer.concat(this.chunks)];
-    return this.chunks[0]!;
-  }
-
-  private take(n: number): Buffer {
-    const first = this.chunks[0]!;
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-    } else {
-      const all = Buffer.concat(this.chunks);
-      out = all.subarray(0, n);
-      this.chunks = all.length > n ? [all.subarray(n)] : [];
+  /** The next n bytes as the chunks (or parts of chunks) they arrived in: nothing is copied. */
+  private take(n: number): Buffer[] {
+    const parts: Buffer[] = [];
+    let need = n;
+    while (need > 0) {
+      const first = this.chunks[0]!;
+      if (first.length <= need) {
+        parts.push(first);
+        this.chunks.shift();
+        need -= first.length;
+      } else {
+        parts.push(first.subarray(0, need));
+        this.chunks[0] = first.subarray(need);
+        need = 0;
+      }
     }
     this.buffered -= n;
+    return parts;
+  }
+}
+
+/**
+ * Reads a PDU across the socket chunks it arrived in. Headers straddling two chunks are copied
+ * (a few bytes); PDV data is handed on as slices of the chunks: a 128 KB PDU spread over three
+ * reads used to be joined into one buffer, a copy of every byte received.
+ */
+class ChunkCursor {
+  private index = 0;
+  private offset = 0;
+  remaining: number;
+
+  constructor(private readonly chunks: Buffer[]) {
+    this.remaining = chunks.reduce((n, c) => n + c.length, 0);
+  }
+
+  /** n contiguous bytes (a slice when they lie in one chunk, else a copy). */
+  bytes(n: number): Buffer {
+    const chunk = this.chunks[this.index]!;
+    if (chunk.length - this.offset >= n) {
+      const out = chunk.subarray(this.offset, this.offset + n);
+      this.skip(n);
+      return out;
+    }
+    return Buffer.concat(this.slices(n), n);
+  }
+
+  /** The next n bytes as slices of the chunks, in order. */
+  slices(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    let need = n;
+    while (need > 0) {
+      const chunk = this.chunks[this.index]!;
+      const take = Math.min(need, chunk.length - this.offset);
+      out.push(chunk.subarray(this.offset, this.offset + take));
+      this.skip(take);
+      need -= take;
+    }
     return out;
+  }
+
+  skip(n: number): void {
+    this.remaining -= n;
+    this.offset += n;
+    while (this.index < this.chunks.length - 1 && this.offset >= this.chunks[this.index]!.length) {
+      this.offset -= this.chunks[this.index]!.length;
+      this.index++;
+    }
   }
 }
 
@@ -119,7 +167,7 @@ function decodePdu(type: number, body: Buffer): Pdu {
       if (body.length < 4) throw new DicomPduError('bad-pdu', 'A-ASSOCIATE-RJ shorter than 4 bytes');
       return { type, result: body[1]!, source: body[2]!, reason: body[3]! };
     case PDU_DATA_TF:
-      return { type, pdvs: decodePdvs(body) };
+      return { type, pdvs: decodePdvs(new ChunkCursor([body])) };
     case PDU_RELEASE_RQ:
       return { type };
     case PDU_RELEASE_RP:
@@ -130,17 +178,24 @@ function decodePdu(type: number, body: Buffer): Pdu {
   }
 }
 
-function decodePdvs(body: Buffer): Pdv[] {
+/**
+ * The PDV items of a P-DATA-TF body. An item whose data lies in several socket chunks comes out
+ * as several PDVs, only the final one carrying the item's "last" bit: to every reader that is
+ * the same as the sender fragmenting the value (PS3.8 9.3.5.1), and nothing is copied.
+ */
+function decodePdvs(body: ChunkCursor): Pdv[] {
   const pdvs: Pdv[] = [];
-  let at = 0;
-  while (at < body.length) {
-    if (body.length - at < 6) throw new DicomPduError('bad-item', 'truncated PDV item header');
-    const length = body.readUInt32BE(at);
+  while (body.remaining > 0) {
+    if (body.remaining < 6) throw new DicomPduError('bad-item', 'truncated PDV item header');
+    const head = body.bytes(6);
+    const length = head.readUInt32BE(0);
     // The item length counts the context id and control header (2 bytes) plus the fragment.
-    if (length < 2 || at + 4 + length > body.length) throw new DicomPduError('bad-item', `PDV item length ${length} does not fit the PDU`);
-    const control = body[at + 5]!;
-    pdvs.push({ contextId: body[at + 4]!, command: (control & 1) === 1, last: (control & 2) === 2, data: body.subarray(at + 6, at + 4 + length) });
-    at += 4 + length;
+    if (length < 2 || length - 2 > body.remaining) throw new DicomPduError('bad-item', `PDV item length ${length} does not fit the PDU`);
+    const contextId = head[4]!;
+    const command = (head[5]! & 1) === 1;
+    const last = (head[5]! & 2) === 2;
+    const parts = length === 2 ? [Buffer.alloc(0)] : body.slices(length - 2);
+    parts.forEach((data, i) => pdvs.push({ contextId, command, last: last && i === parts.length - 1, data }));
   }
   if (pdvs.length === 0) throw new DicomPduError('bad-item', 'P-DATA-TF without a PDV item');
   return pdvs;

@@ -31,7 +31,25 @@ const rq = encodeAssociateRq({
   user: { maxPduLength: 65536, implementationClassUid: '1.2.3.4', implementationVersionName: 'CT_V1' },
 });
 const data = Buffer.concat(encodeDataPdu(1, false, true, Buffer.from('dataset bytes')));
-const stream = Buffer.concat([rq, data, encodeReleaseRq(), encodeAbort(2, 6)]);
+const bigData = Buffer.concat(encodeDataPdu(1, false, false, Buffer.from('0123456789'.repeat(40))));
+const stream = Buffer.concat([rq, data, bigData, encodeReleaseRq(), encodeAbort(2, 6)]);
+
+/**
+ * What a reader of PDVs sees: the value fragments of each PDU joined until a "last" bit (the
+ * reader hands out a PDV lying in several socket chunks as several PDVs).
+ */
+function joined(pdus: Pdu[]): unknown[] {
+  return pdus.map((pdu) => {
+    if (pdu.type !== PDU_DATA_TF) return pdu;
+    const out: Array<{ contextId: number; command: boolean; last: boolean; data: Buffer }> = [];
+    for (const pdv of pdu.pdvs) {
+      const prev = out[out.length - 1];
+      if (prev && !prev.last && prev.contextId === pdv.contextId && prev.command === pdv.command) Object.assign(prev, { last: pdv.last, data: Buffer.concat([prev.data, pdv.data]) });
+      else out.push({ ...pdv });
+    }
+    return { type: pdu.type, pdvs: out };
+  });
+}
 
 function feedAll(reader: PduReader, bytes: Buffer, cuts: number[]): Pdu[] {
   const out: Pdu[] = [];
@@ -73,14 +91,35 @@ describe('PDU reader', () => {
 
   it('gives the same PDUs whatever the TCP split or coalescing', () => {
     const whole = new PduReader({ maxDataLength: 1 << 20 }).feed(stream);
-    expect(whole.map((p) => p.type)).toEqual([PDU_ASSOCIATE_RQ, PDU_DATA_TF, PDU_RELEASE_RQ, PDU_ABORT]);
+    expect(whole.map((p) => p.type)).toEqual([PDU_ASSOCIATE_RQ, PDU_DATA_TF, PDU_DATA_TF, PDU_RELEASE_RQ, PDU_ABORT]);
     const bytewise = feedAll(new PduReader({ maxDataLength: 1 << 20 }), stream, Array.from({ length: stream.length }, (_, i) => i));
-    expect(bytewise).toEqual(whole);
+    expect(joined(bytewise)).toEqual(joined(whole));
     fc.assert(
       fc.property(fc.array(fc.nat({ max: stream.length }), { maxLength: 20 }), (cuts) => {
-        expect(feedAll(new PduReader({ maxDataLength: 1 << 20 }), stream, cuts)).toEqual(whole);
+        expect(joined(feedAll(new PduReader({ maxDataLength: 1 << 20 }), stream, cuts))).toEqual(joined(whole));
       }),
     );
+  });
+
+  it('hands out PDV data as slices of the socket chunks it arrived in (no copy); only the final piece is "last"', () => {
+    const value = Buffer.from('abcdefghij'.repeat(30));
+    const pdu = Buffer.concat(encodeDataPdu(7, false, true, value));
+    // Three reads: the PDU and item headers in the first, the value spread over all three.
+    // Buffer.alloc: each chunk its own memory (Buffer.from may share a pool between them).
+    const own = (b: Buffer): Buffer => Buffer.alloc(b.length, b);
+    const chunks = [own(pdu.subarray(0, 50)), own(pdu.subarray(50, 200)), own(pdu.subarray(200))];
+    const reader = new PduReader({ maxDataLength: 1 << 20 });
+    const out = chunks.flatMap((c) => reader.feed(c));
+    expect(out).toHaveLength(1);
+    const pdvs = (out[0] as { pdvs: Array<{ contextId: number; last: boolean; data: Buffer }> }).pdvs;
+    expect(pdvs.map((p) => [p.contextId, p.last, p.data.length])).toEqual([
+      [7, false, 50 - 12],
+      [7, false, 150],
+      [7, true, value.length - 38 - 150],
+    ]);
+    pdvs.forEach((p, i) => expect(p.data.buffer).toBe(chunks[i]!.buffer));
+    expect(Buffer.concat(pdvs.map((p) => p.data)).equals(value)).toBe(true);
+    expect(reader.pending).toBe(0);
   });
 
   it('reads PDV control bits (command / dataset, last fragment) and several PDVs in one PDU', () => {
