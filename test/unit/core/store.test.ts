@@ -144,6 +144,19 @@ describe('blobs', () => {
     }
     expect(readdirSync(join(store.blobs.path({ hash: 'xx' }), '..', '..', 'tmp'))).toEqual([]);
   });
+
+  it('keeps the chunks of a producer that never reuses them (chunksKept), small and large, byte for byte', async () => {
+    const store = await freshStore();
+    for (const size of [40_000, 2 * 1024 * 1024 + 17]) {
+      const data = randomBytes(size);
+      async function* slices() {
+        for (let at = 0; at < data.length; at += 48 * 1024) yield data.subarray(at, Math.min(data.length, at + 48 * 1024));
+      }
+      const ref = await store.blobs.writeStream(slices(), { chunksKept: true });
+      expect(ref).toEqual({ hash: createHash('sha256').update(data).digest('hex'), size });
+      expect(readFileSync(store.blobs.path(ref)).subarray(0, size).equals(data), `size ${size}`).toBe(true);
+    }
+  });
 });
 
 describe('raw capture', () => {
