@@ -82,7 +82,7 @@ export class PduReader {
       if (this.buffered < 6 + length) break;
       const body = new ChunkCursor(this.take(6 + length));
       body.skip(6);
-      out.push(type === PDU_DATA_TF ? { type, pdvs: decodePdvs(body) } : decodePdu(type, body.bytes(length)));
+      out.push(decodePdu(type, body));
     }
     return out;
   }
@@ -157,7 +157,10 @@ class ChunkCursor {
   }
 }
 
-function decodePdu(type: number, body: Buffer): Pdu {
+/** P-DATA-TF items stay slices of the socket chunks; the other PDUs are small and read whole. */
+function decodePdu(type: number, cursor: ChunkCursor): Pdu {
+  if (type === PDU_DATA_TF) return { type, pdvs: decodePdvs(cursor) };
+  const body = cursor.bytes(cursor.remaining);
   switch (type) {
     case PDU_ASSOCIATE_RQ:
     case PDU_ASSOCIATE_AC:
@@ -166,8 +169,6 @@ function decodePdu(type: number, body: Buffer): Pdu {
     case PDU_ASSOCIATE_RJ:
       if (body.length < 4) throw new DicomPduError('bad-pdu', 'A-ASSOCIATE-RJ shorter than 4 bytes');
       return { type, result: body[1]!, source: body[2]!, reason: body[3]! };
-    case PDU_DATA_TF:
-      return { type, pdvs: decodePdvs(new ChunkCursor([body])) };
     case PDU_RELEASE_RQ:
       return { type };
     case PDU_RELEASE_RP:
