@@ -183,7 +183,7 @@ export class AstmDriver implements Driver {
     };
     const session = this.attach(pipe);
     socket.on('data', (chunk: Buffer) => session.receive(chunk));
-    socket.on('error', (err) => this.ctx.log.info({ device: this.ctx.id, connection: name, err: err.message }, 'analyzer connection error'));
+    socket.on('error', (err) => this.ctx.log.info({ connection: name, err: err.message }, 'analyzer connection error'));
     socket.once('close', () => {
       this.detach(pipe, session);
       onGone();
@@ -195,7 +195,7 @@ export class AstmDriver implements Driver {
     const max = this.config.maxConnections ?? 4;
     const server = net.createServer((socket) => {
       if (this.sessions.size >= max) {
-        this.ctx.log.warn({ device: this.ctx.id }, `refused a connection: already ${max} connections`);
+        this.ctx.log.warn(`refused a connection: already ${max} connections`);
         socket.destroy();
         return;
       }
@@ -279,7 +279,7 @@ export class AstmDriver implements Driver {
           resolve();
         });
       });
-    port.on('error', (err) => this.ctx.log.warn({ device: this.ctx.id, err: err.message }, 'serial port error'));
+    port.on('error', (err) => this.ctx.log.warn({ err: err.message }, 'serial port error'));
     await open();
   }
 }

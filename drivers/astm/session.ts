@@ -99,7 +99,7 @@ export class AstmSession {
         event: (e) => {
           if (e.type === 'frame-duplicate') this.counters.duplicateFrames++;
           if (e.type === 'frame-rejected') this.counters.rejectedFrames++;
-          if (e.type !== 'enq') ctx.log.debug({ device: ctx.id, connection, link: e }, 'astm link event');
+          if (e.type !== 'enq') ctx.log.debug({ connection, link: e }, 'astm link event');
         },
       },
     );
@@ -180,7 +180,7 @@ export class AstmSession {
       this.pendingBytes = savedPending;
       this.pendingSize = savedPending.reduce((n, b) => n + b.length, 0);
       this.carryText = savedCarry;
-      this.ctx.log.warn({ err, device: this.ctx.id, connection: this.connection }, 'could not store an ASTM frame; answered NAK');
+      this.ctx.log.warn({ err, connection: this.connection }, 'could not store an ASTM frame; answered NAK');
       return false;
     }
   }
@@ -241,7 +241,7 @@ export class AstmSession {
 
   private keepIncomplete(reason: string, raw: Buffer): void {
     this.counters.incomplete++;
-    this.ctx.log.warn({ device: this.ctx.id, connection: this.connection, reason, bytes: raw.length }, 'ASTM transmission incomplete; kept for audit, no results made');
+    this.ctx.log.warn({ connection: this.connection, reason, bytes: raw.length }, 'ASTM transmission incomplete; kept for audit, no results made');
     this.enqueue(() =>
       this.ctx.journal.append({
         stream: 'lab.astm.incomplete',
@@ -258,7 +258,7 @@ export class AstmSession {
   private enqueue(job: () => Promise<unknown>): void {
     this.work = this.work.then(job).catch((err) => {
       this.counters.storeFailures++;
-      this.ctx.log.error({ err, device: this.ctx.id }, 'could not store ASTM data received without a link ACK');
+      this.ctx.log.error({ err }, 'could not store ASTM data received without a link ACK');
     });
   }
 
@@ -279,7 +279,7 @@ export class AstmSession {
     } catch (err) {
       if (!(err instanceof AstmRecordError)) throw err;
       // Unreadable but durable: kept for support, the analyzer still gets its ACK.
-      this.ctx.log.warn({ device: this.ctx.id, code: err.code, reason: err.message }, 'ASTM message could not be parsed; stored raw');
+      this.ctx.log.warn({ code: err.code, reason: err.message }, 'ASTM message could not be parsed; stored raw');
       return [this.ctx.journal.append({ stream: 'lab.message', kind: 'astm.unparsed', idempotencyKey: messageKey, raw, parsed: { error: err.message, code: err.code }, personal: true, routes: [] })];
     }
     const isQuery = summary.queries.length > 0 && summary.results.length === 0;
@@ -339,11 +339,11 @@ export class AstmSession {
       try {
         bytes = encodeText(text, this.settings.encoding, { forAstmWire: true, stripDiacritics: this.settings.stripDiacritics === true });
       } catch (err) {
-        this.ctx.log.error({ err, device: this.ctx.id }, 'cannot answer the host query in this encoding');
+        this.ctx.log.error({ err }, 'cannot answer the host query in this encoding');
         continue;
       }
       void this.link.send(bytes).then((outcome) => {
-        if (!outcome.ok) this.ctx.log.warn({ device: this.ctx.id, reason: outcome.reason }, 'host query answer not delivered');
+        if (!outcome.ok) this.ctx.log.warn({ reason: outcome.reason }, 'host query answer not delivered');
       });
     }
   }

@@ -81,7 +81,7 @@ class HttpIngestDriver implements Driver {
       if (!result.duplicate) this.accepted++;
       return { status: 200, body: { id: key, journalId: result.id, duplicate: result.duplicate } };
     } catch (err) {
-      this.ctx.log.warn({ err, device: this.ctx.id }, 'could not store a posted item; answered 503 so the sender retries');
+      this.ctx.log.warn({ err }, 'could not store a posted item; answered 503 so the sender retries');
       return { status: 503, body: { error: `not stored: ${(err as Error).message}` } };
     }
   }

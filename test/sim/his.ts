@@ -1,7 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { MllpDecoder, mllpFrame } from '../../agent/his/mllpClient.ts';
 import { pathToFileURL } from 'node:url';
+import { startRestartableHttpServer } from './restartableHttpServer.ts';
 import { syntheticCccdFor } from './vssGateway.ts';
 
 /**
@@ -57,14 +58,6 @@ export interface HisSim {
   stop(): Promise<void>;
 }
 
-function read(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
-}
-
 function appointmentsFor(cccd: string, day: string): unknown[] {
   if (cccd === CCCD_WITH_APPOINTMENT) return [{ id: `LH-${day}-001`, time: `${day}T08:30:00+07:00`, serviceCode: 'KNOI', serviceName: 'Khám Nội', doctor: 'BS. Trần Thị B', room: 'P.105' }];
   if (cccd === CCCD_WITH_TWO_APPOINTMENTS)
@@ -77,9 +70,7 @@ function appointmentsFor(cccd: string, day: string): unknown[] {
 
 export async function startHisSim(options: HisSimOptions = {}): Promise<HisSim> {
   const host = options.host ?? '127.0.0.1';
-  let port = options.port ?? 0;
   let delayMs = options.delayMs ?? 0;
-  let server: Server | null = null;
   const seen = new Set<string>();
   const sim = {
     registrations: [] as ReceivedRegistration[],
@@ -141,48 +132,30 @@ export async function startHisSim(options: HisSimOptions = {}): Promise<HisSim> 
     json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
   };
 
-  const listen = (): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const s = createServer((req, res) => {
-        void read(req).then((text) => {
-          if (delayMs > 0) setTimeout(() => void handle(req, res, text), delayMs);
-          else void handle(req, res, text);
-        });
-      });
-      s.once('error', reject);
-      s.listen(port, host, () => {
-        port = (s.address() as AddressInfo).port;
-        server = s;
-        resolve();
-      });
-    });
-  await listen();
+  const server = await startRestartableHttpServer(
+    (req, res, text) => (delayMs > 0 ? setTimeout(() => void handle(req, res, text), delayMs) : void handle(req, res, text)),
+    host,
+    options.port,
+  );
   const hl7 = options.hl7Port === undefined ? null : await startMllpAcker(options.hl7Port, host, sim.hl7Messages);
-  const close = async (): Promise<void> => {
-    const s = server;
-    server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
-  };
   return Object.assign(sim, {
     get url() {
-      return `http://${host}:${port}/ingest`;
+      return `http://${host}:${server.port}/ingest`;
     },
     get baseUrl() {
-      return `http://${host}:${port}`;
+      return `http://${host}:${server.port}`;
     },
     get port() {
-      return port;
+      return server.port;
     },
     setDelay: (ms: number) => {
       delayMs = ms;
     },
     hl7ListenPort: hl7?.port ?? null,
-    down: close,
-    up: listen,
+    down: server.down,
+    up: server.up,
     stop: async () => {
-      await close();
+      await server.down();
       await hl7?.stop();
     },
   });

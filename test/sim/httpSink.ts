@@ -1,6 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pathToFileURL } from 'node:url';
+import { startRestartableHttpServer } from './restartableHttpServer.ts';
 
 export interface ReceivedPost {
   path: string;
@@ -35,67 +35,42 @@ export interface HttpSink {
 export async function startHttpSink(options: HttpSinkOptions = {}): Promise<HttpSink> {
   const received: ReceivedPost[] = [];
   const host = options.host ?? '127.0.0.1';
-  let server: Server | null = null;
-  let port = options.port ?? 0;
-
-  const listen = (): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const s = createServer((req, res) => {
-        const chunks: Buffer[] = [];
-        req.on('data', (c: Buffer) => chunks.push(c));
-        req.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const reply = () => {
-            if (req.method === 'GET') {
-              res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ received: received.length }));
-              return;
-            }
-            if (options.refuseWhenBodyContains && text.includes(options.refuseWhenBodyContains)) {
-              res.writeHead(422, { 'content-type': 'text/plain' }).end('refused: item marked as poison');
-              return;
-            }
-            let body: unknown;
-            try {
-              body = JSON.parse(text);
-            } catch {
-              res.writeHead(400).end('body is not JSON');
-              return;
-            }
-            const key = req.headers['idempotency-key'];
-            received.push({ path: req.url ?? '/', idempotencyKey: typeof key === 'string' ? key : undefined, body, at: Date.now() });
-            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: key ?? null }));
-          };
-          if (options.delayMs) setTimeout(reply, options.delayMs);
-          else reply();
-        });
-      });
-      s.once('error', reject);
-      s.listen(port, host, () => {
-        port = (s.address() as AddressInfo).port;
-        server = s;
-        resolve();
-      });
-    });
-
-  await listen();
-  const close = async (): Promise<void> => {
-    const s = server;
-    server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
+  const reply = (req: IncomingMessage, res: ServerResponse, text: string): void => {
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ received: received.length }));
+      return;
+    }
+    if (options.refuseWhenBodyContains && text.includes(options.refuseWhenBodyContains)) {
+      res.writeHead(422, { 'content-type': 'text/plain' }).end('refused: item marked as poison');
+      return;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      res.writeHead(400).end('body is not JSON');
+      return;
+    }
+    const key = req.headers['idempotency-key'];
+    received.push({ path: req.url ?? '/', idempotencyKey: typeof key === 'string' ? key : undefined, body, at: Date.now() });
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: key ?? null }));
   };
+  const server = await startRestartableHttpServer(
+    (req, res, text) => (options.delayMs ? setTimeout(() => reply(req, res, text), options.delayMs) : reply(req, res, text)),
+    host,
+    options.port,
+  );
   return {
     get url() {
-      return `http://${host}:${port}/ingest`;
+      return `http://${host}:${server.port}/ingest`;
     },
     get port() {
-      return port;
+      return server.port;
     },
     received,
-    down: close,
-    up: listen,
-    stop: close,
+    down: server.down,
+    up: server.up,
+    stop: server.down,
   };
 }
 
