@@ -59,7 +59,10 @@ export async function startCardSimulator(options: CardSimulatorOptions = {}): Pr
   );
   if (options.insert !== false) await link.insert();
   return {
-    stop: () => link.remove(),
+    stop: async () => {
+      await link.remove();
+      if (!options.pki) pki.remove(); // made for this simulator alone
+    },
     insert: () => link.insert(),
     remove: () => link.remove(),
     get apduCount() {

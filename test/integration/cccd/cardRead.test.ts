@@ -16,6 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await pcscd?.stop();
+  pki?.remove();
 });
 
 async function readWith(card: CardSimulatorOptions, args: string[], slot: 0 | 1 = 0) {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,9 +76,13 @@ export async function startPcscd(): Promise<PcscdHandle> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 10_000;
   while (!/daemon ready/.test(log)) {
-    if (child.exitCode !== null) throw new Error(`pcscd exited at start:\n${log}`);
+    if (child.exitCode !== null) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`pcscd exited at start:\n${log}`);
+    }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
       throw new Error(`pcscd did not become ready:\n${log}`);
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -102,6 +106,7 @@ export async function startPcscd(): Promise<PcscdHandle> {
         await exited;
         clearTimeout(t);
       }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

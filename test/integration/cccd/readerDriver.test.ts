@@ -31,6 +31,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await pcscd?.stop();
+  pki?.remove();
   await store?.close();
   tmp?.cleanup();
 });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -10,6 +10,8 @@ export interface TestPki {
   cscaPem: string;
   cscaPath: string;
   signer: DocumentSigner;
+  /** Deletes the temp dir (keys and certificates). */
+  remove(): void;
 }
 
 /** A test CSCA and document signer (ECDSA P-256), made with the openssl CLI into a temp dir. */
@@ -28,5 +30,5 @@ export function generateTestPki(dir = mkdtempSync(join(tmpdir(), 'cccd-pki-'))):
     throw new Error(`could not make the test CSCA with openssl (Debian package "openssl"): ${(err as Error).message}`);
   }
   const cscaPem = readFileSync(join(dir, 'csca.pem'), 'utf8');
-  return { dir, cscaPem, cscaPath: join(dir, 'csca.pem'), signer: { certDer: Buffer.from(new X509Certificate(readFileSync(join(dir, 'ds.pem'))).raw), keyPem: readFileSync(join(dir, 'ds.key'), 'utf8') } };
+  return { dir, cscaPem, cscaPath: join(dir, 'csca.pem'), remove: () => rmSync(dir, { recursive: true, force: true }), signer: { certDer: Buffer.from(new X509Certificate(readFileSync(join(dir, 'ds.pem'))).raw), keyPem: readFileSync(join(dir, 'ds.key'), 'utf8') } };
 }

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCccd, minimumApdus, SHORT_READ, type EmrtdReadOptions } from '../../../drivers/cccd/emrtd.ts';
 import { keysFromQr, keysFromDigits } from '../../../drivers/cccd/identity.ts';
 import { parseCccdQr } from '../../../drivers/cccd/qr.ts';
@@ -13,6 +13,7 @@ let pki: TestPki;
 beforeAll(() => {
   pki = generateTestPki();
 });
+afterAll(() => pki?.remove());
 
 const transportOf = (chip: ReturnType<typeof buildChip>) => ({ transmit: async (a: Buffer) => chip.handle(a) });
 const qrKeys = () => keysFromQr(parseCccdQr(fixtureText('qr_synthetic.txt').split('\n')[1]!));
@@ -79,6 +80,7 @@ describe('reading sequence over the simulated chip', () => {
 
   it('rejects a card signed under another CSCA', async () => {
     const other = generateTestPki();
+    other.remove();
     await expect(read({}, { cscas: loadCertificates(other.cscaPem) })).rejects.toMatchObject({ code: 'CARD_REJECTED' });
   });
 
