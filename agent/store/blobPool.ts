@@ -1,6 +1,7 @@
 import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Clock } from '../clock.ts';
 import { fsyncDir, fsyncPathSync } from './durable.ts';
 
 /**
@@ -42,7 +43,7 @@ export class BlobPool {
   private readonly free = new Map<number, string[]>(CLASSES.map((c) => [c.slot, []]));
   private readonly target: Map<number, number>;
   private filling: Promise<void> | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
+  private cancelIdleTimer: (() => void) | null = null;
   private lastTake = 0;
   private seq = 0;
   private closed = false;
@@ -53,6 +54,7 @@ export class BlobPool {
     private readonly dir: string,
     bytes: number,
     private readonly onError: (err: unknown) => void,
+    private readonly clock: Clock,
   ) {
     this.target = new Map(CLASSES.map((c) => [c.slot, Math.floor((bytes * c.share) / c.slot)]));
     this.adoptExisting();
@@ -66,7 +68,7 @@ export class BlobPool {
   take(size: number): PoolSlot | null {
     const fitting = CLASSES.filter((c) => c.slot >= size && this.target.get(c.slot)! > 0);
     if (fitting.length === 0) return null;
-    this.lastTake = Date.now();
+    this.lastTake = this.clock.now();
     this.fillWhenIdle();
     for (const { slot } of fitting) {
       const path = this.free.get(slot)!.pop();
@@ -80,12 +82,12 @@ export class BlobPool {
 
   /** Fills once no file was taken for IDLE_MS. */
   private fillWhenIdle(): void {
-    if (this.idleTimer || this.filling || this.closed) return;
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = null;
-      if (Date.now() - this.lastTake >= IDLE_MS) this.fillSoon();
+    if (this.cancelIdleTimer || this.filling || this.closed) return;
+    this.cancelIdleTimer = this.clock.setTimer(() => {
+      this.cancelIdleTimer = null;
+      if (this.clock.now() - this.lastTake >= IDLE_MS) this.fillSoon();
       else this.fillWhenIdle();
-    }, IDLE_MS).unref();
+    }, IDLE_MS);
   }
 
   /** Start filling now (a receiver that expects blobs calls this at start). */
@@ -106,7 +108,7 @@ export class BlobPool {
 
   close(): void {
     this.closed = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.cancelIdleTimer?.();
   }
 
   freeBytes(): number {
@@ -147,7 +149,7 @@ export class BlobPool {
   /** Writes files class by class, a batch at a time, then makes their names durable. */
   private async fill(): Promise<void> {
     while (!this.closed) {
-      if (Date.now() - this.lastTake < IDLE_MS) return this.fillWhenIdle(); // writers are busy
+      if (this.clock.now() - this.lastTake < IDLE_MS) return this.fillWhenIdle(); // writers are busy
       const cls = CLASSES.find((c) => this.free.get(c.slot)!.length < this.target.get(c.slot)!);
       if (!cls) return;
       const batch: string[] = [];

@@ -3,6 +3,7 @@ import { closeSync, existsSync, linkSync, mkdirSync, openSync, renameSync, statS
 import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { BlobRef, BlobWriter, WriteStreamOptions } from '../../drivers/contract.ts';
+import type { Clock } from '../clock.ts';
 import { BlobPool, IDLE_MS, POOL_MAX_SLOT } from './blobPool.ts';
 import { fdatasyncFd, fsyncDir, fsyncFd, fsyncPathSync } from './durable.ts';
 import { toStoreError } from './errors.ts';
@@ -42,7 +43,10 @@ export class BlobStore implements BlobWriter {
   /** Hashes whose `blob_staged` rows may be deleted (handed over by sweep()). */
   private readonly finalized: string[] = [];
 
-  constructor(private readonly root: string) {
+  constructor(
+    private readonly root: string,
+    private readonly clock: Clock,
+  ) {
     this.tmpDir = join(root, 'tmp');
     this.poolDir = join(root, 'pool');
     mkdirSync(this.tmpDir, { recursive: true });
@@ -64,7 +68,7 @@ export class BlobStore implements BlobWriter {
    * the last run left referenced are content-addressed first.
    */
   openPool(bytes: number, onError: (err: unknown) => void): void {
-    if (bytes > 0) this.pool = new BlobPool(this.poolDir, bytes, onError);
+    if (bytes > 0) this.pool = new BlobPool(this.poolDir, bytes, onError, this.clock);
   }
 
   /** Blobs are expected soon (a receiver starting): fill the pool now rather than at the first write. */

@@ -62,7 +62,7 @@ export class Store {
     // Keep the WAL from growing without bound after a burst.
     this.db.pragma('journal_size_limit = 67108864');
     migrate(this.db);
-    this.blobs = new BlobStore(join(options.dir, 'blobs'));
+    this.blobs = new BlobStore(join(options.dir, 'blobs'), this.clock);
     this.committer = new GroupCommitter(this.db, { onCommit: options.onCommit }, options.groupCommit === false);
     this.budget = new DiskBudget({
       dir: options.dir,

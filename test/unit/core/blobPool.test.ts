@@ -4,6 +4,7 @@ import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from
 import { join } from 'node:path';
 import { openStore, type Store } from '../../../agent/store/store.ts';
 import { IDLE_MS } from '../../../agent/store/blobPool.ts';
+import { ManualClock } from '../../helpers/manualClock.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 let cleanups: Array<() => void> = [];
@@ -14,14 +15,15 @@ afterEach(() => {
 
 const POOL = 16 * 1024 * 1024; // 16 files of 64 KB, 4 of 256 KB, 14 of 576 KB, 6 of 1 MB
 
-async function pooledStore(dir?: string): Promise<Store & { dir: string }> {
+/** A store with a full pool; with a ManualClock the pool refills only when the test moves time. */
+async function pooledStore(dir?: string, clock?: ManualClock): Promise<Store & { dir: string }> {
   let d = dir;
   if (!d) {
     const t = tempDir();
     d = t.dir;
     cleanups.push(t.cleanup);
   }
-  const store = await openStore({ dir: d, blobPoolBytes: POOL });
+  const store = await openStore({ dir: d, blobPoolBytes: POOL, ...(clock ? { clock } : {}) });
   cleanups.unshift(() => store.close());
   store.blobs.prepare();
   await store.blobs.poolFull();
@@ -135,7 +137,8 @@ describe('blob pool', () => {
   });
 
   it('a burst that empties its class goes on in the larger classes before any write takes the slow path', async () => {
-    const store = await pooledStore();
+    // Time stands still: no write, however slow, looks like a pause that starts a refill.
+    const store = await pooledStore(undefined, new ManualClock());
     // 40 files in all (16 + 4 + 14 + 6): the 41st small blob is the first miss.
     const blobs = Array.from({ length: 41 }, () => randomBytes(5_000));
     const refs = [];
@@ -153,11 +156,14 @@ describe('blob pool', () => {
   });
 
   it('refills only once writes pause', async () => {
-    const store = await pooledStore();
+    const clock = new ManualClock();
+    const store = await pooledStore(undefined, clock);
     const before = store.blobs.poolCounters()!;
     for (let i = 0; i < 10; i++) await store.blobs.write(randomBytes(10_000));
-    expect(store.blobs.poolCounters()).toMatchObject({ written: before.written, free: before.free - 10 });
+    clock.advanceTo(clock.now() + IDLE_MS - 1);
     await settle();
+    expect(store.blobs.poolCounters()).toMatchObject({ written: before.written, free: before.free - 10 });
+    clock.advanceTo(clock.now() + 1);
     await store.blobs.poolFull();
     expect(store.blobs.poolCounters()).toMatchObject({ written: before.written + 10, free: before.free });
   });
