@@ -1,5 +1,6 @@
 import type { CccdIdentity } from '../../drivers/cccd/identity.ts';
 import type { JournalInput } from '../../drivers/contract.ts';
+import type { ScheduledStep } from '../../drivers/lab/orderCache.ts';
 
 /**
  * The HIS adapter contract. Vietnamese HIS products differ (VNPT HIS, Viettel, FPT eHospital,
@@ -117,6 +118,9 @@ export interface HisOrder {
   serviceCode?: string;
   orderedAt?: string;
   priority?: 'routine' | 'urgent';
+  /** Imaging: when and on which modality the procedure is scheduled. */
+  scheduled?: ScheduledStep;
+  referringPhysician?: string;
 }
 
 export type HisOrderListener = (orders: HisOrder[]) => void | Promise<void>;

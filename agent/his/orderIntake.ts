@@ -1,3 +1,4 @@
+import type { ScheduledStep } from '../../drivers/lab/orderCache.ts';
 import type { HisOrder, HisOrderListener, HisOrderReceiver } from './contract.ts';
 
 export class HisOrderError extends Error {
@@ -45,7 +46,37 @@ export function parseHisOrder(raw: unknown, index = 0): HisOrder {
     if (v) order[k] = v;
   }
   if (o.priority === 'urgent' || o.priority === 'routine') order.priority = o.priority;
+  if (o.scheduled !== undefined) order.scheduled = parseScheduled(o.scheduled, `orders[${index}].scheduled`);
+  const referrer = str(o.referringPhysician);
+  if (referrer) order.referringPhysician = referrer;
   return order;
+}
+
+/** DICOM AE: 1–16 printable ASCII characters, no backslash. */
+const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]{1,16}$/;
+
+function parseScheduled(raw: unknown, at: string): ScheduledStep {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new HisOrderError(`${at} must be an object`);
+  const s = raw as Record<string, unknown>;
+  const step: ScheduledStep = {};
+  const when = str(s.at);
+  if (when !== undefined) {
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(when) || Number.isNaN(Date.parse(when))) throw new HisOrderError(`${at}.at must be an ISO 8601 date and time (e.g. 2026-12-03T09:30:00+07:00), got "${when}"`);
+    step.at = when;
+  }
+  const station = str(s.stationAeTitle);
+  if (station !== undefined) {
+    if (!AE_TITLE.test(station)) throw new HisOrderError(`${at}.stationAeTitle must be a DICOM AE title (1–16 ASCII characters, no backslash), got "${station}"`);
+    step.stationAeTitle = station;
+  }
+  // SH values: 16 characters at most, as the modality will show them.
+  for (const k of ['stationName', 'location'] as const) {
+    const v = str(s[k]);
+    if (v === undefined) continue;
+    if ([...v].length > 16 || /[\\\x00-\x1f]/.test(v)) throw new HisOrderError(`${at}.${k} must be at most 16 characters without backslash (DICOM SH), got "${v}"`);
+    step[k] = v;
+  }
+  return step;
 }
 
 /**

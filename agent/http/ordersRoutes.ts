@@ -21,6 +21,8 @@ export function labOrderFromHis(o: HisOrder): LabOrder {
   if (o.patient.sex) order.patientSex = o.patient.sex === 'male' ? 'M' : o.patient.sex === 'female' ? 'F' : 'U';
   if (o.priority) order.priority = o.priority === 'urgent' ? 'S' : 'R';
   if (o.orderedAt) order.orderedAt = o.orderedAt;
+  if (o.scheduled) order.scheduled = o.scheduled;
+  if (o.referringPhysician) order.referringPhysician = o.referringPhysician;
   return order;
 }
 

@@ -21,6 +21,21 @@ export interface LabOrder {
   accessionNumber?: string;
   /** The requested items with their names and modality, when the sender gave them. */
   items?: Array<{ code: string; name?: string; modality?: string }>;
+  /** Imaging: the scheduled procedure step the HIS planned (worklist date, time and station). */
+  scheduled?: ScheduledStep;
+  /** Referring physician, as the HIS names them. */
+  referringPhysician?: string;
+}
+
+/** When and where an imaging order is scheduled. */
+export interface ScheduledStep {
+  /** ISO 8601; the worklist's Scheduled Procedure Step Start Date/Time (else `orderedAt`). */
+  at?: string;
+  /** The modality's AE title: only this station finds the order in its worklist. */
+  stationAeTitle?: string;
+  stationName?: string;
+  /** Room, e.g. "P.012". */
+  location?: string;
 }
 
 export interface OrderCache {

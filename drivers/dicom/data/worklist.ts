@@ -17,7 +17,7 @@ export const SCHEDULED_PROCEDURE_STEP_SEQUENCE = 0x00400100;
 export interface WorklistOptions {
   /** Box timezone: an order's ISO time becomes the local scheduled date/time. */
   timezone?: string;
-  /** Scheduled Station AE Title for orders that name none (orders from the cache carry none today). */
+  /** Scheduled Station AE Title for orders that name none (`scheduled.stationAeTitle`). */
   stationAeTitle?: string;
   /** Modality for order items that name none. */
   defaultModality?: string;
@@ -69,7 +69,9 @@ function daOf(isoDate: string | undefined): string | undefined {
 /** The worklist entries of one order: one Scheduled Procedure Step per requested item (or one for the order). */
 export function worklistEntriesOf(order: LabOrder, options: WorklistOptions = {}): WorklistEntry[] {
   const tz = options.timezone ?? 'Asia/Ho_Chi_Minh';
-  const when = order.orderedAt ? localParts(order.orderedAt, tz) : undefined;
+  const at = order.scheduled?.at ?? order.orderedAt;
+  const when = at ? localParts(at, tz) : undefined;
+  const station = order.scheduled?.stationAeTitle ?? options.stationAeTitle;
   const accession = order.accessionNumber ?? order.orderId ?? order.specimenId;
   const items = order.items?.length ? order.items : [{ code: order.tests[0] ?? '', name: undefined as string | undefined, modality: undefined as string | undefined }];
   const set = (m: Map<number, string>, tag: number, v: string | undefined): void => {
@@ -87,15 +89,18 @@ export function worklistEntriesOf(order: LabOrder, options: WorklistOptions = {}
     set(top, 0x0020000d, studyUidForOrder(accession ?? order.specimenId));
     set(top, 0x00401003, order.priority === 'S' ? 'STAT' : 'ROUTINE'); // Requested Procedure Priority
     set(top, 0x00402016, order.orderId); // Placer Order Number / Imaging Service Request
+    set(top, 0x00080090, order.referringPhysician ? personNameOf(order.referringPhysician) : undefined);
     const step = new Map<number, string>();
     set(step, 0x00080060, (item.modality ?? options.defaultModality)?.toUpperCase());
-    set(step, 0x00400001, options.stationAeTitle);
+    set(step, 0x00400001, station);
     set(step, 0x00400002, when?.date);
     set(step, 0x00400003, when?.time);
     set(step, 0x00400007, item.name ?? item.code); // Scheduled Procedure Step Description
     set(step, 0x00400009, `${(accession ?? '').slice(0, 12)}-${i + 1}`.slice(0, 16)); // Scheduled Procedure Step ID
+    set(step, 0x00400010, order.scheduled?.stationName);
+    set(step, 0x00400011, order.scheduled?.location);
     set(step, 0x00400020, 'SCHEDULED');
-    return { top, step, anyStation: !options.stationAeTitle };
+    return { top, step, anyStation: !station };
   });
 }
 

@@ -10,6 +10,8 @@ import { EXPLICIT_LE, EXPLICIT_VR_LITTLE_ENDIAN } from '../../../drivers/dicom/d
 import { ScuAssociation } from '../../../drivers/dicom/net/scu.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { parseHisOrder } from '../../../agent/his/orderIntake.ts';
+import { labOrderFromHis } from '../../../agent/http/ordersRoutes.ts';
 import { generateStudy, startModality } from '../../sim/modality.ts';
 import { requireTool, runTool } from './dcmtkPeers.ts';
 
@@ -83,5 +85,30 @@ describe('Modality Worklist C-FIND from the order cache', () => {
     expect(status).toBe(0xfe00);
     expect(answers).toBeGreaterThanOrEqual(1);
     expect(answers).toBeLessThan(300);
+  });
+
+  it('an order pushed with its scheduled station reaches findscu at that station only, on its scheduled day', async () => {
+    const pushed = parseHisOrder({
+      orderId: 'ORD5', accessionNumber: 'ACC5', patient: { hisPatientId: 'BN0005', fullName: 'Lê Thị Mai' }, referringPhysician: 'Phạm Minh Quang',
+      items: [{ code: 'CT02', name: 'CT ngực', modality: 'CT' }],
+      scheduled: { at: '2026-12-05T09:10:00+07:00', stationAeTitle: 'CT_KHOA_A', stationName: 'CT phòng 2', location: 'P.012' },
+    });
+    new SqliteOrderCache(store.db).upsert(labOrderFromHis(pushed));
+    const ask = async (station: string): Promise<string[]> => {
+      const out = join(dir, `rsp-${station}`);
+      mkdirSync(out);
+      const r = await runTool('findscu', ['-W', '-X', '-od', out, '-aet', station, '-aec', 'EDGE', '-k', '0008,0005=ISO_IR 192', '-k', '0010,0010', '-k', '0008,0050', '-k', '0008,0090',
+        '-k', `0040,0100[0].0040,0001=${station}`, '-k', '0040,0100[0].0040,0002=20261205', '-k', '0040,0100[0].0040,0003', '-k', '0040,0100[0].0040,0010', '-k', '0040,0100[0].0040,0011', '127.0.0.1', String(driver.port)]);
+      expect(r.code, r.stderr).toBe(0);
+      return Promise.all(readdirSync(out).map(async (f) => (await runTool('dcmdump', ['+U8', join(out, f)])).stdout));
+    };
+    const [dump, ...more] = await ask('CT_KHOA_A');
+    expect(more).toEqual([]);
+    expect(dump).toContain('ACC5');
+    expect(dump).toMatch(/\(0040,0003\) TM \[091000\]/);
+    expect(dump).toContain('CT phòng 2');
+    expect(dump).toContain('P.012');
+    expect(dump).toContain('Phạm^Minh Quang');
+    expect(await ask('CT_KHOA_B')).toEqual([]);
   });
 });

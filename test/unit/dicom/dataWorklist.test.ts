@@ -23,7 +23,7 @@ const ORDERS: LabOrder[] = [
 
 /** A worklist query as a modality (or `findscu -W` with DCMTK's wlistqry files) sends it. */
 function query(top: Record<number, string>, step: Record<number, string>, extraTop: DataElement[] = []): DataElement[] {
-  const vr = (tag: number) => ({ 0x00100010: 'PN', 0x00100020: 'LO', 0x00100030: 'DA', 0x00100040: 'CS', 0x00080050: 'SH', 0x0020000d: 'UI', 0x00321060: 'LO', 0x00401001: 'SH', 0x00080060: 'CS', 0x00400001: 'AE', 0x00400002: 'DA', 0x00400003: 'TM', 0x00400007: 'LO', 0x00400009: 'SH' })[tag] ?? 'LO';
+  const vr = (tag: number) => ({ 0x00100010: 'PN', 0x00100020: 'LO', 0x00100030: 'DA', 0x00100040: 'CS', 0x00080050: 'SH', 0x0020000d: 'UI', 0x00321060: 'LO', 0x00401001: 'SH', 0x00080060: 'CS', 0x00400001: 'AE', 0x00400002: 'DA', 0x00400003: 'TM', 0x00400007: 'LO', 0x00400009: 'SH', 0x00400010: 'SH', 0x00400011: 'SH', 0x00080090: 'PN' })[tag] ?? 'LO';
   const item = Object.entries(step).map(([t, v]) => stringElement(Number(t), vr(Number(t)), v)).sort((a, b) => a.tag - b.tag);
   const els = [...Object.entries(top).map(([t, v]) => stringElement(Number(t), vr(Number(t)), v)), sequenceElement(0x00400100, [item]), ...extraTop];
   return els.sort((a, b) => a.tag - b.tag);
@@ -70,6 +70,32 @@ describe('Modality Worklist matching (PS3.4 K.6)', () => {
     expect(getString(findElement(asked[0]!, 0x00400100)!.items![0]!, 0x00400001)).toBe('CT_ROOM1');
     // With a configured station, other stations get nothing.
     expect(matchWorklist(query(ALL_TOP, { ...ALL_STEP, 0x00400001: 'CT_ROOM1' }), ORDERS, undefined, { stationAeTitle: 'US01' })).toHaveLength(0);
+  });
+
+  it("an order's scheduled step: its station alone finds it, at its scheduled time, with station name, room and referring doctor", () => {
+    const scheduled: LabOrder = {
+      specimenId: 'S4', patientId: 'BN0004', patientName: 'Lê Thị Mai', tests: ['CT01'], orderedAt: '2026-11-22T00:55:00Z', accessionNumber: 'ACC4',
+      items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }], referringPhysician: 'Phạm Minh Quang',
+      scheduled: { at: '2026-11-24T02:10:00Z', stationAeTitle: 'CT_KHOA_A', stationName: 'CT phòng 2', location: 'P.012' },
+    };
+    const orders = [...ORDERS, scheduled];
+    const step = { ...ALL_STEP, 0x00400010: '', 0x00400011: '' };
+    const top = { ...ALL_TOP, 0x00080090: '' };
+    const atStation = (ae: string, options = {}) => matchWorklist(query(top, { ...step, 0x00400001: ae }), orders, undefined, options);
+    // Its own station finds it (and the orders without a station); another station does not, even with a configured default.
+    expect(names(atStation('CT_KHOA_A'))).toContain('Lê^Thị Mai');
+    expect(names(atStation('CT_KHOA_B'))).not.toContain('Lê^Thị Mai');
+    expect(names(atStation('CT_KHOA_A', { stationAeTitle: 'US01' }))).toEqual(['Lê^Thị Mai']);
+    const answer = atStation('CT_KHOA_A').find((a) => getString(a, 0x00080050) === 'ACC4')!;
+    const sps = findElement(answer, 0x00400100)!.items![0]!;
+    expect(getString(sps, 0x00400001)).toBe('CT_KHOA_A');
+    expect(getString(sps, 0x00400002)).toBe('20261124'); // the scheduled time, not orderedAt (22 Nov)
+    expect(getString(sps, 0x00400003)).toBe('091000');
+    expect(textOf(sps, 0x00400010, ['ISO_IR 192'])).toBe('CT phòng 2');
+    expect(getString(sps, 0x00400011)).toBe('P.012');
+    expect(textOf(answer, 0x00080090, ['ISO_IR 192'])).toBe('Phạm^Minh Quang');
+    // A date range finds it by its scheduled day.
+    expect(names(matchWorklist(query(top, { ...step, 0x00400002: '20261124' }), orders))).toEqual(['Lê^Thị Mai']);
   });
 
   it('patient name: wildcards, case- and diacritic-insensitive (a modality keyboard types NGUYEN)', () => {

@@ -30,6 +30,24 @@ describe('orders pushed by the HIS', () => {
     expect(() => parseHisOrder(null)).toThrow(HisOrderError);
     expect(() => parseHisOrder({ orderId: 'A', action: 'hold', items: [{ code: 'X' }] })).toThrow(/action/);
   });
+
+  it('imaging: the scheduled step and the referring doctor, each field checked against its DICOM type', () => {
+    const order = { orderId: 'R1', items: [{ code: 'CT01', modality: 'CT' }], referringPhysician: 'BS. Trần Thị B' };
+    expect(parseHisOrder({ ...order, scheduled: { at: '2026-12-03T09:30:00+07:00', stationAeTitle: 'CT_KHOA_A', stationName: 'CT phòng 2', location: 'P.012' } })).toMatchObject({
+      scheduled: { at: '2026-12-03T09:30:00+07:00', stationAeTitle: 'CT_KHOA_A', stationName: 'CT phòng 2', location: 'P.012' },
+      referringPhysician: 'BS. Trần Thị B',
+    });
+    const bad: Array<[unknown, RegExp]> = [
+      ['tomorrow', /orders\[0\]\.scheduled must be an object/],
+      [{ at: '03/12/2026 09:30' }, /scheduled\.at must be an ISO 8601 date and time/],
+      [{ at: '2026-12-03' }, /scheduled\.at must be an ISO 8601 date and time/],
+      [{ stationAeTitle: 'CT\\KHOA' }, /scheduled\.stationAeTitle must be a DICOM AE title/],
+      [{ stationAeTitle: 'MAY_CT_KHOA_CHAN_DOAN' }, /stationAeTitle/],
+      [{ stationAeTitle: 'CT_PHÒNG' }, /stationAeTitle/],
+      [{ location: 'Phòng chụp cắt lớp số 2' }, /scheduled\.location must be at most 16 characters/],
+    ];
+    for (const [scheduled, message] of bad) expect(() => parseHisOrder({ ...order, scheduled }), JSON.stringify(scheduled)).toThrow(message);
+  });
 });
 
 describe('pushed order parsing under arbitrary input', () => {

@@ -107,14 +107,40 @@ describe('orders from the LIS/HIS (ORM^O01, OML^O21)', () => {
     const { orders, cancels } = ordersFromHl7(parseHl7(ORM), TZ);
     expect(cancels).toEqual([]);
     expect(orders).toEqual([
-      { specimenId: 'SID-001', patientId: 'BN-42', patientName: 'Nguyễn Thị Ánh', patientBirthDate: '19800101', patientSex: 'F', tests: ['CBC-WBC', 'CBC-HGB'], priority: 'S', orderedAt: '2026-11-22T09:10:00.000+07:00' },
-      { specimenId: 'SID-002', patientId: 'BN-42', patientName: 'Nguyễn Thị Ánh', patientBirthDate: '19800101', patientSex: 'F', tests: ['GLU'], priority: 'R' },
+      { specimenId: 'SID-001', patientId: 'BN-42', patientName: 'Nguyễn Thị Ánh', patientBirthDate: '19800101', patientSex: 'F', tests: ['CBC-WBC', 'CBC-HGB'], items: [{ code: 'CBC-WBC', name: 'WBC' }, { code: 'CBC-HGB', name: 'HGB' }], priority: 'S', orderedAt: '2026-11-22T09:10:00.000+07:00' },
+      { specimenId: 'SID-002', patientId: 'BN-42', patientName: 'Nguyễn Thị Ánh', patientBirthDate: '19800101', patientSex: 'F', tests: ['GLU'], items: [{ code: 'GLU', name: 'Glucose' }], priority: 'R' },
     ]);
   });
 
   it('takes the specimen id from SPM-2 in OML^O21 (SPM follows OBR)', () => {
     const { orders } = ordersFromHl7(parseHl7(OML), TZ);
     expect(orders).toMatchObject([{ specimenId: 'SID-003', tests: ['CREA'], patientName: 'Trần Văn Bình' }]);
+  });
+
+  it('imaging orders (OMI^O23): procedure name and modality, scheduled time, station from IPC, referring doctor', () => {
+    /** A segment with the given fields at their HL7 positions. */
+    const seg = (id: string, f: Record<number, string>): string => [id, ...Array.from({ length: Math.max(...Object.keys(f).map(Number)) }, (_, i) => f[i + 1] ?? '')].join('|');
+    const omi = [
+      'MSH|^~\\&|HIS|BV|EDGE||20261203080000||OMI^O23^OMI_O23|O3|P|2.5.1||||||UNICODE UTF-8',
+      'PID|1||BN-44||Lê^Thị Mai||19900303|F',
+      seg('PV1', { 1: '1', 2: 'O', 8: 'BS01^Phạm^Minh^Quang' }),
+      seg('ORC', { 1: 'NW', 2: 'P20', 9: '20261203075500' }),
+      seg('TQ1', { 1: '1', 7: '20261203091000' }),
+      seg('OBR', { 1: '1', 2: 'P20', 3: 'ACC-77', 4: 'CT01^CT sọ não', 24: 'CT' }),
+      seg('IPC', { 1: 'ACC-77', 2: 'RP77', 3: '1.2.3', 4: 'SPS77', 5: 'CT', 7: 'CT PHONG 2', 8: 'P.012', 9: 'CT_KHOA_A' }),
+      seg('ORC', { 1: 'NW', 2: 'P21' }),
+      seg('OBR', { 1: '2', 2: 'P21', 3: 'ACC-78', 4: 'XQ01^X-quang ngực', 24: 'RAD', 36: '20261203100000' }),
+    ].join('\r') + '\r';
+    const { orders } = ordersFromHl7(parseHl7(omi), TZ);
+    expect(orders).toMatchObject([
+      {
+        specimenId: 'ACC-77', tests: ['CT01'], items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }], orderedAt: '2026-12-03T07:55:00.000+07:00', referringPhysician: 'Phạm^Minh^Quang',
+        scheduled: { at: '2026-12-03T09:10:00.000+07:00', stationAeTitle: 'CT_KHOA_A', stationName: 'CT PHONG 2', location: 'P.012' },
+      },
+      // RAD names no DICOM modality; OBR-36 holds the time; no IPC, no station.
+      { specimenId: 'ACC-78', items: [{ code: 'XQ01', name: 'X-quang ngực' }], scheduled: { at: '2026-12-03T10:00:00.000+07:00' } },
+    ]);
+    expect(orders[1]!.scheduled).not.toHaveProperty('stationAeTitle');
   });
 
   it('applies new orders and cancellations (ORC-1 CA) to the cache, idempotently', () => {
@@ -129,6 +155,7 @@ describe('orders from the LIS/HIS (ORM^O01, OML^O21)', () => {
     applyOrders(cache, c);
     applyOrders(cache, c);
     expect(cache.findBySpecimen('SID-001')!.tests).toEqual(['CBC-HGB']);
+    expect(cache.findBySpecimen('SID-001')!.items).toEqual([{ code: 'CBC-HGB', name: 'HGB' }]);
   });
 
   it('refuses an order without a test or a specimen, naming what is missing', () => {
