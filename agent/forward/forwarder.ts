@@ -231,14 +231,14 @@ export class OutboxForwarder {
       await this.outbox.park(item.outboxId, dest, outcome.reason);
       this.stats.parked++;
       this.stats.lastError = outcome.reason;
-      this.log.warn({ destination: dest, outboxId: item.outboxId, key: item.idempotencyKey, reason: outcome.reason }, 'destination refused item; parked in dead letter');
+      this.log.warn({ outboxId: item.outboxId, key: item.idempotencyKey, reason: outcome.reason }, 'destination refused item; parked in dead letter');
       this.bus.emit('outbox.failed', { destination: dest, outboxId: item.outboxId, error: outcome.reason, permanent: true });
     } else {
       const delay = backoffDelay(item.attempts + 1, this.options.backoff);
       await this.outbox.markRetry(item.outboxId, this.clock.now() + delay, outcome.reason);
       this.stats.retried++;
       this.stats.lastError = outcome.reason;
-      this.log.info({ destination: dest, outboxId: item.outboxId, attempts: item.attempts + 1, retryInMs: delay, reason: outcome.reason }, 'delivery failed; will retry');
+      this.log.info({ outboxId: item.outboxId, attempts: item.attempts + 1, retryInMs: delay, reason: outcome.reason }, 'delivery failed; will retry');
       this.bus.emit('outbox.failed', { destination: dest, outboxId: item.outboxId, error: outcome.reason, permanent: false });
     }
   }

@@ -118,7 +118,7 @@ export class AstmLisDestination implements Destination {
             frame: async () => false,
             transmissionEnd: () => {},
             busy: () => {
-              this.ctx.log.warn({ destination: this.id }, 'the ASTM LIS tried to send to the box; refused (NAK), this destination only sends');
+              this.ctx.log.warn('the ASTM LIS tried to send to the box; refused (NAK), this destination only sends');
               return true;
             },
           },

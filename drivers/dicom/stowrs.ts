@@ -287,7 +287,7 @@ export class StowRsDestination implements Destination {
       sending.forEach((s, i) => (outcomes[s.index] = results[i]!));
       const refused = results.filter((o) => o.result !== 'ok') as Array<Exclude<DeliveryOutcome, { result: 'ok' }>>;
       if (refused.length > 0) {
-        this.log.warn({ destination: this.id, outboxIds: sending.map((s) => items[s.index]!.outboxId), instances: sending.length, notStored: refused.length, status, reason: refused[0]!.reason }, 'STOW-RS not stored');
+        this.log.warn({ outboxIds: sending.map((s) => items[s.index]!.outboxId), instances: sending.length, notStored: refused.length, status, reason: refused[0]!.reason }, 'STOW-RS not stored');
       }
     }
     return outcomes.map((o) => o ?? { result: 'retry', reason: 'no outcome' });

@@ -105,7 +105,7 @@ export class CStoreDestination implements Destination {
       const comment = r.errorComment ? `: ${r.errorComment}` : '';
       if (kind === 'success') return { result: 'ok', detail: 'C-STORE success' };
       if (kind === 'warning') return { result: 'ok', detail: `C-STORE warning ${hex4(r.status)}${comment}` };
-      this.log.warn({ destination: this.id, outboxId: item.outboxId, status: hex4(r.status), comment: r.errorComment }, 'PACS refused the instance');
+      this.log.warn({ outboxId: item.outboxId, status: hex4(r.status), comment: r.errorComment }, 'PACS refused the instance');
       return { result: 'permanent', reason: `C-STORE failure ${hex4(r.status)}${comment}` };
     } catch (err) {
       return { result: 'retry', reason: `C-STORE did not complete: ${(err as Error).message}` };

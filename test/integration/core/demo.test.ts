@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { repeatedTopLevelKeys } from '../../helpers/logKeys.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -44,5 +45,7 @@ describe('npm start (the demo)', () => {
     }
     const errors = out.split('\n').filter((l) => l.includes('"level":"error"'));
     expect(errors).toEqual([]);
+    const repeated = out.split('\n').filter((l) => l.startsWith('{') && repeatedTopLevelKeys(l).length > 0);
+    expect(repeated).toEqual([]);
   });
 });
