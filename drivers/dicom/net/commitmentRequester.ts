@@ -146,7 +146,7 @@ export class CommitmentRequester {
         if (sweep) await this.sweep();
         await this.flush();
       })
-      .catch((err) => this.log.error({ err, destination: this.destination }, 'storage commitment round failed'));
+      .catch((err) => this.log.error({ err }, 'storage commitment round failed'));
   }
 
   /** Sends every unassigned pending instance, in transactions of at most `max`. */
@@ -183,13 +183,13 @@ export class CommitmentRequester {
         const why = `no storage commitment report for transaction ${tx.transactionUid} within ${this.timeoutMs / 1000} s (after one retry)`;
         const n = this.store.flagTimedOut(tx.transactionUid, why);
         this.stats.flagged += n;
-        this.log.warn({ destination: this.destination, transactionUid: tx.transactionUid, instances: n }, 'storage commitment timed out twice: instances flagged, files kept');
+        this.log.warn({ transactionUid: tx.transactionUid, instances: n }, 'storage commitment timed out twice: instances flagged, files kept');
         continue;
       }
       const uid = newTransactionUid();
       const n = this.store.replace(tx.transactionUid, uid);
       this.stats.retried++;
-      this.log.warn({ destination: this.destination, old: tx.transactionUid, transactionUid: uid, instances: n }, 'storage commitment report overdue: asking again under a new transaction UID');
+      this.log.warn({ old: tx.transactionUid, transactionUid: uid, instances: n }, 'storage commitment report overdue: asking again under a new transaction UID');
       if (n > 0 && !(await this.send(uid, this.store.pendingOf(uid)))) {
         // Not sent: leave it 'sending'; the next sweep turns it back into unassigned instances.
       }
@@ -233,7 +233,7 @@ export class CommitmentRequester {
       }
       this.store.markSent(uid);
       this.stats.transactions++;
-      this.log.info({ destination: this.destination, transactionUid: uid, instances: batch.length }, 'storage commitment requested');
+      this.log.info({ transactionUid: uid, instances: batch.length }, 'storage commitment requested');
       const waitMs = this.config.reportWaitMs ?? 5000;
       let waitTimer: NodeJS.Timeout | null = null;
       await Promise.race([reportSeen, new Promise<void>((r) => (waitTimer = setTimeout(r, waitMs)))]);
@@ -242,7 +242,7 @@ export class CommitmentRequester {
       return true;
     } catch (err) {
       this.stats.actionFailures++;
-      this.log.warn({ destination: this.destination, transactionUid: uid, instances: batch.length, error: (err as Error).message }, 'storage commitment request not sent; will retry');
+      this.log.warn({ transactionUid: uid, instances: batch.length, error: (err as Error).message }, 'storage commitment request not sent; will retry');
       const tx = this.store.transaction(uid);
       if (tx?.state === 'sending') this.store.abandon(uid, `N-ACTION not sent: ${(err as Error).message}`);
       if (assoc?.isOpen) assoc.abort('storage commitment request failed');

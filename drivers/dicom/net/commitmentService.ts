@@ -48,7 +48,7 @@ export class StorageCommitmentService extends SqliteCommitmentStore {
         connectTimeoutMs: c.connectTimeoutMs ?? 15_000,
         responseTimeoutMs: c.responseTimeoutMs ?? 120_000,
       };
-      this.requesters.set(id, new CommitmentRequester(id, peer, c.storageCommitment, this, options.log.child({ destination: id, module: 'storage-commitment' })));
+      this.requesters.set(id, new CommitmentRequester(id, peer, c.storageCommitment, this, options.log.child({ destination: id })));
     }
   }
 
