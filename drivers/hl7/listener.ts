@@ -29,7 +29,7 @@ export interface Hl7ListenerSettings {
   clockSkewAlarmSeconds?: number;
   /**
    * 'analyzer': results (ORU/OUL) and host queries (QRY^Q02, QBP^Q11) from a device;
-   * 'orders': orders (ORM^O01, OML^O21) from the LIS/HIS into the order cache.
+   * 'orders': orders (ORM^O01, OML^O21, imaging OMI^O23) from the LIS/HIS into the order cache.
    */
   mode: 'analyzer' | 'orders';
 }
@@ -202,9 +202,9 @@ export class Hl7Listener {
       return;
     }
 
-    const isOrder = hdr.messageType === 'ORM' || hdr.messageType === 'OML';
+    const isOrder = hdr.messageType === 'ORM' || hdr.messageType === 'OML' || hdr.messageType === 'OMI';
     if (isOrder !== (this.settings.mode === 'orders')) {
-      return refuse(isOrder ? `${type}: orders are accepted only on an orders listener (mode "orders")` : `${type}: this orders listener accepts ORM^O01 and OML^O21 only`);
+      return refuse(isOrder ? `${type}: orders are accepted only on an orders listener (mode "orders")` : `${type}: this orders listener accepts ORM^O01, OML^O21 and OMI^O23 only`);
     }
     let results: LabResult[] = [];
     let applyBatch: (() => void) | undefined;

@@ -9,7 +9,7 @@ export class Hl7OrderError extends Error {
   }
 }
 
-/** What one ORM^O01 / OML^O21 says: orders to add or replace, and tests cancelled per specimen. */
+/** What one ORM^O01 / OML^O21 / OMI^O23 says: orders to add or replace, and tests cancelled per specimen. */
 export interface Hl7OrderBatch {
   orders: LabOrder[];
   cancels: Array<{ specimenId: string; tests: string[] }>;

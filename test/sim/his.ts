@@ -192,6 +192,35 @@ async function startMllpAcker(port: number, host: string, messages: string[]): P
   };
 }
 
+/** An imaging order as the HIS schedules it (demo: one per study the modality makes). */
+export interface ImagingOrder {
+  orderId: string;
+  accessionNumber: string;
+  patientId: string;
+  /** HL7 XPN: family^given (Vietnamese: "Phạm^Thị Hoa"). */
+  patientName: string;
+  procedure: { code: string; name: string; modality: string };
+  stationAeTitle: string;
+  /** HL7 TS in the box's zone, e.g. 20261203091000. */
+  scheduledAt: string;
+  /** HL7 family^given, without the ID. */
+  referringPhysician?: string;
+}
+
+/** The order as OMI^O23 (HL7 v2.5.1, UTF-8): what the box's `hl7-mllp` orders listener takes. */
+export function omiMessage(o: ImagingOrder, controlId: string): string {
+  const f = (id: string, fields: Record<number, string>): string => [id, ...Array.from({ length: Math.max(...Object.keys(fields).map(Number)) }, (_, i) => fields[i + 1] ?? '')].join('|');
+  return [
+    `MSH|^~\\&|HIS|BV|EDGE|BV|${o.scheduledAt}||OMI^O23^OMI_O23|${controlId}|P|2.5.1||||||UNICODE UTF-8`,
+    f('PID', { 1: '1', 3: o.patientId, 5: o.patientName }),
+    f('PV1', { 1: '1', 2: 'O', 8: o.referringPhysician ? `BS01^${o.referringPhysician}` : '' }),
+    f('ORC', { 1: 'NW', 2: o.orderId }),
+    f('TQ1', { 1: '1', 7: o.scheduledAt }),
+    f('OBR', { 1: '1', 2: o.orderId, 3: o.accessionNumber, 4: `${o.procedure.code}^${o.procedure.name}`, 24: o.procedure.modality }),
+    f('IPC', { 1: o.accessionNumber, 2: o.orderId, 4: `${o.accessionNumber}-1`, 5: o.procedure.modality, 9: o.stationAeTitle }),
+  ].join('\r') + '\r';
+}
+
 // `tsx test/sim/his.ts --port 8090 [--delay 200] [--hl7-port 2575]` runs it on its own.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);

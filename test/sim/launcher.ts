@@ -4,7 +4,9 @@ import type { Logger } from 'pino';
 import type { AgentConfig } from '../../agent/config/types.ts';
 import { startAstmAnalyzerStream } from './astmAnalyzer.ts';
 import { startCentralIngest } from './centralIngest.ts';
-import { startHisSim } from './his.ts';
+import { omiMessage, startHisSim, type ImagingOrder } from './his.ts';
+import { formatAstmTime } from '../../drivers/astm/session.ts';
+import { TestMllpClient } from '../helpers/mllpClient.ts';
 import { startHl7AnalyzerStream } from './hl7Analyzer.ts';
 import { startJsonDevice } from './jsonDevice.ts';
 import { startMllpLis } from './mllpLis.ts';
@@ -15,6 +17,34 @@ import { generateStudy, startModality } from './modality.ts';
 import { startPacs } from './pacs.ts';
 
 type Stop = () => Promise<void>;
+
+const DEMO_PATIENTS = ['Phạm^Thị Hoa', 'Nguyễn^Văn Bình', 'Trần^Thị Lan', 'Lê^Văn Đức', 'Hoàng^Thị Mai'];
+
+/** The n-th imaging order of this demo run, scheduled now for station CT01. */
+function demoImagingOrder(n: number, timeZone: string): ImagingOrder {
+  const now = formatAstmTime(Date.now(), timeZone); // YYYYMMDDHHMMSS in the box's zone
+  const accessionNumber = `CT${now.slice(2, 12)}${n}`.slice(0, 16);
+  return {
+    orderId: `YL${accessionNumber.slice(2)}`,
+    accessionNumber,
+    patientId: `BN${now.slice(2, 8)}${String(n).padStart(3, '0')}`,
+    patientName: DEMO_PATIENTS[(n - 1) % DEMO_PATIENTS.length]!,
+    procedure: { code: 'CT01', name: 'CT sọ não không tiêm thuốc', modality: 'CT' },
+    stationAeTitle: 'CT01',
+    scheduledAt: now,
+    referringPhysician: 'Trần^Minh Quang',
+  };
+}
+
+/** One HL7 message over MLLP, waiting for its ACK. */
+async function pushHl7(port: number, message: string): Promise<void> {
+  const client = await TestMllpClient.open(port, '127.0.0.1');
+  try {
+    await client.send(message);
+  } finally {
+    client.close();
+  }
+}
 
 export interface DemoSimulators {
   /** Starts the simulated devices; call once the agent listens. */
@@ -66,10 +96,19 @@ export async function startDemoSimulators(config: AgentConfig, log: Logger): Pro
       }
       const scp = config.devices['demo-modality'];
       if (scp) {
-        // A small study (3 images, Vietnamese patient name) every 20 s.
-        await attempt(`modality sending studies by C-STORE to 127.0.0.1:${String(scp.port)}`, async () => {
-          const modality = await startModality({ port: Number(scp.port), calledAe: String(scp.aeTitle ?? 'EDGE') });
-          const send = () => void modality.sendGenerated(generateStudy({ instances: 3, pixelBytes: 64 * 1024, patientName: 'Phạm^Thị Hoa' })).catch(() => undefined);
+        // Every 20 s the HIS schedules a CT for station CT01 (OMI^O23 to the orders listener), the
+        // modality takes the patient from its worklist and sends a small study (3 images).
+        const ordersPort = Object.values(config.devices).find((d) => d.driver === 'hl7-mllp' && d.mode === 'orders')?.port;
+        await attempt(`modality CT01 taking patients from the worklist and sending studies by C-STORE to 127.0.0.1:${String(scp.port)}`, async () => {
+          const modality = await startModality({ port: Number(scp.port), calledAe: String(scp.aeTitle ?? 'EDGE'), callingAe: 'CT01' });
+          let n = 0;
+          const round = async (): Promise<void> => {
+            const order = demoImagingOrder(++n, config.box.timezone);
+            if (ordersPort !== undefined) await pushHl7(Number(ordersPort), omiMessage(order, `OMI${order.accessionNumber}`));
+            const patient = ordersPort !== undefined ? await modality.nextFromWorklist(order.scheduledAt.slice(0, 8)) : null;
+            await modality.sendGenerated(generateStudy({ instances: 3, pixelBytes: 64 * 1024, ...(patient ?? { patientName: order.patientName }) }));
+          };
+          const send = () => void round().catch((err: Error) => log.debug({ err: err.message }, 'demo imaging round failed'));
           send();
           const timer = setInterval(send, 20_000);
           return async () => {

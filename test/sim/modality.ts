@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { readDataset, sequenceElement, stringElement, usElement, writeDataset } from '../../drivers/dicom/data/codec.ts';
 import type { DataElement } from '../../drivers/dicom/data/codec.ts';
+import { characterSetOf, textOf } from '../../drivers/dicom/data/charset.ts';
 import { MODALITY_WORKLIST_FIND } from '../../drivers/dicom/data/sopClasses.ts';
 import { EXPLICIT_LE, EXPLICIT_VR_LITTLE_ENDIAN } from '../../drivers/dicom/data/transferSyntaxes.ts';
 import { ScuAssociation, datasetStream, describeFile } from '../../drivers/dicom/net/scu.ts';
@@ -26,6 +27,14 @@ export interface SendReport {
   ms: number;
 }
 
+/** What a modality takes from a worklist answer into the images it makes. */
+export interface WorklistPatient {
+  patientName: string;
+  patientId: string;
+  accessionNumber: string;
+  studyUid: string;
+}
+
 /** One generated instance: dataset bytes (explicit VR LE) and its UIDs. */
 export interface GeneratedInstance {
   sopClassUid: string;
@@ -37,8 +46,8 @@ export interface GeneratedInstance {
 const uid = (): string => `2.25.${BigInt(`0x${randomBytes(15).toString('hex')}`).toString()}`;
 
 /** CT-like instances: one study per patient, Vietnamese names in ISO_IR 192, `pixelBytes` of pixel data each. */
-export function generateStudy(options: { instances: number; pixelBytes: number; patientName?: string; patientId?: string; accessionNumber?: string }): GeneratedInstance[] {
-  const study = uid();
+export function generateStudy(options: { instances: number; pixelBytes: number } & Partial<WorklistPatient>): GeneratedInstance[] {
+  const study = options.studyUid ?? uid();
   const series = uid();
   const out: GeneratedInstance[] = [];
   const side = Math.max(1, Math.floor(Math.sqrt(options.pixelBytes / 2)));
@@ -96,6 +105,7 @@ export async function startModality(options: ModalityOptions): Promise<{
   sendFiles(files: StoredFile[]): Promise<SendReport>;
   sendGenerated(instances: GeneratedInstance[]): Promise<SendReport>;
   queryWorklist(keys?: DataElement[]): Promise<{ status: number; answers: DataElement[][] }>;
+  nextFromWorklist(day: string): Promise<WorklistPatient | null>;
   stop(): Promise<void>;
 }> {
   const base = { host: options.host ?? '127.0.0.1', port: options.port, calledAe: options.calledAe ?? 'EDGE', callingAe: options.callingAe ?? 'MODALITY' };
@@ -129,25 +139,41 @@ export async function startModality(options: ModalityOptions): Promise<{
     report.ms = Date.now() - started;
     return report;
   };
+  const queryWorklist = async (keys?: DataElement[]): Promise<{ status: number; answers: DataElement[][] }> => {
+    const identifier = keys ?? [
+      stringElement(0x00080005, 'CS', 'ISO_IR 192'),
+      stringElement(0x00080050, 'SH', ''),
+      stringElement(0x00100010, 'PN', ''),
+      stringElement(0x00100020, 'LO', ''),
+      sequenceElement(0x00400100, [[stringElement(0x00080060, 'CS', ''), stringElement(0x00400002, 'DA', ''), stringElement(0x00400007, 'LO', '')]]),
+    ];
+    const assoc = await ScuAssociation.open({ ...base, contexts: [{ abstractSyntax: MODALITY_WORKLIST_FIND, transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }] });
+    try {
+      const answers: DataElement[][] = [];
+      const status = await assoc.find(MODALITY_WORKLIST_FIND, writeDataset(identifier, EXPLICIT_LE), (bytes) => answers.push(readDataset(bytes, EXPLICIT_LE)));
+      return { status, answers };
+    } finally {
+      await assoc.release();
+    }
+  };
   return {
     sendFiles: (files) => send(files.map((f) => ({ ...f, dataset: () => datasetStream(f) }))),
     sendGenerated: (instances) => send(instances.map((g) => ({ ...g, dataset: () => g.dataset }))),
-    async queryWorklist(keys) {
-      const identifier = keys ?? [
+    queryWorklist,
+    /** The newest step scheduled for this station (its calling AE) on `day` (YYYYMMDD), as a technologist picks it. */
+    async nextFromWorklist(day) {
+      const { answers } = await queryWorklist([
         stringElement(0x00080005, 'CS', 'ISO_IR 192'),
         stringElement(0x00080050, 'SH', ''),
         stringElement(0x00100010, 'PN', ''),
         stringElement(0x00100020, 'LO', ''),
-        sequenceElement(0x00400100, [[stringElement(0x00080060, 'CS', ''), stringElement(0x00400002, 'DA', ''), stringElement(0x00400007, 'LO', '')]]),
-      ];
-      const assoc = await ScuAssociation.open({ ...base, contexts: [{ abstractSyntax: MODALITY_WORKLIST_FIND, transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }] });
-      try {
-        const answers: DataElement[][] = [];
-        const status = await assoc.find(MODALITY_WORKLIST_FIND, writeDataset(identifier, EXPLICIT_LE), (bytes) => answers.push(readDataset(bytes, EXPLICIT_LE)));
-        return { status, answers };
-      } finally {
-        await assoc.release();
-      }
+        stringElement(0x0020000d, 'UI', ''),
+        sequenceElement(0x00400100, [[stringElement(0x00400001, 'AE', base.callingAe), stringElement(0x00400002, 'DA', day)]]),
+      ]);
+      const a = answers[0];
+      if (!a) return null;
+      const text = (tag: number) => textOf(a, tag, characterSetOf(a)) ?? '';
+      return { patientName: text(0x00100010), patientId: text(0x00100020), accessionNumber: text(0x00080050), studyUid: text(0x0020000d) };
     },
     stop: async () => undefined,
   };

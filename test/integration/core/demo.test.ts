@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { studyUidForOrder } from '../../../drivers/dicom/data/worklist.ts';
 import { repeatedTopLevelKeys } from '../../helpers/logKeys.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -33,6 +34,11 @@ describe('npm start (the demo)', () => {
         500,
       );
       expect((await fetch('http://127.0.0.1:8080/readyz')).status).toBe(200);
+      // The simulated HIS's imaging order (OMI^O23) reached the modality through its worklist: the
+      // study it sent carries the order's accession and the Study Instance UID the worklist gave.
+      const studies = (await (await fetch('http://127.0.0.1:8080/api/studies', { headers: auth })).json()) as { studies: Array<{ studyUid: string; accessionNumber: string | null; patientName: string | null }> };
+      const fromWorklist = studies.studies.find((st) => st.accessionNumber?.startsWith('CT') && st.studyUid === studyUidForOrder(st.accessionNumber));
+      expect(fromWorklist?.patientName).toBe('Phạm^Thị Hoa');
       // A ticket taken at the kiosk comes out of the simulated printer (decoded back to a PNG).
       const res = await fetch('http://127.0.0.1:8080/api/kiosk/checkin', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ service: 'noi' }) });
       expect(res.status).toBe(200);

@@ -81,7 +81,7 @@ describe('orders from the LIS into the cache, host queries answered from it', ()
     const r1 = await lis.send('MSH|^~\\&|XN|LAB|||20261122||ORU^R01|X-1|P|2.5\rOBR|1||S1\rOBX|1|NM|GLU||5.1|mmol/L|||||F\r');
     expect(msa(r1).code).toBe('AR');
     const p1 = parseHl7(r1);
-    expect(comp(p1, segment(p1, 'MSA'), 3)).toBe('ORU^R01: this orders listener accepts ORM^O01 and OML^O21 only');
+    expect(comp(p1, segment(p1, 'MSA'), 3)).toBe('ORU^R01: this orders listener accepts ORM^O01, OML^O21 and OMI^O23 only');
     lis.close();
     const dev = await TestMllpClient.open(analyzer.port);
     const r2 = await dev.send(ORM('ORD-X'));
