@@ -15,6 +15,7 @@ export interface DicomScpDriverConfig {
   worklist?: boolean;
   worklistStationAe?: string;
   worklistDefaultModality?: string;
+  worklistCodingScheme?: string;
   maxPduLength?: number;
   artimMs?: number;
   idleTimeoutMs?: number;
@@ -44,6 +45,7 @@ class DicomScpDriver implements Driver {
       worklist: c.worklist ?? true,
       ...(c.worklistStationAe ? { worklistStationAe: c.worklistStationAe } : {}),
       ...(c.worklistDefaultModality ? { worklistDefaultModality: c.worklistDefaultModality } : {}),
+      ...(c.worklistCodingScheme ? { worklistCodingScheme: c.worklistCodingScheme } : {}),
       maxPduLength: c.maxPduLength ?? 1024 * 1024,
       artimMs: c.artimMs ?? 30_000,
       idleTimeoutMs: c.idleTimeoutMs ?? 300_000,

@@ -13,6 +13,9 @@ import { implicitVr } from './dictionary.ts';
  */
 
 export const SCHEDULED_PROCEDURE_STEP_SEQUENCE = 0x00400100;
+const REQUESTED_PROCEDURE_CODE_SEQUENCE = 0x00321064;
+const SCHEDULED_PROTOCOL_CODE_SEQUENCE = 0x00400008;
+const CODE_SEQUENCES = new Set([REQUESTED_PROCEDURE_CODE_SEQUENCE, SCHEDULED_PROTOCOL_CODE_SEQUENCE]);
 
 export interface WorklistOptions {
   /** Box timezone: an order's ISO time becomes the local scheduled date/time. */
@@ -21,6 +24,8 @@ export interface WorklistOptions {
   stationAeTitle?: string;
   /** Modality for order items that name none. */
   defaultModality?: string;
+  /** Coding Scheme Designator of the HIS's procedure codes (default `99HIS`, a private scheme). */
+  codingScheme?: string;
   /** Most answers returned (K.6.1.2.3 lets the SCP limit; the modality sees a complete list up to this). */
   maxResults?: number;
 }
@@ -29,6 +34,8 @@ export interface WorklistOptions {
 interface WorklistEntry {
   top: Map<number, string>;
   step: Map<number, string>;
+  /** Code sequences (one item each) by tag, at either level: the requested procedure's and the step's protocol code. */
+  codes: Map<number, Map<number, string>>;
   /** No station AE known: a query for any station AE matches (echoed back). */
   anyStation: boolean;
 }
@@ -100,7 +107,16 @@ export function worklistEntriesOf(order: LabOrder, options: WorklistOptions = {}
     set(step, 0x00400010, order.scheduled?.stationName);
     set(step, 0x00400011, order.scheduled?.location);
     set(step, 0x00400020, 'SCHEDULED');
-    return { top, step, anyStation: !station };
+    // Modalities pick their protocol from these codes (the HIS's item code and name).
+    const code = new Map<number, string>();
+    set(code, 0x00080100, item.code.slice(0, 16)); // Code Value
+    set(code, 0x00080102, options.codingScheme ?? '99HIS'); // Coding Scheme Designator
+    set(code, 0x00080104, item.name ?? item.code); // Code Meaning
+    const codes = new Map([
+      [REQUESTED_PROCEDURE_CODE_SEQUENCE, code],
+      [SCHEDULED_PROTOCOL_CODE_SEQUENCE, code],
+    ]);
+    return { top, step, codes: item.code ? codes : new Map(), anyStation: !station };
   });
 }
 
@@ -157,16 +173,41 @@ function entryMatches(entry: WorklistEntry, identifier: readonly DataElement[], 
       if (!item) continue;
       const itemCharset = characterSetOf(item, charset);
       for (const k of item) {
-        if (k.items || k.tag === SPECIFIC_CHARACTER_SET) continue;
+        if (k.tag === SPECIFIC_CHARACTER_SET) continue;
+        if (k.items) {
+          if (!codeSequenceMatches(entry, k, itemCharset)) return false;
+          continue;
+        }
         if (k.tag === 0x00400001 && entry.anyStation) continue;
         if (!matchesKey(vrOf(k), keyText(k, itemCharset), entry.step.get(k.tag))) return false;
       }
       continue;
     }
-    if (e.items) continue; // other sequence keys: universal match, returned empty
+    if (e.items) {
+      if (!codeSequenceMatches(entry, e, charset)) return false;
+      continue;
+    }
     if (!matchesKey(vrOf(e), keyText(e, charset), entry.top.get(e.tag))) return false;
   }
   return true;
+}
+
+/** Sequence matching (C.2.2.2.6): each key of the query's code item matches the entry's; an empty item, and other sequences, match all. */
+function codeSequenceMatches(entry: WorklistEntry, key: DataElement, charset: CharacterSet): boolean {
+  const item = key.items?.[0];
+  if (!item || !CODE_SEQUENCES.has(key.tag)) return true;
+  const known = entry.codes.get(key.tag);
+  const itemCharset = characterSetOf(item, charset);
+  return item.every((k) => k.items || k.tag === SPECIFIC_CHARACTER_SET || matchesKey(vrOf(k), keyText(k, itemCharset), known?.get(k.tag)));
+}
+
+/** A sequence key answered: the entry's item with the keys asked for (all it has when none were), or no item. */
+function sequenceAnswer(entry: WorklistEntry, key: DataElement): DataElement {
+  const known = entry.codes.get(key.tag);
+  if (!known) return { tag: key.tag, vr: 'SQ', value: Buffer.alloc(0), items: [] };
+  const asked = (key.items?.[0] ?? []).filter((k) => k.tag !== SPECIFIC_CHARACTER_SET && !k.items);
+  const keys = asked.length > 0 ? asked : [...known.keys()].map((tag): DataElement => ({ tag, vr: implicitVr(tag), value: Buffer.alloc(0) }));
+  return { tag: key.tag, vr: 'SQ', value: Buffer.alloc(0), items: [keys.map((k) => answerElement(k, known.get(k.tag))).sort((a, b) => a.tag - b.tag)] };
 }
 
 function vrOf(e: DataElement): string {
@@ -189,7 +230,7 @@ function answerOf(entry: WorklistEntry, identifier: readonly DataElement[], char
       const item = keys
         .filter((k) => k.tag !== SPECIFIC_CHARACTER_SET)
         .map((k) => {
-          if (k.items) return { tag: k.tag, vr: 'SQ', value: Buffer.alloc(0), items: [] };
+          if (k.items) return sequenceAnswer(entry, k);
           // No station AE in the order: answer with the one the modality asked for.
           const asked = k.tag === 0x00400001 && entry.anyStation ? trimValue(keyText(k, itemCharset), 'AE') : undefined;
           return answerElement(k, entry.step.get(k.tag) ?? (asked && !/[*?]/.test(asked) ? asked : undefined));
@@ -198,7 +239,7 @@ function answerOf(entry: WorklistEntry, identifier: readonly DataElement[], char
       continue;
     }
     if (e.items) {
-      out.push({ tag: e.tag, vr: 'SQ', value: Buffer.alloc(0), items: [] });
+      out.push(sequenceAnswer(entry, e));
       continue;
     }
     out.push(answerElement(e, entry.top.get(e.tag)));

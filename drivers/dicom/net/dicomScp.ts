@@ -56,6 +56,7 @@ export interface DicomScpOptions {
   /** Modality Worklist defaults for orders that name no station or modality. */
   worklistStationAe?: string;
   worklistDefaultModality?: string;
+  worklistCodingScheme?: string;
 }
 
 /** Enough for every element before the pixel data of ordinary instances. */
@@ -310,6 +311,7 @@ export class DicomScp {
       timezone: this.ctx.timezone,
       ...(this.options.worklistStationAe ? { stationAeTitle: this.options.worklistStationAe } : {}),
       ...(this.options.worklistDefaultModality ? { defaultModality: this.options.worklistDefaultModality } : {}),
+      ...(this.options.worklistCodingScheme ? { codingScheme: this.options.worklistCodingScheme } : {}),
     });
     this.ctx.log.info({ callingAe: req.callingAe, query: describeQuery(identifier), orders: orders.length, answers: answers.length }, 'worklist query');
     for (const answer of answers) {

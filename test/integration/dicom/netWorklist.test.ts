@@ -39,7 +39,7 @@ beforeAll(async () => {
   const cache = new SqliteOrderCache(store.db);
   for (const o of ORDERS) cache.upsert(o);
   ctx.services.provide(ORDER_CACHE_SERVICE, cache);
-  driver = dicomScpDriverFactory.create(ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE' }) as DicomScpDriver;
+  driver = dicomScpDriverFactory.create(ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', worklistCodingScheme: 'BV-DVKT' }) as DicomScpDriver;
   await driver.start();
 });
 afterAll(async () => {
@@ -87,7 +87,7 @@ describe('Modality Worklist C-FIND from the order cache', () => {
     expect(answers).toBeLessThan(300);
   });
 
-  it('an order pushed with its scheduled station reaches findscu at that station only, on its scheduled day', async () => {
+  it('an order pushed with its scheduled station reaches findscu at that station only, on its scheduled day, with its procedure code', async () => {
     const pushed = parseHisOrder({
       orderId: 'ORD5', accessionNumber: 'ACC5', patient: { hisPatientId: 'BN0005', fullName: 'Lê Thị Mai' }, referringPhysician: 'Phạm Minh Quang',
       items: [{ code: 'CT02', name: 'CT ngực', modality: 'CT' }],
@@ -98,7 +98,7 @@ describe('Modality Worklist C-FIND from the order cache', () => {
       const out = join(dir, `rsp-${station}`);
       mkdirSync(out);
       const r = await runTool('findscu', ['-W', '-X', '-od', out, '-aet', station, '-aec', 'EDGE', '-k', '0008,0005=ISO_IR 192', '-k', '0010,0010', '-k', '0008,0050', '-k', '0008,0090',
-        '-k', `0040,0100[0].0040,0001=${station}`, '-k', '0040,0100[0].0040,0002=20261205', '-k', '0040,0100[0].0040,0003', '-k', '0040,0100[0].0040,0010', '-k', '0040,0100[0].0040,0011', '127.0.0.1', String(driver.port)]);
+        '-k', `0040,0100[0].0040,0001=${station}`, '-k', '0040,0100[0].0040,0002=20261205', '-k', '0040,0100[0].0040,0003', '-k', '0040,0100[0].0040,0010', '-k', '0040,0100[0].0040,0011', '-k', '0032,1064[0].0008,0100', '-k', '0032,1064[0].0008,0102', '-k', '0032,1064[0].0008,0104', '127.0.0.1', String(driver.port)]);
       expect(r.code, r.stderr).toBe(0);
       return Promise.all(readdirSync(out).map(async (f) => (await runTool('dcmdump', ['+U8', join(out, f)])).stdout));
     };
@@ -109,6 +109,9 @@ describe('Modality Worklist C-FIND from the order cache', () => {
     expect(dump).toContain('CT phòng 2');
     expect(dump).toContain('P.012');
     expect(dump).toContain('Phạm^Minh Quang');
+    expect(dump).toMatch(/\(0008,0100\) SH \[CT02\]/); // the HIS's procedure code, for the modality's protocol
+    expect(dump).toContain('CT ngực');
+    expect(dump).toMatch(/\(0008,0102\) SH \[BV-DVKT\]/); // the device's worklistCodingScheme
     expect(await ask('CT_KHOA_B')).toEqual([]);
   });
 });

@@ -98,6 +98,27 @@ describe('Modality Worklist matching (PS3.4 K.6)', () => {
     expect(names(matchWorklist(query(top, { ...step, 0x00400002: '20261124' }), orders))).toEqual(['Lê^Thị Mai']);
   });
 
+  it('procedure codes: the Requested Procedure and Scheduled Protocol Code Sequences carry the HIS item, matched and answered', () => {
+    const codeItem = (value = '') => [stringElement(0x00080100, 'SH', value), stringElement(0x00080102, 'SH', ''), stringElement(0x00080104, 'LO', '')];
+    // An empty item asks for the whole code; each step gets its own item's code.
+    const all = matchWorklist(query(ALL_TOP, ALL_STEP, [sequenceElement(0x00321064, [[]])]), ORDERS);
+    const codeOf = (a: DataElement[], tag: number) => findElement(a, tag)!.items![0];
+    expect(all.map((a) => getString(codeOf(a, 0x00321064)!, 0x00080100))).toEqual(['US001', 'CT01', 'DX01', 'X']);
+    expect(getString(codeOf(all[1]!, 0x00321064)!, 0x00080102)).toBe('99HIS');
+    expect(textOf(codeOf(all[1]!, 0x00321064)!, 0x00080104, ['ISO_IR 192'])).toBe('CT sọ não không tiêm thuốc');
+    // A code value in the query matches it, at the top and inside the step; asked keys only come back.
+    const byCode = matchWorklist(query(ALL_TOP, ALL_STEP, [sequenceElement(0x00321064, [codeItem('CT01')])]), ORDERS);
+    expect(names(byCode)).toEqual(['Trần^Văn Đức']);
+    const stepQuery = query(ALL_TOP, ALL_STEP).map((e) => (e.tag === 0x00400100 ? sequenceElement(0x00400100, [[...e.items![0]!, sequenceElement(0x00400008, [codeItem('US*')])].sort((x, y) => x.tag - y.tag)]) : e));
+    const byProtocol = matchWorklist(stepQuery, ORDERS, undefined, { codingScheme: 'BV-DVKT' });
+    expect(names(byProtocol)).toEqual(['Nguyễn^Thị Hương']);
+    const protocol = codeOf(findElement(byProtocol[0]!, 0x00400100)!.items![0]!, 0x00400008)!;
+    expect(protocol.map((e) => [e.tag, e.value.toString('utf8').trim()])).toEqual([[0x00080100, 'US001'], [0x00080102, 'BV-DVKT'], [0x00080104, 'Siêu âm ổ bụng tổng quát']]);
+    // Through the wire and back, nested in the step.
+    const back = readDataset(writeDataset(byProtocol[0]!, EXPLICIT_LE), EXPLICIT_LE);
+    expect(getString(codeOf(findElement(back, 0x00400100)!.items![0]!, 0x00400008)!, 0x00080100)).toBe('US001');
+  });
+
   it('patient name: wildcards, case- and diacritic-insensitive (a modality keyboard types NGUYEN)', () => {
     expect(names(matchWorklist(query({ ...ALL_TOP, 0x00100010: 'NGUYEN*' }, ALL_STEP), ORDERS))).toEqual(['Nguyễn^Thị Hương']);
     expect(names(matchWorklist(query({ ...ALL_TOP, 0x00100010: 'tran^van d?c' }, ALL_STEP), ORDERS))).toEqual(['Trần^Văn Đức', 'Trần^Văn Đức']);
