@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import type { HisOrder } from '../his/contract.ts';
 import { HisOrderError, HisOrderIntake } from '../his/orderIntake.ts';
-import { ORDER_CACHE_SERVICE, type LabOrder, type OrderCache } from '../../drivers/lab/orderCache.ts';
+import { ORDER_CACHE_SERVICE, type LabOrder, type OrderCache, type SqliteOrderCache } from '../../drivers/lab/orderCache.ts';
 import type { RuntimeView } from '../runtime.ts';
 import { errorResponses } from './schemas.ts';
 
@@ -87,6 +87,25 @@ export function registerOrdersRoutes(app: FastifyInstance, runtime: RuntimeView,
         req.log.error({ reason: (err as Error).message }, 'orders not stored');
         return reply.code(503).send({ error: `orders not stored, send again later: ${(err as Error).message}` });
       }
+    },
+  );
+  // What the order cache holds (names: behind login), so IT staff can see why a modality's
+  // worklist or an analyzer's host query does or does not find a patient.
+  app.get<{ Querystring: { q?: string; limit?: number } }>(
+    '/api/orders',
+    {
+      preHandler: requireAdmin,
+      schema: {
+        tags: ['lab'],
+        summary: 'Orders in the cache, newest first; q: start of a specimen id, accession number or patient id',
+        querystring: { type: 'object', properties: { q: { type: 'string', maxLength: 64 }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 } }, additionalProperties: false },
+        response: errorResponses,
+      },
+    },
+    async (req, reply) => {
+      const cache = runtime.services.get<SqliteOrderCache>(ORDER_CACHE_SERVICE);
+      if (!cache) return reply.code(503).send({ error: 'no order cache in this agent' });
+      return cache.browse(req.query.q?.trim() || undefined, req.query.limit ?? 100);
     },
   );
 }

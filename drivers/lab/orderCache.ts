@@ -94,6 +94,19 @@ export class SqliteOrderCache implements PurgeableOrderCache {
     return (this.db.prepare('SELECT order_json FROM lab_orders ORDER BY updated_ms DESC LIMIT ?').all(limit) as Array<{ order_json: string }>).map((r) => JSON.parse(r.order_json) as LabOrder);
   }
 
+  /**
+   * For the console: orders newest first, those whose specimen id, accession number or patient id
+   * starts with `prefix` when given, with when the box last received each.
+   */
+  browse(prefix: string | undefined, limit: number): { total: number; orders: Array<{ order: LabOrder; updatedAt: string }> } {
+    const where = prefix ? `WHERE specimen_id LIKE @p ESCAPE '\\' OR json_extract(order_json, '$.accessionNumber') LIKE @p ESCAPE '\\' OR json_extract(order_json, '$.patientId') LIKE @p ESCAPE '\\'` : '';
+    const p = prefix ? `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined;
+    const params = p === undefined ? {} : { p };
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM lab_orders ${where}`).get(params) as { n: number }).n;
+    const rows = this.db.prepare(`SELECT order_json, updated_ms FROM lab_orders ${where} ORDER BY updated_ms DESC LIMIT @limit`).all({ ...params, limit }) as Array<{ order_json: string; updated_ms: number }>;
+    return { total, orders: rows.map((r) => ({ order: JSON.parse(r.order_json) as LabOrder, updatedAt: new Date(r.updated_ms).toISOString() })) };
+  }
+
   purgeOlderThan(cutoffMs: number): number {
     return this.db.prepare('DELETE FROM lab_orders WHERE updated_ms < ?').run(cutoffMs).changes;
   }

@@ -16,6 +16,8 @@ const EN = {
   modality: 'Modality', instances: 'Images', series: 'Series', size: 'Size', conflict: 'same UID, different bytes',
   committed: 'committed', commitPending: 'commitment awaited', commitFailed: 'commitment failed', none: 'not routed',
   clockSkew: 'device clock differs from the box',
+  orders: 'Orders', orderSearch: 'Specimen, accession or patient ID starts with', received: 'Received',
+  specimen: 'Specimen / accession no.', items: 'Ordered items', scheduled: 'Scheduled (station)', ofTotal: 'shown of',
 };
 const VI = {
   title: 'Bảng điều khiển', logout: 'Đăng xuất', login: 'Đăng nhập', user: 'Tên đăng nhập', password: 'Mật khẩu', signin: 'Đăng nhập',
@@ -32,6 +34,8 @@ const VI = {
   modality: 'Máy', instances: 'Ảnh', series: 'Loạt', size: 'Kích thước', conflict: 'trùng UID, khác nội dung',
   committed: 'PACS đã cam kết lưu', commitPending: 'chờ PACS cam kết', commitFailed: 'PACS không cam kết', none: 'không chuyển',
   clockSkew: 'đồng hồ máy lệch so với hộp',
+  orders: 'Chỉ định', orderSearch: 'Mã mẫu, số phiếu hoặc mã bệnh nhân bắt đầu bằng', received: 'Nhận lúc',
+  specimen: 'Mã mẫu / số phiếu', items: 'Dịch vụ chỉ định', scheduled: 'Lịch chụp (máy)', ofTotal: 'đang hiện trên tổng số',
 };
 let lang = localStorage.getItem('console-lang') === 'en' ? 'en' : 'vi';
 const t = (key) => (lang === 'en' ? EN : VI)[key] ?? key;
@@ -188,6 +192,25 @@ async function loadStudies() {
   );
 }
 
+/** The order cache as analyzers' host queries and the modality worklist see it. */
+async function loadOrders() {
+  const q = new URLSearchParams({ limit: '100' });
+  const text = new FormData($('orders-filter')).get('q');
+  if (text) q.set('q', text);
+  const r = await api(`/api/orders?${q}`);
+  $('orders-total').textContent = `${r.orders.length} ${t('ofTotal')} ${r.total}`;
+  $('orders').replaceChildren(
+    ...r.orders.map(({ order: o, updatedAt }) => {
+      const items = (o.items ?? o.tests.map((code) => ({ code }))).map((i) => `${i.code}${i.name ? ` ${i.name}` : ''}${i.modality ? ` (${i.modality})` : ''}`).join('\n');
+      const s = o.scheduled ?? {};
+      const when = [s.at ? localTime(s.at) : '', s.stationAeTitle, s.stationName, s.location].filter(Boolean).join(' · ');
+      const itemCell = Object.assign(document.createElement('span'), { textContent: items });
+      itemCell.style.whiteSpace = 'pre-line';
+      return row([localTime(updatedAt), o.specimenId, o.patientId ?? '', personName(o.patientName), itemCell, when]);
+    }),
+  );
+}
+
 /** One line per destination: its outbox state, and the PACS's storage commitment when requested. */
 function destinationText(d) {
   const c = d.commitment ? ` · ${t({ committed: 'committed', pending: 'commitPending', failed: 'commitFailed' }[d.commitment.state])}${d.commitment.reason ? ` (${d.commitment.reason})` : ''}` : '';
@@ -223,7 +246,7 @@ function showProblems(problems, okText) {
 }
 
 let tab = 'devices';
-const loaders = { devices: loadDevices, journal: loadJournal, outbox: loadOutbox, studies: loadStudies, config: loadConfig };
+const loaders = { devices: loadDevices, journal: loadJournal, outbox: loadOutbox, studies: loadStudies, orders: loadOrders, config: loadConfig };
 async function refresh() {
   try {
     await loaders[tab]();
@@ -280,6 +303,10 @@ $('journal-filter').addEventListener('submit', (e) => {
 $('studies-filter').addEventListener('submit', (e) => {
   e.preventDefault();
   loadStudies();
+});
+$('orders-filter').addEventListener('submit', (e) => {
+  e.preventDefault();
+  loadOrders();
 });
 $('config-text').addEventListener('input', (e) => (e.target.dataset.dirty = '1'));
 $('config-validate').addEventListener('click', async () => {

@@ -88,4 +88,30 @@ describe('console studies tab', () => {
     await page.waitForFunction(() => document.querySelectorAll('#studies tr').length === 0);
     await page.close();
   });
+
+  it('lists the order cache: the imaging order the HIS pushed, with its station, found by patient id', async () => {
+    const cookie = await box.login();
+    const post = (body: unknown) => fetch(`${box.url}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify(body) });
+    expect((await post({ orderId: 'HIS-77', accessionNumber: 'CT-77', patient: { hisPatientId: 'BN0077', fullName: 'Lê Thị Mai' }, items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }], scheduled: { at: '2026-12-03T09:10:00+07:00', stationAeTitle: 'CT_KHOA_A', location: 'P.012' } })).status).toBe(200);
+    expect((await post({ orderId: 'HIS-78', accessionNumber: 'SID-78', patient: { hisPatientId: 'BN0078' }, items: [{ code: 'GLU' }] })).status).toBe(200);
+    const page = await browser.newPage();
+    await page.goto(`${box.url}/console/`);
+    await page.fill('input[name=password]', TEST_PASSWORD);
+    await page.click('form#login button[type=submit]');
+    await page.waitForSelector('#app:not([hidden])');
+    await page.click('[data-tab=orders]');
+    const orderRow = page.locator('#orders tr', { hasText: 'BN0077' });
+    await orderRow.waitFor();
+    const cells = await orderRow.locator('td').allTextContents();
+    expect(cells.slice(1, 5)).toEqual(['CT-77', 'BN0077', 'Lê Thị Mai', 'CT01 CT sọ não (CT)']);
+    expect(cells[5]).toMatch(/CT_KHOA_A · P\.012$/);
+    expect(await page.locator('#orders tr').count()).toBe(2);
+    await page.screenshot({ path: `${SHOTS}/console-orders.png`, fullPage: true });
+    await page.fill('#orders-filter input[name=q]', 'BN0078');
+    await page.click('#orders-filter button[type=submit]');
+    await page.waitForFunction(() => document.querySelectorAll('#orders tr').length === 1);
+    expect(await page.textContent('#orders')).toContain('SID-78');
+    expect(await page.textContent('#orders-total')).toBe('1 đang hiện trên tổng số 1');
+    await page.close();
+  });
 });

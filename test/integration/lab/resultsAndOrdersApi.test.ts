@@ -147,3 +147,20 @@ describe('POST /api/orders', () => {
     expect((await post([{ orderId: 'X', items: [{ code: 'A' }] }], false)).status).toBe(401);
   });
 });
+
+describe('GET /api/orders', () => {
+  it('lists what the cache holds, newest first, by the start of a specimen, accession or patient id; login required', async () => {
+    const post = (body: unknown) => fetch(`${base}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify(body) });
+    expect((await post({ orderId: 'HIS-20', accessionNumber: 'CT-20', patient: { hisPatientId: 'BN-20', fullName: 'Đỗ Thị Hạnh' }, items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }], scheduled: { stationAeTitle: 'CT_KHOA_A' } })).status).toBe(200);
+    expect((await post({ orderId: 'HIS-21', accessionNumber: 'CT_21', patient: { hisPatientId: 'BN-21' }, items: [{ code: 'CT01' }] })).status).toBe(200);
+    const all = (await (await get('/api/orders')).json()) as { total: number; orders: Array<{ order: { specimenId: string; patientName?: string; scheduled?: { stationAeTitle?: string } }; updatedAt: string }> };
+    expect(all.total).toBeGreaterThanOrEqual(3);
+    expect(all.orders[0]!.order.specimenId).toBe('CT_21');
+    const byPatient = (await (await get('/api/orders?q=BN-20')).json()) as typeof all;
+    expect(byPatient.orders.map((o) => [o.order.specimenId, o.order.patientName, o.order.scheduled?.stationAeTitle])).toEqual([['CT-20', 'Đỗ Thị Hạnh', 'CT_KHOA_A']]);
+    // "_" and "%" are the characters typed, not LIKE wildcards.
+    expect(((await (await get('/api/orders?q=CT_')).json()) as typeof all).orders.map((o) => o.order.specimenId)).toEqual(['CT_21']);
+    expect((await get('/api/orders?limit=0')).status).toBe(400);
+    expect((await fetch(`${base}/api/orders`)).status).toBe(401);
+  });
+});
