@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { TEST_PASSWORD } from './agentConfig.ts';
 
 /** Debian's Chromium, headless, with the flags this closed network needs (playwright gives it a fresh profile). */
 export async function launchChromium(extraArgs: string[] = []): Promise<{ browser: Browser; close: () => Promise<void> }> {
@@ -14,4 +15,15 @@ export async function launchChromium(extraArgs: string[] = []): Promise<{ browse
     browser,
     close: () => browser.close(),
   };
+}
+
+/** A new page on the IT console at `base` (an agent from writeAgentConfig), logged in. */
+export async function consolePage(browser: Browser, base: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(`${base}/console/`);
+  await page.fill('input[name=password]', TEST_PASSWORD);
+  await page.click('form#login button[type=submit]');
+  await page.waitForSelector('#app:not([hidden])');
+  if (await page.isVisible('form#login')) throw new Error('the login form is still shown after logging in');
+  return page;
 }

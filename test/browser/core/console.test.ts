@@ -4,8 +4,8 @@ import pino from 'pino';
 import type { Browser, Page } from 'playwright-core';
 import { Agent } from '../../../agent/controller.ts';
 import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';
-import { TEST_PASSWORD, writeAgentConfig } from '../../helpers/agentConfig.ts';
-import { launchChromium } from '../../helpers/browser.ts';
+import { writeAgentConfig } from '../../helpers/agentConfig.ts';
+import { consolePage, launchChromium } from '../../helpers/browser.ts';
 import { freePort } from '../../helpers/ports.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { msa, TestMllpClient } from '../../helpers/mllpClient.ts';
@@ -37,15 +37,7 @@ afterAll(async () => {
   cleanup();
 });
 
-async function loggedIn(): Promise<Page> {
-  const page = await browser.newPage();
-  await page.goto(`${base}/console/`);
-  await page.fill('input[name=password]', TEST_PASSWORD);
-  await page.click('form#login button[type=submit]');
-  await page.waitForSelector('#app:not([hidden])');
-  expect(await page.isVisible('form#login')).toBe(false);
-  return page;
-}
+const loggedIn = (): Promise<Page> => consolePage(browser, base);
 
 describe('IT console in Chromium', () => {
   it('asks for a login first and refuses a wrong password', async () => {

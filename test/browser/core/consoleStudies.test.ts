@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { requireTool, runTool, startStorescp } from '../../integration/dicom/dcmtkPeers.ts';
 import { syntheticPart10, VN_PATIENT } from '../../unit/dicom/dataFixtures.ts';
-import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
-import { launchChromium } from '../../helpers/browser.ts';
+import { consolePage, launchChromium } from '../../helpers/browser.ts';
 import { freePort } from '../../helpers/ports.ts';
 import { startTestAgent, type TestAgent } from '../../helpers/testAgent.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -61,11 +60,7 @@ afterAll(async () => {
 
 describe('console studies tab', () => {
   it('lists the study with the Vietnamese name and shows each instance per PACS', async () => {
-    const page = await browser.newPage();
-    await page.goto(`${box.url}/console/`);
-    await page.fill('input[name=password]', TEST_PASSWORD);
-    await page.click('form#login button[type=submit]');
-    await page.waitForSelector('#app:not([hidden])');
+    const page = await consolePage(browser, box.url);
     await page.click('[data-tab=studies]');
     const studyRow = page.locator('#studies tr', { hasText: 'BN0088' });
     await studyRow.waitFor();
@@ -94,11 +89,7 @@ describe('console studies tab', () => {
     const post = (body: unknown) => fetch(`${box.url}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify(body) });
     expect((await post({ orderId: 'HIS-77', accessionNumber: 'CT-77', patient: { hisPatientId: 'BN0077', fullName: 'Lê Thị Mai' }, items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }], scheduled: { at: '2026-12-03T09:10:00+07:00', stationAeTitle: 'CT_KHOA_A', location: 'P.012' } })).status).toBe(200);
     expect((await post({ orderId: 'HIS-78', accessionNumber: 'SID-78', patient: { hisPatientId: 'BN0078' }, items: [{ code: 'GLU' }] })).status).toBe(200);
-    const page = await browser.newPage();
-    await page.goto(`${box.url}/console/`);
-    await page.fill('input[name=password]', TEST_PASSWORD);
-    await page.click('form#login button[type=submit]');
-    await page.waitForSelector('#app:not([hidden])');
+    const page = await consolePage(browser, box.url);
     await page.click('[data-tab=orders]');
     const orderRow = page.locator('#orders tr', { hasText: 'BN0077' });
     await orderRow.waitFor();
