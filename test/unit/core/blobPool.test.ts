@@ -6,6 +6,7 @@ import { openStore, type Store } from '../../../agent/store/store.ts';
 import { IDLE_MS } from '../../../agent/store/blobPool.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 let cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -49,6 +50,8 @@ function readBlob(store: Store, ref: { hash: string; size: number }): Buffer {
 
 const staged = (store: Store) => store.db.prepare('SELECT hash, file, size FROM blob_staged').all() as { hash: string; file: string; size: number }[];
 const settle = () => new Promise((r) => setTimeout(r, IDLE_MS * 3));
+/** Finalizing waits for writes to pause, then fsyncs: slow on a loaded disk, so wait for it rather than a fixed time. */
+const finalized = (store: Store, hash: string) => waitFor(() => store.blobs.staged(hash) === undefined, 'the blob to get its content-addressed name', 20_000);
 
 describe('blob pool', () => {
   it('writes a small blob into a preallocated file, maps it in the journal commit, then gives it its content-addressed name', async () => {
@@ -66,7 +69,7 @@ describe('blob pool', () => {
     await store.journalFor('ct1', ['pacs']).append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: 'sop1', blob: ref });
     expect(staged(store)).toEqual([{ hash: ref.hash, file: join('pool', pooled.split('/').pop()!), size: data.length }]);
 
-    await settle();
+    await finalized(store, ref.hash);
     const final = store.blobs.path(ref);
     expect(final).toBe(join(store.dir, 'blobs', ref.hash.slice(0, 2), ref.hash));
     expect(statSync(final).size).toBe(data.length);
@@ -105,7 +108,7 @@ describe('blob pool', () => {
     const data = Buffer.alloc(64 * 1024, 9); // exactly a slot: looks free by its size
     const ref = await store.blobs.write(data);
     await store.journalFor('ct1', ['pacs']).append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: 'sop3', blob: ref });
-    await settle();
+    await finalized(store, ref.hash);
     expect(statSync(store.blobs.path(ref)).nlink).toBe(2);
     store.sweepBlobs(); // the mapping row is gone; the pool name waits for its grace
     store.committer.flush();

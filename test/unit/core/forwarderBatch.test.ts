@@ -46,6 +46,7 @@ describe('forwarder batch path (deliverBatch, batchSize > 1)', () => {
     cleanups.push(() => void f.stop());
     f.start();
     // Window 2: two requests at once; the byte cap (1000 B = 10 items of 100 B) and batchSize both hold.
+    await waitFor(() => release.length === 2, 'two batches in flight at once (window 2)');
     while (store.outbox.status(['pacs'])[0]!.pending > 1 || release.length > 0) {
       await waitFor(() => release.length > 0, 'a batch in flight');
       await new Promise((r) => setTimeout(r, 10));
