@@ -17,9 +17,9 @@ export async function launchChromium(extraArgs: string[] = []): Promise<{ browse
   };
 }
 
-/** A new page on the IT console at `base` (an agent from writeAgentConfig), logged in. */
+/** A new page on the IT console at `base` (an agent from writeAgentConfig), logged in, in a Vietnamese hospital's time zone. */
 export async function consolePage(browser: Browser, base: string): Promise<Page> {
-  const page = await browser.newPage();
+  const page = await browser.newPage({ timezoneId: 'Asia/Ho_Chi_Minh' });
   await page.goto(`${base}/console/`);
   await page.fill('input[name=password]', TEST_PASSWORD);
   await page.click('form#login button[type=submit]');
