@@ -51,14 +51,24 @@ function runSuite(project) {
   let passed = 0;
   let failed = 0;
   let skipped = 0;
+  const failures = [];
   if (existsSync(report) && !r.error) {
     const json = JSON.parse(readFileSync(report, 'utf8'));
     passed = json.numPassedTests ?? 0;
     failed = (json.numFailedTests ?? 0) + (json.numRuntimeErrorTestSuites ?? 0);
     skipped = (json.numPendingTests ?? 0) + (json.numTodoTests ?? 0);
+    for (const file of json.testResults ?? []) {
+      const name = file.name.replace(`${process.cwd()}/`, '');
+      const tests = (file.assertionResults ?? []).filter((a) => a.status === 'failed');
+      for (const t of tests) failures.push(`${project}: ${name} › ${t.fullName}\n    ${(t.failureMessages?.[0] ?? '').split('\n')[0]}`);
+      if (tests.length === 0 && file.status === 'failed') failures.push(`${project}: ${name}\n    ${(file.message ?? '').split('\n')[0]}`);
+    }
   }
-  if (r.status !== 0 && failed === 0) failed = 1; // the runner itself failed
-  return { passed, failed, skipped };
+  if (r.status !== 0 && failed === 0) {
+    failed = 1; // the runner itself failed
+    failures.push(`${project}: the suite did not finish (exit ${r.status ?? r.signal})`);
+  }
+  return { passed, failed, skipped, failures };
 }
 
 /**
@@ -79,12 +89,18 @@ installPeers();
 ensurePcsclite();
 const typecheck = spawnSync('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 const totals = { passed: 0, failed: typecheck.status === 0 ? 0 : 1, skipped: 0 };
+const failures = typecheck.status === 0 ? [] : ['type check failed'];
 if (typecheck.status !== 0) console.error('type check failed');
-for (const project of ['unit', 'integration', 'browser']) {
+// `npm test -- unit` (or integration, browser) runs only those suites.
+const projects = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'integration', 'browser'];
+for (const project of projects) {
   const t = runSuite(project);
   totals.passed += t.passed;
   totals.failed += t.failed;
   totals.skipped += t.skipped;
+  failures.push(...t.failures);
 }
+// Named again at the very end: a CI log cut to its last lines still says what failed.
+if (failures.length > 0) console.log(`\nFailed:\n${failures.map((f) => `  ${f}`).join('\n')}`);
 console.log(`\n${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`);
 process.exit(totals.failed === 0 && totals.passed > 0 ? 0 : 1);
