@@ -213,7 +213,7 @@ export class BlobStore implements BlobWriter {
       return true;
     }
     this.stagedBlobs.set(hash, { file: relative(this.root, slot.path), size });
-    this.lastStaged = Date.now();
+    this.lastStaged = this.clock.now();
     this.finalizeWhenIdle();
     return true;
   }
@@ -221,10 +221,10 @@ export class BlobStore implements BlobWriter {
   /** Finalizing costs fsyncs that would slow the writers: it waits for a pause (or a long backlog). */
   private finalizeWhenIdle(delayMs = IDLE_MS): void {
     if (this.finalizing || this.closed) return;
-    this.finalizing = new Promise<void>((resolve) => setTimeout(resolve, delayMs).unref()).then(async () => {
+    this.finalizing = new Promise<void>((resolve) => this.clock.setTimer(resolve, delayMs)).then(async () => {
       let progress = true;
       if (this.closed) return;
-      if (Date.now() - this.lastStaged >= IDLE_MS || this.stagedBlobs.size >= FINALIZE_BACKLOG) progress = await this.finalizeStaged();
+      if (this.clock.now() - this.lastStaged >= IDLE_MS || this.stagedBlobs.size >= FINALIZE_BACKLOG) progress = await this.finalizeStaged();
       this.finalizing = null;
       // No progress (disk error): try again in a second rather than spin.
       if (this.stagedBlobs.size > 0) this.finalizeWhenIdle(progress ? IDLE_MS : 1000);
@@ -261,7 +261,7 @@ export class BlobStore implements BlobWriter {
     );
     await Promise.all([...dirs].map((d) => fsyncDir(d))).catch(() => dirs.clear());
     if (dirs.size === 0) return false;
-    const now = Date.now();
+    const now = this.clock.now();
     let progress = false;
     for (const [hash, staged] of batch) {
       if (!existsSync(this.finalPath(hash))) continue; // retried on the next round
@@ -279,7 +279,7 @@ export class BlobStore implements BlobWriter {
    * handed over so the store deletes their mapping rows.
    */
   sweep(): string[] {
-    this.unlinkOldPoolNames(Date.now() - POOL_NAME_GRACE_MS);
+    this.unlinkOldPoolNames(this.clock.now() - POOL_NAME_GRACE_MS);
     return this.finalized.splice(0);
   }
 
