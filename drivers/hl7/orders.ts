@@ -88,7 +88,7 @@ export function ordersFromHl7(msg: Hl7Message, timeZone: string): Hl7OrderBatch 
         order.tests.push(test);
         const name = comp(msg, seg, 4, 2).trim();
         const modality = dicomModality(comp(msg, seg, 24));
-        if (name || modality) (order.items ??= []).push({ code: test, ...(name ? { name } : {}), ...(modality ? { modality } : {}) });
+        (order.items ??= []).push({ code: test, ...(name ? { name } : {}), ...(modality ? { modality } : {}) });
       }
       if (field(seg, 5) === 'S' || comp(msg, orc, 7, 6) === 'S') order.priority = 'S';
     }

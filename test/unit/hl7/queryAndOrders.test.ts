@@ -141,6 +141,9 @@ describe('orders from the LIS/HIS (ORM^O01, OML^O21)', () => {
       { specimenId: 'ACC-78', items: [{ code: 'XQ01', name: 'X-quang ngực' }], scheduled: { at: '2026-12-03T10:00:00.000+07:00' } },
     ]);
     expect(orders[1]!.scheduled).not.toHaveProperty('stationAeTitle');
+    // Every test of an order has its item, named or not (the worklist makes one step per item).
+    const unnamed = ordersFromHl7(parseHl7(ORM.replace('CBC-HGB^HGB', 'CBC-HGB')), TZ).orders[0]!;
+    expect(unnamed.items).toEqual([{ code: 'CBC-WBC', name: 'WBC' }, { code: 'CBC-HGB' }]);
   });
 
   it('applies new orders and cancellations (ORC-1 CA) to the cache, idempotently', () => {
