@@ -1,4 +1,4 @@
-import type { ScheduledStep } from '../../drivers/lab/orderCache.ts';
+import { AE_TITLE, type ScheduledStep } from '../../drivers/lab/orderCache.ts';
 import type { HisOrder, HisOrderListener, HisOrderReceiver } from './contract.ts';
 
 export class HisOrderError extends Error {
@@ -51,9 +51,6 @@ export function parseHisOrder(raw: unknown, index = 0): HisOrder {
   if (referrer) order.referringPhysician = referrer;
   return order;
 }
-
-/** DICOM AE: 1–16 printable ASCII characters, no backslash. */
-const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]{1,16}$/;
 
 function parseScheduled(raw: unknown, at: string): ScheduledStep {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new HisOrderError(`${at} must be an object`);

@@ -1,4 +1,4 @@
-import type { LabOrder, OrderCache, ScheduledStep } from '../lab/orderCache.ts';
+import { AE_TITLE, type LabOrder, type OrderCache, type ScheduledStep } from '../lab/orderCache.ts';
 import { deviceTimeToIso } from '../lab/values.ts';
 import { comp, field, type Hl7Message, type Hl7Segment } from './message.ts';
 
@@ -120,7 +120,8 @@ function scheduledStep(msg: Hl7Message, obr: Hl7Segment, tq1: Hl7Segment | undef
   const at = when ? deviceTimeToIso(when, timeZone) : undefined;
   if (at) step.at = at;
   const station = comp(msg, ipc, 9).trim();
-  if (station) step.stationAeTitle = station.slice(0, 16);
+  if (station && !AE_TITLE.test(station)) throw new Hl7OrderError(`IPC-9 (scheduled station AE title) must be 1–16 ASCII characters without backslash, got "${station}"`);
+  if (station) step.stationAeTitle = station;
   const name = comp(msg, ipc, 7).trim();
   if (name) step.stationName = name.slice(0, 16);
   const location = comp(msg, ipc, 8).trim();

@@ -27,6 +27,9 @@ export interface LabOrder {
   referringPhysician?: string;
 }
 
+/** A DICOM AE title: 1–16 printable ASCII characters, no backslash. */
+export const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]{1,16}$/;
+
 /** When and where an imaging order is scheduled. */
 export interface ScheduledStep {
   /** ISO 8601; the worklist's Scheduled Procedure Step Start Date/Time (else `orderedAt`). */

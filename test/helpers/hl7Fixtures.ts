@@ -16,3 +16,9 @@ export function withControlId(text: string, id: string): string {
   lines[0] = f.join('|');
   return lines.join('\r');
 }
+
+/** An HL7 segment with the given fields at their positions (`{ 4: 'CT01^CT sọ não', 24: 'CT' }`), empty between. */
+export function hl7Segment(id: string, fields: Record<number, string>): string {
+  const last = Math.max(...Object.keys(fields).map(Number));
+  return [id, ...Array.from({ length: last }, (_, i) => fields[i + 1] ?? '')].join('|');
+}

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { MllpDecoder, mllpFrame } from '../../agent/his/mllpClient.ts';
 import { pathToFileURL } from 'node:url';
+import { hl7Segment } from '../helpers/hl7Fixtures.ts';
 import { startRestartableHttpServer } from './restartableHttpServer.ts';
 import { syntheticCccdFor } from './vssGateway.ts';
 
@@ -209,15 +210,14 @@ export interface ImagingOrder {
 
 /** The order as OMI^O23 (HL7 v2.5.1, UTF-8): what the box's `hl7-mllp` orders listener takes. */
 export function omiMessage(o: ImagingOrder, controlId: string): string {
-  const f = (id: string, fields: Record<number, string>): string => [id, ...Array.from({ length: Math.max(...Object.keys(fields).map(Number)) }, (_, i) => fields[i + 1] ?? '')].join('|');
   return [
     `MSH|^~\\&|HIS|BV|EDGE|BV|${o.scheduledAt}||OMI^O23^OMI_O23|${controlId}|P|2.5.1||||||UNICODE UTF-8`,
-    f('PID', { 1: '1', 3: o.patientId, 5: o.patientName }),
-    f('PV1', { 1: '1', 2: 'O', 8: o.referringPhysician ? `BS01^${o.referringPhysician}` : '' }),
-    f('ORC', { 1: 'NW', 2: o.orderId }),
-    f('TQ1', { 1: '1', 7: o.scheduledAt }),
-    f('OBR', { 1: '1', 2: o.orderId, 3: o.accessionNumber, 4: `${o.procedure.code}^${o.procedure.name}`, 24: o.procedure.modality }),
-    f('IPC', { 1: o.accessionNumber, 2: o.orderId, 4: `${o.accessionNumber}-1`, 5: o.procedure.modality, 9: o.stationAeTitle }),
+    hl7Segment('PID', { 1: '1', 3: o.patientId, 5: o.patientName }),
+    hl7Segment('PV1', { 1: '1', 2: 'O', 8: o.referringPhysician ? `BS01^${o.referringPhysician}` : '' }),
+    hl7Segment('ORC', { 1: 'NW', 2: o.orderId }),
+    hl7Segment('TQ1', { 1: '1', 7: o.scheduledAt }),
+    hl7Segment('OBR', { 1: '1', 2: o.orderId, 3: o.accessionNumber, 4: `${o.procedure.code}^${o.procedure.name}`, 24: o.procedure.modality }),
+    hl7Segment('IPC', { 1: o.accessionNumber, 2: o.orderId, 4: `${o.accessionNumber}-1`, 5: o.procedure.modality, 9: o.stationAeTitle }),
   ].join('\r') + '\r';
 }
 

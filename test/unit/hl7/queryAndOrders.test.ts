@@ -4,6 +4,7 @@ import type { LabOrder, OrderCache } from '../../../drivers/lab/orderCache.ts';
 import { buildQueryAnswer, Hl7QueryError, parseHostQuery } from '../../../drivers/hl7/hostQuery.ts';
 import { comp, field, header, Hl7ParseError, parseHl7, segment } from '../../../drivers/hl7/message.ts';
 import { applyOrders, Hl7OrderError, ordersFromHl7 } from '../../../drivers/hl7/orders.ts';
+import { hl7Segment } from '../../helpers/hl7Fixtures.ts';
 
 const TZ = 'Asia/Ho_Chi_Minh';
 const NOW = Date.UTC(2026, 10, 22, 3, 0, 0);
@@ -118,18 +119,16 @@ describe('orders from the LIS/HIS (ORM^O01, OML^O21)', () => {
   });
 
   it('imaging orders (OMI^O23): procedure name and modality, scheduled time, station from IPC, referring doctor', () => {
-    /** A segment with the given fields at their HL7 positions. */
-    const seg = (id: string, f: Record<number, string>): string => [id, ...Array.from({ length: Math.max(...Object.keys(f).map(Number)) }, (_, i) => f[i + 1] ?? '')].join('|');
     const omi = [
       'MSH|^~\\&|HIS|BV|EDGE||20261203080000||OMI^O23^OMI_O23|O3|P|2.5.1||||||UNICODE UTF-8',
       'PID|1||BN-44||Lê^Thị Mai||19900303|F',
-      seg('PV1', { 1: '1', 2: 'O', 8: 'BS01^Phạm^Minh^Quang' }),
-      seg('ORC', { 1: 'NW', 2: 'P20', 9: '20261203075500' }),
-      seg('TQ1', { 1: '1', 7: '20261203091000' }),
-      seg('OBR', { 1: '1', 2: 'P20', 3: 'ACC-77', 4: 'CT01^CT sọ não', 24: 'CT' }),
-      seg('IPC', { 1: 'ACC-77', 2: 'RP77', 3: '1.2.3', 4: 'SPS77', 5: 'CT', 7: 'CT PHONG 2', 8: 'P.012', 9: 'CT_KHOA_A' }),
-      seg('ORC', { 1: 'NW', 2: 'P21' }),
-      seg('OBR', { 1: '2', 2: 'P21', 3: 'ACC-78', 4: 'XQ01^X-quang ngực', 24: 'RAD', 36: '20261203100000' }),
+      hl7Segment('PV1', { 1: '1', 2: 'O', 8: 'BS01^Phạm^Minh^Quang' }),
+      hl7Segment('ORC', { 1: 'NW', 2: 'P20', 9: '20261203075500' }),
+      hl7Segment('TQ1', { 1: '1', 7: '20261203091000' }),
+      hl7Segment('OBR', { 1: '1', 2: 'P20', 3: 'ACC-77', 4: 'CT01^CT sọ não', 24: 'CT' }),
+      hl7Segment('IPC', { 1: 'ACC-77', 2: 'RP77', 3: '1.2.3', 4: 'SPS77', 5: 'CT', 7: 'CT PHONG 2', 8: 'P.012', 9: 'CT_KHOA_A' }),
+      hl7Segment('ORC', { 1: 'NW', 2: 'P21' }),
+      hl7Segment('OBR', { 1: '2', 2: 'P21', 3: 'ACC-78', 4: 'XQ01^X-quang ngực', 24: 'RAD', 36: '20261203100000' }),
     ].join('\r') + '\r';
     const { orders } = ordersFromHl7(parseHl7(omi), TZ);
     expect(orders).toMatchObject([
@@ -144,6 +143,8 @@ describe('orders from the LIS/HIS (ORM^O01, OML^O21)', () => {
     // Every test of an order has its item, named or not (the worklist makes one step per item).
     const unnamed = ordersFromHl7(parseHl7(ORM.replace('CBC-HGB^HGB', 'CBC-HGB')), TZ).orders[0]!;
     expect(unnamed.items).toEqual([{ code: 'CBC-WBC', name: 'WBC' }, { code: 'CBC-HGB' }]);
+    // A station AE a modality could not match is refused where it arrived, naming the field.
+    expect(() => ordersFromHl7(parseHl7(omi.replace('CT_KHOA_A', 'CT_PHÒNG')), TZ)).toThrow(/IPC-9 \(scheduled station AE title\) must be 1–16 ASCII/);
   });
 
   it('applies new orders and cancellations (ORC-1 CA) to the cache, idempotently', () => {
