@@ -11,9 +11,15 @@ export interface BusEvents {
   'destination.status': { id: string; status: DriverStatus };
   'store.alarm': { level: 'ok' | 'warn' | 'critical'; usedPercent: number; freeBytes: number };
   'agent.stopping': Record<string, never>;
-  /** Domain events later modules publish (queue changes, results, card reads). */
-  'domain.event': { topic: string; body: unknown; retain?: boolean };
+  /**
+   * Domain events modules publish (queue changes, alarms, card reads). `visibility` says how far
+   * one may travel: `local` never leaves the process (identities, card keys); `lan` may be
+   * published on the LAN broker. Anything personal is `local`.
+   */
+  'domain.event': { topic: string; body: unknown; retain?: boolean; visibility: EventVisibility };
 }
+
+export type EventVisibility = 'local' | 'lan';
 
 type Listener<K extends keyof BusEvents> = (payload: BusEvents[K]) => void;
 

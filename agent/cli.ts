@@ -15,6 +15,10 @@ const USAGE = `edge-agent — the hospital department edge runtime
                                                 (reads the password from standard input if not given)
   edge-agent card read [--reader NAME] (--qr TEXT | --mrz TEXT | --can DIGITS) [--dg2] [--show-pii]
                                                 read a CCCD chip through pcscd; identity masked unless asked
+  edge-agent certs init [--dir DIR] [--box ID] [--name HOST_OR_IP ...]
+                                                make a box CA and server certificate (Debian's openssl);
+                                                prints the CA fingerprint staff PCs check
+  edge-agent certs client NAME [--dir DIR]      a client certificate signed by the box CA (LIS, PC)
   edge-agent replay FILE --to tcp://HOST:PORT [--astm|--mllp] [--frame-size N] [--timeout-ms N]
                                                 re-send a raw capture (GET /api/captures/ID as
                                                 application/octet-stream) as the device sent it
@@ -44,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
       // pcsclite's threads can hold the process open: the exit below ends it once printed.
       return runCardRead(rest.slice(1));
     }
+    case 'certs':
+      return certs(rest);
     case 'replay': {
       const { runReplay } = await import('./replay.ts');
       return runReplay(rest);
@@ -77,6 +83,30 @@ function checkConfig(args: string[]): number {
     for (const p of err.problems) process.stdout.write(`${formatProblem(p)}\n`);
     return 1;
   }
+}
+
+async function certs(args: string[]): Promise<number> {
+  const { initBoxCertificates, issueClientCertificate, CertificateError } = await import('./net/certs.ts');
+  const [sub, ...more] = args;
+  const { values, positionals } = parseArgs({ args: more, allowPositionals: true, options: { dir: { type: 'string', default: '/etc/edge-agent/tls' }, box: { type: 'string' }, name: { type: 'string', multiple: true }, days: { type: 'string' } } });
+  try {
+    if (sub === 'init') {
+      const made = initBoxCertificates({ dir: values.dir!, boxId: values.box ?? (await import('node:os')).hostname(), ...(values.name ? { names: values.name } : {}), ...(values.days ? { days: Number(values.days) } : {}) });
+      process.stdout.write(`${made.created ? 'made' : 'kept the existing'} box CA ${made.caCert}\nserver certificate ${made.serverCert} (key ${made.serverKey})\nCA fingerprint (SHA-256), to check on staff PCs:\n  ${made.caFingerprint}\nUse them in the configuration: tls: { cert: ${made.serverCert}, key: ${made.serverKey} }\n`);
+      return 0;
+    }
+    if (sub === 'client' && positionals[0]) {
+      const c = issueClientCertificate(values.dir!, positionals[0], values.days ? Number(values.days) : undefined);
+      process.stdout.write(`client certificate ${c.cert} (key ${c.key})\n`);
+      return 0;
+    }
+  } catch (err) {
+    if (!(err instanceof CertificateError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return 1;
+  }
+  process.stderr.write('usage: edge-agent certs init [--dir DIR] [--box ID] [--name HOST_OR_IP ...] | edge-agent certs client NAME [--dir DIR]\n');
+  return 2;
 }
 
 async function printHash(args: string[]): Promise<number> {

@@ -341,7 +341,8 @@ export class Agent implements RuntimeView {
     const publish = (t: string, body: unknown, retain: boolean) => broker.publish(t, body, retain).catch((err) => this.log.warn({ err, topic: t }, 'LAN publish failed'));
     void publish(topic('state'), { state: 'online', since: new Date(this.startedAt).toISOString() }, true);
     this.bus.on('lan-mqtt', 'device.status', ({ id, status }) => void publish(topic('dev', id, 'state'), status, true));
-    this.bus.on('lan-mqtt', 'domain.event', (e) => void publish(topic(...e.topic.split('/')), e.body, e.retain ?? false));
+    // Only events marked `lan` reach the broker: identities, card keys and tickets stay in the process.
+    this.bus.on('lan-mqtt', 'domain.event', (e) => e.visibility === 'lan' && void publish(topic(...e.topic.split('/')), e.body, e.retain ?? false));
   }
 
   /** Queue (counter page, call screen) and kiosk routes, over the shared services. */

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { PeerAllowList } from '../net/peers.ts';
 import type { AgentConfig, ConfigProblem } from './types.ts';
 
 export const SCHEMA_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../../config/schema.json');
@@ -93,9 +94,11 @@ function validateParsed(parsed: ParsedFile, problems: ConfigProblem[]): LoadedCo
     for (const err of relevantErrors(validate.errors ?? [])) problems.push(locate(err, parsed));
   }
   problems.push(...crossCheck(raw as unknown as AgentConfig, parsed));
+  problems.push(...checkListenerSecurity(raw, parsed));
   if (problems.length) throw new ConfigError(dedupe(problems));
   const config = raw as unknown as AgentConfig;
   if (!isAbsolute(config.box.dataDir)) config.box.dataDir = resolve(baseDir, config.box.dataDir);
+  resolveTlsPaths(config, baseDir);
   return { config, file: absolute, baseDir };
 }
 
@@ -120,6 +123,45 @@ function crossCheck(config: AgentConfig, parsed: ParsedFile): ConfigProblem[] {
     });
   }
   return problems;
+}
+
+/** Every `allowedPeers` list anywhere in the file: each entry an address or a network the agent can match. */
+function checkListenerSecurity(raw: unknown, parsed: ParsedFile): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const walk = (node: unknown, path: Array<string | number>): void => {
+    if (Array.isArray(node)) return node.forEach((v, i) => walk(v, [...path, i]));
+    if (!node || typeof node !== 'object') return;
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'allowedPeers' && Array.isArray(v)) {
+        v.forEach((entry, i) => {
+          try {
+            new PeerAllowList([String(entry)]);
+          } catch (err) {
+            const at = [...path, k, i];
+            problems.push({ ...position(parsed, at), field: at.join('.'), message: (err as Error).message });
+          }
+        });
+      } else walk(v, [...path, k]);
+    }
+  };
+  walk(raw, []);
+  return problems;
+}
+
+/** TLS files (`tls: { cert, key, ca }` under any listener) are relative to the configuration file. */
+function resolveTlsPaths(config: AgentConfig, baseDir: string): void {
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!node || typeof node !== 'object') return;
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'tls' && v && typeof v === 'object' && !Array.isArray(v)) {
+        const tls = v as Record<string, unknown>;
+        for (const f of ['cert', 'key', 'ca']) if (typeof tls[f] === 'string' && !isAbsolute(tls[f] as string)) tls[f] = resolve(baseDir, tls[f] as string);
+      }
+      walk(v);
+    }
+  };
+  walk(config);
 }
 
 function resolveSecrets(raw: Record<string, unknown>, parsed: ParsedFile, baseDir: string, problems: ConfigProblem[]): void {

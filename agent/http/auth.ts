@@ -1,25 +1,69 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { unmapIpv4 } from '../net/peers.ts';
 import { verifyPassword } from './password.ts';
 import { errorResponses } from './schemas.ts';
 
-export interface AuthOptions {
+/** admin: everything (configuration, restart, journal with personal data); staff: the counter pages. */
+export type Role = 'admin' | 'staff';
+
+export interface Account {
   user: string;
-  passwordHash: string | undefined;
+  role: Role;
+  passwordHash?: string;
+  /** Staff only: the counters this account may act for (absent: every counter). */
+  counters?: string[];
+}
+
+/** A kiosk unit's credential: the token its browser is started with (`/kiosk/?token=…`). */
+export interface KioskCredential {
+  id: string;
+  token: string;
+}
+
+/** Who a request acts for, set by the guards below. */
+export type Principal = { kind: 'user'; user: string; role: Role; counters?: string[] } | { kind: 'kiosk'; kioskId: string };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export interface AuthOptions {
+  accounts: Account[];
+  kiosks: KioskCredential[];
+  /** A kiosk browser on the box itself (loopback) needs no token. */
+  kioskLoopback: boolean;
   sessionHours: number;
 }
 
 const COOKIE = 'edge_session';
+const NO_PASSWORD = 'no console password is set: run `edge-agent hash-password` and put the hash in the secrets file';
 
 /**
- * Console login: a password (scrypt hash in the secrets file) gives an HttpOnly, SameSite=Strict
- * session cookie; scripts may send HTTP Basic instead. Sessions live in memory: a restart logs
- * everyone out, which is acceptable for a box's console.
+ * Console and counter logins, and kiosk credentials. A password (scrypt hash in the secrets
+ * file) gives an HttpOnly, SameSite=Strict session cookie; scripts may send HTTP Basic instead.
+ * Sessions live in memory: a restart logs everyone out, which is acceptable for a box.
  */
-export class AdminAuth {
+export class ConsoleAuth {
   private readonly sessions = new Map<string, { user: string; expires: number }>();
+  private readonly accounts: Map<string, Account>;
 
-  constructor(private readonly options: AuthOptions) {}
+  constructor(private readonly options: AuthOptions) {
+    this.accounts = new Map(options.accounts.map((a) => [a.user, a]));
+  }
+
+  /** Accounts from the configuration: `http.admin` (the one admin of earlier versions) and `http.accounts`. */
+  static accountsFrom(http: { admin?: { user: string; passwordHash?: string }; accounts?: Account[] }): Account[] {
+    const list: Account[] = [...(http.accounts ?? [])];
+    if (http.admin?.passwordHash && !list.some((a) => a.user === (http.admin!.user ?? 'admin'))) list.unshift({ user: http.admin.user ?? 'admin', role: 'admin', passwordHash: http.admin.passwordHash });
+    return list;
+  }
+
+  private get hasPasswords(): boolean {
+    return [...this.accounts.values()].some((a) => a.passwordHash);
+  }
 
   register(app: FastifyInstance): void {
     app.post(
@@ -27,15 +71,16 @@ export class AdminAuth {
       {
         schema: {
           tags: ['auth'],
-          summary: 'Log in to the console',
-          body: { type: 'object', required: ['user', 'password'], properties: { user: { type: 'string' }, password: { type: 'string' } } },
-          response: { 200: { type: 'object', properties: { user: { type: 'string' }, expires: { type: 'string' } } }, ...errorResponses },
+          summary: 'Log in to the console or a counter page',
+          body: { type: 'object', required: ['user', 'password'], properties: { user: { type: 'string', maxLength: 64 }, password: { type: 'string', maxLength: 256 } } },
+          response: { 200: { type: 'object', properties: { user: { type: 'string' }, role: { type: 'string' }, counters: { type: 'array', items: { type: 'string' } }, expires: { type: 'string' } } }, ...errorResponses },
         },
       },
       async (req, reply) => {
         const { user, password } = req.body as { user: string; password: string };
-        if (!this.options.passwordHash) return reply.code(503).send({ error: 'no console password is set: run `edge-agent hash-password` and put the hash in the secrets file' });
-        if (user !== this.options.user || !(await verifyPassword(password, this.options.passwordHash))) {
+        if (!this.hasPasswords) return reply.code(503).send({ error: NO_PASSWORD });
+        const account = await this.check(user, password);
+        if (!account) {
           // A slow "no" makes guessing expensive.
           await new Promise((r) => setTimeout(r, 500));
           return reply.code(401).send({ error: 'wrong user name or password' });
@@ -44,7 +89,7 @@ export class AdminAuth {
         const expires = Date.now() + this.options.sessionHours * 3_600_000;
         this.sessions.set(token, { user, expires });
         reply.header('set-cookie', `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.floor(this.options.sessionHours * 3600)}`);
-        return { user, expires: new Date(expires).toISOString() };
+        return { user, role: account.role, ...(account.counters ? { counters: account.counters } : {}), expires: new Date(expires).toISOString() };
       },
     );
     app.post('/api/logout', { schema: { tags: ['auth'], summary: 'Log out' } }, async (req, reply) => {
@@ -55,23 +100,92 @@ export class AdminAuth {
     });
   }
 
-  /** preHandler for admin routes. */
-  readonly requireAdmin = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (!this.options.passwordHash) {
-      await reply.code(503).send({ error: 'no console password is set: run `edge-agent hash-password` and put the hash in the secrets file' });
-      return;
-    }
+  private async check(user: string, password: string): Promise<Account | undefined> {
+    const account = this.accounts.get(user);
+    if (!account?.passwordHash) return undefined;
+    return (await verifyPassword(password, account.passwordHash)) ? account : undefined;
+  }
+
+  /** The logged-in account of a request (session cookie or HTTP Basic), or undefined. */
+  private async userOf(req: FastifyRequest): Promise<Account | undefined> {
     const token = readCookie(req, COOKIE);
     const session = token ? this.sessions.get(token) : undefined;
-    if (session && session.expires > Date.now()) return;
+    if (session && session.expires > Date.now()) return this.accounts.get(session.user);
     if (token && session) this.sessions.delete(token);
     const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
     if (basic) {
       const [user, ...rest] = Buffer.from(basic[1]!, 'base64').toString('utf8').split(':');
-      if (user === this.options.user && (await verifyPassword(rest.join(':'), this.options.passwordHash))) return;
+      return this.check(user ?? '', rest.join(':'));
     }
-    await reply.code(401).send({ error: 'log in first (POST /api/login)' });
+    return undefined;
+  }
+
+  private guard(roles: Role[]) {
+    return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+      if (!this.hasPasswords) {
+        await reply.code(503).send({ error: NO_PASSWORD });
+        return;
+      }
+      const account = await this.userOf(req);
+      if (!account) {
+        await reply.code(401).send({ error: 'log in first (POST /api/login)' });
+        return;
+      }
+      if (!roles.includes(account.role)) {
+        await reply.code(403).send({ error: `the account "${account.user}" (${account.role}) may not do this; it needs ${roles.join(' or ')}` });
+        return;
+      }
+      req.principal = { kind: 'user', user: account.user, role: account.role, ...(account.counters ? { counters: account.counters } : {}) };
+    };
+  }
+
+  /** preHandler for admin routes (configuration, restart, journal, outbox…). */
+  readonly requireAdmin = this.guard(['admin']);
+
+  /** preHandler for counter pages (call, recall, confirm a priority claim): staff or admin. */
+  readonly requireStaff = this.guard(['admin', 'staff']);
+
+  /**
+   * preHandler for the kiosk's routes: the kiosk unit's token (header `x-kiosk-token`, or the
+   * `token` query parameter on its WebSocket, which browsers cannot give headers), or a browser
+   * on the box itself when `kiosk.allowLoopback` is on.
+   */
+  readonly requireKiosk = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const header = req.headers['x-kiosk-token'];
+    const query = (req.query as Record<string, unknown> | undefined)?.token;
+    const given = typeof header === 'string' ? header : typeof query === 'string' ? query : undefined;
+    if (given !== undefined) {
+      const kiosk = this.options.kiosks.find((k) => safeEqual(k.token, given));
+      if (kiosk) {
+        req.principal = { kind: 'kiosk', kioskId: kiosk.id };
+        return;
+      }
+      await reply.code(401).send({ error: 'this kiosk token is not known to the box' });
+      return;
+    }
+    if (this.options.kioskLoopback && isLoopback(req.socket.remoteAddress)) {
+      req.principal = { kind: 'kiosk', kioskId: 'local' };
+      return;
+    }
+    await reply.code(401).send({ error: 'kiosk routes need the kiosk unit\'s token (start its browser with /kiosk/?token=…)' });
   };
+}
+
+/** Earlier name of ConsoleAuth. */
+export { ConsoleAuth as AdminAuth };
+
+export function isLoopback(address: string | undefined): boolean {
+  const a = unmapIpv4(address ?? '');
+  return a === '::1' || a.startsWith('127.');
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  if (x.length !== y.length) return false;
+  let diff = 0;
+  for (let i = 0; i < x.length; i++) diff |= x[i]! ^ y[i]!;
+  return diff === 0;
 }
 
 function readCookie(req: FastifyRequest, name: string): string | undefined {

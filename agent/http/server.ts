@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { INGEST_SERVICE, type IngestRouter } from '../../drivers/http-ingest/index.ts';
 import type { RuntimeView } from '../runtime.ts';
-import { AdminAuth } from './auth.ts';
+import { ConsoleAuth } from './auth.ts';
 import { registerHealthRoutes } from './healthRoutes.ts';
 import { registerJournalRoutes } from './journalRoutes.ts';
 import type { AgentMetrics } from './metrics.ts';
@@ -21,11 +21,11 @@ export interface LocalApiOptions {
   log: Logger;
   ingest: IngestRouter;
   /** Extra route plugins (queue, kiosk, console) registered by later modules. */
-  plugins?: Array<(app: FastifyInstance, auth: AdminAuth) => void | Promise<void>>;
+  plugins?: Array<(app: FastifyInstance, auth: ConsoleAuth) => void | Promise<void>>;
 }
 
 /** The box's local API (fastify): health, metrics, journal, outbox, ingest, OpenAPI. */
-export async function buildLocalApi(options: LocalApiOptions): Promise<{ app: FastifyInstance; auth: AdminAuth }> {
+export async function buildLocalApi(options: LocalApiOptions): Promise<{ app: FastifyInstance; auth: ConsoleAuth }> {
   const { runtime, metrics } = options;
   const app = Fastify({
     loggerInstance: options.log.child({ module: 'http' }) as unknown as FastifyBaseLogger,
@@ -49,9 +49,10 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<{ app: Fa
     return reply.code(status).send({ error: status >= 500 ? 'internal error; see the agent log' : err.message });
   });
 
-  const auth = new AdminAuth({
-    user: runtime.config.http.admin?.user ?? 'admin',
-    passwordHash: runtime.config.http.admin?.passwordHash,
+  const auth = new ConsoleAuth({
+    accounts: ConsoleAuth.accountsFrom(runtime.config.http),
+    kiosks: runtime.config.kiosk?.units ?? [],
+    kioskLoopback: runtime.config.kiosk?.allowLoopback ?? true,
     sessionHours: runtime.config.http.sessionHours,
   });
   auth.register(app);

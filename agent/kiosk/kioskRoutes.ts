@@ -69,7 +69,7 @@ export function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps): void
         if (body.qr) identity = identityFromQr(parseCccdQr(body.qr));
         else if (body.digits) identity = identityFromTypedId(body.digits.replace(/\D/g, ''));
         else return reply.code(400).send({ error: 'send qr or digits' });
-        deps.bus.emit('domain.event', { topic: 'card/key', body: body.qr ? { qr: body.qr } : { digits: identity.idNumber } });
+        deps.bus.emit('domain.event', { visibility: 'local', topic: 'card/key', body: body.qr ? { qr: body.qr } : { digits: identity.idNumber } });
         return { identity };
       } catch (err) {
         return reply.code(400).send({ error: (err as Error).message });
@@ -145,7 +145,7 @@ export function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps): void
       }
       // The answer does not wait for the printer: the page learns the outcome over the live socket.
       if (deps.printing) {
-        const printed = (outcome: { ok: boolean; error?: string; none?: boolean }) => deps.bus.emit('domain.event', { topic: 'ticket/print', body: { ticketId: ticket.id, number: ticket.number, ...outcome } });
+        const printed = (outcome: { ok: boolean; error?: string; none?: boolean }) => deps.bus.emit('domain.event', { visibility: 'local', topic: 'ticket/print', body: { ticketId: ticket.id, number: ticket.number, ...outcome } });
         void deps.printing
           .print(ticket.id)
           .then((result) => {

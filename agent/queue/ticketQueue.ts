@@ -614,12 +614,12 @@ export class TicketQueue {
     }
     const bus = this.options.bus;
     if (bus) {
-      bus.emit('domain.event', { topic: `queue/${event.service}/evt`, body: event });
+      bus.emit('domain.event', { visibility: 'lan', topic: `queue/${event.service}/evt`, body: event });
       const day = localDay(event.at, this.tz);
       const svc = this.services.get(event.service);
       if (svc) {
         const counters = [...this.counters.values()].map((c) => ({ id: c.id, number: c.number, name: c.name ?? '', services: c.services, current: this.currentAt(c.id) }));
-        bus.emit('domain.event', { topic: `queue/${event.service}/snapshot`, body: this.serviceSnapshot(svc, day, counters), retain: true });
+        bus.emit('domain.event', { visibility: 'lan', topic: `queue/${event.service}/snapshot`, body: this.serviceSnapshot(svc, day, counters), retain: true });
       }
     }
     await this.journalEvent(event);

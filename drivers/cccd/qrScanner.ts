@@ -39,13 +39,13 @@ export class QrScannerDriver implements Driver {
     try {
       const qr = parseCccdQr(text);
       this.counters.scans++;
-      this.ctx.bus.emit('domain.event', { topic: 'card/identity', body: { identity: identityFromQr(qr) } satisfies CardIdentityEvent });
-      if (qr.mangled) this.ctx.bus.emit('domain.event', { topic: 'card/status', body: { state: 'error', code: 'QR_MANGLED', message: qr.warnings.join(' ') } satisfies CardStatusEvent });
+      this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/identity', body: { identity: identityFromQr(qr) } satisfies CardIdentityEvent });
+      if (qr.mangled) this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/status', body: { state: 'error', code: 'QR_MANGLED', message: qr.warnings.join(' ') } satisfies CardStatusEvent });
       this.ctx.log.info({ id: maskCccd(qr.idNumber), mangled: qr.mangled }, 'QR scanned');
     } catch (err) {
       this.counters.rejected++;
       const message = err instanceof CardError ? `${err.message}. Scan the QR code on the citizen ID card.` : 'QR code not understood';
-      this.ctx.bus.emit('domain.event', { topic: 'card/status', body: { state: 'error', code: 'QR_NOT_CCCD', message } satisfies CardStatusEvent });
+      this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/status', body: { state: 'error', code: 'QR_NOT_CCCD', message } satisfies CardStatusEvent });
       this.ctx.log.info({ length: text.length }, 'QR code rejected');
     }
   }

@@ -79,7 +79,7 @@ export class CccdReaderDriver implements Driver {
   }
 
   private publish(body: CardStatusEvent): void {
-    this.ctx.bus.emit('domain.event', { topic: 'card/status', body });
+    this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/status', body });
   }
 
   async start(): Promise<void> {
@@ -120,12 +120,12 @@ export class CccdReaderDriver implements Driver {
         const k = body as CardKeyEvent;
         if (k.qr) {
           const qr = parseCccdQr(k.qr);
-          this.ctx.bus.emit('domain.event', { topic: 'card/identity', body: { identity: identityFromQr(qr) } satisfies CardIdentityEvent });
+          this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/identity', body: { identity: identityFromQr(qr) } satisfies CardIdentityEvent });
         } else if (k.mrz) this.offerKeys(keysFromMrzText(k.mrz));
         else if (k.digits) {
           const digits = k.digits.replace(/\s/g, '');
           // A typed 12-digit number is an identity of its own (enough for the insurance look-up).
-          if (/^\d{12}$/.test(digits)) this.ctx.bus.emit('domain.event', { topic: 'card/identity', body: { identity: identityFromTypedId(digits) } satisfies CardIdentityEvent });
+          if (/^\d{12}$/.test(digits)) this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/identity', body: { identity: identityFromTypedId(digits) } satisfies CardIdentityEvent });
           else this.offerKeys(keysFromDigits(digits));
         }
       }
@@ -181,7 +181,7 @@ export class CccdReaderDriver implements Driver {
       this.counters.reads++;
       this.counters.apdus += r.apduCount;
       this.keys = null; // one key, one card: the next patient scans again
-      this.ctx.bus.emit('domain.event', { topic: 'card/identity', body: identityEvent(r, card.reader, ms) });
+      this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/identity', body: identityEvent(r, card.reader, ms) });
       this.publish({ state: 'done', message: 'Card read. You can take the card.', reader: card.reader });
       this.ctx.log.info({ id: maskCccd(r.identity.idNumber), access: r.access, source: r.identity.source, apdus: r.apduCount, ms }, 'card read');
     } catch (err) {

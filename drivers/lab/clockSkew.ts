@@ -34,6 +34,7 @@ export class ClockSkewAlarm {
     if (off) this.ctx.log.warn({ skewSeconds }, 'analyzer clock differs from the box clock; its result times are kept as sent (alarm raised)');
     else this.ctx.log.info({ skewSeconds }, 'analyzer clock agrees with the box clock again (alarm cleared)');
     this.ctx.bus.emit('domain.event', {
+      visibility: 'lan',
       topic: `dev/${this.ctx.id}/alarm/clock-skew`,
       body: { active: off, skewSeconds, thresholdSeconds: this.thresholdSeconds, at: new Date(atMs).toISOString() },
       retain: true,

@@ -83,7 +83,7 @@ describe('cccd-reader driver over the real pcscd', () => {
     await t.waitFor(status('ready'), 'reader ready');
     const sim = await insert(0);
     await t.waitFor(status('need-key'), 'need-key');
-    t.ctx.bus.emit('domain.event', { topic: 'card/key', body: { qr: sim.qr } });
+    t.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/key', body: { qr: sim.qr } });
     const qr = await t.waitFor<CardIdentityEvent>(identity('qr'), 'QR identity');
     expect(qr.identity.idNumber).toBe('001099012345');
     const chip = await t.waitFor<CardIdentityEvent>(identity('chip-verified'), 'chip identity');
@@ -95,7 +95,7 @@ describe('cccd-reader driver over the real pcscd', () => {
     await removeCard(sim, 0);
     const sim2 = await insert(0, { pace: false });
     await t.waitFor(status('need-key'), 'need-key for the second card');
-    t.ctx.bus.emit('domain.event', { topic: 'card/key', body: { digits: '001099012345' } });
+    t.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/key', body: { digits: '001099012345' } });
     const typed = await t.waitFor<CardIdentityEvent>(identity('typed'), 'typed identity');
     expect(typed.identity.idNumber).toBe('001099012345');
     // A typed number opens only PACE; this card is BAC-only: plain error.
@@ -112,7 +112,7 @@ describe('cccd-reader driver over the real pcscd', () => {
     const t = setup({ readerName: 'Virtual PCD 00 01', allowVirtualReader: true });
     await t.driver.start();
     await t.waitFor(status('ready'), 'reader ready');
-    t.ctx.bus.emit('domain.event', { topic: 'card/key', body: { qr: qrOf() } });
+    t.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/key', body: { qr: qrOf() } });
     await insert(1, { pace: false });
     const chip = await t.waitFor<CardIdentityEvent>(identity('chip-unverified'), 'chip identity by BAC');
     expect(chip.access).toBe('BAC');
@@ -145,7 +145,7 @@ describe('cccd-reader driver over the real pcscd', () => {
     expect(late.driver.status().state).toBe('degraded');
     pcscd = await startPcscd();
     await t.waitFor(status('ready'), 'reader ready after restart', 30_000);
-    t.ctx.bus.emit('domain.event', { topic: 'card/key', body: { digits: '001099012345' } });
+    t.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/key', body: { digits: '001099012345' } });
     await insert(0);
     const chip = await t.waitFor<CardIdentityEvent>(identity('chip-unverified'), 'chip identity after restart');
     expect(chip.identity.idNumber).toBe('001099012345');
