@@ -33,6 +33,8 @@ function wrapDevice(block) {
 export const DEF_FILES = [
   { file: 'agent/his/schema.json', properties: { his: { $ref: '#/$defs/his' } } },
   { file: 'config/fragments/queue.schema.json', properties: { queue: { $ref: '#/$defs/queue' }, kiosk: { $ref: '#/$defs/kiosk' } } },
+  { file: 'config/fragments/http.schema.json', properties: { http: { $ref: '#/$defs/http', default: {} } } },
+  { file: 'config/fragments/lanBroker.schema.json', properties: { lanBroker: { $ref: '#/$defs/lanBroker', default: {} } } },
 ];
 
 export function buildSchema(current) {
