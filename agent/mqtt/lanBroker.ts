@@ -139,6 +139,15 @@ export class LanBroker {
     return this.quota.usage();
   }
 
+  /** The retained messages the broker holds now, by topic (what a new subscriber would be told). */
+  async retained(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const persistence = (this.broker as unknown as { persistence?: { createRetainedStream(pattern: string): AsyncIterable<{ topic: string; payload: Buffer }> } } | null)?.persistence;
+    if (!persistence) return out;
+    for await (const packet of persistence.createRetainedStream('#')) out.set(packet.topic, packet.payload.toString());
+    return out;
+  }
+
   /** The box's own publication (in-process: not subject to the clients' ACL), only in its tree. */
   publish(topic: string, payload: unknown, retain = false): Promise<void> {
     const broker = this.broker;
