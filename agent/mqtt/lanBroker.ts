@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { Aedes, type AuthenticateError, type AuthErrorCode, type Client } from 'aedes';
 import type { Logger } from 'pino';
-import { GuardedListener, type ListenerLimits } from '../net/guardedListener.ts';
+import { GuardedListener, type ListenerLimits, type RefusalReason } from '../net/guardedListener.ts';
 import { PeerAllowList, unmapIpv4 } from '../net/peers.ts';
 import type { TlsServerSettings } from '../net/tls.ts';
 import { LanTopicAcl, RetainedQuota, type LanUser } from './lanAcl.ts';
@@ -132,6 +132,11 @@ export class LanBroker {
   /** The TLS listener's address, when one is configured. */
   get tlsAddress(): { host: string; port: number } | null {
     return this.listeners[1]?.address ?? null;
+  }
+
+  /** Connections the listeners refused before MQTT (unlisted peer, caps, failed TLS handshake), per listener. */
+  get connectionsRefused(): { plain: Record<RefusalReason, number>; tls: Record<RefusalReason, number> | null } {
+    return { plain: { ...this.listeners[0]!.refused }, tls: this.listeners[1] ? { ...this.listeners[1].refused } : null };
   }
 
   /** Retained messages clients hold, per user (bounded by `retained`). */
