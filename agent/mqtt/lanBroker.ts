@@ -87,6 +87,10 @@ export class LanBroker {
     const log = this.context.log;
     const broker = await Aedes.createBroker({
       connectTimeout: (c.connectTimeoutSeconds ?? 10) * 1000,
+      // Per connection, each packet up to maxPacketBytes: packets held while the login is checked,
+      // and QoS 2 publishes held until their PUBREL (aedes' defaults, 42 and 1000, allow 64 MB).
+      queueLimit: 16,
+      maxInflightInbound: 16,
       // No sessions kept for absent clients: their queued messages would grow without bound.
       preConnect: (_client, packet, done) => {
         (packet as { clean: boolean }).clean = true;
