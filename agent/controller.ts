@@ -165,7 +165,7 @@ export class Agent implements RuntimeView {
     }
 
     if (c.lanBroker.enabled) {
-      this.lanBroker = new LanBroker(c.lanBroker.host, c.lanBroker.port, this.log.child({ module: 'lan-mqtt' }));
+      this.lanBroker = new LanBroker(c.lanBroker, { root: boxTopic(LAN_TOPIC_ROOT, c.box.facility, c.box.id), boxDeviceIds: Object.keys(c.devices), log: this.log.child({ module: 'lan-mqtt' }) });
       await this.lanBroker.start();
       this.wireLanPublishing();
     }

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 /** Debian packages of the real peers, by what they play in the tests. */
 const PEERS = {
   mosquitto: 'the province broker',
+  'mosquitto-clients': 'mosquitto_sub/mosquitto_pub, the LAN broker\'s screens and devices',
   socat: 'serial pseudo-terminal pairs for analyzers',
   dcmtk: 'DICOM modality and PACS (storescu, echoscu, findscu, storescp)',
   orthanc: 'a PACS',

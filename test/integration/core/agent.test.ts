@@ -6,7 +6,7 @@ import pino from 'pino';
 import { Agent } from '../../../agent/controller.ts';
 import { createNotifier } from '../../../agent/sdNotify.ts';
 import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';
-import { TEST_PASSWORD, writeAgentConfig } from '../../helpers/agentConfig.ts';
+import { LAN_SCREEN_USER, TEST_PASSWORD, writeAgentConfig } from '../../helpers/agentConfig.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -128,7 +128,7 @@ describe('the running agent', () => {
 
   it('publishes the box state and device states, retained, on the LAN broker', async () => {
     const port = agent.lanBroker!.address.port;
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`);
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username: LAN_SCREEN_USER, password: TEST_PASSWORD });
     const got = new Map<string, string>();
     client.on('message', (topic, payload) => got.set(topic, payload.toString()));
     await client.subscribeAsync('edge/v1/bv-test/test-box/#');
