@@ -21,7 +21,7 @@ import { loadConfig } from './config/load.ts';
 import type { AgentConfig, DestinationConfig, DeviceConfig } from './config/types.ts';
 import { DeviceAlarms } from './deviceAlarms.ts';
 import { DEFAULT_BATCH_MAX_BYTES, OutboxForwarder } from './forward/forwarder.ts';
-import type { Destination, DestinationContext } from './forward/destination.ts';
+import { routesTaking, type Destination, type DestinationContext } from './forward/destination.ts';
 import { AgentMetrics } from './http/metrics.ts';
 import { buildLocalApi, type LocalApiOptions } from './http/server.ts';
 import { createLogger } from './log.ts';
@@ -272,7 +272,8 @@ export class Agent implements RuntimeView {
       id,
       log,
       bus: this.bus,
-      journal: this.store.journalFor(id, config.routes),
+      // Each destination takes the streams it asks for (a LIS: reports per order, or raw messages).
+      journal: this.store.journalFor(id, (stream) => routesTaking(config.routes, stream, (d) => this.destinationStreams(d))),
       blobs: this.store.blobs,
       capture: this.store.captureFor(id, config.capture),
       timezone: config.timezone,
@@ -290,6 +291,13 @@ export class Agent implements RuntimeView {
       (status) => this.bus.emit('device.status', { id, status }),
     );
     return slot;
+  }
+
+  /** The streams a configured destination takes from devices (undefined: the default set). */
+  private destinationStreams(id: string): string[] | undefined {
+    const config = this.config.destinations[id];
+    const factory = config && (destinationFactories.get(config.type) as { streams?(c: unknown): string[] } | undefined);
+    return factory?.streams?.(config);
   }
 
   private makeDestinationSlot(id: string, config: DestinationConfig): DestinationSlot {

@@ -83,7 +83,8 @@ export class Store {
   }
 
   /** The Journal a driver sees: appends are attributed to `source` and routed by default to `routes`. */
-  journalFor(source: string, routes: string[]): Journal {
+  /** A source's journal; `routes` are its default routes, or a function of the entry's stream. */
+  journalFor(source: string, routes: string[] | ((stream: string) => string[])): Journal {
     return { append: (input: JournalInput): Promise<AppendResult> => this.journalStore.append(source, input, routes) };
   }
 
