@@ -29,11 +29,17 @@ export interface ResultView {
   destinations: Array<{ destination: string; state: string; attempts: number; lastError: string | null; doneMs: number | null; reason: string | null }>;
 }
 
+/**
+ * The journal entries that carry a result out: the result's own, and the report of the order it
+ * was sent in (a LIS taking one message per order delivers the report, not the result).
+ */
+const CARRIERS = `(j.id, (SELECT r.id FROM journal r WHERE r.stream = 'lab.report' AND r.idem_key = json_extract(j.parsed, '$.reportKey')))`;
+
 // A result's overall state from its outbox rows (parked wins: someone must look at it).
 const STATE_SQL = `CASE
-  WHEN NOT EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id = j.id) THEN 'not routed'
-  WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id = j.id AND o.state = 'parked') THEN 'parked'
-  WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id = j.id AND o.state = 'pending') THEN 'pending'
+  WHEN NOT EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id IN ${CARRIERS}) THEN 'not routed'
+  WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id IN ${CARRIERS} AND o.state = 'parked') THEN 'parked'
+  WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id IN ${CARRIERS} AND o.state = 'pending') THEN 'pending'
   ELSE 'forwarded' END`;
 
 /** Lab results received, newest first, with their forwarding state per destination. */
@@ -56,7 +62,8 @@ export function listResults(db: Database.Database, q: ResultQuery): ResultView[]
     .all(...args) as Array<{ id: number; receivedAt: string; source: string; parsed: string | null; scrubbedMs: number | null; state: ForwardingState }>;
   const outbox = db.prepare(
     `SELECT o.destination, o.state, o.attempts, o.last_error AS lastError, o.done_ms AS doneMs, d.reason
-     FROM outbox o LEFT JOIN dead_letter d ON d.outbox_id = o.id WHERE o.journal_id = ? ORDER BY o.destination`,
+     FROM outbox o LEFT JOIN dead_letter d ON d.outbox_id = o.id
+     WHERE o.journal_id = ? OR o.journal_id = (SELECT r.id FROM journal r WHERE r.stream = 'lab.report' AND r.idem_key = ?) ORDER BY o.destination`,
   );
   return rows.map((r) => ({
     journalId: r.id,
@@ -65,7 +72,7 @@ export function listResults(db: Database.Database, q: ResultQuery): ResultView[]
     result: r.parsed ? (JSON.parse(r.parsed) as Partial<LabResult>) : {},
     scrubbed: r.scrubbedMs !== null,
     state: r.state,
-    destinations: outbox.all(r.id) as ResultView['destinations'],
+    destinations: outbox.all(r.id, (r.parsed ? (JSON.parse(r.parsed) as { reportKey?: string }).reportKey : undefined) ?? null) as ResultView['destinations'],
   }));
 }
 

@@ -3,7 +3,7 @@ import type { Clock } from '../../agent/clock.ts';
 import type { CaptureSession, DriverContext } from '../contract.ts';
 import { decodeText, encodeText, type LabTextEncoding } from '../lab/encoding.ts';
 import type { OrderCache } from '../lab/orderCache.ts';
-import { reportIdentity, resultIdentity } from '../lab/result.ts';
+import { reportIdentity, reportKeysOf, resultIdentity } from '../lab/result.ts';
 import type { LabQuirk } from '../lab/profiles.ts';
 import type { AstmFrame } from './frame.ts';
 import { buildQueryAnswer } from './hostQuery.ts';
@@ -305,6 +305,7 @@ export class AstmSession {
           return r;
         }),
     ];
+    const reportKeys = reportKeysOf(summary.reports);
     for (const report of summary.reports) {
       if (report.results.length === 0) continue;
       appends.push(
@@ -326,7 +327,7 @@ export class AstmSession {
             stream: 'lab.result',
             kind: 'astm.result',
             idempotencyKey: resultIdentity(r),
-            parsed: { ...r, messageKey },
+            parsed: { ...r, messageKey, ...(reportKeys.has(r) ? { reportKey: reportKeys.get(r) } : {}) },
             personal: true,
             orderKey: this.ctx.id,
             ...(r.qc && !this.settings.forwardQc ? { routes: [] } : {}),

@@ -3,7 +3,7 @@ import type { DriverContext, JournalInput } from '../contract.ts';
 import { isoWithOffset } from '../../agent/clock.ts';
 import { decodeText, encodeText, type LabTextEncoding } from '../lab/encoding.ts';
 import { ORDER_CACHE_SERVICE, type LabOrder, type OrderCache } from '../lab/orderCache.ts';
-import { reportIdentity, resultIdentity, type LabReport, type LabResult } from '../lab/result.ts';
+import { reportIdentity, reportKeysOf, resultIdentity, type LabReport, type LabResult } from '../lab/result.ts';
 import { buildAck, type AckCode } from './ack.ts';
 import { MllpDecoder, mllpFrame } from './mllp.ts';
 import { header, Hl7ParseError, parseHl7, type Hl7Header, type Hl7Message } from './message.ts';
@@ -236,13 +236,14 @@ export class Hl7Listener {
     }
     const ok = ackFor('A');
     const messageKey = `hl7:${this.ctx.id}:${hdr.controlId}`;
+    const reportKeys = reportKeysOf(reports);
     const unrouted = (qc: boolean) => (qc && !this.settings.forwardQc ? { routes: [] } : {});
     // The message as sent (for LIS interfaces that want it unchanged), each order as the analyzer
     // grouped it, and each result: every destination takes the view it asks for.
     const entries: JournalInput[] = [
       { stream: isOrder ? 'lab.order' : 'lab.message', kind: type, idempotencyKey: messageKey, raw, personal: true, meta: { ack: ok, controlId: hdr.controlId }, ...(isOrder ? { routes: [] } : unrouted(results.some((r) => r.qc))), ...(applyBatch ? { withEntry: applyBatch } : {}) },
       ...reports.map((report) => ({ stream: 'lab.report', kind: 'hl7.report', idempotencyKey: reportIdentity(report), parsed: { ...report, messageKey, controlId: hdr.controlId }, personal: true, ...unrouted(report.qc) })),
-      ...results.map((r) => ({ stream: 'lab.result', kind: 'hl7.result', idempotencyKey: resultIdentity(r), parsed: { ...r, messageKey }, personal: true, ...unrouted(r.qc) })),
+      ...results.map((r) => ({ stream: 'lab.result', kind: 'hl7.result', idempotencyKey: resultIdentity(r), parsed: { ...r, messageKey, ...(reportKeys.has(r) ? { reportKey: reportKeys.get(r) } : {}) }, personal: true, ...unrouted(r.qc) })),
     ];
     try {
       // Started in the same tick: one group commit makes the message and its results durable.

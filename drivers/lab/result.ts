@@ -162,6 +162,16 @@ export function reportIdentity(report: LabReport): string {
   return 'rep:' + h.digest('hex').slice(0, 32);
 }
 
+/** Each result's report identity (the order it was sent in), for results listed with their report's forwarding state. */
+export function reportKeysOf(reports: LabReport[]): Map<LabResult, string> {
+  const keys = new Map<LabResult, string>();
+  for (const report of reports) {
+    const key = reportIdentity(report);
+    for (const r of report.results) keys.set(r, key);
+  }
+  return keys;
+}
+
 /** Counts each (observation id, sub-id) in message order: sets `occurrence` on every result. */
 export function numberOccurrences(results: LabResult[]): void {
   const seen = new Map<string, number>();

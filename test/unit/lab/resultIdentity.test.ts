@@ -155,8 +155,8 @@ describe('results stored = OBX segments sent; a resend stores nothing new', () =
         m.orders.forEach((obxs, o) => {
           lines.push(`OBR|${o + 1}||${id}-S${o}`);
           obxs.forEach((x, i) => {
-            if (x.code === '' && x.name === '') x.name = 'X';
-            lines.push(`OBX|${i + 1}|ST|${x.code}^${x.name}^${x.system}|${x.subId}|${x.value}|${x.units}||${x.flag}|||F|||20261204082900`);
+            const testName = x.code === '' && x.name === '' ? 'X' : x.name;
+            lines.push(`OBX|${i + 1}|ST|${x.code}^${testName}^${x.system}|${x.subId}|${x.value}|${x.units}||${x.flag}|||F|||20261204082900`);
           });
         });
         const text = `${lines.join('\r')}\r`;
