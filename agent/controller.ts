@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { Driver, DriverContext, DriverStatus, SelfTestResult, ServiceRegistry } from '../drivers/contract.ts';
+import type { Driver, DriverContext, DriverStatus, Journal, SelfTestResult, ServiceRegistry } from '../drivers/contract.ts';
 import { IngestRouter, INGEST_SERVICE } from '../drivers/http-ingest/index.ts';
 import { backfillStudyIndex, SqliteStudyIndex, STUDY_INDEX_SERVICE } from '../drivers/dicom/data/studyIndex.ts';
 import { extractInstanceMeta } from '../drivers/dicom/data/instanceMeta.ts';
@@ -272,8 +272,7 @@ export class Agent implements RuntimeView {
       id,
       log,
       bus: this.bus,
-      // Each destination takes the streams it asks for (a LIS: reports per order, or raw messages).
-      journal: this.store.journalFor(id, (stream) => routesTaking(config.routes, stream, (d) => this.destinationStreams(d))),
+      journal: this.journalFor(id),
       blobs: this.store.blobs,
       capture: this.store.captureFor(id, config.capture),
       timezone: config.timezone,
@@ -291,6 +290,12 @@ export class Agent implements RuntimeView {
       (status) => this.bus.emit('device.status', { id, status }),
     );
     return slot;
+  }
+
+  /** A device's journal: each of its destinations takes the streams it asks for (a LIS: reports per order, or raw messages). */
+  journalFor(device: string): Journal {
+    const routes = this.config.devices[device]?.routes ?? [];
+    return this.store.journalFor(device, (stream) => routesTaking(routes, stream, (d) => this.destinationStreams(d)));
   }
 
   /** The streams a configured destination takes from devices (undefined: the default set). */

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import type { LabResult } from '../../drivers/lab/result.ts';
 import type { RuntimeView } from '../runtime.ts';
+import { deviceParseSettings, findUnsentResults, recoveryEntries } from '../../drivers/lab/recover.ts';
 import { errorResponses } from './schemas.ts';
 
 /** Where a result is on its way out: every destination acknowledged, one refused, or still going. */
@@ -107,5 +108,22 @@ export function registerResultsRoutes(app: FastifyInstance, runtime: RuntimeView
       limit: q.limit,
     });
     return { results, next: results.length ? results[results.length - 1]!.journalId : null };
+  });
+
+  // Results the identity rule before issue #16 merged or dropped, re-read from the raw messages.
+  const unsent = () => findUnsentResults(runtime.store.db, (device) => deviceParseSettings(runtime.config.devices[device] as never, runtime.config.box.timezone));
+  app.get('/api/results/recover', { preHandler: requireAdmin, schema: { tags: ['lab'], summary: 'Results acknowledged to an analyzer and never stored under the old identity rule (re-read from the raw messages still in the journal)' } }, async () => ({
+    unsent: unsent().map(({ result: _r, report: _p, ...u }) => u),
+  }));
+  app.post('/api/results/recover', { preHandler: requireAdmin, schema: { tags: ['lab'], summary: 'Journal and forward the results GET /api/results/recover lists (each once, with a report per order)' } }, async (req) => {
+    const entries = recoveryEntries(unsent());
+    let stored = 0;
+    for (const e of entries) {
+      const { source, ...input } = e;
+      const r = await runtime.journalFor(source).append({ ...input, personal: true });
+      if (!r.duplicate && e.stream === 'lab.result') stored++;
+    }
+    req.log.info({ results: stored }, 'recovered results journaled for forwarding');
+    return { recovered: stored };
   });
 }
