@@ -19,6 +19,9 @@ const USAGE = `edge-agent — the hospital department edge runtime
                                                 make a box CA and server certificate (Debian's openssl);
                                                 prints the CA fingerprint staff PCs check
   edge-agent certs client NAME [--dir DIR]      a client certificate signed by the box CA (LIS, PC)
+  edge-agent results recover [--url URL] [--user admin] [--forward]
+                                                list (and forward) results an analyzer was acknowledged
+                                                for that the identity rule before 2026-12 merged away
   edge-agent replay FILE --to tcp://HOST:PORT [--astm|--mllp] [--frame-size N] [--timeout-ms N]
                                                 re-send a raw capture (GET /api/captures/ID as
                                                 application/octet-stream) as the device sent it
@@ -50,6 +53,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'certs':
       return certs(rest);
+    case 'results': {
+      const { runResultsCli } = await import('./resultsCli.ts');
+      return runResultsCli(rest);
+    }
     case 'replay': {
       const { runReplay } = await import('./replay.ts');
       return runReplay(rest);

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { Driver, DriverContext, DriverStatus, SelfTestResult, ServiceRegistry } from '../drivers/contract.ts';
+import type { Driver, DriverContext, DriverStatus, Journal, SelfTestResult, ServiceRegistry } from '../drivers/contract.ts';
 import { IngestRouter, INGEST_SERVICE } from '../drivers/http-ingest/index.ts';
 import { backfillStudyIndex, SqliteStudyIndex, STUDY_INDEX_SERVICE } from '../drivers/dicom/data/studyIndex.ts';
 import { extractInstanceMeta } from '../drivers/dicom/data/instanceMeta.ts';
@@ -21,7 +21,7 @@ import { loadConfig } from './config/load.ts';
 import type { AgentConfig, DestinationConfig, DeviceConfig } from './config/types.ts';
 import { DeviceAlarms } from './deviceAlarms.ts';
 import { DEFAULT_BATCH_MAX_BYTES, OutboxForwarder } from './forward/forwarder.ts';
-import type { Destination, DestinationContext } from './forward/destination.ts';
+import { routesTaking, type Destination, type DestinationContext } from './forward/destination.ts';
 import { AgentMetrics } from './http/metrics.ts';
 import { buildLocalApi, type LocalApiOptions } from './http/server.ts';
 import { createLogger } from './log.ts';
@@ -272,7 +272,7 @@ export class Agent implements RuntimeView {
       id,
       log,
       bus: this.bus,
-      journal: this.store.journalFor(id, config.routes),
+      journal: this.journalFor(id),
       blobs: this.store.blobs,
       capture: this.store.captureFor(id, config.capture),
       timezone: config.timezone,
@@ -290,6 +290,19 @@ export class Agent implements RuntimeView {
       (status) => this.bus.emit('device.status', { id, status }),
     );
     return slot;
+  }
+
+  /** A device's journal: each of its destinations takes the streams it asks for (a LIS: reports per order, or raw messages). */
+  journalFor(device: string): Journal {
+    const routes = this.config.devices[device]?.routes ?? [];
+    return this.store.journalFor(device, (stream) => routesTaking(routes, stream, (d) => this.destinationStreams(d)));
+  }
+
+  /** The streams a configured destination takes from devices (undefined: the default set). */
+  private destinationStreams(id: string): string[] | undefined {
+    const config = this.config.destinations[id];
+    const factory = config && (destinationFactories.get(config.type) as { streams?(c: unknown): string[] } | undefined);
+    return factory?.streams?.(config);
   }
 
   private makeDestinationSlot(id: string, config: DestinationConfig): DestinationSlot {

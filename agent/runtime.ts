@@ -1,5 +1,5 @@
 import type { DeviceAlarm } from './deviceAlarms.ts';
-import type { DriverStatus, SelfTestResult, ServiceRegistry } from '../drivers/contract.ts';
+import type { DriverStatus, Journal, SelfTestResult, ServiceRegistry } from '../drivers/contract.ts';
 import type { EventBus } from './bus.ts';
 import type { AgentConfig } from './config/types.ts';
 import type { ForwarderStats } from './forward/forwarder.ts';
@@ -32,6 +32,8 @@ export interface RuntimeView {
   destinations(): DestinationView[];
   /** Runs a device's self-test (console "Test" button); undefined when no such device runs. */
   testDevice(id: string): Promise<SelfTestResult | undefined>;
+  /** A device's journal with its routes (each destination taking the streams it asks for). */
+  journalFor(device: string): Journal;
   /** Look at a destination's outbox now (after a console action). */
   wakeDestination(id: string): void;
   /** Stop gracefully and exit so systemd starts the agent again (configuration applied). */

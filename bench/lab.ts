@@ -20,7 +20,7 @@ const oneResult = () => `MSH|^~\\&|XN|LAB|||20261122080000||ORU^R01|M${seq++}|P|
 // A real Mindray BC-5380 CBC message (fixture) with a new MSH-10 and sample id each time, so
 // every result is new (the same sample would be de-duplicated by result identity).
 const mindrayText = hl7Fixture(MINDRAY);
-const MINDRAY_RESULTS = extractHl7Results(parseHl7(mindrayText), { device: 'd', timezone: 'Asia/Ho_Chi_Minh', receivedAt: '' }).length;
+const MINDRAY_RESULTS = extractHl7Results(parseHl7(mindrayText), { device: 'd', timezone: 'Asia/Ho_Chi_Minh', receivedAt: '' }).results.length;
 const mindray = () => {
   const n = seq++;
   return withControlId(mindrayText, `BC${n}`).replaceAll('|20071207011|', `|BENCH${n}|`);

@@ -60,4 +60,24 @@ export interface DestinationContext {
 export interface DestinationFactory<C = Record<string, unknown>> {
   type: string;
   create(ctx: DestinationContext, config: C): Destination;
+  /**
+   * The journal streams this destination takes from the devices routed to it (a LIS that wants
+   * one message per order takes 'lab.report', not 'lab.result'). Absent: every stream but the
+   * views a destination must ask for (VIEW_STREAMS).
+   */
+  streams?(config: C): string[];
+}
+
+/**
+ * Streams that are another view of what a device sent (the raw message, the results grouped per
+ * order): journaled for every device, forwarded only to destinations that name them in streams().
+ */
+export const VIEW_STREAMS: ReadonlySet<string> = new Set(['lab.message', 'lab.report']);
+
+/** Which of `routes` take an entry of `stream`, given each destination's streams (absent: the default). */
+export function routesTaking(routes: readonly string[], stream: string, streamsOf: (destination: string) => string[] | undefined): string[] {
+  return routes.filter((d) => {
+    const streams = streamsOf(d);
+    return streams ? streams.includes(stream) : !VIEW_STREAMS.has(stream);
+  });
 }

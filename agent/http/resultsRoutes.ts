@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import type { LabResult } from '../../drivers/lab/result.ts';
 import type { RuntimeView } from '../runtime.ts';
+import { deviceParseSettings, findUnsentResults, recoveryEntries } from '../../drivers/lab/recover.ts';
 import { errorResponses } from './schemas.ts';
 
 /** Where a result is on its way out: every destination acknowledged, one refused, or still going. */
@@ -29,11 +30,17 @@ export interface ResultView {
   destinations: Array<{ destination: string; state: string; attempts: number; lastError: string | null; doneMs: number | null; reason: string | null }>;
 }
 
+/**
+ * The journal entries that carry a result out: the result's own, and the report of the order it
+ * was sent in (a LIS taking one message per order delivers the report, not the result).
+ */
+const CARRIERS = `(j.id, (SELECT r.id FROM journal r WHERE r.stream = 'lab.report' AND r.idem_key = json_extract(j.parsed, '$.reportKey')))`;
+
 // A result's overall state from its outbox rows (parked wins: someone must look at it).
 const STATE_SQL = `CASE
-  WHEN NOT EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id = j.id) THEN 'not routed'
-  WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id = j.id AND o.state = 'parked') THEN 'parked'
-  WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id = j.id AND o.state = 'pending') THEN 'pending'
+  WHEN NOT EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id IN ${CARRIERS}) THEN 'not routed'
+  WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id IN ${CARRIERS} AND o.state = 'parked') THEN 'parked'
+  WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.journal_id IN ${CARRIERS} AND o.state = 'pending') THEN 'pending'
   ELSE 'forwarded' END`;
 
 /** Lab results received, newest first, with their forwarding state per destination. */
@@ -56,7 +63,8 @@ export function listResults(db: Database.Database, q: ResultQuery): ResultView[]
     .all(...args) as Array<{ id: number; receivedAt: string; source: string; parsed: string | null; scrubbedMs: number | null; state: ForwardingState }>;
   const outbox = db.prepare(
     `SELECT o.destination, o.state, o.attempts, o.last_error AS lastError, o.done_ms AS doneMs, d.reason
-     FROM outbox o LEFT JOIN dead_letter d ON d.outbox_id = o.id WHERE o.journal_id = ? ORDER BY o.destination`,
+     FROM outbox o LEFT JOIN dead_letter d ON d.outbox_id = o.id
+     WHERE o.journal_id = ? OR o.journal_id = (SELECT r.id FROM journal r WHERE r.stream = 'lab.report' AND r.idem_key = ?) ORDER BY o.destination`,
   );
   return rows.map((r) => ({
     journalId: r.id,
@@ -65,7 +73,7 @@ export function listResults(db: Database.Database, q: ResultQuery): ResultView[]
     result: r.parsed ? (JSON.parse(r.parsed) as Partial<LabResult>) : {},
     scrubbed: r.scrubbedMs !== null,
     state: r.state,
-    destinations: outbox.all(r.id) as ResultView['destinations'],
+    destinations: outbox.all(r.id, (r.parsed ? (JSON.parse(r.parsed) as { reportKey?: string }).reportKey : undefined) ?? null) as ResultView['destinations'],
   }));
 }
 
@@ -100,5 +108,22 @@ export function registerResultsRoutes(app: FastifyInstance, runtime: RuntimeView
       limit: q.limit,
     });
     return { results, next: results.length ? results[results.length - 1]!.journalId : null };
+  });
+
+  // Results the identity rule before issue #16 merged or dropped, re-read from the raw messages.
+  const unsent = () => findUnsentResults(runtime.store.db, (device) => deviceParseSettings(runtime.config.devices[device] as never, runtime.config.box.timezone));
+  app.get('/api/results/recover', { preHandler: requireAdmin, schema: { tags: ['lab'], summary: 'Results acknowledged to an analyzer and never stored under the old identity rule (re-read from the raw messages still in the journal)' } }, async () => ({
+    unsent: unsent().map(({ result: _r, report: _p, ...u }) => u),
+  }));
+  app.post('/api/results/recover', { preHandler: requireAdmin, schema: { tags: ['lab'], summary: 'Journal and forward the results GET /api/results/recover lists (each once, with a report per order)' } }, async (req) => {
+    const entries = recoveryEntries(unsent());
+    let stored = 0;
+    for (const e of entries) {
+      const { source, ...input } = e;
+      const r = await runtime.journalFor(source).append({ ...input, personal: true });
+      if (!r.duplicate && e.stream === 'lab.result') stored++;
+    }
+    req.log.info({ results: stored }, 'recovered results journaled for forwarding');
+    return { recovered: stored };
   });
 }

@@ -83,12 +83,15 @@ export class JournalStore {
     this.insertStaged = db.prepare('INSERT OR IGNORE INTO blob_staged (hash, file, size) VALUES (?, ?, ?)');
   }
 
-  /** Appends for `source`; resolves once durable. `routes` defaults to the device's routes. */
-  append(source: string, input: JournalInput, defaultRoutes: string[]): Promise<AppendResult> {
+  /**
+   * Appends for `source`; resolves once durable. `routes` defaults to the device's routes (those
+   * of its destinations that take the entry's stream, when given as a function of the stream).
+   */
+  append(source: string, input: JournalInput, defaultRoutes: string[] | ((stream: string) => string[])): Promise<AppendResult> {
     const priority = input.priority ?? 'clinical';
     const refused = this.admit(priority);
     if (refused) return Promise.reject(refused);
-    const routes = input.routes ?? defaultRoutes;
+    const routes = input.routes ?? (typeof defaultRoutes === 'function' ? defaultRoutes(input.stream) : defaultRoutes);
     const now = this.clock.now();
     const row = {
       received_ms: now,

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { routesTaking } from '../forward/destination.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -83,8 +84,11 @@ export class Store {
   }
 
   /** The Journal a driver sees: appends are attributed to `source` and routed by default to `routes`. */
-  journalFor(source: string, routes: string[]): Journal {
-    return { append: (input: JournalInput): Promise<AppendResult> => this.journalStore.append(source, input, routes) };
+  /** A source's journal; `routes` are its default routes, or a function of the entry's stream. */
+  journalFor(source: string, routes: string[] | ((stream: string) => string[])): Journal {
+    // A plain list: destinations that name no streams (no view streams for them).
+    const routesFor = typeof routes === 'function' ? routes : (stream: string) => routesTaking(routes, stream, () => undefined);
+    return { append: (input: JournalInput): Promise<AppendResult> => this.journalStore.append(source, input, routesFor) };
   }
 
   captureFor(device: string, enabled = true): RawCapture {

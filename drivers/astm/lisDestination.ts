@@ -25,16 +25,20 @@ export interface AstmLisConfig {
 /** One LabResult as an E1394 message: H, P, O, R, L. */
 export function resultToAstm(r: LabResult, opts: { senderName: string; now: string }): string {
   const d = DEFAULT_DELIMITERS;
-  const name = r.patientName?.trim().split(/\s+/);
+  const words = r.patientName?.trim().split(/\s+/);
+  const parts = r.patientNameParts;
+  const name = parts ? [parts.family ?? '', parts.given ?? '', parts.middle ?? ''] : words ? [words[0]!, words.at(-1)!, words.slice(1, -1).join(' ')] : undefined;
   const lines = [
     serializeRecord('H', ['H', '', '', '', [opts.senderName], '', '', '', '', '', '', r.qc ? 'Q' : 'P', '1', opts.now], d),
-    serializeRecord('P', ['1', '', r.patientId ?? '', '', name ? [name[0]!, name.at(-1)!, name.slice(1, -1).join(' ')] : undefined, '', r.patientBirthDate ?? '', r.patientSex ?? ''], d),
+    serializeRecord('P', ['1', '', r.patientId ?? '', '', name, '', r.patientBirthDate ?? '', r.patientSex ?? ''], d),
     serializeRecord('O', ['1', r.specimenId, r.instrumentSpecimenId ?? '', ['', '', '', r.testCode], 'R', '', '', '', '', '', r.qc ? 'Q' : 'N', '', '', '', '', '', '', '', '', '', '', '', '', 'F'], d),
     // R.7 flags are repeats: built raw so the repeat delimiter is not escaped.
     serializeRecord('R', ['1', ['', '', '', r.testCode], r.valueText, r.units ?? '', r.referenceRange ?? '', '\u0000FLAGS', '', r.status, '', '', '', r.completedRaw ?? ''], d).replace(
       '\u0000FLAGS',
       r.flags.map((f) => f.replace(/[|\\^&]/g, '')).join(d.repeat),
     ),
+    // The analyzer's comments on the result, as C records after it.
+    ...(r.comments ?? []).map((text, i) => serializeRecord('C', [String(i + 1), 'I', text, 'G'], d)),
     serializeRecord('L', ['1', 'N'], d),
   ];
   return joinRecords(lines);

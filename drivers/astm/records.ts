@@ -1,5 +1,5 @@
 import { deviceTimeToIso as astmTimeToIso, parseNumber } from '../lab/values.ts';
-import type { LabResult } from '../lab/result.ts';
+import { isNotMeasured, numberOccurrences, resultIdentity, type LabReport, type LabResult, type PatientIdentifier, type PersonName } from '../lab/result.ts';
 
 /**
  * ASTM E1394 / CLSI LIS02 records. Delimiters are read from the H record (`H|\^&` is common,
@@ -207,89 +207,125 @@ export interface MessageSummary {
   processingId?: string;
   messageTime?: string;
   results: LabResult[];
+  /** One per O record with its R and C records, in message order. */
+  reports: LabReport[];
   queries: AstmQuery[];
   /** Records seen per type, for logs. */
   counts: Record<string, number>;
   hasTerminator: boolean;
 }
 
+interface AstmPatient {
+  ids: PatientIdentifier[];
+  name?: PersonName;
+  nameText?: string;
+  birth?: string;
+  sex?: string;
+  comments: string[];
+}
+
 /**
- * Walks the H/P/O/R/C/M/Q/L hierarchy and maps R records to LabResult. A repeated H/P/O
- * (instrument restart after a line failure) simply resets the context; identical results that
- * appear twice are returned once.
+ * Walks the H/P/O/R/C/M/Q/L hierarchy and maps R records to LabResult and each O record to a
+ * LabReport. Every R record is a result, even when another R of the same order has the same
+ * test and value; a repeated H (the instrument restarting after a line failure, repeating
+ * H/P/O before the records it is not sure were saved) starts the count again, so a restarted
+ * record is the same result as before it. C records comment on the record before them.
  */
 export function extractResults(msg: AstmMessage, opts: ResultMappingOptions): MessageSummary {
   const d = msg.delimiters;
-  const summary: MessageSummary = { sender: {}, results: [], queries: [], counts: {}, hasTerminator: false };
+  const summary: MessageSummary = { sender: {}, results: [], reports: [], queries: [], counts: {}, hasTerminator: false };
   let header: { qc: boolean } = { qc: false };
-  let patient: { id?: string; name?: string; birth?: string; sex?: string } = {};
-  let order: { specimen: string; instrumentSpecimen?: string; qc: boolean } | null = null;
-  const seen = new Set<string>();
+  let patient: AstmPatient = { ids: [], comments: [] };
+  let order: LabReport | null = null;
+  /** Results since the last H: occurrences are counted within one restart section. */
+  let section: LabResult[] = [];
+  let commentTarget: { comments?: string[] } | null = null;
+  let restarts = 0;
+  const restartSection = () => {
+    numberOccurrences(section);
+    section = [];
+  };
   for (const rec of msg.records) {
     summary.counts[rec.type] = (summary.counts[rec.type] ?? 0) + 1;
     switch (rec.type) {
       case 'H': {
+        if (summary.counts.H! > 1) restarts++;
+        restartSection();
         const [name, version, serial] = fieldRepeats(rec, 5, d)[0] ?? [];
         summary.sender = { name: name || undefined, version: version || undefined, serial: serial || undefined };
         summary.processingId = component(rec, 12, 1, d) || undefined;
         summary.messageTime = component(rec, 14, 1, d) || undefined;
         header = { qc: summary.processingId?.toUpperCase() === 'Q' };
-        patient = {};
+        patient = { ids: [], comments: [] };
         order = null;
+        commentTarget = null;
         break;
       }
       case 'P': {
-        const ids = [component(rec, 3, 1, d), component(rec, 4, 1, d), component(rec, 5, 1, d)];
-        const nameParts = fieldRepeats(rec, 6, d)[0] ?? [];
-        const name = [nameParts[0], nameParts[2], nameParts[1]].filter((p) => p && p.trim()).join(' ').trim();
-        patient = {
-          id: ids.find((x) => x.trim()) || undefined,
-          name: name || undefined,
-          birth: component(rec, 8, 1, d) || undefined,
-          sex: component(rec, 9, 1, d) || undefined,
-        };
+        patient = astmPatient(rec, d);
         order = null;
+        commentTarget = patient;
         break;
       }
       case 'O': {
-        const specimenParts = fieldRepeats(rec, 3, d)[0] ?? [];
+        const specimenParts = trimTrailing(fieldRepeats(rec, 3, d)[0] ?? []);
         const specimen = specimenParts.find((c) => c.trim())?.trim() ?? '';
         const instrument = (fieldRepeats(rec, 4, d)[0] ?? []).find((c) => c.trim())?.trim();
-        order = { specimen, instrumentSpecimen: instrument, qc: component(rec, 12, 1, d).toUpperCase() === 'Q' };
+        const qc = header.qc || component(rec, 12, 1, d).toUpperCase() === 'Q';
+        // O.3 is the LIS barcode; devices that leave it empty identify the sample by O.4 or P.3 (Euroimmun).
+        const specimenId = specimen || instrument || patient.ids[0]?.id || '';
+        order = { device: opts.device, protocol: 'astm', group: summary.reports.length + 1, specimenId, results: [], qc, timezone: opts.timezone, receivedAt: opts.receivedAt, ...patientFields(patient) };
+        if (specimenParts.length > 1) order.specimenIdParts = specimenParts;
+        if (instrument) order.instrumentSpecimenId = instrument;
+        const service = trimTrailing(fieldRepeats(rec, 5, d)[0] ?? []);
+        if (service.some((c) => c.trim())) order.serviceId = service;
+        const type = component(rec, 16, 1, d);
+        if (type) order.specimenType = type;
+        const observed = component(rec, 8, 1, d);
+        if (observed) order.observedRaw = observed;
+        if (patient.comments.length) order.comments = [...patient.comments];
+        // After a restart the instrument repeats the order it was sending: it continues that report.
+        const repeated = restarts > 0 ? summary.reports.find((r) => r.specimenId === specimenId && JSON.stringify(r.serviceId) === JSON.stringify(order!.serviceId)) : undefined;
+        if (repeated) order = repeated;
+        else summary.reports.push(order);
+        commentTarget = order;
         break;
       }
       case 'R': {
-        const testParts = fieldRepeats(rec, 3, d)[0] ?? [];
-        const deviceTestCode = (testParts[3] ?? '').trim() || testParts.find((c) => c.trim())?.trim() || '';
+        const observationId = trimTrailing(fieldRepeats(rec, 3, d)[0] ?? []);
+        const deviceTestCode = (observationId[3] ?? '').trim() || observationId.find((c) => c.trim())?.trim() || '';
         const valueText = fieldText(rec, 4, d).replace(new RegExp(`${escapeRe(d.component)}+$`), '');
         const completedRaw = component(rec, 13, 1, d) || undefined;
         const flags = fieldRepeats(rec, 7, d)
           .flat()
           .map((f) => f.trim())
           .filter(Boolean);
-        // O.3 is the LIS barcode; devices that leave it empty identify the sample by O.4 or P.3 (Euroimmun).
-        const specimenId = order?.specimen || order?.instrumentSpecimen || patient.id || '';
+        const specimenId = order?.specimenId ?? patient.ids[0]?.id ?? '';
         const result: LabResult = {
           device: opts.device,
           protocol: 'astm',
           specimenId,
           deviceTestCode,
           testCode: opts.testCodes?.[deviceTestCode] ?? deviceTestCode,
+          observationId,
+          occurrence: 1,
           valueText,
           flags,
           status: component(rec, 9, 1, d) || 'F',
           timezone: opts.timezone,
           receivedAt: opts.receivedAt,
-          qc: header.qc || (order?.qc ?? false),
+          qc: order?.qc ?? header.qc,
+          ...patientFields(patient),
         };
-        if (testParts[4]?.trim() && testParts[4] !== deviceTestCode) result.testName = testParts[4].trim();
-        if (order?.instrumentSpecimen) result.instrumentSpecimenId = order.instrumentSpecimen;
-        if (patient.id) result.patientId = patient.id;
-        if (patient.name) result.patientName = patient.name;
-        if (patient.birth) result.patientBirthDate = patient.birth;
-        if (patient.sex) result.patientSex = patient.sex;
-        const num = parseNumber(valueText);
-        if (num !== undefined) result.valueNumber = num;
+        if (order?.specimenIdParts) result.specimenIdParts = order.specimenIdParts;
+        if (order?.specimenType) result.specimenType = order.specimenType;
+        if (observationId[4]?.trim() && observationId[4] !== deviceTestCode) result.testName = observationId[4].trim();
+        if (order?.instrumentSpecimenId) result.instrumentSpecimenId = order.instrumentSpecimenId;
+        if (isNotMeasured(valueText)) result.notMeasured = true;
+        else {
+          const num = parseNumber(valueText);
+          if (num !== undefined) result.valueNumber = num;
+        }
         const units = component(rec, 5, 1, d);
         if (units) result.units = units;
         const range = fieldText(rec, 6, d);
@@ -300,11 +336,19 @@ export function extractResults(msg: AstmMessage, opts: ResultMappingOptions): Me
           if (iso) result.completedAt = iso;
         }
         if (opts.rawJournalId !== undefined) result.rawJournalId = opts.rawJournalId;
-        const key = JSON.stringify([result.specimenId, patient.id, order?.instrumentSpecimen, deviceTestCode, completedRaw, valueText, result.units, result.status]);
-        if (!seen.has(key)) {
-          seen.add(key);
-          summary.results.push(result);
-        }
+        section.push(result);
+        summary.results.push(result);
+        if (order) order.results.push(result);
+        commentTarget = result;
+        break;
+      }
+      case 'C': {
+        // C.4 comment text (its components joined), on the record before it.
+        const text = fieldRepeats(rec, 4, d)
+          .map((parts) => trimTrailing(parts).join(' ').trim())
+          .filter(Boolean)
+          .join('\n');
+        if (commentTarget && text) (commentTarget.comments ??= []).push(text);
         break;
       }
       case 'Q': {
@@ -321,9 +365,67 @@ export function extractResults(msg: AstmMessage, opts: ResultMappingOptions): Me
         summary.hasTerminator = true;
         break;
       default:
-        // C (comment) and M (manufacturer) attach to the record before them; not mapped yet.
+        // M (manufacturer) records: device-specific, not mapped.
         break;
     }
   }
+  restartSection();
+  // A restarted record is the one sent before it (same identity): kept once.
+  const seen = new Set<string>();
+  const once = (r: LabResult) => {
+    const id = resultIdentity(r);
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  };
+  summary.results = summary.results.filter(once);
+  for (const report of summary.reports) {
+    seen.clear();
+    report.results = report.results.filter(once);
+  }
   return summary;
+}
+
+function astmPatient(rec: AstmRecord, d: Delimiters): AstmPatient {
+  const ids: PatientIdentifier[] = [];
+  for (const [n, label] of [[3, 'P.3'], [4, 'P.4'], [5, 'P.5']] as const) {
+    const id = component(rec, n, 1, d).trim();
+    if (id) ids.push({ id, field: label });
+  }
+  // P.6: last^first^middle^suffix^title.
+  const [family, given, middle, suffix, prefix] = (fieldRepeats(rec, 6, d)[0] ?? []).map((p) => p.trim());
+  const name: PersonName = {};
+  if (family) name.family = family;
+  if (given) name.given = given;
+  if (middle) name.middle = middle;
+  if (suffix) name.suffix = suffix;
+  if (prefix) name.prefix = prefix;
+  const nameText = [family, middle, given].filter(Boolean).join(' ');
+  const p: AstmPatient = { ids, comments: [] };
+  if (Object.keys(name).length) p.name = name;
+  if (nameText) p.nameText = nameText;
+  const birth = component(rec, 8, 1, d);
+  if (birth) p.birth = birth;
+  const sex = component(rec, 9, 1, d);
+  if (sex) p.sex = sex;
+  return p;
+}
+
+function patientFields(p: AstmPatient): Partial<LabResult> {
+  const out: Partial<LabResult> = {};
+  if (p.ids.length) {
+    out.patientId = p.ids[0]!.id;
+    out.patientIds = p.ids;
+  }
+  if (p.nameText) out.patientName = p.nameText;
+  if (p.name) out.patientNameParts = p.name;
+  if (p.birth) out.patientBirthDate = p.birth;
+  if (p.sex) out.patientSex = p.sex;
+  return out;
+}
+
+function trimTrailing(parts: string[]): string[] {
+  let end = parts.length;
+  while (end > 0 && (parts[end - 1] ?? '').trim() === '') end--;
+  return parts.slice(0, end);
 }

@@ -3,7 +3,7 @@ import type { Clock } from '../../agent/clock.ts';
 import type { CaptureSession, DriverContext } from '../contract.ts';
 import { decodeText, encodeText, type LabTextEncoding } from '../lab/encoding.ts';
 import type { OrderCache } from '../lab/orderCache.ts';
-import { resultIdentity } from '../lab/result.ts';
+import { reportIdentity, reportKeysOf, resultIdentity } from '../lab/result.ts';
 import type { LabQuirk } from '../lab/profiles.ts';
 import type { AstmFrame } from './frame.ts';
 import { buildQueryAnswer } from './hostQuery.ts';
@@ -294,7 +294,8 @@ export class AstmSession {
           raw,
           parsed: { sender: summary.sender, processingId: summary.processingId, messageTime: summary.messageTime, clockSkewSeconds: skew, counts: summary.counts, results: summary.results.length, queries: summary.queries },
           personal: true,
-          routes: [],
+          // A query is answered here, never forwarded; a message goes to destinations that take raw messages.
+          ...(isQuery || summary.results.some((r) => r.qc && !this.settings.forwardQc) ? { routes: [] } : {}),
           meta: { encoding: this.settings.encoding, connection: this.connection },
         })
         .then((r) => {
@@ -304,6 +305,21 @@ export class AstmSession {
           return r;
         }),
     ];
+    const reportKeys = reportKeysOf(summary.reports);
+    for (const report of summary.reports) {
+      if (report.results.length === 0) continue;
+      appends.push(
+        this.ctx.journal.append({
+          stream: 'lab.report',
+          kind: 'astm.report',
+          idempotencyKey: reportIdentity(report),
+          parsed: { ...report, messageKey },
+          personal: true,
+          orderKey: this.ctx.id,
+          ...(report.qc && !this.settings.forwardQc ? { routes: [] } : {}),
+        }),
+      );
+    }
     for (const r of summary.results) {
       appends.push(
         this.ctx.journal
@@ -311,7 +327,7 @@ export class AstmSession {
             stream: 'lab.result',
             kind: 'astm.result',
             idempotencyKey: resultIdentity(r),
-            parsed: { ...r, messageKey },
+            parsed: { ...r, messageKey, ...(reportKeys.has(r) ? { reportKey: reportKeys.get(r) } : {}) },
             personal: true,
             orderKey: this.ctx.id,
             ...(r.qc && !this.settings.forwardQc ? { routes: [] } : {}),

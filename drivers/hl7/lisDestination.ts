@@ -2,45 +2,51 @@ import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { DeliveryOutcome, Destination, DestinationFactory, OutboxItem } from '../../agent/forward/destination.ts';
 import { encodeText } from '../lab/encoding.ts';
-import type { LabResult } from '../lab/result.ts';
-import { hl7Time } from './ack.ts';
+import type { LabReport, LabResult } from '../lab/result.ts';
 import { MllpDecoder, mllpFrame } from './mllp.ts';
-import { comp, escapeHl7, parseHl7, segment } from './message.ts';
+import { comp, parseHl7, segment } from './message.ts';
+import { buildOru, reportOf, type OruSettings } from './oru.ts';
 
-export interface Hl7LisConfig {
+/** MSH-3/4 (us), MSH-5/6 (the LIS), MSH-12 and the zone of MSH-7 come from OruSettings. */
+export interface Hl7LisConfig extends OruSettings {
   host: string;
   port: number;
-  /** MSH-3/4 (us) and MSH-5/6 (the LIS). */
-  sendingApplication?: string;
-  sendingFacility?: string;
-  receivingApplication?: string;
-  receivingFacility?: string;
-  version?: string;
   ackTimeoutSeconds?: number;
   connectTimeoutSeconds?: number;
-  /** Box timezone for MSH-7. */
-  timezone?: string;
   /** Send names and texts without Vietnamese diacritics (for a LIS that cannot store them). */
   stripDiacritics?: boolean;
+  format?: LisFormat;
 }
 
 /** MSH-10 from the idempotency key: a retry carries the same control id, so the LIS can drop it. */
 export function controlIdFor(key: string): string {
-  return key.replace(/^res:/, '').replace(/[^A-Za-z0-9]/g, '').slice(0, 20);
+  return key.replace(/^(res2?|rep):/, '').replace(/[^A-Za-z0-9]/g, '').slice(0, 20);
 }
 
-/** One result as ORU^R01 (HL7 2.5.1, UTF-8). */
-export function buildOru(r: LabResult & { messageKey?: string }, controlId: string, cfg: Hl7LisConfig, nowMs: number): string {
-  const e = (v: string | number | undefined) => escapeHl7(String(v ?? ''));
-  const ts = (iso?: string, raw?: string) => (iso ? iso.slice(0, 19).replace(/[-T:]/g, '') + iso.slice(19).replace(/^\.\d+/, '').replace(':', '') : raw ?? '');
-  const valueType = r.valueNumber !== undefined ? 'NM' : 'ST';
-  const completed = ts(r.completedAt, r.completedRaw);
-  return [
-    `MSH|^~\\&|${e(cfg.sendingApplication ?? 'EDGE')}|${e(cfg.sendingFacility ?? '')}|${e(cfg.receivingApplication ?? 'LIS')}|${e(cfg.receivingFacility ?? '')}|${hl7Time(nowMs, cfg.timezone ?? r.timezone)}||ORU^R01^ORU_R01|${controlId}|${r.qc ? 'Q' : 'P'}|${cfg.version ?? '2.5.1'}||||||UNICODE UTF-8`,
-    `PID|1||${e(r.patientId)}||${e(r.patientName)}||${e(r.patientBirthDate)}|${e(r.patientSex)}`,
-    `OBR|1||${e(r.specimenId)}|${e(r.testCode)}^${e(r.testName)}|||${completed}`,
-    `OBX|1|${valueType}|${e(r.testCode)}^${e(r.testName)}||${e(r.valueText)}|${e(r.units)}|${e(r.referenceRange)}|${r.flags.map(e).join('~')}|||${e(r.status)}|||${completed}||||${e(r.device)}`,
-  ].join('\r') + '\r';
+/**
+ * What the LIS receives: `order` one ORU per order as the analyzer grouped it (stream
+ * 'lab.report'), `result` one ORU per result ('lab.result'), `passthrough` the analyzer's own
+ * message unchanged ('lab.message', HL7 devices only).
+ */
+export type LisFormat = 'order' | 'result' | 'passthrough';
+const STREAM_OF: Record<LisFormat, string> = { order: 'lab.report', result: 'lab.result', passthrough: 'lab.message' };
+
+/** The message an outbox item becomes, and the control id its ACK must carry in MSA-2. */
+export function messageFor(item: OutboxItem, cfg: Hl7LisConfig, nowMs: number): { text: Buffer; controlId: string } | { refused: string } {
+  const format = cfg.format ?? 'order';
+  if (item.stream !== STREAM_OF[format]) return { refused: `a ${format}-format LIS takes ${STREAM_OF[format]} items, not ${item.stream}` };
+  const encode = (text: string) => encodeText(text, 'utf-8', { stripDiacritics: cfg.stripDiacritics === true });
+  if (format === 'passthrough') {
+    if (!item.raw) return { refused: 'the original message is no longer on the box (personal-data retention scrubbed it)' };
+    if (!item.kind.includes('^')) return { refused: `passthrough forwards HL7 messages only; this is ${item.kind}` };
+    const controlId = String(item.meta.controlId ?? '');
+    return { text: item.raw, controlId };
+  }
+  const parsed = item.parsed as (LabReport & LabResult) | null;
+  if (!parsed || typeof parsed !== 'object' || !('specimenId' in parsed)) return { refused: `not a lab ${format === 'order' ? 'report' : 'result'} (stream ${item.stream})` };
+  const controlId = controlIdFor(item.idempotencyKey);
+  const report = format === 'order' ? parsed : reportOf(parsed);
+  return { text: encode(buildOru(report, controlId, cfg, nowMs)), controlId };
 }
 
 /**
@@ -65,9 +71,9 @@ export class Hl7LisDestination implements Destination {
   }
 
   async deliver(item: OutboxItem, signal: AbortSignal): Promise<DeliveryOutcome> {
-    const result = item.parsed as LabResult | null;
-    if (!result || typeof result !== 'object' || !('specimenId' in result)) return { result: 'permanent', reason: `not a lab result (stream ${item.stream})` };
-    const controlId = controlIdFor(item.idempotencyKey);
+    const message = messageFor(item, this.config, Date.now());
+    if ('refused' in message) return { result: 'permanent', reason: message.refused };
+    const { controlId } = message;
     let socket: Socket;
     try {
       socket = await this.connection();
@@ -94,7 +100,7 @@ export class Hl7LisDestination implements Destination {
         else if (ack.code === 'CLOSED') finish({ result: 'retry', reason: ack.text });
         else finish({ result: 'permanent', reason: `LIS answered ${ack.code}${ack.text ? `: ${ack.text}` : ''}` });
       });
-      socket.write(mllpFrame(encodeText(buildOru(result, controlId, this.config, Date.now()), 'utf-8', { stripDiacritics: this.config.stripDiacritics === true })));
+      socket.write(mllpFrame(message.text));
     });
   }
 
@@ -153,6 +159,7 @@ export class Hl7LisDestination implements Destination {
 
 export const hl7LisDestinationFactory: DestinationFactory<Hl7LisConfig> = {
   type: 'hl7-mllp-lis',
+  streams: (config) => [STREAM_OF[config.format ?? 'order']],
   create: (ctx, config) => new Hl7LisDestination(ctx.id, { ...config, ...(ctx.box && !config.timezone ? { timezone: ctx.box.timezone } : {}) }, ctx.log),
 };
 

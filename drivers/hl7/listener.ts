@@ -3,7 +3,7 @@ import type { DriverContext, JournalInput } from '../contract.ts';
 import { isoWithOffset } from '../../agent/clock.ts';
 import { decodeText, encodeText, type LabTextEncoding } from '../lab/encoding.ts';
 import { ORDER_CACHE_SERVICE, type LabOrder, type OrderCache } from '../lab/orderCache.ts';
-import { resultIdentity, type LabResult } from '../lab/result.ts';
+import { reportIdentity, reportKeysOf, resultIdentity, type LabReport, type LabResult } from '../lab/result.ts';
 import { buildAck, type AckCode } from './ack.ts';
 import { MllpDecoder, mllpFrame } from './mllp.ts';
 import { header, Hl7ParseError, parseHl7, type Hl7Header, type Hl7Message } from './message.ts';
@@ -207,6 +207,7 @@ export class Hl7Listener {
       return refuse(isOrder ? `${type}: orders are accepted only on an orders listener (mode "orders")` : `${type}: this orders listener accepts ORM^O01, OML^O21 and OMI^O23 only`);
     }
     let results: LabResult[] = [];
+    let reports: LabReport[] = [];
     let applyBatch: (() => void) | undefined;
     if (isOrder) {
       let batch: Hl7OrderBatch;
@@ -231,20 +232,18 @@ export class Hl7Listener {
     } else if (hdr.messageType === 'ORU' || hdr.messageType === 'OUL') {
       this.clockSkew.observe(clockSkewSeconds(hdr.time, this.ctx.timezone, now), now);
       const receivedAt = isoWithOffset(now, this.ctx.timezone);
-      results = extractHl7Results(msg, { device: this.ctx.id, timezone: this.ctx.timezone, receivedAt, testCodes: this.settings.testCodes });
+      ({ results, reports } = extractHl7Results(msg, { device: this.ctx.id, timezone: this.ctx.timezone, receivedAt, testCodes: this.settings.testCodes }));
     }
     const ok = ackFor('A');
     const messageKey = `hl7:${this.ctx.id}:${hdr.controlId}`;
+    const reportKeys = reportKeysOf(reports);
+    const unrouted = (qc: boolean) => (qc && !this.settings.forwardQc ? { routes: [] } : {});
+    // The message as sent (for LIS interfaces that want it unchanged), each order as the analyzer
+    // grouped it, and each result: every destination takes the view it asks for.
     const entries: JournalInput[] = [
-      { stream: isOrder ? 'lab.order' : 'lab.message', kind: type, idempotencyKey: messageKey, raw, personal: true, routes: [], meta: { ack: ok, controlId: hdr.controlId }, ...(applyBatch ? { withEntry: applyBatch } : {}) },
-      ...results.map((r) => ({
-        stream: 'lab.result',
-        kind: 'hl7.result',
-        idempotencyKey: resultIdentity(r),
-        parsed: { ...r, messageKey },
-        personal: true,
-        ...(r.qc && !this.settings.forwardQc ? { routes: [] } : {}),
-      })),
+      { stream: isOrder ? 'lab.order' : 'lab.message', kind: type, idempotencyKey: messageKey, raw, personal: true, meta: { ack: ok, controlId: hdr.controlId }, ...(isOrder ? { routes: [] } : unrouted(results.some((r) => r.qc))), ...(applyBatch ? { withEntry: applyBatch } : {}) },
+      ...reports.map((report) => ({ stream: 'lab.report', kind: 'hl7.report', idempotencyKey: reportIdentity(report), parsed: { ...report, messageKey, controlId: hdr.controlId }, personal: true, ...unrouted(report.qc) })),
+      ...results.map((r) => ({ stream: 'lab.result', kind: 'hl7.result', idempotencyKey: resultIdentity(r), parsed: { ...r, messageKey, ...(reportKeys.has(r) ? { reportKey: reportKeys.get(r) } : {}) }, personal: true, ...unrouted(r.qc) })),
     ];
     try {
       // Started in the same tick: one group commit makes the message and its results durable.
@@ -256,7 +255,7 @@ export class Hl7Listener {
         return;
       }
       this.counters.messages++;
-      this.counters.results += rest.filter((r) => !r.duplicate).length;
+      this.counters.results += rest.slice(reports.length).filter((r) => !r.duplicate).length;
       reply(ok, true);
     } catch (err) {
       this.counters.storageFailures++;

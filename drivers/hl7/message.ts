@@ -163,3 +163,21 @@ export function header(msg: Hl7Message): Hl7Header {
     charset: field(msh, 18),
   };
 }
+
+/** Every repetition of field n, each as its unescaped components (trailing empty components dropped). */
+export function repetitions(msg: Hl7Message, seg: Hl7Segment | undefined, n: number): string[][] {
+  const raw = field(seg, n);
+  if (raw === '') return [];
+  return raw.split(msg.delimiters.repetition).map((rep) => trimTrailing(rep.split(msg.delimiters.component).map((c) => unescape(c, msg.delimiters))));
+}
+
+/** The components of the first repetition of field n, unescaped (trailing empty ones dropped). */
+export function components(msg: Hl7Message, seg: Hl7Segment | undefined, n: number): string[] {
+  return repetitions(msg, seg, n)[0] ?? [];
+}
+
+function trimTrailing(parts: string[]): string[] {
+  let end = parts.length;
+  while (end > 0 && parts[end - 1] === '') end--;
+  return parts.slice(0, end);
+}

@@ -18,6 +18,8 @@ const EN = {
   clockSkew: 'device clock differs from the box',
   orders: 'Orders', orderSearch: 'Specimen, accession or patient ID starts with', received: 'Received',
   specimen: 'Specimen / accession no.', items: 'Ordered items', scheduled: 'Scheduled (station)', ofTotal: 'shown of',
+  results: 'Lab results', resultSearch: 'Specimen (barcode)', test: 'Test', value: 'Value', flags: 'Flags', range: 'Reference range',
+  status: 'Status', comments: 'Comments', notMeasured: 'not measured',
 };
 const VI = {
   title: 'Bảng điều khiển', logout: 'Đăng xuất', login: 'Đăng nhập', user: 'Tên đăng nhập', password: 'Mật khẩu', signin: 'Đăng nhập',
@@ -36,6 +38,8 @@ const VI = {
   clockSkew: 'đồng hồ máy lệch so với hộp',
   orders: 'Chỉ định', orderSearch: 'Mã mẫu, số phiếu hoặc mã bệnh nhân bắt đầu bằng', received: 'Nhận lúc',
   specimen: 'Mã mẫu / số phiếu', items: 'Dịch vụ chỉ định', scheduled: 'Lịch chụp (máy)', ofTotal: 'đang hiện trên tổng số',
+  results: 'Kết quả xét nghiệm', resultSearch: 'Mã mẫu (mã vạch)', test: 'Xét nghiệm', value: 'Kết quả', flags: 'Cờ', range: 'Khoảng tham chiếu',
+  status: 'Trạng thái KQ', comments: 'Ghi chú của máy', notMeasured: 'không đo được',
 };
 let lang = localStorage.getItem('console-lang') === 'en' ? 'en' : 'vi';
 const t = (key) => (lang === 'en' ? EN : VI)[key] ?? key;
@@ -211,6 +215,22 @@ async function loadOrders() {
   );
 }
 
+/** Lab results as the analyzer sent them: value text, flags and comments as sent, and where each went. */
+async function loadResults() {
+  const q = new URLSearchParams({ limit: '200' });
+  for (const [k, v] of new FormData($('results-filter'))) if (v) q.set(k, v);
+  const r = await api(`/api/results?${q}`);
+  const lines = (texts) => Object.assign(document.createElement('span'), { textContent: texts.join('\n'), className: 'lines' });
+  $('results').replaceChildren(
+    ...r.results.map(({ result: x, receivedAt, device, destinations }) => {
+      const value = `${x.valueText ?? ''}${x.units ? ` ${x.units}` : ''}${x.notMeasured ? ` (${t('notMeasured')})` : ''}`;
+      const test = [x.testName, x.deviceTestCode !== x.testName ? x.deviceTestCode : '', x.subId ? `#${x.subId}` : ''].filter(Boolean).join(' ');
+      const fwd = lines(destinations.length ? destinations.map(destinationText) : [t('none')]);
+      return row([localTime(receivedAt), device, x.specimenId, test, value, (x.flags ?? []).join(' '), x.referenceRange ?? '', x.status ?? '', lines(x.comments ?? []), fwd]);
+    }),
+  );
+}
+
 /** One line per destination: its outbox state, and the PACS's storage commitment when requested. */
 function destinationText(d) {
   const c = d.commitment ? ` · ${t({ committed: 'committed', pending: 'commitPending', failed: 'commitFailed' }[d.commitment.state])}${d.commitment.reason ? ` (${d.commitment.reason})` : ''}` : '';
@@ -246,7 +266,7 @@ function showProblems(problems, okText) {
 }
 
 let tab = 'devices';
-const loaders = { devices: loadDevices, journal: loadJournal, outbox: loadOutbox, studies: loadStudies, orders: loadOrders, config: loadConfig };
+const loaders = { devices: loadDevices, journal: loadJournal, outbox: loadOutbox, results: loadResults, studies: loadStudies, orders: loadOrders, config: loadConfig };
 async function refresh() {
   try {
     await loaders[tab]();
@@ -303,6 +323,10 @@ $('journal-filter').addEventListener('submit', (e) => {
 $('studies-filter').addEventListener('submit', (e) => {
   e.preventDefault();
   loadStudies();
+});
+$('results-filter').addEventListener('submit', (e) => {
+  e.preventDefault();
+  loadResults();
 });
 $('orders-filter').addEventListener('submit', (e) => {
   e.preventDefault();

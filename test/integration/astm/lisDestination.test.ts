@@ -19,6 +19,8 @@ const result: LabResult = {
   patientId: 'BN0042',
   patientName: 'Lê Thị Ngọc Ánh',
   deviceTestCode: '687/',
+  observationId: ['', '', '', '687/'],
+  occurrence: 1,
   testCode: 'GLU',
   valueText: '5,4',
   valueNumber: 5.4,
@@ -48,7 +50,7 @@ describe('ASTM LIS destination', () => {
     const [text] = await lis.waitForReceived(2);
     const back = extractResults(parseMessage(text!), { device: 'c311', timezone: 'Asia/Ho_Chi_Minh', receivedAt: result.receivedAt }).results[0]!;
     expect(back).toMatchObject({ specimenId: 'SP-0042', patientName: 'Lê Thị Ngọc Ánh', deviceTestCode: 'GLU', valueText: '5,4', units: 'mmol/L', flags: ['H'], status: 'F', completedRaw: '20261122101500' });
-    expect(resultIdentity({ ...back, deviceTestCode: result.deviceTestCode })).toBe(resultIdentity(result));
+    expect(resultIdentity({ ...back, deviceTestCode: result.deviceTestCode, observationId: result.observationId })).toBe(resultIdentity(result));
   });
 
   it('LIS unreachable → retry; not a lab result → permanent', async () => {

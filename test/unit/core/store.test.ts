@@ -40,8 +40,8 @@ describe('journal', () => {
   it('does not store or enqueue a repeated idempotency key, and returns the first copy meta', async () => {
     const store = await freshStore();
     const journal = store.journalFor('hl7', ['lis']);
-    const a = await journal.append({ stream: 'lab.message', kind: 'ORU', idempotencyKey: 'MSG1', meta: { ack: 'AA-1' } });
-    const b = await journal.append({ stream: 'lab.message', kind: 'ORU', idempotencyKey: 'MSG1', meta: { ack: 'AA-2' } });
+    const a = await journal.append({ stream: 'lab.result', kind: 'ORU', idempotencyKey: 'MSG1', meta: { ack: 'AA-1' } });
+    const b = await journal.append({ stream: 'lab.result', kind: 'ORU', idempotencyKey: 'MSG1', meta: { ack: 'AA-2' } });
     expect(b).toEqual({ id: a.id, duplicate: true, meta: { ack: 'AA-1' } });
     expect(store.outbox.list({ destination: 'lis' })).toHaveLength(1);
   });

@@ -124,9 +124,9 @@ describe('ACK for the device dialect', () => {
 
 describe('results from Mindray BC-5380', () => {
   it('maps OBX rows with values to LabResults with the sample id, units, range, flags and device time', () => {
-    const results = extractHl7Results(parseHl7(hl7Fixture(MINDRAY)), opts);
+    const results = extractHl7Results(parseHl7(hl7Fixture(MINDRAY)), opts).results;
     const wbc = results.find((r) => r.deviceTestCode === '6690-2')!;
-    expect(wbc).toMatchObject({ specimenId: '20071207011', testName: 'WBC', valueText: '9.81', valueNumber: 9.81, units: '10*9/L', referenceRange: '4.00-10.00', flags: [], status: 'F', qc: false, patientId: '7393670' });
+    expect(wbc).toMatchObject({ specimenId: '20071207011', testName: 'WBC', valueText: '9.81', valueNumber: 9.81, units: '10*9/L', referenceRange: '4.00-10.00', flags: ['N'], status: 'F', qc: false, patientId: '7393670' });
     expect(results.find((r) => r.deviceTestCode === '718-7')).toMatchObject({ valueNumber: 65, flags: ['L'] });
     // Rows without a value are not results.
     expect(results.find((r) => r.deviceTestCode === '704-7')).toBeUndefined();
@@ -134,7 +134,7 @@ describe('results from Mindray BC-5380', () => {
   });
 
   it('flags QC messages (MSH-11 = Q) and keeps masked values as text', () => {
-    const results = extractHl7Results(parseHl7(hl7Fixture(MINDRAY_QC)), opts);
+    const results = extractHl7Results(parseHl7(hl7Fixture(MINDRAY_QC)), opts).results;
     expect(results.length).toBeGreaterThan(0);
     expect(results.every((r) => r.qc)).toBe(true);
     const masked = results.find((r) => r.deviceTestCode === '704-7')!;

@@ -1,17 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { buildOru, controlIdFor } from '../../../drivers/hl7/lisDestination.ts';
+import { controlIdFor } from '../../../drivers/hl7/lisDestination.ts';
+import { buildOru, reportOf } from '../../../drivers/hl7/oru.ts';
 import { comp, field, header, parseHl7, segment } from '../../../drivers/hl7/message.ts';
 import { resultIdentity, type LabResult } from '../../../drivers/lab/result.ts';
 
 const r: LabResult = {
-  device: 'xn1', protocol: 'astm', specimenId: 'S|1^x', deviceTestCode: 'WBC', testCode: 'CBC-WBC', testName: 'Bạch cầu', valueText: '>8', units: '10*9/L',
+  device: 'xn1', protocol: 'astm', specimenId: 'S|1^x', deviceTestCode: 'WBC', testCode: 'CBC-WBC', observationId: ['', '', '', 'WBC'], occurrence: 1, testName: 'Bạch cầu', valueText: '>8', units: '10*9/L',
   referenceRange: '4-10', flags: ['H', 'A'], status: 'C', completedRaw: '20261122091000', completedAt: '2026-11-22T09:10:00.000+07:00', timezone: 'Asia/Ho_Chi_Minh',
   receivedAt: '2026-11-22T09:11:00.000+07:00', qc: false, patientId: 'BN-1', patientName: 'Nguyễn Văn An', patientSex: 'M',
 };
 
 describe('ORU^R01 built from a LabResult', () => {
   it('reads back with every field in place, delimiters in values escaped, MSH-18 UNICODE UTF-8', () => {
-    const msg = parseHl7(buildOru(r, 'CID1', { host: 'x', port: 1, sendingApplication: 'EDGE', receivingApplication: 'LIS' }, Date.UTC(2026, 10, 22, 2, 11)));
+    const msg = parseHl7(buildOru(reportOf(r), 'CID1', { sendingApplication: 'EDGE', receivingApplication: 'LIS' }, Date.UTC(2026, 10, 22, 2, 11)));
     expect(header(msg)).toMatchObject({ messageType: 'ORU', triggerEvent: 'R01', controlId: 'CID1', processingId: 'P', version: '2.5.1', charset: 'UNICODE UTF-8', sendingApplication: 'EDGE', receivingApplication: 'LIS', time: '20261122091100+0700' });
     const obx = segment(msg, 'OBX');
     expect(comp(msg, segment(msg, 'OBR'), 3)).toBe('S|1^x');
@@ -20,7 +21,7 @@ describe('ORU^R01 built from a LabResult', () => {
   });
 
   it('QC results go out with MSH-11 Q; numeric values as NM', () => {
-    const msg = parseHl7(buildOru({ ...r, qc: true, valueText: '5.2', valueNumber: 5.2 }, 'C', { host: 'x', port: 1 }, 0));
+    const msg = parseHl7(buildOru(reportOf({ ...r, qc: true, valueText: '5.2', valueNumber: 5.2 }), 'C', {}, 0));
     expect(header(msg).processingId).toBe('Q');
     expect(field(segment(msg, 'OBX'), 2)).toBe('NM');
   });
