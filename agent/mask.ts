@@ -49,7 +49,7 @@ export const PERSONAL_KEY_PATTERNS: ReadonlyArray<readonly [RegExp, Masker]> = [
   [/^(raw[_-]?)?(qr|qr[_-]?text|qr[_-]?code|mrz|mrz[_-]?text|card[_-]?key)$/i, fixed('[card text]')],
   [/^(face|photo|portrait|dg2|anh|hinh[_-]?anh)$/i, fixed('[image]')],
   // Identity numbers.
-  [/^(so[_-]?)?(cccd|cmnd|cmt|dinh[_-]?danh|so[_-]?dinh[_-]?danh)([_-]?cb|[_-]?bn)?$|^(old[_-]?)?id[_-]?number$|^(patient[_-]?id|patient[_-]?identifier|personal[_-]?id|national[_-]?id|citizen[_-]?id|so[_-]?giay[_-]?to)$/i, maskCccd],
+  [/^.*(cccd|cmnd|dinh[_-]?danh)([_-]?(cb|bn|number))?$|^(so[_-]?)?cmt$|^(old[_-]?)?id[_-]?number$|^(patient[_-]?id|patient[_-]?identifier|personal[_-]?id|national[_-]?id|citizen[_-]?id|so[_-]?giay[_-]?to)$/i, maskCccd],
   [/^(ma[_-]?the([_-]?bhyt)?|so[_-]?the([_-]?bhyt)?|the[_-]?bhyt|bhyt|insurance[_-]?(code|number|card|card[_-]?number|id)|health[_-]?insurance[_-]?(code|number))$/i, maskInsuranceCard],
   // Names.
   [/^(ho[_-]?ten([_-]?\w+)?|ho[_-]?va[_-]?ten|ten|ten[_-]?(benh[_-]?nhan|bn|cb)|name|full[_-]?name|display[_-]?name|(patient|person|staff|spouse|father|mother|other|guardian|relative|contact)s?[_-]?name|(patient|given|family|middle|last|first)[_-]?names?)$/i, maskName],
