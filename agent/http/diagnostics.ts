@@ -5,6 +5,12 @@ import { isMap, isPair, isScalar, isSeq, parseDocument, visit, type Node } from 
 import { maskerForKey, maskText, redact } from '../mask.ts';
 import type { RuntimeView } from '../runtime.ts';
 
+/**
+ * In the configuration a bare `name` names the box, a device, a service or a counter, never a
+ * person (persons are `staffName`…): kept readable for support. Logs still mask it.
+ */
+const NOT_PERSONAL_IN_CONFIG = new Set(['name']);
+
 /** Keeps `!secret name` references readable (they name a secret, they are not one). */
 const secretTag = { tag: '!secret', resolve: (value: string) => value };
 
@@ -28,7 +34,7 @@ export function redactConfigText(text: string): string {
   visit(doc, {
     Pair(_key, pair) {
       const key = isScalar(pair.key) ? String(pair.key.value) : '';
-      const mask = maskerForKey(key);
+      const mask = NOT_PERSONAL_IN_CONFIG.has(key) ? null : maskerForKey(key);
       if (mask) {
         maskUnder(pair.value, mask);
         return visit.SKIP;
