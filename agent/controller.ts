@@ -32,6 +32,7 @@ import { destinationFactories, driverFactories } from './registry.ts';
 import type { ComponentView, DestinationView, RuntimeView } from './runtime.ts';
 import { createNotifier, type Notifier } from './sdNotify.ts';
 import { Store } from './store/store.ts';
+import { StoreAlarms } from './store/storeAlarms.ts';
 import { Supervisor } from './supervisor.ts';
 
 export interface AgentOptions {
@@ -110,6 +111,7 @@ export class Agent implements RuntimeView {
     this.configFile = loaded.file;
     const c = this.config;
     this.log.level = c.log.level;
+    const storeAlarms = new StoreAlarms(this.bus, this.log.child({ module: 'store' }), c.retention);
     this.log.info({ box: c.box.id, facility: c.box.facility, config: loaded.file }, 'starting');
 
     this.store = new Store({
@@ -122,6 +124,8 @@ export class Agent implements RuntimeView {
       warnPercent: c.store.warnPercent,
       criticalPercent: c.store.criticalPercent,
       blobPoolBytes: c.store.blobPoolMB * 1024 * 1024,
+      captureBytes: c.store.captureMB * 1024 * 1024,
+      onCaptureStop: (device, stopped, usage) => storeAlarms.captureStop(device, stopped, usage, this.clock.now()),
       retention: c.retention,
       onCommit: (ms, writes) => this.metrics.observeCommit(ms, writes),
       onEnqueued: (destinations) => {
@@ -191,7 +195,7 @@ export class Agent implements RuntimeView {
     await app.listen({ host: c.http.host, port: c.http.port });
     this.http = app;
 
-    this.startPeriodicJobs();
+    this.startPeriodicJobs(storeAlarms);
     this.notifier.ready(`${this.deviceSlots.length} devices, ${this.destinationSlots.length} destinations`);
     this.log.info({ http: `${c.http.host}:${this.httpPort}` }, 'ready');
   }
@@ -403,10 +407,11 @@ export class Agent implements RuntimeView {
     this.timers.push(() => cancel());
   }
 
-  private startPeriodicJobs(): void {
+  private startPeriodicJobs(storeAlarms: StoreAlarms): void {
     let lastLevel = this.store.budget.current.level;
     this.every(10_000, () => {
       const reading = this.store.budget.read();
+      this.store.captures.recheck(false);
       if (reading.level !== lastLevel) {
         lastLevel = reading.level;
         const level = reading.level === 'ok' ? 'ok' : reading.level === 'warn' ? 'warn' : 'critical';
@@ -416,15 +421,21 @@ export class Agent implements RuntimeView {
     });
     const retention = async () => {
       const outcome: Record<string, number> = { ...(await this.store.applyRetention()) };
+      // Pending and parked personal data nearing retention.personalMaxDays: an alarm per source.
+      storeAlarms.personalDataAge(this.store.personalDataAge(), this.clock.now());
       // Orders carry names and birth dates: gone once not updated within the personal-data retention.
       const orders = this.services.get<PurgeableOrderCache>(ORDER_CACHE_SERVICE);
       if (orders) outcome.ordersPurged = orders.purgeOlderThan(this.clock.now() - this.config.retention.personalHours * 3_600_000);
       // The study index lists patients too: it follows the images' and personal-data retention.
       const studies = this.services.get<SqliteStudyIndex>(STUDY_INDEX_SERVICE);
       if (studies) {
-        outcome.studyInstancesPurged = studies.purgeForwarded(this.config.retention.imagesDays, this.clock.now());
-        outcome.studiesScrubbed = studies.scrubPersonal(this.config.retention.personalHours, this.clock.now());
+        const { imagesDays, personalHours, personalMaxDays } = this.config.retention;
+        // Images are personal data: listed as long as their files are kept (the shorter retention).
+        outcome.studyInstancesPurged = studies.purgeForwarded(Math.min(imagesDays, personalHours / 24), this.clock.now());
+        outcome.studiesScrubbed = studies.scrubPersonal(personalHours, this.clock.now(), personalMaxDays);
       }
+      // Their old pages too must leave the WAL (the store checkpointed after its own purge).
+      if (outcome.ordersPurged || outcome.studyInstancesPurged || outcome.studiesScrubbed) this.store.checkpoint();
       if (Object.values(outcome).some((n) => n > 0)) this.log.info(outcome, 'retention applied');
     };
     void retention().catch((err) => this.log.error({ err }, 'retention failed'));

@@ -1,9 +1,10 @@
 import pino, { type Logger } from 'pino';
-import { redact } from './mask.ts';
+import { maskText, redact } from './mask.ts';
 
 /**
- * JSON logs to stdout for journald. Every logged object goes through the one masking policy
- * (agent/mask.ts), so a CCCD number or a patient's name cannot reach the journal by accident.
+ * JSON logs to stdout for journald. Every logged object and the message go through the one masking policy (agent/mask.ts), so a CCCD number or a patient's
+ * name cannot reach the journal by accident. Errors are turned into plain fields (type,
+ * message, stack, code) by the policy itself, before masking: their text survives, masked.
  */
 export function createLogger(level = 'info', destination?: pino.DestinationStream): Logger {
   return pino(
@@ -15,7 +16,12 @@ export function createLogger(level = 'info', destination?: pino.DestinationStrea
         level: (label) => ({ level: label }),
         log: (object) => redact(object) as Record<string, unknown>,
       },
-      serializers: { err: pino.stdSerializers.err },
+      serializers: {
+        // pino applies a serializer named after the message key to the message itself.
+        msg: (msg: unknown) => (typeof msg === 'string' ? maskText(msg) : msg),
+        // Already plain fields (redact ran first): pino's own would rename the type to "Object".
+        err: (err: unknown) => err,
+      },
     },
     destination ?? pino.destination({ dest: 1, sync: false }),
   );

@@ -35,6 +35,7 @@ export const DEF_FILES = [
   { file: 'config/fragments/queue.schema.json', properties: { queue: { $ref: '#/$defs/queue' }, kiosk: { $ref: '#/$defs/kiosk' } } },
   { file: 'config/fragments/http.schema.json', properties: { http: { $ref: '#/$defs/http', default: {} } } },
   { file: 'config/fragments/lanBroker.schema.json', properties: { lanBroker: { $ref: '#/$defs/lanBroker', default: {} } } },
+  { file: 'config/fragments/store.schema.json', properties: { store: { $ref: '#/$defs/store', default: {} }, retention: { $ref: '#/$defs/retention', default: {} } } },
 ];
 
 export function buildSchema(current) {

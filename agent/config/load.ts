@@ -10,8 +10,40 @@ export const SCHEMA_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../
 const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
 
 // One schema drives validation, defaults, error messages, editor completion and console forms.
-const ajv = new Ajv2020.default({ allErrors: true, useDefaults: true, strict: false });
+// passContext: the `x-secret` keyword sees which values came from `!secret` (SecretPaths).
+const ajv = new Ajv2020.default({ allErrors: true, useDefaults: true, strict: false, passContext: true });
+ajv.addKeyword({ keyword: 'x-secret', schemaType: ['boolean', 'string'], errors: true, validate: checkSecretField });
 const validate = ajv.compile(schema);
+
+/** JSON pointers (as Ajv's instancePath) of every value the `!secret` tag supplied. */
+interface SecretPaths {
+  secretPaths: Set<string>;
+}
+
+const pointer = (path: Array<string | number>): string => path.map((p) => `/${String(p).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+
+/**
+ * `"x-secret": true` on a property: its value must come from the secrets file (`!secret NAME`),
+ * never be written inline where anyone who reads the configuration (the console, a diagnostics
+ * bundle, a backup) sees it. `"x-secret": "<pattern>"` on a map (HTTP headers): the entries whose
+ * name matches, case-insensitively, must be secrets.
+ */
+function checkSecretField(this: SecretPaths | undefined, marker: boolean | string, data: unknown, _parent?: unknown, cxt?: { instancePath: string }): boolean {
+  const secret = this?.secretPaths;
+  const at = cxt?.instancePath ?? '';
+  if (!secret || marker === false) return true;
+  const inline = (path: string) => !secret.has(path);
+  const problems: Array<{ instancePath: string }> = [];
+  if (marker === true) {
+    if (data !== undefined && data !== null && data !== '' && inline(at)) problems.push({ instancePath: at });
+  } else if (data && typeof data === 'object' && !Array.isArray(data)) {
+    const names = new RegExp(marker, 'i');
+    for (const key of Object.keys(data)) if (names.test(key) && inline(`${at}${pointer([key])}`)) problems.push({ instancePath: `${at}${pointer([key])}` });
+  }
+  if (problems.length === 0) return true;
+  (checkSecretField as unknown as { errors: unknown[] }).errors = problems.map((p) => ({ keyword: 'x-secret', instancePath: p.instancePath, params: {}, message: 'is a secret written inline' }));
+  return false;
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: ConfigProblem[]) {
@@ -89,8 +121,8 @@ function validateParsed(parsed: ParsedFile, problems: ConfigProblem[]): LoadedCo
     throw new ConfigError([{ file: absolute, line: 1, column: 1, field: '', message: 'the file must be a YAML mapping (key: value lines)' }]);
   }
   const baseDir = dirname(absolute);
-  resolveSecrets(raw, parsed, baseDir, problems);
-  if (!validate(raw)) {
+  const secretPaths = resolveSecrets(raw, parsed, baseDir, problems);
+  if (!validate.call({ secretPaths } satisfies SecretPaths, raw)) {
     for (const err of relevantErrors(validate.errors ?? [])) problems.push(locate(err, parsed));
   }
   problems.push(...crossCheck(raw as unknown as AgentConfig, parsed));
@@ -164,7 +196,9 @@ function resolveTlsPaths(config: AgentConfig, baseDir: string): void {
   walk(config);
 }
 
-function resolveSecrets(raw: Record<string, unknown>, parsed: ParsedFile, baseDir: string, problems: ConfigProblem[]): void {
+/** Replaces each `!secret name` by its value; answers where they were (for the x-secret check). */
+function resolveSecrets(raw: Record<string, unknown>, parsed: ParsedFile, baseDir: string, problems: ConfigProblem[]): Set<string> {
+  const found = new Set<string>();
   let secrets: Record<string, unknown> | null = null;
   const secretsFile = resolve(baseDir, typeof raw.secretsFile === 'string' ? raw.secretsFile : 'secrets.yaml');
   const lookup = (ref: SecretRef, path: Array<string | number>): unknown => {
@@ -179,7 +213,10 @@ function resolveSecrets(raw: Record<string, unknown>, parsed: ParsedFile, baseDi
     return secrets[ref.name];
   };
   const walk = (node: unknown, path: Array<string | number>): unknown => {
-    if (node instanceof SecretRef) return lookup(node, path);
+    if (node instanceof SecretRef) {
+      found.add(pointer(path));
+      return lookup(node, path);
+    }
     if (Array.isArray(node)) return node.map((v, i) => walk(v, [...path, i]));
     if (node && typeof node === 'object') {
       for (const [k, v] of Object.entries(node)) (node as Record<string, unknown>)[k] = walk(v, [...path, k]);
@@ -187,6 +224,7 @@ function resolveSecrets(raw: Record<string, unknown>, parsed: ParsedFile, baseDi
     return node;
   };
   walk(raw, []);
+  return found;
 }
 
 /** Drops the noise Ajv adds around if/then (the branch error already says what is wrong). */
@@ -222,6 +260,11 @@ function locate(err: ErrorObject, parsed: ParsedFile): ConfigProblem {
     case 'pattern':
       message = `does not have the expected form (${String(params.pattern)})`;
       break;
+    case 'x-secret': {
+      const name = path.filter((p) => !/^\d+$/.test(p)).slice(-3).join('_').replace(/[^A-Za-z0-9_]/g, '_').toLowerCase();
+      message = `is a secret and must not be written in the configuration: put it in the secrets file and write "!secret ${name}" here`;
+      break;
+    }
     case 'propertyNames':
       message = `name "${String(params.propertyName)}" is not allowed: use lower-case letters, digits, - and _`;
       break;

@@ -11,8 +11,8 @@ export interface AgentConfig {
   http: { host: string; port: number; sessionHours: number; admin?: { user: string; passwordHash?: string }; accounts?: Account[] };
   lanBroker: LanBrokerConfig;
   province?: { enabled: boolean; url: string; username?: string; password?: string; topicRoot: string; healthIntervalSeconds: number };
-  store: { budgetMB: number; minFreeMB: number; blobPoolMB: number; warnPercent: number; criticalPercent: number };
-  retention: { deliveredDays: number; personalHours: number; imagesDays: number };
+  store: { budgetMB: number; minFreeMB: number; blobPoolMB: number; warnPercent: number; criticalPercent: number; captureMB: number };
+  retention: { deliveredDays: number; personalHours: number; imagesDays: number; personalMaxDays: number; personalAlarmPercent: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
   destinations: Record<string, DestinationConfig>;
   devices: Record<string, DeviceConfig>;

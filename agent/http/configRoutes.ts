@@ -49,23 +49,4 @@ export function registerConfigRoutes(app: FastifyInstance, runtime: RuntimeView,
     setImmediate(requestRestart);
     return reply;
   });
-
-  app.get('/api/diagnostics', { preHandler: requireAdmin, schema: { tags: ['config'], summary: 'A support bundle without personal data or secret values' } }, async (_req, reply) => {
-    reply.header('content-disposition', `attachment; filename="edge-diagnostics-${runtime.config.box.id}-${new Date().toISOString().slice(0, 19).replace(/:/g, '')}.json"`);
-    return {
-      generatedAt: new Date().toISOString(),
-      box: runtime.config.box,
-      node: process.version,
-      platform: `${process.platform}/${process.arch}`,
-      uptimeSeconds: Math.round(process.uptime()),
-      memory: process.memoryUsage(),
-      // As written: secrets appear only as `!secret name` references.
-      configText: readFileSync(runtime.configFile, 'utf8'),
-      disk: runtime.store.budget.read(),
-      devices: runtime.devices(),
-      destinations: runtime.destinations(),
-      outbox: runtime.store.outbox.status(Object.keys(runtime.config.destinations)),
-      recentDeadLetters: runtime.store.outbox.list({ state: 'parked', limit: 50 }).map((d) => ({ outboxId: d.outboxId, destination: d.destination, reason: d.deadLetterReason, createdMs: d.createdMs })),
-    };
-  });
 }

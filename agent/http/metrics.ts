@@ -55,6 +55,7 @@ export class AgentMetrics {
         for (const d of rt.destinations()) this.set({ kind: 'destination', id: d.id, state: d.status.state }, d.status.state === 'running' ? 1 : 0);
       },
     });
+    this.registerStoreAlarmGauges(runtime);
     new client.Gauge({
       name: 'edge_store_disk_used_percent',
       help: 'Share of the store disk budget in use',
@@ -62,6 +63,36 @@ export class AgentMetrics {
       collect() {
         const rt = runtime();
         if (rt) this.set(rt.store.budget.current.usedPercent);
+      },
+    });
+  }
+
+  /** Raw capture quota and personal data waiting too long (the store's alarms, as gauges). */
+  private registerStoreAlarmGauges(runtime: () => RuntimeView | null): void {
+    const registry = this.registry;
+    new client.Gauge({
+      name: 'edge_capture_bytes',
+      help: 'Raw capture bytes held (used) and allowed (quota, store.captureMB); stopped is 1 while captures are stopped',
+      labelNames: ['kind'],
+      registers: [registry],
+      collect() {
+        const usage = runtime()?.store.captures.usage();
+        if (!usage) return;
+        this.set({ kind: 'used' }, usage.usedBytes);
+        this.set({ kind: 'quota' }, usage.quotaBytes);
+        this.set({ kind: 'stopped' }, usage.stopped ? 1 : 0);
+      },
+    });
+    new client.Gauge({
+      name: 'edge_personal_data_oldest_days',
+      help: 'Age of the oldest personal data still pending or parked, per source, once past the alarm age (retention.personalMaxDays × personalAlarmPercent)',
+      labelNames: ['source', 'state', 'level'],
+      registers: [registry],
+      collect() {
+        const rt = runtime();
+        if (!rt) return;
+        this.reset();
+        for (const r of rt.store.lastPersonalDataAge) this.set({ source: r.source, state: r.state, level: r.level }, r.ageDays);
       },
     });
   }

@@ -13,6 +13,7 @@ import { registerOutboxRoutes } from './outboxRoutes.ts';
 import { registerOrdersRoutes } from './ordersRoutes.ts';
 import { registerResultsRoutes } from './resultsRoutes.ts';
 import { registerConfigRoutes } from './configRoutes.ts';
+import { registerDiagnosticsRoute } from './diagnostics.ts';
 import { errorResponses } from './schemas.ts';
 
 export interface LocalApiOptions {
@@ -63,6 +64,7 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<{ app: Fa
   registerResultsRoutes(app, runtime, auth.requireAdmin);
   registerOrdersRoutes(app, runtime, auth.requireAdmin);
   registerConfigRoutes(app, runtime, auth.requireAdmin, () => runtime.requestRestart());
+  registerDiagnosticsRoute(app, runtime, auth.requireAdmin);
 
   app.get('/api/devices', { preHandler: auth.requireAdmin, schema: { tags: ['devices'], summary: 'Devices and destinations with live status' } }, async () => ({
     box: { id: runtime.config.box.id, facility: runtime.config.box.facility, startedAt: new Date(runtime.startedAt).toISOString() },

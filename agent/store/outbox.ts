@@ -248,11 +248,16 @@ export class Outbox {
     this.releaseStmt.run(journalId, holder);
   }
 
-  /** Console action: move a parked item back to pending (attempts kept, due now). */
+  /**
+   * Console action: move a parked item back to pending (attempts kept, due now). Not one whose
+   * personal data was scrubbed at retention.personalMaxDays: there is nothing left to send.
+   */
   requeue(outboxId: number): Promise<boolean> {
     const now = this.clock.now();
     return this.committer.submit(() => {
-      const changed = this.db.prepare(`UPDATE outbox SET state = 'pending', next_ms = ?, updated_ms = ? WHERE id = ? AND state = 'parked'`).run(now, now, outboxId).changes;
+      const changed = this.db
+        .prepare(`UPDATE outbox SET state = 'pending', next_ms = ?, updated_ms = ? WHERE id = ? AND state = 'parked' AND NOT EXISTS (SELECT 1 FROM journal j WHERE j.id = outbox.journal_id AND j.scrubbed_ms IS NOT NULL)`)
+        .run(now, now, outboxId).changes;
       if (changed) this.db.prepare('DELETE FROM dead_letter WHERE outbox_id = ?').run(outboxId);
       return changed > 0;
     });

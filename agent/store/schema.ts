@@ -92,6 +92,14 @@ const MIGRATIONS: string[] = [
     size INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // One-off maintenance steps done on this database (e.g. zeroing the pages freed before
+  // secure_delete was turned on).
+  `
+  CREATE TABLE store_maintenance (
+    name TEXT PRIMARY KEY,
+    done_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

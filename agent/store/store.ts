@@ -6,12 +6,12 @@ import pino, { type Logger } from 'pino';
 import type { Journal, JournalInput, AppendResult, RawCapture } from '../../drivers/contract.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { BlobStore } from './blobs.ts';
-import { CaptureStore } from './capture.ts';
+import { CaptureStore, type CaptureStop, type CaptureUsage } from './capture.ts';
 import { DiskBudget, fileSize } from './diskBudget.ts';
 import { GroupCommitter } from './groupCommit.ts';
 import { JournalStore } from './journal.ts';
 import { Outbox } from './outbox.ts';
-import { applyRetention, removeOrphanBlobs, type RetentionPolicy } from './retention.ts';
+import { applyRetention, personalDataAge, removeOrphanBlobs, type PersonalDataAge, type RetentionOutcome, type RetentionPolicy } from './retention.ts';
 import { migrate } from './schema.ts';
 
 export interface StoreOptions {
@@ -36,7 +36,14 @@ export interface StoreOptions {
   onEnqueued?: (destinations: string[]) => void;
   /** Preallocated files small blobs are written into (one fdatasync each); 0 or absent: none. */
   blobPoolBytes?: number;
+  /** Bytes raw captures may hold (default 256 MB; 0: no captures). */
+  captureBytes?: number;
+  /** A device's raw captures stopped (quota reached, disk critical) or resumed (null). */
+  onCaptureStop?: (device: string, stopped: CaptureStop, usage: CaptureUsage) => void;
 }
+
+const DEFAULT_RETENTION: RetentionPolicy = { deliveredDays: 30, personalHours: 72, imagesDays: 7 };
+const FREE_PAGES_ZEROED = 'free-pages-zeroed';
 
 /** The box's durable store: journal, outbox, blobs, raw captures, disk budget, retention. */
 export class Store {
@@ -48,6 +55,8 @@ export class Store {
   readonly budget: DiskBudget;
   readonly committer: GroupCommitter;
   readonly clock: Clock;
+  /** The last personalDataAge() reading (retention computes it hourly). */
+  lastPersonalDataAge: PersonalDataAge[] = [];
   private readonly enqueuedListeners = new Set<(destinations: string[]) => void>();
   private readonly log: Logger;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -62,6 +71,10 @@ export class Store {
     this.db.pragma('busy_timeout = 5000');
     // Keep the WAL from growing without bound after a burst.
     this.db.pragma('journal_size_limit = 67108864');
+    // Deleted and scrubbed rows are overwritten with zeros (free pages and overflow pages too),
+    // so a purged name is gone from the file, not just unlinked. FAST would leave freed overflow
+    // pages (a raw HL7 message longer than a page) as they were.
+    this.db.pragma('secure_delete = ON');
     migrate(this.db);
     this.blobs = new BlobStore(join(options.dir, 'blobs'), this.clock);
     this.committer = new GroupCommitter(this.db, { onCommit: options.onCommit }, options.groupCommit === false);
@@ -79,7 +92,16 @@ export class Store {
       for (const l of this.enqueuedListeners) l(d);
     }, (hash) => this.blobs.staged(hash));
     this.outbox = new Outbox(this.db, this.committer, this.clock, (hash) => this.blobs.path({ hash }));
-    this.captures = new CaptureStore(this.db, this.committer, this.clock, (err) => log.warn({ err }, 'raw capture write failed'));
+    this.captures = new CaptureStore(this.db, this.committer, this.clock, (err) => log.warn({ err }, 'raw capture write failed'), {
+      quotaBytes: options.captureBytes ?? 256 * 1024 * 1024,
+      // Evidence gives way before the disk is critical: clinical data is never refused for it.
+      diskAllows: () => this.budget.current.level === 'ok' || this.budget.current.level === 'warn',
+      onStop: (device, stopped, usage) => {
+        if (stopped) log.warn({ device, reason: stopped, usedBytes: usage.usedBytes, quotaBytes: usage.quotaBytes }, stopped === 'quota' ? 'raw captures stopped: capture quota (store.captureMB) reached' : 'raw captures stopped: the disk budget is critical');
+        else log.info({ device, usedBytes: usage.usedBytes, quotaBytes: usage.quotaBytes }, 'raw captures resumed');
+        options.onCaptureStop?.(device, stopped, usage);
+      },
+    });
     this.budget.read();
   }
 
@@ -115,8 +137,59 @@ export class Store {
     await this.committer.submit(() => this.db.prepare('PRAGMA user_version').get());
   }
 
-  async applyRetention(): ReturnType<typeof applyRetention> {
-    return applyRetention(this.db, this.blobs, this.clock, this.options.retention ?? { deliveredDays: 30, personalHours: 72, imagesDays: 7 });
+  /**
+   * Purges and scrubs (see retention.ts), then folds the WAL into the database and truncates it:
+   * the WAL still holds the purged rows' old pages until then. Captures resume when there is room.
+   */
+  async applyRetention(): Promise<RetentionOutcome & { freePagesZeroed: number }> {
+    const outcome = await applyRetention(this.db, this.blobs, this.clock, this.options.retention ?? DEFAULT_RETENTION);
+    const freePagesZeroed = await this.zeroFreePagesOnce();
+    const { blobsRemoved: _, ...rows } = outcome;
+    if (freePagesZeroed > 0 || Object.values(rows).some((n) => n > 0)) this.checkpoint();
+    this.captures.recheck();
+    return { ...outcome, freePagesZeroed };
+  }
+
+  /** Personal data in pending or parked entries past the alarm age (counts only); remembered for metrics. */
+  personalDataAge(): PersonalDataAge[] {
+    this.lastPersonalDataAge = personalDataAge(this.db, this.clock.now(), this.options.retention ?? DEFAULT_RETENTION);
+    return this.lastPersonalDataAge;
+  }
+
+  /** The WAL folded into the database and truncated to zero bytes (no old frames left). */
+  checkpoint(): void {
+    this.committer.flush();
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (err) {
+      // Disk full or busy: the next retention pass tries again.
+      this.log.warn({ err }, 'WAL checkpoint after retention failed');
+    }
+  }
+
+  /**
+   * Pages freed before secure_delete was on may still hold purged rows. Once per database:
+   * fill every free page with a zero blob (SQLite reuses free pages first), then drop it.
+   * In 8 MB steps through the group commit, so appends go on meanwhile.
+   */
+  private async zeroFreePagesOnce(): Promise<number> {
+    if (this.db.prepare('SELECT 1 FROM store_maintenance WHERE name = ?').get(FREE_PAGES_ZEROED)) return 0;
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    const freePages = () => this.db.pragma('freelist_count', { simple: true }) as number;
+    const initial = freePages();
+    const stepPages = Math.max(1, Math.floor((8 * 1024 * 1024) / pageSize));
+    if (initial > 0) {
+      await this.committer.submit(() => this.db.exec('CREATE TABLE IF NOT EXISTS store_wipe (id INTEGER PRIMARY KEY, zeros BLOB)'));
+      const fill = this.db.prepare('INSERT INTO store_wipe (zeros) VALUES (zeroblob(?))');
+      for (let steps = 0, left = freePages(); left > 0 && steps <= initial / stepPages + 8; steps++, left = freePages()) {
+        const bytes = Math.min(left, stepPages) * pageSize;
+        await this.committer.submit(() => fill.run(bytes));
+      }
+      await this.committer.submit(() => this.db.exec('DROP TABLE store_wipe'));
+    }
+    const now = this.clock.now();
+    await this.committer.submit(() => this.db.prepare('INSERT OR REPLACE INTO store_maintenance (name, done_ms) VALUES (?, ?)').run(FREE_PAGES_ZEROED, now));
+    return initial;
   }
 
   async recover(): Promise<{ temporaries: number; orphans: number; staged: number }> {

@@ -108,7 +108,7 @@ export interface StudyIndex {
   listStudies(query?: StudyQuery): { total: number; studies: StudySummary[] };
   getStudy(studyUid: string): StudyView | undefined;
   purgeForwarded(olderThanDays: number, nowMs?: number): number;
-  scrubPersonal(olderThanHours: number, nowMs?: number): number;
+  scrubPersonal(olderThanHours: number, nowMs?: number, parkedOlderThanDays?: number): number;
 }
 
 /**
@@ -531,18 +531,23 @@ export class SqliteStudyIndex implements StudyIndex {
 
   /**
    * Personal data retention (as the journal's): patient name and birth date are blanked in
-   * studies whose last instance is older than the cutoff and fully delivered.
+   * studies whose last instance is older than the cutoff and fully delivered, and (with
+   * `parkedOlderThanDays`, retention.personalMaxDays) in studies older than that with nothing
+   * pending: what is left there is parked, and its files were scrubbed at the same age.
    */
-  scrubPersonal(olderThanHours: number, nowMs = Date.now()): number {
+  scrubPersonal(olderThanHours: number, nowMs = Date.now(), parkedOlderThanDays?: number): number {
     this.flush();
     const cutoff = nowMs - olderThanHours * 3_600_000;
+    const parkedCutoff = parkedOlderThanDays === undefined ? null : nowMs - parkedOlderThanDays * DAY;
+    const rows = (state: string) => `EXISTS (SELECT 1 FROM outbox o JOIN dicom_instance i ON i.journal_id = o.journal_id WHERE i.study_uid = dicom_study.study_uid AND ${state})`;
     return this.db
       .prepare(
         `UPDATE dicom_study SET patient_name = NULL, patient_birth_date = NULL
-         WHERE last_ms < ? AND (patient_name IS NOT NULL OR patient_birth_date IS NOT NULL)
-           AND NOT EXISTS (SELECT 1 FROM outbox o JOIN dicom_instance i ON i.journal_id = o.journal_id WHERE i.study_uid = dicom_study.study_uid AND o.state != 'done')`,
+         WHERE (patient_name IS NOT NULL OR patient_birth_date IS NOT NULL)
+           AND ((last_ms < @cutoff AND NOT ${rows("o.state != 'done'")})
+             OR (@parkedCutoff IS NOT NULL AND last_ms < @parkedCutoff AND NOT ${rows("o.state = 'pending'")}))`,
       )
-      .run(cutoff).changes;
+      .run({ cutoff, parkedCutoff }).changes;
   }
 }
 
