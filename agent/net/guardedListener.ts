@@ -54,6 +54,8 @@ export class GuardedListener {
   private server: Server | null = null;
   private readonly live = new Set<Tracked>();
   private readonly refusalsLogged = new Map<string, { at: number; since: number }>();
+  /** Admitted TCP connections whose TLS handshake has not finished, by remote address:port. */
+  private readonly pendingHandshakes = new Map<string, Tracked>();
   readonly refused: Record<RefusalReason, number> = { 'not-allowed': 0, 'too-many-from-peer': 0, 'too-many': 0, 'tls-handshake': 0 };
 
   constructor(private readonly options: GuardedListenerOptions) {}
@@ -75,9 +77,24 @@ export class GuardedListener {
     const o = this.options;
     let server: Server;
     if (o.tls) {
-      const tlsServer = createTlsServer(serverTlsOptions(o.tls), (socket) => o.onConnection(socket));
+      const tlsServer = createTlsServer(serverTlsOptions(o.tls), (socket) => {
+        // Once TLS owns the raw socket only the TLS socket sees bytes: watch that one for idleness.
+        const tracked = this.pendingHandshakes.get(`${socket.remoteAddress}:${socket.remotePort}`);
+        if (tracked) {
+          this.pendingHandshakes.delete(`${socket.remoteAddress}:${socket.remotePort}`);
+          tracked.socket = socket;
+          this.watch(tracked);
+        }
+        o.onConnection(socket);
+      });
       // Checks on the raw TCP connection, before any handshake work is spent on a stranger.
-      tlsServer.on('connection', (socket: Socket) => this.admit(socket));
+      tlsServer.on('connection', (socket: Socket) => {
+        const tracked = this.admit(socket);
+        if (!tracked) return;
+        const key = `${socket.remoteAddress}:${socket.remotePort}`;
+        this.pendingHandshakes.set(key, tracked);
+        socket.once('close', () => this.pendingHandshakes.delete(key));
+      });
       tlsServer.on('tlsClientError', (err, socket) => {
         this.refuse('tls-handshake', unmapIpv4(socket.remoteAddress ?? '?'), err.message);
         socket.destroy();
@@ -85,7 +102,10 @@ export class GuardedListener {
       server = tlsServer;
     } else {
       server = createTcpServer((socket) => {
-        if (this.admit(socket)) o.onConnection(socket);
+        const tracked = this.admit(socket);
+        if (!tracked) return;
+        this.watch(tracked);
+        o.onConnection(socket);
       });
     }
     await new Promise<void>((resolve, reject) => {
@@ -111,40 +131,46 @@ export class GuardedListener {
     for (const t of this.live) t.socket.destroy();
   }
 
-  /** True when the socket is admitted (and tracked); otherwise it is already destroyed. */
-  private admit(socket: Socket): boolean {
+  /** The tracked connection when the socket is admitted; otherwise it is already destroyed. */
+  private admit(socket: Socket): Tracked | null {
     const o = this.options;
     const remote = unmapIpv4(socket.remoteAddress ?? '');
     if (!o.allow.allows(remote)) {
       socket.destroy();
       this.refuse('not-allowed', remote, `not in allowedPeers (${o.allow})`);
-      return false;
+      return null;
     }
     const now = Date.now();
     const fromPeer = [...this.live].filter((t) => t.remote === remote);
     if (fromPeer.length >= o.limits.maxConnectionsPerPeer && !this.evictIdlest(fromPeer, now)) {
       socket.destroy();
       this.refuse('too-many-from-peer', remote, `already ${fromPeer.length} busy connections from this address (maxConnectionsPerPeer)`);
-      return false;
+      return null;
     }
     if (this.live.size >= o.limits.maxConnections && !this.evictIdlest(this.busiestPeersConnections(), now)) {
       socket.destroy();
       this.refuse('too-many', remote, `already ${this.live.size} busy connections (maxConnections)`);
-      return false;
+      return null;
     }
     const tracked: Tracked = { socket, remote, lastByteMs: now };
     this.live.add(tracked);
-    socket.on('data', () => void (tracked.lastByteMs = Date.now()));
     socket.once('close', () => this.live.delete(tracked));
+    return tracked;
+  }
+
+  /** Activity and idle close on the socket that carries the bytes (the TLS socket, with TLS). */
+  private watch(tracked: Tracked): void {
+    const { socket } = tracked;
+    const o = this.options;
+    socket.on('data', () => void (tracked.lastByteMs = Date.now()));
     if (o.limits.idleSeconds > 0) {
       socket.setTimeout(o.limits.idleSeconds * 1000);
       socket.on('timeout', () => {
-        o.log.info({ listener: o.name, peer: remote, idleSeconds: o.limits.idleSeconds }, 'closed an idle connection');
+        o.log.info({ listener: o.name, peer: tracked.remote, idleSeconds: o.limits.idleSeconds }, 'closed an idle connection');
         o.onIdle?.(socket);
         socket.destroy();
       });
     }
-    return true;
   }
 
   /** The connections of the address holding most of them (whom a full listener takes room from). */

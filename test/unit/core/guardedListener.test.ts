@@ -166,4 +166,31 @@ describe('TLS listener and box certificates', () => {
     await waitFor(() => listener.refused['tls-handshake'] >= 1, 'the handshake refusal to be counted');
     await listener.stop();
   });
+
+  it('a busy TLS connection is never taken for idle; an idle one is closed', async () => {
+    const listener = await echoListener(undefined, { maxConnections: 4, maxConnectionsPerPeer: 1, idleSeconds: 2 }, { tls: { cert: certs.serverCert, key: certs.serverKey } });
+    const port = listener.address.port;
+    const ca = readFileSync(certs.caCert);
+    const open = () =>
+      new Promise<import('node:tls').TLSSocket>((resolve, reject) => {
+        const s = tlsConnect({ port, host: '127.0.0.1', servername: 'localhost', ca }, () => resolve(s));
+        s.once('error', reject);
+      });
+    const busy = await open();
+    busy.on('data', () => undefined);
+    // Bytes every 300 ms for 3 s: longer than the eviction threshold and the idle timeout.
+    for (let i = 0; i < 10; i++) {
+      busy.write('x');
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(busy.destroyed).toBe(false);
+    // At its cap with a busy connection: the newcomer is refused, the busy one kept.
+    const second = await open().catch(() => null);
+    if (second) await new Promise((r) => (second.destroyed ? r(null) : second.once('close', r)));
+    expect(busy.destroyed).toBe(false);
+    expect(listener.refused['too-many-from-peer']).toBe(1);
+    // Quiet now: closed after idleSeconds.
+    await new Promise((r) => busy.once('close', r));
+    await listener.stop();
+  });
 });

@@ -217,7 +217,7 @@ describe('purged personal data is gone from the database bytes', () => {
     expect(store.db.pragma('secure_delete', { simple: true })).toBe(1);
     // Longer than a page: the raw message spills into overflow pages (what secure_delete=FAST would leave).
     const raw = Buffer.from(`MSH|^~\\&|XN|LAB\rPID|1||001099012345||${NAME}||19500203|F\r${'OBX|1|NM|WBC||7.1\r'.repeat(400)}`);
-    const e = await store.journalFor('xn1', ['lis']).append({ stream: 'lab.message', kind: 'ORU', idempotencyKey: 'm1', raw, parsed: { patientName: NAME }, personal: true });
+    const e = await store.journalFor('xn1', ['lis']).append({ stream: 'lab.result', kind: 'ORU', idempotencyKey: 'm1', raw, parsed: { patientName: NAME }, personal: true });
     const cap = store.captureFor('xn1').open('tcp 127.0.0.2:40000');
     cap.inbound(raw);
     cap.close();
