@@ -116,6 +116,12 @@ export interface DicomScpCounters {
   worklistQueries: number;
 }
 
+/** The longest-idle of these associations, if one has idled at least EVICTABLE_IDLE_MS. */
+function idlest(candidates: ScpAssociation[], now = Date.now()): ScpAssociation | null {
+  const idle = candidates.filter((a) => a.idleMs(now) >= EVICTABLE_IDLE_MS).sort((a, b) => b.idleMs(now) - a.idleMs(now));
+  return idle[0] ?? null;
+}
+
 export class DicomScp {
   private listeners: GuardedListener[] = [];
   private readonly live = new Set<ScpAssociation>();
@@ -207,15 +213,33 @@ export class DicomScp {
     if (refusal) return this.reject(refusal.reject, rq, remote, refusal.why);
     // This association is already in `live`: count the established others.
     const established = [...this.live].filter((a) => a.established && a !== incoming);
-    if (established.length >= this.options.maxAssociations) {
+    const fromPeer = established.filter((a) => a.remoteAddress === remote);
+    if (fromPeer.length >= this.perPeerAssociations) {
+      // One address never holds every slot: beyond its share it makes room from its own idle ones.
+      const victim = idlest(fromPeer);
+      if (!victim) return this.reject(REJECT.tooManyAssociations, rq, remote, `already ${fromPeer.length} busy associations from this address (at most ${this.perPeerAssociations} per address)`);
+      this.makeRoom(victim, rq, remote, `at most ${this.perPeerAssociations} per address`);
+    } else if (established.length >= this.options.maxAssociations) {
       const victim = this.roomFrom(established, remote);
       if (!victim) return this.reject(REJECT.tooManyAssociations, rq, remote, `already ${established.length} busy associations (maxAssociations)`);
-      this.counters.evicted++;
-      this.ctx.log.info({ callingAe: victim.callingAe, remote: victim.remoteAddress, idleMs: victim.idleMs(), for: { callingAe: rq.callingAe, remote } }, 'DICOM association idle: aborted to admit another (maxAssociations reached)');
-      victim.evict(`aborted to admit ${rq.callingAe} from ${remote}: maxAssociations reached and this association was idle`);
+      this.makeRoom(victim, rq, remote, 'maxAssociations reached');
     }
     this.counters.associations++;
     return null;
+  }
+
+  /**
+   * Associations one address may hold: its connection cap, and always fewer than all of them,
+   * so that whatever the configuration, another modality finds a slot.
+   */
+  private get perPeerAssociations(): number {
+    return Math.max(1, Math.min(this.options.limits.maxConnectionsPerPeer, this.options.maxAssociations - 1));
+  }
+
+  private makeRoom(victim: ScpAssociation, rq: AssociateRq, remote: string, why: string): void {
+    this.counters.evicted++;
+    this.ctx.log.info({ callingAe: victim.callingAe, remote: victim.remoteAddress, idleMs: victim.idleMs(), for: { callingAe: rq.callingAe, remote } }, `DICOM association idle: aborted to admit another (${why})`);
+    victim.evict(`aborted to admit ${rq.callingAe} from ${remote}: ${why} and this association was idle`);
   }
 
   /**
@@ -230,12 +254,7 @@ export class DicomScp {
     const most = Math.max(...[...byPeer.values()].map((l) => l.length));
     const mine = byPeer.get(remote)?.length ?? 0;
     const peers = mine === most ? [remote] : [...byPeer.keys()].filter((p) => byPeer.get(p)!.length === most);
-    const now = Date.now();
-    const idle = peers
-      .flatMap((p) => byPeer.get(p)!)
-      .filter((a) => a.idleMs(now) >= EVICTABLE_IDLE_MS)
-      .sort((a, b) => b.idleMs(now) - a.idleMs(now));
-    return idle[0] ?? null;
+    return idlest(peers.flatMap((p) => byPeer.get(p)!));
   }
 
   private reject(reject: { result: number; source: number; reason: number }, rq: AssociateRq, remote: string, why: string): { result: number; source: number; reason: number } {
