@@ -122,6 +122,11 @@ class DicomScpDriver implements Driver {
   get port(): number {
     return this.scp?.address.port ?? 0;
   }
+
+  /** For tests: the bound TLS port (0: no TLS). */
+  get tlsPort(): number {
+    return this.scp?.tlsAddress.port ?? 0;
+  }
 }
 
 export const dicomScpDriverFactory: DriverFactory<DicomScpDriverConfig> = {
