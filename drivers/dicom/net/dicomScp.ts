@@ -260,8 +260,9 @@ export class DicomScp {
   private reject(reject: { result: number; source: number; reason: number }, rq: AssociateRq, remote: string, why: string): { result: number; source: number; reason: number } {
     this.counters.rejected++;
     const what = describeReject(reject.result, reject.source, reject.reason);
-    // AE titles and the address only: nothing the peer might have sent about a patient.
-    this.refusals.warn(`${reject.reason}/${reject.source} ${rq.callingAe} ${remote}`, { callingAe: rq.callingAe, calledAe: rq.calledAe, remote, why }, `DICOM ${what}`);
+    // AE titles and the address only: nothing the peer might have sent about a patient. Keyed by
+    // address, not AE: a peer trying title after title still writes one line per 10 minutes.
+    this.refusals.warn(`${reject.source}/${reject.reason} ${remote}`, { callingAe: rq.callingAe, calledAe: rq.calledAe, remote, why }, `DICOM ${what}`);
     return reject;
   }
 

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 const WINDOW_MS = 10 * 60_000;
 
 /**
- * Association refusals logged once per key (reason, calling AE, address) per 10 minutes, with
+ * Association refusals logged once per key (reason and address) per 10 minutes, with
  * the count since the last line: a peer retrying every second, or a scan, cannot fill the log.
  */
 export class RefusalLog {
