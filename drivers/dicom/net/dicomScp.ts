@@ -1,5 +1,7 @@
-import { createServer } from 'node:net';
-import type { Server } from 'node:net';
+import type { Socket } from 'node:net';
+import { GuardedListener } from '../../../agent/net/guardedListener.ts';
+import type { RefusalReason } from '../../../agent/net/guardedListener.ts';
+import type { TlsServerSettings } from '../../../agent/net/tls.ts';
 import type { DriverContext } from '../../contract.ts';
 import { ORDER_CACHE_SERVICE } from '../../lab/orderCache.ts';
 import type { LabOrder } from '../../lab/orderCache.ts';
@@ -19,7 +21,10 @@ import type { SqliteCommitmentStore } from '../data/commitmentStore.ts';
 import { STORAGE_COMMITMENT_PUSH_MODEL } from './commitment.ts';
 import { handleEventReport } from './commitmentRequester.ts';
 import { STATUS_CANCEL, STATUS_OUT_OF_RESOURCES, STATUS_SUCCESS } from './dimse.ts';
-import { REJECT } from './pdu.ts';
+import { CallerPolicy } from './callerPolicy.ts';
+import type { AllowedCaller } from './callerPolicy.ts';
+import { REJECT, describeReject } from './pdu.ts';
+import { RefusalLog } from './refusalLog.ts';
 import { ScpAssociation } from './scpAssociation.ts';
 import type { AssociationPolicy, ScpRequest, ScpResponse, ScpServices } from './scpAssociation.ts';
 
@@ -30,18 +35,29 @@ import type { AssociationPolicy, ScpRequest, ScpResponse, ScpServices } from './
  * is fsynced and its journal entry committed (DESIGN: nothing acknowledged before it is on disk).
  */
 
-export interface AllowedCaller {
-  aeTitle: string;
-  /** IP addresses this AE may call from; any when absent. */
-  addresses?: string[];
+export type { AllowedCaller } from './callerPolicy.ts';
+
+/** TCP bounds per port (the association bound is `maxAssociations`, both ports together). */
+export interface DicomListenerLimits {
+  maxConnections: number;
+  maxConnectionsPerPeer: number;
+}
+
+/** DICOM over TLS on a second port (PS3.15 B.1), beside the plain one. */
+export interface DicomTlsSettings extends TlsServerSettings {
+  port: number;
 }
 
 export interface DicomScpOptions {
   host: string;
   port: number;
   aeTitle: string;
-  /** Empty or absent: any calling AE. */
-  allowedCallers?: AllowedCaller[];
+  /** Who may associate (calling AE and its addresses). Empty: nobody. */
+  allowedCallers: AllowedCaller[];
+  /** Who may open a connection at all, and where callers without `addresses` may call from. Empty: the box itself. */
+  allowedPeers?: string[];
+  limits: DicomListenerLimits;
+  tls?: DicomTlsSettings;
   maxAssociations: number;
   /** Storage SOP classes accepted; absent: every standard storage SOP class. */
   sopClasses?: string[];
@@ -58,6 +74,9 @@ export interface DicomScpOptions {
   worklistDefaultModality?: string;
   worklistCodingScheme?: string;
 }
+
+/** An association idle this long may make room for a new one when the SCP is full (as GuardedListener does for sockets). */
+const EVICTABLE_IDLE_MS = 2_000;
 
 /** Enough for every element before the pixel data of ordinary instances. */
 const HEAD_BYTES = 256 * 1024;
@@ -83,7 +102,12 @@ function metaFromHead(header: Buffer, head: Buffer, whole: boolean, transferSynt
 
 export interface DicomScpCounters {
   associations: number;
+  /** A-ASSOCIATE-RJ sent (unknown AE, wrong address, limit). */
   rejected: number;
+  /** Connections closed before any DICOM byte was read (allowedPeers, per-peer and total caps, TLS handshake). */
+  refusedConnections: number;
+  /** Idle associations aborted to make room for another peer's. */
+  evicted: number;
   stored: number;
   duplicates: number;
   failed: number;
@@ -92,13 +116,24 @@ export interface DicomScpCounters {
   worklistQueries: number;
 }
 
+/** The longest-idle of these associations, if one has idled at least EVICTABLE_IDLE_MS. */
+function idlest(candidates: ScpAssociation[], now = Date.now()): ScpAssociation | null {
+  const idle = candidates.filter((a) => a.idleMs(now) >= EVICTABLE_IDLE_MS).sort((a, b) => b.idleMs(now) - a.idleMs(now));
+  return idle[0] ?? null;
+}
+
 export class DicomScp {
-  private server: Server | null = null;
+  private listeners: GuardedListener[] = [];
   private readonly live = new Set<ScpAssociation>();
   private readonly abstract: Set<string>;
   private readonly syntaxes: Set<string>;
-  readonly counters: DicomScpCounters = { associations: 0, rejected: 0, stored: 0, duplicates: 0, failed: 0, dropped: 0, echoes: 0, worklistQueries: 0 };
+  /** Built in the constructor: a bad address in allowedCallers/allowedPeers fails the start with its text. */
+  readonly callers: CallerPolicy;
+  private readonly refusals: RefusalLog;
+  readonly counters: DicomScpCounters = { associations: 0, rejected: 0, refusedConnections: 0, evicted: 0, stored: 0, duplicates: 0, failed: 0, dropped: 0, echoes: 0, worklistQueries: 0 };
   address = { host: '', port: 0 };
+  /** The TLS port once listening (0: no TLS). */
+  tlsAddress = { host: '', port: 0 };
 
   constructor(
     private readonly ctx: DriverContext,
@@ -107,6 +142,8 @@ export class DicomScp {
     this.abstract = new Set([...(options.sopClasses ?? STORAGE_SOP_CLASSES.map((s) => s.uid)), VERIFICATION_SOP_CLASS]);
     if (options.worklist) this.abstract.add(MODALITY_WORKLIST_FIND);
     this.syntaxes = new Set(options.transferSyntaxes ?? TRANSFER_SYNTAXES.map((t) => t.uid));
+    this.callers = new CallerPolicy(options.aeTitle, options.allowedCallers, options.allowedPeers, options.host);
+    this.refusals = new RefusalLog(ctx.log);
   }
 
   get associations(): number {
@@ -115,7 +152,7 @@ export class DicomScp {
 
   async start(): Promise<void> {
     const policy: AssociationPolicy = {
-      admit: (rq, remote) => this.admit(rq, remote),
+      admit: (rq, remote, association) => this.admit(rq, remote, association),
       negotiate: (abstractSyntax, proposed) => this.negotiate(abstractSyntax, proposed),
       roles: (proposed) => this.roles(proposed),
       maxPduLength: this.options.maxPduLength,
@@ -123,52 +160,110 @@ export class DicomScp {
       idleTimeoutMs: this.options.idleTimeoutMs,
     };
     const services: ScpServices = { store: (req) => this.store(req), find: (req, pending) => this.find(req, pending), eventReport: (req) => this.eventReport(req) };
-    const server = createServer((socket) => {
+    const accept = (socket: Socket): void => {
       const assoc = new ScpAssociation(socket, policy, services, this.ctx.log);
       this.live.add(assoc);
       assoc.onClose = () => this.live.delete(assoc);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const a = server.address();
-    if (a && typeof a === 'object') this.address = { host: this.options.host, port: a.port };
-    this.server = server;
+    };
+    const o = this.options;
+    // Idle sockets are the association's to close (idleTimeoutMs, with an A-ABORT, aware of its own back-pressure): 0 here.
+    const limits = { ...o.limits, idleSeconds: 0 };
+    const onRefused = (_reason: RefusalReason): void => void this.counters.refusedConnections++;
+    const plain = new GuardedListener({ name: `DICOM ${o.aeTitle}`, host: o.host, port: o.port, allow: this.callers.peers, limits, log: this.ctx.log, onConnection: accept, onRefused });
+    const secure = o.tls ? new GuardedListener({ name: `DICOM ${o.aeTitle} (TLS)`, host: o.host, port: o.tls.port, allow: this.callers.peers, limits, tls: o.tls, log: this.ctx.log, onConnection: accept, onRefused }) : null;
+    try {
+      await plain.start();
+      this.listeners.push(plain);
+      if (secure) {
+        await secure.start();
+        this.listeners.push(secure);
+      }
+    } catch (err) {
+      for (const l of this.listeners) await l.stop();
+      this.listeners = [];
+      throw err;
+    }
+    this.address = plain.address;
+    if (secure) this.tlsAddress = secure.address;
+    if (this.callers.empty) this.ctx.log.warn({ aeTitle: o.aeTitle, port: this.address.port }, 'dicom-scp has no allowedCallers: every association is refused (calling AE title not recognized); list the modalities as allowedCallers: [{ aeTitle, addresses }]');
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    this.server = null;
+    const listeners = this.listeners;
+    this.listeners = [];
     for (const a of this.live) a.shutdown();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const l of listeners) {
+      await l.stop();
+      l.destroyAll();
+    }
   }
 
-  private admit(rq: AssociateRq, remote: string): { result: number; source: number; reason: number } | null {
-    const ours = this.options.aeTitle.trim();
-    if (rq.calledAe !== ours) {
-      this.counters.rejected++;
-      return REJECT.calledAeNotRecognized;
+  /** Runs a self-test C-ECHO: its random calling AE is admitted from loopback while it runs. */
+  async selfTest<T>(run: (callingAe: string) => Promise<T>): Promise<T> {
+    this.callers.peers.selfTests++;
+    try {
+      return await run(this.callers.selfTestAe);
+    } finally {
+      this.callers.peers.selfTests--;
     }
-    const allowed = this.options.allowedCallers ?? [];
-    if (allowed.length > 0) {
-      const ok = allowed.some((c) => c.aeTitle.trim() === rq.callingAe && (!c.addresses || c.addresses.length === 0 || c.addresses.includes(remote)));
-      if (!ok) {
-        this.counters.rejected++;
-        return REJECT.callingAeNotRecognized;
-      }
-    }
+  }
+
+  private admit(rq: AssociateRq, remote: string, incoming: ScpAssociation): { result: number; source: number; reason: number } | null {
+    const refusal = this.callers.decide(rq.calledAe, rq.callingAe, remote);
+    if (refusal) return this.reject(refusal.reject, rq, remote, refusal.why);
     // This association is already in `live`: count the established others.
-    const established = [...this.live].filter((a) => a.established).length;
-    if (established >= this.options.maxAssociations) {
-      this.counters.rejected++;
-      return REJECT.tooManyAssociations;
+    const established = [...this.live].filter((a) => a.established && a !== incoming);
+    const fromPeer = established.filter((a) => a.remoteAddress === remote);
+    if (fromPeer.length >= this.perPeerAssociations) {
+      // One address never holds every slot: beyond its share it makes room from its own idle ones.
+      const victim = idlest(fromPeer);
+      if (!victim) return this.reject(REJECT.tooManyAssociations, rq, remote, `already ${fromPeer.length} busy associations from this address (at most ${this.perPeerAssociations} per address)`);
+      this.makeRoom(victim, rq, remote, `at most ${this.perPeerAssociations} per address`);
+    } else if (established.length >= this.options.maxAssociations) {
+      const victim = this.roomFrom(established, remote);
+      if (!victim) return this.reject(REJECT.tooManyAssociations, rq, remote, `already ${established.length} busy associations (maxAssociations)`);
+      this.makeRoom(victim, rq, remote, 'maxAssociations reached');
     }
     this.counters.associations++;
     return null;
+  }
+
+  /**
+   * Associations one address may hold: its connection cap, and always fewer than all of them,
+   * so that whatever the configuration, another modality finds a slot.
+   */
+  private get perPeerAssociations(): number {
+    return Math.max(1, Math.min(this.options.limits.maxConnectionsPerPeer, this.options.maxAssociations - 1));
+  }
+
+  private makeRoom(victim: ScpAssociation, rq: AssociateRq, remote: string, why: string): void {
+    this.counters.evicted++;
+    this.ctx.log.info({ callingAe: victim.callingAe, remote: victim.remoteAddress, idleMs: victim.idleMs(), for: { callingAe: rq.callingAe, remote } }, `DICOM association idle: aborted to admit another (${why})`);
+    victim.evict(`aborted to admit ${rq.callingAe} from ${remote}: ${why} and this association was idle`);
+  }
+
+  /**
+   * When the SCP is full: the longest-idle association of the address holding the most of them
+   * makes room (the newcomer's own address first when it holds as many: a modality that lost its
+   * link gets back in). An association working (receiving, answering, paused by the disk) is
+   * never taken; then the newcomer is refused "local limit exceeded" and retries.
+   */
+  private roomFrom(established: ScpAssociation[], remote: string): ScpAssociation | null {
+    const byPeer = new Map<string, ScpAssociation[]>();
+    for (const a of established) byPeer.set(a.remoteAddress, [...(byPeer.get(a.remoteAddress) ?? []), a]);
+    const most = Math.max(...[...byPeer.values()].map((l) => l.length));
+    const mine = byPeer.get(remote)?.length ?? 0;
+    const peers = mine === most ? [remote] : [...byPeer.keys()].filter((p) => byPeer.get(p)!.length === most);
+    return idlest(peers.flatMap((p) => byPeer.get(p)!));
+  }
+
+  private reject(reject: { result: number; source: number; reason: number }, rq: AssociateRq, remote: string, why: string): { result: number; source: number; reason: number } {
+    this.counters.rejected++;
+    const what = describeReject(reject.result, reject.source, reject.reason);
+    // AE titles and the address only: nothing the peer might have sent about a patient. Keyed by
+    // address, not AE: a peer trying title after title still writes one line per 10 minutes.
+    this.refusals.warn(`${reject.source}/${reject.reason} ${remote}`, { callingAe: rq.callingAe, calledAe: rq.calledAe, remote, why }, `DICOM ${what}`);
+    return reject;
   }
 
   /** Keep what the modality offers: its first proposed transfer syntax that we accept. */
@@ -274,7 +369,7 @@ export class DicomScp {
         parsed,
         personal: true,
         priority: 'clinical',
-        meta: { callingAe: req.callingAe, remoteAddress: req.remoteAddress, transferSyntaxUid: req.pc.transferSyntax },
+        meta: { callingAe: req.callingAe, remoteAddress: req.remoteAddress, transferSyntaxUid: req.pc.transferSyntax, ...(req.tls ? { tls: req.tls } : {}) },
         ...(this.options.routes ? { routes: this.options.routes } : {}),
       });
       if (result.duplicate) this.counters.duplicates++;

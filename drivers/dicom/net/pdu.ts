@@ -44,7 +44,10 @@ export type Pdu =
   | { type: typeof PDU_ABORT; source: number; reason: number };
 
 export interface PduReaderOptions {
-  /** Largest P-DATA-TF body accepted: the maximum length we offered, plus a little slack. */
+  /**
+   * Largest P-DATA-TF body accepted: the maximum length we offered, plus a little slack. 0: no
+   * P-DATA-TF at all yet (an acceptor before its A-ASSOCIATE-AC), refused at its header.
+   */
   maxDataLength: number;
   /** Largest association PDU accepted (many presentation contexts make an RQ a few tens of KB). */
   maxAssociateLength?: number;
@@ -55,9 +58,12 @@ export class PduReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private readonly maxAssociate: number;
+  /** Set once the association is negotiated (see PduReaderOptions.maxDataLength). */
+  maxDataLength: number;
 
-  constructor(private readonly options: PduReaderOptions) {
+  constructor(options: PduReaderOptions) {
     this.maxAssociate = options.maxAssociateLength ?? 1024 * 1024;
+    this.maxDataLength = options.maxDataLength;
   }
 
   /** Bytes held waiting for the rest of a PDU. */
@@ -77,7 +83,10 @@ export class PduReader {
       const type = head[0]!;
       const length = head.readUInt32BE(2);
       if (type < PDU_ASSOCIATE_RQ || type > PDU_ABORT) throw new DicomPduError('unknown-pdu', `unknown PDU type 0x${type.toString(16)}`);
-      const limit = type === PDU_DATA_TF ? this.options.maxDataLength : this.maxAssociate;
+      // Checked at the header, before the body is buffered: a peer declaring 4 GB gets an
+      // A-ABORT after 6 bytes, not after the box held what it sent.
+      if (type === PDU_DATA_TF && this.maxDataLength === 0) throw new DicomPduError('bad-pdu', 'P-DATA-TF before the association was accepted');
+      const limit = type === PDU_DATA_TF ? this.maxDataLength : this.maxAssociate;
       if (length > limit) throw new DicomPduError('too-large', `PDU type ${type} of ${length} bytes exceeds ${limit}`);
       if (this.buffered < 6 + length) break;
       const body = new ChunkCursor(this.take(6 + length));

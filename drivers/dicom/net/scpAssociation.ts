@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { APPLICATION_CONTEXT, PC_ABSTRACT_SYNTAX_NOT_SUPPORTED, PC_ACCEPTED, PC_TRANSFER_SYNTAXES_NOT_SUPPORTED, decodeAssociateRq, encodeAssociateAc } from './associate.ts';
 import type { AcceptedContext, AssociateRq, RoleSelection } from './associate.ts';
@@ -30,8 +31,11 @@ import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../data/p
  */
 
 export interface AssociationPolicy {
-  /** Decide on an A-ASSOCIATE-RQ: null to accept, or a reject triple (PS3.8 Table 9-21). */
-  admit(rq: AssociateRq, remoteAddress: string): { result: number; source: number; reason: number } | null;
+  /**
+   * Decide on an A-ASSOCIATE-RQ: null to accept, or a reject triple (PS3.8 Table 9-21). The
+   * policy logs its own refusals (it knows why); the association only sends the A-ASSOCIATE-RJ.
+   */
+  admit(rq: AssociateRq, remoteAddress: string, association: ScpAssociation): { result: number; source: number; reason: number } | null;
   /** The transfer syntax accepted for an abstract syntax among those proposed, or a PC result code. */
   negotiate(abstractSyntax: string, proposed: string[]): string | number;
   /**
@@ -57,6 +61,8 @@ export interface ScpRequest {
   callingAe: string;
   calledAe: string;
   remoteAddress: string;
+  /** Over the TLS port: the client certificate's subject CN when one was presented ('' when none). */
+  tls?: { clientCertificate: string };
   /** The dataset bytes as they arrive (unchanged), when the request carries one. */
   dataset: ChunkQueue | null;
   /** Aborts when the association ends before the answer (abort, socket error, box stopping). */
@@ -82,16 +88,35 @@ export interface ScpServices {
 /** Above this many queued dataset bytes the socket is paused (one disk write batch is 4 MB). */
 const HIGH_WATER = 8 * 1024 * 1024;
 const LOW_WATER = 2 * 1024 * 1024;
-/** A C-FIND identifier is a query: a few KB. */
-const MAX_IDENTIFIER = 1024 * 1024;
+/** A C-FIND identifier is a query of a few hundred bytes; past this it is refused (A700). */
+export const MAX_FIND_IDENTIFIER = 64 * 1024;
+/** A commitment report names every instance of a transaction (about 130 bytes each). */
+const MAX_EVENT_REPORT = 16 * 1024 * 1024;
+/** A command set is a few hundred bytes; collecting fragments past this is an attack (A-ABORT). */
+export const MAX_COMMAND_SET = 64 * 1024;
+/**
+ * Largest A-ASSOCIATE-RQ read (before anything is known of the peer): 128 presentation contexts
+ * with every transfer syntax DCMTK knows and extended negotiation stay well under 128 KB.
+ */
+export const MAX_ASSOCIATE_RQ = 256 * 1024;
 
 interface Incoming {
   pc: AcceptedPc;
   commandParts: Buffer[];
   command: Command | null;
   dataset: ChunkQueue | null;
+  commandBytes: number;
   identifierParts: Buffer[];
   identifierBytes: number;
+  /** The request dataset passed its bound: the rest is read and dropped, then refused. */
+  oversize: boolean;
+  /** Counted in `serving` from its last byte until its answer (see ScpAssociation.idleMs). */
+  serving: Serving;
+}
+
+interface Serving {
+  counted: boolean;
+  answered: boolean;
 }
 
 type State = 'awaiting-rq' | 'established' | 'releasing' | 'closed';
@@ -109,6 +134,10 @@ export class ScpAssociation {
   private responses: Promise<void> = Promise.resolve();
   private maxSend = 16384;
   private paused = false;
+  /** Requests fully received and not yet answered: the peer waits for us, it is not idle. */
+  private serving = 0;
+  private lastActivityMs = Date.now();
+  private readonly tlsPeer: { clientCertificate: string } | undefined;
   readonly remoteAddress: string;
   /** Called once when the socket closes. */
   onClose: (() => void) | null = null;
@@ -120,18 +149,27 @@ export class ScpAssociation {
     private readonly log: Logger,
   ) {
     this.remoteAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    this.reader = new PduReader({ maxDataLength: Math.max(policy.maxPduLength, 16384) + 64, maxAssociateLength: 1024 * 1024 });
+    // No P-DATA before the A-ASSOCIATE-AC: until then only an RQ of bounded size is read.
+    this.reader = new PduReader({ maxDataLength: 0, maxAssociateLength: MAX_ASSOCIATE_RQ });
+    const tls = socket as TLSSocket;
+    if (tls.encrypted) {
+      const cn = tls.getPeerCertificate?.()?.subject?.CN;
+      this.tlsPeer = { clientCertificate: typeof cn === 'string' ? cn : '' };
+    }
     socket.setNoDelay(true);
     this.artim = setTimeout(() => this.fail('ARTIM expired waiting for A-ASSOCIATE-RQ'), policy.artimMs);
     if (policy.idleTimeoutMs > 0) {
       socket.setTimeout(policy.idleTimeoutMs);
       socket.on('timeout', () => {
-        // Paused by us (the disk is behind): not the peer's silence; wait another period.
-        if (this.paused) socket.setTimeout(policy.idleTimeoutMs);
-        else this.fail(`no data for ${policy.idleTimeoutMs} ms`);
+        // Paused by us (the disk is behind) or still answering: not the peer's silence; wait another period.
+        if (this.paused || this.serving > 0) socket.setTimeout(policy.idleTimeoutMs);
+        else this.fail(`idle for ${policy.idleTimeoutMs} ms (idleTimeoutMs)`);
       });
     }
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      this.lastActivityMs = Date.now();
+      this.onData(chunk);
+    });
     socket.on('error', (err) => this.closed(`socket error: ${err.message}`));
     socket.on('close', () => this.closed('connection closed'));
   }
@@ -142,6 +180,21 @@ export class ScpAssociation {
 
   get established(): boolean {
     return this.state === 'established';
+  }
+
+  /**
+   * How long the association has been idle: nothing received or sent, nothing being answered,
+   * not paused by our own back-pressure. 0 while it works. Used to pick which association makes
+   * room for another peer's when the box is at maxAssociations.
+   */
+  idleMs(now = Date.now()): number {
+    if (this.serving > 0 || this.paused || this.state !== 'established') return 0;
+    return Math.max(0, now - this.lastActivityMs);
+  }
+
+  /** Makes room for another association (the SCP is full and this one idles): A-ABORT. */
+  evict(why: string): void {
+    this.fail(why, true, 0, 0);
   }
 
   /** Box stopping: A-ABORT, drop whatever is half received. */
@@ -155,7 +208,9 @@ export class ScpAssociation {
     try {
       pdus = this.reader.feed(chunk);
     } catch (err) {
-      this.fail(`bad PDU from ${this.remoteAddress}: ${(err as Error).message}`, true, 2, err instanceof DicomPduError && err.code === 'unknown-pdu' ? 1 : 2);
+      // PS3.8 Table 9-26, provider reasons: 1 unrecognized PDU, 6 invalid PDU parameter value (a length over the bound), 2 unexpected PDU.
+      const reason = err instanceof DicomPduError ? ({ 'unknown-pdu': 1, 'too-large': 6 } as Record<string, number>)[err.code] ?? 2 : 2;
+      this.fail(`bad PDU: ${(err as Error).message}`, true, 2, reason);
       return;
     }
     for (const pdu of pdus) {
@@ -202,10 +257,10 @@ export class ScpAssociation {
     if (this.artim) clearTimeout(this.artim);
     this.artim = null;
     this.rq = rq;
-    const reject =
-      (rq.protocolVersion & 1) === 0 ? REJECT.protocolVersion : rq.applicationContext !== APPLICATION_CONTEXT ? REJECT.applicationContext : this.policy.admit(rq, this.remoteAddress);
+    const protocol = (rq.protocolVersion & 1) === 0 ? REJECT.protocolVersion : rq.applicationContext !== APPLICATION_CONTEXT ? REJECT.applicationContext : null;
+    if (protocol) this.log.warn({ callingAe: rq.callingAe, calledAe: rq.calledAe, remote: this.remoteAddress, reject: protocol }, 'DICOM association rejected');
+    const reject = protocol ?? this.policy.admit(rq, this.remoteAddress, this);
     if (reject) {
-      this.log.warn({ callingAe: rq.callingAe, calledAe: rq.calledAe, remote: this.remoteAddress, reject }, 'DICOM association rejected');
       this.state = 'closed';
       this.socket.end(encodeAssociateRj(reject.result, reject.source, reject.reason));
       setTimeout(() => this.socket.destroy(), this.policy.artimMs).unref();
@@ -221,6 +276,7 @@ export class ScpAssociation {
     }
     // Our fragments must fit the requestor's maximum; 0 means no limit (PS3.8 D.1).
     this.maxSend = rq.user.maxPduLength === 0 ? 1024 * 1024 : Math.max(rq.user.maxPduLength, 1024);
+    this.reader.maxDataLength = Math.max(this.policy.maxPduLength, 16384) + 64;
     this.state = 'established';
     this.socket.write(
       encodeAssociateAc({
@@ -236,7 +292,7 @@ export class ScpAssociation {
       }),
     );
     this.log.info(
-      { callingAe: rq.callingAe, calledAe: rq.calledAe, remote: this.remoteAddress, accepted: this.pcs.size, proposed: rq.contexts.length, implementation: rq.user.implementationVersionName },
+      { callingAe: rq.callingAe, calledAe: rq.calledAe, remote: this.remoteAddress, ...(this.tlsPeer ? { tls: this.tlsPeer } : {}), accepted: this.pcs.size, proposed: rq.contexts.length, implementation: rq.user.implementationVersionName },
       'DICOM association accepted',
     );
   }
@@ -247,7 +303,9 @@ export class ScpAssociation {
     let msg = this.incoming;
     if (isCommand) {
       if (msg && msg.command) throw new Error('command fragment while a dataset was expected');
-      if (!msg) msg = this.incoming = { pc, commandParts: [], command: null, dataset: null, identifierParts: [], identifierBytes: 0 };
+      if (!msg) msg = this.incoming = { pc, commandParts: [], commandBytes: 0, command: null, dataset: null, identifierParts: [], identifierBytes: 0, oversize: false, serving: { counted: false, answered: false } };
+      msg.commandBytes += data.length;
+      if (msg.commandBytes > MAX_COMMAND_SET) throw new Error(`command set larger than ${MAX_COMMAND_SET} bytes`);
       msg.commandParts.push(data);
       if (last) this.onCommand(msg);
       return;
@@ -261,17 +319,42 @@ export class ScpAssociation {
       }
     } else {
       msg.identifierBytes += data.length;
-      // A commitment report names every instance of a transaction (about 130 bytes each): allowed more.
-      const max = msg.command.commandField === N_EVENT_REPORT_RQ ? 16 * MAX_IDENTIFIER : MAX_IDENTIFIER;
-      if (msg.identifierBytes > max) throw new Error(`request dataset larger than ${max} bytes`);
-      msg.identifierParts.push(data);
+      const max = this.identifierLimit(msg);
+      // Over the bound: the rest is read and dropped (never held), then the request is refused.
+      if (msg.identifierBytes > max) {
+        msg.oversize = true;
+        msg.identifierParts = [];
+      } else msg.identifierParts.push(data);
     }
     if (last) {
       this.incoming = null;
+      this.startServing(msg);
       if (msg.dataset) msg.dataset.end();
+      else if (msg.oversize) this.refuseOversize(msg);
       else if (msg.command.commandField === N_EVENT_REPORT_RQ) this.dispatchEventReport(msg, Buffer.concat(msg.identifierParts));
       else this.dispatchFind(msg, Buffer.concat(msg.identifierParts));
     }
+  }
+
+  private identifierLimit(msg: Incoming): number {
+    return msg.command?.commandField === N_EVENT_REPORT_RQ ? MAX_EVENT_REPORT : MAX_FIND_IDENTIFIER;
+  }
+
+  /** A C-FIND query (or a report) over its bound: a failure status, logged, the association kept. */
+  private refuseOversize(msg: Incoming): void {
+    const cmd = msg.command!;
+    const max = this.identifierLimit(msg);
+    this.log.warn({ callingAe: this.callingAe, remote: this.remoteAddress, bytes: msg.identifierBytes, max }, 'DICOM request dataset over its size bound refused');
+    const report = cmd.commandField === N_EVENT_REPORT_RQ;
+    // C-FIND A700 "refused: out of resources" (PS3.4 C.4.1.1.4); N-EVENT-REPORT 0213 "resource limitation" (PS3.7 C.5).
+    const status = report ? 0x0213 : 0xa700;
+    this.respond(report ? N_EVENT_REPORT_RSP : C_FIND_RSP, cmd, msg.pc, Promise.resolve({ status, errorComment: `request dataset over ${max} bytes` }), msg.serving);
+  }
+
+  private startServing(msg: Incoming): void {
+    if (msg.serving.counted || msg.serving.answered) return;
+    msg.serving.counted = true;
+    this.serving++;
   }
 
   private onCommand(msg: Incoming): void {
@@ -291,18 +374,19 @@ export class ScpAssociation {
         this.queues.delete(msg.dataset!);
         this.maybeResume();
       });
-      this.respond(C_STORE_RSP, cmd, msg.pc, done);
+      this.respond(C_STORE_RSP, cmd, msg.pc, done, msg.serving);
       return;
     }
     if (cmd.commandField === C_FIND_RQ && cmd.hasDataset) return; // identifier follows
     if (cmd.commandField === N_EVENT_REPORT_RQ && cmd.hasDataset && this.services.eventReport) return; // report dataset follows
     this.incoming = null;
+    this.startServing(msg);
     if (cmd.commandField === C_ECHO_RQ) {
-      this.respond(C_ECHO_RSP, cmd, msg.pc, Promise.resolve({ status: STATUS_SUCCESS }));
+      this.respond(C_ECHO_RSP, cmd, msg.pc, Promise.resolve({ status: STATUS_SUCCESS }), msg.serving);
       return;
     }
     // Unknown or unsupported request: answer with the matching response field (bit 15 set).
-    this.respond((cmd.commandField | 0x8000) & 0xffff, cmd, msg.pc, Promise.resolve({ status: STATUS_UNRECOGNIZED_OPERATION }));
+    this.respond((cmd.commandField | 0x8000) & 0xffff, cmd, msg.pc, Promise.resolve({ status: STATUS_UNRECOGNIZED_OPERATION }), msg.serving);
   }
 
   private dispatchFind(msg: Incoming, identifier: Buffer): void {
@@ -311,13 +395,13 @@ export class ScpAssociation {
     const pending = (answer: Buffer): Promise<void> => this.sendMessage(msg.pc.id, encodeCommand({ commandField: C_FIND_RSP, messageIdBeingRespondedTo: cmd.messageId ?? 0, affectedSopClassUid: msg.pc.abstractSyntax, hasDataset: true, status: 0xff00 }), answer);
     // Pending answers go out in order after earlier responses.
     const done = this.responses.then(() => this.services.find(req, pending)).catch((err: unknown) => ({ status: 0xc000, errorComment: `worklist failed: ${(err as Error).message}` }));
-    this.respond(C_FIND_RSP, cmd, msg.pc, done);
+    this.respond(C_FIND_RSP, cmd, msg.pc, done, msg.serving);
   }
 
   private dispatchEventReport(msg: Incoming, report: Buffer): void {
     const req = { ...this.request(msg, null), identifier: report };
     const done = this.services.eventReport!(req).catch((err: unknown) => ({ status: 0x0110, errorComment: `report not stored: ${(err as Error).message}` }));
-    this.respond(N_EVENT_REPORT_RSP, msg.command!, msg.pc, done);
+    this.respond(N_EVENT_REPORT_RSP, msg.command!, msg.pc, done, msg.serving);
   }
 
   private request(msg: Incoming, dataset: ChunkQueue | null): ScpRequest {
@@ -328,6 +412,7 @@ export class ScpAssociation {
       callingAe: this.rq?.callingAe ?? '',
       calledAe: this.rq?.calledAe ?? '',
       remoteAddress: this.remoteAddress,
+      ...(this.tlsPeer ? { tls: this.tlsPeer } : {}),
       dataset,
       signal: this.abort.signal,
       cancelled: () => this.cancelled.has(id),
@@ -335,18 +420,31 @@ export class ScpAssociation {
   }
 
   /** Responses leave in request order, each once its service finished. */
-  private respond(field: number, cmd: Command, pc: AcceptedPc, result: Promise<ScpResponse>): void {
+  private respond(field: number, cmd: Command, pc: AcceptedPc, result: Promise<ScpResponse>, serving: Serving): void {
     this.responses = this.responses.then(async () => {
       const r = await result;
-      if (this.state === 'closed') return;
-      const rsp: Command = { commandField: field, messageIdBeingRespondedTo: cmd.messageId ?? 0, hasDataset: false, status: r.status };
-      if (cmd.affectedSopClassUid ?? pc.abstractSyntax) rsp.affectedSopClassUid = cmd.affectedSopClassUid ?? pc.abstractSyntax;
-      if (cmd.affectedSopInstanceUid) rsp.affectedSopInstanceUid = cmd.affectedSopInstanceUid;
-      if (cmd.eventTypeId !== undefined && field === N_EVENT_REPORT_RSP) rsp.eventTypeId = cmd.eventTypeId;
-      if (r.errorComment) rsp.errorComment = r.errorComment;
-      if (r.status !== STATUS_SUCCESS) this.log.warn({ callingAe: this.callingAe, status: hex4(r.status), comment: r.errorComment }, 'DICOM request answered with a non-success status');
-      await this.sendMessage(pc.id, encodeCommand(rsp), null);
+      try {
+        await this.sendResponse(field, cmd, pc, r);
+      } finally {
+        serving.answered = true;
+        if (serving.counted) {
+          serving.counted = false;
+          this.serving--;
+        }
+        this.lastActivityMs = Date.now();
+      }
     });
+  }
+
+  private async sendResponse(field: number, cmd: Command, pc: AcceptedPc, r: ScpResponse): Promise<void> {
+    if (this.state === 'closed') return;
+    const rsp: Command = { commandField: field, messageIdBeingRespondedTo: cmd.messageId ?? 0, hasDataset: false, status: r.status };
+    if (cmd.affectedSopClassUid ?? pc.abstractSyntax) rsp.affectedSopClassUid = cmd.affectedSopClassUid ?? pc.abstractSyntax;
+    if (cmd.affectedSopInstanceUid) rsp.affectedSopInstanceUid = cmd.affectedSopInstanceUid;
+    if (cmd.eventTypeId !== undefined && field === N_EVENT_REPORT_RSP) rsp.eventTypeId = cmd.eventTypeId;
+    if (r.errorComment) rsp.errorComment = r.errorComment;
+    if (r.status !== STATUS_SUCCESS) this.log.warn({ callingAe: this.callingAe, status: hex4(r.status), comment: r.errorComment }, 'DICOM request answered with a non-success status');
+    await this.sendMessage(pc.id, encodeCommand(rsp), null);
   }
 
   /** Sends a command (and dataset) in fragments no larger than the peer's maximum PDU. */

@@ -26,6 +26,8 @@ export interface ScuOptions {
   port: number;
   callingAe: string;
   calledAe: string;
+  /** Source address to dial from (a box with several addresses; tests play another PC with 127.0.0.2). */
+  localAddress?: string;
   contexts?: Array<{ abstractSyntax: string; transferSyntaxes: string[] }>;
   /** What we accept per PDU. */
   maxPduLength?: number;
@@ -98,7 +100,7 @@ export class ScuAssociation {
       transferSyntaxes: c.transferSyntaxes,
     }));
     if (contexts.length > 128) throw new Error('at most 128 presentation contexts per association');
-    const socket = connect({ host: options.host, port: options.port, noDelay: true });
+    const socket = connect({ host: options.host, port: options.port, noDelay: true, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
     socket.setNoDelay(true);
     const assoc = new ScuAssociation(socket, options);
     const timeoutMs = options.connectTimeoutMs ?? 15_000;

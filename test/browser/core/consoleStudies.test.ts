@@ -28,7 +28,7 @@ beforeAll(async () => {
   box = await startTestAgent(
     'console-dicom',
     `devices:
-  us1: { driver: dicom-scp, host: 127.0.0.1, port: ${scpPort}, aeTitle: EDGE, routes: [pacs, pacs-tinh] }
+  us1: { driver: dicom-scp, host: 127.0.0.1, port: ${scpPort}, aeTitle: EDGE, allowedCallers: [{ aeTitle: US01, addresses: [127.0.0.1] }], routes: [pacs, pacs-tinh] }
 destinations:
   pacs: { type: dicom-cstore, host: 127.0.0.1, port: ${pacsPort}, calledAe: PACS }
   pacs-tinh: { type: dicom-cstore, host: 127.0.0.1, port: ${deadPort}, calledAe: PACS, backoff: { initialSeconds: 60 } }

@@ -29,7 +29,7 @@ describe('coercion from the order cache in the agent', () => {
     const box = await startTestAgent(
       'coerce-box',
       `devices:
-  us1: { driver: dicom-scp, host: 127.0.0.1, port: ${scpPort}, aeTitle: EDGE, routes: [pacs] }
+  us1: { driver: dicom-scp, host: 127.0.0.1, port: ${scpPort}, aeTitle: EDGE, allowedCallers: [{ aeTitle: US01, addresses: [127.0.0.1] }], routes: [pacs] }
 destinations:
   pacs:
     type: dicom-cstore

@@ -31,7 +31,7 @@ describe('stableSeconds in the agent', () => {
     const box = await startTestAgent(
       'stable-box',
       `devices:
-  us1: { driver: dicom-scp, host: 127.0.0.1, port: ${scpPort}, aeTitle: EDGE, routes: [pacs] }
+  us1: { driver: dicom-scp, host: 127.0.0.1, port: ${scpPort}, aeTitle: EDGE, allowedCallers: [{ aeTitle: US01, addresses: [127.0.0.1] }], routes: [pacs] }
 destinations:
   pacs: { type: dicom-cstore, host: 127.0.0.1, port: ${pacsPort}, calledAe: PACS, ordered: false, stableSeconds: 2 }
 `,

@@ -48,7 +48,7 @@ beforeAll(async () => {
   registry.set(STUDY_INDEX_SERVICE, new SqliteStudyIndex(store.db));
   // The box's SCP first: Orthanc must know its port.
   const ctx = makeDriverContext(store, { id: 'ct1', routes: ['pacs'], bus, services });
-  driver = dicomScpDriverFactory.create(ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', worklist: false }) as DicomScpDriver;
+  driver = dicomScpDriverFactory.create(ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', worklist: false, allowedCallers: [{ aeTitle: 'CT01' }, { aeTitle: 'ORTHANC', addresses: ['127.0.0.1'] }, { aeTitle: 'OTHERPACS' }] }) as DicomScpDriver;
   await driver.start();
   orthanc = await startOrthanc(join(dir, 'orthanc'), {
     DicomModalities: { edge: { AET: 'EDGE', Host: '127.0.0.1', Port: driver.port, AllowStorageCommitment: true } },

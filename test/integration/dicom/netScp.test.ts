@@ -165,7 +165,7 @@ describe('dicom-scp against DCMTK peers', () => {
   it('answers A700 when the journal refuses, and keeps serving', async () => {
     const failing = makeDriverContext(store, { id: 'ct-failing', routes: [] });
     failing.journal = { append: () => Promise.reject(new Error('disk full')) };
-    const d = dicomScpDriverFactory.create(failing, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE' }) as DicomScpDriver;
+    const d = dicomScpDriverFactory.create(failing, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', allowedCallers: [{ aeTitle: 'NODE_SCU' }] }) as DicomScpDriver;
     await d.start();
     try {
       const assoc = await ScuAssociation.open({ host: '127.0.0.1', port: d.port, callingAe: 'NODE_SCU', calledAe: 'EDGE', contexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }, { abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: ['1.2.840.10008.1.2'] }] });
@@ -188,7 +188,7 @@ describe('dicom-scp against DCMTK peers', () => {
     await new Promise<void>((resolve) => idle.on('close', () => resolve()).on('error', () => undefined));
     expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
     const limited = makeDriverContext(store, { id: 'ct-limited', routes: [] });
-    const d = dicomScpDriverFactory.create(limited, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', maxAssociations: 1 }) as DicomScpDriver;
+    const d = dicomScpDriverFactory.create(limited, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', maxAssociations: 1, allowedCallers: [{ aeTitle: 'A' }, { aeTitle: 'B' }, { aeTitle: 'C' }] }) as DicomScpDriver;
     await d.start();
     try {
       const first = await ScuAssociation.open({ host: '127.0.0.1', port: d.port, callingAe: 'A', calledAe: 'EDGE' });

@@ -39,7 +39,7 @@ beforeAll(async () => {
   const cache = new SqliteOrderCache(store.db);
   for (const o of ORDERS) cache.upsert(o);
   ctx.services.provide(ORDER_CACHE_SERVICE, cache);
-  driver = dicomScpDriverFactory.create(ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', worklistCodingScheme: 'BV-DVKT' }) as DicomScpDriver;
+  driver = dicomScpDriverFactory.create(ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', worklistCodingScheme: 'BV-DVKT', allowedCallers: [{ aeTitle: 'US01' }, { aeTitle: 'CT01' }, { aeTitle: 'CT_KHOA_A' }, { aeTitle: 'CT_KHOA_B' }] }) as DicomScpDriver;
   await driver.start();
 });
 afterAll(async () => {

@@ -9,7 +9,7 @@ import { makeDriverContext } from '../../helpers/driverContext.ts';
 const store = await openStore({ dir: process.argv[2]!, blobPoolBytes: 256 * 1024 * 1024 });
 const ctx = makeDriverContext(store, { id: 'ct1', routes: ['pacs'] });
 ctx.services.provide(STUDY_INDEX_SERVICE, new SqliteStudyIndex(store.db));
-const driver = dicomScpDriverFactory.create(ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE' }) as DicomScpDriver;
+const driver = dicomScpDriverFactory.create(ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', allowedCallers: [{ aeTitle: 'MODALITY' }] }) as DicomScpDriver;
 await driver.start();
 await store.blobs.poolFull();
 process.stdout.write(`PORT ${driver.port}\n`);

@@ -144,6 +144,21 @@ describe('PDU reader', () => {
     expect(() => new PduReader({ maxDataLength: 1000 }).feed(bad)).toThrow(/does not fit/);
   });
 
+
+  it('refuses an oversize PDU at its 6-byte header, before any of its body is held; no P-DATA at all until a maximum is set', () => {
+    const reader = new PduReader({ maxDataLength: 0, maxAssociateLength: 256 * 1024 });
+    const header = (type: number, length: number): Buffer => Buffer.from([type, 0, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff]);
+    expect(() => reader.feed(header(PDU_ASSOCIATE_RQ, 4_000_000_000))).toThrow(expect.objectContaining({ code: 'too-large', message: 'PDU type 1 of 4000000000 bytes exceeds 262144' }));
+    expect(() => new PduReader({ maxDataLength: 0 }).feed(header(PDU_DATA_TF, 12))).toThrow(expect.objectContaining({ code: 'bad-pdu', message: 'P-DATA-TF before the association was accepted' }));
+    const negotiated = new PduReader({ maxDataLength: 0 });
+    negotiated.maxDataLength = 16384 + 64;
+    expect(negotiated.feed(Buffer.concat(encodeDataPdu(1, true, true, Buffer.alloc(100))))).toHaveLength(1);
+    expect(() => negotiated.feed(header(PDU_DATA_TF, 16384 + 65))).toThrow(expect.objectContaining({ code: 'too-large' }));
+    // A body within the bound is held until complete, and only that.
+    const partial = new PduReader({ maxDataLength: 1000 });
+    expect(partial.feed(Buffer.concat([header(PDU_DATA_TF, 1000), Buffer.alloc(500)]))).toEqual([]);
+    expect(partial.pending).toBe(506);
+  });
   it('fuzz: random bytes in random splits give PDUs or DicomPduError, never another error, and buffer at most one PDU', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 600 }), fc.array(fc.nat({ max: 600 }), { maxLength: 8 }), (bytes, cuts) => {
