@@ -1,18 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ADMIN_TOKEN, startQueueApp, type QueueApp } from './queueApp.ts';
+import { ACCOUNTS, startQueueApp, type QueueApp } from './queueApp.ts';
 import { recogniseNumber, splitLines, startPrinter } from '../../sim/printer.ts';
 import { EscposPrinter } from '../../../drivers/printer/escposPrinter.ts';
 import { stylesFor, ticketLines } from '../../../drivers/printer/ticketLayout.ts';
 import { ticketPrintFor } from '../../../agent/queue/ticketPrint.ts';
 
 let q: QueueApp;
+let STAFF: Record<string, string>;
 beforeAll(async () => {
   q = await startQueueApp();
+  STAFF = { cookie: await q.login(ACCOUNTS.admin) };
 });
 afterAll(async () => q.close());
-
-const STAFF = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 /** Calls the API as logged-in staff unless `headers` says otherwise ({} = anonymous). */
 async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = STAFF): Promise<{ status: number; json: any; text: string; type: string }> {
@@ -62,7 +62,7 @@ describe('queue API', () => {
     expect((await api('POST', '/api/queue/tickets', { service: 'nope' })).json).toMatchObject({ code: 'QUEUE_UNKNOWN_SERVICE' });
     expect((await api('POST', '/api/queue/counters/q3/skip', {})).status).toBe(409);
     expect((await api('POST', '/api/queue/counters/q9/next', {})).status).toBe(404);
-    expect((await api('POST', '/api/queue/tickets/none/priority', { by: '' })).status).toBe(400);
+    expect((await api('POST', '/api/queue/tickets/none/priority', { accept: 'perhaps' })).status).toBe(400);
   });
 
   it('live feed: snapshot on connect, then every change with the call to announce', async () => {
@@ -80,7 +80,7 @@ describe('queue API', () => {
     };
     const snap = await wait((m) => m.type === 'snapshot');
     expect(snap.snapshot.services.find((s: any) => s.service === 'noi').waiting).toBe(1);
-    const called = await api('POST', '/api/queue/counters/q2/next', { by: 'ĐD. Lan' });
+    const called = await api('POST', '/api/queue/counters/q2/next', {});
     expect(called.json.ticket.number).toBe('0001');
     const change = await wait((m) => m.type === 'change' && m.event.type === 'called');
     expect(change.call).toMatchObject({ number: '0001', counterNumber: 2, priority: true, type: 'called' });
@@ -92,7 +92,8 @@ describe('queue API', () => {
 
   it('counter actions and transfer over HTTP; statistics need an admin, CSV export', async () => {
     const t = (await api('POST', '/api/queue/tickets', { service: 'nhi', claim: 'pregnant', print: 'no' })).json.ticket;
-    expect((await api('POST', `/api/queue/tickets/${t.id}/priority`, { by: 'BS. Minh' })).json.ticket).toMatchObject({ priorityStatus: 'confirmed', priorityConfirmedBy: 'BS. Minh' });
+    // Who confirmed is the logged-in account, not a name the client sends.
+    expect((await api('POST', `/api/queue/tickets/${t.id}/priority`, {})).json.ticket).toMatchObject({ priorityStatus: 'confirmed', priorityConfirmedBy: ACCOUNTS.admin });
     expect((await api('POST', `/api/queue/tickets/${t.id}/transfer`, { service: 'noi', counter: 'q1', position: 'front' })).json.ticket).toMatchObject({ service: 'noi', targetCounter: 'q1' });
     expect((await api('POST', '/api/queue/counters/q1/next', {})).json.ticket.id).toBe(t.id);
     expect((await api('POST', '/api/queue/counters/q1/serve', {})).json.ticket.state).toBe('serving');
@@ -119,7 +120,7 @@ describe('queue API', () => {
       ['/api/queue/counters/q3/skip', {}],
       ['/api/queue/counters/q3/finish', {}],
       [`/api/queue/tickets/${id}/transfer`, { position: 'end', service: 'noi' }],
-      [`/api/queue/tickets/${id}/priority`, { by: 'BS. Minh' }],
+      [`/api/queue/tickets/${id}/priority`, {}],
       [`/api/queue/tickets/${id}/cancel`, {}],
       [`/api/queue/tickets/${id}/reprint`, {}],
     ] as const) {
@@ -127,6 +128,7 @@ describe('queue API', () => {
     }
     expect((await api('GET', '/api/queue/prints', undefined, anon)).status).toBe(401);
     expect((await api('GET', '/api/queue/printers', undefined, anon)).status).toBe(401);
+    expect((await api('GET', `/api/queue/tickets/${id}`, undefined, anon)).status).toBe(401);
     // Nothing changed while refused.
     expect(q.queue.get(id)).toMatchObject({ state: 'waiting', priorityStatus: 'claimed', service: 'xn', calls: 0 });
     expect((await api('GET', '/api/queue/state', undefined, anon)).status).toBe(200);
