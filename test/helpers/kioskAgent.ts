@@ -8,12 +8,13 @@ import { startHisSim, type HisSim } from '../sim/his.ts';
 import { startPrinter, type PrinterSim } from '../sim/printer.ts';
 import { startVssGateway, type VssGatewaySim } from '../sim/vssGateway.ts';
 import { TEST_PASSWORD } from './agentConfig.ts';
-import { startTestAgent, type TestAgent } from './testAgent.ts';
+import { startTestAgent, type TestAgent, type TestAgentExtras } from './testAgent.ts';
 
 /** The kiosk unit the agent knows and the token its browser is started with (`/kiosk/?token=…`). */
 export const KIOSK_ID = 'kiosk-1';
 export const KIOSK_TOKEN = 'kiosk-1-token-0123456789abcdef';
 export const OTHER_KIOSK_TOKEN = 'kiosk-2-token-fedcba9876543210';
+export const THIRD_KIOSK_TOKEN = 'kiosk-3-token-a1b2c3d4e5f60718';
 /** Staff accounts of the kiosk box (password TEST_PASSWORD): `quay1` acts for counter q1 only. */
 export const STAFF_Q1 = 'quay1';
 
@@ -48,6 +49,8 @@ export interface KioskAgentOptions {
   gateway?: boolean;
   /** Extra lines of the `kiosk` block (limits), indented by two spaces. */
   kioskSettings?: string;
+  /** The agent's logger (tests that read its log lines). */
+  log?: TestAgentExtras['log'];
 }
 
 export async function startKioskAgent(options: KioskAgentOptions = {}): Promise<KioskAgent> {
@@ -74,6 +77,7 @@ ${gateway ? `    vssGateway: { baseUrl: "http://127.0.0.1:${gateway.port}", user
   units:
     - { id: ${KIOSK_ID}, token: !secret kiosk_1_token }
     - { id: kiosk-2, token: !secret kiosk_2_token }
+    - { id: kiosk-3, token: !secret kiosk_3_token }
 ${options.kioskSettings ?? ''}
 queue:
   services:
@@ -83,10 +87,11 @@ queue:
   counters:
     - { id: q1, number: 1, name: Quầy 1, services: [noi] }
     - { id: q2, number: 2, name: Quầy 2, services: [nhi, xn] }
-devices:
+devices:${pcscd || printer ? '' : ' {}'}
 ${pcscd ? `  card:\n    driver: cccd-reader\n    name: Đầu đọc CCCD (ảo)\n    readerName: "Virtual PCD 00 00"\n    allowVirtualReader: true\n${Object.entries(options.cardSettings ?? {}).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}\n`).join('')}` : ''}${printer ? `  ticket-printer:\n    driver: escpos-printer\n    transport: tcp\n    host: 127.0.0.1\n    port: ${printer.port}\n` : ''}`,
       {
-        secrets: `kiosk_1_token: ${KIOSK_TOKEN}\nkiosk_2_token: ${OTHER_KIOSK_TOKEN}\nstaff_hash: "${await hashPassword(TEST_PASSWORD)}"\n`,
+        secrets: `kiosk_1_token: ${KIOSK_TOKEN}\nkiosk_2_token: ${OTHER_KIOSK_TOKEN}\nkiosk_3_token: ${THIRD_KIOSK_TOKEN}\nstaff_hash: "${await hashPassword(TEST_PASSWORD)}"\n`,
+        ...(options.log ? { log: options.log, logLevel: 'info' } : {}),
         http: `accounts: [{ user: ${STAFF_Q1}, role: staff, passwordHash: !secret staff_hash, counters: [q1] }, { user: quay, role: staff, passwordHash: !secret staff_hash }]`,
       },
     );

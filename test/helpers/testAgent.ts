@@ -21,6 +21,9 @@ export interface TestAgent {
 export interface TestAgentExtras {
   secrets?: string;
   http?: string;
+  /** The agent's logger (default: silent, or TEST_LOG_LEVEL) and the configured level (default: error). */
+  log?: pino.Logger;
+  logLevel?: string;
 }
 
 /** Starts the agent; on a failed start its directory is removed and the error thrown. */
@@ -35,10 +38,10 @@ secretsFile: secrets.yaml
 box: { id: ${boxId}, facility: bv-test, name: Bệnh viện Thử nghiệm, dataDir: ./data }
 http: { host: 127.0.0.1, port: 0, admin: { user: admin, passwordHash: !secret admin_hash }${extras.http ? `, ${extras.http}` : ''} }
 lanBroker: { enabled: false }
-log: { level: ${process.env.TEST_LOG_LEVEL ?? 'error'} }
+log: { level: ${extras.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'error'} }
 ${configBody}`,
   );
-  const agent = new Agent({ configFile: file, log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const agent = new Agent({ configFile: file, log: extras.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   try {
     await agent.start();
   } catch (err) {
