@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ACCOUNTS, startQueueApp, type QueueApp } from './queueApp.ts';
+import { ACCOUNTS, KIOSK_TOKEN, startQueueApp, type QueueApp } from './queueApp.ts';
 import { recogniseNumber, splitLines, startPrinter } from '../../sim/printer.ts';
 import { EscposPrinter } from '../../../drivers/printer/escposPrinter.ts';
 import { stylesFor, ticketLines } from '../../../drivers/printer/ticketLayout.ts';
@@ -181,5 +181,64 @@ describe('queue API', () => {
       q.pool.remove('lab-printer');
       await labSim.stop();
     }
+  });
+
+  it('the open state and live feed carry numbers only: no priority class, no staff name', async () => {
+    const ws = new WebSocket(`${q.url.replace('http', 'ws')}/api/queue/live`);
+    const frames: string[] = [];
+    ws.on('message', (d) => frames.push(String(d)));
+    await new Promise((r) => ws.once('open', r));
+    const lan: string[] = [];
+    q.bus.on('test-lan', 'domain.event', (e) => e.visibility === 'lan' && lan.push(JSON.stringify(e.body)));
+    try {
+      const t = (await api('POST', '/api/queue/tickets', { service: 'noi', claim: 'disability', print: 'no' })).json.ticket;
+      const staff = { cookie: await q.login(ACCOUNTS.staff) };
+      await api('POST', `/api/queue/tickets/${t.id}/transfer`, { service: 'noi', counter: 'q4', position: 'front' }, staff);
+      const called = (await api('POST', '/api/queue/counters/q4/next', {}, staff)).json.ticket;
+      expect(called.id).toBe(t.id);
+      await api('POST', `/api/queue/tickets/${t.id}/priority`, {}, staff);
+      for (let i = 0; i < 200 && !frames.some((f) => f.includes('"priority-confirmed"')); i++) await new Promise((r) => setTimeout(r, 10));
+      const state = await api('GET', '/api/queue/state', undefined, {});
+      const current = state.json.snapshot.counters.find((c: any) => c.id === 'q4').current;
+      expect(current).toEqual({ id: t.id, number: t.number, service: 'noi', state: 'called', counter: 'q4', priority: true });
+      // The configuration names the classes; the snapshot and the feed must not say who has one.
+      for (const text of [JSON.stringify(state.json.snapshot), ...frames, ...lan]) {
+        expect(text).not.toContain('disability');
+        expect(text).not.toContain('priorityConfirmedBy');
+        expect(text).not.toContain(`"${ACCOUNTS.staff}"`);
+      }
+      expect(frames.some((f) => f.includes('"priority-confirmed"'))).toBe(true);
+      // Staff read the ticket in full, with who confirmed it.
+      expect((await api('GET', '/api/queue/counters/q4', undefined, staff)).json.current).toMatchObject({ priority: 'disability', priorityStatus: 'confirmed', priorityConfirmedBy: ACCOUNTS.staff });
+    } finally {
+      q.bus.removeListeners('test-lan');
+      ws.close();
+    }
+  });
+
+  it('a counter account for q1 may not act for q3 nor read the statistics; nothing changes', async () => {
+    const q1 = { cookie: await q.login(ACCOUNTS.staffQ1) };
+    const t = (await api('POST', '/api/queue/tickets', { service: 'xn', claim: 'merit', print: 'no' })).json.ticket;
+    const before = q.queue.get(t.id);
+    const events = (q.store.db.prepare('SELECT COUNT(*) AS n FROM queue_events').get() as { n: number }).n;
+    const next = await api('POST', '/api/queue/counters/q3/next', {}, q1);
+    expect(next.status).toBe(403);
+    expect(next.json).toMatchObject({ code: 'QUEUE_NOT_YOUR_COUNTER', error: expect.stringMatching(/"quay1" may act only for counter q1, not q3/) });
+    expect((await api('POST', `/api/queue/tickets/${t.id}/priority`, {}, q1)).status).toBe(403);
+    expect((await api('POST', `/api/queue/tickets/${t.id}/reprint`, { counter: 'q3' }, q1)).status).toBe(403);
+    expect((await api('GET', '/api/queue/stats', undefined, q1)).status).toBe(403);
+    expect(q.queue.get(t.id)).toEqual(before);
+    expect((q.store.db.prepare('SELECT COUNT(*) AS n FROM queue_events').get() as { n: number }).n).toBe(events);
+    expect((await api('GET', '/api/queue/me', undefined, q1)).json).toEqual({ user: 'quay1', role: 'staff', counters: ['q1'] });
+  });
+
+  it('a birth date (priority by age) is taken from staff only; the kiosk credential gets 403 and no ticket', async () => {
+    const count = () => (q.store.db.prepare('SELECT COUNT(*) AS n FROM queue_tickets').get() as { n: number }).n;
+    const before = count();
+    const r = await api('POST', '/api/queue/tickets', { service: 'noi', birthDate: '1940-01-01', print: 'no' }, { 'x-kiosk-token': KIOSK_TOKEN });
+    expect(r.status).toBe(403);
+    expect(count()).toBe(before);
+    expect((await api('POST', '/api/queue/tickets', { service: 'noi', print: 'no' }, { 'x-kiosk-token': 'not-the-kiosk-token-at-all' })).status).toBe(401);
+    expect(count()).toBe(before);
   });
 });
