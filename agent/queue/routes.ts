@@ -167,6 +167,9 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
       // A birth date decides a priority class: only staff who saw the ID may give one. The
       // kiosk's priority comes from the card the box read (/api/kiosk/checkin).
       if (body.birthDate && req.principal?.kind !== 'user') return reply.code(403).send({ error: 'a birth date is accepted only from a logged-in staff member; the kiosk takes the priority from the card the box read (POST /api/kiosk/checkin)' });
+      // A kiosk unit on the LAN goes through /api/kiosk/checkin, where its tickets are rate-limited;
+      // here only staff and the box's own tools (loopback) issue.
+      if (req.principal?.kind === 'kiosk' && req.principal.kioskId !== 'local') return reply.code(403).send({ error: 'kiosk units issue tickets through POST /api/kiosk/checkin' });
       const mode = body.print ?? 'queue';
       const willPrint = mode !== 'no' && printing.available;
       const { ticket, ahead } = await queue.issue({ service: body.service, ...(body.birthDate ? { birthDate: body.birthDate } : {}), ...(body.claim ? { claim: body.claim } : {}), ...(willPrint ? { print: true } : {}) });

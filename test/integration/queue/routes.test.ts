@@ -232,12 +232,14 @@ describe('queue API', () => {
     expect((await api('GET', '/api/queue/me', undefined, q1)).json).toEqual({ user: 'quay1', role: 'staff', counters: ['q1'] });
   });
 
-  it('a birth date (priority by age) is taken from staff only; the kiosk credential gets 403 and no ticket', async () => {
+  it('a birth date (priority by age) is taken from staff only; a kiosk unit issues through its own route; no ticket either way', async () => {
     const count = () => (q.store.db.prepare('SELECT COUNT(*) AS n FROM queue_tickets').get() as { n: number }).n;
     const before = count();
     const r = await api('POST', '/api/queue/tickets', { service: 'noi', birthDate: '1940-01-01', print: 'no' }, { 'x-kiosk-token': KIOSK_TOKEN });
     expect(r.status).toBe(403);
     expect(count()).toBe(before);
+    // A kiosk unit's tickets go through /api/kiosk/checkin (rate-limited), not around it.
+    expect((await api('POST', '/api/queue/tickets', { service: 'noi', print: 'no' }, { 'x-kiosk-token': KIOSK_TOKEN })).json.error).toMatch(/through POST \/api\/kiosk\/checkin/);
     expect((await api('POST', '/api/queue/tickets', { service: 'noi', print: 'no' }, { 'x-kiosk-token': 'not-the-kiosk-token-at-all' })).status).toBe(401);
     expect(count()).toBe(before);
   });
