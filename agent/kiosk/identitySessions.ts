@@ -11,6 +11,8 @@ export interface KioskIdentity {
   expiresAt: number;
   /** The last look-up's full answer: the check-in sends it to the HIS; the page saw only a trimmed view. */
   lookup?: { appointments: HisAppointment[]; insurance: InsuranceStatus | null };
+  /** The look-up in flight: a second request for the same reference waits for it instead of asking again. */
+  lookupInFlight?: Promise<{ reachable: boolean; appointments: HisAppointment[]; insurance: InsuranceStatus | null }>;
 }
 
 export interface IdentitySessionsOptions {

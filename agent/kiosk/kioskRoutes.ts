@@ -153,7 +153,12 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
         if (!entry) return reply.code(410).send({ error: SESSION_GONE });
         const unreachable = { message: HIS_UNREACHABLE_MESSAGE, nextStep: HIS_UNREACHABLE_NEXT_STEP };
         if (entry.lookup) return lookupView(entry.lookup.appointments, entry.lookup.insurance, true, unreachable);
-        if (!deps.lookup) return lookupView([], null, false, unreachable);
+        if (entry.lookupInFlight) {
+          const r = await entry.lookupInFlight;
+          return lookupView(r.appointments, r.insurance, r.reachable, unreachable);
+        }
+        const lookup = deps.lookup;
+        if (!lookup) return lookupView([], null, false, unreachable);
         // Both limits checked before either is spent: each look-up runs on a staff member's
         // personal gateway account, so no request beyond them reaches the HIS or the gateway.
         const kioskKey = kioskOf(req);
@@ -166,11 +171,14 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
         perIdNumber.take(numberBucket);
         const today = isoWithOffset(now(), deps.timezone).slice(0, 10);
         const signal = AbortSignal.timeout(4_000);
-        const [appointments, insurance] = await Promise.all([deps.lookup.findAppointments(entry.identity.idNumber, today, signal), deps.lookup.getInsuranceStatus(entry.identity, signal)]);
-        const reachable = appointments.ok || insurance.ok;
-        const found = { appointments: appointments.ok ? appointments.value : [], insurance: insurance.ok ? insurance.value : null };
-        if (reachable) entry.lookup = found;
-        return lookupView(found.appointments, found.insurance, reachable, unreachable);
+        entry.lookupInFlight = (async () => {
+          const [appointments, insurance] = await Promise.all([lookup.findAppointments(entry.identity.idNumber, today, signal), lookup.getInsuranceStatus(entry.identity, signal)]);
+          const found = { reachable: appointments.ok || insurance.ok, appointments: appointments.ok ? appointments.value : [], insurance: insurance.ok ? insurance.value : null };
+          if (found.reachable) entry.lookup = { appointments: found.appointments, insurance: found.insurance };
+          return found;
+        })().finally(() => delete entry.lookupInFlight);
+        const found = await entry.lookupInFlight;
+        return lookupView(found.appointments, found.insurance, found.reachable, unreachable);
       },
     );
 

@@ -161,6 +161,15 @@ describe('look-ups: only what the screen shows, within the limits', () => {
     for (const hidden of ['BS. Trần', 'P.105', 'LH-']) expect(a.text).not.toContain(hidden);
   });
 
+  it('the same reference asked twice at once reaches the gateway once', async () => {
+    const before = k.gateway!.lookups.length;
+    const person = await identify({ digits: syntheticCccdFor('010') });
+    const [a, b] = await Promise.all([1, 2].map(() => call('POST', '/api/kiosk/lookup', { body: { identityRef: person.identityRef }, headers: K1 })));
+    expect([a!.status, b!.status]).toEqual([200, 200]);
+    expect(a!.json).toEqual(b!.json);
+    expect(k.gateway!.lookups.length - before).toBe(1);
+  });
+
   it('one CCCD number is looked up at most 3 times in 10 minutes, whatever the kiosk does', async () => {
     const id = syntheticCccdFor('004');
     const gatewayBefore = k.gateway!.lookups.filter((l) => l.maThe === id).length;
