@@ -12,6 +12,7 @@ import { CheckInRegistrar, createHisLookup, type HisLookup } from './his/index.t
 import websocket from '@fastify/websocket';
 import { PRINTERS_SERVICE, type PrinterPool } from '../drivers/printer/printerPool.ts';
 import { registerKioskRoutes } from './kiosk/kioskRoutes.ts';
+import { kioskSettings } from './kiosk/settings.ts';
 import { queueRoutes } from './queue/routes.ts';
 import { TicketPrinting } from './queue/ticketPrinting.ts';
 import { TicketQueue } from './queue/ticketQueue.ts';
@@ -22,6 +23,7 @@ import type { AgentConfig, DestinationConfig, DeviceConfig } from './config/type
 import { DeviceAlarms } from './deviceAlarms.ts';
 import { DEFAULT_BATCH_MAX_BYTES, OutboxForwarder } from './forward/forwarder.ts';
 import { routesTaking, type Destination, type DestinationContext } from './forward/destination.ts';
+import type { ConsoleAuth } from './http/auth.ts';
 import { AgentMetrics } from './http/metrics.ts';
 import { buildLocalApi, type LocalApiOptions } from './http/server.ts';
 import { createLogger } from './log.ts';
@@ -190,7 +192,7 @@ export class Agent implements RuntimeView {
       metrics: this.metrics,
       log: this.log,
       ingest: this.services.get<IngestRouter>(INGEST_SERVICE)!,
-      plugins: [(api, auth) => this.registerFrontEndRoutes(api, auth.requireAdmin), ...(this.options.httpPlugins ?? [])],
+      plugins: [(api, auth) => this.registerFrontEndRoutes(api, auth), ...(this.options.httpPlugins ?? [])],
     });
     await app.listen({ host: c.http.host, port: c.http.port });
     this.http = app;
@@ -363,17 +365,21 @@ export class Agent implements RuntimeView {
   }
 
   /** Queue (counter page, call screen) and kiosk routes, over the shared services. */
-  private async registerFrontEndRoutes(app: FastifyInstance, requireAdmin: Parameters<typeof queueRoutes>[1]['requireAdmin']): Promise<void> {
-    await app.register(websocket);
-    await app.register(studiesRoutes, { index: () => this.services.get<SqliteStudyIndex>(STUDY_INDEX_SERVICE), requireAdmin: requireAdmin as never });
+  private async registerFrontEndRoutes(app: FastifyInstance, auth: Pick<ConsoleAuth, 'requireAdmin' | 'requireStaff' | 'requireKiosk'>): Promise<void> {
+    // The pages never send more than a few bytes on a socket: a large frame is an attack.
+    await app.register(websocket, { options: { maxPayload: 4096 } });
+    await app.register(studiesRoutes, { index: () => this.services.get<SqliteStudyIndex>(STUDY_INDEX_SERVICE), requireAdmin: auth.requireAdmin as never });
     const printers = () => this.services.get<PrinterPool>(PRINTERS_SERVICE);
     // One print log for the kiosk, the counter page and the console (failed prints are reprinted).
     const printing = this.queue ? new TicketPrinting(this.queue, printers) : null;
-    if (this.queue && printing) await app.register(queueRoutes, { queue: this.queue, printers, printing, requireAdmin });
+    const kiosk = kioskSettings(this.config.kiosk);
+    if (this.queue && printing) await app.register(queueRoutes, { queue: this.queue, printers, printing, requireAdmin: auth.requireAdmin, requireStaff: auth.requireStaff, requireKiosk: auth.requireKiosk, allowedOrigins: kiosk.allowedOrigins });
     const queue = this.queue;
-    registerKioskRoutes(app, {
+    await registerKioskRoutes(app, {
       bus: this.bus,
       timezone: this.config.box.timezone,
+      requireKiosk: auth.requireKiosk,
+      settings: kiosk,
       ...(queue ? { queue } : {}),
       ...(this.services.get<HisLookup>(HIS_LOOKUP_SERVICE) ? { lookup: this.services.get<HisLookup>(HIS_LOOKUP_SERVICE)! } : {}),
       ...(this.services.get<CheckInRegistrar>(HIS_CHECKIN_SERVICE) ? { registrar: this.services.get<CheckInRegistrar>(HIS_CHECKIN_SERVICE)! } : {}),

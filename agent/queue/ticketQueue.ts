@@ -4,6 +4,7 @@ import type { EventBus } from '../bus.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Journal } from '../../drivers/contract.ts';
 import { ageOn, localDay } from './localDay.ts';
+import { publicEvent } from './publicView.ts';
 import { migrateQueue } from './schema.ts';
 import {
   PRIORITY_CLASSES,
@@ -614,7 +615,8 @@ export class TicketQueue {
     }
     const bus = this.options.bus;
     if (bus) {
-      bus.emit('domain.event', { visibility: 'lan', topic: `queue/${event.service}/evt`, body: event });
+      // The LAN broker gets numbers only (publicView.ts); the journal below keeps the full event.
+      bus.emit('domain.event', { visibility: 'lan', topic: `queue/${event.service}/evt`, body: publicEvent(this, event) });
       const day = localDay(event.at, this.tz);
       const svc = this.services.get(event.service);
       if (svc) {

@@ -1,16 +1,18 @@
 // Counter page for staff: pick the counter, call next, recall, serve, skip, finish, transfer,
-// confirm a priority claim (recording who), reprint. Live state comes over the WebSocket.
-// Actions need the staff login (the console's session cookie): the page asks for it on a 401.
+// confirm a priority claim, reprint. The page has its own login (a staff account, limited to its
+// counters); every action is recorded under that account. Live numbers come over the open
+// WebSocket; the current ticket in full (priority class, who confirmed it) from a staff route.
 const $ = (id) => document.getElementById(id);
 const PRIORITY_VI = { emergency: 'Cấp cứu', under6: 'Trẻ dưới 6 tuổi', pregnant: 'Phụ nữ có thai', disability: 'Người khuyết tật nặng', age75: 'Người từ 75 tuổi', merit: 'Người có công với cách mạng' };
 let config = null;
 let snapshot = null;
+/** The logged-in account: { user, role, counters }. */
+let me = null;
+/** The current ticket of the chosen counter in full, from GET /api/queue/counters/:id. */
+let detail = null;
 
 function counterId() {
   return $('counter').value;
-}
-function staff() {
-  return $('staff').value.trim();
 }
 function say(text, kind = 'ok') {
   const m = $('message');
@@ -38,9 +40,25 @@ function post(path, body = {}) {
 }
 
 function showLogin() {
+  me = null;
   $('app').hidden = true;
+  $('logout').hidden = true;
+  $('whoami').textContent = '';
   $('login').hidden = false;
   $('login').elements.user.focus();
+}
+
+/** Who is logged in, and the counters the select offers (only the account's own). */
+async function whoAmI() {
+  me = await call('/api/queue/me');
+  $('whoami').textContent = `Nhân viên: ${me.user}`;
+  $('logout').hidden = false;
+  const counters = config.counters.filter((c) => me.counters.includes(c.id));
+  fillSelect($('counter'), counters.map((c) => [c.id, c.name || `Quầy ${c.number}`]), localStorage.getItem('counter'));
+  $('login').hidden = true;
+  $('app').hidden = false;
+  await refreshDetail();
+  await refreshPrinting();
 }
 
 $('login').onsubmit = async (e) => {
@@ -54,9 +72,12 @@ $('login').onsubmit = async (e) => {
   }
   $('login').reset();
   $('login-error').textContent = '';
-  $('login').hidden = true;
-  $('app').hidden = false;
-  await refreshPrinting();
+  await whoAmI().catch((err) => say(err.message, 'error'));
+};
+
+$('logout').onclick = async () => {
+  await fetch('/api/logout', { method: 'POST' }).catch(() => undefined);
+  showLogin();
 };
 
 async function act(fn, okText) {
@@ -74,15 +95,30 @@ function current() {
   return snapshot?.counters.find((c) => c.id === counterId())?.current ?? null;
 }
 
+/** The chosen counter's current ticket in full (the open feed carries numbers only). */
+async function refreshDetail() {
+  if (!me || !counterId()) return;
+  const id = counterId();
+  try {
+    const r = await call(`/api/queue/counters/${encodeURIComponent(id)}`);
+    if (id === counterId()) detail = r.current;
+  } catch (err) {
+    detail = null;
+    if (!(err instanceof LoginRequired)) say(err.message, 'error');
+  }
+  render();
+}
+
 function render() {
   if (!snapshot || !config) return;
   const counter = config.counters.find((c) => c.id === counterId());
   const cur = current();
+  const full = cur && detail?.id === cur.id ? detail : null;
   const svcName = (id) => config.services.find((s) => s.id === id)?.name ?? id;
   $('number').textContent = cur ? cur.number : '—';
   $('service').textContent = cur ? svcName(cur.service) : '';
-  $('priority').textContent = cur?.priority && cur.priorityStatus !== 'rejected' ? `Ưu tiên: ${PRIORITY_VI[cur.priority]}${cur.priorityStatus === 'claimed' ? ' (chưa xác nhận)' : cur.priorityConfirmedBy ? ` — xác nhận: ${cur.priorityConfirmedBy}` : ''}` : '';
-  $('claim').hidden = !(cur && cur.priorityStatus === 'claimed');
+  $('priority').textContent = full?.priority && full.priorityStatus !== 'rejected' ? `Ưu tiên: ${PRIORITY_VI[full.priority]}${full.priorityStatus === 'claimed' ? ' (chưa xác nhận)' : full.priorityConfirmedBy ? ` — xác nhận: ${full.priorityConfirmedBy}` : ''}` : '';
+  $('claim').hidden = !(full && full.priorityStatus === 'claimed');
   for (const id of ['recall', 'skip', 'finish', 'reprint', 'transfer-go']) $(id).disabled = !cur;
   $('serve').disabled = !cur || cur.state !== 'called';
   const mine = new Set(counter?.services ?? []);
@@ -101,7 +137,7 @@ function render() {
       b.type = 'button';
       b.textContent = 'Gọi lại';
       b.dataset.ticket = r.id;
-      b.onclick = () => act(() => post(`/api/queue/counters/${counterId()}/recall`, { ticket: r.id, by: staff() || undefined }), (x) => `Đã gọi lại số ${x.ticket.number}`);
+      b.onclick = () => act(() => post(`/api/queue/counters/${counterId()}/recall`, { ticket: r.id }), (x) => `Đã gọi lại số ${x.ticket.number}`);
       li.append(b);
       return li;
     }),
@@ -118,24 +154,23 @@ async function load() {
   const body = await res.json();
   config = body.config;
   snapshot = body.snapshot;
-  fillSelect($('counter'), config.counters.map((c) => [c.id, c.name || `Quầy ${c.number}`]), localStorage.getItem('counter'));
   fillSelect($('t-service'), config.services.map((s) => [s.id, s.name]));
   fillSelect($('t-counter'), [['', 'Bất kỳ'], ...config.counters.map((c) => [c.id, c.name || `Quầy ${c.number}`])]);
-  $('staff').value = localStorage.getItem('staff') ?? '';
   render();
 }
 
 $('counter').onchange = () => {
   localStorage.setItem('counter', counterId());
+  detail = null;
   render();
+  void refreshDetail();
 };
-$('staff').onchange = () => localStorage.setItem('staff', staff());
-const by = () => (staff() ? { by: staff() } : {});
-$('next').onclick = () => act(() => post(`/api/queue/counters/${counterId()}/next`, by()), (r) => `Mời số ${r.ticket.number}`);
-$('recall').onclick = () => act(() => post(`/api/queue/counters/${counterId()}/recall`, by()), (r) => `Đã gọi lại số ${r.ticket.number}`);
-$('serve').onclick = () => act(() => post(`/api/queue/counters/${counterId()}/serve`, by()), 'Bắt đầu phục vụ');
-$('skip').onclick = () => act(() => post(`/api/queue/counters/${counterId()}/skip`, by()), (r) => `Số ${r.ticket.number} vắng mặt`);
-$('finish').onclick = () => act(() => post(`/api/queue/counters/${counterId()}/finish`, by()), (r) => `Xong số ${r.ticket.number}`);
+const counterAction = (action, okText) => () => act(() => post(`/api/queue/counters/${counterId()}/${action}`), okText).then(refreshDetail);
+$('next').onclick = counterAction('next', (r) => `Mời số ${r.ticket.number}`);
+$('recall').onclick = counterAction('recall', (r) => `Đã gọi lại số ${r.ticket.number}`);
+$('serve').onclick = counterAction('serve', 'Bắt đầu phục vụ');
+$('skip').onclick = counterAction('skip', (r) => `Số ${r.ticket.number} vắng mặt`);
+$('finish').onclick = counterAction('finish', (r) => `Xong số ${r.ticket.number}`);
 const reprint = (id) => act(() => post(`/api/queue/tickets/${id}/reprint`, { counter: counterId() }), (r) => (r.print?.ok ? `Đã in lại phiếu ${r.print.ticketId}` : `Máy in lỗi: ${r.print?.error ?? ''}`));
 $('reprint').onclick = () => {
   const cur = current();
@@ -145,6 +180,7 @@ $('reprint').onclick = () => {
 // ---- printers and failed prints (a failed print never loses the ticket: reprint it here) ----
 const PAPER = (p) => (p.status?.paperOut ? 'hết giấy' : p.status?.coverOpen ? 'nắp mở' : p.lastError ? `lỗi: ${p.lastError}` : 'sẵn sàng');
 async function refreshPrinting() {
+  if (!me) return;
   try {
     const [{ printers }, { prints }] = await Promise.all([call('/api/queue/printers'), call('/api/queue/prints?failed=true')]);
     $('printers').replaceChildren(
@@ -178,15 +214,14 @@ async function refreshPrinting() {
 $('transfer-go').onclick = () => {
   const cur = current();
   if (!cur) return;
-  const body = { service: $('t-service').value, position: $('t-position').value, ...by() };
+  const body = { service: $('t-service').value, position: $('t-position').value };
   if ($('t-counter').value) body.counter = $('t-counter').value;
-  act(() => post(`/api/queue/tickets/${cur.id}/transfer`, body), (r) => `Đã chuyển số ${r.ticket.number}`);
+  act(() => post(`/api/queue/tickets/${cur.id}/transfer`, body), (r) => `Đã chuyển số ${r.ticket.number}`).then(refreshDetail);
 };
 const claim = (accept) => {
   const cur = current();
   if (!cur) return;
-  if (!staff()) return say('Nhập tên nhân viên để xác nhận ưu tiên', 'error');
-  act(() => post(`/api/queue/tickets/${cur.id}/priority`, { by: staff(), accept }), accept ? 'Đã xác nhận ưu tiên' : 'Đã bỏ ưu tiên');
+  act(() => post(`/api/queue/tickets/${cur.id}/priority`, { accept }), accept ? 'Đã xác nhận ưu tiên' : 'Đã bỏ ưu tiên').then(refreshDetail);
 };
 $('confirm').onclick = () => claim(true);
 $('reject').onclick = () => claim(false);
@@ -201,8 +236,12 @@ function connect() {
   ws.onmessage = (m) => {
     const msg = JSON.parse(m.data);
     if (msg.snapshot) {
+      const before = current();
       snapshot = msg.snapshot;
       render();
+      const after = current();
+      // The number on the counter changed (or its state, or a claim was decided): fetch it in full.
+      if (after && (after.id !== before?.id || after.state !== before?.state || msg.event?.type?.startsWith('priority'))) void refreshDetail();
     }
     if (msg.type === 'print') {
       if (!msg.result.ok) say(`Máy in lỗi, phiếu ${msg.record?.number ?? msg.result.ticketId}: ${msg.result.error}`, 'error');
@@ -220,9 +259,10 @@ setInterval(() => {
 }, 5000);
 await load();
 connect();
-// The page is open to read; the first staff-only request decides whether to ask for the login.
-$('app').hidden = false;
-await refreshPrinting();
+// The page asks who is logged in; without a session it shows the staff login.
+await whoAmI().catch((err) => {
+  if (!(err instanceof LoginRequired)) say(err.message, 'error');
+});
 setInterval(() => {
   if (!$('app').hidden) void refreshPrinting();
 }, 15_000);

@@ -1,9 +1,24 @@
-// The patient kiosk: one decision per screen, touch only, Vietnamese. Personal data lives in
-// `session` and the DOM until the idle reset wipes both. No framework, no build step.
+// The patient kiosk: one decision per screen, touch only, Vietnamese. The identity stays on the
+// box: the page holds an opaque reference to it (identityRef), the name it greets with and the
+// look-up's verdict, in `session` and the DOM until the idle reset wipes them (and the box's copy).
+// No framework, no build step.
 'use strict';
 
-// 75 s without a touch wipes the session (?idle=N shortens it for tests and demos).
+// The kiosk unit's credential: its browser is started with /kiosk/?token=…; the token is kept in
+// sessionStorage (the page reloads itself when the agent restarts) and taken out of the address
+// bar so it is not shown, bookmarked or sent as a referrer. A kiosk on the box itself has none.
 const params = new URLSearchParams(location.search);
+const TOKEN_KEY = 'kiosk-token';
+const TOKEN = params.get('token') || sessionStorage.getItem(TOKEN_KEY) || '';
+if (params.has('token')) {
+  params.delete('token');
+  history.replaceState(null, '', `${location.pathname}${params.size ? `?${params}` : ''}${location.hash}`);
+}
+const keepToken = () => TOKEN && sessionStorage.setItem(TOKEN_KEY, TOKEN);
+keepToken();
+const authHeaders = TOKEN ? { 'x-kiosk-token': TOKEN } : {};
+
+// 75 s without a touch wipes the session (?idle=N shortens it for tests and demos).
 const IDLE_SECONDS = Number(params.get('idle')) || 75;
 // The attract prompt is spoken when the screen resets and every 2 minutes while nobody is there
 // (?voice=0 silences it). Clips come from kiosk/audio (espeak-ng, or recordings).
@@ -53,23 +68,37 @@ function armIdle() {
   }, (IDLE_SECONDS - COUNTDOWN_SECONDS) * 1000);
 }
 
-/** Back to the attract screen with every personal datum gone from memory and the page. */
+/** Back to the attract screen with every personal datum gone from memory, the page and the box. */
 function reset() {
   session = {};
-  for (const id of ['ticket-print', 'greeting-name', 'insurance', 'insurance-next', 'appointment-text', 'ticket-number', 'ticket-service', 'ticket-ahead', 'typed-digits', 'typed-error', 'message-text', 'message-next']) $(id).textContent = '';
+  for (const id of ['ticket-print', 'greeting-name', 'insurance', 'insurance-next', 'appointment-text', 'ticket-number', 'ticket-service', 'ticket-ahead', 'ticket-priority', 'typed-digits', 'typed-error', 'message-text', 'message-next']) $(id).textContent = '';
   $('service-list').replaceChildren();
   $('appointment-box').hidden = true;
   typed = '';
   wedge.value = '';
   sessionStorage.clear();
+  keepToken();
+  // The box forgets every identity this kiosk read (it also drops them after a few minutes).
+  post('/api/kiosk/reset', {}).catch(() => undefined);
   show('attract');
 }
 
-async function post(path, body) {
-  const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function request(path, init = {}) {
+  const res = await fetch(path, { ...init, headers: { ...authHeaders, ...(init.headers ?? {}) } });
   const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(data.error ?? `HTTP ${res.status}`);
+  if (!res.ok) throw new ApiError(data.error ?? `HTTP ${res.status}`, res.status);
   return data;
+}
+
+function post(path, body) {
+  return request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
 function message(text, next) {
@@ -78,41 +107,44 @@ function message(text, next) {
   show('message');
 }
 
-async function greet(identity) {
-  session.identity = identity;
-  const name = identity.fullName ? identity.fullName : `số CCCD …${identity.idNumber.slice(-3)}`;
-  $('greeting-name').textContent = `Xin chào ${name}`;
+/** `person`: the box's greeting view (identityRef, name or the number's last three digits, source). */
+async function greet(person) {
+  const ref = person.identityRef;
+  session.identityRef = ref;
+  session.appointment = null;
+  $('greeting-name').textContent = `Xin chào ${person.name || `số CCCD …${person.idLast3}`}`;
   $('insurance').textContent = 'Đang kiểm tra thẻ bảo hiểm y tế…';
   $('insurance').className = 'big';
   $('insurance-next').textContent = '';
+  $('appointment-box').hidden = true;
   show('greeting');
   try {
-    const info = await post('/api/kiosk/lookup', { identity });
-    if (session.identity !== identity) return; // reset or another card meanwhile
+    const info = await post('/api/kiosk/lookup', { identityRef: ref });
+    if (session.identityRef !== ref) return; // reset or another card meanwhile
     if (info.insurance) {
       $('insurance').textContent = info.insurance.patientMessage;
       $('insurance').className = `big ${info.insurance.verdict === 'valid' ? 'ok' : 'warn'}`;
       $('insurance-next').textContent = info.insurance.nextStep;
-      session.insuranceCode = info.insurance.code;
     } else {
       $('insurance').textContent = info.message ?? '';
       $('insurance-next').textContent = info.nextStep ?? '';
     }
-    const appointment = info.appointments?.[0];
-    if (appointment) {
-      session.appointment = appointment;
-      // "2026-11-22T08:30:00+07:00" → "08:30" (the HIS gives local times).
-      const time = /T(\d{2}:\d{2})/.exec(appointment.time)?.[1] ?? appointment.time;
-      $('appointment-text').textContent = `Bạn có lịch hẹn: ${appointment.serviceName ?? appointment.serviceCode} lúc ${time}`;
+    if (info.appointment) {
+      session.appointment = info.appointment;
+      $('appointment-text').textContent = `Bạn có lịch hẹn: ${info.appointment.serviceName ?? info.appointment.serviceCode} lúc ${info.appointment.time}`;
       $('appointment-box').hidden = false;
     }
-  } catch {
-    $('insurance').textContent = 'Chưa kiểm tra được thẻ bảo hiểm; bạn vẫn lấy số bình thường.';
+  } catch (err) {
+    if (session.identityRef !== ref) return;
+    // Too many look-ups (429) or the card read expired (410): the box's own plain words.
+    $('insurance').textContent = err.status === 429 || err.status === 410 ? err.message : 'Chưa kiểm tra được thẻ bảo hiểm; bạn vẫn lấy số bình thường.';
+    $('insurance').className = 'big warn';
   }
 }
 
 async function chooseService() {
-  const { services } = await fetch('/api/kiosk/services').then((r) => r.json());
+  session.tookAppointment = false;
+  const { services } = await request('/api/kiosk/services');
   $('service-list').replaceChildren(
     ...services.map((s) => {
       const b = document.createElement('button');
@@ -132,14 +164,18 @@ async function issue(claim) {
   show('reading');
   $('reading-text').textContent = 'Đang lấy số…';
   try {
+    // The box takes the identity (and the birth date that gives a priority class) from what it
+    // read itself: the page sends only the reference.
     const r = await post('/api/kiosk/checkin', {
       service: session.service,
-      ...(session.identity ? { identity: session.identity } : {}),
+      ...(session.identityRef ? { identityRef: session.identityRef } : {}),
       ...(claim ? { claim } : {}),
-      ...(session.appointment?.id ? { appointmentId: session.appointment.id } : {}),
-      ...(session.insuranceCode ? { insuranceCode: session.insuranceCode } : {}),
+      ...(session.tookAppointment ? { appointment: true } : {}),
     });
+    session.identityRef = null;
     session.ticketId = r.ticket.id;
+    const label = PRIORITY_VI[r.ticket.priority];
+    $('ticket-priority').textContent = !label ? '' : r.ticket.priorityStatus === 'claimed' ? `Ưu tiên: ${label} (nhân viên quầy sẽ xác nhận)` : `Số ưu tiên: ${label}`;
     $('ticket-print').textContent = r.print === 'none' ? 'Xin nhớ số của bạn.' : 'Đang in phiếu…';
     $('ticket-print').className = 'hint';
     $('ticket-number').textContent = r.ticket.number;
@@ -150,6 +186,8 @@ async function issue(claim) {
     message('Chưa lấy được số.', `${err.message}. Xin mời đến quầy tiếp đón.`);
   }
 }
+
+const PRIORITY_VI = { emergency: 'Cấp cứu', under6: 'Trẻ dưới 6 tuổi', pregnant: 'Phụ nữ có thai', disability: 'Người khuyết tật nặng', age75: 'Người từ 75 tuổi', merit: 'Người có công với cách mạng' };
 
 // Typed 12-digit number on an on-screen keypad.
 let typed = '';
@@ -170,9 +208,9 @@ for (const key of ['1', '2', '3', '4', '5', '6', '7', '8', '9', '⌫', '0', 'OK'
         return;
       }
       try {
-        const { identity } = await post('/api/kiosk/identify', { digits: typed });
+        const person = await post('/api/kiosk/identify', { digits: typed });
         typed = '';
-        await greet(identity);
+        await greet(person);
       } catch (err) {
         $('typed-error').textContent = err.message;
       }
@@ -198,19 +236,19 @@ document.addEventListener('keydown', async (e) => {
     wedge.value = '';
     if (text.length >= 20) {
       try {
-        const { identity } = await post('/api/kiosk/identify', { qr: text });
-        await greet(identity);
+        await greet(await post('/api/kiosk/identify', { qr: text }));
       } catch (err) {
         message('Không đọc được mã QR.', `${err.message}. Xin quét lại hoặc nhập số CCCD.`);
       }
     }
-  } else if (e.key.length === 1) wedge += e.key;
+  }
 });
 
 // Card events from the chip reader.
 let socketDownSince = null;
 function connect() {
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/kiosk/live`);
+  // Browsers cannot set headers on a WebSocket: the token goes in the query.
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/kiosk/live${TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : ''}`);
   ws.onopen = () => (socketDownSince = null);
   ws.onmessage = (m) => {
     const e = JSON.parse(m.data);
@@ -222,11 +260,10 @@ function connect() {
         message(e.body.message, 'Bạn có thể thử lại, quét mã QR hoặc nhập số CCCD.');
       }
     } else if (e.type === 'card/identity') {
-      const id = e.body.identity;
-      // A new person, or the chip read after a typed number or QR: the chip's data (name, date of
-      // birth) replaces what was typed. The same chip again changes nothing.
-      const fromChip = (i) => String(i?.source ?? '').startsWith('chip');
-      if (id?.idNumber !== session.identity?.idNumber || (fromChip(id) && !fromChip(session.identity))) greet(id);
+      // The box sends only new reads: a new person, or the chip read after a typed number or QR
+      // (its name replaces what was typed; `replaces` names the earlier reference). The same chip
+      // again, or the reader's echo of a QR this page sent, never comes.
+      if (e.body.identityRef && e.body.identityRef !== session.identityRef) greet(e.body);
     } else if (e.type === 'ticket/print' && e.body.ticketId === session.ticketId) {
       $('ticket-print').textContent = e.body.ok ? 'Đã in phiếu. Mời bạn nhận phiếu.' : e.body.none ? 'Xin nhớ số của bạn.' : 'Máy in chưa in được phiếu; nhân viên quầy sẽ in lại cho bạn.';
       $('ticket-print').className = e.body.ok ? 'hint' : 'hint warn';
@@ -251,11 +288,12 @@ $('go-noid').addEventListener('click', () => chooseService());
 $('choose-service').addEventListener('click', () => chooseService());
 $('take-appointment').addEventListener('click', async () => {
   // The HIS names services its own way: match the booked one to a queue service by code or name.
-  const { services } = await fetch('/api/kiosk/services').then((r) => r.json());
+  const { services } = await request('/api/kiosk/services');
   const a = session.appointment;
   const match = services.find((s) => s.id.toLowerCase() === a.serviceCode.toLowerCase() || s.name === a.serviceName);
   if (!match) return chooseService();
   session.service = match.id;
+  session.tookAppointment = true;
   show('priority');
 });
 for (const b of document.querySelectorAll('[data-claim]')) b.addEventListener('click', () => issue(b.dataset.claim));

@@ -12,6 +12,7 @@ import { openStore } from '../../agent/store/store.ts';
 import { TicketQueue } from '../../agent/queue/ticketQueue.ts';
 import type { QueueConfig } from '../../agent/queue/types.ts';
 import { registerKioskRoutes } from '../../agent/kiosk/kioskRoutes.ts';
+import { ConsoleAuth } from '../../agent/http/auth.ts';
 import { CheckInRegistrar, createHisLookup, HisHttpDestination } from '../../agent/his/index.ts';
 import { OutboxForwarder } from '../../agent/forward/forwarder.ts';
 import { startHisSim, type HisSim } from '../sim/his.ts';
@@ -25,7 +26,14 @@ export interface KioskApp {
   close(): Promise<void>;
 }
 
-export async function startKioskApp(): Promise<KioskApp> {
+export interface KioskAppOptions {
+  /** Kiosk units and their tokens (kiosk.units). */
+  units?: Array<{ id: string; token: string }>;
+  /** kiosk.allowLoopback (default true). */
+  allowLoopback?: boolean;
+}
+
+export async function startKioskApp(options: KioskAppOptions = {}): Promise<KioskApp> {
   const tmp = tempDir('kiosk-app-');
   const store = await openStore({ dir: tmp.dir });
   const bus = new EventBus();
@@ -38,11 +46,14 @@ export async function startKioskApp(): Promise<KioskApp> {
   const forwarder = new OutboxForwarder(destination, store.outbox, systemClock, pino({ level: 'silent' }), bus, { window: 1, ordered: true, attemptTimeoutMs: 5_000, backoff: { initialMs: 100, maxMs: 500, jitter: 0.5 } });
   store.onEnqueued(() => forwarder.wake());
   forwarder.start();
-  const app: FastifyInstance = Fastify();
-  await app.register(websocket);
-  registerKioskRoutes(app, {
+  // The agent's validation rules (agent/http/server.ts): unknown fields are refused, not dropped.
+  const app: FastifyInstance = Fastify({ ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } } });
+  await app.register(websocket, { options: { maxPayload: 4096 } });
+  const auth = new ConsoleAuth({ accounts: [], kiosks: options.units ?? [], kioskLoopback: options.allowLoopback ?? true, sessionHours: 1 });
+  await registerKioskRoutes(app, {
     bus,
     timezone: 'Asia/Ho_Chi_Minh',
+    requireKiosk: auth.requireKiosk,
     queue,
     lookup: createHisLookup({ http: { baseUrl: hisBase } } as never),
     registrar: new CheckInRegistrar(store.journalFor('kiosk', []), 'his-checkin'),

@@ -17,22 +17,31 @@ export interface TestAgent {
   close(): Promise<void>;
 }
 
+/** Extra lines of the secrets file, and extra entries of the `http` block (e.g. `accounts: [...]`). */
+export interface TestAgentExtras {
+  secrets?: string;
+  http?: string;
+  /** The agent's logger (default: silent, or TEST_LOG_LEVEL) and the configured level (default: error). */
+  log?: pino.Logger;
+  logLevel?: string;
+}
+
 /** Starts the agent; on a failed start its directory is removed and the error thrown. */
-export async function startTestAgent(boxId: string, configBody: string): Promise<TestAgent> {
+export async function startTestAgent(boxId: string, configBody: string, extras: TestAgentExtras = {}): Promise<TestAgent> {
   const { dir, cleanup } = tempDir(`${boxId}-`);
-  writeFileSync(join(dir, 'secrets.yaml'), `admin_hash: "${await hashPassword(TEST_PASSWORD)}"\n`);
+  writeFileSync(join(dir, 'secrets.yaml'), `admin_hash: "${await hashPassword(TEST_PASSWORD)}"\n${extras.secrets ?? ''}`);
   const file = join(dir, 'agent.yaml');
   writeFileSync(
     file,
     `version: 1
 secretsFile: secrets.yaml
 box: { id: ${boxId}, facility: bv-test, name: Bệnh viện Thử nghiệm, dataDir: ./data }
-http: { host: 127.0.0.1, port: 0, admin: { user: admin, passwordHash: !secret admin_hash } }
+http: { host: 127.0.0.1, port: 0, admin: { user: admin, passwordHash: !secret admin_hash }${extras.http ? `, ${extras.http}` : ''} }
 lanBroker: { enabled: false }
-log: { level: ${process.env.TEST_LOG_LEVEL ?? 'error'} }
+log: { level: ${extras.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'error'} }
 ${configBody}`,
   );
-  const agent = new Agent({ configFile: file, log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const agent = new Agent({ configFile: file, log: extras.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   try {
     await agent.start();
   } catch (err) {

@@ -46,6 +46,9 @@ export interface HisSim {
   registrations: ReceivedRegistration[];
   /** Every registration request, repeats included. */
   registrationAttempts: number;
+  /** Appointment and insurance look-ups received (the kiosk's rate limits are checked against these). */
+  appointmentLookups: number;
+  insuranceLookups: number;
   /** HL7 messages received over MLLP (when hl7Port was given). */
   hl7Messages: string[];
   /** The MLLP port, when hl7Port was given. */
@@ -76,6 +79,8 @@ export async function startHisSim(options: HisSimOptions = {}): Promise<HisSim> 
   const sim = {
     registrations: [] as ReceivedRegistration[],
     registrationAttempts: 0,
+    appointmentLookups: 0,
+    insuranceLookups: 0,
     received: [] as HisSim['received'],
     hl7Messages: [] as string[],
   };
@@ -95,6 +100,7 @@ export async function startHisSim(options: HisSimOptions = {}): Promise<HisSim> 
       }
     }
     if (req.method === 'GET' && url.pathname === '/api/appointments') {
+      sim.appointmentLookups++;
       const cccd = url.searchParams.get('cccd') ?? '';
       const day = url.searchParams.get('date') ?? '';
       if (!/^\d{12}$/.test(cccd) || !/^\d{4}-\d{2}-\d{2}$/.test(day)) return json(res, 400, { error: 'cccd (12 digits) and date (yyyy-mm-dd) are required' });
@@ -113,6 +119,7 @@ export async function startHisSim(options: HisSimOptions = {}): Promise<HisSim> 
       return json(res, 200, { requestId: requestId ?? null, status: 'registered', hisVisitId: `V${sim.registrations.length}` });
     }
     if (req.method === 'POST' && url.pathname === '/api/insurance') {
+      sim.insuranceLookups++;
       const b = (body ?? {}) as Record<string, unknown>;
       const cccd = String(b.cccd ?? '');
       if (!/^\d{12}$/.test(cccd)) return json(res, 200, { maKetQua: '205' });

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
 import { launchChromium } from '../../helpers/browser.ts';
-import { startKioskAgent, type KioskAgent } from '../../helpers/kioskAgent.ts';
+import { KIOSK_TOKEN, startKioskAgent, type KioskAgent } from '../../helpers/kioskAgent.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { DEFAULT_CITIZEN } from '../../sim/card/files.ts';
 import { startCardSimulator, type CardSimulator } from '../../sim/cardSimulator.ts';
@@ -22,7 +22,8 @@ let closeBrowser: () => Promise<void>;
 let card: CardSimulator | null = null;
 
 beforeAll(async () => {
-  kiosk = await startKioskAgent({ card: true, printer: true });
+  // A kiosk unit as on the LAN: no loopback exception, the page works only with its token.
+  kiosk = await startKioskAgent({ card: true, printer: true, allowLoopback: false });
   ({ browser, close: closeBrowser } = await launchChromium());
   mkdirSync(SHOTS, { recursive: true });
 });
@@ -35,9 +36,10 @@ afterAll(async () => {
   await kiosk?.close();
 });
 
+/** The kiosk page as systemd/kiosk.service starts it: with the unit's token in the URL. */
 async function openKiosk(): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1080, height: 1920 }, hasTouch: true });
-  await page.goto(`${kiosk.url}/kiosk/?voice=0`);
+  await page.goto(`${kiosk.url}/kiosk/?voice=0&token=${KIOSK_TOKEN}`);
   return page;
 }
 
@@ -72,6 +74,9 @@ async function chooseServiceAndTicket(page: Page, serviceName: string): Promise<
 describe('kiosk against the running agent (chip card behind the real pcscd)', () => {
   it('card tapped first: asks for the number, then the chip greets by name, insurance valid, service, ticket, check-in at the HIS', async () => {
     const page = await openKiosk();
+    // The token left the address bar at once and lives in sessionStorage for the page's reloads.
+    expect(page.url()).toBe(`${kiosk.url}/kiosk/?voice=0`);
+    expect(await page.evaluate(() => sessionStorage.getItem('kiosk-token'))).toBe(KIOSK_TOKEN);
     const id = syntheticCccdFor('000');
     await tap(id, 'Trần Thị Bích Ngọc');
     // No key yet (the chip opens with the last 6 digits of the number): the page asks for it.
@@ -167,7 +172,7 @@ describe('kiosk against the running agent (chip card behind the real pcscd)', ()
     const auth = { authorization: `Basic ${Buffer.from(`admin:${TEST_PASSWORD}`).toString('base64')}`, 'content-type': 'application/json' };
     const test = fetch(`${kiosk.url}/api/devices/card/test`, { method: 'POST', headers: auth, body: '{}' }).then((r) => r.json() as Promise<{ ok: boolean; detail: string }>);
     const id = syntheticCccdFor('003');
-    await fetch(`${kiosk.url}/api/kiosk/identify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ digits: id }) });
+    await fetch(`${kiosk.url}/api/kiosk/identify`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-kiosk-token': KIOSK_TOKEN }, body: JSON.stringify({ digits: id }) });
     await tap(id);
     const result = await test;
     expect(result.ok).toBe(true);

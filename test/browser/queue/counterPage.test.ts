@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../helpers/browser.ts';
 import { generateClips } from '../../../kiosk/audio/generate.ts';
 import { phraseClips } from '../../../kiosk/call-screen/phrase.js';
-import { startQueueAgent, TEST_PASSWORD, type QueueAgent } from './queueAgent.ts';
+import { startQueueAgent, STAFF_ALL, STAFF_Q1, TEST_PASSWORD, type QueueAgent } from './queueAgent.ts';
 
 // The counter page against a running agent (real store, login, printer driver and simulator),
 // with the call screen open next to it: every staff action is checked through the API and on the TV.
@@ -35,7 +35,7 @@ async function api(method: string, path: string, body?: unknown, auth = true): P
   return json;
 }
 const issue = async (body: Record<string, unknown>) => (await api('POST', '/api/queue/tickets', body, false)).ticket as { id: string; number: string };
-const ticket = async (id: string) => (await api('GET', `/api/queue/tickets/${id}`, undefined, false)).ticket;
+const ticket = async (id: string) => (await api('GET', `/api/queue/tickets/${id}`)).ticket;
 const tile = (c: string) => screen.locator(`.counter[data-counter="${c}"] .number`);
 type ScreenLog = { calls: Array<{ number: string; counter: number; clips: string[] }>; played: Array<{ id: string; ok: boolean; started: number; ended: number; playedRanges: number }> };
 const screenLog = (): Promise<ScreenLog> => screen.evaluate(() => (window as unknown as { __callScreen: ScreenLog }).__callScreen);
@@ -50,7 +50,8 @@ describe('counter page in Chromium against the agent', () => {
     await counter.goto(`${a.url}/counter/`);
     await counter.waitForSelector('#login', { state: 'visible' });
     expect(await counter.locator('#app').isHidden()).toBe(true);
-    await counter.fill('#login [name=user]', 'admin');
+    // The counter's own staff account, not the admin's.
+    await counter.fill('#login [name=user]', STAFF_ALL);
     await counter.fill('#login [name=password]', 'wrong');
     await counter.click('#login button[type=submit]');
     await expect.poll(() => counter.locator('#login-error').textContent(), { timeout: 10_000 }).toBe('Sai tài khoản hoặc mật khẩu');
@@ -58,12 +59,11 @@ describe('counter page in Chromium against the agent', () => {
     await counter.click('#login button[type=submit]');
     await counter.waitForSelector('#app', { state: 'visible' });
     await counter.waitForSelector('#link.up', { state: 'attached' });
+    expect(await counter.textContent('#whoami')).toBe(`Nhân viên: ${STAFF_ALL}`);
   });
 
   it('pick a counter and call next: the claimed priority goes first, the call screen shows and speaks it', async () => {
     await counter.selectOption('#counter', 'q1');
-    await counter.fill('#staff', 'ĐD. Lan');
-    await counter.locator('#staff').dispatchEvent('change');
     await counter.click('#next');
     await expect.poll(() => counter.locator('#number').textContent()).toBe(claimed.number);
     expect(await ticket(claimed.id)).toMatchObject({ state: 'called', counter: 'q1', calls: 1 });
@@ -75,13 +75,13 @@ describe('counter page in Chromium against the agent', () => {
     expect(played.every((p) => p.ok && p.playedRanges > 0)).toBe(true);
   });
 
-  it('confirms the priority claim, recording who', async () => {
+  it('confirms the priority claim, recording the logged-in account', async () => {
     await expect.poll(() => counter.locator('#claim').isVisible()).toBe(true);
     expect(await counter.locator('#priority').textContent()).toContain('chưa xác nhận');
     await counter.click('#confirm');
     await expect.poll(async () => (await ticket(claimed.id)).priorityStatus).toBe('confirmed');
-    expect((await ticket(claimed.id)).priorityConfirmedBy).toBe('ĐD. Lan');
-    await expect.poll(() => counter.locator('#priority').textContent()).toContain('xác nhận: ĐD. Lan');
+    expect((await ticket(claimed.id)).priorityConfirmedBy).toBe(STAFF_ALL);
+    await expect.poll(() => counter.locator('#priority').textContent()).toContain(`xác nhận: ${STAFF_ALL}`);
     expect(await counter.locator('#claim').isHidden()).toBe(true);
   });
 
@@ -145,5 +145,37 @@ describe('counter page in Chromium against the agent', () => {
     expect(a.printer.jobs.at(-1)!.qr).toEqual([claimed.id]);
     const prints = (await api('GET', '/api/queue/prints')).prints.filter((p: any) => p.ticketId === t.id);
     expect(prints.map((p: any) => [p.ok, p.reprint])).toEqual([[true, true], [false, false]]);
+  });
+
+  it('an account for counter q1 sees only q1, and the box refuses it q2 and the admin routes; nothing changes', async () => {
+    const page = await chromium.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${a.url}/counter/`);
+    await page.waitForSelector('#login', { state: 'visible' });
+    await page.fill('#login [name=user]', STAFF_Q1);
+    await page.fill('#login [name=password]', TEST_PASSWORD);
+    await page.click('#login button[type=submit]');
+    await page.waitForSelector('#app', { state: 'visible' });
+    expect(await page.locator('#counter option').evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value))).toEqual(['q1']);
+    await page.screenshot({ path: 'test-artifacts/screenshots/counter-staff-q1.png' });
+    const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    // What the page would not offer, sent by hand with the q1 account's session.
+    const waiting = await issue({ service: 'nhi', print: 'no' });
+    const before = await ticket(waiting.id);
+    const asQ1 = (method: string, path: string, body?: unknown) =>
+      fetch(`${a.url}${path}`, { method, headers: { cookie, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body !== undefined ? JSON.stringify(body) : undefined }).then(async (r) => ({ status: r.status, json: (await r.json().catch(() => null)) as { error?: string } | null }));
+    const next = await asQ1('POST', '/api/queue/counters/q2/next', {});
+    expect(next.status).toBe(403);
+    expect(next.json?.error).toMatch(/may act only for counter q1, not q2/);
+    expect((await asQ1('POST', `/api/queue/tickets/${waiting.id}/transfer`, { position: 'front', service: 'noi' })).status).toBe(403);
+    expect((await asQ1('POST', `/api/queue/tickets/${waiting.id}/cancel`, {})).status).toBe(403);
+    expect((await asQ1('GET', '/api/queue/counters/q2')).status).toBe(403);
+    expect(await ticket(waiting.id)).toEqual(before);
+    // A staff account is not an admin: configuration, journal, statistics and restart are refused.
+    for (const [method, path] of [['GET', '/api/config'], ['GET', '/api/journal'], ['GET', '/api/queue/stats'], ['POST', '/api/restart']] as const) {
+      const r = await asQ1(method, path, method === 'POST' ? {} : undefined);
+      expect({ path, status: r.status }).toEqual({ path, status: 403 });
+      expect(r.json?.error).toMatch(/may not do this; it needs admin/);
+    }
+    await page.close();
   });
 });

@@ -1,10 +1,15 @@
 // A real Agent (store, queue, HTTP with login, the escpos-printer driver) on ephemeral ports with
 // the printer simulator behind its printer: for browser tests of the counter page and call screen.
+import { hashPassword } from '../../../agent/http/password.ts';
 import { startPrinter, type PrinterSim } from '../../sim/printer.ts';
 import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
 import { startTestAgent, type TestAgent } from '../../helpers/testAgent.ts';
 
 export { TEST_PASSWORD };
+
+/** Counter accounts (password TEST_PASSWORD): `quay` acts for every counter, `quay1` for q1 only. */
+export const STAFF_ALL = 'quay';
+export const STAFF_Q1 = 'quay1';
 
 export interface QueueAgent extends TestAgent {
   printer: PrinterSim;
@@ -32,6 +37,10 @@ devices:
     retries: 0
     statusPollMs: 0
 `,
+      {
+        secrets: `staff_hash: "${await hashPassword(TEST_PASSWORD)}"\n`,
+        http: `accounts: [{ user: ${STAFF_ALL}, role: staff, passwordHash: !secret staff_hash }, { user: ${STAFF_Q1}, role: staff, passwordHash: !secret staff_hash, counters: [q1] }]`,
+      },
     );
     return {
       ...running,

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startPrinter, type PrinterSim } from '../../sim/printer.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { startAgentProcess, STAFF_AUTH, type AgentProcess } from './agentProcess.ts';
+import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
 
 // The whole agent process killed (SIGKILL) while kiosks take tickets over HTTP and the printer
 // prints them: every ticket the API acknowledged survives with its number, numbering continues,
@@ -51,9 +52,11 @@ describe('agent killed (SIGKILL) while issuing and printing', () => {
 
     const second = await startAgentProcess(tmp.dir, sim.port);
     cleanups.push(() => second.stop());
-    // Every acknowledged ticket is there with the same number.
+    // Every acknowledged ticket is there with the same number (tickets in full are for staff: one login).
+    const login = await fetch(`${second.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: TEST_PASSWORD }) });
+    const session = { cookie: login.headers.get('set-cookie')!.split(';')[0]! };
     for (const t of before) {
-      const res = await fetch(`${second.url}/api/queue/tickets/${t.id}`);
+      const res = await fetch(`${second.url}/api/queue/tickets/${t.id}`, { headers: session });
       expect(res.status, t.id).toBe(200);
       expect(((await res.json()) as { ticket: Ticket }).ticket).toMatchObject({ number: t.number, state: 'waiting' });
     }

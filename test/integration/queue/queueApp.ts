@@ -14,8 +14,14 @@ import { EscposPrinter } from '../../../drivers/printer/escposPrinter.ts';
 import { PrinterPool } from '../../../drivers/printer/printerPool.ts';
 import { startPrinter, type PrinterSim } from '../../sim/printer.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { ConsoleAuth } from '../../../agent/http/auth.ts';
+import { hashPassword } from '../../../agent/http/password.ts';
+import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
 
-export const ADMIN_TOKEN = 'test-admin';
+/** Accounts of the queue app (password TEST_PASSWORD): the admin, `quay` (staff, every counter), `quay1` (staff, counter q1 only). */
+export const ACCOUNTS = { admin: 'admin', staff: 'quay', staffQ1: 'quay1' } as const;
+export const KIOSK_TOKEN = 'queue-kiosk-token-0123456789';
+let passwordHash: Promise<string> | null = null;
 
 export interface QueueApp {
   app: FastifyInstance;
@@ -25,6 +31,8 @@ export interface QueueApp {
   printerSim: PrinterSim;
   pool: PrinterPool;
   store: Awaited<ReturnType<typeof openStore>>;
+  /** Logs in (POST /api/login) and returns the session cookie header. */
+  login(user: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -41,14 +49,22 @@ export async function startQueueApp(opts: { clock?: Clock; config?: QueueConfig;
   const printerSim = await startPrinter();
   const pool = new PrinterPool();
   if (opts.printer !== false) pool.add(new EscposPrinter('kiosk-printer', { transport: 'tcp', host: '127.0.0.1', port: printerSim.port, retries: 0 }));
-  const app = Fastify();
-  await app.register(queueRoutes, {
-    queue,
-    printers: pool,
-    requireAdmin: async (req, reply) => {
-      if (req.headers.authorization !== `Bearer ${ADMIN_TOKEN}`) await reply.code(401).send({ error: 'login required' });
-    },
+  // The agent's validation rules (agent/http/server.ts): unknown fields are refused, not dropped.
+  const app = Fastify({ ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } } });
+  passwordHash ??= hashPassword(TEST_PASSWORD);
+  const hash = await passwordHash;
+  const auth = new ConsoleAuth({
+    accounts: [
+      { user: ACCOUNTS.admin, role: 'admin', passwordHash: hash },
+      { user: ACCOUNTS.staff, role: 'staff', passwordHash: hash },
+      { user: ACCOUNTS.staffQ1, role: 'staff', passwordHash: hash, counters: ['q1'] },
+    ],
+    kiosks: [{ id: 'kiosk-1', token: KIOSK_TOKEN }],
+    kioskLoopback: true,
+    sessionHours: 1,
   });
+  auth.register(app);
+  await app.register(queueRoutes, { queue, printers: pool, requireAdmin: auth.requireAdmin, requireStaff: auth.requireStaff, requireKiosk: auth.requireKiosk });
   await app.register(fastifyStatic, { root: fileURLToPath(new URL('../../../kiosk/', import.meta.url)), prefix: '/', redirect: true });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
@@ -59,6 +75,11 @@ export async function startQueueApp(opts: { clock?: Clock; config?: QueueConfig;
     printerSim,
     pool,
     store,
+    async login(user: string) {
+      const res = await fetch(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user, password: TEST_PASSWORD }) });
+      if (!res.ok) throw new Error(`login ${user} failed: ${res.status}`);
+      return res.headers.get('set-cookie')!.split(';')[0]!;
+    },
     async close() {
       await app.close();
       await printerSim.stop();

@@ -1,18 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ADMIN_TOKEN, startQueueApp, type QueueApp } from './queueApp.ts';
+import { ACCOUNTS, KIOSK_TOKEN, startQueueApp, type QueueApp } from './queueApp.ts';
 import { recogniseNumber, splitLines, startPrinter } from '../../sim/printer.ts';
 import { EscposPrinter } from '../../../drivers/printer/escposPrinter.ts';
 import { stylesFor, ticketLines } from '../../../drivers/printer/ticketLayout.ts';
 import { ticketPrintFor } from '../../../agent/queue/ticketPrint.ts';
 
 let q: QueueApp;
+let STAFF: Record<string, string>;
 beforeAll(async () => {
   q = await startQueueApp();
+  STAFF = { cookie: await q.login(ACCOUNTS.admin) };
 });
 afterAll(async () => q.close());
-
-const STAFF = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 /** Calls the API as logged-in staff unless `headers` says otherwise ({} = anonymous). */
 async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = STAFF): Promise<{ status: number; json: any; text: string; type: string }> {
@@ -62,7 +62,7 @@ describe('queue API', () => {
     expect((await api('POST', '/api/queue/tickets', { service: 'nope' })).json).toMatchObject({ code: 'QUEUE_UNKNOWN_SERVICE' });
     expect((await api('POST', '/api/queue/counters/q3/skip', {})).status).toBe(409);
     expect((await api('POST', '/api/queue/counters/q9/next', {})).status).toBe(404);
-    expect((await api('POST', '/api/queue/tickets/none/priority', { by: '' })).status).toBe(400);
+    expect((await api('POST', '/api/queue/tickets/none/priority', { accept: 'perhaps' })).status).toBe(400);
   });
 
   it('live feed: snapshot on connect, then every change with the call to announce', async () => {
@@ -80,7 +80,7 @@ describe('queue API', () => {
     };
     const snap = await wait((m) => m.type === 'snapshot');
     expect(snap.snapshot.services.find((s: any) => s.service === 'noi').waiting).toBe(1);
-    const called = await api('POST', '/api/queue/counters/q2/next', { by: 'ĐD. Lan' });
+    const called = await api('POST', '/api/queue/counters/q2/next', {});
     expect(called.json.ticket.number).toBe('0001');
     const change = await wait((m) => m.type === 'change' && m.event.type === 'called');
     expect(change.call).toMatchObject({ number: '0001', counterNumber: 2, priority: true, type: 'called' });
@@ -92,7 +92,8 @@ describe('queue API', () => {
 
   it('counter actions and transfer over HTTP; statistics need an admin, CSV export', async () => {
     const t = (await api('POST', '/api/queue/tickets', { service: 'nhi', claim: 'pregnant', print: 'no' })).json.ticket;
-    expect((await api('POST', `/api/queue/tickets/${t.id}/priority`, { by: 'BS. Minh' })).json.ticket).toMatchObject({ priorityStatus: 'confirmed', priorityConfirmedBy: 'BS. Minh' });
+    // Who confirmed is the logged-in account, not a name the client sends.
+    expect((await api('POST', `/api/queue/tickets/${t.id}/priority`, {})).json.ticket).toMatchObject({ priorityStatus: 'confirmed', priorityConfirmedBy: ACCOUNTS.admin });
     expect((await api('POST', `/api/queue/tickets/${t.id}/transfer`, { service: 'noi', counter: 'q1', position: 'front' })).json.ticket).toMatchObject({ service: 'noi', targetCounter: 'q1' });
     expect((await api('POST', '/api/queue/counters/q1/next', {})).json.ticket.id).toBe(t.id);
     expect((await api('POST', '/api/queue/counters/q1/serve', {})).json.ticket.state).toBe('serving');
@@ -119,7 +120,7 @@ describe('queue API', () => {
       ['/api/queue/counters/q3/skip', {}],
       ['/api/queue/counters/q3/finish', {}],
       [`/api/queue/tickets/${id}/transfer`, { position: 'end', service: 'noi' }],
-      [`/api/queue/tickets/${id}/priority`, { by: 'BS. Minh' }],
+      [`/api/queue/tickets/${id}/priority`, {}],
       [`/api/queue/tickets/${id}/cancel`, {}],
       [`/api/queue/tickets/${id}/reprint`, {}],
     ] as const) {
@@ -127,6 +128,7 @@ describe('queue API', () => {
     }
     expect((await api('GET', '/api/queue/prints', undefined, anon)).status).toBe(401);
     expect((await api('GET', '/api/queue/printers', undefined, anon)).status).toBe(401);
+    expect((await api('GET', `/api/queue/tickets/${id}`, undefined, anon)).status).toBe(401);
     // Nothing changed while refused.
     expect(q.queue.get(id)).toMatchObject({ state: 'waiting', priorityStatus: 'claimed', service: 'xn', calls: 0 });
     expect((await api('GET', '/api/queue/state', undefined, anon)).status).toBe(200);
@@ -179,5 +181,66 @@ describe('queue API', () => {
       q.pool.remove('lab-printer');
       await labSim.stop();
     }
+  });
+
+  it('the open state and live feed carry numbers only: no priority class, no staff name', async () => {
+    const ws = new WebSocket(`${q.url.replace('http', 'ws')}/api/queue/live`);
+    const frames: string[] = [];
+    ws.on('message', (d) => frames.push(String(d)));
+    await new Promise((r) => ws.once('open', r));
+    const lan: string[] = [];
+    q.bus.on('test-lan', 'domain.event', (e) => e.visibility === 'lan' && lan.push(JSON.stringify(e.body)));
+    try {
+      const t = (await api('POST', '/api/queue/tickets', { service: 'noi', claim: 'disability', print: 'no' })).json.ticket;
+      const staff = { cookie: await q.login(ACCOUNTS.staff) };
+      await api('POST', `/api/queue/tickets/${t.id}/transfer`, { service: 'noi', counter: 'q4', position: 'front' }, staff);
+      const called = (await api('POST', '/api/queue/counters/q4/next', {}, staff)).json.ticket;
+      expect(called.id).toBe(t.id);
+      await api('POST', `/api/queue/tickets/${t.id}/priority`, {}, staff);
+      for (let i = 0; i < 200 && !frames.some((f) => f.includes('"priority-confirmed"')); i++) await new Promise((r) => setTimeout(r, 10));
+      const state = await api('GET', '/api/queue/state', undefined, {});
+      const current = state.json.snapshot.counters.find((c: any) => c.id === 'q4').current;
+      expect(current).toEqual({ id: t.id, number: t.number, service: 'noi', state: 'called', counter: 'q4', priority: true });
+      // The configuration names the classes; the snapshot and the feed must not say who has one.
+      for (const text of [JSON.stringify(state.json.snapshot), ...frames, ...lan]) {
+        expect(text).not.toContain('disability');
+        expect(text).not.toContain('priorityConfirmedBy');
+        expect(text).not.toContain(`"${ACCOUNTS.staff}"`);
+      }
+      expect(frames.some((f) => f.includes('"priority-confirmed"'))).toBe(true);
+      // Staff read the ticket in full, with who confirmed it.
+      expect((await api('GET', '/api/queue/counters/q4', undefined, staff)).json.current).toMatchObject({ priority: 'disability', priorityStatus: 'confirmed', priorityConfirmedBy: ACCOUNTS.staff });
+    } finally {
+      q.bus.removeListeners('test-lan');
+      ws.close();
+    }
+  });
+
+  it('a counter account for q1 may not act for q3 nor read the statistics; nothing changes', async () => {
+    const q1 = { cookie: await q.login(ACCOUNTS.staffQ1) };
+    const t = (await api('POST', '/api/queue/tickets', { service: 'xn', claim: 'merit', print: 'no' })).json.ticket;
+    const before = q.queue.get(t.id);
+    const events = (q.store.db.prepare('SELECT COUNT(*) AS n FROM queue_events').get() as { n: number }).n;
+    const next = await api('POST', '/api/queue/counters/q3/next', {}, q1);
+    expect(next.status).toBe(403);
+    expect(next.json).toMatchObject({ code: 'QUEUE_NOT_YOUR_COUNTER', error: expect.stringMatching(/"quay1" may act only for counter q1, not q3/) });
+    expect((await api('POST', `/api/queue/tickets/${t.id}/priority`, {}, q1)).status).toBe(403);
+    expect((await api('POST', `/api/queue/tickets/${t.id}/reprint`, { counter: 'q3' }, q1)).status).toBe(403);
+    expect((await api('GET', '/api/queue/stats', undefined, q1)).status).toBe(403);
+    expect(q.queue.get(t.id)).toEqual(before);
+    expect((q.store.db.prepare('SELECT COUNT(*) AS n FROM queue_events').get() as { n: number }).n).toBe(events);
+    expect((await api('GET', '/api/queue/me', undefined, q1)).json).toEqual({ user: 'quay1', role: 'staff', counters: ['q1'] });
+  });
+
+  it('a birth date (priority by age) is taken from staff only; a kiosk unit issues through its own route; no ticket either way', async () => {
+    const count = () => (q.store.db.prepare('SELECT COUNT(*) AS n FROM queue_tickets').get() as { n: number }).n;
+    const before = count();
+    const r = await api('POST', '/api/queue/tickets', { service: 'noi', birthDate: '1940-01-01', print: 'no' }, { 'x-kiosk-token': KIOSK_TOKEN });
+    expect(r.status).toBe(403);
+    expect(count()).toBe(before);
+    // A kiosk unit's tickets go through /api/kiosk/checkin (rate-limited), not around it.
+    expect((await api('POST', '/api/queue/tickets', { service: 'noi', print: 'no' }, { 'x-kiosk-token': KIOSK_TOKEN })).json.error).toMatch(/through POST \/api\/kiosk\/checkin/);
+    expect((await api('POST', '/api/queue/tickets', { service: 'noi', print: 'no' }, { 'x-kiosk-token': 'not-the-kiosk-token-at-all' })).status).toBe(401);
+    expect(count()).toBe(before);
   });
 });
