@@ -84,7 +84,7 @@ export class Store {
 
   /** The Journal a driver sees: appends are attributed to `source` and routed by default to `routes`. */
   journalFor(source: string, routes: string[]): Journal {
-    return { append: (input: JournalInput): Promise<AppendResult> => this.journalStore.append(source, input, routes) };
+    return { append: (input: JournalInput): Promise<AppendResult> => this.journalStore.append(source, input, routes), find: (stream, key) => this.journalStore.findByIdempotencyKey(stream, key) };
   }
 
   captureFor(device: string, enabled = true): RawCapture {
