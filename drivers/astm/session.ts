@@ -56,6 +56,8 @@ export interface AstmSessionCounters {
 
 /** Bytes a sender may send without one frame accepted, in frames of the largest size (retries, noise). */
 const UNPRODUCTIVE_FRAMES = 8;
+/** Time a sender may send bytes that never complete a frame (or a bare record). */
+const TRICKLE_PATIENCE_MS = 60_000;
 
 /**
  * One analyzer connection: the link layer plus what the box does with what arrives. Every new
@@ -86,6 +88,8 @@ export class AstmSession {
   private storeFailing = false;
   /** Bytes received since a frame was last accepted or a transmission ended (or a bare line completed). */
   private sinceProgress = 0;
+  /** When the first of those bytes came (clock ms). */
+  private unproductiveSince = 0;
   /** Frame text accepted in the current transmission. */
   private transmissionBytes = 0;
   private cutting = false;
@@ -131,10 +135,16 @@ export class AstmSession {
     this.capture?.inbound(bytes);
     // A sender that streams bytes which never become frames (a frame that never ends, oversized
     // frames again and again, noise) is cut off: memory is bounded anyway, this bounds the time.
+    const now = this.clock.now();
+    if (this.sinceProgress === 0) this.unproductiveSince = now;
     this.sinceProgress += bytes.length;
+    this.link.receive(bytes);
     const budget = this.settings.framing === 'bare' ? (this.settings.maxMessageBytes ?? 8 << 20) : UNPRODUCTIVE_FRAMES * (this.settings.maxFrameBytes ?? 64_007) + 4096;
     if (this.sinceProgress > budget) return this.cutOff(`${this.sinceProgress} bytes without a complete frame or record`);
-    this.link.receive(bytes);
+    // A trickle (a byte now and then, never a frame) is bounded in time: a minute (or twice the
+    // receive timeout), longer than a device's own reply timeout (15 s) before it starts over.
+    const patienceMs = Math.max(TRICKLE_PATIENCE_MS, 2 * (this.settings.timers?.receiveTimeoutMs ?? 30_000));
+    if (this.sinceProgress > 0 && now - this.unproductiveSince > patienceMs) return this.cutOff(`bytes for ${Math.round((now - this.unproductiveSince) / 1000)} s without a complete frame or record`);
   }
 
   /** Closes the connection of a sender past a limit; what it sent that is complete is kept. */
@@ -269,7 +279,8 @@ export class AstmSession {
     this.txId = '';
     this.frameSeq = 0;
     this.transmissionBytes = 0;
-    if (how === 'eot') this.sinceProgress = 0;
+    // The line is neutral again (EOT, or the receive timeout discarded a stalled transfer).
+    if (how !== 'reset') this.sinceProgress = 0;
     this.pendingBytes = [];
     this.pendingSize = 0;
     this.carryText = '';

@@ -19,10 +19,18 @@ export async function mllpSend(dir: string, port: number, messages: string[]): P
   return r.stdout;
 }
 
-/** A raw TCP socket from a chosen local address (another PC on the LAN: 127.0.0.2…). */
+/**
+ * A raw TCP socket from a chosen local address (another PC on the LAN: 127.0.0.2…). It reads
+ * (and drops) what the box sends, so it sees the box hang up.
+ */
 export function dialFrom(port: number, from: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect({ port, host: '127.0.0.1', localAddress: from }, () => resolve(s));
+    const s = connect({ port, host: '127.0.0.1', localAddress: from }, () => {
+      s.off('error', reject);
+      s.on('error', () => undefined);
+      s.resume();
+      resolve(s);
+    });
     s.once('error', reject);
   });
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { openStore, type Store } from '../../../agent/store/store.ts';
 import { hl7DriverFactory, type Hl7Driver } from '../../../drivers/hl7/index.ts';
+import type { Hl7Counters } from '../../../drivers/hl7/listener.ts';
 import { ORDER_CACHE_SERVICE, SqliteOrderCache } from '../../../drivers/lab/orderCache.ts';
 import type { ServiceRegistry } from '../../../drivers/contract.ts';
 import { omiMessage, type ImagingOrder } from '../../sim/his.ts';
@@ -44,7 +45,7 @@ afterAll(async () => {
   cleanup();
 });
 
-const counters = (d: Hl7Driver) => d.status().counters!;
+const counters = (d: Hl7Driver) => d.status().counters as unknown as Hl7Counters & { connections: number };
 const messagesOf = (source: string, stream = 'lab.message') => store.journalStore.list({ source, stream, limit: 1000 });
 const order = (accession: string, patient: string): ImagingOrder => ({ orderId: `O-${accession}`, accessionNumber: accession, patientId: `BN-${accession}`, patientName: patient, procedure: { code: 'CT01', name: 'CT sọ não', modality: 'CT' }, stationAeTitle: 'CT01', scheduledAt: '20261203091000' });
 
