@@ -90,6 +90,13 @@ export interface BlobWriter {
 export interface Journal {
   /** Resolves only when the entry (and its outbox rows) are durable; rejects fast otherwise. */
   append(input: JournalInput): Promise<AppendResult>;
+  /**
+   * The committed entry with this key, if any (a read: no write, no fsync), with the meta
+   * stored with it. Lets a driver decide what to append (an HL7 control id reused by another
+   * message). Entries still in an uncommitted group are not seen: callers also handle append's
+   * `duplicate` answer.
+   */
+  find?(stream: string, idempotencyKey: string): { id: number; meta: Record<string, unknown> } | undefined;
 }
 
 /** Raw byte capture per connection, for support and replay (DESIGN rule 5). */

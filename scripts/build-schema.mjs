@@ -10,6 +10,7 @@ export const FRAGMENTS = [
   { kind: 'destination', type: 'astm-lis', file: 'drivers/astm/destination.schema.json' },
   { kind: 'device', type: 'hl7-mllp', file: 'drivers/hl7/schema.json' },
   { kind: 'destination', type: 'hl7-mllp-lis', file: 'drivers/hl7/destination.schema.json' },
+  { kind: 'device', type: 'http-ingest', file: 'drivers/http-ingest/schema.json' },
   // Block schemas written without the common device fields: wrapped (see wrapDevice).
   { kind: 'device', type: 'cccd-reader', file: 'drivers/cccd/schema.json', def: 'cccdReader', wrap: true },
   { kind: 'device', type: 'qr-scanner', file: 'drivers/cccd/schema.json', def: 'qrScanner', wrap: true },

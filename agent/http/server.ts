@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { INGEST_SERVICE, type IngestRouter } from '../../drivers/http-ingest/index.ts';
+import { INGEST_SERVICE, registerIngestRoute, type IngestRouter } from '../../drivers/http-ingest/index.ts';
 import type { RuntimeView } from '../runtime.ts';
 import { ConsoleAuth } from './auth.ts';
 import { registerHealthRoutes } from './healthRoutes.ts';
@@ -82,16 +82,7 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<{ app: Fa
     },
   );
 
-  app.post(
-    '/api/ingest/:device',
-    { schema: { tags: ['ingest'], summary: 'A device posts one JSON item; 200 only once it is durable', params: { type: 'object', properties: { device: { type: 'string' } } }, response: errorResponses } },
-    async (req, reply) => {
-      const handler = options.ingest.get((req.params as { device: string }).device);
-      if (!handler) return reply.code(404).send({ error: 'no http-ingest device with that id is configured and running' });
-      const answer = await handler(req.body, req.headers);
-      return reply.code(answer.status).send(answer.body);
-    },
-  );
+  registerIngestRoute(app, options.ingest);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // Browser pages (status today; kiosk, call screen, counter and console as they land).

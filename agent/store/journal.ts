@@ -132,6 +132,12 @@ export class JournalStore {
       });
   }
 
+  /** The committed entry with this key and its meta (drivers deciding what to append). */
+  findByIdempotencyKey(stream: string, key: string): { id: number; meta: Record<string, unknown> } | undefined {
+    const row = this.findByKey.get(stream, key) as { id: number; meta: string | null } | undefined;
+    return row ? { id: row.id, meta: row.meta ? JSON.parse(row.meta) : {} } : undefined;
+  }
+
   get(id: number): JournalRow | undefined {
     const row = this.db.prepare('SELECT * FROM journal WHERE id = ?').get(id) as RawRow | undefined;
     return row ? toJournalRow(row) : undefined;

@@ -110,7 +110,7 @@ export class Store {
   journalFor(source: string, routes: string[] | ((stream: string) => string[])): Journal {
     // A plain list: destinations that name no streams (no view streams for them).
     const routesFor = typeof routes === 'function' ? routes : (stream: string) => routesTaking(routes, stream, () => undefined);
-    return { append: (input: JournalInput): Promise<AppendResult> => this.journalStore.append(source, input, routesFor) };
+    return { append: (input: JournalInput): Promise<AppendResult> => this.journalStore.append(source, input, routesFor), find: (stream, key) => this.journalStore.findByIdempotencyKey(stream, key) };
   }
 
   captureFor(device: string, enabled = true): RawCapture {

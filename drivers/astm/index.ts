@@ -1,5 +1,7 @@
 import net from 'node:net';
 import { systemClock, type Clock } from '../../agent/clock.ts';
+import { GuardedListener, type ListenerLimits } from '../../agent/net/guardedListener.ts';
+import { PeerAllowList, unmapIpv4 } from '../../agent/net/peers.ts';
 import type { Driver, DriverContext, DriverFactory, DriverStatus, SelfTestResult } from '../contract.ts';
 import { probeTcpListener } from '../tcpProbe.ts';
 import { isLabTextEncoding, type LabTextEncoding } from '../lab/encoding.ts';
@@ -32,9 +34,25 @@ export interface AstmDriverConfig {
   clockSkewAlarmSeconds?: number;
   /** tcp-client / serial: wait before reconnecting after a failure. */
   reconnectMs?: number;
+  /** Deprecated (before `limits`): tcp-server connections at once; still honoured over `limits.maxConnections`. */
   maxConnections?: number;
+  /** tcp-server: addresses that may connect; absent or empty: the box itself only. */
+  allowedPeers?: string[];
+  /** tcp-server: connection bounds. */
+  limits?: Partial<ListenerLimits>;
+  /** Largest H…L message held until its L record (default from the profile). */
+  maxMessageBytes?: number;
+  /** Largest transmission ENQ … EOT; past it the connection is closed (default from the profile). */
+  maxTransmissionBytes?: number;
   timers?: Partial<AstmLinkTimers>;
 }
+
+/**
+ * tcp-server bounds when the configuration gives none (the schema's default too): an analyzer
+ * holds one connection, quiet for hours; two per address let a reconnect overlap a stale one
+ * (and the newest always replaces the idlest), idle ones are closed after a day.
+ */
+export const ASTM_LISTENER_LIMITS: ListenerLimits = { maxConnections: 4, maxConnectionsPerPeer: 2, idleSeconds: 86_400 };
 
 export class AstmConfigError extends Error {
   readonly code = 'ASTM_CONFIG';
@@ -61,6 +79,10 @@ export function resolveAstmSettings(ctx: Pick<DriverContext, 'timezone'>, config
     stripDiacritics: config.stripDiacritics ?? false,
     ...(config.clockSkewAlarmSeconds !== undefined ? { clockSkewAlarmSeconds: config.clockSkewAlarmSeconds } : {}),
     timers: config.timers,
+    // Incoming frames are bounded by the same size as outgoing ones (E1381-95: 247 bytes).
+    maxFrameBytes: frameSize,
+    maxMessageBytes: config.maxMessageBytes ?? profile.astm.maxMessageBytes,
+    maxTransmissionBytes: config.maxTransmissionBytes ?? profile.astm.maxTransmissionBytes,
   };
 }
 
@@ -79,11 +101,12 @@ export class AstmDriver implements Driver {
   private readonly settings: ReturnType<typeof resolveAstmSettings>;
   private readonly sessions = new Set<AstmSession>();
   private readonly pipes = new Set<Pipe>();
-  private server: net.Server | null = null;
+  private listener: GuardedListener | null = null;
   private stopping = false;
   private reconnectCancel: (() => void) | null = null;
   private state: DriverStatus = { state: 'stopped', since: new Date().toISOString() };
-  private readonly totals: AstmSessionCounters = { frames: 0, duplicateFrames: 0, rejectedFrames: 0, messages: 0, results: 0, duplicateResults: 0, incomplete: 0, queries: 0, storeFailures: 0 };
+  private readonly totals: AstmSessionCounters = { frames: 0, duplicateFrames: 0, rejectedFrames: 0, messages: 0, results: 0, duplicateResults: 0, incomplete: 0, queries: 0, storeFailures: 0, oversizedFrames: 0, cutOff: 0 };
+  private readonly refusals = { refusedPeers: 0, refusedBusy: 0 };
   private endpoint = '';
   private serialPort: { close(cb?: (err?: Error | null) => void): void; isOpen: boolean } | null = null;
 
@@ -97,8 +120,7 @@ export class AstmDriver implements Driver {
 
   /** The TCP port actually listened on (tcp-server with port 0). */
   get listeningPort(): number | undefined {
-    const a = this.server?.address();
-    return a && typeof a === 'object' ? a.port : undefined;
+    return this.listener?.address.port;
   }
 
   async start(): Promise<void> {
@@ -117,14 +139,16 @@ export class AstmDriver implements Driver {
       s.close();
       await s.idle();
     }
-    if (this.server) await new Promise<void>((r) => this.server!.close(() => r()));
-    this.server = null;
+    const listener = this.listener;
+    this.listener = null;
+    listener?.destroyAll();
+    await listener?.stop();
     if (this.serialPort?.isOpen) await new Promise<void>((r) => this.serialPort!.close(() => r()));
     this.state = { state: 'stopped', since: new Date().toISOString() };
   }
 
   status(): DriverStatus {
-    const counters: Record<string, number> = { ...this.totals, connections: this.sessions.size };
+    const counters: Record<string, number> = { ...this.totals, ...(this.settings.transport === 'tcp-server' ? this.refusals : {}), connections: this.sessions.size };
     for (const s of this.sessions) for (const [k, v] of Object.entries(s.counters)) counters[k] = (counters[k] ?? 0) + v;
     return { ...this.state, counters };
   }
@@ -154,10 +178,19 @@ export class AstmDriver implements Driver {
 
   private attach(pipe: Pipe): AstmSession {
     const cache = this.ctx.services.get<OrderCache>(ORDER_CACHE_SERVICE);
-    const session = new AstmSession(this.ctx, this.settings, this.clock, pipe.name, (b) => pipe.write(b), cache, (ok, err) => {
-      if (!ok && this.state.state !== 'degraded') this.report('degraded', 'the journal refused data: the analyzer gets NAK and will resend', err);
-      else if (ok && this.state.state === 'degraded' && this.sessions.size > 0) this.report('running', this.describe());
-    });
+    const session = new AstmSession(
+      this.ctx,
+      this.settings,
+      this.clock,
+      pipe.name,
+      (b) => pipe.write(b),
+      cache,
+      (ok, err) => {
+        if (!ok && this.state.state !== 'degraded') this.report('degraded', 'the journal refused data: the analyzer gets NAK and will resend', err);
+        else if (ok && this.state.state === 'degraded' && this.sessions.size > 0) this.report('running', this.describe());
+      },
+      () => pipe.close(),
+    );
     this.sessions.add(session);
     this.pipes.add(pipe);
     return session;
@@ -192,28 +225,32 @@ export class AstmDriver implements Driver {
 
   private async listen(): Promise<void> {
     const host = this.config.host ?? '0.0.0.0';
-    const max = this.config.maxConnections ?? 4;
-    const server = net.createServer((socket) => {
-      if (this.sessions.size >= max) {
-        this.ctx.log.warn(`refused a connection: already ${max} connections`);
-        socket.destroy();
-        return;
-      }
-      const name = `tcp:${socket.remoteAddress}:${socket.remotePort}`;
-      this.wireSocket(socket, name, () => {
-        if (!this.stopping) this.report('running', this.describe());
-      });
-      this.report('running', this.describe());
+    const limits: ListenerLimits = { ...ASTM_LISTENER_LIMITS, ...this.config.limits };
+    if (this.config.maxConnections !== undefined) {
+      limits.maxConnections = this.config.maxConnections;
+      this.ctx.log.info('maxConnections is read as limits.maxConnections; move it under limits:');
+    }
+    const listener = new GuardedListener({
+      name: `ASTM listener ${this.ctx.id}`,
+      host,
+      port: this.config.port ?? 4010,
+      allow: new PeerAllowList(this.config.allowedPeers),
+      limits,
+      log: this.ctx.log,
+      onConnection: (socket) => {
+        const name = `tcp:${unmapIpv4(socket.remoteAddress ?? '')}:${socket.remotePort}`;
+        this.wireSocket(socket, name, () => {
+          if (!this.stopping) this.report('running', this.describe());
+        });
+        this.report('running', this.describe());
+      },
+      onRefused: (reason) => {
+        if (reason === 'not-allowed') this.refusals.refusedPeers++;
+        else this.refusals.refusedBusy++;
+      },
     });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.config.port ?? 4010, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    server.on('error', (err) => this.report('error', `listener failed on ${host}:${this.listeningPort}`, err));
+    await listener.start();
+    this.listener = listener;
     this.endpoint = `listening on ${host}:${this.listeningPort}`;
     this.report('running', this.describe());
   }

@@ -53,7 +53,7 @@ export type TransmissionEnd = 'eot' | 'timeout' | 'reset';
 
 export type LinkEvent =
   | { type: 'enq'; answered: 'ack' | 'nak' }
-  | { type: 'frame-rejected'; reason: string; fn?: number }
+  | { type: 'frame-rejected'; reason: string; fn?: number; tooLarge?: true }
   | { type: 'frame-duplicate'; fn: number }
   | { type: 'contention' }
   | { type: 'send-aborted'; reason: string }
@@ -284,7 +284,8 @@ export class AstmLink {
     }
     if (buf.length > this.maxIncomingFrame) {
       this.frameBuf = null;
-      this.handlers.event?.({ type: 'frame-rejected', reason: `frame longer than ${this.maxIncomingFrame} bytes` });
+      // Dropped as it streams: the rest of it is ignored until the next STX, EOT or ENQ.
+      this.handlers.event?.({ type: 'frame-rejected', reason: `frame longer than ${this.maxIncomingFrame} bytes`, tooLarge: true });
       this.write(NAK);
     }
   }

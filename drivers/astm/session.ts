@@ -26,6 +26,10 @@ export interface AstmSessionSettings {
   clockSkewAlarmSeconds?: number;
   /** Text held while waiting for an L record; beyond this it is kept as incomplete (memory bound). */
   maxMessageBytes?: number;
+  /** Incoming frames larger than this are refused with NAK as they stream (default 64,007: LIS01-A2). */
+  maxFrameBytes?: number;
+  /** Frame text accepted in one transmission (ENQ … EOT); past it the connection is closed. */
+  maxTransmissionBytes?: number;
   /**
    * A journal append slower than this answers NAK (the device's reply timer is 15 s). If the
    * append completes later, the resend is recognised as a duplicate. Default 10 s.
@@ -44,7 +48,16 @@ export interface AstmSessionCounters {
   incomplete: number;
   queries: number;
   storeFailures: number;
+  /** Frames refused for passing the frame size limit. */
+  oversizedFrames: number;
+  /** Connections closed for breaking a limit (transmission size, bytes that never make a frame). */
+  cutOff: number;
 }
+
+/** Bytes a sender may send without one frame accepted, in frames of the largest size (retries, noise). */
+const UNPRODUCTIVE_FRAMES = 8;
+/** Time a sender may send bytes that never complete a frame (or a bare record). */
+const TRICKLE_PATIENCE_MS = 60_000;
 
 /**
  * One analyzer connection: the link layer plus what the box does with what arrives. Every new
@@ -55,7 +68,7 @@ export interface AstmSessionCounters {
  */
 export class AstmSession {
   readonly link: AstmLink;
-  readonly counters: AstmSessionCounters = { frames: 0, duplicateFrames: 0, rejectedFrames: 0, messages: 0, results: 0, duplicateResults: 0, incomplete: 0, queries: 0, storeFailures: 0 };
+  readonly counters: AstmSessionCounters = { frames: 0, duplicateFrames: 0, rejectedFrames: 0, messages: 0, results: 0, duplicateResults: 0, incomplete: 0, queries: 0, storeFailures: 0, oversizedFrames: 0, cutOff: 0 };
   private readonly capture: CaptureSession | null;
   private txId = '';
   private frameSeq = 0;
@@ -73,6 +86,13 @@ export class AstmSession {
   private work: Promise<unknown> = Promise.resolve();
   private closed = false;
   private storeFailing = false;
+  /** Bytes received since a frame was last accepted or a transmission ended (or a bare line completed). */
+  private sinceProgress = 0;
+  /** When the first of those bytes came (clock ms). */
+  private unproductiveSince = 0;
+  /** Frame text accepted in the current transmission. */
+  private transmissionBytes = 0;
+  private cutting = false;
 
   constructor(
     private readonly ctx: DriverContext,
@@ -83,6 +103,8 @@ export class AstmSession {
     private readonly orderCache?: OrderCache,
     /** Told when storing fails (the analyzer gets NAK) and when it works again. */
     private readonly onStoreHealth?: (ok: boolean, err?: unknown) => void,
+    /** Closes the connection (a sender that broke a limit); the driver's pipe. */
+    private readonly hangUp?: () => void,
   ) {
     try {
       this.capture = ctx.capture.open(connection);
@@ -90,7 +112,7 @@ export class AstmSession {
       this.capture = null;
     }
     this.link = new AstmLink(
-      { clock, role: 'host', frameSize: settings.frameSize, timers: settings.timers },
+      { clock, role: 'host', frameSize: settings.frameSize, timers: settings.timers, ...(settings.maxFrameBytes ? { maxIncomingFrame: settings.maxFrameBytes } : {}) },
       {
         write: (b) => this.write(b),
         frame: (f, raw) => this.onFrame(f, raw),
@@ -99,15 +121,39 @@ export class AstmSession {
         event: (e) => {
           if (e.type === 'frame-duplicate') this.counters.duplicateFrames++;
           if (e.type === 'frame-rejected') this.counters.rejectedFrames++;
-          if (e.type !== 'enq') ctx.log.debug({ connection, link: e }, 'astm link event');
+          if (e.type === 'frame-rejected' && e.tooLarge) {
+            this.counters.oversizedFrames++;
+            ctx.log.warn({ connection, reason: e.reason }, 'ASTM frame larger than the device\'s frameSize refused (NAK); a device that sends larger frames needs a larger frameSize');
+          } else if (e.type !== 'enq') ctx.log.debug({ connection, link: e }, 'astm link event');
         },
       },
     );
   }
 
   receive(bytes: Buffer): void {
+    if (this.cutting) return;
     this.capture?.inbound(bytes);
+    // A sender that streams bytes which never become frames (a frame that never ends, oversized
+    // frames again and again, noise) is cut off: memory is bounded anyway, this bounds the time.
+    const now = this.clock.now();
+    if (this.sinceProgress === 0) this.unproductiveSince = now;
+    this.sinceProgress += bytes.length;
     this.link.receive(bytes);
+    const budget = this.settings.framing === 'bare' ? (this.settings.maxMessageBytes ?? 8 << 20) : UNPRODUCTIVE_FRAMES * (this.settings.maxFrameBytes ?? 64_007) + 4096;
+    if (this.sinceProgress > budget) return this.cutOff(`${this.sinceProgress} bytes without a complete frame or record`);
+    // A trickle (a byte now and then, never a frame) is bounded in time: a minute (or twice the
+    // receive timeout), longer than a device's own reply timeout (15 s) before it starts over.
+    const patienceMs = Math.max(TRICKLE_PATIENCE_MS, 2 * (this.settings.timers?.receiveTimeoutMs ?? 30_000));
+    if (this.sinceProgress > 0 && now - this.unproductiveSince > patienceMs) return this.cutOff(`bytes for ${Math.round((now - this.unproductiveSince) / 1000)} s without a complete frame or record`);
+  }
+
+  /** Closes the connection of a sender past a limit; what it sent that is complete is kept. */
+  private cutOff(reason: string): void {
+    if (this.cutting) return;
+    this.cutting = true;
+    this.counters.cutOff++;
+    this.ctx.log.warn({ connection: this.connection, reason }, 'ASTM connection closed: the sender broke a limit');
+    this.hangUp?.();
   }
 
   close(): void {
@@ -134,6 +180,12 @@ export class AstmSession {
   // ------------------------------------------------------------ framed mode
 
   private async onFrame(frame: AstmFrame, raw: Buffer): Promise<boolean> {
+    const maxTransmission = this.settings.maxTransmissionBytes ?? Number.POSITIVE_INFINITY;
+    if (this.transmissionBytes + frame.text.length > maxTransmission) {
+      // Not stored: what came before stays (frames, messages completed); the rest is kept as incomplete at the close.
+      this.cutOff(`transmission larger than ${maxTransmission} bytes (maxTransmissionBytes)`);
+      return false;
+    }
     if (!this.txId) this.txId = randomUUID();
     const savedCarry = this.carryText;
     const savedPending = [...this.pendingBytes];
@@ -171,6 +223,8 @@ export class AstmSession {
       }
       this.frameSeq++;
       this.counters.frames++;
+      this.transmissionBytes += frame.text.length;
+      this.sinceProgress = 0;
       return true;
     } catch (err) {
       // Not durable: NAK so the analyzer resends; nothing half-applied stays in memory.
@@ -224,6 +278,9 @@ export class AstmSession {
     const lastFinal = this.lastFinal;
     this.txId = '';
     this.frameSeq = 0;
+    this.transmissionBytes = 0;
+    // The line is neutral again (EOT, or the receive timeout discarded a stalled transfer).
+    if (how !== 'reset') this.sinceProgress = 0;
     this.pendingBytes = [];
     this.pendingSize = 0;
     this.carryText = '';
@@ -375,6 +432,7 @@ export class AstmSession {
     if (this.bareLine.length === 0) return;
     const line = Buffer.from(this.bareLine);
     this.bareLine = [];
+    this.sinceProgress = 0;
     const type = line[0];
     if (type === 0x48 /* H */) {
       if (this.bareLines?.length) this.keepIncomplete('a new H record before L', Buffer.concat(this.bareLines.map((l) => Buffer.concat([l, Buffer.of(0x0d)]))));

@@ -1,5 +1,7 @@
 import type { Driver, DriverContext, DriverFactory, DriverStatus, SelfTestResult } from '../contract.ts';
 import { probeTcpListener } from '../tcpProbe.ts';
+import type { ListenerLimits } from '../../agent/net/guardedListener.ts';
+import type { TlsServerSettings } from '../../agent/net/tls.ts';
 import type { LabTextEncoding } from '../lab/encoding.ts';
 import { labProfile } from '../lab/profiles.ts';
 import { Hl7Listener } from './listener.ts';
@@ -18,7 +20,22 @@ export interface Hl7DriverConfig {
   applicationName?: string;
   /** 'analyzer' (results and host queries, default) or 'orders' (ORM/OML from the LIS/HIS). */
   mode?: 'analyzer' | 'orders';
+  /** Addresses that may connect; absent or empty: the box itself only. */
+  allowedPeers?: string[];
+  limits?: Partial<ListenerLimits>;
+  tls?: TlsServerSettings;
+  messageTimeoutSeconds?: number;
 }
+
+/**
+ * Connection bounds of an HL7 listener when the configuration gives none (the schema's default
+ * too). An analyzer keeps its connection open and may be quiet for hours: idle connections are
+ * closed only after a day (keep-alive finds dead peers sooner), and a stale one never locks the
+ * device out, since its newest connection replaces its idlest.
+ */
+export const HL7_LISTENER_LIMITS: ListenerLimits = { maxConnections: 16, maxConnectionsPerPeer: 4, idleSeconds: 86_400 };
+/** A message must end within this long of its first byte (a 4 MiB histogram takes < 5 s on a 10 Mbit/s LAN). */
+export const HL7_MESSAGE_TIMEOUT_SECONDS = 60;
 
 /** An HL7 v2 analyzer (or middleware) sending results over MLLP to the box. */
 class Hl7Driver implements Driver {
@@ -39,12 +56,16 @@ class Hl7Driver implements Driver {
       encoding: this.config.encoding ?? profile.encoding,
       testCodes: { ...profile.testCodes, ...this.config.testCodes },
       forwardQc: this.config.forwardQc ?? false,
-      maxMessageBytes: this.config.maxMessageBytes ?? 64 * 1024 * 1024,
+      maxMessageBytes: this.config.maxMessageBytes ?? profile.hl7?.maxMessageBytes ?? 1024 * 1024,
       mllpRelease2: this.config.mllpRelease2 ?? profile.hl7?.mllpRelease2 ?? false,
       applicationName: this.config.applicationName ?? 'EDGE',
       stripDiacritics: this.config.stripDiacritics ?? false,
       ...(this.config.clockSkewAlarmSeconds !== undefined ? { clockSkewAlarmSeconds: this.config.clockSkewAlarmSeconds } : {}),
       mode: this.config.mode ?? 'analyzer',
+      allowedPeers: this.config.allowedPeers ?? [],
+      limits: { ...HL7_LISTENER_LIMITS, ...this.config.limits },
+      ...(this.config.tls ? { tls: this.config.tls } : {}),
+      messageTimeoutSeconds: this.config.messageTimeoutSeconds ?? HL7_MESSAGE_TIMEOUT_SECONDS,
     });
     await this.listener.start();
     this.since = new Date().toISOString();
@@ -67,14 +88,14 @@ class Hl7Driver implements Driver {
     const { host, port } = this.listener.address;
     // Counted before the probe, which is a connection of its own.
     const c = this.listener.counters;
-    const seen = `${this.listener.connections} connection(s) now, ${c.messages} message(s) and ${c.results} result(s) stored, ${c.rejected} rejected, ${c.queries} host queries answered`;
+    const seen = `${this.listener.connections} connection(s) now, ${c.messages} message(s) and ${c.results} result(s) stored, ${c.rejected} rejected, ${c.queries} host queries answered, ${c.refusedPeers + c.refusedBusy + c.refusedTls} connection(s) refused`;
     const probe = await probeTcpListener(host, port, signal);
     return probe.ok ? { ok: true, detail: `port ${port} accepts connections (${probe.ms} ms); ${seen}` } : { ok: false, detail: `port ${port} refused a test connection: ${probe.error}; ${seen}` };
   }
 
   private detail(): string {
     const a = this.listener?.address;
-    return a ? `listening on ${a.host}:${a.port}, ${this.listener!.connections} connection(s)` : 'stopped';
+    return a ? `listening on ${a.host}:${a.port}${this.config.tls ? ' (TLS)' : ''}, ${this.listener!.connections} connection(s)` : 'stopped';
   }
 
   /** For tests: the bound port (the configuration may say 0). */

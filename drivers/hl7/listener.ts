@@ -1,5 +1,9 @@
-import { createServer, type Server, type Socket } from 'node:net';
-import type { DriverContext, JournalInput } from '../contract.ts';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { AppendResult, DriverContext, JournalInput } from '../contract.ts';
+import { GuardedListener, type ListenerLimits, type RefusalReason } from '../../agent/net/guardedListener.ts';
+import { PeerAllowList, unmapIpv4 } from '../../agent/net/peers.ts';
+import type { TlsServerSettings } from '../../agent/net/tls.ts';
 import { isoWithOffset } from '../../agent/clock.ts';
 import { decodeText, encodeText, type LabTextEncoding } from '../lab/encoding.ts';
 import { ORDER_CACHE_SERVICE, type LabOrder, type OrderCache } from '../lab/orderCache.ts';
@@ -10,6 +14,7 @@ import { header, Hl7ParseError, parseHl7, type Hl7Header, type Hl7Message } from
 import { buildQueryAnswer, parseHostQuery, type Hl7HostQuery } from './hostQuery.ts';
 import { applyOrders, Hl7OrderError, ordersFromHl7, type Hl7OrderBatch } from './orders.ts';
 import { extractHl7Results } from './results.ts';
+import { hl7ContentHash, isSameMessage, primaryMessageKey, reusedMessageKey } from './identity.ts';
 import { clockSkewAlarmFor, clockSkewSeconds, type ClockSkewAlarm } from '../lab/clockSkew.ts';
 
 export interface Hl7ListenerSettings {
@@ -32,6 +37,13 @@ export interface Hl7ListenerSettings {
    * 'orders': orders (ORM^O01, OML^O21, imaging OMI^O23) from the LIS/HIS into the order cache.
    */
   mode: 'analyzer' | 'orders';
+  /** Addresses that may connect (empty: the box itself only). */
+  allowedPeers: string[];
+  limits: ListenerLimits;
+  /** MLLP over TLS (IHE ATNA style), optionally requiring client certificates. */
+  tls?: TlsServerSettings;
+  /** A message must end (FS CR) within this many seconds of its first byte, else the connection is closed. */
+  messageTimeoutSeconds: number;
 }
 
 export interface Hl7Counters {
@@ -42,16 +54,34 @@ export interface Hl7Counters {
   storageFailures: number;
   queries: number;
   orders: number;
+  /** A different message that reused a stored control id (kept and flagged). */
+  controlIdReused: number;
+  /** Connections refused: address not in allowedPeers. */
+  refusedPeers: number;
+  /** Connections refused: over maxConnectionsPerPeer / maxConnections with none idle enough to make room. */
+  refusedBusy: number;
+  /** TLS handshakes that failed (no or untrusted client certificate, not TLS at all). */
+  refusedTls: number;
+  /** Connections closed because a message passed maxMessageBytes. */
+  oversized: number;
+  /** Connections closed because a message did not end within messageTimeoutSeconds. */
+  messageTimeouts: number;
 }
 
+/** Messages waiting for their turn on one connection before the socket stops being read. */
+const MAX_QUEUED_PER_CONNECTION = 64;
+
 /**
- * HL7 v2 over MLLP, the box as server. Each connection handles its messages in arrival order;
- * a message and its results are journaled in one group commit, and only then acknowledged.
- * A resend (same MSH-10) gets the ACK stored with the first copy; nothing is stored twice.
+ * HL7 v2 over MLLP (optionally over TLS), the box as server, behind a GuardedListener: only
+ * allow-listed peers, bounded connections, idle ones closed. Each connection handles its
+ * messages in arrival order; a message and its results are journaled in one group commit, and
+ * only then acknowledged. A resend (same MSH-10, same content) gets the ACK stored with the
+ * first copy; nothing is stored twice. A different message with a stored MSH-10 is stored too,
+ * flagged `controlIdReused` (drivers/hl7/identity.ts).
  */
 export class Hl7Listener {
-  readonly counters: Hl7Counters = { messages: 0, results: 0, duplicates: 0, rejected: 0, storageFailures: 0, queries: 0, orders: 0 };
-  private server: Server | null = null;
+  readonly counters: Hl7Counters = { messages: 0, results: 0, duplicates: 0, rejected: 0, storageFailures: 0, queries: 0, orders: 0, controlIdReused: 0, refusedPeers: 0, refusedBusy: 0, refusedTls: 0, oversized: 0, messageTimeouts: 0 };
+  private guarded: GuardedListener | null = null;
   private readonly sockets = new Set<Socket>();
   private readonly inFlight = new Set<Promise<void>>();
   private ackSeq = 0;
@@ -72,61 +102,118 @@ export class Hl7Listener {
   }
 
   get address(): { host: string; port: number } {
-    const a = this.server?.address();
-    return { host: this.settings.host, port: a && typeof a === 'object' ? a.port : this.settings.port };
+    return this.guarded?.address ?? { host: this.settings.host, port: this.settings.port };
+  }
+
+  /** Connections refused so far, by reason (status, tests). */
+  get refused(): Record<RefusalReason, number> | undefined {
+    return this.guarded?.refused;
   }
 
   async start(): Promise<void> {
-    const server = createServer((socket) => this.accept(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.settings.port, this.settings.host, () => resolve());
+    const guarded = new GuardedListener({
+      name: `HL7 listener ${this.ctx.id}`,
+      host: this.settings.host,
+      port: this.settings.port,
+      allow: new PeerAllowList(this.settings.allowedPeers),
+      limits: this.settings.limits,
+      ...(this.settings.tls ? { tls: this.settings.tls } : {}),
+      log: this.ctx.log,
+      onConnection: (socket) => this.accept(socket),
+      onRefused: (reason) => {
+        if (reason === 'not-allowed') this.counters.refusedPeers++;
+        else if (reason === 'tls-handshake') this.counters.refusedTls++;
+        else this.counters.refusedBusy++;
+      },
     });
-    server.on('error', (err) => this.ctx.setStatus('error', 'listener failed', err));
-    this.server = server;
+    await guarded.start();
+    this.guarded = guarded;
   }
 
   /** Stops accepting, lets acknowledgements in progress finish, then closes connections. */
   async stop(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    // close() stops accepting but waits for open connections: finish the ACKs in progress, then
+    const guarded = this.guarded;
+    this.guarded = null;
+    // stop() stops accepting but waits for open connections: finish the ACKs in progress, then
     // hang up on the senders (they reconnect after the restart), then wait for the close.
-    const closed = new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    const closed = guarded ? guarded.stop() : Promise.resolve();
     await Promise.allSettled([...this.inFlight]);
     for (const s of this.sockets) s.destroy();
+    guarded?.destroyAll();
     await closed;
   }
 
-  private accept(socket: Socket): void {
+  private accept(socket: Socket | TLSSocket): void {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
     this.sockets.add(socket);
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const remote = unmapIpv4(socket.remoteAddress ?? '');
+    const peer = `${remote}:${socket.remotePort}`;
     const capture = this.ctx.capture.open(`mllp ${peer}`);
     const decoder = new MllpDecoder(this.settings.maxMessageBytes);
     let chain = Promise.resolve();
-    this.ctx.log.info({ peer }, 'HL7 sender connected');
+    let queued = 0;
+    let dropping = false;
+    let messageTimer: NodeJS.Timeout | null = null;
+    const tls = 'encrypted' in socket && socket.encrypted ? { tls: true, clientCertificate: socket.authorized ? String(socket.getPeerCertificate().subject?.CN ?? 'yes') : 'none' } : {};
+    this.ctx.log.info({ peer, ...tls }, 'HL7 sender connected');
+    // Hangs up after the ACKs already owed; nothing more is read from this sender.
+    const hangUp = (reason: string) => {
+      if (dropping) return;
+      dropping = true;
+      if (messageTimer) clearTimeout(messageTimer);
+      socket.pause();
+      this.ctx.log.warn({ peer, reason }, 'HL7 connection closed: the sender broke a limit');
+      void chain.finally(() => socket.destroy());
+    };
     socket.on('data', (data: Buffer) => {
+      if (dropping) return;
       capture.inbound(data);
       const { messages, errors } = decoder.push(data);
-      for (const e of errors) this.ctx.log.warn({ peer, reason: e.message }, 'MLLP framing problem; the sender will resend');
       for (const raw of messages) {
         // In arrival order per connection: the next message waits for the previous ACK.
-        chain = chain.then(() => this.handle(raw, socket, capture.outbound));
-        const tracked = chain.finally(() => this.inFlight.delete(tracked));
+        chain = chain.then(() => this.handle(raw, socket, remote, capture.outbound));
+        queued++;
+        const tracked = chain.finally(() => {
+          this.inFlight.delete(tracked);
+          // A sender far ahead of its ACKs waits in TCP, not in our memory.
+          if (--queued <= MAX_QUEUED_PER_CONNECTION / 4 && socket.isPaused() && !dropping) socket.resume();
+        });
         this.inFlight.add(tracked);
+      }
+      if (queued >= MAX_QUEUED_PER_CONNECTION) socket.pause();
+      for (const e of errors) {
+        if (e.kind === 'oversized') {
+          this.counters.oversized++;
+          return hangUp(`${e.message}; a device that sends larger messages needs a larger maxMessageBytes`);
+        }
+        this.ctx.log.warn({ peer, reason: e.message }, 'MLLP framing problem; the sender will resend');
+      }
+      // Per-message time bound: a message that started must end in time (a trickle never does).
+      if (messages.length > 0 && messageTimer) {
+        clearTimeout(messageTimer);
+        messageTimer = null;
+      }
+      if (decoder.inMessage && !messageTimer) {
+        messageTimer = setTimeout(() => {
+          this.counters.messageTimeouts++;
+          hangUp(`a message did not end within ${this.settings.messageTimeoutSeconds} s (messageTimeoutSeconds)`);
+        }, this.settings.messageTimeoutSeconds * 1000);
+      } else if (!decoder.inMessage && messageTimer) {
+        clearTimeout(messageTimer);
+        messageTimer = null;
       }
     });
     socket.on('error', (err) => this.ctx.log.debug({ peer, err: err.message }, 'HL7 connection error'));
     socket.on('close', () => {
+      if (messageTimer) clearTimeout(messageTimer);
       this.sockets.delete(socket);
       capture.close();
       this.ctx.log.info({ peer }, 'HL7 sender disconnected');
     });
   }
 
-  private async handle(raw: Buffer, socket: Socket, captureOut: (b: Buffer) => void): Promise<void> {
+  private async handle(raw: Buffer, socket: Socket, remote: string, captureOut: (b: Buffer) => void): Promise<void> {
     const now = Date.now();
     let encoding = this.settings.encoding;
     const send = (bytes: Buffer) => {
@@ -235,24 +322,66 @@ export class Hl7Listener {
       ({ results, reports } = extractHl7Results(msg, { device: this.ctx.id, timezone: this.ctx.timezone, receivedAt, testCodes: this.settings.testCodes }));
     }
     const ok = ackFor('A');
-    const messageKey = `hl7:${this.ctx.id}:${hdr.controlId}`;
+    const stream = isOrder ? 'lab.order' : 'lab.message';
     const reportKeys = reportKeysOf(reports);
     const unrouted = (qc: boolean) => (qc && !this.settings.forwardQc ? { routes: [] } : {});
-    // The message as sent (for LIS interfaces that want it unchanged), each order as the analyzer
-    // grouped it, and each result: every destination takes the view it asks for.
-    const entries: JournalInput[] = [
-      { stream: isOrder ? 'lab.order' : 'lab.message', kind: type, idempotencyKey: messageKey, raw, personal: true, meta: { ack: ok, controlId: hdr.controlId }, ...(isOrder ? { routes: [] } : unrouted(results.some((r) => r.qc))), ...(applyBatch ? { withEntry: applyBatch } : {}) },
-      ...reports.map((report) => ({ stream: 'lab.report', kind: 'hl7.report', idempotencyKey: reportIdentity(report), parsed: { ...report, messageKey, controlId: hdr.controlId }, personal: true, ...unrouted(report.qc) })),
-      ...results.map((r) => ({ stream: 'lab.result', kind: 'hl7.result', idempotencyKey: resultIdentity(r), parsed: { ...r, messageKey, ...(reportKeys.has(r) ? { reportKey: reportKeys.get(r) } : {}) }, personal: true, ...unrouted(r.qc) })),
-    ];
-    try {
+    const contentHash = hl7ContentHash(raw);
+    const primaryKey = primaryMessageKey(this.ctx.id, hdr.controlId);
+    const answerResend = (stored: { meta?: Record<string, unknown> }) => {
+      this.counters.duplicates++;
+      this.ctx.log.info({ controlId: hdr.controlId }, 'repeated HL7 message answered with its stored ACK');
+      reply(String(stored.meta?.ack ?? ok), true);
+    };
+    // Journals this message under `key` with its reports and results, in one group commit: the
+    // message as sent (for LIS interfaces that want it unchanged), each order as the analyzer
+    // grouped it, and each result; every destination takes the view it asks for.
+    const store = async (key: string, reusedOf?: { id?: number; meta?: Record<string, unknown> }): Promise<{ first: AppendResult; rest: AppendResult[] }> => {
+      const flag = reusedOf ? { controlIdReused: true, peer: remote, firstJournalId: reusedOf.id, firstPeer: reusedOf.meta?.peer } : undefined;
+      const entries: JournalInput[] = [
+        {
+          stream,
+          kind: type,
+          idempotencyKey: key,
+          raw,
+          personal: true,
+          ...(isOrder ? { routes: [] } : unrouted(results.some((r) => r.qc))),
+          meta: { ack: ok, controlId: hdr.controlId, contentHash, peer: remote, ...flag },
+          ...(flag ? { parsed: flag } : {}),
+          ...(applyBatch ? { withEntry: applyBatch } : {}),
+        },
+        ...reports.map((report) => ({ stream: 'lab.report', kind: 'hl7.report', idempotencyKey: reportIdentity(report), parsed: { ...report, messageKey: key, controlId: hdr.controlId }, personal: true, ...unrouted(report.qc) })),
+        ...results.map((r) => ({ stream: 'lab.result', kind: 'hl7.result', idempotencyKey: resultIdentity(r), parsed: { ...r, messageKey: key, ...(reportKeys.has(r) ? { reportKey: reportKeys.get(r) } : {}) }, personal: true, ...unrouted(r.qc) })),
+      ];
       // Started in the same tick: one group commit makes the message and its results durable.
       const [first, ...rest] = await Promise.all(entries.map((e) => this.ctx.journal.append(e)));
-      if (first!.duplicate) {
-        this.counters.duplicates++;
-        this.ctx.log.info({ controlId: hdr.controlId }, 'repeated HL7 message answered with its stored ACK');
-        reply(String(first!.meta?.ack ?? ok), true);
-        return;
+      return { first: first!, rest };
+    };
+    try {
+      // Which stored message is this? A resend only when the content is the same too.
+      let key = primaryKey;
+      let reusedOf: { id: number; meta: Record<string, unknown> } | undefined;
+      const stored = this.ctx.journal.find?.(stream, primaryKey);
+      if (stored && isSameMessage(stored.meta, contentHash)) return answerResend(stored);
+      if (stored) {
+        reusedOf = stored;
+        key = reusedMessageKey(this.ctx.id, hdr.controlId, contentHash);
+        const again = this.ctx.journal.find?.(stream, key);
+        if (again) return answerResend(again);
+      }
+      let { first, rest } = await store(key, reusedOf);
+      if (first.duplicate && !isSameMessage(first.meta, contentHash) && !reusedOf) {
+        // The first copy was committed while we looked (or this journal cannot be read): keep ours beside it.
+        reusedOf = { id: first.id, meta: first.meta ?? {} };
+        key = reusedMessageKey(this.ctx.id, hdr.controlId, contentHash);
+        ({ first, rest } = await store(key, reusedOf));
+      }
+      if (first.duplicate) return answerResend(first);
+      if (reusedOf) {
+        this.counters.controlIdReused++;
+        this.ctx.log.warn(
+          { controlId: hdr.controlId, type, peer: remote, firstPeer: reusedOf.meta.peer, firstJournalId: reusedOf.id, journalId: first.id },
+          'HL7 control id (MSH-10) reused by a different message: both kept, this one flagged controlIdReused; check the sender',
+        );
       }
       this.counters.messages++;
       this.counters.results += rest.slice(reports.length).filter((r) => !r.duplicate).length;

@@ -4,7 +4,11 @@ export const FS = 0x1c;
 export const CR = 0x0d;
 
 export class MllpFrameError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** 'oversized': the frame passed maxBytes (its bytes are dropped as they stream); 'cut': a new VT before FS. */
+    readonly kind: 'oversized' | 'cut' = 'cut',
+  ) {
     super(message);
     this.name = 'MllpFrameError';
   }
@@ -13,8 +17,9 @@ export class MllpFrameError extends Error {
 /**
  * Streaming MLLP decoder: feed it whatever the socket delivers (a byte, half a message, two
  * messages); it returns every complete message body. Bytes outside a frame are counted and
- * dropped. A frame longer than maxBytes is discarded with an error (the sender gets no ACK and
- * resends, or a human looks at the log) and decoding resumes at the next VT.
+ * dropped. A frame longer than maxBytes is discarded with an 'oversized' error as soon as it
+ * passes the limit, never buffered whole: the rest of its bytes are dropped as they arrive and
+ * decoding resumes at the next VT (the listener also hangs up on such a sender).
  */
 export class MllpDecoder {
   private chunks: Buffer[] = [];
@@ -25,6 +30,11 @@ export class MllpDecoder {
   discarded = 0;
 
   constructor(private readonly maxBytes = 64 * 1024 * 1024) {}
+
+  /** A frame has started (VT seen) and not ended yet. */
+  get inMessage(): boolean {
+    return this.inFrame;
+  }
 
   push(data: Buffer): { messages: Buffer[]; errors: MllpFrameError[] } {
     const messages: Buffer[] = [];
@@ -81,7 +91,7 @@ export class MllpDecoder {
   private append(part: Buffer, errors: MllpFrameError[]): void {
     if (!this.inFrame) return;
     if (this.size + part.length > this.maxBytes) {
-      errors.push(new MllpFrameError(`message larger than ${this.maxBytes} bytes dropped`));
+      errors.push(new MllpFrameError(`message larger than ${this.maxBytes} bytes (maxMessageBytes) dropped`, 'oversized'));
       this.reset();
       return;
     }

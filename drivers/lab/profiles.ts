@@ -30,6 +30,10 @@ export interface AstmProfileSettings {
   defaultTransport: 'tcp-server' | 'tcp-client' | 'serial';
   /** Serial defaults (E1381: 9600 8N1). */
   serial?: { baudRate: number; dataBits: 7 | 8; parity: 'none' | 'even' | 'odd'; stopBits: 1 | 2 };
+  /** Largest H…L message (decoded text held until its L record). */
+  maxMessageBytes: number;
+  /** Largest transmission (ENQ … EOT, frame text summed): a sender past it is cut off. */
+  maxTransmissionBytes: number;
 }
 
 export interface Hl7ProfileSettings {
@@ -38,6 +42,8 @@ export interface Hl7ProfileSettings {
   query?: 'QRY^Q02' | 'QBP^Q11' | 'none';
   /** MLLP release 2 commit bytes (06/15) instead of HL7 ACK messages. */
   mllpRelease2?: boolean;
+  /** Largest MLLP message: small by default, larger for devices that send Base64 images (histograms). */
+  maxMessageBytes: number;
 }
 
 export interface LabDeviceProfile {
@@ -57,6 +63,9 @@ export interface LabDeviceProfile {
 
 const VN = 'Asia/Ho_Chi_Minh';
 const SERIAL_9600_8N1 = { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 } as const;
+const MiB = 1024 * 1024;
+/** Plain result messages: a few KB; 1 MiB leaves room for hundreds of results. */
+const TEXT_ONLY = { maxMessageBytes: 1 * MiB, maxTransmissionBytes: 4 * MiB } as const;
 
 export const LAB_PROFILES: Record<string, LabDeviceProfile> = {
   'generic-astm': {
@@ -67,7 +76,7 @@ export const LAB_PROFILES: Record<string, LabDeviceProfile> = {
     timezone: VN,
     quirks: [],
     testCodes: {},
-    astm: { framing: 'framed', frameSize: 247, defaultTransport: 'tcp-server', serial: SERIAL_9600_8N1 },
+    astm: { framing: 'framed', frameSize: 247, defaultTransport: 'tcp-server', serial: SERIAL_9600_8N1, ...TEXT_ONLY },
   },
   'sysmex-xn': {
     id: 'sysmex-xn',
@@ -78,7 +87,8 @@ export const LAB_PROFILES: Record<string, LabDeviceProfile> = {
     // Real XN captures carry 2.6 KB frames and &R& inside values.
     quirks: ['largeFrames', 'escapedRepeatsInValues'],
     testCodes: { 'WBC': 'CBC-WBC', 'RBC': 'CBC-RBC', 'HGB': 'CBC-HGB', 'HCT': 'CBC-HCT', 'PLT': 'CBC-PLT', 'MCV': 'CBC-MCV', 'MCH': 'CBC-MCH', 'MCHC': 'CBC-MCHC', 'NEUT%': 'CBC-NEUT%', 'LYMPH%': 'CBC-LYMPH%' },
-    astm: { framing: 'framed', frameSize: 64_000, defaultTransport: 'tcp-client', serial: SERIAL_9600_8N1 },
+    // XN can append scattergram/histogram data to a run: room for it.
+    astm: { framing: 'framed', frameSize: 64_000, defaultTransport: 'tcp-client', serial: SERIAL_9600_8N1, maxMessageBytes: 4 * MiB, maxTransmissionBytes: 16 * MiB },
   },
   'roche-cobas-c': {
     id: 'roche-cobas-c',
@@ -90,7 +100,7 @@ export const LAB_PROFILES: Record<string, LabDeviceProfile> = {
     quirks: ['largeFrames'],
     // cobas sends R.3 as ^^^<ACN>/<dilution>: both spellings are mapped.
     testCodes: { '687': 'GLU', '687/': 'GLU', '418': 'CREA', '418/': 'CREA', '690': 'ALT', '690/': 'ALT', '685': 'AST', '685/': 'AST', '781': 'UREA', '781/': 'UREA', '435': 'CHOL', '435/': 'CHOL' },
-    astm: { framing: 'framed', frameSize: 64_000, defaultTransport: 'serial', serial: SERIAL_9600_8N1 },
+    astm: { framing: 'framed', frameSize: 64_000, defaultTransport: 'serial', serial: SERIAL_9600_8N1, ...TEXT_ONLY },
   },
   'cepheid-genexpert': {
     id: 'cepheid-genexpert',
@@ -100,7 +110,7 @@ export const LAB_PROFILES: Record<string, LabDeviceProfile> = {
     timezone: VN,
     quirks: ['nonDefaultDelimiters'],
     testCodes: { 'MTB-RIF': 'MTB-XPERT', 'Xpert MTB-RIF Ultra': 'MTB-XPERT' },
-    astm: { framing: 'framed', frameSize: 247, defaultTransport: 'tcp-client', serial: SERIAL_9600_8N1 },
+    astm: { framing: 'framed', frameSize: 247, defaultTransport: 'tcp-client', serial: SERIAL_9600_8N1, ...TEXT_ONLY },
   },
   'mindray-bc': {
     id: 'mindray-bc',
@@ -110,7 +120,8 @@ export const LAB_PROFILES: Record<string, LabDeviceProfile> = {
     timezone: VN,
     quirks: ['unicodeMeansUtf8', 'qcByProcessingId'],
     testCodes: {},
-    hl7: { version: '2.3.1', query: 'QRY^Q02' },
+    // BC-5380/6800 send histograms and scattergrams as Base64 bitmaps in OBX (ED): up to a few hundred KB each.
+    hl7: { version: '2.3.1', query: 'QRY^Q02', maxMessageBytes: 4 * MiB },
   },
   'generic-hl7': {
     id: 'generic-hl7',
@@ -120,7 +131,7 @@ export const LAB_PROFILES: Record<string, LabDeviceProfile> = {
     timezone: VN,
     quirks: [],
     testCodes: {},
-    hl7: { version: '2.5', query: 'none' },
+    hl7: { version: '2.5', query: 'none', maxMessageBytes: 1 * MiB },
   },
 };
 

@@ -24,9 +24,10 @@ export class TestMllpClient {
     socket.on('error', () => undefined);
   }
 
-  static open(port: number, host = '127.0.0.1'): Promise<TestMllpClient> {
+  /** `from`: the local address to dial from (127.0.0.2 plays another PC on the LAN). */
+  static open(port: number, host = '127.0.0.1', from?: string): Promise<TestMllpClient> {
     return new Promise((resolve, reject) => {
-      const s = connect(port, host, () => {
+      const s = connect({ port, host, ...(from ? { localAddress: from } : {}) }, () => {
         s.off('error', reject);
         resolve(new TestMllpClient(s));
       });
@@ -65,6 +66,15 @@ export class TestMllpClient {
 
   close(): void {
     this.socket.destroy();
+  }
+
+  /** Resolves when the box hung up (or at once if it already did). */
+  closedByPeer(): Promise<void> {
+    return new Promise((r) => (this.closed ? r() : this.socket.once('close', () => r())));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 }
 

@@ -46,6 +46,10 @@ export interface AstmAnalyzerOptions {
   baudRate?: number;
   frameSize?: number;
   replyTimeoutMs?: number;
+  /** client mode: the local address to dial from (127.0.0.2 plays another PC on the LAN). */
+  localAddress?: string;
+  /** client mode: reconnect after the box hung up (default true). */
+  reconnect?: boolean;
 }
 
 export interface AstmAnalyzer {
@@ -197,11 +201,11 @@ export async function startAstmAnalyzer(options: AstmAnalyzerOptions = {}): Prom
   } else if (mode === 'client') {
     const connect = () => {
       if (stopped) return;
-      const s = net.connect({ host: options.host ?? '127.0.0.1', port: options.port ?? 4010 });
+      const s = net.connect({ host: options.host ?? '127.0.0.1', port: options.port ?? 4010, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
       s.once('connect', () => wireSocket(s));
       s.once('error', () => {});
       s.once('close', () => {
-        if (!stopped) setTimeout(connect, 100);
+        if (!stopped && options.reconnect !== false) setTimeout(connect, 100);
       });
     };
     connect();

@@ -88,7 +88,7 @@ export async function startDemoSimulators(config: AgentConfig, log: Logger): Pro
   return {
     startDevices: async () => {
       if (config.devices['demo-monitor']) {
-        await attempt('vital signs monitor posting JSON to demo-monitor', async () => startJsonDevice({ url: `${api}/api/ingest/demo-monitor`, everyMs: 5_000 }).stop);
+        await attempt('vital signs monitor posting JSON to demo-monitor', async () => startJsonDevice({ url: `${api}/api/ingest/demo-monitor`, everyMs: 5_000, token: String(config.devices['demo-monitor']!.token ?? '') }).stop);
       }
       const hl7 = config.devices['demo-hl7'];
       if (hl7) {

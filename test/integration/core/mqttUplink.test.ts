@@ -25,6 +25,7 @@ beforeAll(async () => {
     driver: http-ingest
     routes: [province]
     priority: telemetry
+    token: !secret ingest_token
 `,
   });
   // The uplink destination, added next to the test configuration's HTTP destination.
@@ -49,7 +50,7 @@ afterAll(async () => {
 });
 
 const post = (n: number) =>
-  fetch(`${base}/api/ingest/vitals`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': `v-${n}` }, body: JSON.stringify({ n }) }).then((r) => expect(r.status).toBe(200));
+  fetch(`${base}/api/ingest/vitals`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok-123', 'idempotency-key': `v-${n}` }, body: JSON.stringify({ n }) }).then((r) => expect(r.status).toBe(200));
 const pending = () => agent.store.outbox.status(['province'])[0]!.pending;
 
 describe('uplink to the central ingest over real Mosquitto', () => {

@@ -10,7 +10,8 @@ const main = JSON.parse(readFileSync('config/schema.json', 'utf8'));
 function validator() {
   const ajv = new Ajv2020({ allErrors: true, strict: false });
   const { $schema: _s, $id: _i, ...astm } = fragment;
-  return ajv.compile({ $defs: { deviceCommon: main.$defs.deviceCommon }, allOf: [{ properties: { driver: { const: 'astm' } } }, astm] });
+  const { deviceCommon, allowedPeers, listenerLimits } = main.$defs;
+  return ajv.compile({ $defs: { deviceCommon, allowedPeers, listenerLimits }, allOf: [{ properties: { driver: { const: 'astm' } } }, astm] });
 }
 
 describe('ASTM device configuration', () => {
@@ -23,6 +24,18 @@ describe('ASTM device configuration', () => {
     expect(validate({ driver: 'astm', encoding: 'cp1252' })).toBe(false);
     expect(validate({ driver: 'astm', typo: 1 })).toBe(false);
     expect(validate.errors?.some((e) => JSON.stringify(e).includes('typo'))).toBe(true);
+    // Listener security fields, and the field older configurations have.
+    expect(validate({ driver: 'astm', transport: 'tcp-server', port: 4010, allowedPeers: ['10.0.5.21', '10.0.6.0/24'], limits: { maxConnectionsPerPeer: 1 } })).toBe(true);
+    expect(validate({ driver: 'astm', transport: 'tcp-server', maxConnections: 4 })).toBe(true);
+    expect(validate({ driver: 'astm', allowedPeers: ['lab-pc'] })).toBe(false);
+    expect(validate({ driver: 'astm', limits: { maxConnections: 0 } })).toBe(false);
+    expect(validate({ driver: 'astm', maxTransmissionBytes: 10 })).toBe(false);
+  });
+
+  it('bounds incoming frames, messages and transmissions from the profile; the device block wins', () => {
+    expect(resolveAstmSettings({ timezone: 'Asia/Ho_Chi_Minh' }, {})).toMatchObject({ frameSize: 247, maxFrameBytes: 247, maxMessageBytes: 1 << 20, maxTransmissionBytes: 4 << 20 });
+    expect(resolveAstmSettings({ timezone: 'Asia/Ho_Chi_Minh' }, { profile: 'sysmex-xn' })).toMatchObject({ maxFrameBytes: 64_000, maxMessageBytes: 4 << 20, maxTransmissionBytes: 16 << 20 });
+    expect(resolveAstmSettings({ timezone: 'Asia/Ho_Chi_Minh' }, { frameSize: 1024, maxTransmissionBytes: 65_536 })).toMatchObject({ maxFrameBytes: 1024, maxTransmissionBytes: 65_536 });
   });
 
   it('every ASTM profile is listed in the schema enum', () => {
