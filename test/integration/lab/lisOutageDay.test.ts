@@ -40,7 +40,7 @@ describe('the LIS down for a simulated day (HL7 analyzers → box → HL7 LIS)',
       drivers.push(d);
       cleanups.push(() => d.stop());
     }
-    const destination = new Hl7LisDestination('lis', { host: '127.0.0.1', port: lis.port, ackTimeoutSeconds: 5, connectTimeoutSeconds: 2 }, pino({ level: 'silent' }));
+    const destination = new Hl7LisDestination('lis', { host: '127.0.0.1', port: lis.port, ackTimeoutSeconds: 5, connectTimeoutSeconds: 2, format: 'result' }, pino({ level: 'silent' }));
     const forwarder = new OutboxForwarder(destination, store.outbox, clock, pino({ level: 'silent' }), new EventBus(), {
       window: 8,
       ordered: true,
