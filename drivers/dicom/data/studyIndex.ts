@@ -542,8 +542,9 @@ export class SqliteStudyIndex implements StudyIndex {
     const rows = (state: string) => `EXISTS (SELECT 1 FROM outbox o JOIN dicom_instance i ON i.journal_id = o.journal_id WHERE i.study_uid = dicom_study.study_uid AND ${state})`;
     return this.db
       .prepare(
-        `UPDATE dicom_study SET patient_name = NULL, patient_birth_date = NULL
-         WHERE (patient_name IS NOT NULL OR patient_birth_date IS NOT NULL)
+        // The patient id too: in Vietnam it is often the CCCD number.
+        `UPDATE dicom_study SET patient_id = NULL, patient_name = NULL, patient_birth_date = NULL
+         WHERE (patient_id IS NOT NULL OR patient_name IS NOT NULL OR patient_birth_date IS NOT NULL)
            AND ((last_ms < @cutoff AND NOT ${rows("o.state != 'done'")})
              OR (@parkedCutoff IS NOT NULL AND last_ms < @parkedCutoff AND NOT ${rows("o.state = 'pending'")}))`,
       )

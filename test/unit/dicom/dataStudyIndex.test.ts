@@ -105,7 +105,7 @@ describe('SqliteStudyIndex over the real store', () => {
     const now = Date.parse('2026-12-30T00:00:00Z');
     // Study C (delivered) and study D (never routed: finished, as the journal's retention sees it).
     expect(index.scrubPersonal(72, now)).toBe(2);
-    expect(index.listStudies({ state: 'delivered' }).studies[0]!.patientName).toBeNull();
+    expect(index.listStudies({ state: 'delivered' }).studies[0]).toMatchObject({ patientName: null, patientId: null });
     expect(index.getStudy('1.2.826.0.1.3680043.10.9.1')!.study.patientName).toBe(VN_PATIENT);
     const removed = index.purgeForwarded(7, now);
     expect(removed).toBe(1);
