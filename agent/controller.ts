@@ -9,7 +9,6 @@ import { StorageCommitmentService } from '../drivers/dicom/net/commitmentService
 import { STORAGE_COMMITMENT_SERVICE } from '../drivers/dicom/data/commitmentStore.ts';
 import { ORDER_CACHE_SERVICE, SqliteOrderCache, type PurgeableOrderCache } from '../drivers/lab/orderCache.ts';
 import { CheckInRegistrar, createHisLookup, type HisLookup } from './his/index.ts';
-import websocket from '@fastify/websocket';
 import { PRINTERS_SERVICE, type PrinterPool } from '../drivers/printer/printerPool.ts';
 import { registerKioskRoutes } from './kiosk/kioskRoutes.ts';
 import { queueRoutes } from './queue/routes.ts';
@@ -181,14 +180,14 @@ export class Agent implements RuntimeView {
       this.province.start();
     }
 
-    const { app } = await buildLocalApi({
+    const { app, listen } = await buildLocalApi({
       runtime: this,
       metrics: this.metrics,
       log: this.log,
       ingest: this.services.get<IngestRouter>(INGEST_SERVICE)!,
       plugins: [(api, auth) => this.registerFrontEndRoutes(api, auth.requireAdmin), ...(this.options.httpPlugins ?? [])],
     });
-    await app.listen({ host: c.http.host, port: c.http.port });
+    await listen();
     this.http = app;
 
     this.startPeriodicJobs();
@@ -347,7 +346,6 @@ export class Agent implements RuntimeView {
 
   /** Queue (counter page, call screen) and kiosk routes, over the shared services. */
   private async registerFrontEndRoutes(app: FastifyInstance, requireAdmin: Parameters<typeof queueRoutes>[1]['requireAdmin']): Promise<void> {
-    await app.register(websocket);
     await app.register(studiesRoutes, { index: () => this.services.get<SqliteStudyIndex>(STUDY_INDEX_SERVICE), requireAdmin: requireAdmin as never });
     const printers = () => this.services.get<PrinterPool>(PRINTERS_SERVICE);
     // One print log for the kiosk, the counter page and the console (failed prints are reprinted).
