@@ -143,6 +143,7 @@ function targetOf(req: FastifyRequest): AuditRecord['target'] {
     for (const [k, v] of Object.entries(source as Record<string, unknown>)) {
       if (k === 'token') continue;
       if (typeof v === 'number') out[k] = v;
+      else if (typeof v === 'string' && /^\d{1,15}$/.test(v)) out[k] = Number(v);
       else if (typeof v === 'string' && /^[\w.:-]{1,100}$/.test(v)) out[k] = v;
     }
   }

@@ -46,7 +46,11 @@ export function isPageAsset(pathname: string, root: string): boolean {
   if (pathname.endsWith('/')) return true;
   const ext = extname(pathname).toLowerCase();
   if (ext) return PAGE_ASSET_EXTENSIONS.has(ext);
-  return statSync(join(root, pathname), { throwIfNoEntry: false })?.isDirectory() === true;
+  try {
+    return statSync(join(root, pathname)).isDirectory();
+  } catch {
+    return false; // absent, or a path through a file (ENOTDIR)
+  }
 }
 
 /**
