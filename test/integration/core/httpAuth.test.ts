@@ -193,7 +193,8 @@ describe('cross-origin writes (CSRF)', () => {
     const configBefore = readFileSync(a.configFile);
     const outboxBefore = JSON.stringify(a.agent.store.db.prepare('SELECT * FROM outbox ORDER BY id').all());
     const newText = configBefore.toString().replace('http-box', 'renamed-box');
-    for (const headers of [{ cookie, origin: 'http://evil.example' }, { cookie, origin: 'null' }, { cookie, origin: a.url.replace('127.0.0.1', 'localhost') }, { cookie, referer: 'http://evil.example/page' }, { cookie }]) {
+    const forged: Array<Record<string, string>> = [{ cookie, origin: 'http://evil.example' }, { cookie, origin: 'null' }, { cookie, origin: a.url.replace('127.0.0.1', 'localhost') }, { cookie, referer: 'http://evil.example/page' }, { cookie }];
+    for (const headers of forged) {
       const put = await call(a.url, 'PUT', '/api/config', { headers, json: { text: newText } });
       expect(put.status, JSON.stringify(headers)).toBe(403);
       expect(put.json().error).toMatch(/^refused: .*; changes are made from the console page itself$/);
