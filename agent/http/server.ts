@@ -73,6 +73,10 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<LocalApi>
     audit,
     log,
   });
+  // Every WebSocket route (queue live feed, kiosk) gets the same bound on what a page may send.
+  // Registered before the hooks below: its own onRequest hook must see an upgrade that they
+  // refuse, so that the upgraded socket is closed after the refusal (not left half-open).
+  await app.register(websocket, { options: { maxPayload: limits.webSocketMaxPayloadKB * 1024 } });
   // Before any route: the guards of every route, plugins' too, run in onRequest.
   auth.runGuardsFirst(app);
   const hosts = new AllowedHosts({ listenHost: http.host, extra: http.allowedHosts, certificate: http.tls?.cert });
@@ -132,8 +136,6 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<LocalApi>
 
   const openapi = http.openapi ?? 'login';
   if (openapi !== 'off') app.get('/openapi.json', { ...(openapi === 'login' ? { preHandler: auth.requireAdmin } : {}), schema: { hide: true } }, async () => app.swagger());
-  // Every WebSocket route (queue live feed, kiosk) gets the same bound on what a page may send.
-  await app.register(websocket, { options: { maxPayload: limits.webSocketMaxPayloadKB * 1024 } });
   // Browser pages: only page assets under kiosk/ (no sources, no dot files, no `..`).
   await app.register(fastifyStatic, {
     root: fileURLToPath(new URL('../../kiosk/', import.meta.url)),
