@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type RequestLis
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { LOOPBACK_PEERS, PeerAllowList, unmapIpv4 } from '../net/peers.ts';
+import { PeerAllowList, unmapIpv4 } from '../net/peers.ts';
 import { serverTlsOptions, type TlsServerSettings } from '../net/tls.ts';
 import type { HttpLimits } from './settings.ts';
 
@@ -22,10 +22,14 @@ export const routeLimits = {
 /** Refusals are logged once per address and reason in this window, with the count since. */
 const REFUSAL_LOG_WINDOW_MS = 10 * 60_000;
 
+/** The box's own browsers (kiosk, call screen on the box) are always admitted, and not counted in `maxConnections`. */
+const THE_BOX = ['127.0.0.1', '::1'];
+
 /**
- * Connection bounds of the HTTP server: only allowed addresses (loopback always), at most
- * `maxConnectionsPerPeer` from one address and `maxConnections` in all, so one PC's flood
- * never locks out the kiosk, a counter or another PC. Refused sockets are closed at once.
+ * Connection bounds of the HTTP server: only allowed addresses (the box itself always), at
+ * most `maxConnectionsPerPeer` from one address and `maxConnections` from the LAN in all, so
+ * one PC's flood never locks out another PC, and the LAN's never the kiosk on the box.
+ * Refused sockets are closed at once.
  */
 export class ConnectionGuard {
   private readonly perPeer = new Map<string, number>();
@@ -38,15 +42,16 @@ export class ConnectionGuard {
     private readonly log: Logger,
   ) {}
 
-  /** The allow-list from `http.allowedPeers` (absent: any), with loopback always in it. */
+  /** The allow-list from `http.allowedPeers` (absent: any; empty: the box only), with the box itself always in it. */
   static allowList(entries: string[] | undefined): PeerAllowList {
-    const list = entries && entries.length > 0 ? entries : ['any'];
-    return new PeerAllowList([...new Set([...list, ...LOOPBACK_PEERS])]);
+    const list = entries ?? ['any'];
+    return new PeerAllowList(list.length === 0 ? [] : [...new Set([...list, ...THE_BOX])]);
   }
 
+  /** Connections open from the LAN (the box's own not counted). */
   get open(): number {
     let n = 0;
-    for (const c of this.perPeer.values()) n += c;
+    for (const [peer, c] of this.perPeer) if (!THE_BOX.includes(peer)) n += c;
     return n;
   }
 
@@ -59,7 +64,7 @@ export class ConnectionGuard {
     if (!this.allow.allows(remote)) return this.refuse(socket, 'not-allowed', remote, `not in http.allowedPeers (${this.allow})`);
     const mine = this.perPeer.get(remote) ?? 0;
     if (mine >= this.limits.maxConnectionsPerPeer) return this.refuse(socket, 'too-many-from-peer', remote, `already ${mine} connections from this address (http.limits.maxConnectionsPerPeer)`);
-    if (this.open >= this.limits.maxConnections) return this.refuse(socket, 'too-many', remote, `already ${this.open} connections (http.limits.maxConnections)`);
+    if (!THE_BOX.includes(remote) && this.open >= this.limits.maxConnections) return this.refuse(socket, 'too-many', remote, `already ${this.open} connections (http.limits.maxConnections)`);
     this.perPeer.set(remote, mine + 1);
     socket.once('close', () => {
       const left = (this.perPeer.get(remote) ?? 1) - 1;
@@ -86,7 +91,14 @@ export class ConnectionGuard {
 
 type Handler = RequestListener<typeof IncomingMessage, typeof ServerResponse>;
 
-/** An HTTP or HTTPS server with the request and header timeouts of `limits`, guarded by `guard`. */
+const STARTED = Symbol('started a request');
+
+/**
+ * An HTTP or HTTPS server with the request and header timeouts of `limits`, guarded by `guard`.
+ * Node's header timeout starts with the first byte of a request: a connection that never sends
+ * one is closed by a timer of its own after the same time (with TLS, once the handshake, itself
+ * bounded, is done).
+ */
 export function createGuardedServer(handler: Handler, limits: HttpLimits, guard: ConnectionGuard, tls?: TlsServerSettings): Server {
   // Timeouts are checked every second (Node's default: every 30 s).
   const common = { connectionsCheckingInterval: 1000 };
@@ -97,5 +109,13 @@ export function createGuardedServer(handler: Handler, limits: HttpLimits, guard:
   server.keepAliveTimeout = limits.keepAliveSeconds * 1000;
   server.maxHeadersCount = 100;
   guard.attach(server);
+  const mark = (req: IncomingMessage) => void ((req.socket as Socket & { [STARTED]?: boolean })[STARTED] = true);
+  server.on('request', mark);
+  server.on('upgrade', mark);
+  server.on(tls ? 'secureConnection' : 'connection', (socket: Socket & { [STARTED]?: boolean }) => {
+    const timer = setTimeout(() => !socket[STARTED] && socket.destroy(), server.headersTimeout);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  });
   return server;
 }
