@@ -129,7 +129,7 @@ export class ConsoleAuth {
         bodyLimit: routeLimits.login,
         // An address that is waiting out its failures gets its 429 before its body is read.
         onRequest: async (req, reply) => {
-          if (this.refusedLoginPage(req, reply)) return;
+          if (await this.refusedLoginPage(req, reply)) return;
           const verdict = this.throttle.verdict(clientAddress(req));
           if (!verdict.ok) await this.tooMany(reply, verdict);
         },
@@ -151,7 +151,7 @@ export class ConsoleAuth {
         return { user: account.user, role: account.role, ...(account.counters ? { counters: account.counters } : {}), expires: new Date(session.expiresMs).toISOString(), idleMinutes: this.options.sessionIdleMinutes ?? 30 };
       },
     );
-    app.post('/api/logout', { bodyLimit: routeLimits.login, onRequest: async (req, reply) => void this.refusedLoginPage(req, reply), schema: { tags: ['auth'], summary: 'Log out' } }, async (req, reply) => {
+    app.post('/api/logout', { bodyLimit: routeLimits.login, onRequest: async (req, reply) => void (await this.refusedLoginPage(req, reply)), schema: { tags: ['auth'], summary: 'Log out' } }, async (req, reply) => {
       const token = readCookie(req, COOKIE);
       if (token) {
         const found = this.sessions.use(token, false);
@@ -163,11 +163,11 @@ export class ConsoleAuth {
     });
   }
 
-  /** Login and logout posted from another site's page (login CSRF): 403. */
-  private refusedLoginPage(req: FastifyRequest, reply: FastifyReply): boolean {
+  /** Login and logout posted from another site's page (login CSRF): 403, sent before the hook returns (the route then stops). */
+  private async refusedLoginPage(req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
     const foreign = foreignOrigin(req, false);
     if (!foreign) return false;
-    void reply.code(403).send({ error: `login refused: ${foreign}` });
+    await reply.code(403).send({ error: `login refused: ${foreign}` });
     return true;
   }
 
