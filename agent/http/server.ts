@@ -160,13 +160,18 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<LocalApi>
     // Plain HTTP for the browsers on the box (kiosk, call screen): the same routes, hooks and bounds.
     const server = createGuardedServer(handler!, limits, connections);
     server.on('upgrade', (req, socket, head) => app.server.emit('upgrade', req, socket, head));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(http.loopbackPort, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(http.loopbackPort, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (err) {
+      await app.close();
+      throw err;
+    }
     loopback = server;
     log.info({ https: `${http.host}:${(app.server.address() as { port: number }).port}`, http: `127.0.0.1:${http.loopbackPort}` }, 'HTTPS for the LAN, plain HTTP on loopback for the box\'s own browsers');
   };
