@@ -9,7 +9,6 @@ import { StorageCommitmentService } from '../drivers/dicom/net/commitmentService
 import { STORAGE_COMMITMENT_SERVICE } from '../drivers/dicom/data/commitmentStore.ts';
 import { ORDER_CACHE_SERVICE, SqliteOrderCache, type PurgeableOrderCache } from '../drivers/lab/orderCache.ts';
 import { CheckInRegistrar, createHisLookup, type HisLookup } from './his/index.ts';
-import websocket from '@fastify/websocket';
 import { PRINTERS_SERVICE, type PrinterPool } from '../drivers/printer/printerPool.ts';
 import { registerKioskRoutes } from './kiosk/kioskRoutes.ts';
 import { kioskSettings } from './kiosk/settings.ts';
@@ -187,14 +186,14 @@ export class Agent implements RuntimeView {
       this.province.start();
     }
 
-    const { app } = await buildLocalApi({
+    const { app, listen } = await buildLocalApi({
       runtime: this,
       metrics: this.metrics,
       log: this.log,
       ingest: this.services.get<IngestRouter>(INGEST_SERVICE)!,
       plugins: [(api, auth) => this.registerFrontEndRoutes(api, auth), ...(this.options.httpPlugins ?? [])],
     });
-    await app.listen({ host: c.http.host, port: c.http.port });
+    await listen();
     this.http = app;
 
     this.startPeriodicJobs(storeAlarms);
@@ -366,8 +365,6 @@ export class Agent implements RuntimeView {
 
   /** Queue (counter page, call screen) and kiosk routes, over the shared services. */
   private async registerFrontEndRoutes(app: FastifyInstance, auth: Pick<ConsoleAuth, 'requireAdmin' | 'requireStaff' | 'requireKiosk'>): Promise<void> {
-    // The pages never send more than a few bytes on a socket: a large frame is an attack.
-    await app.register(websocket, { options: { maxPayload: 4096 } });
     await app.register(studiesRoutes, { index: () => this.services.get<SqliteStudyIndex>(STUDY_INDEX_SERVICE), requireAdmin: auth.requireAdmin as never });
     const printers = () => this.services.get<PrinterPool>(PRINTERS_SERVICE);
     // One print log for the kiosk, the counter page and the console (failed prints are reprinted).

@@ -1,6 +1,7 @@
 import type { HisLookupConfig } from '../his/lookup.ts';
 import type { QueueConfig } from '../queue/types.ts';
-import type { Account, KioskCredential } from '../http/auth.ts';
+import type { KioskCredential } from '../http/auth.ts';
+import type { HttpSettings } from '../http/settings.ts';
 import type { LanBrokerConfig } from '../mqtt/lanBroker.ts';
 
 /** The configuration as the agent uses it: validated, defaults filled, secrets resolved. */
@@ -8,7 +9,7 @@ export interface AgentConfig {
   version: 1;
   secretsFile?: string;
   box: { id: string; facility: string; name?: string; department?: string; timezone: string; dataDir: string };
-  http: { host: string; port: number; sessionHours: number; admin?: { user: string; passwordHash?: string }; accounts?: Account[] };
+  http: HttpSettings;
   lanBroker: LanBrokerConfig;
   province?: { enabled: boolean; url: string; username?: string; password?: string; topicRoot: string; healthIntervalSeconds: number };
   store: { budgetMB: number; minFreeMB: number; blobPoolMB: number; warnPercent: number; criticalPercent: number; captureMB: number };

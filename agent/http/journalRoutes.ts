@@ -43,6 +43,7 @@ export function registerJournalRoutes(app: FastifyInstance, runtime: RuntimeView
     '/api/journal/:id/resend',
     {
       preHandler: requireAdmin,
+      config: { audit: 'journal.resend' },
       schema: {
         tags: ['journal'],
         summary: 'Send an entry again to a destination (delivered or parked: back to pending; never routed there: queued)',
@@ -54,10 +55,12 @@ export function registerJournalRoutes(app: FastifyInstance, runtime: RuntimeView
     async (req, reply) => {
       const id = (req.params as { id: number }).id;
       const { destination } = req.body as { destination: string };
+      req.auditDetail = { destination: destination.slice(0, 64) };
       if (!(destination in runtime.config.destinations)) return reply.code(400).send({ error: `destination "${destination}" is not configured (known: ${Object.keys(runtime.config.destinations).join(', ')})` });
       const outcome = await runtime.store.outbox.resend(id, destination);
       if (outcome === 'no such entry') return reply.code(404).send({ error: 'no journal entry with that id' });
       req.log.info({ journalId: id, destination, outcome }, 'journal entry sent again from the console');
+      req.auditDetail = { destination, outcome };
       runtime.wakeDestination(destination);
       return { outcome };
     },

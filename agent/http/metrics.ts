@@ -1,5 +1,5 @@
 import client from 'prom-client';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import type { RuntimeView } from '../runtime.ts';
 
 /** Prometheus metrics; gauges are read from the store and components at scrape time. */
@@ -102,8 +102,11 @@ export class AgentMetrics {
     this.commitBatch.observe(writes);
   }
 
-  register(app: FastifyInstance): void {
-    app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics' } }, async (_req, reply) => {
+  /** `http.metrics`: off (no route), login (`requireAdmin`: an admin session or HTTP Basic), open. */
+  register(app: FastifyInstance, exposure: 'off' | 'login' | 'open', requireAdmin: preHandlerAsyncHookHandler): void {
+    if (exposure === 'off') return;
+    const guard = exposure === 'login' ? { preHandler: requireAdmin } : {};
+    app.get('/metrics', { ...guard, schema: { tags: ['health'], summary: 'Prometheus metrics' } }, async (_req, reply) => {
       reply.header('content-type', this.registry.contentType);
       return this.registry.metrics();
     });

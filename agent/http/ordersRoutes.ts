@@ -71,6 +71,7 @@ export function registerOrdersRoutes(app: FastifyInstance, runtime: RuntimeView,
     '/api/orders',
     {
       preHandler: requireAdmin,
+      config: { audit: 'orders.push' },
       schema: {
         tags: ['lab'],
         summary: 'Push orders (one, a list, or { orders: [...] }) into the order cache for host queries and worklists',
@@ -81,6 +82,7 @@ export function registerOrdersRoutes(app: FastifyInstance, runtime: RuntimeView,
     async (req, reply) => {
       try {
         const orders = await intake.accept(req.body);
+        req.auditDetail = { accepted: orders.length };
         return { accepted: orders.length };
       } catch (err) {
         if (err instanceof HisOrderError) return reply.code(400).send({ error: err.message });

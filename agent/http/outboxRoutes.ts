@@ -29,11 +29,12 @@ export function registerOutboxRoutes(app: FastifyInstance, runtime: RuntimeView,
 
   app.post(
     '/api/outbox/:destination/retry',
-    { preHandler: requireAdmin, schema: { tags: ['outbox'], summary: 'Try now instead of waiting for the backoff (one item with ?item=ID, or all)', querystring: { type: 'object', properties: { item: { type: 'integer' } } }, response: errorResponses } },
+    { preHandler: requireAdmin, config: { audit: 'outbox.retry' }, schema: { tags: ['outbox'], summary: 'Try now instead of waiting for the backoff (one item with ?item=ID, or all)', querystring: { type: 'object', properties: { item: { type: 'integer' } } }, response: errorResponses } },
     async (req, reply) => {
       const { destination } = req.params as { destination: string };
       if (!known(destination)) return reply.code(404).send({ error: `no destination "${destination}" in the configuration` });
       const changed = await runtime.store.outbox.retryNow(destination, (req.query as { item?: number }).item);
+      req.auditDetail = { retried: changed };
       runtime.wakeDestination(destination);
       return { retried: changed };
     },
@@ -41,7 +42,7 @@ export function registerOutboxRoutes(app: FastifyInstance, runtime: RuntimeView,
 
   app.post(
     '/api/outbox/items/:id/park',
-    { preHandler: requireAdmin, schema: { tags: ['outbox'], summary: 'Park a pending item in dead letter by hand', body: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 3 } } }, response: errorResponses } },
+    { preHandler: requireAdmin, config: { audit: 'outbox.park' }, schema: { tags: ['outbox'], summary: 'Park a pending item in dead letter by hand', body: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 3 } } }, response: errorResponses } },
     async (req, reply) => {
       const ok = await runtime.store.outbox.parkByHand((req.params as { id: number }).id, (req.body as { reason: string }).reason);
       if (!ok) return reply.code(409).send({ error: 'that item is not pending (already delivered or parked?)' });
@@ -51,7 +52,7 @@ export function registerOutboxRoutes(app: FastifyInstance, runtime: RuntimeView,
 
   app.post(
     '/api/outbox/items/:id/requeue',
-    { preHandler: requireAdmin, schema: { tags: ['outbox'], summary: 'Move a parked item back to pending', response: errorResponses } },
+    { preHandler: requireAdmin, config: { audit: 'outbox.requeue' }, schema: { tags: ['outbox'], summary: 'Move a parked item back to pending', response: errorResponses } },
     async (req, reply) => {
       const ok = await runtime.store.outbox.requeue(Number((req.params as { id: string }).id));
       if (!ok) return reply.code(409).send({ error: 'that item is not parked' });

@@ -20,6 +20,10 @@ const EN = {
   specimen: 'Specimen / accession no.', items: 'Ordered items', scheduled: 'Scheduled (station)', ofTotal: 'shown of',
   results: 'Lab results', resultSearch: 'Specimen (barcode)', test: 'Test', value: 'Value', flags: 'Flags', range: 'Reference range',
   status: 'Status', comments: 'Comments', notMeasured: 'not measured',
+  audit: 'Audit', who: 'Who', from: 'From', action: 'Action', target: 'On', outcome: 'Outcome',
+  staffOnly: 'This account is a staff account: it may use the counter page only, not the console.', openCounter: 'Open the counter page',
+  caFingerprint: 'Box CA fingerprint (SHA-256) — compare it with the one IT gave you before trusting the certificate:',
+  plainHttp: 'This connection is not encrypted (HTTP).', sessionEnded: 'Your login has ended; log in again.',
 };
 const VI = {
   title: 'Bảng điều khiển', logout: 'Đăng xuất', login: 'Đăng nhập', user: 'Tên đăng nhập', password: 'Mật khẩu', signin: 'Đăng nhập',
@@ -40,6 +44,10 @@ const VI = {
   specimen: 'Mã mẫu / số phiếu', items: 'Dịch vụ chỉ định', scheduled: 'Lịch chụp (máy)', ofTotal: 'đang hiện trên tổng số',
   results: 'Kết quả xét nghiệm', resultSearch: 'Mã mẫu (mã vạch)', test: 'Xét nghiệm', value: 'Kết quả', flags: 'Cờ', range: 'Khoảng tham chiếu',
   status: 'Trạng thái KQ', comments: 'Ghi chú của máy', notMeasured: 'không đo được',
+  audit: 'Nhật ký truy cập', who: 'Ai', from: 'Từ máy', action: 'Thao tác', target: 'Đối tượng', outcome: 'Kết quả',
+  staffOnly: 'Tài khoản này là tài khoản nhân viên: chỉ dùng được trang quầy, không dùng được bảng điều khiển.', openCounter: 'Mở trang quầy',
+  caFingerprint: 'Dấu vân tay CA của hộp (SHA-256) — so sánh với dấu do bộ phận CNTT cung cấp trước khi tin cậy chứng chỉ:',
+  plainHttp: 'Kết nối này không được mã hoá (HTTP).', sessionEnded: 'Phiên đăng nhập đã hết; vui lòng đăng nhập lại.',
 };
 let lang = localStorage.getItem('console-lang') === 'en' ? 'en' : 'vi';
 const t = (key) => (lang === 'en' ? EN : VI)[key] ?? key;
@@ -51,14 +59,17 @@ function applyLanguage() {
   $('lang').textContent = lang === 'en' ? 'Tiếng Việt' : 'English';
 }
 
+/** True while the page refreshes itself: those requests do not keep an idle login alive. */
+let background = false;
+
 async function api(path, options = {}) {
-  const res = await fetch(path, { ...options, headers: { 'content-type': 'application/json', ...(options.headers ?? {}) } });
+  const res = await fetch(path, { ...options, headers: { 'content-type': 'application/json', ...(background ? { 'x-edge-background': '1' } : {}), ...(options.headers ?? {}) } });
   if (res.status === 401) {
-    showLogin();
+    showLogin(t('sessionEnded'));
     throw new Error('login required');
   }
   const body = res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text();
-  if (!res.ok) throw Object.assign(new Error(body.error ?? String(res.status)), { body });
+  if (!res.ok) throw Object.assign(new Error(body.error ?? String(res.status)), { body, status: res.status });
   return body;
 }
 
@@ -208,8 +219,7 @@ async function loadOrders() {
       const items = (o.items ?? o.tests.map((code) => ({ code }))).map((i) => `${i.code}${i.name ? ` ${i.name}` : ''}${i.modality ? ` (${i.modality})` : ''}`).join('\n');
       const s = o.scheduled ?? {};
       const when = [s.at ? localTime(s.at) : '', s.stationAeTitle, s.stationName, s.location].filter(Boolean).join(' · ');
-      const itemCell = Object.assign(document.createElement('span'), { textContent: items });
-      itemCell.style.whiteSpace = 'pre-line';
+      const itemCell = Object.assign(document.createElement('span'), { textContent: items, className: 'pre-line' });
       return row([localTime(updatedAt), o.specimenId, o.patientId ?? '', personName(o.patientName), itemCell, when]);
     }),
   );
@@ -220,7 +230,7 @@ async function loadResults() {
   const q = new URLSearchParams({ limit: '200' });
   for (const [k, v] of new FormData($('results-filter'))) if (v) q.set(k, v);
   const r = await api(`/api/results?${q}`);
-  const lines = (texts) => Object.assign(document.createElement('span'), { textContent: texts.join('\n'), className: 'lines' });
+  const lines = (texts) => Object.assign(document.createElement('span'), { textContent: texts.join('\n'), className: 'pre-line' });
   $('results').replaceChildren(
     ...r.results.map(({ result: x, receivedAt, device, destinations }) => {
       const value = `${x.valueText ?? ''}${x.units ? ` ${x.units}` : ''}${x.notMeasured ? ` (${t('notMeasured')})` : ''}`;
@@ -245,13 +255,24 @@ async function showStudy(uid) {
   const rows = [];
   for (const se of v.series) {
     for (const i of se.instances) {
-      const fwd = Object.assign(document.createElement('span'), { textContent: i.destinations.length ? i.destinations.map(destinationText).join('\n') : t('none') });
-      fwd.style.whiteSpace = 'pre-line';
+      const fwd = Object.assign(document.createElement('span'), { textContent: i.destinations.length ? i.destinations.map(destinationText).join('\n') : t('none'), className: 'pre-line' });
       const number = `${i.instanceNumber ?? ''}${i.conflict ? ` ⚠ ${t('conflict')}` : ''}`;
       rows.push(row([`${se.modality ?? ''} ${se.seriesNumber ?? ''} ${se.description ?? ''}`.trim(), number, `${Math.round(i.size / 1024)} KB`, i.sourceAe, localTime(i.receivedAt), fwd]));
     }
   }
   $('study-instances').replaceChildren(...rows);
+}
+
+/** Who logged in, changed the configuration, restarted, resent or requeued: from where and when. */
+async function loadAudit() {
+  const r = await api('/api/audit?limit=200');
+  const pairs = (o) => Object.entries(o ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
+  $('audit').replaceChildren(
+    ...r.entries.map((e) => {
+      const outcome = Object.assign(document.createElement('span'), { textContent: `${e.outcome}${e.status ? ` (${e.status})` : ''}`, className: e.outcome === 'ok' ? 'ok' : 'bad' });
+      return row([localTime(e.at), `${e.actor}${e.role ? ` (${e.role})` : ''}`, e.ip, e.action, [pairs(e.target), pairs(e.detail)].filter(Boolean).join(' · '), outcome]);
+    }),
+  );
 }
 
 async function loadConfig() {
@@ -266,12 +287,16 @@ function showProblems(problems, okText) {
 }
 
 let tab = 'devices';
-const loaders = { devices: loadDevices, journal: loadJournal, outbox: loadOutbox, results: loadResults, studies: loadStudies, orders: loadOrders, config: loadConfig };
-async function refresh() {
+const loaders = { devices: loadDevices, journal: loadJournal, outbox: loadOutbox, results: loadResults, studies: loadStudies, orders: loadOrders, audit: loadAudit, config: loadConfig };
+async function refresh(auto = false) {
+  background = auto;
   try {
     await loaders[tab]();
   } catch (err) {
-    if (err.message !== 'login required') console.error(err);
+    if (err.status === 403) showLogin(err.message);
+    else if (err.message !== 'login required') console.error(err);
+  } finally {
+    background = false;
   }
 }
 
@@ -282,26 +307,50 @@ function selectTab(name) {
   refresh();
 }
 
-function showLogin() {
+function showLogin(message = '') {
   $('login').hidden = false;
   $('app').hidden = true;
   $('logout').hidden = true;
+  $('login-error').textContent = message;
 }
 
 function showApp() {
   $('login').hidden = true;
   $('app').hidden = false;
   $('logout').hidden = false;
+  $('staff-only').hidden = true;
   selectTab(tab);
+}
+
+/** A staff account is refused by every console route: say so instead of failing tab by tab. */
+function showStaffOnly() {
+  showLogin();
+  $('staff-only').hidden = false;
+}
+
+/** HTTPS or not, and the box CA's fingerprint for staff PCs to check before they trust it. */
+async function showTransport() {
+  try {
+    const r = await (await fetch('/api/tls')).json();
+    $('transport').hidden = false;
+    $('transport-text').textContent = r.https ? t('caFingerprint') : t('plainHttp');
+    $('ca-fingerprint').textContent = r.caFingerprint ?? '';
+    $('ca-fingerprint').hidden = !r.caFingerprint;
+  } catch {
+    $('transport').hidden = true;
+  }
 }
 
 $('login').addEventListener('submit', async (e) => {
   e.preventDefault();
   const form = new FormData(e.target);
+  $('staff-only').hidden = true;
   const res = await fetch('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: form.get('user'), password: form.get('password') }) });
   if (res.ok) {
+    const who = await res.json();
     $('login-error').textContent = '';
-    showApp();
+    if (who.role === 'admin') showApp();
+    else showStaffOnly();
   } else {
     $('login-error').textContent = res.status === 401 ? t('wrongLogin') : (await res.json()).error;
   }
@@ -314,6 +363,7 @@ $('lang').addEventListener('click', () => {
   lang = lang === 'en' ? 'vi' : 'en';
   localStorage.setItem('console-lang', lang);
   applyLanguage();
+  showTransport();
 });
 for (const b of document.querySelectorAll('[role=tab]')) b.addEventListener('click', () => selectTab(b.dataset.tab));
 $('journal-filter').addEventListener('submit', (e) => {
@@ -352,6 +402,7 @@ $('restart').addEventListener('click', async () => {
 });
 
 applyLanguage();
-setInterval(() => !$('app').hidden && tab !== 'config' && refresh(), 5000);
-// Start on the login form unless the session cookie is still valid.
-fetch('/api/devices').then((r) => (r.ok ? showApp() : showLogin()), showLogin);
+showTransport();
+setInterval(() => !$('app').hidden && tab !== 'config' && refresh(true), 5000);
+// Start on the login form unless the session cookie is still valid (and an admin's).
+fetch('/api/devices', { headers: { 'x-edge-background': '1' } }).then((r) => (r.ok ? showApp() : r.status === 403 ? showStaffOnly() : showLogin()), () => showLogin());

@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 async function api(method: string, path: string, body?: unknown, auth = true): Promise<any> {
-  const res = await fetch(`${a.url}${path}`, { method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(auth ? { cookie } : {}) }, body: body !== undefined ? JSON.stringify(body) : undefined });
+  const res = await fetch(`${a.url}${path}`, { method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(auth ? { cookie, origin: a.url } : {}) }, body: body !== undefined ? JSON.stringify(body) : undefined });
   const json = await res.json().catch(() => null);
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;

@@ -106,22 +106,25 @@ describe('the running agent', () => {
     await fetch(`${base}/api/ingest/monitor`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok-123', 'idempotency-key': 'reading-2' }, body: '{"spo2":91}' });
     const items = (await (await fetch(`${base}/api/outbox/central/items?state=pending`, { headers: { cookie } })).json()) as { items: Array<{ outboxId: number; idempotencyKey: string }> };
     const item = items.items.find((i) => i.idempotencyKey === 'reading-2')!;
-    const park = await fetch(`${base}/api/outbox/items/${item.outboxId}/park`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'wrong patient, kept out of the HIS' }) });
+    const park = await fetch(`${base}/api/outbox/items/${item.outboxId}/park`, { method: 'POST', headers: { cookie, origin: base, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'wrong patient, kept out of the HIS' }) });
     expect(park.status).toBe(200);
     const parked = (await (await fetch(`${base}/api/outbox/central/items?state=parked`, { headers: { cookie } })).json()) as { items: Array<{ deadLetterReason: string }> };
     expect(parked.items[0]!.deadLetterReason).toBe('parked by hand: wrong patient, kept out of the HIS');
     await sink.up();
-    expect((await fetch(`${base}/api/outbox/items/${item.outboxId}/requeue`, { method: 'POST', headers: { cookie } })).status).toBe(200);
-    await fetch(`${base}/api/outbox/central/retry`, { method: 'POST', headers: { cookie } });
+    expect((await fetch(`${base}/api/outbox/items/${item.outboxId}/requeue`, { method: 'POST', headers: { cookie, origin: base } })).status).toBe(200);
+    await fetch(`${base}/api/outbox/central/retry`, { method: 'POST', headers: { cookie, origin: base } });
     await waitFor(() => sink.received.some((r) => r.idempotencyKey === 'reading-2'), 'requeued item delivered');
   });
 
-  it('serves Prometheus metrics and an OpenAPI document', async () => {
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+  it('serves Prometheus metrics and an OpenAPI document, after a login', async () => {
+    expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    expect((await fetch(`${base}/openapi.json`)).status).toBe(401);
+    const basic = { authorization: 'Basic ' + Buffer.from(`admin:${TEST_PASSWORD}`).toString('base64') };
+    const metrics = await (await fetch(`${base}/metrics`, { headers: basic })).text();
     for (const name of ['edge_journal_commit_seconds_bucket', 'edge_outbox_depth{destination="central",state="pending"}', 'edge_outbox_oldest_pending_seconds', 'edge_component_up{kind="device",id="monitor",state="running"} 1', 'edge_process_resident_memory_bytes']) {
       expect(metrics).toContain(name);
     }
-    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    const doc = (await (await fetch(`${base}/openapi.json`, { headers: basic })).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toMatch(/^3\./);
     for (const path of ['/api/journal', '/api/outbox', '/readyz', '/api/login', '/api/ingest/{device}']) expect(Object.keys(doc.paths)).toContain(path);
   });
@@ -144,7 +147,8 @@ describe('status page', () => {
     const res = await fetch(`${base}/`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/html');
-    expect(await res.text()).toContain('/readyz');
+    expect(await res.text()).toContain('/status/status.js');
+    expect(await (await fetch(`${base}/status/status.js`)).text()).toContain('/readyz');
   });
 });
 
@@ -155,15 +159,15 @@ describe('configuration from the console', () => {
     expect(current.text).toContain('!secret admin_hash'); // secrets stay references
     expect(current.schema.title).toBe('Edge agent configuration');
     const bad = current.text.replace('port: 0, admin', 'port: 70000, admin');
-    const check = (await (await fetch(`${base}/api/config/validate`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ text: bad }) })).json()) as { ok: boolean; problems: string[] };
+    const check = (await (await fetch(`${base}/api/config/validate`, { method: 'POST', headers: { cookie, origin: base, 'content-type': 'application/json' }, body: JSON.stringify({ text: bad }) })).json()) as { ok: boolean; problems: string[] };
     expect(check.ok).toBe(false);
     expect(check.problems[0]).toMatch(/agent\.yaml:3:\d+ http\.port: must be <= 65535/);
-    const refused = await fetch(`${base}/api/config`, { method: 'PUT', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ text: bad }) });
+    const refused = await fetch(`${base}/api/config`, { method: 'PUT', headers: { cookie, origin: base, 'content-type': 'application/json' }, body: JSON.stringify({ text: bad }) });
     expect(refused.status).toBe(400);
     const { readFileSync } = await import('node:fs');
     expect(readFileSync(current.file, 'utf8')).toBe(current.text);
     const good = current.text.replace('facility: bv-test', 'facility: bv-test, name: "Trạm Y tế xã"');
-    const applied = await fetch(`${base}/api/config`, { method: 'PUT', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ text: good }) });
+    const applied = await fetch(`${base}/api/config`, { method: 'PUT', headers: { cookie, origin: base, 'content-type': 'application/json' }, body: JSON.stringify({ text: good }) });
     expect(await applied.json()).toMatchObject({ saved: true, restartRequired: true });
     expect(readFileSync(current.file, 'utf8')).toBe(good);
     expect(readFileSync(`${current.file}.bak`, 'utf8')).toBe(current.text);

@@ -45,7 +45,7 @@ destinations:
     cleanups.push(() => box.close());
     const cookie = await box.login();
     const order = { orderId: 'ORD-1', action: 'new', accessionNumber: 'ACC0042', patient: { hisPatientId: 'HIS-4242', fullName: 'Nguyễn Văn A' }, items: [{ code: 'XQ-NGUC', modality: 'DX' }] };
-    const posted = await fetch(`${box.url}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify(order) });
+    const posted = await fetch(`${box.url}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, origin: box.url }, body: JSON.stringify(order) });
     expect(posted.status).toBe(200);
 
     const file = join(pacsDir.dir, 'sent.dcm');

@@ -94,7 +94,7 @@ describe('GET /api/results', () => {
 
 describe('POST /api/orders', () => {
   const post = (body: unknown, withLogin = true) =>
-    fetch(`${base}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', ...(withLogin ? { cookie } : {}) }, body: JSON.stringify(body) });
+    fetch(`${base}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', ...(withLogin ? { cookie, origin: base } : {}) }, body: JSON.stringify(body) });
 
   it('puts HIS orders into the order cache, where the analyzer\'s host query finds them', async () => {
     const firstBatch = {
@@ -150,7 +150,7 @@ describe('POST /api/orders', () => {
 
 describe('GET /api/orders', () => {
   it('lists what the cache holds, newest first, by the start of a specimen, accession or patient id; login required', async () => {
-    const post = (body: unknown) => fetch(`${base}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify(body) });
+    const post = (body: unknown) => fetch(`${base}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, origin: base }, body: JSON.stringify(body) });
     expect((await post({ orderId: 'HIS-20', accessionNumber: 'CT-20', patient: { hisPatientId: 'BN-20', fullName: 'Đỗ Thị Hạnh' }, items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }], scheduled: { stationAeTitle: 'CT_KHOA_A' } })).status).toBe(200);
     expect((await post({ orderId: 'HIS-21', accessionNumber: 'CT_21', patient: { hisPatientId: 'BN-21' }, items: [{ code: 'CT01' }] })).status).toBe(200);
     const all = (await (await get('/api/orders')).json()) as { total: number; orders: Array<{ order: { specimenId: string; patientName?: string; scheduled?: { stationAeTitle?: string } }; updatedAt: string }> };
