@@ -72,7 +72,7 @@ his:
   checkinDestination: his-checkin
   lookup:
     http: { baseUrl: "http://127.0.0.1:${his.port}" }
-${gateway ? `    vssGateway: { baseUrl: "http://127.0.0.1:${gateway.port}", username: bv-demo, password: demo-password, staffName: Nguyễn Thị Demo, staffCccd: "079190001111" }\n` : ''}kiosk:
+${gateway ? `    vssGateway: { baseUrl: "http://127.0.0.1:${gateway.port}", username: bv-demo, password: !secret vss_password, staffName: Nguyễn Thị Demo, staffCccd: "079190001111" }\n` : ''}kiosk:
   allowLoopback: ${options.allowLoopback ?? true}
   units:
     - { id: ${KIOSK_ID}, token: !secret kiosk_1_token }
@@ -90,7 +90,7 @@ queue:
 devices:${pcscd || printer ? '' : ' {}'}
 ${pcscd ? `  card:\n    driver: cccd-reader\n    name: Đầu đọc CCCD (ảo)\n    readerName: "Virtual PCD 00 00"\n    allowVirtualReader: true\n${Object.entries(options.cardSettings ?? {}).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}\n`).join('')}` : ''}${printer ? `  ticket-printer:\n    driver: escpos-printer\n    transport: tcp\n    host: 127.0.0.1\n    port: ${printer.port}\n` : ''}`,
       {
-        secrets: `kiosk_1_token: ${KIOSK_TOKEN}\nkiosk_2_token: ${OTHER_KIOSK_TOKEN}\nkiosk_3_token: ${THIRD_KIOSK_TOKEN}\nstaff_hash: "${await hashPassword(TEST_PASSWORD)}"\n`,
+        secrets: `kiosk_1_token: ${KIOSK_TOKEN}\nkiosk_2_token: ${OTHER_KIOSK_TOKEN}\nkiosk_3_token: ${THIRD_KIOSK_TOKEN}\nstaff_hash: "${await hashPassword(TEST_PASSWORD)}"\nvss_password: demo-password\n`,
         ...(options.log ? { log: options.log, logLevel: 'info' } : {}),
         http: `accounts: [{ user: ${STAFF_Q1}, role: staff, passwordHash: !secret staff_hash, counters: [q1] }, { user: quay, role: staff, passwordHash: !secret staff_hash }]`,
       },

@@ -162,7 +162,7 @@ describe('counter page in Chromium against the agent', () => {
     const waiting = await issue({ service: 'nhi', print: 'no' });
     const before = await ticket(waiting.id);
     const asQ1 = (method: string, path: string, body?: unknown) =>
-      fetch(`${a.url}${path}`, { method, headers: { cookie, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body !== undefined ? JSON.stringify(body) : undefined }).then(async (r) => ({ status: r.status, json: (await r.json().catch(() => null)) as { error?: string } | null }));
+      fetch(`${a.url}${path}`, { method, headers: { cookie, origin: a.url, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body !== undefined ? JSON.stringify(body) : undefined }).then(async (r) => ({ status: r.status, json: (await r.json().catch(() => null)) as { error?: string } | null }));
     const next = await asQ1('POST', '/api/queue/counters/q2/next', {});
     expect(next.status).toBe(403);
     expect(next.json?.error).toMatch(/may act only for counter q1, not q2/);

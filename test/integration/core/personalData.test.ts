@@ -140,7 +140,7 @@ describe('inline secrets', () => {
       const cookie = await login(base, 'admin', TEST_PASSWORD);
       const before = readFileSync(file, 'utf8');
       const text = before.replace('passwordHash: !secret admin_hash', 'passwordHash: "scrypt$16384$8$1$AAAA$BBBB"');
-      const res = await fetch(`${base}/api/config`, { method: 'PUT', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
+      const res = await fetch(`${base}/api/config`, { method: 'PUT', headers: { cookie, origin: base, 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
       expect(res.status).toBe(400);
       const body = (await res.json()) as { problems: string[] };
       expect(body.problems).toEqual([expect.stringMatching(/agent\.yaml:3:\d+ http\.admin\.passwordHash: is a secret and must not be written in the configuration: put it in the secrets file and write "!secret [a-z_]+" here/)]);
@@ -227,7 +227,7 @@ store: { captureMB: 0.25 }`,
     const cookie = await login(base, 'admin', TEST_PASSWORD);
     const devices = (await (await fetch(`${base}/api/devices`, { headers: { cookie } })).json()) as { devices: Array<{ id: string; alarms: Array<Record<string, unknown>> }> };
     expect(devices.devices.find((d) => d.id === 'analyzer')!.alarms).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'capture-quota', reason: 'quota', quotaBytes: QUOTA })]));
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metrics = await (await fetch(`${base}/metrics`, { headers: { cookie } })).text();
     expect(metrics).toMatch(/edge_capture_bytes\{kind="stopped"\} 1/);
     expect(metrics).toMatch(new RegExp(`edge_capture_bytes\\{kind="quota"\\} ${QUOTA}`));
     // Nothing personal in what was logged meanwhile.

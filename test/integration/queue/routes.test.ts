@@ -10,7 +10,7 @@ let q: QueueApp;
 let STAFF: Record<string, string>;
 beforeAll(async () => {
   q = await startQueueApp();
-  STAFF = { cookie: await q.login(ACCOUNTS.admin) };
+  STAFF = { cookie: await q.login(ACCOUNTS.admin), origin: q.url };
 });
 afterAll(async () => q.close());
 
@@ -192,7 +192,7 @@ describe('queue API', () => {
     q.bus.on('test-lan', 'domain.event', (e) => e.visibility === 'lan' && lan.push(JSON.stringify(e.body)));
     try {
       const t = (await api('POST', '/api/queue/tickets', { service: 'noi', claim: 'disability', print: 'no' })).json.ticket;
-      const staff = { cookie: await q.login(ACCOUNTS.staff) };
+      const staff = { cookie: await q.login(ACCOUNTS.staff), origin: q.url };
       await api('POST', `/api/queue/tickets/${t.id}/transfer`, { service: 'noi', counter: 'q4', position: 'front' }, staff);
       const called = (await api('POST', '/api/queue/counters/q4/next', {}, staff)).json.ticket;
       expect(called.id).toBe(t.id);
@@ -217,7 +217,7 @@ describe('queue API', () => {
   });
 
   it('a counter account for q1 may not act for q3 nor read the statistics; nothing changes', async () => {
-    const q1 = { cookie: await q.login(ACCOUNTS.staffQ1) };
+    const q1 = { cookie: await q.login(ACCOUNTS.staffQ1), origin: q.url };
     const t = (await api('POST', '/api/queue/tickets', { service: 'xn', claim: 'merit', print: 'no' })).json.ticket;
     const before = q.queue.get(t.id);
     const events = (q.store.db.prepare('SELECT COUNT(*) AS n FROM queue_events').get() as { n: number }).n;
