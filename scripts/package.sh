@@ -4,7 +4,8 @@
 # dependencies with the native addons built against the Node.js it ships (the npm registry's
 # node-linux-<arch> build, so the box does not depend on Debian's nodejs 18), the pages, the
 # schema, the systemd units and the maintainer scripts in packaging/debian/.
-# Environment: EDGE_PACKAGE_NODE (default 22.23.5, an LTS line the suite runs on).
+# Environment: EDGE_PACKAGE_NODE (default 22.23.5, an LTS line the suite runs on),
+# EDGE_PACKAGE_VERSION, EDGE_PACKAGE_COMPRESS (xz, or gzip for speed).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -49,6 +50,8 @@ cp package-lock.json "$lib/package-lock.json"
   node -e "require('better-sqlite3'); require('@serialport/bindings-cpp')" || { echo 'native addons did not load under the shipped Node.js' >&2; exit 1; }
   node -e "require('pcsclite')" 2>/dev/null || echo 'warning: pcsclite did not build (libpcsclite-dev missing?): card readers will be unavailable' >&2
   rm -f package-lock.json
+  # What the build left that nothing loads: compiler objects and the sources of the addons.
+  rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src node_modules/*/build/Release/obj* node_modules/*/build/Release/.deps node_modules/@*/*/build/Release/obj* node_modules/@*/*/build/Release/.deps
 )
 
 # 4. The command, the units, the docs.
@@ -74,5 +77,9 @@ for f in packaging/debian/*; do
 done
 deb=$out/edge-agent_${version}_${deb_arch}.deb
 rm -f "$out"/edge-agent_*.deb
-dpkg-deb --root-owner-group -Zxz -z6 --build "$stage" "$deb" > /dev/null
+# xz for a package to hand out; EDGE_PACKAGE_COMPRESS=gzip for a quick one (the install test).
+case "${EDGE_PACKAGE_COMPRESS:-xz}" in
+  gzip) dpkg-deb --root-owner-group -Zgzip -z1 --build "$stage" "$deb" > /dev/null ;;
+  *) dpkg-deb --root-owner-group -Zxz -z6 --build "$stage" "$deb" > /dev/null ;;
+esac
 echo "$deb"
