@@ -23,6 +23,16 @@ export default defineConfig({
       },
       {
         test: {
+          // The Debian package installed into a debootstrap root (needs root and Debian's mirror).
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
+        },
+      },
+      {
+        test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
           fileParallelism: false,

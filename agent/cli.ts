@@ -19,6 +19,10 @@ const USAGE = `edge-agent — the hospital department edge runtime
                                                 make a box CA and server certificate (Debian's openssl);
                                                 prints the CA fingerprint staff PCs check
   edge-agent certs client NAME [--dir DIR]      a client certificate signed by the box CA (LIS, PC)
+  edge-agent backup [--config FILE] DIR         copy the store (online: the agent may run), checked by opening it
+  edge-agent restore [--config FILE] DIR        put a backup back (agent stopped)
+  edge-agent check-start [--config FILE]        start, wait until ready, stop (what an upgrade checks)
+  edge-agent voice [--force]                    generate the call screen's voice clips (espeak-ng)
   edge-agent results recover [--url URL] [--user admin] [--forward]
                                                 list (and forward) results an analyzer was acknowledged
                                                 for that the identity rule before 2026-12 merged away
@@ -53,6 +57,14 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'certs':
       return certs(rest);
+    case 'backup':
+    case 'restore':
+    case 'data-dir':
+    case 'check-start':
+    case 'voice': {
+      const { runMaintenance } = await import('./maintenanceCli.ts');
+      return runMaintenance(command, rest);
+    }
     case 'results': {
       const { runResultsCli } = await import('./resultsCli.ts');
       return runResultsCli(rest);
@@ -142,7 +154,9 @@ async function start(args: string[]): Promise<number> {
   try {
     if (values.sim && !values['no-sim']) {
       // The demo's devices and destinations live with the tests; imported only when asked for.
-      const { startDemoSimulators } = await import('../test/sim/launcher.ts');
+      const { startDemoSimulators } = await import('../test/sim/launcher.ts').catch(() => {
+        throw new Error('the demo simulators come with the source checkout (npm start), not with the package');
+      });
       simulators = await startDemoSimulators(loadConfig(values.config!).config, log.child({ module: 'sim' }));
     }
     await agent.start();

@@ -22,6 +22,7 @@ const PEERS = {
   sox: 'audio clip checks',
   'fonts-dejavu-core': 'a Vietnamese-capable font for ticket rasters',
   'systemd': 'systemd-analyze verify of the unit files',
+  debootstrap: 'a fresh Debian root to install the package into',
 };
 
 function missingPackages() {
@@ -93,7 +94,7 @@ const totals = { passed: 0, failed: typecheck.status === 0 ? 0 : 1, skipped: 0 }
 const failures = typecheck.status === 0 ? [] : ['type check failed'];
 if (typecheck.status !== 0) console.error('type check failed');
 // `npm test -- unit` (or integration, browser) runs only those suites.
-const projects = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'integration', 'browser'];
+const projects = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'integration', 'browser', 'package'];
 for (const project of projects) {
   const t = runSuite(project);
   totals.passed += t.passed;

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { CLIPS_DIR } from '../../kiosk/audio/clipsDir.ts';
 import { originGuard } from '../kiosk/originCheck.ts';
 import { publicEvent, publicSnapshot } from './publicView.ts';
 import { actingUser, StaffScope } from './staffScope.ts';
 import websocket from '@fastify/websocket';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import type { PrinterPool } from '../../drivers/printer/printerPool.ts';
 import { queueStats, statsCsv } from './stats.ts';
 import { TicketPrinting, type TicketPrinter } from './ticketPrinting.ts';
@@ -69,7 +69,7 @@ const STATUS: Record<QueueError['code'], number> = {
   QUEUE_BAD_INPUT: 400,
 };
 
-const AUDIO_DIR = fileURLToPath(new URL('../../kiosk/audio/clips/', import.meta.url));
+const AUDIO_DIR = CLIPS_DIR;
 
 /**
  * The queue's HTTP API and live feed: issue tickets (kiosk), counter actions (staff page),

@@ -6,10 +6,11 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { CLIPS_DIR } from './clipsDir.ts';
 
 const run = promisify(execFile);
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-export const CLIPS_DIR = `${HERE}clips/`;
+export { CLIPS_DIR };
 const RECORDED_DIR = `${HERE}recorded/`;
 const VERSION = 2;
 

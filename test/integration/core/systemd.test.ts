@@ -13,7 +13,7 @@ afterAll(cleanup);
 
 /** The unit as shipped, with ExecStart pointed at this checkout so verify can resolve it. */
 function unitForThisMachine(): string {
-  const text = readFileSync('systemd/edge-agent.service', 'utf8').replace('/usr/bin/node /opt/edge-agent/bin/edge-agent.js', `${process.execPath} ${join(process.cwd(), 'bin/edge-agent.js')}`);
+  const text = readFileSync('systemd/edge-agent.service', 'utf8').replace('/usr/bin/edge-agent start', `${process.execPath} ${join(process.cwd(), 'bin/edge-agent.js')} start`);
   const file = join(dir, 'edge-agent.service');
   writeFileSync(file, text);
   return file;
@@ -29,7 +29,7 @@ describe('systemd unit', () => {
 
   it('is hardened: notify type, watchdog, restart, dialout, strict protection, no capabilities, low exposure', () => {
     const text = readFileSync('systemd/edge-agent.service', 'utf8');
-    for (const line of ['Type=notify', 'WatchdogSec=', 'Restart=always', 'SupplementaryGroups=dialout', 'StateDirectory=edge-agent', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'CapabilityBoundingSet=\n']) {
+    for (const line of ['Type=notify', 'WatchdogSec=', 'Restart=always', 'SupplementaryGroups=dialout lp', 'StateDirectory=edge-agent', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'CapabilityBoundingSet=\n']) {
       expect(text).toContain(line);
     }
     requireTool('systemd-analyze', 'systemd');

@@ -1,0 +1,194 @@
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { ConfigError, loadConfig } from "./config/load.js";
+import { formatProblem } from "./config/types.js";
+import { Agent } from "./controller.js";
+import { serveConfigProblems } from "./http/configErrorPage.js";
+import { hashPassword } from "./http/password.js";
+import { createLogger } from "./log.js";
+const USAGE = `edge-agent — the hospital department edge runtime
+
+  edge-agent start [--config FILE] [--no-sim]   run the agent (npm start adds the demo simulators)
+  edge-agent check-config FILE                  print every problem as FILE:LINE:COLUMN field: message
+  edge-agent hash-password [PASSWORD]           print a console password hash for the secrets file
+                                                (reads the password from standard input if not given)
+  edge-agent card read [--reader NAME] (--qr TEXT | --mrz TEXT | --can DIGITS) [--dg2] [--show-pii]
+                                                read a CCCD chip through pcscd; identity masked unless asked
+  edge-agent certs init [--dir DIR] [--box ID] [--name HOST_OR_IP ...]
+                                                make a box CA and server certificate (Debian's openssl);
+                                                prints the CA fingerprint staff PCs check
+  edge-agent certs client NAME [--dir DIR]      a client certificate signed by the box CA (LIS, PC)
+  edge-agent results recover [--url URL] [--user admin] [--forward]
+                                                list (and forward) results an analyzer was acknowledged
+                                                for that the identity rule before 2026-12 merged away
+  edge-agent replay FILE --to tcp://HOST:PORT [--astm|--mllp] [--frame-size N] [--timeout-ms N]
+                                                re-send a raw capture (GET /api/captures/ID as
+                                                application/octet-stream) as the device sent it
+`;
+const extraCommands = new Map();
+/** Later modules add their commands (replay, card read) here. */
+export function addCommand(name, run) {
+    extraCommands.set(name, run);
+}
+async function main(argv) {
+    const [command, ...rest] = argv;
+    switch (command) {
+        case 'start':
+            return start(rest);
+        case 'check-config':
+            return checkConfig(rest);
+        case 'hash-password':
+            return printHash(rest);
+        case 'card': {
+            if (rest[0] !== 'read') {
+                process.stderr.write('usage: edge-agent card read [--reader NAME] (--qr TEXT | --mrz TEXT | --can DIGITS) [--dg2] [--show-pii]\n');
+                return 2;
+            }
+            const { runCardRead } = await import("../drivers/cccd/cli.js");
+            // pcsclite's threads can hold the process open: the exit below ends it once printed.
+            return runCardRead(rest.slice(1));
+        }
+        case 'certs':
+            return certs(rest);
+        case 'results': {
+            const { runResultsCli } = await import("./resultsCli.js");
+            return runResultsCli(rest);
+        }
+        case 'replay': {
+            const { runReplay } = await import("./replay.js");
+            return runReplay(rest);
+        }
+        case undefined:
+        case '-h':
+        case '--help':
+            process.stdout.write(USAGE);
+            return command ? 0 : 2;
+        default: {
+            const extra = extraCommands.get(command);
+            if (extra)
+                return extra(rest);
+            process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
+            return 2;
+        }
+    }
+}
+function checkConfig(args) {
+    const file = args[0];
+    if (!file) {
+        process.stderr.write('usage: edge-agent check-config FILE\n');
+        return 2;
+    }
+    try {
+        const { config } = loadConfig(file);
+        process.stdout.write(`${resolve(file)}: OK (${Object.keys(config.devices).length} devices, ${Object.keys(config.destinations).length} destinations)\n`);
+        return 0;
+    }
+    catch (err) {
+        if (!(err instanceof ConfigError))
+            throw err;
+        for (const p of err.problems)
+            process.stdout.write(`${formatProblem(p)}\n`);
+        return 1;
+    }
+}
+async function certs(args) {
+    const { initBoxCertificates, issueClientCertificate, CertificateError } = await import("./net/certs.js");
+    const [sub, ...more] = args;
+    const { values, positionals } = parseArgs({ args: more, allowPositionals: true, options: { dir: { type: 'string', default: '/etc/edge-agent/tls' }, box: { type: 'string' }, name: { type: 'string', multiple: true }, days: { type: 'string' } } });
+    try {
+        if (sub === 'init') {
+            const made = initBoxCertificates({ dir: values.dir, boxId: values.box ?? (await import('node:os')).hostname(), ...(values.name ? { names: values.name } : {}), ...(values.days ? { days: Number(values.days) } : {}) });
+            process.stdout.write(`${made.created ? 'made' : 'kept the existing'} box CA ${made.caCert}\nserver certificate ${made.serverCert} (key ${made.serverKey})\nCA fingerprint (SHA-256), to check on staff PCs:\n  ${made.caFingerprint}\nUse them in the configuration: tls: { cert: ${made.serverCert}, key: ${made.serverKey} }\n`);
+            return 0;
+        }
+        if (sub === 'client' && positionals[0]) {
+            const c = issueClientCertificate(values.dir, positionals[0], values.days ? Number(values.days) : undefined);
+            process.stdout.write(`client certificate ${c.cert} (key ${c.key})\n`);
+            return 0;
+        }
+    }
+    catch (err) {
+        if (!(err instanceof CertificateError))
+            throw err;
+        process.stderr.write(`${err.message}\n`);
+        return 1;
+    }
+    process.stderr.write('usage: edge-agent certs init [--dir DIR] [--box ID] [--name HOST_OR_IP ...] | edge-agent certs client NAME [--dir DIR]\n');
+    return 2;
+}
+async function printHash(args) {
+    let password = args[0];
+    if (!password) {
+        const chunks = [];
+        for await (const c of process.stdin)
+            chunks.push(c);
+        password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    }
+    if (password.length < 8) {
+        process.stderr.write('the password must have at least 8 characters\n');
+        return 2;
+    }
+    process.stdout.write(`${await hashPassword(password)}\n`);
+    return 0;
+}
+async function start(args) {
+    const { values } = parseArgs({ args, options: { config: { type: 'string', default: process.env.EDGE_CONFIG ?? '/etc/edge-agent/config.yaml' }, 'no-sim': { type: 'boolean', default: false }, sim: { type: 'boolean', default: false } } });
+    const log = createLogger(process.env.LOG_LEVEL ?? 'info');
+    let restartRequested = () => undefined;
+    const restart = new Promise((r) => (restartRequested = r));
+    const agent = new Agent({ configFile: values.config, log, onRestartRequested: () => restartRequested() });
+    let simulators = null;
+    const stopSimulators = () => simulators?.stop();
+    try {
+        if (values.sim && !values['no-sim']) {
+            // The demo's devices and destinations live with the tests; imported only when asked for.
+            const { startDemoSimulators } = await import("../test/sim/launcher.js");
+            simulators = await startDemoSimulators(loadConfig(values.config).config, log.child({ module: 'sim' }));
+        }
+        await agent.start();
+        await simulators?.startDevices();
+    }
+    catch (err) {
+        if (err instanceof ConfigError) {
+            process.stderr.write(`configuration is invalid; the agent will not start:\n${err.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}\n`);
+            // Keep serving the problems to IT staff's browser; systemd restarts us after they fix it.
+            const port = Number(process.env.EDGE_HTTP_PORT ?? 8080);
+            await serveConfigProblems(process.env.EDGE_HTTP_HOST ?? '127.0.0.1', port, err.problems).catch(() => undefined);
+            process.stderr.write(`the problems are shown on http://${process.env.EDGE_HTTP_HOST ?? '127.0.0.1'}:${port}/\n`);
+            await new Promise((r) => {
+                process.once('SIGTERM', r);
+                process.once('SIGINT', r);
+            });
+            return 78; // EX_CONFIG
+        }
+        log.fatal({ err }, 'could not start');
+        await agent.stop('start failed').catch(() => undefined);
+        await stopSimulators();
+        return 1;
+    }
+    const reason = await Promise.race([
+        new Promise((resolveStop) => {
+            process.once('SIGTERM', () => resolveStop('SIGTERM'));
+            process.once('SIGINT', () => resolveStop('SIGINT'));
+        }),
+        restart.then(() => 'restart requested'),
+    ]);
+    log.info({ reason }, 'stop requested');
+    // Within systemd's TimeoutStopSec (45 s): a component that will not stop does not hold the box.
+    setTimeout(() => {
+        log.error('graceful stop took longer than 40 s; exiting anyway');
+        process.exit(1);
+    }, 40_000).unref();
+    await agent.stop(reason);
+    await stopSimulators();
+    // systemd's Restart=always starts the agent again with the saved configuration.
+    return reason === 'restart requested' ? 75 : 0;
+}
+main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+    // Leave time for pino's async stdout to drain, then exit even if a handle lingers.
+    setTimeout(() => process.exit(code), 200).unref();
+}, (err) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+});

@@ -1,0 +1,43 @@
+export const systemClock = {
+    now: () => Date.now(),
+    setTimer(fn, ms) {
+        const t = setTimeout(fn, ms);
+        t.unref?.();
+        return () => clearTimeout(t);
+    },
+};
+/** ISO 8601 local time with the zone's offset, e.g. 2026-11-22T17:05:00.000+07:00. */
+export function isoWithOffset(ms, timeZone = 'Asia/Ho_Chi_Minh') {
+    const offsetMin = zoneOffsetMinutes(ms, timeZone);
+    const local = new Date(ms + offsetMin * 60_000).toISOString().slice(0, 23);
+    const sign = offsetMin >= 0 ? '+' : '-';
+    const abs = Math.abs(offsetMin);
+    return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+const offsetFormatters = new Map();
+// formatToParts is slow and offsets only change on quarter-hour boundaries: remember the last one.
+const lastOffset = new Map();
+const QUARTER_HOUR_MS = 900_000;
+/** Offset of `timeZone` from UTC at instant `ms`, in minutes (420 for Asia/Ho_Chi_Minh). */
+export function zoneOffsetMinutes(ms, timeZone) {
+    const bucket = Math.floor(ms / QUARTER_HOUR_MS);
+    const last = lastOffset.get(timeZone);
+    if (last?.bucket === bucket)
+        return last.minutes;
+    const minutes = computeOffsetMinutes(ms, timeZone);
+    lastOffset.set(timeZone, { bucket, minutes });
+    return minutes;
+}
+function computeOffsetMinutes(ms, timeZone) {
+    let fmt = offsetFormatters.get(timeZone);
+    if (!fmt) {
+        fmt = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' });
+        offsetFormatters.set(timeZone, fmt);
+    }
+    const name = fmt.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
+    const m = /GMT([+-])(\d{2}):?(\d{2})?/.exec(name);
+    if (!m)
+        return 0;
+    const minutes = Number(m[2]) * 60 + Number(m[3] ?? 0);
+    return m[1] === '-' ? -minutes : minutes;
+}

@@ -1,0 +1,309 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Ajv2020 from 'ajv/dist/2020.js';
+import { isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
+import { PeerAllowList } from "../net/peers.js";
+export const SCHEMA_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../../config/schema.json');
+const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8'));
+// One schema drives validation, defaults, error messages, editor completion and console forms.
+// passContext: the `x-secret` keyword sees which values came from `!secret` (SecretPaths).
+const ajv = new Ajv2020.default({ allErrors: true, useDefaults: true, strict: false, passContext: true });
+ajv.addKeyword({ keyword: 'x-secret', schemaType: ['boolean', 'string'], errors: true, validate: checkSecretField });
+const validate = ajv.compile(schema);
+const pointer = (path) => path.map((p) => `/${String(p).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+/**
+ * `"x-secret": true` on a property: its value must come from the secrets file (`!secret NAME`),
+ * never be written inline where anyone who reads the configuration (the console, a diagnostics
+ * bundle, a backup) sees it. `"x-secret": "<pattern>"` on a map (HTTP headers): the entries whose
+ * name matches, case-insensitively, must be secrets.
+ */
+function checkSecretField(marker, data, _parent, cxt) {
+    const secret = this?.secretPaths;
+    const at = cxt?.instancePath ?? '';
+    if (!secret || marker === false)
+        return true;
+    const inline = (path) => !secret.has(path);
+    const problems = [];
+    if (marker === true) {
+        if (data !== undefined && data !== null && data !== '' && inline(at))
+            problems.push({ instancePath: at });
+    }
+    else if (data && typeof data === 'object' && !Array.isArray(data)) {
+        const names = new RegExp(marker, 'i');
+        for (const key of Object.keys(data))
+            if (names.test(key) && inline(`${at}${pointer([key])}`))
+                problems.push({ instancePath: `${at}${pointer([key])}` });
+    }
+    if (problems.length === 0)
+        return true;
+    checkSecretField.errors = problems.map((p) => ({ keyword: 'x-secret', instancePath: p.instancePath, params: {}, message: 'is a secret written inline' }));
+    return false;
+}
+export class ConfigError extends Error {
+    problems;
+    constructor(problems) {
+        super(`configuration has ${problems.length} problem(s)`);
+        this.problems = problems;
+        this.name = 'ConfigError';
+    }
+}
+/** Marker the YAML `!secret name` tag leaves until the secrets file is read. */
+class SecretRef {
+    name;
+    constructor(name) {
+        this.name = name;
+    }
+}
+const secretTag = { tag: '!secret', resolve: (value) => new SecretRef(value) };
+function parseYamlFile(file, problems) {
+    let text;
+    try {
+        text = readFileSync(file, 'utf8');
+    }
+    catch (err) {
+        problems.push({ file, line: 1, column: 1, field: '', message: `cannot read the file (${err.code ?? String(err)})` });
+        return null;
+    }
+    return parseYamlText(text, file, problems);
+}
+function parseYamlText(text, file, problems) {
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lines, customTags: [secretTag], prettyErrors: false, uniqueKeys: true });
+    for (const e of [...doc.errors, ...doc.warnings]) {
+        const pos = lines.linePos(e.pos[0]);
+        problems.push({ file, line: pos.line, column: pos.col, field: '', message: `YAML: ${e.message.split('\n')[0]}` });
+    }
+    return doc.errors.length ? null : { doc, lines, file };
+}
+/** Reads, resolves secrets in, and validates a configuration file. Throws ConfigError with every problem. */
+export function loadConfig(file) {
+    const absolute = resolve(file);
+    const problems = [];
+    const parsed = parseYamlFile(absolute, problems);
+    if (!parsed)
+        throw new ConfigError(problems);
+    return validateParsed(parsed, problems);
+}
+/**
+ * Validates configuration text as if it were `file` (secrets resolved next to it), without
+ * writing anything: the console checks an edit before applying it.
+ */
+export function loadConfigText(text, file) {
+    const absolute = resolve(file);
+    const problems = [];
+    const parsed = parseYamlText(text, absolute, problems);
+    if (!parsed)
+        throw new ConfigError(problems);
+    return validateParsed(parsed, problems);
+}
+function validateParsed(parsed, problems) {
+    const absolute = parsed.file;
+    const raw = parsed.doc.toJS();
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+        throw new ConfigError([{ file: absolute, line: 1, column: 1, field: '', message: 'the file must be a YAML mapping (key: value lines)' }]);
+    }
+    const baseDir = dirname(absolute);
+    const secretPaths = resolveSecrets(raw, parsed, baseDir, problems);
+    if (!validate.call({ secretPaths }, raw)) {
+        for (const err of relevantErrors(validate.errors ?? []))
+            problems.push(locate(err, parsed));
+    }
+    problems.push(...crossCheck(raw, parsed));
+    problems.push(...checkListenerSecurity(raw, parsed));
+    if (problems.length)
+        throw new ConfigError(dedupe(problems));
+    const config = raw;
+    if (!isAbsolute(config.box.dataDir))
+        config.box.dataDir = resolve(baseDir, config.box.dataDir);
+    resolveTlsPaths(config, baseDir);
+    return { config, file: absolute, baseDir };
+}
+/** Problems the schema cannot express: routes naming unknown destinations. */
+function crossCheck(config, parsed) {
+    const problems = [];
+    const destinations = new Set(Object.keys(config.destinations ?? {}));
+    const checkin = config.his?.checkinDestination;
+    if (checkin && !destinations.has(checkin)) {
+        const path = ['his', 'checkinDestination'];
+        problems.push({ ...position(parsed, path), field: path.join('.'), message: `"${checkin}" is not a destination in this file (known: ${[...destinations].join(', ') || 'none'})` });
+    }
+    const routeLists = Object.entries(config.devices ?? {}).map(([id, d]) => [['devices', id, 'routes'], d.routes ?? []]);
+    if (config.queue)
+        routeLists.push([['queue', 'routes'], config.queue.routes ?? []]);
+    if (config.kiosk)
+        routeLists.push([['kiosk', 'feedbackRoutes'], config.kiosk.feedbackRoutes ?? []]);
+    for (const [base, routes] of routeLists) {
+        routes.forEach((route, i) => {
+            if (!destinations.has(route)) {
+                const path = [...base, i];
+                problems.push({ ...position(parsed, path), field: path.join('.'), message: `route "${route}" is not a destination in this file (known: ${[...destinations].join(', ') || 'none'})` });
+            }
+        });
+    }
+    return problems;
+}
+/** Every `allowedPeers` list anywhere in the file: each entry an address or a network the agent can match. */
+function checkListenerSecurity(raw, parsed) {
+    const problems = [];
+    const walk = (node, path) => {
+        if (Array.isArray(node))
+            return node.forEach((v, i) => walk(v, [...path, i]));
+        if (!node || typeof node !== 'object')
+            return;
+        for (const [k, v] of Object.entries(node)) {
+            if (k === 'allowedPeers' && Array.isArray(v)) {
+                v.forEach((entry, i) => {
+                    try {
+                        new PeerAllowList([String(entry)]);
+                    }
+                    catch (err) {
+                        const at = [...path, k, i];
+                        problems.push({ ...position(parsed, at), field: at.join('.'), message: err.message });
+                    }
+                });
+            }
+            else
+                walk(v, [...path, k]);
+        }
+    };
+    walk(raw, []);
+    return problems;
+}
+/** TLS files (`tls: { cert, key, ca }` under any listener) are relative to the configuration file. */
+function resolveTlsPaths(config, baseDir) {
+    const walk = (node) => {
+        if (Array.isArray(node))
+            return node.forEach(walk);
+        if (!node || typeof node !== 'object')
+            return;
+        for (const [k, v] of Object.entries(node)) {
+            if (k === 'tls' && v && typeof v === 'object' && !Array.isArray(v)) {
+                const tls = v;
+                for (const f of ['cert', 'key', 'ca'])
+                    if (typeof tls[f] === 'string' && !isAbsolute(tls[f]))
+                        tls[f] = resolve(baseDir, tls[f]);
+            }
+            walk(v);
+        }
+    };
+    walk(config);
+}
+/** Replaces each `!secret name` by its value; answers where they were (for the x-secret check). */
+function resolveSecrets(raw, parsed, baseDir, problems) {
+    const found = new Set();
+    let secrets = null;
+    const secretsFile = resolve(baseDir, typeof raw.secretsFile === 'string' ? raw.secretsFile : 'secrets.yaml');
+    const lookup = (ref, path) => {
+        if (secrets === null) {
+            const sp = parseYamlFile(secretsFile, problems);
+            secrets = sp?.doc.toJS() ?? {};
+        }
+        if (!(ref.name in secrets)) {
+            problems.push({ ...position(parsed, path), field: path.join('.'), message: `secret "${ref.name}" is not in ${secretsFile}` });
+            return undefined;
+        }
+        return secrets[ref.name];
+    };
+    const walk = (node, path) => {
+        if (node instanceof SecretRef) {
+            found.add(pointer(path));
+            return lookup(node, path);
+        }
+        if (Array.isArray(node))
+            return node.map((v, i) => walk(v, [...path, i]));
+        if (node && typeof node === 'object') {
+            for (const [k, v] of Object.entries(node))
+                node[k] = walk(v, [...path, k]);
+        }
+        return node;
+    };
+    walk(raw, []);
+    return found;
+}
+/** Drops the noise Ajv adds around if/then (the branch error already says what is wrong). */
+function relevantErrors(errors) {
+    return errors.filter((e) => e.keyword !== 'if' && !(e.keyword === 'enum' && errors.some((o) => o !== e && o.instancePath === e.instancePath && o.keyword === 'const')));
+}
+function locate(err, parsed) {
+    const path = err.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const params = err.params;
+    let field = path.join('.');
+    let message = err.message ?? 'is invalid';
+    let at = path;
+    switch (err.keyword) {
+        case 'required':
+            field = [...path, String(params.missingProperty)].join('.');
+            message = `required field "${String(params.missingProperty)}" is missing`;
+            break;
+        case 'additionalProperties':
+        case 'unevaluatedProperties': {
+            const extra = String(params.additionalProperty ?? params.unevaluatedProperty);
+            field = [...path, extra].join('.');
+            at = [...path, extra];
+            message = `unknown field "${extra}" (check the spelling; the schema lists the allowed fields)`;
+            break;
+        }
+        case 'enum':
+            message = `must be one of: ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+            break;
+        case 'const':
+            message = `must be ${JSON.stringify(params.allowedValue)}`;
+            break;
+        case 'pattern':
+            message = `does not have the expected form (${String(params.pattern)})`;
+            break;
+        case 'x-secret': {
+            const name = path.filter((p) => !/^\d+$/.test(p)).slice(-3).join('_').replace(/[^A-Za-z0-9_]/g, '_').toLowerCase();
+            message = `is a secret and must not be written in the configuration: put it in the secrets file and write "!secret ${name}" here`;
+            break;
+        }
+        case 'propertyNames':
+            message = `name "${String(params.propertyName)}" is not allowed: use lower-case letters, digits, - and _`;
+            break;
+    }
+    return { ...position(parsed, at, err.keyword === 'additionalProperties' || err.keyword === 'unevaluatedProperties'), field, message };
+}
+/** Line and column of a path in the YAML document (the key for unknown fields, else the value). */
+function position(parsed, path, wantKey = false) {
+    let node = parsed.doc.contents;
+    let offset = node?.range?.[0] ?? 0;
+    for (const segment of path) {
+        if (!node)
+            break;
+        if (isMap(node)) {
+            const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment));
+            if (!pair)
+                break;
+            const key = pair.key;
+            offset = key.range?.[0] ?? offset;
+            if (wantKey && segment === path[path.length - 1])
+                break;
+            node = pair.value ?? null;
+            if (node?.range)
+                offset = node.range[0];
+        }
+        else if ('items' in node && Array.isArray(node.items)) {
+            const item = node.items[Number(segment)];
+            if (!item)
+                break;
+            node = item;
+            if (node.range)
+                offset = node.range[0];
+        }
+        else
+            break;
+    }
+    const pos = parsed.lines.linePos(offset);
+    return { file: parsed.file, line: pos.line, column: pos.col };
+}
+function dedupe(problems) {
+    const seen = new Set();
+    return problems.filter((p) => {
+        const key = `${p.line}:${p.column}:${p.field}:${p.message}`;
+        if (seen.has(key))
+            return false;
+        seen.add(key);
+        return true;
+    });
+}

@@ -1,0 +1,10 @@
+export * from "./contract.js";
+export { describeInsuranceCode } from "./insuranceOutcome.js";
+export { HisHttpDestination, HttpHisLookup, hisHttpDestinationFactory } from "./httpHis.js";
+export { HisHl7Destination, hisHl7DestinationFactory } from "./hl7Destination.js";
+export { buildAdtA04, parseAck } from "./adtA04.js";
+export { MllpClient } from "./mllpClient.js";
+export { VssGatewayClient } from "./vssGatewayClient.js";
+export { createHisLookup } from "./lookup.js";
+export { HisOrderIntake, parseHisOrder, HisOrderError } from "./orderIntake.js";
+export { CheckInRegistrar } from "./checkInRegistrar.js";

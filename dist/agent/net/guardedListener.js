@@ -1,0 +1,168 @@
+import { createServer as createTcpServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { unmapIpv4 } from "./peers.js";
+import { serverTlsOptions } from "./tls.js";
+/** A connection older than this without a byte may be closed to admit a new one from its peer. */
+const EVICTABLE_IDLE_MS = 2_000;
+/** Refusals are logged once per address and reason per window, with the count since. */
+const REFUSAL_LOG_WINDOW_MS = 10 * 60_000;
+/**
+ * A TCP (or TLS) listener that admits only allow-listed peers, within per-peer and total
+ * connection caps, and closes idle connections. When a peer is at its cap, its longest-idle
+ * connection makes room for the new one: a device that lost its link (a stale half-open
+ * socket) always gets back in, and one peer's sockets can never lock out another's.
+ */
+export class GuardedListener {
+    options;
+    server = null;
+    live = new Set();
+    refusalsLogged = new Map();
+    /** Admitted TCP connections whose TLS handshake has not finished, by remote address:port. */
+    pendingHandshakes = new Map();
+    refused = { 'not-allowed': 0, 'too-many-from-peer': 0, 'too-many': 0, 'tls-handshake': 0 };
+    constructor(options) {
+        this.options = options;
+    }
+    get connections() {
+        return this.live.size;
+    }
+    get address() {
+        const a = this.server?.address();
+        return { host: this.options.host, port: a && typeof a === 'object' ? a.port : this.options.port };
+    }
+    get tls() {
+        return this.options.tls !== undefined;
+    }
+    async start() {
+        const o = this.options;
+        let server;
+        if (o.tls) {
+            const tlsServer = createTlsServer(serverTlsOptions(o.tls), (socket) => {
+                // Once TLS owns the raw socket only the TLS socket sees bytes: watch that one for idleness.
+                const tracked = this.pendingHandshakes.get(`${socket.remoteAddress}:${socket.remotePort}`);
+                if (tracked) {
+                    this.pendingHandshakes.delete(`${socket.remoteAddress}:${socket.remotePort}`);
+                    tracked.socket = socket;
+                    this.watch(tracked);
+                }
+                o.onConnection(socket);
+            });
+            // Checks on the raw TCP connection, before any handshake work is spent on a stranger.
+            tlsServer.on('connection', (socket) => {
+                const tracked = this.admit(socket);
+                if (!tracked)
+                    return;
+                const key = `${socket.remoteAddress}:${socket.remotePort}`;
+                this.pendingHandshakes.set(key, tracked);
+                socket.once('close', () => this.pendingHandshakes.delete(key));
+            });
+            tlsServer.on('tlsClientError', (err, socket) => {
+                this.refuse('tls-handshake', unmapIpv4(socket.remoteAddress ?? '?'), err.message);
+                socket.destroy();
+            });
+            server = tlsServer;
+        }
+        else {
+            server = createTcpServer((socket) => {
+                const tracked = this.admit(socket);
+                if (!tracked)
+                    return;
+                this.watch(tracked);
+                o.onConnection(socket);
+            });
+        }
+        await new Promise((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(o.port, o.host, () => {
+                server.off('error', reject);
+                resolve();
+            });
+        });
+        this.server = server;
+        if (o.allow.any)
+            o.log.warn({ listener: o.name, address: `${o.host}:${this.address.port}` }, 'this listener admits any address (allowedPeers: [any]); list the devices\' addresses instead');
+    }
+    /** Stops accepting; open connections stay (the driver finishes and closes them). */
+    async stop() {
+        const server = this.server;
+        this.server = null;
+        if (server)
+            await new Promise((resolve) => server.close(() => resolve()));
+    }
+    /** Closes every open connection (after the driver finished what it had in flight). */
+    destroyAll() {
+        for (const t of this.live)
+            t.socket.destroy();
+    }
+    /** The tracked connection when the socket is admitted; otherwise it is already destroyed. */
+    admit(socket) {
+        const o = this.options;
+        const remote = unmapIpv4(socket.remoteAddress ?? '');
+        if (!o.allow.allows(remote)) {
+            socket.destroy();
+            this.refuse('not-allowed', remote, `not in allowedPeers (${o.allow})`);
+            return null;
+        }
+        const now = Date.now();
+        const fromPeer = [...this.live].filter((t) => t.remote === remote);
+        if (fromPeer.length >= o.limits.maxConnectionsPerPeer && !this.evictIdlest(fromPeer, now)) {
+            socket.destroy();
+            this.refuse('too-many-from-peer', remote, `already ${fromPeer.length} busy connections from this address (maxConnectionsPerPeer)`);
+            return null;
+        }
+        if (this.live.size >= o.limits.maxConnections && !this.evictIdlest(this.busiestPeersConnections(), now)) {
+            socket.destroy();
+            this.refuse('too-many', remote, `already ${this.live.size} busy connections (maxConnections)`);
+            return null;
+        }
+        const tracked = { socket, remote, lastByteMs: now };
+        this.live.add(tracked);
+        socket.once('close', () => this.live.delete(tracked));
+        return tracked;
+    }
+    /** Activity and idle close on the socket that carries the bytes (the TLS socket, with TLS). */
+    watch(tracked) {
+        const { socket } = tracked;
+        const o = this.options;
+        socket.on('data', () => void (tracked.lastByteMs = Date.now()));
+        if (o.limits.idleSeconds > 0) {
+            socket.setTimeout(o.limits.idleSeconds * 1000);
+            socket.on('timeout', () => {
+                o.log.info({ listener: o.name, peer: tracked.remote, idleSeconds: o.limits.idleSeconds }, 'closed an idle connection');
+                o.onIdle?.(socket);
+                socket.destroy();
+            });
+        }
+    }
+    /** The connections of the address holding most of them (whom a full listener takes room from). */
+    busiestPeersConnections() {
+        const byPeer = new Map();
+        for (const t of this.live)
+            byPeer.set(t.remote, [...(byPeer.get(t.remote) ?? []), t]);
+        return [...byPeer.values()].sort((a, b) => b.length - a.length)[0] ?? [];
+    }
+    evictIdlest(candidates, now) {
+        const idlest = candidates.filter((t) => now - t.lastByteMs >= EVICTABLE_IDLE_MS).sort((a, b) => a.lastByteMs - b.lastByteMs)[0];
+        if (!idlest)
+            return false;
+        this.options.log.info({ listener: this.options.name, peer: idlest.remote, idleMs: now - idlest.lastByteMs }, 'closed the longest-idle connection to admit a new one');
+        this.live.delete(idlest);
+        idlest.socket.destroy();
+        return true;
+    }
+    refuse(reason, remote, detail) {
+        this.refused[reason]++;
+        this.options.onRefused?.(reason, remote);
+        const key = `${reason} ${remote}`;
+        const now = Date.now();
+        const seen = this.refusalsLogged.get(key);
+        if (seen && now - seen.at < REFUSAL_LOG_WINDOW_MS) {
+            seen.since++;
+            return;
+        }
+        if (this.refusalsLogged.size > 1000)
+            this.refusalsLogged.clear();
+        this.refusalsLogged.set(key, { at: now, since: 0 });
+        this.options.log.warn({ listener: this.options.name, peer: remote, reason, ...(seen?.since ? { refusedSinceLastLine: seen.since } : {}) }, `connection refused: ${detail}`);
+    }
+}

@@ -1,0 +1,34 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+export class TlsConfigError extends Error {
+}
+/** Reads the PEM files now, so a missing or unreadable one fails the start with its path. */
+export function serverTlsOptions(settings) {
+    const read = (what, path) => {
+        try {
+            return readFileSync(path);
+        }
+        catch (err) {
+            throw new TlsConfigError(`cannot read the TLS ${what} ${path} (${err.code ?? String(err)}); \`edge-agent certs init\` makes a box CA and server certificate`);
+        }
+    };
+    const options = {
+        cert: read('certificate', settings.cert),
+        key: read('key', settings.key),
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: 10_000,
+    };
+    if (settings.ca) {
+        options.ca = read('CA certificate', settings.ca);
+        options.requestCert = true;
+        options.rejectUnauthorized = settings.requireClientCert === true;
+    }
+    else if (settings.requireClientCert) {
+        throw new TlsConfigError('requireClientCert needs `ca`: the CA that signs the clients\' certificates');
+    }
+    return options;
+}
+/** SHA-256 fingerprint as staff PCs show it ("AB:CD:…"), of the first certificate in a PEM file. */
+export function certificateFingerprint(pemPath) {
+    return new X509Certificate(readFileSync(pemPath)).fingerprint256;
+}

@@ -1,0 +1,22 @@
+import { readTlv, children } from "./ber.js";
+import { CardParseError } from "./errors.js";
+/** Tag → data group number (ICAO 9303-10 Table 34). */
+const DG_TAGS = {
+    0x61: 1, 0x75: 2, 0x63: 3, 0x76: 4, 0x65: 5, 0x66: 6, 0x67: 7, 0x68: 8, 0x69: 9,
+    0x6a: 10, 0x6b: 11, 0x6c: 12, 0x6d: 13, 0x6e: 14, 0x6f: 15, 0x70: 16,
+};
+/** EF.COM: 60 { 5F01 LDS version, 5F36 Unicode version, 5C tag list }. */
+export function parseEfCom(file) {
+    const top = readTlv(file);
+    if (top.tag !== 0x60)
+        throw new CardParseError('EF.COM does not start with tag 60');
+    const parts = children(top);
+    const list = parts.find((t) => t.tag === 0x5c);
+    if (!list)
+        throw new CardParseError('EF.COM has no tag list (5C)');
+    return {
+        ldsVersion: parts.find((t) => t.tag === 0x5f01)?.value.toString('latin1') ?? '',
+        unicodeVersion: parts.find((t) => t.tag === 0x5f36)?.value.toString('latin1') ?? '',
+        dataGroups: [...list.value].map((b) => DG_TAGS[b]).filter((n) => n !== undefined),
+    };
+}

@@ -1,0 +1,82 @@
+import { probeTcpListener } from "../tcpProbe.js";
+import { labProfile } from "../lab/profiles.js";
+import { Hl7Listener } from "./listener.js";
+/**
+ * Connection bounds of an HL7 listener when the configuration gives none (the schema's default
+ * too). An analyzer keeps its connection open and may be quiet for hours: idle connections are
+ * closed only after a day (keep-alive finds dead peers sooner), and a stale one never locks the
+ * device out, since its newest connection replaces its idlest.
+ */
+export const HL7_LISTENER_LIMITS = { maxConnections: 16, maxConnectionsPerPeer: 4, idleSeconds: 86_400 };
+/** A message must end within this long of its first byte (a 4 MiB histogram takes < 5 s on a 10 Mbit/s LAN). */
+export const HL7_MESSAGE_TIMEOUT_SECONDS = 60;
+/** An HL7 v2 analyzer (or middleware) sending results over MLLP to the box. */
+class Hl7Driver {
+    ctx;
+    config;
+    listener = null;
+    since = new Date().toISOString();
+    constructor(ctx, config) {
+        this.ctx = ctx;
+        this.config = config;
+    }
+    async start() {
+        const profile = labProfile(this.config.profile ?? 'generic-hl7');
+        if (profile.protocol !== 'hl7')
+            throw new Error(`profile "${profile.id}" is for ${profile.protocol}, not HL7`);
+        this.listener = new Hl7Listener(this.ctx, {
+            host: this.config.host ?? '0.0.0.0',
+            port: this.config.port ?? 2575,
+            encoding: this.config.encoding ?? profile.encoding,
+            testCodes: { ...profile.testCodes, ...this.config.testCodes },
+            forwardQc: this.config.forwardQc ?? false,
+            maxMessageBytes: this.config.maxMessageBytes ?? profile.hl7?.maxMessageBytes ?? 1024 * 1024,
+            mllpRelease2: this.config.mllpRelease2 ?? profile.hl7?.mllpRelease2 ?? false,
+            applicationName: this.config.applicationName ?? 'EDGE',
+            stripDiacritics: this.config.stripDiacritics ?? false,
+            ...(this.config.clockSkewAlarmSeconds !== undefined ? { clockSkewAlarmSeconds: this.config.clockSkewAlarmSeconds } : {}),
+            mode: this.config.mode ?? 'analyzer',
+            allowedPeers: this.config.allowedPeers ?? [],
+            limits: { ...HL7_LISTENER_LIMITS, ...this.config.limits },
+            ...(this.config.tls ? { tls: this.config.tls } : {}),
+            messageTimeoutSeconds: this.config.messageTimeoutSeconds ?? HL7_MESSAGE_TIMEOUT_SECONDS,
+        });
+        await this.listener.start();
+        this.since = new Date().toISOString();
+        this.ctx.setStatus('running', this.detail());
+    }
+    async stop() {
+        await this.listener?.stop();
+        this.listener = null;
+    }
+    status() {
+        if (!this.listener)
+            return { state: 'stopped', since: this.since };
+        return { state: 'running', since: this.since, detail: this.detail(), counters: { ...this.listener.counters, connections: this.listener.connections } };
+    }
+    /** Connects to our own port as an analyzer would, and reports what came in so far. */
+    async selfTest(signal) {
+        if (!this.listener)
+            return { ok: false, detail: 'not listening' };
+        const { host, port } = this.listener.address;
+        // Counted before the probe, which is a connection of its own.
+        const c = this.listener.counters;
+        const seen = `${this.listener.connections} connection(s) now, ${c.messages} message(s) and ${c.results} result(s) stored, ${c.rejected} rejected, ${c.queries} host queries answered, ${c.refusedPeers + c.refusedBusy + c.refusedTls} connection(s) refused`;
+        const probe = await probeTcpListener(host, port, signal);
+        return probe.ok ? { ok: true, detail: `port ${port} accepts connections (${probe.ms} ms); ${seen}` } : { ok: false, detail: `port ${port} refused a test connection: ${probe.error}; ${seen}` };
+    }
+    detail() {
+        const a = this.listener?.address;
+        return a ? `listening on ${a.host}:${a.port}${this.config.tls ? ' (TLS)' : ''}, ${this.listener.connections} connection(s)` : 'stopped';
+    }
+    /** For tests: the bound port (the configuration may say 0). */
+    get port() {
+        return this.listener?.address.port ?? 0;
+    }
+}
+export const hl7DriverFactory = {
+    type: 'hl7-mllp',
+    create: (ctx, config) => new Hl7Driver(ctx, config),
+};
+export { Hl7Driver };
+export { hl7LisDestinationFactory, lisMllpDestinationFactory } from "./lisDestination.js";

@@ -1,0 +1,42 @@
+/** Service name under which the pool is registered in ctx.services. */
+export const PRINTERS_SERVICE = 'printers';
+/** The printers service other modules call (the queue's API prints and reprints through it). */
+export class PrinterPool {
+    printers = new Map();
+    add(printer) {
+        this.printers.set(printer.id, printer);
+    }
+    remove(id) {
+        this.printers.delete(id);
+    }
+    ids() {
+        return [...this.printers.keys()];
+    }
+    get(id) {
+        return this.printers.get(id);
+    }
+    /**
+     * The printer for a job: the one named; else the one at the counter (its `counters`); else
+     * one that prints the ticket's service (its `services`); else one with no such list; else the first.
+     */
+    pick(target = {}) {
+        if (target.printer)
+            return this.printers.get(target.printer);
+        const all = [...this.printers.values()];
+        return ((target.counter ? all.find((p) => p.routing.counters.includes(target.counter)) : undefined) ??
+            (target.service ? all.find((p) => p.routing.services.includes(target.service)) : undefined) ??
+            all.find((p) => p.routing.services.length === 0 && p.routing.counters.length === 0) ??
+            all[0]);
+    }
+    /** Prints on the printer `target` picks (a string: the printer id). Never throws. */
+    async print(ticket, target) {
+        const t = typeof target === 'string' ? { printer: target } : (target ?? {});
+        const printer = this.pick(t);
+        if (!printer)
+            return { ok: false, printer: t.printer ?? '', ticketId: ticket.ticketId, attempts: 0, error: t.printer ? `no printer ${t.printer}` : 'no printer configured' };
+        return printer.print(ticket);
+    }
+    list() {
+        return [...this.printers.values()].map((p) => p.info());
+    }
+}
