@@ -11,7 +11,9 @@ const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Record<string, u
 
 // One schema drives validation, defaults, error messages, editor completion and console forms.
 // passContext: the `x-secret` keyword sees which values came from `!secret` (SecretPaths).
-const ajv = new Ajv2020.default({ allErrors: true, useDefaults: true, strict: false, passContext: true });
+// code.optimize off: the schema compiles in half the time (~250 ms less at every start); it
+// validates one file, once, so the slower validation does not matter.
+const ajv = new Ajv2020.default({ allErrors: true, useDefaults: true, strict: false, passContext: true, code: { optimize: false } });
 ajv.addKeyword({ keyword: 'x-secret', schemaType: ['boolean', 'string'], errors: true, validate: checkSecretField });
 const validate = ajv.compile(schema);
 

@@ -1,5 +1,5 @@
-import { createCanvas, GlobalFonts } from '@napi-rs/canvas';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { rasterFromRgba, type Raster } from './raster.ts';
 
 /**
@@ -9,6 +9,14 @@ import { rasterFromRgba, type Raster } from './raster.ts';
  * same dots wherever it sits on the ticket.
  */
 export const DEFAULT_FONT_DIR = '/usr/share/fonts/truetype/dejavu';
+
+type Canvas = typeof import('@napi-rs/canvas');
+let canvasModule: Canvas | null = null;
+/** Skia (~20 MB of the process) is loaded at the first ticket, not when the agent starts. */
+function canvas(): Canvas {
+  canvasModule ??= createRequire(import.meta.url)('@napi-rs/canvas') as Canvas;
+  return canvasModule;
+}
 const REGULAR = 'TicketSans';
 const BOLD = 'TicketSansBold';
 let registeredFrom: string | null = null;
@@ -18,8 +26,8 @@ export function registerTicketFonts(fontDir = DEFAULT_FONT_DIR): void {
   const regular = `${fontDir}/DejaVuSans.ttf`;
   const bold = `${fontDir}/DejaVuSans-Bold.ttf`;
   for (const f of [regular, bold]) if (!existsSync(f)) throw new Error(`font ${f} is missing: apt-get install fonts-dejavu-core`);
-  GlobalFonts.registerFromPath(regular, REGULAR);
-  GlobalFonts.registerFromPath(bold, BOLD);
+  canvas().GlobalFonts.registerFromPath(regular, REGULAR);
+  canvas().GlobalFonts.registerFromPath(bold, BOLD);
   registeredFrom = fontDir;
 }
 
@@ -33,7 +41,7 @@ export function cssFont(style: TextStyle): string {
 }
 
 export function measureText(text: string, style: TextStyle): number {
-  const ctx = createCanvas(1, 1).getContext('2d');
+  const ctx = canvas().createCanvas(1, 1).getContext('2d');
   ctx.font = cssFont(style);
   return Math.ceil(ctx.measureText(text.normalize('NFC')).width);
 }
@@ -51,8 +59,8 @@ export interface DrawItem {
 
 /** Draws items on a white canvas of width × height and thresholds it to a raster. */
 export function drawRaster(width: number, height: number, items: DrawItem[], rules: Array<{ y: number; h: number }> = []): Raster {
-  const canvas = createCanvas(width, height);
-  const ctx = canvas.getContext('2d');
+  const surface = canvas().createCanvas(width, height);
+  const ctx = surface.getContext('2d');
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, width, height);
   ctx.textBaseline = 'alphabetic';
