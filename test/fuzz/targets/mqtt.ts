@@ -24,6 +24,10 @@ export const mqttPacketTarget: FuzzTarget = {
     };
     const whole = parse([input]);
     const split = parse(chunksAt(input, rng.splits(input.length, 12)));
-    if (whole.errors === 0 && split.errors === 0) oracle(whole.packets.join('\n') === split.packets.join('\n'), 'split changed the packets parsed');
+    if (whole.errors === 0 && split.errors === 0) {
+      const i = whole.packets.findIndex((p, k) => p !== split.packets[k]);
+      const first = (whole.packets[i] ?? split.packets[i] ?? '').match(/"cmd":"(\w+)"/)?.[1] ?? 'none';
+      oracle(i < 0 && whole.packets.length === split.packets.length, `split changed the packets parsed (first difference in a ${first} packet)`);
+    }
   },
 };
