@@ -171,10 +171,10 @@ export const charsetTarget: FuzzTarget = {
   run(input: Buffer) {
     const sets = ['', 'ISO_IR 100', 'ISO_IR 192', 'GB18030', 'GBK', 'ISO_IR 13', 'ISO_IR 166', '\\ISO 2022 IR 87', 'ISO 2022 IR 13\\ISO 2022 IR 87', 'ISO 2022 IR 6\\ISO 2022 IR 149', 'ISO 2022 IR 6\\ISO 2022 IR 58', '\\ISO 2022 IR 100\\ISO 2022 IR 144', 'ISO 2022 IR 6\\ISO 2022 IR 159\\ISO 2022 IR 87', 'ISO_IR 144', 'nonsense'];
     const vrs = ['PN', 'LO', 'SH', 'ST', 'LT', 'UT', 'UC', 'CS'];
-    const cs = parseCharacterSet(sets[(input[0] ?? 0) % sets.length]!);
+    const set = sets[(input[0] ?? 0) % sets.length]!;
     const vr = vrs[(input[1] ?? 0) % vrs.length]!;
-    const text = decodeText(input.subarray(2), vr, cs);
-    oracle(typeof text === 'string' && wellFormed(text), 'decoded text is not well-formed UTF-16');
+    const text = decodeText(input.subarray(2), vr, parseCharacterSet(set));
+    oracle(typeof text === 'string' && wellFormed(text), `text decoded in ${set || 'the default repertoire'} is not well-formed UTF-16`);
   },
 };
 
