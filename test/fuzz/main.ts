@@ -31,6 +31,8 @@ const { values } = parseArgs({
     'heap-mb': { type: 'string', default: '512' },
     'rss-max-mb': { type: 'string', default: '512' },
     out: { type: 'string', default: 'test-artifacts/fuzz' },
+    'keep-data': { type: 'boolean', default: false },
+    concurrency: { type: 'string', default: '3' },
     list: { type: 'boolean', default: false },
     reproduce: { type: 'string' },
     iteration: { type: 'string' },
@@ -86,7 +88,7 @@ const [inproc, listeners] = await Promise.all([
   runInproc
     ? runInProcess({ seed, until, targets, sliceMs, slowMs: Number(values['slow-ms']), hangMs: Number(values['hang-ms']), heapMb: Number(values['heap-mb']), failures, log })
     : Promise.resolve([] as TargetSummary[]),
-  runListeners ? runListenerCampaign({ seed, until, dir: join(out, 'listeners'), rssMaxBytes: Number(values['rss-max-mb']) * 1024 * 1024, log }) : Promise.resolve(null as ListenerReport | null),
+  runListeners ? runListenerCampaign({ seed, until, dir: join(out, 'listeners'), rssMaxBytes: Number(values['rss-max-mb']) * 1024 * 1024, log, keepData: values['keep-data'], concurrency: Number(values.concurrency) }) : Promise.resolve(null as ListenerReport | null),
 ]);
 
 // ------------------------------------------------------------------ summary
@@ -94,13 +96,13 @@ const mb = (n: number): string => (n / 1024 / 1024).toFixed(0);
 const lines: string[] = [];
 lines.push('', `fuzz summary (seed ${seed}, ${((Date.now() - startedAt) / 60_000).toFixed(1)} min)`);
 if (inproc.length) {
-  lines.push('', 'target              inputs    inputs/s  expected%  failures  slowest ms  largest alloc  heap MB  RSS MB');
+  lines.push('', 'target              inputs    inputs/s  expected%       failures  slowest ms  largest alloc  heap MB  RSS MB');
   for (const s of inproc) {
     const f = failures.forTarget(s.target);
     const unknown = f.filter((x) => !x.known).length;
     const known = f.length - unknown;
     lines.push(
-      `${s.target.padEnd(18)} ${String(s.inputs).padStart(8)} ${String(Math.round(s.inputs / Math.max(0.001, s.seconds))).padStart(10)} ${((100 * s.expected) / Math.max(1, s.inputs)).toFixed(0).padStart(9)}% ${`${unknown}${known ? ` (+${known} known)` : ''}`.padStart(9)} ${s.slowestMs.toFixed(0).padStart(11)} ${String(s.largestAlloc).padStart(14)} ${mb(s.heapMaxBytes).padStart(8)} ${mb(s.rssMaxBytes).padStart(7)}`,
+      `${s.target.padEnd(18)} ${String(s.inputs).padStart(8)} ${String(Math.round(s.inputs / Math.max(0.001, s.seconds))).padStart(10)} ${((100 * s.expected) / Math.max(1, s.inputs)).toFixed(0).padStart(9)}% ${`${unknown}${known ? ` (+${known} known)` : ''}`.padStart(14)} ${s.slowestMs.toFixed(0).padStart(11)} ${String(s.largestAlloc).padStart(14)} ${mb(s.heapMaxBytes).padStart(8)} ${mb(s.rssMaxBytes).padStart(7)}`,
     );
   }
 }

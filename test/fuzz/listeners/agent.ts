@@ -141,7 +141,8 @@ export async function startAgent(setup: FuzzSetup, logFile: string): Promise<Age
     out.write(line + '\n');
     let level = 0;
     try {
-      level = (JSON.parse(line) as { level?: number }).level ?? 0;
+      const l = (JSON.parse(line) as { level?: number | string }).level ?? 0;
+      level = typeof l === 'number' ? l : ({ trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as Record<string, number>)[l] ?? 0;
     } catch {
       level = 50; // not a log line: a stack trace or a runtime warning on stderr
     }

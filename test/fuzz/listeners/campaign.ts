@@ -7,7 +7,7 @@
  * exactly once, and what the garbage got stored is counted per listener and checked against
  * what each protocol allows.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Rng } from '../lib/rng.ts';
@@ -27,6 +27,8 @@ export interface ListenerOptions {
   ackTimeoutMs?: number;
   /** Attacking connections per listener at once. */
   concurrency?: number;
+  /** Keep the agent's data directory even when the campaign passed. */
+  keepData?: boolean;
 }
 
 interface ListenerStats {
@@ -257,5 +259,8 @@ export async function runListenerCampaign(o: ListenerOptions): Promise<ListenerR
     captureBytes,
   };
   writeFileSync(join(o.dir, 'report.json'), JSON.stringify(result, null, 2) + '\n');
+  // The agent's data (journal with every capture: hundreds of MB per hour) is kept only when something failed.
+  if (failures.length === 0 && !o.keepData) rmSync(setup.dataDir, { recursive: true, force: true });
+  else summary.push(`the agent's data directory is kept: ${setup.dataDir}`);
   return result;
 }
