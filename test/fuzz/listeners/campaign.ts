@@ -65,7 +65,7 @@ function allowedStreams(setup: FuzzSetup): Record<string, string[]> {
   };
 }
 
-function answersOf(listener: string, r: ThrowResult, h?: HttpAttack): string[] {
+function answersOf(listener: string, r: ThrowResult): string[] {
   const text = r.received.toString('latin1');
   switch (listener) {
     case 'hl7':
@@ -76,7 +76,7 @@ function answersOf(listener: string, r: ThrowResult, h?: HttpAttack): string[] {
     case 'dicom':
       return r.received.length ? [{ 2: 'A-ASSOCIATE-AC', 3: 'A-ASSOCIATE-RJ', 4: 'P-DATA', 6: 'A-RELEASE-RP', 7: 'A-ABORT' }[r.received[0]!] ?? `pdu-${r.received[0]}`] : [];
     case 'http':
-      return statuses(r.received).map(String).concat(h && !h.complete ? [] : []);
+      return statuses(r.received).map(String);
     default:
       return r.received.length ? ['bytes'] : [];
   }
@@ -131,7 +131,7 @@ export async function runListenerCampaign(o: ListenerOptions): Promise<ListenerR
       bump(s.endings, r.ending);
       if (r.error === 'ECONNREFUSED') s.refused++;
       if (r.closedByPeer) s.closedByBox++;
-      const answers = answersOf(listener, r, isHttp ? (a as HttpAttack) : undefined);
+      const answers = answersOf(listener, r);
       for (const x of answers) bump(s.answers, x);
       if (isHttp) {
         const h = a as HttpAttack;

@@ -156,7 +156,7 @@ export async function astmAnalyzer(ctx: Ctx): Promise<DeviceReport> {
     const frames = splitIntoFrames(Buffer.from(text, 'utf8'), 247);
     const started = Date.now();
     let outcome = '';
-    attempt: for (let tries = 0; !outcome; tries++) {
+    attempt: while (!outcome) {
       if (Date.now() - started > ctx.ackTimeoutMs) {
         outcome = `${specimen}: not acknowledged within ${ctx.ackTimeoutMs} ms`;
         break;
@@ -190,7 +190,6 @@ export async function astmAnalyzer(ctx: Ctx): Promise<DeviceReport> {
       }
       socket?.write(Buffer.of(EOT));
       outcome = 'ok';
-      void tries;
     }
     if (outcome === 'ok') {
       r.acked.push(specimen);
