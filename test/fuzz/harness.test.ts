@@ -53,7 +53,7 @@ describe('fuzz harness', () => {
 
   it('records each failure once, by kind, error and place, with its input and the command that replays it', () => {
     const log = new FailureLog(dir);
-    const outcome = { kind: 'crash' as const, ms: 1, largestAlloc: 0, errorName: 'TypeError', message: 'x of 12 is undefined', stack: 'TypeError: x\n    at f (/w/drivers/astm/records.ts:10:5)' };
+    const outcome = { kind: 'crash' as const, ms: 1, cpuMs: 1, largestAlloc: 0, errorName: 'TypeError', message: 'x of 12 is undefined', stack: 'TypeError: x\n    at f (/w/drivers/astm/records.ts:10:5)' };
     log.add('astm.records', 's', 1, outcome, Buffer.from('a'), 'cmd');
     log.add('astm.records', 's', 2, { ...outcome, message: 'x of 99 is undefined', stack: 'TypeError: x\n    at f (/w/drivers/astm/records.ts:11:5)' }, Buffer.from('b'), 'cmd');
     expect(log.failures.size).toBe(1);

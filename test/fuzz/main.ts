@@ -59,7 +59,7 @@ if (values.reproduce) {
   console.log(`input (hex, first 512 bytes): ${input.subarray(0, 512).toString('hex')}`);
   console.log(`input (latin1, first 300 bytes): ${JSON.stringify(input.subarray(0, 300).toString('latin1'))}`);
   const outcome = await execute(target, input, () => runRngFor(target, seed, iteration));
-  console.log(`outcome: ${outcome.kind} in ${outcome.ms.toFixed(1)} ms, largest allocation ${outcome.largestAlloc} bytes`);
+  console.log(`outcome: ${outcome.kind} in ${outcome.ms.toFixed(1)} ms (${outcome.cpuMs} ms of CPU), largest allocation ${outcome.largestAlloc} bytes`);
   if (outcome.message) console.log(`${outcome.errorName}: ${outcome.message}`);
   if (outcome.stack) console.log(outcome.stack);
   process.exit(outcome.kind === 'ok' || outcome.kind === 'expected' ? 0 : 1);
@@ -96,13 +96,13 @@ const mb = (n: number): string => (n / 1024 / 1024).toFixed(0);
 const lines: string[] = [];
 lines.push('', `fuzz summary (seed ${seed}, ${((Date.now() - startedAt) / 60_000).toFixed(1)} min)`);
 if (inproc.length) {
-  lines.push('', 'target              inputs    inputs/s  expected%       failures  slowest ms  largest alloc  heap MB  RSS MB');
+  lines.push('', 'target              inputs    inputs/s  expected%       failures  slowest CPU ms  largest alloc  heap MB  RSS MB');
   for (const s of inproc) {
     const f = failures.forTarget(s.target);
     const unknown = f.filter((x) => !x.known).length;
     const known = f.length - unknown;
     lines.push(
-      `${s.target.padEnd(18)} ${String(s.inputs).padStart(8)} ${String(Math.round(s.inputs / Math.max(0.001, s.seconds))).padStart(10)} ${((100 * s.expected) / Math.max(1, s.inputs)).toFixed(0).padStart(9)}% ${`${unknown}${known ? ` (+${known} known)` : ''}`.padStart(14)} ${s.slowestMs.toFixed(0).padStart(11)} ${String(s.largestAlloc).padStart(14)} ${mb(s.heapMaxBytes).padStart(8)} ${mb(s.rssMaxBytes).padStart(7)}`,
+      `${s.target.padEnd(18)} ${String(s.inputs).padStart(8)} ${String(Math.round(s.inputs / Math.max(0.001, s.seconds))).padStart(10)} ${((100 * s.expected) / Math.max(1, s.inputs)).toFixed(0).padStart(9)}% ${`${unknown}${known ? ` (+${known} known)` : ''}`.padStart(14)} ${s.slowestMs.toFixed(0).padStart(15)} ${String(s.largestAlloc).padStart(14)} ${mb(s.heapMaxBytes).padStart(8)} ${mb(s.rssMaxBytes).padStart(7)}`,
     );
   }
 }

@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
 import { installAllocGuard } from './allocGuard.ts';
+import { threadCpuMs, threadId } from './cpu.ts';
 import { DEFAULT_LIMITS, execute, inputFor, runRngFor, type Outcome } from './execute.ts';
 import { targetNamed } from '../targets/index.ts';
 
@@ -18,7 +19,10 @@ export interface WorkerJob {
   until: number;
   maxIterations: number;
   slowMs: number;
-  /** Int32Array view: [0] iteration running, [1] 1 while an input runs. Float64Array view at byte 8: start time (epoch ms). */
+  /**
+   * Int32Array view: [0] iteration running, [1] 1 while an input runs, [2] the worker's thread id.
+   * Float64Array view from byte 16: [0] start time (epoch ms), [1] the thread's CPU ms at the start.
+   */
   state: SharedArrayBuffer;
 }
 
@@ -42,8 +46,9 @@ export type WorkerMessage =
   | { type: 'done'; stats: WorkerStats };
 
 const job = workerData as WorkerJob;
-const flags = new Int32Array(job.state, 0, 2);
-const started = new Float64Array(job.state, 8, 1);
+const flags = new Int32Array(job.state, 0, 3);
+const started = new Float64Array(job.state, 16, 2);
+flags[2] = threadId();
 const target = targetNamed(job.target);
 const seeds = target.seeds();
 installAllocGuard();
@@ -55,7 +60,7 @@ let currentInput: Buffer = Buffer.alloc(0);
 process.on('unhandledRejection', (reason) => {
   // A promise the target left behind rejected: blame the input running now (its predecessor may be the cause).
   const err = reason instanceof Error ? reason : new Error(String(reason));
-  parentPort!.postMessage({ type: 'failure', iteration: current, outcome: { kind: 'crash', ms: 0, largestAlloc: 0, errorName: err.name, message: `unhandled rejection: ${err.message}`, stack: err.stack }, input: currentInput } satisfies WorkerMessage);
+  parentPort!.postMessage({ type: 'failure', iteration: current, outcome: { kind: 'crash', ms: 0, cpuMs: 0, largestAlloc: 0, errorName: err.name, message: `unhandled rejection: ${err.message}`, stack: err.stack }, input: currentInput } satisfies WorkerMessage);
 });
 
 let lastProgress = Date.now();
@@ -65,14 +70,15 @@ for (let i = job.from; i < job.from + job.maxIterations && Date.now() < job.unti
   currentInput = input;
   Atomics.store(flags, 0, i);
   started[0] = Date.now();
+  started[1] = threadCpuMs() ?? -1;
   Atomics.store(flags, 1, 1);
   const outcome = await execute(target, input, () => runRngFor(target, job.seed, i), limits);
   Atomics.store(flags, 1, 0);
   stats.inputs++;
   stats.next = i + 1;
   if (outcome.largestAlloc > stats.largestAlloc) stats.largestAlloc = outcome.largestAlloc;
-  if (outcome.ms > stats.slowestMs) {
-    stats.slowestMs = outcome.ms;
+  if (outcome.cpuMs > stats.slowestMs) {
+    stats.slowestMs = outcome.cpuMs;
     stats.slowestIteration = i;
   }
   if (outcome.kind === 'ok') stats.ok++;
