@@ -91,7 +91,7 @@ function startFuzz(minutes) {
   const log = openSync('test-artifacts/fuzz.log', 'w');
   console.log(`fuzzing for ${minutes} min in the background (nice -n 19, test-artifacts/fuzz.log)`);
   const child = spawn('nice', ['-n', '19', process.execPath, 'scripts/fuzz.mjs', '--minutes', String(minutes)], { stdio: ['ignore', log, log] });
-  const killAfter = setTimeout(() => child.kill('SIGKILL'), (minutes + 10) * 60_000);
+  const killAfter = setTimeout(() => child.kill('SIGTERM'), (minutes + 10) * 60_000); // the fuzzer stops its agent on SIGTERM
   return new Promise((resolve) =>
     child.on('exit', (code, signal) => {
       clearTimeout(killAfter);

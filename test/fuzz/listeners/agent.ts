@@ -166,8 +166,18 @@ export async function startAgent(setup: FuzzSetup, logFile: string): Promise<Age
   const alive = (): boolean => child.exitCode === null && child.signalCode === null;
   // If the fuzzer itself dies, its agent must not outlive it.
   const orphan = (): void => void (alive() && child.kill('SIGKILL'));
+  const interrupted = (signal: NodeJS.Signals): void => {
+    orphan();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
   process.once('exit', orphan);
-  void exited.then(() => process.off('exit', orphan));
+  process.once('SIGTERM', interrupted);
+  process.once('SIGINT', interrupted);
+  void exited.then(() => {
+    process.off('exit', orphan);
+    process.off('SIGTERM', interrupted);
+    process.off('SIGINT', interrupted);
+  });
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (!alive()) throw new Error(`the agent exited during start; log in ${logFile}`);

@@ -56,13 +56,17 @@ async function runLink(chunks: Buffer[], withSend: boolean): Promise<LinkRun> {
   // chunking: it is compared once, at the end, not as a step.
   let sent = 'none';
   if (withSend) void link.send(Buffer.from('H|\\^&\rL|1|N\r')).then((o) => (sent = String(o.ok)));
+  const state = link as unknown as { frameBuf: number[] | null; inbox: number[]; paused: boolean };
+  // Every frame's "durable" promise settles before time moves or the link closes, however many
+  // frames one chunk held: otherwise the split would decide what is still pending at the close.
+  const drain = async (): Promise<void> => {
+    for (let i = 0; i < 4 || (state.paused && i < 1_000_000); i++) await Promise.resolve();
+  };
   for (const c of chunks) {
     link.receive(c);
-    // Let each frame's "durable" promise settle before the next chunk, as a socket would.
-    for (let i = 0; i < 4; i++) await Promise.resolve();
+    await drain();
   }
-  for (let i = 0; i < 64; i++) await Promise.resolve();
-  const state = link as unknown as { frameBuf: number[] | null; inbox: number[] };
+  await drain();
   oracle((state.frameBuf?.length ?? 0) <= 2048 + 1, `the link holds a frame of ${state.frameBuf?.length} bytes, above maxIncomingFrame`);
   oracle(state.inbox.length <= (1 << 20) + 16, `the link queued ${state.inbox.length} bytes, above maxQueuedBytes`);
   clock.advance(31_000);
