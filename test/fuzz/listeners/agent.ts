@@ -153,8 +153,7 @@ export async function startAgent(setup: FuzzSetup, logFile: string): Promise<Age
   createInterface({ input: child.stderr! }).on('line', onLine);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => {
-      out.end();
-      resolve({ code, signal });
+      out.end(() => resolve({ code, signal })); // the log is complete on disk once exited resolves
     }),
   );
   const rss: Array<{ t: number; bytes: number }> = [];

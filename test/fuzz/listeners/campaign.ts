@@ -7,7 +7,9 @@
  * exactly once, and what the garbage got stored is counted per listener and checked against
  * what each protocol allows.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Rng } from '../lib/rng.ts';
@@ -211,7 +213,7 @@ export async function runListenerCampaign(o: ListenerOptions): Promise<ListenerR
     WHEN source = '${setup.device.dicom}' THEN idem_key LIKE '2.25.7%'
     WHEN source = '${setup.device.ingest}' THEN idem_key LIKE 'fz-%'
     ELSE 0 END`;
-  const stored = db.prepare(`SELECT source, stream, kind, count(*) AS count, sum(${valid}) AS valid FROM journal GROUP BY source, stream, kind ORDER BY source, stream, kind`).all() as ListenerReport['stored'];
+  const stored = db.prepare(`SELECT source, stream, kind, count(*) AS count, coalesce(sum(coalesce(${valid}, 0)), 0) AS valid FROM journal GROUP BY source, stream, kind ORDER BY source, stream, kind`).all() as ListenerReport['stored'];
   const allowed = allowedStreams(setup);
   for (const row of stored) {
     const ok = allowed[row.source];
@@ -260,7 +262,12 @@ export async function runListenerCampaign(o: ListenerOptions): Promise<ListenerR
   };
   writeFileSync(join(o.dir, 'report.json'), JSON.stringify(result, null, 2) + '\n');
   // The agent's data (journal with every capture: hundreds of MB per hour) is kept only when something failed.
-  if (failures.length === 0 && !o.keepData) rmSync(setup.dataDir, { recursive: true, force: true });
-  else summary.push(`the agent's data directory is kept: ${setup.dataDir}`);
+  if (failures.length === 0 && !o.keepData) {
+    rmSync(setup.dataDir, { recursive: true, force: true });
+    // Hundreds of thousands of refusal lines per hour: kept, compressed.
+    const log = join(o.dir, 'agent.log');
+    await pipeline(createReadStream(log), createGzip(), createWriteStream(`${log}.gz`));
+    rmSync(log);
+  } else summary.push(`the agent's data directory is kept: ${setup.dataDir}`);
   return result;
 }
