@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: installs the Debian peers the integration tests talk to (when run as root),
 // then runs the unit, integration and browser suites, and ends with one "N passed, N failed" line.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 
 /** Debian packages of the real peers, by what they play in the tests. */
 const PEERS = {
@@ -87,6 +87,27 @@ function ensurePcsclite() {
   if (!loads()) console.warn('pcsclite could not be built (is libpcsclite-dev installed?); the card tests will fail and say so');
 }
 
+/** `npm run fuzz` for `minutes` under nice -n 19, output to test-artifacts/fuzz.log; resolves with its outcome. */
+function startFuzz(minutes) {
+  mkdirSync('test-artifacts', { recursive: true });
+  const log = openSync('test-artifacts/fuzz.log', 'w');
+  console.log(`fuzzing for ${minutes} min in the background (nice -n 19, test-artifacts/fuzz.log)`);
+  // Idle I/O class too where the disk scheduler honours it: the agent under attack writes a lot.
+  const niced = ['nice', '-n', '19', process.execPath, 'scripts/fuzz.mjs', '--minutes', String(minutes)];
+  const [cmd, ...args] = existsSync('/usr/bin/ionice') ? ['ionice', '-c', '3', ...niced] : niced;
+  const child = spawn(cmd, args, { stdio: ['ignore', log, log] });
+  const killAfter = setTimeout(() => child.kill('SIGTERM'), (minutes + 10) * 60_000); // the fuzzer stops its agent on SIGTERM
+  return new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      clearTimeout(killAfter);
+      const text = existsSync('test-artifacts/fuzz.log') ? readFileSync('test-artifacts/fuzz.log', 'utf8') : '';
+      const summary = text.slice(text.lastIndexOf('fuzz summary'));
+      console.log(`\n${summary.trim() || text.split('\n').slice(-30).join('\n')}`);
+      resolve({ failed: code !== 0, reason: code === 0 ? '' : ([...text.matchAll(/^fuzz: .*$/gm)].at(-1)?.[0] ?? `exit ${code ?? signal}`) });
+    }),
+  );
+}
+
 installPeers();
 ensurePcsclite();
 const typecheck = spawnSync('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json'], { stdio: 'inherit' });
@@ -95,12 +116,23 @@ const failures = typecheck.status === 0 ? [] : ['type check failed'];
 if (typecheck.status !== 0) console.error('type check failed');
 // `npm test -- unit` (or integration, browser) runs only those suites.
 const projects = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'integration', 'browser', 'package'];
+// The CI-sized fuzz run (docs/FUZZING.md) goes in the background under nice while the integration
+// and browser suites run; EDGE_FUZZ_MINUTES=0 skips it.
+const fuzzMinutes = Number(process.env.EDGE_FUZZ_MINUTES ?? 10);
+let fuzz = null;
 for (const project of projects) {
+  if (project === 'integration' && fuzzMinutes > 0) fuzz = startFuzz(fuzzMinutes);
   const t = runSuite(project);
   totals.passed += t.passed;
   totals.failed += t.failed;
   totals.skipped += t.skipped;
   failures.push(...t.failures);
+}
+if (fuzz) {
+  const f = await fuzz;
+  totals.passed += f.failed ? 0 : 1;
+  totals.failed += f.failed ? 1 : 0;
+  if (f.failed) failures.push(`fuzz (${fuzzMinutes} min, test-artifacts/fuzz.log): ${f.reason}`);
 }
 // Named again at the very end: a CI log cut to its last lines still says what failed.
 if (failures.length > 0) console.log(`\nFailed:\n${failures.map((f) => `  ${f}`).join('\n')}`);

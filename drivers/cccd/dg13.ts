@@ -30,7 +30,11 @@ const STRING_TAGS = new Set([0x0c, 0x13, 0x16, 0x14, 0x1a, 0x1e, 0x12, 0x04]);
 
 function text(t: Tlv): string {
   // BMPString (1E) is UTF-16BE; everything else here is UTF-8 (OID 1.0.10646.1.0.8) or ASCII.
-  if (t.tag === 0x1e) return Buffer.from(t.value).swap16().toString('utf16le');
+  if (t.tag === 0x1e) {
+    // swap16 throws a RangeError on an odd length: a malformed field, said as such (found by the fuzzer).
+    if (t.value.length % 2 !== 0) throw new CardParseError('DG13: a BMPString of odd length');
+    return Buffer.from(t.value).swap16().toString('utf16le');
+  }
   return t.value.toString('utf8').normalize('NFC');
 }
 
