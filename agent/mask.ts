@@ -111,7 +111,8 @@ export function maskText(text: string): string {
 function errorFields(err: Error): Record<string, unknown> {
   const out: Record<string, unknown> = { type: err.constructor?.name ?? err.name, message: err.message, stack: err.stack };
   // Own enumerable fields: code, errno, syscall, statusCode, problems…
-  for (const [k, v] of Object.entries(err)) if (!(k in out)) out[k] = v;
+  // (`name`, set by errors that name themselves, is their type: masked as a person's name it read "S.")
+  for (const [k, v] of Object.entries(err)) if (!(k in out) && k !== 'name') out[k] = v;
   if (err.cause !== undefined) out.cause = err.cause;
   if (err instanceof AggregateError) out.errors = err.errors;
   return out;

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { DicomParseError } from './data/codec.ts';
 import http from 'node:http';
 import https from 'node:https';
 import { randomBytes } from 'node:crypto';
@@ -314,6 +315,8 @@ export class StowRsDestination implements Destination {
       return { sopInstanceUid, size: coerced.size, stream: coerced.stream };
     } catch (err) {
       if (err instanceof CoercionError) return { result: 'permanent', reason: `coercion rules cannot apply: ${err.message}` };
+        // The stored bytes do not parse as a dataset: no retry will change that.
+        if (err instanceof DicomParseError) return { result: 'permanent', reason: `the stored instance does not parse, coercion cannot apply: ${err.message}` };
       return { result: 'retry', reason: `coercion failed: ${(err as Error).message}` };
     }
   }

@@ -293,6 +293,10 @@ export class Hl7Listener {
     if (isOrder !== (this.settings.mode === 'orders')) {
       return refuse(isOrder ? `${type}: orders are accepted only on an orders listener (mode "orders")` : `${type}: this orders listener accepts ORM^O01, OML^O21 and OMI^O23 only`);
     }
+    // An analyzer sends results (and queries, answered above); anything else is not stored.
+    if (!isOrder && hdr.messageType !== 'ORU' && hdr.messageType !== 'OUL') {
+      return refuse(`${type}: an analyzer listener accepts results (ORU^R01, OUL^R22) and host queries (QRY^Q02, QBP^Q11) only`);
+    }
     let results: LabResult[] = [];
     let reports: LabReport[] = [];
     let applyBatch: (() => void) | undefined;

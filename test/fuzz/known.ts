@@ -17,13 +17,6 @@ export interface KnownFailure {
 }
 
 export const KNOWN_FAILURES: readonly KnownFailure[] = [
-  ...['dicom.scan', 'dicom.coerce'].map((target) => ({
-    target,
-    kind: 'crash' as const,
-    message: /The value of "start" is out of range/,
-    bug: 'an empty C-STORE dataset makes scanDataset throw ERR_OUT_OF_RANGE (coercing destinations retry it for ever)',
-    regression: 'test/fuzz/regressions/dicomEmptyDataset.test.ts',
-  })),
   {
     target: 'mqtt.packet',
     kind: 'oracle',

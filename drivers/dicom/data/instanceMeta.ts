@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInflateRaw } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { DicomParseError, PIXEL_DATA, getUid, getNumber, readElementAt, readElementHeader, sniffEncoding } from './codec.ts';
 import type { DataElement } from './codec.ts';
 import { characterSetOf, textOf } from './charset.ts';
@@ -118,9 +118,12 @@ export function readEnd(size: number | undefined): { end?: number } {
 export async function scanDataset(path: string, options: { stopAtTag?: number; size?: number } = {}): Promise<ScannedDataset> {
   const part10 = await readPart10(path);
   const ts = datasetEncodingOf(part10.transferSyntaxUid);
-  const file = createReadStream(path, { start: part10.datasetOffset, highWaterMark: 64 * 1024, ...readEnd(options.size) });
+  // A C-STORE with an empty dataset is its Part 10 header alone: nothing to read (createReadStream
+  // refuses an end before its start).
+  const empty = options.size !== undefined && options.size <= part10.datasetOffset;
+  const file = empty ? Readable.from([]) : createReadStream(path, { start: part10.datasetOffset, highWaterMark: 64 * 1024, ...readEnd(options.size) });
   const stream = ts.deflated ? file.pipe(createInflateRaw()) : file;
-  if (ts.deflated) file.on('error', (err) => stream.destroy(err));
+  if (ts.deflated) file.on('error', (err: Error) => stream.destroy(err));
   const reader = new ChunkReader(stream);
   const stopAt = options.stopAtTag ?? PIXEL_DATA;
   const elements: DataElement[] = [];

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { DeliveryOutcome, Destination, DestinationFactory, OutboxItem } from '../../../agent/forward/destination.ts';
 import { CoercionError, coercePart10, coercionContextFrom } from '../data/coerce.ts';
+import { DicomParseError } from '../data/codec.ts';
 import type { CoercionContext, CoercionRule } from '../data/coerce.ts';
 import { IMPLICIT_VR_LITTLE_ENDIAN } from '../data/transferSyntaxes.ts';
 import { VERIFICATION_SOP_CLASS } from '../data/sopClasses.ts';
@@ -89,6 +90,8 @@ export class CStoreDestination implements Destination {
         dataset = () => skip(coerced.stream(), file.datasetOffset);
       } catch (err) {
         if (err instanceof CoercionError) return { result: 'permanent', reason: `coercion rules cannot apply: ${err.message}` };
+        // The stored bytes do not parse as a dataset: no retry will change that.
+        if (err instanceof DicomParseError) return { result: 'permanent', reason: `the stored instance does not parse, coercion cannot apply: ${err.message}` };
         return { result: 'retry', reason: `coercion failed: ${(err as Error).message}` };
       }
     }

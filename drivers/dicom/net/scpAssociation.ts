@@ -491,13 +491,17 @@ export class ScpAssociation {
     else if (this.queues.size === 0 && !this.onClose) return;
     // Half-received instances are dropped: the blob writer removes its temporary file.
     const err = new Error(`association ended before the dataset was complete (${why})`);
+    let cut = false;
     for (const q of this.queues) {
       if (!q.finished) {
+        cut = true;
         this.log.warn({ callingAe: this.callingAe, remote: this.remoteAddress, why }, 'DICOM instance dropped: association ended mid-transfer');
         q.fail(err);
       }
     }
-    if (!wasReleasing) this.abort.abort(err);
+    // A release lets finished requests complete; a release in the middle of a dataset (then a
+    // hang-up) cut that transfer: abort it, so it is counted as dropped, not as a disk failure.
+    if (!wasReleasing || cut) this.abort.abort(err);
     const cb = this.onClose;
     this.onClose = null;
     cb?.();

@@ -43,7 +43,8 @@ export async function writeFuzzConfig(dir: string): Promise<FuzzSetup> {
     ingestToken: `tok-${Math.random().toString(36).slice(2)}`,
     dicomCallingAe: FUZZ_CALLING_AE,
     dicomCalledAe: FUZZ_CALLED_AE,
-    mqtt: {},
+    // A device user of the LAN broker: the real client and the attackers log in with it.
+    mqtt: { username: 'fuzz-screen', password: `fuzz-${Math.random().toString(36).slice(2)}` },
   };
   const setup: FuzzSetup = {
     dir,
@@ -55,7 +56,7 @@ export async function writeFuzzConfig(dir: string): Promise<FuzzSetup> {
     hl7MaxMessageBytes: 1024 * 1024,
     credentials,
   };
-  writeFileSync(join(dir, 'secrets.yaml'), `admin_hash: "${await hashPassword(credentials.admin.password)}"\ningest_token: ${credentials.ingestToken}\n`);
+  writeFileSync(join(dir, 'secrets.yaml'), `admin_hash: "${await hashPassword(credentials.admin.password)}"\ningest_token: ${credentials.ingestToken}\nlan_fuzz_hash: "${await hashPassword(credentials.mqtt.password!)}"\n`);
   writeFileSync(
     setup.configFile,
     `# Written by test/fuzz/listeners/agent.ts for one fuzz run.
@@ -63,7 +64,11 @@ version: 1
 secretsFile: secrets.yaml
 box: { id: ${setup.box.id}, facility: ${setup.box.facility}, name: Bệnh viện Fuzz, dataDir: ./data, timezone: Asia/Ho_Chi_Minh }
 http: { host: 127.0.0.1, port: ${ports.http}, admin: { user: ${credentials.admin.user}, passwordHash: !secret admin_hash } }
-lanBroker: { host: 127.0.0.1, port: ${ports.mqtt}, healthIntervalSeconds: 1 }
+lanBroker:
+  host: 127.0.0.1
+  port: ${ports.mqtt}
+  healthIntervalSeconds: 1
+  users: [{ username: ${credentials.mqtt.username}, role: device, passwordHash: !secret lan_fuzz_hash }]
 store: { minFreeMB: 64, blobPoolMB: 16 }
 log: { level: info }
 queue:

@@ -59,9 +59,9 @@ const bump = (m: Record<string, number>, k: string, n = 1): void => void (m[k] =
 /** Streams each listener's source may store (anything else stored from an attack is a failure). */
 function allowedStreams(setup: FuzzSetup): Record<string, string[]> {
   return {
-    [setup.device.hl7]: ['lab.message', 'lab.result'],
+    [setup.device.hl7]: ['lab.message', 'lab.report', 'lab.result'],
     [setup.device.hl7Orders]: ['lab.order'],
-    [setup.device.astm]: ['lab.astm.frame', 'lab.message', 'lab.result', 'lab.astm.incomplete'],
+    [setup.device.astm]: ['lab.astm.frame', 'lab.message', 'lab.report', 'lab.result', 'lab.astm.incomplete'],
     [setup.device.dicom]: ['dicom.instance'],
     [setup.device.ingest]: ['device.vitals'],
   };

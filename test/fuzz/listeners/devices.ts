@@ -239,7 +239,8 @@ export async function mqttClient(ctx: Ctx): Promise<DeviceReport> {
   const { setup } = ctx;
   const client = mqtt.connect(`mqtt://127.0.0.1:${setup.ports.mqtt}`, { clientId: 'fuzz-screen', reconnectPeriod: 500, connectTimeout: 10_000, ...setup.credentials.mqtt });
   const health = boxTopic('edge', setup.box.facility, setup.box.id, 'health');
-  const echo = 'fuzz-screen/echo';
+  // Under the device's own id: the only place the LAN broker lets it publish.
+  const echo = boxTopic('edge', setup.box.facility, setup.box.id, 'dev', setup.credentials.mqtt.username ?? 'fuzz-screen', 'echo');
   let lastHealth = 0;
   const echoes = new Map<string, number>();
   client.on('message', (topic, payload) => {

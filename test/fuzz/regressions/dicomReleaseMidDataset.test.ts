@@ -7,7 +7,7 @@
 // DicomScp.store (drivers/dicom/net/dicomScp.ts) then takes the dropped transfer for a write
 // failure. Nothing is lost (the half instance is discarded and was never acknowledged), but an
 // error line and a failure counter that any caller can raise at will hide real storage
-// trouble. Expected: counted as dropped, no error. Un-skip when fixed.
+// trouble. Fixed: a release that cuts a transfer aborts it, counted as dropped.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ afterAll(async () => {
 const counters = () => driver.status().counters as { failed: number; dropped: number; associations: number };
 
 describe('fuzz regression: A-RELEASE-RQ in the middle of a C-STORE dataset', () => {
-  it.skip('counts the half instance as dropped, not as a storage failure', async () => {
+  it('counts the half instance as dropped, not as a storage failure', async () => {
     const socket = connect(driver.port, '127.0.0.1');
     socket.on('error', () => undefined);
     await new Promise((r) => socket.once('connect', r));

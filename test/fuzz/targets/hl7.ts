@@ -68,7 +68,7 @@ export const messageTarget: FuzzTarget = {
     const opts = { delimiters: msg.delimiters, controlId: 'E1', nowMs: NOW, timeZone: TZ, application: 'EDGE' };
     const replies: string[] = [buildAck(hdr, 'AA', opts), buildAck(hdr, 'AR', { ...opts, text: `message not understood: ${text.slice(0, 40)}`, errorCode: '200' })];
     if (hdr.messageType === 'ORU' || hdr.messageType === 'OUL') {
-      for (const r of extractHl7Results(msg, { device: 'fuzz', timezone: TZ, receivedAt: '2026-12-04T10:00:00+07:00', testCodes: { WBC: 'LIS-WBC' } })) resultIdentity(r);
+      for (const r of extractHl7Results(msg, { device: 'fuzz', timezone: TZ, receivedAt: '2026-12-04T10:00:00+07:00', testCodes: { WBC: 'LIS-WBC' } }).results) resultIdentity(r);
     } else if (hdr.messageType === 'ORM' || hdr.messageType === 'OML' || hdr.messageType === 'OMI') {
       const batch = ordersFromHl7(msg, TZ);
       oracle(batch.orders.every((o) => o.specimenId.length > 0 && o.tests.length > 0), 'an order without specimen or tests');

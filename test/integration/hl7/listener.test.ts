@@ -103,6 +103,18 @@ describe('HL7 MLLP listener over a real store', () => {
     client.close();
   });
 
+  it('refuses with AR what an analyzer does not send (an ADT^A04, a mangled type), storing nothing', async () => {
+    const client = await TestMllpClient.open(port);
+    const before = store.journalStore.count();
+    for (const [id, type] of [['ADT-1', 'ADT^A04'], ['MANGLED-1', 'P^']]) {
+      const ack = await client.send(`MSH|^~\\&|XN|LAB|||20261122||${type}|${id}|P|2.5\rPID|1||BN-1||Nguyễn^Văn An\r`);
+      expect(msa(ack)).toMatchObject({ code: 'AR', controlId: id });
+      expect(ack).toContain('an analyzer listener accepts results');
+    }
+    expect(store.journalStore.count()).toBe(before);
+    client.close();
+  });
+
   it('answers enhanced-mode senders with commit ACKs (CA)', async () => {
     const client = await TestMllpClient.open(port);
     const ack = await client.send('MSH|^~\\&|XN|LAB|||20261122||ORU^R01|ENH-1|P|2.5|||AL|NE\rOBR|1||S1\rOBX|1|NM|GLU||5.1|mmol/L|||||F\r');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../../agent/log.ts';
+import { StoreError } from '../../../agent/store/errors.ts';
 
 /** A logger writing into memory; `lines()` parses what it wrote. */
 function memoryLogger() {
@@ -34,6 +35,14 @@ describe('logger', () => {
     expect(line!.err).toMatchObject({ type: 'Error', message: 'connect ECONNREFUSED 127.0.0.1:6661', code: 'ECONNREFUSED', errno: -111 });
     expect(String((line!.err as { stack: string }).stack)).toMatch(/^Error: connect ECONNREFUSED 127\.0\.0\.1:6661\n\s+at /);
     expect(line!.msg).toBe('delivery failed');
+  });
+
+  it('an error that names itself keeps its type, not a "name" masked as initials (StoreError read "S.")', async () => {
+    const m = memoryLogger();
+    m.log.error({ err: new StoreError('EDGE_STORE_FAILED', 'the journal could not be written: disk I/O error') }, 'append failed');
+    const [line] = await m.lines();
+    expect(line!.err).toMatchObject({ type: 'StoreError', code: 'EDGE_STORE_FAILED', message: 'the journal could not be written: disk I/O error' });
+    expect(line!.err).not.toHaveProperty('name');
   });
 
   it('keeps an error logged alone, or from a child logger, with its message as the line\'s message', async () => {
