@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { RefusalLog } from '../net/refusalLog.ts';
 import { TLSSocket } from 'node:tls';
 import { Aedes, type AuthenticateError, type AuthErrorCode, type Client } from 'aedes';
 import type { Logger } from 'pino';
@@ -37,8 +38,6 @@ export type LanRefusal = 'login' | 'publish' | 'subscribe' | 'retained' | 'packe
 export class LanBrokerConfigError extends Error {}
 
 const DEFAULT_LIMITS: ListenerLimits = { maxConnections: 16, maxConnectionsPerPeer: 4, idleSeconds: 3600 };
-/** Refusals are logged once per client and reason per window, with the count since. */
-const REFUSAL_LOG_WINDOW_MS = 10 * 60_000;
 
 /**
  * The embedded MQTT broker for the department LAN: call screens, LED boards and the kiosk
@@ -57,13 +56,14 @@ export class LanBroker {
   private readonly auth: LanAuthenticator;
   private readonly quota: RetainedQuota;
   private readonly principals = new WeakMap<Client, LanUser>();
-  private readonly refusalsLogged = new Map<string, { at: number; since: number }>();
+  private readonly refusalLog: RefusalLog;
   readonly refused: Record<LanRefusal, number> = { login: 0, publish: 0, subscribe: 0, retained: 0, 'packet-size': 0 };
 
   constructor(
     private readonly config: LanBrokerConfig,
     private readonly context: LanBrokerContext,
   ) {
+    this.refusalLog = new RefusalLog(context.log);
     const users = config.users ?? [];
     const byDevice = new Map<string, string>();
     for (const u of users) {
@@ -231,16 +231,7 @@ export class LanBroker {
   /** Counted always; logged once per kind, client (and variant) per window. */
   private refuse(kind: LanRefusal, who: string, detail: string, variant = ''): void {
     this.refused[kind]++;
-    const key = `${kind} ${who} ${variant}`;
-    const now = Date.now();
-    const seen = this.refusalsLogged.get(key);
-    if (seen && now - seen.at < REFUSAL_LOG_WINDOW_MS) {
-      seen.since++;
-      return;
-    }
-    if (this.refusalsLogged.size > 1000) this.refusalsLogged.clear();
-    this.refusalsLogged.set(key, { at: now, since: 0 });
-    this.context.log.warn({ listener: 'LAN MQTT broker', refusal: kind, who, ...(seen?.since ? { refusedSinceLastLine: seen.since } : {}) }, detail);
+    this.refusalLog.warn(`${kind} ${who} ${variant}`, { listener: 'LAN MQTT broker', refusal: kind, who }, detail);
   }
 }
 

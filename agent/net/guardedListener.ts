@@ -2,6 +2,7 @@ import { createServer as createTcpServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { PeerAllowList, unmapIpv4 } from './peers.ts';
+import { RefusalLog } from './refusalLog.ts';
 import { serverTlsOptions, type TlsServerSettings } from './tls.ts';
 
 /** Connection bounds every listener has (config `limits:` under the listener). */
@@ -35,8 +36,6 @@ export interface GuardedListenerOptions {
 
 /** A connection older than this without a byte may be closed to admit a new one from its peer. */
 const EVICTABLE_IDLE_MS = 2_000;
-/** Refusals are logged once per address and reason per window, with the count since. */
-const REFUSAL_LOG_WINDOW_MS = 10 * 60_000;
 
 interface Tracked {
   socket: Socket;
@@ -53,12 +52,14 @@ interface Tracked {
 export class GuardedListener {
   private server: Server | null = null;
   private readonly live = new Set<Tracked>();
-  private readonly refusalsLogged = new Map<string, { at: number; since: number }>();
+  private readonly refusalLog: RefusalLog;
   /** Admitted TCP connections whose TLS handshake has not finished, by remote address:port. */
   private readonly pendingHandshakes = new Map<string, Tracked>();
   readonly refused: Record<RefusalReason, number> = { 'not-allowed': 0, 'too-many-from-peer': 0, 'too-many': 0, 'tls-handshake': 0 };
 
-  constructor(private readonly options: GuardedListenerOptions) {}
+  constructor(private readonly options: GuardedListenerOptions) {
+    this.refusalLog = new RefusalLog(options.log);
+  }
 
   get connections(): number {
     return this.live.size;
@@ -192,15 +193,6 @@ export class GuardedListener {
   private refuse(reason: RefusalReason, remote: string, detail: string): void {
     this.refused[reason]++;
     this.options.onRefused?.(reason, remote);
-    const key = `${reason} ${remote}`;
-    const now = Date.now();
-    const seen = this.refusalsLogged.get(key);
-    if (seen && now - seen.at < REFUSAL_LOG_WINDOW_MS) {
-      seen.since++;
-      return;
-    }
-    if (this.refusalsLogged.size > 1000) this.refusalsLogged.clear();
-    this.refusalsLogged.set(key, { at: now, since: 0 });
-    this.options.log.warn({ listener: this.options.name, peer: remote, reason, ...(seen?.since ? { refusedSinceLastLine: seen.since } : {}) }, `connection refused: ${detail}`);
+    this.refusalLog.warn(`${reason} ${remote}`, { listener: this.options.name, peer: remote, reason }, `connection refused: ${detail}`);
   }
 }

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { RefusalLog } from '../../agent/net/refusalLog.ts';
 import type { TLSSocket } from 'node:tls';
 import type { AppendResult, DriverContext, JournalInput } from '../contract.ts';
 import { GuardedListener, type ListenerLimits, type RefusalReason } from '../../agent/net/guardedListener.ts';
@@ -88,11 +89,13 @@ export class Hl7Listener {
   /** LIS test code → device code, for host-query answers (the profile's table reversed). */
   private readonly testCodesToDevice: Record<string, string>;
   private readonly clockSkew: ClockSkewAlarm;
+  private readonly refusals: RefusalLog;
 
   constructor(
     private readonly ctx: DriverContext,
     private readonly settings: Hl7ListenerSettings,
   ) {
+    this.refusals = new RefusalLog(ctx.log);
     this.clockSkew = clockSkewAlarmFor(ctx, settings.clockSkewAlarmSeconds);
     this.testCodesToDevice = Object.fromEntries(Object.entries(settings.testCodes).map(([device, lis]) => [lis, device]));
   }
@@ -187,7 +190,7 @@ export class Hl7Listener {
           this.counters.oversized++;
           return hangUp(`${e.message}; a device that sends larger messages needs a larger maxMessageBytes`);
         }
-        this.ctx.log.warn({ peer, reason: e.message }, 'MLLP framing problem; the sender will resend');
+        this.refusals.warn(`framing ${remote}`, { peer, reason: e.message }, 'MLLP framing problem; the sender will resend');
       }
       // Per-message time bound: a message that started must end in time (a trickle never does).
       if (messages.length > 0 && messageTimer) {
@@ -233,7 +236,7 @@ export class Hl7Listener {
       hdr = header(msg);
       if (!hdr.controlId) throw new Hl7ParseError('MSH-10 (message control id) is empty');
     } catch (err) {
-      this.reject(raw, now, reply, `message not understood: ${err instanceof Hl7ParseError ? err.message : String(err)}`, '100');
+      this.reject(raw, now, remote, reply, `message not understood: ${err instanceof Hl7ParseError ? err.message : String(err)}`, '100');
       return;
     }
     const type = `${hdr.messageType}^${hdr.triggerEvent}`;
@@ -255,7 +258,7 @@ export class Hl7Listener {
       });
     const refuse = (reason: string) => {
       this.counters.rejected++;
-      this.ctx.log.warn({ controlId: hdr.controlId, type, reason }, 'HL7 message rejected (AR)');
+      this.refusals.warn(`AR ${remote} ${reason.slice(0, 60)}`, { controlId: hdr.controlId, type, reason, peer: remote }, 'HL7 message rejected (AR)');
       reply(ackFor('R', reason, '200'), false);
     };
 
@@ -398,9 +401,10 @@ export class Hl7Listener {
     }
   }
 
-  private reject(raw: Buffer, now: number, reply: (text: string | null, commit: boolean) => void, text: string, errorCode: string): void {
+  private reject(raw: Buffer, now: number, remote: string, reply: (text: string | null, commit: boolean) => void, text: string, errorCode: string): void {
     this.counters.rejected++;
-    this.ctx.log.warn({ reason: text, bytes: raw.length }, 'HL7 message rejected (AR)');
+    // Once per address and reason per 10 minutes (with the count): a flood of garbage writes a line, not thousands.
+    this.refusals.warn(`AR ${remote} ${text.slice(0, 60)}`, { reason: text, bytes: raw.length, peer: remote }, 'HL7 message rejected (AR)');
     reply(buildAck(safeHeader(raw), 'AR', { controlId: this.nextControlId(now), nowMs: now, timeZone: this.ctx.timezone, application: this.settings.applicationName, text, errorCode }), false);
   }
 

@@ -24,7 +24,7 @@ import { STATUS_CANCEL, STATUS_OUT_OF_RESOURCES, STATUS_SUCCESS } from './dimse.
 import { CallerPolicy } from './callerPolicy.ts';
 import type { AllowedCaller } from './callerPolicy.ts';
 import { REJECT, describeReject } from './pdu.ts';
-import { RefusalLog } from './refusalLog.ts';
+import { RefusalLog } from '../../../agent/net/refusalLog.ts';
 import { ScpAssociation } from './scpAssociation.ts';
 import type { AssociationPolicy, ScpRequest, ScpResponse, ScpServices } from './scpAssociation.ts';
 
