@@ -1,16 +1,10 @@
 import { parseArgs } from 'node:util';
+import type { UnsentResult } from '../drivers/lab/recover.ts';
 
 const USAGE = 'usage: edge-agent results recover [--url http://127.0.0.1:8080] [--user admin] [--forward]   (password from EDGE_PASSWORD or standard input)\n';
 
-interface Unsent {
-  messageJournalId: number;
-  device: string;
-  specimenId: string;
-  test: string;
-  valueText: string;
-  units?: string;
-  receivedAt: string;
-}
+/** What GET /api/results/recover lists per result (the result and its report stay on the box). */
+type Unsent = Omit<UnsentResult, 'result' | 'report'>;
 
 async function readPassword(): Promise<string> {
   if (process.env.EDGE_PASSWORD) return process.env.EDGE_PASSWORD;

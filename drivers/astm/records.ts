@@ -1,5 +1,5 @@
 import { deviceTimeToIso as astmTimeToIso, parseNumber } from '../lab/values.ts';
-import { isNotMeasured, numberOccurrences, resultIdentity, type LabReport, type LabResult, type PatientIdentifier, type PersonName } from '../lab/result.ts';
+import { isNotMeasured, numberOccurrences, patientFieldsOf, personName, resultIdentity, type LabReport, type LabResult, type PatientFacts, type PatientIdentifier } from '../lab/result.ts';
 
 /**
  * ASTM E1394 / CLSI LIS02 records. Delimiters are read from the H record (`H|\^&` is common,
@@ -215,14 +215,7 @@ export interface MessageSummary {
   hasTerminator: boolean;
 }
 
-interface AstmPatient {
-  ids: PatientIdentifier[];
-  name?: PersonName;
-  nameText?: string;
-  birth?: string;
-  sex?: string;
-  comments: string[];
-}
+type AstmPatient = PatientFacts & { comments: string[] };
 
 /**
  * Walks the H/P/O/R/C/M/Q/L hierarchy and maps R records to LabResult and each O record to a
@@ -274,7 +267,7 @@ export function extractResults(msg: AstmMessage, opts: ResultMappingOptions): Me
         const qc = header.qc || component(rec, 12, 1, d).toUpperCase() === 'Q';
         // O.3 is the LIS barcode; devices that leave it empty identify the sample by O.4 or P.3 (Euroimmun).
         const specimenId = specimen || instrument || patient.ids[0]?.id || '';
-        order = { device: opts.device, protocol: 'astm', group: summary.reports.length + 1, specimenId, results: [], qc, timezone: opts.timezone, receivedAt: opts.receivedAt, ...patientFields(patient) };
+        order = { device: opts.device, protocol: 'astm', group: summary.reports.length + 1, specimenId, results: [], qc, timezone: opts.timezone, receivedAt: opts.receivedAt, ...patientFieldsOf(patient) };
         if (specimenParts.length > 1) order.specimenIdParts = specimenParts;
         if (instrument) order.instrumentSpecimenId = instrument;
         const service = trimTrailing(fieldRepeats(rec, 5, d)[0] ?? []);
@@ -315,7 +308,7 @@ export function extractResults(msg: AstmMessage, opts: ResultMappingOptions): Me
           timezone: opts.timezone,
           receivedAt: opts.receivedAt,
           qc: order?.qc ?? header.qc,
-          ...patientFields(patient),
+          ...patientFieldsOf(patient),
         };
         if (order?.specimenIdParts) result.specimenIdParts = order.specimenIdParts;
         if (order?.specimenType) result.specimenType = order.specimenType;
@@ -393,36 +386,14 @@ function astmPatient(rec: AstmRecord, d: Delimiters): AstmPatient {
     if (id) ids.push({ id, field: label });
   }
   // P.6: last^first^middle^suffix^title.
-  const [family, given, middle, suffix, prefix] = (fieldRepeats(rec, 6, d)[0] ?? []).map((p) => p.trim());
-  const name: PersonName = {};
-  if (family) name.family = family;
-  if (given) name.given = given;
-  if (middle) name.middle = middle;
-  if (suffix) name.suffix = suffix;
-  if (prefix) name.prefix = prefix;
-  const nameText = [family, middle, given].filter(Boolean).join(' ');
-  const p: AstmPatient = { ids, comments: [] };
-  if (Object.keys(name).length) p.name = name;
-  if (nameText) p.nameText = nameText;
+  const p: AstmPatient = { ids, comments: [], ...personName(fieldRepeats(rec, 6, d)[0] ?? []) };
   const birth = component(rec, 8, 1, d);
-  if (birth) p.birth = birth;
+  if (birth) p.birthDate = birth;
   const sex = component(rec, 9, 1, d);
   if (sex) p.sex = sex;
   return p;
 }
 
-function patientFields(p: AstmPatient): Partial<LabResult> {
-  const out: Partial<LabResult> = {};
-  if (p.ids.length) {
-    out.patientId = p.ids[0]!.id;
-    out.patientIds = p.ids;
-  }
-  if (p.nameText) out.patientName = p.nameText;
-  if (p.name) out.patientNameParts = p.name;
-  if (p.birth) out.patientBirthDate = p.birth;
-  if (p.sex) out.patientSex = p.sex;
-  return out;
-}
 
 function trimTrailing(parts: string[]): string[] {
   let end = parts.length;

@@ -1,4 +1,4 @@
-import { isNotMeasured, numberOccurrences, type LabReport, type LabResult, type PatientIdentifier, type PersonName } from '../lab/result.ts';
+import { isNotMeasured, numberOccurrences, patientFieldsOf, personName, type LabReport, type LabResult, type PatientFacts, type PatientIdentifier } from '../lab/result.ts';
 import { deviceTimeToIso, parseNumber } from '../lab/values.ts';
 import { comp, components, field, repetitions, type Hl7Message, type Hl7Segment } from './message.ts';
 
@@ -13,14 +13,6 @@ export interface Hl7Extraction {
   results: LabResult[];
   /** One per OBR, with its results in message order. */
   reports: LabReport[];
-}
-
-interface PatientFacts {
-  ids: PatientIdentifier[];
-  name?: PersonName;
-  nameText?: string;
-  birthDate?: string;
-  sex?: string;
 }
 
 /**
@@ -96,7 +88,7 @@ export function extractHl7Results(msg: Hl7Message, opts: Hl7ResultOptions): Hl7E
   // OBX without an OBR (seen in minimal senders): one report holds them.
   if (orphanResults.length) {
     const first = orphanResults[0]!;
-    reports.push({ device: opts.device, protocol: 'hl7', group: reports.length + 1, specimenId: first.specimenId, results: orphanResults, qc, timezone: opts.timezone, receivedAt: opts.receivedAt, ...patientFields(patient) });
+    reports.push({ device: opts.device, protocol: 'hl7', group: reports.length + 1, specimenId: first.specimenId, results: orphanResults, qc, timezone: opts.timezone, receivedAt: opts.receivedAt, ...patientFieldsOf(patient) });
   }
   numberOccurrences(results);
   return { results, reports: reports.filter((r) => r.results.length > 0 || (r.comments?.length ?? 0) > 0) };
@@ -116,18 +108,7 @@ function patientFrom(msg: Hl7Message, pid: Hl7Segment): PatientFacts {
   add(3, 'PID-3');
   add(2, 'PID-2');
   add(4, 'PID-4');
-  const xpn = components(msg, pid, 5);
-  const name: PersonName = {};
-  const [family, given, middle, suffix, prefix] = xpn.map((p) => p.split(msg.delimiters.subcomponent)[0]!.trim());
-  if (family) name.family = family;
-  if (given) name.given = given;
-  if (middle) name.middle = middle;
-  if (suffix) name.suffix = suffix;
-  if (prefix) name.prefix = prefix;
-  const nameText = [family, middle, given].filter(Boolean).join(' ');
-  const facts: PatientFacts = { ids };
-  if (Object.keys(name).length) facts.name = name;
-  if (nameText) facts.nameText = nameText;
+  const facts: PatientFacts = { ids, ...personName(components(msg, pid, 5).map((p) => p.split(msg.delimiters.subcomponent)[0]!)) };
   const birth = comp(msg, pid, 7);
   if (birth) facts.birthDate = birth;
   const sex = comp(msg, pid, 8);
@@ -135,18 +116,6 @@ function patientFrom(msg: Hl7Message, pid: Hl7Segment): PatientFacts {
   return facts;
 }
 
-function patientFields(p: PatientFacts): Partial<LabResult> {
-  const out: Partial<LabResult> = {};
-  if (p.ids.length) {
-    out.patientId = p.ids[0]!.id;
-    out.patientIds = p.ids;
-  }
-  if (p.nameText) out.patientName = p.nameText;
-  if (p.name) out.patientNameParts = p.name;
-  if (p.birthDate) out.patientBirthDate = p.birthDate;
-  if (p.sex) out.patientSex = p.sex;
-  return out;
-}
 
 function specimenOf(msg: Hl7Message, obr: Hl7Segment | undefined): { id: string; parts?: string[] } {
   const filler = components(msg, obr, 3);
@@ -158,7 +127,7 @@ function specimenOf(msg: Hl7Message, obr: Hl7Segment | undefined): { id: string;
 
 function reportFrom(msg: Hl7Message, obr: Hl7Segment, patient: PatientFacts, opts: Hl7ResultOptions, qc: boolean, group: number): LabReport {
   const specimen = specimenOf(msg, obr);
-  const report: LabReport = { device: opts.device, protocol: 'hl7', group, specimenId: specimen.id, results: [], qc, timezone: opts.timezone, receivedAt: opts.receivedAt, ...patientFields(patient) };
+  const report: LabReport = { device: opts.device, protocol: 'hl7', group, specimenId: specimen.id, results: [], qc, timezone: opts.timezone, receivedAt: opts.receivedAt, ...patientFieldsOf(patient) };
   if (specimen.parts) report.specimenIdParts = specimen.parts;
   const placer = comp(msg, obr, 2);
   if (placer) report.placerOrderId = placer;
@@ -191,7 +160,7 @@ function resultFrom(msg: Hl7Message, seg: Hl7Segment, obr: Hl7Segment | undefine
     timezone: opts.timezone,
     receivedAt: opts.receivedAt,
     qc,
-    ...patientFields(patient),
+    ...patientFieldsOf(patient),
   };
   if (specimen.parts) r.specimenIdParts = specimen.parts;
   if (valueType) r.valueType = valueType;

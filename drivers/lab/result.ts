@@ -129,6 +129,42 @@ export interface LabReport {
   receivedAt: string;
 }
 
+/** What a message says of its patient (HL7 PID, ASTM P), before it is copied onto each result. */
+export interface PatientFacts {
+  ids: PatientIdentifier[];
+  name?: PersonName;
+  nameText?: string;
+  birthDate?: string;
+  sex?: string;
+}
+
+/** A name from its components in HL7/ASTM order (family, given, middle, suffix, prefix), and as text (family middle given). */
+export function personName(parts: string[]): Pick<PatientFacts, 'name' | 'nameText'> {
+  const [family, given, middle, suffix, prefix] = parts.map((p) => p.trim());
+  const name: PersonName = {};
+  if (family) name.family = family;
+  if (given) name.given = given;
+  if (middle) name.middle = middle;
+  if (suffix) name.suffix = suffix;
+  if (prefix) name.prefix = prefix;
+  const nameText = [family, middle, given].filter(Boolean).join(' ');
+  return { ...(Object.keys(name).length ? { name } : {}), ...(nameText ? { nameText } : {}) };
+}
+
+/** The patient fields of a result or report. */
+export function patientFieldsOf(p: PatientFacts): Partial<LabResult> {
+  const out: Partial<LabResult> = {};
+  if (p.ids.length) {
+    out.patientId = p.ids[0]!.id;
+    out.patientIds = p.ids;
+  }
+  if (p.nameText) out.patientName = p.nameText;
+  if (p.name) out.patientNameParts = p.name;
+  if (p.birthDate) out.patientBirthDate = p.birthDate;
+  if (p.sex) out.patientSex = p.sex;
+  return out;
+}
+
 const PLACEHOLDER = /^(\.{2,}|-{2,}|\*{2,}(\.\*+)?)$/;
 
 /** A value text that is the analyzer's "not measured" placeholder ('.....', '-----', '***', '***.**'). */
