@@ -88,27 +88,33 @@ function button(label, action) {
 /**
  * A detail panel (journal entry, study) shown in a row right under the row it belongs to, and
  * scrolled into view: not below a table of a hundred rows. It stays there across refreshes.
+ * Each panel has a home (its tab) where it waits, in the document, while its table is redrawn.
  */
-function showBeneath(panel, tbody, key) {
-  const tr = tbody.querySelector(`tr[data-key="${CSS.escape(String(key))}"]`);
+const panels = { entry: { panel: $('entry'), home: $('tab-journal') }, study: { panel: $('study'), home: $('tab-studies') } };
+
+function showBeneath({ panel }, tbody, key) {
   panel.hidden = false;
+  panel.dataset.key = String(key);
+  const tr = tbody.querySelector(`tr[data-key="${CSS.escape(String(key))}"]`);
   if (!tr) return;
   let holder = panel.closest('tr.detail-row');
   if (!holder) holder = el('tr', { className: 'detail-row' }, el('td'));
   holder.firstChild.colSpan = tr.children.length;
   holder.firstChild.append(panel);
   tr.after(holder);
-  panel.dataset.key = String(key);
 }
-/** After a table was redrawn: its open panel back under its row. */
-function keepOpen(panel, tbody) {
-  if (!panel.hidden && panel.dataset.key) showBeneath(panel, tbody, panel.dataset.key);
+/** Redraws a table whose rows may have the panel open under one of them. */
+function redraw(p, tbody, rows) {
+  const holder = p.panel.closest('tr.detail-row');
+  if (holder) p.home.append(p.panel);
+  tbody.replaceChildren(...rows);
+  if (!p.panel.hidden && p.panel.dataset.key) showBeneath(p, tbody, p.panel.dataset.key);
 }
-function closePanel(panel, home) {
-  panel.hidden = true;
-  delete panel.dataset.key;
-  const holder = panel.closest('tr.detail-row');
-  home.append(panel);
+function closePanel(p) {
+  p.panel.hidden = true;
+  delete p.panel.dataset.key;
+  const holder = p.panel.closest('tr.detail-row');
+  p.home.append(p.panel);
   holder?.remove();
 }
 const keyed = (tr, key) => ((tr.dataset.key = String(key)), tr);
@@ -158,8 +164,7 @@ async function loadJournal() {
   const q = new URLSearchParams();
   for (const [k, v] of form) if (v) q.set(k, v);
   const j = await api(`/api/journal?${q}`);
-  $('journal').replaceChildren(...j.entries.map((e) => keyed(row([e.id, localTime(e.receivedAt), e.source, e.stream, e.kind, e.idempotencyKey], () => showEntry(e.id)), e.id)));
-  keepOpen($('entry'), $('journal'));
+  redraw(panels.entry, $('journal'), j.entries.map((e) => keyed(row([e.id, localTime(e.receivedAt), e.source, e.stream, e.kind, e.idempotencyKey], () => showEntry(e.id)), e.id)));
 }
 
 async function showEntry(id) {
@@ -179,9 +184,10 @@ async function showEntry(id) {
       : [el('span', { className: 'muted', textContent: t('noTargets', { stream: e.stream }) })]),
   );
   $('entry-outbox').replaceChildren(
+    ...(e.outbox.length ? [] : [t('none')]),
     ...e.outbox.map((o) => el('div', {}, `${o.destination}: ${stateText(o.state)} (${o.attempts} ${t('attempts')})`, ...(o.lastError || o.deadLetterReason ? [' — ', serverText(o.deadLetterReason ?? o.lastError)] : []))),
   );
-  showBeneath($('entry'), $('journal'), e.id);
+  showBeneath(panels.entry, $('journal'), e.id);
   $('entry').scrollIntoView({ block: 'nearest' });
 }
 
@@ -212,15 +218,16 @@ async function loadStudies() {
   const q = new URLSearchParams({ limit: '100' });
   for (const [k, v] of form) if (v) q.set(k, v);
   const r = await api(`/api/studies?${q}`);
-  $('studies').replaceChildren(
-    ...r.studies.map((s) => {
+  redraw(
+    panels.study,
+    $('studies'),
+    r.studies.map((s) => {
       const f = s.forwarding;
       const state = el('span', { textContent: `${stateText(s.state)} (${f.done}/${f.pending + f.done + f.parked})`, className: s.state === 'parked' ? 'bad' : s.state === 'delivered' ? 'ok' : '' });
       const date = [dicomDate(s.studyDate), dicomTime(s.studyTime)].filter(Boolean).join(' ');
       return keyed(row([date, s.patientId, personName(s.patientName), s.accessionNumber, s.modalities.join(' '), `${s.instanceCount}${s.conflicts ? ` ⚠ ${s.conflicts}` : ''}`, state], () => showStudy(s.studyUid)), s.studyUid);
     }),
   );
-  keepOpen($('study'), $('studies'));
 }
 
 /** The order cache as analyzers' host queries and the modality worklist see it. */
@@ -266,7 +273,7 @@ function destinationText(d) {
 
 async function showStudy(uid) {
   const v = await api(`/api/studies/${encodeURIComponent(uid)}`);
-  $('study-title').textContent = `${personName(v.study.patientName)} ${v.study.patientId ?? ''} · ${dicomDate(v.study.studyDate)} · ${v.study.description ?? ''} · ${uid}`;
+  $('study-title').textContent = [`${personName(v.study.patientName)} ${v.study.patientId ?? ''}`.trim(), dicomDate(v.study.studyDate), v.study.description, uid].filter(Boolean).join(' · ');
   const rows = [];
   for (const se of v.series) {
     for (const i of se.instances) {
@@ -276,7 +283,7 @@ async function showStudy(uid) {
     }
   }
   $('study-instances').replaceChildren(...rows);
-  showBeneath($('study'), $('studies'), uid);
+  showBeneath(panels.study, $('studies'), uid);
   $('study').scrollIntoView({ block: 'nearest' });
 }
 
@@ -470,8 +477,8 @@ for (const [form, load] of [['journal-filter', loadJournal], ['studies-filter', 
 }
 $('logs-filter').addEventListener('change', (e) => e.target.name !== 'q' && e.target.name !== 'auto' && loadLogs());
 $('charts-filter').addEventListener('change', () => loadCharts());
-$('entry-close').addEventListener('click', () => closePanel($('entry'), $('tab-journal')));
-$('study-close').addEventListener('click', () => closePanel($('study'), $('tab-studies')));
+$('entry-close').addEventListener('click', () => closePanel(panels.entry));
+$('study-close').addEventListener('click', () => closePanel(panels.study));
 editor = lineEditor($('config-text'));
 $('config-text').addEventListener('input', (e) => (e.target.dataset.dirty = '1'));
 $('config-validate').addEventListener('click', async () => {

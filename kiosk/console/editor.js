@@ -36,6 +36,12 @@ export function lineEditor(textarea) {
   textarea.addEventListener('scroll', () => (gutter.scrollTop = textarea.scrollTop));
 
   const lineHeight = () => parseFloat(getComputedStyle(textarea).lineHeight) || 20;
+  // Monospace: every character as wide as one measured.
+  const charWidth = () => {
+    const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = getComputedStyle(textarea).font;
+    return ctx.measureText('0').width || 8;
+  };
 
   return {
     /** After the text was set from a script (value = …): numbers follow. */
@@ -45,7 +51,7 @@ export function lineEditor(textarea) {
       marked = new Set(lines);
       render();
     },
-    /** Selects the line from `column`, scrolls it to a third of the height and focuses the editor. */
+    /** Selects the line from `column`, scrolls it to a third of the height (and the column into view) and focuses the editor. */
     goTo(line, column = 1) {
       const lines = textarea.value.split('\n');
       const index = Math.min(Math.max(line, 1), lines.length) - 1;
@@ -55,7 +61,7 @@ export function lineEditor(textarea) {
       textarea.focus({ preventScroll: true });
       textarea.setSelectionRange(from, start + lines[index].length);
       textarea.scrollTop = Math.max(0, index * lineHeight() - textarea.clientHeight / 3);
-      textarea.scrollLeft = 0;
+      textarea.scrollLeft = Math.max(0, (column - 1) * charWidth() - textarea.clientWidth / 2);
       render();
     },
   };
