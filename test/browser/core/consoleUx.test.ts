@@ -150,7 +150,7 @@ describe('journal entry detail and sending again', () => {
     await p.locator(`#journal tr[data-key="${rows[40]}"]`).click();
     await p.waitForFunction((key) => document.getElementById('entry-id')!.textContent!.startsWith(`#${key} `), rows[40]);
     expect(await inView()).toBe(true);
-    await p.screenshot({ path: `${SHOTS}/console-journal-detail.png` });
+    await p.screenshot({ path: `${SHOTS}/console-tab-journal.png` });
     await p.click('#journal-filter button[type=submit]');
     await p.waitForFunction((key) => (document.querySelector('#journal tr.detail-row') as HTMLElement | null)?.previousElementSibling?.getAttribute('data-key') === String(key), rows[40]);
     await p.click('#entry-close');
@@ -196,7 +196,7 @@ describe('journal entry detail and sending again', () => {
     expect(await p.textContent('#tab-outbox h3')).toBe('Mục bị đích gửi từ chối (chờ xử lý)');
     expect(await p.textContent('#tab-outbox')).toContain('Sửa nguyên nhân');
     expect(await p.textContent('#parked')).toContain('LIS answered AR: unknown test code GLU2');
-    await p.screenshot({ path: `${SHOTS}/console-outbox.png`, fullPage: true });
+    await p.screenshot({ path: `${SHOTS}/console-tab-outbox.png`, fullPage: true });
     await p.click('#lang');
     expect(await p.textContent('#tab-outbox thead')).toContain('Refused (needs action)');
     expect(await p.textContent('#tab-outbox h3')).toBe('Items a destination refused (needs action)');
@@ -223,7 +223,7 @@ describe('Vietnamese for what the agent says in English', () => {
     const lisError = await p.locator('#destinations tr', { hasText: 'lis' }).locator('td').nth(4).textContent();
     expect(lisError).toMatch(/^LIS 127\.0\.0\.1:\d+: không kết nối được \(bị từ chối: không có dịch vụ nghe ở cổng đó\)$/);
     expect(await p.textContent('#destinations')).not.toMatch(ENGLISH);
-    await p.screenshot({ path: `${SHOTS}/console-devices.png`, fullPage: true });
+    await p.screenshot({ path: `${SHOTS}/console-tab-devices.png`, fullPage: true });
     for (const id of ['monitor', 'xn1', 'bc5380', 'ct1']) {
       await p.evaluate(() => (document.getElementById('device-test')!.textContent = ''));
       await p.locator('#devices tr', { hasText: id }).locator('button').click();
@@ -233,7 +233,7 @@ describe('Vietnamese for what the agent says in English', () => {
       expect(await p.getAttribute('#device-test span', 'title'), id).toMatch(/[a-z]{4,}/); // the agent's sentence, kept
       if (id === 'ct1') expect(result).toMatch(/^ct1: ✓ C-ECHO tới EDGE ở cổng \d+ thành công \(\d+ ms\); đã lưu 2 ảnh, 0 ảnh trùng, 0 lỗi, từ chối 0 liên kết, từ chối 0 kết nối$/);
     }
-    await p.screenshot({ path: `${SHOTS}/console-device-test.png` });
+    await p.screenshot({ path: `${SHOTS}/console-tab-device-test.png` });
     await p.close();
   });
 });
@@ -270,7 +270,7 @@ describe('times in the box\'s zone', () => {
     const ct = (await entries()).find((e) => e.source === 'ct1')!;
     const n = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}:\d{2}:\d{2})/.exec(ct.receivedAt)!;
     expect(instanceTime).toBe(`${n[4]} ${Number(n[3])}/${Number(n[2])}/${n[1]}`);
-    await p.screenshot({ path: `${SHOTS}/console-studies.png`, fullPage: true });
+    await p.screenshot({ path: `${SHOTS}/console-tab-studies.png`, fullPage: true });
     await context.close();
   });
 });
@@ -322,7 +322,7 @@ describe('configuration editor', () => {
     expect(view.gutterTop).toBe(view.scrollTop); // the numbers scrolled with the text
     expect(view.columnX).toBeGreaterThanOrEqual(view.scrollLeft); // and the column is in view, not off to the right
     expect(view.columnX).toBeLessThan(view.scrollLeft + view.width);
-    await p.screenshot({ path: `${SHOTS}/console-config.png`, fullPage: true });
+    await p.screenshot({ path: `${SHOTS}/console-tab-config.png`, fullPage: true });
     await p.click('#lang');
     await p.click('#config-validate');
     await p.waitForFunction(() => document.getElementById('config-problems')!.textContent!.includes('line '));
@@ -364,7 +364,7 @@ describe('log viewer', () => {
     await p.fill('#logs-filter input[name=q]', '');
     await p.click('#logs-filter button[type=submit]');
     await p.waitForFunction(() => document.querySelectorAll('#logs tr').length > 2);
-    await p.screenshot({ path: `${SHOTS}/console-logs.png` });
+    await p.screenshot({ path: `${SHOTS}/console-tab-logs.png` });
     await p.close();
   });
 });
@@ -395,7 +395,7 @@ describe('charts', () => {
     expect(queue.find((r) => r[0] === 'noi')!.slice(1, 6)).toEqual(['2', '2', '0', '1', '50 %']);
     expect(queue.find((r) => r[0] === 'xn')!.slice(1, 4)).toEqual(['1', '0', '0']);
     expect(await legend('chart-queue')).toEqual(['trung bình', '90% người chờ không quá']);
-    await p.screenshot({ path: `${SHOTS}/console-charts.png`, fullPage: true });
+    await p.screenshot({ path: `${SHOTS}/console-tab-charts.png`, fullPage: true });
     // Ten-minute buckets: 144 of them.
     await p.selectOption('#charts-filter select[name=bucketMinutes]', '10');
     await p.waitForFunction(() => document.querySelectorAll('#chart-received svg title').length === 144);
@@ -409,7 +409,7 @@ describe('charts', () => {
       await p.click(`[data-tab=${tab}]`);
       await p.waitForSelector(`#${tab} tr`);
       expect(await p.textContent(`#tab-${tab}`)).not.toMatch(/\bundefined\b/);
-      await p.screenshot({ path: `${SHOTS}/console-${tab}.png` });
+      await p.screenshot({ path: `${SHOTS}/console-tab-${tab}.png` });
     }
     expect(await p.textContent('#audit')).toContain('đăng nhập');
     await p.close();
