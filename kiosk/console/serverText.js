@@ -136,7 +136,7 @@ export function viState(state) {
 
 /** "file:line:column field: message" (agent/config/types.ts formatProblem) taken apart; null when not that shape. */
 export function parseProblem(text) {
-  const m = /^(.*):(\d+):(\d+) (\S+): (.*)$/s.exec(text);
+  const m = /^(.*):(\d+):(\d+) (\(top level\)|\S+): (.*)$/s.exec(text);
   if (!m) return null;
   return { file: m[1], line: Number(m[2]), column: Number(m[3]), field: m[4] === '(top level)' ? '' : m[4], message: m[5] };
 }
@@ -162,6 +162,9 @@ const PROBLEMS = [
   [/^YAML: All mapping items must start at the same column.*$/, 'lỗi YAML: các dòng trong một khối phải thụt lề bằng nhau'],
   [/^YAML: Missing closing "?quote.*$/i, 'lỗi YAML: thiếu dấu ngoặc kép đóng'],
   [/^YAML: Tabs are not allowed as indentation.*$/i, 'lỗi YAML: không được thụt lề bằng phím Tab, hãy dùng dấu cách'],
+  [/^YAML: Flow sequence in block collection must be sufficiently indented and end with a \].*$/, 'lỗi YAML: danh sách [ … ] thiếu dấu "]" đóng, hoặc thụt lề chưa đủ'],
+  [/^YAML: Flow map in block collection must be sufficiently indented and end with a \}.*$/, 'lỗi YAML: khối { … } thiếu dấu "}" đóng, hoặc thụt lề chưa đủ'],
+  [/^YAML: Unexpected (.*)$/, 'lỗi YAML: gặp ký tự không mong đợi ($1)'],
   [/^YAML: (.*)$/, 'lỗi cú pháp YAML: $1'],
   [/^"([^"]*)" is not an IP address or network \(e\.g\. (.*)\)$/, '"$1" không phải địa chỉ IP hay dải mạng (ví dụ $2)'],
   [/^"([^"]*)": the prefix length must be (.*)$/, '"$1": độ dài tiền tố mạng phải trong khoảng $2'],

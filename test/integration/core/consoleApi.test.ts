@@ -10,6 +10,8 @@ import { bucketsEnding, outboxDepth, receivedPerSource } from '../../../agent/ht
 import { hashPassword } from '../../../agent/http/password.ts';
 import { createLogger, recentLogLines } from '../../../agent/log.ts';
 import { openStore } from '../../../agent/store/store.ts';
+import { ConfigError, loadConfigText } from '../../../agent/config/load.ts';
+import { parseProblem, viProblemMessage } from '../../../kiosk/console/serverText.js';
 import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
 import { hl7Fixture } from '../../helpers/hl7Fixtures.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
@@ -227,5 +229,55 @@ describe('chart routes, box and resend targets on a running agent', () => {
     expect(await targets(of('bc5380', 'lab.message'))).toEqual([]); // the raw message: neither takes it
     for (const e of entries) expect(await targets(e)).not.toContain('pacs');
     expect((await get('/api/journal/999999/targets')).status).toBe(404);
+  });
+});
+
+describe('configuration problems in Vietnamese', () => {
+  it('every problem the loader finds in common mistakes has a Vietnamese rendering on the page', () => {
+    const file = join(dir, 'agent.yaml');
+    const base = `version: 1
+box: { id: api-box, facility: bv-test, dataDir: ./data }
+http: { host: 127.0.0.1, port: 0, admin: { user: admin, passwordHash: !secret admin_hash } }
+destinations:
+  central: { type: http-json, url: "http://127.0.0.1:9/ingest" }
+devices:
+  monitor: { driver: http-ingest, routes: [central], token: !secret ingest_token }
+`;
+    const mistakes = [
+      base.replace('port: 0,', 'port: 123456,'), // must be <= 65535
+      base.replace('port: 0,', 'port: "x",'), // must be integer
+      base.replace('dataDir: ./data }', 'dataDir: ./data, colour: blue }'), // unknown field
+      base.replace('box: { id: api-box, ', 'box: { '), // required field
+      base.replace('routes: [central]', 'routes: [lis]'), // route not a destination
+      base.replace('!secret ingest_token', '!secret no_such_secret'), // secret not in the file
+      base.replace('!secret ingest_token', 'tok-inline'), // a secret written inline
+      base.replace('type: http-json', 'type: http-jsn'), // enum
+      base.replace('monitor:', 'Monitor 1:'), // property name
+      base.replace('driver: http-ingest,', 'driver: http-ingest, allowedPeers: [10.0.0.0/99],'), // allowedPeers entry
+      `${base}devices:\n  x: {}\n`, // YAML: duplicate key
+      'version: 1\nbox: { id: [a, b }\n', // YAML: broken flow
+      '- a\n- b\n', // not a mapping
+    ];
+    const untranslated: string[] = [];
+    let seen = 0;
+    for (const text of mistakes) {
+      try {
+        loadConfigText(text, file);
+        throw new Error(`no problem found in:\n${text}`);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        for (const p of err.problems) {
+          seen++;
+          const formatted = `${p.file}:${p.line}:${p.column} ${p.field || '(top level)'}: ${p.message}`;
+          expect(parseProblem(formatted)).toMatchObject({ line: p.line, column: p.column, message: p.message });
+          // Translated, and no English sentence left around the names and patterns it quotes.
+          const vi = viProblemMessage(p.message);
+          if (vi === p.message || /\b(must|is|are|not|the|field|missing|unknown|allowed|with|end|file|route|known|form|name|be)\b/i.test(vi.replace(/"[^"]*"/g, ''))) untranslated.push(`${p.message} → ${vi}`);
+          if (process.env.SHOW_PROBLEMS) console.log(p.message, '→', viProblemMessage(p.message));
+        }
+      }
+    }
+    expect(seen).toBeGreaterThanOrEqual(mistakes.length);
+    expect(untranslated).toEqual([]);
   });
 });
