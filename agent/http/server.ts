@@ -23,6 +23,10 @@ import { isPageAsset, registerPageSecurity } from './pageSecurity.ts';
 import { errorResponses } from './schemas.ts';
 import { httpLimits, loginPolicy } from './settings.ts';
 import { registerTlsInfo, tlsInfo } from './tlsInfo.ts';
+import { registerLogRoutes } from './logRoutes.ts';
+import { registerChartsRoutes } from './chartsRoutes.ts';
+import { registerConsoleRoutes } from './consoleRoutes.ts';
+import { recentLogLines } from '../log.ts';
 
 export interface LocalApiOptions {
   runtime: RuntimeView;
@@ -108,6 +112,9 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<LocalApi>
   registerOrdersRoutes(app, runtime, auth.requireAdmin);
   registerConfigRoutes(app, runtime, auth.requireAdmin, () => runtime.requestRestart());
   registerDiagnosticsRoute(app, runtime, auth.requireAdmin);
+  registerLogRoutes(app, recentLogLines, auth.requireAdmin);
+  registerChartsRoutes(app, runtime, auth.requireAdmin);
+  registerConsoleRoutes(app, runtime, auth.requireAdmin);
 
   app.get('/api/devices', { preHandler: auth.requireAdmin, schema: { tags: ['devices'], summary: 'Devices and destinations with live status' } }, async () => ({
     box: { id: runtime.config.box.id, facility: runtime.config.box.facility, startedAt: new Date(runtime.startedAt).toISOString() },

@@ -1,63 +1,42 @@
-// The IT console: plain JavaScript over the agent's local API (no framework, no build step).
-'use strict';
+// The IT console: plain JavaScript modules over the agent's local API (no framework, no build step).
+import { boxClock, boxTime, setBoxZone, zoneLabel } from './boxTime.js';
+import { drawChart } from './charts.js';
+import { lineEditor } from './editor.js';
+import { parseProblem, viProblemMessage, viState, viText } from './serverText.js';
+import { EN, VI } from './texts.js';
 
-const EN = {
-  title: 'Console', logout: 'Log out', login: 'Log in', user: 'User name', password: 'Password', signin: 'Log in',
-  devices: 'Devices', journal: 'Journal', outbox: 'Outbox', config: 'Configuration', type: 'Type', state: 'State',
-  detail: 'Detail', restarts: 'Restarts', destinations: 'Destinations', delivered: 'Delivered', lastError: 'Last error',
-  diagnostics: 'Download a diagnostics bundle (no personal data)', source: 'Device', stream: 'Stream', search: 'Search',
-  time: 'Time', kind: 'Kind', key: 'Key', entry: 'Entry', raw: 'Raw bytes', parsed: 'Parsed', forwarding: 'Forwarding',
-  destination: 'Destination', pending: 'Pending', parked: 'Dead letter', oldest: 'Oldest waiting', parkedItems: 'Dead letter (refused)',
-  reason: 'Reason', validate: 'Validate', save: 'Save', restart: 'Restart the agent', retryNow: 'Retry now', requeue: 'Requeue',
-  valid: 'The configuration is valid.', saved: 'Saved (previous file kept as .bak). Restart the agent to apply it.',
-  wrongLogin: 'Wrong user name or password.', restarting: 'Restarting…',
-  test: 'Test', testing: 'Testing… (a card reader waits up to 25 s for a card)', sendAgain: 'Send again to',
-  studies: 'Studies (DICOM)', patientId: 'Patient ID', patientName: 'Name', studyDate: 'Study date', accession: 'Accession no.',
-  modality: 'Modality', instances: 'Images', series: 'Series', size: 'Size', conflict: 'same UID, different bytes',
-  committed: 'committed', commitPending: 'commitment awaited', commitFailed: 'commitment failed', none: 'not routed',
-  clockSkew: 'device clock differs from the box',
-  orders: 'Orders', orderSearch: 'Specimen, accession or patient ID starts with', received: 'Received',
-  specimen: 'Specimen / accession no.', items: 'Ordered items', scheduled: 'Scheduled (station)', ofTotal: 'shown of',
-  results: 'Lab results', resultSearch: 'Specimen (barcode)', test: 'Test', value: 'Value', flags: 'Flags', range: 'Reference range',
-  status: 'Status', comments: 'Comments', notMeasured: 'not measured',
-  audit: 'Audit', who: 'Who', from: 'From', action: 'Action', target: 'On', outcome: 'Outcome',
-  staffOnly: 'This account is a staff account: it may use the counter page only, not the console.', openCounter: 'Open the counter page',
-  caFingerprint: 'Box CA fingerprint (SHA-256) — compare it with the one IT gave you before trusting the certificate:',
-  plainHttp: 'This connection is not encrypted (HTTP).', sessionEnded: 'Your login has ended; log in again.',
-};
-const VI = {
-  title: 'Bảng điều khiển', logout: 'Đăng xuất', login: 'Đăng nhập', user: 'Tên đăng nhập', password: 'Mật khẩu', signin: 'Đăng nhập',
-  devices: 'Thiết bị', journal: 'Nhật ký', outbox: 'Hàng đợi gửi', config: 'Cấu hình', type: 'Loại', state: 'Trạng thái',
-  detail: 'Chi tiết', restarts: 'Khởi động lại', destinations: 'Đích gửi', delivered: 'Đã gửi', lastError: 'Lỗi gần nhất',
-  diagnostics: 'Tải gói chẩn đoán (không có dữ liệu cá nhân)', source: 'Thiết bị', stream: 'Luồng', search: 'Tìm',
-  time: 'Thời gian', kind: 'Loại', key: 'Khoá', entry: 'Bản ghi', raw: 'Dữ liệu gốc', parsed: 'Đã phân tích', forwarding: 'Chuyển tiếp',
-  destination: 'Đích', pending: 'Chờ gửi', parked: 'Thư chết', oldest: 'Chờ lâu nhất', parkedItems: 'Thư chết (bị từ chối)',
-  reason: 'Lý do', validate: 'Kiểm tra', save: 'Lưu', restart: 'Khởi động lại agent', retryNow: 'Gửi lại ngay', requeue: 'Đưa lại vào hàng đợi',
-  valid: 'Cấu hình hợp lệ.', saved: 'Đã lưu (bản cũ giữ ở .bak). Khởi động lại agent để áp dụng.',
-  wrongLogin: 'Sai tên đăng nhập hoặc mật khẩu.', restarting: 'Đang khởi động lại…',
-  test: 'Kiểm tra', testing: 'Đang kiểm tra… (đầu đọc thẻ chờ tối đa 25 giây để đặt thẻ)', sendAgain: 'Gửi lại tới',
-  studies: 'Ca chụp (DICOM)', patientId: 'Mã bệnh nhân', patientName: 'Họ tên', studyDate: 'Ngày chụp', accession: 'Số phiếu chỉ định',
-  modality: 'Máy', instances: 'Ảnh', series: 'Loạt', size: 'Kích thước', conflict: 'trùng UID, khác nội dung',
-  committed: 'PACS đã cam kết lưu', commitPending: 'chờ PACS cam kết', commitFailed: 'PACS không cam kết', none: 'không chuyển',
-  clockSkew: 'đồng hồ máy lệch so với hộp',
-  orders: 'Chỉ định', orderSearch: 'Mã mẫu, số phiếu hoặc mã bệnh nhân bắt đầu bằng', received: 'Nhận lúc',
-  specimen: 'Mã mẫu / số phiếu', items: 'Dịch vụ chỉ định', scheduled: 'Lịch chụp (máy)', ofTotal: 'đang hiện trên tổng số',
-  results: 'Kết quả xét nghiệm', resultSearch: 'Mã mẫu (mã vạch)', test: 'Xét nghiệm', value: 'Kết quả', flags: 'Cờ', range: 'Khoảng tham chiếu',
-  status: 'Trạng thái KQ', comments: 'Ghi chú của máy', notMeasured: 'không đo được',
-  audit: 'Nhật ký truy cập', who: 'Ai', from: 'Từ máy', action: 'Thao tác', target: 'Đối tượng', outcome: 'Kết quả',
-  staffOnly: 'Tài khoản này là tài khoản nhân viên: chỉ dùng được trang quầy, không dùng được bảng điều khiển.', openCounter: 'Mở trang quầy',
-  caFingerprint: 'Dấu vân tay CA của hộp (SHA-256) — so sánh với dấu do bộ phận CNTT cung cấp trước khi tin cậy chứng chỉ:',
-  plainHttp: 'Kết nối này không được mã hoá (HTTP).', sessionEnded: 'Phiên đăng nhập đã hết; vui lòng đăng nhập lại.',
-};
 let lang = localStorage.getItem('console-lang') === 'en' ? 'en' : 'vi';
-const t = (key) => (lang === 'en' ? EN : VI)[key] ?? key;
+/** A text of the page, with {name} placeholders filled from `values`. */
+const t = (key, values) => {
+  const text = (lang === 'en' ? EN : VI)[key] ?? key;
+  return values ? text.replace(/\{(\w+)\}/g, (_m, k) => String(values[k] ?? '')) : text;
+};
 const $ = (id) => document.getElementById(id);
+const el = (tag, props = {}, ...children) => {
+  const e = Object.assign(document.createElement(tag), props);
+  e.append(...children);
+  return e;
+};
 
 function applyLanguage() {
   document.documentElement.lang = lang;
-  for (const el of document.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);
+  for (const e of document.querySelectorAll('[data-t]')) e.textContent = t(e.dataset.t);
   $('lang').textContent = lang === 'en' ? 'Tiếng Việt' : 'English';
 }
+
+/**
+ * A sentence the API wrote in English: in Vietnamese when the page knows its shape, the
+ * original in the tooltip (what the logs and support say). In English, as sent.
+ */
+function serverText(text, className = '') {
+  const original = text ?? '';
+  const shown = lang === 'en' ? original : viText(original);
+  const span = el('span', { textContent: shown, className });
+  if (shown !== original) span.title = original;
+  return span;
+}
+const stateName = (state) => (lang === 'en' ? state : viState(state));
+const localTime = (iso) => boxTime(iso, lang);
 
 /** True while the page refreshes itself: those requests do not keep an idle login alive. */
 let background = false;
@@ -91,16 +70,13 @@ function row(cells, onClick) {
 }
 
 function stateCell(state) {
-  const span = document.createElement('span');
-  span.textContent = state;
-  span.className = state === 'running' ? 'ok' : 'bad';
+  const span = el('span', { textContent: stateName(state), className: state === 'running' ? 'ok' : 'bad' });
+  span.dataset.state = state;
   return span;
 }
 
 function button(label, action) {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.textContent = label;
+  const b = el('button', { type: 'button', textContent: label });
   b.addEventListener('click', async (e) => {
     e.stopPropagation();
     await action();
@@ -109,24 +85,62 @@ function button(label, action) {
   return b;
 }
 
+/**
+ * A detail panel (journal entry, study) shown in a row right under the row it belongs to, and
+ * scrolled into view: not below a table of a hundred rows. It stays there across refreshes.
+ * Each panel has a home (its tab) where it waits, in the document, while its table is redrawn.
+ */
+const panels = { entry: { panel: $('entry'), home: $('tab-journal') }, study: { panel: $('study'), home: $('tab-studies') } };
+
+function showBeneath({ panel }, tbody, key) {
+  panel.hidden = false;
+  panel.dataset.key = String(key);
+  const tr = tbody.querySelector(`tr[data-key="${CSS.escape(String(key))}"]`);
+  if (!tr) return;
+  let holder = panel.closest('tr.detail-row');
+  if (!holder) holder = el('tr', { className: 'detail-row' }, el('td'));
+  holder.firstChild.colSpan = tr.children.length;
+  holder.firstChild.append(panel);
+  tr.after(holder);
+}
+/** Redraws a table whose rows may have the panel open under one of them. */
+function redraw(p, tbody, rows) {
+  const holder = p.panel.closest('tr.detail-row');
+  if (holder) p.home.append(p.panel);
+  tbody.replaceChildren(...rows);
+  if (!p.panel.hidden && p.panel.dataset.key) showBeneath(p, tbody, p.panel.dataset.key);
+}
+function closePanel(p) {
+  p.panel.hidden = true;
+  delete p.panel.dataset.key;
+  const holder = p.panel.closest('tr.detail-row');
+  p.home.append(p.panel);
+  holder?.remove();
+}
+const keyed = (tr, key) => ((tr.dataset.key = String(key)), tr);
+
+async function loadBox() {
+  const b = await api('/api/box');
+  setBoxZone(b.timezone, b.utcOffsetMinutes);
+  $('zone').textContent = zoneLabel();
+}
+
 async function loadDevices() {
   const d = await api('/api/devices');
   $('box').textContent = `${d.box.facility} / ${d.box.id}`;
-  $('devices').replaceChildren(...d.devices.map((x) => row([x.id, x.type, stateCell(x.status.state), detailCell(x), x.restarts, button(t('test'), () => testDevice(x.id))])));
-  destinationIds = d.destinations.map((x) => x.id);
-  $('destinations').replaceChildren(...d.destinations.map((x) => row([x.id, x.type, stateCell(x.status.state), x.stats.delivered, x.stats.lastError])));
+  $('devices').replaceChildren(...d.devices.map((x) => row([x.id, x.type, stateCell(x.status.state), detailCell(x), x.restarts, button(t('testButton'), () => testDevice(x.id))])));
+  $('destinations').replaceChildren(...d.destinations.map((x) => row([x.id, x.type, stateCell(x.status.state), x.stats.delivered, serverText(x.stats.lastError ?? '')])));
 }
-
-let destinationIds = [];
 
 /** The device's status detail, with its active alarms (clock skew…) first. */
 function detailCell(device) {
   const cell = document.createElement('span');
   for (const a of device.alarms ?? []) {
     const text = a.name === 'clock-skew' ? `${t('clockSkew')}: ${a.skewSeconds > 0 ? '+' : ''}${a.skewSeconds} s (> ${a.thresholdSeconds} s)` : a.name;
-    cell.append(Object.assign(document.createElement('div'), { className: 'bad', textContent: `⚠ ${text}` }));
+    cell.append(el('div', { className: 'bad', textContent: `⚠ ${text}` }));
   }
-  cell.append(device.status.detail ?? device.status.lastError ?? '');
+  cell.append(serverText(device.status.detail ?? device.status.lastError ?? ''));
+  if (device.status.detail && device.status.lastError) cell.append(el('div', { className: 'bad' }, serverText(device.status.lastError)));
   return cell;
 }
 
@@ -137,10 +151,10 @@ async function testDevice(id) {
   out.textContent = `${id}: ${t('testing')}`;
   try {
     const r = await api(`/api/devices/${encodeURIComponent(id)}/test`, { method: 'POST', body: '{}' });
-    out.textContent = `${id}: ${r.ok ? '✓' : '✗'} ${r.detail}`;
+    out.replaceChildren(`${id}: ${r.ok ? '✓' : '✗'} `, serverText(r.detail));
     out.className = r.ok ? 'ok' : 'bad';
   } catch (err) {
-    out.textContent = `${id}: ✗ ${err.message}`;
+    out.replaceChildren(`${id}: ✗ `, serverText(err.message));
     out.className = 'bad';
   }
 }
@@ -150,32 +164,38 @@ async function loadJournal() {
   const q = new URLSearchParams();
   for (const [k, v] of form) if (v) q.set(k, v);
   const j = await api(`/api/journal?${q}`);
-  $('journal').replaceChildren(...j.entries.map((e) => row([e.id, e.receivedAt, e.source, e.stream, e.kind, e.idempotencyKey], () => showEntry(e.id))));
+  redraw(panels.entry, $('journal'), j.entries.map((e) => keyed(row([e.id, localTime(e.receivedAt), e.source, e.stream, e.kind, e.idempotencyKey], () => showEntry(e.id)), e.id)));
 }
 
 async function showEntry(id) {
-  const e = await api(`/api/journal/${id}`);
-  $('entry').hidden = false;
+  const [e, { targets }] = await Promise.all([api(`/api/journal/${id}`), api(`/api/journal/${id}/targets`)]);
   $('entry-id').textContent = `#${e.id} ${e.source} ${e.kind}`;
-  $('entry-raw').textContent = e.scrubbed ? '(scrubbed after the personal-data retention)' : e.raw?.text ?? (e.blob ? `blob ${e.blob.hash} (${e.blob.size} bytes)` : '');
+  $('entry-raw').textContent = e.scrubbed ? t('scrubbed') : e.raw?.text ?? (e.blob ? t('blob', { hash: e.blob.hash, size: e.blob.size }) : '');
   $('entry-parsed').textContent = JSON.stringify(e.parsed, null, 2);
   $('entry-resend').replaceChildren(
-    ...destinationIds.map((d) =>
-      button(`${t('sendAgain')} ${d}`, async () => {
-        const r = await api(`/api/journal/${e.id}/resend`, { method: 'POST', body: JSON.stringify({ destination: d }) });
-        $('entry-resend-result').textContent = `${d}: ${r.outcome}`;
-        await showEntry(e.id);
-      }),
-    ),
+    ...(targets.length
+      ? targets.map(({ destination: d }) =>
+          button(`${t('sendAgain')} ${d}`, async () => {
+            const r = await api(`/api/journal/${e.id}/resend`, { method: 'POST', body: JSON.stringify({ destination: d }) });
+            $('entry-resend-result').replaceChildren(`${d}: `, serverText(r.outcome));
+            await showEntry(e.id);
+          }),
+        )
+      : [el('span', { className: 'muted', textContent: t('noTargets', { stream: e.stream }) })]),
   );
-  $('entry-outbox').textContent = e.outbox.map((o) => `${o.destination}: ${o.state} (${o.attempts} attempts)${o.lastError ? ` — ${o.lastError}` : ''}${o.deadLetterReason ? ` — ${o.deadLetterReason}` : ''}`).join('\n');
+  $('entry-outbox').replaceChildren(
+    ...(e.outbox.length ? [] : [t('none')]),
+    ...e.outbox.map((o) => el('div', {}, `${o.destination}: ${stateText(o.state)} (${o.attempts} ${t('attempts')})`, ...(o.lastError || o.deadLetterReason ? [' — ', serverText(o.deadLetterReason ?? o.lastError)] : []))),
+  );
+  showBeneath(panels.entry, $('journal'), e.id);
+  $('entry').scrollIntoView({ block: 'nearest' });
 }
 
 async function loadOutbox() {
   const o = await api('/api/outbox');
   $('outbox').replaceChildren(
     ...o.destinations.map((d) =>
-      row([d.destination, d.pending, d.parked, d.delivered, d.oldestPendingMs ? `${Math.round(d.oldestPendingMs / 1000)} s` : '', d.lastError, button(t('retryNow'), () => api(`/api/outbox/${encodeURIComponent(d.destination)}/retry`, { method: 'POST', body: '{}' }))]),
+      row([d.destination, d.pending, d.parked, d.delivered, d.oldestPendingMs ? `${Math.round(d.oldestPendingMs / 1000)} s` : '', serverText(d.lastError ?? ''), button(t('retryNow'), () => api(`/api/outbox/${encodeURIComponent(d.destination)}/retry`, { method: 'POST', body: '{}' }))]),
     ),
   );
   const parked = [];
@@ -183,26 +203,29 @@ async function loadOutbox() {
     const items = await api(`/api/outbox/${encodeURIComponent(d.destination)}/items?state=parked`);
     parked.push(...items.items);
   }
-  $('parked').replaceChildren(...parked.map((p) => row([p.outboxId, p.destination, p.idempotencyKey, p.deadLetterReason, button(t('requeue'), () => api(`/api/outbox/items/${p.outboxId}/requeue`, { method: 'POST', body: '{}' }))])));
+  $('parked').replaceChildren(...parked.map((p) => row([p.outboxId, p.destination, p.idempotencyKey, serverText(p.deadLetterReason ?? ''), button(t('requeue'), () => api(`/api/outbox/items/${p.outboxId}/requeue`, { method: 'POST', body: '{}' }))])));
 }
 
 const STATE_TEXT = { pending: 'pending', parked: 'parked', delivered: 'delivered', done: 'delivered', none: 'none' };
 const stateText = (state) => t(STATE_TEXT[state] ?? state);
 /** DICOM person names separate their parts with ^ (family^given^middle). */
 const personName = (pn) => (pn ?? '').replace(/\^+/g, ' ').trim();
-const localTime = (iso) => (iso ? new Date(iso).toLocaleString(lang === 'en' ? 'en-GB' : 'vi-VN') : '');
 const dicomDate = (d) => (d && /^\d{8}$/.test(d) ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}` : d ?? '');
+const dicomTime = (tm) => (tm && /^\d{4}/.test(tm) ? `${tm.slice(0, 2)}:${tm.slice(2, 4)}` : '');
 
 async function loadStudies() {
   const form = new FormData($('studies-filter'));
   const q = new URLSearchParams({ limit: '100' });
   for (const [k, v] of form) if (v) q.set(k, v);
   const r = await api(`/api/studies?${q}`);
-  $('studies').replaceChildren(
-    ...r.studies.map((s) => {
+  redraw(
+    panels.study,
+    $('studies'),
+    r.studies.map((s) => {
       const f = s.forwarding;
-      const state = Object.assign(document.createElement('span'), { textContent: `${stateText(s.state)} (${f.done}/${f.pending + f.done + f.parked})`, className: s.state === 'parked' ? 'bad' : s.state === 'delivered' ? 'ok' : '' });
-      return row([dicomDate(s.studyDate), s.patientId, personName(s.patientName), s.accessionNumber, s.modalities.join(' '), `${s.instanceCount}${s.conflicts ? ` ⚠ ${s.conflicts}` : ''}`, state], () => showStudy(s.studyUid));
+      const state = el('span', { textContent: `${stateText(s.state)} (${f.done}/${f.pending + f.done + f.parked})`, className: s.state === 'parked' ? 'bad' : s.state === 'delivered' ? 'ok' : '' });
+      const date = [dicomDate(s.studyDate), dicomTime(s.studyTime)].filter(Boolean).join(' ');
+      return keyed(row([date, s.patientId, personName(s.patientName), s.accessionNumber, s.modalities.join(' '), `${s.instanceCount}${s.conflicts ? ` ⚠ ${s.conflicts}` : ''}`, state], () => showStudy(s.studyUid)), s.studyUid);
     }),
   );
 }
@@ -219,7 +242,7 @@ async function loadOrders() {
       const items = (o.items ?? o.tests.map((code) => ({ code }))).map((i) => `${i.code}${i.name ? ` ${i.name}` : ''}${i.modality ? ` (${i.modality})` : ''}`).join('\n');
       const s = o.scheduled ?? {};
       const when = [s.at ? localTime(s.at) : '', s.stationAeTitle, s.stationName, s.location].filter(Boolean).join(' · ');
-      const itemCell = Object.assign(document.createElement('span'), { textContent: items, className: 'pre-line' });
+      const itemCell = el('span', { textContent: items, className: 'pre-line' });
       return row([localTime(updatedAt), o.specimenId, o.patientId ?? '', personName(o.patientName), itemCell, when]);
     }),
   );
@@ -230,7 +253,7 @@ async function loadResults() {
   const q = new URLSearchParams({ limit: '200' });
   for (const [k, v] of new FormData($('results-filter'))) if (v) q.set(k, v);
   const r = await api(`/api/results?${q}`);
-  const lines = (texts) => Object.assign(document.createElement('span'), { textContent: texts.join('\n'), className: 'pre-line' });
+  const lines = (texts) => el('span', { textContent: texts.join('\n'), className: 'pre-line' });
   $('results').replaceChildren(
     ...r.results.map(({ result: x, receivedAt, device, destinations }) => {
       const value = `${x.valueText ?? ''}${x.units ? ` ${x.units}` : ''}${x.notMeasured ? ` (${t('notMeasured')})` : ''}`;
@@ -245,22 +268,23 @@ async function loadResults() {
 function destinationText(d) {
   const c = d.commitment ? ` · ${t({ committed: 'committed', pending: 'commitPending', failed: 'commitFailed' }[d.commitment.state])}${d.commitment.reason ? ` (${d.commitment.reason})` : ''}` : '';
   const why = d.deadLetterReason ?? d.lastError;
-  return `${d.destination}: ${stateText(d.state)}${d.attempts ? ` ×${d.attempts}` : ''}${why ? ` — ${why}` : ''}${c}`;
+  return `${d.destination}: ${stateText(d.state)}${d.attempts ? ` ×${d.attempts}` : ''}${why ? ` — ${lang === 'en' ? why : viText(why)}` : ''}${c}`;
 }
 
 async function showStudy(uid) {
   const v = await api(`/api/studies/${encodeURIComponent(uid)}`);
-  $('study').hidden = false;
-  $('study-title').textContent = `${personName(v.study.patientName)} ${v.study.patientId ?? ''} · ${dicomDate(v.study.studyDate)} · ${v.study.description ?? ''} · ${uid}`;
+  $('study-title').textContent = [`${personName(v.study.patientName)} ${v.study.patientId ?? ''}`.trim(), dicomDate(v.study.studyDate), v.study.description, uid].filter(Boolean).join(' · ');
   const rows = [];
   for (const se of v.series) {
     for (const i of se.instances) {
-      const fwd = Object.assign(document.createElement('span'), { textContent: i.destinations.length ? i.destinations.map(destinationText).join('\n') : t('none'), className: 'pre-line' });
+      const fwd = el('span', { textContent: i.destinations.length ? i.destinations.map(destinationText).join('\n') : t('none'), className: 'pre-line' });
       const number = `${i.instanceNumber ?? ''}${i.conflict ? ` ⚠ ${t('conflict')}` : ''}`;
       rows.push(row([`${se.modality ?? ''} ${se.seriesNumber ?? ''} ${se.description ?? ''}`.trim(), number, `${Math.round(i.size / 1024)} KB`, i.sourceAe, localTime(i.receivedAt), fwd]));
     }
   }
   $('study-instances').replaceChildren(...rows);
+  showBeneath(panels.study, $('studies'), uid);
+  $('study').scrollIntoView({ block: 'nearest' });
 }
 
 /** Who logged in, changed the configuration, restarted, resent or requeued: from where and when. */
@@ -269,29 +293,102 @@ async function loadAudit() {
   const pairs = (o) => Object.entries(o ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
   $('audit').replaceChildren(
     ...r.entries.map((e) => {
-      const outcome = Object.assign(document.createElement('span'), { textContent: `${e.outcome}${e.status ? ` (${e.status})` : ''}`, className: e.outcome === 'ok' ? 'ok' : 'bad' });
-      return row([localTime(e.at), `${e.actor}${e.role ? ` (${e.role})` : ''}`, e.ip, e.action, [pairs(e.target), pairs(e.detail)].filter(Boolean).join(' · '), outcome]);
+      const outcome = el('span', { textContent: `${t(`out_${e.outcome}`)}${e.status ? ` (${e.status})` : ''}`, className: e.outcome === 'ok' ? 'ok' : 'bad' });
+      const action = el('span', { textContent: e.action, title: t(`act_${e.action}`) }, el('span', { className: 'muted', textContent: ` · ${t(`act_${e.action}`)}` }));
+      return row([localTime(e.at), `${e.actor}${e.role ? ` (${e.role})` : ''}`, e.ip, action, [pairs(e.target), pairs(e.detail)].filter(Boolean).join(' · '), outcome]);
     }),
   );
 }
 
+/** The last log lines (GET /api/logs), filtered; the origin list follows what the box has logged. */
+async function loadLogs(auto = false) {
+  const form = new FormData($('logs-filter'));
+  if (auto && !form.get('auto')) return;
+  const q = new URLSearchParams();
+  for (const k of ['level', 'origin', 'q', 'limit']) if (form.get(k)) q.set(k, form.get(k));
+  const r = await api(`/api/logs?${q}`);
+  const select = $('logs-filter').elements.origin;
+  const chosen = select.value;
+  select.replaceChildren(el('option', { value: '', textContent: t('anyOrigin') }), ...r.origins.map((o) => el('option', { value: o, textContent: o })));
+  select.value = r.origins.includes(chosen) ? chosen : '';
+  $('logs-held').textContent = t('logsHeld', { shown: r.lines.length, capacity: r.capacity, held: r.held });
+  $('logs').replaceChildren(
+    ...r.lines.map((l) => {
+      const tr = row([localTime(l.time), el('span', { className: `lvl lvl-${l.level}`, textContent: t(`lvl_${l.level}`) }), l.origin ?? '', l.msg, el('span', { className: 'fields', textContent: Object.keys(l.fields).length ? JSON.stringify(l.fields) : '' })]);
+      tr.className = `lvl-row-${l.level}`;
+      return tr;
+    }),
+  );
+}
+
+/** Messages per device, outbox depth per destination (the last day) and today's queue waiting times. */
+async function loadCharts() {
+  const bucketMinutes = $('charts-filter').elements.bucketMinutes.value;
+  const [received, outbox] = await Promise.all([api(`/api/charts/received?hours=24&bucketMinutes=${bucketMinutes}`), api(`/api/charts/outbox?hours=24&bucketMinutes=${bucketMinutes}`)]);
+  const timeLabels = (c) => c.series[0]?.values.map((_v, i) => boxClock(c.fromMs + i * c.bucketMinutes * 60_000, lang)) ?? [];
+  drawChart($('chart-received'), { labels: timeLabels(received), series: received.series, kind: 'bar', title: t('receivedChart'), emptyText: t('noData') });
+  drawChart($('chart-outbox'), { labels: timeLabels(outbox), series: outbox.series, kind: 'line', title: t('outboxChart'), emptyText: t('noData') });
+  let stats = null;
+  try {
+    stats = await api('/api/queue/stats');
+  } catch (err) {
+    if (err.status !== 404) throw err;
+  }
+  if (!stats) {
+    $('chart-queue').replaceChildren(el('p', { className: 'muted', textContent: t('noQueue') }));
+    $('queue-stats').replaceChildren();
+    return;
+  }
+  const hours = stats.rows.filter((r) => r.dimension === 'hour');
+  drawChart($('chart-queue'), {
+    labels: hours.map((r) => `${r.key}:00`),
+    series: [
+      { name: t('avgWait'), values: hours.map((r) => r.avgWaitMin) },
+      { name: t('p90Wait'), values: hours.map((r) => r.p90WaitMin) },
+    ],
+    kind: 'bar',
+    valueText: (v) => `${Math.round(v * 10) / 10}`,
+    title: t('queueChart'),
+    emptyText: t('noData'),
+  });
+  const num = (v) => (v === null || v === undefined ? '–' : String(Math.round(v * 10) / 10));
+  $('queue-stats').replaceChildren(
+    ...stats.rows.filter((r) => r.dimension === 'service' || r.dimension === 'all').map((r) => row([r.dimension === 'all' ? t('allLevels') : r.key, r.issued, r.called, r.served, r.noShows, `${Math.round(r.noShowRate * 100)} %`, num(r.avgWaitMin), num(r.p90WaitMin)])),
+  );
+}
+
+let editor = null;
 async function loadConfig() {
   const c = await api('/api/config');
   $('config-file').textContent = c.file;
   if (!$('config-text').dataset.dirty) $('config-text').value = c.text;
+  editor.refresh();
 }
 
+/** Problems as "line, column · field: message" in the page's language; a click goes to the line. */
 function showProblems(problems, okText) {
-  const list = $('config-problems');
-  list.replaceChildren(...(problems.length ? problems : [okText]).map((p) => Object.assign(document.createElement('li'), { textContent: p, className: problems.length ? 'bad' : 'ok' })));
+  const parsed = problems.map((p) => ({ text: p, at: parseProblem(p) }));
+  editor.mark(parsed.filter((p) => p.at).map((p) => p.at.line));
+  $('config-summary').textContent = problems.length ? t('problems', { n: problems.length }) : '';
+  $('config-problems').replaceChildren(
+    ...(problems.length
+      ? parsed.map(({ text, at }) => {
+          if (!at) return el('li', { className: 'bad' }, serverText(text));
+          const message = lang === 'en' ? at.message : viProblemMessage(at.message);
+          const link = el('button', { type: 'button', className: 'problem', title: text }, el('strong', { textContent: t('problemAt', at) }), ` · ${at.field ? `${at.field}: ` : ''}${message}`);
+          link.addEventListener('click', () => editor.goTo(at.line, at.column));
+          return el('li', { className: 'bad' }, link);
+        })
+      : [el('li', { className: 'ok', textContent: okText })]),
+  );
 }
 
 let tab = 'devices';
-const loaders = { devices: loadDevices, journal: loadJournal, outbox: loadOutbox, results: loadResults, studies: loadStudies, orders: loadOrders, audit: loadAudit, config: loadConfig };
+const loaders = { devices: loadDevices, journal: loadJournal, outbox: loadOutbox, results: loadResults, studies: loadStudies, orders: loadOrders, logs: loadLogs, charts: loadCharts, audit: loadAudit, config: loadConfig };
 async function refresh(auto = false) {
   background = auto;
   try {
-    await loaders[tab]();
+    await loaders[tab](auto);
   } catch (err) {
     if (err.status === 403) showLogin(err.message);
     else if (err.message !== 'login required') console.error(err);
@@ -314,11 +411,16 @@ function showLogin(message = '') {
   $('login-error').textContent = message;
 }
 
-function showApp() {
+async function showApp() {
   $('login').hidden = true;
   $('app').hidden = false;
   $('logout').hidden = false;
   $('staff-only').hidden = true;
+  try {
+    await loadBox();
+  } catch (err) {
+    if (err.message !== 'login required') console.error(err);
+  }
   selectTab(tab);
 }
 
@@ -364,24 +466,20 @@ $('lang').addEventListener('click', () => {
   localStorage.setItem('console-lang', lang);
   applyLanguage();
   showTransport();
+  if (!$('app').hidden && tab !== 'config') refresh();
 });
 for (const b of document.querySelectorAll('[role=tab]')) b.addEventListener('click', () => selectTab(b.dataset.tab));
-$('journal-filter').addEventListener('submit', (e) => {
-  e.preventDefault();
-  loadJournal();
-});
-$('studies-filter').addEventListener('submit', (e) => {
-  e.preventDefault();
-  loadStudies();
-});
-$('results-filter').addEventListener('submit', (e) => {
-  e.preventDefault();
-  loadResults();
-});
-$('orders-filter').addEventListener('submit', (e) => {
-  e.preventDefault();
-  loadOrders();
-});
+for (const [form, load] of [['journal-filter', loadJournal], ['studies-filter', loadStudies], ['results-filter', loadResults], ['orders-filter', loadOrders], ['logs-filter', loadLogs]]) {
+  $(form).addEventListener('submit', (e) => {
+    e.preventDefault();
+    load();
+  });
+}
+$('logs-filter').addEventListener('change', (e) => e.target.name !== 'q' && e.target.name !== 'auto' && loadLogs());
+$('charts-filter').addEventListener('change', () => loadCharts());
+$('entry-close').addEventListener('click', () => closePanel(panels.entry));
+$('study-close').addEventListener('click', () => closePanel(panels.study));
+editor = lineEditor($('config-text'));
 $('config-text').addEventListener('input', (e) => (e.target.dataset.dirty = '1'));
 $('config-validate').addEventListener('click', async () => {
   const r = await api('/api/config/validate', { method: 'POST', body: JSON.stringify({ text: $('config-text').value }) });
@@ -403,6 +501,12 @@ $('restart').addEventListener('click', async () => {
 
 applyLanguage();
 showTransport();
-setInterval(() => !$('app').hidden && tab !== 'config' && refresh(true), 5000);
+// Charts change slowly: once a minute; the other tabs every 5 s (the configuration never: it is being edited).
+let ticks = 0;
+setInterval(() => {
+  ticks++;
+  if ($('app').hidden || tab === 'config' || (tab === 'charts' && ticks % 12 !== 0)) return;
+  refresh(true);
+}, 5000);
 // Start on the login form unless the session cookie is still valid (and an admin's).
 fetch('/api/devices', { headers: { 'x-edge-background': '1' } }).then((r) => (r.ok ? showApp() : r.status === 403 ? showStaffOnly() : showLogin()), () => showLogin());

@@ -45,9 +45,19 @@ export interface GeneratedInstance {
 
 const uid = (): string => `2.25.${BigInt(`0x${randomBytes(15).toString('hex')}`).toString()}`;
 
-/** CT-like instances: one study per patient, Vietnamese names in ISO_IR 192, `pixelBytes` of pixel data each. */
-export function generateStudy(options: { instances: number; pixelBytes: number } & Partial<WorklistPatient>): GeneratedInstance[] {
+/** Date (YYYYMMDD) and time (HHMMSS) as a modality in Việt Nam stamps them: its own local clock. */
+export function modalityDateTime(ms = Date.now(), timeZone = 'Asia/Ho_Chi_Minh'): { date: string; time: string } {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
+  return { date: `${parts.year}${parts.month}${parts.day}`, time: `${parts.hour}${parts.minute}${parts.second}` };
+}
+
+/**
+ * CT-like instances: one study per patient, Vietnamese names in ISO_IR 192, `pixelBytes` of
+ * pixel data each, dated now (Study Date and Time) unless `studyDate`/`studyTime` say otherwise.
+ */
+export function generateStudy(options: { instances: number; pixelBytes: number; studyDate?: string; studyTime?: string } & Partial<WorklistPatient>): GeneratedInstance[] {
   const study = options.studyUid ?? uid();
+  const now = modalityDateTime();
   const series = uid();
   const out: GeneratedInstance[] = [];
   const side = Math.max(1, Math.floor(Math.sqrt(options.pixelBytes / 2)));
@@ -57,6 +67,8 @@ export function generateStudy(options: { instances: number; pixelBytes: number }
       stringElement(0x00080005, 'CS', 'ISO_IR 192'),
       stringElement(0x00080016, 'UI', CT),
       stringElement(0x00080018, 'UI', sop),
+      stringElement(0x00080020, 'DA', options.studyDate ?? now.date),
+      stringElement(0x00080030, 'TM', options.studyTime ?? now.time),
       stringElement(0x00080050, 'SH', options.accessionNumber ?? 'ACC0001'),
       stringElement(0x00080060, 'CS', 'CT'),
       { tag: 0x00100010, vr: 'PN', value: Buffer.from(options.patientName ?? 'Nguyễn^Văn An', 'utf8') },

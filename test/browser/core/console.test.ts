@@ -57,7 +57,7 @@ describe('IT console in Chromium', () => {
     const page = await loggedIn();
     await page.waitForSelector('#devices tr');
     expect(await page.textContent('#devices')).toContain('monitor');
-    expect(await page.textContent('#devices')).toContain('running');
+    expect(await page.textContent('#devices')).toContain('Đang chạy');
     await page.screenshot({ path: `${SHOTS}/console-devices.png` });
     await page.click('[data-tab=journal]');
     await page.waitForSelector('#journal tr');
@@ -78,10 +78,13 @@ describe('IT console in Chromium', () => {
     await page.waitForSelector('#devices tr:has-text("bc5380")');
     await page.click('#devices tr:has-text("bc5380") button');
     await page.waitForFunction(() => /✓|✗/.test(document.getElementById('device-test')!.textContent!));
-    expect(await page.textContent('#device-test')).toMatch(/^bc5380: ✓ port \d+ accepts connections \(\d+ ms\); 0 connection\(s\) now, 0 message\(s\)/);
+    // In Vietnamese on the page, the agent's own sentence in the tooltip.
+    expect(await page.textContent('#device-test')).toMatch(/^bc5380: ✓ cổng \d+ nhận kết nối \(\d+ ms\); 0 kết nối đang mở, đã lưu 0 tin nhắn và 0 kết quả/);
+    expect(await page.getAttribute('#device-test span', 'title')).toMatch(/^port \d+ accepts connections \(\d+ ms\); 0 connection\(s\) now, 0 message\(s\)/);
     await page.click('#devices tr:has-text("monitor") button');
     await page.waitForFunction(() => document.getElementById('device-test')!.textContent!.startsWith('monitor: ✓'));
-    expect(await page.textContent('#device-test')).toMatch(/running.*no active test/);
+    expect(await page.textContent('#device-test')).toMatch(/đang chạy: nhận POST \/api\/ingest\/monitor.*\(loại thiết bị này không có phép kiểm tra chủ động\)/);
+    expect(await page.getAttribute('#device-test span', 'title')).toMatch(/running.*no active test/);
     await page.screenshot({ path: `${SHOTS}/console-device-test.png` });
 
     await waitFor(() => sink.received.length >= 1, 'the first delivery');
@@ -89,7 +92,7 @@ describe('IT console in Chromium', () => {
     await page.click('[data-tab=journal]');
     await page.click('#journal tr:has-text("console-1")');
     await page.click('#entry-resend button:has-text("central")');
-    await page.waitForFunction(() => document.getElementById('entry-resend-result')!.textContent === 'central: queued again');
+    await page.waitForFunction(() => document.getElementById('entry-resend-result')!.textContent === 'central: đã đưa lại vào hàng đợi');
     await waitFor(() => sink.received.length === before + 1, 'the entry delivered again');
     expect(sink.received.at(-1)!.idempotencyKey).toBe(sink.received[0]!.idempotencyKey);
     await page.close();
@@ -103,7 +106,8 @@ describe('IT console in Chromium', () => {
     await page.fill('#config-text', text.replace('port: 0, admin', 'port: 123456, admin'));
     await page.click('#config-validate');
     await page.waitForSelector('#config-problems li');
-    expect(await page.textContent('#config-problems')).toMatch(/agent\.yaml:3:\d+ http\.port: must be <= 65535/);
+    expect(await page.textContent('#config-problems')).toMatch(/^dòng 3, cột \d+ · http\.port: phải ≤ 65535$/);
+    expect(await page.getAttribute('#config-problems button', 'title')).toMatch(/agent\.yaml:3:\d+ http\.port: must be <= 65535/);
     await page.screenshot({ path: `${SHOTS}/console-config.png` });
     await page.close();
   });

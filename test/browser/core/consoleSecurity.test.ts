@@ -62,9 +62,11 @@ describe('pages under the Content-Security-Policy', () => {
     await page.fill('input[name=password]', TEST_PASSWORD);
     await page.click('form#login button[type=submit]');
     await page.waitForSelector('#devices tr:has-text("monitor")');
-    for (const tab of ['journal', 'outbox', 'studies', 'orders', 'audit', 'config']) {
+    for (const tab of ['journal', 'outbox', 'studies', 'orders', 'logs', 'charts', 'audit', 'config']) {
       await page.click(`[data-tab=${tab}]`);
       await page.waitForSelector(`#tab-${tab}:not([hidden])`);
+      if (tab === 'logs') await page.waitForSelector('#logs-held:not(:empty)');
+      if (tab === 'charts') await page.waitForSelector('#chart-outbox svg.chart'); // drawn with classes only, under style-src 'self'
     }
     await page.waitForFunction(() => (document.getElementById('config-text') as HTMLTextAreaElement).value.includes('version: 1'));
     await page.click('#config-validate');
