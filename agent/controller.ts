@@ -29,7 +29,7 @@ import { createLogger } from './log.ts';
 import { LanBroker } from './mqtt/lanBroker.ts';
 import { boxTopic } from './mqtt/topics.ts';
 import { ProvinceLink } from './mqtt/provinceLink.ts';
-import { destinationFactories, driverFactories } from './registry.ts';
+import { destinationFactories, destinationStreams, driverFactories } from './registry.ts';
 import type { ComponentView, DestinationView, RuntimeView } from './runtime.ts';
 import { createNotifier, type Notifier } from './sdNotify.ts';
 import { Store } from './store/store.ts';
@@ -300,14 +300,7 @@ export class Agent implements RuntimeView {
   /** A device's journal: each of its destinations takes the streams it asks for (a LIS: reports per order, or raw messages). */
   journalFor(device: string): Journal {
     const routes = this.config.devices[device]?.routes ?? [];
-    return this.store.journalFor(device, (stream) => routesTaking(routes, stream, (d) => this.destinationStreams(d)));
-  }
-
-  /** The streams a configured destination takes from devices (undefined: the default set). */
-  private destinationStreams(id: string): string[] | undefined {
-    const config = this.config.destinations[id];
-    const factory = config && (destinationFactories.get(config.type) as { streams?(c: unknown): string[] } | undefined);
-    return factory?.streams?.(config);
+    return this.store.journalFor(device, (stream) => routesTaking(routes, stream, (d) => destinationStreams(this.config.destinations, d)));
   }
 
   private makeDestinationSlot(id: string, config: DestinationConfig): DestinationSlot {

@@ -36,3 +36,10 @@ export const destinationFactories = new Map<string, DestinationFactory<never>>([
   [dicomCStoreDestinationFactory.type, dicomCStoreDestinationFactory],
   [dicomStowRsDestinationFactory.type, dicomStowRsDestinationFactory],
 ]);
+
+/** The streams a configured destination takes from devices (undefined: the default set, see routesTaking). */
+export function destinationStreams(destinations: Record<string, { type: string }>, id: string): string[] | undefined {
+  const d = destinations[id];
+  const factory = d && (destinationFactories.get(d.type) as { streams?(c: unknown): string[] } | undefined);
+  return factory?.streams?.(d);
+}

@@ -2,16 +2,11 @@ import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import { isoWithOffset, zoneOffsetMinutes } from '../clock.ts';
 import type { AgentConfig } from '../config/types.ts';
 import { routesTaking } from '../forward/destination.ts';
-import { destinationFactories } from '../registry.ts';
+import { destinationStreams } from '../registry.ts';
 import type { RuntimeView } from '../runtime.ts';
 import { errorResponses } from './schemas.ts';
 
 /** The journal streams a configured destination takes (undefined: the default set), as the controller routes them. */
-export function destinationStreams(config: AgentConfig, id: string): string[] | undefined {
-  const d = config.destinations[id];
-  const factory = d && (destinationFactories.get(d.type) as { streams?(c: unknown): string[] } | undefined);
-  return factory?.streams?.(d);
-}
 
 /** The route lists that feed the journal, by source (devices, the queue, the kiosk's feedback). */
 function routesOf(config: AgentConfig, source: string): string[] {
@@ -31,7 +26,7 @@ export function resendTargets(runtime: RuntimeView, journalId: number): Array<{ 
   if (!entry) return null;
   const rows = runtime.store.outbox.list({ journalId });
   const config = runtime.config;
-  const routed = routesTaking(routesOf(config, entry.source), entry.stream, (d) => destinationStreams(config, d)).filter((d) => d in config.destinations);
+  const routed = routesTaking(routesOf(config, entry.source), entry.stream, (d) => destinationStreams(config.destinations, d)).filter((d) => d in config.destinations);
   const names = [...new Set([...rows.map((r) => r.destination), ...routed])].filter((d) => d in config.destinations);
   return names.map((destination) => ({ destination, state: rows.find((r) => r.destination === destination)?.state ?? null }));
 }

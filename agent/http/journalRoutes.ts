@@ -1,4 +1,5 @@
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
+import { resendTargets } from './consoleRoutes.ts';
 import type { RuntimeView } from '../runtime.ts';
 import type { JournalRow } from '../store/journal.ts';
 import { errorResponses } from './schemas.ts';
@@ -57,6 +58,9 @@ export function registerJournalRoutes(app: FastifyInstance, runtime: RuntimeView
       const { destination } = req.body as { destination: string };
       req.auditDetail = { destination: destination.slice(0, 64) };
       if (!(destination in runtime.config.destinations)) return reply.code(400).send({ error: `destination "${destination}" is not configured (known: ${Object.keys(runtime.config.destinations).join(', ')})` });
+      // Only where it could go: a destination it was routed to or that takes its stream (no ASTM frame to the PACS).
+      const targets = resendTargets(runtime, id);
+      if (targets && !targets.some((t) => t.destination === destination)) return reply.code(409).send({ error: `entry ${id} cannot go to "${destination}" (it takes: ${targets.map((t) => t.destination).join(', ') || 'none of this entry\'s kind'})` });
       const outcome = await runtime.store.outbox.resend(id, destination);
       if (outcome === 'no such entry') return reply.code(404).send({ error: 'no journal entry with that id' });
       req.log.info({ journalId: id, destination, outcome }, 'journal entry sent again from the console');

@@ -229,6 +229,11 @@ describe('chart routes, box and resend targets on a running agent', () => {
     expect(await targets(of('bc5380', 'lab.message'))).toEqual([]); // the raw message: neither takes it
     for (const e of entries) expect(await targets(e)).not.toContain('pacs');
     expect((await get('/api/journal/999999/targets')).status).toBe(404);
+    // The resend itself refuses a destination the entry cannot go to (an HL7 result to the LIS that takes reports).
+    const result = of('bc5380', 'lab.result');
+    const wrong = await fetch(`${base}/api/journal/${result.id}/resend`, { method: 'POST', headers: { cookie: admin, origin: base, 'content-type': 'application/json' }, body: JSON.stringify({ destination: 'lis' }) });
+    expect(wrong.status).toBe(409);
+    expect(((await wrong.json()) as { error: string }).error).toContain('it takes: central');
   });
 });
 
