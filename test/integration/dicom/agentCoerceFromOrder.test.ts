@@ -54,11 +54,12 @@ destinations:
     expect(sent.code, sent.stderr).toBe(0);
 
     const received = () => readdirSync(pacsDir.dir).filter((f) => f !== 'sent.dcm');
-    await waitFor(() => received().length === 1, 'the instance at the PACS', 20_000, 100);
+    // storescp creates the file before it has written it: wait until it parses whole.
+    let atPacs: Awaited<ReturnType<typeof extractInstanceMeta>> | undefined;
+    await waitFor(async () => received().length === 1 && (atPacs = await extractInstanceMeta(join(pacsDir.dir, received()[0]!)).catch(() => undefined)) !== undefined, 'the instance at the PACS', 20_000, 100);
     const atPacsPath = join(pacsDir.dir, received()[0]!);
-    const atPacs = await extractInstanceMeta(atPacsPath);
-    expect(atPacs.patient.id).toBe('HIS-4242');
-    expect(atPacs.study.accessionNumber).toBe('ACC0042');
+    expect(atPacs!.patient.id).toBe('HIS-4242');
+    expect(atPacs!.study.accessionNumber).toBe('ACC0042');
     expect(readFileSync(atPacsPath).includes(Buffer.from('Bệnh viện Đa khoa Tỉnh'))).toBe(true);
 
     // The box's own copy is the modality's bytes: no Patient ID.
