@@ -2,6 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import { encodeCommand, splitResponse, swHex, type ApduTransport, type CommandApdu } from './apdu.ts';
 import { tlvTotalLength } from './ber.ts';
 import { CardError } from './errors.ts';
+import { cccdNumberProblem } from './idNumber.ts';
 import { bacKeys, bacTerminalChallenge, bacTerminalComplete, type BacKey } from './crypto/bac.ts';
 import { canPassword, runPace, PACE_ECDH_GM_AES_128 } from './crypto/pace.ts';
 import type { SecureMessaging } from './crypto/secureMessaging.ts';
@@ -284,6 +285,10 @@ export class EmrtdSession {
     if (result.dg13) identity = identityFromDg13(result.dg13, verified, this.o.now, warnings);
     else if (result.dg1) identity = identityFromMrz(result.dg1, verified ? 'chip-verified' : 'chip-unverified', this.o.now);
     else throw new CardError('CARD_NOT_CCCD', 'the card holds neither DG13 nor DG1');
+    // The same number rule as a QR or a typed number (idNumber.ts): a chip whose number breaks it
+    // is not a CCCD this box can register, signed or not.
+    const numberProblem = identity.idNumber ? cccdNumberProblem(identity.idNumber) : null;
+    if (numberProblem) throw new CardError('CARD_NOT_CCCD', `the chip's ID number is not a CCCD number: ${numberProblem.reason}`);
     if (this.o.keys.idNumber && identity.idNumber && identity.idNumber !== this.o.keys.idNumber) identity.warnings.push('the chip belongs to a different ID number than the one scanned or typed');
     return { ...(result as EmrtdReadResult), identity, verification: { hashes, signature }, apduCount: this.apduCount, bytesRead };
   }

@@ -6,6 +6,7 @@ import { parseTd1 } from './dg1.ts';
 import type { CccdQr } from './qr.ts';
 import { expiryCandidates, parseIso } from './cardExpiry.ts';
 import { CardParseError } from './errors.ts';
+import { assertCccdNumber } from './idNumber.ts';
 
 export type IdentitySource = 'chip-verified' | 'chip-unverified' | 'qr' | 'typed';
 
@@ -132,7 +133,7 @@ export function identityFromQr(qr: CccdQr, now = new Date()): CccdIdentity {
 }
 
 export function identityFromTypedId(id12: string, now = new Date()): CccdIdentity {
-  if (!/^\d{12}$/.test(id12)) throw new CardParseError('a CCCD number has 12 digits');
+  assertCccdNumber(id12);
   return withHints(
     { idNumber: id12, fullName: '', dateOfBirth: '', sex: 'unknown', permanentAddress: '', placeOfOrigin: '', issueDate: '', expiryDate: '', oldIdNumber: '', source: 'typed', warnings: [] },
     now,
@@ -169,7 +170,10 @@ export function keysFromMrzText(text: string): CardKeys {
 /** A typed 12-digit number (or a 6-digit CAN) opens the chip only by PACE. */
 export function keysFromDigits(digits: string): CardKeys {
   const d = digits.replace(/\s/g, '');
-  if (/^\d{12}$/.test(d)) return { can: d.slice(-6), bac: [], idNumber: d };
+  if (/^\d{12}$/.test(d)) {
+    assertCccdNumber(d);
+    return { can: d.slice(-6), bac: [], idNumber: d };
+  }
   if (/^\d{6}$/.test(d)) return { can: d, bac: [] };
   throw new CardParseError('type the 12-digit CCCD number (or the 6-digit CAN)');
 }

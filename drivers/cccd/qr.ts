@@ -1,4 +1,5 @@
 import { CardParseError } from './errors.ts';
+import { assertCccdNumber } from './idNumber.ts';
 
 /** The QR code of a 2021 or 2024 card: ID12|CMND9|name|DOB ddmmyyyy|sex|address|issue ddmmyyyy[|…]. */
 export interface CccdQr {
@@ -80,11 +81,14 @@ export function parseCccdQr(input: string): CccdQr {
   const f = text.split('|');
   const id = (f[0] ?? '').trim();
   if (!/^\d{12}$/.test(id)) throw new CardParseError('this is not a CCCD QR code: the first field is not a 12-digit number');
+  // Province code and century digit (idNumber.ts): a misread scan is refused here, not at the HIS.
+  assertCccdNumber(id);
   if (f.length < 4) throw new CardParseError('the CCCD QR code is incomplete (fewer than 4 fields)');
   const old = (f[1] ?? '').trim();
   if (old !== '' && !/^\d{9}$|^\d{12}$/.test(old)) warnings.push('the old ID field is not a 9-digit number; ignored');
   const dob = isoFromDdmmyyyy((f[3] ?? '').trim());
   if (!dob) throw new CardParseError('the date of birth in the QR code is not a valid ddmmyyyy date');
+  assertCccdNumber(id, dob);
   const issueRaw = (f[6] ?? '').trim();
   const issue = issueRaw === '' ? '' : isoFromDdmmyyyy(issueRaw);
   if (issue === null) warnings.push('the issue date in the QR code is not a valid date; ignored');

@@ -83,10 +83,10 @@ describe('identity and hints', () => {
     expect(ageOn('2020-05-05', '2026-05-04')).toBe(5);
     expect(ageOn('2020-05-05', '2026-05-05')).toBe(6);
     // 2026-05-04T18:00Z is already 5 May in Hanoi (UTC+7): the child turned 6.
-    const q = parseCccdQr('001020012345||Bé Thử|05052020|Nữ|Hà Nội|01082024');
+    const q = parseCccdQr('001320012345||Bé Thử|05052020|Nữ|Hà Nội|01082024');
     expect(identityFromQr(q, new Date('2026-05-04T16:59:00Z')).hints.underSix).toBe(true);
     expect(identityFromQr(q, new Date('2026-05-04T17:00:00Z')).hints.underSix).toBe(false);
-    const old = identityFromQr(parseCccdQr('001940000111||Cụ Thử|01011950|Nam|Hà Nội|01012021'), new Date('2026-01-01T00:00:00Z'));
+    const old = identityFromQr(parseCccdQr('001050000111||Cụ Thử|01011950|Nam|Hà Nội|01012021'), new Date('2026-01-01T00:00:00Z'));
     expect(old.hints.seventyFiveOrOver).toBe(true);
     expect(old.source).toBe('qr');
   });
