@@ -54,6 +54,14 @@ export class ConfigError extends Error {
   }
 }
 
+export interface LoadOptions {
+  /**
+   * Checking a shipped example (`check-config --example`): its secrets may come from the
+   * `.example` file beside the one it names, and placeholders there are warnings, not problems.
+   */
+  example?: boolean;
+}
+
 export interface LoadedConfig {
   config: AgentConfig;
   file: string;
@@ -96,27 +104,27 @@ function parseYamlText(text: string, file: string, problems: ConfigProblem[]): P
 }
 
 /** Reads, resolves secrets in, and validates a configuration file. Throws ConfigError with every problem. */
-export function loadConfig(file: string): LoadedConfig {
+export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfig {
   const absolute = resolve(file);
   const problems: ConfigProblem[] = [];
   const parsed = parseYamlFile(absolute, problems);
   if (!parsed) throw new ConfigError(problems);
-  return validateParsed(parsed, problems);
+  return validateParsed(parsed, problems, options);
 }
 
 /**
  * Validates configuration text as if it were `file` (secrets resolved next to it), without
  * writing anything: the console checks an edit before applying it.
  */
-export function loadConfigText(text: string, file: string): LoadedConfig {
+export function loadConfigText(text: string, file: string, options: LoadOptions = {}): LoadedConfig {
   const absolute = resolve(file);
   const problems: ConfigProblem[] = [];
   const parsed = parseYamlText(text, absolute, problems);
   if (!parsed) throw new ConfigError(problems);
-  return validateParsed(parsed, problems);
+  return validateParsed(parsed, problems, options);
 }
 
-function validateParsed(parsed: ParsedFile, problems: ConfigProblem[]): LoadedConfig {
+function validateParsed(parsed: ParsedFile, problems: ConfigProblem[], _options: LoadOptions): LoadedConfig {
   const absolute = parsed.file;
   const raw = parsed.doc.toJS() as Record<string, unknown> | null;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -125,7 +133,7 @@ function validateParsed(parsed: ParsedFile, problems: ConfigProblem[]): LoadedCo
   const baseDir = dirname(absolute);
   const secretPaths = resolveSecrets(raw, parsed, baseDir, problems);
   if (!validate.call({ secretPaths } satisfies SecretPaths, raw)) {
-    for (const err of relevantErrors(validate.errors ?? [])) problems.push(locate(err, parsed));
+    for (const err of relevantErrors(validate.errors ?? [])) problems.push(locate(err, parsed, raw));
   }
   problems.push(...crossCheck(raw as unknown as AgentConfig, parsed));
   problems.push(...checkListenerSecurity(raw, parsed));
@@ -234,7 +242,7 @@ function relevantErrors(errors: ErrorObject[]): ErrorObject[] {
   return errors.filter((e) => e.keyword !== 'if' && !(e.keyword === 'enum' && errors.some((o) => o !== e && o.instancePath === e.instancePath && o.keyword === 'const')));
 }
 
-function locate(err: ErrorObject, parsed: ParsedFile): ConfigProblem {
+function locate(err: ErrorObject, parsed: ParsedFile, raw: unknown): ConfigProblem {
   const path = err.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   const params = err.params as Record<string, unknown>;
   let field = path.join('.');
@@ -253,9 +261,16 @@ function locate(err: ErrorObject, parsed: ParsedFile): ConfigProblem {
       message = `unknown field "${extra}" (check the spelling; the schema lists the allowed fields)`;
       break;
     }
-    case 'enum':
-      message = `must be one of: ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'enum': {
+      const allowed = params.allowedValues as unknown[];
+      const value = valueAt(raw, path);
+      const guess = typeof value === 'string' ? closest(value, allowed.filter((v): v is string => typeof v === 'string')) : null;
+      const what = path.filter((p) => !/^\d+$/.test(p)).at(-1) ?? 'value';
+      message = guess
+        ? `unknown ${what} "${value as string}"; did you mean ${guess}? known: ${allowed.join(', ')}`
+        : `must be one of: ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
       break;
+    }
     case 'const':
       message = `must be ${JSON.stringify(params.allowedValue)}`;
       break;
@@ -272,6 +287,39 @@ function locate(err: ErrorObject, parsed: ParsedFile): ConfigProblem {
       break;
   }
   return { ...position(parsed, at, err.keyword === 'additionalProperties' || err.keyword === 'unevaluatedProperties'), field, message };
+}
+
+function valueAt(root: unknown, path: Array<string | number>): unknown {
+  let node = root;
+  for (const p of path) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[String(p)] : undefined;
+  return node;
+}
+
+/**
+ * The one allowed value a mistyped one most likely meant (README's `generic` for `generic-astm`,
+ * `http-jsn`, a wrong case), or null when none or several are as close.
+ */
+export function closest(value: string, allowed: string[]): string | null {
+  const v = value.toLowerCase();
+  if (v.length >= 3) {
+    const extended = allowed.filter((a) => a.toLowerCase().startsWith(v) || a.toLowerCase().endsWith(v));
+    if (extended.length === 1) return extended[0]!;
+    if (extended.length > 1) return null;
+  }
+  const scored = allowed.map((a) => [a, editDistance(v, a.toLowerCase())] as const).filter(([, d]) => d <= Math.min(2, Math.floor(v.length / 3)));
+  const best = Math.min(...scored.map(([, d]) => d));
+  const at = scored.filter(([, d]) => d === best);
+  return at.length === 1 ? at[0]![0] : null;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
 }
 
 /** Line and column of a path in the YAML document (the key for unknown fields, else the value). */

@@ -147,6 +147,7 @@ const TYPES_VI = { integer: 'số nguyên', number: 'số', string: 'chuỗi ký
 const PROBLEMS = [
   [/^required field "([^"]+)" is missing$/, 'thiếu trường bắt buộc "$1"'],
   [/^unknown field "([^"]+)" \(check the spelling; the schema lists the allowed fields\)$/, 'trường "$1" không có trong lược đồ (kiểm tra chính tả; lược đồ liệt kê các trường được phép)'],
+  [/^unknown (\S+) "([^"]*)"; did you mean (\S+)\? known: (.*)$/, '$1 "$2" không có; có phải ý là $3? các giá trị có: $4'],
   [/^must be one of: (.*)$/, 'phải là một trong: $1'],
   [/^does not have the expected form \((.*)\)$/, 'không đúng dạng quy định ($1)'],
   [/^is a secret and must not be written in the configuration: put it in the secrets file and write "(!secret [^"]+)" here$/, 'là thông tin bí mật, không được viết trong tệp cấu hình: đưa vào tệp bí mật (secrets) và viết "$1" ở đây'],
