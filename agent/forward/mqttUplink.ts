@@ -1,6 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { boxTopic } from '../mqtt/topics.ts';
+import { Reconnector, type LinkState, type ReconnectPolicy } from './backoff.ts';
 import type { DeliveryOutcome, Destination, DestinationContext, DestinationFactory, OutboxItem } from './destination.ts';
 
 export interface MqttUplinkConfig {
@@ -40,12 +41,15 @@ export class MqttUplinkDestination implements Destination {
   private readonly waiting = new Map<string, () => void>();
   private readonly box: NonNullable<DestinationContext['box']>;
   private readonly root: string;
+  private link: Reconnector | null = null;
 
   constructor(
     readonly id: string,
     private readonly config: MqttUplinkConfig,
     private readonly log: Logger,
     box: DestinationContext['box'],
+    /** Tests shorten the reconnect pacing (default DEFAULT_RECONNECT). */
+    private readonly reconnect?: ReconnectPolicy,
   ) {
     if (!box) throw new Error('the MQTT uplink needs the box id and facility');
     this.box = box;
@@ -62,9 +66,19 @@ export class MqttUplinkDestination implements Destination {
       username: this.config.username,
       password: this.config.password,
       clean: false, // keep the ack subscription across reconnects
-      reconnectPeriod: 2_000,
+      reconnectPeriod: 0, // the Reconnector paces attempts (mqtt.js's fixed period logged every 2 s)
       connectTimeout: 15_000,
     });
+    const link = new Reconnector({
+      what: 'uplink',
+      log: this.log,
+      fields: { url: this.config.url },
+      policy: this.reconnect,
+      // The same stores: QoS 1 publishes not yet acknowledged by the broker are resent, as mqtt.js's own reconnect does.
+      attempt: () => client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore }),
+    });
+    link.watch(client);
+    this.link = link;
     client.on('message', (topic, payload) => {
       if (topic !== this.topic('ack')) return;
       try {
@@ -79,11 +93,17 @@ export class MqttUplinkDestination implements Destination {
       }
     });
     client.on('connect', () => client.subscribe(this.topic('ack'), { qos: 1 }));
-    client.on('error', (err) => this.log.warn({ err: err.message }, 'uplink broker error'));
     this.client = client;
   }
 
+  /** The broker connection (null before start and after stop). */
+  get linkState(): LinkState | null {
+    return this.link?.state ?? null;
+  }
+
   async stop(): Promise<void> {
+    this.link?.stop();
+    this.link = null;
     const client = this.client;
     this.client = null;
     if (!client) return;
@@ -93,7 +113,7 @@ export class MqttUplinkDestination implements Destination {
 
   async deliver(item: OutboxItem, signal: AbortSignal): Promise<DeliveryOutcome> {
     const client = this.client;
-    if (!client?.connected) return { result: 'retry', reason: `not connected to ${this.config.url}` };
+    if (!client?.connected) return { result: 'retry', reason: `not connected to ${this.config.url}${this.link ? ` (${this.link.describe()})` : ''}` };
     const envelope: UplinkEnvelope = {
       id: `${this.box.id}:${item.stream}:${item.journalId}`,
       box: this.box.id,

@@ -1,14 +1,17 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/types.ts';
+import { backoffDelay, DEFAULT_RECONNECT, Reconnector, type LinkState, type ReconnectPolicy } from '../forward/backoff.ts';
 import { boxTopic } from './topics.ts';
 
 type ProvinceConfig = NonNullable<AgentConfig['province']>;
 
-/** Reconnect delay: exponential from 1 s to 2 min with full jitter, so 200 boxes spread out. */
+/** 1 s doubling to 2 min with jitter, so 200 boxes spread out; the outage logged as the uplink's is. */
+export const PROVINCE_RECONNECT: ReconnectPolicy = { ...DEFAULT_RECONNECT, initialMs: 1_000, maxMs: 120_000 };
+
+/** Delay before the reconnect that follows `failures` failed ones. */
 export function reconnectDelay(failures: number, random = Math.random): number {
-  const cap = Math.min(120_000, 1_000 * 2 ** Math.min(failures, 10));
-  return Math.round(cap / 2 + random() * (cap / 2));
+  return backoffDelay(failures + 1, PROVINCE_RECONNECT, random);
 }
 
 /**
@@ -17,10 +20,8 @@ export function reconnectDelay(failures: number, random = Math.random): number {
  */
 export class ProvinceLink {
   private client: MqttClient | null = null;
-  private failures = 0;
-  private timer: NodeJS.Timeout | null = null;
+  private link: Reconnector | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
-  private stopped = false;
   connected = false;
 
   constructor(
@@ -28,49 +29,45 @@ export class ProvinceLink {
     private readonly box: AgentConfig['box'],
     private readonly log: Logger,
     private readonly health: () => Record<string, unknown>,
+    /** Tests shorten the reconnect pacing. */
+    private readonly reconnect: ReconnectPolicy = PROVINCE_RECONNECT,
   ) {}
 
   private topic(...rest: string[]): string {
     return boxTopic(this.config.topicRoot, this.box.facility, this.box.id, ...rest);
   }
 
-  start(): void {
-    this.stopped = false;
-    this.connect();
+  /** The broker connection (null before start and after stop). */
+  get linkState(): LinkState | null {
+    return this.link?.state ?? null;
   }
 
-  private connect(): void {
+  start(): void {
     const client = mqtt.connect(this.config.url, {
       clientId: `${this.box.facility}-${this.box.id}`,
       username: this.config.username,
       password: this.config.password,
       clean: true,
-      reconnectPeriod: 0,
+      reconnectPeriod: 0, // the Reconnector paces attempts
       connectTimeout: 15_000,
       keepalive: 30,
       will: { topic: this.topic('state'), payload: Buffer.from(JSON.stringify({ state: 'offline', reason: 'connection lost' })), qos: 1, retain: true },
     });
+    const link = new Reconnector({ what: 'province broker', log: this.log, fields: { url: this.config.url }, policy: this.reconnect, attempt: () => client.reconnect() });
+    link.watch(client);
     this.client = client;
+    this.link = link;
     client.on('connect', () => {
-      this.failures = 0;
       this.connected = true;
-      this.log.info({ url: this.config.url }, 'connected to the province broker');
       client.publish(this.topic('state'), JSON.stringify({ state: 'online', at: new Date().toISOString() }), { qos: 1, retain: true });
       this.publishHealth();
+      this.stopHealth();
       this.healthTimer = setInterval(() => this.publishHealth(), this.config.healthIntervalSeconds * 1000);
       this.healthTimer.unref();
     });
-    client.on('error', (err) => this.log.warn({ err: err.message }, 'province broker error'));
     client.on('close', () => {
       this.connected = false;
-      if (this.healthTimer) clearInterval(this.healthTimer);
-      this.healthTimer = null;
-      if (this.stopped || this.client !== client) return;
-      client.end(true);
-      const delay = reconnectDelay(this.failures++);
-      this.log.info({ inMs: delay }, 'province broker unreachable; reconnecting later');
-      this.timer = setTimeout(() => this.connect(), delay);
-      this.timer.unref();
+      this.stopHealth();
     });
   }
 
@@ -78,10 +75,15 @@ export class ProvinceLink {
     this.client?.publish(this.topic('health'), JSON.stringify(this.health()), { qos: 0, retain: true });
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+  private stopHealth(): void {
     if (this.healthTimer) clearInterval(this.healthTimer);
+    this.healthTimer = null;
+  }
+
+  async stop(): Promise<void> {
+    this.link?.stop();
+    this.link = null;
+    this.stopHealth();
     const client = this.client;
     this.client = null;
     if (!client) return;
