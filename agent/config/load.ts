@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { LAB_PROFILES } from '../../drivers/lab/profiles.ts';
 import { PeerAllowList } from '../net/peers.ts';
 import type { AgentConfig, ConfigProblem } from './types.ts';
 
@@ -137,6 +138,7 @@ function validateParsed(parsed: ParsedFile, problems: ConfigProblem[], _options:
   }
   problems.push(...crossCheck(raw as unknown as AgentConfig, parsed));
   problems.push(...checkListenerSecurity(raw, parsed));
+  problems.push(...checkExclusiveUse(raw as unknown as AgentConfig, parsed));
   if (problems.length) throw new ConfigError(dedupe(problems));
   const config = raw as unknown as AgentConfig;
   if (!isAbsolute(config.box.dataDir)) config.box.dataDir = resolve(baseDir, config.box.dataDir);
@@ -187,6 +189,114 @@ function checkListenerSecurity(raw: unknown, parsed: ParsedFile): ConfigProblem[
     }
   };
   walk(raw, []);
+  return problems;
+}
+
+/** Something only one part of the box can hold: a TCP port on an address, or a device file. */
+interface Claim {
+  /** Where it is configured (the port or path field). */
+  path: Array<string | number>;
+  /** Who holds it, as a field path: devices.hl7a, lanBroker.tls, http. */
+  owner: string;
+  kind: 'port' | 'path';
+  port?: number;
+  host?: string;
+  devicePath?: string;
+}
+
+/** Addresses that listen on every interface: they conflict with any address on the same port. */
+const EVERY_ADDRESS = new Set(['0.0.0.0', '::', '']);
+const hostKey = (host: string): string => {
+  const h = host.trim().toLowerCase().replace(/^::ffff:/, '');
+  return h === 'localhost' ? '127.0.0.1' : h;
+};
+
+/**
+ * Ports the box listens on and device files it opens, with the drivers' defaults where the file
+ * writes none. Destinations and tcp-client devices connect out: they hold nothing here.
+ */
+function claimsOf(config: AgentConfig): Claim[] {
+  const claims: Claim[] = [];
+  const listen = (path: Array<string | number>, owner: string, host: unknown, port: unknown): void => {
+    // Port 0 is an ephemeral port the system picks: never shared.
+    if (typeof port === 'number' && port > 0) claims.push({ path, owner, kind: 'port', port, host: typeof host === 'string' ? host : '0.0.0.0' });
+  };
+  const http = config.http as unknown as Record<string, unknown> | undefined;
+  if (http) {
+    listen(['http', 'port'], 'http', http.host ?? '127.0.0.1', http.port ?? 8080);
+    // With TLS, plain HTTP for the box's own browsers on loopback (agent/http/settings.ts).
+    if (http.tls) listen(['http', 'loopbackPort'], 'http.loopbackPort', '127.0.0.1', http.loopbackPort);
+  }
+  const lan = config.lanBroker as unknown as Record<string, unknown> | undefined;
+  if (lan && lan.enabled !== false) {
+    const host = lan.host ?? '127.0.0.1';
+    listen(['lanBroker', 'port'], 'lanBroker', host, lan.port ?? 1883);
+    const tls = lan.tls as Record<string, unknown> | undefined;
+    if (tls) listen(['lanBroker', 'tls', 'port'], 'lanBroker.tls', host, tls.port);
+  }
+  for (const [id, d] of Object.entries(config.devices ?? {})) {
+    if (!d || d.enabled === false) continue;
+    const owner = `devices.${id}`;
+    const at = (field: string): Array<string | number> => ['devices', id, field];
+    const host = d.host ?? '0.0.0.0';
+    const transport = d.driver === 'astm' ? (d.transport ?? LAB_PROFILES[String(d.profile ?? 'generic-astm')]?.astm?.defaultTransport) : d.transport;
+    const file = (): void => {
+      if (typeof d.path === 'string' && d.path) claims.push({ path: at('path'), owner, kind: 'path', devicePath: d.path });
+    };
+    switch (d.driver) {
+      case 'astm':
+        if (transport === 'tcp-server') listen(at('port'), owner, host, d.port ?? 4010);
+        if (transport === 'serial') file();
+        break;
+      case 'hl7-mllp':
+        listen(at('port'), owner, host, d.port ?? 2575);
+        break;
+      case 'dicom-scp': {
+        listen(at('port'), owner, host, d.port ?? 11112);
+        const tls = d.tls as Record<string, unknown> | undefined;
+        if (tls) listen(['devices', id, 'tls', 'port'], `${owner}.tls`, host, tls.port);
+        break;
+      }
+      case 'escpos-printer':
+        if (transport === 'device' || transport === 'serial') file();
+        break;
+      case 'qr-scanner':
+        file();
+        break;
+    }
+  }
+  return claims;
+}
+
+/** Two listeners on one port (a wildcard address overlaps every address), two devices on one device file. */
+function checkExclusiveUse(config: AgentConfig, parsed: ParsedFile): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const claims = claimsOf(config);
+  // Where the holder is, for the person fixing the second one; a default is said as such.
+  const where = (c: Claim): string => {
+    if (parsed.doc.hasIn(c.path)) return located(c.path);
+    return parsed.doc.hasIn(c.path.slice(0, -1)) ? `${located(c.path.slice(0, -1))}, default ${c.kind}` : `default ${c.kind}`;
+  };
+  const located = (path: Array<string | number>): string => {
+    const at = position(parsed, path);
+    return `${basename(parsed.file)}:${at.line}:${at.column}`;
+  };
+  claims.forEach((c, i) => {
+    const written = parsed.doc.hasIn(c.path);
+    const earlier = claims.slice(0, i).find((o) =>
+      c.kind === 'path'
+        ? o.kind === 'path' && o.devicePath === c.devicePath
+        : o.kind === 'port' && o.port === c.port && (EVERY_ADDRESS.has(hostKey(o.host!)) || EVERY_ADDRESS.has(hostKey(c.host!)) || hostKey(o.host!) === hostKey(c.host!)),
+    );
+    if (!earlier) return;
+    let message: string;
+    if (c.kind === 'path') message = `path ${c.devicePath!} is already used by ${earlier.owner} (${where(earlier)})`;
+    else {
+      const wildcard = hostKey(c.host!) !== hostKey(earlier.host!) ? [c.host!, earlier.host!].find((h) => EVERY_ADDRESS.has(hostKey(h))) : undefined;
+      message = `port ${c.port!}${written ? '' : ' (default)'} is already used by ${earlier.owner} (${where(earlier)})${wildcard !== undefined ? `; ${wildcard || '(no host)'} listens on every address` : ''}`;
+    }
+    problems.push({ ...position(parsed, written ? c.path : c.path.slice(0, -1)), field: c.path.join('.'), message });
+  });
   return problems;
 }
 

@@ -143,6 +143,9 @@ export function parseProblem(text) {
 
 const TYPES_VI = { integer: 'số nguyên', number: 'số', string: 'chuỗi ký tự', boolean: 'true hoặc false', object: 'một khối khoá: giá trị', array: 'một danh sách', null: 'null' };
 
+/** "config.yaml:6:9, default port" / "default port" (where a conflicting holder is) in Vietnamese. */
+const viDefault = (where) => where.replace(/(^|, )default (port|path)$/, (_m, sep, what) => `${sep}${what === 'port' ? 'cổng' : 'đường dẫn'} mặc định`);
+
 /** The configuration loader's messages (agent/config/load.ts) and Ajv's, in Vietnamese. */
 const PROBLEMS = [
   [/^required field "([^"]+)" is missing$/, 'thiếu trường bắt buộc "$1"'],
@@ -167,6 +170,9 @@ const PROBLEMS = [
   [/^YAML: Flow map in block collection must be sufficiently indented and end with a \}.*$/, 'lỗi YAML: khối { … } thiếu dấu "}" đóng, hoặc thụt lề chưa đủ'],
   [/^YAML: Unexpected (.*)$/, 'lỗi YAML: gặp ký tự không mong đợi ($1)'],
   [/^YAML: (.*)$/, 'lỗi cú pháp YAML: $1'],
+  [/^port (\d+)( \(default\))? is already used by (\S+) \(([^)]*)\)(; (\S+) listens on every address)?$/, (_m, port, dflt, owner, where, _w, wildcard) =>
+    `cổng ${port}${dflt ? ' (mặc định)' : ''} đã được ${owner} dùng (${viDefault(where)})${wildcard ? `; ${wildcard} nghe trên mọi địa chỉ của hộp` : ''}`],
+  [/^path (\S+) is already used by (\S+) \(([^)]*)\)$/, (_m, path, owner, where) => `thiết bị ${path} đã được ${owner} dùng (${viDefault(where)})`],
   [/^"([^"]*)" is not an IP address or network \(e\.g\. (.*)\)$/, '"$1" không phải địa chỉ IP hay dải mạng (ví dụ $2)'],
   [/^"([^"]*)": the prefix length must be (.*)$/, '"$1": độ dài tiền tố mạng phải trong khoảng $2'],
   // Ajv's own messages (schema keywords without a custom text)

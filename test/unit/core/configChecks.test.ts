@@ -74,3 +74,59 @@ describe('device profiles', () => {
     expect(problems.find((p) => p.includes('devices.xt.transport'))).toContain('must be one of: "tcp-server", "tcp-client", "serial"');
   });
 });
+
+describe('ports and device files held twice', () => {
+  it('refuses two listeners on one port, pointing at the one that has it', () => {
+    const file = write(`${HEAD}  hl7a:
+    driver: hl7-mllp
+    port: 2575
+    routes: [lis]
+  hl7b:
+    driver: hl7-mllp
+    port: 2575
+    routes: [lis]
+  xn: { driver: astm, transport: tcp-server, port: 8080, routes: [lis] }
+  ct: { driver: dicom-scp, port: 11112, tls: { port: 1883, cert: c.pem, key: k.pem }, routes: [lis] }
+`);
+    const problems = problemsOf(file);
+    expect(problems).toContain(`${file}:12:11 devices.hl7b.port: port 2575 is already used by devices.hl7a (config.yaml:8:11)`);
+    // The HTTP port (8080 by default, on 127.0.0.1) and the LAN broker's (1883) count too.
+    expect(problems).toContain(`${file}:14:52 devices.xn.port: port 8080 is already used by http (default port); 0.0.0.0 listens on every address`);
+    expect(problems).toContain(`${file}:15:54 devices.ct.tls.port: port 1883 is already used by lanBroker (default port); 0.0.0.0 listens on every address`);
+    for (const p of problems) expectVietnamese(p.replace(/^\S+ \S+: /, ''));
+  });
+
+  it('counts the drivers\' default ports, and lets two specific addresses share a port', () => {
+    const file = write(`${HEAD}  hl7a: { driver: hl7-mllp, routes: [lis] }
+  hl7b: { driver: hl7-mllp, routes: [lis] }
+  ast1: { driver: astm, transport: tcp-server, host: 10.0.0.5, port: 4010, routes: [lis] }
+  ast2: { driver: astm, transport: tcp-server, host: 10.0.0.6, port: 4010, routes: [lis] }
+  ast3: { driver: astm, host: 10.0.0.7, routes: [lis] }
+  ast4: { driver: astm, profile: sysmex-xn, host: 10.0.0.9, port: 4010, routes: [lis] }
+  off: { driver: hl7-mllp, enabled: false, routes: [lis] }
+  any: { driver: hl7-mllp, port: 0, routes: [lis] }
+  any2: { driver: hl7-mllp, port: 0, routes: [lis] }
+`);
+    const problems = problemsOf(file);
+    expect(problems).toEqual([`${file}:7:9 devices.hl7b.port: port 2575 (default) is already used by devices.hl7a (config.yaml:6:9, default port)`]);
+  });
+
+  it('refuses two devices on one serial line or device file', () => {
+    const file = write(`${HEAD}  cobas: { driver: astm, transport: serial, path: /dev/ttyUSB0, routes: [lis] }
+  roche: { driver: astm, profile: roche-cobas-c, path: /dev/ttyUSB0, routes: [lis] }
+  qr: { driver: qr-scanner, path: /dev/ttyUSB1 }
+  printer: { driver: escpos-printer, transport: serial, path: /dev/ttyUSB1 }
+  lp: { driver: escpos-printer, transport: tcp, host: 10.0.0.8, path: /dev/ttyUSB0 }
+`);
+    const problems = problemsOf(file);
+    expect(problems).toEqual([
+      `${file}:7:56 devices.roche.path: path /dev/ttyUSB0 is already used by devices.cobas (config.yaml:6:51)`,
+      `${file}:9:63 devices.printer.path: path /dev/ttyUSB1 is already used by devices.qr (config.yaml:8:35)`,
+    ]);
+    for (const p of problems) expectVietnamese(p.replace(/^\S+ \S+: /, ''));
+  });
+
+  it('loads the demo, whose listeners all differ', () => {
+    expect(problemsOf('config/demo.yaml')).toEqual([]);
+  });
+});
