@@ -2,14 +2,12 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { formatProblem } from './config/types.ts';
-import { Agent } from './controller.ts';
-import { serveConfigProblems } from './http/configErrorPage.ts';
 import { hashPassword } from './http/password.ts';
-import { createLogger } from './log.ts';
 
 const USAGE = `edge-agent — the hospital department edge runtime
 
-  edge-agent start [--config FILE] [--no-sim]   run the agent (npm start adds the demo simulators)
+  edge-agent start [--config FILE] [--no-sim]   run the agent (npm start adds the demo simulators);
+                                                no FILE yet: the first-run setup page on port 8080
   edge-agent check-config FILE                  print every problem as FILE:LINE:COLUMN field: message
   edge-agent hash-password [PASSWORD]           print a console password hash for the secrets file
                                                 (reads the password from standard input if not given)
@@ -40,8 +38,10 @@ export function addCommand(name: string, run: (argv: string[]) => Promise<number
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
-    case 'start':
-      return start(rest);
+    case 'start': {
+      const { runStart } = await import('./startCommand.ts');
+      return runStart(rest);
+    }
     case 'check-config':
       return checkConfig(rest);
     case 'hash-password':
@@ -141,61 +141,6 @@ async function printHash(args: string[]): Promise<number> {
   }
   process.stdout.write(`${await hashPassword(password)}\n`);
   return 0;
-}
-
-async function start(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', default: process.env.EDGE_CONFIG ?? '/etc/edge-agent/config.yaml' }, 'no-sim': { type: 'boolean', default: false }, sim: { type: 'boolean', default: false } } });
-  const log = createLogger(process.env.LOG_LEVEL ?? 'info');
-  let restartRequested: () => void = () => undefined;
-  const restart = new Promise<void>((r) => (restartRequested = r));
-  const agent = new Agent({ configFile: values.config!, log, onRestartRequested: () => restartRequested() });
-  let simulators: { startDevices(): Promise<void>; stop(): Promise<void> } | null = null;
-  const stopSimulators = () => simulators?.stop();
-  try {
-    if (values.sim && !values['no-sim']) {
-      // The demo's devices and destinations live with the tests; imported only when asked for.
-      const { startDemoSimulators } = await import('../test/sim/launcher.ts').catch(() => {
-        throw new Error('the demo simulators come with the source checkout (npm start), not with the package');
-      });
-      simulators = await startDemoSimulators(loadConfig(values.config!).config, log.child({ module: 'sim' }));
-    }
-    await agent.start();
-    await simulators?.startDevices();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`configuration is invalid; the agent will not start:\n${err.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}\n`);
-      // Keep serving the problems to IT staff's browser; systemd restarts us after they fix it.
-      const port = Number(process.env.EDGE_HTTP_PORT ?? 8080);
-      await serveConfigProblems(process.env.EDGE_HTTP_HOST ?? '127.0.0.1', port, err.problems).catch(() => undefined);
-      process.stderr.write(`the problems are shown on http://${process.env.EDGE_HTTP_HOST ?? '127.0.0.1'}:${port}/\n`);
-      await new Promise<void>((r) => {
-        process.once('SIGTERM', r);
-        process.once('SIGINT', r);
-      });
-      return 78; // EX_CONFIG
-    }
-    log.fatal({ err }, 'could not start');
-    await agent.stop('start failed').catch(() => undefined);
-    await stopSimulators();
-    return 1;
-  }
-  const reason = await Promise.race([
-    new Promise<string>((resolveStop) => {
-      process.once('SIGTERM', () => resolveStop('SIGTERM'));
-      process.once('SIGINT', () => resolveStop('SIGINT'));
-    }),
-    restart.then(() => 'restart requested'),
-  ]);
-  log.info({ reason }, 'stop requested');
-  // Within systemd's TimeoutStopSec (45 s): a component that will not stop does not hold the box.
-  setTimeout(() => {
-    log.error('graceful stop took longer than 40 s; exiting anyway');
-    process.exit(1);
-  }, 40_000).unref();
-  await agent.stop(reason);
-  await stopSimulators();
-  // systemd's Restart=always starts the agent again with the saved configuration.
-  return reason === 'restart requested' ? 75 : 0;
 }
 
 main(process.argv.slice(2)).then(
