@@ -7,7 +7,12 @@
  *   its value;
  * - by value shape: any string (a log message, an error's message and stack, a field no pattern
  *   names) has its CCCD numbers, CMND numbers, BHYT card numbers and CCCD QR texts masked.
+ *
+ * One key is both: a bare `address` is a person's home (a HIS answer, a card's DG13) or a
+ * socket's (Node's EADDRINUSE error, `server.address()`). It is kept only when its value is a
+ * network address (an IP, `host:port`, `localhost`, a socket path), which no home address is.
  */
+import { isIP } from 'node:net';
 
 /** '001099012345' → '0010*****345': keeps the province/sex/century prefix and 3 last digits. */
 export function maskCccd(id: string): string {
@@ -37,6 +42,25 @@ export function maskName(name: string): string {
 type Masker = (value: string) => string;
 const fixed = (text: string): Masker => () => text;
 
+const HOST_PORT = /^(?:\[([0-9a-f:.]+)\]|([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*)):\d{1,5}$/i;
+
+/** An IP, `[v6]:port`, `host:port`, `localhost` or a Unix socket path: where a socket listens or connects. */
+export function isNetworkAddress(value: string): boolean {
+  const v = value.trim();
+  if (isIP(v) || /^localhost$/i.test(v) || /^\/[\w.\-/]+$/.test(v)) return true;
+  const m = HOST_PORT.exec(v);
+  return m !== null && (m[1] === undefined || isIP(m[1]) === 6);
+}
+
+const homeOrSocketAddress: Masker = (value) => (isNetworkAddress(value) ? value : '[address]');
+
+/** `server.address()`, a net error's fields: `{ address, family, port }` and nothing else. */
+function isSocketAddressInfo(v: unknown): boolean {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o.address === 'string' && typeof o.port === 'number' && Object.keys(o).every((k) => ['address', 'family', 'port', 'flowlabel', 'scopeid'].includes(k));
+}
+
 /**
  * Field-name patterns, tested case-insensitively against the whole key (`_` and `-` allowed
  * between words). First match wins: the order puts the specific before the general.
@@ -54,7 +78,8 @@ export const PERSONAL_KEY_PATTERNS: ReadonlyArray<readonly [RegExp, Masker]> = [
   // Names.
   [/^(ho[_-]?ten([_-]?\w+)?|ho[_-]?va[_-]?ten|ten|ten[_-]?(benh[_-]?nhan|bn|cb)|name|full[_-]?name|display[_-]?name|(patient|person|staff|spouse|father|mother|other|guardian|relative|contact)s?[_-]?name|(patient|given|family|middle|last|first)[_-]?names?)$/i, maskName],
   // Addresses, birth dates, phones, e-mail.
-  [/^((permanent|home|street|patient|residence|residential|current|postal|contact|mailing)[_-]?)?address$|^(dia[_-]?chi([_-]?\w+)?|hometown|residence|place[_-]?of[_-]?(origin|residence|birth)|que[_-]?quan|noi[_-]?(o|cu[_-]?tru|thuong[_-]?tru|sinh)|thuong[_-]?tru)$/i, fixed('[address]')],
+  [/^address$/i, homeOrSocketAddress],
+  [/^(permanent|home|street|patient|residence|residential|current|postal|contact|mailing)[_-]?address$|^(dia[_-]?chi([_-]?\w+)?|hometown|residence|place[_-]?of[_-]?(origin|residence|birth)|que[_-]?quan|noi[_-]?(o|cu[_-]?tru|thuong[_-]?tru|sinh)|thuong[_-]?tru)$/i, fixed('[address]')],
   [/^(.*birth[_-]?date|date[_-]?of[_-]?birth|dob|ngay[_-]?sinh|nam[_-]?sinh|birth[_-]?year|patient[_-]?birth[_-]?date)$/i, fixed('[date]')],
   [/^(.*phone([_-]?number)?|so[_-]?dien[_-]?thoai|dien[_-]?thoai|sdt|mobile|tel)$/i, fixed('[phone]')],
   [/^(e[_-]?mail|email[_-]?address)$/i, fixed('[email]')],
@@ -149,7 +174,7 @@ function redactFields(value: Record<string, unknown>, depth: number, seen: WeakS
   for (const key of Object.keys(value)) {
     const v = value[key];
     const mask = maskerForKey(key);
-    if (mask && v !== undefined && v !== null && v !== '') out[key] = typeof v === 'string' ? mask(v) : typeof v === 'boolean' ? v : '[redacted]';
+    if (mask && v !== undefined && v !== null && v !== '' && !(mask === homeOrSocketAddress && isSocketAddressInfo(v))) out[key] = typeof v === 'string' ? mask(v) : typeof v === 'boolean' ? v : '[redacted]';
     else out[key] = redact(v, depth + 1, seen);
   }
   return out;
