@@ -50,7 +50,6 @@ export async function runFirstRunSetup(o: FirstRunOptions): Promise<boolean> {
   const done = new Promise<boolean>((r) => (saved = () => r(true)));
 
   const api = async (path: string, req: IncomingMessage, body: unknown): Promise<unknown> => {
-    if (!code.check(header(req, 'x-setup-code'))) throw new HttpError(401, 'Mã dùng một lần không đúng. Xem mã trên màn hình của máy hoặc bằng journalctl -u edge-agent (sau 10 lần sai, máy in ra mã mới).');
     switch (path) {
       case '/api/setup/unlock':
         return {
@@ -80,7 +79,7 @@ export async function runFirstRunSetup(o: FirstRunOptions): Promise<boolean> {
   };
 
   const server = createServer((req, res) => {
-    handle(req, res, api).catch((err) => {
+    handle(req, res, code, api).catch((err) => {
       log.error({ err }, 'setup request failed');
       send(res, 500, { error: 'Lỗi bên trong khi lưu cấu hình; xem journalctl -u edge-agent.' });
     });
@@ -102,7 +101,7 @@ export async function runFirstRunSetup(o: FirstRunOptions): Promise<boolean> {
   return outcome;
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, api: (path: string, req: IncomingMessage, body: unknown) => Promise<unknown>): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, code: SetupCode, api: (path: string, req: IncomingMessage, body: unknown) => Promise<unknown>): Promise<void> {
   const path = (req.url ?? '/').split('?')[0]!;
   if (req.method === 'GET' && path === '/healthz') return send(res, 200, { status: 'ok' });
   if (req.method === 'GET' && path === '/readyz') return send(res, 503, { ready: false, setup: true });
@@ -114,6 +113,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, api: (path: str
   }
   if (!path.startsWith('/api/setup/')) return send(res, 404, { error: 'Máy chưa được cấu hình: mở trang / để cấu hình lần đầu.' });
   if (req.method !== 'POST') return send(res, 405, { error: 'POST only' });
+  // The code before the body: a caller without it never gets to send one.
+  if (!code.check(header(req, 'x-setup-code'))) return send(res, 401, { error: 'Mã dùng một lần không đúng. Xem mã trên màn hình của máy hoặc bằng journalctl -u edge-agent (sau 10 lần sai, máy in ra mã mới).' });
   try {
     const body = await readJson(req);
     send(res, 200, await api(path, req, body));
@@ -129,11 +130,13 @@ function readJson(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const tooLarge = () => new HttpError(413, `the request is larger than ${MAX_BODY_BYTES} bytes`);
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return reject(tooLarge());
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, `the request is larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
+        reject(tooLarge());
+        req.pause();
       } else chunks.push(c);
     });
     req.on('end', () => {
@@ -154,6 +157,9 @@ function header(req: IncomingMessage, name: string): string | undefined {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  // A refused request's unread body is not waited for: answer, then close the connection.
+  const refused = status === 401 || status === 413;
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...(refused ? { connection: 'close' } : {}) });
   res.end(JSON.stringify(body));
+  if (refused) res.once('finish', () => res.req.destroy());
 }

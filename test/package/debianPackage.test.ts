@@ -146,6 +146,18 @@ describe('the Debian package in a fresh Debian root', () => {
     expect(readdirSync(join(root, 'usr/lib/edge-agent/agent')).filter((f) => f.endsWith('.ts'))).toEqual([]);
   }, 300_000);
 
+  it('with no configuration yet, starts the first-run setup page behind a one-time code', async () => {
+    expect(existsSync(join(root, 'etc/edge-agent/config.yaml'))).toBe(false);
+    const agent = startAgent(`env EDGE_HTTP_HOST=127.0.0.1 EDGE_HTTP_PORT=${ports.http} /usr/bin/edge-agent start --config /etc/edge-agent/config.yaml`);
+    await whileRunning(agent, async () => {
+      await waitFor(() => /one-time code \d{4}-\d{4}/.test(agent.output()), 'the one-time code');
+      const page = await fetch(`http://127.0.0.1:${ports.http}/`);
+      expect(await page.text()).toContain('Cấu hình lần đầu');
+      expect((await fetch(`http://127.0.0.1:${ports.http}/setup.js`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${ports.http}/serverText.js`)).status).toBe(200);
+    });
+  }, 120_000);
+
   it('starts there with the example configuration, as its own user, and takes a post', async () => {
     await configureFromTheExample();
     await whileRunning(startAgent(), async () => {

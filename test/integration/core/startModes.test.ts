@@ -59,7 +59,12 @@ describe('first run: no configuration file', () => {
     expect(unlocked.status).toBe(200);
     const choices = await unlocked.json();
     expect(choices.profiles.map((p: { id: string }) => p.id)).toContain('mindray-bc');
-    expect(choices.timezones).toContain('Asia/Ho_Chi_Minh');
+    expect(choices.timezones[0]).toBe('Asia/Ho_Chi_Minh');
+    // What an attacker on the LAN would try next: a body too large, a form post without the code.
+    const huge = await fetch(`${base}/api/setup/check`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-setup-code': fresh }, body: JSON.stringify({ pad: 'x'.repeat(100_000) }) });
+    expect(huge.status).toBe(413);
+    const formPost = await fetch(`${base}/api/setup/save`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=b' });
+    expect(formPost.status).toBe(401);
 
     // The test button, before any agent runs: a port something else holds, a printer that refuses.
     const taken = createServer().listen(0, '0.0.0.0');
