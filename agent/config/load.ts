@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { LAB_PROFILES } from '../../drivers/lab/profiles.ts';
 import { PeerAllowList } from '../net/peers.ts';
-import type { AgentConfig, ConfigProblem } from './types.ts';
+import { formatProblem, formatWarning, type AgentConfig, type ConfigProblem } from './types.ts';
 
 export const SCHEMA_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../../config/schema.json');
 const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
@@ -68,6 +68,8 @@ export interface LoadedConfig {
   file: string;
   /** Directory the file lives in: relative paths in it resolve from here. */
   baseDir: string;
+  /** What deserves a look but does not stop the agent (check-config prints them, the agent logs them). */
+  warnings: ConfigProblem[];
 }
 
 /** Marker the YAML `!secret name` tag leaves until the secrets file is read. */
@@ -114,6 +116,21 @@ export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfi
 }
 
 /**
+ * What `edge-agent check-config FILE [--example]` prints: every problem, or the warnings and OK.
+ * `ok` is false when the agent would refuse to start with this file.
+ */
+export function checkConfigReport(file: string, options: LoadOptions = {}): { ok: boolean; lines: string[] } {
+  try {
+    const { config, file: absolute, warnings } = loadConfig(file, options);
+    const counts = `${Object.keys(config.devices).length} devices, ${Object.keys(config.destinations).length} destinations${warnings.length ? `, ${warnings.length} warning(s)` : ''}`;
+    return { ok: true, lines: [...warnings.map(formatWarning), `${absolute}: OK (${counts})`] };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return { ok: false, lines: err.problems.map(formatProblem) };
+  }
+}
+
+/**
  * Validates configuration text as if it were `file` (secrets resolved next to it), without
  * writing anything: the console checks an edit before applying it.
  */
@@ -125,16 +142,17 @@ export function loadConfigText(text: string, file: string, options: LoadOptions 
   return validateParsed(parsed, problems, options);
 }
 
-function validateParsed(parsed: ParsedFile, problems: ConfigProblem[], _options: LoadOptions): LoadedConfig {
+function validateParsed(parsed: ParsedFile, problems: ConfigProblem[], options: LoadOptions): LoadedConfig {
   const absolute = parsed.file;
   const raw = parsed.doc.toJS() as Record<string, unknown> | null;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError([{ file: absolute, line: 1, column: 1, field: '', message: 'the file must be a YAML mapping (key: value lines)' }]);
   }
   const baseDir = dirname(absolute);
-  const secretPaths = resolveSecrets(raw, parsed, baseDir, problems);
-  if (!validate.call({ secretPaths } satisfies SecretPaths, raw)) {
-    for (const err of relevantErrors(validate.errors ?? [])) problems.push(locate(err, parsed, raw));
+  const warnings: ConfigProblem[] = [];
+  const secrets = resolveSecrets(raw, parsed, baseDir, problems, warnings, options);
+  if (!validate.call({ secretPaths: secrets.found } satisfies SecretPaths, raw)) {
+    for (const err of relevantErrors(validate.errors ?? [], secrets.reported)) problems.push(locate(err, parsed, raw));
   }
   problems.push(...crossCheck(raw as unknown as AgentConfig, parsed));
   problems.push(...checkListenerSecurity(raw, parsed));
@@ -143,7 +161,7 @@ function validateParsed(parsed: ParsedFile, problems: ConfigProblem[], _options:
   const config = raw as unknown as AgentConfig;
   if (!isAbsolute(config.box.dataDir)) config.box.dataDir = resolve(baseDir, config.box.dataDir);
   resolveTlsPaths(config, baseDir);
-  return { config, file: absolute, baseDir };
+  return { config, file: absolute, baseDir, warnings };
 }
 
 /** Problems the schema cannot express: routes naming unknown destinations. */
@@ -316,40 +334,114 @@ function resolveTlsPaths(config: AgentConfig, baseDir: string): void {
   walk(config);
 }
 
-/** Replaces each `!secret name` by its value; answers where they were (for the x-secret check). */
-function resolveSecrets(raw: Record<string, unknown>, parsed: ParsedFile, baseDir: string, problems: ConfigProblem[]): Set<string> {
-  const found = new Set<string>();
-  let secrets: Record<string, unknown> | null = null;
-  const secretsFile = resolve(baseDir, typeof raw.secretsFile === 'string' ? raw.secretsFile : 'secrets.yaml');
-  const lookup = (ref: SecretRef, path: Array<string | number>): unknown => {
-    if (secrets === null) {
-      const sp = parseYamlFile(secretsFile, problems);
-      secrets = (sp?.doc.toJS() as Record<string, unknown> | null) ?? {};
-    }
-    if (!(ref.name in secrets)) {
-      problems.push({ ...position(parsed, path), field: path.join('.'), message: `secret "${ref.name}" is not in ${secretsFile}` });
-      return undefined;
-    }
-    return secrets[ref.name];
-  };
-  const walk = (node: unknown, path: Array<string | number>): unknown => {
-    if (node instanceof SecretRef) {
-      found.add(pointer(path));
-      return lookup(node, path);
-    }
-    if (Array.isArray(node)) return node.map((v, i) => walk(v, [...path, i]));
-    if (node && typeof node === 'object') {
-      for (const [k, v] of Object.entries(node)) (node as Record<string, unknown>)[k] = walk(v, [...path, k]);
-    }
-    return node;
-  };
-  walk(raw, []);
-  return found;
+/** Where each `!secret` went, and those already reported (no value, a placeholder): their schema errors would repeat the problem. */
+interface ResolvedSecrets {
+  found: Set<string>;
+  reported: Set<string>;
 }
 
-/** Drops the noise Ajv adds around if/then (the branch error already says what is wrong). */
-function relevantErrors(errors: ErrorObject[]): ErrorObject[] {
-  return errors.filter((e) => e.keyword !== 'if' && !(e.keyword === 'enum' && errors.some((o) => o !== e && o.instancePath === e.instancePath && o.keyword === 'const')));
+interface SecretUse {
+  name: string;
+  path: Array<string | number>;
+  set(value: unknown): void;
+}
+
+/** `secrets.yaml` → `secrets.example.yaml`: the file shipped beside an example, placeholders in it. */
+export const exampleOf = (file: string): string => file.replace(/(\.[^./]+)?$/, '.example$1');
+
+/** Words people leave where a value should go ("change-me", "...output of: edge-agent hash-password..."). */
+const PLACEHOLDER = /\b(change[-_ ]?me|changeit|replace[-_ ]?me|example|placeholder|todo|fixme)\b|\.\.\.|^<.*>$|^x{3,}$/i;
+/** What `edge-agent hash-password` prints (agent/http/password.ts): `scrypt$N$r$p$salt$hash`, base64. */
+const PASSWORD_HASH = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
+
+/** Replaces each `!secret name` by its value from the secrets file; refuses placeholders there. */
+function resolveSecrets(raw: Record<string, unknown>, parsed: ParsedFile, baseDir: string, problems: ConfigProblem[], warnings: ConfigProblem[], options: LoadOptions): ResolvedSecrets {
+  const uses: SecretUse[] = [];
+  const walk = (node: unknown, path: Array<string | number>): void => {
+    if (!node || typeof node !== 'object') return;
+    const holder = node as Record<string | number, unknown>;
+    for (const key of Array.isArray(node) ? node.keys() : Object.keys(node)) {
+      const value = holder[key];
+      if (value instanceof SecretRef) uses.push({ name: value.name, path: [...path, key], set: (v) => (holder[key] = v) });
+      else walk(value, [...path, key]);
+    }
+  };
+  walk(raw, []);
+  const found = new Set(uses.map((u) => pointer(u.path)));
+  const reported = new Set<string>();
+  if (uses.length === 0) return { found, reported };
+  const secrets = openSecrets(raw, parsed, baseDir, uses, problems, options);
+  for (const use of uses) {
+    const known = secrets !== null && Object.hasOwn(secrets.values, use.name);
+    if (secrets && !known) problems.push({ ...position(parsed, use.path), field: use.path.join('.'), message: `secret "${use.name}" is not in ${secrets.file}` });
+    use.set(known ? secrets.values[use.name] : undefined);
+    if (!known) reported.add(pointer(use.path));
+  }
+  if (secrets) for (const use of checkSecretValues(uses, secrets, problems, warnings, options)) reported.add(pointer(use.path));
+  return { found, reported };
+}
+
+interface SecretsFile {
+  file: string;
+  parsed: ParsedFile;
+  values: Record<string, unknown>;
+}
+
+/**
+ * The secrets file the configuration names (`secretsFile`, default `secrets.yaml` beside it);
+ * checking an example, the `.example` file beside it when it is not there. A missing file is
+ * one problem that says how to make it, not one per secret.
+ */
+function openSecrets(raw: Record<string, unknown>, parsed: ParsedFile, baseDir: string, uses: SecretUse[], problems: ConfigProblem[], options: LoadOptions): SecretsFile | null {
+  const named = resolve(baseDir, typeof raw.secretsFile === 'string' ? raw.secretsFile : 'secrets.yaml');
+  const example = exampleOf(named);
+  const file = options.example && !existsSync(named) && existsSync(example) ? example : named;
+  if (!existsSync(file)) {
+    const at = typeof raw.secretsFile === 'string' ? ['secretsFile'] : uses[0]!.path;
+    const how = existsSync(example)
+      ? `copy ${basename(example)} beside it to ${basename(file)}, put the real values in, and make each password hash with edge-agent hash-password`
+      : `write it with the secrets this file names (${[...new Set(uses.map((u) => u.name))].join(', ')}) and make each password hash with edge-agent hash-password (the package's example is /usr/share/doc/edge-agent/examples/secrets.example.yaml)`;
+    problems.push({ ...position(parsed, at), field: at.join('.'), message: `secrets file ${file} not found: ${how}` });
+    return null;
+  }
+  const secrets = parseYamlFile(file, problems);
+  if (!secrets) return null;
+  const values = secrets.doc.toJS() as unknown;
+  return { file, parsed: secrets, values: values && typeof values === 'object' && !Array.isArray(values) ? (values as Record<string, unknown>) : {} };
+}
+
+/**
+ * A placeholder left in the secrets file would start a box nobody can log in to, or that sends
+ * "change-me" to the province: refused where it is written (an example's are only warned about).
+ * A password hash must be one `edge-agent hash-password` made.
+ */
+function checkSecretValues(uses: SecretUse[], secrets: SecretsFile, problems: ConfigProblem[], warnings: ConfigProblem[], options: LoadOptions): SecretUse[] {
+  const seen = new Set<string>();
+  const flagged = new Set<string>();
+  for (const use of uses) {
+    const value = secrets.values[use.name];
+    if (seen.has(use.name) || typeof value !== 'string') continue;
+    seen.add(use.name);
+    const isHash = uses.some((u) => u.name === use.name && u.path.at(-1) === 'passwordHash');
+    const placeholder = PLACEHOLDER.test(value);
+    if (!placeholder && (!isHash || PASSWORD_HASH.test(value))) continue;
+    flagged.add(use.name);
+    const at = { ...position(secrets.parsed, [use.name]), field: use.path.join('.') };
+    if (placeholder && options.example) warnings.push({ ...at, message: `secret "${use.name}" is a placeholder: accepted only because this is checked as an example; a box refuses it` });
+    else if (isHash) problems.push({ ...at, message: `secret "${use.name}" is not a password hash: run edge-agent hash-password, type the password, and put the line it prints here` });
+    else problems.push({ ...at, message: `secret "${use.name}" is a placeholder: put the real value here` });
+  }
+  return uses.filter((u) => flagged.has(u.name));
+}
+
+/**
+ * Drops the noise Ajv adds around if/then (the branch error already says what is wrong), and
+ * what it says about secrets already reported (no value, a placeholder) where they are written.
+ */
+function relevantErrors(errors: ErrorObject[], reported: Set<string>): ErrorObject[] {
+  const aboutReported = (e: ErrorObject): boolean =>
+    reported.has(e.instancePath) || (e.keyword === 'required' && reported.has(`${e.instancePath}${pointer([String((e.params as { missingProperty?: unknown }).missingProperty)])}`));
+  return errors.filter((e) => e.keyword !== 'if' && !aboutReported(e) && !(e.keyword === 'enum' && errors.some((o) => o !== e && o.instancePath === e.instancePath && o.keyword === 'const')));
 }
 
 function locate(err: ErrorObject, parsed: ParsedFile, raw: unknown): ConfigProblem {

@@ -62,3 +62,8 @@ export interface ConfigProblem {
 export function formatProblem(p: ConfigProblem): string {
   return `${p.file}:${p.line}:${p.column} ${p.field || '(top level)'}: ${p.message}`;
 }
+
+/** A warning as a problem line with `warning: ` before its message (the console translates both). */
+export function formatWarning(p: ConfigProblem): string {
+  return formatProblem({ ...p, message: `warning: ${p.message}` });
+}
