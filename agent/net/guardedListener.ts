@@ -1,8 +1,9 @@
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
 import { PeerAllowList, unmapIpv4 } from './peers.ts';
-import { RefusalLog } from './refusalLog.ts';
+import { formatCount, RefusalLog } from './refusalLog.ts';
 import { serverTlsOptions, type TlsServerSettings } from './tls.ts';
 
 /** Connection bounds every listener has (config `limits:` under the listener). */
@@ -16,6 +17,17 @@ export interface ListenerLimits {
 }
 
 export type RefusalReason = 'not-allowed' | 'too-many-from-peer' | 'too-many' | 'tls-handshake';
+
+/** How a summary line names each reason. */
+const REASON_TEXT: Record<RefusalReason, string> = {
+  'not-allowed': 'not on the allow-list',
+  'too-many-from-peer': 'over maxConnectionsPerPeer',
+  'too-many': 'over maxConnections',
+  'tls-handshake': 'TLS handshake failed',
+};
+
+/** A refused peer's first connection is logged at once, then one summary a minute per reason and peer. */
+export const LISTENER_REFUSAL_WINDOW_MS = 60_000;
 
 export interface GuardedListenerOptions {
   /** For logs: "HL7 listener", "ASTM listener"… */
@@ -32,6 +44,8 @@ export interface GuardedListenerOptions {
   onRefused?(reason: RefusalReason, remote: string): void;
   /** A connection closed for idleness (before `close`). */
   onIdle?(socket: Socket): void;
+  /** Times the refusal log's windows (tests use a manual clock). */
+  clock?: Clock;
 }
 
 /** A connection older than this without a byte may be closed to admit a new one from its peer. */
@@ -58,7 +72,7 @@ export class GuardedListener {
   readonly refused: Record<RefusalReason, number> = { 'not-allowed': 0, 'too-many-from-peer': 0, 'too-many': 0, 'tls-handshake': 0 };
 
   constructor(private readonly options: GuardedListenerOptions) {
-    this.refusalLog = new RefusalLog(options.log);
+    this.refusalLog = new RefusalLog(options.log, LISTENER_REFUSAL_WINDOW_MS, options.clock);
   }
 
   get connections(): number {
@@ -125,6 +139,7 @@ export class GuardedListener {
     const server = this.server;
     this.server = null;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    this.refusalLog.close(); // the counts of the last minute are written, not lost
   }
 
   /** Closes every open connection (after the driver finished what it had in flight). */
@@ -193,6 +208,11 @@ export class GuardedListener {
   private refuse(reason: RefusalReason, remote: string, detail: string): void {
     this.refused[reason]++;
     this.options.onRefused?.(reason, remote);
-    this.refusalLog.warn(`${reason} ${remote}`, { listener: this.options.name, peer: remote, reason }, `connection refused: ${detail}`);
+    this.refusalLog.warn(
+      `${reason} ${remote}`,
+      { listener: this.options.name, peer: remote, reason },
+      `connection refused: ${detail}`,
+      (n, window) => `refused ${formatCount(n)} connection${n === 1 ? '' : 's'} from ${remote} in the last ${window} (${REASON_TEXT[reason]})`,
+    );
   }
 }

@@ -237,6 +237,7 @@ export class AstmDriver implements Driver {
       allow: new PeerAllowList(this.config.allowedPeers),
       limits,
       log: this.ctx.log,
+      clock: this.clock, // the refusal log's one-minute summaries
       onConnection: (socket) => {
         const name = `tcp:${unmapIpv4(socket.remoteAddress ?? '')}:${socket.remotePort}`;
         this.wireSocket(socket, name, () => {
