@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { LAB_PROFILES } from '../../drivers/lab/profiles.ts';
+import { ticketNumber } from '../queue/types.ts';
 import { PeerAllowList } from '../net/peers.ts';
 import { formatProblem, formatWarning, type AgentConfig, type ConfigProblem } from './types.ts';
 
@@ -157,6 +158,7 @@ function validateParsed(parsed: ParsedFile, problems: ConfigProblem[], options: 
   problems.push(...crossCheck(raw as unknown as AgentConfig, parsed));
   problems.push(...checkListenerSecurity(raw, parsed));
   problems.push(...checkExclusiveUse(raw as unknown as AgentConfig, parsed));
+  warnings.push(...checkQueueNumbering(raw as unknown as AgentConfig, parsed));
   if (problems.length) throw new ConfigError(dedupe(problems));
   const config = raw as unknown as AgentConfig;
   if (!isAbsolute(config.box.dataDir)) config.box.dataDir = resolve(baseDir, config.box.dataDir);
@@ -316,6 +318,36 @@ function checkExclusiveUse(config: AgentConfig, parsed: ParsedFile): ConfigProbl
     problems.push({ ...position(parsed, written ? c.path : c.path.slice(0, -1)), field: c.path.join('.'), message });
   });
   return problems;
+}
+
+/**
+ * Two services called at one counter whose tickets are numbered alike (same prefix and digits):
+ * the voice says "Mời số 0001 đến quầy 2" for either. A warning: a department may mean it.
+ */
+function checkQueueNumbering(config: AgentConfig, parsed: ParsedFile): ConfigProblem[] {
+  type Service = NonNullable<AgentConfig['queue']>['services'][number];
+  const services = config.queue?.services ?? [];
+  const alike = new Map<string, { a: Service; b: Service; counters: string[] }>();
+  for (const counter of config.queue?.counters ?? []) {
+    const here = services.filter((s) => counter.services.includes(s.id));
+    here.forEach((a, i) => {
+      for (const b of here.slice(i + 1)) {
+        if (ticketNumber(a, 1) !== ticketNumber(b, 1)) continue;
+        const pair = alike.get(`${a.id} ${b.id}`) ?? { a, b, counters: [] };
+        pair.counters.push(counter.id);
+        alike.set(`${a.id} ${b.id}`, pair);
+      }
+    });
+  }
+  return [...alike.values()].map(({ a, b, counters }) => {
+    // At the second service: the one to give another prefix.
+    const path = ['queue', 'services', services.indexOf(b), 'prefix'];
+    return {
+      ...position(parsed, parsed.doc.hasIn(path) ? path : path.slice(0, -1)),
+      field: path.join('.'),
+      message: `services "${a.id}" and "${b.id}" are both numbered ${ticketNumber(b, 1)}… and share counter ${counters.join(', ')}: the voice calls only the number, so give one of them another prefix`,
+    };
+  });
 }
 
 /** TLS files (`tls: { cert, key, ca }` under any listener) are relative to the configuration file. */

@@ -16,6 +16,7 @@ import {
   type QueueEventType,
   type ServiceConfig,
   type Ticket,
+  ticketNumber,
 } from './types.ts';
 
 export interface TicketQueueOptions {
@@ -220,7 +221,7 @@ export class TicketQueue {
         .prepare('INSERT INTO queue_sequences (service, day, last) VALUES (?, ?, 1) ON CONFLICT (service, day) DO UPDATE SET last = last + 1 RETURNING last')
         .get(svc.id, day) as { last: number };
       const seq = seqRow.last;
-      const number = `${svc.prefix ?? ''}${String(seq).padStart(svc.digits ?? 4, '0')}`;
+      const number = ticketNumber(svc, seq);
       const id = `${day.replaceAll('-', '')}-${svc.id}-${seq}`;
       const maxKey = (this.db.prepare("SELECT MAX(order_key) AS k FROM queue_tickets WHERE day = ? AND service = ?").get(day, svc.id) as { k: number | null }).k ?? 0;
       const orderKey = Math.max(now, maxKey + 1);

@@ -41,6 +41,11 @@ export interface ServiceConfig {
   unconfirmedClaims?: 'priority' | 'normal';
 }
 
+/** The number a service's `seq`-th ticket of the day carries: prefix, then zero-padded digits (A0012). */
+export function ticketNumber(svc: Pick<ServiceConfig, 'prefix' | 'digits'>, seq: number): string {
+  return `${svc.prefix ?? ''}${String(seq).padStart(svc.digits ?? 4, '0')}`;
+}
+
 export interface CounterConfig {
   id: string;
   /** Number spoken and shown: "quầy số 2". */

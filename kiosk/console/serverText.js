@@ -163,6 +163,7 @@ const PROBLEMS = [
   [/^secret "([^"]*)" is a placeholder: accepted only because this is checked as an example; a box refuses it$/, 'bí mật "$1" vẫn là giá trị mẫu: chỉ được chấp nhận vì đang kiểm tra tệp mẫu; hộp thật sẽ từ chối'],
   [/^secrets file (.+?) not found: copy (\S+) beside it to (\S+), put the real values in, and make each password hash with edge-agent hash-password$/, 'không tìm thấy tệp bí mật $1: sao chép $2 (cùng thư mục) thành $3, điền các giá trị thật, và tạo từng mã băm mật khẩu bằng edge-agent hash-password'],
   [/^secrets file (.+?) not found: write it with the secrets this file names \((.*)\) and make each password hash with edge-agent hash-password \(the package's example is (\S+)\)$/, 'không tìm thấy tệp bí mật $1: hãy tạo tệp với các bí mật mà tệp cấu hình này dùng ($2) và tạo từng mã băm mật khẩu bằng edge-agent hash-password (tệp mẫu của gói cài đặt: $3)'],
+  [/^services "([^"]*)" and "([^"]*)" are both numbered (\S+)… and share counter (.+): the voice calls only the number, so give one of them another prefix$/, 'dịch vụ "$1" và "$2" đều đánh số $3… và cùng gọi ở quầy $4: loa chỉ đọc số, nên hãy đặt cho một trong hai dịch vụ một tiền tố khác ("prefix")'],
   [/^warning: (.*)$/s, (_m, rest) => `cảnh báo: ${viProblemMessage(rest)}`],
   [/^cannot read the file \((.*)\)$/, 'không đọc được tệp ($1)'],
   [/^the file must be a YAML mapping \(key: value lines\)$/, 'tệp phải là một ánh xạ YAML (các dòng khoá: giá trị)'],

@@ -130,3 +130,40 @@ describe('ports and device files held twice', () => {
     expect(problemsOf('config/demo.yaml')).toEqual([]);
   });
 });
+
+describe('services numbered alike at one counter', () => {
+  const QUEUE = `version: 1
+box: { id: lab-1, facility: bvdk }
+queue:
+  services:
+    - { id: noi, name: Khám Nội }
+    - { id: nhi, name: Khám Nhi }
+    - { id: xn, name: Xét nghiệm, prefix: X, digits: 3 }
+    - { id: xq, name: X-quang, prefix: X, digits: 4 }
+    - id: sa
+      name: Siêu âm
+      prefix: S
+    - { id: sa2, name: Siêu âm 2, prefix: S }
+  counters:
+    - { id: q1, number: 1, services: [noi] }
+    - { id: q2, number: 2, services: [noi, nhi] }
+    - { id: q3, number: 3, services: [xn, xq] }
+    - { id: q4, number: 4, services: [nhi, noi, sa] }
+    - { id: q5, number: 5, services: [sa, sa2] }
+`;
+
+  it('warns (and still loads) when two services sharing a counter number their tickets alike', () => {
+    const { warnings } = loadConfig(write(QUEUE));
+    expect(warnings.map(formatProblem)).toEqual([
+      `${warnings[0]!.file}:6:7 queue.services.1.prefix: services "noi" and "nhi" are both numbered 0001… and share counter q2, q4: the voice calls only the number, so give one of them another prefix`,
+      `${warnings[0]!.file}:12:43 queue.services.5.prefix: services "sa" and "sa2" are both numbered S0001… and share counter q5: the voice calls only the number, so give one of them another prefix`,
+    ]);
+    for (const w of warnings) expectVietnamese(w.message);
+    expectVietnamese(`warning: ${warnings[0]!.message}`);
+  });
+
+  it('says nothing when the numbers differ or the services never meet', () => {
+    const { warnings } = loadConfig(write(QUEUE.replace('{ id: nhi, name: Khám Nhi }', '{ id: nhi, name: Khám Nhi, prefix: B }').replace('[sa, sa2]', '[sa2]')));
+    expect(warnings).toEqual([]);
+  });
+});
