@@ -48,7 +48,7 @@ async function patients(label: string, kiosk: Awaited<ReturnType<typeof startKio
     const card = await startCardSimulator({ port: kiosk.pcscd!.port, latencyMs: 30, citizen: { ...DEFAULT_CITIZEN, idNumber: id, fullName: name } });
     await page.waitForSelector('#reading:not([hidden])', { timeout: 15_000 });
     run.reading.push(performance.now() - t0);
-    await page.waitForFunction((n) => document.getElementById('greeting-name')?.textContent === `Xin chào ${n}`, name, { timeout: 15_000 });
+    await page.waitForFunction((n) => document.getElementById('greeting-name')?.textContent === `Xin chào ông/bà ${n}`, name, { timeout: 15_000 });
     run.greeting.push(performance.now() - t0);
     await page.click('#choose-service');
     await page.click('#service-list button[data-service="noi"]');

@@ -4,13 +4,15 @@ import type { EventBus } from '../bus.ts';
 import type { Journal } from '../../drivers/contract.ts';
 import { parseCccdQr } from '../../drivers/cccd/qr.ts';
 import { identityFromQr, identityFromTypedId, type CccdIdentity } from '../../drivers/cccd/identity.ts';
+import { CardError, patientMessageOf, QR_UNREADABLE_MESSAGE } from '../../drivers/cccd/errors.ts';
+import { CccdNumberError, isValidCccdNumber } from '../../drivers/cccd/idNumber.ts';
 import type { CardIdentityEvent, CardStatusEvent } from '../../drivers/cccd/readerDriver.ts';
 import { isoWithOffset } from '../clock.ts';
 import type { CheckInRegistrar } from '../his/checkInRegistrar.ts';
 import type { HisCheckIn, HisLookup } from '../his/contract.ts';
 import { HIS_UNREACHABLE_MESSAGE, HIS_UNREACHABLE_NEXT_STEP } from '../his/contract.ts';
 import type { Principal } from '../http/auth.ts';
-import { errorResponses } from '../http/schemas.ts';
+import { errorResponses, errorSchema } from '../http/schemas.ts';
 import type { TicketQueue } from '../queue/ticketQueue.ts';
 import type { TicketPrinting } from '../queue/ticketPrinting.ts';
 import { PRIORITY_CLASSES, type PriorityClass } from '../queue/types.ts';
@@ -44,6 +46,16 @@ export interface KioskDeps {
 export const KIOSK_BODY_LIMIT = 4096;
 
 const REF = { type: 'string', pattern: '^[A-Za-z0-9_-]{16,64}$', description: 'identityRef from identify or the live socket' } as const;
+/** A card status without a sentence of its own: the patient never reads the driver's English. */
+const CARD_STATUS_FALLBACK = 'Chưa đọc được thẻ. Xin đặt lại thẻ, quét mã QR hoặc nhập số CCCD.';
+/**
+ * identify's refusals: `error` is the patient's Vietnamese sentence (the page shows it), `code`
+ * says which refusal for the page and for scripts, `reason` keeps the parser's English for IT staff.
+ */
+const IDENTIFY_ERRORS = {
+  '4xx': { ...errorSchema, properties: { ...errorSchema.properties, code: { type: 'string', enum: ['QR_UNREADABLE', 'CCCD_NUMBER_INVALID', 'BAD_REQUEST'] }, reason: { type: 'string' } } },
+  '5xx': errorSchema,
+} as const;
 const SESSION_GONE = 'Thông tin thẻ trên máy đã hết hạn. Xin đặt lại thẻ, quét mã QR hoặc nhập lại số CCCD.';
 const WAIT = (s: number) => `Vui lòng chờ khoảng ${s < 60 ? `${s} giây` : `${Math.ceil(s / 60)} phút`} rồi thử lại. Bạn vẫn lấy số bình thường; quầy tiếp đón sẽ kiểm tra thẻ BHYT giúp bạn.`;
 
@@ -91,10 +103,10 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
       deps.bus.on(owner, 'domain.event', (e) => {
         if (e.topic === 'card/status') {
           const s = e.body as CardStatusEvent;
-          send('card/status', { state: s.state, message: s.message, ...(s.code ? { code: s.code } : {}) });
+          send('card/status', { state: s.state, message: s.patientMessage ?? CARD_STATUS_FALLBACK, ...(s.code ? { code: s.code } : {}) });
         } else if (e.topic === 'card/identity') {
           const identity = (e.body as CardIdentityEvent).identity;
-          if (!identity || !/^\d{12}$/.test(identity.idNumber)) return;
+          if (!identity || !isValidCccdNumber(identity.idNumber)) return;
           // A typed number or QR the reader echoes back was stored by the kiosk that sent it.
           if (identity.source === 'typed' || (identity.source === 'qr' && sessions.holds(identity.idNumber, 'qr'))) return;
           const { entry, reused, replaced } = sessions.put(kioskId, identity);
@@ -117,7 +129,7 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
           tags: ['kiosk'],
           summary: 'Identity from a QR text or a typed CCCD number, kept on the box; answers the greeting and an identityRef',
           body: { type: 'object', additionalProperties: false, properties: { qr: { type: 'string', minLength: 20, maxLength: 1000 }, digits: { type: 'string', maxLength: 20 } } },
-          response: errorResponses,
+          response: IDENTIFY_ERRORS,
         },
       },
       async (req, reply) => {
@@ -126,9 +138,15 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
         try {
           if (body.qr) identity = identityFromQr(parseCccdQr(body.qr));
           else if (body.digits) identity = identityFromTypedId(body.digits.replace(/\D/g, ''));
-          else return await reply.code(400).send({ error: 'send qr or digits' });
+          else return await reply.code(400).send({ error: 'Xin quét mã QR hoặc nhập số CCCD.', code: 'BAD_REQUEST', reason: 'send qr or digits' });
         } catch (err) {
-          return reply.code(400).send({ error: (err as Error).message });
+          // The patient reads Vietnamese; the parser's English reason goes to the log (masked
+          // by the logger's policy) and to `reason`. A truncated scan is the common case.
+          const numberWrong = err instanceof CccdNumberError;
+          const code = numberWrong ? 'CCCD_NUMBER_INVALID' : body.qr ? 'QR_UNREADABLE' : 'CCCD_NUMBER_INVALID';
+          const reason = err instanceof CardError ? err.message : 'identity not understood';
+          req.log.info({ kiosk: kioskOf(req), code, reason, ...(body.qr ? { qrLength: body.qr.length } : {}) }, 'kiosk identify refused');
+          return reply.code(400).send({ error: numberWrong || !body.qr ? patientMessageOf(err) : QR_UNREADABLE_MESSAGE, code, reason });
         }
         // Stored before the key goes out, so the reader's echo of this QR is known as ours.
         const { entry, replaced } = sessions.put(kioskOf(req), identity);

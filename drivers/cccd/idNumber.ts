@@ -81,7 +81,7 @@ export function isValidCccdNumber(idNumber: string, birthDate?: string): boolean
 export class CccdNumberError extends CardParseError {
   readonly problem: CccdNumberProblem;
   constructor(problem: CccdNumberProblem) {
-    super(problem.reason);
+    super(problem.reason, problem.patientMessage);
     this.name = 'CccdNumberError';
     this.problem = problem;
   }

@@ -2,8 +2,11 @@ import type { Driver, DriverContext, DriverStatus, DriverState } from '../contra
 import { maskCccd } from '../../agent/mask.ts';
 import { parseCccdQr } from './qr.ts';
 import { identityFromQr } from './identity.ts';
-import { CardError } from './errors.ts';
+import { CardError, QR_UNREADABLE_MESSAGE } from './errors.ts';
 import type { CardIdentityEvent, CardStatusEvent } from './readerDriver.ts';
+
+/** The scanner dropped the Vietnamese letters: the number still works, staff check the name. */
+const QR_MANGLED_MESSAGE = 'Máy quét chưa đọc đúng chữ có dấu trên mã QR. Bạn vẫn lấy số bình thường; nhân viên quầy sẽ kiểm tra họ tên giúp bạn.';
 
 export interface QrScannerConfig {
   /** Serial device of a scanner in serial / USB-CDC mode, e.g. /dev/ttyACM0. */
@@ -40,12 +43,13 @@ export class QrScannerDriver implements Driver {
       const qr = parseCccdQr(text);
       this.counters.scans++;
       this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/identity', body: { identity: identityFromQr(qr) } satisfies CardIdentityEvent });
-      if (qr.mangled) this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/status', body: { state: 'error', code: 'QR_MANGLED', message: qr.warnings.join(' ') } satisfies CardStatusEvent });
+      if (qr.mangled) this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/status', body: { state: 'error', code: 'QR_MANGLED', message: qr.warnings.join(' '), patientMessage: QR_MANGLED_MESSAGE } satisfies CardStatusEvent });
       this.ctx.log.info({ id: maskCccd(qr.idNumber), mangled: qr.mangled }, 'QR scanned');
     } catch (err) {
       this.counters.rejected++;
       const message = err instanceof CardError ? `${err.message}. Scan the QR code on the citizen ID card.` : 'QR code not understood';
-      this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/status', body: { state: 'error', code: 'QR_NOT_CCCD', message } satisfies CardStatusEvent });
+      const patientMessage = err instanceof CardError && err.patientMessage ? err.patientMessage : QR_UNREADABLE_MESSAGE;
+      this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/status', body: { state: 'error', code: 'QR_NOT_CCCD', message, patientMessage } satisfies CardStatusEvent });
       this.ctx.log.info({ length: text.length }, 'QR code rejected');
     }
   }

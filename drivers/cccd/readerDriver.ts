@@ -4,7 +4,7 @@ import type { Driver, DriverContext, DriverStatus, DriverState, SelfTestResult }
 import { maskCccd } from '../../agent/mask.ts';
 import { PcscCardWatcher, type CardPresent } from './reader.ts';
 import { readCccd, type EmrtdReadResult } from './emrtd.ts';
-import { CardError, plainMessages } from './errors.ts';
+import { CardError, patientMessages, plainMessages, QR_UNREADABLE_MESSAGE, type CardErrorCode } from './errors.ts';
 import { keysFromIdentity, keysFromMrzText, keysFromDigits, type CardKeys, type CccdIdentity } from './identity.ts';
 import { parseCccdQr } from './qr.ts';
 import { identityFromQr, identityFromTypedId } from './identity.ts';
@@ -40,7 +40,10 @@ export interface CardIdentityEvent {
 /** Body of the bus topic 'card/status': what the kiosk shows. */
 export interface CardStatusEvent {
   state: 'no-reader' | 'ready' | 'reading' | 'done' | 'need-key' | 'error' | 'service-down';
+  /** For staff and the log (English). */
   message: string;
+  /** For the patient's screen (Vietnamese); the kiosk shows only this. */
+  patientMessage?: string;
   code?: string;
   reader?: string;
 }
@@ -79,7 +82,9 @@ export class CccdReaderDriver implements Driver {
   }
 
   private publish(body: CardStatusEvent): void {
-    this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/status', body });
+    // Every coded status carries the patient's Vietnamese sentence beside the English one.
+    const vi = body.patientMessage ?? (body.code && body.code in patientMessages ? patientMessages[body.code as CardErrorCode] : undefined);
+    this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/status', body: vi ? { ...body, patientMessage: vi } : body });
   }
 
   async start(): Promise<void> {
@@ -131,7 +136,8 @@ export class CccdReaderDriver implements Driver {
       }
     } catch (err) {
       const e = err instanceof CardError ? err : new CardError('CARD_PARSE', 'key material not understood');
-      this.publish({ state: 'error', message: e.message, code: e.code });
+      const qr = topic === 'card/key' && Boolean((body as CardKeyEvent).qr);
+      this.publish({ state: 'error', message: e.message, code: e.code, patientMessage: e.patientMessage ?? (qr ? QR_UNREADABLE_MESSAGE : patientMessages[e.code]) });
     }
   }
 

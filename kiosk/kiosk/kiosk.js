@@ -33,6 +33,8 @@ let countdownTimer = null;
 function show(screen) {
   for (const s of document.querySelectorAll('.screen')) s.hidden = s.id !== screen;
   session.screen = screen;
+  // "Về màn hình đầu" in the footer: not on the start screen itself, nor where the screen has its own.
+  $('home').hidden = screen === 'attract' || (screen === 'message' && !$('message-home').hidden);
   armIdle();
   armPrompt();
 }
@@ -76,6 +78,7 @@ function reset() {
   $('appointment-box').hidden = true;
   typed = '';
   wedge.value = '';
+  scan = '';
   sessionStorage.clear();
   keepToken();
   // The box forgets every identity this kiosk read (it also drops them after a few minutes).
@@ -84,16 +87,19 @@ function reset() {
 }
 
 class ApiError extends Error {
-  constructor(message, status) {
+  constructor(message, status, code) {
     super(message);
     this.status = status;
+    // The box's refusal kind (identify: QR_UNREADABLE, CCCD_NUMBER_INVALID): its `error` is then
+    // a Vietnamese sentence for the patient; any other error text may be English and is not shown.
+    this.code = code;
   }
 }
 
 async function request(path, init = {}) {
   const res = await fetch(path, { ...init, headers: { ...authHeaders, ...(init.headers ?? {}) } });
   const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new ApiError(data.error ?? `HTTP ${res.status}`, res.status);
+  if (!res.ok) throw new ApiError(data.error ?? `HTTP ${res.status}`, res.status, typeof data.code === 'string' ? data.code : undefined);
   return data;
 }
 
@@ -101,18 +107,30 @@ function post(path, body) {
   return request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
-function message(text, next) {
+/** A sentence and what to do next. `done`: nothing to retry (the feedback thank-you), only "Về màn hình đầu". */
+function message(text, next, { done = false } = {}) {
   $('message-text').textContent = text;
   $('message-next').textContent = next ?? '';
+  $('message-retry').hidden = done;
+  $('message-typed').hidden = done;
+  $('message-home').hidden = !done;
   show('message');
 }
+
+// The identify refusals whose `error` is written for the patient (agent/kiosk/kioskRoutes.ts).
+const PATIENT_ERROR_CODES = new Set(['QR_UNREADABLE', 'CCCD_NUMBER_INVALID']);
+const patientText = (err, fallback) => (err instanceof ApiError && PATIENT_ERROR_CODES.has(err.code) ? err.message : fallback);
+const QR_UNREADABLE = 'Không đọc được mã QR trên thẻ CCCD.';
+const QR_NEXT = 'Xin quét lại mã QR, hoặc nhập số CCCD.';
 
 /** `person`: the box's greeting view (identityRef, name or the number's last three digits, source). */
 async function greet(person) {
   const ref = person.identityRef;
   session.identityRef = ref;
   session.appointment = null;
-  $('greeting-name').textContent = `Xin chào ${person.name || `số CCCD …${person.idLast3}`}`;
+  // A name read from the chip or the QR: "ông/bà" and the name, as a hospital addresses its
+  // patients; a typed number has none, and a number is never a salutation.
+  $('greeting-name').textContent = person.name ? `Xin chào ông/bà ${person.name}` : 'Xin chào quý khách';
   $('insurance').textContent = 'Đang kiểm tra thẻ bảo hiểm y tế…';
   $('insurance').className = 'big';
   $('insurance-next').textContent = '';
@@ -212,7 +230,7 @@ for (const key of ['1', '2', '3', '4', '5', '6', '7', '8', '9', '⌫', '0', 'OK'
         typed = '';
         await greet(person);
       } catch (err) {
-        $('typed-error').textContent = err.message;
+        $('typed-error').textContent = patientText(err, 'Chưa nhận được số CCCD. Xin thử lại, hoặc mời đến quầy tiếp đón.');
       }
       return;
     } else if (typed.length < 12) typed += key;
@@ -221,27 +239,67 @@ for (const key of ['1', '2', '3', '4', '5', '6', '7', '8', '9', '⌫', '0', 'OK'
   $('keypad').append(b);
 }
 
-// Keyboard-wedge QR scanners type the QR text and Enter. They land in a hidden input that keeps
-// the focus (inputmode=none: no on-screen keyboard), so characters a scanner enters as text
-// rather than key presses (Vietnamese letters in the name) are kept too.
+// Keyboard-wedge QR scanners type the QR text (~100 characters, a few ms apart) and Enter,
+// wherever the focus is. Every key is taken at window level in the capture phase, before any
+// button sees it: a scan's Space or Enter must never press the button the patient just touched
+// (that reset the screen and cut the code). Printable keys go to the scan buffer; letters a
+// scanner enters as text rather than key presses (Vietnamese letters, by insertText/IME) land in
+// the hidden #wedge input, which therefore keeps the focus: buttons never keep it (inputmode=none:
+// no on-screen keyboard). Manual entry is the on-screen keypad, not a text field; a real text
+// field, should a screen ever have one, gets its keys as usual.
 const wedge = $('wedge');
+const SCAN_GAP_MS = 500; // a pause longer than this starts a new code (a cut scan is not glued to the next)
+let scan = '';
+let scanAt = 0;
+const isTextField = (el) => el !== wedge && el instanceof HTMLElement && (el.isContentEditable || el instanceof HTMLTextAreaElement || (el instanceof HTMLInputElement && !['button', 'submit', 'checkbox', 'radio'].includes(el.type)));
 const keepWedgeFocus = () => {
-  if (document.activeElement !== wedge) wedge.focus({ preventScroll: true });
+  if (document.activeElement !== wedge && !isTextField(document.activeElement)) wedge.focus({ preventScroll: true });
 };
-document.addEventListener('pointerup', () => setTimeout(keepWedgeFocus, 0));
-document.addEventListener('keydown', async (e) => {
+function scanned(text) {
+  const now = Date.now();
+  if (now - scanAt > SCAN_GAP_MS) scan = '';
+  scanAt = now;
+  scan += text;
+}
+async function submitScan() {
+  const text = scan;
+  scan = '';
+  if (text.length < 20) return; // a stray key, not a code
+  try {
+    await greet(await post('/api/kiosk/identify', { qr: text }));
+  } catch (err) {
+    message(patientText(err, QR_UNREADABLE), QR_NEXT);
+  }
+}
+// Focus that lands on a button (a tap, a click, Tab) goes back to the wedge at once.
+document.addEventListener('focusin', (e) => {
+  if (e.target !== wedge && !isTextField(e.target)) keepWedgeFocus();
+}, true);
+// A button that disappears with its screen takes the focus to <body>: back to the wedge.
+document.addEventListener('focusout', () => setTimeout(keepWedgeFocus, 0), true);
+for (const type of ['pointerup', 'click', 'touchend']) document.addEventListener(type, () => setTimeout(keepWedgeFocus, 0), true);
+window.addEventListener('keydown', (e) => {
+  if (isTextField(document.activeElement)) return;
+  if (e.ctrlKey || e.altKey || e.metaKey) return; // a scanner's Unicode entry (Ctrl+Shift+U…) is the input method's
   if (e.key === 'Enter') {
     e.preventDefault();
-    const text = wedge.value;
-    wedge.value = '';
-    if (text.length >= 20) {
-      try {
-        await greet(await post('/api/kiosk/identify', { qr: text }));
-      } catch (err) {
-        message('Không đọc được mã QR.', `${err.message}. Xin quét lại hoặc nhập số CCCD.`);
-      }
-    }
+    e.stopPropagation();
+    void submitScan();
+  } else if (e.key.length === 1) {
+    // Taken here, so neither a focused button (Space) nor the wedge gets it twice.
+    e.preventDefault();
+    e.stopPropagation();
+    scanned(e.key);
   }
+  keepWedgeFocus(); // the next characters, if entered as text, must reach the wedge
+}, true);
+// Space presses a button on key-up: never during a scan.
+window.addEventListener('keyup', (e) => {
+  if (!isTextField(document.activeElement) && (e.key === ' ' || e.key === 'Enter')) e.preventDefault();
+}, true);
+wedge.addEventListener('input', () => {
+  if (wedge.value) scanned(wedge.value);
+  wedge.value = '';
 });
 
 // Card events from the chip reader.
@@ -284,6 +342,8 @@ $('go-typed').addEventListener('click', () => {
   show('typed');
 });
 $('message-typed').addEventListener('click', () => $('go-typed').click());
+$('message-home').addEventListener('click', reset);
+$('attract-feedback').addEventListener('click', () => show('feedback'));
 $('go-noid').addEventListener('click', () => chooseService());
 $('choose-service').addEventListener('click', () => chooseService());
 $('take-appointment').addEventListener('click', async () => {
@@ -300,8 +360,9 @@ for (const b of document.querySelectorAll('[data-claim]')) b.addEventListener('c
 for (const b of document.querySelectorAll('[data-rating]')) {
   b.addEventListener('click', async () => {
     await post('/api/kiosk/feedback', { rating: Number(b.dataset.rating) }).catch(() => undefined);
-    message('Cảm ơn bạn đã góp ý!', '');
-    setTimeout(reset, 3000);
+    // Nothing to retry and no number to type here: only the way back (and back by itself soon).
+    message('Cảm ơn bạn đã góp ý!', '', { done: true });
+    setTimeout(() => session.screen === 'message' && !$('message-home').hidden && reset(), 5000);
   });
 }
 $('go-feedback').addEventListener('click', () => show('feedback'));

@@ -87,7 +87,7 @@ describe('kiosk against the running agent (chip card behind the real pcscd)', ()
     for (const d of id) await page.click(`#keypad button[aria-label="${d}"]`);
     await page.click('#keypad button[aria-label="OK"]');
     // The card still lies on the reader: with the number the chip is read and its name replaces the number.
-    await page.waitForFunction(() => document.getElementById('greeting-name')?.textContent === 'Xin chào Trần Thị Bích Ngọc', null, { timeout: 15_000 });
+    await page.waitForFunction(() => document.getElementById('greeting-name')?.textContent === 'Xin chào ông/bà Trần Thị Bích Ngọc', null, { timeout: 15_000 });
     await page.waitForFunction(() => document.getElementById('insurance')?.textContent === 'Thẻ BHYT của bạn còn giá trị sử dụng.');
     expect(await page.getAttribute('#insurance', 'class')).toContain('ok');
     await page.screenshot({ path: `${SHOTS}/kiosk-chip-greeting.png` });
@@ -123,7 +123,7 @@ describe('kiosk against the running agent (chip card behind the real pcscd)', ()
     await page.keyboard.type(sim.qr, { delay: 5 });
     await page.keyboard.press('Enter');
     await page.waitForSelector('#greeting:not([hidden])');
-    expect(await page.textContent('#greeting-name')).toBe(`Xin chào ${DEFAULT_CITIZEN.fullName}`);
+    expect(await page.textContent('#greeting-name')).toBe(`Xin chào ông/bà ${DEFAULT_CITIZEN.fullName}`);
     await page.waitForFunction(() => /còn giá trị/.test(document.getElementById('insurance')?.textContent ?? ''));
     await page.screenshot({ path: `${SHOTS}/kiosk-qr-greeting.png` });
     expect(await chooseServiceAndTicket(page, 'Khám Nội')).toMatch(/^\d{4}$/);
