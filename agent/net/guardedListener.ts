@@ -3,7 +3,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import { PeerAllowList, unmapIpv4 } from './peers.ts';
-import { formatCount, RefusalLog } from './refusalLog.ts';
+import { connectionsRefused, LISTENER_REFUSAL_WINDOW_MS, RefusalLog } from './refusalLog.ts';
 import { serverTlsOptions, type TlsServerSettings } from './tls.ts';
 
 /** Connection bounds every listener has (config `limits:` under the listener). */
@@ -25,9 +25,6 @@ const REASON_TEXT: Record<RefusalReason, string> = {
   'too-many': 'over maxConnections',
   'tls-handshake': 'TLS handshake failed',
 };
-
-/** A refused peer's first connection is logged at once, then one summary a minute per reason and peer. */
-export const LISTENER_REFUSAL_WINDOW_MS = 60_000;
 
 export interface GuardedListenerOptions {
   /** For logs: "HL7 listener", "ASTM listener"… */
@@ -212,7 +209,7 @@ export class GuardedListener {
       `${reason} ${remote}`,
       { listener: this.options.name, peer: remote, reason },
       `connection refused: ${detail}`,
-      (n, window) => `refused ${formatCount(n)} connection${n === 1 ? '' : 's'} from ${remote} in the last ${window} (${REASON_TEXT[reason]})`,
+      connectionsRefused(remote, REASON_TEXT[reason]),
     );
   }
 }

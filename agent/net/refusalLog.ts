@@ -20,8 +20,15 @@ interface Seen {
   summary: RefusalSummary;
 }
 
+/** A listener's window: a refused peer's first connection at once, then a summary a minute at most. */
+export const LISTENER_REFUSAL_WINDOW_MS = 60_000;
+
 /** "1,234": counts in summaries read at a glance. */
 export const formatCount = (n: number): string => n.toLocaleString('en-US');
+
+/** "refused 1,234 connections from 10.0.0.9 in the last 60 s (not on the allow-list)". */
+export const connectionsRefused = (remote: string, why: string): RefusalSummary => (n, window) =>
+  `refused ${formatCount(n)} connection${n === 1 ? '' : 's'} from ${remote} in the last ${window} (${why})`;
 
 /**
  * Refusals logged per key (reason and address, say): the first at once, in full; while they go
