@@ -58,8 +58,8 @@ describe('province uplink reconnects with backoff against a closed port, then ag
     expect(failures.times.length).toBeLessThanOrEqual(9); // a fixed 100 ms period would be 50
     for (const [i, gap] of gaps.entries()) {
       const exp = Math.min(fast.maxMs, fast.initialMs * 2 ** i);
-      expect(gap, `gap ${i + 1} of ${gaps.join(', ')}`).toBeGreaterThanOrEqual(exp / 2 - 5);
-      expect(gap, `gap ${i + 1} of ${gaps.join(', ')}`).toBeLessThanOrEqual(exp + 150);
+      expect(gap, `gap ${i + 1} of ${gaps.join(', ')}`).toBeGreaterThanOrEqual(exp / 2 - 30); // failures are seen by polling: a late look shortens the next gap
+      expect(gap, `gap ${i + 1} of ${gaps.join(', ')}`).toBeLessThanOrEqual(exp + 300);
     }
     expect(gaps[3]!).toBeGreaterThan(gaps[0]!);
 
