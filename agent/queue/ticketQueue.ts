@@ -61,6 +61,8 @@ export interface CallView {
   type: 'called' | 'recalled';
   number: string;
   service: string;
+  /** Shown with the number: two services may both call 0001 at one counter. */
+  serviceName: string;
   counter: string;
   counterNumber: number;
   priority: boolean;
@@ -448,6 +450,7 @@ export class TicketQueue {
       type: e.type,
       number: e.ticket.number,
       service: e.service,
+      serviceName: svc?.name ?? e.service,
       counter: e.counter,
       counterNumber: counter?.number ?? 0,
       priority: svc ? this.isPriority(svc, e.ticket) : e.ticket.priority !== null,

@@ -17,7 +17,7 @@ let speaking = false;
 function enqueueCall(call) {
   const clips = phraseClips(call.number, call.counterNumber, call.priority);
   queue.push({ call, clips });
-  log.calls.push({ number: call.number, counter: call.counterNumber, clips, queuedAt: performance.now() });
+  log.calls.push({ number: call.number, service: call.serviceName, counter: call.counterNumber, clips, queuedAt: performance.now() });
   if (!speaking) void speakNext();
 }
 
@@ -79,7 +79,8 @@ function render() {
   $('recent').replaceChildren(
     ...s.recentCalls.slice(0, 8).map((r) => {
       const li = el('li');
-      li.append(el('span', 'n', r.number + (r.priority ? ' ƯT' : '')), el('span', 'c', `Quầy ${r.counterNumber}`));
+      // The service with the number: two services may both call 0001 at one counter.
+      li.append(el('span', 'n', r.number + (r.priority ? ' ƯT' : '')), el('span', 's', r.serviceName), el('span', 'c', `Quầy ${r.counterNumber}`));
       return li;
     }),
   );

@@ -22,7 +22,7 @@ afterAll(async () => {
   await q?.close();
 });
 
-type Log = { calls: Array<{ number: string; counter: number; clips: string[] }>; played: Array<{ id: string; ok: boolean; started: number; ended: number; playedRanges: number }>; ended: number };
+type Log = { calls: Array<{ number: string; service: string; counter: number; clips: string[] }>; played: Array<{ id: string; ok: boolean; started: number; ended: number; playedRanges: number }>; ended: number };
 const log = (): Promise<Log> => page.evaluate(() => (window as unknown as { __callScreen: Log }).__callScreen);
 
 describe('call screen in Chromium', () => {
@@ -69,5 +69,25 @@ describe('call screen in Chromium', () => {
     await page.reload();
     await page.waitForSelector('#link.up', { state: 'attached' });
     await expect.poll(() => page.locator('.counter[data-counter="q3"] .number').textContent()).toBe('X001');
+  });
+});
+
+describe('two services numbered alike at one counter (issue 17)', () => {
+  it('shows the service with each called number, on the tile and in the recent calls', async () => {
+    // Khám Nội and Khám Nhi both number from 0001 and Quầy 2 calls both.
+    const nhi = await q.queue.issue({ service: 'nhi' });
+    expect(nhi.ticket.number).toBe('0001');
+    await q.queue.callNext('q2');
+    const tile = page.locator('.counter[data-counter="q2"]');
+    await expect.poll(() => tile.locator('.number').textContent()).toBe('0001');
+    expect(await tile.locator('.service').textContent()).toBe('Khám Nhi');
+    const recent = page.locator('#recent li');
+    await expect.poll(() => recent.first().innerText()).toMatch(/^0001\s+Khám Nhi\s+Quầy 2$/);
+    // The earlier 0001 of Khám Nội, called at Quầy 1, says its own service.
+    expect(await recent.allInnerTexts()).toContainEqual(expect.stringMatching(/^0001\s+Khám Nội\s+Quầy 1$/));
+    expect((await log()).calls.at(-1)).toMatchObject({ number: '0001', service: 'Khám Nhi', counter: 2 });
+    // Each text fits its row on a 1280×720 screen: the service name is cut with an ellipsis, never the number.
+    const overflow = await page.$$eval('#recent li', (lis) => lis.some((li) => li.scrollWidth > li.clientWidth + 1));
+    expect(overflow).toBe(false);
   });
 });
