@@ -531,12 +531,13 @@ function valueAt(root: unknown, path: Array<string | number>): unknown {
 
 /**
  * The one allowed value a mistyped one most likely meant (README's `generic` for `generic-astm`,
- * `http-jsn`, a wrong case), or null when none or several are as close.
+ * `cobas`, `http-jsn`, a wrong case), or null when none or several are as close.
  */
 export function closest(value: string, allowed: string[]): string | null {
   const v = value.toLowerCase();
   if (v.length >= 3) {
-    const extended = allowed.filter((a) => a.toLowerCase().startsWith(v) || a.toLowerCase().endsWith(v));
+    // A part of one allowed value (generic, cobas), or one with something added (warning → warn).
+    const extended = allowed.filter((a) => a.toLowerCase().includes(v) || (a.length >= 3 && v.startsWith(a.toLowerCase())));
     if (extended.length === 1) return extended[0]!;
     if (extended.length > 1) return null;
   }

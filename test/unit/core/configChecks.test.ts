@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, type LoadOptions } from '../../../agent/config/load.ts';
+import { closest, ConfigError, loadConfig, type LoadOptions } from '../../../agent/config/load.ts';
 import { formatProblem } from '../../../agent/config/types.ts';
 import { viProblemMessage } from '../../../kiosk/console/serverText.js';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -63,6 +63,17 @@ describe('device profiles', () => {
     expect(problems).toContain(`${file}:8:14 devices.xn.profile: unknown profile "generic"; did you mean generic-astm? known: generic-astm, sysmex-xn, roche-cobas-c, cepheid-genexpert`);
     expect(problems).toContain(`${file}:12:14 devices.bc.profile: unknown profile "Generic"; did you mean generic-hl7? known: generic-hl7, mindray-bc`);
     expectVietnamese(problems[0]!.replace(/^.*?profile: /, ''));
+  });
+
+  it('guesses from a part, an addition, a typo or the case, and only when one value is that close', () => {
+    const profiles = ['generic-astm', 'sysmex-xn', 'roche-cobas-c', 'cepheid-genexpert'];
+    expect(closest('cobas', profiles)).toBe('roche-cobas-c');
+    expect(closest('SYSMEX-XN', profiles)).toBe('sysmex-xn');
+    expect(closest('warning', ['fatal', 'error', 'warn', 'info'])).toBe('warn');
+    expect(closest('http-jsn', ['http-json', 'mqtt-uplink'])).toBe('http-json');
+    expect(closest('tcp', ['tcp-server', 'tcp-client', 'serial'])).toBeNull();
+    expect(closest('xn', profiles)).toBeNull();
+    expect(closest('beckman', profiles)).toBeNull();
   });
 
   it('keeps the plain list when nothing is close (or several are)', () => {
