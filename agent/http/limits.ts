@@ -3,6 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { PeerAllowList, unmapIpv4 } from '../net/peers.ts';
+import { connectionsRefused, LISTENER_REFUSAL_WINDOW_MS, RefusalLog } from '../net/refusalLog.ts';
 import { serverTlsOptions, type TlsServerSettings } from '../net/tls.ts';
 import type { HttpLimits } from './settings.ts';
 
@@ -19,9 +20,6 @@ export const routeLimits = {
   config: 1024 * 1024,
 } as const;
 
-/** Refusals are logged once per address and reason in this window, with the count since. */
-const REFUSAL_LOG_WINDOW_MS = 10 * 60_000;
-
 /** The box's own browsers (kiosk, call screen on the box) are always admitted, and not counted in `maxConnections`. */
 const THE_BOX = ['127.0.0.1', '::1'];
 
@@ -33,14 +31,22 @@ const THE_BOX = ['127.0.0.1', '::1'];
  */
 export class ConnectionGuard {
   private readonly perPeer = new Map<string, number>();
-  private readonly logged = new Map<string, { at: number; since: number }>();
+  /** Like every other listener's: a refused address's first connection in full, then a summary a minute. */
+  private readonly refusals: RefusalLog;
   readonly refused = { 'not-allowed': 0, 'too-many-from-peer': 0, 'too-many': 0 };
 
   constructor(
     private readonly allow: PeerAllowList,
     private readonly limits: Pick<HttpLimits, 'maxConnections' | 'maxConnectionsPerPeer'>,
-    private readonly log: Logger,
-  ) {}
+    log: Logger,
+  ) {
+    this.refusals = new RefusalLog(log, LISTENER_REFUSAL_WINDOW_MS);
+  }
+
+  /** Writes the refusal summaries still pending (the server closed). */
+  close(): void {
+    this.refusals.close();
+  }
 
   /** The allow-list from `http.allowedPeers` (absent: any; empty: the box only), with the box itself always in it. */
   static allowList(entries: string[] | undefined): PeerAllowList {
@@ -76,16 +82,7 @@ export class ConnectionGuard {
   private refuse(socket: Socket, reason: keyof ConnectionGuard['refused'], remote: string, detail: string): void {
     socket.destroy();
     this.refused[reason]++;
-    const key = `${reason} ${remote}`;
-    const now = Date.now();
-    const seen = this.logged.get(key);
-    if (seen && now - seen.at < REFUSAL_LOG_WINDOW_MS) {
-      seen.since++;
-      return;
-    }
-    if (this.logged.size > 1000) this.logged.clear();
-    this.logged.set(key, { at: now, since: 0 });
-    this.log.warn({ peer: remote, reason, ...(seen?.since ? { refusedSinceLastLine: seen.since } : {}) }, `HTTP connection refused: ${detail}`);
+    this.refusals.warn(`${reason} ${remote}`, { peer: remote, reason }, `HTTP connection refused: ${detail}`, connectionsRefused(remote, detail));
   }
 }
 

@@ -154,6 +154,7 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<LocalApi>
     loopback?.close();
     loopback?.closeIdleConnections();
   });
+  app.addHook('onClose', async () => connections.close());
   const listen = async (): Promise<void> => {
     await app.listen({ host: http.host, port: http.port });
     if (!http.tls || !http.loopbackPort) return;
