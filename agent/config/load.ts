@@ -158,9 +158,10 @@ function validateParsed(parsed: ParsedFile, problems: ConfigProblem[], options: 
   problems.push(...crossCheck(raw as unknown as AgentConfig, parsed));
   problems.push(...checkListenerSecurity(raw, parsed));
   problems.push(...checkExclusiveUse(raw as unknown as AgentConfig, parsed));
-  warnings.push(...checkQueueNumbering(raw as unknown as AgentConfig, parsed));
   if (problems.length) throw new ConfigError(dedupe(problems));
   const config = raw as unknown as AgentConfig;
+  // On a valid file only: the queue's shape is the schema's from here.
+  warnings.push(...checkQueueNumbering(config, parsed));
   if (!isAbsolute(config.box.dataDir)) config.box.dataDir = resolve(baseDir, config.box.dataDir);
   resolveTlsPaths(config, baseDir);
   return { config, file: absolute, baseDir, warnings };
