@@ -56,6 +56,8 @@ export class OutboxForwarder {
   private pumping = false;
   private pumpAgain = false;
   private idleWaiters: Array<() => void> = [];
+  /** Since when deliveries fail, and how many attempts did: the outage's one warning and its end. */
+  private failing: { since: number; attempts: number } | null = null;
 
   constructor(
     private readonly destination: Destination,
@@ -224,6 +226,10 @@ export class OutboxForwarder {
     const dest = this.destination.id;
     if (outcome.result === 'ok') {
       await this.outbox.markDone(item.outboxId);
+      if (this.failing) {
+        this.log.info({ failedAttempts: this.failing.attempts, since: new Date(this.failing.since).toISOString() }, `delivering again after ${this.failing.attempts} failed attempt(s) over ${Math.round((this.clock.now() - this.failing.since) / 1000)} s`);
+        this.failing = null;
+      }
       this.stats.delivered++;
       this.stats.lastSuccessMs = this.clock.now();
       this.bus.emit('outbox.delivered', { destination: dest, outboxId: item.outboxId, journalId: item.journalId, source: item.source });
@@ -238,7 +244,15 @@ export class OutboxForwarder {
       await this.outbox.markRetry(item.outboxId, this.clock.now() + delay, outcome.reason);
       this.stats.retried++;
       this.stats.lastError = outcome.reason;
-      this.log.info({ outboxId: item.outboxId, attempts: item.attempts + 1, retryInMs: delay, reason: outcome.reason }, 'delivery failed; will retry');
+      // An outage is one warning, not a line per item and attempt (a day offline would be thousands).
+      const fields = { outboxId: item.outboxId, attempts: item.attempts + 1, retryInMs: delay, reason: outcome.reason };
+      if (this.failing) {
+        this.failing.attempts++;
+        this.log.debug(fields, 'delivery failed; will retry');
+      } else {
+        this.failing = { since: this.clock.now(), attempts: 1 };
+        this.log.warn(fields, 'delivery failed; items wait on disk and are retried with backoff (further failures at debug until one succeeds)');
+      }
       this.bus.emit('outbox.failed', { destination: dest, outboxId: item.outboxId, error: outcome.reason, permanent: false });
     }
   }
