@@ -4,7 +4,7 @@ import { MllpDecoder, mllpFrame } from '../../agent/his/mllpClient.ts';
 import { pathToFileURL } from 'node:url';
 import { hl7Segment } from '../helpers/hl7Fixtures.ts';
 import { startRestartableHttpServer } from './restartableHttpServer.ts';
-import { syntheticCccdFor } from './vssGateway.ts';
+import { demoInsuranceCode } from './vssGateway.ts';
 
 /**
  * Plays a hospital information system with an HTTPS/JSON API (the field names the his-http
@@ -124,7 +124,8 @@ export async function startHisSim(options: HisSimOptions = {}): Promise<HisSim> 
       const cccd = String(b.cccd ?? '');
       if (!/^\d{12}$/.test(cccd)) return json(res, 200, { maKetQua: '205' });
       const year = new Date().getUTCFullYear();
-      const code = cccd.startsWith(syntheticCccdFor('').slice(0, 9)) ? cccd.slice(9) : '000';
+      // The same outcomes as the gateway simulator (its demo patients and synthetic numbers).
+      const code = demoInsuranceCode(cccd);
       const card = ['000', '001', '002', '003', '004', '010'].includes(code)
         ? { maThe: `DN47979${cccd.slice(-8)}`, maDKBD: '79001', gtTheTu: code === '010' ? `01/01/${year - 2}` : `01/01/${year}`, gtTheDen: code === '010' ? `31/12/${year - 1}` : `31/12/${year}` }
         : {};
