@@ -149,6 +149,10 @@ function validateParsed(parsed: ParsedFile, problems: ConfigProblem[], options: 
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError([{ file: absolute, line: 1, column: 1, field: '', message: 'the file must be a YAML mapping (key: value lines)' }]);
   }
+  if (!('version' in raw) && !('box' in raw) && Object.keys(raw).length > 0 && Object.values(raw).every((v) => v === null || typeof v !== 'object')) {
+    // check-config run on secrets.yaml instead of the configuration: one sentence, not one per key.
+    throw new ConfigError([{ file: absolute, line: 1, column: 1, field: '', message: 'this looks like a secrets file (the values "!secret NAME" refers to), not a configuration: check the configuration that uses it' }]);
+  }
   const baseDir = dirname(absolute);
   const warnings: ConfigProblem[] = [];
   const secrets = resolveSecrets(raw, parsed, baseDir, problems, warnings, options);

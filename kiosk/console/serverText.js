@@ -166,6 +166,7 @@ const PROBLEMS = [
   [/^services "([^"]*)" and "([^"]*)" are both numbered (\S+)… and share counter (.+): the voice calls only the number, so give one of them another prefix$/, 'dịch vụ "$1" và "$2" đều đánh số $3… và cùng gọi ở quầy $4: loa chỉ đọc số, nên hãy đặt cho một trong hai dịch vụ một tiền tố khác ("prefix")'],
   [/^warning: (.*)$/s, (_m, rest) => `cảnh báo: ${viProblemMessage(rest)}`],
   [/^cannot read the file \((.*)\)$/, 'không đọc được tệp ($1)'],
+  [/^this looks like a secrets file \(the values "!secret NAME" refers to\), not a configuration: check the configuration that uses it$/, 'tệp này có vẻ là tệp bí mật (các giá trị mà "!secret TÊN" trỏ tới), không phải tệp cấu hình: hãy kiểm tra tệp cấu hình dùng nó'],
   [/^the file must be a YAML mapping \(key: value lines\)$/, 'tệp phải là một ánh xạ YAML (các dòng khoá: giá trị)'],
   [/^YAML: Map keys must be unique.*$/, 'lỗi YAML: một khoá xuất hiện hai lần trong cùng một khối'],
   [/^YAML: Nested mappings are not allowed in compact mappings.*$/, 'lỗi YAML: không được lồng khối khoá: giá trị trên cùng một dòng (thiếu xuống dòng hoặc dấu ngoặc?)'],

@@ -113,6 +113,12 @@ devices:
     ]);
   });
 
+  it('says a secrets file is not a configuration, in one line', () => {
+    const report = checkConfigReport(join(EXAMPLES, 'secrets.example.yaml'));
+    expect(report).toEqual({ ok: false, lines: [`${resolve(EXAMPLES, 'secrets.example.yaml')}:1:1 (top level): this looks like a secrets file (the values "!secret NAME" refers to), not a configuration: check the configuration that uses it`] });
+    expect(viProblemMessage(report.lines[0]!.replace(/^.*\(top level\): /, ''))).toMatch(/^tệp này có vẻ là tệp bí mật/);
+  });
+
   it('names the example beside a secrets file', () => {
     expect(exampleOf('/etc/edge-agent/secrets.yaml')).toBe('/etc/edge-agent/secrets.example.yaml');
     expect(exampleOf('/etc/edge-agent/box-secrets')).toBe('/etc/edge-agent/box-secrets.example');
