@@ -32,6 +32,7 @@ afterAll(async () => {
 
 async function openKiosk(query = '', token = TOKEN): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1080, height: 1920 }, hasTouch: true });
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: kiosk.url });
   await page.goto(`${kiosk.url}/kiosk/?token=${token}${query}`);
   return page;
 }
@@ -183,6 +184,19 @@ describe('QR scanner (keyboard wedge) after the patient touched the screen', () 
       await page.close();
     });
   }
+
+  it('a code entered as text (a scanner in Unicode mode, or a QR text pasted with Ctrl+V in the demo) is read too', async () => {
+    const { page, identified, errors } = await watchedKiosk();
+    await page.locator('#go-noid').tap();
+    await page.waitForSelector('#services:not([hidden])');
+    await page.evaluate((qr) => navigator.clipboard.writeText(qr), QR_1940);
+    await page.keyboard.press('Control+V');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.getElementById('greeting-name')?.textContent === 'Xin chào ông/bà Phạm Văn Cụ');
+    expect(identified).toEqual([{ qr: QR_1940 }]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 
   it('a button the patient just touched keeps no focus: Space and Enter alone press nothing', async () => {
     const { page, identified, errors } = await watchedKiosk();
