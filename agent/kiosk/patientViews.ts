@@ -7,11 +7,12 @@ import type { KioskIdentity } from './identitySessions.ts';
  * insurance card number or the staff notes the box keeps for the check-in.
  */
 
-/** The greeting: the name read from the chip or QR, or the last three digits of a typed number. */
+/** The greeting: the name read from the chip or QR ("Xin chào ông/bà …"); none for a typed number ("Xin chào quý khách"). */
 export interface GreetingView {
   identityRef: string;
-  /** '' for a typed number (the page then greets "số CCCD …234"). */
+  /** '' for a typed number: the page then greets "quý khách", never by the number. */
   name: string;
+  /** Kept for API clients; the page no longer shows it (a number is no salutation). */
   idLast3: string;
   source: 'chip' | 'qr' | 'typed';
   /** The earlier reference (typed or QR) this chip read replaces. */

@@ -201,7 +201,8 @@ async function issue(claim) {
     $('ticket-ahead').textContent = r.ahead > 0 ? `Trước bạn còn ${r.ahead} người` : 'Bạn là người tiếp theo';
     show('ticket');
   } catch (err) {
-    message('Chưa lấy được số.', `${err.message}. Xin mời đến quầy tiếp đón.`);
+    // Only the box's own Vietnamese sentences (too many tickets, card read expired) are shown as they are.
+    message('Chưa lấy được số.', `${err.status === 429 || err.status === 410 ? `${err.message} ` : ''}Xin mời đến quầy tiếp đón.`);
   }
 }
 
@@ -281,7 +282,8 @@ for (const type of ['pointerup', 'click', 'touchend']) document.addEventListener
 window.addEventListener('keydown', (e) => {
   if (isTextField(document.activeElement)) return;
   if (e.ctrlKey || e.altKey || e.metaKey) return; // a scanner's Unicode entry (Ctrl+Shift+U…) is the input method's
-  if (e.key === 'Enter') {
+  if (e.key === 'Enter' || e.key === 'Tab') {
+    // Enter ends a code (Tab too, for a scanner set to that suffix); neither may reach a button.
     e.preventDefault();
     e.stopPropagation();
     void submitScan();
@@ -315,7 +317,8 @@ function connect() {
         $('reading-text').textContent = 'Đang đọc thẻ, xin giữ nguyên thẻ…';
         show('reading');
       } else if (e.body.state === 'error' || e.body.state === 'need-key') {
-        message(e.body.message, 'Bạn có thể thử lại, quét mã QR hoặc nhập số CCCD.');
+        // The box sends the Vietnamese sentence only; need-key already says what to do.
+        message(e.body.message, e.body.state === 'need-key' ? '' : 'Bạn có thể thử lại, quét mã QR hoặc nhập số CCCD.');
       }
     } else if (e.type === 'card/identity') {
       // The box sends only new reads: a new person, or the chip read after a typed number or QR
