@@ -1,14 +1,13 @@
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
-import { ConfigError, loadConfig } from './config/load.ts';
-import { formatProblem } from './config/types.ts';
+import { checkConfigReport } from './config/load.ts';
 import { hashPassword } from './http/password.ts';
 
 const USAGE = `edge-agent — the hospital department edge runtime
 
   edge-agent start [--config FILE] [--no-sim]   run the agent (npm start adds the demo simulators);
                                                 no FILE yet: the first-run setup page on port 8080
-  edge-agent check-config FILE                  print every problem as FILE:LINE:COLUMN field: message
+  edge-agent check-config [--example] FILE      print every problem as FILE:LINE:COLUMN field: message, and warnings;
+                                                --example: a shipped example (its .example secrets, placeholders warned)
   edge-agent hash-password [PASSWORD]           print a console password hash for the secrets file
                                                 (reads the password from standard input if not given)
   edge-agent card read [--reader NAME] (--qr TEXT | --mrz TEXT | --can DIGITS) [--dg2] [--show-pii]
@@ -88,20 +87,16 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function checkConfig(args: string[]): number {
-  const file = args[0];
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { example: { type: 'boolean', default: false } } });
+  const file = positionals[0];
   if (!file) {
-    process.stderr.write('usage: edge-agent check-config FILE\n');
+    process.stderr.write('usage: edge-agent check-config [--example] FILE\n');
     return 2;
   }
-  try {
-    const { config } = loadConfig(file);
-    process.stdout.write(`${resolve(file)}: OK (${Object.keys(config.devices).length} devices, ${Object.keys(config.destinations).length} destinations)\n`);
-    return 0;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    for (const p of err.problems) process.stdout.write(`${formatProblem(p)}\n`);
-    return 1;
-  }
+  // Problems, or the warnings then "FILE: OK (…)"; --example: a shipped example and its .example secrets.
+  const report = checkConfigReport(file, { example: values.example });
+  process.stdout.write(`${report.lines.join('\n')}\n`);
+  return report.ok ? 0 : 1;
 }
 
 async function certs(args: string[]): Promise<number> {

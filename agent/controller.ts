@@ -18,7 +18,7 @@ import { TicketQueue } from './queue/ticketQueue.ts';
 import { EventBus } from './bus.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { loadConfig } from './config/load.ts';
-import type { AgentConfig, DestinationConfig, DeviceConfig } from './config/types.ts';
+import { formatProblem, type AgentConfig, type DestinationConfig, type DeviceConfig } from './config/types.ts';
 import { DeviceAlarms } from './deviceAlarms.ts';
 import { DEFAULT_BATCH_MAX_BYTES, OutboxForwarder } from './forward/forwarder.ts';
 import { routesTaking, type Destination, type DestinationContext } from './forward/destination.ts';
@@ -112,6 +112,8 @@ export class Agent implements RuntimeView {
     this.configFile = loaded.file;
     const c = this.config;
     this.log.level = c.log.level;
+    // Warnings do not stop the agent (check-config prints the same lines).
+    for (const w of loaded.warnings) this.log.warn({ field: w.field }, `configuration warning: ${formatProblem(w)}`);
     const storeAlarms = new StoreAlarms(this.bus, this.log.child({ module: 'store' }), c.retention);
     this.log.info({ box: c.box.id, facility: c.box.facility, config: loaded.file }, 'starting');
 

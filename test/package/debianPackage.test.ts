@@ -72,7 +72,10 @@ async function configureFromTheExample(): Promise<void> {
   const hash = await hashPassword(PASSWORD);
   const secrets = readFileSync(join(root, 'usr/share/doc/edge-agent/examples/secrets.example.yaml'), 'utf8')
     .replace(/^(admin_password_hash|lan_call_screen_hall_hash|lan_call_screen_lab_hash): .*$/gm, (_line, key: string) => `${key}: "${hash}"`)
-    .replace(/^poc_token: .*$/m, `poc_token: "${POC_TOKEN}"`);
+    .replace(/^poc_token: .*$/m, `poc_token: "${POC_TOKEN}"`)
+    // check-config refuses the example's placeholders: real-looking values for the other two.
+    .replace(/^province_password: .*$/m, 'province_password: "pkg-test-province-7Qm2vX"')
+    .replace(/^his_authorization: .*$/m, 'his_authorization: "Bearer pkg-test-his-9Xc4Lp"');
   writeFileSync(join(root, 'etc/edge-agent/secrets.yaml'), secrets);
   inRoot('chown edge-agent:edge-agent /etc/edge-agent/config.yaml /etc/edge-agent/secrets.yaml && chmod 0640 /etc/edge-agent/secrets.yaml');
   // The example's TLS listener: a box CA and server certificate made on the box.

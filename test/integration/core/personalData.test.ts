@@ -154,14 +154,8 @@ describe('inline secrets', () => {
 
   it('are absent from every shipped configuration: the demo and the examples load', () => {
     expect(() => loadConfig('config/demo.yaml')).not.toThrow();
-    const { dir: ex, cleanup: done } = tempDir('edge-example-');
-    try {
-      copyFileSync('config/examples/district-lab.yaml', join(ex, 'district-lab.yaml'));
-      copyFileSync('config/examples/secrets.example.yaml', join(ex, 'secrets.yaml'));
-      expect(() => loadConfig(join(ex, 'district-lab.yaml'))).not.toThrow();
-    } finally {
-      done();
-    }
+    // The example as shipped: its secrets from secrets.example.yaml, whose placeholders a box refuses.
+    expect(() => loadConfig('config/examples/district-lab.yaml', { example: true })).not.toThrow();
   });
 });
 
