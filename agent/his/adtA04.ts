@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { controlIdFor, hl7TimeFromIso } from '../../drivers/hl7/ack.ts';
+import { escapeHl7 } from '../../drivers/hl7/message.ts';
 import type { HisCheckIn } from './contract.ts';
 
 /**
@@ -18,24 +19,6 @@ export interface AdtA04Options {
   processingId?: 'P' | 'T' | 'D';
 }
 
-/** HL7 escape sequences (v2.5 2.7.4) for text that may hold the delimiters. */
-export function escapeHl7(text: string): string {
-  return text.replace(/\\/g, '\\E\\').replace(/\|/g, '\\F\\').replace(/\^/g, '\\S\\').replace(/&/g, '\\T\\').replace(/~/g, '\\R\\').replace(/[\r\n]+/g, ' ');
-}
-
-/** MSH-10 from the idempotency key: deterministic and at most 20 characters (the ST length many receivers enforce). */
-export function controlIdFor(idempotencyKey: string): string {
-  return `K${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 19).toUpperCase()}`;
-}
-
-/** '2026-11-22T07:31:05.120+07:00' → '20261122073105+0700' (the local time as written, with its offset). */
-export function hl7Timestamp(iso: string): string {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2})?$/.exec(iso);
-  if (!m) return iso.replace(/\D/g, '').slice(0, 14);
-  const zone = !m[7] || m[7] === 'Z' ? '+0000' : m[7].replace(':', '');
-  return `${m[1]}${m[2]}${m[3]}${m[4]}${m[5]}${m[6]}${zone}`;
-}
-
 /** Vietnamese names are written family, middle, given: 'Nguyễn Văn An' → XPN 'Nguyễn^An^Văn'. */
 export function vietnameseXpn(fullName: string): string {
   const parts = fullName.normalize('NFC').trim().split(/\s+/).filter(Boolean);
@@ -44,7 +27,7 @@ export function vietnameseXpn(fullName: string): string {
   const family = parts[0]!;
   const given = parts[parts.length - 1]!;
   const middle = parts.slice(1, -1).join(' ');
-  return [family, given, middle].map(escapeHl7).join('^').replace(/\^+$/, '');
+  return [family, given, middle].map((p) => escapeHl7(p)).join('^').replace(/\^+$/, '');
 }
 
 const SEX: Record<string, string> = { male: 'M', female: 'F', unknown: 'U' };
@@ -60,7 +43,7 @@ export function buildAdtA04(checkIn: HisCheckIn, idempotencyKey: string, now: st
     escapeHl7(options.sendingFacility ?? ''),
     escapeHl7(options.receivingApplication ?? 'HIS'),
     escapeHl7(options.receivingFacility ?? ''),
-    hl7Timestamp(now),
+    hl7TimeFromIso(now),
     '',
     'ADT^A04^ADT_A01',
     controlId,
@@ -73,7 +56,7 @@ export function buildAdtA04(checkIn: HisCheckIn, idempotencyKey: string, now: st
     'VNM',
     'UNICODE UTF-8',
   ].join('|');
-  const evn = ['EVN', 'A04', hl7Timestamp(checkIn.ticket.issuedAt)].join('|');
+  const evn = ['EVN', 'A04', hl7TimeFromIso(checkIn.ticket.issuedAt)].join('|');
   const pid = [
     'PID',
     '1',
@@ -96,36 +79,9 @@ export function buildAdtA04(checkIn: HisCheckIn, idempotencyKey: string, now: st
   pv1[2] = 'O'; // outpatient
   pv1[3] = escapeHl7(checkIn.service.code) + (checkIn.service.name ? `^^^^^^^^${escapeHl7(checkIn.service.name)}` : '');
   pv1[19] = escapeHl7(checkIn.ticket.number); // visit number: the queue ticket
-  pv1[44] = hl7Timestamp(checkIn.ticket.issuedAt);
+  pv1[44] = hl7TimeFromIso(checkIn.ticket.issuedAt);
   // ADT_A01 has no SCH segment: a booked appointment's id travels as the alternate visit id.
   if (checkIn.appointmentId) pv1[50] = escapeHl7(checkIn.appointmentId);
   const segments = [msh, evn, pid, pv1.join('|').replace(/\|+$/, '')];
   return { message: segments.join('\r') + '\r', controlId };
-}
-
-export interface Hl7Ack {
-  /** MSA-1: AA/AE/AR (original mode) or CA/CE/CR (enhanced mode commit acknowledgements). */
-  code: string;
-  /** MSA-2: the control id of the message acknowledged. */
-  controlId: string;
-  /** MSA-3 or ERR text. */
-  text: string;
-}
-
-export class Hl7AckError extends Error {
-  readonly code = 'HIS_HL7_BAD_ACK';
-}
-
-/** Reads MSA from an acknowledgement message (segments separated by CR; LF tolerated). */
-export function parseAck(message: string): Hl7Ack {
-  const segments = message.split(/\r\n|\r|\n/).filter(Boolean);
-  const msh = segments.find((s) => s.startsWith('MSH'));
-  if (!msh || msh.length < 4) throw new Hl7AckError('acknowledgement without MSH');
-  const sep = msh[3]!;
-  const msa = segments.find((s) => s.startsWith(`MSA${sep}`));
-  if (!msa) throw new Hl7AckError('acknowledgement without MSA');
-  const f = msa.split(sep);
-  const err = segments.find((s) => s.startsWith(`ERR${sep}`));
-  const errText = err ? err.split(sep).slice(1).filter(Boolean).join(' ') : '';
-  return { code: (f[1] ?? '').trim(), controlId: (f[2] ?? '').trim(), text: [f[3] ?? '', errText].filter(Boolean).join(' ').trim() };
 }

@@ -2,7 +2,8 @@ import { isoWithOffset } from '../clock.ts';
 import type { DeliveryOutcome, Destination, DestinationContext, DestinationFactory, OutboxItem } from '../forward/destination.ts';
 import { buildAdtA04, type AdtA04Options } from './adtA04.ts';
 import type { HisCheckIn } from './contract.ts';
-import { MllpClient } from './mllpClient.ts';
+import { MllpSender, MllpSendError } from '../../drivers/hl7/mllpSender.ts';
+import type { Logger } from 'pino';
 import { scrubPersonal } from './scrub.ts';
 
 export interface HisHl7Config extends AdtA04Options {
@@ -18,19 +19,20 @@ export interface HisHl7Config extends AdtA04Options {
  * connection or a refused connect → retry with the same control id.
  */
 export class HisHl7Destination implements Destination {
-  private readonly client: MllpClient;
+  private readonly sender: MllpSender;
 
   constructor(
     readonly id: string,
     private readonly config: HisHl7Config,
+    log: Logger,
     /** MSH-7 in the box's local time with its offset. */
     private readonly now: () => string = () => isoWithOffset(Date.now(), 'Asia/Ho_Chi_Minh'),
   ) {
-    this.client = new MllpClient({ host: config.host, port: config.port, connectTimeoutMs: config.connectTimeoutMs, ackTimeoutMs: config.ackTimeoutMs });
+    this.sender = new MllpSender({ host: config.host, port: config.port, peer: 'HIS', connectTimeoutMs: config.connectTimeoutMs ?? 5_000, ackTimeoutMs: config.ackTimeoutMs ?? 10_000, log });
   }
 
   async stop(): Promise<void> {
-    this.client.close();
+    this.sender.close();
   }
 
   async deliver(item: OutboxItem, signal: AbortSignal): Promise<DeliveryOutcome> {
@@ -41,9 +43,10 @@ export class HisHl7Destination implements Destination {
     const { message, controlId } = buildAdtA04(checkIn, item.idempotencyKey, this.now(), this.config);
     let ack;
     try {
-      ack = await this.client.send(message, controlId, signal);
+      ack = await this.sender.send(message, controlId, signal);
     } catch (err) {
-      return { result: 'retry', reason: `${this.config.host}:${this.config.port}: ${(err as Error).message}` };
+      if (!(err instanceof MllpSendError)) throw err;
+      return { result: 'retry', reason: `${this.config.host}:${this.config.port}: ${err.message}` };
     }
     const text = scrubPersonal(ack.text, checkIn.identity);
     if (ack.code === 'AA' || ack.code === 'CA') return { result: 'ok', detail: `ACK ${ack.code} ${controlId}` };
@@ -54,5 +57,5 @@ export class HisHl7Destination implements Destination {
 
 export const hisHl7DestinationFactory: DestinationFactory<HisHl7Config> = {
   type: 'his-hl7',
-  create: (ctx: DestinationContext, config: HisHl7Config) => new HisHl7Destination(ctx.id, config, () => isoWithOffset(Date.now(), ctx.box?.timezone ?? 'Asia/Ho_Chi_Minh')),
+  create: (ctx: DestinationContext, config: HisHl7Config) => new HisHl7Destination(ctx.id, config, ctx.log, () => isoWithOffset(Date.now(), ctx.box?.timezone ?? 'Asia/Ho_Chi_Minh')),
 };

@@ -1,12 +1,20 @@
+import { createHash } from 'node:crypto';
 import { isoWithOffset } from '../../agent/clock.ts';
-import { escapeHl7, type Hl7Delimiters, type Hl7Header, DEFAULT_DELIMITERS } from './message.ts';
+import { comp, escapeHl7, parseHl7, segment, type Hl7Delimiters, type Hl7Header, type Hl7Message, DEFAULT_DELIMITERS } from './message.ts';
 
 export type AckCode = 'AA' | 'AE' | 'AR' | 'CA' | 'CE' | 'CR';
 
 /** HL7 time stamp YYYYMMDDHHMMSS+ZZZZ in the given zone. */
 export function hl7Time(ms: number, timeZone: string): string {
-  const iso = isoWithOffset(ms, timeZone); // 2026-11-22T17:05:00.000+07:00
-  return iso.slice(0, 19).replace(/[-T:]/g, '') + iso.slice(23).replace(':', '');
+  return hl7TimeFromIso(isoWithOffset(ms, timeZone));
+}
+
+/** '2026-11-22T07:31:05.120+07:00' → '20261122073105+0700': the local time as written, with its offset ('Z' → +0000). */
+export function hl7TimeFromIso(iso: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2})?$/.exec(iso);
+  if (!m) return iso.replace(/\D/g, '').slice(0, 14);
+  const zone = !m[7] || m[7] === 'Z' ? '+0000' : m[7].replace(':', '');
+  return `${m[1]}${m[2]}${m[3]}${m[4]}${m[5]}${m[6]}${zone}`;
 }
 
 export interface ReplyOptions {
@@ -67,4 +75,49 @@ export function buildAck(
     segments.push(['ERR', `${d.component}${d.component}${d.component}${errCode}${d.subcomponent}${text}${d.subcomponent}HL70357`, '', `${errCode}${d.component}${text}${d.component}HL70357`, 'E', '', '', text].join(f));
   }
   return segments.join('\r') + '\r';
+}
+
+/** What a sender needs from an acknowledgement: MSA-1, MSA-2 and the receiver's reason. */
+export interface Hl7Ack {
+  /** AA/AE/AR (original mode) or CA/CE/CR (enhanced mode commit acknowledgements). */
+  code: string;
+  /** MSA-2: the control id of the message acknowledged. */
+  controlId: string;
+  /** MSA-3 and the ERR segment's text (ERR-8 user message, else ERR-3.2 v2.5, else ERR-1.4's v2.3 text), joined when they differ. */
+  text: string;
+}
+
+export class Hl7AckError extends Error {
+  readonly code = 'HL7_BAD_ACK';
+}
+
+/** Reads an acknowledgement in the receiver's own delimiters (segments split on CR, LF tolerated). */
+export function parseAck(text: string): Hl7Ack {
+  if (!text.startsWith('MSH')) throw new Hl7AckError('acknowledgement without MSH');
+  let msg: Hl7Message;
+  try {
+    msg = parseHl7(text.replace(/\r\n|\n/g, '\r'));
+  } catch (err) {
+    throw new Hl7AckError(`unreadable acknowledgement: ${(err as Error).message}`);
+  }
+  const msa = segment(msg, 'MSA');
+  if (!msa) throw new Hl7AckError('acknowledgement without MSA');
+  const err = segment(msg, 'ERR');
+  // ERR-1.4 (v2.3) is code&text&system: its text is the second subcomponent.
+  const errText = comp(msg, err, 8) || comp(msg, err, 3, 2) || (comp(msg, err, 1, 4).split(msg.delimiters.subcomponent)[1] ?? '');
+  const texts = [comp(msg, msa, 3), errText].map((t) => t.trim()).filter(Boolean);
+  return { code: comp(msg, msa, 1).trim(), controlId: comp(msg, msa, 2).trim(), text: [...new Set(texts)].join(' ') };
+}
+
+/**
+ * MSH-10 from the outbox idempotency key, so a retry after an unknown outcome carries the same
+ * id and the receiver can drop the repeat (HL7 v2.5 2.10.2); at most 20 characters (the ST
+ * length many receivers enforce). Keys that are digests already (results `res2:<hex>`, reports
+ * `rep:<hex>`) keep their first 20 hex digits; any other key is hashed, never cut (two keys
+ * sharing a prefix must not share an id).
+ */
+export function controlIdFor(idempotencyKey: string): string {
+  const digest = /^[a-z0-9]+:([0-9a-f]{20,})$/.exec(idempotencyKey);
+  if (digest) return digest[1]!.slice(0, 20);
+  return `K${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 19).toUpperCase()}`;
 }

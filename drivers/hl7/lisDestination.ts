@@ -1,10 +1,9 @@
-import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { DeliveryOutcome, Destination, DestinationFactory, OutboxItem } from '../../agent/forward/destination.ts';
 import { encodeText } from '../lab/encoding.ts';
 import type { LabReport, LabResult } from '../lab/result.ts';
-import { MllpDecoder, mllpFrame } from './mllp.ts';
-import { comp, parseHl7, segment } from './message.ts';
+import { controlIdFor } from './ack.ts';
+import { MllpSender, MllpSendError } from './mllpSender.ts';
 import { buildOru, reportOf, type OruSettings } from './oru.ts';
 
 /** MSH-3/4 (us), MSH-5/6 (the LIS), MSH-12 and the zone of MSH-7 come from OruSettings. */
@@ -16,11 +15,6 @@ export interface Hl7LisConfig extends OruSettings {
   /** Send names and texts without Vietnamese diacritics (for a LIS that cannot store them). */
   stripDiacritics?: boolean;
   format?: LisFormat;
-}
-
-/** MSH-10 from the idempotency key: a retry carries the same control id, so the LIS can drop it. */
-export function controlIdFor(key: string): string {
-  return key.replace(/^(res2?|rep):/, '').replace(/[^A-Za-z0-9]/g, '').slice(0, 20);
 }
 
 /**
@@ -50,110 +44,36 @@ export function messageFor(item: OutboxItem, cfg: Hl7LisConfig, nowMs: number): 
 }
 
 /**
- * Results to the LIS as ORU^R01 over one kept-open MLLP connection. ACKs are matched by MSA-2,
- * never by position; after an ACK timeout the connection is closed, so a late ACK can never
- * confirm the next message (Mirth issues 1441, 2070). AA/CA → delivered; AE/AR → parked with the
- * LIS's reason; no answer or a broken connection → retried with the same control id.
+ * Results to the LIS as ORU^R01 over the box's HL7 sender (mllpSender.ts: one kept-open
+ * connection, ACKs matched by MSA-2). AA/CA → delivered; AE/AR → parked with the LIS's reason;
+ * no answer or a broken connection → retried with the same control id.
  */
 export class Hl7LisDestination implements Destination {
-  private socket: Socket | null = null;
-  private connecting: Promise<Socket> | null = null;
-  private readonly waiting = new Map<string, (ack: { code: string; text: string }) => void>();
+  private readonly sender: MllpSender;
 
   constructor(
     readonly id: string,
     private readonly config: Hl7LisConfig,
-    private readonly log: Logger,
-  ) {}
+    log: Logger,
+  ) {
+    this.sender = new MllpSender({ host: config.host, port: config.port, peer: 'LIS', connectTimeoutMs: (config.connectTimeoutSeconds ?? 10) * 1000, ackTimeoutMs: (config.ackTimeoutSeconds ?? 30) * 1000, log });
+  }
 
   async stop(): Promise<void> {
-    this.drop();
+    this.sender.close();
   }
 
   async deliver(item: OutboxItem, signal: AbortSignal): Promise<DeliveryOutcome> {
     const message = messageFor(item, this.config, Date.now());
     if ('refused' in message) return { result: 'permanent', reason: message.refused };
-    const { controlId } = message;
-    let socket: Socket;
     try {
-      socket = await this.connection();
+      const ack = await this.sender.send(message.text, message.controlId, signal);
+      if (ack.code === 'AA' || ack.code === 'CA') return { result: 'ok', detail: `ACK ${ack.code}` };
+      return { result: 'permanent', reason: `LIS answered ${ack.code}${ack.text ? `: ${ack.text}` : ''}` };
     } catch (err) {
-      return { result: 'retry', reason: `LIS ${this.config.host}:${this.config.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+      if (err instanceof MllpSendError) return { result: 'retry', reason: err.message };
+      throw err;
     }
-    const timeoutMs = (this.config.ackTimeoutSeconds ?? 30) * 1000;
-    return new Promise<DeliveryOutcome>((resolve) => {
-      const finish = (outcome: DeliveryOutcome) => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        this.waiting.delete(controlId);
-        resolve(outcome);
-      };
-      const timer = setTimeout(() => {
-        // Unknown outcome: close so this ACK, if it ever comes, cannot be taken for another message's.
-        this.drop();
-        finish({ result: 'retry', reason: `no ACK from the LIS within ${timeoutMs / 1000} s; connection closed` });
-      }, timeoutMs);
-      const onAbort = () => finish({ result: 'retry', reason: 'aborted' });
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.waiting.set(controlId, (ack) => {
-        if (ack.code === 'AA' || ack.code === 'CA') finish({ result: 'ok', detail: `ACK ${ack.code}` });
-        else if (ack.code === 'CLOSED') finish({ result: 'retry', reason: ack.text });
-        else finish({ result: 'permanent', reason: `LIS answered ${ack.code}${ack.text ? `: ${ack.text}` : ''}` });
-      });
-      socket.write(mllpFrame(message.text));
-    });
-  }
-
-  private connection(): Promise<Socket> {
-    if (this.socket && !this.socket.destroyed) return Promise.resolve(this.socket);
-    this.connecting ??= new Promise<Socket>((resolve, reject) => {
-      const socket = connect({ host: this.config.host, port: this.config.port });
-      socket.setNoDelay(true);
-      socket.setKeepAlive(true, 30_000);
-      const timer = setTimeout(() => socket.destroy(new Error('connect timeout')), (this.config.connectTimeoutSeconds ?? 10) * 1000);
-      const decoder = new MllpDecoder(16 * 1024 * 1024);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        this.socket = socket;
-        this.connecting = null;
-        resolve(socket);
-      });
-      socket.on('data', (d: Buffer) => {
-        for (const m of decoder.push(d).messages) this.onAck(m.toString('utf8'));
-      });
-      socket.once('error', (err) => {
-        clearTimeout(timer);
-        this.connecting = null;
-        reject(err);
-      });
-      socket.once('close', () => {
-        if (this.socket === socket) this.socket = null;
-        for (const w of [...this.waiting.values()]) w({ code: 'CLOSED', text: 'the LIS closed the connection before answering' });
-      });
-    });
-    return this.connecting;
-  }
-
-  private onAck(text: string): void {
-    try {
-      const msg = parseHl7(text);
-      const msa = segment(msg, 'MSA');
-      const controlId = comp(msg, msa, 2);
-      const waiter = this.waiting.get(controlId);
-      if (!waiter) {
-        this.log.warn({ controlId }, 'ACK for no message in flight (late or foreign); ignored');
-        return;
-      }
-      const err = segment(msg, 'ERR');
-      waiter({ code: comp(msg, msa, 1), text: comp(msg, msa, 3) || comp(msg, err, 3, 2) || comp(msg, err, 1, 4) });
-    } catch (err) {
-      this.log.warn({ reason: (err as Error).message }, 'unreadable answer from the LIS ignored');
-    }
-  }
-
-  private drop(): void {
-    this.socket?.destroy();
-    this.socket = null;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
-import { MllpDecoder, mllpFrame } from '../../agent/his/mllpClient.ts';
+import { MllpDecoder, mllpFrame } from '../../drivers/hl7/mllp.ts';
 import { pathToFileURL } from 'node:url';
 import { hl7Segment } from '../helpers/hl7Fixtures.ts';
 import { startRestartableHttpServer } from './restartableHttpServer.ts';
@@ -179,7 +179,7 @@ async function startMllpAcker(port: number, host: string, messages: string[]): P
     socket.on('error', () => undefined);
     const decoder = new MllpDecoder();
     socket.on('data', (chunk: Buffer) => {
-      for (const frame of decoder.push(chunk)) {
+      for (const frame of decoder.push(chunk).messages) {
         const msg = frame.toString('utf8');
         messages.push(msg);
         const msh = msg.split('\r')[0] ?? '';

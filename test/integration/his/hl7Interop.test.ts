@@ -5,7 +5,7 @@ import { EventBus } from '../../../agent/bus.ts';
 import { systemClock } from '../../../agent/clock.ts';
 import { OutboxForwarder } from '../../../agent/forward/forwarder.ts';
 import { checkInJournalInput } from '../../../agent/his/contract.ts';
-import { controlIdFor } from '../../../agent/his/adtA04.ts';
+import { controlIdFor } from '../../../drivers/hl7/ack.ts';
 import { HisHl7Destination } from '../../../agent/his/hl7Destination.ts';
 import { openStore } from '../../../agent/store/store.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -45,7 +45,7 @@ describe('ADT^A04 against an independent HL7 implementation (python3-hl7)', () =
     const { dir, cleanup } = tempDir('edge-his-interop-');
     const { log } = capturingLogger();
     const store = await openStore({ dir, log });
-    const forwarder = new OutboxForwarder(new HisHl7Destination('his', { host: '127.0.0.1', port, ackTimeoutMs: 3_000 }), store.outbox, systemClock, log, new EventBus(), {
+    const forwarder = new OutboxForwarder(new HisHl7Destination('his', { host: '127.0.0.1', port, ackTimeoutMs: 3_000 }, log), store.outbox, systemClock, log, new EventBus(), {
       window: 1,
       ordered: true,
       attemptTimeoutMs: 5_000,

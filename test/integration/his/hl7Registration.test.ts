@@ -6,7 +6,7 @@ import { systemClock } from '../../../agent/clock.ts';
 import { OutboxForwarder } from '../../../agent/forward/forwarder.ts';
 import { checkInJournalInput, type HisCheckIn } from '../../../agent/his/contract.ts';
 import { HisHl7Destination } from '../../../agent/his/hl7Destination.ts';
-import { MllpDecoder, mllpFrame } from '../../../agent/his/mllpClient.ts';
+import { MllpDecoder, mllpFrame } from '../../../drivers/hl7/mllp.ts';
 import { openStore } from '../../../agent/store/store.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -36,7 +36,7 @@ async function startMllpHis(policy: (n: number, msg: string) => Reply, port = 0)
     });
     socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => {
-      for (const frame of decoder.push(chunk)) {
+      for (const frame of decoder.push(chunk).messages) {
         const msg = frame.toString('utf8');
         messages.push(msg);
         const controlId = msg.split('\r')[0]!.split('|')[9]!;
@@ -78,7 +78,7 @@ async function setup(port: number, ackTimeoutMs = 2_000) {
   const { dir, cleanup: rm } = tempDir('edge-his-hl7-');
   const { log, lines } = capturingLogger();
   const store = await openStore({ dir, log });
-  const dest = new HisHl7Destination('his', { host: '127.0.0.1', port, ackTimeoutMs, connectTimeoutMs: 1_000, sendingFacility: 'BV-DEMO' });
+  const dest = new HisHl7Destination('his', { host: '127.0.0.1', port, ackTimeoutMs, connectTimeoutMs: 1_000, sendingFacility: 'BV-DEMO' }, log);
   const forwarder = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), { window: 4, ordered: true, attemptTimeoutMs: 5_000, backoff: { initialMs: 30, maxMs: 150, jitter: 0.2 } });
   store.onEnqueued(() => forwarder.wake());
   forwarder.start();

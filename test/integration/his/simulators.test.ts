@@ -21,7 +21,7 @@ describe('the HIS simulator as the demo uses it', () => {
     const forwarders = [
       new OutboxForwarder(new HttpJsonDestination('central', { url: his.url }), store.outbox, systemClock, log, new EventBus(), opts),
       new OutboxForwarder(new HttpJsonDestination('lis', { url: `${his.baseUrl}/lis/results` }), store.outbox, systemClock, log, new EventBus(), opts),
-      new OutboxForwarder(new HisHl7Destination('his', { host: '127.0.0.1', port: his.hl7ListenPort! }), store.outbox, systemClock, log, new EventBus(), opts),
+      new OutboxForwarder(new HisHl7Destination('his', { host: '127.0.0.1', port: his.hl7ListenPort! }, log), store.outbox, systemClock, log, new EventBus(), opts),
     ];
     store.onEnqueued(() => forwarders.forEach((f) => f.wake()));
     forwarders.forEach((f) => f.start());

@@ -1,8 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildAdtA04, controlIdFor, escapeHl7, Hl7AckError, hl7Timestamp, parseAck, vietnameseXpn } from '../../../agent/his/adtA04.ts';
+import { buildAdtA04, vietnameseXpn } from '../../../agent/his/adtA04.ts';
 import type { HisCheckIn } from '../../../agent/his/contract.ts';
-import { MllpDecoder, mllpFrame } from '../../../agent/his/mllpClient.ts';
+import { controlIdFor, Hl7AckError, hl7TimeFromIso, parseAck } from '../../../drivers/hl7/ack.ts';
+import { escapeHl7 } from '../../../drivers/hl7/message.ts';
+import { MllpDecoder, mllpFrame } from '../../../drivers/hl7/mllp.ts';
 
 const CHECK_IN: HisCheckIn = {
   identity: { idNumber: '079085001234', fullName: 'Nguyễn Thị Minh Khai', dateOfBirth: '1985-03-07', sex: 'female', permanentAddress: 'Số 5 | Ngõ 3^B, Hà Nội' },
@@ -45,16 +47,20 @@ describe('ADT^A04 for a check-in', () => {
     expect(seg('EVN')[1]).toBe('A04');
   });
 
-  it('derives a stable control id of at most 20 characters', () => {
+  it('derives a stable control id of at most 20 characters, the same rule as the LIS sender', () => {
     expect(controlIdFor('k1')).toBe(controlIdFor('k1'));
     expect(controlIdFor('k1')).not.toBe(controlIdFor('k2'));
     expect(controlIdFor('x'.repeat(500)).length).toBeLessThanOrEqual(20);
+    // Two long keys that share their first 20 characters must not share an id (cutting would).
+    expect(controlIdFor(`checkin:2026-11-22:KNOI:A012`)).not.toBe(controlIdFor(`checkin:2026-11-22:KNOI:A013`));
+    // Keys that are digests already keep their digits (what the LIS has seen so far).
+    expect(controlIdFor('res2:0123456789abcdef0123456789abcdef')).toBe('0123456789abcdef0123');
   });
 
   it('formats names and timestamps', () => {
     expect(vietnameseXpn('Lê An')).toBe('Lê^An');
     expect(vietnameseXpn('Hùng')).toBe('Hùng');
-    expect(hl7Timestamp('2026-01-02T03:04:05Z')).toBe('20260102030405+0000');
+    expect(hl7TimeFromIso('2026-01-02T03:04:05Z')).toBe('20260102030405+0000');
     expect(escapeHl7('a\\b~c&d')).toBe('a\\E\\b\\R\\c\\T\\d');
   });
 });
@@ -62,7 +68,7 @@ describe('ADT^A04 for a check-in', () => {
 describe('ACK parsing', () => {
   it('reads MSA and ERR', () => {
     expect(parseAck('MSH|^~\\&|HIS||EDGE||20261122||ACK^A04|9|P|2.5\rMSA|AA|K123\r')).toEqual({ code: 'AA', controlId: 'K123', text: '' });
-    expect(parseAck('MSH|^~\\&|HIS||EDGE||20261122||ACK|9|P|2.5\nMSA|AE|K9|Unknown service\nERR|||207^Application error')).toMatchObject({ code: 'AE', controlId: 'K9', text: 'Unknown service 207^Application error' });
+    expect(parseAck('MSH|^~\\&|HIS||EDGE||20261122||ACK|9|P|2.5\nMSA|AE|K9|Unknown service\nERR|||207^Application error')).toMatchObject({ code: 'AE', controlId: 'K9', text: 'Unknown service Application error' });
   });
 
   it('throws only its typed error on arbitrary text', () => {
@@ -96,7 +102,7 @@ describe('MLLP framing', () => {
         let i = 0;
         while (pos < wire.length) {
           const n = cuts[i++ % cuts.length]!;
-          for (const f of dec.push(wire.subarray(pos, pos + n))) got.push(f.toString('utf8'));
+          for (const f of dec.push(wire.subarray(pos, pos + n)).messages) got.push(f.toString('utf8'));
           pos += n;
         }
         expect(got).toEqual(messages);
@@ -107,8 +113,9 @@ describe('MLLP framing', () => {
 
   it('stays bounded on a start byte that never ends', () => {
     const dec = new MllpDecoder(1024);
-    for (let i = 0; i < 100; i++) expect(dec.push(Buffer.concat([Buffer.from([0x0b]), Buffer.alloc(100, 0x41)]))).toEqual([]);
-    expect(dec.push(mllpFrame('ok'))).toEqual([Buffer.from('ok')]);
+    for (let i = 0; i < 100; i++) expect(dec.push(Buffer.concat([Buffer.from([0x0b]), Buffer.alloc(100, 0x41)])).messages).toEqual([]);
+    expect(dec.pending).toBeLessThanOrEqual(1024);
+    expect(dec.push(mllpFrame('ok')).messages).toEqual([Buffer.from('ok')]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { controlIdFor } from '../../../drivers/hl7/lisDestination.ts';
+import { controlIdFor } from '../../../drivers/hl7/ack.ts';
 import { buildOru, reportOf } from '../../../drivers/hl7/oru.ts';
 import { comp, field, header, parseHl7, segment } from '../../../drivers/hl7/message.ts';
 import { resultIdentity, type LabResult } from '../../../drivers/lab/result.ts';
