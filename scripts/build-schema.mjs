@@ -59,6 +59,7 @@ export function buildSchema(current) {
     const key = kind === 'device' ? 'driver' : 'type';
     const types = Object.keys(defs).filter((k) => k.startsWith(`${kind}.`)).map((k) => k.slice(kind.length + 1)).sort();
     defs[kind].properties[key].enum = types;
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable
     defs[kind].allOf = types.map((t) => ({ if: { properties: { [key]: { const: t } } }, then: { $ref: `#/$defs/${kind}.${t}` } }));
   }
   return schema;

@@ -26,6 +26,7 @@ const PEERS = {
 };
 
 function missingPackages() {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${Status} format, not a template
   return Object.keys(PEERS).filter((pkg) => spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' }).stdout?.includes('install ok installed') !== true);
 }
 

@@ -97,7 +97,7 @@ export class LoginThrottle {
     if (this.addresses.size > MAX_ADDRESSES) this.addresses.delete(this.addresses.keys().next().value!);
     const account = user !== undefined ? bump(this.accounts, user, this.policy.backoffAfter, this.policy.lockAfter) : undefined;
     return {
-      accountLocked: account !== undefined && account.locked && account.failures === this.policy.lockAfter,
+      accountLocked: account?.locked === true && account.failures === this.policy.lockAfter,
       addressLocked: peer.locked && peer.failures === this.policy.addressLockAfter,
       accountFailures: account?.failures ?? 0,
       addressFailures: peer.failures,

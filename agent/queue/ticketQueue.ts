@@ -320,7 +320,7 @@ export class TicketQueue {
     const counter = this.counter(counterId);
     const event = this.db.transaction(() => {
       const current = this.currentRow(counter.id);
-      if (!current || current.state !== 'called') throw new QueueError('QUEUE_BAD_STATE', `counter ${counter.id} has no called ticket`);
+      if (current?.state !== 'called') throw new QueueError('QUEUE_BAD_STATE', `counter ${counter.id} has no called ticket`);
       this.db.prepare("UPDATE queue_tickets SET state = 'serving', serving_at = ? WHERE id = ?").run(this.clock.now(), current.id);
       return this.record('serving', this.load(current.id), counter.id, by);
     })();
@@ -333,7 +333,7 @@ export class TicketQueue {
     const counter = this.counter(counterId);
     const event = this.db.transaction(() => {
       const current = this.currentRow(counter.id);
-      if (!current || current.state !== 'called') throw new QueueError('QUEUE_BAD_STATE', `counter ${counter.id} has no called ticket to skip`);
+      if (current?.state !== 'called') throw new QueueError('QUEUE_BAD_STATE', `counter ${counter.id} has no called ticket to skip`);
       const mark = this.serviceDay(current.service, current.day).calls;
       this.db.prepare("UPDATE queue_tickets SET state = 'skipped', skipped_at = ?, skip_mark = ? WHERE id = ?").run(this.clock.now(), mark, current.id);
       return this.record('skipped', this.load(current.id), counter.id, by);

@@ -27,7 +27,7 @@ export class GroupCommitter {
   private readonly runBatch: (batch: PendingWrite<unknown>[], outcomes: Outcome[]) => void;
 
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly stats: CommitStats = {},
     private readonly perWrite = false,
   ) {

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { AppendResult, BlobRef, JournalInput } from '../../drivers/contract.ts';
 import { isoWithOffset, type Clock } from '../clock.ts';
 import type { GroupCommitter } from './groupCommit.ts';
-import { StoreError } from './errors.ts';
+import type { StoreError } from './errors.ts';
 
 export interface JournalRow {
   id: number;

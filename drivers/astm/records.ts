@@ -45,12 +45,12 @@ export function splitRecords(text: string): string[] {
 /** Reads delimiters from an H record line: the four characters after 'H'. */
 export function delimitersFromHeader(line: string): Delimiters {
   if (line.length < 5 || line[0] !== 'H') throw new AstmRecordError('ASTM_RECORD_NO_HEADER', 'the first record is not an H record with delimiters');
-  const [field, repeat, component, escape] = [line[1]!, line[2]!, line[3]!, line[4]!];
-  const set = new Set([field, repeat, component, escape]);
+  const [field, repeat, component, escapeChar] = [line[1]!, line[2]!, line[3]!, line[4]!];
+  const set = new Set([field, repeat, component, escapeChar]);
   if (set.size !== 4 || [...set].some((c) => /[A-Za-z0-9\r\n]/.test(c))) {
     throw new AstmRecordError('ASTM_RECORD_DELIMITERS', `H record delimiters ${JSON.stringify(line.slice(1, 5))} must be four distinct non-alphanumeric characters`);
   }
-  return { field, repeat, component, escape };
+  return { field, repeat, component, escape: escapeChar };
 }
 
 /** Parses a message's text (decoded) into records. Text before the first H is ignored. */

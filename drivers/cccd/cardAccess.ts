@@ -27,7 +27,7 @@ export function parseCardAccess(file: Buffer): CardAccessInfo {
     if (info.tag !== 0x30) continue;
     const parts = parseTlvs(info.value);
     const oidTlv = parts[0];
-    if (!oidTlv || oidTlv.tag !== 0x06) continue;
+    if (oidTlv?.tag !== 0x06) continue;
     const oid = decodeOid(oidTlv.value);
     out.oids.push(oid);
     if (!oid.startsWith(PACE_PREFIX) || oid.split('.').length !== 11) continue;

@@ -278,7 +278,7 @@ export class EmrtdSession {
         if (signature.status === 'failed') throw new CardError('CARD_REJECTED', `card rejected: ${signature.detail}`);
       }
     }
-    const verified = hashes !== null && hashes.ok && signature.status === 'verified';
+    const verified = hashes?.ok && signature.status === 'verified';
     const warnings: string[] = [];
     if (signature.status === 'not-checked') warnings.push(signature.detail);
     let identity: CccdIdentity;

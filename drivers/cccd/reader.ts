@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { pcscTransport, pcscError } from './pcscTransport.ts';
-import { CardError } from './errors.ts';
+import type { CardError } from './errors.ts';
 
 type Pcsc = typeof import('pcsclite');
 type PcscLite = ReturnType<Pcsc>;

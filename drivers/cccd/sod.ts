@@ -48,7 +48,7 @@ function seq(t: Tlv | undefined, what: string): Tlv[] {
 
 function algOid(t: Tlv | undefined, what: string): string {
   const first = seq(t, what)[0];
-  if (!first || first.tag !== 0x06) throw new CardParseError(`EF.SOD: ${what} has no OID`);
+  if (first?.tag !== 0x06) throw new CardParseError(`EF.SOD: ${what} has no OID`);
   return decodeOid(first.value);
 }
 
@@ -68,7 +68,7 @@ export function parseSod(file: Buffer): SecurityObject {
   const encap = seq(sd[2], 'encapContentInfo');
   if (encap[0]?.tag !== 0x06 || decodeOid(encap[0].value) !== OID_LDS_SECURITY_OBJECT) throw new CardParseError('EF.SOD does not hold an LDS security object');
   const octets = seq(encap[1], 'eContent')[0];
-  if (!octets || octets.tag !== 0x04) throw new CardParseError('EF.SOD eContent is not an OCTET STRING');
+  if (octets?.tag !== 0x04) throw new CardParseError('EF.SOD eContent is not an OCTET STRING');
   const eContent = Buffer.from(octets.value);
   const lso = seq(readTlv(eContent), 'LDSSecurityObject');
   const hashAlgorithm = hashName(algOid(lso[1], 'hash algorithm'));
@@ -96,7 +96,7 @@ export function parseSod(file: Buffer): SecurityObject {
   }
   const signatureAlgorithmOid = algOid(si[j++], 'signature algorithm');
   const sig = si[j];
-  if (!sig || sig.tag !== 0x04) throw new CardParseError('EF.SOD: signature missing');
+  if (sig?.tag !== 0x04) throw new CardParseError('EF.SOD: signature missing');
   return { hashAlgorithm, dataGroupHashes, eContent, signedAttrs, digestAlgorithm, signatureAlgorithmOid, signature: Buffer.from(sig.value), certificates };
 }
 

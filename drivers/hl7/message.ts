@@ -75,11 +75,11 @@ export function field(seg: Hl7Segment | undefined, n: number): string {
 /** Component c (1-based) of the first repetition of field n, unescaped. */
 export function comp(msg: Hl7Message, seg: Hl7Segment | undefined, n: number, c = 1): string {
   const first = field(seg, n).split(msg.delimiters.repetition)[0] ?? '';
-  return unescape(first.split(msg.delimiters.component)[c - 1] ?? '', msg.delimiters);
+  return unescapeHl7(first.split(msg.delimiters.component)[c - 1] ?? '', msg.delimiters);
 }
 
 /** HL7 escapes: \F\ \S\ \T\ \R\ \E\ \Xhh..\ ; formatting escapes (\H\ \N\ .br…) dropped. */
-export function unescape(value: string, d: Hl7Delimiters): string {
+export function unescapeHl7(value: string, d: Hl7Delimiters): string {
   if (!value.includes(d.escape)) return value;
   const e = d.escape;
   let out = '';
@@ -168,7 +168,7 @@ export function header(msg: Hl7Message): Hl7Header {
 export function repetitions(msg: Hl7Message, seg: Hl7Segment | undefined, n: number): string[][] {
   const raw = field(seg, n);
   if (raw === '') return [];
-  return raw.split(msg.delimiters.repetition).map((rep) => trimTrailing(rep.split(msg.delimiters.component).map((c) => unescape(c, msg.delimiters))));
+  return raw.split(msg.delimiters.repetition).map((rep) => trimTrailing(rep.split(msg.delimiters.component).map((c) => unescapeHl7(c, msg.delimiters))));
 }
 
 /** The components of the first repetition of field n, unescaped (trailing empty ones dropped). */

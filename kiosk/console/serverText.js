@@ -80,7 +80,7 @@ const PHRASES = [
   [/waiting for a card reader/g, 'đang chờ đầu đọc thẻ'],
   [/reader not ready: /g, 'đầu đọc chưa sẵn sàng: '],
   [/no card read within the test time: scan the card's QR code \(or type its number\) at the kiosk, then put the card on the reader/g, 'không đọc được thẻ trong thời gian kiểm tra: quét mã QR trên thẻ (hoặc nhập số thẻ) ở ki-ốt, rồi đặt thẻ lên đầu đọc'],
-  [new RegExp(`card (\\S+) read by (\\S+) in (\\S+) ms \\((\\S+) APDUs\\), signature (.+)$`, 'g'), 'đã đọc thẻ $1 bằng $2 trong $3 ms ($4 APDU), chữ ký: $5'],
+  [/card (\S+) read by (\S+) in (\S+) ms \((\S+) APDUs\), signature (.+)$/g, 'đã đọc thẻ $1 bằng $2 trong $3 ms ($4 APDU), chữ ký: $5'],
   [/scanner (\S+) disconnected; retrying/g, 'máy quét $1 bị ngắt; đang thử lại'],
   [/scanner (\S+) not available: (.*); retrying/g, 'máy quét $1 không dùng được: $2; đang thử lại'],
   [/scanner on (\S+)/g, 'máy quét ở $1'],

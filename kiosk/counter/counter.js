@@ -120,7 +120,7 @@ function render() {
   $('priority').textContent = full?.priority && full.priorityStatus !== 'rejected' ? `Ưu tiên: ${PRIORITY_VI[full.priority]}${full.priorityStatus === 'claimed' ? ' (chưa xác nhận)' : full.priorityConfirmedBy ? ` — xác nhận: ${full.priorityConfirmedBy}` : ''}` : '';
   $('claim').hidden = !(full && full.priorityStatus === 'claimed');
   for (const id of ['recall', 'skip', 'finish', 'reprint', 'transfer-go']) $(id).disabled = !cur;
-  $('serve').disabled = !cur || cur.state !== 'called';
+  $('serve').disabled = cur?.state !== 'called';
   const mine = new Set(counter?.services ?? []);
   $('waiting').replaceChildren(
     ...snapshot.services.filter((s) => mine.has(s.service)).map((s) => {

@@ -2,7 +2,7 @@
 // box: the page holds an opaque reference to it (identityRef), the name it greets with and the
 // look-up's verdict, in `session` and the DOM until the idle reset wipes them (and the box's copy).
 // No framework, no build step.
-'use strict';
+
 
 // The kiosk unit's credential: its browser is started with /kiosk/?token=…; the token is kept in
 // sessionStorage (the page reloads itself when the agent restarts) and taken out of the address

@@ -1,5 +1,5 @@
 // The status page at /: component states from /readyz (no login, no personal data).
-'use strict';
+
 
 // No personal data here: /readyz carries only component states.
 const cell = (text, cls) => { const td = document.createElement('td'); td.textContent = text ?? ''; if (cls) td.className = cls; return td; };

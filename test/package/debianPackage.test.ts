@@ -63,7 +63,7 @@ const journalKeys = async (): Promise<string[]> => ((await (await fetch(`http://
 async function configureFromTheExample(): Promise<void> {
   const example = readFileSync(join(root, 'usr/share/doc/edge-agent/examples/district-lab.yaml'), 'utf8');
   const config = example
-    .replace(/http:\n  host: 0\.0\.0\.0\n  port: 8080/, `http:\n  host: 127.0.0.1\n  port: ${ports.http}`)
+    .replace(/http:\n {2}host: 0\.0\.0\.0\n {2}port: 8080/, `http:\n  host: 127.0.0.1\n  port: ${ports.http}`)
     .replace('host: 10.20.5.2\n  port: 1883', `host: 127.0.0.1\n  port: ${ports.lan}`)
     .replace('port: 8883', `port: ${ports.lanTls}`)
     .replace('allowedPeers: [10.10.5.40]', 'allowedPeers: [10.10.5.40, 127.0.0.1]');

@@ -90,7 +90,7 @@ export async function startHisSim(options: HisSimOptions = {}): Promise<HisSim> 
   const handle = async (req: IncomingMessage, res: ServerResponse, text: string) => {
     const url = new URL(req.url ?? '/', `http://${host}`);
     const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : undefined;
-    let body: unknown = undefined;
+    let body: unknown ;
     if (req.method === 'POST') {
       try {
         body = JSON.parse(text);

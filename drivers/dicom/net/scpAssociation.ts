@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { APPLICATION_CONTEXT, PC_ABSTRACT_SYNTAX_NOT_SUPPORTED, PC_ACCEPTED, PC_TRANSFER_SYNTAXES_NOT_SUPPORTED, decodeAssociateRq, encodeAssociateAc } from './associate.ts';
+import { APPLICATION_CONTEXT, PC_ACCEPTED, decodeAssociateRq, encodeAssociateAc } from './associate.ts';
 import type { AcceptedContext, AssociateRq, RoleSelection } from './associate.ts';
 import { ChunkQueue } from './chunkQueue.ts';
 import { C_CANCEL_RQ, C_ECHO_RQ, C_ECHO_RSP, C_FIND_RQ, C_FIND_RSP, C_STORE_RQ, C_STORE_RSP, N_EVENT_REPORT_RQ, N_EVENT_REPORT_RSP, STATUS_SUCCESS, STATUS_UNRECOGNIZED_OPERATION, decodeCommand, encodeCommand, hex4 } from './dimse.ts';
@@ -302,7 +302,7 @@ export class ScpAssociation {
     if (!pc) throw new Error(`PDV on presentation context ${contextId}, which was not accepted`);
     let msg = this.incoming;
     if (isCommand) {
-      if (msg && msg.command) throw new Error('command fragment while a dataset was expected');
+      if (msg?.command) throw new Error('command fragment while a dataset was expected');
       if (!msg) msg = this.incoming = { pc, commandParts: [], commandBytes: 0, command: null, dataset: null, identifierParts: [], identifierBytes: 0, oversize: false, serving: { counted: false, answered: false } };
       msg.commandBytes += data.length;
       if (msg.commandBytes > MAX_COMMAND_SET) throw new Error(`command set larger than ${MAX_COMMAND_SET} bytes`);
@@ -310,7 +310,7 @@ export class ScpAssociation {
       if (last) this.onCommand(msg);
       return;
     }
-    if (!msg || !msg.command) throw new Error('dataset fragment without a command');
+    if (!msg?.command) throw new Error('dataset fragment without a command');
     if (msg.dataset) {
       msg.dataset.push(data);
       if (msg.dataset.bytes > HIGH_WATER && !this.paused) {

@@ -105,7 +105,7 @@ queue:
   // A line with personal data, as a careless module might log it.
   log.child({ module: 'kiosk' }).warn({ cccd: CCCD, fullName: 'Nguyễn Văn An' }, `no appointment found for ${CCCD}`);
   log.child({ device: 'bc5380' }).error('ux-test: an error line');
-  await waitFor(async () => (await api('GET', '/api/journal?source=ct1')).entries instanceof Array && ((await api('GET', '/api/journal?source=ct1')).entries as unknown[]).length === 2, 'the images journaled');
+  await waitFor(async () => Array.isArray((await api('GET', '/api/journal?source=ct1')).entries) && ((await api('GET', '/api/journal?source=ct1')).entries as unknown[]).length === 2, 'the images journaled');
   ({ browser, close: closeBrowser } = await launchChromium());
   mkdirSync(SHOTS, { recursive: true });
 });

@@ -30,6 +30,7 @@ const ENCODING_GAMES: readonly Buffer[] = [
   Buffer.from('Nguyễn Thị Ánh', 'utf8'),
   Buffer.from([0xd5, 0xa9, 0x02, 0x06]), // TCVN3/VISCII letters on control bytes
   Buffer.from('\u202e\u2028\ufffd', 'utf8'),
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection probe, meant literally
   Buffer.from('%s%n{{${}}}\\x00', 'latin1'),
   Buffer.from('"},{"__proto__":{"x":1},"constructor":{"prototype":{}}', 'latin1'),
 ];

@@ -7,7 +7,7 @@ import type { LabResult } from '../../../drivers/lab/result.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
-import { loadAstmFixture, startAstmAnalyzer, type AstmAnalyzer } from '../../sim/astmAnalyzer.ts';
+import { loadAstmFixture, startAstmAnalyzer, } from '../../sim/astmAnalyzer.ts';
 
 type Store = Awaited<ReturnType<typeof openStore>>;
 let store: Store;

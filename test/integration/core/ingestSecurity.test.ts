@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Agent } from '../../../agent/controller.ts';
-import { ConfigError, loadConfig } from '../../../agent/config/load.ts';
+import { type ConfigError, loadConfig } from '../../../agent/config/load.ts';
 import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';
 import { writeAgentConfig } from '../../helpers/agentConfig.ts';
 import { tempDir } from '../../helpers/tmp.ts';

@@ -8,7 +8,7 @@ import { ManualClock } from '../../helpers/manualClock.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
-let cleanups: Array<() => void> = [];
+const cleanups: Array<() => void> = [];
 afterEach(() => {
   cleanups.splice(0).reverse().forEach((c) => c());
 });

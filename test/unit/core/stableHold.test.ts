@@ -12,7 +12,7 @@ import { waitFor } from '../../helpers/wait.ts';
 // then leave together. Times come from the store, so the hold survives a restart.
 
 const STABLE_MS = 5_000;
-let cleanups: Array<() => void> = [];
+const cleanups: Array<() => void> = [];
 afterEach(() => {
   cleanups.splice(0).reverse().forEach((c) => c());
 });

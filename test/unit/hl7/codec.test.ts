@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MllpDecoder, mllpFrame } from '../../../drivers/hl7/mllp.ts';
-import { header, parseHl7, Hl7ParseError, unescape, DEFAULT_DELIMITERS } from '../../../drivers/hl7/message.ts';
+import { header, parseHl7, Hl7ParseError, unescapeHl7, DEFAULT_DELIMITERS } from '../../../drivers/hl7/message.ts';
 import { buildAck } from '../../../drivers/hl7/ack.ts';
 import { extractHl7Results } from '../../../drivers/hl7/results.ts';
 import { hl7Fixture, MINDRAY, MINDRAY_QC } from '../../helpers/hl7Fixtures.ts';
@@ -83,7 +83,7 @@ describe('HL7 parser', () => {
   });
 
   it('unescapes the standard escapes', () => {
-    expect(unescape('a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f\\X41\\', DEFAULT_DELIMITERS)).toBe('a|b^c&d~e\\fA');
+    expect(unescapeHl7('a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f\\X41\\', DEFAULT_DELIMITERS)).toBe('a|b^c&d~e\\fA');
   });
 
   it('rejects what is not HL7 with a reason, and never crashes otherwise (fuzz)', () => {
