@@ -9,7 +9,18 @@ import { createLogger } from './log.ts';
  * runs it where systemd cannot (a chroot); under systemd it restarts the unit instead.
  */
 export async function checkStart(configFile: string): Promise<number> {
-  const agent = new Agent({ configFile, log: createLogger(process.env.LOG_LEVEL ?? 'warn'), notifier: { ready: () => undefined, stopping: () => undefined, watchdog: () => undefined, status: () => undefined, watchdogIntervalMs: () => null, close: () => undefined } });
+  const agent = new Agent({
+    configFile,
+    log: createLogger(process.env.LOG_LEVEL ?? 'warn'),
+    notifier: {
+      ready: () => undefined,
+      stopping: () => undefined,
+      watchdog: () => undefined,
+      status: () => undefined,
+      watchdogIntervalMs: () => null,
+      close: () => undefined,
+    },
+  });
   try {
     await agent.start();
   } catch (err) {

@@ -102,11 +102,27 @@ function checkConfig(args: string[]): number {
 async function certs(args: string[]): Promise<number> {
   const { initBoxCertificates, issueClientCertificate, CertificateError } = await import('./net/certs.ts');
   const [sub, ...more] = args;
-  const { values, positionals } = parseArgs({ args: more, allowPositionals: true, options: { dir: { type: 'string', default: '/etc/edge-agent/tls' }, box: { type: 'string' }, name: { type: 'string', multiple: true }, days: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: more,
+    allowPositionals: true,
+    options: {
+      dir: { type: 'string', default: '/etc/edge-agent/tls' },
+      box: { type: 'string' },
+      name: { type: 'string', multiple: true },
+      days: { type: 'string' },
+    },
+  });
   try {
     if (sub === 'init') {
-      const made = initBoxCertificates({ dir: values.dir!, boxId: values.box ?? (await import('node:os')).hostname(), ...(values.name ? { names: values.name } : {}), ...(values.days ? { days: Number(values.days) } : {}) });
-      process.stdout.write(`${made.created ? 'made' : 'kept the existing'} box CA ${made.caCert}\nserver certificate ${made.serverCert} (key ${made.serverKey})\nCA fingerprint (SHA-256), to check on staff PCs:\n  ${made.caFingerprint}\nUse them in the configuration: tls: { cert: ${made.serverCert}, key: ${made.serverKey} }\n`);
+      const made = initBoxCertificates({
+        dir: values.dir!,
+        boxId: values.box ?? (await import('node:os')).hostname(),
+        ...(values.name ? { names: values.name } : {}),
+        ...(values.days ? { days: Number(values.days) } : {}),
+      });
+      process.stdout.write(
+        `${made.created ? 'made' : 'kept the existing'} box CA ${made.caCert}\nserver certificate ${made.serverCert} (key ${made.serverKey})\nCA fingerprint (SHA-256), to check on staff PCs:\n  ${made.caFingerprint}\nUse them in the configuration: tls: { cert: ${made.serverCert}, key: ${made.serverKey} }\n`,
+      );
       return 0;
     }
     if (sub === 'client' && positionals[0]) {
@@ -128,7 +144,9 @@ async function printHash(args: string[]): Promise<number> {
   if (!password) {
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);
-    password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    password = Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   }
   if (password.length < 8) {
     process.stderr.write('the password must have at least 8 characters\n');

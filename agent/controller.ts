@@ -136,7 +136,10 @@ export class Agent implements RuntimeView {
       },
     });
     const recovered = await this.store.recover();
-    this.log.info({ ...recovered, pendingByDestination: this.store.outbox.status(Object.keys(c.destinations)).map((s) => [s.destination, s.pending]) }, 'store open');
+    this.log.info(
+      { ...recovered, pendingByDestination: this.store.outbox.status(Object.keys(c.destinations)).map((s) => [s.destination, s.pending]) },
+      'store open',
+    );
     this.services.provide(INGEST_SERVICE, new IngestRouter());
     // Orders from the LIS/HIS, kept on the box so analyzers' host queries are answered offline.
     this.services.provide(ORDER_CACHE_SERVICE, new SqliteOrderCache(this.store.db));
@@ -144,14 +147,25 @@ export class Agent implements RuntimeView {
     const studyIndex = new SqliteStudyIndex(this.store.db);
     this.services.provide(STUDY_INDEX_SERVICE, studyIndex);
     // DICOM storage commitment: PACS-committed state per instance, before retention may drop a file.
-    this.services.provide(STORAGE_COMMITMENT_SERVICE, new StorageCommitmentService({ db: this.store.db, outbox: this.store.outbox, bus: this.bus, destinations: c.destinations, log: this.log.child({ module: 'storage-commitment' }), wake: (d) => this.wakeDestination(d) }).start());
+    this.services.provide(
+      STORAGE_COMMITMENT_SERVICE,
+      new StorageCommitmentService({
+        db: this.store.db,
+        outbox: this.store.outbox,
+        bus: this.bus,
+        destinations: c.destinations,
+        log: this.log.child({ module: 'storage-commitment' }),
+        wake: (d) => this.wakeDestination(d),
+      }).start(),
+    );
     // A crash between an instance's journal append and its index row leaves it unlisted: list it now.
     void backfillStudyIndex(studyIndex, (ref) => this.store.blobs.path(ref), extractInstanceMeta)
       .then((r) => r.indexed + r.failed > 0 && this.log.info(r, 'study index caught up with the journal'))
       .catch((err) => this.log.warn({ err }, 'study index backfill failed'));
     // The kiosk's HIS: look-ups answered live; check-ins journaled and delivered by the outbox.
     if (c.his?.lookup) this.services.provide(HIS_LOOKUP_SERVICE, createHisLookup(c.his.lookup));
-    if (c.his?.checkinDestination) this.services.provide(HIS_CHECKIN_SERVICE, new CheckInRegistrar(this.store.journalFor('kiosk', []), c.his.checkinDestination));
+    if (c.his?.checkinDestination)
+      this.services.provide(HIS_CHECKIN_SERVICE, new CheckInRegistrar(this.store.journalFor('kiosk', []), c.his.checkinDestination));
 
     if (c.queue) {
       // Tickets are durable before the API answers; a power cut keeps today's numbers.
@@ -172,7 +186,11 @@ export class Agent implements RuntimeView {
     }
 
     if (c.lanBroker.enabled) {
-      this.lanBroker = new LanBroker(c.lanBroker, { root: boxTopic(LAN_TOPIC_ROOT, c.box.facility, c.box.id), boxDeviceIds: Object.keys(c.devices), log: this.log.child({ module: 'lan-mqtt' }) });
+      this.lanBroker = new LanBroker(c.lanBroker, {
+        root: boxTopic(LAN_TOPIC_ROOT, c.box.facility, c.box.id),
+        boxDeviceIds: Object.keys(c.devices),
+        log: this.log.child({ module: 'lan-mqtt' }),
+      });
       await this.lanBroker.start();
       this.wireLanPublishing();
     }
@@ -221,7 +239,9 @@ export class Agent implements RuntimeView {
     await Promise.all(this.destinationSlots.map((s) => s.supervisor.stop()));
     await this.province?.stop();
     if (this.lanBroker) {
-      await this.lanBroker.publish(boxTopic(LAN_TOPIC_ROOT, this.config.box.facility, this.config.box.id, 'state'), { state: 'offline', at: new Date().toISOString() }, true).catch(() => undefined);
+      await this.lanBroker
+        .publish(boxTopic(LAN_TOPIC_ROOT, this.config.box.facility, this.config.box.id, 'state'), { state: 'offline', at: new Date().toISOString() }, true)
+        .catch(() => undefined);
       await this.lanBroker.stop();
     }
     // Index rows still waiting for their batch (the backfill would redo them at the next start).
@@ -232,7 +252,13 @@ export class Agent implements RuntimeView {
   }
 
   devices(): ComponentView[] {
-    return this.deviceSlots.map((s) => ({ id: s.id, type: s.config.driver, status: mergeStatus(s.supervisor.getStatus(), s.driver?.status()), restarts: s.supervisor.restartCount, alarms: this.alarms.for(s.id) }));
+    return this.deviceSlots.map((s) => ({
+      id: s.id,
+      type: s.config.driver,
+      status: mergeStatus(s.supervisor.getStatus(), s.driver?.status()),
+      restarts: s.supervisor.restartCount,
+      alarms: this.alarms.for(s.id),
+    }));
   }
 
   async testDevice(id: string): Promise<SelfTestResult | undefined> {
@@ -314,7 +340,10 @@ export class Agent implements RuntimeView {
       `destination ${id}`,
       () => {
         const box = { id: this.config.box.id, facility: this.config.box.facility, timezone: this.config.box.timezone };
-        const destination = (factory as { create(ctx: DestinationContext, config: unknown): Destination }).create({ id, log, box, services: this.services }, config);
+        const destination = (factory as { create(ctx: DestinationContext, config: unknown): Destination }).create(
+          { id, log, box, services: this.services },
+          config,
+        );
         const forwarder = new OutboxForwarder(destination, this.store.outbox, this.clock, log, this.bus, {
           window: config.window,
           ordered: config.ordered,
@@ -351,7 +380,8 @@ export class Agent implements RuntimeView {
     const broker = this.lanBroker!;
     const { facility, id: box } = this.config.box;
     const topic = (...rest: string[]) => boxTopic(LAN_TOPIC_ROOT, facility, box, ...rest);
-    const publish = (t: string, body: unknown, retain: boolean) => broker.publish(t, body, retain).catch((err) => this.log.warn({ err, topic: t }, 'LAN publish failed'));
+    const publish = (t: string, body: unknown, retain: boolean) =>
+      broker.publish(t, body, retain).catch((err) => this.log.warn({ err, topic: t }, 'LAN publish failed'));
     void publish(topic('state'), { state: 'online', since: new Date(this.startedAt).toISOString() }, true);
     this.bus.on('lan-mqtt', 'device.status', ({ id, status }) => void publish(topic('dev', id, 'state'), status, true));
     // Only events marked `lan` reach the broker: identities, card keys and tickets stay in the process.
@@ -365,7 +395,16 @@ export class Agent implements RuntimeView {
     // One print log for the kiosk, the counter page and the console (failed prints are reprinted).
     const printing = this.queue ? new TicketPrinting(this.queue, printers) : null;
     const kiosk = kioskSettings(this.config.kiosk);
-    if (this.queue && printing) await app.register(queueRoutes, { queue: this.queue, printers, printing, requireAdmin: auth.requireAdmin, requireStaff: auth.requireStaff, requireKiosk: auth.requireKiosk, allowedOrigins: kiosk.allowedOrigins });
+    if (this.queue && printing)
+      await app.register(queueRoutes, {
+        queue: this.queue,
+        printers,
+        printing,
+        requireAdmin: auth.requireAdmin,
+        requireStaff: auth.requireStaff,
+        requireKiosk: auth.requireKiosk,
+        allowedOrigins: kiosk.allowedOrigins,
+      });
     const queue = this.queue;
     await registerKioskRoutes(app, {
       bus: this.bus,
@@ -388,7 +427,9 @@ export class Agent implements RuntimeView {
       rssBytes: process.memoryUsage().rss,
       disk: this.store.budget.current,
       devices: this.devices().map((d) => ({ id: d.id, state: d.status.state })),
-      outbox: this.store.outbox.status(Object.keys(this.config.destinations)).map((s) => ({ destination: s.destination, pending: s.pending, parked: s.parked, oldestPendingSeconds: Math.round((s.oldestPendingMs ?? 0) / 1000) })),
+      outbox: this.store.outbox
+        .status(Object.keys(this.config.destinations))
+        .map((s) => ({ destination: s.destination, pending: s.pending, parked: s.parked, oldestPendingSeconds: Math.round((s.oldestPendingMs ?? 0) / 1000) })),
     };
   }
 
@@ -448,7 +489,9 @@ export class Agent implements RuntimeView {
     }
     if (this.lanBroker) {
       const { facility, id: box } = this.config.box;
-      this.every(this.config.lanBroker.healthIntervalSeconds * 1000, () => this.lanBroker!.publish(boxTopic(LAN_TOPIC_ROOT, facility, box, 'health'), this.healthSnapshot(), true));
+      this.every(this.config.lanBroker.healthIntervalSeconds * 1000, () =>
+        this.lanBroker!.publish(boxTopic(LAN_TOPIC_ROOT, facility, box, 'health'), this.healthSnapshot(), true),
+      );
     }
   }
 }

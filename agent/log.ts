@@ -35,7 +35,16 @@ export class LogRing {
 function truncatedLine(line: string): string {
   try {
     const o = JSON.parse(line) as Record<string, unknown>;
-    return JSON.stringify({ level: o.level, time: o.time, module: o.module, device: o.device, destination: o.destination, msg: `${String(o.msg ?? '').slice(0, 2000)} … (line of ${line.length} characters cut)` }) + '\n';
+    return (
+      JSON.stringify({
+        level: o.level,
+        time: o.time,
+        module: o.module,
+        device: o.device,
+        destination: o.destination,
+        msg: `${String(o.msg ?? '').slice(0, 2000)} … (line of ${line.length} characters cut)`,
+      }) + '\n'
+    );
   } catch {
     return JSON.stringify({ level: 'warn', msg: `(unreadable log line of ${line.length} characters)` }) + '\n';
   }
@@ -53,7 +62,12 @@ export const recentLogLines = new LogRing(2000);
 export function createLogger(level = 'info', destination?: pino.DestinationStream, ring: LogRing | null = recentLogLines): Logger {
   const out = destination ?? pino.destination({ dest: 1, sync: false });
   // Both streams take every level: the logger's own level (set from the configuration) decides.
-  const streams = ring ? pino.multistream([{ level: 'trace', stream: out }, { level: 'trace', stream: ring }]) : out;
+  const streams = ring
+    ? pino.multistream([
+        { level: 'trace', stream: out },
+        { level: 'trace', stream: ring },
+      ])
+    : out;
   return pino(
     {
       level,

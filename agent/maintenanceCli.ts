@@ -98,14 +98,20 @@ export async function restore(configFile: string, dir: string, force: boolean): 
 }
 
 export async function runMaintenance(command: string, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', default: DEFAULT_CONFIG }, force: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { config: { type: 'string', default: DEFAULT_CONFIG }, force: { type: 'boolean', default: false } },
+  });
   const config = values.config!;
   try {
     switch (command) {
       case 'backup': {
         if (!positionals[0]) break;
         const r = await backup(config, positionals[0]);
-        process.stdout.write(`backup in ${positionals[0]}: ${r.entries} journal entries (${Math.round(r.bytes / 1024)} KB, integrity ok), ${r.files} new files\n`);
+        process.stdout.write(
+          `backup in ${positionals[0]}: ${r.entries} journal entries (${Math.round(r.bytes / 1024)} KB, integrity ok), ${r.files} new files\n`,
+        );
         return 0;
       }
       case 'restore': {

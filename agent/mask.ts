@@ -40,7 +40,10 @@ export function maskName(name: string): string {
 }
 
 type Masker = (value: string) => string;
-const fixed = (text: string): Masker => () => text;
+const fixed =
+  (text: string): Masker =>
+  () =>
+    text;
 
 const HOST_PORT = /^(?:\[([0-9a-f:.]+)\]|([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*)):\d{1,5}$/i;
 
@@ -58,7 +61,11 @@ const homeOrSocketAddress: Masker = (value) => (isNetworkAddress(value) ? value 
 function isSocketAddressInfo(v: unknown): boolean {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return false;
   const o = v as Record<string, unknown>;
-  return typeof o.address === 'string' && typeof o.port === 'number' && Object.keys(o).every((k) => ['address', 'family', 'port', 'flowlabel', 'scopeid'].includes(k));
+  return (
+    typeof o.address === 'string' &&
+    typeof o.port === 'number' &&
+    Object.keys(o).every((k) => ['address', 'family', 'port', 'flowlabel', 'scopeid'].includes(k))
+  );
 }
 
 /**
@@ -73,13 +80,25 @@ export const PERSONAL_KEY_PATTERNS: ReadonlyArray<readonly [RegExp, Masker]> = [
   [/^(raw[_-]?)?(qr|qr[_-]?text|qr[_-]?code|mrz|mrz[_-]?text|card[_-]?key)$/i, fixed('[card text]')],
   [/^(face|photo|portrait|dg2|anh|hinh[_-]?anh)$/i, fixed('[image]')],
   // Identity numbers.
-  [/^.*(cccd|cmnd|dinh[_-]?danh)([_-]?(cb|bn|number))?$|^(so[_-]?)?cmt$|^(old[_-]?)?id[_-]?number$|^(patient[_-]?id|patient[_-]?identifier|personal[_-]?id|national[_-]?id|citizen[_-]?id|so[_-]?giay[_-]?to)$/i, maskCccd],
-  [/^(ma[_-]?the([_-]?bhyt)?|so[_-]?the([_-]?bhyt)?|the[_-]?bhyt|bhyt|insurance[_-]?(code|number|card|card[_-]?number|id)|health[_-]?insurance[_-]?(code|number))$/i, maskInsuranceCard],
+  [
+    /^.*(cccd|cmnd|dinh[_-]?danh)([_-]?(cb|bn|number))?$|^(so[_-]?)?cmt$|^(old[_-]?)?id[_-]?number$|^(patient[_-]?id|patient[_-]?identifier|personal[_-]?id|national[_-]?id|citizen[_-]?id|so[_-]?giay[_-]?to)$/i,
+    maskCccd,
+  ],
+  [
+    /^(ma[_-]?the([_-]?bhyt)?|so[_-]?the([_-]?bhyt)?|the[_-]?bhyt|bhyt|insurance[_-]?(code|number|card|card[_-]?number|id)|health[_-]?insurance[_-]?(code|number))$/i,
+    maskInsuranceCard,
+  ],
   // Names.
-  [/^(ho[_-]?ten([_-]?\w+)?|ho[_-]?va[_-]?ten|ten|ten[_-]?(benh[_-]?nhan|bn|cb)|name|full[_-]?name|display[_-]?name|(patient|person|staff|spouse|father|mother|other|guardian|relative|contact)s?[_-]?name|(patient|given|family|middle|last|first)[_-]?names?)$/i, maskName],
+  [
+    /^(ho[_-]?ten([_-]?\w+)?|ho[_-]?va[_-]?ten|ten|ten[_-]?(benh[_-]?nhan|bn|cb)|name|full[_-]?name|display[_-]?name|(patient|person|staff|spouse|father|mother|other|guardian|relative|contact)s?[_-]?name|(patient|given|family|middle|last|first)[_-]?names?)$/i,
+    maskName,
+  ],
   // Addresses, birth dates, phones, e-mail.
   [/^address$/i, homeOrSocketAddress],
-  [/^(permanent|home|street|patient|residence|residential|current|postal|contact|mailing)[_-]?address$|^(dia[_-]?chi([_-]?\w+)?|hometown|residence|place[_-]?of[_-]?(origin|residence|birth)|que[_-]?quan|noi[_-]?(o|cu[_-]?tru|thuong[_-]?tru|sinh)|thuong[_-]?tru)$/i, fixed('[address]')],
+  [
+    /^(permanent|home|street|patient|residence|residential|current|postal|contact|mailing)[_-]?address$|^(dia[_-]?chi([_-]?\w+)?|hometown|residence|place[_-]?of[_-]?(origin|residence|birth)|que[_-]?quan|noi[_-]?(o|cu[_-]?tru|thuong[_-]?tru|sinh)|thuong[_-]?tru)$/i,
+    fixed('[address]'),
+  ],
   [/^(.*birth[_-]?date|date[_-]?of[_-]?birth|dob|ngay[_-]?sinh|nam[_-]?sinh|birth[_-]?year|patient[_-]?birth[_-]?date)$/i, fixed('[date]')],
   [/^(.*phone([_-]?number)?|so[_-]?dien[_-]?thoai|dien[_-]?thoai|sdt|mobile|tel)$/i, fixed('[phone]')],
   [/^(e[_-]?mail|email[_-]?address)$/i, fixed('[email]')],
@@ -174,7 +193,8 @@ function redactFields(value: Record<string, unknown>, depth: number, seen: WeakS
   for (const key of Object.keys(value)) {
     const v = value[key];
     const mask = maskerForKey(key);
-    if (mask && v !== undefined && v !== null && v !== '' && !(mask === homeOrSocketAddress && isSocketAddressInfo(v))) out[key] = typeof v === 'string' ? mask(v) : typeof v === 'boolean' ? v : '[redacted]';
+    if (mask && v !== undefined && v !== null && v !== '' && !(mask === homeOrSocketAddress && isSocketAddressInfo(v)))
+      out[key] = typeof v === 'string' ? mask(v) : typeof v === 'boolean' ? v : '[redacted]';
     else out[key] = redact(v, depth + 1, seen);
   }
   return out;

@@ -118,7 +118,11 @@ async function replayMllp(socket: Socket, messages: Buffer[], timeoutMs: number)
       report.answers.push(`${controlId}: no answer within ${timeoutMs} ms`);
       continue;
     }
-    const msaLine = reply.toString('utf8').split(/\r|\n/).find((l) => l.startsWith('MSA')) ?? '';
+    const msaLine =
+      reply
+        .toString('utf8')
+        .split(/\r|\n/)
+        .find((l) => l.startsWith('MSA')) ?? '';
     const [, code = '?', acked = '?', text = ''] = msaLine.split('|');
     if (code !== 'AA' && code !== 'CA') report.failed++;
     report.answers.push(`${controlId}: ${code} for ${acked}${text ? ` (${text})` : ''}`);
@@ -127,17 +131,24 @@ async function replayMllp(socket: Socket, messages: Buffer[], timeoutMs: number)
 }
 
 async function replayAstm(socket: Socket, transmissions: Buffer[], frameSize: number): Promise<ReplayReport> {
-  const link = new AstmLink({ clock: systemClock, role: 'instrument', frameSize }, {
-    write: (bytes) => socket.write(bytes),
-    frame: async () => true,
-    transmissionEnd: () => undefined,
-  });
+  const link = new AstmLink(
+    { clock: systemClock, role: 'instrument', frameSize },
+    {
+      write: (bytes) => socket.write(bytes),
+      frame: async () => true,
+      transmissionEnd: () => undefined,
+    },
+  );
   socket.on('data', (d: Buffer) => link.receive(d));
   const report: ReplayReport = { protocol: 'astm', sent: 0, answers: [], failed: 0 };
   for (const text of transmissions) {
     const outcome = await link.send(text);
     report.sent++;
-    const first = text.toString('latin1').split('\r').find((r) => r.startsWith('O')) ?? text.toString('latin1').split('\r')[0]!;
+    const first =
+      text
+        .toString('latin1')
+        .split('\r')
+        .find((r) => r.startsWith('O')) ?? text.toString('latin1').split('\r')[0]!;
     const label = first.slice(0, 40);
     if (!outcome.ok) report.failed++;
     report.answers.push(`${label}: ${outcome.ok ? 'accepted (every frame ACKed, EOT sent)' : `failed: ${outcome.reason}`}`);
@@ -169,7 +180,13 @@ export async function runReplay(argv: string[]): Promise<number> {
     ({ values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { to: { type: 'string' }, astm: { type: 'boolean' }, mllp: { type: 'boolean' }, 'frame-size': { type: 'string' }, 'timeout-ms': { type: 'string' } },
+      options: {
+        to: { type: 'string' },
+        astm: { type: 'boolean' },
+        mllp: { type: 'boolean' },
+        'frame-size': { type: 'string' },
+        'timeout-ms': { type: 'string' },
+      },
     }));
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${REPLAY_USAGE}`);

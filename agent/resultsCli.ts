@@ -10,7 +10,9 @@ async function readPassword(): Promise<string> {
   if (process.env.EDGE_PASSWORD) return process.env.EDGE_PASSWORD;
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /**
@@ -24,7 +26,14 @@ export async function runResultsCli(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
-  const { values } = parseArgs({ args: rest, options: { url: { type: 'string', default: 'http://127.0.0.1:8080' }, user: { type: 'string', default: 'admin' }, forward: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      url: { type: 'string', default: 'http://127.0.0.1:8080' },
+      user: { type: 'string', default: 'admin' },
+      forward: { type: 'boolean', default: false },
+    },
+  });
   const headers = { authorization: `Basic ${Buffer.from(`${values.user}:${await readPassword()}`).toString('base64')}` };
   const url = `${values.url!.replace(/\/$/, '')}/api/results/recover`;
   const listed = await fetch(url, { headers });
@@ -39,7 +48,10 @@ export async function runResultsCli(argv: string[]): Promise<number> {
   }
   process.stdout.write(`${unsent.length} result(s) acknowledged and never stored:\n`);
   process.stdout.write(['device', 'specimen', 'test', 'value', 'received', 'message'].join('\t') + '\n');
-  for (const u of unsent) process.stdout.write([u.device, u.specimenId, u.test, `${u.valueText}${u.units ? ` ${u.units}` : ''}`, u.receivedAt, `#${u.messageJournalId}`].join('\t') + '\n');
+  for (const u of unsent)
+    process.stdout.write(
+      [u.device, u.specimenId, u.test, `${u.valueText}${u.units ? ` ${u.units}` : ''}`, u.receivedAt, `#${u.messageJournalId}`].join('\t') + '\n',
+    );
   if (!values.forward) {
     process.stdout.write('run again with --forward to store and forward them\n');
     return 0;

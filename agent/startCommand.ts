@@ -24,7 +24,14 @@ interface Simulators {
  * or, by hand (`npm start`, no systemd), starts the agent again in this process.
  */
 export async function runStart(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', default: process.env.EDGE_CONFIG ?? '/etc/edge-agent/config.yaml' }, 'no-sim': { type: 'boolean', default: false }, sim: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string', default: process.env.EDGE_CONFIG ?? '/etc/edge-agent/config.yaml' },
+      'no-sim': { type: 'boolean', default: false },
+      sim: { type: 'boolean', default: false },
+    },
+  });
   const configFile = values.config!;
   const log = createLogger(process.env.LOG_LEVEL ?? 'info');
   const stopSignal = new Promise<string>((resolveStop) => {
@@ -72,7 +79,12 @@ function configProblems(configFile: string): ConfigError['problems'] | null {
   }
 }
 
-async function runAgentOnce(configFile: string, log: Logger, withSimulators: boolean | undefined, stopSignal: Promise<string>): Promise<'stopped' | 'restart' | 'failed' | { problems: ConfigError['problems'] }> {
+async function runAgentOnce(
+  configFile: string,
+  log: Logger,
+  withSimulators: boolean | undefined,
+  stopSignal: Promise<string>,
+): Promise<'stopped' | 'restart' | 'failed' | { problems: ConfigError['problems'] }> {
   let restartRequested: () => void = () => undefined;
   const restart = new Promise<void>((r) => (restartRequested = r));
   const agent = new Agent({ configFile, log, onRestartRequested: () => restartRequested() });

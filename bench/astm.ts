@@ -13,7 +13,9 @@ const argIdx = process.argv.indexOf('--messages');
 const messages = argIdx > 0 ? Number(process.argv[argIdx + 1]) : 200;
 
 function message(n: number): string {
-  return ['H|\\^&|||Bench^1', `P|1||PID${n}`, `O|1|B${n}||^^^GLU|R`, `R|1|^^^GLU|${(n % 70) / 10 + 3}|mmol/L||N||F||||20261122100000`, 'L|1|N'].join('\r') + '\r';
+  return (
+    ['H|\\^&|||Bench^1', `P|1||PID${n}`, `O|1|B${n}||^^^GLU|R`, `R|1|^^^GLU|${(n % 70) / 10 + 3}|mmol/L||N||F||||20261122100000`, 'L|1|N'].join('\r') + '\r'
+  );
 }
 
 function pct(values: number[], p: number): number {
@@ -21,7 +23,10 @@ function pct(values: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 }
 
-async function run(label: string, config: (dir: string) => Promise<{ driver: Partial<AstmDriverConfig>; sim: Parameters<typeof startAstmAnalyzer>[0]; stop(): Promise<void> }>) {
+async function run(
+  label: string,
+  config: (dir: string) => Promise<{ driver: Partial<AstmDriverConfig>; sim: Parameters<typeof startAstmAnalyzer>[0]; stop(): Promise<void> }>,
+) {
   const { dir, cleanup } = tempDir('astm-bench-');
   const store = await openStore({ dir });
   const setup = await config(dir);

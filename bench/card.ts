@@ -35,7 +35,12 @@ const scenarios: Array<{ name: string; opts: Partial<EmrtdReadOptions> }> = [
   { name: 'DG13 + DG1 + DG2', opts: { readDg1: true, readDg2: true } },
 ];
 
-async function inProcess(pace: boolean, extended: boolean, fileAccess: 'fid' | 'sfi', opts: Partial<EmrtdReadOptions>): Promise<Omit<Row, 'scenario' | 'apdus'>> {
+async function inProcess(
+  pace: boolean,
+  extended: boolean,
+  fileAccess: 'fid' | 'sfi',
+  opts: Partial<EmrtdReadOptions>,
+): Promise<Omit<Row, 'scenario' | 'apdus'>> {
   const chip = buildChip({ signer: pki.signer, pace, extendedLength: extended, dg2ImageBytes: DG2_IMAGE });
   const transport = {
     transmit: async (a: Buffer) => {
@@ -53,7 +58,9 @@ async function inProcess(pace: boolean, extended: boolean, fileAccess: 'fid' | '
   const fixed = pace ? 6 : 4;
   return {
     access: r.access,
-    files: Object.entries(r.bytesRead).map(([k, v]) => `${k} ${v}`).join(', '),
+    files: Object.entries(r.bytesRead)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', '),
     apduCount: r.apduCount,
     minFid: minimumApdus(sizes, chunk, true) + fixed,
     minSfi: minimumApdus(sizes, chunk, false) + fixed,
@@ -95,7 +102,16 @@ if (process.getuid?.() === 0) {
         const before = pcscd.removals(0);
         const sim = await startCardSimulator({ pki, port: pcscd.port, latencyMs: LATENCY_MS, dg2ImageBytes: DG2_IMAGE });
         let out = '';
-        const args = ['--reader', pcscd.readerNames[0], '--qr', qrOf(), '--csca', pki.cscaPath, ...(s.opts.readDg1 ? ['--dg1'] : []), ...(s.opts.readDg2 ? ['--dg2'] : [])];
+        const args = [
+          '--reader',
+          pcscd.readerNames[0],
+          '--qr',
+          qrOf(),
+          '--csca',
+          pki.cscaPath,
+          ...(s.opts.readDg1 ? ['--dg1'] : []),
+          ...(s.opts.readDg2 ? ['--dg2'] : []),
+        ];
         const code = await runCardRead(args, { out: (x) => (out += x), err: (x) => process.stderr.write(x) });
         await sim.stop();
         await pcscd.waitRemoved(0, before);
@@ -103,7 +119,9 @@ if (process.getuid?.() === 0) {
         const j = JSON.parse(out);
         console.log(`| ${s.name} | ${j.access} | ${j.apduCount} | ${j.msFromCard} |`);
       }
-      console.log('\nvpcd sends each APDU as two TCP writes (length, then payload); with Nagle on its side and delayed ACK on the simulator side that adds about 40 ms per APDU on loopback. A USB CCID reader has no such cost.');
+      console.log(
+        '\nvpcd sends each APDU as two TCP writes (length, then payload); with Nagle on its side and delayed ACK on the simulator side that adds about 40 ms per APDU on loopback. A USB CCID reader has no such cost.',
+      );
     } finally {
       await pcscd.stop();
     }

@@ -25,7 +25,10 @@ function writeSet(name: string, count: number, pixelBytes: number): string {
   const dir = join(root, name);
   mkdirSync(dir);
   for (const g of generateStudy({ instances: count, pixelBytes })) {
-    writeFileSync(join(dir, `${g.sopInstanceUid}.dcm`), Buffer.concat([part10Header({ sopClassUid: g.sopClassUid, sopInstanceUid: g.sopInstanceUid, transferSyntaxUid: g.transferSyntaxUid }), g.dataset]));
+    writeFileSync(
+      join(dir, `${g.sopInstanceUid}.dcm`),
+      Buffer.concat([part10Header({ sopClassUid: g.sopClassUid, sopInstanceUid: g.sopInstanceUid, transferSyntaxUid: g.transferSyntaxUid }), g.dataset]),
+    );
   }
   return dir;
 }
@@ -80,7 +83,9 @@ interface Receiver {
 async function startBox(): Promise<Receiver> {
   const store = join(root, `box-${Date.now()}`);
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/integration/dicom/scpChild.ts', store], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => createInterface({ input: child.stdout! }).on('line', (l) => /^PORT (\d+)/.test(l) && resolve(Number(/^PORT (\d+)/.exec(l)![1]))));
+  const port = await new Promise<number>((resolve) =>
+    createInterface({ input: child.stdout! }).on('line', (l) => /^PORT (\d+)/.test(l) && resolve(Number(/^PORT (\d+)/.exec(l)![1]))),
+  );
   return { pid: child.pid!, port, stop: () => child.kill('SIGKILL') };
 }
 

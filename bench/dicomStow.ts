@@ -66,11 +66,18 @@ async function main(): Promise<void> {
       run++;
       for (let i = 0; i < COUNT; i++) {
         const sop = `1.2.826.0.1.3680043.10.200.${run}.${i + 1}`;
-        const bytes = syntheticPart10({ sopInstanceUid: sop, studyUid: `1.2.826.0.1.3680043.10.200.${run}`, seriesUid: `1.2.826.0.1.3680043.10.200.${run}.1`, pixels: randomBytes(SIZE_KB * 1024) });
+        const bytes = syntheticPart10({
+          sopInstanceUid: sop,
+          studyUid: `1.2.826.0.1.3680043.10.200.${run}`,
+          seriesUid: `1.2.826.0.1.3680043.10.200.${run}.1`,
+          pixels: randomBytes(SIZE_KB * 1024),
+        });
         all.push(bytes);
         if (route) {
           const blob = await store.blobs.write(bytes);
-          await store.journalFor('bench', [route]).append({ stream: 'dicom.instance', kind: 'c-store', idempotencyKey: `${sop}:${blob.hash}`, blob, orderKey: `1.2.826.0.1.3680043.10.200.${run}` });
+          await store
+            .journalFor('bench', [route])
+            .append({ stream: 'dicom.instance', kind: 'c-store', idempotencyKey: `${sop}:${blob.hash}`, blob, orderKey: `1.2.826.0.1.3680043.10.200.${run}` });
         }
       }
       return all;
@@ -79,7 +86,13 @@ async function main(): Promise<void> {
     const forward = async (route: string, window: number, batchSize: number): Promise<number> => {
       await makeInstances(route);
       const dest = new StowRsDestination(route, { url: base, username: orthanc.user, password: orthanc.password, maxConnections: window }, log);
-      const forwarder = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), { window, ordered: false, attemptTimeoutMs: 120_000, backoff: DEFAULT_BACKOFF, batchSize });
+      const forwarder = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), {
+        window,
+        ordered: false,
+        attemptTimeoutMs: 120_000,
+        backoff: DEFAULT_BACKOFF,
+        batchSize,
+      });
       const t0 = performance.now();
       forwarder.start();
       while (store.outbox.status([route])[0]!.delivered < COUNT) await new Promise((r) => setTimeout(r, 20));
@@ -111,10 +124,23 @@ async function main(): Promise<void> {
         const boundary = `b${randomBytes(8).toString('hex')}`;
         const parts = batch.flatMap((b) => [Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), b, Buffer.from('\r\n')]);
         const body = Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]);
-        const req = http.request(`${base}/studies`, { method: 'POST', agent, headers: { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`, Accept: 'application/dicom+json', Authorization: auth, 'Content-Length': body.length } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
+        const req = http.request(
+          `${base}/studies`,
+          {
+            method: 'POST',
+            agent,
+            headers: {
+              'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+              Accept: 'application/dicom+json',
+              Authorization: auth,
+              'Content-Length': body.length,
+            },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
         req.on('socket', (s) => s.setNoDelay(true));
         req.on('error', reject);
         req.end(body);

@@ -46,7 +46,9 @@ async function steady(ratePerSecond: number, groupCommit: boolean): Promise<{ ra
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const t0 = performance.now();
-    pending.push(journal.append({ stream: 'lab.result', kind: 'r', idempotencyKey: `s${i}`, raw: payload }).then(() => void latencies.push(performance.now() - t0)));
+    pending.push(
+      journal.append({ stream: 'lab.result', kind: 'r', idempotencyKey: `s${i}`, raw: payload }).then(() => void latencies.push(performance.now() - t0)),
+    );
   }
   await Promise.all(pending);
   const elapsed = (performance.now() - start) / 1000;
@@ -58,7 +60,9 @@ const rows: string[] = [];
 for (const producers of [1, 10, 100]) {
   for (const group of [true, false]) {
     const r = await closedLoop(producers, group);
-    rows.push(`| ${producers} producers, closed loop | ${group ? 'group commit' : 'one commit per append'} | ${fmt(r.rate, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} |`);
+    rows.push(
+      `| ${producers} producers, closed loop | ${group ? 'group commit' : 'one commit per append'} | ${fmt(r.rate, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} |`,
+    );
   }
 }
 for (const group of [true, false]) {
@@ -78,7 +82,9 @@ for (const r of rows) console.log(r);
   const { store, done } = freshStore(true);
   const journals = ['xn1', 'cobas1', 'bc5380'].map((s) => store.journalFor(s, ['lis']));
   for (let i = 0; i < 100_000; i += 1000) {
-    await Promise.all(Array.from({ length: 1000 }, (_, k) => journals[(i + k) % 3]!.append({ stream: 'lab.result', kind: 'r', idempotencyKey: `b${i + k}`, raw: payload })));
+    await Promise.all(
+      Array.from({ length: 1000 }, (_, k) => journals[(i + k) % 3]!.append({ stream: 'lab.result', kind: 'r', idempotencyKey: `b${i + k}`, raw: payload })),
+    );
   }
   const time = (fn: () => void, n: number) => {
     const t0 = performance.now();

@@ -68,7 +68,23 @@ async function patients(label: string, kiosk: Awaited<ReturnType<typeof startKio
 /** The loopback routes with `quickack` set or cleared (iproute2; the routes pcscd and vpcd use). */
 function loopbackQuickAck(on: boolean): void {
   for (const prefix of ['127.0.0.0/8', '127.0.0.1']) {
-    execFileSync('ip', ['route', 'replace', 'local', prefix, 'dev', 'lo', 'proto', 'kernel', 'scope', 'host', 'src', '127.0.0.1', 'table', 'local', ...(on ? ['quickack', '1'] : [])]);
+    execFileSync('ip', [
+      'route',
+      'replace',
+      'local',
+      prefix,
+      'dev',
+      'lo',
+      'proto',
+      'kernel',
+      'scope',
+      'host',
+      'src',
+      '127.0.0.1',
+      'table',
+      'local',
+      ...(on ? ['quickack', '1'] : []),
+    ]);
   }
 }
 
@@ -105,9 +121,13 @@ try {
   await fresh.close();
   const external = resources.filter((r) => !r.url.startsWith(kiosk.url));
 
-  console.log(`\nKiosk in Chromium against the running agent (${ROUNDS} patients per row; card 30 ms per APDU behind the real pcscd + vpcd; HIS 200 ms${quickAckRow ? '' : '; quick-ACK row skipped'})\n`);
+  console.log(
+    `\nKiosk in Chromium against the running agent (${ROUNDS} patients per row; card 30 ms per APDU behind the real pcscd + vpcd; HIS 200 ms${quickAckRow ? '' : '; quick-ACK row skipped'})\n`,
+  );
   console.log(`Machine: ${machineLine()}\n`);
-  console.log('| chip files read by | APDUs | card → "reading" shown p50 | card → greeting with the chip\'s name p50 / p95 / max (goal < 1500) | card → ticket number p50 / p95 / max (goal < 3000) |');
+  console.log(
+    '| chip files read by | APDUs | card → "reading" shown p50 | card → greeting with the chip\'s name p50 / p95 / max (goal < 1500) | card → ticket number p50 / p95 / max (goal < 3000) |',
+  );
   console.log('|---|---|---|---|---|');
   for (const r of runs) {
     const stats = (v: number[]) => `${fmt(percentile(v, 50), 0)} / ${fmt(percentile(v, 95), 0)} / ${fmt(Math.max(...v), 0)}`;

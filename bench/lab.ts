@@ -15,7 +15,8 @@ import { fmt, machineLine, percentile } from './common.ts';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 let seq = 0;
 // One result per message, so messages/s = results/s.
-const oneResult = () => `MSH|^~\\&|XN|LAB|||20261122080000||ORU^R01|M${seq++}|P|2.5.1||||||UNICODE UTF-8\rPID|1||P1||Nguyễn^Văn An\rOBR|1||S${seq}\rOBX|1|NM|WBC^WBC||${(seq % 100) / 10}|10*9/L|4-10||||F\r`;
+const oneResult = () =>
+  `MSH|^~\\&|XN|LAB|||20261122080000||ORU^R01|M${seq++}|P|2.5.1||||||UNICODE UTF-8\rPID|1||P1||Nguyễn^Văn An\rOBR|1||S${seq}\rOBX|1|NM|WBC^WBC||${(seq % 100) / 10}|10*9/L|4-10||||F\r`;
 
 // A real Mindray BC-5380 CBC message (fixture) with a new MSH-10 and sample id each time, so
 // every result is new (the same sample would be de-duplicated by result identity).
@@ -84,7 +85,9 @@ async function startPythonFloor(): Promise<{ port: number; stop: () => void }> {
 /** The box's listener in its own process (as the python server is), on a real store. */
 async function startBoxListener(dir: string): Promise<{ port: number; stop: () => void }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/hl7ListenerChild.ts', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => createInterface({ input: child.stdout! }).on('line', (l) => l.startsWith('PORT ') && resolve(Number(l.slice(5)))));
+  const port = await new Promise<number>((resolve) =>
+    createInterface({ input: child.stdout! }).on('line', (l) => l.startsWith('PORT ') && resolve(Number(l.slice(5)))),
+  );
   return { port, stop: () => child.kill() };
 }
 
@@ -103,10 +106,14 @@ for (const [name, port] of [
 ] as const) {
   for (const conns of [1, 10]) {
     const r = await closedLoop(port, conns);
-    rows.push(`| ${name} | 1 result | ${conns} connection${conns > 1 ? 's' : ''}, closed loop | ${fmt(r.rate, 0)} | ${fmt(r.rate, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} |`);
+    rows.push(
+      `| ${name} | 1 result | ${conns} connection${conns > 1 ? 's' : ''}, closed loop | ${fmt(r.rate, 0)} | ${fmt(r.rate, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} |`,
+    );
   }
   const m = await closedLoop(port, 10, mindray);
-  rows.push(`| ${name} | Mindray CBC, ${MINDRAY_RESULTS} results | 10 connections, closed loop | ${fmt(m.rate, 0)} | ${fmt(m.rate * MINDRAY_RESULTS, 0)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} |`);
+  rows.push(
+    `| ${name} | Mindray CBC, ${MINDRAY_RESULTS} results | 10 connections, closed loop | ${fmt(m.rate, 0)} | ${fmt(m.rate * MINDRAY_RESULTS, 0)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} |`,
+  );
   const s = await steady(port, 200);
   rows.push(`| ${name} | 1 result | steady 200 msg/s | ${fmt(s.rate, 0)} | ${fmt(s.rate, 0)} | ${fmt(s.p50, 2)} | ${fmt(s.p99, 2)} |`);
 }

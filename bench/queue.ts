@@ -33,7 +33,11 @@ function issuer(url: string, sim: PrinterSim) {
   });
   return async (service: string, print: boolean): Promise<Sample> => {
     const t0 = performance.now();
-    const res = await fetch(`${url}/api/queue/tickets`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ service, print: print ? 'queue' : 'no' }) });
+    const res = await fetch(`${url}/api/queue/tickets`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ service, print: print ? 'queue' : 'no' }),
+    });
     const durableMs = performance.now() - t0;
     if (res.status !== 201) throw new Error(`issue failed: ${res.status} ${await res.text()}`);
     const { ticket } = (await res.json()) as { ticket: { id: string } };
@@ -100,8 +104,12 @@ try {
 }
 
 console.log(`Queue tickets: API call → ticket durable (HTTP answer) → raster bytes at the printer simulator; goal p99 < 100 ms to the printer's bytes\n`);
-console.log('| scenario | tickets | tickets/s | durable p50 ms | durable p99 ms | first band p99 ms | printed (cut) p50 ms | printed p99 ms | printed max ms |');
+console.log(
+  '| scenario | tickets | tickets/s | durable p50 ms | durable p99 ms | first band p99 ms | printed (cut) p50 ms | printed p99 ms | printed max ms |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);
 console.log(`\nMachine: ${machineLine()}`);
-console.log(`Command: npx tsx bench/queue.ts --tickets ${TICKETS} (agent as a separate process: node bin/edge-agent.js start; 80 mm ticket with QR, DLE EOT status query before each ticket)`);
+console.log(
+  `Command: npx tsx bench/queue.ts --tickets ${TICKETS} (agent as a separate process: node bin/edge-agent.js start; 80 mm ticket with QR, DLE EOT status query before each ticket)`,
+);

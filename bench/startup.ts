@@ -39,7 +39,9 @@ function packaged(): { node: string; cli: string } {
 
 /** The demo configuration with every fixed port replaced by a free one (nothing else changed). */
 async function benchConfig(): Promise<string> {
-  let text = readFileSync('config/demo.yaml', 'utf8').replace('dataDir: ../data/demo', `dataDir: ${join(dir, 'data')}`).replace('secretsFile: demo.secrets.yaml', `secretsFile: ${join(root, 'config/demo.secrets.yaml')}`);
+  let text = readFileSync('config/demo.yaml', 'utf8')
+    .replace('dataDir: ../data/demo', `dataDir: ${join(dir, 'data')}`)
+    .replace('secretsFile: demo.secrets.yaml', `secretsFile: ${join(root, 'config/demo.secrets.yaml')}`);
   const ports = [...new Set([...text.matchAll(/port: (\d+)/g)].map((m) => m[1]!))];
   for (const p of ports) text = text.replaceAll(`port: ${p}`, `port: ${await freePort()}`);
   const file = join(dir, 'bench.yaml');
@@ -81,7 +83,10 @@ async function runOnce(command: string, args: string[], env: NodeJS.ProcessEnv, 
     if (msg.toString().split('\n').includes('READY=1')) ready(performance.now() - started);
   });
   socket.bind(socketPath);
-  const child = spawn(command, [...args, 'start', '--config', config], { env: { ...process.env, ...env, NOTIFY_SOCKET: socketPath, LOG_LEVEL: 'warn', EDGE_AUDIO_DIR: AUDIO }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(command, [...args, 'start', '--config', config], {
+    env: { ...process.env, ...env, NOTIFY_SOCKET: socketPath, LOG_LEVEL: 'warn', EDGE_AUDIO_DIR: AUDIO },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const readyMs = await Promise.race([readyP, exited.then(() => Promise.reject(new Error('the agent exited before READY')))]);
   await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
@@ -102,9 +107,21 @@ async function main(): Promise<void> {
   // The clips as the package's postinst makes them: once, before any start.
   spawnSync(process.execPath, [join(root, 'bin/edge-agent.js'), 'voice'], { env: { ...process.env, EDGE_AUDIO_DIR: AUDIO }, stdio: 'ignore' });
   const variants: Array<{ name: string; command: string; args: string[]; env: NodeJS.ProcessEnv; samples: Sample[] }> = [
-    { name: `the package (compiled, its Node ${pkgNode}, compile cache)`, command: pkg.node, args: [pkg.cli], env: { NODE_COMPILE_CACHE: join(dir, 'compile-cache') }, samples: [] },
+    {
+      name: `the package (compiled, its Node ${pkgNode}, compile cache)`,
+      command: pkg.node,
+      args: [pkg.cli],
+      env: { NODE_COMPILE_CACHE: join(dir, 'compile-cache') },
+      samples: [],
+    },
     { name: `compiled build on this Node ${process.version} (node dist/agent/cli.js)`, command: process.execPath, args: [compiled], env: {}, samples: [] },
-    { name: `source through tsx on ${process.version} (node bin/edge-agent.js)`, command: process.execPath, args: [join(root, 'bin/edge-agent.js')], env: {}, samples: [] },
+    {
+      name: `source through tsx on ${process.version} (node bin/edge-agent.js)`,
+      command: process.execPath,
+      args: [join(root, 'bin/edge-agent.js')],
+      env: {},
+      samples: [],
+    },
   ];
   console.log(machineLine());
   console.log(`${RUNS} runs each, alternating; the demo configuration without simulators; idle RSS after ${IDLE_SECONDS} s`);
@@ -114,7 +131,9 @@ async function main(): Promise<void> {
   for (const v of variants) {
     const ready = v.samples.map((s) => s.readyMs);
     const rss = v.samples.map((s) => s.idleRssMb);
-    console.log(`| ${v.name} | ${fmt(median(ready) / 1000, 2)} s (${fmt(Math.min(...ready) / 1000, 2)}–${fmt(Math.max(...ready) / 1000, 2)}) | ${fmt(median(rss), 0)} MB (${fmt(Math.min(...rss), 0)}–${fmt(Math.max(...rss), 0)}) |`);
+    console.log(
+      `| ${v.name} | ${fmt(median(ready) / 1000, 2)} s (${fmt(Math.min(...ready) / 1000, 2)}–${fmt(Math.max(...ready) / 1000, 2)}) | ${fmt(median(rss), 0)} MB (${fmt(Math.min(...rss), 0)}–${fmt(Math.max(...rss), 0)}) |`,
+    );
   }
   console.log('\ngoal: ≤ 1 s to READY and ≤ 100 MB idle RSS (compiled build, without simulators)');
 }

@@ -36,7 +36,10 @@ export const DEF_FILES = [
   { file: 'config/fragments/queue.schema.json', properties: { queue: { $ref: '#/$defs/queue' }, kiosk: { $ref: '#/$defs/kiosk' } } },
   { file: 'config/fragments/http.schema.json', properties: { http: { $ref: '#/$defs/http', default: {} } } },
   { file: 'config/fragments/lanBroker.schema.json', properties: { lanBroker: { $ref: '#/$defs/lanBroker', default: {} } } },
-  { file: 'config/fragments/store.schema.json', properties: { store: { $ref: '#/$defs/store', default: {} }, retention: { $ref: '#/$defs/retention', default: {} } } },
+  {
+    file: 'config/fragments/store.schema.json',
+    properties: { store: { $ref: '#/$defs/store', default: {} }, retention: { $ref: '#/$defs/retention', default: {} } },
+  },
 ];
 
 export function buildSchema(current) {
@@ -57,7 +60,10 @@ export function buildSchema(current) {
   }
   for (const kind of ['device', 'destination']) {
     const key = kind === 'device' ? 'driver' : 'type';
-    const types = Object.keys(defs).filter((k) => k.startsWith(`${kind}.`)).map((k) => k.slice(kind.length + 1)).sort();
+    const types = Object.keys(defs)
+      .filter((k) => k.startsWith(`${kind}.`))
+      .map((k) => k.slice(kind.length + 1))
+      .sort();
     defs[kind].properties[key].enum = types;
     // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable
     defs[kind].allOf = types.map((t) => ({ if: { properties: { [key]: { const: t } } }, then: { $ref: `#/$defs/${kind}.${t}` } }));

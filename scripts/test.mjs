@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 /** Debian packages of the real peers, by what they play in the tests. */
 const PEERS = {
   mosquitto: 'the province broker',
-  'mosquitto-clients': 'mosquitto_sub/mosquitto_pub, the LAN broker\'s screens and devices',
+  'mosquitto-clients': "mosquitto_sub/mosquitto_pub, the LAN broker's screens and devices",
   socat: 'serial pseudo-terminal pairs for analyzers',
   dcmtk: 'DICOM modality and PACS (storescu, echoscu, findscu, storescp)',
   orthanc: 'a PACS',
@@ -21,13 +21,17 @@ const PEERS = {
   'espeak-ng': 'Vietnamese voice clips for the call screen',
   sox: 'audio clip checks',
   'fonts-dejavu-core': 'a Vietnamese-capable font for ticket rasters',
-  'systemd': 'systemd-analyze verify of the unit files',
+  systemd: 'systemd-analyze verify of the unit files',
   debootstrap: 'a fresh Debian root to install the package into',
 };
 
 function missingPackages() {
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${Status} format, not a template
-  return Object.keys(PEERS).filter((pkg) => spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' }).stdout?.includes('install ok installed') !== true);
+  // dpkg-query's own ${Status} format, not a template.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: see above
+  const status = '-f=${Status}';
+  return Object.keys(PEERS).filter(
+    (pkg) => spawnSync('dpkg-query', ['-W', status, pkg], { encoding: 'utf8' }).stdout?.includes('install ok installed') !== true,
+  );
 }
 
 function installPeers() {
@@ -35,7 +39,9 @@ function installPeers() {
   if (missing.length === 0) return;
   const isRoot = process.getuid?.() === 0;
   if (!isRoot || !existsSync('/usr/bin/apt-get')) {
-    console.warn(`\nThese Debian packages are missing; tests that need them will fail and say so:\n${missing.map((p) => `  ${p} — ${PEERS[p]}`).join('\n')}\nInstall them with:\n  sudo apt-get install -y --no-install-recommends ${missing.join(' ')}\n`);
+    console.warn(
+      `\nThese Debian packages are missing; tests that need them will fail and say so:\n${missing.map((p) => `  ${p} — ${PEERS[p]}`).join('\n')}\nInstall them with:\n  sudo apt-get install -y --no-install-recommends ${missing.join(' ')}\n`,
+    );
     return;
   }
   console.log(`installing Debian peers: ${missing.join(' ')}`);
@@ -49,7 +55,11 @@ function runSuite(project) {
   mkdirSync('test-artifacts', { recursive: true });
   const report = `test-artifacts/vitest-${project}.json`;
   // A suite that hangs (a native binding that freezes its worker) must fail, not stall CI.
-  const r = spawnSync('npx', ['vitest', 'run', '--project', project, '--passWithNoTests', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`], { stdio: 'inherit', timeout: 15 * 60_000, killSignal: 'SIGKILL' });
+  const r = spawnSync(
+    'npx',
+    ['vitest', 'run', '--project', project, '--passWithNoTests', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`],
+    { stdio: 'inherit', timeout: 15 * 60_000, killSignal: 'SIGKILL' },
+  );
   if (r.error) console.error(`the ${project} suite did not finish: ${r.error.message}`);
   let passed = 0;
   let failed = 0;
@@ -111,10 +121,20 @@ function startFuzz(minutes) {
 
 installPeers();
 ensurePcsclite();
-const typecheck = spawnSync('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json'], { stdio: 'inherit' });
-const totals = { passed: 0, failed: typecheck.status === 0 ? 0 : 1, skipped: 0 };
-const failures = typecheck.status === 0 ? [] : ['type check failed'];
-if (typecheck.status !== 0) console.error('type check failed');
+// The type check and Biome's lint and format check (biome.json: the project's rules) come first.
+const checks = [
+  ['type check', ['tsc', '--noEmit', '-p', 'tsconfig.json']],
+  ['lint and format (npx biome check --write . fixes most)', ['biome', 'check', '--max-diagnostics=50', '.']],
+];
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const failures = [];
+for (const [name, args] of checks) {
+  const r = spawnSync('npx', args, { stdio: 'inherit' });
+  if (r.status === 0) continue;
+  totals.failed++;
+  failures.push(`${name} failed`);
+  console.error(`${name} failed`);
+}
 // `npm test -- unit` (or integration, browser) runs only those suites.
 const projects = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'integration', 'browser', 'package'];
 // The CI-sized fuzz run (docs/FUZZING.md) goes in the background under nice while the integration

@@ -45,7 +45,12 @@ function checkSecretField(this: SecretPaths | undefined, marker: boolean | strin
     for (const key of Object.keys(data)) if (names.test(key) && inline(`${at}${pointer([key])}`)) problems.push({ instancePath: `${at}${pointer([key])}` });
   }
   if (problems.length === 0) return true;
-  (checkSecretField as unknown as { errors: unknown[] }).errors = problems.map((p) => ({ keyword: 'x-secret', instancePath: p.instancePath, params: {}, message: 'is a secret written inline' }));
+  (checkSecretField as unknown as { errors: unknown[] }).errors = problems.map((p) => ({
+    keyword: 'x-secret',
+    instancePath: p.instancePath,
+    params: {},
+    message: 'is a secret written inline',
+  }));
   return false;
 }
 
@@ -151,7 +156,15 @@ function validateParsed(parsed: ParsedFile, problems: ConfigProblem[], options: 
   }
   if (!('version' in raw) && !('box' in raw) && Object.keys(raw).length > 0 && Object.values(raw).every((v) => v === null || typeof v !== 'object')) {
     // check-config run on secrets.yaml instead of the configuration: one sentence, not one per key.
-    throw new ConfigError([{ file: absolute, line: 1, column: 1, field: '', message: 'this looks like a secrets file (the values "!secret NAME" refers to), not a configuration: check the configuration that uses it' }]);
+    throw new ConfigError([
+      {
+        file: absolute,
+        line: 1,
+        column: 1,
+        field: '',
+        message: 'this looks like a secrets file (the values "!secret NAME" refers to), not a configuration: check the configuration that uses it',
+      },
+    ]);
   }
   const baseDir = dirname(absolute);
   const warnings: ConfigProblem[] = [];
@@ -178,16 +191,27 @@ function crossCheck(config: AgentConfig, parsed: ParsedFile): ConfigProblem[] {
   const checkin = config.his?.checkinDestination;
   if (checkin && !destinations.has(checkin)) {
     const path = ['his', 'checkinDestination'];
-    problems.push({ ...position(parsed, path), field: path.join('.'), message: `"${checkin}" is not a destination in this file (known: ${[...destinations].join(', ') || 'none'})` });
+    problems.push({
+      ...position(parsed, path),
+      field: path.join('.'),
+      message: `"${checkin}" is not a destination in this file (known: ${[...destinations].join(', ') || 'none'})`,
+    });
   }
-  const routeLists: Array<[Array<string | number>, string[]]> = Object.entries(config.devices ?? {}).map(([id, d]) => [['devices', id, 'routes'], d.routes ?? []]);
+  const routeLists: Array<[Array<string | number>, string[]]> = Object.entries(config.devices ?? {}).map(([id, d]) => [
+    ['devices', id, 'routes'],
+    d.routes ?? [],
+  ]);
   if (config.queue) routeLists.push([['queue', 'routes'], config.queue.routes ?? []]);
   if (config.kiosk) routeLists.push([['kiosk', 'feedbackRoutes'], config.kiosk.feedbackRoutes ?? []]);
   for (const [base, routes] of routeLists) {
     routes.forEach((route, i) => {
       if (!destinations.has(route)) {
         const path = [...base, i];
-        problems.push({ ...position(parsed, path), field: path.join('.'), message: `route "${route}" is not a destination in this file (known: ${[...destinations].join(', ') || 'none'})` });
+        problems.push({
+          ...position(parsed, path),
+          field: path.join('.'),
+          message: `route "${route}" is not a destination in this file (known: ${[...destinations].join(', ') || 'none'})`,
+        });
       }
     });
   }
@@ -232,7 +256,10 @@ interface Claim {
 /** Addresses that listen on every interface: they conflict with any address on the same port. */
 const EVERY_ADDRESS = new Set(['0.0.0.0', '::', '']);
 const hostKey = (host: string): string => {
-  const h = host.trim().toLowerCase().replace(/^::ffff:/, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^::ffff:/, '');
   return h === 'localhost' ? '127.0.0.1' : h;
 };
 
@@ -308,11 +335,15 @@ function checkExclusiveUse(config: AgentConfig, parsed: ParsedFile): ConfigProbl
   };
   claims.forEach((c, i) => {
     const written = parsed.doc.hasIn(c.path);
-    const earlier = claims.slice(0, i).find((o) =>
-      c.kind === 'path'
-        ? o.kind === 'path' && o.devicePath === c.devicePath
-        : o.kind === 'port' && o.port === c.port && (EVERY_ADDRESS.has(hostKey(o.host!)) || EVERY_ADDRESS.has(hostKey(c.host!)) || hostKey(o.host!) === hostKey(c.host!)),
-    );
+    const earlier = claims
+      .slice(0, i)
+      .find((o) =>
+        c.kind === 'path'
+          ? o.kind === 'path' && o.devicePath === c.devicePath
+          : o.kind === 'port' &&
+            o.port === c.port &&
+            (EVERY_ADDRESS.has(hostKey(o.host!)) || EVERY_ADDRESS.has(hostKey(c.host!)) || hostKey(o.host!) === hostKey(c.host!)),
+      );
     if (!earlier) return;
     let message: string;
     if (c.kind === 'path') message = `path ${c.devicePath!} is already used by ${earlier.owner} (${where(earlier)})`;
@@ -392,7 +423,14 @@ const PLACEHOLDER = /\b(change[-_ ]?me|changeit|replace[-_ ]?me|example|placehol
 const PASSWORD_HASH = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
 
 /** Replaces each `!secret name` by its value from the secrets file; refuses placeholders there. */
-function resolveSecrets(raw: Record<string, unknown>, parsed: ParsedFile, baseDir: string, problems: ConfigProblem[], warnings: ConfigProblem[], options: LoadOptions): ResolvedSecrets {
+function resolveSecrets(
+  raw: Record<string, unknown>,
+  parsed: ParsedFile,
+  baseDir: string,
+  problems: ConfigProblem[],
+  warnings: ConfigProblem[],
+  options: LoadOptions,
+): ResolvedSecrets {
   const uses: SecretUse[] = [];
   const walk = (node: unknown, path: Array<string | number>): void => {
     if (!node || typeof node !== 'object') return;
@@ -410,7 +448,8 @@ function resolveSecrets(raw: Record<string, unknown>, parsed: ParsedFile, baseDi
   const secrets = openSecrets(raw, parsed, baseDir, uses, problems, options);
   for (const use of uses) {
     const known = secrets !== null && Object.hasOwn(secrets.values, use.name);
-    if (secrets && !known) problems.push({ ...position(parsed, use.path), field: use.path.join('.'), message: `secret "${use.name}" is not in ${secrets.file}` });
+    if (secrets && !known)
+      problems.push({ ...position(parsed, use.path), field: use.path.join('.'), message: `secret "${use.name}" is not in ${secrets.file}` });
     use.set(known ? secrets.values[use.name] : undefined);
     if (!known) reported.add(pointer(use.path));
   }
@@ -429,7 +468,14 @@ interface SecretsFile {
  * checking an example, the `.example` file beside it when it is not there. A missing file is
  * one problem that says how to make it, not one per secret.
  */
-function openSecrets(raw: Record<string, unknown>, parsed: ParsedFile, baseDir: string, uses: SecretUse[], problems: ConfigProblem[], options: LoadOptions): SecretsFile | null {
+function openSecrets(
+  raw: Record<string, unknown>,
+  parsed: ParsedFile,
+  baseDir: string,
+  uses: SecretUse[],
+  problems: ConfigProblem[],
+  options: LoadOptions,
+): SecretsFile | null {
   const named = resolve(baseDir, typeof raw.secretsFile === 'string' ? raw.secretsFile : 'secrets.yaml');
   const example = exampleOf(named);
   const file = options.example && !existsSync(named) && existsSync(example) ? example : named;
@@ -464,8 +510,13 @@ function checkSecretValues(uses: SecretUse[], secrets: SecretsFile, problems: Co
     if (!placeholder && (!isHash || PASSWORD_HASH.test(value))) continue;
     flagged.add(use.name);
     const at = { ...position(secrets.parsed, [use.name]), field: use.path.join('.') };
-    if (placeholder && options.example) warnings.push({ ...at, message: `secret "${use.name}" is a placeholder: accepted only because this is checked as an example; a box refuses it` });
-    else if (isHash) problems.push({ ...at, message: `secret "${use.name}" is not a password hash: run edge-agent hash-password, type the password, and put the line it prints here` });
+    if (placeholder && options.example)
+      warnings.push({ ...at, message: `secret "${use.name}" is a placeholder: accepted only because this is checked as an example; a box refuses it` });
+    else if (isHash)
+      problems.push({
+        ...at,
+        message: `secret "${use.name}" is not a password hash: run edge-agent hash-password, type the password, and put the line it prints here`,
+      });
     else problems.push({ ...at, message: `secret "${use.name}" is a placeholder: put the real value here` });
   }
   return uses.filter((u) => flagged.has(u.name));
@@ -477,12 +528,21 @@ function checkSecretValues(uses: SecretUse[], secrets: SecretsFile, problems: Co
  */
 function relevantErrors(errors: ErrorObject[], reported: Set<string>): ErrorObject[] {
   const aboutReported = (e: ErrorObject): boolean =>
-    reported.has(e.instancePath) || (e.keyword === 'required' && reported.has(`${e.instancePath}${pointer([String((e.params as { missingProperty?: unknown }).missingProperty)])}`));
-  return errors.filter((e) => e.keyword !== 'if' && !aboutReported(e) && !(e.keyword === 'enum' && errors.some((o) => o !== e && o.instancePath === e.instancePath && o.keyword === 'const')));
+    reported.has(e.instancePath) ||
+    (e.keyword === 'required' && reported.has(`${e.instancePath}${pointer([String((e.params as { missingProperty?: unknown }).missingProperty)])}`));
+  return errors.filter(
+    (e) =>
+      e.keyword !== 'if' &&
+      !aboutReported(e) &&
+      !(e.keyword === 'enum' && errors.some((o) => o !== e && o.instancePath === e.instancePath && o.keyword === 'const')),
+  );
 }
 
 function locate(err: ErrorObject, parsed: ParsedFile, raw: unknown): ConfigProblem {
-  const path = err.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const path = err.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   const params = err.params as Record<string, unknown>;
   let field = path.join('.');
   let message = err.message ?? 'is invalid';
@@ -503,7 +563,13 @@ function locate(err: ErrorObject, parsed: ParsedFile, raw: unknown): ConfigProbl
     case 'enum': {
       const allowed = params.allowedValues as unknown[];
       const value = valueAt(raw, path);
-      const guess = typeof value === 'string' ? closest(value, allowed.filter((v): v is string => typeof v === 'string')) : null;
+      const guess =
+        typeof value === 'string'
+          ? closest(
+              value,
+              allowed.filter((v): v is string => typeof v === 'string'),
+            )
+          : null;
       const what = path.filter((p) => !/^\d+$/.test(p)).at(-1) ?? 'value';
       message = guess
         ? `unknown ${what} "${value as string}"; did you mean ${guess}? known: ${allowed.join(', ')}`
@@ -517,7 +583,12 @@ function locate(err: ErrorObject, parsed: ParsedFile, raw: unknown): ConfigProbl
       message = `does not have the expected form (${String(params.pattern)})`;
       break;
     case 'x-secret': {
-      const name = path.filter((p) => !/^\d+$/.test(p)).slice(-3).join('_').replace(/[^A-Za-z0-9_]/g, '_').toLowerCase();
+      const name = path
+        .filter((p) => !/^\d+$/.test(p))
+        .slice(-3)
+        .join('_')
+        .replace(/[^A-Za-z0-9_]/g, '_')
+        .toLowerCase();
       message = `is a secret and must not be written in the configuration: put it in the secrets file and write "!secret ${name}" here`;
       break;
     }

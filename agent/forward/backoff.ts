@@ -122,7 +122,8 @@ export class Reconnector {
     const now = this.clock.now();
     const { downSince, attempts, lastError } = this.current;
     const o = this.options;
-    if (downSince !== null) o.log.info({ ...o.fields, downMs: now - downSince, attempts, lastError }, `${o.what} connected again after ${formatDuration(now - downSince)}`);
+    if (downSince !== null)
+      o.log.info({ ...o.fields, downMs: now - downSince, attempts, lastError }, `${o.what} connected again after ${formatDuration(now - downSince)}`);
     else if (!this.everConnected) o.log.info({ ...o.fields }, `${o.what} connected`);
     this.everConnected = true;
     this.upSince = now;
@@ -157,7 +158,10 @@ export class Reconnector {
       );
     } else if (now - this.lastSummaryAt >= this.policy.summaryEveryMs) {
       this.lastSummaryAt = now;
-      o.log.warn({ ...o.fields, downMs: now - s.downSince, attempts: s.attempts, lastError: s.lastError, retryInMs: delay }, `${o.what} still ${this.describe()}`);
+      o.log.warn(
+        { ...o.fields, downMs: now - s.downSince, attempts: s.attempts, lastError: s.lastError, retryInMs: delay },
+        `${o.what} still ${this.describe()}`,
+      );
     }
     this.cancelTimer = this.clock.setTimer(() => {
       this.cancelTimer = null;

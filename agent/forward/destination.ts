@@ -30,10 +30,7 @@ export interface OutboxItem {
  * - permanent: the destination refused this item (HL7 AE/AR, DICOM failure, HTTP 4xx):
  *   park it in dead letter with the reason and move on.
  */
-export type DeliveryOutcome =
-  | { result: 'ok'; detail?: string }
-  | { result: 'retry'; reason: string }
-  | { result: 'permanent'; reason: string };
+export type DeliveryOutcome = { result: 'ok'; detail?: string } | { result: 'retry'; reason: string } | { result: 'permanent'; reason: string };
 
 export interface Destination {
   readonly id: string;

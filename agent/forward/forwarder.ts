@@ -212,7 +212,11 @@ export class OutboxForwarder {
         new Promise<DeliveryOutcome>((resolve) =>
           signal.addEventListener(
             'abort',
-            () => resolve({ result: 'retry', reason: this.running ? `no answer within ${this.options.attemptTimeoutMs} ms` : 'cut off by agent stop; outcome unknown' }),
+            () =>
+              resolve({
+                result: 'retry',
+                reason: this.running ? `no answer within ${this.options.attemptTimeoutMs} ms` : 'cut off by agent stop; outcome unknown',
+              }),
             { once: true },
           ),
         ),
@@ -227,7 +231,10 @@ export class OutboxForwarder {
     if (outcome.result === 'ok') {
       await this.outbox.markDone(item.outboxId);
       if (this.failing) {
-        this.log.info({ failedAttempts: this.failing.attempts, since: new Date(this.failing.since).toISOString() }, `delivering again after ${this.failing.attempts} failed attempt(s) over ${Math.round((this.clock.now() - this.failing.since) / 1000)} s`);
+        this.log.info(
+          { failedAttempts: this.failing.attempts, since: new Date(this.failing.since).toISOString() },
+          `delivering again after ${this.failing.attempts} failed attempt(s) over ${Math.round((this.clock.now() - this.failing.since) / 1000)} s`,
+        );
         this.failing = null;
       }
       this.stats.delivered++;

@@ -128,7 +128,10 @@ export class MqttUplinkDestination implements Destination {
       body: item.parsed ?? (item.raw ? { base64: item.raw.toString('base64') } : null),
     };
     const acked = new Promise<DeliveryOutcome>((resolve) => {
-      const timeout = setTimeout(() => finish({ result: 'retry', reason: `no ack from the central ingest within ${this.config.ackTimeoutSeconds ?? 30} s` }), (this.config.ackTimeoutSeconds ?? 30) * 1000);
+      const timeout = setTimeout(
+        () => finish({ result: 'retry', reason: `no ack from the central ingest within ${this.config.ackTimeoutSeconds ?? 30} s` }),
+        (this.config.ackTimeoutSeconds ?? 30) * 1000,
+      );
       const onAbort = () => finish({ result: 'retry', reason: 'aborted' });
       const finish = (outcome: DeliveryOutcome) => {
         clearTimeout(timeout);

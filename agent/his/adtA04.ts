@@ -27,7 +27,10 @@ export function vietnameseXpn(fullName: string): string {
   const family = parts[0]!;
   const given = parts[parts.length - 1]!;
   const middle = parts.slice(1, -1).join(' ');
-  return [family, given, middle].map((p) => escapeHl7(p)).join('^').replace(/\^+$/, '');
+  return [family, given, middle]
+    .map((p) => escapeHl7(p))
+    .join('^')
+    .replace(/\^+$/, '');
 }
 
 const SEX: Record<string, string> = { male: 'M', female: 'F', unknown: 'U' };

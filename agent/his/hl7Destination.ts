@@ -28,7 +28,14 @@ export class HisHl7Destination implements Destination {
     /** MSH-7 in the box's local time with its offset. */
     private readonly now: () => string = () => isoWithOffset(Date.now(), 'Asia/Ho_Chi_Minh'),
   ) {
-    this.sender = new MllpSender({ host: config.host, port: config.port, peer: 'HIS', connectTimeoutMs: config.connectTimeoutMs ?? 5_000, ackTimeoutMs: config.ackTimeoutMs ?? 10_000, log });
+    this.sender = new MllpSender({
+      host: config.host,
+      port: config.port,
+      peer: 'HIS',
+      connectTimeoutMs: config.connectTimeoutMs ?? 5_000,
+      ackTimeoutMs: config.ackTimeoutMs ?? 10_000,
+      log,
+    });
   }
 
   async stop(): Promise<void> {
@@ -50,12 +57,14 @@ export class HisHl7Destination implements Destination {
     }
     const text = scrubPersonal(ack.text, checkIn.identity);
     if (ack.code === 'AA' || ack.code === 'CA') return { result: 'ok', detail: `ACK ${ack.code} ${controlId}` };
-    if (['AE', 'AR', 'CE', 'CR'].includes(ack.code)) return { result: 'permanent', reason: `HIS answered ${ack.code} for ${controlId}${text ? `: ${text}` : ''}` };
+    if (['AE', 'AR', 'CE', 'CR'].includes(ack.code))
+      return { result: 'permanent', reason: `HIS answered ${ack.code} for ${controlId}${text ? `: ${text}` : ''}` };
     return { result: 'retry', reason: `HIS answered an unknown acknowledgement code '${ack.code}' for ${controlId}` };
   }
 }
 
 export const hisHl7DestinationFactory: DestinationFactory<HisHl7Config> = {
   type: 'his-hl7',
-  create: (ctx: DestinationContext, config: HisHl7Config) => new HisHl7Destination(ctx.id, config, ctx.log, () => isoWithOffset(Date.now(), ctx.box?.timezone ?? 'Asia/Ho_Chi_Minh')),
+  create: (ctx: DestinationContext, config: HisHl7Config) =>
+    new HisHl7Destination(ctx.id, config, ctx.log, () => isoWithOffset(Date.now(), ctx.box?.timezone ?? 'Asia/Ho_Chi_Minh')),
 };

@@ -156,7 +156,12 @@ function unreachable<T>(message: string): LookupResult<T> {
 export class HttpHisLookup implements HisLookup {
   constructor(private readonly config: HisHttpConfig) {}
 
-  private async call(path: string, init: { method: 'GET' | 'POST'; body?: unknown }, identity: Partial<HisIdentity>, signal?: AbortSignal): Promise<LookupResult<unknown>> {
+  private async call(
+    path: string,
+    init: { method: 'GET' | 'POST'; body?: unknown },
+    identity: Partial<HisIdentity>,
+    signal?: AbortSignal,
+  ): Promise<LookupResult<unknown>> {
     const url = joinUrl(this.config.baseUrl, path);
     const timeout = AbortSignal.timeout(this.config.lookupTimeoutMs ?? 3_000);
     let res: Response;
@@ -173,7 +178,13 @@ export class HttpHisLookup implements HisLookup {
     }
     const text = await res.text().catch(() => '');
     if (res.status >= 500 || [408, 429].includes(res.status)) return unreachable(`HIS answered HTTP ${res.status}`);
-    if (!res.ok) return { ok: false, reason: 'refused', message: `HIS refused: HTTP ${res.status} ${scrubPersonal(text, identity)}`, patientMessage: HIS_UNREACHABLE_MESSAGE };
+    if (!res.ok)
+      return {
+        ok: false,
+        reason: 'refused',
+        message: `HIS refused: HTTP ${res.status} ${scrubPersonal(text, identity)}`,
+        patientMessage: HIS_UNREACHABLE_MESSAGE,
+      };
     try {
       return { ok: true, value: JSON.parse(text) as unknown };
     } catch {
@@ -202,7 +213,12 @@ export class HttpHisLookup implements HisLookup {
 
   async getInsuranceStatus(identity: HisIdentity, signal?: AbortSignal): Promise<LookupResult<InsuranceStatus>> {
     const cfg = this.config.insurance ?? {};
-    const answer = await this.call(cfg.path ?? '/api/insurance', { method: 'POST', body: mapRequest(identity, cfg.request ?? DEFAULT_INSURANCE_REQUEST) }, identity, signal);
+    const answer = await this.call(
+      cfg.path ?? '/api/insurance',
+      { method: 'POST', body: mapRequest(identity, cfg.request ?? DEFAULT_INSURANCE_REQUEST) },
+      identity,
+      signal,
+    );
     if (!answer.ok) return answer;
     return { ok: true, value: insuranceStatusFrom(mapResponse(answer.value, { ...DEFAULT_INSURANCE_RESPONSE, ...cfg.response })) };
   }

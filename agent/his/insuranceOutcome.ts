@@ -30,7 +30,14 @@ export interface InsuranceOutcome {
 const DESK = 'Mời bạn đến quầy tiếp đón, nhân viên sẽ kiểm tra thẻ BHYT giúp bạn.';
 const CANNOT_CHECK = 'Lúc này chưa kiểm tra được thẻ BHYT của bạn.';
 
-function outcome(code: string, category: InsuranceOutcome['category'], verdict: InsuranceOutcome['verdict'], patientMessage: string, nextStep: string, staffNote: string): InsuranceOutcome {
+function outcome(
+  code: string,
+  category: InsuranceOutcome['category'],
+  verdict: InsuranceOutcome['verdict'],
+  patientMessage: string,
+  nextStep: string,
+  staffNote: string,
+): InsuranceOutcome {
   return { code, category, verdict, patientMessage, nextStep, staffNote };
 }
 
@@ -44,31 +51,108 @@ export function describeInsuranceCode(rawCode: string | number): InsuranceOutcom
     case '000':
       return outcome(code, 'valid', 'valid', 'Thẻ BHYT của bạn còn giá trị sử dụng.', 'Bạn chọn dịch vụ khám và lấy số như bình thường.', '000: card valid');
     case '001':
-      return outcome(code, 'defence-or-police-fund', 'unknown', 'Thẻ BHYT của bạn do Bảo hiểm xã hội Bộ Quốc phòng quản lý.', 'Bạn lấy số, rồi đưa thẻ BHYT và giấy tờ tùy thân cho quầy tiếp đón kiểm tra.', '001: card managed by the Ministry of Defence social security fund; check the card and ID by hand');
+      return outcome(
+        code,
+        'defence-or-police-fund',
+        'unknown',
+        'Thẻ BHYT của bạn do Bảo hiểm xã hội Bộ Quốc phòng quản lý.',
+        'Bạn lấy số, rồi đưa thẻ BHYT và giấy tờ tùy thân cho quầy tiếp đón kiểm tra.',
+        '001: card managed by the Ministry of Defence social security fund; check the card and ID by hand',
+      );
     case '002':
-      return outcome(code, 'defence-or-police-fund', 'unknown', 'Thẻ BHYT của bạn do Bảo hiểm xã hội Bộ Công an quản lý.', 'Bạn lấy số, rồi đưa thẻ BHYT và giấy tờ tùy thân cho quầy tiếp đón kiểm tra.', '002: card managed by the Ministry of Public Security social security fund; check the card and ID by hand');
+      return outcome(
+        code,
+        'defence-or-police-fund',
+        'unknown',
+        'Thẻ BHYT của bạn do Bảo hiểm xã hội Bộ Công an quản lý.',
+        'Bạn lấy số, rồi đưa thẻ BHYT và giấy tờ tùy thân cho quầy tiếp đón kiểm tra.',
+        '002: card managed by the Ministry of Public Security social security fund; check the card and ID by hand',
+      );
     case '003':
-      return outcome(code, 'replaced-card', 'valid', 'Thẻ BHYT cũ của bạn đã được đổi sang thẻ mới, thẻ mới còn giá trị.', 'Bạn lấy số như bình thường; bệnh viện sẽ dùng thông tin thẻ mới.', '003: old card replaced by a new card (new card number and validity returned)');
+      return outcome(
+        code,
+        'replaced-card',
+        'valid',
+        'Thẻ BHYT cũ của bạn đã được đổi sang thẻ mới, thẻ mới còn giá trị.',
+        'Bạn lấy số như bình thường; bệnh viện sẽ dùng thông tin thẻ mới.',
+        '003: old card replaced by a new card (new card number and validity returned)',
+      );
     case '004':
-      return outcome(code, 'replaced-card', 'valid', 'Thẻ BHYT của bạn còn giá trị, và bạn đã được cấp thẻ mới.', 'Bạn lấy số như bình thường; lần sau hãy dùng thẻ mới.', '004: old card still valid, a new card has been issued');
+      return outcome(
+        code,
+        'replaced-card',
+        'valid',
+        'Thẻ BHYT của bạn còn giá trị, và bạn đã được cấp thẻ mới.',
+        'Bạn lấy số như bình thường; lần sau hãy dùng thẻ mới.',
+        '004: old card still valid, a new card has been issued',
+      );
     case '010':
-      return outcome(code, 'expired', 'invalid', 'Thẻ BHYT của bạn đã hết hạn sử dụng.', 'Bạn vẫn được khám (tự trả phí); hãy gia hạn thẻ BHYT tại cơ quan BHXH hoặc đại lý thu.', '010: card expired');
+      return outcome(
+        code,
+        'expired',
+        'invalid',
+        'Thẻ BHYT của bạn đã hết hạn sử dụng.',
+        'Bạn vẫn được khám (tự trả phí); hãy gia hạn thẻ BHYT tại cơ quan BHXH hoặc đại lý thu.',
+        '010: card expired',
+      );
     case '054':
     case '055':
-      return outcome(code, 'staff-identity', 'unknown', CANNOT_CHECK, DESK, `${code}: the staff account's name or CCCD (hoTenCb/cccdCb) does not match the gateway's records; fix the configured staff identity`);
+      return outcome(
+        code,
+        'staff-identity',
+        'unknown',
+        CANNOT_CHECK,
+        DESK,
+        `${code}: the staff account's name or CCCD (hoTenCb/cccdCb) does not match the gateway's records; fix the configured staff identity`,
+      );
     case '205':
-      return outcome(code, 'bad-parameters', 'unknown', CANNOT_CHECK, DESK, '205: the gateway rejected the request parameters (format of maThe/ngaySinh/hoTen)');
+      return outcome(
+        code,
+        'bad-parameters',
+        'unknown',
+        CANNOT_CHECK,
+        DESK,
+        '205: the gateway rejected the request parameters (format of maThe/ngaySinh/hoTen)',
+      );
     case '401':
-      return outcome(code, 'authentication', 'unknown', CANNOT_CHECK, DESK, '401: gateway authentication failed (account, password, token or unregistered IP address)');
+      return outcome(
+        code,
+        'authentication',
+        'unknown',
+        CANNOT_CHECK,
+        DESK,
+        '401: gateway authentication failed (account, password, token or unregistered IP address)',
+      );
   }
   if (n === 60 || n === 61 || (n >= 62 && n <= 69)) {
-    return outcome(code, 'name-mismatch', 'invalid', 'Họ tên trên thẻ BHYT không khớp với thông tin của bạn.', DESK, `${code}: name does not match the card's record`);
+    return outcome(
+      code,
+      'name-mismatch',
+      'invalid',
+      'Họ tên trên thẻ BHYT không khớp với thông tin của bạn.',
+      DESK,
+      `${code}: name does not match the card's record`,
+    );
   }
   if (n === 70) {
-    return outcome(code, 'birth-date-mismatch', 'invalid', 'Ngày sinh trên thẻ BHYT không khớp với thông tin của bạn.', DESK, '070: birth date does not match the card\'s record');
+    return outcome(
+      code,
+      'birth-date-mismatch',
+      'invalid',
+      'Ngày sinh trên thẻ BHYT không khớp với thông tin của bạn.',
+      DESK,
+      "070: birth date does not match the card's record",
+    );
   }
   if (n >= 50 && n <= 59) {
-    return outcome(code, 'not-found', 'invalid', 'Không tìm thấy thẻ BHYT theo số CCCD của bạn.', 'Nếu bạn có thẻ BHYT, hãy đưa thẻ cho quầy tiếp đón; nếu không, bạn vẫn được khám (tự trả phí).', `${code}: card not found or card code does not match`);
+    return outcome(
+      code,
+      'not-found',
+      'invalid',
+      'Không tìm thấy thẻ BHYT theo số CCCD của bạn.',
+      'Nếu bạn có thẻ BHYT, hãy đưa thẻ cho quầy tiếp đón; nếu không, bạn vẫn được khám (tự trả phí).',
+      `${code}: card not found or card code does not match`,
+    );
   }
   if (n >= 100 && n <= 199) {
     return outcome(code, 'gateway-error', 'unknown', CANNOT_CHECK, DESK, `${code}: gateway error or card withdrawn; check at the desk`);

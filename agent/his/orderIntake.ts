@@ -58,19 +58,22 @@ function parseScheduled(raw: unknown, at: string): ScheduledStep {
   const step: ScheduledStep = {};
   const when = str(s.at);
   if (when !== undefined) {
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(when) || Number.isNaN(Date.parse(when))) throw new HisOrderError(`${at}.at must be an ISO 8601 date and time (e.g. 2026-12-03T09:30:00+07:00), got "${when}"`);
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(when) || Number.isNaN(Date.parse(when)))
+      throw new HisOrderError(`${at}.at must be an ISO 8601 date and time (e.g. 2026-12-03T09:30:00+07:00), got "${when}"`);
     step.at = when;
   }
   const station = str(s.stationAeTitle);
   if (station !== undefined) {
-    if (!AE_TITLE.test(station)) throw new HisOrderError(`${at}.stationAeTitle must be a DICOM AE title (1–16 ASCII characters, no backslash), got "${station}"`);
+    if (!AE_TITLE.test(station))
+      throw new HisOrderError(`${at}.stationAeTitle must be a DICOM AE title (1–16 ASCII characters, no backslash), got "${station}"`);
     step.stationAeTitle = station;
   }
   // SH values: 16 characters at most, as the modality will show them.
   for (const k of ['stationName', 'location'] as const) {
     const v = str(s[k]);
     if (v === undefined) continue;
-    if ([...v].length > 16 || /[\\\x00-\x1f]/.test(v)) throw new HisOrderError(`${at}.${k} must be at most 16 characters without backslash (DICOM SH), got "${v}"`);
+    if ([...v].length > 16 || /[\\\x00-\x1f]/.test(v))
+      throw new HisOrderError(`${at}.${k} must be at most 16 characters without backslash (DICOM SH), got "${v}"`);
     step[k] = v;
   }
   return step;

@@ -52,7 +52,12 @@ export class VssGatewayClient {
     return this.config.baseUrl.replace(/\/+$/, '') + path;
   }
 
-  private async post(path: string, query: Record<string, string>, body: unknown, signal?: AbortSignal): Promise<{ status: number; json: Record<string, unknown> | null }> {
+  private async post(
+    path: string,
+    query: Record<string, string>,
+    body: unknown,
+    signal?: AbortSignal,
+  ): Promise<{ status: number; json: Record<string, unknown> | null }> {
     const qs = new URLSearchParams(query).toString();
     const timeout = AbortSignal.timeout(this.config.timeoutMs ?? 5_000);
     const res = await fetch(this.url(path) + (qs ? `?${qs}` : ''), {
@@ -74,7 +79,12 @@ export class VssGatewayClient {
 
   private async getToken(signal?: AbortSignal): Promise<GatewayToken | { code: string }> {
     if (this.token && this.token.expiresAtMs > this.now()) return this.token;
-    const { status, json } = await this.post(this.config.tokenPath ?? '/api/token/take', {}, { username: this.config.username, password: this.config.password }, signal);
+    const { status, json } = await this.post(
+      this.config.tokenPath ?? '/api/token/take',
+      {},
+      { username: this.config.username, password: this.config.password },
+      signal,
+    );
     // A gateway that fails (5xx, a proxy's HTML page) is unreachable, not an authentication answer.
     if (status >= 500 || !json) throw new Error(`token call answered HTTP ${status}`);
     const key = json.APIKey as Record<string, unknown> | undefined;
@@ -99,10 +109,17 @@ export class VssGatewayClient {
         const { status, json } = await this.post(
           this.config.lookupPath ?? '/api/egw/KQNhanLichSuKCB2024',
           { token: token.accessToken, id_token: token.idToken, username: this.config.username, password: this.config.password },
-          { maThe: identity.idNumber, hoTen: identity.fullName, ngaySinh: gatewayDate(identity.dateOfBirth), hoTenCb: this.config.staffName, cccdCb: this.config.staffCccd },
+          {
+            maThe: identity.idNumber,
+            hoTen: identity.fullName,
+            ngaySinh: gatewayDate(identity.dateOfBirth),
+            hoTenCb: this.config.staffName,
+            cccdCb: this.config.staffCccd,
+          },
           signal,
         );
-        if (status >= 500 || !json) return { ok: false, reason: 'unreachable', message: `gateway answered HTTP ${status}`, patientMessage: HIS_UNREACHABLE_MESSAGE };
+        if (status >= 500 || !json)
+          return { ok: false, reason: 'unreachable', message: `gateway answered HTTP ${status}`, patientMessage: HIS_UNREACHABLE_MESSAGE };
         const code = String(json.maKetQua ?? status);
         if ((code === '401' || status === 401) && hadToken && attempt === 0) {
           this.invalidateToken();

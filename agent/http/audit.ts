@@ -95,7 +95,17 @@ export class AuditLog {
     const at = this.now();
     try {
       await this.submit(() => {
-        this.insert.run(at, r.action, r.actor.slice(0, 80), r.role ?? null, r.ip, r.outcome, r.status ?? null, r.target ? JSON.stringify(r.target).slice(0, 500) : null, r.detail ? JSON.stringify(r.detail).slice(0, 500) : null);
+        this.insert.run(
+          at,
+          r.action,
+          r.actor.slice(0, 80),
+          r.role ?? null,
+          r.ip,
+          r.outcome,
+          r.status ?? null,
+          r.target ? JSON.stringify(r.target).slice(0, 500) : null,
+          r.detail ? JSON.stringify(r.detail).slice(0, 500) : null,
+        );
         if (at - this.lastPurgeMs > PURGE_EVERY_MS) {
           this.lastPurgeMs = at;
           this.db.prepare('DELETE FROM http_audit WHERE at_ms < ?').run(at - this.keepDays * 86_400_000);
@@ -110,12 +120,25 @@ export class AuditLog {
   list(q: { beforeId?: number; action?: string; limit?: number } = {}): AuditEntry[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (q.beforeId !== undefined) (where.push('id < ?'), args.push(q.beforeId));
-    if (q.action) (where.push('(action = ? OR action LIKE ?)'), args.push(q.action, `${q.action}.%`));
+    if (q.beforeId !== undefined) where.push('id < ?'), args.push(q.beforeId);
+    if (q.action) where.push('(action = ? OR action LIKE ?)'), args.push(q.action, `${q.action}.%`);
     const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
     const rows = this.db
-      .prepare(`SELECT id, at_ms, action, actor, role, ip, outcome, status, target, detail FROM http_audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`)
-      .all(...args) as Array<{ id: number; at_ms: number; action: AuditAction; actor: string; role: string | null; ip: string; outcome: AuditRecord['outcome']; status: number | null; target: string | null; detail: string | null }>;
+      .prepare(
+        `SELECT id, at_ms, action, actor, role, ip, outcome, status, target, detail FROM http_audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`,
+      )
+      .all(...args) as Array<{
+      id: number;
+      at_ms: number;
+      action: AuditAction;
+      actor: string;
+      role: string | null;
+      ip: string;
+      outcome: AuditRecord['outcome'];
+      status: number | null;
+      target: string | null;
+      detail: string | null;
+    }>;
     return rows.map((r) => ({
       id: r.id,
       at: new Date(r.at_ms).toISOString(),
@@ -181,7 +204,15 @@ export function registerAudit(app: FastifyInstance, audit: AuditLog, requireAdmi
       schema: {
         tags: ['auth'],
         summary: 'The audit log, newest first: logins, lockouts, configuration changes, restarts, resends, outbox actions (who, when, from where)',
-        querystring: { type: 'object', additionalProperties: false, properties: { before: { type: 'integer' }, action: { type: 'string', maxLength: 40 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            before: { type: 'integer' },
+            action: { type: 'string', maxLength: 40 },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+        },
         response: errorResponses,
       },
     },

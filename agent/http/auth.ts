@@ -97,7 +97,8 @@ export class ConsoleAuth {
   /** Accounts from the configuration: `http.admin` (the one admin of earlier versions) and `http.accounts`. */
   static accountsFrom(http: { admin?: { user: string; passwordHash?: string }; accounts?: Account[] }): Account[] {
     const list: Account[] = [...(http.accounts ?? [])];
-    if (http.admin?.passwordHash && !list.some((a) => a.user === (http.admin!.user ?? 'admin'))) list.unshift({ user: http.admin.user ?? 'admin', role: 'admin', passwordHash: http.admin.passwordHash });
+    if (http.admin?.passwordHash && !list.some((a) => a.user === (http.admin!.user ?? 'admin')))
+      list.unshift({ user: http.admin.user ?? 'admin', role: 'admin', passwordHash: http.admin.passwordHash });
     return list;
   }
 
@@ -136,8 +137,24 @@ export class ConsoleAuth {
         schema: {
           tags: ['auth'],
           summary: 'Log in to the console or a counter page',
-          body: { type: 'object', required: ['user', 'password'], properties: { user: { type: 'string', maxLength: 64 }, password: { type: 'string', maxLength: 256 } } },
-          response: { 200: { type: 'object', properties: { user: { type: 'string' }, role: { type: 'string' }, counters: { type: 'array', items: { type: 'string' } }, expires: { type: 'string' }, idleMinutes: { type: 'number' } } }, ...errorResponses },
+          body: {
+            type: 'object',
+            required: ['user', 'password'],
+            properties: { user: { type: 'string', maxLength: 64 }, password: { type: 'string', maxLength: 256 } },
+          },
+          response: {
+            200: {
+              type: 'object',
+              properties: {
+                user: { type: 'string' },
+                role: { type: 'string' },
+                counters: { type: 'array', items: { type: 'string' } },
+                expires: { type: 'string' },
+                idleMinutes: { type: 'number' },
+              },
+            },
+            ...errorResponses,
+          },
         },
       },
       async (req, reply) => {
@@ -148,19 +165,33 @@ export class ConsoleAuth {
         const session = this.sessions.open(account.user);
         const secure = (req.socket as { encrypted?: boolean }).encrypted ? '; Secure' : '';
         reply.header('set-cookie', `${COOKIE}=${session.token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${this.sessions.absoluteSeconds}${secure}`);
-        return { user: account.user, role: account.role, ...(account.counters ? { counters: account.counters } : {}), expires: new Date(session.expiresMs).toISOString(), idleMinutes: this.options.sessionIdleMinutes ?? 30 };
+        return {
+          user: account.user,
+          role: account.role,
+          ...(account.counters ? { counters: account.counters } : {}),
+          expires: new Date(session.expiresMs).toISOString(),
+          idleMinutes: this.options.sessionIdleMinutes ?? 30,
+        };
       },
     );
-    app.post('/api/logout', { bodyLimit: routeLimits.login, onRequest: async (req, reply) => void (await this.refusedLoginPage(req, reply)), schema: { tags: ['auth'], summary: 'Log out' } }, async (req, reply) => {
-      const token = readCookie(req, COOKIE);
-      if (token) {
-        const found = this.sessions.use(token, false);
-        this.sessions.close(token);
-        if (found && 'user' in found) await this.audit({ action: 'logout', actor: found.user, ip: clientAddress(req), outcome: 'ok' });
-      }
-      reply.header('set-cookie', `${COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
-      return { ok: true };
-    });
+    app.post(
+      '/api/logout',
+      {
+        bodyLimit: routeLimits.login,
+        onRequest: async (req, reply) => void (await this.refusedLoginPage(req, reply)),
+        schema: { tags: ['auth'], summary: 'Log out' },
+      },
+      async (req, reply) => {
+        const token = readCookie(req, COOKIE);
+        if (token) {
+          const found = this.sessions.use(token, false);
+          this.sessions.close(token);
+          if (found && 'user' in found) await this.audit({ action: 'logout', actor: found.user, ip: clientAddress(req), outcome: 'ok' });
+        }
+        reply.header('set-cookie', `${COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
+        return { ok: true };
+      },
+    );
   }
 
   /** Login and logout posted from another site's page (login CSRF): 403, sent before the hook returns (the route then stops). */
@@ -198,7 +229,9 @@ export class ConsoleAuth {
       await this.tooMany(reply, verdict, account?.user);
       return undefined;
     }
-    const ok = await this.throttle.runCheck(ip, async () => (account ? verifyPassword(password, account.passwordHash!) : verifyPassword(password, await this.decoyHash).then(() => false)));
+    const ok = await this.throttle.runCheck(ip, async () =>
+      account ? verifyPassword(password, account.passwordHash!) : verifyPassword(password, await this.decoyHash).then(() => false),
+    );
     if (ok && account) {
       this.throttle.succeeded(ip, account.user);
       req.log.info({ user: account.user, role: account.role, peer: ip, via }, 'login');
@@ -207,15 +240,49 @@ export class ConsoleAuth {
     }
     const outcome = this.throttle.failed(ip, account?.user);
     const who = account ? { actor: account.user, role: account.role } : { actor: '-' };
-    req.log.warn({ ...(account ? { user: account.user } : { user: '(not an account)' }), peer: ip, via, accountFailures: outcome.accountFailures, addressFailures: outcome.addressFailures }, 'failed login');
-    await this.audit({ action: 'login.failed', ...who, ip, outcome: 'refused', status: 401, detail: { via, accountFailures: outcome.accountFailures, addressFailures: outcome.addressFailures } });
+    req.log.warn(
+      {
+        ...(account ? { user: account.user } : { user: '(not an account)' }),
+        peer: ip,
+        via,
+        accountFailures: outcome.accountFailures,
+        addressFailures: outcome.addressFailures,
+      },
+      'failed login',
+    );
+    await this.audit({
+      action: 'login.failed',
+      ...who,
+      ip,
+      outcome: 'refused',
+      status: 401,
+      detail: { via, accountFailures: outcome.accountFailures, addressFailures: outcome.addressFailures },
+    });
     if (outcome.accountLocked) {
-      req.log.warn({ user: account!.user, peer: ip, failures: outcome.accountFailures, lockMinutes: this.policy.lockMinutes }, `account locked for everyone after ${outcome.accountFailures} failed logins; the last came from ${ip}`);
-      await this.audit({ action: 'login.locked', ...who, ip, outcome: 'refused', detail: { scope: 'account', failures: outcome.accountFailures, minutes: this.policy.lockMinutes } });
+      req.log.warn(
+        { user: account!.user, peer: ip, failures: outcome.accountFailures, lockMinutes: this.policy.lockMinutes },
+        `account locked for everyone after ${outcome.accountFailures} failed logins; the last came from ${ip}`,
+      );
+      await this.audit({
+        action: 'login.locked',
+        ...who,
+        ip,
+        outcome: 'refused',
+        detail: { scope: 'account', failures: outcome.accountFailures, minutes: this.policy.lockMinutes },
+      });
     }
     if (outcome.addressLocked) {
-      req.log.warn({ peer: ip, failures: outcome.addressFailures, lockMinutes: this.policy.lockMinutes }, `address locked after ${outcome.addressFailures} failed logins`);
-      await this.audit({ action: 'login.locked', actor: '-', ip, outcome: 'refused', detail: { scope: 'address', failures: outcome.addressFailures, minutes: this.policy.lockMinutes } });
+      req.log.warn(
+        { peer: ip, failures: outcome.addressFailures, lockMinutes: this.policy.lockMinutes },
+        `address locked after ${outcome.addressFailures} failed logins`,
+      );
+      await this.audit({
+        action: 'login.locked',
+        actor: '-',
+        ip,
+        outcome: 'refused',
+        detail: { scope: 'address', failures: outcome.addressFailures, minutes: this.policy.lockMinutes },
+      });
     }
     await reply.code(401).send({ error: 'wrong user name or password' });
     return undefined;
@@ -229,7 +296,10 @@ export class ConsoleAuth {
    * The account a request acts for: session cookie, else HTTP Basic (throttled like the form).
    * `{ refused: true }` when the reply was already sent (429, 401 for a wrong Basic password).
    */
-  private async identify(req: FastifyRequest, reply: FastifyReply): Promise<{ account: Account; via: 'cookie' | 'basic' } | { refused: true } | { none: string }> {
+  private async identify(
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<{ account: Account; via: 'cookie' | 'basic' } | { refused: true } | { none: string }> {
     const token = readCookie(req, COOKIE);
     let why = 'log in first (POST /api/login)';
     if (token) {
@@ -238,7 +308,11 @@ export class ConsoleAuth {
         const account = this.accounts.get(found.user);
         if (account) return { account, via: 'cookie' };
       }
-      if (found && 'expired' in found) why = found.expired === 'idle' ? `the login ended after ${this.options.sessionIdleMinutes ?? 30} min without use; log in again` : `the login ended after ${this.options.sessionHours} h; log in again`;
+      if (found && 'expired' in found)
+        why =
+          found.expired === 'idle'
+            ? `the login ended after ${this.options.sessionIdleMinutes ?? 30} min without use; log in again`
+            : `the login ended after ${this.options.sessionHours} h; log in again`;
     }
     const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
     if (!basic) return { none: why };
@@ -284,13 +358,30 @@ export class ConsoleAuth {
         const foreign = foreignOrigin(req, via === 'cookie');
         if (foreign) {
           req.log.warn({ user: account.user, peer: clientAddress(req), method: req.method, route: req.routeOptions.url }, 'cross-origin write refused');
-          await this.audit({ action: 'access.denied', actor: account.user, role: account.role, ip: clientAddress(req), outcome: 'refused', status: 403, target: { route: `${req.method} ${req.routeOptions.url ?? ''}` }, detail: { why: 'origin' } });
+          await this.audit({
+            action: 'access.denied',
+            actor: account.user,
+            role: account.role,
+            ip: clientAddress(req),
+            outcome: 'refused',
+            status: 403,
+            target: { route: `${req.method} ${req.routeOptions.url ?? ''}` },
+            detail: { why: 'origin' },
+          });
           await reply.code(403).send({ error: `refused: ${foreign}; changes are made from the console page itself` });
           return;
         }
       }
       if (!roles.includes(account.role)) {
-        await this.audit({ action: 'access.denied', actor: account.user, role: account.role, ip: clientAddress(req), outcome: 'refused', status: 403, target: { route: `${req.method} ${req.routeOptions.url ?? ''}` } });
+        await this.audit({
+          action: 'access.denied',
+          actor: account.user,
+          role: account.role,
+          ip: clientAddress(req),
+          outcome: 'refused',
+          status: 403,
+          target: { route: `${req.method} ${req.routeOptions.url ?? ''}` },
+        });
         await reply.code(403).send({ error: `the account "${account.user}" (${account.role}) may not do this; it needs ${roles.join(' or ')}` });
         return;
       }
@@ -326,7 +417,7 @@ export class ConsoleAuth {
       req.principal = { kind: 'kiosk', kioskId: 'local' };
       return;
     }
-    await reply.code(401).send({ error: 'kiosk routes need the kiosk unit\'s token (start its browser with /kiosk/?token=…)' });
+    await reply.code(401).send({ error: "kiosk routes need the kiosk unit's token (start its browser with /kiosk/?token=…)" });
   };
 }
 

@@ -69,7 +69,9 @@ export function outboxDepth(db: Database.Database, b: Buckets, destinations: rea
   const ended = `CASE o.state WHEN 'done' THEN o.done_ms WHEN 'parked' THEN COALESCE(d.parked_ms, o.updated_ms) END`;
   const params = { from: b.fromMs, to: b.toMs, bucket: b.bucketMs };
   const initial = db
-    .prepare(`SELECT o.destination AS destination, COUNT(*) AS n FROM outbox o LEFT JOIN dead_letter d ON d.outbox_id = o.id WHERE o.created_ms < @from AND (${ended} IS NULL OR ${ended} >= @from) GROUP BY o.destination`)
+    .prepare(
+      `SELECT o.destination AS destination, COUNT(*) AS n FROM outbox o LEFT JOIN dead_letter d ON d.outbox_id = o.id WHERE o.created_ms < @from AND (${ended} IS NULL OR ${ended} >= @from) GROUP BY o.destination`,
+    )
     .all(params) as Array<{ destination: string; n: number }>;
   const changes = db
     .prepare(

@@ -23,11 +23,20 @@ export function registerChartsRoutes(app: FastifyInstance, runtime: RuntimeView,
     bucketMinutes: b.bucketMs / 60_000,
     series,
   });
-  const buckets = (q: { hours?: number; bucketMinutes?: number }) => bucketsEnding(Date.now(), q.hours ?? 24, q.bucketMinutes ?? 60, runtime.config.box.timezone);
+  const buckets = (q: { hours?: number; bucketMinutes?: number }) =>
+    bucketsEnding(Date.now(), q.hours ?? 24, q.bucketMinutes ?? 60, runtime.config.box.timezone);
 
   app.get(
     '/api/charts/received',
-    { preHandler: requireAdmin, schema: { tags: ['charts'], summary: 'Messages received per device and time bucket (results and frames of a message not counted again)', querystring: window, response: errorResponses } },
+    {
+      preHandler: requireAdmin,
+      schema: {
+        tags: ['charts'],
+        summary: 'Messages received per device and time bucket (results and frames of a message not counted again)',
+        querystring: window,
+        response: errorResponses,
+      },
+    },
     async (req) => {
       const b = buckets(req.query as { hours?: number; bucketMinutes?: number });
       return answer(b, receivedPerSource(runtime.store.db, b, Object.keys(runtime.config.devices)));
@@ -36,7 +45,10 @@ export function registerChartsRoutes(app: FastifyInstance, runtime: RuntimeView,
 
   app.get(
     '/api/charts/outbox',
-    { preHandler: requireAdmin, schema: { tags: ['charts'], summary: 'Items waiting per destination at the end of each time bucket', querystring: window, response: errorResponses } },
+    {
+      preHandler: requireAdmin,
+      schema: { tags: ['charts'], summary: 'Items waiting per destination at the end of each time bucket', querystring: window, response: errorResponses },
+    },
     async (req) => {
       const b = buckets(req.query as { hours?: number; bucketMinutes?: number });
       return answer(b, outboxDepth(runtime.store.db, b, Object.keys(runtime.config.destinations)));

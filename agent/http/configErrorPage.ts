@@ -35,7 +35,11 @@ export async function waitForValidConfig(o: WaitForConfigOptions): Promise<boole
     o.log.error({ problems: problems.length, file: o.configFile }, 'configuration is invalid; waiting for it to be fixed');
   };
   report();
-  const server = await listenBounded(createServer((req, res) => answer(req.url ?? '/', req.headers.accept ?? '', problems, res)), o.host, o.port).catch((err: Error) => {
+  const server = await listenBounded(
+    createServer((req, res) => answer(req.url ?? '/', req.headers.accept ?? '', problems, res)),
+    o.host,
+    o.port,
+  ).catch((err: Error) => {
     o.log.error({ err }, 'cannot serve the configuration problems page');
     return null;
   });

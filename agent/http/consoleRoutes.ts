@@ -26,22 +26,44 @@ export function resendTargets(runtime: RuntimeView, journalId: number): Array<{ 
   if (!entry) return null;
   const rows = runtime.store.outbox.list({ journalId });
   const config = runtime.config;
-  const routed = routesTaking(routesOf(config, entry.source), entry.stream, (d) => destinationStreams(config.destinations, d)).filter((d) => d in config.destinations);
+  const routed = routesTaking(routesOf(config, entry.source), entry.stream, (d) => destinationStreams(config.destinations, d)).filter(
+    (d) => d in config.destinations,
+  );
   const names = [...new Set([...rows.map((r) => r.destination), ...routed])].filter((d) => d in config.destinations);
   return names.map((destination) => ({ destination, state: rows.find((r) => r.destination === destination)?.state ?? null }));
 }
 
 /** Read-only facts for the console: the box's time zone (every time on the page is shown in it) and resend targets. */
 export function registerConsoleRoutes(app: FastifyInstance, runtime: RuntimeView, requireAdmin: preHandlerHookHandler): void {
-  app.get('/api/box', { preHandler: requireAdmin, schema: { tags: ['devices'], summary: 'The box: id, facility, name and the time zone every page shows times in' } }, async () => {
-    const { id, facility, name, department, timezone } = runtime.config.box;
-    const now = Date.now();
-    return { id, facility, name: name ?? null, department: department ?? null, timezone, utcOffsetMinutes: zoneOffsetMinutes(now, timezone), now: isoWithOffset(now, timezone) };
-  });
+  app.get(
+    '/api/box',
+    { preHandler: requireAdmin, schema: { tags: ['devices'], summary: 'The box: id, facility, name and the time zone every page shows times in' } },
+    async () => {
+      const { id, facility, name, department, timezone } = runtime.config.box;
+      const now = Date.now();
+      return {
+        id,
+        facility,
+        name: name ?? null,
+        department: department ?? null,
+        timezone,
+        utcOffsetMinutes: zoneOffsetMinutes(now, timezone),
+        now: isoWithOffset(now, timezone),
+      };
+    },
+  );
 
   app.get(
     '/api/journal/:id/targets',
-    { preHandler: requireAdmin, schema: { tags: ['journal'], summary: 'Destinations this entry can be sent again to: those it was routed to and those its source routes that take its stream', params: { type: 'object', properties: { id: { type: 'integer' } } }, response: errorResponses } },
+    {
+      preHandler: requireAdmin,
+      schema: {
+        tags: ['journal'],
+        summary: 'Destinations this entry can be sent again to: those it was routed to and those its source routes that take its stream',
+        params: { type: 'object', properties: { id: { type: 'integer' } } },
+        response: errorResponses,
+      },
+    },
     async (req, reply) => {
       const targets = resendTargets(runtime, (req.params as { id: number }).id);
       if (!targets) return reply.code(404).send({ error: 'no journal entry with that id' });

@@ -26,7 +26,8 @@ export function redactConfigText(text: string): string {
   const maskUnder = (value: unknown, mask: (s: string) => string): void => {
     if (isScalar(value)) {
       if (value.tag === '!secret') return;
-      if (value.value !== null && value.value !== undefined && value.value !== '') value.value = typeof value.value === 'string' ? mask(value.value) : '[redacted]';
+      if (value.value !== null && value.value !== undefined && value.value !== '')
+        value.value = typeof value.value === 'string' ? mask(value.value) : '[redacted]';
     } else if (isMap(value) || isSeq(value)) {
       for (const item of value.items) maskUnder(isPair(item) ? item.value : item, mask);
     }
@@ -75,13 +76,22 @@ export function diagnosticsBundle(runtime: RuntimeView): Record<string, unknown>
     devices: runtime.devices(),
     destinations: runtime.destinations(),
     outbox: runtime.store.outbox.status(Object.keys(runtime.config.destinations)),
-    recentDeadLetters: runtime.store.outbox.list({ state: 'parked', limit: 50 }).map((d) => ({ outboxId: d.outboxId, destination: d.destination, reason: d.deadLetterReason, createdMs: d.createdMs })),
+    recentDeadLetters: runtime.store.outbox
+      .list({ state: 'parked', limit: 50 })
+      .map((d) => ({ outboxId: d.outboxId, destination: d.destination, reason: d.deadLetterReason, createdMs: d.createdMs })),
   }) as Record<string, unknown>;
 }
 
 export function registerDiagnosticsRoute(app: FastifyInstance, runtime: RuntimeView, requireAdmin: preHandlerHookHandler): void {
-  app.get('/api/diagnostics', { preHandler: requireAdmin, schema: { tags: ['config'], summary: 'A support bundle without personal data or secret values' } }, async (_req, reply) => {
-    reply.header('content-disposition', `attachment; filename="edge-diagnostics-${runtime.config.box.id}-${new Date().toISOString().slice(0, 19).replace(/:/g, '')}.json"`);
-    return diagnosticsBundle(runtime);
-  });
+  app.get(
+    '/api/diagnostics',
+    { preHandler: requireAdmin, schema: { tags: ['config'], summary: 'A support bundle without personal data or secret values' } },
+    async (_req, reply) => {
+      reply.header(
+        'content-disposition',
+        `attachment; filename="edge-diagnostics-${runtime.config.box.id}-${new Date().toISOString().slice(0, 19).replace(/:/g, '')}.json"`,
+      );
+      return diagnosticsBundle(runtime);
+    },
+  );
 }

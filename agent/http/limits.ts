@@ -69,8 +69,10 @@ export class ConnectionGuard {
     const remote = unmapIpv4(socket.remoteAddress ?? '');
     if (!this.allow.allows(remote)) return this.refuse(socket, 'not-allowed', remote, `not in http.allowedPeers (${this.allow})`);
     const mine = this.perPeer.get(remote) ?? 0;
-    if (mine >= this.limits.maxConnectionsPerPeer) return this.refuse(socket, 'too-many-from-peer', remote, `already ${mine} connections from this address (http.limits.maxConnectionsPerPeer)`);
-    if (!THE_BOX.includes(remote) && this.open >= this.limits.maxConnections) return this.refuse(socket, 'too-many', remote, `already ${this.open} connections (http.limits.maxConnections)`);
+    if (mine >= this.limits.maxConnectionsPerPeer)
+      return this.refuse(socket, 'too-many-from-peer', remote, `already ${mine} connections from this address (http.limits.maxConnectionsPerPeer)`);
+    if (!THE_BOX.includes(remote) && this.open >= this.limits.maxConnections)
+      return this.refuse(socket, 'too-many', remote, `already ${this.open} connections (http.limits.maxConnections)`);
     this.perPeer.set(remote, mine + 1);
     socket.once('close', () => {
       const left = (this.perPeer.get(remote) ?? 1) - 1;

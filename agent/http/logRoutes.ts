@@ -28,7 +28,13 @@ export function parseLogLine(line: string): LogLine | null {
   const origin = [o.device, o.destination, o.module].find((v) => typeof v === 'string') as string | undefined;
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) if (!FIXED.has(k)) fields[k] = v;
-  return { time: typeof o.time === 'string' ? o.time : null, level: String(o.level ?? 'info'), origin: origin ?? null, msg: typeof o.msg === 'string' ? o.msg : '', fields };
+  return {
+    time: typeof o.time === 'string' ? o.time : null,
+    level: String(o.level ?? 'info'),
+    origin: origin ?? null,
+    msg: typeof o.msg === 'string' ? o.msg : '',
+    fields,
+  };
 }
 
 const rank = (level: string): number => {

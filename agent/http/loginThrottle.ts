@@ -54,7 +54,8 @@ export class LoginThrottle {
     const account = user !== undefined ? this.live(this.accounts, user, now) : undefined;
     const peer = this.live(this.addresses, address, now);
     const waits: Array<{ reason: ThrottleReason; ms: number }> = [];
-    if (account && account.blockedUntilMs > now) waits.push({ reason: account.locked ? 'account-locked' : 'account-backoff', ms: account.blockedUntilMs - now });
+    if (account && account.blockedUntilMs > now)
+      waits.push({ reason: account.locked ? 'account-locked' : 'account-backoff', ms: account.blockedUntilMs - now });
     if (peer && peer.blockedUntilMs > now) waits.push({ reason: peer.locked ? 'address-locked' : 'address-backoff', ms: peer.blockedUntilMs - now });
     const longest = waits.sort((a, b) => b.ms - a.ms)[0];
     if (longest) return { ok: false, reason: longest.reason, retryAfterSeconds: Math.max(1, Math.ceil(longest.ms / 1000)) };

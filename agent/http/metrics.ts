@@ -5,14 +5,24 @@ import type { RuntimeView } from '../runtime.ts';
 /** Prometheus metrics; gauges are read from the store and components at scrape time. */
 export class AgentMetrics {
   readonly registry = new client.Registry();
-  readonly appends = new client.Counter({ name: 'edge_journal_appends_total', help: 'Journal appends by stream and outcome', labelNames: ['stream', 'outcome'], registers: [this.registry] });
+  readonly appends = new client.Counter({
+    name: 'edge_journal_appends_total',
+    help: 'Journal appends by stream and outcome',
+    labelNames: ['stream', 'outcome'],
+    registers: [this.registry],
+  });
   readonly commitSeconds = new client.Histogram({
     name: 'edge_journal_commit_seconds',
     help: 'Duration of one durable commit (fsync included)',
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
-  readonly commitBatch = new client.Histogram({ name: 'edge_journal_commit_batch_size', help: 'Writes carried by one commit (group commit)', buckets: [1, 2, 5, 10, 20, 50, 100, 500], registers: [this.registry] });
+  readonly commitBatch = new client.Histogram({
+    name: 'edge_journal_commit_batch_size',
+    help: 'Writes carried by one commit (group commit)',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 500],
+    registers: [this.registry],
+  });
 
   constructor(runtime: () => RuntimeView | null) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'edge_' });

@@ -100,7 +100,11 @@ export function registerOrdersRoutes(app: FastifyInstance, runtime: RuntimeView,
       schema: {
         tags: ['lab'],
         summary: 'Orders in the cache, newest first; q: start of a specimen id, accession number or patient id',
-        querystring: { type: 'object', properties: { q: { type: 'string', maxLength: 64 }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 } }, additionalProperties: false },
+        querystring: {
+          type: 'object',
+          properties: { q: { type: 'string', maxLength: 64 }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
+          additionalProperties: false,
+        },
         response: errorResponses,
       },
     },

@@ -65,7 +65,10 @@ export function registerPageSecurity(app: FastifyInstance, hosts: AllowedHosts):
     const name = String(req.headers.host).slice(0, 100);
     if (refusedLogged.size < 1000 && !refusedLogged.has(name)) {
       refusedLogged.add(name);
-      req.log.warn({ host: name, peer: clientAddress(req) }, 'request for a host name the box does not answer to refused (DNS rebinding?); add it to http.allowedHosts if it is the box');
+      req.log.warn(
+        { host: name, peer: clientAddress(req) },
+        'request for a host name the box does not answer to refused (DNS rebinding?); add it to http.allowedHosts if it is the box',
+      );
     }
     await reply.code(403).send({ error: `this box does not answer to the host name "${name}"; if it is the box's name, add it to http.allowedHosts` });
   });

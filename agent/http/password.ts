@@ -6,7 +6,9 @@ const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptO
 /** `scrypt$N$r$p$salt$hash` (base64): what `edge-agent hash-password` prints for the secrets file. */
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  const N = 16384, r = 8, p = 1;
+  const N = 16384,
+    r = 8,
+    p = 1;
   const key = await scrypt(password, salt, 32, { N, r, p });
   return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }

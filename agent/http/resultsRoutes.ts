@@ -47,13 +47,13 @@ const STATE_SQL = `CASE
 export function listResults(db: Database.Database, q: ResultQuery): ResultView[] {
   const where = [`j.stream = 'lab.result'`];
   const args: unknown[] = [];
-  if (q.device) (where.push('j.source = ?'), args.push(q.device));
-  if (q.specimen) (where.push(`json_extract(j.parsed, '$.specimenId') = ?`), args.push(q.specimen));
-  if (q.test) (where.push(`(json_extract(j.parsed, '$.testCode') = ? OR json_extract(j.parsed, '$.deviceTestCode') = ?)`), args.push(q.test, q.test));
-  if (q.sinceMs !== undefined) (where.push('j.received_ms >= ?'), args.push(q.sinceMs));
-  if (q.untilMs !== undefined) (where.push('j.received_ms < ?'), args.push(q.untilMs));
-  if (q.beforeId !== undefined) (where.push('j.id < ?'), args.push(q.beforeId));
-  if (q.state) (where.push(`${STATE_SQL} = ?`), args.push(q.state));
+  if (q.device) where.push('j.source = ?'), args.push(q.device);
+  if (q.specimen) where.push(`json_extract(j.parsed, '$.specimenId') = ?`), args.push(q.specimen);
+  if (q.test) where.push(`(json_extract(j.parsed, '$.testCode') = ? OR json_extract(j.parsed, '$.deviceTestCode') = ?)`), args.push(q.test, q.test);
+  if (q.sinceMs !== undefined) where.push('j.received_ms >= ?'), args.push(q.sinceMs);
+  if (q.untilMs !== undefined) where.push('j.received_ms < ?'), args.push(q.untilMs);
+  if (q.beforeId !== undefined) where.push('j.id < ?'), args.push(q.beforeId);
+  if (q.state) where.push(`${STATE_SQL} = ?`), args.push(q.state);
   const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
   const rows = db
     .prepare(
@@ -95,35 +95,74 @@ export function registerResultsRoutes(app: FastifyInstance, runtime: RuntimeView
       limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
     },
   } as const;
-  app.get('/api/results', { preHandler: requireAdmin, schema: { tags: ['lab'], summary: 'Lab results received, newest first, with their forwarding state per destination', querystring, response: errorResponses } }, async (req) => {
-    const q = req.query as { device?: string; specimen?: string; test?: string; state?: ForwardingState; since?: string; until?: string; before?: number; limit?: number };
-    const results = listResults(runtime.store.db, {
-      device: q.device,
-      specimen: q.specimen,
-      test: q.test,
-      state: q.state,
-      sinceMs: q.since ? Date.parse(q.since) : undefined,
-      untilMs: q.until ? Date.parse(q.until) : undefined,
-      beforeId: q.before,
-      limit: q.limit,
-    });
-    return { results, next: results.length ? results[results.length - 1]!.journalId : null };
-  });
+  app.get(
+    '/api/results',
+    {
+      preHandler: requireAdmin,
+      schema: {
+        tags: ['lab'],
+        summary: 'Lab results received, newest first, with their forwarding state per destination',
+        querystring,
+        response: errorResponses,
+      },
+    },
+    async (req) => {
+      const q = req.query as {
+        device?: string;
+        specimen?: string;
+        test?: string;
+        state?: ForwardingState;
+        since?: string;
+        until?: string;
+        before?: number;
+        limit?: number;
+      };
+      const results = listResults(runtime.store.db, {
+        device: q.device,
+        specimen: q.specimen,
+        test: q.test,
+        state: q.state,
+        sinceMs: q.since ? Date.parse(q.since) : undefined,
+        untilMs: q.until ? Date.parse(q.until) : undefined,
+        beforeId: q.before,
+        limit: q.limit,
+      });
+      return { results, next: results.length ? results[results.length - 1]!.journalId : null };
+    },
+  );
 
   // Results the identity rule before issue #16 merged or dropped, re-read from the raw messages.
-  const unsent = () => findUnsentResults(runtime.store.db, (device) => deviceParseSettings(runtime.config.devices[device] as never, runtime.config.box.timezone));
-  app.get('/api/results/recover', { preHandler: requireAdmin, schema: { tags: ['lab'], summary: 'Results acknowledged to an analyzer and never stored under the old identity rule (re-read from the raw messages still in the journal)' } }, async () => ({
-    unsent: unsent().map(({ result: _r, report: _p, ...u }) => u),
-  }));
-  app.post('/api/results/recover', { preHandler: requireAdmin, schema: { tags: ['lab'], summary: 'Journal and forward the results GET /api/results/recover lists (each once, with a report per order)' } }, async (req) => {
-    const entries = recoveryEntries(unsent());
-    let stored = 0;
-    for (const e of entries) {
-      const { source, ...input } = e;
-      const r = await runtime.journalFor(source).append({ ...input, personal: true });
-      if (!r.duplicate && e.stream === 'lab.result') stored++;
-    }
-    req.log.info({ results: stored }, 'recovered results journaled for forwarding');
-    return { recovered: stored };
-  });
+  const unsent = () =>
+    findUnsentResults(runtime.store.db, (device) => deviceParseSettings(runtime.config.devices[device] as never, runtime.config.box.timezone));
+  app.get(
+    '/api/results/recover',
+    {
+      preHandler: requireAdmin,
+      schema: {
+        tags: ['lab'],
+        summary: 'Results acknowledged to an analyzer and never stored under the old identity rule (re-read from the raw messages still in the journal)',
+      },
+    },
+    async () => ({
+      unsent: unsent().map(({ result: _r, report: _p, ...u }) => u),
+    }),
+  );
+  app.post(
+    '/api/results/recover',
+    {
+      preHandler: requireAdmin,
+      schema: { tags: ['lab'], summary: 'Journal and forward the results GET /api/results/recover lists (each once, with a report per order)' },
+    },
+    async (req) => {
+      const entries = recoveryEntries(unsent());
+      let stored = 0;
+      for (const e of entries) {
+        const { source, ...input } = e;
+        const r = await runtime.journalFor(source).append({ ...input, personal: true });
+        if (!r.duplicate && e.stream === 'lab.result') stored++;
+      }
+      req.log.info({ results: stored }, 'recovered results journaled for forwarding');
+      return { recovered: stored };
+    },
+  );
 }

@@ -89,7 +89,12 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<LocalApi>
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Edge agent local API', version: '1', description: 'The box\'s API for the kiosk, screens, console and scripts. Admin routes need a session cookie from POST /api/login or HTTP Basic; a write with the cookie must come from the box\'s own page (Origin).' },
+      info: {
+        title: 'Edge agent local API',
+        version: '1',
+        description:
+          "The box's API for the kiosk, screens, console and scripts. Admin routes need a session cookie from POST /api/login or HTTP Basic; a write with the cookie must come from the box's own page (Origin).",
+      },
       components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: 'edge_session' }, basic: { type: 'http', scheme: 'basic' } } },
     },
   });
@@ -124,7 +129,16 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<LocalApi>
 
   app.post(
     '/api/devices/:id/test',
-    { preHandler: auth.requireAdmin, config: { audit: 'device.test' }, schema: { tags: ['devices'], summary: 'Run the device\'s test (listening check, test ticket, card read…); up to 25 s', params: { type: 'object', properties: { id: { type: 'string' } } }, response: errorResponses } },
+    {
+      preHandler: auth.requireAdmin,
+      config: { audit: 'device.test' },
+      schema: {
+        tags: ['devices'],
+        summary: "Run the device's test (listening check, test ticket, card read…); up to 25 s",
+        params: { type: 'object', properties: { id: { type: 'string' } } },
+        response: errorResponses,
+      },
+    },
     async (req, reply) => {
       const result = await runtime.testDevice((req.params as { id: string }).id);
       if (!result) return reply.code(404).send({ error: 'no running device with that id' });
@@ -135,7 +149,8 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<LocalApi>
   registerIngestRoute(app, options.ingest);
 
   const openapi = http.openapi ?? 'login';
-  if (openapi !== 'off') app.get('/openapi.json', { ...(openapi === 'login' ? { preHandler: auth.requireAdmin } : {}), schema: { hide: true } }, async () => app.swagger());
+  if (openapi !== 'off')
+    app.get('/openapi.json', { ...(openapi === 'login' ? { preHandler: auth.requireAdmin } : {}), schema: { hide: true } }, async () => app.swagger());
   // Browser pages: only page assets under kiosk/ (no sources, no dot files, no `..`).
   await app.register(fastifyStatic, {
     root: fileURLToPath(new URL('../../kiosk/', import.meta.url)),
@@ -174,7 +189,10 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<LocalApi>
       throw err;
     }
     loopback = server;
-    log.info({ https: `${http.host}:${(app.server.address() as { port: number }).port}`, http: `127.0.0.1:${http.loopbackPort}` }, 'HTTPS for the LAN, plain HTTP on loopback for the box\'s own browsers');
+    log.info(
+      { https: `${http.host}:${(app.server.address() as { port: number }).port}`, http: `127.0.0.1:${http.loopbackPort}` },
+      "HTTPS for the LAN, plain HTTP on loopback for the box's own browsers",
+    );
   };
   return { app, auth, listen, connections };
 }

@@ -45,7 +45,14 @@ export interface HttpSettings {
   accounts?: Account[];
 }
 
-export const DEFAULT_LOGIN_POLICY: LoginPolicy = { backoffAfter: 5, lockAfter: 10, addressBackoffAfter: 10, addressLockAfter: 30, backoffSeconds: 1, lockMinutes: 15 };
+export const DEFAULT_LOGIN_POLICY: LoginPolicy = {
+  backoffAfter: 5,
+  lockAfter: 10,
+  addressBackoffAfter: 10,
+  addressLockAfter: 30,
+  backoffSeconds: 1,
+  lockMinutes: 15,
+};
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   maxConnections: 256,

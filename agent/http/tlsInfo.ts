@@ -45,7 +45,12 @@ export function registerTlsInfo(app: FastifyInstance, info: TlsInfo): void {
       schema: {
         tags: ['auth'],
         summary: 'Whether the console is on HTTPS and the SHA-256 fingerprint of the box CA that staff PCs trust',
-        response: { 200: { type: 'object', properties: { https: { type: 'boolean' }, caFingerprint: { type: ['string', 'null'] }, loopbackPort: { type: ['integer', 'null'] } } } },
+        response: {
+          200: {
+            type: 'object',
+            properties: { https: { type: 'boolean' }, caFingerprint: { type: ['string', 'null'] }, loopbackPort: { type: ['integer', 'null'] } },
+          },
+        },
       },
     },
     async () => info,

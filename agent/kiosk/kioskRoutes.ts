@@ -53,11 +53,19 @@ const CARD_STATUS_FALLBACK = 'Chưa đọc được thẻ. Xin đặt lại th�
  * says which refusal for the page and for scripts, `reason` keeps the parser's English for IT staff.
  */
 const IDENTIFY_ERRORS = {
-  '4xx': { ...errorSchema, properties: { ...errorSchema.properties, code: { type: 'string', enum: ['QR_UNREADABLE', 'CCCD_NUMBER_INVALID', 'BAD_REQUEST'] }, reason: { type: 'string' } } },
+  '4xx': {
+    ...errorSchema,
+    properties: {
+      ...errorSchema.properties,
+      code: { type: 'string', enum: ['QR_UNREADABLE', 'CCCD_NUMBER_INVALID', 'BAD_REQUEST'] },
+      reason: { type: 'string' },
+    },
+  },
   '5xx': errorSchema,
 } as const;
 const SESSION_GONE = 'Thông tin thẻ trên máy đã hết hạn. Xin đặt lại thẻ, quét mã QR hoặc nhập lại số CCCD.';
-const WAIT = (s: number) => `Vui lòng chờ khoảng ${s < 60 ? `${s} giây` : `${Math.ceil(s / 60)} phút`} rồi thử lại. Bạn vẫn lấy số bình thường; quầy tiếp đón sẽ kiểm tra thẻ BHYT giúp bạn.`;
+const WAIT = (s: number) =>
+  `Vui lòng chờ khoảng ${s < 60 ? `${s} giây` : `${Math.ceil(s / 60)} phút`} rồi thử lại. Bạn vẫn lấy số bình thường; quầy tiếp đón sẽ kiểm tra thẻ BHYT giúp bạn.`;
 
 /**
  * The kiosk page's API. Every route needs the kiosk credential and, from a browser, the box's
@@ -91,33 +99,46 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
       const kiosk = kioskOf(req);
       const n = refusals.count(`${kiosk}:${limit}`);
       if (n === 1) req.log.warn({ kiosk, limit, retryAfterSeconds }, 'kiosk request over its rate limit refused (logged once a minute per kiosk and limit)');
-      return reply.code(429).header('retry-after', String(retryAfterSeconds)).send({ error: WAIT(retryAfterSeconds), retryAfterSeconds });
+      return reply
+        .code(429)
+        .header('retry-after', String(retryAfterSeconds))
+        .send({ error: WAIT(retryAfterSeconds), retryAfterSeconds });
     };
 
     // Live card events for the page: status sentences, and identities the box read, as a greeting
     // view with a fresh identityRef of this kiosk (the identity itself never leaves the box).
-    scope.get('/api/kiosk/live', { websocket: true, schema: { tags: ['kiosk'], summary: 'WebSocket (?token=…): card/status, card/identity (greeting view with identityRef) and ticket/print events for the kiosk page' } }, (socket, req) => {
-      const kioskId = kioskOf(req);
-      const owner = `kiosk-ws-${randomBytes(6).toString('hex')}`;
-      const send = (type: string, body: unknown) => socket.readyState === 1 && socket.send(JSON.stringify({ type, body }));
-      deps.bus.on(owner, 'domain.event', (e) => {
-        if (e.topic === 'card/status') {
-          const s = e.body as CardStatusEvent;
-          send('card/status', { state: s.state, message: s.patientMessage ?? CARD_STATUS_FALLBACK, ...(s.code ? { code: s.code } : {}) });
-        } else if (e.topic === 'card/identity') {
-          const identity = (e.body as CardIdentityEvent).identity;
-          if (!identity || !isValidCccdNumber(identity.idNumber)) return;
-          // A typed number or QR the reader echoes back was stored by the kiosk that sent it.
-          if (identity.source === 'typed' || (identity.source === 'qr' && sessions.holds(identity.idNumber, 'qr'))) return;
-          const { entry, reused, replaced } = sessions.put(kioskId, identity);
-          if (!reused) send('card/identity', greetingView(entry, replaced));
-        } else if (e.topic === 'ticket/print') {
-          send('ticket/print', e.body);
-        }
-      });
-      socket.on('close', () => deps.bus.removeListeners(owner));
-      socket.on('error', () => deps.bus.removeListeners(owner));
-    });
+    scope.get(
+      '/api/kiosk/live',
+      {
+        websocket: true,
+        schema: {
+          tags: ['kiosk'],
+          summary: 'WebSocket (?token=…): card/status, card/identity (greeting view with identityRef) and ticket/print events for the kiosk page',
+        },
+      },
+      (socket, req) => {
+        const kioskId = kioskOf(req);
+        const owner = `kiosk-ws-${randomBytes(6).toString('hex')}`;
+        const send = (type: string, body: unknown) => socket.readyState === 1 && socket.send(JSON.stringify({ type, body }));
+        deps.bus.on(owner, 'domain.event', (e) => {
+          if (e.topic === 'card/status') {
+            const s = e.body as CardStatusEvent;
+            send('card/status', { state: s.state, message: s.patientMessage ?? CARD_STATUS_FALLBACK, ...(s.code ? { code: s.code } : {}) });
+          } else if (e.topic === 'card/identity') {
+            const identity = (e.body as CardIdentityEvent).identity;
+            if (!identity || !isValidCccdNumber(identity.idNumber)) return;
+            // A typed number or QR the reader echoes back was stored by the kiosk that sent it.
+            if (identity.source === 'typed' || (identity.source === 'qr' && sessions.holds(identity.idNumber, 'qr'))) return;
+            const { entry, reused, replaced } = sessions.put(kioskId, identity);
+            if (!reused) send('card/identity', greetingView(entry, replaced));
+          } else if (e.topic === 'ticket/print') {
+            send('ticket/print', e.body);
+          }
+        });
+        socket.on('close', () => deps.bus.removeListeners(owner));
+        socket.on('error', () => deps.bus.removeListeners(owner));
+      },
+    );
 
     // A QR scan (keyboard-wedge scanner on the page) or a typed 12-digit number: stored on the box,
     // answered as a greeting view; the reader gets the key so it can open the chip.
@@ -128,7 +149,11 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
         schema: {
           tags: ['kiosk'],
           summary: 'Identity from a QR text or a typed CCCD number, kept on the box; answers the greeting and an identityRef',
-          body: { type: 'object', additionalProperties: false, properties: { qr: { type: 'string', minLength: 20, maxLength: 1000 }, digits: { type: 'string', maxLength: 20 } } },
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { qr: { type: 'string', minLength: 20, maxLength: 1000 }, digits: { type: 'string', maxLength: 20 } },
+          },
           response: IDENTIFY_ERRORS,
         },
       },
@@ -190,8 +215,15 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
         const today = isoWithOffset(now(), deps.timezone).slice(0, 10);
         const signal = AbortSignal.timeout(4_000);
         entry.lookupInFlight = (async () => {
-          const [appointments, insurance] = await Promise.all([lookup.findAppointments(entry.identity.idNumber, today, signal), lookup.getInsuranceStatus(entry.identity, signal)]);
-          const found = { reachable: appointments.ok || insurance.ok, appointments: appointments.ok ? appointments.value : [], insurance: insurance.ok ? insurance.value : null };
+          const [appointments, insurance] = await Promise.all([
+            lookup.findAppointments(entry.identity.idNumber, today, signal),
+            lookup.getInsuranceStatus(entry.identity, signal),
+          ]);
+          const found = {
+            reachable: appointments.ok || insurance.ok,
+            appointments: appointments.ok ? appointments.value : [],
+            insurance: insurance.ok ? insurance.value : null,
+          };
           if (found.reachable) entry.lookup = { appointments: found.appointments, insurance: found.insurance };
           return found;
         })().finally(() => delete entry.lookupInFlight);
@@ -210,7 +242,8 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
         bodyLimit: KIOSK_BODY_LIMIT,
         schema: {
           tags: ['kiosk'],
-          summary: 'Issue a ticket (durable before the answer) and register the check-in with the HIS through the outbox; priority from the birth date the box read',
+          summary:
+            'Issue a ticket (durable before the answer) and register the check-in with the HIS through the outbox; priority from the birth date the box read',
           body: {
             type: 'object',
             additionalProperties: false,
@@ -244,7 +277,12 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
           // With a printer, the pending print is written in the ticket's own commit: after a crash
           // the ticket is listed for reprint instead of silently never printed.
           const print = deps.printing?.available === true;
-          issued = await deps.queue.issue({ service: body.service, ...(birthDate ? { birthDate } : {}), ...(body.claim ? { claim: body.claim } : {}), ...(print ? { print } : {}) });
+          issued = await deps.queue.issue({
+            service: body.service,
+            ...(birthDate ? { birthDate } : {}),
+            ...(body.claim ? { claim: body.claim } : {}),
+            ...(print ? { print } : {}),
+          });
         } catch (err) {
           return reply.code(400).send({ error: (err as Error).message });
         }
@@ -253,7 +291,16 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
         let registration: 'queued' | 'not-configured' | 'failed' = 'not-configured';
         if (deps.registrar && entry) {
           try {
-            await deps.registrar.registerCheckIn(checkInOf(entry, body.appointment === true, kioskId, { code: ticket.service, ...(service?.name ? { name: service.name } : {}) }, { number: ticket.number, issuedAt: isoWithOffset(ticket.issuedAt, deps.timezone) }, ticket.priority));
+            await deps.registrar.registerCheckIn(
+              checkInOf(
+                entry,
+                body.appointment === true,
+                kioskId,
+                { code: ticket.service, ...(service?.name ? { name: service.name } : {}) },
+                { number: ticket.number, issuedAt: isoWithOffset(ticket.issuedAt, deps.timezone) },
+                ticket.priority,
+              ),
+            );
             registration = 'queued';
           } catch (err) {
             // The ticket stands: staff register the patient by hand at the counter.
@@ -265,7 +312,8 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
         if (entry) sessions.delete(entry.ref);
         // The answer does not wait for the printer: the page learns the outcome over the live socket.
         if (deps.printing) {
-          const printed = (outcome: { ok: boolean; error?: string; none?: boolean }) => deps.bus.emit('domain.event', { visibility: 'local', topic: 'ticket/print', body: { ticketId: ticket.id, number: ticket.number, ...outcome } });
+          const printed = (outcome: { ok: boolean; error?: string; none?: boolean }) =>
+            deps.bus.emit('domain.event', { visibility: 'local', topic: 'ticket/print', body: { ticketId: ticket.id, number: ticket.number, ...outcome } });
           void deps.printing
             .print(ticket.id)
             .then((result) => {
@@ -279,7 +327,13 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
             });
         }
         return {
-          ticket: { id: ticket.id, number: ticket.number, priority: ticket.priority, priorityStatus: ticket.priorityStatus, issuedAt: isoWithOffset(ticket.issuedAt, deps.timezone) },
+          ticket: {
+            id: ticket.id,
+            number: ticket.number,
+            priority: ticket.priority,
+            priorityStatus: ticket.priorityStatus,
+            issuedAt: isoWithOffset(ticket.issuedAt, deps.timezone),
+          },
           ahead,
           serviceName: service?.name ?? ticket.service,
           registration,
@@ -289,9 +343,20 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
     );
 
     // The page's idle reset, "Xong" and "Về đầu": every identity this kiosk holds is forgotten.
-    scope.post('/api/kiosk/reset', { bodyLimit: KIOSK_BODY_LIMIT, schema: { tags: ['kiosk'], summary: 'Forget every identity this kiosk holds (the page\'s idle reset)', body: { type: ['object', 'null'], additionalProperties: false, properties: {} } } }, async (req) => ({
-      wiped: sessions.wipe(kioskOf(req)),
-    }));
+    scope.post(
+      '/api/kiosk/reset',
+      {
+        bodyLimit: KIOSK_BODY_LIMIT,
+        schema: {
+          tags: ['kiosk'],
+          summary: "Forget every identity this kiosk holds (the page's idle reset)",
+          body: { type: ['object', 'null'], additionalProperties: false, properties: {} },
+        },
+      },
+      async (req) => ({
+        wiped: sessions.wipe(kioskOf(req)),
+      }),
+    );
 
     scope.post(
       '/api/kiosk/feedback',
@@ -300,7 +365,15 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
         schema: {
           tags: ['kiosk'],
           summary: 'A patient\'s feedback ("Góp ý"): a rating and a few chosen reasons',
-          body: { type: 'object', additionalProperties: false, required: ['rating'], properties: { rating: { type: 'integer', minimum: 1, maximum: 5 }, reasons: { type: 'array', maxItems: 10, items: { type: 'string', maxLength: 60 } } } },
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['rating'],
+            properties: {
+              rating: { type: 'integer', minimum: 1, maximum: 5 },
+              reasons: { type: 'array', maxItems: 10, items: { type: 'string', maxLength: 60 } },
+            },
+          },
           response: errorResponses,
         },
       },
@@ -310,7 +383,12 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
         if (!limit.ok) return tooMany(req, reply, 'feedback', limit.retryAfterSeconds);
         const body = req.body as { rating: number; reasons?: string[] };
         const at = now();
-        const result = await deps.feedback.append({ stream: 'kiosk.feedback', kind: 'feedback', idempotencyKey: `feedback:${at}:${randomBytes(4).toString('hex')}`, parsed: { rating: body.rating, reasons: body.reasons ?? [], kiosk: kioskId, at: isoWithOffset(at, deps.timezone) } });
+        const result = await deps.feedback.append({
+          stream: 'kiosk.feedback',
+          kind: 'feedback',
+          idempotencyKey: `feedback:${at}:${randomBytes(4).toString('hex')}`,
+          parsed: { rating: body.rating, reasons: body.reasons ?? [], kiosk: kioskId, at: isoWithOffset(at, deps.timezone) },
+        });
         return { stored: true, id: result.id };
       },
     );
@@ -323,7 +401,14 @@ function kioskIdOf(principal: Principal | undefined): string {
 }
 
 /** The check-in the HIS gets: the identity and insurance answer the box holds, never the page's. */
-function checkInOf(entry: KioskIdentity, tookAppointment: boolean, kioskId: string, service: HisCheckIn['service'], ticket: HisCheckIn['ticket'], priority: string | null): HisCheckIn {
+function checkInOf(
+  entry: KioskIdentity,
+  tookAppointment: boolean,
+  kioskId: string,
+  service: HisCheckIn['service'],
+  ticket: HisCheckIn['ticket'],
+  priority: string | null,
+): HisCheckIn {
   const i = entry.identity;
   const insurance = entry.lookup?.insurance;
   const appointment = tookAppointment ? entry.lookup?.appointments[0] : undefined;
@@ -334,7 +419,14 @@ function checkInOf(entry: KioskIdentity, tookAppointment: boolean, kioskId: stri
     ...(appointment?.id ? { appointmentId: appointment.id } : {}),
     ...(priority ? { priority } : {}),
     ...(insurance
-      ? { insurance: { code: insurance.code, ...(insurance.cardNumber ? { cardNumber: insurance.cardNumber } : {}), ...(insurance.validFrom ? { validFrom: insurance.validFrom } : {}), ...(insurance.validTo ? { validTo: insurance.validTo } : {}) } }
+      ? {
+          insurance: {
+            code: insurance.code,
+            ...(insurance.cardNumber ? { cardNumber: insurance.cardNumber } : {}),
+            ...(insurance.validFrom ? { validFrom: insurance.validFrom } : {}),
+            ...(insurance.validTo ? { validTo: insurance.validTo } : {}),
+          },
+        }
       : {}),
     kioskId,
   };
@@ -345,7 +437,11 @@ function credentialLogged(requireKiosk: Guard): Guard {
   const once = new LogOnce(Date.now);
   return async (req, reply) => {
     await requireKiosk(req, reply);
-    if (reply.sent && once.count(req.ip) === 1) req.log.warn({ peer: req.ip, route: req.routeOptions.url, status: reply.statusCode }, 'kiosk route refused: no valid kiosk token (logged once a minute per address)');
+    if (reply.sent && once.count(req.ip) === 1)
+      req.log.warn(
+        { peer: req.ip, route: req.routeOptions.url, status: reply.statusCode },
+        'kiosk route refused: no valid kiosk token (logged once a minute per address)',
+      );
   };
 }
 

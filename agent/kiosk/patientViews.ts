@@ -39,11 +39,18 @@ export interface LookupView {
   nextStep: string | null;
 }
 
-export function lookupView(appointments: HisAppointment[], insurance: InsuranceStatus | null, reachable: boolean, unreachable: { message: string; nextStep: string }): LookupView {
+export function lookupView(
+  appointments: HisAppointment[],
+  insurance: InsuranceStatus | null,
+  reachable: boolean,
+  unreachable: { message: string; nextStep: string },
+): LookupView {
   const a = appointments[0];
   return {
     insurance: insurance ? { verdict: insurance.verdict, patientMessage: insurance.patientMessage, nextStep: insurance.nextStep } : null,
-    appointment: a ? { time: timeOfDay(a.time), serviceCode: a.serviceCode.slice(0, 64), ...(a.serviceName ? { serviceName: a.serviceName.slice(0, 120) } : {}) } : null,
+    appointment: a
+      ? { time: timeOfDay(a.time), serviceCode: a.serviceCode.slice(0, 64), ...(a.serviceName ? { serviceName: a.serviceName.slice(0, 120) } : {}) }
+      : null,
     hisReachable: reachable,
     message: reachable ? null : unreachable.message,
     nextStep: reachable ? null : unreachable.nextStep,

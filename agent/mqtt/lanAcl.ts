@@ -78,9 +78,11 @@ export class RetainedQuota {
     }
     const size = Buffer.byteLength(topic) + payloadBytes;
     const others = [...held.entries()].filter(([t]) => t !== topic);
-    if (others.length + 1 > this.limits.maxMessages) return { ok: false, reason: `already ${others.length} retained messages (retained.maxMessagesPerUser ${this.limits.maxMessages})` };
+    if (others.length + 1 > this.limits.maxMessages)
+      return { ok: false, reason: `already ${others.length} retained messages (retained.maxMessagesPerUser ${this.limits.maxMessages})` };
     const bytes = others.reduce((sum, [, b]) => sum + b, 0) + size;
-    if (bytes > this.limits.maxBytes) return { ok: false, reason: `retained messages would take ${bytes} bytes (retained.maxBytesPerUser ${this.limits.maxBytes})` };
+    if (bytes > this.limits.maxBytes)
+      return { ok: false, reason: `retained messages would take ${bytes} bytes (retained.maxBytesPerUser ${this.limits.maxBytes})` };
     held.set(topic, size);
     this.byUser.set(username, held);
     return { ok: true };

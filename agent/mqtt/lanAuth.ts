@@ -35,7 +35,10 @@ export class LanAuthenticator {
   private readonly failures = new Map<string, { count: number; since: number }>();
   private dummyHash: Promise<string> | null = null;
 
-  constructor(users: readonly LanUser[], private readonly now: () => number = Date.now) {
+  constructor(
+    users: readonly LanUser[],
+    private readonly now: () => number = Date.now,
+  ) {
     this.users = new Map(users.map((u) => [u.username, u]));
   }
 
@@ -44,11 +47,17 @@ export class LanAuthenticator {
     if (attempt.certificateCn !== undefined) {
       const user = this.users.get(attempt.certificateCn);
       if (!user) return { ok: false, code: NOT_AUTHORIZED, reason: `certificate CN "${attempt.certificateCn}" is not one of lanBroker.users` };
-      if (username !== undefined && username !== user.username) return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: `username "${username}" differs from the certificate's CN "${user.username}"` };
+      if (username !== undefined && username !== user.username)
+        return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: `username "${username}" differs from the certificate's CN "${user.username}"` };
       return { ok: true, user, via: 'certificate' };
     }
     if (username === undefined) return { ok: false, code: NOT_AUTHORIZED, reason: 'anonymous client (no username)' };
-    if (this.lockedOut(attempt.remote)) return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: `more than ${MAX_FAILURES} failed logins from this address in ${FAILURE_WINDOW_MS / 60_000} minutes` };
+    if (this.lockedOut(attempt.remote))
+      return {
+        ok: false,
+        code: BAD_USERNAME_OR_PASSWORD,
+        reason: `more than ${MAX_FAILURES} failed logins from this address in ${FAILURE_WINDOW_MS / 60_000} minutes`,
+      };
     const user = this.users.get(username);
     const password = attempt.password?.toString('utf8') ?? '';
     // The same scrypt work for an unknown user, a user without a password and a wrong password.
@@ -59,7 +68,11 @@ export class LanAuthenticator {
       return { ok: true, user, via: 'password' };
     }
     this.countFailure(attempt.remote);
-    const reason = !user ? `unknown user "${username}"` : !user.passwordHash ? `user "${username}" logs in only with a client certificate` : `wrong password for "${username}"`;
+    const reason = !user
+      ? `unknown user "${username}"`
+      : !user.passwordHash
+        ? `user "${username}" logs in only with a client certificate`
+        : `wrong password for "${username}"`;
     return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason };
   }
 

@@ -69,7 +69,10 @@ export class LanBroker {
     for (const u of users) {
       if (u.role !== 'device') continue;
       const id = u.device ?? u.username;
-      if (context.boxDeviceIds.includes(id)) throw new LanBrokerConfigError(`lanBroker.users "${u.username}": device "${id}" is one of this box's own devices; its topics are the box's (choose another id)`);
+      if (context.boxDeviceIds.includes(id))
+        throw new LanBrokerConfigError(
+          `lanBroker.users "${u.username}": device "${id}" is one of this box's own devices; its topics are the box's (choose another id)`,
+        );
       const other = byDevice.get(id);
       if (other) throw new LanBrokerConfigError(`lanBroker.users "${u.username}" and "${other}" both publish as device "${id}"`);
       byDevice.set(id, u.username);
@@ -108,7 +111,9 @@ export class LanBroker {
       authorizeForward: (_client, packet) => (packet.topic.startsWith(`${this.acl.root}/`) ? packet : null),
     });
     broker.on('clientError', (client, err) => log.debug({ client: client.id, reason: err.message }, 'LAN MQTT client error'));
-    broker.on('connectionError', (client, err) => log.debug({ peer: remoteOf(client.conn as Socket), reason: err.message }, 'LAN MQTT connection closed before login'));
+    broker.on('connectionError', (client, err) =>
+      log.debug({ peer: remoteOf(client.conn as Socket), reason: err.message }, 'LAN MQTT connection closed before login'),
+    );
     this.broker = broker;
 
     const allow = new PeerAllowList(c.allowedPeers);
@@ -125,8 +130,12 @@ export class LanBroker {
       await this.stop();
       throw err;
     }
-    if ((c.users ?? []).length === 0) log.warn('lanBroker.users is empty: every MQTT client is refused (add users with hashes from `edge-agent hash-password`)');
-    log.info({ host: c.host, port: this.address.port, ...(c.tls ? { tlsPort: this.tlsAddress?.port } : {}), users: (c.users ?? []).length }, 'LAN MQTT broker listening');
+    if ((c.users ?? []).length === 0)
+      log.warn('lanBroker.users is empty: every MQTT client is refused (add users with hashes from `edge-agent hash-password`)');
+    log.info(
+      { host: c.host, port: this.address.port, ...(c.tls ? { tlsPort: this.tlsAddress?.port } : {}), users: (c.users ?? []).length },
+      'LAN MQTT broker listening',
+    );
   }
 
   get address(): { host: string; port: number } {
@@ -151,7 +160,9 @@ export class LanBroker {
   /** The retained messages the broker holds now, by topic (what a new subscriber would be told). */
   async retained(): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    const persistence = (this.broker as unknown as { persistence?: { createRetainedStream(pattern: string): AsyncIterable<{ topic: string; payload: Buffer }> } } | null)?.persistence;
+    const persistence = (
+      this.broker as unknown as { persistence?: { createRetainedStream(pattern: string): AsyncIterable<{ topic: string; payload: Buffer }> } } | null
+    )?.persistence;
     if (!persistence) return out;
     for await (const packet of persistence.createRetainedStream('#')) out.set(packet.topic, packet.payload.toString());
     return out;
@@ -183,16 +194,27 @@ export class LanBroker {
     if (!broker) return void socket.destroy();
     const max = this.config.maxPacketBytes ?? 65_536;
     watchPacketSizes(socket, max, (declared) => {
-      this.refuse('packet-size', `peer ${remoteOf(socket)}`, declared === null ? 'malformed packet length: connection closed' : `packet of ${declared} bytes over maxPacketBytes ${max}: connection closed`);
+      this.refuse(
+        'packet-size',
+        `peer ${remoteOf(socket)}`,
+        declared === null ? 'malformed packet length: connection closed' : `packet of ${declared} bytes over maxPacketBytes ${max}: connection closed`,
+      );
       socket.destroy();
     });
     broker.handle(socket);
   }
 
-  private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (error: AuthenticateError | null, success: boolean | null) => void): Promise<void> {
+  private async authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): Promise<void> {
     const conn = client.conn as Socket;
     const remote = remoteOf(conn);
-    const outcome = await this.auth.login({ remote, username, password, certificateCn: verifiedCn(conn) }).catch((err: Error) => ({ ok: false as const, code: 5 as const, reason: `login check failed: ${err.message}` }));
+    const outcome = await this.auth
+      .login({ remote, username, password, certificateCn: verifiedCn(conn) })
+      .catch((err: Error) => ({ ok: false as const, code: 5 as const, reason: `login check failed: ${err.message}` }));
     if (!outcome.ok) {
       this.refuse('login', `peer ${remote}`, `login refused (CONNACK ${outcome.code}): ${outcome.reason}`, String(outcome.code));
       return done(Object.assign(new Error(outcome.reason), { returnCode: outcome.code as AuthErrorCode }), null);

@@ -53,7 +53,13 @@ export class ProvinceLink {
       keepalive: 30,
       will: { topic: this.topic('state'), payload: Buffer.from(JSON.stringify({ state: 'offline', reason: 'connection lost' })), qos: 1, retain: true },
     });
-    const link = new Reconnector({ what: 'province broker', log: this.log, fields: { url: this.config.url }, policy: this.reconnect, attempt: () => client.reconnect() });
+    const link = new Reconnector({
+      what: 'province broker',
+      log: this.log,
+      fields: { url: this.config.url },
+      policy: this.reconnect,
+      attempt: () => client.reconnect(),
+    });
     link.watch(client);
     this.client = client;
     this.link = link;
@@ -90,7 +96,11 @@ export class ProvinceLink {
     // A broker that stopped answering must not hold the shutdown: 3 s, then hang up.
     const bounded = (p: Promise<void>) => Promise.race([p, new Promise<void>((r) => setTimeout(r, 3_000).unref())]);
     if (client.connected) {
-      await bounded(new Promise<void>((r) => client.publish(this.topic('state'), JSON.stringify({ state: 'offline', reason: 'stopped' }), { qos: 1, retain: true }, () => r())));
+      await bounded(
+        new Promise<void>((r) =>
+          client.publish(this.topic('state'), JSON.stringify({ state: 'offline', reason: 'stopped' }), { qos: 1, retain: true }, () => r()),
+        ),
+      );
     }
     await bounded(new Promise<void>((r) => client.end(false, {}, () => r())));
     client.end(true);

@@ -46,11 +46,34 @@ function issue(dir: string, name: string, commonName: string, usage: 'serverAuth
   const work = mkdtempSync(join(tmpdir(), 'edge-certs-'));
   try {
     const ext = join(work, 'ext.cnf');
-    writeFileSync(ext, `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=${usage}\n${altNames.length ? `subjectAltName=${subjectAltName(altNames)}\n` : ''}`);
+    writeFileSync(
+      ext,
+      `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=${usage}\n${altNames.length ? `subjectAltName=${subjectAltName(altNames)}\n` : ''}`,
+    );
     openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', join(dir, `${name}.key`)], dir);
     chmodSync(join(dir, `${name}.key`), 0o600);
     openssl(['req', '-new', '-key', `${name}.key`, '-subj', `/O=edge-agent/CN=${commonName.replace(/[/=]/g, '-')}`, '-out', join(work, 'req.csr')], dir);
-    openssl(['x509', '-req', '-in', join(work, 'req.csr'), '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', String(days), '-sha256', '-extfile', ext, '-out', `${name}.crt`], dir);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        join(work, 'req.csr'),
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        String(days),
+        '-sha256',
+        '-extfile',
+        ext,
+        '-out',
+        `${name}.crt`,
+      ],
+      dir,
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -65,10 +88,38 @@ export function initBoxCertificates(options: { dir: string; boxId: string; names
   if (created) {
     openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key'], dir);
     chmodSync(join(dir, 'ca.key'), 0o600);
-    openssl(['req', '-x509', '-new', '-key', 'ca.key', '-sha256', '-days', '3650', '-subj', `/O=edge-agent/CN=${boxId.replace(/[/=]/g, '-')} box CA`, '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', 'ca.crt'], dir);
+    openssl(
+      [
+        'req',
+        '-x509',
+        '-new',
+        '-key',
+        'ca.key',
+        '-sha256',
+        '-days',
+        '3650',
+        '-subj',
+        `/O=edge-agent/CN=${boxId.replace(/[/=]/g, '-')} box CA`,
+        '-addext',
+        'basicConstraints=critical,CA:TRUE,pathlen:0',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        '-out',
+        'ca.crt',
+      ],
+      dir,
+    );
   }
   if (created || !existsSync(join(dir, 'server.crt'))) issue(dir, 'server', boxId, 'serverAuth', options.names ?? boxNames(), days);
-  return { dir, caCert: join(dir, 'ca.crt'), caKey: join(dir, 'ca.key'), serverCert: join(dir, 'server.crt'), serverKey: join(dir, 'server.key'), caFingerprint: certificateFingerprint(join(dir, 'ca.crt')), created };
+  return {
+    dir,
+    caCert: join(dir, 'ca.crt'),
+    caKey: join(dir, 'ca.key'),
+    serverCert: join(dir, 'server.crt'),
+    serverKey: join(dir, 'server.key'),
+    caFingerprint: certificateFingerprint(join(dir, 'ca.crt')),
+    created,
+  };
 }
 
 /** A client certificate (an LIS, a modality, a staff PC) signed by the box CA: `<name>.crt`/`<name>.key`. */

@@ -128,7 +128,11 @@ export class GuardedListener {
       });
     });
     this.server = server;
-    if (o.allow.any) o.log.warn({ listener: o.name, address: `${o.host}:${this.address.port}` }, 'this listener admits any address (allowedPeers: [any]); list the devices\' addresses instead');
+    if (o.allow.any)
+      o.log.warn(
+        { listener: o.name, address: `${o.host}:${this.address.port}` },
+        "this listener admits any address (allowedPeers: [any]); list the devices' addresses instead",
+      );
   }
 
   /** Stops accepting; open connections stay (the driver finishes and closes them). */
@@ -196,7 +200,10 @@ export class GuardedListener {
   private evictIdlest(candidates: Tracked[], now: number): boolean {
     const idlest = candidates.filter((t) => now - t.lastByteMs >= EVICTABLE_IDLE_MS).sort((a, b) => a.lastByteMs - b.lastByteMs)[0];
     if (!idlest) return false;
-    this.options.log.info({ listener: this.options.name, peer: idlest.remote, idleMs: now - idlest.lastByteMs }, 'closed the longest-idle connection to admit a new one');
+    this.options.log.info(
+      { listener: this.options.name, peer: idlest.remote, idleMs: now - idlest.lastByteMs },
+      'closed the longest-idle connection to admit a new one',
+    );
     this.live.delete(idlest);
     idlest.socket.destroy();
     return true;

@@ -30,7 +30,8 @@ export class PeerAllowList {
       if (bits === undefined) this.list.addAddress(address!, type);
       else {
         const prefix = Number(bits);
-        if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) throw new PeerListError(`"${entry}": the prefix length must be 0–${family === 4 ? 32 : 128}`);
+        if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128))
+          throw new PeerListError(`"${entry}": the prefix length must be 0–${family === 4 ? 32 : 128}`);
         this.list.addSubnet(address!, prefix, type);
       }
     }

@@ -27,8 +27,10 @@ export const LISTENER_REFUSAL_WINDOW_MS = 60_000;
 export const formatCount = (n: number): string => n.toLocaleString('en-US');
 
 /** "refused 1,234 connections from 10.0.0.9 in the last 60 s (not on the allow-list)". */
-export const connectionsRefused = (remote: string, why: string): RefusalSummary => (n, window) =>
-  `refused ${formatCount(n)} connection${n === 1 ? '' : 's'} from ${remote} in the last ${window} (${why})`;
+export const connectionsRefused =
+  (remote: string, why: string): RefusalSummary =>
+  (n, window) =>
+    `refused ${formatCount(n)} connection${n === 1 ? '' : 's'} from ${remote} in the last ${window} (${why})`;
 
 /**
  * Refusals logged per key (reason and address, say): the first at once, in full; while they go
@@ -60,7 +62,9 @@ export class RefusalLog {
       at: this.clock.now(),
       since: 0,
       fields: overflow ? {} : fields,
-      summary: overflow ? (n, window) => `${formatCount(n)} more refusals from other sources in the last ${window} (more than ${MAX_KEYS} sources at once)` : (summary ?? ((n, window) => `${message}: ${formatCount(n)} more in the last ${window}`)),
+      summary: overflow
+        ? (n, window) => `${formatCount(n)} more refusals from other sources in the last ${window} (more than ${MAX_KEYS} sources at once)`
+        : (summary ?? ((n, window) => `${message}: ${formatCount(n)} more in the last ${window}`)),
     };
     this.seen.set(key, entry);
     this.log.warn(overflow ? { ...fields, sourcesOverLimit: true } : fields, message);

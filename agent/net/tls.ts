@@ -22,7 +22,9 @@ export function serverTlsOptions(settings: TlsServerSettings): TlsOptions {
     try {
       return readFileSync(path);
     } catch (err) {
-      throw new TlsConfigError(`cannot read the TLS ${what} ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)}); \`edge-agent certs init\` makes a box CA and server certificate`);
+      throw new TlsConfigError(
+        `cannot read the TLS ${what} ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)}); \`edge-agent certs init\` makes a box CA and server certificate`,
+      );
     }
   };
   const options: TlsOptions = {
@@ -36,7 +38,7 @@ export function serverTlsOptions(settings: TlsServerSettings): TlsOptions {
     options.requestCert = true;
     options.rejectUnauthorized = settings.requireClientCert === true;
   } else if (settings.requireClientCert) {
-    throw new TlsConfigError('requireClientCert needs `ca`: the CA that signs the clients\' certificates');
+    throw new TlsConfigError("requireClientCert needs `ca`: the CA that signs the clients' certificates");
   }
   return options;
 }

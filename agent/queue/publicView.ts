@@ -27,7 +27,9 @@ export function publicEvent(queue: Pick<TicketQueue, 'isPriority' | 'config'>, e
   return { id: e.id, at: e.at, type: e.type, service: e.service, counter: e.counter, ticket: publicTicket(queue, e.ticket) };
 }
 
-export type PublicSnapshot = Omit<QueueSnapshot, 'counters'> & { counters: Array<Omit<QueueSnapshot['counters'][number], 'current'> & { current: PublicTicket | null }> };
+export type PublicSnapshot = Omit<QueueSnapshot, 'counters'> & {
+  counters: Array<Omit<QueueSnapshot['counters'][number], 'current'> & { current: PublicTicket | null }>;
+};
 
 export function publicSnapshot(queue: Pick<TicketQueue, 'isPriority' | 'config'>, s: QueueSnapshot): PublicSnapshot {
   return { ...s, counters: s.counters.map((c) => ({ ...c, current: c.current ? publicTicket(queue, c.current) : null })) };

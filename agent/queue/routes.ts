@@ -57,7 +57,11 @@ const ticketSchema = {
   },
 } as const;
 const idParams = { type: 'object', properties: { id: { type: 'string', maxLength: 100 } }, required: ['id'] } as const;
-const printResult = { type: ['object', 'null'], additionalProperties: true, properties: { ok: { type: 'boolean' }, error: { type: 'string' }, printer: { type: 'string' } } } as const;
+const printResult = {
+  type: ['object', 'null'],
+  additionalProperties: true,
+  properties: { ok: { type: 'boolean' }, error: { type: 'string' }, printer: { type: 'string' } },
+} as const;
 const COUNTER_ACTIONS = ['next', 'recall', 'serve', 'skip', 'finish'] as const;
 const STATUS: Record<QueueError['code'], number> = {
   QUEUE_UNKNOWN_SERVICE: 404,
@@ -115,21 +119,43 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
 
   const print = (ticketId: string, printer?: string) => printing.print(ticketId, printer ? { printer } : {});
 
-  app.get('/api/queue/state', { schema: { tags: ['queue'], summary: 'Services, counters and the live snapshot (what screens and the counter page show)', response: { 200: { type: 'object', additionalProperties: true } } } }, async () => ({
-    config: queue.config,
-    priorityClasses: PRIORITY_CLASSES,
-    snapshot: publicSnapshot(queue, queue.snapshot()),
-  }));
+  app.get(
+    '/api/queue/state',
+    {
+      schema: {
+        tags: ['queue'],
+        summary: 'Services, counters and the live snapshot (what screens and the counter page show)',
+        response: { 200: { type: 'object', additionalProperties: true } },
+      },
+    },
+    async () => ({
+      config: queue.config,
+      priorityClasses: PRIORITY_CLASSES,
+      snapshot: publicSnapshot(queue, queue.snapshot()),
+    }),
+  );
 
-  app.get('/api/queue/me', { onRequest: staff, schema: { tags: ['queue'], summary: 'The logged-in account and the counters it may act for (the counter page)' } }, async (req) => ({
-    user: actingUser(req.principal) ?? null,
-    role: req.principal?.kind === 'user' ? req.principal.role : null,
-    counters: scope.counters(req.principal),
-  }));
+  app.get(
+    '/api/queue/me',
+    { onRequest: staff, schema: { tags: ['queue'], summary: 'The logged-in account and the counters it may act for (the counter page)' } },
+    async (req) => ({
+      user: actingUser(req.principal) ?? null,
+      role: req.principal?.kind === 'user' ? req.principal.role : null,
+      counters: scope.counters(req.principal),
+    }),
+  );
 
   app.get(
     '/api/queue/counters/:id',
-    { onRequest: staff, schema: { tags: ['queue'], summary: "A counter and its current ticket in full (priority class, who confirmed it): the counter page", params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } }, response: errors } },
+    {
+      onRequest: staff,
+      schema: {
+        tags: ['queue'],
+        summary: 'A counter and its current ticket in full (priority class, who confirmed it): the counter page',
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
+        response: errors,
+      },
+    },
     async (req, reply) => {
       const id = (req.params as { id: string }).id;
       if (refuse(reply, scope.counterRefusal(req.principal, id))) return reply;
@@ -153,26 +179,52 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
           required: ['service'],
           properties: {
             service: { type: 'string', maxLength: 64 },
-            birthDate: { type: 'string', pattern: '^\\d{4}(-\\d{2}-\\d{2})?$', description: 'From a logged-in staff member who saw the ID only: derives under-6 / 75+ priority; not stored' },
+            birthDate: {
+              type: 'string',
+              pattern: '^\\d{4}(-\\d{2}-\\d{2})?$',
+              description: 'From a logged-in staff member who saw the ID only: derives under-6 / 75+ priority; not stored',
+            },
             claim: { type: 'string', enum: [...PRIORITY_CLASSES], description: 'Priority the patient claims (staff confirm)' },
             print: { type: 'string', enum: ['no', 'queue', 'wait'], default: 'queue' },
             printer: { type: 'string', maxLength: 64 },
           },
         },
-        response: { 201: { type: 'object', properties: { ticket: ticketSchema, ahead: { type: 'integer' }, serviceName: { type: 'string' }, print: printResult, printing: { type: 'string' } } }, ...errors },
+        response: {
+          201: {
+            type: 'object',
+            properties: { ticket: ticketSchema, ahead: { type: 'integer' }, serviceName: { type: 'string' }, print: printResult, printing: { type: 'string' } },
+          },
+          ...errors,
+        },
       },
     },
     async (req, reply) => {
-      const body = req.body as { service: string; birthDate?: string; claim?: (typeof PRIORITY_CLASSES)[number]; print?: 'no' | 'queue' | 'wait'; printer?: string };
+      const body = req.body as {
+        service: string;
+        birthDate?: string;
+        claim?: (typeof PRIORITY_CLASSES)[number];
+        print?: 'no' | 'queue' | 'wait';
+        printer?: string;
+      };
       // A birth date decides a priority class: only staff who saw the ID may give one. The
       // kiosk's priority comes from the card the box read (/api/kiosk/checkin).
-      if (body.birthDate && req.principal?.kind !== 'user') return reply.code(403).send({ error: 'a birth date is accepted only from a logged-in staff member; the kiosk takes the priority from the card the box read (POST /api/kiosk/checkin)' });
+      if (body.birthDate && req.principal?.kind !== 'user')
+        return reply.code(403).send({
+          error:
+            'a birth date is accepted only from a logged-in staff member; the kiosk takes the priority from the card the box read (POST /api/kiosk/checkin)',
+        });
       // A kiosk unit on the LAN goes through /api/kiosk/checkin, where its tickets are rate-limited;
       // here only staff and the box's own tools (loopback) issue.
-      if (req.principal?.kind === 'kiosk' && req.principal.kioskId !== 'local') return reply.code(403).send({ error: 'kiosk units issue tickets through POST /api/kiosk/checkin' });
+      if (req.principal?.kind === 'kiosk' && req.principal.kioskId !== 'local')
+        return reply.code(403).send({ error: 'kiosk units issue tickets through POST /api/kiosk/checkin' });
       const mode = body.print ?? 'queue';
       const willPrint = mode !== 'no' && printing.available;
-      const { ticket, ahead } = await queue.issue({ service: body.service, ...(body.birthDate ? { birthDate: body.birthDate } : {}), ...(body.claim ? { claim: body.claim } : {}), ...(willPrint ? { print: true } : {}) });
+      const { ticket, ahead } = await queue.issue({
+        service: body.service,
+        ...(body.birthDate ? { birthDate: body.birthDate } : {}),
+        ...(body.claim ? { claim: body.claim } : {}),
+        ...(willPrint ? { print: true } : {}),
+      });
       const serviceName = queue.config.services.find((s) => s.id === ticket.service)?.name ?? ticket.service;
       if (mode === 'wait') return reply.code(201).send({ ticket, ahead, serviceName, print: await print(ticket.id, body.printer), printing: 'done' });
       // The screen shows the number first; a print failure never loses the ticket (reprint).
@@ -181,10 +233,22 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
     },
   );
 
-  app.get('/api/queue/tickets/:id', { onRequest: staff, schema: { tags: ['queue'], summary: 'One ticket in full and the people ahead of it (staff)', params: idParams, response: { 200: { type: 'object', properties: { ticket: ticketSchema, ahead: { type: 'integer' } } }, ...errors } } }, async (req) => {
-    const ticket = queue.get((req.params as { id: string }).id);
-    return { ticket, ahead: queue.peopleAhead(ticket) };
-  });
+  app.get(
+    '/api/queue/tickets/:id',
+    {
+      onRequest: staff,
+      schema: {
+        tags: ['queue'],
+        summary: 'One ticket in full and the people ahead of it (staff)',
+        params: idParams,
+        response: { 200: { type: 'object', properties: { ticket: ticketSchema, ahead: { type: 'integer' } } }, ...errors },
+      },
+    },
+    async (req) => {
+      const ticket = queue.get((req.params as { id: string }).id);
+      return { ticket, ahead: queue.peopleAhead(ticket) };
+    },
+  );
 
   app.post(
     '/api/queue/tickets/:id/reprint',
@@ -192,9 +256,13 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
       onRequest: staff,
       schema: {
         tags: ['queue'],
-        summary: 'Print a ticket again (printer failed, paper out): on the named printer, the counter\'s printer, or the service\'s',
+        summary: "Print a ticket again (printer failed, paper out): on the named printer, the counter's printer, or the service's",
         params: idParams,
-        body: { type: ['object', 'null'], additionalProperties: false, properties: { printer: { type: 'string', maxLength: 64 }, counter: { type: 'string', maxLength: 64 } } },
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: { printer: { type: 'string', maxLength: 64 }, counter: { type: 'string', maxLength: 64 } },
+        },
         response: { 200: { type: 'object', properties: { print: printResult } }, ...errors },
       },
     },
@@ -216,7 +284,16 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
         tags: ['queue'],
         summary: 'Send a ticket to another service and/or counter, to the end or the front',
         params: idParams,
-        body: { type: 'object', additionalProperties: false, required: ['position'], properties: { service: { type: 'string', maxLength: 64 }, counter: { type: 'string', maxLength: 64 }, position: { type: 'string', enum: ['end', 'front'] } } },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['position'],
+          properties: {
+            service: { type: 'string', maxLength: 64 },
+            counter: { type: 'string', maxLength: 64 },
+            position: { type: 'string', enum: ['end', 'front'] },
+          },
+        },
         response: { 200: { type: 'object', properties: { ticket: ticketSchema } }, ...errors },
       },
     },
@@ -231,7 +308,16 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
 
   app.post(
     '/api/queue/tickets/:id/cancel',
-    { onRequest: staff, schema: { tags: ['queue'], summary: 'Cancel a ticket', params: idParams, body: { type: ['object', 'null'], additionalProperties: false, properties: {} }, response: { 200: { type: 'object', properties: { ticket: ticketSchema } }, ...errors } } },
+    {
+      onRequest: staff,
+      schema: {
+        tags: ['queue'],
+        summary: 'Cancel a ticket',
+        params: idParams,
+        body: { type: ['object', 'null'], additionalProperties: false, properties: {} },
+        response: { 200: { type: 'object', properties: { ticket: ticketSchema } }, ...errors },
+      },
+    },
     async (req, reply) => {
       const id = (req.params as { id: string }).id;
       if (ticketAllowed(req, reply, id)) return reply;
@@ -266,8 +352,16 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
       schema: {
         tags: ['queue'],
         summary: 'Counter actions: next (finishes the current ticket), recall (current, or a skipped ticket within tolerance), serve, skip, finish',
-        params: { type: 'object', required: ['id', 'action'], properties: { id: { type: 'string', maxLength: 64 }, action: { type: 'string', enum: [...COUNTER_ACTIONS] } } },
-        body: { type: ['object', 'null'], additionalProperties: false, properties: { ticket: { type: 'string', maxLength: 100, description: 'recall: a skipped ticket id' } } },
+        params: {
+          type: 'object',
+          required: ['id', 'action'],
+          properties: { id: { type: 'string', maxLength: 64 }, action: { type: 'string', enum: [...COUNTER_ACTIONS] } },
+        },
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: { ticket: { type: 'string', maxLength: 100, description: 'recall: a skipped ticket id' } },
+        },
         response: { 200: { type: 'object', properties: { ticket: ticketSchema } }, ...errors },
       },
     },
@@ -298,7 +392,14 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
       schema: {
         tags: ['queue'],
         summary: 'Waiting time (first call − issue), service time, no-show rate per service, priority class and hour; format=csv for a spreadsheet',
-        querystring: { type: 'object', properties: { from: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' }, to: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' }, format: { type: 'string', enum: ['json', 'csv'], default: 'json' } } },
+        querystring: {
+          type: 'object',
+          properties: {
+            from: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
+            to: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
+            format: { type: 'string', enum: ['json', 'csv'], default: 'json' },
+          },
+        },
         response: { 200: { type: ['object', 'string'], additionalProperties: true }, ...errors },
       },
     },
@@ -323,7 +424,11 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
       schema: {
         tags: ['queue'],
         summary: "Today's ticket prints, newest first; failed=true: tickets whose last print failed and that still wait (reprint them)",
-        querystring: { type: 'object', additionalProperties: false, properties: { failed: { type: 'boolean', default: false }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } } },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { failed: { type: 'boolean', default: false }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+        },
       },
     },
     async (req) => {
@@ -332,14 +437,21 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
     },
   );
 
-  app.get('/api/queue/printers', { onRequest: staff, schema: { tags: ['queue'], summary: 'Printers: tickets printed/failed/pending, paper and cover status, last error, last ticket' } }, async () => {
-    const pool = printers() as PrinterPool | undefined;
-    return { printers: typeof pool?.list === 'function' ? pool.list() : [] };
-  });
+  app.get(
+    '/api/queue/printers',
+    { onRequest: staff, schema: { tags: ['queue'], summary: 'Printers: tickets printed/failed/pending, paper and cover status, last error, last ticket' } },
+    async () => {
+      const pool = printers() as PrinterPool | undefined;
+      return { printers: typeof pool?.list === 'function' ? pool.list() : [] };
+    },
+  );
 
   app.get(
     '/api/queue/printers/:id/last.png',
-    { onRequest: admin, schema: { tags: ['queue'], summary: 'The last ticket sent to a printer, as the raster it printed (console preview)', params: idParams } },
+    {
+      onRequest: admin,
+      schema: { tags: ['queue'], summary: 'The last ticket sent to a printer, as the raster it printed (console preview)', params: idParams },
+    },
     async (req, reply) => {
       const pool = printers() as PrinterPool | undefined;
       const png = typeof pool?.get === 'function' ? pool.get((req.params as { id: string }).id)?.lastTicketPng() : null;
@@ -349,17 +461,34 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
   );
 
   // Voice clips made by kiosk/audio/generate.ts (espeak-ng) or replaced by recorded ones.
-  app.get('/api/queue/audio/:file', { schema: { tags: ['queue'], summary: 'Call-screen voice clips and their manifest', params: { type: 'object', properties: { file: { type: 'string', pattern: '^[a-z0-9-]+\\.(wav|json)$' } } } } }, async (req, reply) => {
-    const file = (req.params as { file: string }).file;
-    const path = `${AUDIO_DIR}${file}`;
-    if (!existsSync(path)) return reply.code(404).send({ error: 'clip not found: run `npx tsx kiosk/audio/generate.ts`' });
-    return reply.header('content-type', file.endsWith('.json') ? 'application/json' : 'audio/wav').header('cache-control', 'max-age=3600').send(await readFile(path));
-  });
+  app.get(
+    '/api/queue/audio/:file',
+    {
+      schema: {
+        tags: ['queue'],
+        summary: 'Call-screen voice clips and their manifest',
+        params: { type: 'object', properties: { file: { type: 'string', pattern: '^[a-z0-9-]+\\.(wav|json)$' } } },
+      },
+    },
+    async (req, reply) => {
+      const file = (req.params as { file: string }).file;
+      const path = `${AUDIO_DIR}${file}`;
+      if (!existsSync(path)) return reply.code(404).send({ error: 'clip not found: run `npx tsx kiosk/audio/generate.ts`' });
+      return reply
+        .header('content-type', file.endsWith('.json') ? 'application/json' : 'audio/wav')
+        .header('cache-control', 'max-age=3600')
+        .send(await readFile(path));
+    },
+  );
 
-  app.get('/api/queue/live', { websocket: true, schema: { tags: ['queue'], summary: 'WebSocket: {type:"snapshot"} on connect, then {type:"change"} and {type:"print"} messages' } }, (socket) => {
-    sockets.add(socket);
-    socket.send(JSON.stringify({ type: 'snapshot', snapshot: publicSnapshot(queue, queue.snapshot()) }));
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => sockets.delete(socket));
-  });
+  app.get(
+    '/api/queue/live',
+    { websocket: true, schema: { tags: ['queue'], summary: 'WebSocket: {type:"snapshot"} on connect, then {type:"change"} and {type:"print"} messages' } },
+    (socket) => {
+      sockets.add(socket);
+      socket.send(JSON.stringify({ type: 'snapshot', snapshot: publicSnapshot(queue, queue.snapshot()) }));
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => sockets.delete(socket));
+    },
+  );
 };

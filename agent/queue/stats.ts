@@ -30,7 +30,10 @@ export interface QueueStats {
 const round = (n: number): number => Math.round(n * 100) / 100;
 
 function summarise(dimension: StatsRow['dimension'], key: string, tickets: Ticket[]): StatsRow {
-  const waits = tickets.filter((t) => t.firstCalledAt !== null).map((t) => (t.firstCalledAt! - t.issuedAt) / 60_000).sort((a, b) => a - b);
+  const waits = tickets
+    .filter((t) => t.firstCalledAt !== null)
+    .map((t) => (t.firstCalledAt! - t.issuedAt) / 60_000)
+    .sort((a, b) => a - b);
   const services = tickets.filter((t) => t.state === 'done' && t.doneAt !== null && t.servingAt !== null).map((t) => (t.doneAt! - t.servingAt!) / 60_000);
   const called = waits.length;
   const noShows = tickets.filter((t) => t.state === 'skipped').length;
@@ -77,7 +80,20 @@ export function queueStats(queue: TicketQueue, fromDay: string, toDay: string): 
   return { fromDay, toDay, rows };
 }
 
-const COLUMNS: Array<keyof StatsRow> = ['dimension', 'key', 'issued', 'called', 'served', 'noShows', 'cancelled', 'noShowRate', 'avgWaitMin', 'p90WaitMin', 'maxWaitMin', 'avgServiceMin'];
+const COLUMNS: Array<keyof StatsRow> = [
+  'dimension',
+  'key',
+  'issued',
+  'called',
+  'served',
+  'noShows',
+  'cancelled',
+  'noShowRate',
+  'avgWaitMin',
+  'p90WaitMin',
+  'maxWaitMin',
+  'avgServiceMin',
+];
 
 /** RFC 4180 CSV of the statistics rows. */
 export function statsCsv(stats: QueueStats): string {

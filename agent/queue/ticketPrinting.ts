@@ -61,14 +61,30 @@ export class TicketPrinting {
     // A pending row exists before the print starts (issue({ print: true }) writes it in the
     // ticket's own transaction; otherwise it is written here, synchronously, before the caller
     // answers), so a crash before the paper leaves the ticket listed for a reprint.
-    const pending = reprint ? undefined : (this.queue.db.prepare("SELECT id FROM queue_prints WHERE ticket_id = ? AND ok IS NULL AND reprint = 0 AND printer = ''").get(ticketId) as { id: number } | undefined);
+    const pending = reprint
+      ? undefined
+      : (this.queue.db.prepare("SELECT id FROM queue_prints WHERE ticket_id = ? AND ok IS NULL AND reprint = 0 AND printer = ''").get(ticketId) as
+          | { id: number }
+          | undefined);
     const rowId =
       pending?.id ??
-      this.queue.db.prepare('INSERT INTO queue_prints (at, ticket_id, printer, ok, error, reprint) VALUES (?, ?, ?, NULL, NULL, ?)').run(Date.now(), ticketId, target.printer ?? '', reprint ? 1 : 0).lastInsertRowid;
+      this.queue.db
+        .prepare('INSERT INTO queue_prints (at, ticket_id, printer, ok, error, reprint) VALUES (?, ?, ?, NULL, NULL, ?)')
+        .run(Date.now(), ticketId, target.printer ?? '', reprint ? 1 : 0).lastInsertRowid;
     const result = await p
       .print(ticketPrintFor(this.queue, ticket, this.queue.peopleAhead(ticket), this.options.qr !== false), { ...target, service: ticket.service })
-      .catch((err: unknown): PrintResult => ({ ok: false, printer: target.printer ?? '', ticketId, attempts: 0, error: err instanceof Error ? err.message : String(err) }));
-    this.queue.db.prepare('UPDATE queue_prints SET printer = ?, ok = ?, error = ? WHERE id = ?').run(result.printer, result.ok ? 1 : 0, result.error ?? null, rowId);
+      .catch(
+        (err: unknown): PrintResult => ({
+          ok: false,
+          printer: target.printer ?? '',
+          ticketId,
+          attempts: 0,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      );
+    this.queue.db
+      .prepare('UPDATE queue_prints SET printer = ?, ok = ?, error = ? WHERE id = ?')
+      .run(result.printer, result.ok ? 1 : 0, result.error ?? null, rowId);
     const record = this.recent({ id: Number(rowId) })[0] ?? null;
     for (const l of this.listeners) l(result, record);
     return result;
@@ -80,15 +96,20 @@ export class TicketPrinting {
    * wait or are being called (those staff should reprint).
    */
   recent(filter: { failed?: boolean; limit?: number; id?: number } = {}): PrintRecord[] {
-    const where = filter.id !== undefined ? 'p.id = @id' : filter.failed
-      ? "t.day = @day AND p.ok = 0 AND p.id = (SELECT MAX(id) FROM queue_prints WHERE ticket_id = p.ticket_id) AND t.state IN ('waiting','called','serving','skipped')"
-      : 't.day = @day';
+    const where =
+      filter.id !== undefined
+        ? 'p.id = @id'
+        : filter.failed
+          ? "t.day = @day AND p.ok = 0 AND p.id = (SELECT MAX(id) FROM queue_prints WHERE ticket_id = p.ticket_id) AND t.state IN ('waiting','called','serving','skipped')"
+          : 't.day = @day';
     const rows = this.queue.db
       .prepare(
         `SELECT p.id, p.at, p.ticket_id AS ticketId, t.number, t.service, t.state, p.printer, p.ok, p.error, p.reprint
          FROM queue_prints p JOIN queue_tickets t ON t.id = p.ticket_id WHERE ${where} ORDER BY p.id DESC LIMIT @limit`,
       )
-      .all({ day: this.queue.today(), limit: filter.limit ?? 50, ...(filter.id !== undefined ? { id: filter.id } : {}) }) as Array<Omit<PrintRecord, 'ok' | 'printing' | 'reprint'> & { ok: number | null; reprint: number }>;
+      .all({ day: this.queue.today(), limit: filter.limit ?? 50, ...(filter.id !== undefined ? { id: filter.id } : {}) }) as Array<
+      Omit<PrintRecord, 'ok' | 'printing' | 'reprint'> & { ok: number | null; reprint: number }
+    >;
     return rows.map((r) => ({ ...r, ok: r.ok === 1, printing: r.ok === null, reprint: r.reprint === 1 }));
   }
 }

@@ -143,7 +143,8 @@ const DEFAULT_TOLERANCE = 5;
  * isPriority() in SQL; its one parameter is 1 when the service counts unconfirmed claims as
  * priority (unconfirmedClaims = 'priority'), else 0.
  */
-const PRIORITY_SQL = "(priority IS NOT NULL AND (priority_status IS NULL OR priority_status NOT IN ('rejected', 'claimed') OR (priority_status = 'claimed' AND ? = 1)))";
+const PRIORITY_SQL =
+  "(priority IS NOT NULL AND (priority_status IS NULL OR priority_status NOT IN ('rejected', 'claimed') OR (priority_status = 'claimed' AND ? = 1)))";
 
 /**
  * TicketQueue: numbering per local day, priority ordering, counters, and the ticket life
@@ -200,7 +201,8 @@ export class TicketQueue {
 
   async issue(input: IssueInput): Promise<{ ticket: Ticket; ahead: number }> {
     const svc = this.service(input.service);
-    if (input.claim !== undefined && !PRIORITY_CLASSES.includes(input.claim)) throw new QueueError('QUEUE_BAD_INPUT', `unknown priority class ${String(input.claim)}`);
+    if (input.claim !== undefined && !PRIORITY_CLASSES.includes(input.claim))
+      throw new QueueError('QUEUE_BAD_INPUT', `unknown priority class ${String(input.claim)}`);
     const now = this.clock.now();
     const day = localDay(now, this.tz);
     let priority: PriorityClass | null = null;
@@ -225,7 +227,8 @@ export class TicketQueue {
       const seq = seqRow.last;
       const number = ticketNumber(svc, seq);
       const id = `${day.replaceAll('-', '')}-${svc.id}-${seq}`;
-      const maxKey = (this.db.prepare("SELECT MAX(order_key) AS k FROM queue_tickets WHERE day = ? AND service = ?").get(day, svc.id) as { k: number | null }).k ?? 0;
+      const maxKey =
+        (this.db.prepare('SELECT MAX(order_key) AS k FROM queue_tickets WHERE day = ? AND service = ?').get(day, svc.id) as { k: number | null }).k ?? 0;
       const orderKey = Math.max(now, maxKey + 1);
       this.db
         .prepare(
@@ -248,12 +251,16 @@ export class TicketQueue {
     if (!this.isPriority(svc, ticket)) {
       // Counted in SQL: every priority ticket, and normal ones earlier in the order.
       const row = this.db
-        .prepare(`SELECT COUNT(*) AS n FROM queue_tickets WHERE day = ? AND state = 'waiting' AND service = ? AND id != ? AND (${PRIORITY_SQL} OR order_key < ?)`)
+        .prepare(
+          `SELECT COUNT(*) AS n FROM queue_tickets WHERE day = ? AND state = 'waiting' AND service = ? AND id != ? AND (${PRIORITY_SQL} OR order_key < ?)`,
+        )
         .get(ticket.day, svc.id, ticket.id, claims, ticket.orderKey) as { n: number };
       return row.n;
     }
     // A priority ticket: only other priority tickets can be ahead (few), ranked by class order.
-    const rows = this.db.prepare(`SELECT * FROM queue_tickets WHERE day = ? AND state = 'waiting' AND service = ? AND id != ? AND ${PRIORITY_SQL}`).all(ticket.day, svc.id, ticket.id, claims) as TicketRow[];
+    const rows = this.db
+      .prepare(`SELECT * FROM queue_tickets WHERE day = ? AND state = 'waiting' AND service = ? AND id != ? AND ${PRIORITY_SQL}`)
+      .all(ticket.day, svc.id, ticket.id, claims) as TicketRow[];
     const mine = this.rankKey(svc, ticket);
     return rows.map(toTicket).filter((t) => this.rankKey(svc, t) < mine).length;
   }
@@ -274,10 +281,14 @@ export class TicketQueue {
       const svc = this.service(next.service);
       const prio = this.isPriority(svc, next);
       this.db
-        .prepare('INSERT INTO queue_service_days (service, day, calls, normal_since_priority) VALUES (?, ?, 1, ?) ON CONFLICT (service, day) DO UPDATE SET calls = calls + 1, normal_since_priority = ?')
+        .prepare(
+          'INSERT INTO queue_service_days (service, day, calls, normal_since_priority) VALUES (?, ?, 1, ?) ON CONFLICT (service, day) DO UPDATE SET calls = calls + 1, normal_since_priority = ?',
+        )
         .run(svc.id, day, prio ? 0 : 1, prio ? 0 : this.serviceDay(svc.id, day).normal_since_priority + 1);
       this.db
-        .prepare("UPDATE queue_tickets SET state = 'called', counter = ?, first_called_at = COALESCE(first_called_at, ?), last_called_at = ?, calls = calls + 1 WHERE id = ?")
+        .prepare(
+          "UPDATE queue_tickets SET state = 'called', counter = ?, first_called_at = COALESCE(first_called_at, ?), last_called_at = ?, calls = calls + 1 WHERE id = ?",
+        )
         .run(counter.id, now, now, next.id);
       events.push(this.record('called', this.load(next.id), counter.id, by));
     })();
@@ -306,9 +317,14 @@ export class TicketQueue {
       if (!counter.services.includes(row.service)) throw new QueueError('QUEUE_BAD_STATE', `counter ${counter.id} does not serve ${row.service}`);
       const since = this.serviceDay(row.service, row.day).calls - (row.skip_mark ?? 0);
       const tolerance = this.service(row.service).tolerance ?? DEFAULT_TOLERANCE;
-      if (since > tolerance) throw new QueueError('QUEUE_TOLERANCE_EXCEEDED', `ticket ${row.number} was skipped ${since} calls ago; the tolerance is ${tolerance}`);
+      if (since > tolerance)
+        throw new QueueError('QUEUE_TOLERANCE_EXCEEDED', `ticket ${row.number} was skipped ${since} calls ago; the tolerance is ${tolerance}`);
       if (current) events.push(this.finishRow(current, now, by));
-      this.db.prepare("UPDATE queue_tickets SET state = 'called', counter = ?, last_called_at = ?, calls = calls + 1, skipped_at = NULL, skip_mark = NULL WHERE id = ?").run(counter.id, now, row.id);
+      this.db
+        .prepare(
+          "UPDATE queue_tickets SET state = 'called', counter = ?, last_called_at = ?, calls = calls + 1, skipped_at = NULL, skip_mark = NULL WHERE id = ?",
+        )
+        .run(counter.id, now, row.id);
       events.push(this.record('recalled', this.load(row.id), counter.id, by, { late: true, callsSinceSkip: since }));
     })();
     for (const e of events) await this.publish(e);
@@ -368,14 +384,23 @@ export class TicketQueue {
         const c = this.counter(input.counter);
         if (!c.services.includes(service)) throw new QueueError('QUEUE_BAD_INPUT', `counter ${c.id} does not serve ${service}`);
       }
-      const keys = this.db.prepare("SELECT MIN(order_key) AS lo, MAX(order_key) AS hi FROM queue_tickets WHERE day = ? AND service = ? AND state = 'waiting'").get(row.day, service) as { lo: number | null; hi: number | null };
+      const keys = this.db
+        .prepare("SELECT MIN(order_key) AS lo, MAX(order_key) AS hi FROM queue_tickets WHERE day = ? AND service = ? AND state = 'waiting'")
+        .get(row.day, service) as { lo: number | null; hi: number | null };
       // Front keys are negative so a transferred patient precedes every issued ticket of its class.
       const orderKey = input.position === 'front' ? Math.min(keys.lo ?? 0, 0) - 1 : Math.max(keys.hi ?? 0, now) + 1;
       const from = { service: row.service, counter: row.counter };
       this.db
-        .prepare("UPDATE queue_tickets SET state = 'waiting', service = ?, target_counter = ?, order_key = ?, counter = NULL, transfers = transfers + 1, skipped_at = NULL, skip_mark = NULL WHERE id = ?")
+        .prepare(
+          "UPDATE queue_tickets SET state = 'waiting', service = ?, target_counter = ?, order_key = ?, counter = NULL, transfers = transfers + 1, skipped_at = NULL, skip_mark = NULL WHERE id = ?",
+        )
         .run(service, input.counter ?? null, orderKey, row.id);
-      return this.record('transferred', this.load(row.id), from.counter, input.by, { fromService: from.service, toService: service, toCounter: input.counter ?? null, position: input.position });
+      return this.record('transferred', this.load(row.id), from.counter, input.by, {
+        fromService: from.service,
+        toService: service,
+        toCounter: input.counter ?? null,
+        position: input.position,
+      });
     })();
     await this.publish(event);
     return event.ticket;
@@ -398,7 +423,9 @@ export class TicketQueue {
     const event = this.db.transaction(() => {
       const row = this.row(ticketId);
       if (row.priority_status !== 'claimed') throw new QueueError('QUEUE_BAD_STATE', `ticket ${row.number} has no pending priority claim`);
-      this.db.prepare('UPDATE queue_tickets SET priority_status = ?, priority_confirmed_by = ? WHERE id = ?').run(accept ? 'confirmed' : 'rejected', by, row.id);
+      this.db
+        .prepare('UPDATE queue_tickets SET priority_status = ?, priority_confirmed_by = ? WHERE id = ?')
+        .run(accept ? 'confirmed' : 'rejected', by, row.id);
       return this.record(accept ? 'priority-confirmed' : 'priority-rejected', this.load(row.id), row.counter, by);
     })();
     await this.publish(event);
@@ -425,7 +452,13 @@ export class TicketQueue {
 
   snapshot(): QueueSnapshot {
     const day = this.today();
-    const counters: CounterView[] = [...this.counters.values()].map((c) => ({ id: c.id, number: c.number, name: c.name ?? `Quầy ${c.number}`, services: c.services, current: this.currentAt(c.id) }));
+    const counters: CounterView[] = [...this.counters.values()].map((c) => ({
+      id: c.id,
+      number: c.number,
+      name: c.name ?? `Quầy ${c.number}`,
+      services: c.services,
+      current: this.currentAt(c.id),
+    }));
     const services = [...this.services.values()].map((s) => this.serviceSnapshot(s, day, counters));
     const recentRows = this.db
       .prepare("SELECT id, at, type, service, counter, body FROM queue_events WHERE type IN ('called','recalled') ORDER BY id DESC LIMIT 10")
@@ -479,13 +512,17 @@ export class TicketQueue {
   private waitingCounts(s: ServiceConfig, day: string): { waiting: number; priority: number } {
     const claimsCount = (s.unconfirmedClaims ?? 'priority') === 'priority' ? 1 : 0;
     return this.db
-      .prepare(`SELECT COUNT(*) AS waiting, COALESCE(SUM(CASE WHEN ${PRIORITY_SQL} THEN 1 ELSE 0 END), 0) AS priority FROM queue_tickets WHERE day = ? AND state = 'waiting' AND service = ?`)
+      .prepare(
+        `SELECT COUNT(*) AS waiting, COALESCE(SUM(CASE WHEN ${PRIORITY_SQL} THEN 1 ELSE 0 END), 0) AS priority FROM queue_tickets WHERE day = ? AND state = 'waiting' AND service = ?`,
+      )
       .get(claimsCount, day, s.id) as { waiting: number; priority: number };
   }
 
   private serviceSnapshot(s: ServiceConfig, day: string, counters: CounterView[]): ServiceSnapshot {
     const counts = this.waitingCounts(s, day);
-    const last = this.db.prepare('SELECT number FROM queue_tickets WHERE day = ? AND service = ? ORDER BY seq DESC LIMIT 1').get(day, s.id) as { number: string } | undefined;
+    const last = this.db.prepare('SELECT number FROM queue_tickets WHERE day = ? AND service = ? ORDER BY seq DESC LIMIT 1').get(day, s.id) as
+      | { number: string }
+      | undefined;
     return {
       service: s.id,
       name: s.name,
@@ -508,9 +545,13 @@ export class TicketQueue {
   }
 
   private waitingIn(service: string, day: string, counter?: string): Ticket[] {
-    const rows = (counter
-      ? this.db.prepare("SELECT * FROM queue_tickets WHERE day = ? AND service = ? AND state = 'waiting' AND (target_counter IS NULL OR target_counter = ?)").all(day, service, counter)
-      : this.db.prepare("SELECT * FROM queue_tickets WHERE day = ? AND service = ? AND state = 'waiting'").all(day, service)) as TicketRow[];
+    const rows = (
+      counter
+        ? this.db
+            .prepare("SELECT * FROM queue_tickets WHERE day = ? AND service = ? AND state = 'waiting' AND (target_counter IS NULL OR target_counter = ?)")
+            .all(day, service, counter)
+        : this.db.prepare("SELECT * FROM queue_tickets WHERE day = ? AND service = ? AND state = 'waiting'").all(day, service)
+    ) as TicketRow[];
     return rows.map(toTicket);
   }
 
@@ -518,7 +559,8 @@ export class TicketQueue {
   private pickFromService(svc: ServiceConfig, counter: CounterConfig, day: string): Ticket | null {
     const waiting = this.waitingIn(svc.id, day, counter.id);
     if (waiting.length === 0) return null;
-    const best = (list: Ticket[]): Ticket | null => list.reduce<Ticket | null>((a, t) => (a === null || this.rankKey(svc, t) < this.rankKey(svc, a) ? t : a), null);
+    const best = (list: Ticket[]): Ticket | null =>
+      list.reduce<Ticket | null>((a, t) => (a === null || this.rankKey(svc, t) < this.rankKey(svc, a) ? t : a), null);
     const priority = waiting.filter((t) => this.isPriority(svc, t));
     const normal = waiting.filter((t) => !this.isPriority(svc, t));
     const first = svc.alwaysFirst ?? ['emergency'];
@@ -545,7 +587,9 @@ export class TicketQueue {
       const idx = (start + i) % candidates.length;
       const c = candidates[idx];
       if (c) {
-        this.db.prepare('INSERT INTO queue_counter_state (counter, rr) VALUES (?, ?) ON CONFLICT (counter) DO UPDATE SET rr = excluded.rr').run(counter.id, (idx + 1) % candidates.length);
+        this.db
+          .prepare('INSERT INTO queue_counter_state (counter, rr) VALUES (?, ?) ON CONFLICT (counter) DO UPDATE SET rr = excluded.rr')
+          .run(counter.id, (idx + 1) % candidates.length);
         return c;
       }
     }
@@ -553,9 +597,11 @@ export class TicketQueue {
   }
 
   private serviceDay(service: string, day: string): { calls: number; normal_since_priority: number } {
-    return (this.db.prepare('SELECT calls, normal_since_priority FROM queue_service_days WHERE service = ? AND day = ?').get(service, day) as
-      | { calls: number; normal_since_priority: number }
-      | undefined) ?? { calls: 0, normal_since_priority: 0 };
+    return (
+      (this.db.prepare('SELECT calls, normal_since_priority FROM queue_service_days WHERE service = ? AND day = ?').get(service, day) as
+        | { calls: number; normal_since_priority: number }
+        | undefined) ?? { calls: 0, normal_since_priority: 0 }
+    );
   }
 
   private finishRow(row: TicketRow, now: number, by?: string): QueueEvent {
@@ -564,7 +610,9 @@ export class TicketQueue {
   }
 
   private currentRow(counter: string): TicketRow | undefined {
-    return this.db.prepare("SELECT * FROM queue_tickets WHERE counter = ? AND state IN ('called','serving') ORDER BY last_called_at DESC LIMIT 1").get(counter) as TicketRow | undefined;
+    return this.db
+      .prepare("SELECT * FROM queue_tickets WHERE counter = ? AND state IN ('called','serving') ORDER BY last_called_at DESC LIMIT 1")
+      .get(counter) as TicketRow | undefined;
   }
 
   private row(id: string): TicketRow {
@@ -594,7 +642,9 @@ export class TicketQueue {
     this.markJournaled();
     const at = this.clock.now();
     const partial = { at, type, service: ticket.service, counter, ticket, ...(by ? { by } : {}), ...(detail ? { detail } : {}) };
-    const info = this.db.prepare('INSERT INTO queue_events (at, type, service, counter, ticket_id, body) VALUES (?, ?, ?, ?, ?, ?)').run(at, type, ticket.service, counter, ticket.id, '{}');
+    const info = this.db
+      .prepare('INSERT INTO queue_events (at, type, service, counter, ticket_id, body) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(at, type, ticket.service, counter, ticket.id, '{}');
     const event: QueueEvent = { id: Number(info.lastInsertRowid), ...partial };
     this.db.prepare('UPDATE queue_events SET body = ? WHERE id = ?').run(JSON.stringify(event), event.id);
     return event;
@@ -624,7 +674,13 @@ export class TicketQueue {
       const day = localDay(event.at, this.tz);
       const svc = this.services.get(event.service);
       if (svc) {
-        const counters = [...this.counters.values()].map((c) => ({ id: c.id, number: c.number, name: c.name ?? '', services: c.services, current: this.currentAt(c.id) }));
+        const counters = [...this.counters.values()].map((c) => ({
+          id: c.id,
+          number: c.number,
+          name: c.name ?? '',
+          services: c.services,
+          current: this.currentAt(c.id),
+        }));
         bus.emit('domain.event', { visibility: 'lan', topic: `queue/${event.service}/snapshot`, body: this.serviceSnapshot(svc, day, counters), retain: true });
       }
     }

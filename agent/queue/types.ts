@@ -94,7 +94,17 @@ export interface Ticket {
   transfers: number;
 }
 
-export type QueueEventType = 'issued' | 'called' | 'recalled' | 'serving' | 'skipped' | 'finished' | 'cancelled' | 'transferred' | 'priority-confirmed' | 'priority-rejected';
+export type QueueEventType =
+  | 'issued'
+  | 'called'
+  | 'recalled'
+  | 'serving'
+  | 'skipped'
+  | 'finished'
+  | 'cancelled'
+  | 'transferred'
+  | 'priority-confirmed'
+  | 'priority-rejected';
 
 export interface QueueEvent {
   id: number;
@@ -111,7 +121,14 @@ export interface QueueEvent {
 /** A typed error with a code the API maps to an HTTP status (no stack traces to clients). */
 export class QueueError extends Error {
   constructor(
-    readonly code: 'QUEUE_UNKNOWN_SERVICE' | 'QUEUE_UNKNOWN_COUNTER' | 'QUEUE_UNKNOWN_TICKET' | 'QUEUE_BAD_STATE' | 'QUEUE_EMPTY' | 'QUEUE_TOLERANCE_EXCEEDED' | 'QUEUE_BAD_INPUT',
+    readonly code:
+      | 'QUEUE_UNKNOWN_SERVICE'
+      | 'QUEUE_UNKNOWN_COUNTER'
+      | 'QUEUE_UNKNOWN_TICKET'
+      | 'QUEUE_BAD_STATE'
+      | 'QUEUE_EMPTY'
+      | 'QUEUE_TOLERANCE_EXCEEDED'
+      | 'QUEUE_BAD_INPUT',
     message: string,
   ) {
     super(message);

@@ -31,7 +31,10 @@ export async function probeDevice(d: SetupDevice, setupPort: number): Promise<Pr
     case 'card-reader':
       return existsSync(PCSCD_SOCKET)
         ? { ok: true, detail: 'Dịch vụ đọc thẻ pcscd đang chạy. Chạm thử thẻ sau khi cài xong (tab Thiết bị, nút Kiểm tra).' }
-        : { ok: false, detail: `Dịch vụ đọc thẻ pcscd chưa chạy (không có ${PCSCD_SOCKET}): sudo systemctl enable --now pcscd.socket, cắm đầu đọc rồi thử lại.` };
+        : {
+            ok: false,
+            detail: `Dịch vụ đọc thẻ pcscd chưa chạy (không có ${PCSCD_SOCKET}): sudo systemctl enable --now pcscd.socket, cắm đầu đọc rồi thử lại.`,
+          };
   }
 }
 
@@ -41,9 +44,19 @@ function probeListen(port: number | undefined, setupPort: number): Promise<Probe
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', (err: NodeJS.ErrnoException) =>
-      resolve({ ok: false, detail: err.code === 'EADDRINUSE' ? `Cổng ${port} đang được chương trình khác dùng.` : err.code === 'EACCES' ? `Không được mở cổng ${port} (cổng dưới 1024 cần quyền quản trị): chọn cổng từ 1024 trở lên.` : `Không mở được cổng ${port}: ${err.code ?? err.message}.` }),
+      resolve({
+        ok: false,
+        detail:
+          err.code === 'EADDRINUSE'
+            ? `Cổng ${port} đang được chương trình khác dùng.`
+            : err.code === 'EACCES'
+              ? `Không được mở cổng ${port} (cổng dưới 1024 cần quyền quản trị): chọn cổng từ 1024 trở lên.`
+              : `Không mở được cổng ${port}: ${err.code ?? err.message}.`,
+      }),
     );
-    server.listen(port, '0.0.0.0', () => server.close(() => resolve({ ok: true, detail: `Cổng ${port} còn trống: thiết bị sẽ gửi tới địa chỉ của máy này, cổng ${port}.` })));
+    server.listen(port, '0.0.0.0', () =>
+      server.close(() => resolve({ ok: true, detail: `Cổng ${port} còn trống: thiết bị sẽ gửi tới địa chỉ của máy này, cổng ${port}.` })),
+    );
   });
 }
 
@@ -56,8 +69,21 @@ function probeConnect(host: string | undefined, port: number | undefined, what: 
       resolve(r);
     };
     socket.once('connect', () => done({ ok: true, detail: `Kết nối được tới ${what} ${host}:${port}.` }));
-    socket.once('timeout', () => done({ ok: false, detail: `${what} ${host}:${port} không trả lời sau ${CONNECT_TIMEOUT_MS / 1000} giây: kiểm tra địa chỉ, dây mạng và thiết bị đã bật.` }));
-    socket.once('error', (err: NodeJS.ErrnoException) => done({ ok: false, detail: err.code === 'ECONNREFUSED' ? `${what} ${host}:${port} từ chối kết nối: kiểm tra cổng.` : `Không kết nối được tới ${what} ${host}:${port}: ${err.code ?? err.message}.` }));
+    socket.once('timeout', () =>
+      done({
+        ok: false,
+        detail: `${what} ${host}:${port} không trả lời sau ${CONNECT_TIMEOUT_MS / 1000} giây: kiểm tra địa chỉ, dây mạng và thiết bị đã bật.`,
+      }),
+    );
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      done({
+        ok: false,
+        detail:
+          err.code === 'ECONNREFUSED'
+            ? `${what} ${host}:${port} từ chối kết nối: kiểm tra cổng.`
+            : `Không kết nối được tới ${what} ${host}:${port}: ${err.code ?? err.message}.`,
+      }),
+    );
   });
 }
 

@@ -17,7 +17,17 @@ export interface SetupDraft {
 }
 
 export type SetupDevice =
-  | { kind: 'lab-astm'; id: string; profile: string; transport: 'serial' | 'tcp-server' | 'tcp-client'; path?: string; baudRate?: number; host?: string; port?: number; analyzer?: string }
+  | {
+      kind: 'lab-astm';
+      id: string;
+      profile: string;
+      transport: 'serial' | 'tcp-server' | 'tcp-client';
+      path?: string;
+      baudRate?: number;
+      host?: string;
+      port?: number;
+      analyzer?: string;
+    }
   | { kind: 'lab-hl7'; id: string; profile: string; port: number; analyzer: string }
   | { kind: 'modality'; id: string; aeTitle: string; port: number; callerAe: string; callerAddress: string }
   | { kind: 'printer'; id: string; transport: 'tcp' | 'device'; host?: string; port?: number; path?: string }
@@ -36,15 +46,25 @@ function deviceBlock(d: SetupDevice, routes: { lis: boolean; pacs: boolean }): R
   const lab = routes.lis ? { routes: ['lis'] } : {};
   switch (d.kind) {
     case 'lab-astm':
-      if (d.transport === 'serial') return { driver: 'astm', profile: d.profile, transport: 'serial', path: d.path, ...(d.baudRate ? { baudRate: d.baudRate } : {}), ...lab };
+      if (d.transport === 'serial')
+        return { driver: 'astm', profile: d.profile, transport: 'serial', path: d.path, ...(d.baudRate ? { baudRate: d.baudRate } : {}), ...lab };
       if (d.transport === 'tcp-client') return { driver: 'astm', profile: d.profile, transport: 'tcp-client', host: d.host, port: d.port, ...lab };
       return { driver: 'astm', profile: d.profile, transport: 'tcp-server', host: '0.0.0.0', port: d.port, allowedPeers: [d.analyzer], ...lab };
     case 'lab-hl7':
       return { driver: 'hl7-mllp', profile: d.profile, host: '0.0.0.0', port: d.port, allowedPeers: [d.analyzer], ...lab };
     case 'modality':
-      return { driver: 'dicom-scp', host: '0.0.0.0', port: d.port, aeTitle: d.aeTitle, allowedCallers: [{ aeTitle: d.callerAe, addresses: [d.callerAddress] }], ...(routes.pacs ? { routes: ['pacs'] } : {}) };
+      return {
+        driver: 'dicom-scp',
+        host: '0.0.0.0',
+        port: d.port,
+        aeTitle: d.aeTitle,
+        allowedCallers: [{ aeTitle: d.callerAe, addresses: [d.callerAddress] }],
+        ...(routes.pacs ? { routes: ['pacs'] } : {}),
+      };
     case 'printer':
-      return d.transport === 'device' ? { driver: 'escpos-printer', transport: 'device', path: d.path } : { driver: 'escpos-printer', transport: 'tcp', host: d.host, port: d.port ?? 9100 };
+      return d.transport === 'device'
+        ? { driver: 'escpos-printer', transport: 'device', path: d.path }
+        : { driver: 'escpos-printer', transport: 'tcp', host: d.host, port: d.port ?? 9100 };
     case 'card-reader':
       return { driver: 'cccd-reader', readerName: d.readerName ?? '' };
   }
@@ -69,7 +89,14 @@ export async function draftFiles(draft: SetupDraft, opts: { dataDir: string; htt
   const config = {
     version: 1,
     secretsFile: 'secrets.yaml',
-    box: { id: draft.box.id, facility: draft.box.facility, ...(draft.box.name ? { name: draft.box.name } : {}), ...(draft.box.department ? { department: draft.box.department } : {}), timezone: draft.box.timezone, dataDir: opts.dataDir },
+    box: {
+      id: draft.box.id,
+      facility: draft.box.facility,
+      ...(draft.box.name ? { name: draft.box.name } : {}),
+      ...(draft.box.department ? { department: draft.box.department } : {}),
+      timezone: draft.box.timezone,
+      dataDir: opts.dataDir,
+    },
     http: { host: '0.0.0.0', port: opts.httpPort, admin: { user: 'admin', passwordHash: secret('admin_password_hash') } },
     ...(province ? { province } : {}),
     destinations,

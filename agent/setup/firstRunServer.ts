@@ -15,7 +15,12 @@ import { DraftError, parseDevice, parseDraft } from './parseDraft.ts';
 import { SetupCode } from './setupCode.ts';
 
 const PAGE_DIR = fileURLToPath(new URL('../../kiosk/setup/', import.meta.url));
-const PAGE_FILES: Record<string, string> = { '/': 'index.html', '/setup.js': 'setup.js', '/setup.css': 'setup.css', '/serverText.js': '../console/serverText.js' };
+const PAGE_FILES: Record<string, string> = {
+  '/': 'index.html',
+  '/setup.js': 'setup.js',
+  '/setup.css': 'setup.css',
+  '/serverText.js': '../console/serverText.js',
+};
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 const MAX_BODY_BYTES = 64 * 1024;
 const VN_ZONE = 'Asia/Ho_Chi_Minh';
@@ -30,7 +35,11 @@ export interface FirstRunOptions {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super(message);
   }
 }
@@ -43,7 +52,11 @@ class HttpError extends Error {
  */
 export async function runFirstRunSetup(o: FirstRunOptions): Promise<boolean> {
   const urls = pageUrls(o.host, o.port);
-  const code = new SetupCode((shown) => process.stderr.write(`\nFIRST RUN: no configuration at ${o.configFile}.\n  Open ${urls.join(' or ')} in a browser on this network\n  and enter the one-time code ${shown}\n\n`));
+  const code = new SetupCode((shown) =>
+    process.stderr.write(
+      `\nFIRST RUN: no configuration at ${o.configFile}.\n  Open ${urls.join(' or ')} in a browser on this network\n  and enter the one-time code ${shown}\n\n`,
+    ),
+  );
   const log = o.log.child({ module: 'setup' });
   const dataDir = process.env.STATE_DIRECTORY ?? (existsSync('/var/lib/edge-agent') ? '/var/lib/edge-agent' : join(dirname(o.configFile), 'data'));
   let saved: () => void = () => undefined;
@@ -56,7 +69,15 @@ export async function runFirstRunSetup(o: FirstRunOptions): Promise<boolean> {
           profiles: Object.values(LAB_PROFILES).map((p) => ({ id: p.id, name: p.name, protocol: p.protocol })),
           // ICU lists Vietnam's zone under its old name Asia/Saigon: the name staff know comes first.
           timezones: [...new Set([VN_ZONE, ...Intl.supportedValuesOf('timeZone')])],
-          defaults: { boxId: hostname().toLowerCase().replace(/[^a-z0-9_-]/g, '-').slice(0, 63), timezone: VN_ZONE, dataDir, configFile: o.configFile },
+          defaults: {
+            boxId: hostname()
+              .toLowerCase()
+              .replace(/[^a-z0-9_-]/g, '-')
+              .slice(0, 63),
+            timezone: VN_ZONE,
+            dataDir,
+            configFile: o.configFile,
+          },
         };
       case '/api/setup/test-device':
         return probeDevice(parseDevice(body), o.port);
@@ -70,7 +91,10 @@ export async function runFirstRunSetup(o: FirstRunOptions): Promise<boolean> {
         // Secrets first: a configuration that names them is only ever written once they exist.
         writeConfigAtomically(join(dirname(o.configFile), 'secrets.yaml'), files.secrets);
         writeConfigAtomically(o.configFile, files.config);
-        log.info({ file: o.configFile, devices: (body as { devices: unknown[] }).devices.length, peer: req.socket.remoteAddress }, 'first-run configuration saved; starting the agent');
+        log.info(
+          { file: o.configFile, devices: (body as { devices: unknown[] }).devices.length, peer: req.socket.remoteAddress },
+          'first-run configuration saved; starting the agent',
+        );
         setImmediate(saved);
         return { saved: true, file: o.configFile };
       }
@@ -101,20 +125,33 @@ export async function runFirstRunSetup(o: FirstRunOptions): Promise<boolean> {
   return outcome;
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, code: SetupCode, api: (path: string, req: IncomingMessage, body: unknown) => Promise<unknown>): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  code: SetupCode,
+  api: (path: string, req: IncomingMessage, body: unknown) => Promise<unknown>,
+): Promise<void> {
   const path = (req.url ?? '/').split('?')[0]!;
   if (req.method === 'GET' && path === '/healthz') return send(res, 200, { status: 'ok' });
   if (req.method === 'GET' && path === '/readyz') return send(res, 503, { ready: false, setup: true });
   if (req.method === 'GET' && PAGE_FILES[path]) {
     const file = join(PAGE_DIR, PAGE_FILES[path]);
-    res.writeHead(200, { 'content-type': TYPES[extname(file)]!, 'content-security-policy': "default-src 'self'; frame-ancestors 'none'", 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
+    res.writeHead(200, {
+      'content-type': TYPES[extname(file)]!,
+      'content-security-policy': "default-src 'self'; frame-ancestors 'none'",
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'no-store',
+    });
     res.end(readFileSync(file));
     return;
   }
   if (!path.startsWith('/api/setup/')) return send(res, 404, { error: 'Máy chưa được cấu hình: mở trang / để cấu hình lần đầu.' });
   if (req.method !== 'POST') return send(res, 405, { error: 'POST only' });
   // The code before the body: a caller without it never gets to send one.
-  if (!code.check(header(req, 'x-setup-code'))) return send(res, 401, { error: 'Mã dùng một lần không đúng. Xem mã trên màn hình của máy hoặc bằng journalctl -u edge-agent (sau 10 lần sai, máy in ra mã mới).' });
+  if (!code.check(header(req, 'x-setup-code')))
+    return send(res, 401, {
+      error: 'Mã dùng một lần không đúng. Xem mã trên màn hình của máy hoặc bằng journalctl -u edge-agent (sau 10 lần sai, máy in ra mã mới).',
+    });
   try {
     const body = await readJson(req);
     send(res, 200, await api(path, req, body));
@@ -126,7 +163,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, code: SetupCode
 }
 
 function readJson(req: IncomingMessage): Promise<unknown> {
-  if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return Promise.reject(new HttpError(415, 'send JSON (content-type: application/json)'));
+  if (!(req.headers['content-type'] ?? '').startsWith('application/json'))
+    return Promise.reject(new HttpError(415, 'send JSON (content-type: application/json)'));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

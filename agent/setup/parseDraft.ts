@@ -53,10 +53,19 @@ export function parseDevice(v: unknown, at = 'device'): SetupDevice {
     case 'lab-hl7':
       return { kind, id, profile: str(v, 'profile', at)!, port: port(v, 'port', at)!, analyzer: str(v, 'analyzer', at)! };
     case 'modality':
-      return { kind, id, aeTitle: str(v, 'aeTitle', at)!, port: port(v, 'port', at)!, callerAe: str(v, 'callerAe', at)!, callerAddress: str(v, 'callerAddress', at)! };
+      return {
+        kind,
+        id,
+        aeTitle: str(v, 'aeTitle', at)!,
+        port: port(v, 'port', at)!,
+        callerAe: str(v, 'callerAe', at)!,
+        callerAddress: str(v, 'callerAddress', at)!,
+      };
     case 'printer': {
       const transport = oneOf(v, 'transport', at, ['tcp', 'device'] as const);
-      return transport === 'device' ? { kind, id, transport, path: str(v, 'path', at)! } : { kind, id, transport, host: str(v, 'host', at)!, port: port(v, 'port', at, false) ?? 9100 };
+      return transport === 'device'
+        ? { kind, id, transport, path: str(v, 'path', at)! }
+        : { kind, id, transport, host: str(v, 'host', at)!, port: port(v, 'port', at, false) ?? 9100 };
     }
     case 'card-reader':
       return { kind, id, ...(str(v, 'readerName', at, false) ? { readerName: str(v, 'readerName', at, false)! } : {}) };
@@ -68,7 +77,8 @@ export function parseDraft(v: unknown): SetupDraft {
   if (!isObj(v) || !isObj(v.box)) throw new DraftError('box', 'thiếu thông tin cơ sở');
   const box = v.box;
   const password = v.adminPassword;
-  if (typeof password !== 'string' || password.length < 10 || password.length > 128) throw new DraftError('adminPassword', 'mật khẩu quản trị phải có từ 10 đến 128 ký tự');
+  if (typeof password !== 'string' || password.length < 10 || password.length > 128)
+    throw new DraftError('adminPassword', 'mật khẩu quản trị phải có từ 10 đến 128 ký tự');
   if (!Array.isArray(v.devices) || v.devices.length > 64) throw new DraftError('devices', 'phải là danh sách (tối đa 64 thiết bị)');
   const draft: SetupDraft = {
     box: { id: str(box, 'id', 'box')!, facility: str(box, 'facility', 'box')!, timezone: str(box, 'timezone', 'box')! },
@@ -87,7 +97,8 @@ export function parseDraft(v: unknown): SetupDraft {
     }
   }
   if (isObj(v.lis) && v.lis.host) draft.lis = { host: str(v.lis, 'host', 'lis')!, port: port(v.lis, 'port', 'lis')! };
-  if (isObj(v.pacs) && v.pacs.host) draft.pacs = { host: str(v.pacs, 'host', 'pacs')!, port: port(v.pacs, 'port', 'pacs')!, calledAe: str(v.pacs, 'calledAe', 'pacs')! };
+  if (isObj(v.pacs) && v.pacs.host)
+    draft.pacs = { host: str(v.pacs, 'host', 'pacs')!, port: port(v.pacs, 'port', 'pacs')!, calledAe: str(v.pacs, 'calledAe', 'pacs')! };
   const ids = new Set<string>();
   for (const d of draft.devices) {
     if (ids.has(d.id)) throw new DraftError('devices', `hai thiết bị cùng tên "${d.id}"`);

@@ -354,7 +354,12 @@ const SMALL_BLOB = POOL_MAX_SLOT;
 async function writeSmallFile(path: string, chunks: Buffer[]): Promise<void> {
   const fd = openSync(path, 'wx');
   try {
-    writeAllSync(fd, chunks, chunks.reduce((n, c) => n + c.length, 0), 0);
+    writeAllSync(
+      fd,
+      chunks,
+      chunks.reduce((n, c) => n + c.length, 0),
+      0,
+    );
     await fsyncFd(fd);
   } finally {
     closeSync(fd);

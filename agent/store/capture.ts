@@ -145,7 +145,10 @@ export class CaptureStore {
     for (const chunk of chunks) this.insertChunk.run(...chunk);
   }
 
-  list(device?: string, limit = 100): Array<{ id: number; device: string; connection: string; startedMs: number; endedMs: number | null; bytesIn: number; bytesOut: number }> {
+  list(
+    device?: string,
+    limit = 100,
+  ): Array<{ id: number; device: string; connection: string; startedMs: number; endedMs: number | null; bytesIn: number; bytesOut: number }> {
     const rows = this.db
       .prepare(
         `SELECT c.id, c.device, c.connection, c.started_ms AS startedMs, c.ended_ms AS endedMs,
@@ -160,8 +163,6 @@ export class CaptureStore {
   }
 
   chunks(captureId: number): CaptureChunk[] {
-    return (
-      this.db.prepare('SELECT seq, direction, at_ms AS atMs, bytes FROM capture_chunk WHERE capture_id = ? ORDER BY seq').all(captureId) as CaptureChunk[]
-    );
+    return this.db.prepare('SELECT seq, direction, at_ms AS atMs, bytes FROM capture_chunk WHERE capture_id = ? ORDER BY seq').all(captureId) as CaptureChunk[];
   }
 }

@@ -53,7 +53,10 @@ export class DiskBudget {
   /** Admission check for append(): null when admitted. */
   admit(priority: 'clinical' | 'telemetry'): StoreError | null {
     if (priority === 'telemetry' && this.last.level === 'full') {
-      return new StoreError('EDGE_STORE_BUDGET', `disk budget exhausted (${this.last.usedPercent}% used, ${this.last.freeBytes} bytes free): telemetry refused, clinical data still accepted`);
+      return new StoreError(
+        'EDGE_STORE_BUDGET',
+        `disk budget exhausted (${this.last.usedPercent}% used, ${this.last.freeBytes} bytes free): telemetry refused, clinical data still accepted`,
+      );
     }
     return null;
   }

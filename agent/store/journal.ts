@@ -146,12 +146,12 @@ export class JournalStore {
   list(query: JournalQuery): JournalRow[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (query.source) (where.push('source = ?'), args.push(query.source));
-    if (query.stream) (where.push('stream = ?'), args.push(query.stream));
-    if (query.kind) (where.push('kind = ?'), args.push(query.kind));
-    if (query.sinceMs !== undefined) (where.push('received_ms >= ?'), args.push(query.sinceMs));
-    if (query.untilMs !== undefined) (where.push('received_ms < ?'), args.push(query.untilMs));
-    if (query.beforeId !== undefined) (where.push('id < ?'), args.push(query.beforeId));
+    if (query.source) where.push('source = ?'), args.push(query.source);
+    if (query.stream) where.push('stream = ?'), args.push(query.stream);
+    if (query.kind) where.push('kind = ?'), args.push(query.kind);
+    if (query.sinceMs !== undefined) where.push('received_ms >= ?'), args.push(query.sinceMs);
+    if (query.untilMs !== undefined) where.push('received_ms < ?'), args.push(query.untilMs);
+    if (query.beforeId !== undefined) where.push('id < ?'), args.push(query.beforeId);
     const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
     const sql = `SELECT * FROM journal ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ${limit}`;
     return (this.db.prepare(sql).all(...args) as RawRow[]).map(toJournalRow);

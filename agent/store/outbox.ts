@@ -114,14 +114,22 @@ export class Outbox {
        WHERE o.destination = ? AND o.state = 'pending' AND o.next_ms <= ? ORDER BY o.id LIMIT ?`,
     );
     this.nextDueStmt = db.prepare(`SELECT MIN(next_ms) AS next FROM outbox WHERE destination = ? AND state = 'pending' AND next_ms > ?`);
-    this.markDoneStmt = db.prepare(`UPDATE outbox SET state = 'done', done_ms = ?, updated_ms = ?, attempts = attempts + 1, last_error = NULL WHERE id = ? AND state = 'pending'`);
-    this.markRetryStmt = db.prepare(`UPDATE outbox SET attempts = attempts + 1, next_ms = ?, last_error = ?, updated_ms = ? WHERE id = ? AND state = 'pending'`);
-    this.markParkedStmt = db.prepare(`UPDATE outbox SET state = 'parked', attempts = attempts + 1, last_error = ?, updated_ms = ? WHERE id = ? AND state = 'pending'`);
+    this.markDoneStmt = db.prepare(
+      `UPDATE outbox SET state = 'done', done_ms = ?, updated_ms = ?, attempts = attempts + 1, last_error = NULL WHERE id = ? AND state = 'pending'`,
+    );
+    this.markRetryStmt = db.prepare(
+      `UPDATE outbox SET attempts = attempts + 1, next_ms = ?, last_error = ?, updated_ms = ? WHERE id = ? AND state = 'pending'`,
+    );
+    this.markParkedStmt = db.prepare(
+      `UPDATE outbox SET state = 'parked', attempts = attempts + 1, last_error = ?, updated_ms = ? WHERE id = ? AND state = 'pending'`,
+    );
     this.insertDeadStmt = db.prepare(`INSERT OR REPLACE INTO dead_letter (outbox_id, destination, reason, parked_ms) VALUES (?, ?, ?, ?)`);
     this.reopenDeliveredStmt = db.prepare(
       `UPDATE outbox SET state = 'pending', next_ms = ?, updated_ms = ?, done_ms = NULL, last_error = ? WHERE destination = ? AND journal_id = ? AND state = 'done'`,
     );
-    this.parkDeliveredStmt = db.prepare(`UPDATE outbox SET state = 'parked', updated_ms = ?, last_error = ? WHERE destination = ? AND journal_id = ? AND state = 'done' RETURNING id`);
+    this.parkDeliveredStmt = db.prepare(
+      `UPDATE outbox SET state = 'parked', updated_ms = ?, last_error = ? WHERE destination = ? AND journal_id = ? AND state = 'done' RETURNING id`,
+    );
     this.holdStmt = db.prepare('INSERT OR IGNORE INTO journal_hold (journal_id, holder, since_ms) VALUES (?, ?, ?)');
     this.releaseStmt = db.prepare('DELETE FROM journal_hold WHERE journal_id = ? AND holder = ?');
   }
@@ -165,7 +173,14 @@ export class Outbox {
     return { items, nextDueMs: (this.nextDueStmt.get(destination, now) as { next: number | null }).next };
   }
 
-  private claimStable(destination: string, limit: number, inFlight: ReadonlySet<number>, ordered: boolean, stableMs: number, now: number): { items: OutboxItem[]; nextDueMs: number | null } {
+  private claimStable(
+    destination: string,
+    limit: number,
+    inFlight: ReadonlySet<number>,
+    ordered: boolean,
+    stableMs: number,
+    now: number,
+  ): { items: OutboxItem[]; nextDueMs: number | null } {
     const keys = this.keysStmt.all({ d: destination }) as Array<{ order_key: string; id: number; next_ms: number; last_ms: number }>;
     keys.sort((a, b) => a.id - b.id);
     const items: OutboxItem[] = [];
@@ -256,7 +271,9 @@ export class Outbox {
     const now = this.clock.now();
     return this.committer.submit(() => {
       const changed = this.db
-        .prepare(`UPDATE outbox SET state = 'pending', next_ms = ?, updated_ms = ? WHERE id = ? AND state = 'parked' AND NOT EXISTS (SELECT 1 FROM journal j WHERE j.id = outbox.journal_id AND j.scrubbed_ms IS NOT NULL)`)
+        .prepare(
+          `UPDATE outbox SET state = 'pending', next_ms = ?, updated_ms = ? WHERE id = ? AND state = 'parked' AND NOT EXISTS (SELECT 1 FROM journal j WHERE j.id = outbox.journal_id AND j.scrubbed_ms IS NOT NULL)`,
+        )
         .run(now, now, outboxId).changes;
       if (changed) this.db.prepare('DELETE FROM dead_letter WHERE outbox_id = ?').run(outboxId);
       return changed > 0;
@@ -273,11 +290,19 @@ export class Outbox {
     return this.committer.submit(() => {
       const entry = this.db.prepare('SELECT source, idem_key FROM journal WHERE id = ?').get(journalId) as { source: string; idem_key: string } | undefined;
       if (!entry) return 'no such entry';
-      const row = this.db.prepare('SELECT id, state FROM outbox WHERE destination = ? AND journal_id = ?').get(destination, journalId) as { id: number; state: string } | undefined;
+      const row = this.db.prepare('SELECT id, state FROM outbox WHERE destination = ? AND journal_id = ?').get(destination, journalId) as
+        | { id: number; state: string }
+        | undefined;
       if (!row) {
         // The entry's order key where it was queued before (a DICOM study), else its source.
-        const key = (this.db.prepare('SELECT order_key FROM outbox WHERE journal_id = ? LIMIT 1').get(journalId) as { order_key: string } | undefined)?.order_key ?? entry.source;
-        this.db.prepare(`INSERT INTO outbox (destination, order_key, journal_id, idem_key, state, next_ms, created_ms, updated_ms) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`).run(destination, key, journalId, entry.idem_key, now, now, now);
+        const key =
+          (this.db.prepare('SELECT order_key FROM outbox WHERE journal_id = ? LIMIT 1').get(journalId) as { order_key: string } | undefined)?.order_key ??
+          entry.source;
+        this.db
+          .prepare(
+            `INSERT INTO outbox (destination, order_key, journal_id, idem_key, state, next_ms, created_ms, updated_ms) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
+          )
+          .run(destination, key, journalId, entry.idem_key, now, now, now);
         return 'queued';
       }
       if (row.state === 'pending') return 'already pending';
@@ -313,7 +338,9 @@ export class Outbox {
     const parked = count('parked');
     const done = count('done');
     // The oldest waiting item: its age, and its last error (usually what holds the rest back).
-    const oldest = this.db.prepare(`SELECT created_ms, last_error FROM outbox WHERE id = (SELECT MIN(id) FROM outbox WHERE destination = ? AND state = 'pending')`);
+    const oldest = this.db.prepare(
+      `SELECT created_ms, last_error FROM outbox WHERE id = (SELECT MIN(id) FROM outbox WHERE destination = ? AND state = 'pending')`,
+    );
     const names = new Set([...destinations, ...(known.all() as Array<{ destination: string }>).map((r) => r.destination)]);
     return [...names].map((destination) => {
       const first = oldest.get(destination) as { created_ms: number; last_error: string | null } | undefined;
@@ -331,9 +358,9 @@ export class Outbox {
   list(filter: { destination?: string; state?: string; journalId?: number; limit?: number }): OutboxEntryView[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (filter.destination) (where.push('o.destination = ?'), args.push(filter.destination));
-    if (filter.state) (where.push('o.state = ?'), args.push(filter.state));
-    if (filter.journalId !== undefined) (where.push('o.journal_id = ?'), args.push(filter.journalId));
+    if (filter.destination) where.push('o.destination = ?'), args.push(filter.destination);
+    if (filter.state) where.push('o.state = ?'), args.push(filter.state);
+    if (filter.journalId !== undefined) where.push('o.journal_id = ?'), args.push(filter.journalId);
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
     return this.db
       .prepare(

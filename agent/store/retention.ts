@@ -74,11 +74,17 @@ export async function applyRetention(db: Database.Database, blobs: BlobStore, cl
       .run(now, personalBefore).changes;
     // Parked past the personal-data limit: the bytes go, the evidence (row, reason) stays.
     const parkedWhere = `personal = 1 AND scrubbed_ms IS NULL AND received_ms < ? AND ${ONLY_PARKED}`;
-    const parkedBlobs = (db.prepare(`SELECT DISTINCT blob_hash FROM journal WHERE blob_hash IS NOT NULL AND ${parkedWhere}`).all(maxBefore) as Array<{ blob_hash: string }>).map((r) => r.blob_hash);
-    const parkedScrubbed = db.prepare(`UPDATE journal SET raw = NULL, parsed = NULL, blob_hash = NULL, scrubbed_ms = ? WHERE ${parkedWhere}`).run(now, maxBefore).changes;
+    const parkedBlobs = (
+      db.prepare(`SELECT DISTINCT blob_hash FROM journal WHERE blob_hash IS NOT NULL AND ${parkedWhere}`).all(maxBefore) as Array<{ blob_hash: string }>
+    ).map((r) => r.blob_hash);
+    const parkedScrubbed = db
+      .prepare(`UPDATE journal SET raw = NULL, parsed = NULL, blob_hash = NULL, scrubbed_ms = ? WHERE ${parkedWhere}`)
+      .run(now, maxBefore).changes;
     const old = `received_ms < (CASE WHEN blob_hash IS NULL THEN @deliveredBefore WHEN personal = 1 THEN @personalImagesBefore ELSE @imagesBefore END) AND ${FINISHED}`;
     const cutoffs = { deliveredBefore, imagesBefore, personalImagesBefore };
-    const blobHashes = (db.prepare(`SELECT DISTINCT blob_hash FROM journal WHERE blob_hash IS NOT NULL AND ${old}`).all(cutoffs) as Array<{ blob_hash: string }>).map((r) => r.blob_hash);
+    const blobHashes = (
+      db.prepare(`SELECT DISTINCT blob_hash FROM journal WHERE blob_hash IS NOT NULL AND ${old}`).all(cutoffs) as Array<{ blob_hash: string }>
+    ).map((r) => r.blob_hash);
     const outboxPurged = db.prepare(`DELETE FROM outbox WHERE journal_id IN (SELECT id FROM journal WHERE ${old})`).run(cutoffs).changes;
     const journalPurged = db.prepare(`DELETE FROM journal WHERE ${old}`).run(cutoffs).changes;
     const oldCaptures = `SELECT id FROM capture WHERE started_ms < ?`;

@@ -88,16 +88,28 @@ export class Store {
       usedBytes: () => this.databaseBytes() + this.blobBytes() + this.blobs.poolBytes(),
     });
     if (options.onEnqueued) this.enqueuedListeners.add(options.onEnqueued);
-    this.journalStore = new JournalStore(this.db, this.committer, this.clock, (p) => this.budget.admit(p), options.timezone ?? 'Asia/Ho_Chi_Minh', (d) => {
-      for (const l of this.enqueuedListeners) l(d);
-    }, (hash) => this.blobs.staged(hash));
+    this.journalStore = new JournalStore(
+      this.db,
+      this.committer,
+      this.clock,
+      (p) => this.budget.admit(p),
+      options.timezone ?? 'Asia/Ho_Chi_Minh',
+      (d) => {
+        for (const l of this.enqueuedListeners) l(d);
+      },
+      (hash) => this.blobs.staged(hash),
+    );
     this.outbox = new Outbox(this.db, this.committer, this.clock, (hash) => this.blobs.path({ hash }));
     this.captures = new CaptureStore(this.db, this.committer, this.clock, (err) => log.warn({ err }, 'raw capture write failed'), {
       quotaBytes: options.captureBytes ?? 256 * 1024 * 1024,
       // Evidence gives way before the disk is critical: clinical data is never refused for it.
       diskAllows: () => this.budget.current.level === 'ok' || this.budget.current.level === 'warn',
       onStop: (device, stopped, usage) => {
-        if (stopped) log.warn({ device, reason: stopped, usedBytes: usage.usedBytes, quotaBytes: usage.quotaBytes }, stopped === 'quota' ? 'raw captures stopped: capture quota (store.captureMB) reached' : 'raw captures stopped: the disk budget is critical');
+        if (stopped)
+          log.warn(
+            { device, reason: stopped, usedBytes: usage.usedBytes, quotaBytes: usage.quotaBytes },
+            stopped === 'quota' ? 'raw captures stopped: capture quota (store.captureMB) reached' : 'raw captures stopped: the disk budget is critical',
+          );
         else log.info({ device, usedBytes: usage.usedBytes, quotaBytes: usage.quotaBytes }, 'raw captures resumed');
         options.onCaptureStop?.(device, stopped, usage);
       },
@@ -110,7 +122,10 @@ export class Store {
   journalFor(source: string, routes: string[] | ((stream: string) => string[])): Journal {
     // A plain list: destinations that name no streams (no view streams for them).
     const routesFor = typeof routes === 'function' ? routes : (stream: string) => routesTaking(routes, stream, () => undefined);
-    return { append: (input: JournalInput): Promise<AppendResult> => this.journalStore.append(source, input, routesFor), find: (stream, key) => this.journalStore.findByIdempotencyKey(stream, key) };
+    return {
+      append: (input: JournalInput): Promise<AppendResult> => this.journalStore.append(source, input, routesFor),
+      find: (stream, key) => this.journalStore.findByIdempotencyKey(stream, key),
+    };
   }
 
   captureFor(device: string, enabled = true): RawCapture {
@@ -128,7 +143,9 @@ export class Store {
   }
 
   blobBytes(): number {
-    const row = this.db.prepare('SELECT COALESCE(SUM(blob_size), 0) AS n FROM (SELECT DISTINCT blob_hash, blob_size FROM journal WHERE blob_hash IS NOT NULL)').get() as { n: number };
+    const row = this.db
+      .prepare('SELECT COALESCE(SUM(blob_size), 0) AS n FROM (SELECT DISTINCT blob_hash, blob_size FROM journal WHERE blob_hash IS NOT NULL)')
+      .get() as { n: number };
     return row.n;
   }
 

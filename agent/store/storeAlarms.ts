@@ -56,7 +56,13 @@ export class StoreAlarms {
 
   /** A device's raw captures stopped (quota or disk) or resumed; the store logged it already. */
   captureStop(device: string, stopped: CaptureStop, usage: CaptureUsage, nowMs: number): void {
-    this.emit(device, CAPTURE_QUOTA_ALARM, stopped ? { active: true, reason: stopped, usedBytes: usage.usedBytes, quotaBytes: usage.quotaBytes, at: new Date(nowMs).toISOString() } : { active: false, at: new Date(nowMs).toISOString() });
+    this.emit(
+      device,
+      CAPTURE_QUOTA_ALARM,
+      stopped
+        ? { active: true, reason: stopped, usedBytes: usage.usedBytes, quotaBytes: usage.quotaBytes, at: new Date(nowMs).toISOString() }
+        : { active: false, at: new Date(nowMs).toISOString() },
+    );
   }
 
   private emit(source: string, name: string, body: Record<string, unknown>): void {

@@ -21,7 +21,13 @@ export function buildQueryAnswer(
     oFields[1] = specimen;
     if (order) {
       const tests = order.tests.filter((t) => query.requestedTests.length === 0 || query.requestedTests.includes(t));
-      lines.push(serializeRecord('P', [String(seq), order.patientId ?? '', '', '', nameComponents(order.patientName), '', order.patientBirthDate ?? '', order.patientSex ?? ''], d));
+      lines.push(
+        serializeRecord(
+          'P',
+          [String(seq), order.patientId ?? '', '', '', nameComponents(order.patientName), '', order.patientBirthDate ?? '', order.patientSex ?? ''],
+          d,
+        ),
+      );
       // O.5: repeat of ^^^code; built raw so the repeat delimiter is not escaped.
       const testField = tests.map((t) => `${d.component}${d.component}${d.component}${opts.testCodesToDevice?.[t] ?? t}`).join(d.repeat);
       oFields[3] = '\u0000TESTS';

@@ -59,13 +59,17 @@ export class AstmConfigError extends Error {
 }
 
 /** Merges profile defaults and the device's block into the session settings. */
-export function resolveAstmSettings(ctx: Pick<DriverContext, 'timezone'>, config: AstmDriverConfig): AstmSessionSettings & { transport: NonNullable<AstmDriverConfig['transport']> } {
+export function resolveAstmSettings(
+  ctx: Pick<DriverContext, 'timezone'>,
+  config: AstmDriverConfig,
+): AstmSessionSettings & { transport: NonNullable<AstmDriverConfig['transport']> } {
   const profile = labProfile(config.profile ?? 'generic-astm');
   if (profile.protocol !== 'astm' || !profile.astm) throw new AstmConfigError(`profile '${profile.id}' is not an ASTM profile`);
   const encoding = config.encoding ?? profile.encoding;
   if (!isLabTextEncoding(encoding)) throw new AstmConfigError(`unknown encoding '${String(encoding)}'`);
   const frameSize = config.frameSize ?? profile.astm.frameSize;
-  if (!Number.isInteger(frameSize) || frameSize < 8 || frameSize > 64_000) throw new AstmConfigError(`frameSize ${frameSize} must be an integer between 8 and 64000`);
+  if (!Number.isInteger(frameSize) || frameSize < 8 || frameSize > 64_000)
+    throw new AstmConfigError(`frameSize ${frameSize} must be an integer between 8 and 64000`);
   const quirks = [...new Set([...profile.quirks, ...(config.quirks ?? [])])];
   return {
     transport: config.transport ?? profile.astm.defaultTransport,
@@ -105,7 +109,19 @@ export class AstmDriver implements Driver {
   private stopping = false;
   private reconnectCancel: (() => void) | null = null;
   private state: DriverStatus = { state: 'stopped', since: new Date().toISOString() };
-  private readonly totals: AstmSessionCounters = { frames: 0, duplicateFrames: 0, rejectedFrames: 0, messages: 0, results: 0, duplicateResults: 0, incomplete: 0, queries: 0, storeFailures: 0, oversizedFrames: 0, cutOff: 0 };
+  private readonly totals: AstmSessionCounters = {
+    frames: 0,
+    duplicateFrames: 0,
+    rejectedFrames: 0,
+    messages: 0,
+    results: 0,
+    duplicateResults: 0,
+    incomplete: 0,
+    queries: 0,
+    storeFailures: 0,
+    oversizedFrames: 0,
+    cutOff: 0,
+  };
   private readonly refusals = { refusedPeers: 0, refusedBusy: 0 };
   private endpoint = '';
   private serialPort: { close(cb?: (err?: Error | null) => void): void; isOpen: boolean } | null = null;
@@ -148,7 +164,11 @@ export class AstmDriver implements Driver {
   }
 
   status(): DriverStatus {
-    const counters: Record<string, number> = { ...this.totals, ...(this.settings.transport === 'tcp-server' ? this.refusals : {}), connections: this.sessions.size };
+    const counters: Record<string, number> = {
+      ...this.totals,
+      ...(this.settings.transport === 'tcp-server' ? this.refusals : {}),
+      connections: this.sessions.size,
+    };
     for (const s of this.sessions) for (const [k, v] of Object.entries(s.counters)) counters[k] = (counters[k] ?? 0) + v;
     return { ...this.state, counters };
   }
@@ -161,10 +181,15 @@ export class AstmDriver implements Driver {
       const port = this.listeningPort;
       if (port === undefined) return { ok: false, detail: `not listening: ${s.lastError ?? s.state}` };
       const probe = await probeTcpListener(this.config.host ?? '0.0.0.0', port, signal);
-      return probe.ok ? { ok: true, detail: `port ${port} accepts connections (${probe.ms} ms); ${seen}` } : { ok: false, detail: `port ${port} refused a test connection: ${probe.error}; ${seen}` };
+      return probe.ok
+        ? { ok: true, detail: `port ${port} accepts connections (${probe.ms} ms); ${seen}` }
+        : { ok: false, detail: `port ${port} refused a test connection: ${probe.error}; ${seen}` };
     }
     // A serial line or an outgoing connection: up when a session is open on it.
-    return { ok: this.sessions.size > 0, detail: `${s.detail ?? s.state}; ${seen}${this.sessions.size === 0 ? ' — no line open: check the cable, the port and the analyzer' : ''}` };
+    return {
+      ok: this.sessions.size > 0,
+      detail: `${s.detail ?? s.state}; ${seen}${this.sessions.size === 0 ? ' — no line open: check the cable, the port and the analyzer' : ''}`,
+    };
   }
 
   private report(state: DriverStatus['state'], detail: string, error?: unknown): void {

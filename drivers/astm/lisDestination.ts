@@ -27,16 +27,50 @@ export function resultToAstm(r: LabResult, opts: { senderName: string; now: stri
   const d = DEFAULT_DELIMITERS;
   const words = r.patientName?.trim().split(/\s+/);
   const parts = r.patientNameParts;
-  const name = parts ? [parts.family ?? '', parts.given ?? '', parts.middle ?? ''] : words ? [words[0]!, words.at(-1)!, words.slice(1, -1).join(' ')] : undefined;
+  const name = parts
+    ? [parts.family ?? '', parts.given ?? '', parts.middle ?? '']
+    : words
+      ? [words[0]!, words.at(-1)!, words.slice(1, -1).join(' ')]
+      : undefined;
   const lines = [
     serializeRecord('H', ['H', '', '', '', [opts.senderName], '', '', '', '', '', '', r.qc ? 'Q' : 'P', '1', opts.now], d),
     serializeRecord('P', ['1', '', r.patientId ?? '', '', name, '', r.patientBirthDate ?? '', r.patientSex ?? ''], d),
-    serializeRecord('O', ['1', r.specimenId, r.instrumentSpecimenId ?? '', ['', '', '', r.testCode], 'R', '', '', '', '', '', r.qc ? 'Q' : 'N', '', '', '', '', '', '', '', '', '', '', '', '', 'F'], d),
-    // R.7 flags are repeats: built raw so the repeat delimiter is not escaped.
-    serializeRecord('R', ['1', ['', '', '', r.testCode], r.valueText, r.units ?? '', r.referenceRange ?? '', '\u0000FLAGS', '', r.status, '', '', '', r.completedRaw ?? ''], d).replace(
-      '\u0000FLAGS',
-      r.flags.map((f) => f.replace(/[|\\^&]/g, '')).join(d.repeat),
+    serializeRecord(
+      'O',
+      [
+        '1',
+        r.specimenId,
+        r.instrumentSpecimenId ?? '',
+        ['', '', '', r.testCode],
+        'R',
+        '',
+        '',
+        '',
+        '',
+        '',
+        r.qc ? 'Q' : 'N',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        'F',
+      ],
+      d,
     ),
+    // R.7 flags are repeats: built raw so the repeat delimiter is not escaped.
+    serializeRecord(
+      'R',
+      ['1', ['', '', '', r.testCode], r.valueText, r.units ?? '', r.referenceRange ?? '', '\u0000FLAGS', '', r.status, '', '', '', r.completedRaw ?? ''],
+      d,
+    ).replace('\u0000FLAGS', r.flags.map((f) => f.replace(/[|\\^&]/g, '')).join(d.repeat)),
     // The analyzer's comments on the result, as C records after it.
     ...(r.comments ?? []).map((text, i) => serializeRecord('C', [String(i + 1), 'I', text, 'G'], d)),
     serializeRecord('L', ['1', 'N'], d),
@@ -82,7 +116,9 @@ export class AstmLisDestination implements Destination {
     const onAbort = () => this.disconnect();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const outcome = await link.send(encodeText(text, this.config.encoding ?? 'utf-8', { forAstmWire: true, stripDiacritics: this.config.stripDiacritics === true }));
+      const outcome = await link.send(
+        encodeText(text, this.config.encoding ?? 'utf-8', { forAstmWire: true, stripDiacritics: this.config.stripDiacritics === true }),
+      );
       if (outcome.ok) return { result: 'ok', detail: 'all frames ACKed' };
       // Unknown outcome: start clean so a late reply cannot count for the next message.
       this.disconnect();
@@ -114,7 +150,12 @@ export class AstmLisDestination implements Destination {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         const link = new AstmLink(
-          { clock: this.clock, role: 'instrument', frameSize: this.config.frameSize ?? FRAME_SIZE_E1381, timers: { replyTimeoutMs: this.config.replyTimeoutMs ?? 15_000 } },
+          {
+            clock: this.clock,
+            role: 'instrument',
+            frameSize: this.config.frameSize ?? FRAME_SIZE_E1381,
+            timers: { replyTimeoutMs: this.config.replyTimeoutMs ?? 15_000 },
+          },
           {
             write: (b) => {
               if (!socket.destroyed) socket.write(b);

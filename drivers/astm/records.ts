@@ -1,5 +1,15 @@
 import { deviceTimeToIso as astmTimeToIso, parseNumber } from '../lab/values.ts';
-import { isNotMeasured, numberOccurrences, patientFieldsOf, personName, resultIdentity, type LabReport, type LabResult, type PatientFacts, type PatientIdentifier } from '../lab/result.ts';
+import {
+  isNotMeasured,
+  numberOccurrences,
+  patientFieldsOf,
+  personName,
+  resultIdentity,
+  type LabReport,
+  type LabResult,
+  type PatientFacts,
+  type PatientIdentifier,
+} from '../lab/result.ts';
 
 /**
  * ASTM E1394 / CLSI LIS02 records. Delimiters are read from the H record (`H|\^&` is common,
@@ -48,7 +58,10 @@ export function delimitersFromHeader(line: string): Delimiters {
   const [field, repeat, component, escapeChar] = [line[1]!, line[2]!, line[3]!, line[4]!];
   const set = new Set([field, repeat, component, escapeChar]);
   if (set.size !== 4 || [...set].some((c) => /[A-Za-z0-9\r\n]/.test(c))) {
-    throw new AstmRecordError('ASTM_RECORD_DELIMITERS', `H record delimiters ${JSON.stringify(line.slice(1, 5))} must be four distinct non-alphanumeric characters`);
+    throw new AstmRecordError(
+      'ASTM_RECORD_DELIMITERS',
+      `H record delimiters ${JSON.stringify(line.slice(1, 5))} must be four distinct non-alphanumeric characters`,
+    );
   }
   return { field, repeat, component, escape: escapeChar };
 }
@@ -267,7 +280,17 @@ export function extractResults(msg: AstmMessage, opts: ResultMappingOptions): Me
         const qc = header.qc || component(rec, 12, 1, d).toUpperCase() === 'Q';
         // O.3 is the LIS barcode; devices that leave it empty identify the sample by O.4 or P.3 (Euroimmun).
         const specimenId = specimen || instrument || patient.ids[0]?.id || '';
-        order = { device: opts.device, protocol: 'astm', group: summary.reports.length + 1, specimenId, results: [], qc, timezone: opts.timezone, receivedAt: opts.receivedAt, ...patientFieldsOf(patient) };
+        order = {
+          device: opts.device,
+          protocol: 'astm',
+          group: summary.reports.length + 1,
+          specimenId,
+          results: [],
+          qc,
+          timezone: opts.timezone,
+          receivedAt: opts.receivedAt,
+          ...patientFieldsOf(patient),
+        };
         if (specimenParts.length > 1) order.specimenIdParts = specimenParts;
         if (instrument) order.instrumentSpecimenId = instrument;
         const service = trimTrailing(fieldRepeats(rec, 5, d)[0] ?? []);
@@ -278,7 +301,10 @@ export function extractResults(msg: AstmMessage, opts: ResultMappingOptions): Me
         if (observed) order.observedRaw = observed;
         if (patient.comments.length) order.comments = [...patient.comments];
         // After a restart the instrument repeats the order it was sending: it continues that report.
-        const repeated = restarts > 0 ? summary.reports.find((r) => r.specimenId === specimenId && JSON.stringify(r.serviceId) === JSON.stringify(order!.serviceId)) : undefined;
+        const repeated =
+          restarts > 0
+            ? summary.reports.find((r) => r.specimenId === specimenId && JSON.stringify(r.serviceId) === JSON.stringify(order!.serviceId))
+            : undefined;
         if (repeated) order = repeated;
         else summary.reports.push(order);
         commentTarget = order;
@@ -381,7 +407,11 @@ export function extractResults(msg: AstmMessage, opts: ResultMappingOptions): Me
 
 function astmPatient(rec: AstmRecord, d: Delimiters): AstmPatient {
   const ids: PatientIdentifier[] = [];
-  for (const [n, label] of [[3, 'P.3'], [4, 'P.4'], [5, 'P.5']] as const) {
+  for (const [n, label] of [
+    [3, 'P.3'],
+    [4, 'P.4'],
+    [5, 'P.5'],
+  ] as const) {
     const id = component(rec, n, 1, d).trim();
     if (id) ids.push({ id, field: label });
   }
@@ -393,7 +423,6 @@ function astmPatient(rec: AstmRecord, d: Delimiters): AstmPatient {
   if (sex) p.sex = sex;
   return p;
 }
-
 
 function trimTrailing(parts: string[]): string[] {
   let end = parts.length;

@@ -68,7 +68,19 @@ const TRICKLE_PATIENCE_MS = 60_000;
  */
 export class AstmSession {
   readonly link: AstmLink;
-  readonly counters: AstmSessionCounters = { frames: 0, duplicateFrames: 0, rejectedFrames: 0, messages: 0, results: 0, duplicateResults: 0, incomplete: 0, queries: 0, storeFailures: 0, oversizedFrames: 0, cutOff: 0 };
+  readonly counters: AstmSessionCounters = {
+    frames: 0,
+    duplicateFrames: 0,
+    rejectedFrames: 0,
+    messages: 0,
+    results: 0,
+    duplicateResults: 0,
+    incomplete: 0,
+    queries: 0,
+    storeFailures: 0,
+    oversizedFrames: 0,
+    cutOff: 0,
+  };
   private readonly capture: CaptureSession | null;
   private txId = '';
   private frameSeq = 0;
@@ -112,7 +124,13 @@ export class AstmSession {
       this.capture = null;
     }
     this.link = new AstmLink(
-      { clock, role: 'host', frameSize: settings.frameSize, timers: settings.timers, ...(settings.maxFrameBytes ? { maxIncomingFrame: settings.maxFrameBytes } : {}) },
+      {
+        clock,
+        role: 'host',
+        frameSize: settings.frameSize,
+        timers: settings.timers,
+        ...(settings.maxFrameBytes ? { maxIncomingFrame: settings.maxFrameBytes } : {}),
+      },
       {
         write: (b) => this.write(b),
         frame: (f, raw) => this.onFrame(f, raw),
@@ -123,7 +141,10 @@ export class AstmSession {
           if (e.type === 'frame-rejected') this.counters.rejectedFrames++;
           if (e.type === 'frame-rejected' && e.tooLarge) {
             this.counters.oversizedFrames++;
-            ctx.log.warn({ connection, reason: e.reason }, 'ASTM frame larger than the device\'s frameSize refused (NAK); a device that sends larger frames needs a larger frameSize');
+            ctx.log.warn(
+              { connection, reason: e.reason },
+              "ASTM frame larger than the device's frameSize refused (NAK); a device that sends larger frames needs a larger frameSize",
+            );
           } else if (e.type !== 'enq') ctx.log.debug({ connection, link: e }, 'astm link event');
         },
       },
@@ -139,12 +160,14 @@ export class AstmSession {
     if (this.sinceProgress === 0) this.unproductiveSince = now;
     this.sinceProgress += bytes.length;
     this.link.receive(bytes);
-    const budget = this.settings.framing === 'bare' ? (this.settings.maxMessageBytes ?? 8 << 20) : UNPRODUCTIVE_FRAMES * (this.settings.maxFrameBytes ?? 64_007) + 4096;
+    const budget =
+      this.settings.framing === 'bare' ? (this.settings.maxMessageBytes ?? 8 << 20) : UNPRODUCTIVE_FRAMES * (this.settings.maxFrameBytes ?? 64_007) + 4096;
     if (this.sinceProgress > budget) return this.cutOff(`${this.sinceProgress} bytes without a complete frame or record`);
     // A trickle (a byte now and then, never a frame) is bounded in time: a minute (or twice the
     // receive timeout), longer than a device's own reply timeout (15 s) before it starts over.
     const patienceMs = Math.max(TRICKLE_PATIENCE_MS, 2 * (this.settings.timers?.receiveTimeoutMs ?? 30_000));
-    if (this.sinceProgress > 0 && now - this.unproductiveSince > patienceMs) return this.cutOff(`bytes for ${Math.round((now - this.unproductiveSince) / 1000)} s without a complete frame or record`);
+    if (this.sinceProgress > 0 && now - this.unproductiveSince > patienceMs)
+      return this.cutOff(`bytes for ${Math.round((now - this.unproductiveSince) / 1000)} s without a complete frame or record`);
   }
 
   /** Closes the connection of a sender past a limit; what it sent that is complete is kept. */
@@ -160,7 +183,8 @@ export class AstmSession {
     if (this.closed) return;
     this.link.close();
     this.bareCancel?.();
-    if (this.bareLines?.length) this.keepIncomplete('connection closed inside a bare message', Buffer.concat(this.bareLines.map((l) => Buffer.concat([l, Buffer.of(0x0d)]))));
+    if (this.bareLines?.length)
+      this.keepIncomplete('connection closed inside a bare message', Buffer.concat(this.bareLines.map((l) => Buffer.concat([l, Buffer.of(0x0d)]))));
     this.bareLines = null;
     this.closed = true;
     this.capture?.close();
@@ -269,7 +293,10 @@ export class AstmSession {
     }
     this.pendingBytes = [];
     this.pendingSize = 0;
-    this.carryText = lines.slice(start).map((l) => l + '\r').join('');
+    this.carryText = lines
+      .slice(start)
+      .map((l) => l + '\r')
+      .join('');
     return appends;
   }
 
@@ -289,7 +316,14 @@ export class AstmSession {
       if (how === 'eot' && lastFinal && this.settings.quirks.includes('noTerminatorRecord')) {
         this.enqueue(() => Promise.all(this.storeMessage(leftover)));
       } else {
-        const reason = how === 'eot' ? (lastFinal ? 'EOT before an L record' : 'EOT after an ETB frame') : how === 'timeout' ? 'no frame or EOT within the receive timeout' : 'connection closed during the transmission';
+        const reason =
+          how === 'eot'
+            ? lastFinal
+              ? 'EOT before an L record'
+              : 'EOT after an ETB frame'
+            : how === 'timeout'
+              ? 'no frame or EOT within the receive timeout'
+              : 'connection closed during the transmission';
         this.keepIncomplete(reason, Buffer.from(leftover, 'utf8'));
       }
     }
@@ -337,7 +371,17 @@ export class AstmSession {
       if (!(err instanceof AstmRecordError)) throw err;
       // Unreadable but durable: kept for support, the analyzer still gets its ACK.
       this.ctx.log.warn({ code: err.code, reason: err.message }, 'ASTM message could not be parsed; stored raw');
-      return [this.ctx.journal.append({ stream: 'lab.message', kind: 'astm.unparsed', idempotencyKey: messageKey, raw, parsed: { error: err.message, code: err.code }, personal: true, routes: [] })];
+      return [
+        this.ctx.journal.append({
+          stream: 'lab.message',
+          kind: 'astm.unparsed',
+          idempotencyKey: messageKey,
+          raw,
+          parsed: { error: err.message, code: err.code },
+          personal: true,
+          routes: [],
+        }),
+      ];
     }
     const isQuery = summary.queries.length > 0 && summary.results.length === 0;
     const skew = clockSkewSeconds(summary.messageTime, this.settings.timezone, this.clock.now());
@@ -349,7 +393,15 @@ export class AstmSession {
           kind: isQuery ? 'astm.query' : 'astm.message',
           idempotencyKey: messageKey,
           raw,
-          parsed: { sender: summary.sender, processingId: summary.processingId, messageTime: summary.messageTime, clockSkewSeconds: skew, counts: summary.counts, results: summary.results.length, queries: summary.queries },
+          parsed: {
+            sender: summary.sender,
+            processingId: summary.processingId,
+            messageTime: summary.messageTime,
+            clockSkewSeconds: skew,
+            counts: summary.counts,
+            results: summary.results.length,
+            queries: summary.queries,
+          },
           personal: true,
           // A query is answered here, never forwarded; a message goes to destinations that take raw messages.
           ...(isQuery || summary.results.some((r) => r.qc && !this.settings.forwardQc) ? { routes: [] } : {}),
@@ -358,7 +410,11 @@ export class AstmSession {
         .then((r) => {
           this.counters.messages++;
           // Queries are answered after EOT, and only once the query is durable.
-          if (summary.queries.length) this.pendingQueries.set(messageKey, summary.queries.map((query) => ({ query, delimiters })));
+          if (summary.queries.length)
+            this.pendingQueries.set(
+              messageKey,
+              summary.queries.map((query) => ({ query, delimiters })),
+            );
           return r;
         }),
     ];
@@ -442,7 +498,10 @@ export class AstmSession {
       this.bareLines.push(line);
       this.bareSize += line.length;
       if (this.bareSize > (this.settings.maxMessageBytes ?? 8 << 20)) {
-        this.keepIncomplete('bare message larger than the limit without an L record', Buffer.concat(this.bareLines.map((l) => Buffer.concat([l, Buffer.of(0x0d)]))));
+        this.keepIncomplete(
+          'bare message larger than the limit without an L record',
+          Buffer.concat(this.bareLines.map((l) => Buffer.concat([l, Buffer.of(0x0d)]))),
+        );
         this.bareLines = null;
         this.bareCancel?.();
         this.bareCancel = null;
@@ -472,7 +531,16 @@ export class AstmSession {
 
 /** YYYYMMDDHHMMSS in the device's zone. */
 export function formatAstmTime(ms: number, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(ms));
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(new Date(ms));
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
   return `${get('year')}${get('month')}${get('day')}${get('hour')}${get('minute')}${get('second')}`;
 }

@@ -23,7 +23,11 @@ const num = (x: YMD): number => x.y * 10000 + x.m * 100 + x.d;
 /** The birthday at `age`; 29 February becomes 28 February in common years (and 1 March as an alternative). */
 export function birthdayAt(dob: YMD, age: number): YMD[] {
   const y = dob.y + age;
-  if (dob.m === 2 && dob.d === 29 && !(y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0))) return [{ y, m: 2, d: 28 }, { y, m: 3, d: 1 }];
+  if (dob.m === 2 && dob.d === 29 && !(y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0)))
+    return [
+      { y, m: 2, d: 28 },
+      { y, m: 3, d: 1 },
+    ];
   return [{ y, m: dob.m, d: dob.d }];
 }
 

@@ -49,7 +49,8 @@ function parseArgs(argv: string[]): Args {
   const qr = value('--qr');
   const mrz = value('--mrz');
   const can = value('--can');
-  if ([qr, mrz, can].filter((x) => x !== undefined).length !== 1) throw new CardError('CARD_NO_KEY', `give exactly one of --qr, --mrz, --can\nusage: ${CARD_READ_USAGE}`);
+  if ([qr, mrz, can].filter((x) => x !== undefined).length !== 1)
+    throw new CardError('CARD_NO_KEY', `give exactly one of --qr, --mrz, --can\nusage: ${CARD_READ_USAGE}`);
   const keys = qr !== undefined ? keysFromQr(parseCccdQr(qr)) : mrz !== undefined ? keysFromMrzText(mrz) : keysFromDigits(can!);
   const reader = value('--reader');
   const csca = value('--csca');
@@ -65,7 +66,10 @@ function parseArgs(argv: string[]): Args {
 }
 
 /** `edge-agent card read`: waits for a card, reads it, prints JSON. Returns the exit code. */
-export async function runCardRead(argv: string[], io: CardReadIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
+export async function runCardRead(
+  argv: string[],
+  io: CardReadIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
+): Promise<number> {
   let args: Args;
   try {
     args = parseArgs(argv);
@@ -78,7 +82,10 @@ export async function runCardRead(argv: string[], io: CardReadIo = { out: (s) =>
   const t0 = performance.now();
   try {
     const card = await new Promise<CardPresent>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new CardError('CARD_READER_MISSING', `no card on ${args.reader ? `"${args.reader}"` : 'any reader'} within ${args.timeoutMs / 1000} s`)), args.timeoutMs);
+      const timer = setTimeout(
+        () => reject(new CardError('CARD_READER_MISSING', `no card on ${args.reader ? `"${args.reader}"` : 'any reader'} within ${args.timeoutMs / 1000} s`)),
+        args.timeoutMs,
+      );
       let downTimer: NodeJS.Timeout | null = null;
       watcher.on('card', (c) => {
         clearTimeout(timer);

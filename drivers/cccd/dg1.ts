@@ -35,8 +35,7 @@ export function parseTd1(text: string): Td1Mrz {
   const sexCh = l2[7];
   const idMatch = /^(\d{12})/.exec(opt1);
   const composite = l1.slice(5, 30) + l2.slice(0, 7) + l2.slice(8, 15) + l2.slice(18, 29);
-  const valid =
-    checkDigit(docNo) === l1[14] && checkDigit(dob) === l2[6] && checkDigit(doe) === l2[14] && checkDigit(composite) === l2[29];
+  const valid = checkDigit(docNo) === l1[14] && checkDigit(dob) === l2[6] && checkDigit(doe) === l2[14] && checkDigit(composite) === l2[29];
   const [surname = '', given = ''] = l3.split('<<');
   return {
     documentCode: l1.slice(0, 2).replace(/</g, ''),

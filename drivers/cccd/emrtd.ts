@@ -133,9 +133,10 @@ export class EmrtdSession {
     let total: number | null = null;
     for (;;) {
       const want = total === null ? chunk : Math.min(chunk, total - have);
-      const cmd: CommandApdu = bySfi && have === 0
-        ? { cla: 0, ins: 0xb0, p1: 0x80 | file.sfi, p2: 0, le: want }
-        : { cla: 0, ins: 0xb0, p1: (have >> 8) & 0x7f, p2: have & 0xff, le: want };
+      const cmd: CommandApdu =
+        bySfi && have === 0
+          ? { cla: 0, ins: 0xb0, p1: 0x80 | file.sfi, p2: 0, le: want }
+          : { cla: 0, ins: 0xb0, p1: (have >> 8) & 0x7f, p2: have & 0xff, le: want };
       if (have > 0x7fff) throw new CardError('CARD_PROTOCOL', `${name} is larger than READ BINARY can address`);
       let r = await this.send(cmd);
       if ((r.sw & 0xff00) === 0x6c00) r = await this.send({ ...cmd, le: r.sw & 0xff || 256 });
@@ -183,12 +184,15 @@ export class EmrtdSession {
     for (const method of order) {
       if (method === 'pace' && pace && this.o.keys.can) {
         try {
-          const r = await runPace({ transmit: (a) => this.transport.transmit(a) }, {
-            password: canPassword(this.o.keys.can),
-            oid: pace.oid ?? PACE_ECDH_GM_AES_128,
-            ...(pace.parameterId !== undefined ? { parameterId: pace.parameterId } : {}),
-            onApdu: () => this.apduCount++,
-          });
+          const r = await runPace(
+            { transmit: (a) => this.transport.transmit(a) },
+            {
+              password: canPassword(this.o.keys.can),
+              oid: pace.oid ?? PACE_ECDH_GM_AES_128,
+              ...(pace.parameterId !== undefined ? { parameterId: pace.parameterId } : {}),
+              onApdu: () => this.apduCount++,
+            },
+          );
           this.ch.sm = r.sm;
           await this.selectApplet();
           return 'PACE';
@@ -278,7 +282,7 @@ export class EmrtdSession {
         if (signature.status === 'failed') throw new CardError('CARD_REJECTED', `card rejected: ${signature.detail}`);
       }
     }
-    const verified = hashes?.ok && signature.status === 'verified';
+    const verified = hashes?.ok === true && signature.status === 'verified';
     const warnings: string[] = [];
     if (signature.status === 'not-checked') warnings.push(signature.detail);
     let identity: CccdIdentity;
@@ -289,7 +293,8 @@ export class EmrtdSession {
     // is not a CCCD this box can register, signed or not.
     const numberProblem = identity.idNumber ? cccdNumberProblem(identity.idNumber) : null;
     if (numberProblem) throw new CardError('CARD_NOT_CCCD', `the chip's ID number is not a CCCD number: ${numberProblem.reason}`);
-    if (this.o.keys.idNumber && identity.idNumber && identity.idNumber !== this.o.keys.idNumber) identity.warnings.push('the chip belongs to a different ID number than the one scanned or typed');
+    if (this.o.keys.idNumber && identity.idNumber && identity.idNumber !== this.o.keys.idNumber)
+      identity.warnings.push('the chip belongs to a different ID number than the one scanned or typed');
     return { ...(result as EmrtdReadResult), identity, verification: { hashes, signature }, apduCount: this.apduCount, bytesRead };
   }
 }

@@ -135,7 +135,19 @@ export function identityFromQr(qr: CccdQr, now = new Date()): CccdIdentity {
 export function identityFromTypedId(id12: string, now = new Date()): CccdIdentity {
   assertCccdNumber(id12);
   return withHints(
-    { idNumber: id12, fullName: '', dateOfBirth: '', sex: 'unknown', permanentAddress: '', placeOfOrigin: '', issueDate: '', expiryDate: '', oldIdNumber: '', source: 'typed', warnings: [] },
+    {
+      idNumber: id12,
+      fullName: '',
+      dateOfBirth: '',
+      sex: 'unknown',
+      permanentAddress: '',
+      placeOfOrigin: '',
+      issueDate: '',
+      expiryDate: '',
+      oldIdNumber: '',
+      source: 'typed',
+      warnings: [],
+    },
     now,
   );
 }

@@ -43,7 +43,35 @@ const MOJIBAKE = /[ÃÄÆá»áºÂ][\u0080-\u00ff\u2000-\u20ff\u0152-\u0192\u02
 function tryRepair(text: string): string | null {
   if (!MOJIBAKE.test(text)) return null;
   // Map CP1252's extra code points back to their bytes, then decode as UTF-8.
-  const cp1252: Record<number, number> = { 0x20ac: 0x80, 0x201a: 0x82, 0x0192: 0x83, 0x201e: 0x84, 0x2026: 0x85, 0x2020: 0x86, 0x2021: 0x87, 0x02c6: 0x88, 0x2030: 0x89, 0x0160: 0x8a, 0x2039: 0x8b, 0x0152: 0x8c, 0x017d: 0x8e, 0x2018: 0x91, 0x2019: 0x92, 0x201c: 0x93, 0x201d: 0x94, 0x2022: 0x95, 0x2013: 0x96, 0x2014: 0x97, 0x02dc: 0x98, 0x2122: 0x99, 0x0161: 0x9a, 0x203a: 0x9b, 0x0153: 0x9c, 0x017e: 0x9e, 0x0178: 0x9f };
+  const cp1252: Record<number, number> = {
+    0x20ac: 0x80,
+    0x201a: 0x82,
+    0x0192: 0x83,
+    0x201e: 0x84,
+    0x2026: 0x85,
+    0x2020: 0x86,
+    0x2021: 0x87,
+    0x02c6: 0x88,
+    0x2030: 0x89,
+    0x0160: 0x8a,
+    0x2039: 0x8b,
+    0x0152: 0x8c,
+    0x017d: 0x8e,
+    0x2018: 0x91,
+    0x2019: 0x92,
+    0x201c: 0x93,
+    0x201d: 0x94,
+    0x2022: 0x95,
+    0x2013: 0x96,
+    0x2014: 0x97,
+    0x02dc: 0x98,
+    0x2122: 0x99,
+    0x0161: 0x9a,
+    0x203a: 0x9b,
+    0x0153: 0x9c,
+    0x017e: 0x9e,
+    0x0178: 0x9f,
+  };
   const bytes: number[] = [];
   for (const ch of text) {
     const cp = ch.codePointAt(0)!;
@@ -67,7 +95,11 @@ const VIETNAMESE_LETTERS = /[àáảãạăằắẳẵặâầấẩẫậèé�
 /** Tolerant parser: requires a 12-digit first field and a valid date of birth. */
 export function parseCccdQr(input: string): CccdQr {
   if (input.length > 4096) throw new CardParseError('QR text is too long for a CCCD code');
-  let text = input.replace(/^\ufeff/, '').replace(/[\r\n\t]+$/g, '').replace(/^[\r\n\t ]+/, '').normalize('NFC');
+  let text = input
+    .replace(/^\ufeff/, '')
+    .replace(/[\r\n\t]+$/g, '')
+    .replace(/^[\r\n\t ]+/, '')
+    .normalize('NFC');
   const warnings: string[] = [];
   let mangled = false;
   let repaired = false;
@@ -76,7 +108,9 @@ export function parseCccdQr(input: string): CccdQr {
     text = fixed;
     repaired = true;
     mangled = true;
-    warnings.push('The QR scanner sent UTF-8 letters as Latin-1 (non-Unicode keyboard mode); the text was repaired. Ask staff to set the scanner to UTF-8 mode.');
+    warnings.push(
+      'The QR scanner sent UTF-8 letters as Latin-1 (non-Unicode keyboard mode); the text was repaired. Ask staff to set the scanner to UTF-8 mode.',
+    );
   }
   const f = text.split('|');
   const id = (f[0] ?? '').trim();

@@ -43,13 +43,22 @@ export class QrScannerDriver implements Driver {
       const qr = parseCccdQr(text);
       this.counters.scans++;
       this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/identity', body: { identity: identityFromQr(qr) } satisfies CardIdentityEvent });
-      if (qr.mangled) this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/status', body: { state: 'error', code: 'QR_MANGLED', message: qr.warnings.join(' '), patientMessage: QR_MANGLED_MESSAGE } satisfies CardStatusEvent });
+      if (qr.mangled)
+        this.ctx.bus.emit('domain.event', {
+          visibility: 'local',
+          topic: 'card/status',
+          body: { state: 'error', code: 'QR_MANGLED', message: qr.warnings.join(' '), patientMessage: QR_MANGLED_MESSAGE } satisfies CardStatusEvent,
+        });
       this.ctx.log.info({ id: maskCccd(qr.idNumber), mangled: qr.mangled }, 'QR scanned');
     } catch (err) {
       this.counters.rejected++;
       const message = err instanceof CardError ? `${err.message}. Scan the QR code on the citizen ID card.` : 'QR code not understood';
       const patientMessage = err instanceof CardError && err.patientMessage ? err.patientMessage : QR_UNREADABLE_MESSAGE;
-      this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/status', body: { state: 'error', code: 'QR_NOT_CCCD', message, patientMessage } satisfies CardStatusEvent });
+      this.ctx.bus.emit('domain.event', {
+        visibility: 'local',
+        topic: 'card/status',
+        body: { state: 'error', code: 'QR_NOT_CCCD', message, patientMessage } satisfies CardStatusEvent,
+      });
       this.ctx.log.info({ length: text.length }, 'QR code rejected');
     }
   }

@@ -106,7 +106,9 @@ export class CccdReaderDriver implements Driver {
       this.set('degraded', `pcscd not reachable (${message}); retrying`);
       this.publish({ state: 'service-down', message: plainMessages.CARD_SERVICE_DOWN, code: 'CARD_SERVICE_DOWN' });
     });
-    w.on('service-up', () => this.set(w.readerNames.length ? 'running' : 'degraded', w.readerNames.length ? `readers: ${w.readerNames.join(', ')}` : 'pcscd up, no reader'));
+    w.on('service-up', () =>
+      this.set(w.readerNames.length ? 'running' : 'degraded', w.readerNames.length ? `readers: ${w.readerNames.join(', ')}` : 'pcscd up, no reader'),
+    );
     w.on('card', (card) => void this.onCard(card));
     w.on('card-removed', (reader) => {
       if (this.pending?.reader === reader) this.pending = null;
@@ -125,19 +127,33 @@ export class CccdReaderDriver implements Driver {
         const k = body as CardKeyEvent;
         if (k.qr) {
           const qr = parseCccdQr(k.qr);
-          this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/identity', body: { identity: identityFromQr(qr) } satisfies CardIdentityEvent });
+          this.ctx.bus.emit('domain.event', {
+            visibility: 'local',
+            topic: 'card/identity',
+            body: { identity: identityFromQr(qr) } satisfies CardIdentityEvent,
+          });
         } else if (k.mrz) this.offerKeys(keysFromMrzText(k.mrz));
         else if (k.digits) {
           const digits = k.digits.replace(/\s/g, '');
           // A typed 12-digit number is an identity of its own (enough for the insurance look-up).
-          if (/^\d{12}$/.test(digits)) this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/identity', body: { identity: identityFromTypedId(digits) } satisfies CardIdentityEvent });
+          if (/^\d{12}$/.test(digits))
+            this.ctx.bus.emit('domain.event', {
+              visibility: 'local',
+              topic: 'card/identity',
+              body: { identity: identityFromTypedId(digits) } satisfies CardIdentityEvent,
+            });
           else this.offerKeys(keysFromDigits(digits));
         }
       }
     } catch (err) {
       const e = err instanceof CardError ? err : new CardError('CARD_PARSE', 'key material not understood');
       const qr = topic === 'card/key' && Boolean((body as CardKeyEvent).qr);
-      this.publish({ state: 'error', message: e.message, code: e.code, patientMessage: e.patientMessage ?? (qr ? QR_UNREADABLE_MESSAGE : patientMessages[e.code]) });
+      this.publish({
+        state: 'error',
+        message: e.message,
+        code: e.code,
+        patientMessage: e.patientMessage ?? (qr ? QR_UNREADABLE_MESSAGE : patientMessages[e.code]),
+      });
     }
   }
 
@@ -226,16 +242,24 @@ export class CccdReaderDriver implements Driver {
         signal.removeEventListener('abort', onAbort);
         resolve(result);
       };
-      const onAbort = () => done({ ok: false, detail: 'no card read within the test time: scan the card\'s QR code (or type its number) at the kiosk, then put the card on the reader' });
+      const onAbort = () =>
+        done({
+          ok: false,
+          detail: "no card read within the test time: scan the card's QR code (or type its number) at the kiosk, then put the card on the reader",
+        });
       signal.addEventListener('abort', onAbort, { once: true });
       this.ctx.bus.on(owner, 'domain.event', (e) => {
         if (e.topic === 'card/identity') {
           const ev = e.body as CardIdentityEvent;
           if (!ev.identity.source.startsWith('chip')) return;
-          done({ ok: true, detail: `card ${maskCccd(ev.identity.idNumber)} read by ${ev.access ?? '?'} in ${ev.ms ?? '?'} ms (${ev.apduCount ?? '?'} APDUs), signature ${ev.verification?.signature ?? 'not checked'}` });
+          done({
+            ok: true,
+            detail: `card ${maskCccd(ev.identity.idNumber)} read by ${ev.access ?? '?'} in ${ev.ms ?? '?'} ms (${ev.apduCount ?? '?'} APDUs), signature ${ev.verification?.signature ?? 'not checked'}`,
+          });
         } else if (e.topic === 'card/status') {
           const st = e.body as CardStatusEvent;
-          if (st.state === 'error' || st.state === 'no-reader' || st.state === 'service-down') done({ ok: false, detail: `${st.code ?? st.state}: ${st.message}` });
+          if (st.state === 'error' || st.state === 'no-reader' || st.state === 'service-down')
+            done({ ok: false, detail: `${st.code ?? st.state}: ${st.message}` });
         }
       });
     });
@@ -247,7 +271,11 @@ export function identityEvent(r: EmrtdReadResult, reader: string, ms: number): C
     identity: r.identity,
     reader,
     access: r.access,
-    verification: { hashes: r.verification.hashes?.ok ? 'ok' : 'not-read', signature: r.verification.signature.status, detail: r.verification.signature.detail },
+    verification: {
+      hashes: r.verification.hashes?.ok ? 'ok' : 'not-read',
+      signature: r.verification.signature.status,
+      detail: r.verification.signature.detail,
+    },
     apduCount: r.apduCount,
     ms,
   };

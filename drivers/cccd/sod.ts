@@ -127,10 +127,7 @@ export function checkDataGroupHashes(sod: SecurityObject, groups: Map<number, Bu
   return out;
 }
 
-export type SignatureOutcome =
-  | { status: 'verified'; detail: string }
-  | { status: 'not-checked'; detail: string }
-  | { status: 'failed'; detail: string };
+export type SignatureOutcome = { status: 'verified'; detail: string } | { status: 'not-checked'; detail: string } | { status: 'failed'; detail: string };
 
 function messageDigestOf(signedAttrs: Buffer): Buffer | null {
   for (const attr of children(readTlv(signedAttrs))) {
@@ -159,7 +156,8 @@ export function checkSodSignature(sod: SecurityObject, cscas: X509Certificate[])
     let signedBytes = sod.eContent;
     if (sod.signedAttrs) {
       const md = messageDigestOf(sod.signedAttrs);
-      if (!md || !createHash(sod.digestAlgorithm).update(sod.eContent).digest().equals(md)) return { status: 'failed', detail: 'messageDigest does not match the security object' };
+      if (!md || !createHash(sod.digestAlgorithm).update(sod.eContent).digest().equals(md))
+        return { status: 'failed', detail: 'messageDigest does not match the security object' };
       // RFC 5652 §5.4: the signature covers the attributes re-tagged as a SET (31).
       signedBytes = Buffer.concat([Buffer.from([0x31]), sod.signedAttrs.subarray(1)]);
     }
@@ -168,9 +166,10 @@ export function checkSodSignature(sod: SecurityObject, cscas: X509Certificate[])
     const certs = sod.certificates.map((c) => new X509Certificate(c));
     if (certs.length === 0) return { status: 'failed', detail: 'EF.SOD carries no document signer certificate' };
     for (const ds of certs) {
-      const key = sod.signatureAlgorithmOid === OID_RSA_PSS
-        ? { key: ds.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }
-        : ds.publicKey;
+      const key =
+        sod.signatureAlgorithmOid === OID_RSA_PSS
+          ? { key: ds.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }
+          : ds.publicKey;
       if (!verifySig(hash, signedBytes, key, sod.signature)) continue;
       const issuer = cscas.find((c) => ds.checkIssued(c) && ds.verify(c.publicKey));
       if (!issuer) return { status: 'failed', detail: 'the document signer was not issued by a configured CSCA' };

@@ -212,7 +212,10 @@ interface Part {
 }
 
 /** The multipart/related body of a STOW-RS request: its headers' Content-Type and length, and a stream that opens one file at a time. */
-export function multipartBody(parts: ReadonlyArray<Pick<Part, 'size' | 'stream'>>, boundary = `edge-${randomBytes(12).toString('hex')}`): { contentType: string; length: number; stream: () => Readable } {
+export function multipartBody(
+  parts: ReadonlyArray<Pick<Part, 'size' | 'stream'>>,
+  boundary = `edge-${randomBytes(12).toString('hex')}`,
+): { contentType: string; length: number; stream: () => Readable } {
   const head = (i: number): Buffer => Buffer.from(`${i === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`, 'latin1');
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
   const length = parts.reduce((n, p, i) => n + head(i).length + p.size, 0) + tail.length;
@@ -224,7 +227,11 @@ export function multipartBody(parts: ReadonlyArray<Pick<Part, 'size' | 'stream'>
     }
     yield tail;
   }
-  return { contentType: `multipart/related; type="application/dicom"; boundary=${boundary}`, length, stream: () => Readable.from(body(), { objectMode: false }) };
+  return {
+    contentType: `multipart/related; type="application/dicom"; boundary=${boundary}`,
+    length,
+    stream: () => Readable.from(body(), { objectMode: false }),
+  };
 }
 
 export class StowRsDestination implements Destination {
@@ -244,7 +251,11 @@ export class StowRsDestination implements Destination {
     const agentOptions = { keepAlive: true, maxSockets: config.maxConnections ?? 8, keepAliveMsecs: 10_000 };
     this.agent =
       this.endpoint.protocol === 'https:'
-        ? new https.Agent({ ...agentOptions, ca: config.caFile ? readFileSync(config.caFile) : undefined, rejectUnauthorized: config.rejectUnauthorized ?? true })
+        ? new https.Agent({
+            ...agentOptions,
+            ca: config.caFile ? readFileSync(config.caFile) : undefined,
+            rejectUnauthorized: config.rejectUnauthorized ?? true,
+          })
         : new http.Agent(agentOptions);
     if (config.bearerToken) this.authHeader = `Bearer ${config.bearerToken}`;
     else if (config.username !== undefined) this.authHeader = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
@@ -280,7 +291,11 @@ export class StowRsDestination implements Destination {
       try {
         const answer = await this.post(headers, body.stream, signal, timeoutMs);
         status = answer.status;
-        results = stowBatchOutcomes(status, parseStowAnswer(answer.body, answer.contentType), sending.map((s) => s.part.sopInstanceUid));
+        results = stowBatchOutcomes(
+          status,
+          parseStowAnswer(answer.body, answer.contentType),
+          sending.map((s) => s.part.sopInstanceUid),
+        );
       } catch (err) {
         const reason = `STOW-RS request failed: ${(err as Error).message}`;
         results = sending.map(() => ({ result: 'retry', reason }));
@@ -288,7 +303,10 @@ export class StowRsDestination implements Destination {
       sending.forEach((s, i) => (outcomes[s.index] = results[i]!));
       const refused = results.filter((o) => o.result !== 'ok') as Array<Exclude<DeliveryOutcome, { result: 'ok' }>>;
       if (refused.length > 0) {
-        this.log.warn({ outboxIds: sending.map((s) => items[s.index]!.outboxId), instances: sending.length, notStored: refused.length, status, reason: refused[0]!.reason }, 'STOW-RS not stored');
+        this.log.warn(
+          { outboxIds: sending.map((s) => items[s.index]!.outboxId), instances: sending.length, notStored: refused.length, status, reason: refused[0]!.reason },
+          'STOW-RS not stored',
+        );
       }
     }
     return outcomes.map((o) => o ?? { result: 'retry', reason: 'no outcome' });
@@ -315,13 +333,18 @@ export class StowRsDestination implements Destination {
       return { sopInstanceUid, size: coerced.size, stream: coerced.stream };
     } catch (err) {
       if (err instanceof CoercionError) return { result: 'permanent', reason: `coercion rules cannot apply: ${err.message}` };
-        // The stored bytes do not parse as a dataset: no retry will change that.
-        if (err instanceof DicomParseError) return { result: 'permanent', reason: `the stored instance does not parse, coercion cannot apply: ${err.message}` };
+      // The stored bytes do not parse as a dataset: no retry will change that.
+      if (err instanceof DicomParseError) return { result: 'permanent', reason: `the stored instance does not parse, coercion cannot apply: ${err.message}` };
       return { result: 'retry', reason: `coercion failed: ${(err as Error).message}` };
     }
   }
 
-  private post(headers: http.OutgoingHttpHeaders, body: () => Readable, signal: AbortSignal, timeoutMs: number): Promise<{ status: number; body: string; contentType: string }> {
+  private post(
+    headers: http.OutgoingHttpHeaders,
+    body: () => Readable,
+    signal: AbortSignal,
+    timeoutMs: number,
+  ): Promise<{ status: number; body: string; contentType: string }> {
     return new Promise((resolve, reject) => {
       const mod = this.endpoint.protocol === 'https:' ? https : http;
       const req = mod.request(this.endpoint, { method: 'POST', headers, agent: this.agent, signal });

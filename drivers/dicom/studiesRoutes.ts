@@ -96,13 +96,25 @@ export const studiesRoutes: FastifyPluginAsync<StudiesRoutesOptions> = async (ap
             dateFrom: { ...date, description: 'Study date from (inclusive), YYYY-MM-DD or YYYYMMDD' },
             dateTo: { ...date, description: 'Study date to (inclusive)' },
             modality: { type: 'string', pattern: '^[A-Z0-9]{1,16}$' },
-            state: { type: 'string', enum: ['pending', 'delivered', 'parked', 'none', 'conflict'], description: 'pending: some instance not yet acknowledged; parked: some refused; delivered: all acknowledged' },
+            state: {
+              type: 'string',
+              enum: ['pending', 'delivered', 'parked', 'none', 'conflict'],
+              description: 'pending: some instance not yet acknowledged; parked: some refused; delivered: all acknowledged',
+            },
             limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
             offset: { type: 'integer', minimum: 0, default: 0 },
           },
         },
         response: {
-          200: { type: 'object', properties: { total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' }, studies: { type: 'array', items: studySummary } } },
+          200: {
+            type: 'object',
+            properties: {
+              total: { type: 'integer' },
+              limit: { type: 'integer' },
+              offset: { type: 'integer' },
+              studies: { type: 'array', items: studySummary },
+            },
+          },
           '4xx': error,
           '5xx': error,
         },

@@ -46,7 +46,11 @@ export function replyMsh(incoming: Partial<Hl7Header>, messageType: string, opts
     opts.controlId,
     incoming.processingId || 'P',
     incoming.version || '2.5',
-    '', '', '', '', '', // MSH-13..17
+    '',
+    '',
+    '',
+    '',
+    '', // MSH-13..17
     incoming.charset ?? '', // MSH-18
   ];
   while (msh.length > 12 && msh[msh.length - 1] === '') msh.pop();
@@ -59,20 +63,32 @@ export function replyMsh(incoming: Partial<Hl7Header>, messageType: string, opts
  * saying what was wrong on AE/AR/CE/CR (HL7 2.5 layout with the text in ERR-1 as well, which
  * 2.3-era receivers read).
  */
-export function buildAck(
-  incoming: Partial<Hl7Header>,
-  code: AckCode,
-  opts: ReplyOptions & { text?: string; errorCode?: string },
-): string {
+export function buildAck(incoming: Partial<Hl7Header>, code: AckCode, opts: ReplyOptions & { text?: string; errorCode?: string }): string {
   const d = opts.delimiters ?? DEFAULT_DELIMITERS;
   const f = d.field;
   const event = incoming.triggerEvent ?? '';
   const msh = replyMsh(incoming, `ACK${event ? `${d.component}${event}` : ''}${d.component}ACK`, opts);
-  const segments = [msh, ['MSA', code, incoming.controlId ?? '', opts.text && code !== 'AA' && code !== 'CA' ? escapeHl7(opts.text, d) : ''].join(f).replace(new RegExp(`\\${f}+$`), '')];
+  const segments = [
+    msh,
+    ['MSA', code, incoming.controlId ?? '', opts.text && code !== 'AA' && code !== 'CA' ? escapeHl7(opts.text, d) : '']
+      .join(f)
+      .replace(new RegExp(`\\${f}+$`), ''),
+  ];
   if (code !== 'AA' && code !== 'CA') {
     const text = escapeHl7(opts.text ?? 'message rejected', d);
     const errCode = opts.errorCode ?? (code === 'AR' || code === 'CR' ? '200' : '207');
-    segments.push(['ERR', `${d.component}${d.component}${d.component}${errCode}${d.subcomponent}${text}${d.subcomponent}HL70357`, '', `${errCode}${d.component}${text}${d.component}HL70357`, 'E', '', '', text].join(f));
+    segments.push(
+      [
+        'ERR',
+        `${d.component}${d.component}${d.component}${errCode}${d.subcomponent}${text}${d.subcomponent}HL70357`,
+        '',
+        `${errCode}${d.component}${text}${d.component}HL70357`,
+        'E',
+        '',
+        '',
+        text,
+      ].join(f),
+    );
   }
   return segments.join('\r') + '\r';
 }

@@ -65,8 +65,7 @@ export function buildQueryAnswer(incoming: Hl7Header, query: Hl7HostQuery, order
   const code = (t: string) => opts.testCodesToDevice?.[t] ?? t;
   const found = order !== undefined && order.tests.length > 0;
   const ordered = order?.orderedAt ? hl7Time(Date.parse(order.orderedAt), opts.timeZone) : '';
-  const reply = (type: string, segments: string[]) =>
-    [replyMsh(incoming, type, { ...opts, controlId: opts.nextControlId() }), ...segments].join('\r') + '\r';
+  const reply = (type: string, segments: string[]) => [replyMsh(incoming, type, { ...opts, controlId: opts.nextControlId() }), ...segments].join('\r') + '\r';
 
   if (query.style === 'QRY^Q02') {
     const head = [['MSA', 'AA', incoming.controlId, 'Message accepted', '', '', '0'].join(f), ['ERR', '0'].join(f), ['QAK', 'SR', found ? 'OK' : 'NF'].join(f)];
@@ -96,7 +95,19 @@ export function buildQueryAnswer(incoming: Hl7Header, query: Hl7HostQuery, order
   ];
   if (found) {
     const [family, ...given] = (order.patientName ?? '').trim().split(/\s+/);
-    segments.push(['PID', '1', '', e(order.patientId), '', [e(family), e(given.join(' '))].join(d.component).replace(new RegExp(`\\${d.component}$`), ''), '', e(order.patientBirthDate), e(order.patientSex)].join(f));
+    segments.push(
+      [
+        'PID',
+        '1',
+        '',
+        e(order.patientId),
+        '',
+        [e(family), e(given.join(' '))].join(d.component).replace(new RegExp(`\\${d.component}$`), ''),
+        '',
+        e(order.patientBirthDate),
+        e(order.patientSex),
+      ].join(f),
+    );
     segments.push(['SPM', '1', e(order.specimenId)].join(f));
     order.tests.forEach((t, i) => {
       segments.push(['ORC', 'NW', e(order.specimenId), '', '', '', '', '', '', ordered].join(f));

@@ -90,7 +90,9 @@ class Hl7Driver implements Driver {
     const c = this.listener.counters;
     const seen = `${this.listener.connections} connection(s) now, ${c.messages} message(s) and ${c.results} result(s) stored, ${c.rejected} rejected, ${c.queries} host queries answered, ${c.refusedPeers + c.refusedBusy + c.refusedTls} connection(s) refused`;
     const probe = await probeTcpListener(host, port, signal);
-    return probe.ok ? { ok: true, detail: `port ${port} accepts connections (${probe.ms} ms); ${seen}` } : { ok: false, detail: `port ${port} refused a test connection: ${probe.error}; ${seen}` };
+    return probe.ok
+      ? { ok: true, detail: `port ${port} accepts connections (${probe.ms} ms); ${seen}` }
+      : { ok: false, detail: `port ${port} refused a test connection: ${probe.error}; ${seen}` };
   }
 
   private detail(): string {

@@ -37,7 +37,8 @@ export function messageFor(item: OutboxItem, cfg: Hl7LisConfig, nowMs: number): 
     return { text: item.raw, controlId };
   }
   const parsed = item.parsed as (LabReport & LabResult) | null;
-  if (!parsed || typeof parsed !== 'object' || !('specimenId' in parsed)) return { refused: `not a lab ${format === 'order' ? 'report' : 'result'} (stream ${item.stream})` };
+  if (!parsed || typeof parsed !== 'object' || !('specimenId' in parsed))
+    return { refused: `not a lab ${format === 'order' ? 'report' : 'result'} (stream ${item.stream})` };
   const controlId = controlIdFor(item.idempotencyKey);
   const report = format === 'order' ? parsed : reportOf(parsed);
   return { text: encode(buildOru(report, controlId, cfg, nowMs)), controlId };
@@ -56,7 +57,14 @@ export class Hl7LisDestination implements Destination {
     private readonly config: Hl7LisConfig,
     log: Logger,
   ) {
-    this.sender = new MllpSender({ host: config.host, port: config.port, peer: 'LIS', connectTimeoutMs: (config.connectTimeoutSeconds ?? 10) * 1000, ackTimeoutMs: (config.ackTimeoutSeconds ?? 30) * 1000, log });
+    this.sender = new MllpSender({
+      host: config.host,
+      port: config.port,
+      peer: 'LIS',
+      connectTimeoutMs: (config.connectTimeoutSeconds ?? 10) * 1000,
+      ackTimeoutMs: (config.ackTimeoutSeconds ?? 30) * 1000,
+      log,
+    });
   }
 
   async stop(): Promise<void> {

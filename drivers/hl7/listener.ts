@@ -81,7 +81,21 @@ const MAX_QUEUED_PER_CONNECTION = 64;
  * flagged `controlIdReused` (drivers/hl7/identity.ts).
  */
 export class Hl7Listener {
-  readonly counters: Hl7Counters = { messages: 0, results: 0, duplicates: 0, rejected: 0, storageFailures: 0, queries: 0, orders: 0, controlIdReused: 0, refusedPeers: 0, refusedBusy: 0, refusedTls: 0, oversized: 0, messageTimeouts: 0 };
+  readonly counters: Hl7Counters = {
+    messages: 0,
+    results: 0,
+    duplicates: 0,
+    rejected: 0,
+    storageFailures: 0,
+    queries: 0,
+    orders: 0,
+    controlIdReused: 0,
+    refusedPeers: 0,
+    refusedBusy: 0,
+    refusedTls: 0,
+    oversized: 0,
+    messageTimeouts: 0,
+  };
   private guarded: GuardedListener | null = null;
   private readonly sockets = new Set<Socket>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -158,7 +172,10 @@ export class Hl7Listener {
     let queued = 0;
     let dropping = false;
     let messageTimer: NodeJS.Timeout | null = null;
-    const tls = 'encrypted' in socket && socket.encrypted ? { tls: true, clientCertificate: socket.authorized ? String(socket.getPeerCertificate().subject?.CN ?? 'yes') : 'none' } : {};
+    const tls =
+      'encrypted' in socket && socket.encrypted
+        ? { tls: true, clientCertificate: socket.authorized ? String(socket.getPeerCertificate().subject?.CN ?? 'yes') : 'none' }
+        : {};
     this.ctx.log.info({ peer, ...tls }, 'HL7 sender connected');
     // Hangs up after the ACKs already owed; nothing more is read from this sender.
     const hangUp = (reason: string) => {
@@ -226,7 +243,11 @@ export class Hl7Listener {
     };
     // MLLP release 2 answers with the commit bytes; HL7 answers are sent in the sender's encoding.
     const reply = (text: string | null, commit: boolean) =>
-      send(this.settings.mllpRelease2 ? Buffer.from([0x0b, commit ? 0x06 : 0x15, 0x1c, 0x0d]) : mllpFrame(encodeText(text ?? '', encoding, { stripDiacritics: this.settings.stripDiacritics === true })));
+      send(
+        this.settings.mllpRelease2
+          ? Buffer.from([0x0b, commit ? 0x06 : 0x15, 0x1c, 0x0d])
+          : mllpFrame(encodeText(text ?? '', encoding, { stripDiacritics: this.settings.stripDiacritics === true })),
+      );
     let msg: Hl7Message;
     let hdr: Hl7Header;
     try {
@@ -294,7 +315,11 @@ export class Hl7Listener {
 
     const isOrder = hdr.messageType === 'ORM' || hdr.messageType === 'OML' || hdr.messageType === 'OMI';
     if (isOrder !== (this.settings.mode === 'orders')) {
-      return refuse(isOrder ? `${type}: orders are accepted only on an orders listener (mode "orders")` : `${type}: this orders listener accepts ORM^O01, OML^O21 and OMI^O23 only`);
+      return refuse(
+        isOrder
+          ? `${type}: orders are accepted only on an orders listener (mode "orders")`
+          : `${type}: this orders listener accepts ORM^O01, OML^O21 and OMI^O23 only`,
+      );
     }
     // An analyzer sends results (and queries, answered above); anything else is not stored.
     if (!isOrder && hdr.messageType !== 'ORU' && hdr.messageType !== 'OUL') {
@@ -356,8 +381,22 @@ export class Hl7Listener {
           ...(flag ? { parsed: flag } : {}),
           ...(applyBatch ? { withEntry: applyBatch } : {}),
         },
-        ...reports.map((report) => ({ stream: 'lab.report', kind: 'hl7.report', idempotencyKey: reportIdentity(report), parsed: { ...report, messageKey: key, controlId: hdr.controlId }, personal: true, ...unrouted(report.qc) })),
-        ...results.map((r) => ({ stream: 'lab.result', kind: 'hl7.result', idempotencyKey: resultIdentity(r), parsed: { ...r, messageKey: key, ...(reportKeys.has(r) ? { reportKey: reportKeys.get(r) } : {}) }, personal: true, ...unrouted(r.qc) })),
+        ...reports.map((report) => ({
+          stream: 'lab.report',
+          kind: 'hl7.report',
+          idempotencyKey: reportIdentity(report),
+          parsed: { ...report, messageKey: key, controlId: hdr.controlId },
+          personal: true,
+          ...unrouted(report.qc),
+        })),
+        ...results.map((r) => ({
+          stream: 'lab.result',
+          kind: 'hl7.result',
+          idempotencyKey: resultIdentity(r),
+          parsed: { ...r, messageKey: key, ...(reportKeys.has(r) ? { reportKey: reportKeys.get(r) } : {}) },
+          personal: true,
+          ...unrouted(r.qc),
+        })),
       ];
       // Started in the same tick: one group commit makes the message and its results durable.
       const [first, ...rest] = await Promise.all(entries.map((e) => this.ctx.journal.append(e)));
@@ -405,7 +444,17 @@ export class Hl7Listener {
     this.counters.rejected++;
     // Once per address and reason per 10 minutes (with the count): a flood of garbage writes a line, not thousands.
     this.refusals.warn(`AR ${remote} ${text.slice(0, 60)}`, { reason: text, bytes: raw.length, peer: remote }, 'HL7 message rejected (AR)');
-    reply(buildAck(safeHeader(raw), 'AR', { controlId: this.nextControlId(now), nowMs: now, timeZone: this.ctx.timezone, application: this.settings.applicationName, text, errorCode }), false);
+    reply(
+      buildAck(safeHeader(raw), 'AR', {
+        controlId: this.nextControlId(now),
+        nowMs: now,
+        timeZone: this.ctx.timezone,
+        application: this.settings.applicationName,
+        text,
+        errorCode,
+      }),
+      false,
+    );
   }
 
   private decode(raw: Buffer): { text: string; encoding: LabTextEncoding } {
@@ -427,5 +476,13 @@ function safeHeader(raw: Buffer): Partial<Hl7Header> {
   const line = raw.toString('latin1').split(/\r|\n/)[0] ?? '';
   if (!line.startsWith('MSH') || line.length < 4) return {};
   const f = line.split(line[3]!);
-  return { sendingApplication: f[2] ?? '', sendingFacility: f[3] ?? '', receivingApplication: f[4] ?? '', receivingFacility: f[5] ?? '', controlId: f[9] ?? '', version: (f[11] ?? '').split('^')[0] ?? '', charset: f[17] ?? '' };
+  return {
+    sendingApplication: f[2] ?? '',
+    sendingFacility: f[3] ?? '',
+    receivingApplication: f[4] ?? '',
+    receivingFacility: f[5] ?? '',
+    controlId: f[9] ?? '',
+    version: (f[11] ?? '').split('^')[0] ?? '',
+    charset: f[17] ?? '',
+  };
 }

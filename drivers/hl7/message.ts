@@ -97,11 +97,21 @@ export function unescapeHl7(value: string, d: Hl7Delimiters): string {
     const code = value.slice(i + 1, end);
     i = end;
     switch (code[0]) {
-      case 'F': out += d.field; break;
-      case 'S': out += d.component; break;
-      case 'T': out += d.subcomponent; break;
-      case 'R': out += d.repetition; break;
-      case 'E': out += d.escape; break;
+      case 'F':
+        out += d.field;
+        break;
+      case 'S':
+        out += d.component;
+        break;
+      case 'T':
+        out += d.subcomponent;
+        break;
+      case 'R':
+        out += d.repetition;
+        break;
+      case 'E':
+        out += d.escape;
+        break;
       case 'X': {
         const hex = code.slice(1);
         if (/^([0-9A-Fa-f]{2})+$/.test(hex)) out += Buffer.from(hex, 'hex').toString('latin1');

@@ -100,7 +100,8 @@ export class MllpSender {
       socket.once('close', () => {
         if (this.socket === socket) this.socket = null;
         // Only what waited on this socket: an old socket's late close must not fail a newer send.
-        for (const w of [...this.waiting.values()]) if (w.socket === socket) w.settle(new MllpSendError('closed', `the ${this.o.peer} closed the connection before answering`));
+        for (const w of [...this.waiting.values()])
+          if (w.socket === socket) w.settle(new MllpSendError('closed', `the ${this.o.peer} closed the connection before answering`));
       });
     });
     return this.connecting;

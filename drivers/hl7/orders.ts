@@ -45,7 +45,8 @@ export function ordersFromHl7(msg: Hl7Message, timeZone: string): Hl7OrderBatch 
       spm = undefined;
       tq1 = undefined;
     } else if (seg.id === 'SPM') spm = seg;
-    else if (seg.id === 'TQ1') tq1 = seg; // the ORC's timing, before its OBR
+    else if (seg.id === 'TQ1')
+      tq1 = seg; // the ORC's timing, before its OBR
     else if (seg.id === 'OBR') {
       obrCount++;
       // OML^O21 puts SPM after OBR in the observation-request group: look ahead to the next ORC/OBR.
@@ -114,13 +115,20 @@ function dicomModality(section: string): string | undefined {
   return DICOM_MODALITIES.has(s) ? s : undefined;
 }
 
-function scheduledStep(msg: Hl7Message, obr: Hl7Segment, tq1: Hl7Segment | undefined, ipc: Hl7Segment | undefined, timeZone: string): ScheduledStep | undefined {
+function scheduledStep(
+  msg: Hl7Message,
+  obr: Hl7Segment,
+  tq1: Hl7Segment | undefined,
+  ipc: Hl7Segment | undefined,
+  timeZone: string,
+): ScheduledStep | undefined {
   const step: ScheduledStep = {};
   const when = comp(msg, obr, 36) || comp(msg, tq1, 7);
   const at = when ? deviceTimeToIso(when, timeZone) : undefined;
   if (at) step.at = at;
   const station = comp(msg, ipc, 9).trim();
-  if (station && !AE_TITLE.test(station)) throw new Hl7OrderError(`IPC-9 (scheduled station AE title) must be 1–16 ASCII characters without backslash, got "${station}"`);
+  if (station && !AE_TITLE.test(station))
+    throw new Hl7OrderError(`IPC-9 (scheduled station AE title) must be 1–16 ASCII characters without backslash, got "${station}"`);
   if (station) step.stationAeTitle = station;
   const name = comp(msg, ipc, 7).trim();
   if (name) step.stationName = name.slice(0, 16);

@@ -21,7 +21,13 @@ const c = (parts: Array<string | undefined>): string => {
 };
 
 function ts(iso?: string, raw?: string): string {
-  return iso ? iso.slice(0, 19).replace(/[-T:]/g, '') + iso.slice(19).replace(/^\.\d+/, '').replace(':', '') : (raw ?? '');
+  return iso
+    ? iso.slice(0, 19).replace(/[-T:]/g, '') +
+        iso
+          .slice(19)
+          .replace(/^\.\d+/, '')
+          .replace(':', '')
+    : (raw ?? '');
 }
 
 function cx(id: PatientIdentifier): string {
@@ -36,7 +42,11 @@ function xpn(name: PersonName | undefined, text: string | undefined): string {
 /** PID-2, PID-3 (every repetition with its authority) and PID-4 as received; a lone id goes to PID-3. */
 function pid(p: Pick<LabResult, 'patientId' | 'patientIds' | 'patientName' | 'patientNameParts' | 'patientBirthDate' | 'patientSex'>): string {
   const ids = p.patientIds ?? (p.patientId ? [{ id: p.patientId, field: 'PID-3' }] : []);
-  const inField = (f: string) => ids.filter((i) => i.field === f || (f === 'PID-3' && !i.field.startsWith('PID-'))).map(cx).join('~');
+  const inField = (f: string) =>
+    ids
+      .filter((i) => i.field === f || (f === 'PID-3' && !i.field.startsWith('PID-')))
+      .map(cx)
+      .join('~');
   return `PID|1|${inField('PID-2')}|${inField('PID-3')}|${inField('PID-4')}|${xpn(p.patientNameParts, p.patientName)}||${e(p.patientBirthDate)}|${e(p.patientSex)}`;
 }
 
@@ -57,7 +67,10 @@ function notes(comments: string[] | undefined): string[] {
 function obx(r: LabResult, setId: number): string[] {
   const valueType = r.valueType ?? (r.valueNumber !== undefined ? 'NM' : 'ST');
   const completed = ts(r.completedAt, r.completedRaw);
-  return [`OBX|${setId}|${e(valueType)}|${observationId(r)}|${e(r.subId)}|${value(r)}|${e(r.units)}|${e(r.referenceRange)}|${r.flags.map(e).join('~')}|||${e(r.status)}|||${completed}||||${e(r.device)}`, ...notes(r.comments)];
+  return [
+    `OBX|${setId}|${e(valueType)}|${observationId(r)}|${e(r.subId)}|${value(r)}|${e(r.units)}|${e(r.referenceRange)}|${r.flags.map(e).join('~')}|||${e(r.status)}|||${completed}||||${e(r.device)}`,
+    ...notes(r.comments),
+  ];
 }
 
 /**
@@ -84,7 +97,27 @@ export function buildOru(report: LabReport, controlId: string, cfg: OruSettings,
 
 /** A report of one result, for a LIS that takes results one by one. */
 export function reportOf(r: LabResult): LabReport {
-  const report: LabReport = { device: r.device, protocol: r.protocol, group: 1, specimenId: r.specimenId, results: [r], qc: r.qc, timezone: r.timezone, receivedAt: r.receivedAt };
-  for (const k of ['specimenIdParts', 'instrumentSpecimenId', 'specimenType', 'patientId', 'patientIds', 'patientName', 'patientNameParts', 'patientBirthDate', 'patientSex'] as const) if (r[k] !== undefined) (report as unknown as Record<string, unknown>)[k] = r[k];
+  const report: LabReport = {
+    device: r.device,
+    protocol: r.protocol,
+    group: 1,
+    specimenId: r.specimenId,
+    results: [r],
+    qc: r.qc,
+    timezone: r.timezone,
+    receivedAt: r.receivedAt,
+  };
+  for (const k of [
+    'specimenIdParts',
+    'instrumentSpecimenId',
+    'specimenType',
+    'patientId',
+    'patientIds',
+    'patientName',
+    'patientNameParts',
+    'patientBirthDate',
+    'patientSex',
+  ] as const)
+    if (r[k] !== undefined) (report as unknown as Record<string, unknown>)[k] = r[k];
   return report;
 }

@@ -1,4 +1,13 @@
-import { isNotMeasured, numberOccurrences, patientFieldsOf, personName, type LabReport, type LabResult, type PatientFacts, type PatientIdentifier } from '../lab/result.ts';
+import {
+  isNotMeasured,
+  numberOccurrences,
+  patientFieldsOf,
+  personName,
+  type LabReport,
+  type LabResult,
+  type PatientFacts,
+  type PatientIdentifier,
+} from '../lab/result.ts';
 import { deviceTimeToIso, parseNumber } from '../lab/values.ts';
 import { comp, components, field, repetitions, type Hl7Message, type Hl7Segment } from './message.ts';
 
@@ -62,7 +71,9 @@ export function extractHl7Results(msg: Hl7Message, opts: Hl7ResultOptions): Hl7E
         break;
       }
       case 'NTE': {
-        const text = repetitions(msg, seg, 3).map((parts) => parts.join(msg.delimiters.component)).join('\n');
+        const text = repetitions(msg, seg, 3)
+          .map((parts) => parts.join(msg.delimiters.component))
+          .join('\n');
         if (commentTarget && text !== '') (commentTarget.comments ??= []).push(text);
         break;
       }
@@ -88,7 +99,17 @@ export function extractHl7Results(msg: Hl7Message, opts: Hl7ResultOptions): Hl7E
   // OBX without an OBR (seen in minimal senders): one report holds them.
   if (orphanResults.length) {
     const first = orphanResults[0]!;
-    reports.push({ device: opts.device, protocol: 'hl7', group: reports.length + 1, specimenId: first.specimenId, results: orphanResults, qc, timezone: opts.timezone, receivedAt: opts.receivedAt, ...patientFieldsOf(patient) });
+    reports.push({
+      device: opts.device,
+      protocol: 'hl7',
+      group: reports.length + 1,
+      specimenId: first.specimenId,
+      results: orphanResults,
+      qc,
+      timezone: opts.timezone,
+      receivedAt: opts.receivedAt,
+      ...patientFieldsOf(patient),
+    });
   }
   numberOccurrences(results);
   return { results, reports: reports.filter((r) => r.results.length > 0 || (r.comments?.length ?? 0) > 0) };
@@ -116,7 +137,6 @@ function patientFrom(msg: Hl7Message, pid: Hl7Segment): PatientFacts {
   return facts;
 }
 
-
 function specimenOf(msg: Hl7Message, obr: Hl7Segment | undefined): { id: string; parts?: string[] } {
   const filler = components(msg, obr, 3);
   const placer = components(msg, obr, 2);
@@ -127,7 +147,17 @@ function specimenOf(msg: Hl7Message, obr: Hl7Segment | undefined): { id: string;
 
 function reportFrom(msg: Hl7Message, obr: Hl7Segment, patient: PatientFacts, opts: Hl7ResultOptions, qc: boolean, group: number): LabReport {
   const specimen = specimenOf(msg, obr);
-  const report: LabReport = { device: opts.device, protocol: 'hl7', group, specimenId: specimen.id, results: [], qc, timezone: opts.timezone, receivedAt: opts.receivedAt, ...patientFieldsOf(patient) };
+  const report: LabReport = {
+    device: opts.device,
+    protocol: 'hl7',
+    group,
+    specimenId: specimen.id,
+    results: [],
+    qc,
+    timezone: opts.timezone,
+    receivedAt: opts.receivedAt,
+    ...patientFieldsOf(patient),
+  };
   if (specimen.parts) report.specimenIdParts = specimen.parts;
   const placer = comp(msg, obr, 2);
   if (placer) report.placerOrderId = placer;
@@ -140,7 +170,16 @@ function reportFrom(msg: Hl7Message, obr: Hl7Segment, patient: PatientFacts, opt
   return report;
 }
 
-function resultFrom(msg: Hl7Message, seg: Hl7Segment, obr: Hl7Segment | undefined, patient: PatientFacts, opts: Hl7ResultOptions, qc: boolean, valueType: string, valueText: string): LabResult {
+function resultFrom(
+  msg: Hl7Message,
+  seg: Hl7Segment,
+  obr: Hl7Segment | undefined,
+  patient: PatientFacts,
+  opts: Hl7ResultOptions,
+  qc: boolean,
+  valueType: string,
+  valueText: string,
+): LabResult {
   const observationId = components(msg, seg, 3);
   // A blood-gas analyzer leaves the code empty and names the test (`^pCO2(T)^M`): the name is its code.
   const deviceTestCode = (observationId[0] ?? '').trim() || (observationId[1] ?? '').trim();
@@ -155,7 +194,9 @@ function resultFrom(msg: Hl7Message, seg: Hl7Segment, obr: Hl7Segment | undefine
     observationId,
     occurrence: 1,
     valueText,
-    flags: repetitions(msg, seg, 8).map((parts) => (parts[0] ?? '').trim()).filter(Boolean),
+    flags: repetitions(msg, seg, 8)
+      .map((parts) => (parts[0] ?? '').trim())
+      .filter(Boolean),
     status: field(seg, 11) || 'F',
     timezone: opts.timezone,
     receivedAt: opts.receivedAt,

@@ -102,7 +102,14 @@ class HttpIngestDriver implements Driver, IngestEndpoint {
     if (!this.config.token || !tokenMatches(headers.authorization, this.config.token)) {
       this.counters.refusedToken++;
       this.ctx.log.warn({ peer }, 'ingest post refused: missing or wrong bearer token');
-      return { status: 401, body: { error: this.config.token ? 'missing or wrong bearer token for this device (Authorization: Bearer <token>)' : 'this device has no token configured: every post is refused' } };
+      return {
+        status: 401,
+        body: {
+          error: this.config.token
+            ? 'missing or wrong bearer token for this device (Authorization: Bearer <token>)'
+            : 'this device has no token configured: every post is refused',
+        },
+      };
     }
     return null;
   }
@@ -137,8 +144,14 @@ class HttpIngestDriver implements Driver, IngestEndpoint {
         const stored = result.meta?.bodyHash;
         if (typeof stored === 'string' && stored !== bodyHash) {
           this.counters.conflicts++;
-          this.ctx.log.warn({ peer: unmapIpv4(remote), idempotencyKey: key, journalId: result.id }, 'ingest post refused: Idempotency-Key already used with a different body (409); the first item is kept');
-          return { status: 409, body: { error: `Idempotency-Key "${key}" was already used with a different body; the first item is kept. A new reading needs a new key.` } };
+          this.ctx.log.warn(
+            { peer: unmapIpv4(remote), idempotencyKey: key, journalId: result.id },
+            'ingest post refused: Idempotency-Key already used with a different body (409); the first item is kept',
+          );
+          return {
+            status: 409,
+            body: { error: `Idempotency-Key "${key}" was already used with a different body; the first item is kept. A new reading needs a new key.` },
+          };
         }
         this.counters.duplicates++;
       } else this.counters.accepted++;
@@ -151,7 +164,7 @@ class HttpIngestDriver implements Driver, IngestEndpoint {
 }
 
 function tokenMatches(header: string | string[] | undefined, token: string): boolean {
-  const given = typeof header === 'string' ? /^Bearer (.+)$/i.exec(header)?.[1] ?? '' : '';
+  const given = typeof header === 'string' ? (/^Bearer (.+)$/i.exec(header)?.[1] ?? '') : '';
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(token).digest();
   return timingSafeEqual(a, b);

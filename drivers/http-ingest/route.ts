@@ -20,7 +20,13 @@ export function registerIngestRoute(app: FastifyInstance, router: IngestRouter):
     '/api/ingest/:device',
     {
       bodyLimit: INGEST_BODY_CEILING,
-      schema: { tags: ['ingest'], summary: 'A device posts one JSON item (bearer token, listed address); 200 only once it is durable, 409 when its Idempotency-Key was used with another body', params: { type: 'object', properties: { device: { type: 'string' } } }, response: errorResponses },
+      schema: {
+        tags: ['ingest'],
+        summary:
+          'A device posts one JSON item (bearer token, listed address); 200 only once it is durable, 409 when its Idempotency-Key was used with another body',
+        params: { type: 'object', properties: { device: { type: 'string' } } },
+        response: errorResponses,
+      },
       onRequest: async (req, reply) => {
         const endpoint = endpointOf(req.params);
         if (!endpoint) return reply.code(404).send({ error: 'no http-ingest device with that id is configured and running' });

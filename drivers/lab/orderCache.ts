@@ -74,7 +74,9 @@ export class SqliteOrderCache implements PurgeableOrderCache {
     );
     this.findStmt = db.prepare('SELECT order_json FROM lab_orders WHERE specimen_id = ?');
     db.exec(`CREATE INDEX IF NOT EXISTS lab_orders_accession ON lab_orders (json_extract(order_json, '$.accessionNumber'))`);
-    this.findByAccessionStmt = db.prepare(`SELECT order_json FROM lab_orders WHERE json_extract(order_json, '$.accessionNumber') = ? ORDER BY updated_ms DESC LIMIT 1`);
+    this.findByAccessionStmt = db.prepare(
+      `SELECT order_json FROM lab_orders WHERE json_extract(order_json, '$.accessionNumber') = ? ORDER BY updated_ms DESC LIMIT 1`,
+    );
   }
 
   upsert(order: LabOrder): void {
@@ -94,7 +96,9 @@ export class SqliteOrderCache implements PurgeableOrderCache {
 
   /** Every order, newest first (worklists match over these). */
   list(limit = 10_000): LabOrder[] {
-    return (this.db.prepare('SELECT order_json FROM lab_orders ORDER BY updated_ms DESC LIMIT ?').all(limit) as Array<{ order_json: string }>).map((r) => JSON.parse(r.order_json) as LabOrder);
+    return (this.db.prepare('SELECT order_json FROM lab_orders ORDER BY updated_ms DESC LIMIT ?').all(limit) as Array<{ order_json: string }>).map(
+      (r) => JSON.parse(r.order_json) as LabOrder,
+    );
   }
 
   /**
@@ -102,11 +106,15 @@ export class SqliteOrderCache implements PurgeableOrderCache {
    * starts with `prefix` when given, with when the box last received each.
    */
   browse(prefix: string | undefined, limit: number): { total: number; orders: Array<{ order: LabOrder; updatedAt: string }> } {
-    const where = prefix ? `WHERE specimen_id LIKE @p ESCAPE '\\' OR json_extract(order_json, '$.accessionNumber') LIKE @p ESCAPE '\\' OR json_extract(order_json, '$.patientId') LIKE @p ESCAPE '\\'` : '';
+    const where = prefix
+      ? `WHERE specimen_id LIKE @p ESCAPE '\\' OR json_extract(order_json, '$.accessionNumber') LIKE @p ESCAPE '\\' OR json_extract(order_json, '$.patientId') LIKE @p ESCAPE '\\'`
+      : '';
     const p = prefix ? `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined;
     const params = p === undefined ? {} : { p };
     const total = (this.db.prepare(`SELECT count(*) AS n FROM lab_orders ${where}`).get(params) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT order_json, updated_ms FROM lab_orders ${where} ORDER BY updated_ms DESC LIMIT @limit`).all({ ...params, limit }) as Array<{ order_json: string; updated_ms: number }>;
+    const rows = this.db
+      .prepare(`SELECT order_json, updated_ms FROM lab_orders ${where} ORDER BY updated_ms DESC LIMIT @limit`)
+      .all({ ...params, limit }) as Array<{ order_json: string; updated_ms: number }>;
     return { total, orders: rows.map((r) => ({ order: JSON.parse(r.order_json) as LabOrder, updatedAt: new Date(r.updated_ms).toISOString() })) };
   }
 

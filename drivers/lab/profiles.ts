@@ -86,9 +86,27 @@ export const LAB_PROFILES: Record<string, LabDeviceProfile> = {
     timezone: VN,
     // Real XN captures carry 2.6 KB frames and &R& inside values.
     quirks: ['largeFrames', 'escapedRepeatsInValues'],
-    testCodes: { 'WBC': 'CBC-WBC', 'RBC': 'CBC-RBC', 'HGB': 'CBC-HGB', 'HCT': 'CBC-HCT', 'PLT': 'CBC-PLT', 'MCV': 'CBC-MCV', 'MCH': 'CBC-MCH', 'MCHC': 'CBC-MCHC', 'NEUT%': 'CBC-NEUT%', 'LYMPH%': 'CBC-LYMPH%' },
+    testCodes: {
+      WBC: 'CBC-WBC',
+      RBC: 'CBC-RBC',
+      HGB: 'CBC-HGB',
+      HCT: 'CBC-HCT',
+      PLT: 'CBC-PLT',
+      MCV: 'CBC-MCV',
+      MCH: 'CBC-MCH',
+      MCHC: 'CBC-MCHC',
+      'NEUT%': 'CBC-NEUT%',
+      'LYMPH%': 'CBC-LYMPH%',
+    },
     // XN can append scattergram/histogram data to a run: room for it.
-    astm: { framing: 'framed', frameSize: 64_000, defaultTransport: 'tcp-client', serial: SERIAL_9600_8N1, maxMessageBytes: 4 * MiB, maxTransmissionBytes: 16 * MiB },
+    astm: {
+      framing: 'framed',
+      frameSize: 64_000,
+      defaultTransport: 'tcp-client',
+      serial: SERIAL_9600_8N1,
+      maxMessageBytes: 4 * MiB,
+      maxTransmissionBytes: 16 * MiB,
+    },
   },
   'roche-cobas-c': {
     id: 'roche-cobas-c',
@@ -99,7 +117,20 @@ export const LAB_PROFILES: Record<string, LabDeviceProfile> = {
     // A 624-byte c311 frame was captured in the wild.
     quirks: ['largeFrames'],
     // cobas sends R.3 as ^^^<ACN>/<dilution>: both spellings are mapped.
-    testCodes: { '687': 'GLU', '687/': 'GLU', '418': 'CREA', '418/': 'CREA', '690': 'ALT', '690/': 'ALT', '685': 'AST', '685/': 'AST', '781': 'UREA', '781/': 'UREA', '435': 'CHOL', '435/': 'CHOL' },
+    testCodes: {
+      '687': 'GLU',
+      '687/': 'GLU',
+      '418': 'CREA',
+      '418/': 'CREA',
+      '690': 'ALT',
+      '690/': 'ALT',
+      '685': 'AST',
+      '685/': 'AST',
+      '781': 'UREA',
+      '781/': 'UREA',
+      '435': 'CHOL',
+      '435/': 'CHOL',
+    },
     astm: { framing: 'framed', frameSize: 64_000, defaultTransport: 'serial', serial: SERIAL_9600_8N1, ...TEXT_ONLY },
   },
   'cepheid-genexpert': {

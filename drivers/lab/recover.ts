@@ -27,7 +27,10 @@ interface DeviceSettings {
 }
 
 /** What the parser needs of a device's configuration block (profile, encoding, test codes). */
-export function deviceParseSettings(device: { profile?: unknown; encoding?: unknown; testCodes?: unknown; timezone: string } | undefined, fallbackZone: string): DeviceSettings {
+export function deviceParseSettings(
+  device: { profile?: unknown; encoding?: unknown; testCodes?: unknown; timezone: string } | undefined,
+  fallbackZone: string,
+): DeviceSettings {
   let profile: { encoding?: LabTextEncoding; testCodes?: Record<string, string> } = {};
   try {
     if (typeof device?.profile === 'string') profile = labProfile(device.profile);
@@ -35,7 +38,11 @@ export function deviceParseSettings(device: { profile?: unknown; encoding?: unkn
     // An unknown profile: parse with the defaults.
   }
   const encoding = typeof device?.encoding === 'string' && isLabTextEncoding(device.encoding) ? device.encoding : profile.encoding;
-  return { ...(encoding ? { encoding } : {}), testCodes: { ...profile.testCodes, ...((device?.testCodes as Record<string, string> | undefined) ?? {}) }, timezone: device?.timezone ?? fallbackZone };
+  return {
+    ...(encoding ? { encoding } : {}),
+    testCodes: { ...profile.testCodes, ...((device?.testCodes as Record<string, string> | undefined) ?? {}) },
+    timezone: device?.timezone ?? fallbackZone,
+  };
 }
 
 function hl7Charset(raw: Buffer, fallback: LabTextEncoding | undefined): LabTextEncoding {
@@ -55,14 +62,20 @@ function hl7Charset(raw: Buffer, fallback: LabTextEncoding | undefined): LabText
  */
 export function findUnsentResults(db: Database.Database, settingsOf: (device: string) => DeviceSettings): UnsentResult[] {
   const stored = new Set((db.prepare(`SELECT idem_key AS k FROM journal WHERE stream = 'lab.result'`).all() as Array<{ k: string }>).map((r) => r.k));
-  const messages = db.prepare(`SELECT id, source, kind, raw, received_at AS receivedAt FROM journal WHERE stream = 'lab.message' AND raw IS NOT NULL AND kind NOT IN ('astm.query', 'astm.unparsed') ORDER BY id`).iterate() as IterableIterator<{ id: number; source: string; kind: string; raw: Buffer; receivedAt: string }>;
+  const messages = db
+    .prepare(
+      `SELECT id, source, kind, raw, received_at AS receivedAt FROM journal WHERE stream = 'lab.message' AND raw IS NOT NULL AND kind NOT IN ('astm.query', 'astm.unparsed') ORDER BY id`,
+    )
+    .iterate() as IterableIterator<{ id: number; source: string; kind: string; raw: Buffer; receivedAt: string }>;
   const unsent: UnsentResult[] = [];
   for (const m of messages) {
     const s = settingsOf(m.source);
     const opts = { device: m.source, timezone: s.timezone, receivedAt: m.receivedAt, testCodes: s.testCodes };
     let extraction: { results: LabResult[]; reports: LabReport[] };
     try {
-      extraction = m.kind.startsWith('astm') ? extractResults(parseMessage(m.raw.toString('utf8')), opts) : extractHl7Results(parseHl7(decodeText(m.raw, hl7Charset(m.raw, s.encoding))), opts);
+      extraction = m.kind.startsWith('astm')
+        ? extractResults(parseMessage(m.raw.toString('utf8')), opts)
+        : extractHl7Results(parseHl7(decodeText(m.raw, hl7Charset(m.raw, s.encoding))), opts);
     } catch {
       continue; // not readable by today's parser either: nothing to compare
     }
@@ -82,23 +95,48 @@ export function findUnsentResults(db: Database.Database, settingsOf: (device: st
       const missing = report.results.filter((r) => lost.has(r));
       if (missing.length === 0) continue;
       const partial: LabReport = { ...report, results: missing };
-      for (const r of missing) unsent.push({ messageJournalId: m.id, device: m.source, specimenId: r.specimenId, test: r.testName ?? r.deviceTestCode, valueText: r.valueText, ...(r.units ? { units: r.units } : {}), receivedAt: m.receivedAt, result: r, report: partial });
+      for (const r of missing)
+        unsent.push({
+          messageJournalId: m.id,
+          device: m.source,
+          specimenId: r.specimenId,
+          test: r.testName ?? r.deviceTestCode,
+          valueText: r.valueText,
+          ...(r.units ? { units: r.units } : {}),
+          receivedAt: m.receivedAt,
+          result: r,
+          report: partial,
+        });
     }
   }
   return unsent;
 }
 
 /** The journal entries that forward what findUnsentResults listed: each result, and per order a report of them. */
-export function recoveryEntries(unsent: UnsentResult[]): Array<{ source: string; stream: 'lab.result' | 'lab.report'; kind: string; idempotencyKey: string; parsed: unknown }> {
+export function recoveryEntries(
+  unsent: UnsentResult[],
+): Array<{ source: string; stream: 'lab.result' | 'lab.report'; kind: string; idempotencyKey: string; parsed: unknown }> {
   const entries: Array<{ source: string; stream: 'lab.result' | 'lab.report'; kind: string; idempotencyKey: string; parsed: unknown }> = [];
   const reports = new Map<LabReport, string>();
   for (const u of unsent) {
     if (!reports.has(u.report)) {
       const key = reportIdentity(u.report);
       reports.set(u.report, key);
-      entries.push({ source: u.device, stream: 'lab.report', kind: `${u.result.protocol}.report`, idempotencyKey: key, parsed: { ...u.report, recoveredFrom: u.messageJournalId } });
+      entries.push({
+        source: u.device,
+        stream: 'lab.report',
+        kind: `${u.result.protocol}.report`,
+        idempotencyKey: key,
+        parsed: { ...u.report, recoveredFrom: u.messageJournalId },
+      });
     }
-    entries.push({ source: u.device, stream: 'lab.result', kind: `${u.result.protocol}.result`, idempotencyKey: resultIdentity(u.result), parsed: { ...u.result, reportKey: reports.get(u.report), recoveredFrom: u.messageJournalId } });
+    entries.push({
+      source: u.device,
+      stream: 'lab.result',
+      kind: `${u.result.protocol}.result`,
+      idempotencyKey: resultIdentity(u.result),
+      parsed: { ...u.result, reportKey: reports.get(u.report), recoveredFrom: u.messageJournalId },
+    });
   }
   return entries;
 }

@@ -179,7 +179,17 @@ export function isNotMeasured(valueText: string): boolean {
  * corrections (status C) get a new one; a resend of the same message gets the same ones.
  */
 export function resultIdentity(r: LabResult): string {
-  const parts = [r.device, r.specimenId, r.observationId.join('\u001e'), r.subId ?? '', String(r.occurrence), r.completedRaw ?? '', r.valueText, r.units ?? '', r.status];
+  const parts = [
+    r.device,
+    r.specimenId,
+    r.observationId.join('\u001e'),
+    r.subId ?? '',
+    String(r.occurrence),
+    r.completedRaw ?? '',
+    r.valueText,
+    r.units ?? '',
+    r.status,
+  ];
   return 'res2:' + createHash('sha256').update(parts.join('\u001f')).digest('hex').slice(0, 32);
 }
 

@@ -95,7 +95,15 @@ export class EscposPrinter {
     return { services: this.config.services ?? [], counters: this.config.counters ?? [] };
   }
 
-  info(): { id: string; printed: number; failed: number; pending: number; status: PrinterStatusBits | null; lastError: string | null; lastTicket: { ticketId: string; at: string } | null } {
+  info(): {
+    id: string;
+    printed: number;
+    failed: number;
+    pending: number;
+    status: PrinterStatusBits | null;
+    lastError: string | null;
+    lastTicket: { ticketId: string; at: string } | null;
+  } {
     return {
       id: this.id,
       printed: this.printed,

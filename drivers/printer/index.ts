@@ -87,7 +87,12 @@ class EscposPrinterDriver implements Driver {
   }
 
   private set(state: DriverStatus['state'], detail?: string, error?: unknown): void {
-    this.current = { state, since: new Date().toISOString(), ...(detail ? { detail } : {}), ...(error ? { lastError: error instanceof Error ? error.message : String(error) } : {}) };
+    this.current = {
+      state,
+      since: new Date().toISOString(),
+      ...(detail ? { detail } : {}),
+      ...(error ? { lastError: error instanceof Error ? error.message : String(error) } : {}),
+    };
     this.ctx.setStatus(state, detail, error);
   }
 }

@@ -50,7 +50,14 @@ export class PrinterPool {
   async print(ticket: TicketPrint, target?: string | PrintTarget): Promise<PrintResult> {
     const t: PrintTarget = typeof target === 'string' ? { printer: target } : (target ?? {});
     const printer = this.pick(t);
-    if (!printer) return { ok: false, printer: t.printer ?? '', ticketId: ticket.ticketId, attempts: 0, error: t.printer ? `no printer ${t.printer}` : 'no printer configured' };
+    if (!printer)
+      return {
+        ok: false,
+        printer: t.printer ?? '',
+        ticketId: ticket.ticketId,
+        attempts: 0,
+        error: t.printer ? `no printer ${t.printer}` : 'no printer configured',
+      };
     return printer.print(ticket);
   }
 

@@ -47,7 +47,10 @@ export function sliceRows(r: Raster, y0: number, y1: number): Raster {
 /** Stacks rasters vertically (widths may differ; the result has the widest). */
 export function stackRasters(parts: Raster[]): Raster {
   const width = Math.max(0, ...parts.map((p) => p.width));
-  const out = emptyRaster(width, parts.reduce((n, p) => n + p.height, 0));
+  const out = emptyRaster(
+    width,
+    parts.reduce((n, p) => n + p.height, 0),
+  );
   const bpr = bytesPerRow(width);
   let y = 0;
   for (const p of parts) {
@@ -80,7 +83,12 @@ export function rasterToPng(r: Raster): Buffer {
   ihdr.writeUInt32BE(r.height, 4);
   ihdr[8] = 1; // bit depth
   ihdr[9] = 0; // greyscale
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 const CRC_TABLE = (() => {

@@ -79,7 +79,8 @@ export function drawChart(container, { labels, series, kind = 'line', valueText 
     legend.append(li);
   });
   const nodes = [root, legend];
-  if (!labels.length || series.every((s) => s.values.every((v) => v === null))) nodes.push(Object.assign(document.createElement('p'), { className: 'muted', textContent: emptyText ?? '' }));
+  if (!labels.length || series.every((s) => s.values.every((v) => v === null)))
+    nodes.push(Object.assign(document.createElement('p'), { className: 'muted', textContent: emptyText ?? '' }));
   container.replaceChildren(...nodes);
   return series.map((s) => s.name);
 }

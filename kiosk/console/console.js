@@ -42,7 +42,10 @@ const localTime = (iso) => boxTime(iso, lang);
 let background = false;
 
 async function api(path, options = {}) {
-  const res = await fetch(path, { ...options, headers: { 'content-type': 'application/json', ...(background ? { 'x-edge-background': '1' } : {}), ...(options.headers ?? {}) } });
+  const res = await fetch(path, {
+    ...options,
+    headers: { 'content-type': 'application/json', ...(background ? { 'x-edge-background': '1' } : {}), ...(options.headers ?? {}) },
+  });
   if (res.status === 401) {
     showLogin(t('sessionEnded'));
     throw new Error('login required');
@@ -128,8 +131,12 @@ async function loadBox() {
 async function loadDevices() {
   const d = await api('/api/devices');
   $('box').textContent = `${d.box.facility} / ${d.box.id}`;
-  $('devices').replaceChildren(...d.devices.map((x) => row([x.id, x.type, stateCell(x.status.state), detailCell(x), x.restarts, button(t('testButton'), () => testDevice(x.id))])));
-  $('destinations').replaceChildren(...d.destinations.map((x) => row([x.id, x.type, stateCell(x.status.state), x.stats.delivered, serverText(x.stats.lastError ?? '')])));
+  $('devices').replaceChildren(
+    ...d.devices.map((x) => row([x.id, x.type, stateCell(x.status.state), detailCell(x), x.restarts, button(t('testButton'), () => testDevice(x.id))])),
+  );
+  $('destinations').replaceChildren(
+    ...d.destinations.map((x) => row([x.id, x.type, stateCell(x.status.state), x.stats.delivered, serverText(x.stats.lastError ?? '')])),
+  );
 }
 
 /** The device's status detail, with its active alarms (clock skew…) first. */
@@ -164,13 +171,22 @@ async function loadJournal() {
   const q = new URLSearchParams();
   for (const [k, v] of form) if (v) q.set(k, v);
   const j = await api(`/api/journal?${q}`);
-  redraw(panels.entry, $('journal'), j.entries.map((e) => keyed(row([e.id, localTime(e.receivedAt), e.source, e.stream, e.kind, e.idempotencyKey], () => showEntry(e.id)), e.id)));
+  redraw(
+    panels.entry,
+    $('journal'),
+    j.entries.map((e) =>
+      keyed(
+        row([e.id, localTime(e.receivedAt), e.source, e.stream, e.kind, e.idempotencyKey], () => showEntry(e.id)),
+        e.id,
+      ),
+    ),
+  );
 }
 
 async function showEntry(id) {
   const [e, { targets }] = await Promise.all([api(`/api/journal/${id}`), api(`/api/journal/${id}/targets`)]);
   $('entry-id').textContent = `#${e.id} ${e.source} ${e.kind}`;
-  $('entry-raw').textContent = e.scrubbed ? t('scrubbed') : e.raw?.text ?? (e.blob ? t('blob', { hash: e.blob.hash, size: e.blob.size }) : '');
+  $('entry-raw').textContent = e.scrubbed ? t('scrubbed') : (e.raw?.text ?? (e.blob ? t('blob', { hash: e.blob.hash, size: e.blob.size }) : ''));
   $('entry-parsed').textContent = JSON.stringify(e.parsed, null, 2);
   $('entry-resend').replaceChildren(
     ...(targets.length
@@ -185,7 +201,14 @@ async function showEntry(id) {
   );
   $('entry-outbox').replaceChildren(
     ...(e.outbox.length ? [] : [t('none')]),
-    ...e.outbox.map((o) => el('div', {}, `${o.destination}: ${stateText(o.state)} (${o.attempts} ${t('attempts')})`, ...(o.lastError || o.deadLetterReason ? [' — ', serverText(o.deadLetterReason ?? o.lastError)] : []))),
+    ...e.outbox.map((o) =>
+      el(
+        'div',
+        {},
+        `${o.destination}: ${stateText(o.state)} (${o.attempts} ${t('attempts')})`,
+        ...(o.lastError || o.deadLetterReason ? [' — ', serverText(o.deadLetterReason ?? o.lastError)] : []),
+      ),
+    ),
   );
   showBeneath(panels.entry, $('journal'), e.id);
   $('entry').scrollIntoView({ block: 'nearest' });
@@ -195,7 +218,15 @@ async function loadOutbox() {
   const o = await api('/api/outbox');
   $('outbox').replaceChildren(
     ...o.destinations.map((d) =>
-      row([d.destination, d.pending, d.parked, d.delivered, d.oldestPendingMs ? `${Math.round(d.oldestPendingMs / 1000)} s` : '', serverText(d.lastError ?? ''), button(t('retryNow'), () => api(`/api/outbox/${encodeURIComponent(d.destination)}/retry`, { method: 'POST', body: '{}' }))]),
+      row([
+        d.destination,
+        d.pending,
+        d.parked,
+        d.delivered,
+        d.oldestPendingMs ? `${Math.round(d.oldestPendingMs / 1000)} s` : '',
+        serverText(d.lastError ?? ''),
+        button(t('retryNow'), () => api(`/api/outbox/${encodeURIComponent(d.destination)}/retry`, { method: 'POST', body: '{}' })),
+      ]),
     ),
   );
   const parked = [];
@@ -203,14 +234,24 @@ async function loadOutbox() {
     const items = await api(`/api/outbox/${encodeURIComponent(d.destination)}/items?state=parked`);
     parked.push(...items.items);
   }
-  $('parked').replaceChildren(...parked.map((p) => row([p.outboxId, p.destination, p.idempotencyKey, serverText(p.deadLetterReason ?? ''), button(t('requeue'), () => api(`/api/outbox/items/${p.outboxId}/requeue`, { method: 'POST', body: '{}' }))])));
+  $('parked').replaceChildren(
+    ...parked.map((p) =>
+      row([
+        p.outboxId,
+        p.destination,
+        p.idempotencyKey,
+        serverText(p.deadLetterReason ?? ''),
+        button(t('requeue'), () => api(`/api/outbox/items/${p.outboxId}/requeue`, { method: 'POST', body: '{}' })),
+      ]),
+    ),
+  );
 }
 
 const STATE_TEXT = { pending: 'pending', parked: 'parked', delivered: 'delivered', done: 'delivered', none: 'none' };
 const stateText = (state) => t(STATE_TEXT[state] ?? state);
 /** DICOM person names separate their parts with ^ (family^given^middle). */
 const personName = (pn) => (pn ?? '').replace(/\^+/g, ' ').trim();
-const dicomDate = (d) => (d && /^\d{8}$/.test(d) ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}` : d ?? '');
+const dicomDate = (d) => (d && /^\d{8}$/.test(d) ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}` : (d ?? ''));
 const dicomTime = (tm) => (tm && /^\d{4}/.test(tm) ? `${tm.slice(0, 2)}:${tm.slice(2, 4)}` : '');
 
 async function loadStudies() {
@@ -223,9 +264,26 @@ async function loadStudies() {
     $('studies'),
     r.studies.map((s) => {
       const f = s.forwarding;
-      const state = el('span', { textContent: `${stateText(s.state)} (${f.done}/${f.pending + f.done + f.parked})`, className: s.state === 'parked' ? 'bad' : s.state === 'delivered' ? 'ok' : '' });
+      const state = el('span', {
+        textContent: `${stateText(s.state)} (${f.done}/${f.pending + f.done + f.parked})`,
+        className: s.state === 'parked' ? 'bad' : s.state === 'delivered' ? 'ok' : '',
+      });
       const date = [dicomDate(s.studyDate), dicomTime(s.studyTime)].filter(Boolean).join(' ');
-      return keyed(row([date, s.patientId, personName(s.patientName), s.accessionNumber, s.modalities.join(' '), `${s.instanceCount}${s.conflicts ? ` ⚠ ${s.conflicts}` : ''}`, state], () => showStudy(s.studyUid)), s.studyUid);
+      return keyed(
+        row(
+          [
+            date,
+            s.patientId,
+            personName(s.patientName),
+            s.accessionNumber,
+            s.modalities.join(' '),
+            `${s.instanceCount}${s.conflicts ? ` ⚠ ${s.conflicts}` : ''}`,
+            state,
+          ],
+          () => showStudy(s.studyUid),
+        ),
+        s.studyUid,
+      );
     }),
   );
 }
@@ -239,7 +297,9 @@ async function loadOrders() {
   $('orders-total').textContent = `${r.orders.length} ${t('ofTotal')} ${r.total}`;
   $('orders').replaceChildren(
     ...r.orders.map(({ order: o, updatedAt }) => {
-      const items = (o.items ?? o.tests.map((code) => ({ code }))).map((i) => `${i.code}${i.name ? ` ${i.name}` : ''}${i.modality ? ` (${i.modality})` : ''}`).join('\n');
+      const items = (o.items ?? o.tests.map((code) => ({ code })))
+        .map((i) => `${i.code}${i.name ? ` ${i.name}` : ''}${i.modality ? ` (${i.modality})` : ''}`)
+        .join('\n');
       const s = o.scheduled ?? {};
       const when = [s.at ? localTime(s.at) : '', s.stationAeTitle, s.stationName, s.location].filter(Boolean).join(' · ');
       const itemCell = el('span', { textContent: items, className: 'pre-line' });
@@ -259,27 +319,56 @@ async function loadResults() {
       const value = `${x.valueText ?? ''}${x.units ? ` ${x.units}` : ''}${x.notMeasured ? ` (${t('notMeasured')})` : ''}`;
       const test = [x.testName, x.deviceTestCode !== x.testName ? x.deviceTestCode : '', x.subId ? `#${x.subId}` : ''].filter(Boolean).join(' ');
       const fwd = lines(destinations.length ? destinations.map(destinationText) : [t('none')]);
-      return row([localTime(receivedAt), device, x.specimenId, test, value, (x.flags ?? []).join(' '), x.referenceRange ?? '', x.status ?? '', lines(x.comments ?? []), fwd]);
+      return row([
+        localTime(receivedAt),
+        device,
+        x.specimenId,
+        test,
+        value,
+        (x.flags ?? []).join(' '),
+        x.referenceRange ?? '',
+        x.status ?? '',
+        lines(x.comments ?? []),
+        fwd,
+      ]);
     }),
   );
 }
 
 /** One line per destination: its outbox state, and the PACS's storage commitment when requested. */
 function destinationText(d) {
-  const c = d.commitment ? ` · ${t({ committed: 'committed', pending: 'commitPending', failed: 'commitFailed' }[d.commitment.state])}${d.commitment.reason ? ` (${d.commitment.reason})` : ''}` : '';
+  const c = d.commitment
+    ? ` · ${t({ committed: 'committed', pending: 'commitPending', failed: 'commitFailed' }[d.commitment.state])}${d.commitment.reason ? ` (${d.commitment.reason})` : ''}`
+    : '';
   const why = d.deadLetterReason ?? d.lastError;
   return `${d.destination}: ${stateText(d.state)}${d.attempts ? ` ×${d.attempts}` : ''}${why ? ` — ${lang === 'en' ? why : viText(why)}` : ''}${c}`;
 }
 
 async function showStudy(uid) {
   const v = await api(`/api/studies/${encodeURIComponent(uid)}`);
-  $('study-title').textContent = [`${personName(v.study.patientName)} ${v.study.patientId ?? ''}`.trim(), dicomDate(v.study.studyDate), v.study.description, uid].filter(Boolean).join(' · ');
+  $('study-title').textContent = [
+    `${personName(v.study.patientName)} ${v.study.patientId ?? ''}`.trim(),
+    dicomDate(v.study.studyDate),
+    v.study.description,
+    uid,
+  ]
+    .filter(Boolean)
+    .join(' · ');
   const rows = [];
   for (const se of v.series) {
     for (const i of se.instances) {
       const fwd = el('span', { textContent: i.destinations.length ? i.destinations.map(destinationText).join('\n') : t('none'), className: 'pre-line' });
       const number = `${i.instanceNumber ?? ''}${i.conflict ? ` ⚠ ${t('conflict')}` : ''}`;
-      rows.push(row([`${se.modality ?? ''} ${se.seriesNumber ?? ''} ${se.description ?? ''}`.trim(), number, `${Math.round(i.size / 1024)} KB`, i.sourceAe, localTime(i.receivedAt), fwd]));
+      rows.push(
+        row([
+          `${se.modality ?? ''} ${se.seriesNumber ?? ''} ${se.description ?? ''}`.trim(),
+          number,
+          `${Math.round(i.size / 1024)} KB`,
+          i.sourceAe,
+          localTime(i.receivedAt),
+          fwd,
+        ]),
+      );
     }
   }
   $('study-instances').replaceChildren(...rows);
@@ -290,12 +379,26 @@ async function showStudy(uid) {
 /** Who logged in, changed the configuration, restarted, resent or requeued: from where and when. */
 async function loadAudit() {
   const r = await api('/api/audit?limit=200');
-  const pairs = (o) => Object.entries(o ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
+  const pairs = (o) =>
+    Object.entries(o ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
   $('audit').replaceChildren(
     ...r.entries.map((e) => {
       const outcome = el('span', { textContent: `${t(`out_${e.outcome}`)}${e.status ? ` (${e.status})` : ''}`, className: e.outcome === 'ok' ? 'ok' : 'bad' });
-      const action = el('span', { textContent: e.action, title: t(`act_${e.action}`) }, el('span', { className: 'muted', textContent: ` · ${t(`act_${e.action}`)}` }));
-      return row([localTime(e.at), `${e.actor}${e.role ? ` (${e.role})` : ''}`, e.ip, action, [pairs(e.target), pairs(e.detail)].filter(Boolean).join(' · '), outcome]);
+      const action = el(
+        'span',
+        { textContent: e.action, title: t(`act_${e.action}`) },
+        el('span', { className: 'muted', textContent: ` · ${t(`act_${e.action}`)}` }),
+      );
+      return row([
+        localTime(e.at),
+        `${e.actor}${e.role ? ` (${e.role})` : ''}`,
+        e.ip,
+        action,
+        [pairs(e.target), pairs(e.detail)].filter(Boolean).join(' · '),
+        outcome,
+      ]);
     }),
   );
 }
@@ -314,7 +417,13 @@ async function loadLogs(auto = false) {
   $('logs-held').textContent = t('logsHeld', { shown: r.lines.length, capacity: r.capacity, held: r.held });
   $('logs').replaceChildren(
     ...r.lines.map((l) => {
-      const tr = row([localTime(l.time), el('span', { className: `lvl lvl-${l.level}`, textContent: t(`lvl_${l.level}`) }), l.origin ?? '', l.msg, el('span', { className: 'fields', textContent: Object.keys(l.fields).length ? JSON.stringify(l.fields) : '' })]);
+      const tr = row([
+        localTime(l.time),
+        el('span', { className: `lvl lvl-${l.level}`, textContent: t(`lvl_${l.level}`) }),
+        l.origin ?? '',
+        l.msg,
+        el('span', { className: 'fields', textContent: Object.keys(l.fields).length ? JSON.stringify(l.fields) : '' }),
+      ]);
       tr.className = `lvl-row-${l.level}`;
       return tr;
     }),
@@ -324,7 +433,10 @@ async function loadLogs(auto = false) {
 /** Messages per device, outbox depth per destination (the last day) and today's queue waiting times. */
 async function loadCharts() {
   const bucketMinutes = $('charts-filter').elements.bucketMinutes.value;
-  const [received, outbox] = await Promise.all([api(`/api/charts/received?hours=24&bucketMinutes=${bucketMinutes}`), api(`/api/charts/outbox?hours=24&bucketMinutes=${bucketMinutes}`)]);
+  const [received, outbox] = await Promise.all([
+    api(`/api/charts/received?hours=24&bucketMinutes=${bucketMinutes}`),
+    api(`/api/charts/outbox?hours=24&bucketMinutes=${bucketMinutes}`),
+  ]);
   const timeLabels = (c) => c.series[0]?.values.map((_v, i) => boxClock(c.fromMs + i * c.bucketMinutes * 60_000, lang)) ?? [];
   drawChart($('chart-received'), { labels: timeLabels(received), series: received.series, kind: 'bar', title: t('receivedChart'), emptyText: t('noData') });
   drawChart($('chart-outbox'), { labels: timeLabels(outbox), series: outbox.series, kind: 'line', title: t('outboxChart'), emptyText: t('noData') });
@@ -353,7 +465,20 @@ async function loadCharts() {
   });
   const num = (v) => (v === null || v === undefined ? '–' : String(Math.round(v * 10) / 10));
   $('queue-stats').replaceChildren(
-    ...stats.rows.filter((r) => r.dimension === 'service' || r.dimension === 'all').map((r) => row([r.dimension === 'all' ? t('allLevels') : r.key, r.issued, r.called, r.served, r.noShows, `${Math.round(r.noShowRate * 100)} %`, num(r.avgWaitMin), num(r.p90WaitMin)])),
+    ...stats.rows
+      .filter((r) => r.dimension === 'service' || r.dimension === 'all')
+      .map((r) =>
+        row([
+          r.dimension === 'all' ? t('allLevels') : r.key,
+          r.issued,
+          r.called,
+          r.served,
+          r.noShows,
+          `${Math.round(r.noShowRate * 100)} %`,
+          num(r.avgWaitMin),
+          num(r.p90WaitMin),
+        ]),
+      ),
   );
 }
 
@@ -375,7 +500,12 @@ function showProblems(problems, okText) {
       ? parsed.map(({ text, at }) => {
           if (!at) return el('li', { className: 'bad' }, serverText(text));
           const message = lang === 'en' ? at.message : viProblemMessage(at.message);
-          const link = el('button', { type: 'button', className: 'problem', title: text }, el('strong', { textContent: t('problemAt', at) }), ` · ${at.field ? `${at.field}: ` : ''}${message}`);
+          const link = el(
+            'button',
+            { type: 'button', className: 'problem', title: text },
+            el('strong', { textContent: t('problemAt', at) }),
+            ` · ${at.field ? `${at.field}: ` : ''}${message}`,
+          );
           link.addEventListener('click', () => editor.goTo(at.line, at.column));
           return el('li', { className: 'bad' }, link);
         })
@@ -384,7 +514,18 @@ function showProblems(problems, okText) {
 }
 
 let tab = 'devices';
-const loaders = { devices: loadDevices, journal: loadJournal, outbox: loadOutbox, results: loadResults, studies: loadStudies, orders: loadOrders, logs: loadLogs, charts: loadCharts, audit: loadAudit, config: loadConfig };
+const loaders = {
+  devices: loadDevices,
+  journal: loadJournal,
+  outbox: loadOutbox,
+  results: loadResults,
+  studies: loadStudies,
+  orders: loadOrders,
+  logs: loadLogs,
+  charts: loadCharts,
+  audit: loadAudit,
+  config: loadConfig,
+};
 async function refresh(auto = false) {
   background = auto;
   try {
@@ -447,7 +588,11 @@ $('login').addEventListener('submit', async (e) => {
   e.preventDefault();
   const form = new FormData(e.target);
   $('staff-only').hidden = true;
-  const res = await fetch('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: form.get('user'), password: form.get('password') }) });
+  const res = await fetch('/api/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: form.get('user'), password: form.get('password') }),
+  });
   if (res.ok) {
     const who = await res.json();
     $('login-error').textContent = '';
@@ -469,7 +614,13 @@ $('lang').addEventListener('click', () => {
   if (!$('app').hidden && tab !== 'config') refresh();
 });
 for (const b of document.querySelectorAll('[role=tab]')) b.addEventListener('click', () => selectTab(b.dataset.tab));
-for (const [form, load] of [['journal-filter', loadJournal], ['studies-filter', loadStudies], ['results-filter', loadResults], ['orders-filter', loadOrders], ['logs-filter', loadLogs]]) {
+for (const [form, load] of [
+  ['journal-filter', loadJournal],
+  ['studies-filter', loadStudies],
+  ['results-filter', loadResults],
+  ['orders-filter', loadOrders],
+  ['logs-filter', loadLogs],
+]) {
   $(form).addEventListener('submit', (e) => {
     e.preventDefault();
     load();
@@ -509,4 +660,7 @@ setInterval(() => {
   refresh(true);
 }, 5000);
 // Start on the login form unless the session cookie is still valid (and an admin's).
-fetch('/api/devices', { headers: { 'x-edge-background': '1' } }).then((r) => (r.ok ? showApp() : r.status === 403 ? showStaffOnly() : showLogin()), () => showLogin());
+fetch('/api/devices', { headers: { 'x-edge-background': '1' } }).then(
+  (r) => (r.ok ? showApp() : r.status === 403 ? showStaffOnly() : showLogin()),
+  () => showLogin(),
+);

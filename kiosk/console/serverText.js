@@ -58,7 +58,10 @@ const PHRASES = [
   [/C-ECHO to (\S+) succeeded/g, 'C-ECHO tới $1 thành công'],
   [/C-ECHO to (\S+) failed: /g, 'C-ECHO tới $1 thất bại: '],
   [/C-ECHO answered (\w+)/g, 'C-ECHO trả lời mã $1'],
-  [new RegExp(`${N} instance\\(s\\) stored, ${N} duplicate\\(s\\), ${N} failed, ${N} association\\(s\\) refused`, 'g'), 'đã lưu $1 ảnh, $2 ảnh trùng, $3 lỗi, từ chối $4 liên kết'],
+  [
+    new RegExp(`${N} instance\\(s\\) stored, ${N} duplicate\\(s\\), ${N} failed, ${N} association\\(s\\) refused`, 'g'),
+    'đã lưu $1 ảnh, $2 ảnh trùng, $3 lỗi, từ chối $4 liên kết',
+  ],
   [new RegExp(`${N} association\\(s\\)`, 'g'), '$1 liên kết'],
   // Printer
   [/hết giấy \/ out of paper/g, 'hết giấy'],
@@ -79,7 +82,10 @@ const PHRASES = [
   [/^readers: /g, 'đầu đọc: '],
   [/waiting for a card reader/g, 'đang chờ đầu đọc thẻ'],
   [/reader not ready: /g, 'đầu đọc chưa sẵn sàng: '],
-  [/no card read within the test time: scan the card's QR code \(or type its number\) at the kiosk, then put the card on the reader/g, 'không đọc được thẻ trong thời gian kiểm tra: quét mã QR trên thẻ (hoặc nhập số thẻ) ở ki-ốt, rồi đặt thẻ lên đầu đọc'],
+  [
+    /no card read within the test time: scan the card's QR code \(or type its number\) at the kiosk, then put the card on the reader/g,
+    'không đọc được thẻ trong thời gian kiểm tra: quét mã QR trên thẻ (hoặc nhập số thẻ) ở ki-ốt, rồi đặt thẻ lên đầu đọc',
+  ],
   [/card (\S+) read by (\S+) in (\S+) ms \((\S+) APDUs\), signature (.+)$/g, 'đã đọc thẻ $1 bằng $2 trong $3 ms ($4 APDU), chữ ký: $5'],
   [/scanner (\S+) disconnected; retrying/g, 'máy quét $1 bị ngắt; đang thử lại'],
   [/scanner (\S+) not available: (.*); retrying/g, 'máy quét $1 không dùng được: $2; đang thử lại'],
@@ -141,7 +147,15 @@ export function parseProblem(text) {
   return { file: m[1], line: Number(m[2]), column: Number(m[3]), field: m[4] === '(top level)' ? '' : m[4], message: m[5] };
 }
 
-const TYPES_VI = { integer: 'số nguyên', number: 'số', string: 'chuỗi ký tự', boolean: 'true hoặc false', object: 'một khối khoá: giá trị', array: 'một danh sách', null: 'null' };
+const TYPES_VI = {
+  integer: 'số nguyên',
+  number: 'số',
+  string: 'chuỗi ký tự',
+  boolean: 'true hoặc false',
+  object: 'một khối khoá: giá trị',
+  array: 'một danh sách',
+  null: 'null',
+};
 
 /** "config.yaml:6:9, default port" / "default port" (where a conflicting holder is) in Vietnamese. */
 const viDefault = (where) => where.replace(/(^|, )default (port|path)$/, (_m, sep, what) => `${sep}${what === 'port' ? 'cổng' : 'đường dẫn'} mặc định`);
@@ -149,37 +163,76 @@ const viDefault = (where) => where.replace(/(^|, )default (port|path)$/, (_m, se
 /** The configuration loader's messages (agent/config/load.ts) and Ajv's, in Vietnamese. */
 const PROBLEMS = [
   [/^required field "([^"]+)" is missing$/, 'thiếu trường bắt buộc "$1"'],
-  [/^unknown field "([^"]+)" \(check the spelling; the schema lists the allowed fields\)$/, 'trường "$1" không có trong lược đồ (kiểm tra chính tả; lược đồ liệt kê các trường được phép)'],
+  [
+    /^unknown field "([^"]+)" \(check the spelling; the schema lists the allowed fields\)$/,
+    'trường "$1" không có trong lược đồ (kiểm tra chính tả; lược đồ liệt kê các trường được phép)',
+  ],
   [/^unknown (\S+) "([^"]*)"; did you mean (\S+)\? known: (.*)$/, '$1 "$2" không có; có phải ý là $3? các giá trị có: $4'],
   [/^must be one of: (.*)$/, 'phải là một trong: $1'],
   [/^does not have the expected form \((.*)\)$/, 'không đúng dạng quy định ($1)'],
-  [/^is a secret and must not be written in the configuration: put it in the secrets file and write "(!secret [^"]+)" here$/, 'là thông tin bí mật, không được viết trong tệp cấu hình: đưa vào tệp bí mật (secrets) và viết "$1" ở đây'],
+  [
+    /^is a secret and must not be written in the configuration: put it in the secrets file and write "(!secret [^"]+)" here$/,
+    'là thông tin bí mật, không được viết trong tệp cấu hình: đưa vào tệp bí mật (secrets) và viết "$1" ở đây',
+  ],
   [/^name "([^"]*)" is not allowed: use lower-case letters, digits, - and _$/, 'tên "$1" không hợp lệ: chỉ dùng chữ thường, chữ số, - và _'],
-  [/^route "([^"]*)" is not a destination in this file \(known: (.*)\)$/, (_m, r, known) => `tuyến "${r}" không phải là đích gửi trong tệp này (các đích có: ${known === 'none' ? 'không có' : known})`],
-  [/^"([^"]*)" is not a destination in this file \(known: (.*)\)$/, (_m, r, known) => `"${r}" không phải là đích gửi trong tệp này (các đích có: ${known === 'none' ? 'không có' : known})`],
+  [
+    /^route "([^"]*)" is not a destination in this file \(known: (.*)\)$/,
+    (_m, r, known) => `tuyến "${r}" không phải là đích gửi trong tệp này (các đích có: ${known === 'none' ? 'không có' : known})`,
+  ],
+  [
+    /^"([^"]*)" is not a destination in this file \(known: (.*)\)$/,
+    (_m, r, known) => `"${r}" không phải là đích gửi trong tệp này (các đích có: ${known === 'none' ? 'không có' : known})`,
+  ],
   [/^secret "([^"]*)" is not in (.*)$/, 'bí mật "$1" không có trong $2'],
-  [/^secret "([^"]*)" is not a password hash: run edge-agent hash-password, type the password, and put the line it prints here$/, 'bí mật "$1" không phải mã băm mật khẩu: chạy edge-agent hash-password, gõ mật khẩu, rồi dán dòng lệnh đó in ra vào đây'],
+  [
+    /^secret "([^"]*)" is not a password hash: run edge-agent hash-password, type the password, and put the line it prints here$/,
+    'bí mật "$1" không phải mã băm mật khẩu: chạy edge-agent hash-password, gõ mật khẩu, rồi dán dòng lệnh đó in ra vào đây',
+  ],
   [/^secret "([^"]*)" is a placeholder: put the real value here$/, 'bí mật "$1" vẫn là giá trị mẫu: hãy điền giá trị thật vào đây'],
-  [/^secret "([^"]*)" is a placeholder: accepted only because this is checked as an example; a box refuses it$/, 'bí mật "$1" vẫn là giá trị mẫu: chỉ được chấp nhận vì đang kiểm tra tệp mẫu; hộp thật sẽ từ chối'],
-  [/^secrets file (.+?) not found: copy (\S+) beside it to (\S+), put the real values in, and make each password hash with edge-agent hash-password$/, 'không tìm thấy tệp bí mật $1: sao chép $2 (cùng thư mục) thành $3, điền các giá trị thật, và tạo từng mã băm mật khẩu bằng edge-agent hash-password'],
-  [/^secrets file (.+?) not found: write it with the secrets this file names \((.*)\) and make each password hash with edge-agent hash-password \(the package's example is (\S+)\)$/, 'không tìm thấy tệp bí mật $1: hãy tạo tệp với các bí mật mà tệp cấu hình này dùng ($2) và tạo từng mã băm mật khẩu bằng edge-agent hash-password (tệp mẫu của gói cài đặt: $3)'],
-  [/^services "([^"]*)" and "([^"]*)" are both numbered (\S+)… and share counter (.+): the voice calls only the number, so give one of them another prefix$/, 'dịch vụ "$1" và "$2" đều đánh số $3… và cùng gọi ở quầy $4: loa chỉ đọc số, nên hãy đặt cho một trong hai dịch vụ một tiền tố khác ("prefix")'],
+  [
+    /^secret "([^"]*)" is a placeholder: accepted only because this is checked as an example; a box refuses it$/,
+    'bí mật "$1" vẫn là giá trị mẫu: chỉ được chấp nhận vì đang kiểm tra tệp mẫu; hộp thật sẽ từ chối',
+  ],
+  [
+    /^secrets file (.+?) not found: copy (\S+) beside it to (\S+), put the real values in, and make each password hash with edge-agent hash-password$/,
+    'không tìm thấy tệp bí mật $1: sao chép $2 (cùng thư mục) thành $3, điền các giá trị thật, và tạo từng mã băm mật khẩu bằng edge-agent hash-password',
+  ],
+  [
+    /^secrets file (.+?) not found: write it with the secrets this file names \((.*)\) and make each password hash with edge-agent hash-password \(the package's example is (\S+)\)$/,
+    'không tìm thấy tệp bí mật $1: hãy tạo tệp với các bí mật mà tệp cấu hình này dùng ($2) và tạo từng mã băm mật khẩu bằng edge-agent hash-password (tệp mẫu của gói cài đặt: $3)',
+  ],
+  [
+    /^services "([^"]*)" and "([^"]*)" are both numbered (\S+)… and share counter (.+): the voice calls only the number, so give one of them another prefix$/,
+    'dịch vụ "$1" và "$2" đều đánh số $3… và cùng gọi ở quầy $4: loa chỉ đọc số, nên hãy đặt cho một trong hai dịch vụ một tiền tố khác ("prefix")',
+  ],
   [/^warning: (.*)$/s, (_m, rest) => `cảnh báo: ${viProblemMessage(rest)}`],
   [/^cannot read the file \((.*)\)$/, 'không đọc được tệp ($1)'],
-  [/^this looks like a secrets file \(the values "!secret NAME" refers to\), not a configuration: check the configuration that uses it$/, 'tệp này có vẻ là tệp bí mật (các giá trị mà "!secret TÊN" trỏ tới), không phải tệp cấu hình: hãy kiểm tra tệp cấu hình dùng nó'],
+  [
+    /^this looks like a secrets file \(the values "!secret NAME" refers to\), not a configuration: check the configuration that uses it$/,
+    'tệp này có vẻ là tệp bí mật (các giá trị mà "!secret TÊN" trỏ tới), không phải tệp cấu hình: hãy kiểm tra tệp cấu hình dùng nó',
+  ],
   [/^the file must be a YAML mapping \(key: value lines\)$/, 'tệp phải là một ánh xạ YAML (các dòng khoá: giá trị)'],
   [/^YAML: Map keys must be unique.*$/, 'lỗi YAML: một khoá xuất hiện hai lần trong cùng một khối'],
-  [/^YAML: Nested mappings are not allowed in compact mappings.*$/, 'lỗi YAML: không được lồng khối khoá: giá trị trên cùng một dòng (thiếu xuống dòng hoặc dấu ngoặc?)'],
+  [
+    /^YAML: Nested mappings are not allowed in compact mappings.*$/,
+    'lỗi YAML: không được lồng khối khoá: giá trị trên cùng một dòng (thiếu xuống dòng hoặc dấu ngoặc?)',
+  ],
   [/^YAML: Implicit keys need to be on a single line.*$/, 'lỗi YAML: khoá phải nằm trên một dòng (thiếu dấu hai chấm hoặc thụt lề sai?)'],
   [/^YAML: All mapping items must start at the same column.*$/, 'lỗi YAML: các dòng trong một khối phải thụt lề bằng nhau'],
   [/^YAML: Missing closing "?quote.*$/i, 'lỗi YAML: thiếu dấu ngoặc kép đóng'],
   [/^YAML: Tabs are not allowed as indentation.*$/i, 'lỗi YAML: không được thụt lề bằng phím Tab, hãy dùng dấu cách'],
-  [/^YAML: Flow sequence in block collection must be sufficiently indented and end with a \].*$/, 'lỗi YAML: danh sách [ … ] thiếu dấu "]" đóng, hoặc thụt lề chưa đủ'],
+  [
+    /^YAML: Flow sequence in block collection must be sufficiently indented and end with a \].*$/,
+    'lỗi YAML: danh sách [ … ] thiếu dấu "]" đóng, hoặc thụt lề chưa đủ',
+  ],
   [/^YAML: Flow map in block collection must be sufficiently indented and end with a \}.*$/, 'lỗi YAML: khối { … } thiếu dấu "}" đóng, hoặc thụt lề chưa đủ'],
   [/^YAML: Unexpected (.*)$/, 'lỗi YAML: gặp ký tự không mong đợi ($1)'],
   [/^YAML: (.*)$/, 'lỗi cú pháp YAML: $1'],
-  [/^port (\d+)( \(default\))? is already used by (\S+) \(([^)]*)\)(; (\S+) listens on every address)?$/, (_m, port, dflt, owner, where, _w, wildcard) =>
-    `cổng ${port}${dflt ? ' (mặc định)' : ''} đã được ${owner} dùng (${viDefault(where)})${wildcard ? `; ${wildcard} nghe trên mọi địa chỉ của hộp` : ''}`],
+  [
+    /^port (\d+)( \(default\))? is already used by (\S+) \(([^)]*)\)(; (\S+) listens on every address)?$/,
+    (_m, port, dflt, owner, where, _w, wildcard) =>
+      `cổng ${port}${dflt ? ' (mặc định)' : ''} đã được ${owner} dùng (${viDefault(where)})${wildcard ? `; ${wildcard} nghe trên mọi địa chỉ của hộp` : ''}`,
+  ],
   [/^path (\S+) is already used by (\S+) \(([^)]*)\)$/, (_m, path, owner, where) => `thiết bị ${path} đã được ${owner} dùng (${viDefault(where)})`],
   [/^"([^"]*)" is not an IP address or network \(e\.g\. (.*)\)$/, '"$1" không phải địa chỉ IP hay dải mạng (ví dụ $2)'],
   [/^"([^"]*)": the prefix length must be (.*)$/, '"$1": độ dài tiền tố mạng phải trong khoảng $2'],
@@ -204,7 +257,16 @@ const PROBLEMS = [
   [/^must have required property '([^']*)'$/, 'thiếu trường bắt buộc "$1"'],
   [/^must be equal to constant$/, 'phải đúng giá trị quy định'],
   [/^must be equal to one of the allowed values$/, 'phải là một trong các giá trị được phép'],
-  [/^must be ([a-z]+(,[a-z]+)*)$/, (m, types) => (types.split(',').every((x) => x in TYPES_VI) ? `phải là ${types.split(',').map((x) => TYPES_VI[x]).join(' hoặc ')}` : m)],
+  [
+    /^must be ([a-z]+(,[a-z]+)*)$/,
+    (m, types) =>
+      types.split(',').every((x) => x in TYPES_VI)
+        ? `phải là ${types
+            .split(',')
+            .map((x) => TYPES_VI[x])
+            .join(' hoặc ')}`
+        : m,
+  ],
   [/^must be (.*)$/, 'phải là $1'],
 ];
 

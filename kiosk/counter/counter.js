@@ -3,7 +3,14 @@
 // counters); every action is recorded under that account. Live numbers come over the open
 // WebSocket; the current ticket in full (priority class, who confirmed it) from a staff route.
 const $ = (id) => document.getElementById(id);
-const PRIORITY_VI = { emergency: 'Cấp cứu', under6: 'Trẻ dưới 6 tuổi', pregnant: 'Phụ nữ có thai', disability: 'Người khuyết tật nặng', age75: 'Người từ 75 tuổi', merit: 'Người có công với cách mạng' };
+const PRIORITY_VI = {
+  emergency: 'Cấp cứu',
+  under6: 'Trẻ dưới 6 tuổi',
+  pregnant: 'Phụ nữ có thai',
+  disability: 'Người khuyết tật nặng',
+  age75: 'Người từ 75 tuổi',
+  merit: 'Người có công với cách mạng',
+};
 let config = null;
 let snapshot = null;
 /** The logged-in account: { user, role, counters }. */
@@ -19,7 +26,7 @@ function say(text, kind = 'ok') {
   m.textContent = text;
   m.className = kind;
   clearTimeout(say.t);
-  say.t = setTimeout(() => (m.className = '', m.textContent = ''), 5000);
+  say.t = setTimeout(() => ((m.className = ''), (m.textContent = '')), 5000);
 }
 
 class LoginRequired extends Error {}
@@ -54,7 +61,11 @@ async function whoAmI() {
   $('whoami').textContent = `Nhân viên: ${me.user}`;
   $('logout').hidden = false;
   const counters = config.counters.filter((c) => me.counters.includes(c.id));
-  fillSelect($('counter'), counters.map((c) => [c.id, c.name || `Quầy ${c.number}`]), localStorage.getItem('counter'));
+  fillSelect(
+    $('counter'),
+    counters.map((c) => [c.id, c.name || `Quầy ${c.number}`]),
+    localStorage.getItem('counter'),
+  );
   $('login').hidden = true;
   $('app').hidden = false;
   await refreshDetail();
@@ -64,7 +75,11 @@ async function whoAmI() {
 $('login').onsubmit = async (e) => {
   e.preventDefault();
   const f = new FormData($('login'));
-  const res = await fetch('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: f.get('user'), password: f.get('password') }) });
+  const res = await fetch('/api/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: f.get('user'), password: f.get('password') }),
+  });
   const json = await res.json().catch(() => ({}));
   if (!res.ok) {
     $('login-error').textContent = json.error === 'wrong user name or password' ? 'Sai tài khoản hoặc mật khẩu' : json.error || `HTTP ${res.status}`;
@@ -117,30 +132,41 @@ function render() {
   const svcName = (id) => config.services.find((s) => s.id === id)?.name ?? id;
   $('number').textContent = cur ? cur.number : '—';
   $('service').textContent = cur ? svcName(cur.service) : '';
-  $('priority').textContent = full?.priority && full.priorityStatus !== 'rejected' ? `Ưu tiên: ${PRIORITY_VI[full.priority]}${full.priorityStatus === 'claimed' ? ' (chưa xác nhận)' : full.priorityConfirmedBy ? ` — xác nhận: ${full.priorityConfirmedBy}` : ''}` : '';
+  $('priority').textContent =
+    full?.priority && full.priorityStatus !== 'rejected'
+      ? `Ưu tiên: ${PRIORITY_VI[full.priority]}${full.priorityStatus === 'claimed' ? ' (chưa xác nhận)' : full.priorityConfirmedBy ? ` — xác nhận: ${full.priorityConfirmedBy}` : ''}`
+      : '';
   $('claim').hidden = !(full && full.priorityStatus === 'claimed');
   for (const id of ['recall', 'skip', 'finish', 'reprint', 'transfer-go']) $(id).disabled = !cur;
   $('serve').disabled = cur?.state !== 'called';
   const mine = new Set(counter?.services ?? []);
   $('waiting').replaceChildren(
-    ...snapshot.services.filter((s) => mine.has(s.service)).map((s) => {
-      const li = document.createElement('li');
-      li.textContent = `${s.name}: ${s.waiting} chờ (${s.waitingPriority} ưu tiên)`;
-      return li;
-    }),
+    ...snapshot.services
+      .filter((s) => mine.has(s.service))
+      .map((s) => {
+        const li = document.createElement('li');
+        li.textContent = `${s.name}: ${s.waiting} chờ (${s.waitingPriority} ưu tiên)`;
+        return li;
+      }),
   );
   $('recallable').replaceChildren(
-    ...snapshot.recallable.filter((r) => mine.has(r.service)).map((r) => {
-      const li = document.createElement('li');
-      li.textContent = `${r.number} — ${svcName(r.service)}`;
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.textContent = 'Gọi lại';
-      b.dataset.ticket = r.id;
-      b.onclick = () => act(() => post(`/api/queue/counters/${counterId()}/recall`, { ticket: r.id }), (x) => `Đã gọi lại số ${x.ticket.number}`);
-      li.append(b);
-      return li;
-    }),
+    ...snapshot.recallable
+      .filter((r) => mine.has(r.service))
+      .map((r) => {
+        const li = document.createElement('li');
+        li.textContent = `${r.number} — ${svcName(r.service)}`;
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.textContent = 'Gọi lại';
+        b.dataset.ticket = r.id;
+        b.onclick = () =>
+          act(
+            () => post(`/api/queue/counters/${counterId()}/recall`, { ticket: r.id }),
+            (x) => `Đã gọi lại số ${x.ticket.number}`,
+          );
+        li.append(b);
+        return li;
+      }),
   );
 }
 
@@ -154,7 +180,10 @@ async function load() {
   const body = await res.json();
   config = body.config;
   snapshot = body.snapshot;
-  fillSelect($('t-service'), config.services.map((s) => [s.id, s.name]));
+  fillSelect(
+    $('t-service'),
+    config.services.map((s) => [s.id, s.name]),
+  );
   fillSelect($('t-counter'), [['', 'Bất kỳ'], ...config.counters.map((c) => [c.id, c.name || `Quầy ${c.number}`])]);
   render();
 }
@@ -171,7 +200,11 @@ $('recall').onclick = counterAction('recall', (r) => `Đã gọi lại số ${r.
 $('serve').onclick = counterAction('serve', 'Bắt đầu phục vụ');
 $('skip').onclick = counterAction('skip', (r) => `Số ${r.ticket.number} vắng mặt`);
 $('finish').onclick = counterAction('finish', (r) => `Xong số ${r.ticket.number}`);
-const reprint = (id) => act(() => post(`/api/queue/tickets/${id}/reprint`, { counter: counterId() }), (r) => (r.print?.ok ? `Đã in lại phiếu ${r.print.ticketId}` : `Máy in lỗi: ${r.print?.error ?? ''}`));
+const reprint = (id) =>
+  act(
+    () => post(`/api/queue/tickets/${id}/reprint`, { counter: counterId() }),
+    (r) => (r.print?.ok ? `Đã in lại phiếu ${r.print.ticketId}` : `Máy in lỗi: ${r.print?.error ?? ''}`),
+  );
 $('reprint').onclick = () => {
   const cur = current();
   if (cur) void reprint(cur.id);
@@ -216,7 +249,10 @@ $('transfer-go').onclick = () => {
   if (!cur) return;
   const body = { service: $('t-service').value, position: $('t-position').value };
   if ($('t-counter').value) body.counter = $('t-counter').value;
-  act(() => post(`/api/queue/tickets/${cur.id}/transfer`, body), (r) => `Đã chuyển số ${r.ticket.number}`).then(refreshDetail);
+  act(
+    () => post(`/api/queue/tickets/${cur.id}/transfer`, body),
+    (r) => `Đã chuyển số ${r.ticket.number}`,
+  ).then(refreshDetail);
 };
 const claim = (accept) => {
   const cur = current();

@@ -3,7 +3,6 @@
 // look-up's verdict, in `session` and the DOM until the idle reset wipes them (and the box's copy).
 // No framework, no build step.
 
-
 // The kiosk unit's credential: its browser is started with /kiosk/?token=…; the token is kept in
 // sessionStorage (the page reloads itself when the agent restarts) and taken out of the address
 // bar so it is not shown, bookmarked or sent as a referrer. A kiosk on the box itself has none.
@@ -59,21 +58,39 @@ function armIdle() {
   clearInterval(countdownTimer);
   $('countdown').textContent = '';
   if (session.screen === 'attract') return;
-  idleTimer = setTimeout(() => {
-    let left = COUNTDOWN_SECONDS;
-    $('countdown').textContent = `Tự quay về đầu sau ${left} giây`;
-    countdownTimer = setInterval(() => {
-      left -= 1;
+  idleTimer = setTimeout(
+    () => {
+      let left = COUNTDOWN_SECONDS;
       $('countdown').textContent = `Tự quay về đầu sau ${left} giây`;
-      if (left <= 0) reset();
-    }, 1000);
-  }, (IDLE_SECONDS - COUNTDOWN_SECONDS) * 1000);
+      countdownTimer = setInterval(() => {
+        left -= 1;
+        $('countdown').textContent = `Tự quay về đầu sau ${left} giây`;
+        if (left <= 0) reset();
+      }, 1000);
+    },
+    (IDLE_SECONDS - COUNTDOWN_SECONDS) * 1000,
+  );
 }
 
 /** Back to the attract screen with every personal datum gone from memory, the page and the box. */
 function reset() {
   session = {};
-  for (const id of ['ticket-print', 'greeting-name', 'insurance', 'insurance-next', 'appointment-text', 'ticket-number', 'ticket-service', 'ticket-ahead', 'ticket-priority', 'typed-digits', 'typed-error', 'message-text', 'message-next']) $(id).textContent = '';
+  for (const id of [
+    'ticket-print',
+    'greeting-name',
+    'insurance',
+    'insurance-next',
+    'appointment-text',
+    'ticket-number',
+    'ticket-service',
+    'ticket-ahead',
+    'ticket-priority',
+    'typed-digits',
+    'typed-error',
+    'message-text',
+    'message-next',
+  ])
+    $(id).textContent = '';
   $('service-list').replaceChildren();
   $('appointment-box').hidden = true;
   typed = '';
@@ -193,7 +210,11 @@ async function issue(claim) {
     session.identityRef = null;
     session.ticketId = r.ticket.id;
     const label = PRIORITY_VI[r.ticket.priority];
-    $('ticket-priority').textContent = !label ? '' : r.ticket.priorityStatus === 'claimed' ? `Ưu tiên: ${label} (nhân viên quầy sẽ xác nhận)` : `Số ưu tiên: ${label}`;
+    $('ticket-priority').textContent = !label
+      ? ''
+      : r.ticket.priorityStatus === 'claimed'
+        ? `Ưu tiên: ${label} (nhân viên quầy sẽ xác nhận)`
+        : `Số ưu tiên: ${label}`;
     $('ticket-print').textContent = r.print === 'none' ? 'Xin nhớ số của bạn.' : 'Đang in phiếu…';
     $('ticket-print').className = 'hint';
     $('ticket-number').textContent = r.ticket.number;
@@ -206,7 +227,14 @@ async function issue(claim) {
   }
 }
 
-const PRIORITY_VI = { emergency: 'Cấp cứu', under6: 'Trẻ dưới 6 tuổi', pregnant: 'Phụ nữ có thai', disability: 'Người khuyết tật nặng', age75: 'Người từ 75 tuổi', merit: 'Người có công với cách mạng' };
+const PRIORITY_VI = {
+  emergency: 'Cấp cứu',
+  under6: 'Trẻ dưới 6 tuổi',
+  pregnant: 'Phụ nữ có thai',
+  disability: 'Người khuyết tật nặng',
+  age75: 'Người từ 75 tuổi',
+  merit: 'Người có công với cách mạng',
+};
 
 // Typed 12-digit number on an on-screen keypad.
 let typed = '';
@@ -252,7 +280,12 @@ const wedge = $('wedge');
 const SCAN_GAP_MS = 500; // a pause longer than this starts a new code (a cut scan is not glued to the next)
 let scan = '';
 let scanAt = 0;
-const isTextField = (el) => el !== wedge && el instanceof HTMLElement && (el.isContentEditable || el instanceof HTMLTextAreaElement || (el instanceof HTMLInputElement && !['button', 'submit', 'checkbox', 'radio'].includes(el.type)));
+const isTextField = (el) =>
+  el !== wedge &&
+  el instanceof HTMLElement &&
+  (el.isContentEditable ||
+    el instanceof HTMLTextAreaElement ||
+    (el instanceof HTMLInputElement && !['button', 'submit', 'checkbox', 'radio'].includes(el.type)));
 const keepWedgeFocus = () => {
   if (document.activeElement !== wedge && !isTextField(document.activeElement)) wedge.focus({ preventScroll: true });
 };
@@ -273,32 +306,44 @@ async function submitScan() {
   }
 }
 // Focus that lands on a button (a tap, a click, Tab) goes back to the wedge at once.
-document.addEventListener('focusin', (e) => {
-  if (e.target !== wedge && !isTextField(e.target)) keepWedgeFocus();
-}, true);
+document.addEventListener(
+  'focusin',
+  (e) => {
+    if (e.target !== wedge && !isTextField(e.target)) keepWedgeFocus();
+  },
+  true,
+);
 // A button that disappears with its screen takes the focus to <body>: back to the wedge.
 document.addEventListener('focusout', () => setTimeout(keepWedgeFocus, 0), true);
 for (const type of ['pointerup', 'click', 'touchend']) document.addEventListener(type, () => setTimeout(keepWedgeFocus, 0), true);
-window.addEventListener('keydown', (e) => {
-  if (isTextField(document.activeElement)) return;
-  if (e.ctrlKey || e.altKey || e.metaKey) return; // a scanner's Unicode entry (Ctrl+Shift+U…) is the input method's
-  if (e.key === 'Enter' || e.key === 'Tab') {
-    // Enter ends a code (Tab too, for a scanner set to that suffix); neither may reach a button.
-    e.preventDefault();
-    e.stopPropagation();
-    void submitScan();
-  } else if (e.key.length === 1) {
-    // Taken here, so neither a focused button (Space) nor the wedge gets it twice.
-    e.preventDefault();
-    e.stopPropagation();
-    scanned(e.key);
-  }
-  keepWedgeFocus(); // the next characters, if entered as text, must reach the wedge
-}, true);
+window.addEventListener(
+  'keydown',
+  (e) => {
+    if (isTextField(document.activeElement)) return;
+    if (e.ctrlKey || e.altKey || e.metaKey) return; // a scanner's Unicode entry (Ctrl+Shift+U…) is the input method's
+    if (e.key === 'Enter' || e.key === 'Tab') {
+      // Enter ends a code (Tab too, for a scanner set to that suffix); neither may reach a button.
+      e.preventDefault();
+      e.stopPropagation();
+      void submitScan();
+    } else if (e.key.length === 1) {
+      // Taken here, so neither a focused button (Space) nor the wedge gets it twice.
+      e.preventDefault();
+      e.stopPropagation();
+      scanned(e.key);
+    }
+    keepWedgeFocus(); // the next characters, if entered as text, must reach the wedge
+  },
+  true,
+);
 // Space presses a button on key-up: never during a scan.
-window.addEventListener('keyup', (e) => {
-  if (!isTextField(document.activeElement) && (e.key === ' ' || e.key === 'Enter')) e.preventDefault();
-}, true);
+window.addEventListener(
+  'keyup',
+  (e) => {
+    if (!isTextField(document.activeElement) && (e.key === ' ' || e.key === 'Enter')) e.preventDefault();
+  },
+  true,
+);
 wedge.addEventListener('input', () => {
   if (wedge.value) scanned(wedge.value);
   wedge.value = '';
@@ -308,7 +353,9 @@ wedge.addEventListener('input', () => {
 let socketDownSince = null;
 function connect() {
   // Browsers cannot set headers on a WebSocket: the token goes in the query.
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/kiosk/live${TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : ''}`);
+  const ws = new WebSocket(
+    `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/kiosk/live${TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : ''}`,
+  );
   ws.onopen = () => (socketDownSince = null);
   ws.onmessage = (m) => {
     const e = JSON.parse(m.data);
@@ -326,7 +373,11 @@ function connect() {
       // again, or the reader's echo of a QR this page sent, never comes.
       if (e.body.identityRef && e.body.identityRef !== session.identityRef) greet(e.body);
     } else if (e.type === 'ticket/print' && e.body.ticketId === session.ticketId) {
-      $('ticket-print').textContent = e.body.ok ? 'Đã in phiếu. Mời bạn nhận phiếu.' : e.body.none ? 'Xin nhớ số của bạn.' : 'Máy in chưa in được phiếu; nhân viên quầy sẽ in lại cho bạn.';
+      $('ticket-print').textContent = e.body.ok
+        ? 'Đã in phiếu. Mời bạn nhận phiếu.'
+        : e.body.none
+          ? 'Xin nhớ số của bạn.'
+          : 'Máy in chưa in được phiếu; nhân viên quầy sẽ in lại cho bạn.';
       $('ticket-print').className = e.body.ok ? 'hint' : 'hint warn';
       if (e.body.ok) say('kiosk-take-ticket');
     }

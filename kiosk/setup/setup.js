@@ -13,35 +13,63 @@ async function call(path, body) {
 }
 
 const KINDS = {
-  'lab-astm': { label: 'Máy xét nghiệm ASTM', fields: [
-    { name: 'profile', label: 'Loại máy', select: () => choices.profiles.filter((p) => p.protocol === 'astm').map((p) => [p.id, p.name]) },
-    { name: 'transport', label: 'Kết nối', select: () => [['serial', 'Cáp RS-232 (cổng nối tiếp)'], ['tcp-server', 'Mạng: máy xét nghiệm gọi tới máy này'], ['tcp-client', 'Mạng: máy này gọi tới máy xét nghiệm']] },
-    { name: 'path', label: 'Cổng nối tiếp', placeholder: '/dev/serial/by-id/…', when: (d) => d.transport === 'serial' },
-    { name: 'baudRate', label: 'Tốc độ (baud)', value: '9600', when: (d) => d.transport === 'serial' },
-    { name: 'port', label: 'Cổng TCP', placeholder: '4010', when: (d) => d.transport !== 'serial' },
-    { name: 'analyzer', label: 'Địa chỉ IP của máy xét nghiệm', when: (d) => d.transport === 'tcp-server' },
-    { name: 'host', label: 'Địa chỉ IP của máy xét nghiệm', when: (d) => d.transport === 'tcp-client' },
-  ] },
-  'lab-hl7': { label: 'Máy xét nghiệm HL7', fields: [
-    { name: 'profile', label: 'Loại máy', select: () => choices.profiles.filter((p) => p.protocol === 'hl7').map((p) => [p.id, p.name]) },
-    { name: 'port', label: 'Cổng TCP (MLLP)', value: '2575' },
-    { name: 'analyzer', label: 'Địa chỉ IP của máy xét nghiệm' },
-  ] },
-  modality: { label: 'Máy chụp (DICOM)', fields: [
-    { name: 'aeTitle', label: 'AE title của máy này', value: 'EDGE' },
-    { name: 'port', label: 'Cổng DICOM', value: '11112' },
-    { name: 'callerAe', label: 'AE title của máy chụp', placeholder: 'CT01' },
-    { name: 'callerAddress', label: 'Địa chỉ IP của máy chụp' },
-  ] },
-  printer: { label: 'Máy in phiếu', fields: [
-    { name: 'transport', label: 'Kết nối', select: () => [['tcp', 'Mạng (cổng 9100)'], ['device', 'USB']] },
-    { name: 'host', label: 'Địa chỉ IP của máy in', when: (d) => d.transport === 'tcp' },
-    { name: 'port', label: 'Cổng', value: '9100', when: (d) => d.transport === 'tcp' },
-    { name: 'path', label: 'Thiết bị USB', value: '/dev/usb/lp0', when: (d) => d.transport === 'device' },
-  ] },
-  'card-reader': { label: 'Đầu đọc thẻ CCCD', fields: [
-    { name: 'readerName', label: 'Tên đầu đọc (để trống: đầu đọc nào cũng được)', placeholder: 'ACR1252|PICC' },
-  ] },
+  'lab-astm': {
+    label: 'Máy xét nghiệm ASTM',
+    fields: [
+      { name: 'profile', label: 'Loại máy', select: () => choices.profiles.filter((p) => p.protocol === 'astm').map((p) => [p.id, p.name]) },
+      {
+        name: 'transport',
+        label: 'Kết nối',
+        select: () => [
+          ['serial', 'Cáp RS-232 (cổng nối tiếp)'],
+          ['tcp-server', 'Mạng: máy xét nghiệm gọi tới máy này'],
+          ['tcp-client', 'Mạng: máy này gọi tới máy xét nghiệm'],
+        ],
+      },
+      { name: 'path', label: 'Cổng nối tiếp', placeholder: '/dev/serial/by-id/…', when: (d) => d.transport === 'serial' },
+      { name: 'baudRate', label: 'Tốc độ (baud)', value: '9600', when: (d) => d.transport === 'serial' },
+      { name: 'port', label: 'Cổng TCP', placeholder: '4010', when: (d) => d.transport !== 'serial' },
+      { name: 'analyzer', label: 'Địa chỉ IP của máy xét nghiệm', when: (d) => d.transport === 'tcp-server' },
+      { name: 'host', label: 'Địa chỉ IP của máy xét nghiệm', when: (d) => d.transport === 'tcp-client' },
+    ],
+  },
+  'lab-hl7': {
+    label: 'Máy xét nghiệm HL7',
+    fields: [
+      { name: 'profile', label: 'Loại máy', select: () => choices.profiles.filter((p) => p.protocol === 'hl7').map((p) => [p.id, p.name]) },
+      { name: 'port', label: 'Cổng TCP (MLLP)', value: '2575' },
+      { name: 'analyzer', label: 'Địa chỉ IP của máy xét nghiệm' },
+    ],
+  },
+  modality: {
+    label: 'Máy chụp (DICOM)',
+    fields: [
+      { name: 'aeTitle', label: 'AE title của máy này', value: 'EDGE' },
+      { name: 'port', label: 'Cổng DICOM', value: '11112' },
+      { name: 'callerAe', label: 'AE title của máy chụp', placeholder: 'CT01' },
+      { name: 'callerAddress', label: 'Địa chỉ IP của máy chụp' },
+    ],
+  },
+  printer: {
+    label: 'Máy in phiếu',
+    fields: [
+      {
+        name: 'transport',
+        label: 'Kết nối',
+        select: () => [
+          ['tcp', 'Mạng (cổng 9100)'],
+          ['device', 'USB'],
+        ],
+      },
+      { name: 'host', label: 'Địa chỉ IP của máy in', when: (d) => d.transport === 'tcp' },
+      { name: 'port', label: 'Cổng', value: '9100', when: (d) => d.transport === 'tcp' },
+      { name: 'path', label: 'Thiết bị USB', value: '/dev/usb/lp0', when: (d) => d.transport === 'device' },
+    ],
+  },
+  'card-reader': {
+    label: 'Đầu đọc thẻ CCCD',
+    fields: [{ name: 'readerName', label: 'Tên đầu đọc (để trống: đầu đọc nào cũng được)', placeholder: 'ACR1252|PICC' }],
+  },
 };
 
 const DEFAULT_IDS = { 'lab-astm': 'may-xn', 'lab-hl7': 'may-xn-hl7', modality: 'may-chup', printer: 'may-in', 'card-reader': 'dau-doc-the' };
@@ -149,7 +177,8 @@ $('#unlock').addEventListener('submit', async (e) => {
   }
   choices = r.json;
   const form = $('#setup');
-  for (const tz of choices.timezones) form.elements['box.timezone'].append(new Option(tz, tz, tz === choices.defaults.timezone, tz === choices.defaults.timezone));
+  for (const tz of choices.timezones)
+    form.elements['box.timezone'].append(new Option(tz, tz, tz === choices.defaults.timezone, tz === choices.defaults.timezone));
   form.elements['box.id'].value = choices.defaults.boxId;
   $('#where').textContent = `Tệp cấu hình: ${choices.defaults.configFile}`;
   $('#unlock').hidden = true;
@@ -179,7 +208,9 @@ $('#setup').addEventListener('submit', async (e) => {
   // The agent takes this port over once it runs: wait for it, then open its console.
   for (;;) {
     await new Promise((res) => setTimeout(res, 1000));
-    const ready = await fetch('/readyz').then((x) => x.json()).catch(() => null);
+    const ready = await fetch('/readyz')
+      .then((x) => x.json())
+      .catch(() => null);
     if (ready && !ready.setup) {
       location.href = '/console/';
       return;

@@ -33,32 +33,116 @@ describe('fuzz harness', () => {
     expect(runRngFor(t, 's1', 5).next()).toBe(runRngFor(t, 's1', 5).next());
   });
 
-  it('tells the target\'s own errors from crashes, oracle violations, allocations, hangs and slow inputs', async () => {
+  it("tells the target's own errors from crashes, oracle violations, allocations, hangs and slow inputs", async () => {
     const input = Buffer.from('x');
-    expect((await execute(target(() => 1), input, rng, limits)).kind).toBe('ok');
-    expect((await execute(target(() => { throw new OwnError('bad input'); }), input, rng, limits)).kind).toBe('expected');
-    const crash = await execute(target(() => (undefined as unknown as { a: number }).a), input, rng, limits);
+    expect(
+      (
+        await execute(
+          target(() => 1),
+          input,
+          rng,
+          limits,
+        )
+      ).kind,
+    ).toBe('ok');
+    expect(
+      (
+        await execute(
+          target(() => {
+            throw new OwnError('bad input');
+          }),
+          input,
+          rng,
+          limits,
+        )
+      ).kind,
+    ).toBe('expected');
+    const crash = await execute(
+      target(() => (undefined as unknown as { a: number }).a),
+      input,
+      rng,
+      limits,
+    );
     expect(crash.kind).toBe('crash');
     expect(crash.errorName).toBe('TypeError');
-    expect((await execute(target(() => oracle(false, 'wrong answer')), input, rng, limits)).kind).toBe('oracle');
-    const alloc = await execute(target(() => Buffer.alloc(2 ** 31)), input, rng, limits);
+    expect(
+      (
+        await execute(
+          target(() => oracle(false, 'wrong answer')),
+          input,
+          rng,
+          limits,
+        )
+      ).kind,
+    ).toBe('oracle');
+    const alloc = await execute(
+      target(() => Buffer.alloc(2 ** 31)),
+      input,
+      rng,
+      limits,
+    );
     expect(alloc.kind).toBe('alloc');
     // Caught by the code under test: still reported.
-    const swallowed = await execute(target(() => { try { Buffer.allocUnsafe(2 ** 30); } catch { /* a parser hiding it */ } }), input, rng, limits);
+    const swallowed = await execute(
+      target(() => {
+        try {
+          Buffer.allocUnsafe(2 ** 30);
+        } catch {
+          /* a parser hiding it */
+        }
+      }),
+      input,
+      rng,
+      limits,
+    );
     expect(swallowed.kind).toBe('alloc');
-    expect((await execute(target(() => new Promise(() => undefined)), input, rng, limits)).kind).toBe('hang');
-    const slow = await execute(target(() => { const end = performance.now() + 60; while (performance.now() < end); }), input, rng, limits);
+    expect(
+      (
+        await execute(
+          target(() => new Promise(() => undefined)),
+          input,
+          rng,
+          limits,
+        )
+      ).kind,
+    ).toBe('hang');
+    const slow = await execute(
+      target(() => {
+        const end = performance.now() + 60;
+        while (performance.now() < end);
+      }),
+      input,
+      rng,
+      limits,
+    );
     expect(slow.kind).toBe('slow');
   });
 
   it('records each failure once, by kind, error and place, with its input and the command that replays it', () => {
     const log = new FailureLog(dir);
-    const outcome = { kind: 'crash' as const, ms: 1, cpuMs: 1, largestAlloc: 0, errorName: 'TypeError', message: 'x of 12 is undefined', stack: 'TypeError: x\n    at f (/w/drivers/astm/records.ts:10:5)' };
+    const outcome = {
+      kind: 'crash' as const,
+      ms: 1,
+      cpuMs: 1,
+      largestAlloc: 0,
+      errorName: 'TypeError',
+      message: 'x of 12 is undefined',
+      stack: 'TypeError: x\n    at f (/w/drivers/astm/records.ts:10:5)',
+    };
     log.add('astm.records', 's', 1, outcome, Buffer.from('a'), 'cmd');
-    log.add('astm.records', 's', 2, { ...outcome, message: 'x of 99 is undefined', stack: 'TypeError: x\n    at f (/w/drivers/astm/records.ts:11:5)' }, Buffer.from('b'), 'cmd');
+    log.add(
+      'astm.records',
+      's',
+      2,
+      { ...outcome, message: 'x of 99 is undefined', stack: 'TypeError: x\n    at f (/w/drivers/astm/records.ts:11:5)' },
+      Buffer.from('b'),
+      'cmd',
+    );
     expect(log.failures.size).toBe(1);
     expect([...log.failures.values()][0]!.occurrences).toBe(2);
-    expect(signatureOf('astm.records', { ...outcome, stack: 'TypeError: x\n    at g (/w/drivers/hl7/message.ts:3:1)' })).not.toBe(signatureOf('astm.records', outcome));
+    expect(signatureOf('astm.records', { ...outcome, stack: 'TypeError: x\n    at g (/w/drivers/hl7/message.ts:3:1)' })).not.toBe(
+      signatureOf('astm.records', outcome),
+    );
   });
 
   it('every target takes its own seeds without a failure (a broken target or seed would hide every bug)', async () => {

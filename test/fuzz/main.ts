@@ -45,7 +45,9 @@ const log = (line: string): void => console.log(line);
 
 if (values.list) {
   for (const t of TARGETS) console.log(`${t.name}\n  ${t.about}\n`);
-  console.log('listeners\n  A real agent process (bin/edge-agent.js) with HL7 analyzer and orders listeners, ASTM over TCP, a DICOM SCP, the LAN MQTT broker and HTTP ingest/API, attacked over its sockets while real devices send valid traffic (test/fuzz/listeners/).');
+  console.log(
+    'listeners\n  A real agent process (bin/edge-agent.js) with HL7 analyzer and orders listeners, ASTM over TCP, a DICOM SCP, the LAN MQTT broker and HTTP ingest/API, attacked over its sockets while real devices send valid traffic (test/fuzz/listeners/).',
+  );
   process.exit(0);
 }
 
@@ -81,14 +83,38 @@ const runListeners = values.only !== 'inproc' && !values.targets;
 const startedAt = Date.now();
 const until = startedAt + minutes * 60_000;
 const failures = new FailureLog(join(out, 'failures'));
-log(`[fuzz] seed ${seed}, ${minutes} min, ${runInproc ? `${targets.length} in-process target(s)` : 'no in-process targets'}${runListeners ? ' and the listener campaign' : ''}; artifacts in ${out}/`);
+log(
+  `[fuzz] seed ${seed}, ${minutes} min, ${runInproc ? `${targets.length} in-process target(s)` : 'no in-process targets'}${runListeners ? ' and the listener campaign' : ''}; artifacts in ${out}/`,
+);
 
-const sliceMs = values['slice-seconds'] ? Number(values['slice-seconds']) * 1000 : Math.max(10_000, Math.min(60_000, (minutes * 60_000) / Math.max(1, targets.length)));
+const sliceMs = values['slice-seconds']
+  ? Number(values['slice-seconds']) * 1000
+  : Math.max(10_000, Math.min(60_000, (minutes * 60_000) / Math.max(1, targets.length)));
 const [inproc, listeners] = await Promise.all([
   runInproc
-    ? runInProcess({ seed, until, targets, sliceMs, slowMs: Number(values['slow-ms']), hangMs: Number(values['hang-ms']), heapMb: Number(values['heap-mb']), failures, log })
+    ? runInProcess({
+        seed,
+        until,
+        targets,
+        sliceMs,
+        slowMs: Number(values['slow-ms']),
+        hangMs: Number(values['hang-ms']),
+        heapMb: Number(values['heap-mb']),
+        failures,
+        log,
+      })
     : Promise.resolve([] as TargetSummary[]),
-  runListeners ? runListenerCampaign({ seed, until, dir: join(out, 'listeners'), rssMaxBytes: Number(values['rss-max-mb']) * 1024 * 1024, log, keepData: values['keep-data'], concurrency: Number(values.concurrency) }) : Promise.resolve(null as ListenerReport | null),
+  runListeners
+    ? runListenerCampaign({
+        seed,
+        until,
+        dir: join(out, 'listeners'),
+        rssMaxBytes: Number(values['rss-max-mb']) * 1024 * 1024,
+        log,
+        keepData: values['keep-data'],
+        concurrency: Number(values.concurrency),
+      })
+    : Promise.resolve(null as ListenerReport | null),
 ]);
 
 // ------------------------------------------------------------------ summary
@@ -110,13 +136,20 @@ if (listeners) lines.push('', ...listeners.summary);
 const all = [...failures.failures.values()];
 if (all.length) {
   lines.push('', 'failures (each once; input and details in the artifact):');
-  for (const f of all) lines.push(`  ${f.known ? `known (${f.known.bug}; ${f.known.regression})` : 'NEW'} ${f.target} ${f.kind} ×${f.occurrences}: ${f.errorName} ${f.message.slice(0, 200)}\n    at ${f.where || '?'}\n    ${f.reproduce}\n    ${f.artifact}`);
+  for (const f of all)
+    lines.push(
+      `  ${f.known ? `known (${f.known.bug}; ${f.known.regression})` : 'NEW'} ${f.target} ${f.kind} ×${f.occurrences}: ${f.errorName} ${f.message.slice(0, 200)}\n    at ${f.where || '?'}\n    ${f.reproduce}\n    ${f.artifact}`,
+    );
 }
 const listenerFailures = listeners?.failures ?? [];
 if (listenerFailures.length) lines.push('', 'listener campaign failures:', ...listenerFailures.map((f) => `  ${f}`));
 const failed = failures.unknown.length + listenerFailures.length;
 lines.push('', failed === 0 ? `fuzz: no new failure${all.length ? ` (${all.length} known)` : ''}` : `fuzz: ${failed} failure(s)`);
 console.log(lines.join('\n'));
-writeFileSync(join(out, 'summary.json'), JSON.stringify({ seed, minutes, startedAt: new Date(startedAt).toISOString(), inproc, listeners, failures: all.map(({ stack: _s, ...f }) => f) }, null, 2) + '\n');
+writeFileSync(
+  join(out, 'summary.json'),
+  JSON.stringify({ seed, minutes, startedAt: new Date(startedAt).toISOString(), inproc, listeners, failures: all.map(({ stack: _s, ...f }) => f) }, null, 2) +
+    '\n',
+);
 writeFileSync(join(out, 'summary.txt'), lines.join('\n') + '\n');
 process.exit(failed === 0 ? 0 : 1);

@@ -7,9 +7,15 @@ export const TEST_PASSWORD = 'test-password-1';
 export const LAN_SCREEN_USER = 'screen';
 
 /** Writes a configuration + secrets file for an agent on ephemeral ports in `dir`. */
-export async function writeAgentConfig(dir: string, opts: { sinkUrl: string; provinceUrl?: string; extra?: string; extraDestinations?: string }): Promise<string> {
+export async function writeAgentConfig(
+  dir: string,
+  opts: { sinkUrl: string; provinceUrl?: string; extra?: string; extraDestinations?: string },
+): Promise<string> {
   const file = join(dir, 'agent.yaml');
-  writeFileSync(join(dir, 'secrets.yaml'), `admin_hash: "${await hashPassword(TEST_PASSWORD)}"\ningest_token: tok-123\nlan_screen_hash: "${await hashPassword(TEST_PASSWORD)}"\n`);
+  writeFileSync(
+    join(dir, 'secrets.yaml'),
+    `admin_hash: "${await hashPassword(TEST_PASSWORD)}"\ningest_token: tok-123\nlan_screen_hash: "${await hashPassword(TEST_PASSWORD)}"\n`,
+  );
   writeFileSync(
     file,
     `version: 1

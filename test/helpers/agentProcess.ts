@@ -9,7 +9,10 @@ export function startAgentProcess(config: string, port: number, env: Record<stri
   delete clean.NOTIFY_SOCKET;
   delete clean.INVOCATION_ID;
   delete clean.WATCHDOG_USEC;
-  const child = spawn(process.execPath, [BIN, 'start', '--config', config], { env: { ...clean, EDGE_HTTP_PORT: String(port), EDGE_HTTP_HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'start', '--config', config], {
+    env: { ...clean, EDGE_HTTP_PORT: String(port), EDGE_HTTP_HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   const out = { stdout: '', stderr: '' };
   child.stdout!.on('data', (d) => (out.stdout += d));

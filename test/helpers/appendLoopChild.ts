@@ -10,12 +10,19 @@ import { systemClock } from '../../agent/clock.ts';
 
 const [dir, sinkUrl, startAt, producersArg] = process.argv.slice(2);
 const store = await openStore({ dir: dir! });
-const forwarder = new OutboxForwarder(new HttpJsonDestination('sink', { url: sinkUrl! }), store.outbox, systemClock, pino({ level: 'silent' }), new EventBus(), {
-  window: 4,
-  ordered: true,
-  attemptTimeoutMs: 5_000,
-  backoff: { initialMs: 50, maxMs: 500, jitter: 0.5 },
-});
+const forwarder = new OutboxForwarder(
+  new HttpJsonDestination('sink', { url: sinkUrl! }),
+  store.outbox,
+  systemClock,
+  pino({ level: 'silent' }),
+  new EventBus(),
+  {
+    window: 4,
+    ordered: true,
+    attemptTimeoutMs: 5_000,
+    backoff: { initialMs: 50, maxMs: 500, jitter: 0.5 },
+  },
+);
 store.onEnqueued(() => forwarder.wake());
 forwarder.start();
 

@@ -63,5 +63,7 @@ export async function streamHugeFrame(s: Socket, totalBytes: number): Promise<{ 
 
 /** Every journal row as (stream, idempotency key): what an attack must leave unchanged. */
 export function journalKeys(store: Store): string[] {
-  return (store.db.prepare('SELECT stream, idem_key FROM journal ORDER BY id').all() as { stream: string; idem_key: string }[]).map((r) => `${r.stream} ${r.idem_key}`);
+  return (store.db.prepare('SELECT stream, idem_key FROM journal ORDER BY id').all() as { stream: string; idem_key: string }[]).map(
+    (r) => `${r.stream} ${r.idem_key}`,
+  );
 }

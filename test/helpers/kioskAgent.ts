@@ -88,7 +88,15 @@ queue:
     - { id: q1, number: 1, name: Quầy 1, services: [noi] }
     - { id: q2, number: 2, name: Quầy 2, services: [nhi, xn] }
 devices:${pcscd || printer ? '' : ' {}'}
-${pcscd ? `  card:\n    driver: cccd-reader\n    name: Đầu đọc CCCD (ảo)\n    readerName: "Virtual PCD 00 00"\n    allowVirtualReader: true\n${Object.entries(options.cardSettings ?? {}).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}\n`).join('')}` : ''}${printer ? `  ticket-printer:\n    driver: escpos-printer\n    transport: tcp\n    host: 127.0.0.1\n    port: ${printer.port}\n` : ''}`,
+${
+  pcscd
+    ? `  card:\n    driver: cccd-reader\n    name: Đầu đọc CCCD (ảo)\n    readerName: "Virtual PCD 00 00"\n    allowVirtualReader: true\n${Object.entries(
+        options.cardSettings ?? {},
+      )
+        .map(([k, v]) => `    ${k}: ${JSON.stringify(v)}\n`)
+        .join('')}`
+    : ''
+}${printer ? `  ticket-printer:\n    driver: escpos-printer\n    transport: tcp\n    host: 127.0.0.1\n    port: ${printer.port}\n` : ''}`,
       {
         secrets: `kiosk_1_token: ${KIOSK_TOKEN}\nkiosk_2_token: ${OTHER_KIOSK_TOKEN}\nkiosk_3_token: ${THIRD_KIOSK_TOKEN}\nstaff_hash: "${await hashPassword(TEST_PASSWORD)}"\nvss_password: demo-password\n`,
         ...(options.log ? { log: options.log, logLevel: 'info' } : {}),

@@ -43,7 +43,12 @@ export async function startKioskApp(options: KioskAppOptions = {}): Promise<Kios
   await queue.start();
   const hisBase = `http://127.0.0.1:${his.port}`;
   const destination = new HisHttpDestination('his-checkin', { baseUrl: hisBase, register: { ackField: 'requestId' } } as never);
-  const forwarder = new OutboxForwarder(destination, store.outbox, systemClock, pino({ level: 'silent' }), bus, { window: 1, ordered: true, attemptTimeoutMs: 5_000, backoff: { initialMs: 100, maxMs: 500, jitter: 0.5 } });
+  const forwarder = new OutboxForwarder(destination, store.outbox, systemClock, pino({ level: 'silent' }), bus, {
+    window: 1,
+    ordered: true,
+    attemptTimeoutMs: 5_000,
+    backoff: { initialMs: 100, maxMs: 500, jitter: 0.5 },
+  });
   store.onEnqueued(() => forwarder.wake());
   forwarder.start();
   // The agent's validation rules (agent/http/server.ts): unknown fields are refused, not dropped.

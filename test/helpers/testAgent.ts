@@ -53,7 +53,11 @@ ${configBody}`,
     url,
     agent,
     async login() {
-      const res = await fetch(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: TEST_PASSWORD }) });
+      const res = await fetch(`${url}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user: 'admin', password: TEST_PASSWORD }),
+      });
       if (!res.ok) throw new Error(`login failed: ${res.status}`);
       return res.headers.get('set-cookie')!.split(';')[0]!;
     },

@@ -29,13 +29,37 @@ function sh(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.Pr
 /** A command in the Debian root, as root or another user, with a clean environment. */
 function inRoot(command: string, opts: { user?: string; allowFail?: boolean; env?: Record<string, string> } = {}): { status: number; out: string } {
   const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', DEBIAN_FRONTEND: 'noninteractive', LANG: 'C.UTF-8', ...opts.env };
-  const args = [...(opts.user ? [`--userspec=${opts.user}:${opts.user}`] : []), root, '/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), '/bin/sh', '-c', command];
+  const args = [
+    ...(opts.user ? [`--userspec=${opts.user}:${opts.user}`] : []),
+    root,
+    '/usr/bin/env',
+    '-i',
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    '/bin/sh',
+    '-c',
+    command,
+  ];
   return sh('chroot', args, { allowFail: opts.allowFail });
 }
 
 /** The agent in the Debian root as its own user, the way the unit runs it. */
 function startAgent(command = '/usr/bin/edge-agent start --config /etc/edge-agent/config.yaml'): { child: ChildProcess; output: () => string } {
-  const child = spawn('chroot', ['--userspec=edge-agent:edge-agent', root, '/usr/bin/env', '-i', 'PATH=/usr/bin:/bin', 'HOME=/var/lib/edge-agent', 'LANG=C.UTF-8', '/bin/sh', '-c', `cd /var/lib/edge-agent && exec ${command}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    'chroot',
+    [
+      '--userspec=edge-agent:edge-agent',
+      root,
+      '/usr/bin/env',
+      '-i',
+      'PATH=/usr/bin:/bin',
+      'HOME=/var/lib/edge-agent',
+      'LANG=C.UTF-8',
+      '/bin/sh',
+      '-c',
+      `cd /var/lib/edge-agent && exec ${command}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -45,10 +69,18 @@ function startAgent(command = '/usr/bin/edge-agent start --config /etc/edge-agen
 async function whileRunning<T>(agent: { child: ChildProcess; output: () => string }, body: () => Promise<T>): Promise<T> {
   const exited = new Promise<void>((r) => agent.child.once('exit', () => r()));
   try {
-    await waitFor(async () => {
-      if (agent.child.exitCode !== null) throw new Error(`the agent exited:\n${agent.output().slice(-3000)}`);
-      return fetch(`http://127.0.0.1:${ports.http}/readyz`).then(() => true, () => false);
-    }, 'the packaged agent to answer', 60_000, 200);
+    await waitFor(
+      async () => {
+        if (agent.child.exitCode !== null) throw new Error(`the agent exited:\n${agent.output().slice(-3000)}`);
+        return fetch(`http://127.0.0.1:${ports.http}/readyz`).then(
+          () => true,
+          () => false,
+        );
+      },
+      'the packaged agent to answer',
+      60_000,
+      200,
+    );
     return await body();
   } finally {
     agent.child.kill('SIGTERM');
@@ -57,7 +89,10 @@ async function whileRunning<T>(agent: { child: ChildProcess; output: () => strin
 }
 
 const basic = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` };
-const journalKeys = async (): Promise<string[]> => ((await (await fetch(`http://127.0.0.1:${ports.http}/api/journal?limit=100`, { headers: basic })).json()) as { entries: Array<{ idempotencyKey: string }> }).entries.map((e) => e.idempotencyKey);
+const journalKeys = async (): Promise<string[]> =>
+  (
+    (await (await fetch(`http://127.0.0.1:${ports.http}/api/journal?limit=100`, { headers: basic })).json()) as { entries: Array<{ idempotencyKey: string }> }
+  ).entries.map((e) => e.idempotencyKey);
 
 /** The example configuration, on this test's free ports and with 127.0.0.1 allowed to post. */
 async function configureFromTheExample(): Promise<void> {
@@ -92,7 +127,10 @@ function repack(version: string, broken: boolean): string {
   writeFileSync(control, readFileSync(control, 'utf8').replace(/^Version: .*$/m, `Version: ${version}`));
   if (broken) {
     const cli = join(dir, 'usr/lib/edge-agent/agent/cli.js');
-    writeFileSync(cli, `if (['start', 'check-start'].includes(process.argv[2])) { console.error('simulated broken release'); process.exit(1); }\n${readFileSync(cli, 'utf8')}`);
+    writeFileSync(
+      cli,
+      `if (['start', 'check-start'].includes(process.argv[2])) { console.error('simulated broken release'); process.exit(1); }\n${readFileSync(cli, 'utf8')}`,
+    );
   }
   const out = join(work, `edge-agent_${version}.deb`);
   sh('dpkg-deb', ['--root-owner-group', '-Zgzip', '-z1', '--build', dir, out]);
@@ -114,7 +152,12 @@ beforeAll(async () => {
   ports.lan = await freePort();
   ports.lanTls = await freePort();
   // The package (built once per run by npm test, or now).
-  deb = process.env.EDGE_PACKAGE_DEB ?? sh('bash', ['scripts/package.sh'], { env: { EDGE_PACKAGE_COMPRESS: 'gzip' } }).out.trim().split('\n').pop()!;
+  deb =
+    process.env.EDGE_PACKAGE_DEB ??
+    sh('bash', ['scripts/package.sh'], { env: { EDGE_PACKAGE_COMPRESS: 'gzip' } })
+      .out.trim()
+      .split('\n')
+      .pop()!;
   expect(existsSync(deb)).toBe(true);
   const mirror = /URIs:\s*(\S+)/.exec(readFileSync('/etc/apt/sources.list.d/debian.sources', 'utf8'))?.[1] ?? 'http://deb.debian.org/debian';
   sh('debootstrap', ['--variant=minbase', 'bookworm', root, mirror]);
@@ -138,7 +181,9 @@ describe('the Debian package in a fresh Debian root', () => {
     expect(inRoot('command -v edge-agent').out.trim()).toBe('/usr/bin/edge-agent');
     expect(inRoot('/usr/lib/edge-agent/node/bin/node --version').out.trim()).toMatch(/^v22\./);
     expect(existsSync(join(root, 'lib/systemd/system/edge-agent.service'))).toBe(true);
-    expect(readFileSync(join(root, 'lib/systemd/system/edge-agent.service'), 'utf8')).toContain('ExecStart=/usr/bin/edge-agent start --config /etc/edge-agent/config.yaml');
+    expect(readFileSync(join(root, 'lib/systemd/system/edge-agent.service'), 'utf8')).toContain(
+      'ExecStart=/usr/bin/edge-agent start --config /etc/edge-agent/config.yaml',
+    );
     // Generated at install by espeak-ng, into the state directory (/usr is read-only for the agent).
     expect(existsSync(join(root, 'var/lib/edge-agent/audio/manifest.json'))).toBe(true);
     const modules = readdirSync(join(root, 'usr/lib/edge-agent/node_modules'));
@@ -164,9 +209,15 @@ describe('the Debian package in a fresh Debian root', () => {
   it('starts there with the example configuration, as its own user, and takes a post', async () => {
     await configureFromTheExample();
     await whileRunning(startAgent(), async () => {
-      const post = await fetch(`http://127.0.0.1:${ports.http}/api/ingest/glucose-poc`, { method: 'POST', headers: { authorization: `Bearer ${POC_TOKEN}`, 'content-type': 'application/json', 'idempotency-key': 'before-upgrade-1' }, body: '{"glucose":5.4}' });
+      const post = await fetch(`http://127.0.0.1:${ports.http}/api/ingest/glucose-poc`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${POC_TOKEN}`, 'content-type': 'application/json', 'idempotency-key': 'before-upgrade-1' },
+        body: '{"glucose":5.4}',
+      });
       expect(post.status).toBe(200);
-      const devices = (await (await fetch(`http://127.0.0.1:${ports.http}/api/devices`, { headers: basic })).json()) as { devices: Array<{ id: string; status: { state: string } }> };
+      const devices = (await (await fetch(`http://127.0.0.1:${ports.http}/api/devices`, { headers: basic })).json()) as {
+        devices: Array<{ id: string; status: { state: string } }>;
+      };
       expect(devices.devices.map((d) => [d.id, d.status.state])).toEqual([['glucose-poc', 'running']]);
       // The pages are served from the package, the call screen's clips from the state directory.
       expect((await fetch(`http://127.0.0.1:${ports.http}/kiosk/`)).status).toBe(200);
@@ -200,9 +251,15 @@ describe('the Debian package in a fresh Debian root', () => {
   }, 300_000);
 
   it('backup and restore: the copy is checked by opening it, and restoring brings back what was there', async () => {
-    expect(inRoot('edge-agent backup --config /etc/edge-agent/config.yaml /var/lib/edge-agent/backup-1', { user: 'edge-agent' }).out).toMatch(/journal entries .*integrity ok/);
+    expect(inRoot('edge-agent backup --config /etc/edge-agent/config.yaml /var/lib/edge-agent/backup-1', { user: 'edge-agent' }).out).toMatch(
+      /journal entries .*integrity ok/,
+    );
     await whileRunning(startAgent(), async () => {
-      const post = await fetch(`http://127.0.0.1:${ports.http}/api/ingest/glucose-poc`, { method: 'POST', headers: { authorization: `Bearer ${POC_TOKEN}`, 'content-type': 'application/json', 'idempotency-key': 'after-backup-1' }, body: '{"glucose":6.1}' });
+      const post = await fetch(`http://127.0.0.1:${ports.http}/api/ingest/glucose-poc`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${POC_TOKEN}`, 'content-type': 'application/json', 'idempotency-key': 'after-backup-1' },
+        body: '{"glucose":6.1}',
+      });
       expect(post.status).toBe(200);
     });
     expect(inRoot('edge-agent restore --config /etc/edge-agent/config.yaml /var/lib/edge-agent/backup-1', { user: 'edge-agent' }).out).toContain('restored');

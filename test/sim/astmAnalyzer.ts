@@ -201,7 +201,11 @@ export async function startAstmAnalyzer(options: AstmAnalyzerOptions = {}): Prom
   } else if (mode === 'client') {
     const connect = () => {
       if (stopped) return;
-      const s = net.connect({ host: options.host ?? '127.0.0.1', port: options.port ?? 4010, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+      const s = net.connect({
+        host: options.host ?? '127.0.0.1',
+        port: options.port ?? 4010,
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      });
       s.once('connect', () => wireSocket(s));
       s.once('error', () => {});
       s.once('close', () => {
@@ -262,7 +266,7 @@ export async function startAstmAnalyzer(options: AstmAnalyzerOptions = {}): Prom
         }
         if (faults.wrongFn?.includes(i)) {
           const bad = Buffer.from(good);
-          bad[1] = 0x30 + (((bad[1]! - 0x30) + 3) & 7);
+          bad[1] = 0x30 + ((bad[1]! - 0x30 + 3) & 7);
           bad.write(checksum(bad, 1, bad.length - 4), bad.length - 4, 'latin1');
           copies.push(bad);
         }
@@ -358,7 +362,9 @@ export async function startAstmAnalyzer(options: AstmAnalyzerOptions = {}): Prom
 
 /** Fixture messages as CR-terminated record text (captures with LF line ends are converted). */
 export function loadAstmFixture(path: string): Buffer {
-  const text = readFileSync(path).toString('latin1').replace(/\r\n|\n|\r/g, '\r');
+  const text = readFileSync(path)
+    .toString('latin1')
+    .replace(/\r\n|\n|\r/g, '\r');
   return Buffer.from(text.endsWith('\r') ? text : text + '\r', 'latin1');
 }
 
@@ -394,7 +400,11 @@ export interface AstmAnalyzerStreamOptions extends AstmAnalyzerOptions {
 export async function startAstmAnalyzerStream(options: AstmAnalyzerStreamOptions = {}): Promise<{ stop(): Promise<void>; sim: AstmAnalyzer }> {
   const sim = await startAstmAnalyzer(options);
   const dir = 'fixtures/lab';
-  const files = options.files ?? readdirSync(dir).filter((f) => f.endsWith('.astm') && !f.includes('query')).map((f) => join(dir, f));
+  const files =
+    options.files ??
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.astm') && !f.includes('query'))
+      .map((f) => join(dir, f));
   const interval = options.intervalMs ?? 5_000;
   let stopped = false;
   const loop = (async () => {
@@ -418,7 +428,16 @@ export async function startAstmAnalyzerStream(options: AstmAnalyzerStreamOptions
 }
 
 function astmNow(timeZone = 'Asia/Ho_Chi_Minh'): string {
-  const p = new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(new Date());
+  const p = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(new Date());
   const g = (t: string) => p.find((x) => x.type === t)?.value ?? '00';
   return `${g('year')}${g('month')}${g('day')}${g('hour')}${g('minute')}${g('second')}`;
 }
@@ -438,7 +457,10 @@ async function main(): Promise<void> {
     files: args.get('file') ? [args.get('file')!] : undefined,
     intervalMs: interval,
     restamp: args.get('restamp') !== 'false',
-    onSent: (file, report) => process.stdout.write(`${new Date().toISOString()} ${file}: ${report.ok ? 'sent' : 'failed: ' + report.reason} (${report.ackedFrames}/${report.frames} frames)\n`),
+    onSent: (file, report) =>
+      process.stdout.write(
+        `${new Date().toISOString()} ${file}: ${report.ok ? 'sent' : 'failed: ' + report.reason} (${report.ackedFrames}/${report.frames} frames)\n`,
+      ),
   });
   process.stdout.write(`astm analyzer simulator (${mode}${stream.sim.port ? ` on port ${stream.sim.port}` : ''}) sending fixtures every ${interval} ms\n`);
   const shutdown = () => void stream.stop().then(() => process.exit(0));

@@ -55,7 +55,12 @@ export async function startCardSimulator(options: CardSimulatorOptions = {}): Pr
   const atr = options.extendedLength === false ? SIM_ATR_SHORT : SIM_ATR_EXTENDED;
   const link = new VpcdLink(
     { atr, powerOn: () => chip.reset(), powerOff: () => chip.reset(), reset: () => chip.reset(), handle: (a) => chip.handle(a) },
-    { port: options.port ?? 35963, host: options.host ?? '127.0.0.1', latencyMs: options.latencyMs ?? 0, ...(options.removeAtApdu !== undefined ? { removeAtApdu: options.removeAtApdu } : {}) },
+    {
+      port: options.port ?? 35963,
+      host: options.host ?? '127.0.0.1',
+      latencyMs: options.latencyMs ?? 0,
+      ...(options.removeAtApdu !== undefined ? { removeAtApdu: options.removeAtApdu } : {}),
+    },
   );
   if (options.insert !== false) await link.insert();
   return {

@@ -63,7 +63,8 @@ export interface HisSim {
 }
 
 function appointmentsFor(cccd: string, day: string): unknown[] {
-  if (cccd === CCCD_WITH_APPOINTMENT) return [{ id: `LH-${day}-001`, time: `${day}T08:30:00+07:00`, serviceCode: 'KNOI', serviceName: 'Khám Nội', doctor: 'BS. Trần Thị B', room: 'P.105' }];
+  if (cccd === CCCD_WITH_APPOINTMENT)
+    return [{ id: `LH-${day}-001`, time: `${day}T08:30:00+07:00`, serviceCode: 'KNOI', serviceName: 'Khám Nội', doctor: 'BS. Trần Thị B', room: 'P.105' }];
   if (cccd === CCCD_WITH_TWO_APPOINTMENTS)
     return [
       { id: `LH-${day}-002`, time: `${day}T09:00:00+07:00`, serviceCode: 'XN', serviceName: 'Xét nghiệm' },
@@ -90,7 +91,7 @@ export async function startHisSim(options: HisSimOptions = {}): Promise<HisSim> 
   const handle = async (req: IncomingMessage, res: ServerResponse, text: string) => {
     const url = new URL(req.url ?? '/', `http://${host}`);
     const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : undefined;
-    let body: unknown ;
+    let body: unknown;
     if (req.method === 'POST') {
       try {
         body = JSON.parse(text);
@@ -127,7 +128,12 @@ export async function startHisSim(options: HisSimOptions = {}): Promise<HisSim> 
       // The same outcomes as the gateway simulator (its demo patients and synthetic numbers).
       const code = demoInsuranceCode(cccd);
       const card = ['000', '001', '002', '003', '004', '010'].includes(code)
-        ? { maThe: `DN47979${cccd.slice(-8)}`, maDKBD: '79001', gtTheTu: code === '010' ? `01/01/${year - 2}` : `01/01/${year}`, gtTheDen: code === '010' ? `31/12/${year - 1}` : `31/12/${year}` }
+        ? {
+            maThe: `DN47979${cccd.slice(-8)}`,
+            maDKBD: '79001',
+            gtTheTu: code === '010' ? `01/01/${year - 2}` : `01/01/${year}`,
+            gtTheDen: code === '010' ? `31/12/${year - 1}` : `31/12/${year}`,
+          }
         : {};
       return json(res, 200, { maKetQua: code, ...card });
     }
@@ -184,7 +190,11 @@ async function startMllpAcker(port: number, host: string, messages: string[]): P
         messages.push(msg);
         const msh = msg.split('\r')[0] ?? '';
         const controlId = msh.split('|')[9] ?? '';
-        socket.write(mllpFrame(`MSH|^~\\&|HIS-SIM||EDGE||${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}||ACK|A${messages.length}|P|2.5\rMSA|AA|${controlId}\r`));
+        socket.write(
+          mllpFrame(
+            `MSH|^~\\&|HIS-SIM||EDGE||${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}||ACK|A${messages.length}|P|2.5\rMSA|AA|${controlId}\r`,
+          ),
+        );
       }
     });
   });
@@ -218,15 +228,17 @@ export interface ImagingOrder {
 
 /** The order as OMI^O23 (HL7 v2.5.1, UTF-8): what the box's `hl7-mllp` orders listener takes. */
 export function omiMessage(o: ImagingOrder, controlId: string): string {
-  return [
-    `MSH|^~\\&|HIS|BV|EDGE|BV|${o.scheduledAt}||OMI^O23^OMI_O23|${controlId}|P|2.5.1||||||UNICODE UTF-8`,
-    hl7Segment('PID', { 1: '1', 3: o.patientId, 5: o.patientName }),
-    hl7Segment('PV1', { 1: '1', 2: 'O', 8: o.referringPhysician ? `BS01^${o.referringPhysician}` : '' }),
-    hl7Segment('ORC', { 1: 'NW', 2: o.orderId }),
-    hl7Segment('TQ1', { 1: '1', 7: o.scheduledAt }),
-    hl7Segment('OBR', { 1: '1', 2: o.orderId, 3: o.accessionNumber, 4: `${o.procedure.code}^${o.procedure.name}`, 24: o.procedure.modality }),
-    hl7Segment('IPC', { 1: o.accessionNumber, 2: o.orderId, 4: `${o.accessionNumber}-1`, 5: o.procedure.modality, 9: o.stationAeTitle }),
-  ].join('\r') + '\r';
+  return (
+    [
+      `MSH|^~\\&|HIS|BV|EDGE|BV|${o.scheduledAt}||OMI^O23^OMI_O23|${controlId}|P|2.5.1||||||UNICODE UTF-8`,
+      hl7Segment('PID', { 1: '1', 3: o.patientId, 5: o.patientName }),
+      hl7Segment('PV1', { 1: '1', 2: 'O', 8: o.referringPhysician ? `BS01^${o.referringPhysician}` : '' }),
+      hl7Segment('ORC', { 1: 'NW', 2: o.orderId }),
+      hl7Segment('TQ1', { 1: '1', 7: o.scheduledAt }),
+      hl7Segment('OBR', { 1: '1', 2: o.orderId, 3: o.accessionNumber, 4: `${o.procedure.code}^${o.procedure.name}`, 24: o.procedure.modality }),
+      hl7Segment('IPC', { 1: o.accessionNumber, 2: o.orderId, 4: `${o.accessionNumber}-1`, 5: o.procedure.modality, 9: o.stationAeTitle }),
+    ].join('\r') + '\r'
+  );
 }
 
 // `tsx test/sim/his.ts --port 8090 [--delay 200] [--hl7-port 2575]` runs it on its own.

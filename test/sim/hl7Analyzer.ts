@@ -21,7 +21,11 @@ export function freshMessage(fixture: string, controlId: string, specimen: strin
  * The demo's HL7 analyzer: sends the messages above in turn (each with a new MSH-10 and sample
  * id) to the box over MLLP, and waits for each ACK before the next.
  */
-export async function startHl7AnalyzerStream(options: { host?: string; port: number; intervalMs?: number }): Promise<{ stop(): Promise<void>; sent: () => number }> {
+export async function startHl7AnalyzerStream(options: {
+  host?: string;
+  port: number;
+  intervalMs?: number;
+}): Promise<{ stop(): Promise<void>; sent: () => number }> {
   let client: TestMllpClient | null = null;
   let n = 0;
   let stopped = false;

@@ -4,7 +4,11 @@ export function startJsonDevice(options: { url: string; everyMs: number; token: 
   const timer = setInterval(() => {
     n++;
     const reading = { sequence: n, measuredAt: new Date().toISOString(), spo2: 95 + (n % 4), pulse: 70 + (n % 9) };
-    fetch(options.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token}`, 'idempotency-key': `demo-monitor-${Date.now()}-${n}` }, body: JSON.stringify(reading) }).catch(() => undefined);
+    fetch(options.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token}`, 'idempotency-key': `demo-monitor-${Date.now()}-${n}` },
+      body: JSON.stringify(reading),
+    }).catch(() => undefined);
   }, options.everyMs);
   return { stop: async () => clearInterval(timer) };
 }

@@ -73,26 +73,42 @@ export async function startDemoSimulators(config: AgentConfig, log: Logger): Pro
   await attempt('province broker (MQTT) on 127.0.0.1:1884', async () => (await startProvinceBroker({ port: 1884 })).stop);
   if (config.destinations.pacs) {
     const pacsDir = join(config.box.dataDir, 'pacs');
-    await attempt(`PACS (DICOM C-STORE SCP, AE PACS) on 127.0.0.1:11113, instances in ${pacsDir}`, async () => (await startPacs({ port: 11113, aeTitle: 'PACS', dir: pacsDir })).stop);
+    await attempt(
+      `PACS (DICOM C-STORE SCP, AE PACS) on 127.0.0.1:11113, instances in ${pacsDir}`,
+      async () => (await startPacs({ port: 11113, aeTitle: 'PACS', dir: pacsDir })).stop,
+    );
   }
   const printer = config.devices['demo-printer'];
   if (printer) {
     // Each printed ticket is decoded back from its ESC/POS raster into a PNG next to the demo's data.
     const outDir = join(config.box.dataDir, 'printed');
     mkdirSync(outDir, { recursive: true });
-    await attempt(`ticket printer (ESC/POS) on 127.0.0.1:${String(printer.port)}, tickets as PNG in ${outDir}`, async () => (await startPrinter({ port: Number(printer.port), outDir })).stop);
+    await attempt(
+      `ticket printer (ESC/POS) on 127.0.0.1:${String(printer.port)}, tickets as PNG in ${outDir}`,
+      async () => (await startPrinter({ port: Number(printer.port), outDir })).stop,
+    );
   }
-  await attempt('province central ingest (acks uplinked items)', async () => (await startCentralIngest({ url: 'mqtt://127.0.0.1:1884', topicRoot: config.province?.topicRoot ?? 'vn-health' })).stop);
+  await attempt(
+    'province central ingest (acks uplinked items)',
+    async () => (await startCentralIngest({ url: 'mqtt://127.0.0.1:1884', topicRoot: config.province?.topicRoot ?? 'vn-health' })).stop,
+  );
 
   const api = `http://${config.http.host}:${config.http.port}`;
   return {
     startDevices: async () => {
       if (config.devices['demo-monitor']) {
-        await attempt('vital signs monitor posting JSON to demo-monitor', async () => startJsonDevice({ url: `${api}/api/ingest/demo-monitor`, everyMs: 5_000, token: String(config.devices['demo-monitor']!.token ?? '') }).stop);
+        await attempt(
+          'vital signs monitor posting JSON to demo-monitor',
+          async () =>
+            startJsonDevice({ url: `${api}/api/ingest/demo-monitor`, everyMs: 5_000, token: String(config.devices['demo-monitor']!.token ?? '') }).stop,
+        );
       }
       const hl7 = config.devices['demo-hl7'];
       if (hl7) {
-        await attempt(`HL7 analyzer (Mindray) sending to 127.0.0.1:${String(hl7.port)}`, async () => (await startHl7AnalyzerStream({ port: Number(hl7.port), intervalMs: 7_000 })).stop);
+        await attempt(
+          `HL7 analyzer (Mindray) sending to 127.0.0.1:${String(hl7.port)}`,
+          async () => (await startHl7AnalyzerStream({ port: Number(hl7.port), intervalMs: 7_000 })).stop,
+        );
       }
       const scp = config.devices['demo-modality'];
       if (scp) {
@@ -119,7 +135,10 @@ export async function startDemoSimulators(config: AgentConfig, log: Logger): Pro
       }
       const astm = config.devices['demo-astm'];
       if (astm) {
-        await attempt(`ASTM analyzer connecting to 127.0.0.1:${String(astm.port)}`, async () => (await startAstmAnalyzerStream({ mode: 'client', host: '127.0.0.1', port: Number(astm.port), intervalMs: 5_000 })).stop);
+        await attempt(
+          `ASTM analyzer connecting to 127.0.0.1:${String(astm.port)}`,
+          async () => (await startAstmAnalyzerStream({ mode: 'client', host: '127.0.0.1', port: Number(astm.port), intervalMs: 5_000 })).stop,
+        );
       }
     },
     stop: async () => {

@@ -65,7 +65,13 @@ export async function startMllpLis(options: { port?: number; host?: string; mode
             lis.controlIds.add(h.controlId);
             if (lis.mode === 'silent') continue;
             const code = lis.mode === 'AE' ? 'AE' : 'AA';
-            const ack = buildAck(lis.mode === 'wrong-id' ? { ...h, controlId: `OTHER-${h.controlId}` } : h, code, { controlId: `L${lis.messages.length}`, nowMs: Date.now(), timeZone: 'Asia/Ho_Chi_Minh', application: 'LIS', ...(code === 'AE' ? { text: 'unknown test code in OBX-3' } : {}) });
+            const ack = buildAck(lis.mode === 'wrong-id' ? { ...h, controlId: `OTHER-${h.controlId}` } : h, code, {
+              controlId: `L${lis.messages.length}`,
+              nowMs: Date.now(),
+              timeZone: 'Asia/Ho_Chi_Minh',
+              application: 'LIS',
+              ...(code === 'AE' ? { text: 'unknown test code in OBX-3' } : {}),
+            });
             const send = () => !socket.destroyed && socket.write(mllpFrame(ack));
             if (lis.mode === 'slow' || lis.mode === 'late-ack') setTimeout(send, lis.delayMs);
             else send();

@@ -47,7 +47,20 @@ const uid = (): string => `2.25.${BigInt(`0x${randomBytes(15).toString('hex')}`)
 
 /** Date (YYYYMMDD) and time (HHMMSS) as a modality in Việt Nam stamps them: its own local clock. */
 export function modalityDateTime(ms = Date.now(), timeZone = 'Asia/Ho_Chi_Minh'): { date: string; time: string } {
-  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    })
+      .formatToParts(new Date(ms))
+      .map((p) => [p.type, p.value]),
+  );
   return { date: `${parts.year}${parts.month}${parts.day}`, time: `${parts.hour}${parts.minute}${parts.second}` };
 }
 
@@ -55,7 +68,9 @@ export function modalityDateTime(ms = Date.now(), timeZone = 'Asia/Ho_Chi_Minh')
  * CT-like instances: one study per patient, Vietnamese names in ISO_IR 192, `pixelBytes` of
  * pixel data each, dated now (Study Date and Time) unless `studyDate`/`studyTime` say otherwise.
  */
-export function generateStudy(options: { instances: number; pixelBytes: number; studyDate?: string; studyTime?: string } & Partial<WorklistPatient>): GeneratedInstance[] {
+export function generateStudy(
+  options: { instances: number; pixelBytes: number; studyDate?: string; studyTime?: string } & Partial<WorklistPatient>,
+): GeneratedInstance[] {
   const study = options.studyUid ?? uid();
   const now = modalityDateTime();
   const series = uid();
@@ -124,7 +139,8 @@ export async function startModality(options: ModalityOptions): Promise<{
   const send = async (items: Item[]): Promise<SendReport> => {
     const started = Date.now();
     const pairs = new Map<string, { abstractSyntax: string; transferSyntaxes: string[] }>();
-    for (const it of items) pairs.set(`${it.sopClassUid}|${it.transferSyntaxUid}`, { abstractSyntax: it.sopClassUid, transferSyntaxes: [it.transferSyntaxUid] });
+    for (const it of items)
+      pairs.set(`${it.sopClassUid}|${it.transferSyntaxUid}`, { abstractSyntax: it.sopClassUid, transferSyntaxes: [it.transferSyntaxUid] });
     const contexts = [...pairs.values()].slice(0, 128);
     const report: SendReport = { sent: 0, failed: [], ms: 0 };
     let next = 0;
@@ -135,7 +151,12 @@ export async function startModality(options: ModalityOptions): Promise<{
         while (next < items.length) {
           const it = items[next++]!;
           try {
-            const r = await assoc.store({ sopClassUid: it.sopClassUid, sopInstanceUid: it.sopInstanceUid, transferSyntaxUid: it.transferSyntaxUid, dataset: it.dataset() });
+            const r = await assoc.store({
+              sopClassUid: it.sopClassUid,
+              sopInstanceUid: it.sopInstanceUid,
+              transferSyntaxUid: it.transferSyntaxUid,
+              dataset: it.dataset(),
+            });
             if (r.status === 0 || (r.status & 0xf000) === 0xb000) report.sent++;
             else report.failed.push({ sopInstanceUid: it.sopInstanceUid, status: r.status });
           } catch (err) {
@@ -196,13 +217,21 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     const i = process.argv.indexOf(`--${name}`);
     return i > 0 ? process.argv[i + 1] : undefined;
   };
-  const modality = await startModality({ port: Number(arg('port') ?? 11112), host: arg('host') ?? '127.0.0.1', calledAe: arg('called') ?? 'EDGE', callingAe: arg('ae') ?? 'CT01', associations: Number(arg('associations') ?? 1) });
+  const modality = await startModality({
+    port: Number(arg('port') ?? 11112),
+    host: arg('host') ?? '127.0.0.1',
+    calledAe: arg('called') ?? 'EDGE',
+    callingAe: arg('ae') ?? 'CT01',
+    associations: Number(arg('associations') ?? 1),
+  });
   if (process.argv.includes('--worklist')) {
     const r = await modality.queryWorklist();
     console.log(`worklist: status ${r.status.toString(16)}, ${r.answers.length} scheduled step(s)`);
   } else {
     const dir = arg('dir');
-    const report = dir ? await modality.sendFiles(await filesIn(dir)) : await modality.sendGenerated(generateStudy({ instances: Number(arg('generate') ?? 20), pixelBytes: Number(arg('kb') ?? 512) * 1024 }));
+    const report = dir
+      ? await modality.sendFiles(await filesIn(dir))
+      : await modality.sendGenerated(generateStudy({ instances: Number(arg('generate') ?? 20), pixelBytes: Number(arg('kb') ?? 512) * 1024 }));
     console.log(`sent ${report.sent} instance(s) in ${report.ms} ms, ${report.failed.length} failed`);
     for (const f of report.failed.slice(0, 10)) console.log(`  ${f.sopInstanceUid}: ${f.status !== undefined ? f.status.toString(16) : f.error}`);
   }

@@ -102,7 +102,8 @@ export async function startPacs(options: PacsOptions = {}): Promise<PacsSim> {
           socket,
           {
             admit: (rq) => (rq.calledAe === aeTitle ? null : { result: 1, source: 1, reason: 7 }),
-            negotiate: (as, proposed) => (abstract.has(as) ? (proposed.find((t) => syntaxes.has(t)) ?? PC_TRANSFER_SYNTAXES_NOT_SUPPORTED) : PC_ABSTRACT_SYNTAX_NOT_SUPPORTED),
+            negotiate: (as, proposed) =>
+              abstract.has(as) ? (proposed.find((t) => syntaxes.has(t)) ?? PC_TRANSFER_SYNTAXES_NOT_SUPPORTED) : PC_ABSTRACT_SYNTAX_NOT_SUPPORTED,
             maxPduLength: 256 * 1024,
             artimMs: 10_000,
             idleTimeoutMs: 0,
@@ -123,29 +124,40 @@ export async function startPacs(options: PacsOptions = {}): Promise<PacsSim> {
         );
       });
       const receive = async (req: ScpRequest): Promise<ScpResponse> => {
-              const hash = createHash('sha256');
-              const parts: Buffer[] = [];
-              let size = 0;
-              for await (const chunk of req.dataset!) {
-                hash.update(chunk);
-                size += chunk.length;
-                if (options.dir) parts.push(chunk);
-              }
-              const r: PacsReceived = {
-                sopClassUid: req.command.affectedSopClassUid ?? '',
-                sopInstanceUid: req.command.affectedSopInstanceUid ?? '',
-                transferSyntaxUid: req.pc.transferSyntax,
-                callingAe: req.callingAe,
-                size,
-                datasetHash: hash.digest('hex'),
-              };
-              if (options.dir) {
-                r.path = join(options.dir, `${++seq}-${r.sopInstanceUid}.dcm`);
-                await writeFile(r.path, Buffer.concat([part10Header({ sopClassUid: r.sopClassUid, sopInstanceUid: r.sopInstanceUid, transferSyntaxUid: r.transferSyntaxUid, sourceAeTitle: r.callingAe }), ...parts]));
-              }
-              if (sim.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, sim.delayMs));
-              sim.received.push(r);
-              return sim.errorComment ? { status: sim.status, errorComment: sim.errorComment } : { status: sim.status };
+        const hash = createHash('sha256');
+        const parts: Buffer[] = [];
+        let size = 0;
+        for await (const chunk of req.dataset!) {
+          hash.update(chunk);
+          size += chunk.length;
+          if (options.dir) parts.push(chunk);
+        }
+        const r: PacsReceived = {
+          sopClassUid: req.command.affectedSopClassUid ?? '',
+          sopInstanceUid: req.command.affectedSopInstanceUid ?? '',
+          transferSyntaxUid: req.pc.transferSyntax,
+          callingAe: req.callingAe,
+          size,
+          datasetHash: hash.digest('hex'),
+        };
+        if (options.dir) {
+          r.path = join(options.dir, `${++seq}-${r.sopInstanceUid}.dcm`);
+          await writeFile(
+            r.path,
+            Buffer.concat([
+              part10Header({
+                sopClassUid: r.sopClassUid,
+                sopInstanceUid: r.sopInstanceUid,
+                transferSyntaxUid: r.transferSyntaxUid,
+                sourceAeTitle: r.callingAe,
+              }),
+              ...parts,
+            ]),
+          );
+        }
+        if (sim.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, sim.delayMs));
+        sim.received.push(r);
+        return sim.errorComment ? { status: sim.status, errorComment: sim.errorComment } : { status: sim.status };
       };
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);

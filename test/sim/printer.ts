@@ -61,7 +61,18 @@ class EscposDecoder {
   ) {}
 
   private current(): NonNullable<EscposDecoder['job']> {
-    this.job ??= { bands: [], qr: [], text: '', cut: false, bytes: 0, unknown: [], startedAt: Date.now(), firstRasterAt: null, firstRasterMono: null, cutMono: null };
+    this.job ??= {
+      bands: [],
+      qr: [],
+      text: '',
+      cut: false,
+      bytes: 0,
+      unknown: [],
+      startedAt: Date.now(),
+      firstRasterAt: null,
+      firstRasterMono: null,
+      cutMono: null,
+    };
     return this.job;
   }
 
@@ -86,7 +97,12 @@ class EscposDecoder {
         const s = this.status();
         const n = b[2]!;
         this.countQuery();
-        const byte = n === 2 ? 0x12 | (s.coverOpen ? 0x04 : 0) | (s.paperOut ? 0x20 : 0) : n === 4 ? 0x12 | (s.paperOut ? 0x60 : 0) : 0x16 | (s.coverOpen || s.paperOut ? 0x08 : 0);
+        const byte =
+          n === 2
+            ? 0x12 | (s.coverOpen ? 0x04 : 0) | (s.paperOut ? 0x20 : 0)
+            : n === 4
+              ? 0x12 | (s.paperOut ? 0x60 : 0)
+              : 0x16 | (s.coverOpen || s.paperOut ? 0x08 : 0);
         this.reply(Buffer.from([byte]));
         return 3;
       }
@@ -241,7 +257,10 @@ export function crop(r: Raster, x0: number, y0: number, x1: number, y1: number, 
 
 /** Crops to the bounding box of the black dots. */
 export function trim(r: Raster): Raster {
-  let x0 = r.width, y0 = r.height, x1 = -1, y1 = -1;
+  let x0 = r.width,
+    y0 = r.height,
+    x1 = -1,
+    y1 = -1;
   for (let y = 0; y < r.height; y++)
     for (let x = 0; x < r.width; x++)
       if (getDot(r, x, y)) {
@@ -350,7 +369,11 @@ if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).
     return i > 0 ? process.argv[i + 1] : undefined;
   };
   const sim = await startPrinter({ port: Number(arg('port') ?? 9100), host: arg('host') ?? '127.0.0.1', outDir: arg('out') });
-  sim.onJob((job) => process.stdout.write(`job ${sim.jobs.length}: ${job.image.width}x${job.image.height} dots, ${job.bands.length} bands, qr=${JSON.stringify(job.qr)}, cut=${job.cut}\n`));
+  sim.onJob((job) =>
+    process.stdout.write(
+      `job ${sim.jobs.length}: ${job.image.width}x${job.image.height} dots, ${job.bands.length} bands, qr=${JSON.stringify(job.qr)}, cut=${job.cut}\n`,
+    ),
+  );
   process.stdout.write(`printer simulator listening on 127.0.0.1:${sim.port}\n`);
   const stop = (): void => void sim.stop().then(() => process.exit(0));
   process.on('SIGINT', stop);

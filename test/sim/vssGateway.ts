@@ -39,11 +39,29 @@ export interface DemoPatient {
  */
 export const DEMO_PATIENTS: readonly DemoPatient[] = [
   { idNumber: '079190001234', fullName: 'Nguyễn Thị Hương', dateOfBirth: '15/03/1990', code: '000', shows: 'insurance valid' },
-  { idNumber: '079085001234', fullName: 'Nguyễn Văn An', dateOfBirth: '07/03/1985', code: '000', shows: 'insurance valid and a booked appointment (Khám Nội 08:30)' },
-  { idNumber: '001190005678', fullName: 'Trần Thị Bích Ngọc', dateOfBirth: '17/05/1990', code: '000', shows: 'insurance valid and two appointments (Xét nghiệm 09:00, X-quang 10:00)' },
+  {
+    idNumber: '079085001234',
+    fullName: 'Nguyễn Văn An',
+    dateOfBirth: '07/03/1985',
+    code: '000',
+    shows: 'insurance valid and a booked appointment (Khám Nội 08:30)',
+  },
+  {
+    idNumber: '001190005678',
+    fullName: 'Trần Thị Bích Ngọc',
+    dateOfBirth: '17/05/1990',
+    code: '000',
+    shows: 'insurance valid and two appointments (Xét nghiệm 09:00, X-quang 10:00)',
+  },
   { idNumber: '079040001234', fullName: 'Phạm Văn Cụ', dateOfBirth: '02/02/1940', code: '000', shows: 'insurance valid; by QR the 75+ priority' },
   { idNumber: syntheticCccdFor('010'), fullName: 'Lê Văn Bình', dateOfBirth: '01/01/1999', code: '010', shows: 'insurance expired' },
-  { idNumber: syntheticCccdFor('003'), fullName: 'Trần Văn Đức', dateOfBirth: '01/01/1999', code: '003', shows: 'old insurance card replaced by a new one, valid' },
+  {
+    idNumber: syntheticCccdFor('003'),
+    fullName: 'Trần Văn Đức',
+    dateOfBirth: '01/01/1999',
+    code: '003',
+    shows: 'old insurance card replaced by a new one, valid',
+  },
   { idNumber: syntheticCccdFor('051'), fullName: 'Hoàng Văn Minh', dateOfBirth: '01/01/1999', code: '051', shows: 'no insurance card found' },
 ];
 
@@ -141,7 +159,13 @@ export async function startVssGateway(options: VssGatewayOptions = {}): Promise<
       tokens.set(access, expiresAt);
       send(res, 200, {
         maKetQua: '200',
-        APIKey: { access_token: access, id_token: randomBytes(8).toString('hex'), token_type: 'Bearer', username, expires_in: new Date(expiresAt).toISOString() },
+        APIKey: {
+          access_token: access,
+          id_token: randomBytes(8).toString('hex'),
+          token_type: 'Bearer',
+          username,
+          expires_in: new Date(expiresAt).toISOString(),
+        },
       });
       return;
     }
@@ -153,7 +177,14 @@ export async function startVssGateway(options: VssGatewayOptions = {}): Promise<
         return;
       }
       const maThe = String(body.maThe ?? '');
-      const record: VssLookupRecord = { maThe, hoTen: String(body.hoTen ?? ''), ngaySinh: String(body.ngaySinh ?? ''), hoTenCb: String(body.hoTenCb ?? ''), cccdCb: String(body.cccdCb ?? ''), maKetQua: '' };
+      const record: VssLookupRecord = {
+        maThe,
+        hoTen: String(body.hoTen ?? ''),
+        ngaySinh: String(body.ngaySinh ?? ''),
+        hoTenCb: String(body.hoTenCb ?? ''),
+        cccdCb: String(body.cccdCb ?? ''),
+        maKetQua: '',
+      };
       // A typed number comes without name and birth date: a known record fills them in.
       const known = knownRecord(maThe);
       const hoTen = record.hoTen || known?.fullName || '';
@@ -176,7 +207,8 @@ export async function startVssGateway(options: VssGatewayOptions = {}): Promise<
           gtTheTu: code === '010' ? `01/01/${year - 2}` : `01/01/${year}`,
           gtTheDen: code === '010' ? dmy(new Date(Date.UTC(year - 1, 11, 31))) : `31/12/${year}`,
         });
-        if (code === '003' || code === '004') Object.assign(answer, { maTheMoi: `GD47979${maThe.slice(-8)}`, gtTheTuMoi: `01/01/${year}`, gtTheDenMoi: `31/12/${year + 1}` });
+        if (code === '003' || code === '004')
+          Object.assign(answer, { maTheMoi: `GD47979${maThe.slice(-8)}`, gtTheTuMoi: `01/01/${year}`, gtTheDenMoi: `31/12/${year + 1}` });
       }
       send(res, 200, answer);
       return;
@@ -203,5 +235,9 @@ export async function startVssGateway(options: VssGatewayOptions = {}): Promise<
 // `tsx test/sim/vssGateway.ts --port 8091` runs it on its own.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const port = Number(process.argv[process.argv.indexOf('--port') + 1] || 8091);
-  startVssGateway({ port }).then((s) => console.log(`VSS gateway simulator on ${s.url} (user bv-demo / demo-password; CCCD 079099000<code> selects maKetQua; demo patients: ${DEMO_PATIENTS.map((p) => `${p.idNumber} ${p.shows}`).join(', ')})`));
+  startVssGateway({ port }).then((s) =>
+    console.log(
+      `VSS gateway simulator on ${s.url} (user bv-demo / demo-password; CCCD 079099000<code> selects maKetQua; demo patients: ${DEMO_PATIENTS.map((p) => `${p.idNumber} ${p.shows}`).join(', ')})`,
+    ),
+  );
 }

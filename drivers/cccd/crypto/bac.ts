@@ -85,7 +85,8 @@ export function bacTerminalComplete(keys: BacKeys, challenge: { rndIfd: Buffer; 
   const eIc = response.subarray(0, 32);
   if (!retailMacPadded(keys.kMac, eIc).equals(response.subarray(32))) throw new CardError('CARD_WRONG_KEY', 'MUTUAL AUTHENTICATE answer MAC does not verify');
   const r = tdesCbc(keys.kEnc, eIc, false);
-  if (!r.subarray(0, 8).equals(rndIc) || !r.subarray(8, 16).equals(challenge.rndIfd)) throw new CardError('CARD_WRONG_KEY', 'MUTUAL AUTHENTICATE nonces do not match');
+  if (!r.subarray(0, 8).equals(rndIc) || !r.subarray(8, 16).equals(challenge.rndIfd))
+    throw new CardError('CARD_WRONG_KEY', 'MUTUAL AUTHENTICATE nonces do not match');
   return session(challenge.kIfd, r.subarray(16, 32), rndIc, challenge.rndIfd);
 }
 

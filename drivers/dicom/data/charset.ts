@@ -90,7 +90,15 @@ export function characterSetOf(elements: readonly DataElement[], inherited: Char
 }
 
 export function parseCharacterSet(value: string): CharacterSet {
-  const terms = value.replace(/\0/g, '').split('\\').map((t) => t.trim().toUpperCase().replace(/^ISO-IR/, 'ISO_IR'));
+  const terms = value
+    .replace(/\0/g, '')
+    .split('\\')
+    .map((t) =>
+      t
+        .trim()
+        .toUpperCase()
+        .replace(/^ISO-IR/, 'ISO_IR'),
+    );
   // Some writers use "ISO-IR 100" or "ISO IR 192"; accept the obvious misspellings.
   return terms.map((t) => t.replace(/^ISO IR /, 'ISO_IR ').replace(/^ISO_IR_/, 'ISO_IR '));
 }
@@ -232,7 +240,11 @@ export function elementText(element: DataElement | undefined, charset: Character
 }
 
 export function textOf(elements: readonly DataElement[], tag: number, charset: CharacterSet, options?: DecodeOptions): string | undefined {
-  const t = elementText(elements.find((e) => e.tag === tag), charset, options);
+  const t = elementText(
+    elements.find((e) => e.tag === tag),
+    charset,
+    options,
+  );
   return t === undefined || t === '' ? undefined : t;
 }
 

@@ -145,7 +145,14 @@ class DatasetReader {
    * Elements from `pos` up to `limit`, or (when `untilDelimiter`) up to an item delimitation
    * item, returning the offset after it.
    */
-  readElements(pos: number, limit: number, ts: DatasetEncoding, depth: number, stopAtTag: number | undefined, untilDelimiter: boolean): { elements: DataElement[]; end: number } {
+  readElements(
+    pos: number,
+    limit: number,
+    ts: DatasetEncoding,
+    depth: number,
+    stopAtTag: number | undefined,
+    untilDelimiter: boolean,
+  ): { elements: DataElement[]; end: number } {
     const elements: DataElement[] = [];
     while (pos < limit) {
       if (pos + 8 > limit) {

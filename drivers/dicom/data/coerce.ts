@@ -75,7 +75,17 @@ function orderValue(order: LabOrder, field: OrderField): string | undefined {
   return v;
 }
 
-const PLAIN_ENCODINGS: Record<string, string> = { '': 'ascii', 'ISO_IR 6': 'ascii', 'ISO_IR 100': 'latin1', 'ISO_IR 192': 'utf8', 'ISO_IR 101': 'iso-8859-2', 'ISO_IR 144': 'iso-8859-5', 'ISO_IR 148': 'iso-8859-9', 'ISO_IR 203': 'iso-8859-15', GB18030: 'gb18030' };
+const PLAIN_ENCODINGS: Record<string, string> = {
+  '': 'ascii',
+  'ISO_IR 6': 'ascii',
+  'ISO_IR 100': 'latin1',
+  'ISO_IR 192': 'utf8',
+  'ISO_IR 101': 'iso-8859-2',
+  'ISO_IR 144': 'iso-8859-5',
+  'ISO_IR 148': 'iso-8859-9',
+  'ISO_IR 203': 'iso-8859-15',
+  GB18030: 'gb18030',
+};
 
 /** Encodes text for the dataset's character set; null when the set cannot represent it. */
 function encodeFor(text: string, vr: string, charset: CharacterSet): Buffer | null {
@@ -99,7 +109,13 @@ function isAscii(el: DataElement): boolean {
  * Applies rules to top-level elements (with byte ranges from readDataset or scanDataset over
  * `source`). Returns the rewritten bytes of the range the elements cover.
  */
-export function coerce(elements: readonly DataElement[], rules: readonly CoercionRule[], source: Buffer, encoding: DatasetEncoding, context: CoercionContext = {}): CoercionResult {
+export function coerce(
+  elements: readonly DataElement[],
+  rules: readonly CoercionRule[],
+  source: Buffer,
+  encoding: DatasetEncoding,
+  context: CoercionContext = {},
+): CoercionResult {
   if (elements.some((e) => e.start === undefined || e.end === undefined)) throw new CoercionError('elements need byte ranges (read with ranges: true)');
   let charset = characterSetOf(elements);
   const current = new Map<number, DataElement>(elements.map((e) => [e.tag, e]));
@@ -146,7 +162,10 @@ export function coerce(elements: readonly DataElement[], rules: readonly Coercio
 
   const parts: Buffer[] = [];
   const changed: number[] = [];
-  const pendingNew = [...replaced.entries()].filter(([tag, el]) => el && !current.has(tag)).map(([, el]) => el!).sort((a, b) => a.tag - b.tag);
+  const pendingNew = [...replaced.entries()]
+    .filter(([tag, el]) => el && !current.has(tag))
+    .map(([, el]) => el!)
+    .sort((a, b) => a.tag - b.tag);
   let n = 0;
   for (const e of elements) {
     while (n < pendingNew.length && pendingNew[n]!.tag < e.tag) {

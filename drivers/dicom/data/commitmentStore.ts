@@ -154,7 +154,9 @@ export class SqliteCommitmentStore {
    */
   forgetPurged(destination: string): void {
     this.db.transaction(() => {
-      this.db.prepare(`DELETE FROM dicom_commit_instance WHERE destination = ? AND state = 'committed' AND journal_id NOT IN (SELECT id FROM journal)`).run(destination);
+      this.db
+        .prepare(`DELETE FROM dicom_commit_instance WHERE destination = ? AND state = 'committed' AND journal_id NOT IN (SELECT id FROM journal)`)
+        .run(destination);
       this.db
         .prepare(
           `DELETE FROM dicom_commit_tx WHERE destination = ? AND (state = 'reported' OR (state IN ('replaced', 'timed-out') AND created_ms < ?))
@@ -172,8 +174,12 @@ export class SqliteCommitmentStore {
   createTransaction(destination: string, transactionUid: string, journalIds: number[], attempt = 1): void {
     const now = this.now();
     this.db.transaction(() => {
-      this.db.prepare(`INSERT INTO dicom_commit_tx (tx_uid, destination, created_ms, state, attempt) VALUES (?, ?, ?, 'sending', ?)`).run(transactionUid, destination, now, attempt);
-      const assign = this.db.prepare(`UPDATE dicom_commit_instance SET tx_uid = ?, updated_ms = ? WHERE destination = ? AND journal_id = ? AND state = 'pending'`);
+      this.db
+        .prepare(`INSERT INTO dicom_commit_tx (tx_uid, destination, created_ms, state, attempt) VALUES (?, ?, ?, 'sending', ?)`)
+        .run(transactionUid, destination, now, attempt);
+      const assign = this.db.prepare(
+        `UPDATE dicom_commit_instance SET tx_uid = ?, updated_ms = ? WHERE destination = ? AND journal_id = ? AND state = 'pending'`,
+      );
       for (const id of journalIds) assign.run(transactionUid, now, destination, id);
     })();
   }
@@ -181,13 +187,17 @@ export class SqliteCommitmentStore {
   /** N-ACTION-RSP success: the report is now expected (the timeout counts from here). */
   markSent(transactionUid: string): void {
     const now = this.now();
-    this.db.prepare(`UPDATE dicom_commit_tx SET state = 'waiting', sent_ms = ?, created_ms = ? WHERE tx_uid = ? AND state = 'sending'`).run(now, now, transactionUid);
+    this.db
+      .prepare(`UPDATE dicom_commit_tx SET state = 'waiting', sent_ms = ?, created_ms = ? WHERE tx_uid = ? AND state = 'sending'`)
+      .run(now, now, transactionUid);
   }
 
   /** The N-ACTION did not go through: the instances wait for the next transaction. */
   abandon(transactionUid: string, why: string): void {
     this.db.transaction(() => {
-      this.db.prepare(`UPDATE dicom_commit_instance SET tx_uid = NULL, reason = ? WHERE tx_uid = ? AND state = 'pending'`).run(why.slice(0, 500), transactionUid);
+      this.db
+        .prepare(`UPDATE dicom_commit_instance SET tx_uid = NULL, reason = ? WHERE tx_uid = ? AND state = 'pending'`)
+        .run(why.slice(0, 500), transactionUid);
       this.db.prepare(`DELETE FROM dicom_commit_tx WHERE tx_uid = ? AND state = 'sending'`).run(transactionUid);
     })();
   }
@@ -205,7 +215,9 @@ export class SqliteCommitmentStore {
   /** Instances of a transaction still pending (what a retry must ask for again). */
   pendingOf(transactionUid: string): PendingInstance[] {
     return this.db
-      .prepare(`SELECT journal_id AS journalId, sop_class_uid AS sopClassUid, sop_instance_uid AS sopInstanceUid FROM dicom_commit_instance WHERE tx_uid = ? AND state = 'pending' ORDER BY journal_id`)
+      .prepare(
+        `SELECT journal_id AS journalId, sop_class_uid AS sopClassUid, sop_instance_uid AS sopInstanceUid FROM dicom_commit_instance WHERE tx_uid = ? AND state = 'pending' ORDER BY journal_id`,
+      )
       .all(transactionUid) as PendingInstance[];
   }
 
@@ -213,11 +225,16 @@ export class SqliteCommitmentStore {
   replace(oldUid: string, newUid: string): number {
     const now = this.now();
     return this.db.transaction(() => {
-      const old = this.db.prepare(`SELECT destination, attempt FROM dicom_commit_tx WHERE tx_uid = ?`).get(oldUid) as { destination: string; attempt: number } | undefined;
+      const old = this.db.prepare(`SELECT destination, attempt FROM dicom_commit_tx WHERE tx_uid = ?`).get(oldUid) as
+        | { destination: string; attempt: number }
+        | undefined;
       if (!old) return 0;
       this.db.prepare(`UPDATE dicom_commit_tx SET state = 'replaced', note = ? WHERE tx_uid = ?`).run(`no report; retried as ${newUid}`, oldUid);
-      this.db.prepare(`INSERT INTO dicom_commit_tx (tx_uid, destination, created_ms, state, attempt) VALUES (?, ?, ?, 'sending', ?)`).run(newUid, old.destination, now, old.attempt + 1);
-      return this.db.prepare(`UPDATE dicom_commit_instance SET tx_uid = ?, updated_ms = ? WHERE tx_uid = ? AND state = 'pending'`).run(newUid, now, oldUid).changes;
+      this.db
+        .prepare(`INSERT INTO dicom_commit_tx (tx_uid, destination, created_ms, state, attempt) VALUES (?, ?, ?, 'sending', ?)`)
+        .run(newUid, old.destination, now, old.attempt + 1);
+      return this.db.prepare(`UPDATE dicom_commit_instance SET tx_uid = ?, updated_ms = ? WHERE tx_uid = ? AND state = 'pending'`).run(newUid, now, oldUid)
+        .changes;
     })();
   }
 
@@ -226,12 +243,15 @@ export class SqliteCommitmentStore {
     const now = this.now();
     return this.db.transaction(() => {
       this.db.prepare(`UPDATE dicom_commit_tx SET state = 'timed-out', note = ? WHERE tx_uid = ?`).run(why, transactionUid);
-      return this.db.prepare(`UPDATE dicom_commit_instance SET reason = ?, updated_ms = ? WHERE tx_uid = ? AND state = 'pending'`).run(why, now, transactionUid).changes;
+      return this.db.prepare(`UPDATE dicom_commit_instance SET reason = ?, updated_ms = ? WHERE tx_uid = ? AND state = 'pending'`).run(why, now, transactionUid)
+        .changes;
     })();
   }
 
   transaction(transactionUid: string): TransactionRow | undefined {
-    return this.db.prepare(`SELECT tx_uid AS transactionUid, destination, created_ms AS createdMs, state, attempt FROM dicom_commit_tx WHERE tx_uid = ?`).get(transactionUid) as TransactionRow | undefined;
+    return this.db
+      .prepare(`SELECT tx_uid AS transactionUid, destination, created_ms AS createdMs, state, attempt FROM dicom_commit_tx WHERE tx_uid = ?`)
+      .get(transactionUid) as TransactionRow | undefined;
   }
 
   /**
@@ -248,9 +268,15 @@ export class SqliteCommitmentStore {
     const destination = tx.destination;
     const outcome = this.db.transaction((): ReportOutcome => {
       const out: ReportOutcome = { known: true, destination, committed: 0, requeued: 0, parked: 0, unmatched: 0 };
-      const find = this.db.prepare(`SELECT journal_id, failures FROM dicom_commit_instance WHERE destination = ? AND sop_instance_uid = ? AND state = 'pending'`);
-      const commit = this.db.prepare(`UPDATE dicom_commit_instance SET state = 'committed', tx_uid = ?, reason = NULL, updated_ms = ? WHERE destination = ? AND journal_id = ?`);
-      const fail = this.db.prepare(`UPDATE dicom_commit_instance SET state = 'failed', tx_uid = ?, failures = failures + 1, reason = ?, updated_ms = ? WHERE destination = ? AND journal_id = ?`);
+      const find = this.db.prepare(
+        `SELECT journal_id, failures FROM dicom_commit_instance WHERE destination = ? AND sop_instance_uid = ? AND state = 'pending'`,
+      );
+      const commit = this.db.prepare(
+        `UPDATE dicom_commit_instance SET state = 'committed', tx_uid = ?, reason = NULL, updated_ms = ? WHERE destination = ? AND journal_id = ?`,
+      );
+      const fail = this.db.prepare(
+        `UPDATE dicom_commit_instance SET state = 'failed', tx_uid = ?, failures = failures + 1, reason = ?, updated_ms = ? WHERE destination = ? AND journal_id = ?`,
+      );
       // The outbox's own synchronous calls, inside this transaction: a crash cannot separate the
       // report from the resend it causes.
       for (const c of report.committed) {
@@ -281,11 +307,13 @@ export class SqliteCommitmentStore {
           }
         }
       }
-      this.db.prepare(`UPDATE dicom_commit_tx SET state = 'reported', reported_ms = ?, note = ? WHERE tx_uid = ? AND state IN ('sending', 'waiting', 'timed-out')`).run(
-        now,
-        `${out.committed} committed, ${out.requeued} resent, ${out.parked} parked${report.fromAe ? ` (from ${report.fromAe})` : ''}`,
-        report.transactionUid,
-      );
+      this.db
+        .prepare(`UPDATE dicom_commit_tx SET state = 'reported', reported_ms = ?, note = ? WHERE tx_uid = ? AND state IN ('sending', 'waiting', 'timed-out')`)
+        .run(
+          now,
+          `${out.committed} committed, ${out.requeued} resent, ${out.parked} parked${report.fromAe ? ` (from ${report.fromAe})` : ''}`,
+          report.transactionUid,
+        );
       return out;
     })();
     if (outcome.requeued > 0) this.onRequeued(destination);
@@ -299,7 +327,15 @@ export class SqliteCommitmentStore {
     const stmt = this.db.prepare(
       `SELECT journal_id, destination, state, tx_uid, reason, failures, updated_ms FROM dicom_commit_instance WHERE journal_id IN (SELECT value FROM json_each(?))`,
     );
-    for (const r of stmt.all(JSON.stringify(journalIds)) as Array<{ journal_id: number; destination: string; state: CommitmentState; tx_uid: string | null; reason: string | null; failures: number; updated_ms: number }>) {
+    for (const r of stmt.all(JSON.stringify(journalIds)) as Array<{
+      journal_id: number;
+      destination: string;
+      state: CommitmentState;
+      tx_uid: string | null;
+      reason: string | null;
+      failures: number;
+      updated_ms: number;
+    }>) {
       const list = out.get(r.journal_id) ?? [];
       list.push({ destination: r.destination, state: r.state, transactionUid: r.tx_uid, reason: r.reason, failures: r.failures, updatedMs: r.updated_ms });
       out.set(r.journal_id, list);
@@ -308,8 +344,10 @@ export class SqliteCommitmentStore {
   }
 
   counts(destination: string): Record<CommitmentState, number> & { waitingTransactions: number; timedOutTransactions: number } {
-    const c = (state: string) => (this.db.prepare(`SELECT count(*) AS n FROM dicom_commit_instance WHERE destination = ? AND state = ?`).get(destination, state) as { n: number }).n;
-    const t = (state: string) => (this.db.prepare(`SELECT count(*) AS n FROM dicom_commit_tx WHERE destination = ? AND state = ?`).get(destination, state) as { n: number }).n;
+    const c = (state: string) =>
+      (this.db.prepare(`SELECT count(*) AS n FROM dicom_commit_instance WHERE destination = ? AND state = ?`).get(destination, state) as { n: number }).n;
+    const t = (state: string) =>
+      (this.db.prepare(`SELECT count(*) AS n FROM dicom_commit_tx WHERE destination = ? AND state = ?`).get(destination, state) as { n: number }).n;
     return { pending: c('pending'), committed: c('committed'), failed: c('failed'), waitingTransactions: t('waiting'), timedOutTransactions: t('timed-out') };
   }
 }

@@ -133,7 +133,8 @@ export async function scanDataset(path: string, options: { stopAtTag?: number; s
     if (await reader.ensure(8)) encoding = sniffEncoding(reader.buf, 0, encoding);
     for (;;) {
       if (!(await reader.ensure(8))) {
-        if (reader.buf.length && reader.buf.some((x) => x !== 0)) throw new DicomParseError('truncated', 'dataset ends inside an element header', reader.position);
+        if (reader.buf.length && reader.buf.some((x) => x !== 0))
+          throw new DicomParseError('truncated', 'dataset ends inside an element header', reader.position);
         break;
       }
       await reader.ensure(12);

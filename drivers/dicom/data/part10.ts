@@ -59,7 +59,12 @@ const PREFIX = 132;
 
 /** Parses the preamble and file meta group from the start of a file (throws 'truncated' when more bytes are needed). */
 export function parsePart10Header(bytes: Buffer): Part10Meta {
-  if (bytes.length < PREFIX + 12) throw new DicomParseError(bytes.length >= PREFIX && bytes.toString('latin1', 128, 132) !== 'DICM' ? 'not-part10' : 'truncated', 'file shorter than a Part 10 header', bytes.length);
+  if (bytes.length < PREFIX + 12)
+    throw new DicomParseError(
+      bytes.length >= PREFIX && bytes.toString('latin1', 128, 132) !== 'DICM' ? 'not-part10' : 'truncated',
+      'file shorter than a Part 10 header',
+      bytes.length,
+    );
   if (bytes.toString('latin1', 128, 132) !== 'DICM') throw new DicomParseError('not-part10', 'no "DICM" prefix after the 128-byte preamble', 128);
   let end: number;
   let meta: DataElement[];

@@ -244,7 +244,8 @@ export class SqliteStudyIndex implements StudyIndex {
       ON CONFLICT (series_uid) DO UPDATE SET modality = COALESCE(excluded.modality, modality),
         series_number = COALESCE(excluded.series_number, series_number), description = COALESCE(excluded.description, description)`);
     // Later instances fill what earlier ones lacked; the first non-empty value of a field wins.
-    this.upsertStudy = db.prepare(`INSERT INTO dicom_study (study_uid, patient_id, patient_name, patient_birth_date, patient_sex, study_date, study_time, accession, description, referring, first_ms, last_ms)
+    this.upsertStudy =
+      db.prepare(`INSERT INTO dicom_study (study_uid, patient_id, patient_name, patient_birth_date, patient_sex, study_date, study_time, accession, description, referring, first_ms, last_ms)
       VALUES (@study, @patientId, @patientName, @birthDate, @sex, @date, @time, @accession, @description, @referring, @ms, @ms)
       ON CONFLICT (study_uid) DO UPDATE SET
         patient_id = COALESCE(patient_id, excluded.patient_id), patient_name = COALESCE(patient_name, excluded.patient_name),
@@ -321,7 +322,13 @@ export class SqliteStudyIndex implements StudyIndex {
       referring: meta.study.referringPhysician ?? null,
       ms: receivedMs,
     });
-    this.upsertSeries.run({ series, study, modality: meta.series.modality ?? null, number: meta.series.number ?? null, description: meta.series.description ?? null });
+    this.upsertSeries.run({
+      series,
+      study,
+      modality: meta.series.modality ?? null,
+      number: meta.series.number ?? null,
+      description: meta.series.description ?? null,
+    });
     this.insertInstance.run({
       journalId: input.journalId,
       sop,
@@ -346,12 +353,13 @@ export class SqliteStudyIndex implements StudyIndex {
     this.flush();
     const where: string[] = [];
     const args: Record<string, unknown> = {};
-    if (query.patientId) (where.push('s.patient_id = @patientId'), (args.patientId = query.patientId));
+    if (query.patientId) where.push('s.patient_id = @patientId'), (args.patientId = query.patientId);
     const from = daDate(query.dateFrom);
     const to = daDate(query.dateTo);
-    if (from) (where.push('s.study_date >= @from'), (args.from = from));
-    if (to) (where.push('s.study_date <= @to'), (args.to = to));
-    if (query.modality) (where.push('EXISTS (SELECT 1 FROM dicom_series m WHERE m.study_uid = s.study_uid AND m.modality = @modality)'), (args.modality = query.modality));
+    if (from) where.push('s.study_date >= @from'), (args.from = from);
+    if (to) where.push('s.study_date <= @to'), (args.to = to);
+    if (query.modality)
+      where.push('EXISTS (SELECT 1 FROM dicom_series m WHERE m.study_uid = s.study_uid AND m.modality = @modality)'), (args.modality = query.modality);
     const joined = 'FROM outbox o JOIN dicom_instance i ON i.journal_id = o.journal_id WHERE i.study_uid = s.study_uid';
     switch (query.state) {
       case 'pending':
@@ -398,8 +406,15 @@ export class SqliteStudyIndex implements StudyIndex {
     const { studies } = this.listStudiesByUid(studyUid);
     const study = studies[0];
     if (!study) return undefined;
-    const series = this.db.prepare('SELECT * FROM dicom_series WHERE study_uid = ? ORDER BY series_number, series_uid').all(studyUid) as Array<{ series_uid: string; modality: string | null; series_number: number | null; description: string | null }>;
-    const instances = this.db.prepare('SELECT * FROM dicom_instance WHERE study_uid = ? ORDER BY instance_number, received_ms, journal_id').all(studyUid) as Array<{
+    const series = this.db.prepare('SELECT * FROM dicom_series WHERE study_uid = ? ORDER BY series_number, series_uid').all(studyUid) as Array<{
+      series_uid: string;
+      modality: string | null;
+      series_number: number | null;
+      description: string | null;
+    }>;
+    const instances = this.db
+      .prepare('SELECT * FROM dicom_instance WHERE study_uid = ? ORDER BY instance_number, received_ms, journal_id')
+      .all(studyUid) as Array<{
       journal_id: number;
       sop_instance_uid: string;
       series_uid: string;
@@ -413,17 +428,35 @@ export class SqliteStudyIndex implements StudyIndex {
       received_ms: number;
       conflict: number;
     }>;
-    const dest = this.db.prepare(
-      `SELECT o.journal_id, o.destination, o.state, o.attempts, o.last_error, o.done_ms, d.reason
+    const dest = this.db
+      .prepare(
+        `SELECT o.journal_id, o.destination, o.state, o.attempts, o.last_error, o.done_ms, d.reason
        FROM outbox o JOIN dicom_instance i ON i.journal_id = o.journal_id LEFT JOIN dead_letter d ON d.outbox_id = o.id
        WHERE i.study_uid = ? ORDER BY o.destination`,
-    ).all(studyUid) as Array<{ journal_id: number; destination: string; state: DestinationState['state']; attempts: number; last_error: string | null; done_ms: number | null; reason: string | null }>;
+      )
+      .all(studyUid) as Array<{
+      journal_id: number;
+      destination: string;
+      state: DestinationState['state'];
+      attempts: number;
+      last_error: string | null;
+      done_ms: number | null;
+      reason: string | null;
+    }>;
     const commitments = this.commitmentsOf(studyUid);
     const byJournal = new Map<number, DestinationState[]>();
     for (const d of dest) {
       const list = byJournal.get(d.journal_id) ?? [];
       const c = commitments.get(`${d.journal_id}|${d.destination}`);
-      list.push({ destination: d.destination, state: d.state, attempts: d.attempts, lastError: d.last_error, doneMs: d.done_ms, deadLetterReason: d.reason, ...(c ? { commitment: c } : {}) });
+      list.push({
+        destination: d.destination,
+        state: d.state,
+        attempts: d.attempts,
+        lastError: d.last_error,
+        doneMs: d.done_ms,
+        deadLetterReason: d.reason,
+        ...(c ? { commitment: c } : {}),
+      });
       byJournal.set(d.journal_id, list);
     }
     return {
@@ -462,7 +495,14 @@ export class SqliteStudyIndex implements StudyIndex {
         `SELECT c.journal_id, c.destination, c.state, c.tx_uid, c.reason, c.updated_ms FROM dicom_commit_instance c
          JOIN dicom_instance i ON i.journal_id = c.journal_id WHERE i.study_uid = ?`,
       )
-      .all(studyUid) as Array<{ journal_id: number; destination: string; state: 'pending' | 'committed' | 'failed'; tx_uid: string | null; reason: string | null; updated_ms: number }>;
+      .all(studyUid) as Array<{
+      journal_id: number;
+      destination: string;
+      state: 'pending' | 'committed' | 'failed';
+      tx_uid: string | null;
+      reason: string | null;
+      updated_ms: number;
+    }>;
     for (const r of rows) out.set(`${r.journal_id}|${r.destination}`, { state: r.state, transactionUid: r.tx_uid, reason: r.reason, updatedMs: r.updated_ms });
     return out;
   }
@@ -526,7 +566,12 @@ export class SqliteStudyIndex implements StudyIndex {
          ORDER BY j.id LIMIT ?`,
       )
       .all(stream, limit) as Array<{ id: number; blob_hash: string; blob_size: number; received_at: string; meta: string | null }>;
-    return rows.map((r) => ({ journalId: r.id, blob: { hash: r.blob_hash, size: r.blob_size }, receivedAt: r.received_at, meta: r.meta ? (JSON.parse(r.meta) as Record<string, unknown>) : {} }));
+    return rows.map((r) => ({
+      journalId: r.id,
+      blob: { hash: r.blob_hash, size: r.blob_size },
+      receivedAt: r.received_at,
+      meta: r.meta ? (JSON.parse(r.meta) as Record<string, unknown>) : {},
+    }));
   }
 
   /**
@@ -539,7 +584,8 @@ export class SqliteStudyIndex implements StudyIndex {
     this.flush();
     const cutoff = nowMs - olderThanHours * 3_600_000;
     const parkedCutoff = parkedOlderThanDays === undefined ? null : nowMs - parkedOlderThanDays * DAY;
-    const rows = (state: string) => `EXISTS (SELECT 1 FROM outbox o JOIN dicom_instance i ON i.journal_id = o.journal_id WHERE i.study_uid = dicom_study.study_uid AND ${state})`;
+    const rows = (state: string) =>
+      `EXISTS (SELECT 1 FROM outbox o JOIN dicom_instance i ON i.journal_id = o.journal_id WHERE i.study_uid = dicom_study.study_uid AND ${state})`;
     return this.db
       .prepare(
         // The patient id too: in Vietnam it is often the CCCD number.

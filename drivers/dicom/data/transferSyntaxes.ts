@@ -29,13 +29,28 @@ export const IMPLICIT_LE: DatasetEncoding = Object.freeze({ explicitVr: false, l
 export const EXPLICIT_LE: DatasetEncoding = Object.freeze({ explicitVr: true, littleEndian: true });
 export const EXPLICIT_BE: DatasetEncoding = Object.freeze({ explicitVr: true, littleEndian: false });
 
-const enc = (uid: string, name: string, retired = false): TransferSyntax => ({ uid, name, explicitVr: true, littleEndian: true, deflated: false, encapsulated: true, retired });
+const enc = (uid: string, name: string, retired = false): TransferSyntax => ({
+  uid,
+  name,
+  explicitVr: true,
+  littleEndian: true,
+  deflated: false,
+  encapsulated: true,
+  retired,
+});
 
 const TABLE: TransferSyntax[] = [
   { uid: IMPLICIT_VR_LITTLE_ENDIAN, name: 'Implicit VR Little Endian', explicitVr: false, littleEndian: true, deflated: false, encapsulated: false },
   { uid: EXPLICIT_VR_LITTLE_ENDIAN, name: 'Explicit VR Little Endian', explicitVr: true, littleEndian: true, deflated: false, encapsulated: false },
   enc('1.2.840.10008.1.2.1.98', 'Encapsulated Uncompressed Explicit VR Little Endian'),
-  { uid: DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, name: 'Deflated Explicit VR Little Endian', explicitVr: true, littleEndian: true, deflated: true, encapsulated: false },
+  {
+    uid: DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+    name: 'Deflated Explicit VR Little Endian',
+    explicitVr: true,
+    littleEndian: true,
+    deflated: true,
+    encapsulated: false,
+  },
   { uid: EXPLICIT_VR_BIG_ENDIAN, name: 'Explicit VR Big Endian', explicitVr: true, littleEndian: false, deflated: false, encapsulated: false, retired: true },
   enc('1.2.840.10008.1.2.4.50', 'JPEG Baseline (Process 1)'),
   enc('1.2.840.10008.1.2.4.51', 'JPEG Extended (Process 2 and 4)'),

@@ -60,7 +60,16 @@ function localParts(iso: string, timeZone: string): { date: string; time: string
   const ms = Date.parse(iso);
   if (!Number.isFinite(ms)) return undefined;
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
+    new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    })
       .formatToParts(ms)
       .map((p) => [p.type, p.value]),
   );
@@ -80,7 +89,9 @@ export function worklistEntriesOf(order: LabOrder, options: WorklistOptions = {}
   const when = at ? localParts(at, tz) : undefined;
   const station = order.scheduled?.stationAeTitle ?? options.stationAeTitle;
   const accession = order.accessionNumber ?? order.orderId ?? order.specimenId;
-  const items = order.items?.length ? order.items : [{ code: order.tests[0] ?? '', name: undefined as string | undefined, modality: undefined as string | undefined }];
+  const items = order.items?.length
+    ? order.items
+    : [{ code: order.tests[0] ?? '', name: undefined as string | undefined, modality: undefined as string | undefined }];
   const set = (m: Map<number, string>, tag: number, v: string | undefined): void => {
     if (v !== undefined && v !== '') m.set(tag, v);
   };
@@ -133,7 +144,10 @@ function foldName(s: string): string {
 }
 
 function wildcardRegex(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 's');
 }
 
@@ -252,7 +266,12 @@ function answerOf(entry: WorklistEntry, identifier: readonly DataElement[], char
  * Step, holding exactly the keys asked for (zero length when unknown), in ISO_IR 192.
  * `charset` is the query's character set (default: its own (0008,0005)).
  */
-export function matchWorklist(identifier: readonly DataElement[], orders: readonly LabOrder[], charset?: CharacterSet, options: WorklistOptions = {}): DataElement[][] {
+export function matchWorklist(
+  identifier: readonly DataElement[],
+  orders: readonly LabOrder[],
+  charset?: CharacterSet,
+  options: WorklistOptions = {},
+): DataElement[][] {
   const cs = charset ?? characterSetOf(identifier);
   const answers: DataElement[][] = [];
   const max = options.maxResults ?? 1000;

@@ -141,7 +141,10 @@ export function encodeAssociateAc(ac: Omit<AssociateAc, 'protocolVersion' | 'app
 
 /** UIDs may be padded with a trailing NUL (PS3.8 Annex F); AE titles with spaces. */
 function text(b: Buffer): string {
-  return b.toString('latin1').replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  return b
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '')
+    .replace(/^ +/, '');
 }
 
 interface RawItem {
@@ -173,8 +176,7 @@ function parseUser(body: Buffer): UserInformation {
     else if (sub.type === 0x53 && sub.body.length === 4) {
       user.maxOperationsInvoked = sub.body.readUInt16BE(0);
       user.maxOperationsPerformed = sub.body.readUInt16BE(2);
-    }
-    else if (sub.type === 0x54) {
+    } else if (sub.type === 0x54) {
       if (sub.body.length < 4) throw new DicomPduError('bad-item', 'role selection sub-item shorter than 4 bytes');
       const n = sub.body.readUInt16BE(0);
       if (2 + n + 2 > sub.body.length) throw new DicomPduError('bad-item', 'role selection UID overruns its sub-item');

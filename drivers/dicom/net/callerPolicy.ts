@@ -69,7 +69,10 @@ export class CallerPolicy {
     this.self = selfAddresses(host);
     const listener = allowedPeers && allowedPeers.length > 0 ? allowedPeers : LOOPBACK_PEERS;
     const defaultFrom = new PeerAllowList(listener);
-    this.callers = callers.map((c) => ({ aeTitle: c.aeTitle.trim(), from: c.addresses && c.addresses.length > 0 ? new PeerAllowList(c.addresses) : defaultFrom }));
+    this.callers = callers.map((c) => ({
+      aeTitle: c.aeTitle.trim(),
+      from: c.addresses && c.addresses.length > 0 ? new PeerAllowList(c.addresses) : defaultFrom,
+    }));
     const own = callers.flatMap((c) => c.addresses ?? []);
     this.peers = new ListenerPeers([...new Set([...listener, ...own])], this.self);
   }
@@ -84,8 +87,16 @@ export class CallerPolicy {
     if (calledAe !== this.ours) return { reject: REJECT.calledAeNotRecognized, why: `called AE "${calledAe}" is not this box's AE "${this.ours}"` };
     if (callingAe === this.selfTestAe && this.self.allows(remote)) return null;
     const byTitle = this.callers.filter((c) => c.aeTitle === callingAe);
-    if (byTitle.length === 0) return { reject: REJECT.callingAeNotRecognized, why: this.empty ? 'no allowedCallers configured: every association is refused' : `calling AE "${callingAe}" is not in allowedCallers` };
-    if (!byTitle.some((c) => c.from.allows(remote))) return { reject: REJECT.callingAeNotRecognized, why: `calling AE "${callingAe}" may not call from ${remote} (allowed: ${byTitle.map((c) => String(c.from)).join('; ')})` };
+    if (byTitle.length === 0)
+      return {
+        reject: REJECT.callingAeNotRecognized,
+        why: this.empty ? 'no allowedCallers configured: every association is refused' : `calling AE "${callingAe}" is not in allowedCallers`,
+      };
+    if (!byTitle.some((c) => c.from.allows(remote)))
+      return {
+        reject: REJECT.callingAeNotRecognized,
+        why: `calling AE "${callingAe}" may not call from ${remote} (allowed: ${byTitle.map((c) => String(c.from)).join('; ')})`,
+      };
     return null;
   }
 }

@@ -83,7 +83,10 @@ function checkUid(uid: string | undefined, what: string): string {
 }
 
 function refItem(r: ReferencedSop): DataElement[] {
-  return [stringElement(TAG.referencedSopClass, 'UI', checkUid(r.sopClassUid, 'Referenced SOP Class UID')), stringElement(TAG.referencedSopInstance, 'UI', checkUid(r.sopInstanceUid, 'Referenced SOP Instance UID'))];
+  return [
+    stringElement(TAG.referencedSopClass, 'UI', checkUid(r.sopClassUid, 'Referenced SOP Class UID')),
+    stringElement(TAG.referencedSopInstance, 'UI', checkUid(r.sopInstanceUid, 'Referenced SOP Instance UID')),
+  ];
 }
 
 function read(bytes: Buffer, enc: DatasetEncoding): DataElement[] {
@@ -103,13 +106,22 @@ function items(els: DataElement[], tag: number, name: string): DataElement[][] {
 }
 
 function readRef(item: DataElement[], name: string): ReferencedSop {
-  return { sopClassUid: checkUid(getUid(item, TAG.referencedSopClass), `${name} item: Referenced SOP Class UID`), sopInstanceUid: checkUid(getUid(item, TAG.referencedSopInstance), `${name} item: Referenced SOP Instance UID`) };
+  return {
+    sopClassUid: checkUid(getUid(item, TAG.referencedSopClass), `${name} item: Referenced SOP Class UID`),
+    sopInstanceUid: checkUid(getUid(item, TAG.referencedSopInstance), `${name} item: Referenced SOP Instance UID`),
+  };
 }
 
 /** N-ACTION-RQ dataset (PS3.4 Table J.3-1). */
 export function encodeCommitmentRequest(req: CommitmentRequest, enc: DatasetEncoding): Buffer {
   if (req.referenced.length === 0) throw new StorageCommitmentError('empty', 'a storage commitment request needs at least one instance');
-  return writeDataset([stringElement(TAG.transactionUid, 'UI', checkUid(req.transactionUid, 'Transaction UID')), sequenceElement(TAG.referencedSopSequence, req.referenced.map(refItem))], enc);
+  return writeDataset(
+    [
+      stringElement(TAG.transactionUid, 'UI', checkUid(req.transactionUid, 'Transaction UID')),
+      sequenceElement(TAG.referencedSopSequence, req.referenced.map(refItem)),
+    ],
+    enc,
+  );
 }
 
 export function decodeCommitmentRequest(bytes: Buffer, enc: DatasetEncoding): CommitmentRequest {
@@ -125,7 +137,13 @@ export function encodeCommitmentReport(rep: CommitmentReport, enc: DatasetEncodi
   const els: DataElement[] = [];
   if (rep.retrieveAeTitle) els.push(stringElement(TAG.retrieveAeTitle, 'AE', rep.retrieveAeTitle));
   els.push(stringElement(TAG.transactionUid, 'UI', checkUid(rep.transactionUid, 'Transaction UID')));
-  if (rep.failed.length) els.push(sequenceElement(TAG.failedSopSequence, rep.failed.map((f) => [...refItem(f), usElement(TAG.failureReason, f.failureReason, enc.littleEndian)])));
+  if (rep.failed.length)
+    els.push(
+      sequenceElement(
+        TAG.failedSopSequence,
+        rep.failed.map((f) => [...refItem(f), usElement(TAG.failureReason, f.failureReason, enc.littleEndian)]),
+      ),
+    );
   if (rep.committed.length) els.push(sequenceElement(TAG.referencedSopSequence, rep.committed.map(refItem)));
   return writeDataset(els, enc);
 }
@@ -135,7 +153,8 @@ export function reportEventType(rep: CommitmentReport): number {
 }
 
 export function decodeCommitmentReport(bytes: Buffer, enc: DatasetEncoding, eventTypeId: number | undefined): CommitmentReport {
-  if (eventTypeId !== EVENT_ALL_SUCCESS && eventTypeId !== EVENT_SOME_FAILURES) throw new StorageCommitmentError('bad-event-type', `N-EVENT-REPORT event type ${eventTypeId ?? '(none)'} is not 1 or 2`);
+  if (eventTypeId !== EVENT_ALL_SUCCESS && eventTypeId !== EVENT_SOME_FAILURES)
+    throw new StorageCommitmentError('bad-event-type', `N-EVENT-REPORT event type ${eventTypeId ?? '(none)'} is not 1 or 2`);
   const els = read(bytes, enc);
   const transactionUid = checkUid(getUid(els, TAG.transactionUid), 'Transaction UID');
   const committed = items(els, TAG.referencedSopSequence, 'Referenced SOP Sequence').map((it) => readRef(it, 'Referenced SOP Sequence'));
@@ -144,8 +163,10 @@ export function decodeCommitmentReport(bytes: Buffer, enc: DatasetEncoding, even
     // A failure without its reason is still a failure: "processing failure" (the PACS said no).
     return { ...readRef(it, 'Failed SOP Sequence'), failureReason: reason ?? FAILURE.processingFailure };
   });
-  if (eventTypeId === EVENT_SOME_FAILURES && failed.length === 0) throw new StorageCommitmentError('bad-event-type', 'event type 2 (failures) without a Failed SOP Sequence');
-  if (eventTypeId === EVENT_ALL_SUCCESS && failed.length > 0) throw new StorageCommitmentError('bad-event-type', 'event type 1 (all success) with a Failed SOP Sequence');
+  if (eventTypeId === EVENT_SOME_FAILURES && failed.length === 0)
+    throw new StorageCommitmentError('bad-event-type', 'event type 2 (failures) without a Failed SOP Sequence');
+  if (eventTypeId === EVENT_ALL_SUCCESS && failed.length > 0)
+    throw new StorageCommitmentError('bad-event-type', 'event type 1 (all success) with a Failed SOP Sequence');
   if (committed.length === 0 && failed.length === 0) throw new StorageCommitmentError('empty', 'report names no instance');
   const out: CommitmentReport = { transactionUid, committed, failed };
   const ae = getUid(els, TAG.retrieveAeTitle);
@@ -155,19 +176,48 @@ export function decodeCommitmentReport(bytes: Buffer, enc: DatasetEncoding, even
 
 /** Command sets (PS3.7 10.3.4 N-ACTION, 10.3.1 N-EVENT-REPORT). */
 export function nActionRq(messageId: number): Command {
-  return { commandField: N_ACTION_RQ, messageId, requestedSopClassUid: STORAGE_COMMITMENT_PUSH_MODEL, requestedSopInstanceUid: STORAGE_COMMITMENT_INSTANCE, actionTypeId: ACTION_REQUEST_COMMITMENT, hasDataset: true };
+  return {
+    commandField: N_ACTION_RQ,
+    messageId,
+    requestedSopClassUid: STORAGE_COMMITMENT_PUSH_MODEL,
+    requestedSopInstanceUid: STORAGE_COMMITMENT_INSTANCE,
+    actionTypeId: ACTION_REQUEST_COMMITMENT,
+    hasDataset: true,
+  };
 }
 
 export function nActionRsp(messageIdBeingRespondedTo: number, status: number): Command {
-  return { commandField: N_ACTION_RSP, messageIdBeingRespondedTo, affectedSopClassUid: STORAGE_COMMITMENT_PUSH_MODEL, affectedSopInstanceUid: STORAGE_COMMITMENT_INSTANCE, actionTypeId: ACTION_REQUEST_COMMITMENT, hasDataset: false, status };
+  return {
+    commandField: N_ACTION_RSP,
+    messageIdBeingRespondedTo,
+    affectedSopClassUid: STORAGE_COMMITMENT_PUSH_MODEL,
+    affectedSopInstanceUid: STORAGE_COMMITMENT_INSTANCE,
+    actionTypeId: ACTION_REQUEST_COMMITMENT,
+    hasDataset: false,
+    status,
+  };
 }
 
 export function nEventReportRq(messageId: number, eventTypeId: number): Command {
-  return { commandField: N_EVENT_REPORT_RQ, messageId, affectedSopClassUid: STORAGE_COMMITMENT_PUSH_MODEL, affectedSopInstanceUid: STORAGE_COMMITMENT_INSTANCE, eventTypeId, hasDataset: true };
+  return {
+    commandField: N_EVENT_REPORT_RQ,
+    messageId,
+    affectedSopClassUid: STORAGE_COMMITMENT_PUSH_MODEL,
+    affectedSopInstanceUid: STORAGE_COMMITMENT_INSTANCE,
+    eventTypeId,
+    hasDataset: true,
+  };
 }
 
 export function nEventReportRsp(messageIdBeingRespondedTo: number, status: number, eventTypeId?: number): Command {
-  const c: Command = { commandField: N_EVENT_REPORT_RSP, messageIdBeingRespondedTo, affectedSopClassUid: STORAGE_COMMITMENT_PUSH_MODEL, affectedSopInstanceUid: STORAGE_COMMITMENT_INSTANCE, hasDataset: false, status };
+  const c: Command = {
+    commandField: N_EVENT_REPORT_RSP,
+    messageIdBeingRespondedTo,
+    affectedSopClassUid: STORAGE_COMMITMENT_PUSH_MODEL,
+    affectedSopInstanceUid: STORAGE_COMMITMENT_INSTANCE,
+    hasDataset: false,
+    status,
+  };
   if (eventTypeId !== undefined) c.eventTypeId = eventTypeId;
   return c;
 }

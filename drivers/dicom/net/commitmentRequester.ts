@@ -74,8 +74,21 @@ export function handleEventReport(
   }
   try {
     const outcome = store.applyReport({ ...report, fromAe });
-    if (!outcome.known) log.warn({ fromAe, transactionUid: report.transactionUid }, 'storage commitment report for a transaction the box does not know: ignored');
-    else log.info({ fromAe, transactionUid: report.transactionUid, destination: outcome.destination, committed: outcome.committed, requeued: outcome.requeued, parked: outcome.parked, unmatched: outcome.unmatched }, 'storage commitment report stored');
+    if (!outcome.known)
+      log.warn({ fromAe, transactionUid: report.transactionUid }, 'storage commitment report for a transaction the box does not know: ignored');
+    else
+      log.info(
+        {
+          fromAe,
+          transactionUid: report.transactionUid,
+          destination: outcome.destination,
+          committed: outcome.committed,
+          requeued: outcome.requeued,
+          parked: outcome.parked,
+          unmatched: outcome.unmatched,
+        },
+        'storage commitment report stored',
+      );
     return { status: 0, outcome };
   } catch (err) {
     // Not durable: the PACS must send the report again.
@@ -156,7 +169,11 @@ export class CommitmentRequester {
       const batch = this.store.unassigned(this.destination, this.max);
       if (batch.length === 0) return;
       const uid = newTransactionUid();
-      this.store.createTransaction(this.destination, uid, batch.map((b) => b.journalId));
+      this.store.createTransaction(
+        this.destination,
+        uid,
+        batch.map((b) => b.journalId),
+      );
       if (!(await this.send(uid, batch))) {
         // The association failed: try again after a growing pause (the sweep also picks them up).
         this.failures++;
@@ -189,7 +206,10 @@ export class CommitmentRequester {
       const uid = newTransactionUid();
       const n = this.store.replace(tx.transactionUid, uid);
       this.stats.retried++;
-      this.log.warn({ old: tx.transactionUid, transactionUid: uid, instances: n }, 'storage commitment report overdue: asking again under a new transaction UID');
+      this.log.warn(
+        { old: tx.transactionUid, transactionUid: uid, instances: n },
+        'storage commitment report overdue: asking again under a new transaction UID',
+      );
       if (n > 0 && !(await this.send(uid, this.store.pendingOf(uid)))) {
         // Not sent: leave it 'sending'; the next sweep turns it back into unassigned instances.
       }
@@ -225,7 +245,10 @@ export class CommitmentRequester {
         if (r.errorComment) rsp.errorComment = r.errorComment;
         return rsp;
       };
-      const dataset = encodeCommitmentRequest({ transactionUid: uid, referenced: batch.map((b) => ({ sopClassUid: b.sopClassUid, sopInstanceUid: b.sopInstanceUid })) }, datasetEncodingOf(ts));
+      const dataset = encodeCommitmentRequest(
+        { transactionUid: uid, referenced: batch.map((b) => ({ sopClassUid: b.sopClassUid, sopInstanceUid: b.sopInstanceUid })) },
+        datasetEncodingOf(ts),
+      );
       const rsp = await assoc.nRequest(STORAGE_COMMITMENT_PUSH_MODEL, nActionRq, dataset, this.abort.signal);
       const status = rsp.command.status ?? 0;
       if (statusKind(status) !== 'success' && statusKind(status) !== 'warning') {

@@ -68,7 +68,8 @@ export class StorageCommitmentService extends SqliteCommitmentStore {
     this.options.bus.on(OWNER, 'agent.stopping', () => void this.stop());
     for (const id of this.requesters.keys()) {
       const n = this.catchUp(id);
-      if (n > 0) this.options.log.info({ destination: id, instances: n }, 'storage commitment: delivered instances without a commitment row recorded as pending');
+      if (n > 0)
+        this.options.log.info({ destination: id, instances: n }, 'storage commitment: delivered instances without a commitment row recorded as pending');
     }
     for (const r of this.requesters.values()) r.start();
     return this;
@@ -82,7 +83,9 @@ export class StorageCommitmentService extends SqliteCommitmentStore {
   /** SOP class and instance of a journal entry (as the dicom-scp parsed it). */
   private instanceOf(journalId: number): { journalId: number; sopClassUid: string; sopInstanceUid: string } | undefined {
     const row = this.options.db
-      .prepare(`SELECT json_extract(parsed, '$.instance.sopClassUid') AS c, json_extract(parsed, '$.instance.sopInstanceUid') AS i FROM journal WHERE id = ? AND stream = 'dicom.instance'`)
+      .prepare(
+        `SELECT json_extract(parsed, '$.instance.sopClassUid') AS c, json_extract(parsed, '$.instance.sopInstanceUid') AS i FROM journal WHERE id = ? AND stream = 'dicom.instance'`,
+      )
       .get(journalId) as { c: string | null; i: string | null } | undefined;
     return row?.c && row.i ? { journalId, sopClassUid: row.c, sopInstanceUid: row.i } : undefined;
   }

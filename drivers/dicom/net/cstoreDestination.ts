@@ -103,7 +103,10 @@ export class CStoreDestination implements Destination {
       return { result: 'retry', reason: `no association with ${this.config.calledAe}: ${(err as Error).message}` };
     }
     try {
-      const r = await lease.assoc.store({ sopClassUid: file.sopClassUid, sopInstanceUid: file.sopInstanceUid, transferSyntaxUid: file.transferSyntaxUid, dataset: dataset() }, signal);
+      const r = await lease.assoc.store(
+        { sopClassUid: file.sopClassUid, sopInstanceUid: file.sopInstanceUid, transferSyntaxUid: file.transferSyntaxUid, dataset: dataset() },
+        signal,
+      );
       const kind = statusKind(r.status);
       const comment = r.errorComment ? `: ${r.errorComment}` : '';
       if (kind === 'success') return { result: 'ok', detail: 'C-STORE success' };
@@ -154,7 +157,11 @@ export class CStoreDestination implements Destination {
         assoc.onClose = () => this.drop(p);
         if (assoc.contextFor(file.sopClassUid, file.transferSyntaxUid) === undefined) {
           this.wake();
-          throw new DicomAssociationError(`${this.config.calledAe} does not accept SOP class ${file.sopClassUid} in transfer syntax ${file.transferSyntaxUid}`, 'no-context', true);
+          throw new DicomAssociationError(
+            `${this.config.calledAe} does not accept SOP class ${file.sopClassUid} in transfer syntax ${file.transferSyntaxUid}`,
+            'no-context',
+            true,
+          );
         }
         return this.take(p);
       }
@@ -217,7 +224,14 @@ export class CStoreDestination implements Destination {
   /** For the console: C-ECHO on a fresh association. */
   async selfTest(signal: AbortSignal): Promise<{ ok: boolean; detail: string }> {
     try {
-      const a = await ScuAssociation.open({ host: this.config.host, port: this.config.port, calledAe: this.config.calledAe, callingAe: this.config.callingAe ?? 'EDGE', signal, connectTimeoutMs: 10_000 });
+      const a = await ScuAssociation.open({
+        host: this.config.host,
+        port: this.config.port,
+        calledAe: this.config.calledAe,
+        callingAe: this.config.callingAe ?? 'EDGE',
+        signal,
+        connectTimeoutMs: 10_000,
+      });
       const status = await a.echo(signal);
       await a.release();
       return status === 0 ? { ok: true, detail: `C-ECHO to ${this.config.calledAe} succeeded` } : { ok: false, detail: `C-ECHO answered ${hex4(status)}` };

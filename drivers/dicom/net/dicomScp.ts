@@ -130,7 +130,18 @@ export class DicomScp {
   /** Built in the constructor: a bad address in allowedCallers/allowedPeers fails the start with its text. */
   readonly callers: CallerPolicy;
   private readonly refusals: RefusalLog;
-  readonly counters: DicomScpCounters = { associations: 0, rejected: 0, refusedConnections: 0, evicted: 0, stored: 0, duplicates: 0, failed: 0, dropped: 0, echoes: 0, worklistQueries: 0 };
+  readonly counters: DicomScpCounters = {
+    associations: 0,
+    rejected: 0,
+    refusedConnections: 0,
+    evicted: 0,
+    stored: 0,
+    duplicates: 0,
+    failed: 0,
+    dropped: 0,
+    echoes: 0,
+    worklistQueries: 0,
+  };
   address = { host: '', port: 0 };
   /** The TLS port once listening (0: no TLS). */
   tlsAddress = { host: '', port: 0 };
@@ -159,7 +170,11 @@ export class DicomScp {
       artimMs: this.options.artimMs,
       idleTimeoutMs: this.options.idleTimeoutMs,
     };
-    const services: ScpServices = { store: (req) => this.store(req), find: (req, pending) => this.find(req, pending), eventReport: (req) => this.eventReport(req) };
+    const services: ScpServices = {
+      store: (req) => this.store(req),
+      find: (req, pending) => this.find(req, pending),
+      eventReport: (req) => this.eventReport(req),
+    };
     const accept = (socket: Socket): void => {
       const assoc = new ScpAssociation(socket, policy, services, this.ctx.log);
       this.live.add(assoc);
@@ -169,8 +184,29 @@ export class DicomScp {
     // Idle sockets are the association's to close (idleTimeoutMs, with an A-ABORT, aware of its own back-pressure): 0 here.
     const limits = { ...o.limits, idleSeconds: 0 };
     const onRefused = (_reason: RefusalReason): void => void this.counters.refusedConnections++;
-    const plain = new GuardedListener({ name: `DICOM ${o.aeTitle}`, host: o.host, port: o.port, allow: this.callers.peers, limits, log: this.ctx.log, onConnection: accept, onRefused });
-    const secure = o.tls ? new GuardedListener({ name: `DICOM ${o.aeTitle} (TLS)`, host: o.host, port: o.tls.port, allow: this.callers.peers, limits, tls: o.tls, log: this.ctx.log, onConnection: accept, onRefused }) : null;
+    const plain = new GuardedListener({
+      name: `DICOM ${o.aeTitle}`,
+      host: o.host,
+      port: o.port,
+      allow: this.callers.peers,
+      limits,
+      log: this.ctx.log,
+      onConnection: accept,
+      onRefused,
+    });
+    const secure = o.tls
+      ? new GuardedListener({
+          name: `DICOM ${o.aeTitle} (TLS)`,
+          host: o.host,
+          port: o.tls.port,
+          allow: this.callers.peers,
+          limits,
+          tls: o.tls,
+          log: this.ctx.log,
+          onConnection: accept,
+          onRefused,
+        })
+      : null;
     try {
       await plain.start();
       this.listeners.push(plain);
@@ -185,7 +221,11 @@ export class DicomScp {
     }
     this.address = plain.address;
     if (secure) this.tlsAddress = secure.address;
-    if (this.callers.empty) this.ctx.log.warn({ aeTitle: o.aeTitle, port: this.address.port }, 'dicom-scp has no allowedCallers: every association is refused (calling AE title not recognized); list the modalities as allowedCallers: [{ aeTitle, addresses }]');
+    if (this.callers.empty)
+      this.ctx.log.warn(
+        { aeTitle: o.aeTitle, port: this.address.port },
+        'dicom-scp has no allowedCallers: every association is refused (calling AE title not recognized); list the modalities as allowedCallers: [{ aeTitle, addresses }]',
+      );
   }
 
   async stop(): Promise<void> {
@@ -217,7 +257,13 @@ export class DicomScp {
     if (fromPeer.length >= this.perPeerAssociations) {
       // One address never holds every slot: beyond its share it makes room from its own idle ones.
       const victim = idlest(fromPeer);
-      if (!victim) return this.reject(REJECT.tooManyAssociations, rq, remote, `already ${fromPeer.length} busy associations from this address (at most ${this.perPeerAssociations} per address)`);
+      if (!victim)
+        return this.reject(
+          REJECT.tooManyAssociations,
+          rq,
+          remote,
+          `already ${fromPeer.length} busy associations from this address (at most ${this.perPeerAssociations} per address)`,
+        );
       this.makeRoom(victim, rq, remote, `at most ${this.perPeerAssociations} per address`);
     } else if (established.length >= this.options.maxAssociations) {
       const victim = this.roomFrom(established, remote);
@@ -238,7 +284,10 @@ export class DicomScp {
 
   private makeRoom(victim: ScpAssociation, rq: AssociateRq, remote: string, why: string): void {
     this.counters.evicted++;
-    this.ctx.log.info({ callingAe: victim.callingAe, remote: victim.remoteAddress, idleMs: victim.idleMs(), for: { callingAe: rq.callingAe, remote } }, `DICOM association idle: aborted to admit another (${why})`);
+    this.ctx.log.info(
+      { callingAe: victim.callingAe, remote: victim.remoteAddress, idleMs: victim.idleMs(), for: { callingAe: rq.callingAe, remote } },
+      `DICOM association idle: aborted to admit another (${why})`,
+    );
     victim.evict(`aborted to admit ${rq.callingAe} from ${remote}: ${why} and this association was idle`);
   }
 
@@ -257,7 +306,12 @@ export class DicomScp {
     return idlest(peers.flatMap((p) => byPeer.get(p)!));
   }
 
-  private reject(reject: { result: number; source: number; reason: number }, rq: AssociateRq, remote: string, why: string): { result: number; source: number; reason: number } {
+  private reject(
+    reject: { result: number; source: number; reason: number },
+    rq: AssociateRq,
+    remote: string,
+    why: string,
+  ): { result: number; source: number; reason: number } {
     this.counters.rejected++;
     const what = describeReject(reject.result, reject.source, reject.reason);
     // AE titles and the address only: nothing the peer might have sent about a patient. Keyed by
@@ -269,7 +323,8 @@ export class DicomScp {
   /** Keep what the modality offers: its first proposed transfer syntax that we accept. */
   private negotiate(abstractSyntax: string, proposed: string[]): string | number {
     // A PACS bringing storage commitment results (N-EVENT-REPORT on a new association), when the box requests commitment.
-    if (abstractSyntax === STORAGE_COMMITMENT_PUSH_MODEL && this.commitments()) return proposed.find((uid) => uid === EXPLICIT_VR_LITTLE_ENDIAN || uid === IMPLICIT_VR_LITTLE_ENDIAN) ?? PC_TRANSFER_SYNTAXES_NOT_SUPPORTED;
+    if (abstractSyntax === STORAGE_COMMITMENT_PUSH_MODEL && this.commitments())
+      return proposed.find((uid) => uid === EXPLICIT_VR_LITTLE_ENDIAN || uid === IMPLICIT_VR_LITTLE_ENDIAN) ?? PC_TRANSFER_SYNTAXES_NOT_SUPPORTED;
     if (!this.abstract.has(abstractSyntax)) return PC_ABSTRACT_SYNTAX_NOT_SUPPORTED;
     const ts = proposed.find((uid) => this.syntaxes.has(uid) && transferSyntax(uid) !== undefined);
     return ts ?? PC_TRANSFER_SYNTAXES_NOT_SUPPORTED;
@@ -285,7 +340,11 @@ export class DicomScp {
    * box does not serve N-ACTION). Other SOP classes keep default roles: the item is answered 1/0.
    */
   private roles(proposed: RoleSelection[]): RoleSelection[] {
-    return proposed.map((r) => (r.sopClassUid === STORAGE_COMMITMENT_PUSH_MODEL ? { sopClassUid: r.sopClassUid, scu: false, scp: r.scp } : { sopClassUid: r.sopClassUid, scu: r.scu, scp: false }));
+    return proposed.map((r) =>
+      r.sopClassUid === STORAGE_COMMITMENT_PUSH_MODEL
+        ? { sopClassUid: r.sopClassUid, scu: false, scp: r.scp }
+        : { sopClassUid: r.sopClassUid, scu: r.scu, scp: false },
+    );
   }
 
   /** N-EVENT-REPORT: success only once the outcome is committed to SQLite (the store writes synchronously). */
@@ -390,7 +449,8 @@ export class DicomScp {
   private index(journalId: number, blob: { hash: string; size: number }, meta: InstanceMeta, sourceAe: string): void {
     this.ctx.services.get<StudyIndex>(STUDY_INDEX_SERVICE)?.recordSoon({ journalId, blob, meta, sourceAe, receivedAt: Date.now() }, (r) => {
       if (r instanceof Error) this.ctx.log.warn({ err: r }, 'study index record failed');
-      else if (r.conflict) this.ctx.log.warn({ sopInstanceUid: meta.instance.sopInstanceUid, sourceAe }, 'DICOM instance received again with different bytes: both kept');
+      else if (r.conflict)
+        this.ctx.log.warn({ sopInstanceUid: meta.instance.sopInstanceUid, sourceAe }, 'DICOM instance received again with different bytes: both kept');
     });
   }
 

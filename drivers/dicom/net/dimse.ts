@@ -78,7 +78,10 @@ function us(els: DataElement[], tag: number): number | undefined {
 function str(els: DataElement[], tag: number): string | undefined {
   const e = findElement(els, tag);
   if (!e) return undefined;
-  const s = e.value.toString('latin1').replace(/[\0 ]+$/, '').trim();
+  const s = e.value
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '')
+    .trim();
   return s === '' ? undefined : s;
 }
 

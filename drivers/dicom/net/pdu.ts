@@ -269,7 +269,12 @@ export function describeReject(result: number, source: number, reason: number): 
   const kind = result === 2 ? 'transient' : 'permanent';
   const why =
     source === 1
-      ? ({ 1: 'no reason given', 2: 'application context not supported', 3: 'calling AE title not recognized', 7: 'called AE title not recognized' } as Record<number, string>)[reason]
+      ? (
+          { 1: 'no reason given', 2: 'application context not supported', 3: 'calling AE title not recognized', 7: 'called AE title not recognized' } as Record<
+            number,
+            string
+          >
+        )[reason]
       : source === 3
         ? ({ 1: 'temporary congestion', 2: 'local limit exceeded' } as Record<number, string>)[reason]
         : ({ 1: 'no reason given', 2: 'protocol version not supported' } as Record<number, string>)[reason];

@@ -4,7 +4,22 @@ import type { Logger } from 'pino';
 import { APPLICATION_CONTEXT, PC_ACCEPTED, decodeAssociateRq, encodeAssociateAc } from './associate.ts';
 import type { AcceptedContext, AssociateRq, RoleSelection } from './associate.ts';
 import { ChunkQueue } from './chunkQueue.ts';
-import { C_CANCEL_RQ, C_ECHO_RQ, C_ECHO_RSP, C_FIND_RQ, C_FIND_RSP, C_STORE_RQ, C_STORE_RSP, N_EVENT_REPORT_RQ, N_EVENT_REPORT_RSP, STATUS_SUCCESS, STATUS_UNRECOGNIZED_OPERATION, decodeCommand, encodeCommand, hex4 } from './dimse.ts';
+import {
+  C_CANCEL_RQ,
+  C_ECHO_RQ,
+  C_ECHO_RSP,
+  C_FIND_RQ,
+  C_FIND_RSP,
+  C_STORE_RQ,
+  C_STORE_RSP,
+  N_EVENT_REPORT_RQ,
+  N_EVENT_REPORT_RSP,
+  STATUS_SUCCESS,
+  STATUS_UNRECOGNIZED_OPERATION,
+  decodeCommand,
+  encodeCommand,
+  hex4,
+} from './dimse.ts';
 import type { Command } from './dimse.ts';
 import {
   DicomPduError,
@@ -209,7 +224,7 @@ export class ScpAssociation {
       pdus = this.reader.feed(chunk);
     } catch (err) {
       // PS3.8 Table 9-26, provider reasons: 1 unrecognized PDU, 6 invalid PDU parameter value (a length over the bound), 2 unexpected PDU.
-      const reason = err instanceof DicomPduError ? ({ 'unknown-pdu': 1, 'too-large': 6 } as Record<string, number>)[err.code] ?? 2 : 2;
+      const reason = err instanceof DicomPduError ? (({ 'unknown-pdu': 1, 'too-large': 6 } as Record<string, number>)[err.code] ?? 2) : 2;
       this.fail(`bad PDU: ${(err as Error).message}`, true, 2, reason);
       return;
     }
@@ -292,7 +307,15 @@ export class ScpAssociation {
       }),
     );
     this.log.info(
-      { callingAe: rq.callingAe, calledAe: rq.calledAe, remote: this.remoteAddress, ...(this.tlsPeer ? { tls: this.tlsPeer } : {}), accepted: this.pcs.size, proposed: rq.contexts.length, implementation: rq.user.implementationVersionName },
+      {
+        callingAe: rq.callingAe,
+        calledAe: rq.calledAe,
+        remote: this.remoteAddress,
+        ...(this.tlsPeer ? { tls: this.tlsPeer } : {}),
+        accepted: this.pcs.size,
+        proposed: rq.contexts.length,
+        implementation: rq.user.implementationVersionName,
+      },
       'DICOM association accepted',
     );
   }
@@ -303,7 +326,18 @@ export class ScpAssociation {
     let msg = this.incoming;
     if (isCommand) {
       if (msg?.command) throw new Error('command fragment while a dataset was expected');
-      if (!msg) msg = this.incoming = { pc, commandParts: [], commandBytes: 0, command: null, dataset: null, identifierParts: [], identifierBytes: 0, oversize: false, serving: { counted: false, answered: false } };
+      if (!msg)
+        msg = this.incoming = {
+          pc,
+          commandParts: [],
+          commandBytes: 0,
+          command: null,
+          dataset: null,
+          identifierParts: [],
+          identifierBytes: 0,
+          oversize: false,
+          serving: { counted: false, answered: false },
+        };
       msg.commandBytes += data.length;
       if (msg.commandBytes > MAX_COMMAND_SET) throw new Error(`command set larger than ${MAX_COMMAND_SET} bytes`);
       msg.commandParts.push(data);
@@ -344,11 +378,20 @@ export class ScpAssociation {
   private refuseOversize(msg: Incoming): void {
     const cmd = msg.command!;
     const max = this.identifierLimit(msg);
-    this.log.warn({ callingAe: this.callingAe, remote: this.remoteAddress, bytes: msg.identifierBytes, max }, 'DICOM request dataset over its size bound refused');
+    this.log.warn(
+      { callingAe: this.callingAe, remote: this.remoteAddress, bytes: msg.identifierBytes, max },
+      'DICOM request dataset over its size bound refused',
+    );
     const report = cmd.commandField === N_EVENT_REPORT_RQ;
     // C-FIND A700 "refused: out of resources" (PS3.4 C.4.1.1.4); N-EVENT-REPORT 0213 "resource limitation" (PS3.7 C.5).
     const status = report ? 0x0213 : 0xa700;
-    this.respond(report ? N_EVENT_REPORT_RSP : C_FIND_RSP, cmd, msg.pc, Promise.resolve({ status, errorComment: `request dataset over ${max} bytes` }), msg.serving);
+    this.respond(
+      report ? N_EVENT_REPORT_RSP : C_FIND_RSP,
+      cmd,
+      msg.pc,
+      Promise.resolve({ status, errorComment: `request dataset over ${max} bytes` }),
+      msg.serving,
+    );
   }
 
   private startServing(msg: Incoming): void {
@@ -392,9 +435,22 @@ export class ScpAssociation {
   private dispatchFind(msg: Incoming, identifier: Buffer): void {
     const cmd = msg.command!;
     const req = { ...this.request(msg, null), identifier };
-    const pending = (answer: Buffer): Promise<void> => this.sendMessage(msg.pc.id, encodeCommand({ commandField: C_FIND_RSP, messageIdBeingRespondedTo: cmd.messageId ?? 0, affectedSopClassUid: msg.pc.abstractSyntax, hasDataset: true, status: 0xff00 }), answer);
+    const pending = (answer: Buffer): Promise<void> =>
+      this.sendMessage(
+        msg.pc.id,
+        encodeCommand({
+          commandField: C_FIND_RSP,
+          messageIdBeingRespondedTo: cmd.messageId ?? 0,
+          affectedSopClassUid: msg.pc.abstractSyntax,
+          hasDataset: true,
+          status: 0xff00,
+        }),
+        answer,
+      );
     // Pending answers go out in order after earlier responses.
-    const done = this.responses.then(() => this.services.find(req, pending)).catch((err: unknown) => ({ status: 0xc000, errorComment: `worklist failed: ${(err as Error).message}` }));
+    const done = this.responses
+      .then(() => this.services.find(req, pending))
+      .catch((err: unknown) => ({ status: 0xc000, errorComment: `worklist failed: ${(err as Error).message}` }));
     this.respond(C_FIND_RSP, cmd, msg.pc, done, msg.serving);
   }
 
@@ -443,7 +499,8 @@ export class ScpAssociation {
     if (cmd.affectedSopInstanceUid) rsp.affectedSopInstanceUid = cmd.affectedSopInstanceUid;
     if (cmd.eventTypeId !== undefined && field === N_EVENT_REPORT_RSP) rsp.eventTypeId = cmd.eventTypeId;
     if (r.errorComment) rsp.errorComment = r.errorComment;
-    if (r.status !== STATUS_SUCCESS) this.log.warn({ callingAe: this.callingAe, status: hex4(r.status), comment: r.errorComment }, 'DICOM request answered with a non-success status');
+    if (r.status !== STATUS_SUCCESS)
+      this.log.warn({ callingAe: this.callingAe, status: hex4(r.status), comment: r.errorComment }, 'DICOM request answered with a non-success status');
     await this.sendMessage(pc.id, encodeCommand(rsp), null);
   }
 

@@ -9,7 +9,20 @@ import { PC_ACCEPTED, decodeAssociateAc, encodeAssociateRq } from './associate.t
 import type { AcceptedContext, ProposedContext } from './associate.ts';
 import { C_CANCEL_RQ, C_ECHO_RQ, C_FIND_RQ, C_STORE_RQ, decodeCommand, encodeCommand } from './dimse.ts';
 import type { Command } from './dimse.ts';
-import { PDU_ABORT, PDU_ASSOCIATE_AC, PDU_ASSOCIATE_RJ, PDU_DATA_TF, PDU_RELEASE_RP, PDU_RELEASE_RQ, PduReader, describeReject, encodeAbort, encodeDataPdu, encodeReleaseRp, encodeReleaseRq } from './pdu.ts';
+import {
+  PDU_ABORT,
+  PDU_ASSOCIATE_AC,
+  PDU_ASSOCIATE_RJ,
+  PDU_DATA_TF,
+  PDU_RELEASE_RP,
+  PDU_RELEASE_RQ,
+  PduReader,
+  describeReject,
+  encodeAbort,
+  encodeDataPdu,
+  encodeReleaseRp,
+  encodeReleaseRq,
+} from './pdu.ts';
 import type { Pdu } from './pdu.ts';
 
 /**
@@ -94,11 +107,13 @@ export class ScuAssociation {
   }
 
   static async open(options: ScuOptions): Promise<ScuAssociation> {
-    const contexts: ProposedContext[] = (options.contexts ?? [{ abstractSyntax: VERIFICATION_SOP_CLASS, transferSyntaxes: [IMPLICIT_VR_LITTLE_ENDIAN] }]).map((c, i) => ({
-      id: 2 * i + 1,
-      abstractSyntax: c.abstractSyntax,
-      transferSyntaxes: c.transferSyntaxes,
-    }));
+    const contexts: ProposedContext[] = (options.contexts ?? [{ abstractSyntax: VERIFICATION_SOP_CLASS, transferSyntaxes: [IMPLICIT_VR_LITTLE_ENDIAN] }]).map(
+      (c, i) => ({
+        id: 2 * i + 1,
+        abstractSyntax: c.abstractSyntax,
+        transferSyntaxes: c.transferSyntaxes,
+      }),
+    );
     if (contexts.length > 128) throw new Error('at most 128 presentation contexts per association');
     const socket = connect({ host: options.host, port: options.port, noDelay: true, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
     socket.setNoDelay(true);
@@ -116,10 +131,26 @@ export class ScuAssociation {
           reject(err);
         } else resolve();
       };
-      const timer = setTimeout(() => finish(new DicomAssociationError(`no association with ${options.calledAe} at ${options.host}:${options.port} within ${timeoutMs} ms`, 'timeout')), timeoutMs);
+      const timer = setTimeout(
+        () => finish(new DicomAssociationError(`no association with ${options.calledAe} at ${options.host}:${options.port} within ${timeoutMs} ms`, 'timeout')),
+        timeoutMs,
+      );
       const onAbort = (): void => finish(new DicomAssociationError('cancelled', 'aborted'));
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      socket.once('connect', () => socket.write(encodeAssociateRq({ calledAe: options.calledAe, callingAe: options.callingAe, contexts, user: { maxPduLength: options.maxPduLength ?? 1024 * 1024, implementationClassUid: IMPLEMENTATION_CLASS_UID, implementationVersionName: IMPLEMENTATION_VERSION_NAME } })));
+      socket.once('connect', () =>
+        socket.write(
+          encodeAssociateRq({
+            calledAe: options.calledAe,
+            callingAe: options.callingAe,
+            contexts,
+            user: {
+              maxPduLength: options.maxPduLength ?? 1024 * 1024,
+              implementationClassUid: IMPLEMENTATION_CLASS_UID,
+              implementationVersionName: IMPLEMENTATION_VERSION_NAME,
+            },
+          }),
+        ),
+      );
       socket.on('error', (err) => {
         if (!settled) finish(new DicomAssociationError(`cannot reach ${options.host}:${options.port}: ${err.message}`, 'closed'));
         assoc.close(new DicomAssociationError(`connection error: ${err.message}`, 'closed'));
@@ -143,7 +174,8 @@ export class ScuAssociation {
               const ac = decodeAssociateAc(pdu.body);
               for (const pc of ac.contexts) {
                 const proposed = contexts.find((c) => c.id === pc.id);
-                if (proposed && pc.result === PC_ACCEPTED && pc.transferSyntax && proposed.transferSyntaxes.includes(pc.transferSyntax)) assoc.accepted.set(pc.id, { ...pc, abstractSyntax: proposed.abstractSyntax });
+                if (proposed && pc.result === PC_ACCEPTED && pc.transferSyntax && proposed.transferSyntaxes.includes(pc.transferSyntax))
+                  assoc.accepted.set(pc.id, { ...pc, abstractSyntax: proposed.abstractSyntax });
               }
               assoc.maxSend = ac.user.maxPduLength === 0 ? 1024 * 1024 : Math.max(ac.user.maxPduLength, 64);
               finish();
@@ -174,7 +206,8 @@ export class ScuAssociation {
 
   /** The accepted presentation context id for this abstract syntax (and exact transfer syntax, when given). */
   contextFor(abstractSyntax: string, transferSyntax?: string): number | undefined {
-    for (const pc of this.accepted.values()) if (pc.abstractSyntax === abstractSyntax && (!transferSyntax || pc.transferSyntax === transferSyntax)) return pc.id;
+    for (const pc of this.accepted.values())
+      if (pc.abstractSyntax === abstractSyntax && (!transferSyntax || pc.transferSyntax === transferSyntax)) return pc.id;
     return undefined;
   }
 
@@ -236,9 +269,20 @@ export class ScuAssociation {
     try {
       rsp = this.onRequest
         ? await this.onRequest(msg)
-        : { commandField: (msg.command.commandField | 0x8000) & 0xffff, messageIdBeingRespondedTo: msg.command.messageId ?? 0, hasDataset: false, status: 0x0211 };
+        : {
+            commandField: (msg.command.commandField | 0x8000) & 0xffff,
+            messageIdBeingRespondedTo: msg.command.messageId ?? 0,
+            hasDataset: false,
+            status: 0x0211,
+          };
     } catch (err) {
-      rsp = { commandField: (msg.command.commandField | 0x8000) & 0xffff, messageIdBeingRespondedTo: msg.command.messageId ?? 0, hasDataset: false, status: 0x0110, errorComment: (err as Error).message };
+      rsp = {
+        commandField: (msg.command.commandField | 0x8000) & 0xffff,
+        messageIdBeingRespondedTo: msg.command.messageId ?? 0,
+        hasDataset: false,
+        status: 0x0110,
+        errorComment: (err as Error).message,
+      };
     }
     if (this.closedError) return;
     await this.writeFragments(msg.contextId, true, encodeCommand(rsp)).catch(() => undefined);
@@ -335,7 +379,13 @@ export class ScuAssociation {
    * Sends one request and collects responses until a final (non-pending) one. `onPending`
    * receives C-FIND pending answers.
    */
-  private async request(contextId: number, cmd: Command, dataset: Buffer | AsyncIterable<Buffer> | null, onPending?: (msg: DimseResponse) => void, signal?: AbortSignal): Promise<DimseResponse> {
+  private async request(
+    contextId: number,
+    cmd: Command,
+    dataset: Buffer | AsyncIterable<Buffer> | null,
+    onPending?: (msg: DimseResponse) => void,
+    signal?: AbortSignal,
+  ): Promise<DimseResponse> {
     if (this.closedError) throw this.closedError;
     if (this.busy) throw new Error('one request at a time per association');
     this.busy = true;
@@ -390,7 +440,13 @@ export class ScuAssociation {
   async echo(signal?: AbortSignal): Promise<number> {
     const pc = this.contextFor(VERIFICATION_SOP_CLASS);
     if (pc === undefined) throw new DicomAssociationError('peer did not accept the Verification SOP class', 'no-context', true);
-    const r = await this.request(pc, { commandField: C_ECHO_RQ, messageId: this.nextMessageId(), affectedSopClassUid: VERIFICATION_SOP_CLASS, hasDataset: false }, null, undefined, signal);
+    const r = await this.request(
+      pc,
+      { commandField: C_ECHO_RQ, messageId: this.nextMessageId(), affectedSopClassUid: VERIFICATION_SOP_CLASS, hasDataset: false },
+      null,
+      undefined,
+      signal,
+    );
     return r.command.status ?? 0;
   }
 
@@ -430,7 +486,13 @@ export class ScuAssociation {
     const pc = this.contextFor(sopClassUid);
     if (pc === undefined) throw new DicomAssociationError(`peer did not accept ${sopClassUid}`, 'no-context', true);
     const messageId = this.nextMessageId();
-    const r = await this.request(pc, { commandField: C_FIND_RQ, messageId, affectedSopClassUid: sopClassUid, priority: 0, hasDataset: true }, identifier, (msg) => msg.dataset && onAnswer(msg.dataset), signal);
+    const r = await this.request(
+      pc,
+      { commandField: C_FIND_RQ, messageId, affectedSopClassUid: sopClassUid, priority: 0, hasDataset: true },
+      identifier,
+      (msg) => msg.dataset && onAnswer(msg.dataset),
+      signal,
+    );
     return r.command.status ?? 0;
   }
 
@@ -438,7 +500,8 @@ export class ScuAssociation {
   cancelFind(sopClassUid: string): void {
     const pc = this.contextFor(sopClassUid);
     if (pc === undefined || this.closedError) return;
-    for (const b of encodeDataPdu(pc, true, true, encodeCommand({ commandField: C_CANCEL_RQ, messageIdBeingRespondedTo: this.messageId, hasDataset: false }))) this.socket.write(b);
+    for (const b of encodeDataPdu(pc, true, true, encodeCommand({ commandField: C_CANCEL_RQ, messageIdBeingRespondedTo: this.messageId, hasDataset: false })))
+      this.socket.write(b);
   }
 }
 
@@ -481,7 +544,14 @@ export async function describeFile(path: string, knownSize?: number): Promise<St
   }
   const meta = bytes ? parsePart10Header(bytes) : await readPart10(path);
   if (!meta.sopClassUid || !meta.sopInstanceUid) throw new Error('Part 10 file without (0002,0002)/(0002,0003)');
-  const file: StoredFile = { path, sopClassUid: meta.sopClassUid, sopInstanceUid: meta.sopInstanceUid, transferSyntaxUid: meta.transferSyntaxUid, datasetOffset: meta.datasetOffset, size };
+  const file: StoredFile = {
+    path,
+    sopClassUid: meta.sopClassUid,
+    sopInstanceUid: meta.sopInstanceUid,
+    transferSyntaxUid: meta.transferSyntaxUid,
+    datasetOffset: meta.datasetOffset,
+    size,
+  };
   if (bytes) file.bytes = bytes;
   return file;
 }
@@ -494,7 +564,10 @@ export function datasetStream(file: StoredFile): Buffer | AsyncIterable<Buffer> 
 
 /** One C-ECHO on a fresh association, released afterwards. */
 export async function echo(options: Omit<ScuOptions, 'contexts'>): Promise<void> {
-  const assoc = await ScuAssociation.open({ ...options, contexts: [{ abstractSyntax: VERIFICATION_SOP_CLASS, transferSyntaxes: [IMPLICIT_VR_LITTLE_ENDIAN] }] });
+  const assoc = await ScuAssociation.open({
+    ...options,
+    contexts: [{ abstractSyntax: VERIFICATION_SOP_CLASS, transferSyntaxes: [IMPLICIT_VR_LITTLE_ENDIAN] }],
+  });
   try {
     const status = await assoc.echo(options.signal);
     if (status !== 0) throw new Error(`C-ECHO answered status ${status.toString(16)}`);

@@ -23,10 +23,20 @@ const SHOTS = 'test-artifacts/screenshots';
 beforeAll(async () => {
   sink = await startHttpSink();
   hl7Port = await freePort();
-  agent = new Agent({ configFile: await writeAgentConfig(dir, { sinkUrl: sink.url, extra: `  bc5380:\n    driver: hl7-mllp\n    host: 127.0.0.1\n    port: ${hl7Port}\n    routes: [central]` }), log: pino({ level: 'silent' }) });
+  agent = new Agent({
+    configFile: await writeAgentConfig(dir, {
+      sinkUrl: sink.url,
+      extra: `  bc5380:\n    driver: hl7-mllp\n    host: 127.0.0.1\n    port: ${hl7Port}\n    routes: [central]`,
+    }),
+    log: pino({ level: 'silent' }),
+  });
   await agent.start();
   base = `http://127.0.0.1:${agent.httpPort}`;
-  await fetch(`${base}/api/ingest/monitor`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok-123', 'idempotency-key': 'console-1' }, body: '{"pulse":72}' });
+  await fetch(`${base}/api/ingest/monitor`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer tok-123', 'idempotency-key': 'console-1' },
+    body: '{"pulse":72}',
+  });
   ({ browser, close: closeBrowser } = await launchChromium());
   mkdirSync(SHOTS, { recursive: true });
 });
@@ -83,7 +93,9 @@ describe('IT console in Chromium', () => {
     expect(await page.getAttribute('#device-test span', 'title')).toMatch(/^port \d+ accepts connections \(\d+ ms\); 0 connection\(s\) now, 0 message\(s\)/);
     await page.click('#devices tr:has-text("monitor") button');
     await page.waitForFunction(() => document.getElementById('device-test')!.textContent!.startsWith('monitor: ✓'));
-    expect(await page.textContent('#device-test')).toMatch(/đang chạy: nhận POST \/api\/ingest\/monitor.*\(loại thiết bị này không có phép kiểm tra chủ động\)/);
+    expect(await page.textContent('#device-test')).toMatch(
+      /đang chạy: nhận POST \/api\/ingest\/monitor.*\(loại thiết bị này không có phép kiểm tra chủ động\)/,
+    );
     expect(await page.getAttribute('#device-test span', 'title')).toMatch(/running.*no active test/);
     await page.screenshot({ path: `${SHOTS}/console-device-test.png` });
 
@@ -114,7 +126,8 @@ describe('IT console in Chromium', () => {
 
   it("shows an analyzer's clock-skew alarm next to its status, and clears it when the clock is right", async () => {
     const vnTime = (ms: number) => new Date(ms + 7 * 3_600_000).toISOString().replace(/\D/g, '').slice(0, 14);
-    const oru = (id: string, at: number) => `MSH|^~\\&|BC5380|LAB|||${vnTime(at)}||ORU^R01|${id}|P|2.3.1\rPID|1||P1\rOBR|1||S-SKEW\rOBX|1|NM|WBC^WBC||6.1|10*9/L|||||F\r`;
+    const oru = (id: string, at: number) =>
+      `MSH|^~\\&|BC5380|LAB|||${vnTime(at)}||ORU^R01|${id}|P|2.3.1\rPID|1||P1\rOBR|1||S-SKEW\rOBX|1|NM|WBC^WBC||6.1|10*9/L|||||F\r`;
     const analyzer = await TestMllpClient.open(hl7Port);
     expect(msa(await analyzer.send(oru('SKEW-1', Date.now() + 10 * 60_000))).code).toBe('AA');
     const page = await loggedIn();
@@ -124,7 +137,11 @@ describe('IT console in Chromium', () => {
     await page.screenshot({ path: `${SHOTS}/console-clock-skew.png` });
     expect(msa(await analyzer.send(oru('SKEW-2', Date.now()))).code).toBe('AA');
     analyzer.close();
-    await page.waitForFunction(() => !Array.from(document.querySelectorAll('#devices tr')).some((r) => r.textContent!.includes('bc5380') && r.textContent!.includes('⚠')), undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      () => !Array.from(document.querySelectorAll('#devices tr')).some((r) => r.textContent!.includes('bc5380') && r.textContent!.includes('⚠')),
+      undefined,
+      { timeout: 10_000 },
+    );
     await page.close();
   });
 });

@@ -24,7 +24,13 @@ const SHOTS = 'test-artifacts/screenshots';
 beforeAll(async () => {
   sink = await startHttpSink();
   const hl7Port = await freePort();
-  agent = new Agent({ configFile: await writeAgentConfig(dir, { sinkUrl: sink.url, extra: `  abg:\n    driver: hl7-mllp\n    name: Máy khí máu\n    host: 127.0.0.1\n    port: ${hl7Port}\n    routes: [central]` }), log: pino({ level: 'silent' }) });
+  agent = new Agent({
+    configFile: await writeAgentConfig(dir, {
+      sinkUrl: sink.url,
+      extra: `  abg:\n    driver: hl7-mllp\n    name: Máy khí máu\n    host: 127.0.0.1\n    port: ${hl7Port}\n    routes: [central]`,
+    }),
+    log: pino({ level: 'silent' }),
+  });
   await agent.start();
   base = `http://127.0.0.1:${agent.httpPort}`;
   const client = await TestMllpClient.open(hl7Port);

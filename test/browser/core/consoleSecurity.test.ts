@@ -40,7 +40,10 @@ async function watched(context: BrowserContext): Promise<{ page: Page; problems:
   const logged: string[] = [];
   // Resource failures are answers the page expects (401 of the first "am I logged in?" probe,
   // no favicon); what counts is a script error or anything the CSP blocked.
-  page.on('console', (m) => (/Content Security Policy/i.test(m.text()) || (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))) && logged.push(m.text()));
+  page.on(
+    'console',
+    (m) => (/Content Security Policy/i.test(m.text()) || (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))) && logged.push(m.text()),
+  );
   page.on('pageerror', (e) => logged.push(e.message));
   await page.addInitScript(() => {
     const seen: string[] = ((window as unknown as { cspViolations: string[] }).cspViolations = []);
@@ -50,7 +53,7 @@ async function watched(context: BrowserContext): Promise<{ page: Page; problems:
 }
 
 describe('pages under the Content-Security-Policy', () => {
-  it('the status page and every console tab work with no CSP violation and no console error; the console\'s own writes pass the Origin check', async () => {
+  it("the status page and every console tab work with no CSP violation and no console error; the console's own writes pass the Origin check", async () => {
     const context = await browser.newContext({ timezoneId: 'Asia/Ho_Chi_Minh' });
     const { page, problems } = await watched(context);
     await page.goto(`${box.url}/`);
@@ -148,8 +151,15 @@ describe('cross-origin writes from a browser', () => {
     await page.goto(evilUrl);
     await waitFor(async () => (await originRefusals()) >= deniedBefore + 2, 'both forged writes refused', 10_000, 50);
     expect(box.restartRequests).toBe(0);
-    const entries = (await call(box.url, 'GET', '/api/audit?action=access.denied', { headers: basic('admin', TEST_PASSWORD) })).json<{ entries: Array<{ actor: string; target: { route: string } }> }>().entries;
-    expect(entries.slice(0, 2).map((e) => e.target.route).sort()).toEqual(['POST /api/outbox/:destination/retry', 'POST /api/restart']);
+    const entries = (await call(box.url, 'GET', '/api/audit?action=access.denied', { headers: basic('admin', TEST_PASSWORD) })).json<{
+      entries: Array<{ actor: string; target: { route: string } }>;
+    }>().entries;
+    expect(
+      entries
+        .slice(0, 2)
+        .map((e) => e.target.route)
+        .sort(),
+    ).toEqual(['POST /api/outbox/:destination/retry', 'POST /api/restart']);
     expect(entries[0]!.actor).toBe('admin');
     await context.close();
   });

@@ -41,7 +41,9 @@ destinations:
   const cookie = await box.login();
   await waitFor(
     async () => {
-      const r = (await (await fetch(`${box.url}/api/studies`, { headers: { cookie } })).json()) as { studies: Array<{ forwarding: { done: number; pending: number } }> };
+      const r = (await (await fetch(`${box.url}/api/studies`, { headers: { cookie } })).json()) as {
+        studies: Array<{ forwarding: { done: number; pending: number } }>;
+      };
       return r.studies[0]?.forwarding.done === 1 && r.studies[0].forwarding.pending === 1;
     },
     'delivered to one PACS, pending for the other',
@@ -86,8 +88,19 @@ describe('console studies tab', () => {
 
   it('lists the order cache: the imaging order the HIS pushed, with its station, found by patient id', async () => {
     const cookie = await box.login();
-    const post = (body: unknown) => fetch(`${box.url}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, origin: box.url }, body: JSON.stringify(body) });
-    expect((await post({ orderId: 'HIS-77', accessionNumber: 'CT-77', patient: { hisPatientId: 'BN0077', fullName: 'Lê Thị Mai' }, items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }], scheduled: { at: '2026-12-03T09:10:00+07:00', stationAeTitle: 'CT_KHOA_A', location: 'P.012' } })).status).toBe(200);
+    const post = (body: unknown) =>
+      fetch(`${box.url}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, origin: box.url }, body: JSON.stringify(body) });
+    expect(
+      (
+        await post({
+          orderId: 'HIS-77',
+          accessionNumber: 'CT-77',
+          patient: { hisPatientId: 'BN0077', fullName: 'Lê Thị Mai' },
+          items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }],
+          scheduled: { at: '2026-12-03T09:10:00+07:00', stationAeTitle: 'CT_KHOA_A', location: 'P.012' },
+        })
+      ).status,
+    ).toBe(200);
     expect((await post({ orderId: 'HIS-78', accessionNumber: 'SID-78', patient: { hisPatientId: 'BN0078' }, items: [{ code: 'GLU' }] })).status).toBe(200);
     const page = await consolePage(browser, box.url);
     await page.click('[data-tab=orders]');

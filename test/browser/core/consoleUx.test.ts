@@ -37,10 +37,15 @@ let cookie: string;
 let studyDate: { date: string; time: string };
 
 /** Words of the agent's English sentences: none may be left on a Vietnamese page. */
-const ENGLISH = /\b(listening|connections?|accepts?|stored|messages?|results?|refused|rejected|running|degraded|stopped|starting|the|and|port|failed|succeeded|ready|queries|answered|now|from|not|no|instances?|duplicates?|associations?|connect|connected|reconnecting|retrying|test|active|kind|device)\b/i;
+const ENGLISH =
+  /\b(listening|connections?|accepts?|stored|messages?|results?|refused|rejected|running|degraded|stopped|starting|the|and|port|failed|succeeded|ready|queries|answered|now|from|not|no|instances?|duplicates?|associations?|connect|connected|reconnecting|retrying|test|active|kind|device)\b/i;
 
 const api = async (method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${base}${path}`, { method, headers: { cookie, origin: base, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { cookie, origin: base, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
   expect(res.status, `${method} ${path}`).toBeLessThan(300);
   return res.json() as Promise<Record<string, unknown>>;
 };
@@ -77,12 +82,20 @@ queue:
   agent = new Agent({ configFile, log });
   await agent.start();
   base = `http://127.0.0.1:${agent.httpPort}`;
-  const login = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin: base }, body: JSON.stringify({ user: 'admin', password: TEST_PASSWORD }) });
+  const login = await fetch(`${base}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: base },
+    body: JSON.stringify({ user: 'admin', password: TEST_PASSWORD }),
+  });
   cookie = login.headers.get('set-cookie')!.split(';')[0]!;
 
   // A hundred and thirty monitor readings: the journal's first page is a long table.
   for (let i = 0; i < 130; i++) {
-    const res = await fetch(`${base}/api/ingest/monitor`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok-123', 'idempotency-key': `ux-${i}` }, body: JSON.stringify({ pulse: 60 + (i % 30) }) });
+    const res = await fetch(`${base}/api/ingest/monitor`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer tok-123', 'idempotency-key': `ux-${i}` },
+      body: JSON.stringify({ pulse: 60 + (i % 30) }),
+    });
     expect(res.status).toBe(200);
   }
   const hl7 = await TestMllpClient.open(hl7Port);
@@ -94,18 +107,43 @@ queue:
   await analyzer.send(restampResults(loadAstmFixture('fixtures/lab/go-astm_galileo_result.astm'), `${now.date}${now.time}`));
   const modality = await startModality({ port: scpPort, callingAe: 'MODALITY' });
   studyDate = modalityDateTime();
-  expect((await modality.sendGenerated(generateStudy({ instances: 2, pixelBytes: 2048, patientName: 'Trần^Thị Bình', patientId: 'BN0042', accessionNumber: 'CT-42' }))).failed).toEqual([]);
+  expect(
+    (
+      await modality.sendGenerated(
+        generateStudy({ instances: 2, pixelBytes: 2048, patientName: 'Trần^Thị Bình', patientId: 'BN0042', accessionNumber: 'CT-42' }),
+      )
+    ).failed,
+  ).toEqual([]);
   await modality.stop();
-  await api('POST', '/api/orders', { orderId: 'HIS-77', accessionNumber: 'CT-77', patient: { hisPatientId: 'BN0077', fullName: 'Lê Thị Mai' }, items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }], scheduled: { at: '2026-12-03T09:10:00+07:00', stationAeTitle: 'CT_KHOA_A', location: 'P.012' } });
+  await api('POST', '/api/orders', {
+    orderId: 'HIS-77',
+    accessionNumber: 'CT-77',
+    patient: { hisPatientId: 'BN0077', fullName: 'Lê Thị Mai' },
+    items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }],
+    scheduled: { at: '2026-12-03T09:10:00+07:00', stationAeTitle: 'CT_KHOA_A', location: 'P.012' },
+  });
   // The queue: three tickets, two called, one of them skipped (a no-show).
-  for (const service of ['noi', 'noi', 'xn']) expect((await fetch(`${base}/api/queue/tickets`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ service, print: 'no' }) })).status).toBe(201);
+  for (const service of ['noi', 'noi', 'xn'])
+    expect(
+      (
+        await fetch(`${base}/api/queue/tickets`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ service, print: 'no' }),
+        })
+      ).status,
+    ).toBe(201);
   await api('POST', '/api/queue/counters/q1/next', {});
   await api('POST', '/api/queue/counters/q1/skip', {});
   await api('POST', '/api/queue/counters/q1/next', {});
   // A line with personal data, as a careless module might log it.
   log.child({ module: 'kiosk' }).warn({ cccd: CCCD, fullName: 'Nguyễn Văn An' }, `no appointment found for ${CCCD}`);
   log.child({ device: 'bc5380' }).error('ux-test: an error line');
-  await waitFor(async () => Array.isArray((await api('GET', '/api/journal?source=ct1')).entries) && ((await api('GET', '/api/journal?source=ct1')).entries as unknown[]).length === 2, 'the images journaled');
+  await waitFor(
+    async () =>
+      Array.isArray((await api('GET', '/api/journal?source=ct1')).entries) && ((await api('GET', '/api/journal?source=ct1')).entries as unknown[]).length === 2,
+    'the images journaled',
+  );
   ({ browser, close: closeBrowser } = await launchChromium());
   mkdirSync(SHOTS, { recursive: true });
 });
@@ -130,11 +168,16 @@ describe('journal entry detail and sending again', () => {
     const p = await page();
     await p.click('[data-tab=journal]');
     await p.waitForFunction(() => document.querySelectorAll('#journal tr').length === 100);
-    const inView = () => p.evaluate(() => {
-      const r = document.getElementById('entry')!.getBoundingClientRect();
-      return r.height > 0 && r.top >= 0 && r.top < window.innerHeight;
-    });
-    const detailFollows = (id: number) => p.evaluate((key) => (document.querySelector('#journal tr.detail-row') as HTMLElement | null)?.previousElementSibling?.getAttribute('data-key') === String(key), id);
+    const inView = () =>
+      p.evaluate(() => {
+        const r = document.getElementById('entry')!.getBoundingClientRect();
+        return r.height > 0 && r.top >= 0 && r.top < window.innerHeight;
+      });
+    const detailFollows = (id: number) =>
+      p.evaluate(
+        (key) => (document.querySelector('#journal tr.detail-row') as HTMLElement | null)?.previousElementSibling?.getAttribute('data-key') === String(key),
+        id,
+      );
     const rows = await p.$$eval('#journal tr[data-key]', (trs) => trs.map((tr) => Number(tr.getAttribute('data-key'))));
     await p.click(`#journal tr[data-key="${rows[0]}"]`);
     await p.waitForSelector('#entry:not([hidden])');
@@ -152,7 +195,10 @@ describe('journal entry detail and sending again', () => {
     expect(await inView()).toBe(true);
     await p.screenshot({ path: `${SHOTS}/console-tab-journal.png` });
     await p.click('#journal-filter button[type=submit]');
-    await p.waitForFunction((key) => (document.querySelector('#journal tr.detail-row') as HTMLElement | null)?.previousElementSibling?.getAttribute('data-key') === String(key), rows[40]);
+    await p.waitForFunction(
+      (key) => (document.querySelector('#journal tr.detail-row') as HTMLElement | null)?.previousElementSibling?.getAttribute('data-key') === String(key),
+      rows[40],
+    );
     await p.click('#entry-close');
     expect(await p.isHidden('#entry')).toBe(true);
     await p.close();
@@ -172,13 +218,23 @@ describe('journal entry detail and sending again', () => {
     };
     const frame = of('xn1', 'lab.astm.frame');
     expect(await offered(frame)).toEqual([]);
-    expect(await p.textContent('#entry-resend')).toBe('Không đích gửi nào nhận loại bản ghi này từ thiết bị này (luồng lab.astm.frame): không có gì để gửi lại.');
+    expect(await p.textContent('#entry-resend')).toBe(
+      'Không đích gửi nào nhận loại bản ghi này từ thiết bị này (luồng lab.astm.frame): không có gì để gửi lại.',
+    );
     await p.screenshot({ path: `${SHOTS}/console-journal-astm-frame.png` });
     expect(await offered(of('xn1', 'lab.report'))).toEqual(['Gửi lại tới lis']);
-    for (const [source, stream, expected] of [['monitor', 'device.json', ['Gửi lại tới central']], ['bc5380', 'lab.result', ['Gửi lại tới central']], ['bc5380', 'lab.report', ['Gửi lại tới lis']], ['ct1', 'dicom.instance', ['Gửi lại tới pacs']]] as const) {
+    for (const [source, stream, expected] of [
+      ['monitor', 'device.json', ['Gửi lại tới central']],
+      ['bc5380', 'lab.result', ['Gửi lại tới central']],
+      ['bc5380', 'lab.report', ['Gửi lại tới lis']],
+      ['ct1', 'dicom.instance', ['Gửi lại tới pacs']],
+    ] as const) {
       await p.fill('#journal-filter input[name=source]', source);
       await p.click('#journal-filter button[type=submit]');
-      await p.waitForFunction((s) => Array.from(document.querySelectorAll('#journal tr[data-key] td:nth-child(3)')).every((td) => td.textContent === s), source);
+      await p.waitForFunction(
+        (s) => Array.from(document.querySelectorAll('#journal tr[data-key] td:nth-child(3)')).every((td) => td.textContent === s),
+        source,
+      );
       expect(await offered(of(source, stream)), `${source} ${stream}`).toEqual(expected);
     }
     await p.close();
@@ -206,8 +262,13 @@ describe('journal entry detail and sending again', () => {
 });
 
 describe('Vietnamese for what the agent says in English', () => {
-  it('device states, details, alarms and every device\'s test result are Vietnamese, the original in the tooltip', async () => {
-    await waitFor(async () => ((await api('GET', '/api/devices')).destinations as Array<{ id: string; stats: { lastError: string | null } }>).find((d) => d.id === 'lis')!.stats.lastError !== null, 'the LIS refused a connection');
+  it("device states, details, alarms and every device's test result are Vietnamese, the original in the tooltip", async () => {
+    await waitFor(
+      async () =>
+        ((await api('GET', '/api/devices')).destinations as Array<{ id: string; stats: { lastError: string | null } }>).find((d) => d.id === 'lis')!.stats
+          .lastError !== null,
+      'the LIS refused a connection',
+    );
     const p = await page();
     await p.waitForSelector('#devices tr:has-text("ct1")');
     const deviceText = await p.textContent('#devices');
@@ -218,8 +279,12 @@ describe('Vietnamese for what the agent says in English', () => {
       expect(cells[3], `${id}: ${cells[3]}`).not.toMatch(ENGLISH);
     }
     expect(await p.locator('#devices tr', { hasText: 'xn1' }).locator('td').nth(3).textContent()).toMatch(/^đang chờ kết nối tại 127\.0\.0\.1:\d+, 1 kết nối$/);
-    expect(await p.locator('#devices tr', { hasText: 'ct1' }).locator('td').nth(3).textContent()).toMatch(/^AE EDGE đang chờ kết nối tại 127\.0\.0\.1:\d+, 0 liên kết$/);
-    expect(await p.locator('#devices tr', { hasText: 'xn1' }).locator('td span[title]').first().getAttribute('title')).toMatch(/^listening on 127\.0\.0\.1:\d+, 1 connection$/);
+    expect(await p.locator('#devices tr', { hasText: 'ct1' }).locator('td').nth(3).textContent()).toMatch(
+      /^AE EDGE đang chờ kết nối tại 127\.0\.0\.1:\d+, 0 liên kết$/,
+    );
+    expect(await p.locator('#devices tr', { hasText: 'xn1' }).locator('td span[title]').first().getAttribute('title')).toMatch(
+      /^listening on 127\.0\.0\.1:\d+, 1 connection$/,
+    );
     const lisError = await p.locator('#destinations tr', { hasText: 'lis' }).locator('td').nth(4).textContent();
     expect(lisError).toMatch(/^LIS 127\.0\.0\.1:\d+: không kết nối được \(bị từ chối: không có dịch vụ nghe ở cổng đó\)$/);
     expect(await p.textContent('#destinations')).not.toMatch(ENGLISH);
@@ -231,15 +296,18 @@ describe('Vietnamese for what the agent says in English', () => {
       const result = await p.textContent('#device-test');
       expect(result, result!).not.toMatch(ENGLISH);
       expect(await p.getAttribute('#device-test span', 'title'), id).toMatch(/[a-z]{4,}/); // the agent's sentence, kept
-      if (id === 'ct1') expect(result).toMatch(/^ct1: ✓ C-ECHO tới EDGE ở cổng \d+ thành công \(\d+ ms\); đã lưu 2 ảnh, 0 ảnh trùng, 0 lỗi, từ chối 0 liên kết, từ chối 0 kết nối$/);
+      if (id === 'ct1')
+        expect(result).toMatch(
+          /^ct1: ✓ C-ECHO tới EDGE ở cổng \d+ thành công \(\d+ ms\); đã lưu 2 ảnh, 0 ảnh trùng, 0 lỗi, từ chối 0 liên kết, từ chối 0 kết nối$/,
+        );
     }
     await p.screenshot({ path: `${SHOTS}/console-tab-device-test.png` });
     await p.close();
   });
 });
 
-describe('times in the box\'s zone', () => {
-  it('a PC in another zone sees the journal, orders and studies in the box\'s local time, and the page says which', async () => {
+describe("times in the box's zone", () => {
+  it("a PC in another zone sees the journal, orders and studies in the box's local time, and the page says which", async () => {
     const context = await browser.newContext({ timezoneId: 'America/New_York', viewport: { width: 1280, height: 800 } });
     const p = await context.newPage();
     await p.goto(`${base}/console/`);
@@ -276,7 +344,7 @@ describe('times in the box\'s zone', () => {
 });
 
 describe('configuration editor', () => {
-  it('numbers the lines, marks those with a problem, lists problems in Vietnamese and jumps to a problem\'s line when clicked', async () => {
+  it("numbers the lines, marks those with a problem, lists problems in Vietnamese and jumps to a problem's line when clicked", async () => {
     const p = await page();
     await p.click('[data-tab=config]');
     await p.waitForFunction(() => (document.getElementById('config-text') as HTMLTextAreaElement).value.includes('version: 1'));
@@ -291,8 +359,16 @@ describe('configuration editor', () => {
     await p.waitForSelector('#config-problems li button');
     const problems = await p.$$eval('#config-problems li', (lis) => lis.map((li) => li.textContent));
     const lineOf = (needle: string) => edited.split('\n').findIndex((l) => l.includes(needle)) + 1;
-    expect(problems).toContain(`dòng ${lineOf('colour')}, cột ${edited.split('\n')[lineOf('colour') - 1]!.indexOf('colour') + 1} · log.colour: trường "colour" không có trong lược đồ (kiểm tra chính tả; lược đồ liệt kê các trường được phép)`);
-    expect(problems.some((t) => new RegExp(`^dòng ${lineOf('pacs-tinh')}, cột \\d+ · devices\\.ct1\\.routes\\.0: tuyến "pacs-tinh" không phải là đích gửi trong tệp này \\(các đích có: central, lis, pacs\\)$`).test(t!))).toBe(true);
+    expect(problems).toContain(
+      `dòng ${lineOf('colour')}, cột ${edited.split('\n')[lineOf('colour') - 1]!.indexOf('colour') + 1} · log.colour: trường "colour" không có trong lược đồ (kiểm tra chính tả; lược đồ liệt kê các trường được phép)`,
+    );
+    expect(
+      problems.some((t) =>
+        new RegExp(
+          `^dòng ${lineOf('pacs-tinh')}, cột \\d+ · devices\\.ct1\\.routes\\.0: tuyến "pacs-tinh" không phải là đích gửi trong tệp này \\(các đích có: central, lis, pacs\\)$`,
+        ).test(t!),
+      ),
+    ).toBe(true);
     expect(await p.textContent('#config-summary')).toBe(`${problems.length} vấn đề — bấm vào một vấn đề để tới dòng đó.`);
     expect(await p.getAttribute('#config-problems li button', 'title')).toMatch(/agent\.yaml:\d+:\d+ /); // the loader's own text
     const marked = await p.$$eval('.gutter > div.bad', (ds) => ds.map((d) => Number(d.textContent)));
@@ -311,7 +387,18 @@ describe('configuration editor', () => {
         return ctx.measureText('0').width;
       })();
       const column = before.length - before.lastIndexOf('\n');
-      return { line: before.split('\n').length, columnX: (column - 1) * cw, scrollLeft: ta.scrollLeft, width: ta.clientWidth, selected: ta.value.slice(ta.selectionStart, ta.selectionEnd), scrollTop: ta.scrollTop, height: ta.clientHeight, lineHeight: parseFloat(getComputedStyle(ta).lineHeight), gutterTop: gutter.scrollTop, focused: document.activeElement === ta };
+      return {
+        line: before.split('\n').length,
+        columnX: (column - 1) * cw,
+        scrollLeft: ta.scrollLeft,
+        width: ta.clientWidth,
+        selected: ta.value.slice(ta.selectionStart, ta.selectionEnd),
+        scrollTop: ta.scrollTop,
+        height: ta.clientHeight,
+        lineHeight: parseFloat(getComputedStyle(ta).lineHeight),
+        gutterTop: gutter.scrollTop,
+        focused: document.activeElement === ta,
+      };
     });
     expect(view.line).toBe(target);
     expect(view.selected).toContain('pacs-tinh');
@@ -370,7 +457,7 @@ describe('log viewer', () => {
 });
 
 describe('charts', () => {
-  it('draws messages per device, outbox depth per destination and today\'s queue waiting times, with the figures in each bucket\'s tooltip', async () => {
+  it("draws messages per device, outbox depth per destination and today's queue waiting times, with the figures in each bucket's tooltip", async () => {
     const p = await page();
     await p.click('[data-tab=charts]');
     await p.waitForSelector('#chart-received svg.chart');

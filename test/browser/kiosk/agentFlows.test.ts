@@ -59,8 +59,12 @@ async function tap(idNumber: string, fullName = DEFAULT_CITIZEN.fullName): Promi
 async function accessibilityProblems(page: Page): Promise<string[]> {
   // Evaluated through the DevTools protocol: the page's CSP (no inline script) does not apply to it.
   await page.evaluate(AXE);
-  const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as { violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> };
-  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as {
+    violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }>;
+  };
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
 async function chooseServiceAndTicket(page: Page, serviceName: string): Promise<string> {
@@ -98,7 +102,10 @@ describe('kiosk against the running agent (chip card behind the real pcscd)', ()
     // The printer got that ticket: its number read back from the raster dots, the QR is the ticket id.
     await page.waitForFunction(() => document.getElementById('ticket-print')?.textContent === 'Đã in phiếu. Mời bạn nhận phiếu.');
     const job = kiosk.printer!.jobs.at(-1)!;
-    const expected = ticketLines({ facility: 'Bệnh viện Thử nghiệm', service: 'Khám Nhi', number, priority: null, issuedAtLocal: 'x', ahead: 0, ticketId: 'x', qr: 'x' }, 576);
+    const expected = ticketLines(
+      { facility: 'Bệnh viện Thử nghiệm', service: 'Khám Nhi', number, priority: null, issuedAtLocal: 'x', ahead: 0, ticketId: 'x', qr: 'x' },
+      576,
+    );
     const lines = splitLines(job.image);
     expect(lines).toHaveLength(expected.length);
     expect(recogniseNumber(lines[expected.findIndex((e) => e.role === 'number')]!, stylesFor(576).number).text).toBe(number);
@@ -106,7 +113,9 @@ describe('kiosk against the running agent (chip card behind the real pcscd)', ()
     expect(job.cut).toBe(true);
     // One print-log row for the ticket (written with the ticket, then completed by the print).
     const basic = { authorization: `Basic ${Buffer.from(`admin:${TEST_PASSWORD}`).toString('base64')}` };
-    const { prints } = (await (await fetch(`${kiosk.url}/api/queue/prints`, { headers: basic })).json()) as { prints: Array<{ number: string; ok: boolean; reprint: boolean }> };
+    const { prints } = (await (await fetch(`${kiosk.url}/api/queue/prints`, { headers: basic })).json()) as {
+      prints: Array<{ number: string; ok: boolean; reprint: boolean }>;
+    };
     expect(prints.filter((p) => p.number === number)).toMatchObject([{ ok: true, reprint: false }]);
     await page.screenshot({ path: `${SHOTS}/kiosk-chip-ticket.png` });
     expect(await accessibilityProblems(page)).toEqual([]);
@@ -164,16 +173,26 @@ describe('kiosk against the running agent (chip card behind the real pcscd)', ()
     expect((await pending()).pending).toBe(1);
     expect(kiosk.his.registrations.some((r) => JSON.stringify(r.body).includes(number))).toBe(false);
     await kiosk.his.up();
-    await waitFor(() => kiosk.his.registrations.some((r) => JSON.stringify(r.body).includes(number)), 'the registration delivered after the HIS returned', 20_000);
+    await waitFor(
+      () => kiosk.his.registrations.some((r) => JSON.stringify(r.body).includes(number)),
+      'the registration delivered after the HIS returned',
+      20_000,
+    );
     await waitFor(async () => (await pending()).pending === 0, 'the outbox emptied');
     await page.close();
   });
 
   it('the console\'s "read a card" test waits for the next card and shows it masked', async () => {
     const auth = { authorization: `Basic ${Buffer.from(`admin:${TEST_PASSWORD}`).toString('base64')}`, 'content-type': 'application/json' };
-    const test = fetch(`${kiosk.url}/api/devices/card/test`, { method: 'POST', headers: auth, body: '{}' }).then((r) => r.json() as Promise<{ ok: boolean; detail: string }>);
+    const test = fetch(`${kiosk.url}/api/devices/card/test`, { method: 'POST', headers: auth, body: '{}' }).then(
+      (r) => r.json() as Promise<{ ok: boolean; detail: string }>,
+    );
     const id = syntheticCccdFor('003');
-    await fetch(`${kiosk.url}/api/kiosk/identify`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-kiosk-token': KIOSK_TOKEN }, body: JSON.stringify({ digits: id }) });
+    await fetch(`${kiosk.url}/api/kiosk/identify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-kiosk-token': KIOSK_TOKEN },
+      body: JSON.stringify({ digits: id }),
+    });
     await tap(id);
     const result = await test;
     expect(result.ok).toBe(true);
@@ -181,10 +200,13 @@ describe('kiosk against the running agent (chip card behind the real pcscd)', ()
     expect(result.detail).not.toContain(id);
   });
 
-  it('the console\'s printer test prints a test ticket the printer really got', async () => {
+  it("the console's printer test prints a test ticket the printer really got", async () => {
     const auth = { authorization: `Basic ${Buffer.from(`admin:${TEST_PASSWORD}`).toString('base64')}`, 'content-type': 'application/json' };
     const jobs = kiosk.printer!.jobs.length;
-    const result = (await (await fetch(`${kiosk.url}/api/devices/ticket-printer/test`, { method: 'POST', headers: auth, body: '{}' })).json()) as { ok: boolean; detail: string };
+    const result = (await (await fetch(`${kiosk.url}/api/devices/ticket-printer/test`, { method: 'POST', headers: auth, body: '{}' })).json()) as {
+      ok: boolean;
+      detail: string;
+    };
     expect(result).toMatchObject({ ok: true, detail: expect.stringMatching(/^test ticket printed on tcp 127\.0\.0\.1:\d+/) });
     expect(kiosk.printer!.jobs).toHaveLength(jobs + 1);
     const lines = splitLines(kiosk.printer!.jobs.at(-1)!.image);
@@ -194,8 +216,12 @@ describe('kiosk against the running agent (chip card behind the real pcscd)', ()
   it('the attract screen has no serious accessibility problems and every target is at least 44 px', async () => {
     const page = await openKiosk();
     expect(await accessibilityProblems(page)).toEqual([]);
-    const small = await page.evaluate(() =>
-      Array.from(document.querySelectorAll('button')).filter((b) => b.offsetParent !== null).map((b) => b.getBoundingClientRect()).filter((r) => r.width < 44 || r.height < 44).length,
+    const small = await page.evaluate(
+      () =>
+        Array.from(document.querySelectorAll('button'))
+          .filter((b) => b.offsetParent !== null)
+          .map((b) => b.getBoundingClientRect())
+          .filter((r) => r.width < 44 || r.height < 44).length,
     );
     expect(small).toBe(0);
     await page.close();

@@ -21,7 +21,14 @@ const QR_1940 = '079040001234|123456789|Phạm Văn Cụ|02021940|Nam|Số 9 Ph�
 
 beforeAll(async () => {
   // Even the page on 127.0.0.1 needs its token: the kiosk unit's browser is started with it.
-  kiosk = await startKioskApp({ units: [{ id: 'kiosk-1', token: TOKEN }, { id: 'kiosk-2', token: TOKEN_2 }, { id: 'kiosk-3', token: TOKEN_3 }], allowLoopback: false });
+  kiosk = await startKioskApp({
+    units: [
+      { id: 'kiosk-1', token: TOKEN },
+      { id: 'kiosk-2', token: TOKEN_2 },
+      { id: 'kiosk-3', token: TOKEN_3 },
+    ],
+    allowLoopback: false,
+  });
   ({ browser, close: closeBrowser } = await launchChromium());
   mkdirSync(SHOTS, { recursive: true });
 });
@@ -39,7 +46,11 @@ async function openKiosk(query = '', token = TOKEN): Promise<Page> {
 
 /** The kiosk API as the unit (its token). */
 async function asKiosk(path: string, body: unknown, token = TOKEN): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${kiosk.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-kiosk-token': token }, body: JSON.stringify(body) });
+  const res = await fetch(`${kiosk.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-kiosk-token': token },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, json: await res.json().catch(() => null) };
 }
 
@@ -109,7 +120,9 @@ describe('patient kiosk in Chromium (touch only)', () => {
     expect(await page.textContent('#ticket-priority')).toBe('Số ưu tiên: Người từ 75 tuổi');
     await page.screenshot({ path: `${SHOTS}/kiosk-qr-age75-ticket.png` });
     const number = (await page.textContent('#ticket-number'))!;
-    const row = kiosk.store.db.prepare("SELECT priority, priority_status FROM queue_tickets WHERE number = ? AND service = 'noi' ORDER BY issued_at DESC LIMIT 1").get(number);
+    const row = kiosk.store.db
+      .prepare("SELECT priority, priority_status FROM queue_tickets WHERE number = ? AND service = 'noi' ORDER BY issued_at DESC LIMIT 1")
+      .get(number);
     expect(row).toEqual({ priority: 'age75', priority_status: 'auto' });
     await page.close();
   });
@@ -153,8 +166,14 @@ async function scanQr(page: Page, qr = QR_1940): Promise<void> {
   await page.keyboard.press('Enter');
 }
 
-const visibleButtons = (page: Page) => page.evaluate(() => Array.from(document.querySelectorAll('button')).filter((b) => b.offsetParent !== null).map((b) => b.textContent ?? ''));
-const fontPx = (page: Page, selector: string) => page.evaluate((sel) => Array.from(document.querySelectorAll(sel)).map((e) => parseFloat(getComputedStyle(e).fontSize)), selector);
+const visibleButtons = (page: Page) =>
+  page.evaluate(() =>
+    Array.from(document.querySelectorAll('button'))
+      .filter((b) => b.offsetParent !== null)
+      .map((b) => b.textContent ?? ''),
+  );
+const fontPx = (page: Page, selector: string) =>
+  page.evaluate((sel) => Array.from(document.querySelectorAll(sel)).map((e) => parseFloat(getComputedStyle(e).fontSize)), selector);
 
 describe('QR scanner (keyboard wedge) after the patient touched the screen', () => {
   for (const how of ['tap', 'click'] as const) {
@@ -224,7 +243,11 @@ describe('what the patient reads when a scan or a number is wrong', () => {
     await page.close();
     const api = await asKiosk('/api/kiosk/identify', { qr: 'https://example.com/this-is-not-a-citizen-card' }, TOKEN_3);
     expect(api.status).toBe(400);
-    expect(api.json).toEqual({ error: 'Không đọc được mã QR trên thẻ CCCD.', code: 'QR_UNREADABLE', reason: 'this is not a CCCD QR code: the first field is not a 12-digit number' });
+    expect(api.json).toEqual({
+      error: 'Không đọc được mã QR trên thẻ CCCD.',
+      code: 'QR_UNREADABLE',
+      reason: 'this is not a CCCD QR code: the first field is not a 12-digit number',
+    });
     // A truncated scan (the old failure: a button took the rest of it) is told the same way.
     const cut = await asKiosk('/api/kiosk/identify', { qr: '079040001234|123456789|Phạm' }, TOKEN_3);
     expect(cut.json).toMatchObject({ error: 'Không đọc được mã QR trên thẻ CCCD.', code: 'QR_UNREADABLE', reason: expect.stringMatching(/incomplete/) });
@@ -234,7 +257,9 @@ describe('what the patient reads when a scan or a number is wrong', () => {
     const { page, errors } = await watchedKiosk();
     await typeId(page, '123456789012');
     await page.waitForFunction(() => (document.getElementById('typed-error')?.textContent ?? '') !== '');
-    expect(await page.textContent('#typed-error')).toBe('Số CCCD không đúng: 3 số đầu là mã tỉnh nơi đăng ký khai sinh, không có mã 123. Xin xem lại số trên thẻ CCCD.');
+    expect(await page.textContent('#typed-error')).toBe(
+      'Số CCCD không đúng: 3 số đầu là mã tỉnh nơi đăng ký khai sinh, không có mã 123. Xin xem lại số trên thẻ CCCD.',
+    );
     expect(await page.isVisible('#typed')).toBe(true);
     await page.locator('#home').tap();
     await scanQr(page, '123456789012|123456789|Phạm Văn Cụ|02021940|Nam|Số 9 Phố Cổ, Hà Nội|01012021');
@@ -244,7 +269,11 @@ describe('what the patient reads when a scan or a number is wrong', () => {
     await page.close();
     const api = await asKiosk('/api/kiosk/identify', { digits: '123456789012' }, TOKEN_3);
     expect(api.status).toBe(400);
-    expect(api.json).toMatchObject({ code: 'CCCD_NUMBER_INVALID', error: expect.stringMatching(/^Số CCCD không đúng/), reason: expect.stringMatching(/province code of birth registration/) });
+    expect(api.json).toMatchObject({
+      code: 'CCCD_NUMBER_INVALID',
+      error: expect.stringMatching(/^Số CCCD không đúng/),
+      reason: expect.stringMatching(/province code of birth registration/),
+    });
     expect((await asKiosk('/api/kiosk/identify', { digits: '079190001234' }, TOKEN_3)).status).toBe(200);
   });
 });

@@ -22,7 +22,11 @@ afterAll(async () => {
   await q?.close();
 });
 
-type Log = { calls: Array<{ number: string; service: string; counter: number; clips: string[] }>; played: Array<{ id: string; ok: boolean; started: number; ended: number; playedRanges: number }>; ended: number };
+type Log = {
+  calls: Array<{ number: string; service: string; counter: number; clips: string[] }>;
+  played: Array<{ id: string; ok: boolean; started: number; ended: number; playedRanges: number }>;
+  ended: number;
+};
 const log = (): Promise<Log> => page.evaluate(() => (window as unknown as { __callScreen: Log }).__callScreen);
 
 describe('call screen in Chromium', () => {

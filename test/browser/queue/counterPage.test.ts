@@ -29,7 +29,11 @@ afterAll(async () => {
 });
 
 async function api(method: string, path: string, body?: unknown, auth = true): Promise<any> {
-  const res = await fetch(`${a.url}${path}`, { method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(auth ? { cookie, origin: a.url } : {}) }, body: body !== undefined ? JSON.stringify(body) : undefined });
+  const res = await fetch(`${a.url}${path}`, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(auth ? { cookie, origin: a.url } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
   const json = await res.json().catch(() => null);
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;
@@ -37,7 +41,10 @@ async function api(method: string, path: string, body?: unknown, auth = true): P
 const issue = async (body: Record<string, unknown>) => (await api('POST', '/api/queue/tickets', body, false)).ticket as { id: string; number: string };
 const ticket = async (id: string) => (await api('GET', `/api/queue/tickets/${id}`)).ticket;
 const tile = (c: string) => screen.locator(`.counter[data-counter="${c}"] .number`);
-type ScreenLog = { calls: Array<{ number: string; counter: number; clips: string[] }>; played: Array<{ id: string; ok: boolean; started: number; ended: number; playedRanges: number }> };
+type ScreenLog = {
+  calls: Array<{ number: string; counter: number; clips: string[] }>;
+  played: Array<{ id: string; ok: boolean; started: number; ended: number; playedRanges: number }>;
+};
 const screenLog = (): Promise<ScreenLog> => screen.evaluate(() => (window as unknown as { __callScreen: ScreenLog }).__callScreen);
 
 describe('counter page in Chromium against the agent', () => {
@@ -144,7 +151,10 @@ describe('counter page in Chromium against the agent', () => {
     await expect.poll(() => a.printer.jobs.length, { timeout: 20_000 }).toBe(jobs + 2);
     expect(a.printer.jobs.at(-1)!.qr).toEqual([claimed.id]);
     const prints = (await api('GET', '/api/queue/prints')).prints.filter((p: any) => p.ticketId === t.id);
-    expect(prints.map((p: any) => [p.ok, p.reprint])).toEqual([[true, true], [false, false]]);
+    expect(prints.map((p: any) => [p.ok, p.reprint])).toEqual([
+      [true, true],
+      [false, false],
+    ]);
   });
 
   it('an account for counter q1 sees only q1, and the box refuses it q2 and the admin routes; nothing changes', async () => {
@@ -162,7 +172,11 @@ describe('counter page in Chromium against the agent', () => {
     const waiting = await issue({ service: 'nhi', print: 'no' });
     const before = await ticket(waiting.id);
     const asQ1 = (method: string, path: string, body?: unknown) =>
-      fetch(`${a.url}${path}`, { method, headers: { cookie, origin: a.url, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body !== undefined ? JSON.stringify(body) : undefined }).then(async (r) => ({ status: r.status, json: (await r.json().catch(() => null)) as { error?: string } | null }));
+      fetch(`${a.url}${path}`, {
+        method,
+        headers: { cookie, origin: a.url, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      }).then(async (r) => ({ status: r.status, json: (await r.json().catch(() => null)) as { error?: string } | null }));
     const next = await asQ1('POST', '/api/queue/counters/q2/next', {});
     expect(next.status).toBe(403);
     expect(next.json?.error).toMatch(/may act only for counter q1, not q2/);
@@ -171,7 +185,12 @@ describe('counter page in Chromium against the agent', () => {
     expect((await asQ1('GET', '/api/queue/counters/q2')).status).toBe(403);
     expect(await ticket(waiting.id)).toEqual(before);
     // A staff account is not an admin: configuration, journal, statistics and restart are refused.
-    for (const [method, path] of [['GET', '/api/config'], ['GET', '/api/journal'], ['GET', '/api/queue/stats'], ['POST', '/api/restart']] as const) {
+    for (const [method, path] of [
+      ['GET', '/api/config'],
+      ['GET', '/api/journal'],
+      ['GET', '/api/queue/stats'],
+      ['POST', '/api/restart'],
+    ] as const) {
       const r = await asQ1(method, path, method === 'POST' ? {} : undefined);
       expect({ path, status: r.status }).toEqual({ path, status: 403 });
       expect(r.json?.error).toMatch(/may not do this; it needs admin/);

@@ -76,8 +76,22 @@ async function once(target: FuzzTarget, input: Buffer, rng: Rng, limits: Limits)
     }
     outcome = { kind: 'ok' };
   } catch (err) {
-    const kind: OutcomeKind = err instanceof AllocationBoundError ? 'alloc' : err instanceof OracleError ? 'oracle' : err instanceof AsyncTimeout ? 'hang' : target.expected(err) ? 'expected' : 'crash';
-    outcome = { kind, errorName: errorName(err), message: err instanceof Error ? err.message : String(err), ...(kind !== 'expected' && err instanceof Error && err.stack ? { stack: err.stack } : {}) };
+    const kind: OutcomeKind =
+      err instanceof AllocationBoundError
+        ? 'alloc'
+        : err instanceof OracleError
+          ? 'oracle'
+          : err instanceof AsyncTimeout
+            ? 'hang'
+            : target.expected(err)
+              ? 'expected'
+              : 'crash';
+    outcome = {
+      kind,
+      errorName: errorName(err),
+      message: err instanceof Error ? err.message : String(err),
+      ...(kind !== 'expected' && err instanceof Error && err.stack ? { stack: err.stack } : {}),
+    };
   }
   const ms = performance.now() - start;
   const cpuEnd = threadCpuMs();
@@ -85,7 +99,12 @@ async function once(target: FuzzTarget, input: Buffer, rng: Rng, limits: Limits)
   const guard = disarmAllocGuard();
   if (guard.tripped && outcome.kind !== 'alloc') {
     // The parser caught the bound error itself: still an allocation the input asked for.
-    outcome = { kind: 'alloc', errorName: guard.tripped.name, message: `${guard.tripped.message} (caught by the code under test)`, ...(guard.tripped.stack ? { stack: guard.tripped.stack } : {}) };
+    outcome = {
+      kind: 'alloc',
+      errorName: guard.tripped.name,
+      message: `${guard.tripped.message} (caught by the code under test)`,
+      ...(guard.tripped.stack ? { stack: guard.tripped.stack } : {}),
+    };
   }
   return { ...outcome, ms, cpuMs, largestAlloc: guard.largest };
 }
@@ -97,14 +116,20 @@ export async function execute(target: FuzzTarget, input: Buffer, rng: () => Rng,
   if (first.cpuMs <= limits.slowMs) return first;
   const second = await once(target, input, rng(), limits);
   if (second.cpuMs <= limits.slowMs) return second;
-  return { ...second, kind: 'slow', message: `used ${Math.round(first.cpuMs)} ms and ${Math.round(second.cpuMs)} ms of CPU (bound ${limits.slowMs} ms) for ${input.length} bytes`, errorName: 'Slow' };
+  return {
+    ...second,
+    kind: 'slow',
+    message: `used ${Math.round(first.cpuMs)} ms and ${Math.round(second.cpuMs)} ms of CPU (bound ${limits.slowMs} ms) for ${input.length} bytes`,
+    errorName: 'Slow',
+  };
 }
 
 /** The line of a stack that says where: the first frame in the project (drivers/, agent/) or a dependency. */
 export function whereFrom(stack: string | undefined): string {
   if (!stack) return '';
   const lines = stack.split('\n').slice(1);
-  const pick = lines.find((l) => /\/(drivers|agent)\//.test(l) && !l.includes('/test/fuzz/')) ?? lines.find((l) => l.includes('node_modules')) ?? lines[0] ?? '';
+  const pick =
+    lines.find((l) => /\/(drivers|agent)\//.test(l) && !l.includes('/test/fuzz/')) ?? lines.find((l) => l.includes('node_modules')) ?? lines[0] ?? '';
   const m = /\(?((?:file:\/\/)?\/[^()]+?):(\d+):\d+\)?\s*$/.exec(pick.trim());
   if (!m) return pick.trim();
   const file = m[1]!.replace(/^file:\/\//, '').replace(/^.*?\/((?:drivers|agent|test|node_modules)\/)/, '$1');
@@ -120,5 +145,8 @@ export function signatureOf(target: string, o: Pick<Outcome, 'kind' | 'errorName
     .slice(0, 120);
   // Where, without the line number: edits elsewhere in the file must not make a known bug new.
   const where = whereFrom(o.stack).replace(/:\d+$/, '');
-  return createHash('sha1').update([target, o.kind, o.errorName ?? '', shape, where].join('\u001f')).digest('hex').slice(0, 10);
+  return createHash('sha1')
+    .update([target, o.kind, o.errorName ?? '', shape, where].join('\u001f'))
+    .digest('hex')
+    .slice(0, 10);
 }

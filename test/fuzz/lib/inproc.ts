@@ -38,12 +38,29 @@ export interface TargetSummary {
   next: number;
 }
 
-export const reproduceCommand = (target: string, seed: string, iteration: number): string => `npm run fuzz -- --reproduce ${target} --seed ${seed} --iteration ${iteration}`;
+export const reproduceCommand = (target: string, seed: string, iteration: number): string =>
+  `npm run fuzz -- --reproduce ${target} --seed ${seed} --iteration ${iteration}`;
 
 /** Runs every target in turns, each turn in a fresh worker thread, until `until`. */
 export async function runInProcess(opts: InProcessOptions): Promise<TargetSummary[]> {
   const summaries = new Map<string, TargetSummary>(
-    opts.targets.map((t) => [t.name, { target: t.name, inputs: 0, seconds: 0, ok: 0, expected: 0, expectedKinds: {}, slowestMs: 0, slowestIteration: -1, largestAlloc: 0, heapMaxBytes: 0, rssMaxBytes: 0, next: 0 }]),
+    opts.targets.map((t) => [
+      t.name,
+      {
+        target: t.name,
+        inputs: 0,
+        seconds: 0,
+        ok: 0,
+        expected: 0,
+        expectedKinds: {},
+        slowestMs: 0,
+        slowestIteration: -1,
+        largestAlloc: 0,
+        heapMaxBytes: 0,
+        rssMaxBytes: 0,
+        next: 0,
+      },
+    ]),
   );
   const seedsOf = new Map<string, Buffer[]>();
   const seeds = (t: FuzzTarget): Buffer[] => {
@@ -52,7 +69,10 @@ export async function runInProcess(opts: InProcessOptions): Promise<TargetSummar
   };
   const record = (t: FuzzTarget, iteration: number, outcome: Outcome, input: Buffer): void => {
     const f = opts.failures.add(t.name, opts.seed, iteration, outcome, input, reproduceCommand(t.name, opts.seed, iteration));
-    if (f.occurrences === 1) opts.log(`[fuzz] ${t.name}: ${f.known ? 'known ' : ''}${outcome.kind} at iteration ${iteration}: ${outcome.errorName ?? ''} ${(outcome.message ?? '').slice(0, 160)} (${f.where || 'no stack'}) → ${f.artifact}`);
+    if (f.occurrences === 1)
+      opts.log(
+        `[fuzz] ${t.name}: ${f.known ? 'known ' : ''}${outcome.kind} at iteration ${iteration}: ${outcome.errorName ?? ''} ${(outcome.message ?? '').slice(0, 160)} (${f.where || 'no stack'}) → ${f.artifact}`,
+      );
   };
   while (Date.now() < opts.until) {
     for (const t of opts.targets) {
@@ -62,7 +82,9 @@ export async function runInProcess(opts: InProcessOptions): Promise<TargetSummar
       const started = Date.now();
       const before = s.inputs;
       while (Date.now() < sliceEnd) {
-        const end = await runSlice(t, s, sliceEnd, opts, (iteration, outcome, input) => record(t, iteration, outcome, input ?? inputFor(t, seeds(t), opts.seed, iteration)));
+        const end = await runSlice(t, s, sliceEnd, opts, (iteration, outcome, input) =>
+          record(t, iteration, outcome, input ?? inputFor(t, seeds(t), opts.seed, iteration)),
+        );
         if (end === 'done') break;
       }
       s.seconds += (Date.now() - started) / 1000;
@@ -81,7 +103,12 @@ function runSlice(t: FuzzTarget, s: TargetSummary, sliceEnd: number, opts: InPro
   const flags = new Int32Array(state, 0, 3);
   const startedAt = new Float64Array(state, 16, 2);
   const job: WorkerJob = { target: t.name, seed: opts.seed, from: s.next, until: sliceEnd, maxIterations: Number.MAX_SAFE_INTEGER, slowMs: opts.slowMs, state };
-  const worker = new Worker(new URL('./workerBoot.mjs', import.meta.url), { workerData: job, resourceLimits: { maxOldGenerationSizeMb: opts.heapMb }, stdout: true, stderr: false });
+  const worker = new Worker(new URL('./workerBoot.mjs', import.meta.url), {
+    workerData: job,
+    resourceLimits: { maxOldGenerationSizeMb: opts.heapMb },
+    stdout: true,
+    stderr: false,
+  });
   worker.stdout.resume(); // a parser that prints must not fill a pipe nobody reads
   const base = { inputs: s.inputs, ok: s.ok, expected: s.expected };
   const absorb = (w: WorkerStats): void => {
@@ -117,7 +144,14 @@ function runSlice(t: FuzzTarget, s: TargetSummary, sliceEnd: number, opts: InPro
       const iteration = Atomics.load(flags, 0);
       s.next = Math.max(s.next, iteration + 1);
       s.inputs++;
-      report(iteration, { kind, ms: Date.now() - startedAt[0]!, cpuMs: cpuUsed(), largestAlloc: 0, errorName: kind === 'hang' ? 'Hang' : kind === 'memory' ? 'HeapOverflow' : 'WorkerExit', message });
+      report(iteration, {
+        kind,
+        ms: Date.now() - startedAt[0]!,
+        cpuMs: cpuUsed(),
+        largestAlloc: 0,
+        errorName: kind === 'hang' ? 'Hang' : kind === 'memory' ? 'HeapOverflow' : 'WorkerExit',
+        message,
+      });
     };
     const watch = setInterval(() => {
       const rss = process.memoryUsage.rss();

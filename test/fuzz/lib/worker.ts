@@ -53,14 +53,30 @@ const target = targetNamed(job.target);
 const seeds = target.seeds();
 installAllocGuard();
 const limits = { ...DEFAULT_LIMITS, slowMs: job.slowMs };
-const stats: WorkerStats = { target: target.name, inputs: 0, ok: 0, expected: 0, expectedKinds: {}, slowestMs: 0, slowestIteration: -1, largestAlloc: 0, heapMaxBytes: 0, next: job.from };
+const stats: WorkerStats = {
+  target: target.name,
+  inputs: 0,
+  ok: 0,
+  expected: 0,
+  expectedKinds: {},
+  slowestMs: 0,
+  slowestIteration: -1,
+  largestAlloc: 0,
+  heapMaxBytes: 0,
+  next: job.from,
+};
 
 let current = -1;
 let currentInput: Buffer = Buffer.alloc(0);
 process.on('unhandledRejection', (reason) => {
   // A promise the target left behind rejected: blame the input running now (its predecessor may be the cause).
   const err = reason instanceof Error ? reason : new Error(String(reason));
-  parentPort!.postMessage({ type: 'failure', iteration: current, outcome: { kind: 'crash', ms: 0, cpuMs: 0, largestAlloc: 0, errorName: err.name, message: `unhandled rejection: ${err.message}`, stack: err.stack }, input: currentInput } satisfies WorkerMessage);
+  parentPort!.postMessage({
+    type: 'failure',
+    iteration: current,
+    outcome: { kind: 'crash', ms: 0, cpuMs: 0, largestAlloc: 0, errorName: err.name, message: `unhandled rejection: ${err.message}`, stack: err.stack },
+    input: currentInput,
+  } satisfies WorkerMessage);
 });
 
 let lastProgress = Date.now();

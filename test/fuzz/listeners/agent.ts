@@ -37,7 +37,14 @@ export interface FuzzSetup {
 
 export async function writeFuzzConfig(dir: string): Promise<FuzzSetup> {
   mkdirSync(dir, { recursive: true });
-  const ports = { http: await freePort(), mqtt: await freePort(), hl7: await freePort(), hl7Orders: await freePort(), astm: await freePort(), dicom: await freePort() };
+  const ports = {
+    http: await freePort(),
+    mqtt: await freePort(),
+    hl7: await freePort(),
+    hl7Orders: await freePort(),
+    astm: await freePort(),
+    dicom: await freePort(),
+  };
   const credentials: FuzzSetup['credentials'] = {
     admin: { user: 'admin', password: `fuzz-${Math.random().toString(36).slice(2)}` },
     ingestToken: `tok-${Math.random().toString(36).slice(2)}`,
@@ -56,7 +63,10 @@ export async function writeFuzzConfig(dir: string): Promise<FuzzSetup> {
     hl7MaxMessageBytes: 1024 * 1024,
     credentials,
   };
-  writeFileSync(join(dir, 'secrets.yaml'), `admin_hash: "${await hashPassword(credentials.admin.password)}"\ningest_token: ${credentials.ingestToken}\nlan_fuzz_hash: "${await hashPassword(credentials.mqtt.password!)}"\n`);
+  writeFileSync(
+    join(dir, 'secrets.yaml'),
+    `admin_hash: "${await hashPassword(credentials.admin.password)}"\ningest_token: ${credentials.ingestToken}\nlan_fuzz_hash: "${await hashPassword(credentials.mqtt.password!)}"\n`,
+  );
   writeFileSync(
     setup.configFile,
     `# Written by test/fuzz/listeners/agent.ts for one fuzz run.
@@ -147,7 +157,7 @@ export async function startAgent(setup: FuzzSetup, logFile: string): Promise<Age
     let level = 0;
     try {
       const l = (JSON.parse(line) as { level?: number | string }).level ?? 0;
-      level = typeof l === 'number' ? l : ({ trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as Record<string, number>)[l] ?? 0;
+      level = typeof l === 'number' ? l : (({ trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as Record<string, number>)[l] ?? 0);
     } catch {
       level = 50; // not a log line: a stack trace or a runtime warning on stderr
     }
@@ -189,7 +199,13 @@ export async function startAgent(setup: FuzzSetup, logFile: string): Promise<Age
       child.kill('SIGKILL');
       throw new Error(`the agent did not answer /healthz within 60 s; log in ${logFile}`);
     }
-    if (await fetch(`http://127.0.0.1:${setup.ports.http}/healthz`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`http://127.0.0.1:${setup.ports.http}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     await new Promise((r) => setTimeout(r, 200));
   }
   return {

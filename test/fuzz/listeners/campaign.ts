@@ -76,7 +76,9 @@ function answersOf(listener: string, r: ThrowResult): string[] {
     case 'astm':
       return [...r.received].filter((b) => b === 0x06 || b === 0x15).map((b) => (b === 0x06 ? 'ACK' : 'NAK'));
     case 'dicom':
-      return r.received.length ? [{ 2: 'A-ASSOCIATE-AC', 3: 'A-ASSOCIATE-RJ', 4: 'P-DATA', 6: 'A-RELEASE-RP', 7: 'A-ABORT' }[r.received[0]!] ?? `pdu-${r.received[0]}`] : [];
+      return r.received.length
+        ? [{ 2: 'A-ASSOCIATE-AC', 3: 'A-ASSOCIATE-RJ', 4: 'P-DATA', 6: 'A-RELEASE-RP', 7: 'A-ABORT' }[r.received[0]!] ?? `pdu-${r.received[0]}`]
+        : [];
     case 'http':
       return statuses(r.received).map(String);
     default:
@@ -94,15 +96,35 @@ export async function runListenerCampaign(o: ListenerOptions): Promise<ListenerR
   try {
     agent = await startAgent(setup, join(o.dir, 'agent.log'));
   } catch (err) {
-    return { summary: [`listener campaign: the agent did not start: ${(err as Error).message}`], failures: [`the agent did not start: ${(err as Error).message}`], attacks: {}, devices: [], rss: { startBytes: 0, maxBytes: 0, endBytes: 0, samples: 0 }, stored: [], captureBytes: 0 };
+    return {
+      summary: [`listener campaign: the agent did not start: ${(err as Error).message}`],
+      failures: [`the agent did not start: ${(err as Error).message}`],
+      attacks: {},
+      devices: [],
+      rss: { startBytes: 0, maxBytes: 0, endBytes: 0, samples: 0 },
+      stored: [],
+      captureBytes: 0,
+    };
   }
-  o.log(`[fuzz] listeners: agent pid ${agent.pid} (HTTP ${setup.ports.http}, MQTT ${setup.ports.mqtt}, HL7 ${setup.ports.hl7}/${setup.ports.hl7Orders}, ASTM ${setup.ports.astm}, DICOM ${setup.ports.dicom}); log in ${join(o.dir, 'agent.log')}`);
+  o.log(
+    `[fuzz] listeners: agent pid ${agent.pid} (HTTP ${setup.ports.http}, MQTT ${setup.ports.mqtt}, HL7 ${setup.ports.hl7}/${setup.ports.hl7Orders}, ASTM ${setup.ports.astm}, DICOM ${setup.ports.dicom}); log in ${join(o.dir, 'agent.log')}`,
+  );
   let stopped = false;
   void agent.exited.then(({ code, signal }) => {
-    if (!stopped) failures.push(`the agent process exited during the run (code ${code}, signal ${signal}); last errors: ${agent.errors.slice(-3).join(' | ').slice(0, 1500)}`);
+    if (!stopped)
+      failures.push(
+        `the agent process exited during the run (code ${code}, signal ${signal}); last errors: ${agent.errors.slice(-3).join(' | ').slice(0, 1500)}`,
+      );
   });
   const ctx = { setup, until: o.until, ackTimeoutMs, stopped: () => stopped || !agent.alive() };
-  const devices = [hl7Analyzer(ctx), hisOrders(ctx), astmAnalyzer(ctx), modality(ctx, join(import.meta.dirname, '..', '..', '..', 'fixtures', 'dicom', 'pydicom', 'CT_small.dcm'), join(o.dir, 'modality')), mqttClient(ctx), monitor(ctx)];
+  const devices = [
+    hl7Analyzer(ctx),
+    hisOrders(ctx),
+    astmAnalyzer(ctx),
+    modality(ctx, join(import.meta.dirname, '..', '..', '..', 'fixtures', 'dicom', 'pydicom', 'CT_small.dcm'), join(o.dir, 'modality')),
+    mqttClient(ctx),
+    monitor(ctx),
+  ];
 
   const base = `http://127.0.0.1:${setup.ports.http}`;
   const basic = `Basic ${Buffer.from(`${setup.credentials.admin.user}:${setup.credentials.admin.password}`).toString('base64')}`;
@@ -152,9 +174,18 @@ export async function runListenerCampaign(o: ListenerOptions): Promise<ListenerR
     attackers.push(attack('hl7', setup.ports.hl7, w, (rng) => hl7Attack(rng, setup.hl7MaxMessageBytes)));
     attackers.push(attack('hl7-orders', setup.ports.hl7Orders, w, (rng) => hl7Attack(rng, setup.hl7MaxMessageBytes)));
     attackers.push(attack('astm', setup.ports.astm, w, (rng) => astmAttack(rng)));
-    attackers.push(attack('dicom', setup.ports.dicom, w, (rng) => dicomAttack(rng, { callingAe: setup.credentials.dicomCallingAe, calledAe: setup.credentials.dicomCalledAe })));
+    attackers.push(
+      attack('dicom', setup.ports.dicom, w, (rng) =>
+        dicomAttack(rng, { callingAe: setup.credentials.dicomCallingAe, calledAe: setup.credentials.dicomCalledAe }),
+      ),
+    );
     attackers.push(attack('mqtt', setup.ports.mqtt, w, (rng) => mqttAttack(rng, setup.credentials.mqtt)));
-    if (routes.length) attackers.push(attack('http', setup.ports.http, w, (rng, seq) => httpAttack(rng, routes, { basic, ingestToken: setup.credentials.ingestToken, host: `127.0.0.1:${setup.ports.http}` }, seq)));
+    if (routes.length)
+      attackers.push(
+        attack('http', setup.ports.http, w, (rng, seq) =>
+          httpAttack(rng, routes, { basic, ingestToken: setup.credentials.ingestToken, host: `127.0.0.1:${setup.ports.http}` }, seq),
+        ),
+      );
   }
   let lastLog = Date.now();
   while (Date.now() < o.until && agent.alive()) {
@@ -162,7 +193,11 @@ export async function runListenerCampaign(o: ListenerOptions): Promise<ListenerR
     if (Date.now() - lastLog > 60_000) {
       lastLog = Date.now();
       const rss = agent.rss.at(-1)?.bytes ?? 0;
-      o.log(`[fuzz] listeners: ${Object.entries(attacks).map(([k, v]) => `${k} ${v.connections}`).join(', ')} connections; agent RSS ${(rss / 1048576).toFixed(0)} MB`);
+      o.log(
+        `[fuzz] listeners: ${Object.entries(attacks)
+          .map(([k, v]) => `${k} ${v.connections}`)
+          .join(', ')} connections; agent RSS ${(rss / 1048576).toFixed(0)} MB`,
+      );
     }
   }
   stopped = true;
@@ -173,26 +208,40 @@ export async function runListenerCampaign(o: ListenerOptions): Promise<ListenerR
   const alive = agent.alive();
   if (!alive && !failures.some((f) => f.startsWith('the agent process exited'))) failures.push('the agent process is not running at the end of the run');
   if (alive) {
-    const health = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(ackTimeoutMs) }).then((r) => r.status, (e: Error) => e.message);
+    const health = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(ackTimeoutMs) }).then(
+      (r) => r.status,
+      (e: Error) => e.message,
+    );
     if (health !== 200) failures.push(`/healthz answered ${health} after the run`);
   }
   const samples = agent.rss;
   const maxRss = Math.max(0, ...samples.map((x) => x.bytes));
-  if (maxRss > o.rssMaxBytes) failures.push(`agent RSS reached ${(maxRss / 1048576).toFixed(0)} MB, above the bound of ${(o.rssMaxBytes / 1048576).toFixed(0)} MB (samples in ${join(o.dir, 'rss.csv')})`);
+  if (maxRss > o.rssMaxBytes)
+    failures.push(
+      `agent RSS reached ${(maxRss / 1048576).toFixed(0)} MB, above the bound of ${(o.rssMaxBytes / 1048576).toFixed(0)} MB (samples in ${join(o.dir, 'rss.csv')})`,
+    );
   writeFileSync(join(o.dir, 'rss.csv'), 'epoch_ms,rss_bytes\n' + samples.map((x) => `${x.t},${x.bytes}`).join('\n') + '\n');
   const exit = alive ? await agent.stop() : await agent.exited;
   if (alive && (exit.code !== 0 || exit.signal)) failures.push(`the agent did not stop cleanly on SIGTERM (code ${exit.code}, signal ${exit.signal})`);
   const fatal = agent.errors.filter((l) => /"level":60|uncaught|unhandled|"msg":"request failed"/i.test(l));
   for (const l of fatal.slice(0, 10)) failures.push(`agent log: ${l.slice(0, 600)}`);
 
-  for (const d of deviceReports) for (const f of d.failures.slice(0, 10)) failures.push(`${d.name}: ${f}${d.failures.length > 10 ? ` (and ${d.failures.length - 10} more)` : ''}`);
+  for (const d of deviceReports)
+    for (const f of d.failures.slice(0, 10)) failures.push(`${d.name}: ${f}${d.failures.length > 10 ? ` (and ${d.failures.length - 10} more)` : ''}`);
 
   // ---------------------------------------------------------------- the journal
   const db = new Database(join(setup.dataDir, 'journal.db'), { readonly: true });
   const integrity = db.pragma('integrity_check', { simple: true });
   if (integrity !== 'ok') failures.push(`PRAGMA integrity_check: ${String(integrity)}`);
   const keyCounts = (source: string, stream: string, keyExpr = 'idem_key'): Map<string, number> =>
-    new Map((db.prepare(`SELECT ${keyExpr} AS k, count(*) AS n FROM journal WHERE source = ? AND stream = ? GROUP BY k`).all(source, stream) as Array<{ k: string; n: number }>).map((r) => [r.k, r.n]));
+    new Map(
+      (
+        db.prepare(`SELECT ${keyExpr} AS k, count(*) AS n FROM journal WHERE source = ? AND stream = ? GROUP BY k`).all(source, stream) as Array<{
+          k: string;
+          n: number;
+        }>
+      ).map((r) => [r.k, r.n]),
+    );
   const exactlyOnce = (what: string, keys: string[], counts: Map<string, number>, keyOf: (k: string) => string): void => {
     const missing = keys.filter((k) => (counts.get(keyOf(k)) ?? 0) === 0);
     const doubled = keys.filter((k) => (counts.get(keyOf(k)) ?? 0) > 1);
@@ -213,13 +262,24 @@ export async function runListenerCampaign(o: ListenerOptions): Promise<ListenerR
     WHEN source = '${setup.device.dicom}' THEN idem_key LIKE '2.25.7%'
     WHEN source = '${setup.device.ingest}' THEN idem_key LIKE 'fz-%'
     ELSE 0 END`;
-  const stored = db.prepare(`SELECT source, stream, kind, count(*) AS count, coalesce(sum(coalesce(${valid}, 0)), 0) AS valid FROM journal GROUP BY source, stream, kind ORDER BY source, stream, kind`).all() as ListenerReport['stored'];
+  const stored = db
+    .prepare(
+      `SELECT source, stream, kind, count(*) AS count, coalesce(sum(coalesce(${valid}, 0)), 0) AS valid FROM journal GROUP BY source, stream, kind ORDER BY source, stream, kind`,
+    )
+    .all() as ListenerReport['stored'];
   const allowed = allowedStreams(setup);
   for (const row of stored) {
     const ok = allowed[row.source];
-    if (ok && !ok.includes(row.stream)) failures.push(`${row.count} ${row.stream} (${row.kind}) row(s) stored from ${row.source}, which may store only ${ok.join(', ')}`);
+    if (ok && !ok.includes(row.stream))
+      failures.push(`${row.count} ${row.stream} (${row.kind}) row(s) stored from ${row.source}, which may store only ${ok.join(', ')}`);
   }
-  const untokened = ingestKeys.untokened.length ? (db.prepare(`SELECT count(*) AS n FROM journal WHERE idem_key IN (${ingestKeys.untokened.map(() => '?').join(',')})`).get(...ingestKeys.untokened) as { n: number }).n : 0;
+  const untokened = ingestKeys.untokened.length
+    ? (
+        db.prepare(`SELECT count(*) AS n FROM journal WHERE idem_key IN (${ingestKeys.untokened.map(() => '?').join(',')})`).get(...ingestKeys.untokened) as {
+          n: number;
+        }
+      ).n
+    : 0;
   if (untokened) failures.push(`${untokened} ingest post(s) without the device token were stored`);
   const captureBytes = (db.prepare('SELECT coalesce(sum(length(bytes)), 0) AS n FROM capture_chunk').get() as { n: number }).n;
   db.close();
@@ -231,14 +291,24 @@ export async function runListenerCampaign(o: ListenerOptions): Promise<ListenerR
     'listener     connections  MB sent  refused  closed by box  answers',
   ];
   for (const [k, s] of Object.entries(attacks)) {
-    const answers = Object.entries(s.answers).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([a, n]) => `${a}×${n}`).join(' ');
-    summary.push(`${k.padEnd(12)} ${String(s.connections).padStart(11)} ${(s.bytesSent / 1048576).toFixed(1).padStart(8)} ${String(s.refused).padStart(8)} ${String(s.closedByBox).padStart(14)}  ${answers}`);
+    const answers = Object.entries(s.answers)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([a, n]) => `${a}×${n}`)
+      .join(' ');
+    summary.push(
+      `${k.padEnd(12)} ${String(s.connections).padStart(11)} ${(s.bytesSent / 1048576).toFixed(1).padStart(8)} ${String(s.refused).padStart(8)} ${String(s.closedByBox).padStart(14)}  ${answers}`,
+    );
   }
   summary.push('valid devices (every message must be acknowledged, then found once in the journal):');
-  for (const d of deviceReports) summary.push(`  ${d.name}: ${d.acked.length || d.sent} acknowledged, ${d.failures.length} failure(s), slowest ${d.slowestAckMs} ms`);
+  for (const d of deviceReports)
+    summary.push(`  ${d.name}: ${d.acked.length || d.sent} acknowledged, ${d.failures.length} failure(s), slowest ${d.slowestAckMs} ms`);
   summary.push('journal rows per source, stream and kind:');
-  for (const row of stored) summary.push(`  ${row.source} ${row.stream} ${row.kind}: ${row.count - row.valid} from attacks${row.valid ? `, ${row.valid} from the valid device` : ''}`);
-  const levels = Object.entries(agent.levels).map(([l, n]) => `${{ 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' }[Number(l)] ?? l}×${n}`).join(' ');
+  for (const row of stored)
+    summary.push(`  ${row.source} ${row.stream} ${row.kind}: ${row.count - row.valid} from attacks${row.valid ? `, ${row.valid} from the valid device` : ''}`);
+  const levels = Object.entries(agent.levels)
+    .map(([l, n]) => `${{ 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' }[Number(l)] ?? l}×${n}`)
+    .join(' ');
   summary.push(`agent log lines: ${levels}; stopped with code ${exit.code}${exit.signal ? ` signal ${exit.signal}` : ''}`);
   const errorShapes = new Map<string, number>();
   for (const l of agent.errors) {

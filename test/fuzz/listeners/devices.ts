@@ -49,7 +49,13 @@ async function mllpExchange(client: TestMllpClient, text: string, timeoutMs: num
 }
 
 /** HL7 over MLLP: one kept-open connection, a new message once the previous ACK came back. */
-async function hl7Sender(ctx: Ctx, name: string, port: number, build: (n: number) => { controlId: string; text: string }, paceMs: number): Promise<DeviceReport> {
+async function hl7Sender(
+  ctx: Ctx,
+  name: string,
+  port: number,
+  build: (n: number) => { controlId: string; text: string },
+  paceMs: number,
+): Promise<DeviceReport> {
   const r = report(name);
   let client: TestMllpClient | null = null;
   for (let n = 1; !ctx.stopped(); n++) {
@@ -93,12 +99,13 @@ export function hl7Analyzer(ctx: Ctx): Promise<DeviceReport> {
     ctx.setup.ports.hl7,
     (n) => {
       const controlId = `FZ-${n}`;
-      const text = [
-        `MSH|^~\\&|BC-5380|Mindray|||${stamp()}||ORU^R01|${controlId}|P|2.3.1||||||UNICODE`,
-        `PID|1||BN-${n}^^^^MR||Nguyễn^Thị Ánh||19800101|F`,
-        `OBR|1||FZS-${n}|00001^Automated Count^99MRC||${stamp()}|${stamp()}`,
-        `OBX|1|NM|6690-2^WBC^LN||${(4 + (n % 60) / 10).toFixed(1)}|10*9/L|4.0-10.0|N|||F||||${stamp()}`,
-      ].join('\r') + '\r';
+      const text =
+        [
+          `MSH|^~\\&|BC-5380|Mindray|||${stamp()}||ORU^R01|${controlId}|P|2.3.1||||||UNICODE`,
+          `PID|1||BN-${n}^^^^MR||Nguyễn^Thị Ánh||19800101|F`,
+          `OBR|1||FZS-${n}|00001^Automated Count^99MRC||${stamp()}|${stamp()}`,
+          `OBX|1|NM|6690-2^WBC^LN||${(4 + (n % 60) / 10).toFixed(1)}|10*9/L|4.0-10.0|N|||F||||${stamp()}`,
+        ].join('\r') + '\r';
       return { controlId, text };
     },
     300,
@@ -112,7 +119,14 @@ export function hisOrders(ctx: Ctx): Promise<DeviceReport> {
     ctx.setup.ports.hl7Orders,
     (n) => {
       const controlId = `FO-${n}`;
-      const text = [`MSH|^~\\&|HIS|BV|EDGE||${stamp()}||OML^O21^OML_O21|${controlId}|P|2.5.1||||||UNICODE UTF-8`, `PID|1||BN-${n}||Trần^Văn Bình||19700505|M`, `ORC|NW|P${n}`, `OBR|1|P${n}||GLU^Glucose`, `SPM|1|FZO-${n}||SER`].join('\r') + '\r';
+      const text =
+        [
+          `MSH|^~\\&|HIS|BV|EDGE||${stamp()}||OML^O21^OML_O21|${controlId}|P|2.5.1||||||UNICODE UTF-8`,
+          `PID|1||BN-${n}||Trần^Văn Bình||19700505|M`,
+          `ORC|NW|P${n}`,
+          `OBR|1|P${n}||GLU^Glucose`,
+          `SPM|1|FZO-${n}||SER`,
+        ].join('\r') + '\r';
       return { controlId, text };
     },
     700,
@@ -152,7 +166,14 @@ export async function astmAnalyzer(ctx: Ctx): Promise<DeviceReport> {
   };
   for (let n = 1; !ctx.stopped(); n++) {
     const specimen = `FZA-${n}`;
-    const text = [`H|\\^&|||FuzzAnalyzer^1.0|||||||P|1|${stamp()}`, `P|1||PID-${n}||Lê^Thị Mai||19900303|F`, `O|1|${specimen}||^^^WBC|R`, `R|1|^^^WBC|${(5 + (n % 40) / 10).toFixed(1)}|10*9/L||N||F||||${stamp()}`, 'L|1|N'].join('\r') + '\r';
+    const text =
+      [
+        `H|\\^&|||FuzzAnalyzer^1.0|||||||P|1|${stamp()}`,
+        `P|1||PID-${n}||Lê^Thị Mai||19900303|F`,
+        `O|1|${specimen}||^^^WBC|R`,
+        `R|1|^^^WBC|${(5 + (n % 40) / 10).toFixed(1)}|10*9/L||N||F||||${stamp()}`,
+        'L|1|N',
+      ].join('\r') + '\r';
     const frames = splitIntoFrames(Buffer.from(text, 'utf8'), 247);
     const started = Date.now();
     let outcome = '';
@@ -215,12 +236,32 @@ export async function modality(ctx: Ctx, fixture: string, workDir: string): Prom
       EXPLICIT_LE,
     );
     const path = join(workDir, `i${n}.dcm`);
-    writeFileSync(path, Buffer.concat([part10Header({ sopClassUid: meta.sopClassUid!, sopInstanceUid: uid, transferSyntaxUid: meta.transferSyntaxUid }), dataset]));
+    writeFileSync(
+      path,
+      Buffer.concat([part10Header({ sopClassUid: meta.sopClassUid!, sopInstanceUid: uid, transferSyntaxUid: meta.transferSyntaxUid }), dataset]),
+    );
     const started = Date.now();
     r.sent++;
     const result = await new Promise<{ code: number; out: string }>((resolve) =>
-      execFile('storescu', ['-aet', ctx.setup.credentials.dicomCallingAe, '-aec', ctx.setup.credentials.dicomCalledAe, '-to', String(Math.ceil(ctx.ackTimeoutMs / 1000)), '-ta', String(Math.ceil(ctx.ackTimeoutMs / 1000)), '-td', String(Math.ceil(ctx.ackTimeoutMs / 1000)), '127.0.0.1', String(ctx.setup.ports.dicom), path], { timeout: ctx.ackTimeoutMs * 2 }, (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}`.trim().slice(-400) }),
+      execFile(
+        'storescu',
+        [
+          '-aet',
+          ctx.setup.credentials.dicomCallingAe,
+          '-aec',
+          ctx.setup.credentials.dicomCalledAe,
+          '-to',
+          String(Math.ceil(ctx.ackTimeoutMs / 1000)),
+          '-ta',
+          String(Math.ceil(ctx.ackTimeoutMs / 1000)),
+          '-td',
+          String(Math.ceil(ctx.ackTimeoutMs / 1000)),
+          '127.0.0.1',
+          String(ctx.setup.ports.dicom),
+          path,
+        ],
+        { timeout: ctx.ackTimeoutMs * 2 },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}`.trim().slice(-400) }),
       ),
     );
     rmSync(path, { force: true });
@@ -237,7 +278,12 @@ export async function modality(ctx: Ctx, fixture: string, workDir: string): Prom
 export async function mqttClient(ctx: Ctx): Promise<DeviceReport> {
   const r = report('mqtt client');
   const { setup } = ctx;
-  const client = mqtt.connect(`mqtt://127.0.0.1:${setup.ports.mqtt}`, { clientId: 'fuzz-screen', reconnectPeriod: 500, connectTimeout: 10_000, ...setup.credentials.mqtt });
+  const client = mqtt.connect(`mqtt://127.0.0.1:${setup.ports.mqtt}`, {
+    clientId: 'fuzz-screen',
+    reconnectPeriod: 500,
+    connectTimeout: 10_000,
+    ...setup.credentials.mqtt,
+  });
   const health = boxTopic('edge', setup.box.facility, setup.box.id, 'health');
   // Under the device's own id: the only place the LAN broker lets it publish.
   const echo = boxTopic('edge', setup.box.facility, setup.box.id, 'dev', setup.credentials.mqtt.username ?? 'fuzz-screen', 'echo');
@@ -317,7 +363,10 @@ export async function monitor(ctx: Ctx): Promise<DeviceReport> {
       r.slowestAckMs = Math.max(r.slowestAckMs, Date.now() - started);
     } else r.failures.push(outcome);
     if (n % 4 === 0) {
-      const ok = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(ctx.ackTimeoutMs) }).then((x) => x.status === 200, () => false);
+      const ok = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(ctx.ackTimeoutMs) }).then(
+        (x) => x.status === 200,
+        () => false,
+      );
       if (!ok) r.failures.push(`/healthz did not answer 200 within ${ctx.ackTimeoutMs} ms`);
     }
     await sleep(250);

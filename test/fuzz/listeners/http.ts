@@ -32,7 +32,9 @@ const LEFT_OUT = /^(PUT \/api\/config|POST \/api\/restart|POST \/api\/devices\/\
 export async function loadRoutes(baseUrl: string, authorization: string): Promise<Route[]> {
   const res = await fetch(`${baseUrl}/openapi.json`, { headers: { authorization } });
   if (!res.ok) throw new Error(`GET /openapi.json answered ${res.status}: the HTTP fuzzer reads the routes from it`);
-  const doc = (await res.json()) as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: Schema }> }; summary?: string; description?: string }>> };
+  const doc = (await res.json()) as {
+    paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: Schema }> }; summary?: string; description?: string }>>;
+  };
   const routes: Route[] = [];
   for (const [path, ops] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(ops)) {
@@ -46,7 +48,30 @@ export async function loadRoutes(baseUrl: string, authorization: string): Promis
   return routes;
 }
 
-const STRINGS = ['', ' ', 'a', '0', '-1', '1e309', 'null', 'true', '<script>alert(1)</script>', "' OR 1=1 --", '../../../../etc/passwd', '%00', '\u0000', '\ud800', 'Nguyễn Thị Ánh', '079190001111', '001099012345', 'x'.repeat(70_000), '\u202e', '{"a":1}', '__proto__', 'constructor'];
+const STRINGS = [
+  '',
+  ' ',
+  'a',
+  '0',
+  '-1',
+  '1e309',
+  'null',
+  'true',
+  '<script>alert(1)</script>',
+  "' OR 1=1 --",
+  '../../../../etc/passwd',
+  '%00',
+  '\u0000',
+  '\ud800',
+  'Nguyễn Thị Ánh',
+  '079190001111',
+  '001099012345',
+  'x'.repeat(70_000),
+  '\u202e',
+  '{"a":1}',
+  '__proto__',
+  'constructor',
+];
 const NUMBERS = [0, -0, 1, -1, 0.5, 1e21, -1e21, Number.MAX_SAFE_INTEGER, 2 ** 53 + 1, 2 ** 31, -(2 ** 31) - 1, 1e-320];
 
 function valueFor(schema: Schema | undefined, rng: Rng, depth: number): unknown {
@@ -63,7 +88,11 @@ function valueFor(schema: Schema | undefined, rng: Rng, depth: number): unknown 
     case 'array':
       return Array.from({ length: rng.skewed(rng.chance(0.05) ? 5000 : 8) }, () => valueFor(schema?.items, rng, depth + 1));
     case 'string':
-      return rng.chance(0.6) ? `v${rng.next().toString(36)}` : rng.chance(0.5) && schema?.maxLength ? 'y'.repeat(schema.maxLength + rng.range(0, 2)) : rng.pick(STRINGS);
+      return rng.chance(0.6)
+        ? `v${rng.next().toString(36)}`
+        : rng.chance(0.5) && schema?.maxLength
+          ? 'y'.repeat(schema.maxLength + rng.range(0, 2))
+          : rng.pick(STRINGS);
     case 'integer':
     case 'number':
       return rng.chance(0.5) ? rng.range(0, 100) : rng.pick(NUMBERS);
@@ -100,16 +129,31 @@ function jsonBody(route: Route, rng: Rng): Buffer {
   if (r === 1) return Buffer.from(`{"a":${'{"a":'.repeat(rng.range(100, 20_000))}1${'}'.repeat(5)}`);
   if (r === 2) return Buffer.from(`{${Array.from({ length: rng.range(100, 20_000) }, (_, i) => `"k${i % 50}":${i}`).join(',')}}`);
   const text = Buffer.from(JSON.stringify(valueFor(route.body, rng, 0)) ?? 'null');
-  return rng.chance(0.3) ? mutate({ rng, seeds: [text], tokens: ['{', '}', '[', ']', '"', ':', ',', '\\u0000', '\\ud800', '__proto__', 'null', '1e999'].map((t) => Buffer.from(t)), maxBytes: 512 * 1024 }) : text;
+  return rng.chance(0.3)
+    ? mutate({
+        rng,
+        seeds: [text],
+        tokens: ['{', '}', '[', ']', '"', ':', ',', '\\u0000', '\\ud800', '__proto__', 'null', '1e999'].map((t) => Buffer.from(t)),
+        maxBytes: 512 * 1024,
+      })
+    : text;
 }
 
 /** Percent-encodes every byte outside [A-Za-z0-9._~-] (lone surrogates become U+FFFD, as on the wire). */
 function pct(s: string): string {
-  return [...Buffer.from(s, 'utf8')].map((b) => (/[A-Za-z0-9._~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  return [...Buffer.from(s, 'utf8')]
+    .map((b) => (/[A-Za-z0-9._~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+    .join('');
 }
 
 function fillPath(path: string, rng: Rng): string {
-  return path.replace(/\{[^}]+\}/g, () => pct(String(rng.pick<unknown>(['1', '0', '-1', '99999999999999999999', 'monitor', 'analyzer-hl7', 'noi', 'q1', '..', '%2e%2e', 'x'.repeat(3000), 'Nguyễn', 'null']))));
+  return path.replace(/\{[^}]+\}/g, () =>
+    pct(
+      String(
+        rng.pick<unknown>(['1', '0', '-1', '99999999999999999999', 'monitor', 'analyzer-hl7', 'noi', 'q1', '..', '%2e%2e', 'x'.repeat(3000), 'Nguyễn', 'null']),
+      ),
+    ),
+  );
 }
 
 export interface HttpAttack {
@@ -124,7 +168,8 @@ export interface HttpAttack {
 export function httpAttack(rng: Rng, routes: Route[], creds: { basic: string; ingestToken: string; host: string }, seq: number): HttpAttack {
   const route = rng.pick(routes);
   let path = fillPath(route.path, rng);
-  if (rng.chance(0.2)) path += `?${rng.pick(['q', 'limit', 'from', 'token', 'stream', 'a[b]', '__proto__[x]'])}=${pct(String(rng.pick<unknown>(STRINGS)).slice(0, 200))}`;
+  if (rng.chance(0.2))
+    path += `?${rng.pick(['q', 'limit', 'from', 'token', 'stream', 'a[b]', '__proto__[x]'])}=${pct(String(rng.pick<unknown>(STRINGS)).slice(0, 200))}`;
   const headers: string[] = [`Host: ${rng.chance(0.9) ? creds.host : rng.pick(['evil.example', '', 'localhost:1'])}`];
   const auth = rng.int(5);
   const ingest = route.path.startsWith('/api/ingest/');
@@ -137,14 +182,24 @@ export function httpAttack(rng: Rng, routes: Route[], creds: { basic: string; in
   const idempotencyKey = ingest ? `atk-${tokened ? 'tok' : 'notok'}-${seq}` : undefined;
   if (idempotencyKey) headers.push(`Idempotency-Key: ${idempotencyKey}`);
   if (route.websocket) {
-    headers.push('Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${Buffer.from(rng.bytes(16)).toString('base64')}`, 'Sec-WebSocket-Version: 13');
+    headers.push(
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${Buffer.from(rng.bytes(16)).toString('base64')}`,
+      'Sec-WebSocket-Version: 13',
+    );
     const head = Buffer.from(`GET ${path} HTTP/1.1\r\n${headers.join('\r\n')}\r\n\r\n`, 'latin1');
     // Masked client frames, some declaring huge lengths, some with reserved opcodes.
     const frames = Array.from({ length: rng.range(0, 6) }, () => {
       const payload = rng.bytes(rng.skewed(2000));
       const len = rng.chance(0.2) ? 0xffffffff : payload.length;
       const b0 = rng.chance(0.8) ? 0x81 : rng.next() & 0xff;
-      const lenBytes = len < 126 ? Buffer.from([0x80 | len]) : len < 65536 ? Buffer.from([0x80 | 126, len >> 8, len & 0xff]) : Buffer.concat([Buffer.from([0x80 | 127, 0, 0, 0, 0]), Buffer.from([len >>> 24, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff])]);
+      const lenBytes =
+        len < 126
+          ? Buffer.from([0x80 | len])
+          : len < 65536
+            ? Buffer.from([0x80 | 126, len >> 8, len & 0xff])
+            : Buffer.concat([Buffer.from([0x80 | 127, 0, 0, 0, 0]), Buffer.from([len >>> 24, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff])]);
       return Buffer.concat([Buffer.from([b0]), lenBytes, rng.bytes(4), payload]);
     });
     return { bytes: Buffer.concat([head, ...frames]), complete: false, label: `WS ${route.path}` };
@@ -153,7 +208,9 @@ export function httpAttack(rng: Rng, routes: Route[], creds: { basic: string; in
   const body = hasBody ? jsonBody(route, rng) : Buffer.alloc(0);
   let complete = true;
   if (hasBody) {
-    headers.push(`Content-Type: ${rng.chance(0.85) ? 'application/json' : rng.pick(['application/json; charset=utf-16', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', ''])}`);
+    headers.push(
+      `Content-Type: ${rng.chance(0.85) ? 'application/json' : rng.pick(['application/json; charset=utf-16', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', ''])}`,
+    );
   }
   let payload: Buffer = body;
   const framing = rng.int(10);
@@ -171,7 +228,12 @@ export function httpAttack(rng: Rng, routes: Route[], creds: { basic: string; in
   if (!hasBody && framing > 7) complete = false;
   let bytes: Buffer = Buffer.concat([Buffer.from(`${route.method} ${path} HTTP/1.1\r\n${headers.join('\r\n')}\r\n\r\n`, 'latin1'), payload]);
   if (rng.chance(0.1)) {
-    bytes = mutate({ rng, seeds: [bytes], tokens: ['\r\n', ': ', 'Content-Length: 99999999999', 'Transfer-Encoding: chunked', '\r\n\r\n', 'HTTP/1.1', 'HTTP/2.0'].map((t) => Buffer.from(t)), maxBytes: 512 * 1024 });
+    bytes = mutate({
+      rng,
+      seeds: [bytes],
+      tokens: ['\r\n', ': ', 'Content-Length: 99999999999', 'Transfer-Encoding: chunked', '\r\n\r\n', 'HTTP/1.1', 'HTTP/2.0'].map((t) => Buffer.from(t)),
+      maxBytes: 512 * 1024,
+    });
     complete = false;
   }
   return { bytes, complete, label: `${route.method} ${route.path}`, ...(idempotencyKey ? { idempotencyKey } : {}) };

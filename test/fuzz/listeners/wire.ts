@@ -26,7 +26,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export function throwAt(port: number, bytes: Buffer, rng: Rng, opts: { maxMs?: number; ending?: Ending; drip?: boolean } = {}): Promise<ThrowResult> {
   const maxMs = opts.maxMs ?? 8000;
   const ending = opts.ending ?? rng.pick(ENDINGS);
-  const chunks = opts.drip ? chunksAt(bytes, Array.from({ length: Math.max(0, Math.min(bytes.length, 200) - 1) }, (_, i) => i + 1)) : chunksAt(bytes, rng.splits(bytes.length, 32));
+  const chunks = opts.drip
+    ? chunksAt(
+        bytes,
+        Array.from({ length: Math.max(0, Math.min(bytes.length, 200) - 1) }, (_, i) => i + 1),
+      )
+    : chunksAt(bytes, rng.splits(bytes.length, 32));
   const pauses = chunks.map(() => (opts.drip ? rng.range(5, 30) : rng.chance(0.7) ? 0 : rng.skewed(40)));
   const lingerMs = rng.range(200, 3000);
   return new Promise((resolve) => {

@@ -21,5 +21,5 @@ describe('fuzz regression: DG13 BMPString of odd length', () => {
 
   it('an even-length BMPString still reads', () => {
     expect(parseDg13(dg13(der(0x1e, Buffer.from([0x00, 0x4e, 0x00, 0x61, 0x00, 0x6d])))).fullName).toBe('Nam');
-});
+  });
 });

@@ -22,7 +22,13 @@ let driver: DicomScpDriver;
 
 beforeAll(async () => {
   store = await openStore({ dir: join(dir, 'store') });
-  driver = dicomScpDriverFactory.create(makeDriverContext(store, { id: 'ct1' }), { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', allowedCallers: [{ aeTitle: 'MODALITY' }], maxPduLength: 65536 }) as DicomScpDriver;
+  driver = dicomScpDriverFactory.create(makeDriverContext(store, { id: 'ct1' }), {
+    host: '127.0.0.1',
+    port: 0,
+    aeTitle: 'EDGE',
+    allowedCallers: [{ aeTitle: 'MODALITY' }],
+    maxPduLength: 65536,
+  }) as DicomScpDriver;
   await driver.start();
 });
 afterAll(async () => {
@@ -42,7 +48,14 @@ describe('fuzz regression: DICOM command fragments without the last bit', () => 
     });
     socket.on('close', () => (closed = true));
     socket.on('error', () => undefined);
-    socket.write(encodeAssociateRq({ calledAe: 'EDGE', callingAe: 'MODALITY', contexts: [{ id: 1, abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: ['1.2.840.10008.1.2'] }], user: { maxPduLength: 16384 } }));
+    socket.write(
+      encodeAssociateRq({
+        calledAe: 'EDGE',
+        callingAe: 'MODALITY',
+        contexts: [{ id: 1, abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: ['1.2.840.10008.1.2'] }],
+        user: { maxPduLength: 16384 },
+      }),
+    );
     await new Promise((r) => setTimeout(r, 200));
     const fragment = Buffer.concat(encodeDataPdu(1, true, false, Buffer.alloc(60_000, 0x20)));
     let sent = 0;

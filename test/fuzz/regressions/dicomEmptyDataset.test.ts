@@ -19,7 +19,12 @@ const { dir, cleanup } = tempDir('fuzz-regression-');
 afterAll(cleanup);
 
 function emptyInstance(): { file: string; size: number } {
-  const header = part10Header({ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: '2.25.42', transferSyntaxUid: '1.2.840.10008.1.2.1', sourceAeTitle: 'MODALITY' });
+  const header = part10Header({
+    sopClassUid: '1.2.840.10008.5.1.4.1.1.2',
+    sopInstanceUid: '2.25.42',
+    transferSyntaxUid: '1.2.840.10008.1.2.1',
+    sourceAeTitle: 'MODALITY',
+  });
   const file = join(dir, 'empty.dcm');
   writeFileSync(file, header);
   return { file, size: header.length };

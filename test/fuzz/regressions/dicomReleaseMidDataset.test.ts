@@ -26,7 +26,12 @@ let driver: DicomScpDriver;
 
 beforeAll(async () => {
   store = await openStore({ dir: join(dir, 'store') });
-  driver = dicomScpDriverFactory.create(makeDriverContext(store, { id: 'ct1' }), { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', allowedCallers: [{ aeTitle: 'MODALITY' }] }) as DicomScpDriver;
+  driver = dicomScpDriverFactory.create(makeDriverContext(store, { id: 'ct1' }), {
+    host: '127.0.0.1',
+    port: 0,
+    aeTitle: 'EDGE',
+    allowedCallers: [{ aeTitle: 'MODALITY' }],
+  }) as DicomScpDriver;
   await driver.start();
 });
 afterAll(async () => {
@@ -43,9 +48,22 @@ describe('fuzz regression: A-RELEASE-RQ in the middle of a C-STORE dataset', () 
     socket.on('error', () => undefined);
     await new Promise((r) => socket.once('connect', r));
     const ct = '1.2.840.10008.5.1.4.1.1.2';
-    socket.write(encodeAssociateRq({ calledAe: 'EDGE', callingAe: 'MODALITY', contexts: [{ id: 1, abstractSyntax: ct, transferSyntaxes: ['1.2.840.10008.1.2.1'] }], user: { maxPduLength: 16384 } }));
+    socket.write(
+      encodeAssociateRq({
+        calledAe: 'EDGE',
+        callingAe: 'MODALITY',
+        contexts: [{ id: 1, abstractSyntax: ct, transferSyntaxes: ['1.2.840.10008.1.2.1'] }],
+        user: { maxPduLength: 16384 },
+      }),
+    );
     await waitFor(() => counters().associations === 1, 'the association');
-    for (const b of encodeDataPdu(1, true, true, encodeCommand({ commandField: C_STORE_RQ, messageId: 1, affectedSopClassUid: ct, affectedSopInstanceUid: '2.25.77', priority: 0, hasDataset: true }))) socket.write(b);
+    for (const b of encodeDataPdu(
+      1,
+      true,
+      true,
+      encodeCommand({ commandField: C_STORE_RQ, messageId: 1, affectedSopClassUid: ct, affectedSopInstanceUid: '2.25.77', priority: 0, hasDataset: true }),
+    ))
+      socket.write(b);
     for (const b of encodeDataPdu(1, false, false, Buffer.from([0x08, 0x00, 0x60, 0x00, 0x43, 0x53, 0x02, 0x00, 0x43, 0x54]))) socket.write(b); // (0008,0060) CS "CT", not the last fragment
     socket.write(encodeReleaseRq());
     await new Promise((r) => setTimeout(r, 200));

@@ -18,7 +18,8 @@ import { ASTM_TOKENS, astmMessages, astmStreams } from '../seeds.ts';
 
 export const frameTarget: FuzzTarget = {
   name: 'astm.frame',
-  about: 'parseFrame (drivers/astm/frame.ts) on one mutated frame. Allowed: AstmFrameError. Oracle: a frame that parses re-encodes (encodeFrame) to the bytes it was read from, checksum case aside.',
+  about:
+    'parseFrame (drivers/astm/frame.ts) on one mutated frame. Allowed: AstmFrameError. Oracle: a frame that parses re-encodes (encodeFrame) to the bytes it was read from, checksum case aside.',
   seeds: () => astmStreams().flatMap((s) => s.subarray(1, 1 + 300)),
   tokens: ASTM_TOKENS,
   maxInputBytes: 70_000,
@@ -89,7 +90,10 @@ export const linkTarget: FuzzTarget = {
     const withSend = rng.chance(0.2);
     const whole = await runLink([input], withSend);
     const split = await runLink(chunksAt(input, rng.splits(input.length, 12)), withSend);
-    oracle(whole.log.length === split.log.length && whole.log.every((l, i) => l === split.log[i]), `split changed the link's behaviour (first difference at step ${whole.log.findIndex((l, i) => l !== split.log[i])}: ${whole.log.find((l, i) => l !== split.log[i])} vs ${split.log.find((l, i) => l !== whole.log[i])})`);
+    oracle(
+      whole.log.length === split.log.length && whole.log.every((l, i) => l === split.log[i]),
+      `split changed the link's behaviour (first difference at step ${whole.log.findIndex((l, i) => l !== split.log[i])}: ${whole.log.find((l, i) => l !== split.log[i])} vs ${split.log.find((l, i) => l !== whole.log[i])})`,
+    );
   },
 };
 
@@ -102,11 +106,21 @@ export const recordsTarget: FuzzTarget = {
   expected: (err) => err instanceof AstmRecordError,
   run(input: Buffer, rng: Rng) {
     const msg = parseMessage(decodeText(input, rng.pick(LAB_TEXT_ENCODINGS)));
-    const summary = extractResults(msg, { device: 'fuzz', timezone: 'Asia/Ho_Chi_Minh', receivedAt: '2026-12-04T10:00:00+07:00', testCodes: { WBC: 'LIS-WBC' } });
+    const summary = extractResults(msg, {
+      device: 'fuzz',
+      timezone: 'Asia/Ho_Chi_Minh',
+      receivedAt: '2026-12-04T10:00:00+07:00',
+      testCodes: { WBC: 'LIS-WBC' },
+    });
     oracle(summary.results.length <= (summary.counts.R ?? 0), 'more results than R records');
     for (const r of summary.results) resultIdentity(r);
     for (const q of summary.queries) {
-      const answer = buildQueryAnswer(q, (id) => (id.length % 2 ? { specimenId: id, tests: ['WBC', 'HGB'], patientName: 'Trần Văn Bình', priority: 'R' } : undefined), msg.delimiters, { now: '20261204100000' });
+      const answer = buildQueryAnswer(
+        q,
+        (id) => (id.length % 2 ? { specimenId: id, tests: ['WBC', 'HGB'], patientName: 'Trần Văn Bình', priority: 'R' } : undefined),
+        msg.delimiters,
+        { now: '20261204100000' },
+      );
       oracle(answer.startsWith('H') && /\rL[^\r]*\r$/.test(answer), 'a host query answer is not H…L');
     }
   },
@@ -152,7 +166,22 @@ export const sessionTarget: FuzzTarget = {
     ctx.log = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
     const clock = new ManualClock();
     const profileEncoding = rng.pick(LAB_TEXT_ENCODINGS);
-    const session = new AstmSession(ctx, { framing: rng.chance(0.8) ? 'framed' : 'bare', frameSize: 247, encoding: profileEncoding, timezone: 'Asia/Ho_Chi_Minh', testCodes: {}, quirks: rng.chance(0.3) ? ['noTerminatorRecord'] : [], forwardQc: false, maxMessageBytes: 64 * 1024 }, clock, 'fuzz', () => undefined);
+    const session = new AstmSession(
+      ctx,
+      {
+        framing: rng.chance(0.8) ? 'framed' : 'bare',
+        frameSize: 247,
+        encoding: profileEncoding,
+        timezone: 'Asia/Ho_Chi_Minh',
+        testCodes: {},
+        quirks: rng.chance(0.3) ? ['noTerminatorRecord'] : [],
+        forwardQc: false,
+        maxMessageBytes: 64 * 1024,
+      },
+      clock,
+      'fuzz',
+      () => undefined,
+    );
     // Frames are made durable by real I/O while the session's clock stands still: wait for each
     // ACK before moving time on, or the store timeout would fire on a manual-clock jump.
     const link = session.link as unknown as { paused: boolean };
@@ -170,7 +199,12 @@ export const sessionTarget: FuzzTarget = {
     await session.idle();
     session.close();
     await session.idle();
-    const why = logged.map((l) => JSON.parse(l) as { msg?: string; err?: { message?: string }; reason?: string }).find((l) => l.msg?.startsWith('could not store'));
-    oracle(session.counters.storeFailures === 0, `the session failed to store ${session.counters.storeFailures} time(s) (${why?.msg}: ${why?.err?.message ?? JSON.stringify(why?.err)}): the analyzer gets NAK for this input every time it resends it`);
+    const why = logged
+      .map((l) => JSON.parse(l) as { msg?: string; err?: { message?: string }; reason?: string })
+      .find((l) => l.msg?.startsWith('could not store'));
+    oracle(
+      session.counters.storeFailures === 0,
+      `the session failed to store ${session.counters.storeFailures} time(s) (${why?.msg}: ${why?.err?.message ?? JSON.stringify(why?.err)}): the analyzer gets NAK for this input every time it resends it`,
+    );
   },
 };

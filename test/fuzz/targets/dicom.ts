@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import { decodeAssociateAc, decodeAssociateRq, encodeAssociateRq } from '../../../drivers/dicom/net/associate.ts';
 import { decodeCommand, encodeCommand } from '../../../drivers/dicom/net/dimse.ts';
 import { DicomPduError, PDU_ASSOCIATE_AC, PDU_ASSOCIATE_RQ, PDU_DATA_TF, PduReader, type Pdu } from '../../../drivers/dicom/net/pdu.ts';
-import { DicomParseError, getNumber, getUid, readDataset, readDatasetWithEnd, sniffEncoding, writeDataset, PIXEL_DATA, type DataElement } from '../../../drivers/dicom/data/codec.ts';
+import {
+  DicomParseError,
+  getNumber,
+  getUid,
+  readDataset,
+  readDatasetWithEnd,
+  sniffEncoding,
+  writeDataset,
+  PIXEL_DATA,
+  type DataElement,
+} from '../../../drivers/dicom/data/codec.ts';
 import { characterSetOf, decodeText, elementText, parseCharacterSet } from '../../../drivers/dicom/data/charset.ts';
 import { parsePart10Header, part10Header } from '../../../drivers/dicom/data/part10.ts';
 import { CoercionError, coercePart10, type CoercionRule } from '../../../drivers/dicom/data/coerce.ts';
@@ -61,14 +71,24 @@ export const pduTarget: FuzzTarget = {
     // only error-free streams must read the same whatever the split.
     if (!whole.error) {
       oracle(summarize(whole.pdus) === summarize(split.pdus), 'split changed the PDUs read');
-      oracle(splitReader.pending < 6 + Math.max(options.maxDataLength, options.maxAssociateLength), `reader holds ${splitReader.pending} bytes, more than one PDU`);
+      oracle(
+        splitReader.pending < 6 + Math.max(options.maxDataLength, options.maxAssociateLength),
+        `reader holds ${splitReader.pending} bytes, more than one PDU`,
+      );
     }
     const command: Buffer[] = [];
     for (const p of whole.pdus) {
       if (p.type === PDU_ASSOCIATE_RQ) {
         const rq = decodeAssociateRq(p.body);
         const again = decodeAssociateRq(encodeAssociateRq(rq).subarray(6));
-        const norm = (x: typeof rq) => JSON.stringify({ called: x.calledAe.slice(0, 16), calling: x.callingAe.slice(0, 16), ctx: x.contexts, app: x.applicationContext, max: x.user.maxPduLength >>> 0 });
+        const norm = (x: typeof rq) =>
+          JSON.stringify({
+            called: x.calledAe.slice(0, 16),
+            calling: x.callingAe.slice(0, 16),
+            ctx: x.contexts,
+            app: x.applicationContext,
+            max: x.user.maxPduLength >>> 0,
+          });
         oracle(norm(again) === norm(rq), 'an A-ASSOCIATE-RQ does not decode the same after re-encoding');
       } else if (p.type === PDU_ASSOCIATE_AC) decodeAssociateAc(p.body);
       else if (p.type === PDU_DATA_TF) {
@@ -98,7 +118,8 @@ export const dimseTarget: FuzzTarget = {
     // A NUL before trailing whitespace survives decodeCommand's trimming (".replace(/[\0 ]+$/, '').trim()")
     // and goes on re-encoding: harmless (nothing matches such a UID anyway), so not compared.
     const tidy = (v: unknown) => (typeof v === 'string' ? v.replace(/[\0\s]+$/, '') || undefined : v);
-    const norm = (c: typeof cmd) => JSON.stringify(Object.fromEntries(Object.entries({ ...c, errorComment: c.errorComment?.slice(0, 64) }).map(([k, v]) => [k, tidy(v)])));
+    const norm = (c: typeof cmd) =>
+      JSON.stringify(Object.fromEntries(Object.entries({ ...c, errorComment: c.errorComment?.slice(0, 64) }).map(([k, v]) => [k, tidy(v)])));
     oracle(norm(again) === norm(cmd), `a command does not decode the same after re-encoding: ${norm(cmd).slice(0, 200)} vs ${norm(again).slice(0, 200)}`);
   },
 };
@@ -165,14 +186,37 @@ export const charsetTarget: FuzzTarget = {
   about:
     'decodeText (drivers/dicom/data/charset.ts) of a mutated value in each (0008,0005) the box knows, ISO 2022 code extensions included (the first input byte picks the set, the second the VR). Must never throw; oracle: the text is well-formed UTF-16.',
   seeds: () => {
-    const values = ['Yamada^Tarou=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B=\x1b$B$d$^$@\x1b(B^\x1b$B$?$m$&\x1b(B', 'Wang^XiaoDong=\x1b$)A\xcd\xf5^\xd0\xa1\xb6\xab=', 'Hong^Gildong=\x1b$)C\xfb\xf3^\x1b$)C\xd1\xce\xd4\xd7=', 'Nguy\xe1\xbb\x85n^Th\xe1\xbb\x8b \xc3\x81nh', 'Buc^J\xe9r\xf4me', '\x1b-A\xe9\x1b-L\xe1\\second'];
+    const values = [
+      'Yamada^Tarou=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B=\x1b$B$d$^$@\x1b(B^\x1b$B$?$m$&\x1b(B',
+      'Wang^XiaoDong=\x1b$)A\xcd\xf5^\xd0\xa1\xb6\xab=',
+      'Hong^Gildong=\x1b$)C\xfb\xf3^\x1b$)C\xd1\xce\xd4\xd7=',
+      'Nguy\xe1\xbb\x85n^Th\xe1\xbb\x8b \xc3\x81nh',
+      'Buc^J\xe9r\xf4me',
+      '\x1b-A\xe9\x1b-L\xe1\\second',
+    ];
     return values.flatMap((v) => [0, 3, 7, 11].map((k) => Buffer.concat([Buffer.of(k, 0), Buffer.from(v, 'latin1')])));
   },
   tokens: DICOM_TOKENS.slice(9),
   maxInputBytes: 16 * 1024,
   expected: () => false,
   run(input: Buffer) {
-    const sets = ['', 'ISO_IR 100', 'ISO_IR 192', 'GB18030', 'GBK', 'ISO_IR 13', 'ISO_IR 166', '\\ISO 2022 IR 87', 'ISO 2022 IR 13\\ISO 2022 IR 87', 'ISO 2022 IR 6\\ISO 2022 IR 149', 'ISO 2022 IR 6\\ISO 2022 IR 58', '\\ISO 2022 IR 100\\ISO 2022 IR 144', 'ISO 2022 IR 6\\ISO 2022 IR 159\\ISO 2022 IR 87', 'ISO_IR 144', 'nonsense'];
+    const sets = [
+      '',
+      'ISO_IR 100',
+      'ISO_IR 192',
+      'GB18030',
+      'GBK',
+      'ISO_IR 13',
+      'ISO_IR 166',
+      '\\ISO 2022 IR 87',
+      'ISO 2022 IR 13\\ISO 2022 IR 87',
+      'ISO 2022 IR 6\\ISO 2022 IR 149',
+      'ISO 2022 IR 6\\ISO 2022 IR 58',
+      '\\ISO 2022 IR 100\\ISO 2022 IR 144',
+      'ISO 2022 IR 6\\ISO 2022 IR 159\\ISO 2022 IR 87',
+      'ISO_IR 144',
+      'nonsense',
+    ];
     const vrs = ['PN', 'LO', 'SH', 'ST', 'LT', 'UT', 'UC', 'CS'];
     const set = sets[(input[0] ?? 0) % sets.length]!;
     const vr = vrs[(input[1] ?? 0) % vrs.length]!;
@@ -187,7 +231,8 @@ let fileSeq = 0;
 
 export const part10Target: FuzzTarget = {
   name: 'dicom.part10',
-  about: 'parsePart10Header (drivers/dicom/data/part10.ts) on a mutated Part 10 file: preamble, DICM, the file meta group with or without its group length. Allowed: DicomParseError. Oracle: the dataset offset lies within the file.',
+  about:
+    'parsePart10Header (drivers/dicom/data/part10.ts) on a mutated Part 10 file: preamble, DICM, the file meta group with or without its group length. Allowed: DicomParseError. Oracle: the dataset offset lies within the file.',
   seeds: dicomFiles,
   tokens: DICOM_TOKENS,
   maxInputBytes: 256 * 1024,
@@ -201,7 +246,15 @@ export const part10Target: FuzzTarget = {
 
 /** What the SCP writes: its own Part 10 header (from the negotiated transfer syntax) and the dataset bytes as received. */
 function storedFile(dataset: Buffer, rng: Rng): { file: string; bytes: Buffer; header: Buffer; transferSyntaxUid: string } {
-  const transferSyntaxUid = rng.pick(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.90', '1.2.3.4.private']);
+  const transferSyntaxUid = rng.pick([
+    '1.2.840.10008.1.2',
+    '1.2.840.10008.1.2.1',
+    '1.2.840.10008.1.2.2',
+    '1.2.840.10008.1.2.1.99',
+    '1.2.840.10008.1.2.4.50',
+    '1.2.840.10008.1.2.4.90',
+    '1.2.3.4.private',
+  ]);
   const header = part10Header({ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: '2.25.42', transferSyntaxUid, sourceAeTitle: 'MODALITY' });
   const bytes = Buffer.concat([header, dataset]);
   const file = join(scratchDir, `f${fileSeq++ % 4}.dcm`);
@@ -239,8 +292,14 @@ export const scanTarget: FuzzTarget = {
 
 const RULES: CoercionRule[][] = [
   [{ tag: 'InstitutionName', value: 'Bệnh viện Thử nghiệm' }],
-  [{ tag: '0010,0010', fromOrder: 'patientName' }, { tag: '0010,0020', fromOrder: 'patientId', when: 'empty' }],
-  [{ tag: 'PatientBirthDate', remove: true }, { tag: 'AccessionNumber', fromOrder: 'accessionNumber' }],
+  [
+    { tag: '0010,0010', fromOrder: 'patientName' },
+    { tag: '0010,0020', fromOrder: 'patientId', when: 'empty' },
+  ],
+  [
+    { tag: 'PatientBirthDate', remove: true },
+    { tag: 'AccessionNumber', fromOrder: 'accessionNumber' },
+  ],
 ];
 
 export const coerceTarget: FuzzTarget = {

@@ -52,12 +52,21 @@ export const mllpTarget: FuzzTarget = {
   },
 };
 
-const ORDER = { specimenId: 'SID-001', tests: ['WBC', 'HGB'], patientId: 'BN-1', patientName: 'Nguyễn Thị Ánh', patientBirthDate: '19800101', patientSex: 'F', priority: 'S' as const, orderedAt: '2026-11-22T09:10:00+07:00' };
+const ORDER = {
+  specimenId: 'SID-001',
+  tests: ['WBC', 'HGB'],
+  patientId: 'BN-1',
+  patientName: 'Nguyễn Thị Ánh',
+  patientBirthDate: '19800101',
+  patientSex: 'F',
+  priority: 'S' as const,
+  orderedAt: '2026-11-22T09:10:00+07:00',
+};
 
 export const messageTarget: FuzzTarget = {
   name: 'hl7.message',
   about:
-    'The HL7 listener pipeline without the socket: decode in a lab encoding, parseHl7, header, then by message type extractHl7Results (+ resultIdentity), ordersFromHl7, parseHostQuery + buildQueryAnswer, and the AA/AR acknowledgements. Allowed errors: Hl7ParseError, Hl7OrderError, Hl7QueryError. Oracle: every reply the box would send parses as HL7 with the sender\'s delimiters, and an ACK\'s MSA-2 is the message\'s MSH-10.',
+    "The HL7 listener pipeline without the socket: decode in a lab encoding, parseHl7, header, then by message type extractHl7Results (+ resultIdentity), ordersFromHl7, parseHostQuery + buildQueryAnswer, and the AA/AR acknowledgements. Allowed errors: Hl7ParseError, Hl7OrderError, Hl7QueryError. Oracle: every reply the box would send parses as HL7 with the sender's delimiters, and an ACK's MSA-2 is the message's MSH-10.",
   seeds: () => hl7Messages().map((m) => Buffer.from(m, 'utf8')),
   tokens: HL7_TOKENS,
   expected: (err) => err instanceof Hl7ParseError || err instanceof Hl7OrderError || err instanceof Hl7QueryError,
@@ -66,20 +75,32 @@ export const messageTarget: FuzzTarget = {
     const msg = parseHl7(text);
     const hdr = header(msg);
     const opts = { delimiters: msg.delimiters, controlId: 'E1', nowMs: NOW, timeZone: TZ, application: 'EDGE' };
-    const replies: string[] = [buildAck(hdr, 'AA', opts), buildAck(hdr, 'AR', { ...opts, text: `message not understood: ${text.slice(0, 40)}`, errorCode: '200' })];
+    const replies: string[] = [
+      buildAck(hdr, 'AA', opts),
+      buildAck(hdr, 'AR', { ...opts, text: `message not understood: ${text.slice(0, 40)}`, errorCode: '200' }),
+    ];
     if (hdr.messageType === 'ORU' || hdr.messageType === 'OUL') {
-      for (const r of extractHl7Results(msg, { device: 'fuzz', timezone: TZ, receivedAt: '2026-12-04T10:00:00+07:00', testCodes: { WBC: 'LIS-WBC' } }).results) resultIdentity(r);
+      for (const r of extractHl7Results(msg, { device: 'fuzz', timezone: TZ, receivedAt: '2026-12-04T10:00:00+07:00', testCodes: { WBC: 'LIS-WBC' } }).results)
+        resultIdentity(r);
     } else if (hdr.messageType === 'ORM' || hdr.messageType === 'OML' || hdr.messageType === 'OMI') {
       const batch = ordersFromHl7(msg, TZ);
-      oracle(batch.orders.every((o) => o.specimenId.length > 0 && o.tests.length > 0), 'an order without specimen or tests');
+      oracle(
+        batch.orders.every((o) => o.specimenId.length > 0 && o.tests.length > 0),
+        'an order without specimen or tests',
+      );
     } else if (hdr.messageType === 'QRY' || hdr.messageType === 'QBP') {
       const query = parseHostQuery(msg, hdr);
       let n = 0;
-      replies.push(...buildQueryAnswer(hdr, query, rng.chance(0.5) ? ORDER : undefined, { ...opts, nextControlId: () => `Q${n++}`, testCodesToDevice: { WBC: 'W' } }));
+      replies.push(
+        ...buildQueryAnswer(hdr, query, rng.chance(0.5) ? ORDER : undefined, { ...opts, nextControlId: () => `Q${n++}`, testCodesToDevice: { WBC: 'W' } }),
+      );
     }
     for (const reply of replies) {
       const parsed = parseHl7(reply);
-      oracle(JSON.stringify(parsed.delimiters) === JSON.stringify(msg.delimiters), `reply delimiters ${JSON.stringify(parsed.delimiters)} differ from the message's ${JSON.stringify(msg.delimiters)}`);
+      oracle(
+        JSON.stringify(parsed.delimiters) === JSON.stringify(msg.delimiters),
+        `reply delimiters ${JSON.stringify(parsed.delimiters)} differ from the message's ${JSON.stringify(msg.delimiters)}`,
+      );
       const msa = segment(parsed, 'MSA');
       oracle(msa !== undefined, 'reply without MSA');
       oracle(field(msa, 2) === hdr.controlId, `reply MSA-2 "${field(msa, 2).slice(0, 30)}" is not MSH-10 "${hdr.controlId.slice(0, 30)}"`);

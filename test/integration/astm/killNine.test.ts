@@ -24,15 +24,17 @@ function startChild(): Promise<{ child: ChildProcess; port: number }> {
 /** A message with three results for one specimen, long enough for several 64-byte frames. */
 function message(n: number): string {
   const sp = `SP${String(n).padStart(5, '0')}`;
-  return [
-    'H|\\^&|||KillSim^1.0',
-    `P|1||PID${n}|||Nguyễn^Thị^Hạnh||19900101|F`,
-    `O|1|${sp}||^^^GLU\\^^^CREA\\^^^ALT|R`,
-    `R|1|^^^GLU|${(n % 90) / 10 + 3}|mmol/L|3.9-6.1|N||F||||20261122100000`,
-    `R|2|^^^CREA|${60 + (n % 50)}|umol/L|62-106|N||F||||20261122100000`,
-    `R|3|^^^ALT|${10 + (n % 40)}|U/L|0-40|N||F||||20261122100000`,
-    'L|1|N',
-  ].join('\r') + '\r';
+  return (
+    [
+      'H|\\^&|||KillSim^1.0',
+      `P|1||PID${n}|||Nguyễn^Thị^Hạnh||19900101|F`,
+      `O|1|${sp}||^^^GLU\\^^^CREA\\^^^ALT|R`,
+      `R|1|^^^GLU|${(n % 90) / 10 + 3}|mmol/L|3.9-6.1|N||F||||20261122100000`,
+      `R|2|^^^CREA|${60 + (n % 50)}|umol/L|62-106|N||F||||20261122100000`,
+      `R|3|^^^ALT|${10 + (n % 40)}|U/L|0-40|N||F||||20261122100000`,
+      'L|1|N',
+    ].join('\r') + '\r'
+  );
 }
 
 describe('ASTM driver under kill -9', () => {

@@ -34,8 +34,21 @@ const result: LabResult = {
   qc: false,
 };
 const item = (parsed: unknown): OutboxItem => ({
-  outboxId: 1, journalId: 1, destination: 'lis', orderKey: 'c311', source: 'c311', stream: 'lab.result', kind: 'astm.result',
-  idempotencyKey: 'k', attempts: 0, raw: null, parsed, blob: null, blobPath: null, receivedAt: result.receivedAt, meta: {},
+  outboxId: 1,
+  journalId: 1,
+  destination: 'lis',
+  orderKey: 'c311',
+  source: 'c311',
+  stream: 'lab.result',
+  kind: 'astm.result',
+  idempotencyKey: 'k',
+  attempts: 0,
+  raw: null,
+  parsed,
+  blob: null,
+  blobPath: null,
+  receivedAt: result.receivedAt,
+  meta: {},
 });
 
 describe('ASTM LIS destination', () => {
@@ -49,7 +62,16 @@ describe('ASTM LIS destination', () => {
     expect(await dest.deliver(item({ ...result, specimenId: 'SP-0043' }), new AbortController().signal)).toMatchObject({ result: 'ok' });
     const [text] = await lis.waitForReceived(2);
     const back = extractResults(parseMessage(text!), { device: 'c311', timezone: 'Asia/Ho_Chi_Minh', receivedAt: result.receivedAt }).results[0]!;
-    expect(back).toMatchObject({ specimenId: 'SP-0042', patientName: 'Lê Thị Ngọc Ánh', deviceTestCode: 'GLU', valueText: '5,4', units: 'mmol/L', flags: ['H'], status: 'F', completedRaw: '20261122101500' });
+    expect(back).toMatchObject({
+      specimenId: 'SP-0042',
+      patientName: 'Lê Thị Ngọc Ánh',
+      deviceTestCode: 'GLU',
+      valueText: '5,4',
+      units: 'mmol/L',
+      flags: ['H'],
+      status: 'F',
+      completedRaw: '20261122101500',
+    });
     expect(resultIdentity({ ...back, deviceTestCode: result.deviceTestCode, observationId: result.observationId })).toBe(resultIdentity(result));
   });
 

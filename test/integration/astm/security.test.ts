@@ -32,7 +32,13 @@ async function listen(id: string, config: Partial<AstmDriverConfig>): Promise<As
   return driver;
 }
 async function analyzer(driver: AstmDriver, from?: string, reconnect = true): Promise<AstmAnalyzer> {
-  const sim = await startAstmAnalyzer({ mode: 'client', port: driver.listeningPort!, replyTimeoutMs: 1_500, reconnect, ...(from ? { localAddress: from } : {}) });
+  const sim = await startAstmAnalyzer({
+    mode: 'client',
+    port: driver.listeningPort!,
+    replyTimeoutMs: 1_500,
+    reconnect,
+    ...(from ? { localAddress: from } : {}),
+  });
   running.push(sim);
   return sim;
 }
@@ -109,7 +115,11 @@ describe('ASTM tcp-server admits only its listed peers and survives floods', () 
   it('a frame that never ends: a silent one is closed idle, a trickling one after a minute without a frame; nothing stored', async () => {
     // The link's and the session's time is a ManualClock: a minute passes when the test says so.
     const clock = new ManualClock(Date.now());
-    const driver = new AstmDriver(makeDriverContext(store, { id: 'astm-slow', routes: ['lis'] }), { transport: 'tcp-server', host: '127.0.0.1', port: 0, allowedPeers: ['127.0.0.1'], limits: { idleSeconds: 1 } }, clock);
+    const driver = new AstmDriver(
+      makeDriverContext(store, { id: 'astm-slow', routes: ['lis'] }),
+      { transport: 'tcp-server', host: '127.0.0.1', port: 0, allowedPeers: ['127.0.0.1'], limits: { idleSeconds: 1 } },
+      clock,
+    );
     await driver.start();
     running.push(driver);
     const before = journalKeys(store);

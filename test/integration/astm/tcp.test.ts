@@ -7,7 +7,7 @@ import type { LabResult } from '../../../drivers/lab/result.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
-import { loadAstmFixture, startAstmAnalyzer, } from '../../sim/astmAnalyzer.ts';
+import { loadAstmFixture, startAstmAnalyzer } from '../../sim/astmAnalyzer.ts';
 
 type Store = Awaited<ReturnType<typeof openStore>>;
 let store: Store;
@@ -43,7 +43,13 @@ const cepheid = loadAstmFixture('fixtures/lab/synthetic_cepheid_genexpert.astm')
 describe('ASTM driver over TCP with the real store', () => {
   it('box as TCP server: every fixture arrives, results journaled and routed, status reported', async () => {
     const { ctx, driver, sim } = await serverAndSim('tcp-srv');
-    for (const name of ['go-astm_galileo_result.astm', 'go-astm_euroimmun_sampleigg.astm', 'go-astm_ihcom_v52_bloodtype.astm', 'synthetic_cepheid_genexpert.astm', 'synthetic_sysmex_xn.astm']) {
+    for (const name of [
+      'go-astm_galileo_result.astm',
+      'go-astm_euroimmun_sampleigg.astm',
+      'go-astm_ihcom_v52_bloodtype.astm',
+      'synthetic_cepheid_genexpert.astm',
+      'synthetic_sysmex_xn.astm',
+    ]) {
       const report = await sim.send(loadAstmFixture(`fixtures/lab/${name}`));
       expect(report, name).toMatchObject({ ok: true, naks: 0 });
       expect(report.ackedFrames).toBe(report.frames);
@@ -52,7 +58,9 @@ describe('ASTM driver over TCP with the real store', () => {
     expect(ctx.statuses.at(-1)!.state).toBe('running');
     expect(ctx.statuses.at(-1)!.detail).toMatch(/listening on 127\.0\.0\.1:\d+, 1 connection/);
     expect(driver.status().counters!.results).toBe(45);
-    const outbox = store.db.prepare(`SELECT count(*) AS n FROM outbox o JOIN journal j ON j.id = o.journal_id WHERE j.source = 'tcp-srv' AND o.destination = 'lis'`).get() as { n: number };
+    const outbox = store.db
+      .prepare(`SELECT count(*) AS n FROM outbox o JOIN journal j ON j.id = o.journal_id WHERE j.source = 'tcp-srv' AND o.destination = 'lis'`)
+      .get() as { n: number };
     expect(outbox.n).toBe(45);
     // Raw capture of the connection holds what came in.
     const cap = store.db.prepare(`SELECT count(*) AS n FROM capture WHERE device = 'tcp-srv'`).get() as { n: number } | undefined;
@@ -99,7 +107,11 @@ describe('ASTM driver over TCP with the real store', () => {
     running.push(driver);
     await sim.ready();
     expect((await sim.send(cepheid)).ok).toBe(true);
-    expect(results('tcp-cli').map((r) => r.testCode).sort()).toEqual(['MTB-RIF', 'RIF']);
+    expect(
+      results('tcp-cli')
+        .map((r) => r.testCode)
+        .sort(),
+    ).toEqual(['MTB-RIF', 'RIF']);
     expect(results('tcp-cli')[0]!.patientName).toBe('Nguyễn Văn An');
   });
 
@@ -120,7 +132,12 @@ describe('ASTM driver over TCP with the real store', () => {
     expect(Date.now() - t0).toBeLessThan(5_000);
     expect(answer).toContain('O|1|SP-Q-0001||^^^687\\^^^418|');
     expect(answer).toContain('Trần^Hương^Thị');
-    expect(answer!.split('\r').find((l) => l.startsWith('O|'))!.split('|')[25]).toBe('Q');
+    expect(
+      answer!
+        .split('\r')
+        .find((l) => l.startsWith('O|'))!
+        .split('|')[25],
+    ).toBe('Q');
     cacheDb.close();
   });
 
@@ -138,20 +155,32 @@ describe('ASTM driver over TCP with the real store', () => {
     expect(results('tcp-contend')).toHaveLength(2);
     // Then the line is the box's again and the (unknown specimen) answer arrives.
     const [answer] = await sim.waitForReceived(1, 25_000);
-    expect(answer!.split('\r').find((l) => l.startsWith('O|'))!.split('|')[25]).toBe('Z');
+    expect(
+      answer!
+        .split('\r')
+        .find((l) => l.startsWith('O|'))!
+        .split('|')[25],
+    ).toBe('Z');
   });
 });
 
 describe('demo analyzer stream', () => {
   it('streams restamped fixtures to the box: every round makes new results', async () => {
     const { startAstmAnalyzerStream, restampResults } = await import('../../sim/astmAnalyzer.ts');
-    expect(restampResults(Buffer.from('H|\\^&\rR|1|^^^K|4\rL|1\r'), '20261122120000').toString()).toBe('H|\\^&||||||||||||20261122120000\rR|1|^^^K|4|||||||||20261122120000\rL|1\r');
+    expect(restampResults(Buffer.from('H|\\^&\rR|1|^^^K|4\rL|1\r'), '20261122120000').toString()).toBe(
+      'H|\\^&||||||||||||20261122120000\rR|1|^^^K|4|||||||||20261122120000\rL|1\r',
+    );
     const ctx = makeDriverContext(store, { id: 'demo-stream', routes: ['lis'] });
     const driver = new AstmDriver(ctx, { transport: 'tcp-server', host: '127.0.0.1', port: 0 });
     await driver.start();
     running.push(driver);
     const sent: string[] = [];
-    const stream = await startAstmAnalyzerStream({ port: driver.listeningPort!, files: ['fixtures/lab/synthetic_cepheid_genexpert.astm'], intervalMs: 1_100, onSent: (f, r) => r.ok && sent.push(f) });
+    const stream = await startAstmAnalyzerStream({
+      port: driver.listeningPort!,
+      files: ['fixtures/lab/synthetic_cepheid_genexpert.astm'],
+      intervalMs: 1_100,
+      onSent: (f, r) => r.ok && sent.push(f),
+    });
     running.push(stream);
     await waitFor(() => sent.length >= 2, 'two rounds', 10_000);
     await waitFor(() => results('demo-stream').length >= 4, 'results of two rounds', 5_000);

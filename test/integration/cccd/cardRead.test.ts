@@ -25,7 +25,10 @@ async function readWith(card: CardSimulatorOptions, args: string[], slot: 0 | 1 
   let out = '';
   let err = '';
   try {
-    const code = await runCardRead(['card', 'read', '--reader', pcscd.readerNames[slot], '--timeout', '15', ...args], { out: (s) => (out += s), err: (s) => (err += s) });
+    const code = await runCardRead(['card', 'read', '--reader', pcscd.readerNames[slot], '--timeout', '15', ...args], {
+      out: (s) => (out += s),
+      err: (s) => (err += s),
+    });
     return { code, out, err, json: code === 0 ? JSON.parse(out) : null, chipApdus: sim.apduCount };
   } finally {
     await sim.stop();
@@ -106,5 +109,13 @@ describe('card read through the real pcscd, pcsclite and the simulated chip', ()
 });
 
 function qrText(): string {
-  return [DEFAULT_CITIZEN.idNumber, DEFAULT_CITIZEN.oldIdNumber, DEFAULT_CITIZEN.fullName, '01011999', 'Nam', DEFAULT_CITIZEN.placeOfResidence, '15042021'].join('|');
+  return [
+    DEFAULT_CITIZEN.idNumber,
+    DEFAULT_CITIZEN.oldIdNumber,
+    DEFAULT_CITIZEN.fullName,
+    '01011999',
+    'Nam',
+    DEFAULT_CITIZEN.placeOfResidence,
+    '15042021',
+  ].join('|');
 }

@@ -38,10 +38,18 @@ describe('kiosk refusals: Vietnamese for the patient, the reason for IT staff', 
     const qr = '079040001234|123456789|Phạm Văn Cụ|31021940|Nam|Số 9 Phố Cổ, Hà Nội|01012021';
     const r = await identify({ qr });
     expect(r.status).toBe(400);
-    expect(r.json).toEqual({ error: 'Không đọc được mã QR trên thẻ CCCD.', code: 'QR_UNREADABLE', reason: 'the date of birth in the QR code is not a valid ddmmyyyy date' });
+    expect(r.json).toEqual({
+      error: 'Không đọc được mã QR trên thẻ CCCD.',
+      code: 'QR_UNREADABLE',
+      reason: 'the date of birth in the QR code is not a valid ddmmyyyy date',
+    });
     await waitFor(() => logLines.some((l) => l.includes('kiosk identify refused')), 'the refusal logged');
     const line = logLines.find((l) => l.includes('kiosk identify refused'))!;
-    expect(JSON.parse(line)).toMatchObject({ code: 'QR_UNREADABLE', reason: 'the date of birth in the QR code is not a valid ddmmyyyy date', qrLength: qr.length });
+    expect(JSON.parse(line)).toMatchObject({
+      code: 'QR_UNREADABLE',
+      reason: 'the date of birth in the QR code is not a valid ddmmyyyy date',
+      qrLength: qr.length,
+    });
     for (const personal of ['079040001234', 'Phạm Văn Cụ', 'Phố Cổ', '123456789']) expect(line).not.toContain(personal);
   });
 
@@ -55,19 +63,39 @@ describe('kiosk refusals: Vietnamese for the patient, the reason for IT staff', 
     expect(k.his.appointmentLookups).toBe(0);
   });
 
-  it('card statuses on the live socket are the Vietnamese sentences, never the driver\'s English', async () => {
+  it("card statuses on the live socket are the Vietnamese sentences, never the driver's English", async () => {
     const ws = new WebSocket(`${k.url.replace('http', 'ws')}/api/kiosk/live?token=${KIOSK_TOKEN}`);
     const got: Array<{ type: string; body: { state: string; message: string; code?: string } }> = [];
     ws.on('message', (m) => got.push(JSON.parse(String(m)) as (typeof got)[number]));
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const bus = k.agent.bus;
     // As the reader driver and the serial scanner publish them (English for staff, Vietnamese beside it).
-    bus.emit('domain.event', { visibility: 'local', topic: 'card/status', body: { state: 'need-key', message: 'Scan the QR code on the card or type the 12-digit number first, then tap the card again.', patientMessage: 'Để đọc thẻ, xin quét mã QR trên thẻ hoặc nhập số CCCD. Cứ để thẻ trên đầu đọc.', code: 'CARD_NO_KEY' } });
+    bus.emit('domain.event', {
+      visibility: 'local',
+      topic: 'card/status',
+      body: {
+        state: 'need-key',
+        message: 'Scan the QR code on the card or type the 12-digit number first, then tap the card again.',
+        patientMessage: 'Để đọc thẻ, xin quét mã QR trên thẻ hoặc nhập số CCCD. Cứ để thẻ trên đầu đọc.',
+        code: 'CARD_NO_KEY',
+      },
+    });
     // A status without a Vietnamese sentence (an older driver): the socket says something Vietnamese anyway.
-    bus.emit('domain.event', { visibility: 'local', topic: 'card/status', body: { state: 'error', message: 'this is not a CCCD QR code: the first field is not a 12-digit number. Scan the QR code on the citizen ID card.', code: 'QR_NOT_CCCD' } });
+    bus.emit('domain.event', {
+      visibility: 'local',
+      topic: 'card/status',
+      body: {
+        state: 'error',
+        message: 'this is not a CCCD QR code: the first field is not a 12-digit number. Scan the QR code on the citizen ID card.',
+        code: 'QR_NOT_CCCD',
+      },
+    });
     await waitFor(() => got.length >= 2, 'two card statuses on the socket');
     ws.close();
-    expect(got.map((g) => g.body.message)).toEqual(['Để đọc thẻ, xin quét mã QR trên thẻ hoặc nhập số CCCD. Cứ để thẻ trên đầu đọc.', 'Chưa đọc được thẻ. Xin đặt lại thẻ, quét mã QR hoặc nhập số CCCD.']);
+    expect(got.map((g) => g.body.message)).toEqual([
+      'Để đọc thẻ, xin quét mã QR trên thẻ hoặc nhập số CCCD. Cứ để thẻ trên đầu đọc.',
+      'Chưa đọc được thẻ. Xin đặt lại thẻ, quét mã QR hoặc nhập số CCCD.',
+    ]);
     for (const g of got) expect(g.body.message).not.toMatch(ENGLISH);
   });
 });

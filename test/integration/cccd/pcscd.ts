@@ -64,7 +64,10 @@ export async function startPcscd(): Promise<PcscdHandle> {
   if (!existsSync(VPCD_DRIVER)) throw new Error(`${VPCD_DRIVER} is missing: install the Debian package "vsmartcard-vpcd"`);
   if (process.getuid?.() !== 0) throw new Error('the card tests start their own pcscd, which needs root (its socket is /run/pcscd/pcscd.comm)');
   const other = pcscdRunning();
-  if (other) throw new Error(`another pcscd is running (pid ${other}); stop it first (e.g. "systemctl stop pcscd.socket pcscd"): the card tests run their own on a private port`);
+  if (other)
+    throw new Error(
+      `another pcscd is running (pid ${other}); stop it first (e.g. "systemctl stop pcscd.socket pcscd"): the card tests run their own on a private port`,
+    );
   const port = await freePortPair();
   const dir = mkdtempSync(join(tmpdir(), 'cccd-pcscd-'));
   const hex = '0x' + port.toString(16).toUpperCase();

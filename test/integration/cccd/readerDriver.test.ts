@@ -52,7 +52,10 @@ function setup(config: Record<string, unknown>) {
         events.splice(events.indexOf(hit), 1);
         return hit.body as T;
       }
-      if (Date.now() > until) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(events.map((e) => [e.topic, (e.body as any)?.state ?? (e.body as any)?.identity?.source]))}`);
+      if (Date.now() > until)
+        throw new Error(
+          `timed out waiting for ${what}; got ${JSON.stringify(events.map((e) => [e.topic, (e.body as any)?.state ?? (e.body as any)?.identity?.source]))}`,
+        );
       await new Promise((r) => setTimeout(r, 20));
     }
   };

@@ -27,7 +27,10 @@ describe('edge-agent CLI', () => {
     const file = join(dir, 'bad-start.yaml');
     writeFileSync(file, 'version: 1\nbox:\n  id: ok-box\n  facility: x\ndevices:\n  scope:\n    driver: oscilloscope\n');
     const port = await freePort();
-    const child = spawn(process.execPath, [BIN, 'start', '--config', file], { env: { ...process.env, EDGE_HTTP_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'start', '--config', file], {
+      env: { ...process.env, EDGE_HTTP_PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     await waitFor(() => stderr.includes(`http://127.0.0.1:${port}/`), 'the problems page', 20_000);

@@ -31,7 +31,11 @@ let admin: string;
 let hl7Port: number;
 
 async function login(user: string, password: string): Promise<string> {
-  const res = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin: base }, body: JSON.stringify({ user, password }) });
+  const res = await fetch(`${base}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: base },
+    body: JSON.stringify({ user, password }),
+  });
   expect(res.status).toBe(200);
   return res.headers.get('set-cookie')!.split(';')[0]!;
 }
@@ -44,7 +48,10 @@ const json = async <T>(path: string, cookie = admin): Promise<T> => {
 
 beforeAll(async () => {
   hl7Port = await freePort();
-  writeFileSync(join(dir, 'secrets.yaml'), `admin_hash: "${await hashPassword(TEST_PASSWORD)}"\nstaff_hash: "${await hashPassword(STAFF_PASSWORD)}"\ningest_token: tok-123\n`);
+  writeFileSync(
+    join(dir, 'secrets.yaml'),
+    `admin_hash: "${await hashPassword(TEST_PASSWORD)}"\nstaff_hash: "${await hashPassword(STAFF_PASSWORD)}"\ningest_token: tok-123\n`,
+  );
   const configFile = join(dir, 'agent.yaml');
   writeFileSync(
     configFile,
@@ -108,8 +115,16 @@ describe('GET /api/logs', () => {
     device.error('filter-test error line');
     log.child({ module: 'http' }).info('filter-test line of another module');
     const all = await json<LogsAnswer>('/api/logs?q=filter-test');
-    expect(all.lines.map((l) => l.msg)).toEqual(['filter-test line of another module', 'filter-test error line', 'filter-test first info line', 'filter-test debug line']);
-    expect((await json<LogsAnswer>('/api/logs?q=FILTER-TEST&level=info&origin=bc5380')).lines.map((l) => l.msg)).toEqual(['filter-test error line', 'filter-test first info line']);
+    expect(all.lines.map((l) => l.msg)).toEqual([
+      'filter-test line of another module',
+      'filter-test error line',
+      'filter-test first info line',
+      'filter-test debug line',
+    ]);
+    expect((await json<LogsAnswer>('/api/logs?q=FILTER-TEST&level=info&origin=bc5380')).lines.map((l) => l.msg)).toEqual([
+      'filter-test error line',
+      'filter-test first info line',
+    ]);
     expect((await json<LogsAnswer>('/api/logs?q=filter-test&level=error')).lines.map((l) => l.level)).toEqual(['error']);
     expect((await json<LogsAnswer>('/api/logs?q=filter-test&limit=1')).lines).toHaveLength(1);
     expect(all.origins).toEqual(expect.arrayContaining(['bc5380', 'http', 'kiosk']));
@@ -192,7 +207,11 @@ describe('chart series from the store', () => {
 describe('chart routes, box and resend targets on a running agent', () => {
   it('answers the messages received and the items waiting in the current bucket', async () => {
     for (const key of ['c-1', 'c-2', 'c-3']) {
-      const res = await fetch(`${base}/api/ingest/monitor`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok-123', 'idempotency-key': key }, body: '{"pulse":70}' });
+      const res = await fetch(`${base}/api/ingest/monitor`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer tok-123', 'idempotency-key': key },
+        body: '{"pulse":70}',
+      });
       expect(res.status).toBe(200);
     }
     type Chart = { timezone: string; bucketMinutes: number; fromMs: number; series: Array<{ name: string; values: number[] }> };
@@ -221,7 +240,8 @@ describe('chart routes, box and resend targets on a running agent', () => {
     client.close();
     type Entry = { id: number; stream: string; source: string };
     const entries = (await json<{ entries: Entry[] }>('/api/journal?limit=1000')).entries;
-    const targets = async (e: Entry) => (await json<{ targets: Array<{ destination: string; state: string | null }> }>(`/api/journal/${e.id}/targets`)).targets.map((t) => t.destination);
+    const targets = async (e: Entry) =>
+      (await json<{ targets: Array<{ destination: string; state: string | null }> }>(`/api/journal/${e.id}/targets`)).targets.map((t) => t.destination);
     const of = (source: string, stream: string) => entries.find((e) => e.source === source && e.stream === stream)!;
     expect(await targets(of('monitor', 'device.json'))).toEqual(['central']);
     expect(await targets(of('bc5380', 'lab.result'))).toEqual(['central']);
@@ -231,7 +251,11 @@ describe('chart routes, box and resend targets on a running agent', () => {
     expect((await get('/api/journal/999999/targets')).status).toBe(404);
     // The resend itself refuses a destination the entry cannot go to (an HL7 result to the LIS that takes reports).
     const result = of('bc5380', 'lab.result');
-    const wrong = await fetch(`${base}/api/journal/${result.id}/resend`, { method: 'POST', headers: { cookie: admin, origin: base, 'content-type': 'application/json' }, body: JSON.stringify({ destination: 'lis' }) });
+    const wrong = await fetch(`${base}/api/journal/${result.id}/resend`, {
+      method: 'POST',
+      headers: { cookie: admin, origin: base, 'content-type': 'application/json' },
+      body: JSON.stringify({ destination: 'lis' }),
+    });
     expect(wrong.status).toBe(409);
     expect(((await wrong.json()) as { error: string }).error).toContain('it takes: central');
   });
@@ -277,7 +301,11 @@ devices:
           expect(parseProblem(formatted)).toMatchObject({ line: p.line, column: p.column, message: p.message });
           // Translated, and no English sentence left around the names and patterns it quotes.
           const vi = viProblemMessage(p.message);
-          if (vi === p.message || /\b(must|is|are|not|the|field|missing|unknown|allowed|with|end|file|route|known|form|name|be)\b/i.test(vi.replace(/"[^"]*"/g, ''))) untranslated.push(`${p.message} → ${vi}`);
+          if (
+            vi === p.message ||
+            /\b(must|is|are|not|the|field|missing|unknown|allowed|with|end|file|route|known|form|name|be)\b/i.test(vi.replace(/"[^"]*"/g, ''))
+          )
+            untranslated.push(`${p.message} → ${vi}`);
           if (process.env.SHOW_PROBLEMS) console.log(p.message, '→', viProblemMessage(p.message));
         }
       }

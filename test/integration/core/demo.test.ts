@@ -36,11 +36,17 @@ describe('npm start (the demo)', () => {
       expect((await fetch('http://127.0.0.1:8080/readyz')).status).toBe(200);
       // The simulated HIS's imaging order (OMI^O23) reached the modality through its worklist: the
       // study it sent carries the order's accession and the Study Instance UID the worklist gave.
-      const studies = (await (await fetch('http://127.0.0.1:8080/api/studies', { headers: auth })).json()) as { studies: Array<{ studyUid: string; accessionNumber: string | null; patientName: string | null }> };
+      const studies = (await (await fetch('http://127.0.0.1:8080/api/studies', { headers: auth })).json()) as {
+        studies: Array<{ studyUid: string; accessionNumber: string | null; patientName: string | null }>;
+      };
       const fromWorklist = studies.studies.find((st) => st.accessionNumber?.startsWith('CT') && st.studyUid === studyUidForOrder(st.accessionNumber));
       expect(fromWorklist?.patientName).toBe('Phạm^Thị Hoa');
       // A ticket taken at the kiosk comes out of the simulated printer (decoded back to a PNG).
-      const res = await fetch('http://127.0.0.1:8080/api/kiosk/checkin', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ service: 'noi' }) });
+      const res = await fetch('http://127.0.0.1:8080/api/kiosk/checkin', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ service: 'noi' }),
+      });
       expect(res.status).toBe(200);
       await waitFor(() => existsSync(join(dir, 'data', 'printed', 'job-1.png')), 'the ticket printed by the simulated printer', 15_000);
     } finally {

@@ -81,7 +81,9 @@ describe('disk full', () => {
       writeFileSync(filler, Buffer.alloc(bavail * bsize - 512 * 1024));
       const reading = s.budget.read();
       expect(reading.level).toBe('full');
-      await expect(s.journalFor('kiosk', []).append({ stream: 'telemetry', kind: 'cpu', idempotencyKey: 't', priority: 'telemetry' })).rejects.toMatchObject({ code: 'EDGE_STORE_BUDGET' });
+      await expect(s.journalFor('kiosk', []).append({ stream: 'telemetry', kind: 'cpu', idempotencyKey: 't', priority: 'telemetry' })).rejects.toMatchObject({
+        code: 'EDGE_STORE_BUDGET',
+      });
       await expect(s.journalFor('xn1', []).append({ stream: 'lab.result', kind: 'r', idempotencyKey: 'c' })).resolves.toMatchObject({ duplicate: false });
     } finally {
       s.close();

@@ -12,24 +12,37 @@ let box: HttpTestAgent;
 // A route added later by a plugin, the way the queue and kiosk modules add theirs: its guard
 // is a preHandler in its own file, and must still run before its body is looked at.
 const plugin = (app: FastifyInstance, auth: ConsoleAuth) => {
-  app.post('/api/plugin-probe', { preHandler: auth.requireAdmin, schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } } }, async (req) => ({ n: (req.body as { n: number }).n }));
+  app.post(
+    '/api/plugin-probe',
+    { preHandler: auth.requireAdmin, schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } } },
+    async (req) => ({ n: (req.body as { n: number }).n }),
+  );
 };
 
 beforeAll(async () => {
   // Short backoff so the test reaches the lockout in a second; the thresholds are the defaults (5, 10; 10, 30).
   box = await startHttpTestAgent({ httpLines: '  login: { backoffSeconds: 0.05 }', plugins: [plugin] });
-  const posted = await call(box.url, 'POST', '/api/ingest/monitor', { json: { spo2: 97 }, headers: { authorization: 'Bearer tok-123', 'idempotency-key': 'r-1' } });
+  const posted = await call(box.url, 'POST', '/api/ingest/monitor', {
+    json: { spo2: 97 },
+    headers: { authorization: 'Bearer tok-123', 'idempotency-key': 'r-1' },
+  });
   expect(posted.status).toBe(200);
 });
 afterAll(async () => {
   await box?.close();
 });
 
-const audit = async (action: string) => (await call(box.url, 'GET', `/api/audit?action=${action}&limit=1000`, { headers: basic('admin', TEST_PASSWORD) })).json<{ entries: Array<{ action: string; actor: string; ip: string; outcome: string; detail?: Record<string, unknown> }> }>().entries;
+const audit = async (action: string) =>
+  (await call(box.url, 'GET', `/api/audit?action=${action}&limit=1000`, { headers: basic('admin', TEST_PASSWORD) })).json<{
+    entries: Array<{ action: string; actor: string; ip: string; outcome: string; detail?: Record<string, unknown> }>;
+  }>().entries;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Wrong passwords until `failures` of them were really checked (waiting out each 429's backoff). */
-async function guess(failures: number, attempt: () => Promise<{ status: number; headers: Record<string, unknown>; text: string }>): Promise<Array<{ status: number; retryAfter: unknown; text: string }>> {
+async function guess(
+  failures: number,
+  attempt: () => Promise<{ status: number; headers: Record<string, unknown>; text: string }>,
+): Promise<Array<{ status: number; retryAfter: unknown; text: string }>> {
   const answers: Array<{ status: number; retryAfter: unknown; text: string }> = [];
   let checked = 0;
   while (checked < failures) {
@@ -180,20 +193,29 @@ describe('authentication before the body', () => {
     }
     // Logged in, the same plugin route validates its body.
     const cookie = await box.login();
-    expect((await call(box.url, 'POST', '/api/plugin-probe', { body: '{"n": "x"}', headers: { cookie, origin: box.url, 'content-type': 'application/json' } })).status).toBe(400);
+    expect(
+      (await call(box.url, 'POST', '/api/plugin-probe', { body: '{"n": "x"}', headers: { cookie, origin: box.url, 'content-type': 'application/json' } }))
+        .status,
+    ).toBe(400);
     expect((await call(box.url, 'POST', '/api/plugin-probe', { json: { n: 3 }, headers: { cookie, origin: box.url } })).json()).toEqual({ n: 3 });
   });
 });
 
 describe('cross-origin writes (CSRF)', () => {
-  it('refuses a write with a valid cookie from another origin or with no Origin, and nothing changes; the same write from the box\'s own page works', async () => {
+  it("refuses a write with a valid cookie from another origin or with no Origin, and nothing changes; the same write from the box's own page works", async () => {
     const a = box;
     const cookie = await a.login();
     const item = (a.agent.store.db.prepare('SELECT id FROM outbox LIMIT 1').get() as { id: number }).id;
     const configBefore = readFileSync(a.configFile);
     const outboxBefore = JSON.stringify(a.agent.store.db.prepare('SELECT * FROM outbox ORDER BY id').all());
     const newText = configBefore.toString().replace('http-box', 'renamed-box');
-    const forged: Array<Record<string, string>> = [{ cookie, origin: 'http://evil.example' }, { cookie, origin: 'null' }, { cookie, origin: a.url.replace('127.0.0.1', 'localhost') }, { cookie, referer: 'http://evil.example/page' }, { cookie }];
+    const forged: Array<Record<string, string>> = [
+      { cookie, origin: 'http://evil.example' },
+      { cookie, origin: 'null' },
+      { cookie, origin: a.url.replace('127.0.0.1', 'localhost') },
+      { cookie, referer: 'http://evil.example/page' },
+      { cookie },
+    ];
     for (const headers of forged) {
       const put = await call(a.url, 'PUT', '/api/config', { headers, json: { text: newText } });
       expect(put.status, JSON.stringify(headers)).toBe(403);
@@ -203,13 +225,23 @@ describe('cross-origin writes (CSRF)', () => {
       expect((await call(a.url, 'POST', '/api/restart', { headers, json: {} })).status).toBe(403);
     }
     // HTTP Basic from a foreign page is refused too (a browser may hold Basic credentials); a script without Origin is not.
-    expect((await call(a.url, 'POST', `/api/outbox/items/${item}/park`, { headers: { ...basic('admin', TEST_PASSWORD), origin: 'http://evil.example' }, json: { reason: 'forged' } })).status).toBe(403);
+    expect(
+      (
+        await call(a.url, 'POST', `/api/outbox/items/${item}/park`, {
+          headers: { ...basic('admin', TEST_PASSWORD), origin: 'http://evil.example' },
+          json: { reason: 'forged' },
+        })
+      ).status,
+    ).toBe(403);
     expect(readFileSync(a.configFile).equals(configBefore)).toBe(true);
     expect(JSON.stringify(a.agent.store.db.prepare('SELECT * FROM outbox ORDER BY id').all())).toBe(outboxBefore);
     expect(a.restartRequests).toBe(0);
     // A cross-origin page may not even log someone in (and the login is not attempted at all).
     const logins = (await audit('login')).filter((e) => e.action === 'login').length;
-    const crossLogin = await call(a.url, 'POST', '/api/login', { headers: { origin: 'http://evil.example' }, json: { user: 'admin', password: TEST_PASSWORD } });
+    const crossLogin = await call(a.url, 'POST', '/api/login', {
+      headers: { origin: 'http://evil.example' },
+      json: { user: 'admin', password: TEST_PASSWORD },
+    });
     expect(crossLogin.status).toBe(403);
     expect(crossLogin.headers['set-cookie']).toBeUndefined();
     await new Promise((r) => setTimeout(r, 200));
@@ -219,10 +251,18 @@ describe('cross-origin writes (CSRF)', () => {
     const put = await call(a.url, 'PUT', '/api/config', { headers: { cookie, origin: a.url }, json: { text: newText } });
     expect(put.status).toBe(200);
     expect(readFileSync(a.configFile, 'utf8')).toBe(newText);
-    expect((await call(a.url, 'POST', `/api/outbox/items/${item}/park`, { headers: { cookie, referer: `${a.url}/console/` }, json: { reason: 'by hand' } })).status).toBe(200);
+    expect(
+      (await call(a.url, 'POST', `/api/outbox/items/${item}/park`, { headers: { cookie, referer: `${a.url}/console/` }, json: { reason: 'by hand' } })).status,
+    ).toBe(200);
     expect((await call(a.url, 'POST', `/api/outbox/items/${item}/requeue`, { headers: basic('admin', TEST_PASSWORD), json: {} })).status).toBe(200);
-    const entries = (await call(a.url, 'GET', '/api/audit', { headers: { cookie } })).json<{ entries: Array<{ action: string; actor: string; ip: string; outcome: string; target?: Record<string, unknown>; detail?: Record<string, unknown> }> }>().entries;
-    expect(entries.find((e) => e.action === 'config.apply' && e.outcome === 'ok')).toMatchObject({ actor: 'admin', ip: '127.0.0.1', detail: { problems: 0, before: expect.stringMatching(/^[0-9a-f]{16}$/), after: expect.stringMatching(/^[0-9a-f]{16}$/) } });
+    const entries = (await call(a.url, 'GET', '/api/audit', { headers: { cookie } })).json<{
+      entries: Array<{ action: string; actor: string; ip: string; outcome: string; target?: Record<string, unknown>; detail?: Record<string, unknown> }>;
+    }>().entries;
+    expect(entries.find((e) => e.action === 'config.apply' && e.outcome === 'ok')).toMatchObject({
+      actor: 'admin',
+      ip: '127.0.0.1',
+      detail: { problems: 0, before: expect.stringMatching(/^[0-9a-f]{16}$/), after: expect.stringMatching(/^[0-9a-f]{16}$/) },
+    });
     expect(entries.find((e) => e.action === 'outbox.park')).toMatchObject({ actor: 'admin', target: { id: item }, outcome: 'ok' });
     expect(entries.find((e) => e.action === 'outbox.requeue')).toMatchObject({ actor: 'admin', target: { id: item } });
     expect(entries.filter((e) => e.action === 'access.denied' && e.detail?.why === 'origin').length).toBeGreaterThanOrEqual(16);

@@ -49,7 +49,16 @@ queue:
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
   base = `http://127.0.0.1:${port}`;
-  await waitFor(() => fetch(`${base}/readyz`).then((r) => r.ok, () => false), `the agent to start:\n${output}`, 30_000, 100);
+  await waitFor(
+    () =>
+      fetch(`${base}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    `the agent to start:\n${output}`,
+    30_000,
+    100,
+  );
 });
 let refusedSummaryExpected: RegExp | null = null;
 afterAll(async () => {
@@ -103,13 +112,18 @@ function flood(path: string, size: number, from: string, chunked: boolean): Prom
 }
 
 describe('body floods', () => {
-  it('40 concurrent 15 MB kiosk bodies, with and without Content-Length, from two PCs: 413s, and the memory stays far below the unit\'s MemoryMax (1 GB)', async () => {
+  it("40 concurrent 15 MB kiosk bodies, with and without Content-Length, from two PCs: 413s, and the memory stays far below the unit's MemoryMax (1 GB)", async () => {
     const before = memory();
     for (const chunked of [false, true]) {
-      const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => flood(i % 2 ? '/api/kiosk/checkin' : '/api/kiosk/lookup', 15 * MB, i % 2 ? '127.0.0.1' : '127.0.0.2', chunked)));
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => flood(i % 2 ? '/api/kiosk/checkin' : '/api/kiosk/lookup', 15 * MB, i % 2 ? '127.0.0.1' : '127.0.0.2', chunked)),
+      );
       // Each is answered 413 and its connection closed at once, the rest of the body unread: a
       // sender still writing then often sees the reset before it reads the answer (TCP drops it).
-      expect(answers.every((a) => a === 413 || a === 'reset'), `chunked=${chunked}: ${answers.join(' ')}`).toBe(true);
+      expect(
+        answers.every((a) => a === 413 || a === 'reset'),
+        `chunked=${chunked}: ${answers.join(' ')}`,
+      ).toBe(true);
       expect(answers.filter((a) => a === 413).length, `chunked=${chunked}: ${answers.join(' ')}`).toBeGreaterThan(0);
     }
     const after = memory();
@@ -123,7 +137,10 @@ describe('body floods', () => {
     const login = await call(base, 'POST', '/api/login', { json: { user: 'admin', password: 'p'.repeat(8 * 1024) } });
     expect(login.status).toBe(413);
     expect(login.json().error).toMatch(/Request body is too large/);
-    const kiosk = await call(base, 'POST', '/api/kiosk/checkin', { headers: { origin: base, 'x-kiosk-token': KIOSK_TOKEN }, json: { service: 'noi', identity: { fullName: 'x'.repeat(2 * MB) } } });
+    const kiosk = await call(base, 'POST', '/api/kiosk/checkin', {
+      headers: { origin: base, 'x-kiosk-token': KIOSK_TOKEN },
+      json: { service: 'noi', identity: { fullName: 'x'.repeat(2 * MB) } },
+    });
     expect(kiosk.status).toBe(413);
   });
 });

@@ -60,17 +60,25 @@ describe('Host check against DNS rebinding', () => {
       expect(res.json().error).toBe('this box does not answer to the host name "evil.example"; if it is the box\'s name, add it to http.allowedHosts');
       expect(res.text).not.toContain('monitor');
     }
-    const write = await call(box.url, 'POST', '/api/outbox/central/retry', { headers: { host: 'evil.example:8080', origin: 'http://evil.example:8080', cookie }, json: {} });
+    const write = await call(box.url, 'POST', '/api/outbox/central/retry', {
+      headers: { host: 'evil.example:8080', origin: 'http://evil.example:8080', cookie },
+      json: {},
+    });
     expect(write.status).toBe(403);
   });
 
   it('answers to localhost, 127.0.0.1 and the names in http.allowedHosts', async () => {
-    for (const host of ['localhost', `127.0.0.1:${box.agent.httpPort}`, 'edge-box.bv.local:8080']) expect((await call(box.url, 'GET', '/healthz', { headers: { host } })).status, host).toBe(200);
+    for (const host of ['localhost', `127.0.0.1:${box.agent.httpPort}`, 'edge-box.bv.local:8080'])
+      expect((await call(box.url, 'GET', '/healthz', { headers: { host } })).status, host).toBe(200);
   });
 
   it('refuses a WebSocket upgrade naming another host, and closes that connection', async () => {
     const answer = await new Promise<string>((resolve, reject) => {
-      const s = connect(box.agent.httpPort, '127.0.0.1', () => s.write('GET /api/queue/live HTTP/1.1\r\nHost: evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'));
+      const s = connect(box.agent.httpPort, '127.0.0.1', () =>
+        s.write(
+          'GET /api/queue/live HTTP/1.1\r\nHost: evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+        ),
+      );
       let text = '';
       s.on('data', (d) => (text += d));
       // The box ends the refused upgrade's socket (a half-open one left behind would pile up).
@@ -84,7 +92,16 @@ describe('Host check against DNS rebinding', () => {
 
 describe('page folders', () => {
   it('serve no sources: `..` out of kiosk/, .ts files, type declarations and dot files are 404', async () => {
-    for (const path of ['/kiosk/../agent/http/auth.ts', '/kiosk/%2e%2e/agent/http/auth.ts', '/../package.json', '/kiosk/..%2f..%2fpackage.json', '/audio/generate.ts', '/call-screen/phrase.d.ts', '/audio/.gitignore', '/console/console.js/x']) {
+    for (const path of [
+      '/kiosk/../agent/http/auth.ts',
+      '/kiosk/%2e%2e/agent/http/auth.ts',
+      '/../package.json',
+      '/kiosk/..%2f..%2fpackage.json',
+      '/audio/generate.ts',
+      '/call-screen/phrase.d.ts',
+      '/audio/.gitignore',
+      '/console/console.js/x',
+    ]) {
       const res = await call(box.url, 'GET', path);
       expect(res.status, path).toBe(404);
       expect(res.text).not.toMatch(/import |export |ConsoleAuth|"dependencies"/);

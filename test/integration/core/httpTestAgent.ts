@@ -28,9 +28,14 @@ export interface HttpTestAgent {
 }
 
 /** `httpLines`: more lines of the http block (2-space indented YAML); `body`: more top-level configuration. */
-export async function startHttpTestAgent(options: { httpLines?: string; body?: string; plugins?: AgentOptions['httpPlugins']; scheme?: 'http' | 'https' } = {}): Promise<HttpTestAgent> {
+export async function startHttpTestAgent(
+  options: { httpLines?: string; body?: string; plugins?: AgentOptions['httpPlugins']; scheme?: 'http' | 'https' } = {},
+): Promise<HttpTestAgent> {
   const { dir, cleanup } = tempDir('edge-http-');
-  writeFileSync(join(dir, 'secrets.yaml'), `admin_hash: "${await hashPassword(TEST_PASSWORD)}"\nops_hash: "${await hashPassword(OPS_PASSWORD)}"\nstaff_hash: "${await hashPassword(STAFF_PASSWORD)}"\ningest_token: tok-123\n`);
+  writeFileSync(
+    join(dir, 'secrets.yaml'),
+    `admin_hash: "${await hashPassword(TEST_PASSWORD)}"\nops_hash: "${await hashPassword(OPS_PASSWORD)}"\nstaff_hash: "${await hashPassword(STAFF_PASSWORD)}"\ningest_token: tok-123\n`,
+  );
   const configFile = join(dir, 'agent.yaml');
   writeFileSync(
     configFile,
@@ -62,7 +67,12 @@ ${options.body ?? ''}
 `,
   );
   const state = { restartRequests: 0 };
-  const agent = new Agent({ configFile, log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), onRestartRequested: () => void state.restartRequests++, ...(options.plugins ? { httpPlugins: options.plugins } : {}) });
+  const agent = new Agent({
+    configFile,
+    log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    onRestartRequested: () => void state.restartRequests++,
+    ...(options.plugins ? { httpPlugins: options.plugins } : {}),
+  });
   try {
     await agent.start();
   } catch (err) {
@@ -111,7 +121,11 @@ export interface CallOptions {
 export function call(base: string, method: string, path: string, o: CallOptions = {}): Promise<CallResult> {
   const url = new URL(base);
   const body = o.json !== undefined ? JSON.stringify(o.json) : o.body;
-  const headers: Record<string, string> = { ...(o.json !== undefined ? { 'content-type': 'application/json' } : {}), ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}), ...o.headers };
+  const headers: Record<string, string> = {
+    ...(o.json !== undefined ? { 'content-type': 'application/json' } : {}),
+    ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
+    ...o.headers,
+  };
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = request(
@@ -132,4 +146,6 @@ export function call(base: string, method: string, path: string, o: CallOptions 
 }
 
 /** HTTP Basic header for an account. */
-export const basic = (user: string, password: string): Record<string, string> => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+export const basic = (user: string, password: string): Record<string, string> => ({
+  authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+});

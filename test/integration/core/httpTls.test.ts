@@ -27,7 +27,10 @@ beforeAll(async () => {
   other = initBoxCertificates({ dir: join(certsTmp.dir, 'other'), boxId: 'someone-else', names: ['127.0.0.1'] });
   ca = readFileSync(certs.caCert);
   loopbackPort = await freePort();
-  box = await startHttpTestAgent({ scheme: 'https', httpLines: `  tls: { cert: ${certs.serverCert}, key: ${certs.serverKey} }\n  loopbackPort: ${loopbackPort}` });
+  box = await startHttpTestAgent({
+    scheme: 'https',
+    httpLines: `  tls: { cert: ${certs.serverCert}, key: ${certs.serverKey} }\n  loopbackPort: ${loopbackPort}`,
+  });
 });
 afterAll(async () => {
   await box?.close();
@@ -36,7 +39,11 @@ afterAll(async () => {
 
 /** openssl s_client's verdict on the box's certificate, checked against `caFile`. */
 async function sClient(caFile: string): Promise<string> {
-  const r = await run('sh', ['-c', `openssl s_client -connect 127.0.0.1:${box.agent.httpPort} -CAfile ${caFile} -verify_ip 127.0.0.1 -servername localhost < /dev/null 2>&1`], { timeout: 15_000 }).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
+  const r = await run(
+    'sh',
+    ['-c', `openssl s_client -connect 127.0.0.1:${box.agent.httpPort} -CAfile ${caFile} -verify_ip 127.0.0.1 -servername localhost < /dev/null 2>&1`],
+    { timeout: 15_000 },
+  ).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
   return r.stdout;
 }
 
@@ -60,7 +67,15 @@ describe('HTTPS console', () => {
     const cookie = String(login.headers['set-cookie']).split(';')[0]!;
     // The page's own origin is https://…: an http:// Origin is another origin.
     expect((await call(box.url, 'POST', '/api/config/validate', { ca, headers: { cookie, origin: box.url }, json: { text: 'version: 1' } })).status).toBe(200);
-    expect((await call(box.url, 'POST', '/api/config/validate', { ca, headers: { cookie, origin: box.url.replace('https:', 'http:') }, json: { text: 'version: 1' } })).status).toBe(403);
+    expect(
+      (
+        await call(box.url, 'POST', '/api/config/validate', {
+          ca,
+          headers: { cookie, origin: box.url.replace('https:', 'http:') },
+          json: { text: 'version: 1' },
+        })
+      ).status,
+    ).toBe(403);
   });
 
   it('refuses a client that does not trust the box CA, and speaks no plain HTTP on the HTTPS port', async () => {

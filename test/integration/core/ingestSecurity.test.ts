@@ -45,11 +45,21 @@ interface Answer {
 /** POST from a chosen local address (127.0.0.2 plays another PC); `chunked` sends no Content-Length. */
 function post(path: string, body: string, headers: Record<string, string>, options: { from?: string; chunked?: boolean } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', localAddress: options.from ?? '127.0.0.1', headers: { 'content-type': 'application/json', ...(options.chunked ? {} : { 'content-length': String(Buffer.byteLength(body)) }), ...headers } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        localAddress: options.from ?? '127.0.0.1',
+        headers: { 'content-type': 'application/json', ...(options.chunked ? {} : { 'content-length': String(Buffer.byteLength(body)) }), ...headers },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} }));
+      },
+    );
     req.on('error', reject);
     if (options.chunked) {
       // Streams in pieces, as a device without Content-Length would; stops if the box answered.
@@ -100,7 +110,11 @@ describe('POST /api/ingest/:device refuses what a LAN attacker tries', () => {
     await waitFor(() => sink.received.some((r) => r.idempotencyKey === 'reading-42'), 'the item delivered');
     const delivered = sink.received.filter((r) => r.idempotencyKey === 'reading-42');
     expect(delivered.map((r) => JSON.stringify(r.body))).toEqual([expect.stringContaining('"spo2":97')]);
-    expect(entries().filter((e) => e.idempotencyKey === 'reading-42').map((e) => e.parsed)).toEqual([{ spo2: 97, at: '08:00' }]);
+    expect(
+      entries()
+        .filter((e) => e.idempotencyKey === 'reading-42')
+        .map((e) => e.parsed),
+    ).toEqual([{ spo2: 97, at: '08:00' }]);
   });
 
   it('a body over maxBodyBytes → 413, declared or streamed; nothing stored', async () => {
@@ -120,7 +134,10 @@ describe('POST /api/ingest/:device refuses what a LAN attacker tries', () => {
 describe('ingest configuration', () => {
   it('a device without a token is a configuration error naming the file, line and field', () => {
     const file = join(dir, 'no-token.yaml');
-    writeFileSync(file, `version: 1\nbox: { id: t, facility: f, dataDir: ./d }\nhttp: { host: 127.0.0.1, port: 0 }\ndestinations: {}\ndevices:\n  monitor:\n    driver: http-ingest\n    stream: device.vitals\n`);
+    writeFileSync(
+      file,
+      `version: 1\nbox: { id: t, facility: f, dataDir: ./d }\nhttp: { host: 127.0.0.1, port: 0 }\ndestinations: {}\ndevices:\n  monitor:\n    driver: http-ingest\n    stream: device.vitals\n`,
+    );
     let problems: string[] = [];
     try {
       loadConfig(file);

@@ -59,12 +59,19 @@ describe('persist before acknowledge under kill -9', () => {
     // Restart once more and let forwarding finish: every stored item reaches the sink at least
     // once, and the sink can tell repeats (same idempotency key) apart.
     const store = await openStore({ dir });
-    const forwarder = new OutboxForwarder(new HttpJsonDestination('sink', { url: sink.url }), store.outbox, systemClock, pino({ level: 'silent' }), new EventBus(), {
-      window: 8,
-      ordered: true,
-      attemptTimeoutMs: 5_000,
-      backoff: { initialMs: 50, maxMs: 500, jitter: 0.5 },
-    });
+    const forwarder = new OutboxForwarder(
+      new HttpJsonDestination('sink', { url: sink.url }),
+      store.outbox,
+      systemClock,
+      pino({ level: 'silent' }),
+      new EventBus(),
+      {
+        window: 8,
+        ordered: true,
+        attemptTimeoutMs: 5_000,
+        backoff: { initialMs: 50, maxMs: 500, jitter: 0.5 },
+      },
+    );
     forwarder.start();
     await waitFor(() => store.outbox.status(['sink'])[0]!.pending === 0, 'the outbox to drain after the last restart', 120_000);
     await forwarder.stop();

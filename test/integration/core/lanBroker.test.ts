@@ -67,7 +67,10 @@ describe('logins', () => {
   });
 
   it('refuses a wrong password and an unknown user with "bad user name or password"', async () => {
-    for (const [user, password] of [['screen', 'guess'], ['admin', 'admin']] as const) {
+    for (const [user, password] of [
+      ['screen', 'guess'],
+      ['admin', 'admin'],
+    ] as const) {
       const r = await runClient('mosquitto_sub', [...as(user, password), '-t', '#', '-v', '-C', '1', '-W', '5']);
       expect(r.err, user).toContain('Connection Refused: bad user name or password.');
       expect(r.out).toBe('');
@@ -82,8 +85,25 @@ describe('logins', () => {
 
   it('refuses a user listed as a box device or twice at start', () => {
     const context = { root, boxDeviceIds: ['xn1'], log: pino({ level: 'silent' }) };
-    expect(() => new LanBroker({ enabled: true, host: '127.0.0.1', port: 0, healthIntervalSeconds: 30, users: [{ username: 'xn1', role: 'device' }] }, context)).toThrow(LanBrokerConfigError);
-    expect(() => new LanBroker({ enabled: true, host: '127.0.0.1', port: 0, healthIntervalSeconds: 30, users: [{ username: 'a', role: 'device', device: 'd' }, { username: 'b', role: 'device', device: 'd' }] }, context)).toThrow(/both publish as device "d"/);
+    expect(
+      () => new LanBroker({ enabled: true, host: '127.0.0.1', port: 0, healthIntervalSeconds: 30, users: [{ username: 'xn1', role: 'device' }] }, context),
+    ).toThrow(LanBrokerConfigError);
+    expect(
+      () =>
+        new LanBroker(
+          {
+            enabled: true,
+            host: '127.0.0.1',
+            port: 0,
+            healthIntervalSeconds: 30,
+            users: [
+              { username: 'a', role: 'device', device: 'd' },
+              { username: 'b', role: 'device', device: 'd' },
+            ],
+          },
+          context,
+        ),
+    ).toThrow(/both publish as device "d"/);
   });
 });
 
@@ -115,7 +135,7 @@ describe('topic ACLs', () => {
     expect(watcher.out).not.toContain('forged');
   });
 
-  it('closes a device that publishes under another device\'s id or a box device\'s state; a screen publishes nothing', async () => {
+  it("closes a device that publishes under another device's id or a box device's state; a screen publishes nothing", async () => {
     const before = broker.refused.publish;
     const attempts: Array<[string, string]> = [
       ['led-2', `${root}/dev/spo2-3/reading`],
@@ -136,7 +156,7 @@ describe('topic ACLs', () => {
     // The device's own topic works: the refusals above are the ACL, not a broken publish.
     const own = await runClient('mosquitto_pub', [...as('led-2'), '-t', `${root}/dev/led-2/state`, '-m', 'own-state', '-q', '1']);
     expect(own.code).toBe(0);
-    await waitFor(() => watcher.out.includes(`${root}/dev/led-2/state own-state`), 'the device\'s own state reaching the screen');
+    await waitFor(() => watcher.out.includes(`${root}/dev/led-2/state own-state`), "the device's own state reaching the screen");
     expect(watcher.out).not.toContain('forged-by-test');
   });
 
@@ -150,12 +170,21 @@ describe('topic ACLs', () => {
     expect(broker.refused.subscribe).toBe(before + 3);
     const all = await runClient('mosquitto_sub', [...as('led-2'), '-t', '#', '-v', '-C', '2', '-W', '5']);
     expect(all.code).toBe(0);
-    expect(all.out.split('\n').filter(Boolean).every((line) => line.startsWith(`${root}/`))).toBe(true);
+    expect(
+      all.out
+        .split('\n')
+        .filter(Boolean)
+        .every((line) => line.startsWith(`${root}/`)),
+    ).toBe(true);
   });
 
-  it('keeps client ids per user: a device reusing a screen\'s client id does not disconnect it', async () => {
+  it("keeps client ids per user: a device reusing a screen's client id does not disconnect it", async () => {
     // "%r": the retained flag. A screen that was disconnected resubscribes and gets the retained state again.
-    const screen = await subscribed([...as('screen'), '-i', 'call-screen-hall', '-t', `${root}/state`, '-F', '%r %t %p'], `${root}/state`, 'the hall screen subscribed');
+    const screen = await subscribed(
+      [...as('screen'), '-i', 'call-screen-hall', '-t', `${root}/state`, '-F', '%r %t %p'],
+      `${root}/state`,
+      'the hall screen subscribed',
+    );
     try {
       const r = await runClient('mosquitto_pub', [...as('led-2'), '-i', 'call-screen-hall', '-t', `${root}/dev/led-2/ping`, '-m', '1', '-q', '1']);
       expect(r.code).toBe(0);
@@ -193,7 +222,8 @@ describe('quotas', () => {
   it('refuses retained messages beyond the per-user quota; what is held stays bounded', async () => {
     const before = broker.refused.retained;
     const results: number[] = [];
-    for (let i = 0; i < 6; i++) results.push((await runClient('mosquitto_pub', [...as('sensor'), '-t', `${root}/dev/spo2-3/flood/${i}`, '-m', `reading-${i}`, '-r', '-q', '1'])).code);
+    for (let i = 0; i < 6; i++)
+      results.push((await runClient('mosquitto_pub', [...as('sensor'), '-t', `${root}/dev/spo2-3/flood/${i}`, '-m', `reading-${i}`, '-r', '-q', '1'])).code);
     expect(results.slice(0, 3)).toEqual([0, 0, 0]);
     expect(results.slice(3).every((c) => c !== 0)).toBe(true);
     expect(broker.refused.retained).toBe(before + 3);

@@ -38,7 +38,11 @@ beforeAll(async () => {
   await agent.start();
   base = `http://127.0.0.1:${agent.httpPort}`;
   const port = String(agent.lanBroker!.address.port);
-  screen = await subscribed(['-h', '127.0.0.1', '-p', port, '-u', LAN_SCREEN_USER, '-P', TEST_PASSWORD, '-t', '#', '-v'], `${root}/state`, 'the screen subscribed to #');
+  screen = await subscribed(
+    ['-h', '127.0.0.1', '-p', port, '-u', LAN_SCREEN_USER, '-P', TEST_PASSWORD, '-t', '#', '-v'],
+    `${root}/state`,
+    'the screen subscribed to #',
+  );
 });
 
 afterAll(async () => {
@@ -72,7 +76,17 @@ describe('a screen subscribed to # during a kiosk identify', () => {
     await waitFor(() => healthLines() > seen, 'a later health message');
 
     const out = screen.out;
-    for (const secret of [qr, DEFAULT_CITIZEN.idNumber, DEFAULT_CITIZEN.oldIdNumber, TYPED_DIGITS, DEFAULT_CITIZEN.fullName, DEFAULT_CITIZEN.dateOfBirth, DEFAULT_CITIZEN.dateOfBirth.replaceAll('/', ''), DEFAULT_CITIZEN.placeOfResidence]) expect(out, 'personal data on MQTT').not.toContain(secret);
+    for (const secret of [
+      qr,
+      DEFAULT_CITIZEN.idNumber,
+      DEFAULT_CITIZEN.oldIdNumber,
+      TYPED_DIGITS,
+      DEFAULT_CITIZEN.fullName,
+      DEFAULT_CITIZEN.dateOfBirth,
+      DEFAULT_CITIZEN.dateOfBirth.replaceAll('/', ''),
+      DEFAULT_CITIZEN.placeOfResidence,
+    ])
+      expect(out, 'personal data on MQTT').not.toContain(secret);
     expect(out).not.toContain('/card/');
     expect(out).not.toContain('/ticket/print');
     const broker = agent.lanBroker!;
@@ -88,7 +102,7 @@ describe('a screen subscribed to # during a kiosk identify', () => {
     expect(screen.out).not.toContain('local-marker-1');
   });
 
-  it('refuses anonymous readers of the agent\'s broker', async () => {
+  it("refuses anonymous readers of the agent's broker", async () => {
     const r = await runClient('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(agent.lanBroker!.address.port), '-t', '#', '-C', '1', '-W', '5']);
     expect(r.err).toContain('Connection Refused: not authorised.');
     expect(r.out).toBe('');

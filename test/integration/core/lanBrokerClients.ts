@@ -56,7 +56,11 @@ export async function subscribed(args: string[], expected: string, what: string)
 }
 
 /** Runs a client to its end: mosquitto_pub, or mosquitto_sub with -C/-W. */
-export function runClient(command: 'mosquitto_pub' | 'mosquitto_sub', args: string[], stdin?: Buffer | string): Promise<{ code: number; out: string; err: string }> {
+export function runClient(
+  command: 'mosquitto_pub' | 'mosquitto_sub',
+  args: string[],
+  stdin?: Buffer | string,
+): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';

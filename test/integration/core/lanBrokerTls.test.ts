@@ -61,7 +61,22 @@ describe('the TLS listener, client certificates optional', () => {
   });
 
   it('serves an authenticated mosquitto_sub --cafile on the TLS port', async () => {
-    const r = await runClient('mosquitto_sub', ['-h', '127.0.0.1', '-p', tlsPort(broker), '--cafile', certs.caCert, ...screenLogin, '-t', `${root}/state`, '-v', '-C', '1', '-W', '5']);
+    const r = await runClient('mosquitto_sub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      tlsPort(broker),
+      '--cafile',
+      certs.caCert,
+      ...screenLogin,
+      '-t',
+      `${root}/state`,
+      '-v',
+      '-C',
+      '1',
+      '-W',
+      '5',
+    ]);
     expect(r.err).toBe('');
     expect(r.out.trim()).toBe(`${root}/state ${STATE}`);
   });
@@ -75,14 +90,31 @@ describe('the TLS listener, client certificates optional', () => {
   it('logs a device in by its certificate CN, with its ACL (own topics only)', async () => {
     const tls = ['-h', '127.0.0.1', '-p', tlsPort(broker), '--cafile', certs.caCert, '--cert', ledCert.cert, '--key', ledCert.key];
     expect((await runClient('mosquitto_pub', [...tls, '-t', `${root}/dev/led-2/state`, '-m', 'cert-login', '-r', '-q', '1'])).code).toBe(0);
-    await waitFor(async () => (await broker.retained()).get(`${root}/dev/led-2/state`) === 'cert-login', 'the device\'s own retained state');
+    await waitFor(async () => (await broker.retained()).get(`${root}/dev/led-2/state`) === 'cert-login', "the device's own retained state");
     const forged = await runClient('mosquitto_pub', [...tls, '-t', `${root}/state`, '-m', 'forged', '-r', '-q', '1']);
     expect(forged.err).toContain('The connection was lost.');
     expect((await broker.retained()).get(`${root}/state`)).toBe(STATE);
   });
 
   it('refuses a certificate from the box CA whose CN is not a user (CONNACK 5)', async () => {
-    const r = await runClient('mosquitto_sub', ['-h', '127.0.0.1', '-p', tlsPort(broker), '--cafile', certs.caCert, '--cert', strangerCert.cert, '--key', strangerCert.key, '-t', '#', '-C', '1', '-W', '5']);
+    const r = await runClient('mosquitto_sub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      tlsPort(broker),
+      '--cafile',
+      certs.caCert,
+      '--cert',
+      strangerCert.cert,
+      '--key',
+      strangerCert.key,
+      '-t',
+      '#',
+      '-C',
+      '1',
+      '-W',
+      '5',
+    ]);
     expect(r.err).toContain('Connection Refused: not authorised.');
     expect(r.out).toBe('');
   });
@@ -105,20 +137,66 @@ describe('the TLS listener with requireClientCert', () => {
 
   it('refuses the TLS handshake of a client without a certificate, password or not', async () => {
     const before = broker.connectionsRefused.tls!['tls-handshake'];
-    const r = await runClient('mosquitto_sub', ['-h', '127.0.0.1', '-p', tlsPort(broker), '--cafile', certs.caCert, ...screenLogin, '-t', '#', '-v', '-C', '1', '-W', '5']);
+    const r = await runClient('mosquitto_sub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      tlsPort(broker),
+      '--cafile',
+      certs.caCert,
+      ...screenLogin,
+      '-t',
+      '#',
+      '-v',
+      '-C',
+      '1',
+      '-W',
+      '5',
+    ]);
     expect(r.err).toContain('The connection was lost.');
     expect(r.out).toBe('');
     expect(broker.connectionsRefused.tls!['tls-handshake']).toBe(before + 1);
   });
 
   it('serves mosquitto_sub with --cert/--key', async () => {
-    const r = await runClient('mosquitto_sub', ['-h', '127.0.0.1', '-p', tlsPort(broker), '--cafile', certs.caCert, '--cert', ledCert.cert, '--key', ledCert.key, '-t', `${root}/state`, '-v', '-C', '1', '-W', '5']);
+    const r = await runClient('mosquitto_sub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      tlsPort(broker),
+      '--cafile',
+      certs.caCert,
+      '--cert',
+      ledCert.cert,
+      '--key',
+      ledCert.key,
+      '-t',
+      `${root}/state`,
+      '-v',
+      '-C',
+      '1',
+      '-W',
+      '5',
+    ]);
     expect(r.err).toBe('');
     expect(r.out.trim()).toBe(`${root}/state ${STATE}`);
   });
 
   it('keeps the plain port for password logins (the same users)', async () => {
-    const r = await runClient('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(broker.address.port), ...screenLogin, '-t', `${root}/state`, '-v', '-C', '1', '-W', '5']);
+    const r = await runClient('mosquitto_sub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(broker.address.port),
+      ...screenLogin,
+      '-t',
+      `${root}/state`,
+      '-v',
+      '-C',
+      '1',
+      '-W',
+      '5',
+    ]);
     expect(r.out.trim()).toBe(`${root}/state ${STATE}`);
   });
 });

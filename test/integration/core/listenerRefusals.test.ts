@@ -32,7 +32,8 @@ describe('refused connections to an ASTM listener are logged once, then summed u
     const driver = new AstmDriver(ctx, { transport: 'tcp-server', host: '127.0.0.1', port: 0, allowedPeers: ['127.0.0.1'] }, clock);
     await driver.start();
     const port = driver.listeningPort!;
-    const refusals = () => lines.map((l) => JSON.parse(l) as { msg: string; peer?: string; reason?: string; refusedSinceLastLine?: number }).filter((l) => l.reason);
+    const refusals = () =>
+      lines.map((l) => JSON.parse(l) as { msg: string; peer?: string; reason?: string; refusedSinceLastLine?: number }).filter((l) => l.reason);
 
     await refusedConnections(port, '127.0.0.2', 1_000);
     await refusedConnections(port, '127.0.0.3', 20);
@@ -45,8 +46,16 @@ describe('refused connections to an ASTM listener are logged once, then summed u
 
     clock.advance(60_000);
     expect(refusals().slice(2)).toEqual([
-      expect.objectContaining({ peer: '127.0.0.2', refusedSinceLastLine: 999, msg: 'refused 999 connections from 127.0.0.2 in the last 60 s (not on the allow-list)' }),
-      expect.objectContaining({ peer: '127.0.0.3', refusedSinceLastLine: 19, msg: 'refused 19 connections from 127.0.0.3 in the last 60 s (not on the allow-list)' }),
+      expect.objectContaining({
+        peer: '127.0.0.2',
+        refusedSinceLastLine: 999,
+        msg: 'refused 999 connections from 127.0.0.2 in the last 60 s (not on the allow-list)',
+      }),
+      expect.objectContaining({
+        peer: '127.0.0.3',
+        refusedSinceLastLine: 19,
+        msg: 'refused 19 connections from 127.0.0.3 in the last 60 s (not on the allow-list)',
+      }),
     ]);
 
     // The flood goes on from one peer: one summary a minute, with that minute's count.
@@ -71,7 +80,11 @@ describe('refused connections to an ASTM listener are logged once, then summed u
     const clock = new ManualClock();
     const { log, lines } = capturingLogger();
     const ctx = { ...makeDriverContext(store, { id: 'astm-busy', routes: [] }), log };
-    const driver = new AstmDriver(ctx, { transport: 'tcp-server', host: '127.0.0.1', port: 0, allowedPeers: ['127.0.0.0/29'], limits: { maxConnectionsPerPeer: 1, idleSeconds: 0 } }, clock);
+    const driver = new AstmDriver(
+      ctx,
+      { transport: 'tcp-server', host: '127.0.0.1', port: 0, allowedPeers: ['127.0.0.0/29'], limits: { maxConnectionsPerPeer: 1, idleSeconds: 0 } },
+      clock,
+    );
     await driver.start();
     const port = driver.listeningPort!;
     const held = await dialFrom(port, '127.0.0.4');
@@ -80,10 +93,18 @@ describe('refused connections to an ASTM listener are logged once, then summed u
     await refusedConnections(port, '127.0.0.4', 300);
     (await dialFrom(port, '127.0.0.5')).destroy(); // another address: admitted, not logged
     const refusals = () => lines.map((l) => JSON.parse(l) as { msg: string; reason?: string }).filter((l) => l.reason);
-    expect(refusals()).toEqual([expect.objectContaining({ reason: 'too-many-from-peer', msg: expect.stringMatching(/^connection refused: already 1 busy connections from this address/) })]);
+    expect(refusals()).toEqual([
+      expect.objectContaining({
+        reason: 'too-many-from-peer',
+        msg: expect.stringMatching(/^connection refused: already 1 busy connections from this address/),
+      }),
+    ]);
     held.destroy();
     await driver.stop();
-    expect(refusals().at(-1)).toMatchObject({ reason: 'too-many-from-peer', msg: expect.stringMatching(/^refused 299 connections from 127\.0\.0\.4 in the last \d+ s \(over maxConnectionsPerPeer\)$/) });
+    expect(refusals().at(-1)).toMatchObject({
+      reason: 'too-many-from-peer',
+      msg: expect.stringMatching(/^refused 299 connections from 127\.0\.0\.4 in the last \d+ s \(over maxConnectionsPerPeer\)$/),
+    });
     expect(driver.status().counters?.refusedBusy).toBe(300);
   });
 });

@@ -50,7 +50,11 @@ afterAll(async () => {
 });
 
 const post = (n: number) =>
-  fetch(`${base}/api/ingest/vitals`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok-123', 'idempotency-key': `v-${n}` }, body: JSON.stringify({ n }) }).then((r) => expect(r.status).toBe(200));
+  fetch(`${base}/api/ingest/vitals`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer tok-123', 'idempotency-key': `v-${n}` },
+    body: JSON.stringify({ n }),
+  }).then((r) => expect(r.status).toBe(200));
 const pending = () => agent.store.outbox.status(['province'])[0]!.pending;
 
 describe('uplink to the central ingest over real Mosquitto', () => {
@@ -91,7 +95,10 @@ describe('uplink to the central ingest over real Mosquitto', () => {
     await sending;
     await waitFor(() => pending() === 0, 'the outbox to drain after the broker came back', 60_000);
     for (let n = 100; n < 300; n++) {
-      expect([...central.stored.values()].some((e) => e.idempotencyKey === `v-${n}`), `v-${n}`).toBe(true);
+      expect(
+        [...central.stored.values()].some((e) => e.idempotencyKey === `v-${n}`),
+        `v-${n}`,
+      ).toBe(true);
     }
   });
 });

@@ -23,7 +23,11 @@ describe('destination outage of a simulated day', () => {
     const clock = new ManualClock();
     const store: Store = await openStore({ dir, clock });
     const sink: HttpSink = await startHttpSink({ refuseWhenBodyContains: 'POISON' });
-    cleanup.push(rmDir, () => store.close(), () => sink.stop());
+    cleanup.push(
+      rmDir,
+      () => store.close(),
+      () => sink.stop(),
+    );
 
     const bus = new EventBus();
     const dest = new HttpJsonDestination('central', { url: sink.url, timeoutMs: 5_000 });
@@ -45,7 +49,12 @@ describe('destination outage of a simulated day', () => {
     for (let i = 0; i < perSource; i++) {
       await Promise.all(
         journals.map((j, s) =>
-          j.append({ stream: 'lab.result', kind: 'result', idempotencyKey: `${sources[s]}-${i}`, parsed: { n: i, text: s === 1 && i === 500 ? 'POISON' : 'ok' } }),
+          j.append({
+            stream: 'lab.result',
+            kind: 'result',
+            idempotencyKey: `${sources[s]}-${i}`,
+            parsed: { n: i, text: s === 1 && i === 500 ? 'POISON' : 'ok' },
+          }),
         ),
       );
       if (i % 100 === 0) clock.advance(60_000);

@@ -50,7 +50,11 @@ async function demoOnFreePorts(dir: string): Promise<string> {
       if (isMap(block) && block.has('baseUrl')) block.set('baseUrl', String(block.get('baseUrl')).replace(/:\d+/, `:${await freePort()}`));
     }
   }
-  for (const path of [['his', 'lookup', 'http', 'baseUrl'], ['his', 'lookup', 'vssGateway', 'baseUrl']]) setIn(path, String(doc.getIn(path)).replace(/:\d+/, `:${await freePort()}`));
+  for (const path of [
+    ['his', 'lookup', 'http', 'baseUrl'],
+    ['his', 'lookup', 'vssGateway', 'baseUrl'],
+  ])
+    setIn(path, String(doc.getIn(path)).replace(/:\d+/, `:${await freePort()}`));
   // The staff member's identity is still there, as shipped.
   expect(isScalar(doc.getIn(['his', 'lookup', 'vssGateway', 'staffCccd'], true))).toBe(true);
   expect(yamlText).toContain(DEMO_STAFF_CCCD);
@@ -85,7 +89,8 @@ describe('the diagnostics bundle of the demo configuration', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-disposition')).toMatch(/attachment; filename="edge-diagnostics-demo-box-/);
     const text = await res.text();
-    for (const leaked of [DEMO_STAFF_CCCD, DEMO_STAFF_NAME, 'Nguyễn Thị', DEMO_VSS_PASSWORD, 'scrypt$', 'i37SwvenJzKlK5fkOw1kiw']) expect(text, leaked).not.toContain(leaked);
+    for (const leaked of [DEMO_STAFF_CCCD, DEMO_STAFF_NAME, 'Nguyễn Thị', DEMO_VSS_PASSWORD, 'scrypt$', 'i37SwvenJzKlK5fkOw1kiw'])
+      expect(text, leaked).not.toContain(leaked);
     const bundle = JSON.parse(text) as { configText: string; devices: unknown[]; captures: { quotaBytes: number }; personalData: unknown[] };
     expect(bundle.configText).toMatch(/staffCccd: "?0791\*{5}111"?\n/);
     expect(bundle.configText).toContain('staffName: N. T. D.');
@@ -124,8 +129,16 @@ describe('inline secrets', () => {
     const tokenLine = inline.split('\n').findIndex((l) => l.includes('token: tok-123')) + 1;
     const headerLine = inline.split('\n').findIndex((l) => l.includes('Authorization')) + 1;
     expect(problems).toEqual([
-      expect.stringMatching(new RegExp(`^${file}:${headerLine}:\\d+ destinations\\.central\\.headers\\.Authorization: is a secret and must not be written in the configuration: put it in the secrets file and write "!secret [a-z_]+" here$`)),
-      expect.stringMatching(new RegExp(`^${file}:${tokenLine}:\\d+ devices\\.monitor\\.token: is a secret and must not be written in the configuration: put it in the secrets file and write "!secret devices_monitor_token" here$`)),
+      expect.stringMatching(
+        new RegExp(
+          `^${file}:${headerLine}:\\d+ destinations\\.central\\.headers\\.Authorization: is a secret and must not be written in the configuration: put it in the secrets file and write "!secret [a-z_]+" here$`,
+        ),
+      ),
+      expect.stringMatching(
+        new RegExp(
+          `^${file}:${tokenLine}:\\d+ devices\\.monitor\\.token: is a secret and must not be written in the configuration: put it in the secrets file and write "!secret devices_monitor_token" here$`,
+        ),
+      ),
     ]);
   });
 
@@ -140,10 +153,18 @@ describe('inline secrets', () => {
       const cookie = await login(base, 'admin', TEST_PASSWORD);
       const before = readFileSync(file, 'utf8');
       const text = before.replace('passwordHash: !secret admin_hash', 'passwordHash: "scrypt$16384$8$1$AAAA$BBBB"');
-      const res = await fetch(`${base}/api/config`, { method: 'PUT', headers: { cookie, origin: base, 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
+      const res = await fetch(`${base}/api/config`, {
+        method: 'PUT',
+        headers: { cookie, origin: base, 'content-type': 'application/json' },
+        body: JSON.stringify({ text }),
+      });
       expect(res.status).toBe(400);
       const body = (await res.json()) as { problems: string[] };
-      expect(body.problems).toEqual([expect.stringMatching(/agent\.yaml:3:\d+ http\.admin\.passwordHash: is a secret and must not be written in the configuration: put it in the secrets file and write "!secret [a-z_]+" here/)]);
+      expect(body.problems).toEqual([
+        expect.stringMatching(
+          /agent\.yaml:3:\d+ http\.admin\.passwordHash: is a secret and must not be written in the configuration: put it in the secrets file and write "!secret [a-z_]+" here/,
+        ),
+      ]);
       expect(readFileSync(file, 'utf8')).toBe(before);
     } finally {
       await agent.stop('test done');
@@ -199,7 +220,8 @@ store: { captureMB: 0.25 }`,
 
   it('stops captures at store.captureMB with a log line and a device alarm, while every result is stored and acknowledged AA', async () => {
     const filler = 'OBX|2|ST|NOTE||' + 'x'.repeat(3000) + '\r';
-    const message = (i: number) => `MSH|^~\\&|BC-5380|Mindray|||20261122081500||ORU^R01|FLOOD${i}|P|2.3.1\rPID|1||P-${i}||Trần^Thị Bích\rOBR|1||S${i}\rOBX|1|NM|6690-2^WBC^LN||7.${i % 10}|10*9/L|4.0-10.0|N|||F\r${filler}`;
+    const message = (i: number) =>
+      `MSH|^~\\&|BC-5380|Mindray|||20261122081500||ORU^R01|FLOOD${i}|P|2.3.1\rPID|1||P-${i}||Trần^Thị Bích\rOBR|1||S${i}\rOBX|1|NM|6690-2^WBC^LN||7.${i % 10}|10*9/L|4.0-10.0|N|||F\r${filler}`;
     const client = await TestMllpClient.open(port);
     const N = 200; // ~640 KB: more than twice the quota
     const acks: string[] = [];
@@ -219,8 +241,12 @@ store: { captureMB: 0.25 }`,
     expect(logLines.filter((l) => l.includes('raw captures stopped')).length).toBe(1);
 
     const cookie = await login(base, 'admin', TEST_PASSWORD);
-    const devices = (await (await fetch(`${base}/api/devices`, { headers: { cookie } })).json()) as { devices: Array<{ id: string; alarms: Array<Record<string, unknown>> }> };
-    expect(devices.devices.find((d) => d.id === 'analyzer')!.alarms).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'capture-quota', reason: 'quota', quotaBytes: QUOTA })]));
+    const devices = (await (await fetch(`${base}/api/devices`, { headers: { cookie } })).json()) as {
+      devices: Array<{ id: string; alarms: Array<Record<string, unknown>> }>;
+    };
+    expect(devices.devices.find((d) => d.id === 'analyzer')!.alarms).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'capture-quota', reason: 'quota', quotaBytes: QUOTA })]),
+    );
     const metrics = await (await fetch(`${base}/metrics`, { headers: { cookie } })).text();
     expect(metrics).toMatch(/edge_capture_bytes\{kind="stopped"\} 1/);
     expect(metrics).toMatch(new RegExp(`edge_capture_bytes\\{kind="quota"\\} ${QUOTA}`));
@@ -237,7 +263,10 @@ describe('memory cap of the systemd unit', () => {
     expect(memoryMax, 'MemoryMax=').not.toBeNull();
     expect(nodeOptions, 'Environment=NODE_OPTIONS=--max-old-space-size=').not.toBeNull();
     const maxBytes = Number(memoryMax![1]) * { K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[memoryMax![2] as 'K' | 'M' | 'G'];
-    const r = spawnSync(process.execPath, ['-e', 'console.log(require("v8").getHeapStatistics().heap_size_limit)'], { env: { ...process.env, NODE_OPTIONS: nodeOptions![1]!.replace(/^"|"$/g, '') }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['-e', 'console.log(require("v8").getHeapStatistics().heap_size_limit)'], {
+      env: { ...process.env, NODE_OPTIONS: nodeOptions![1]!.replace(/^"|"$/g, '') },
+      encoding: 'utf8',
+    });
     const heapLimit = Number(r.stdout.trim());
     expect(heapLimit).toBeGreaterThan(256 * 1024 ** 2);
     // Buffers, SQLite's cache and the code live outside the V8 heap: keep at least 40 % for them.

@@ -61,7 +61,11 @@ describe('first run: no configuration file', () => {
     expect(choices.profiles.map((p: { id: string }) => p.id)).toContain('mindray-bc');
     expect(choices.timezones[0]).toBe('Asia/Ho_Chi_Minh');
     // What an attacker on the LAN would try next: a body too large, a form post without the code.
-    const huge = await fetch(`${base}/api/setup/check`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-setup-code': fresh }, body: JSON.stringify({ pad: 'x'.repeat(100_000) }) });
+    const huge = await fetch(`${base}/api/setup/check`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-setup-code': fresh },
+      body: JSON.stringify({ pad: 'x'.repeat(100_000) }),
+    });
     expect(huge.status).toBe(413);
     const formPost = await fetch(`${base}/api/setup/save`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=b' });
     expect(formPost.status).toBe(401);
@@ -70,10 +74,14 @@ describe('first run: no configuration file', () => {
     const taken = createServer().listen(0, '0.0.0.0');
     await new Promise((r) => taken.once('listening', r));
     const takenPort = (taken.address() as { port: number }).port;
-    const busy = await (await setupCall(base, 'test-device', fresh, { kind: 'lab-hl7', id: 'bc', profile: 'mindray-bc', port: takenPort, analyzer: '10.0.0.9' })).json();
+    const busy = await (
+      await setupCall(base, 'test-device', fresh, { kind: 'lab-hl7', id: 'bc', profile: 'mindray-bc', port: takenPort, analyzer: '10.0.0.9' })
+    ).json();
     expect(busy).toEqual({ ok: false, detail: `Cổng ${takenPort} đang được chương trình khác dùng.` });
     taken.close();
-    const printer = await (await setupCall(base, 'test-device', fresh, { kind: 'printer', id: 'in', transport: 'tcp', host: '127.0.0.1', port: await freePort() })).json();
+    const printer = await (
+      await setupCall(base, 'test-device', fresh, { kind: 'printer', id: 'in', transport: 'tcp', host: '127.0.0.1', port: await freePort() })
+    ).json();
     expect(printer.ok).toBe(false);
     expect(printer.detail).toContain('từ chối kết nối');
 
@@ -90,7 +98,9 @@ describe('first run: no configuration file', () => {
     const bad = await setupCall(base, 'save', fresh, draft);
     expect(bad.status).toBe(400);
     const badBody = await bad.json();
-    expect(badBody.problems).toEqual([expect.stringMatching(new RegExp(`^${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+ box\\.facility: does not have the expected form`))]);
+    expect(badBody.problems).toEqual([
+      expect.stringMatching(new RegExp(`^${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+ box\\.facility: does not have the expected form`)),
+    ]);
 
     draft.box.facility = 'bv-x';
     const checked = await (await setupCall(base, 'check', fresh, draft)).json();
@@ -103,7 +113,11 @@ describe('first run: no configuration file', () => {
     await waitFor(() => agent.out.stdout.includes('"msg":"ready"'), 'the agent started with the saved configuration', 30_000);
     const ready = await (await fetch(`${base}/readyz`)).json();
     expect(ready.devices).toEqual([expect.objectContaining({ id: 'bc5380', state: 'running' })]);
-    const login = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: 'setup-password-1' }) });
+    const login = await fetch(`${base}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'admin', password: 'setup-password-1' }),
+    });
     expect(login.status).toBe(200);
     agent.child.kill('SIGTERM');
     expect(await agent.exited).toBe(0);
@@ -121,7 +135,10 @@ describe('a configuration with problems', () => {
     writeFileSync(file, text.replace('driver: http-ingest', 'driver: oscilloscope'));
     const notify = notifySocket('degraded.sock');
     const agent = startAgent(file, port, { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '2000000' });
-    await waitFor(() => notify.messages.some((m) => m.includes('READY=1') && m.includes('STATUS=degraded: configuration invalid (1 problem(s))')), 'READY=1 with a degraded status');
+    await waitFor(
+      () => notify.messages.some((m) => m.includes('READY=1') && m.includes('STATUS=degraded: configuration invalid (1 problem(s))')),
+      'READY=1 with a degraded status',
+    );
     await waitFor(() => notify.messages.includes('WATCHDOG=1'), 'watchdog pings', 5_000);
     const page = await fetch(`http://127.0.0.1:${port}/`);
     expect(page.status).toBe(503);

@@ -13,7 +13,10 @@ afterAll(cleanup);
 
 /** The unit as shipped, with ExecStart pointed at this checkout so verify can resolve it. */
 function unitForThisMachine(): string {
-  const text = readFileSync('systemd/edge-agent.service', 'utf8').replace('/usr/bin/edge-agent start', `${process.execPath} ${join(process.cwd(), 'bin/edge-agent.js')} start`);
+  const text = readFileSync('systemd/edge-agent.service', 'utf8').replace(
+    '/usr/bin/edge-agent start',
+    `${process.execPath} ${join(process.cwd(), 'bin/edge-agent.js')} start`,
+  );
   const file = join(dir, 'edge-agent.service');
   writeFileSync(file, text);
   return file;
@@ -29,7 +32,16 @@ describe('systemd unit', () => {
 
   it('is hardened: notify type, watchdog, restart, dialout, strict protection, no capabilities, low exposure', () => {
     const text = readFileSync('systemd/edge-agent.service', 'utf8');
-    for (const line of ['Type=notify', 'WatchdogSec=', 'Restart=always', 'SupplementaryGroups=dialout lp', 'StateDirectory=edge-agent', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'CapabilityBoundingSet=\n']) {
+    for (const line of [
+      'Type=notify',
+      'WatchdogSec=',
+      'Restart=always',
+      'SupplementaryGroups=dialout lp',
+      'StateDirectory=edge-agent',
+      'ProtectSystem=strict',
+      'NoNewPrivileges=yes',
+      'CapabilityBoundingSet=\n',
+    ]) {
       expect(text).toContain(line);
     }
     requireTool('systemd-analyze', 'systemd');
@@ -43,7 +55,16 @@ describe('kiosk unit', () => {
   it('passes systemd-analyze verify and runs Chromium in kiosk mode under Cage, restarted always', () => {
     requireTool('systemd-analyze', 'systemd');
     const text = readFileSync('systemd/kiosk.service', 'utf8');
-    for (const flag of ['/usr/bin/cage', '--kiosk', '--app=http://127.0.0.1:8080/kiosk/', '--disable-pinch', '--overscroll-history-navigation=0', '--autoplay-policy=no-user-gesture-required', 'Restart=always', '--incognito']) {
+    for (const flag of [
+      '/usr/bin/cage',
+      '--kiosk',
+      '--app=http://127.0.0.1:8080/kiosk/',
+      '--disable-pinch',
+      '--overscroll-history-navigation=0',
+      '--autoplay-policy=no-user-gesture-required',
+      'Restart=always',
+      '--incognito',
+    ]) {
       expect(text).toContain(flag);
     }
     // verify resolves ExecStart: point it at binaries this machine has (Cage is on the box only).

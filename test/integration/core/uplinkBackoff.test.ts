@@ -47,7 +47,11 @@ describe('province uplink reconnects with backoff against a closed port, then ag
 
     const logged = parse(lines);
     expect(logged.filter((l) => l.level >= 40).length).toBe(logged.length);
-    expect(logged[0]).toMatchObject({ level: 40, err: expect.stringMatching(/ECONNREFUSED/), msg: expect.stringMatching(/^uplink unreachable: .*ECONNREFUSED.*; retrying with backoff up to every 2 s, a summary every 2 s until it is back$/) });
+    expect(logged[0]).toMatchObject({
+      level: 40,
+      err: expect.stringMatching(/ECONNREFUSED/),
+      msg: expect.stringMatching(/^uplink unreachable: .*ECONNREFUSED.*; retrying with backoff up to every 2 s, a summary every 2 s until it is back$/),
+    });
     const summaries = logged.slice(1);
     expect(summaries.length).toBeGreaterThanOrEqual(1);
     expect(summaries.length).toBeLessThanOrEqual(3); // one per 1.5 s at most, over 5 s
@@ -64,8 +68,32 @@ describe('province uplink reconnects with backoff against a closed port, then ag
     expect(gaps[3]!).toBeGreaterThan(gaps[0]!);
 
     // What the outbox (console: Destinations, "Last error") shows meanwhile.
-    const outcome = await uplink.deliver({ outboxId: 1, journalId: 1, destination: 'province', orderKey: 'x', source: 'x', stream: 'device.json', kind: 'k', idempotencyKey: 'k1', attempts: 0, raw: null, parsed: {}, blob: null, blobPath: null, receivedAt: new Date().toISOString(), meta: {} }, new AbortController().signal);
-    expect(outcome).toMatchObject({ result: 'retry', reason: expect.stringMatching(new RegExp(`^not connected to mqtt://127\\.0\\.0\\.1:${port} \\(unreachable for \\d+ s, \\d+ attempts, last error .*ECONNREFUSED`)) });
+    const outcome = await uplink.deliver(
+      {
+        outboxId: 1,
+        journalId: 1,
+        destination: 'province',
+        orderKey: 'x',
+        source: 'x',
+        stream: 'device.json',
+        kind: 'k',
+        idempotencyKey: 'k1',
+        attempts: 0,
+        raw: null,
+        parsed: {},
+        blob: null,
+        blobPath: null,
+        receivedAt: new Date().toISOString(),
+        meta: {},
+      },
+      new AbortController().signal,
+    );
+    expect(outcome).toMatchObject({
+      result: 'retry',
+      reason: expect.stringMatching(
+        new RegExp(`^not connected to mqtt://127\\.0\\.0\\.1:${port} \\(unreachable for \\d+ s, \\d+ attempts, last error .*ECONNREFUSED`),
+      ),
+    });
 
     // The province is back on that port: the next attempt connects and says so once.
     const broker = await startProvinceBroker({ port });
@@ -95,7 +123,13 @@ describe('province uplink reconnects with backoff against a closed port, then ag
   it('province link: the same pacing and lines, and "online" state again once the broker is back', async () => {
     const port = await freePort();
     const { log, lines } = capturingLogger();
-    const link = new ProvinceLink({ enabled: true, url: `mqtt://127.0.0.1:${port}`, topicRoot: 'prov', healthIntervalSeconds: 60 }, { ...box, dataDir: '/nonexistent' }, log, () => ({ ok: true }), fast);
+    const link = new ProvinceLink(
+      { enabled: true, url: `mqtt://127.0.0.1:${port}`, topicRoot: 'prov', healthIntervalSeconds: 60 },
+      { ...box, dataDir: '/nonexistent' },
+      log,
+      () => ({ ok: true }),
+      fast,
+    );
     link.start();
     cleanup.push(() => link.stop());
     await sleep(3_000);

@@ -44,8 +44,18 @@ destinations:
     );
     cleanups.push(() => box.close());
     const cookie = await box.login();
-    const order = { orderId: 'ORD-1', action: 'new', accessionNumber: 'ACC0042', patient: { hisPatientId: 'HIS-4242', fullName: 'Nguyễn Văn A' }, items: [{ code: 'XQ-NGUC', modality: 'DX' }] };
-    const posted = await fetch(`${box.url}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, origin: box.url }, body: JSON.stringify(order) });
+    const order = {
+      orderId: 'ORD-1',
+      action: 'new',
+      accessionNumber: 'ACC0042',
+      patient: { hisPatientId: 'HIS-4242', fullName: 'Nguyễn Văn A' },
+      items: [{ code: 'XQ-NGUC', modality: 'DX' }],
+    };
+    const posted = await fetch(`${box.url}/api/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie, origin: box.url },
+      body: JSON.stringify(order),
+    });
     expect(posted.status).toBe(200);
 
     const file = join(pacsDir.dir, 'sent.dcm');
@@ -56,7 +66,12 @@ destinations:
     const received = () => readdirSync(pacsDir.dir).filter((f) => f !== 'sent.dcm');
     // storescp creates the file before it has written it: wait until it parses whole.
     let atPacs: Awaited<ReturnType<typeof extractInstanceMeta>> | undefined;
-    await waitFor(async () => received().length === 1 && (atPacs = await extractInstanceMeta(join(pacsDir.dir, received()[0]!)).catch(() => undefined)) !== undefined, 'the instance at the PACS', 20_000, 100);
+    await waitFor(
+      async () => received().length === 1 && (atPacs = await extractInstanceMeta(join(pacsDir.dir, received()[0]!)).catch(() => undefined)) !== undefined,
+      'the instance at the PACS',
+      20_000,
+      100,
+    );
     const atPacsPath = join(pacsDir.dir, received()[0]!);
     expect(atPacs!.patient.id).toBe('HIS-4242');
     expect(atPacs!.study.accessionNumber).toBe('ACC0042');

@@ -58,7 +58,9 @@ destinations:
 
     // The outbox groups by study: the order key is the Study Instance UID.
     const cookie = await box.login();
-    const list = async () => ((await (await fetch(`${box.url}/api/outbox/pacs/items`, { headers: { cookie } })).json()) as { items: Array<{ orderKey: string; state: string }> }).items;
+    const list = async () =>
+      ((await (await fetch(`${box.url}/api/outbox/pacs/items`, { headers: { cookie } })).json()) as { items: Array<{ orderKey: string; state: string }> })
+        .items;
     await waitFor(async () => (await list()).every((i) => i.state === 'done'), 'outcomes recorded');
     const items = await list();
     expect(items.map((i) => [i.orderKey, i.state])).toEqual([

@@ -17,7 +17,11 @@ afterEach(async () => {
 });
 
 async function adminFetch(base: string, path: string): Promise<unknown> {
-  const login = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: TEST_PASSWORD }) });
+  const login = await fetch(`${base}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: 'admin', password: TEST_PASSWORD }),
+  });
   const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
   const res = await fetch(`${base}${path}`, { headers: { cookie } });
   expect(res.status).toBe(200);
@@ -31,7 +35,14 @@ describe('study index in the agent', () => {
     // What a crash right after the journal append leaves: the entry and its file, no index row.
     const store = await openStore({ dir: join(dir, 'data') });
     const ref = await store.blobs.write(syntheticPart10({ sopInstanceUid: '1.2.826.0.1.3680043.10.9.1', studyUid: '1.2.826.0.1.3680043.10.9' }));
-    await store.journalFor('us1', []).append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: `1.2.826.0.1.3680043.10.9.1:${ref.hash}`, blob: ref, personal: true, meta: { callingAe: 'US01' } });
+    await store.journalFor('us1', []).append({
+      stream: 'dicom.instance',
+      kind: 'C-STORE',
+      idempotencyKey: `1.2.826.0.1.3680043.10.9.1:${ref.hash}`,
+      blob: ref,
+      personal: true,
+      meta: { callingAe: 'US01' },
+    });
     store.close();
 
     const agent = new Agent({ configFile: await writeAgentConfig(dir, { sinkUrl: 'http://127.0.0.1:9/none' }), log: pino({ level: 'silent' }) });
@@ -41,8 +52,8 @@ describe('study index in the agent', () => {
     let studies: Array<{ studyUid: string; patientName: string | null }> = [];
     await waitFor(
       async () => {
-      studies = ((await adminFetch(base, '/api/studies')) as { studies: typeof studies }).studies;
-      return studies.length > 0;
+        studies = ((await adminFetch(base, '/api/studies')) as { studies: typeof studies }).studies;
+        return studies.length > 0;
       },
       'the study listed',
       10_000,

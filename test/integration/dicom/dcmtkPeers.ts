@@ -16,10 +16,15 @@ export interface ToolRun {
 /** Runs a DCMTK tool with Nagle off (specs/dicom.md: Debian's DCMTK leaves it on). */
 export function runTool(tool: string, args: string[], timeoutMs = 60_000): Promise<ToolRun> {
   return new Promise((resolve) => {
-    execFile(tool, args, { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, TCP_NODELAY: '1' }, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      tool,
+      args,
+      { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, TCP_NODELAY: '1' }, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -46,14 +51,21 @@ export function storescuSyntaxFlag(transferSyntaxUid: string): string {
 export function part10Dataset(path: string): { transferSyntaxUid: string; sopInstanceUid?: string; dataset: Buffer } {
   const bytes = readFileSync(path);
   const meta = parsePart10Header(bytes);
-  return { transferSyntaxUid: meta.transferSyntaxUid, ...(meta.sopInstanceUid ? { sopInstanceUid: meta.sopInstanceUid } : {}), dataset: bytes.subarray(meta.datasetOffset) };
+  return {
+    transferSyntaxUid: meta.transferSyntaxUid,
+    ...(meta.sopInstanceUid ? { sopInstanceUid: meta.sopInstanceUid } : {}),
+    dataset: bytes.subarray(meta.datasetOffset),
+  };
 }
 
 /** `storescp +B` (bit-preserving) on a port, writing into `dir`: the reference for "the bytes that came over the wire". */
 export async function startStorescp(dir: string, port: number, aeTitle = 'PACS'): Promise<{ stop(): Promise<void> }> {
   const { spawn } = await import('node:child_process');
   const { connect } = await import('node:net');
-  const child = spawn('storescp', ['--fork', '+B', '+xa', '+uf', '-aet', aeTitle, '-od', dir, String(port)], { env: { ...process.env, TCP_NODELAY: '1' }, stdio: 'ignore' });
+  const child = spawn('storescp', ['--fork', '+B', '+xa', '+uf', '-aet', aeTitle, '-od', dir, String(port)], {
+    env: { ...process.env, TCP_NODELAY: '1' },
+    stdio: 'ignore',
+  });
   const deadline = Date.now() + 10_000;
   for (;;) {
     const up = await new Promise<boolean>((resolve) => {

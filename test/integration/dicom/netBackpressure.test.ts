@@ -35,7 +35,13 @@ describe('C-STORE receive backpressure', () => {
     });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as { port: number }).port;
-    const assoc = await ScuAssociation.open({ host: '127.0.0.1', port, callingAe: 'US01', calledAe: 'EDGE', contexts: [{ abstractSyntax: SC, transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }] });
+    const assoc = await ScuAssociation.open({
+      host: '127.0.0.1',
+      port,
+      callingAe: 'US01',
+      calledAe: 'EDGE',
+      contexts: [{ abstractSyntax: SC, transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }],
+    });
     const total = 64 * 1024 * 1024;
     async function* dataset(): AsyncIterable<Buffer> {
       for (let sent = 0; sent < total; sent += 1024 * 1024) yield Buffer.alloc(1024 * 1024, 7);
@@ -51,7 +57,14 @@ describe('C-STORE receive backpressure', () => {
   it('SCU: the response timeout starts after the last byte sent, so a slow upload longer than it completes (the pduTimeout trap)', async () => {
     const pacs = await startPacs({ aeTitle: 'PACS' });
     try {
-      const assoc = await ScuAssociation.open({ host: '127.0.0.1', port: pacs.port, callingAe: 'EDGE', calledAe: 'PACS', contexts: [{ abstractSyntax: SC, transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }], responseTimeoutMs: 200 });
+      const assoc = await ScuAssociation.open({
+        host: '127.0.0.1',
+        port: pacs.port,
+        callingAe: 'EDGE',
+        calledAe: 'PACS',
+        contexts: [{ abstractSyntax: SC, transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }],
+        responseTimeoutMs: 200,
+      });
       async function* slow(): AsyncIterable<Buffer> {
         for (let i = 0; i < 10; i++) {
           yield Buffer.alloc(64 * 1024, i);

@@ -27,7 +27,13 @@ let driver: DicomScpDriver;
 
 beforeAll(async () => {
   box = await guardedBox(dir);
-  driver = dicomScpDriverFactory.create(box.ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', allowedCallers: [{ aeTitle: 'CT01' }], maxPduLength: MAX_PDU }) as DicomScpDriver;
+  driver = dicomScpDriverFactory.create(box.ctx, {
+    host: '127.0.0.1',
+    port: 0,
+    aeTitle: 'EDGE',
+    allowedCallers: [{ aeTitle: 'CT01' }],
+    maxPduLength: MAX_PDU,
+  }) as DicomScpDriver;
   await driver.start();
 });
 afterAll(async () => {
@@ -119,7 +125,8 @@ describe('dicom-scp PDU and dataset bounds', () => {
   it('aborts a command set that grows past its bound in never-last fragments (nothing collected without end)', async () => {
     const p = await associated();
     const fragment = Buffer.alloc(16 * 1024, 0);
-    for (let sent = 0; sent <= MAX_COMMAND_SET + fragment.length && !p.closed; sent += fragment.length) for (const b of encodeDataPdu(1, true, false, fragment)) p.write(b);
+    for (let sent = 0; sent <= MAX_COMMAND_SET + fragment.length && !p.closed; sent += fragment.length)
+      for (const b of encodeDataPdu(1, true, false, fragment)) p.write(b);
     await expectAbort(p, 0);
     expect(abortsLogged()).toContain(`protocol error: command set larger than ${MAX_COMMAND_SET} bytes`);
   });
@@ -127,14 +134,29 @@ describe('dicom-scp PDU and dataset bounds', () => {
   it('refuses a C-FIND query over its bound with A700, sends no answer, keeps the association for the next request', async () => {
     const before = box.stored();
     const queries = driver.status().counters!.worklistQueries!;
-    const assoc = await ScuAssociation.open({ host: '127.0.0.1', port: driver.port, callingAe: 'CT01', calledAe: 'EDGE', contexts: [{ abstractSyntax: MODALITY_WORKLIST_FIND, transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }, { abstractSyntax: VERIFICATION_SOP_CLASS, transferSyntaxes: [IMPLICIT_VR_LITTLE_ENDIAN] }] });
+    const assoc = await ScuAssociation.open({
+      host: '127.0.0.1',
+      port: driver.port,
+      callingAe: 'CT01',
+      calledAe: 'EDGE',
+      contexts: [
+        { abstractSyntax: MODALITY_WORKLIST_FIND, transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] },
+        { abstractSyntax: VERIFICATION_SOP_CLASS, transferSyntaxes: [IMPLICIT_VR_LITTLE_ENDIAN] },
+      ],
+    });
     try {
-      const huge = writeDataset([stringElement(0x00100010, 'PN', ''), { tag: 0x0040a160, vr: 'UT', value: Buffer.alloc(MAX_FIND_IDENTIFIER + 2, 0x41) }], EXPLICIT_LE);
+      const huge = writeDataset(
+        [stringElement(0x00100010, 'PN', ''), { tag: 0x0040a160, vr: 'UT', value: Buffer.alloc(MAX_FIND_IDENTIFIER + 2, 0x41) }],
+        EXPLICIT_LE,
+      );
       let answers = 0;
       expect(await assoc.find(MODALITY_WORKLIST_FIND, huge, () => answers++)).toBe(0xa700);
       expect(answers).toBe(0);
       expect(driver.status().counters!.worklistQueries).toBe(queries);
-      expect(box.logs.find((l) => l.msg === 'DICOM request dataset over its size bound refused')).toMatchObject({ callingAe: 'CT01', max: MAX_FIND_IDENTIFIER });
+      expect(box.logs.find((l) => l.msg === 'DICOM request dataset over its size bound refused')).toMatchObject({
+        callingAe: 'CT01',
+        max: MAX_FIND_IDENTIFIER,
+      });
       // The same query of ordinary size is answered on the same association.
       expect(await assoc.find(MODALITY_WORKLIST_FIND, writeDataset([stringElement(0x00100010, 'PN', '')], EXPLICIT_LE), () => answers++)).toBe(0);
       expect(answers).toBe(1);
@@ -147,7 +169,13 @@ describe('dicom-scp PDU and dataset bounds', () => {
 
   it('answers a C-ECHO sent by raw PDUs (the helpers above speak correct DICOM)', async () => {
     const p = await associated();
-    for (const b of encodeDataPdu(1, true, true, encodeCommand({ commandField: C_ECHO_RQ, messageId: 7, affectedSopClassUid: VERIFICATION_SOP_CLASS, hasDataset: false }))) p.write(b);
+    for (const b of encodeDataPdu(
+      1,
+      true,
+      true,
+      encodeCommand({ commandField: C_ECHO_RQ, messageId: 7, affectedSopClassUid: VERIFICATION_SOP_CLASS, hasDataset: false }),
+    ))
+      p.write(b);
     await waitFor(() => p.pdus.length > 0, 'C-ECHO-RSP');
     expect(p.pdus[0]!.type).toBe(0x04);
     p.socket.destroy();

@@ -54,7 +54,15 @@ async function journalFiles(source: string, destination: string, names: string[]
     const bytes = readFileSync(join(FIXTURES, name));
     const ref = await store.blobs.write(bytes);
     const uid = parsePart10Header(bytes).sopInstanceUid!;
-    await ctx.journal.append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: `${uid}:${ref.hash}:${destination}`, blob: ref, parsed: { name }, personal: true, priority: 'clinical' });
+    await ctx.journal.append({
+      stream: 'dicom.instance',
+      kind: 'C-STORE',
+      idempotencyKey: `${uid}:${ref.hash}:${destination}`,
+      blob: ref,
+      parsed: { name },
+      personal: true,
+      priority: 'clinical',
+    });
     datasets.set(name, hash(part10Dataset(join(FIXTURES, name)).dataset));
   }
   return datasets;
@@ -62,7 +70,13 @@ async function journalFiles(source: string, destination: string, names: string[]
 
 async function forward(id: string, config: CStoreDestinationConfig, until: () => boolean, what: string, timeoutMs = 120_000): Promise<CStoreDestination> {
   const dest = new CStoreDestination(id, config, log);
-  const fwd = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), { window: 8, ordered: false, attemptTimeoutMs: 60_000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 }, stopGraceMs: 60_000 }); // a retry in flight at stop records its own outcome
+  const fwd = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), {
+    window: 8,
+    ordered: false,
+    attemptTimeoutMs: 60_000,
+    backoff: { initialMs: 100, maxMs: 500, jitter: 0 },
+    stopGraceMs: 60_000,
+  }); // a retry in flight at stop records its own outcome
   fwd.start();
   try {
     await waitFor(until, what, timeoutMs, 50);
@@ -86,14 +100,21 @@ describe('dicom-cstore destination', () => {
     mkdirSync(out);
     const peer = await startStorescp(out, port, 'PACS');
     try {
-      await forward('pacs-dcmtk', { host: '127.0.0.1', port, calledAe: 'PACS', associations: 4 }, () => status('pacs-dcmtk').delivered === total('pacs-dcmtk') - UNREADABLE_BY_DCMTK.length, 'all sent');
+      await forward(
+        'pacs-dcmtk',
+        { host: '127.0.0.1', port, calledAe: 'PACS', associations: 4 },
+        () => status('pacs-dcmtk').delivered === total('pacs-dcmtk') - UNREADABLE_BY_DCMTK.length,
+        'all sent',
+      );
     } finally {
       await peer.stop();
     }
     // storescp aborts the association on a truncated dataset and on pydicom's deflate stream: an
     // abort is not a refusal, so those two stay queued for retry (an operator can park them).
     const pending = store.outbox.list({ destination: 'pacs-dcmtk', state: 'pending' });
-    expect(pending.map((p) => (store.journalStore.list({ source: 'ct-a', limit: 1000 }).find((j) => j.id === p.journalId)!.parsed as { name: string }).name).sort()).toEqual(UNREADABLE_BY_DCMTK);
+    expect(
+      pending.map((p) => (store.journalStore.list({ source: 'ct-a', limit: 1000 }).find((j) => j.id === p.journalId)!.parsed as { name: string }).name).sort(),
+    ).toEqual(UNREADABLE_BY_DCMTK);
     for (const p of pending) expect(p.lastError).toMatch(/peer aborted/);
     for (const n of UNREADABLE_BY_DCMTK) datasets.delete(n);
     const received = new Set(readdirSync(out).map((f) => hash(part10Dataset(join(out, f)).dataset)));
@@ -101,15 +122,23 @@ describe('dicom-cstore destination', () => {
     expect(missing).toEqual([]);
     // And storescp saw each file's own transfer syntax.
     const tsReceived = new Set(readdirSync(out).map((f) => part10Dataset(join(out, f)).transferSyntaxUid));
-    expect(tsReceived).toEqual(new Set(sendable.filter((n) => !UNREADABLE_BY_DCMTK.includes(n)).map((n) => part10Dataset(join(FIXTURES, n)).transferSyntaxUid)));
+    expect(tsReceived).toEqual(
+      new Set(sendable.filter((n) => !UNREADABLE_BY_DCMTK.includes(n)).map((n) => part10Dataset(join(FIXTURES, n)).transferSyntaxUid)),
+    );
   }, 180_000);
 
-  it('sends to Orthanc: every instance delivered, parked with Orthanc\'s status, or (files DCMTK cannot parse) retried; kept copies compared with the stored dataset', async () => {
+  it("sends to Orthanc: every instance delivered, parked with Orthanc's status, or (files DCMTK cannot parse) retried; kept copies compared with the stored dataset", async () => {
     orthanc = await startOrthanc(join(dir, 'orthanc'));
     const datasets = await journalFiles('ct-b', 'pacs-orthanc', sendable);
-    await forward('pacs-orthanc', { host: '127.0.0.1', port: orthanc.dicomPort, calledAe: 'ORTHANC', associations: 4 }, () => store.outbox.list({ destination: 'pacs-orthanc', state: 'pending' }).every((p) => p.attempts >= 2), 'all sent, parked, or retried');
+    await forward(
+      'pacs-orthanc',
+      { host: '127.0.0.1', port: orthanc.dicomPort, calledAe: 'ORTHANC', associations: 4 },
+      () => store.outbox.list({ destination: 'pacs-orthanc', state: 'pending' }).every((p) => p.attempts >= 2),
+      'all sent, parked, or retried',
+    );
     const st = status('pacs-orthanc');
-    const nameOf = (journalId: number) => (store.journalStore.list({ source: 'ct-b', limit: 1000 }).find((j) => j.id === journalId)!.parsed as { name: string }).name;
+    const nameOf = (journalId: number) =>
+      (store.journalStore.list({ source: 'ct-b', limit: 1000 }).find((j) => j.id === journalId)!.parsed as { name: string }).name;
     // Orthanc (DCMTK inside) aborts on the files it cannot parse: kept for retry, never parked as refused.
     const stuck = store.outbox.list({ destination: 'pacs-orthanc', state: 'pending' });
     expect(stuck.map((p) => nameOf(p.journalId)).sort()).toEqual(['MR_truncated.dcm', 'SC_rgb_jpeg.dcm', ...UNREADABLE_BY_DCMTK].sort());
@@ -117,7 +146,8 @@ describe('dicom-cstore destination', () => {
     // Transfer syntaxes Orthanc does not accept by default are parked (never transcoded).
     expect(st.delivered + st.parked + stuck.length).toBe(total('pacs-orthanc'));
     expect(st.delivered).toBeGreaterThanOrEqual(40);
-    for (const p of store.outbox.list({ destination: 'pacs-orthanc', state: 'parked' })) expect(p.deadLetterReason).toMatch(/ORTHANC does not accept SOP class [\d.]+ in transfer syntax [\d.]+|C-STORE failure (A9|A7|C)[0-9A-F]{2}/);
+    for (const p of store.outbox.list({ destination: 'pacs-orthanc', state: 'parked' }))
+      expect(p.deadLetterReason).toMatch(/ORTHANC does not accept SOP class [\d.]+ in transfer syntax [\d.]+|C-STORE failure (A9|A7|C)[0-9A-F]{2}/);
     let compared = 0;
     for (const e of store.outbox.list({ destination: 'pacs-orthanc', state: 'done', limit: 1000 })) {
       const row = store.journalStore.list({ source: 'ct-b', stream: 'dicom.instance', limit: 1000 }).find((j) => j.id === e.journalId)!;
@@ -140,7 +170,12 @@ describe('dicom-cstore destination', () => {
     await journalFiles('ct-c', 'pacs-down', names);
     const port = await freePort();
     const dest = new CStoreDestination('pacs-down', { host: '127.0.0.1', port, calledAe: 'PACS', associations: 2, connectTimeoutMs: 2000 }, log);
-    const fwd = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), { window: 4, ordered: false, attemptTimeoutMs: 30_000, backoff: { initialMs: 100, maxMs: 400, jitter: 0 } });
+    const fwd = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), {
+      window: 4,
+      ordered: false,
+      attemptTimeoutMs: 30_000,
+      backoff: { initialMs: 100, maxMs: 400, jitter: 0 },
+    });
     fwd.start();
     try {
       await waitFor(() => fwd.stats.retried >= 3, 'retries while down', 20_000);
@@ -179,7 +214,12 @@ describe('dicom-cstore destination', () => {
     const pacs = await startPacs({ aeTitle: 'PACS', delayMs: 150 });
     try {
       await journalFiles('ct-f', 'pacs-slow', sendable.slice(0, 16));
-      await forward('pacs-slow', { host: '127.0.0.1', port: pacs.port, calledAe: 'PACS', associations: 3 }, () => status('pacs-slow').pending === 0, 'delivered');
+      await forward(
+        'pacs-slow',
+        { host: '127.0.0.1', port: pacs.port, calledAe: 'PACS', associations: 3 },
+        () => status('pacs-slow').pending === 0,
+        'delivered',
+      );
       expect(status('pacs-slow').delivered).toBe(16);
       expect(pacs.maxInFlightSeen).toBeGreaterThanOrEqual(2);
       expect(pacs.maxInFlightSeen).toBeLessThanOrEqual(3);

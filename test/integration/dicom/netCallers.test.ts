@@ -75,7 +75,14 @@ describe('dicom-scp callers: calling AE plus address, deny by default', () => {
     expect(driver.status().counters!.worklistQueries).toBe(queries);
     expect(box.stored()).toEqual(before);
     const line = rejectLines().find((l) => l.callingAe === 'ANYBODY');
-    expect(line).toMatchObject({ level: 40, msg: 'DICOM association rejected (permanent): calling AE title not recognized', callingAe: 'ANYBODY', calledAe: 'EDGE', remote: '127.0.0.1', why: 'calling AE "ANYBODY" is not in allowedCallers' });
+    expect(line).toMatchObject({
+      level: 40,
+      msg: 'DICOM association rejected (permanent): calling AE title not recognized',
+      callingAe: 'ANYBODY',
+      calledAe: 'EDGE',
+      remote: '127.0.0.1',
+      why: 'calling AE "ANYBODY" is not in allowedCallers',
+    });
     expect(box.logText()).not.toContain(PATIENT.cccd);
     expect(box.logText()).not.toContain(PATIENT.name);
     // A peer retrying, or trying title after title, is logged once per 10 minutes (with a count), not once per try.
@@ -99,7 +106,10 @@ describe('dicom-scp callers: calling AE plus address, deny by default', () => {
     const err = await queryFrom(driver.port, '127.0.0.2', 'CT01').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DicomAssociationError);
     expect((err as Error).message).toMatch(/permanent.*calling AE title not recognized/);
-    expect(rejectLines().find((l) => l.callingAe === 'CT01' && l.remote === '127.0.0.2')).toMatchObject({ msg: 'DICOM association rejected (permanent): calling AE title not recognized', why: expect.stringMatching(/"CT01" may not call from 127\.0\.0\.2/) });
+    expect(rejectLines().find((l) => l.callingAe === 'CT01' && l.remote === '127.0.0.2')).toMatchObject({
+      msg: 'DICOM association rejected (permanent): calling AE title not recognized',
+      why: expect.stringMatching(/"CT01" may not call from 127\.0\.0\.2/),
+    });
     // US01 lists no address: it may call from any allowedPeers address, 127.0.0.2 included.
     expect(await queryFrom(driver.port, '127.0.0.2', 'US01')).toBe(1);
     expect(box.stored()).toEqual(before);
@@ -111,7 +121,10 @@ describe('dicom-scp callers: calling AE plus address, deny by default', () => {
     expect(err).toBeInstanceOf(DicomAssociationError);
     expect((err as DicomAssociationError).code).toBe('closed');
     await waitFor(() => driver.status().counters!.refusedConnections! > refused, 'the refusal counted');
-    expect(box.logs.find((l) => l.peer === '127.0.0.3')).toMatchObject({ reason: 'not-allowed', msg: expect.stringMatching(/^connection refused: not in allowedPeers/) });
+    expect(box.logs.find((l) => l.peer === '127.0.0.3')).toMatchObject({
+      reason: 'not-allowed',
+      msg: expect.stringMatching(/^connection refused: not in allowedPeers/),
+    });
   });
 
   it('stores nothing from storescu -aet STRANGER (no journal entry, no file, no study index row), then the listed AE stores', async () => {
@@ -166,7 +179,13 @@ describe('dicom-scp with no allowedCallers', () => {
   it('a LAN-only allowedPeers still lets the self-test in from the box, and only while it runs', async () => {
     const { dir: d3, cleanup: c3 } = tempDir('edge-dicom-lanonly-');
     const lan = await guardedBox(d3, 'ct-lan');
-    const d = dicomScpDriverFactory.create(lan.ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', allowedPeers: ['127.0.0.2'], allowedCallers: [{ aeTitle: 'US01' }] }) as DicomScpDriver;
+    const d = dicomScpDriverFactory.create(lan.ctx, {
+      host: '127.0.0.1',
+      port: 0,
+      aeTitle: 'EDGE',
+      allowedPeers: ['127.0.0.2'],
+      allowedCallers: [{ aeTitle: 'US01' }],
+    }) as DicomScpDriver;
     await d.start();
     try {
       const r = await d.selfTest(AbortSignal.timeout(10_000));
@@ -186,7 +205,14 @@ describe('dicom-scp with no allowedCallers', () => {
 
 /** A worklist query with the project's SCU, from a chosen source address: the answers' count. */
 async function queryFrom(port: number, localAddress: string, callingAe: string): Promise<number> {
-  const assoc = await ScuAssociation.open({ host: '127.0.0.1', port, localAddress, callingAe, calledAe: 'EDGE', contexts: [{ abstractSyntax: MODALITY_WORKLIST_FIND, transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }] });
+  const assoc = await ScuAssociation.open({
+    host: '127.0.0.1',
+    port,
+    localAddress,
+    callingAe,
+    calledAe: 'EDGE',
+    contexts: [{ abstractSyntax: MODALITY_WORKLIST_FIND, transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }],
+  });
   try {
     let answers = 0;
     await assoc.find(MODALITY_WORKLIST_FIND, writeDataset([stringElement(0x00100010, 'PN', '')], EXPLICIT_LE), () => answers++);

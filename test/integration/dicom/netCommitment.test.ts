@@ -41,14 +41,21 @@ const registry = new Map<string, unknown>();
 const services = { get: <T>(n: string) => registry.get(n) as T | undefined, provide: (n: string, s: unknown) => void registry.set(n, s) };
 
 type Row = { journal_id: number; sop_instance_uid: string; state: string; reason: string | null; failures: number; tx_uid: string | null };
-const commitRows = (): Row[] => store.db.prepare('SELECT journal_id, sop_instance_uid, state, reason, failures, tx_uid FROM dicom_commit_instance ORDER BY journal_id').all() as Row[];
+const commitRows = (): Row[] =>
+  store.db.prepare('SELECT journal_id, sop_instance_uid, state, reason, failures, tx_uid FROM dicom_commit_instance ORDER BY journal_id').all() as Row[];
 
 beforeAll(async () => {
   store = await openStore({ dir: join(dir, 'store') });
   registry.set(STUDY_INDEX_SERVICE, new SqliteStudyIndex(store.db));
   // The box's SCP first: Orthanc must know its port.
   const ctx = makeDriverContext(store, { id: 'ct1', routes: ['pacs'], bus, services });
-  driver = dicomScpDriverFactory.create(ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', worklist: false, allowedCallers: [{ aeTitle: 'CT01' }, { aeTitle: 'ORTHANC', addresses: ['127.0.0.1'] }, { aeTitle: 'OTHERPACS' }] }) as DicomScpDriver;
+  driver = dicomScpDriverFactory.create(ctx, {
+    host: '127.0.0.1',
+    port: 0,
+    aeTitle: 'EDGE',
+    worklist: false,
+    allowedCallers: [{ aeTitle: 'CT01' }, { aeTitle: 'ORTHANC', addresses: ['127.0.0.1'] }, { aeTitle: 'OTHERPACS' }],
+  }) as DicomScpDriver;
   await driver.start();
   orthanc = await startOrthanc(join(dir, 'orthanc'), {
     DicomModalities: { edge: { AET: 'EDGE', Host: '127.0.0.1', Port: driver.port, AllowStorageCommitment: true } },
@@ -65,7 +72,12 @@ beforeAll(async () => {
   services.provide(STORAGE_COMMITMENT_SERVICE, service);
   service.start();
   destination = new CStoreDestination('pacs', pacs, log);
-  forwarder = new OutboxForwarder(destination, store.outbox, systemClock, log, bus, { window: 4, ordered: false, attemptTimeoutMs: 30_000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 } });
+  forwarder = new OutboxForwarder(destination, store.outbox, systemClock, log, bus, {
+    window: 4,
+    ordered: false,
+    attemptTimeoutMs: 30_000,
+    backoff: { initialMs: 100, maxMs: 500, jitter: 0 },
+  });
   forwarder.start();
   // As the agent does: new outbox rows wake the destination's forwarder.
   store.onEnqueued((d) => d.includes('pacs') && forwarder.wake());
@@ -115,7 +127,12 @@ describe('storage commitment with Orthanc as the commitment SCP', () => {
     // An instance marked delivered without reaching Orthanc (as if the PACS lost it after C-STORE success).
     const [lost] = generateStudy({ instances: 1, pixelBytes: 1024 });
     const bytes = Buffer.concat([
-      (await import('../../../drivers/dicom/data/part10.ts')).part10Header({ sopClassUid: lost!.sopClassUid, sopInstanceUid: lost!.sopInstanceUid, transferSyntaxUid: lost!.transferSyntaxUid, sourceAeTitle: 'CT01' }),
+      (await import('../../../drivers/dicom/data/part10.ts')).part10Header({
+        sopClassUid: lost!.sopClassUid,
+        sopInstanceUid: lost!.sopInstanceUid,
+        transferSyntaxUid: lost!.transferSyntaxUid,
+        sourceAeTitle: 'CT01',
+      }),
       lost!.dataset,
     ]);
     const blob = await store.blobs.write(bytes);
@@ -178,9 +195,20 @@ describe('storage commitment with Orthanc as the commitment SCP', () => {
     // A report for a known transaction of this box (already settled: nothing changes) is answered success.
     const tx = (store.db.prepare(`SELECT tx_uid FROM dicom_commit_tx LIMIT 1`).get() as { tx_uid: string }).tx_uid;
     const committedUid = commitRows()[0]!.sop_instance_uid;
-    expect(await status(encodeCommitmentReport({ transactionUid: tx, committed: [{ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: committedUid }], failed: [] }, EXPLICIT_LE), 1)).toBe(0);
+    expect(
+      await status(
+        encodeCommitmentReport(
+          { transactionUid: tx, committed: [{ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: committedUid }], failed: [] },
+          EXPLICIT_LE,
+        ),
+        1,
+      ),
+    ).toBe(0);
     // Malformed: truncated dataset → invalid argument value (0115); wrong event type → no such event type (0113).
-    const good = encodeCommitmentReport({ transactionUid: tx, committed: [{ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: committedUid }], failed: [] }, EXPLICIT_LE);
+    const good = encodeCommitmentReport(
+      { transactionUid: tx, committed: [{ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: committedUid }], failed: [] },
+      EXPLICIT_LE,
+    );
     expect(await status(good.subarray(0, good.length - 7), 1)).toBe(0x0115);
     expect(await status(good, 2)).toBe(0x0113);
     expect(commitRows().every((r) => r.state === 'committed')).toBe(true);

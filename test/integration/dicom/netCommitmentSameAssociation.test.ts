@@ -49,7 +49,14 @@ function servePacs(socket: Socket): void {
         seen.associations.push(rq);
         contextId = rq.contexts[0]!.id;
         ts = rq.contexts[0]!.transferSyntaxes[0]!;
-        socket.write(encodeAssociateAc({ calledAe: rq.calledAe, callingAe: rq.callingAe, contexts: [{ id: contextId, result: 0, transferSyntax: ts }], user: { maxPduLength: 65536 } }));
+        socket.write(
+          encodeAssociateAc({
+            calledAe: rq.calledAe,
+            callingAe: rq.callingAe,
+            contexts: [{ id: contextId, result: 0, transferSyntax: ts }],
+            user: { maxPduLength: 65536 },
+          }),
+        );
       } else if (pdu.type === PDU_DATA_TF) {
         for (const pdv of pdu.pdvs) {
           if (pdv.command) {
@@ -97,7 +104,9 @@ async function delivered(uids: string[]): Promise<number[]> {
   const ids: number[] = [];
   for (const uid of uids) {
     const blob = await store.blobs.write(Buffer.from(uid));
-    const a = await store.journalFor('ct1', ['pacs']).append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: uid, blob, parsed: { instance: { sopClassUid: CT, sopInstanceUid: uid } } });
+    const a = await store
+      .journalFor('ct1', ['pacs'])
+      .append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: uid, blob, parsed: { instance: { sopClassUid: CT, sopInstanceUid: uid } } });
     await store.outbox.markDone((store.db.prepare('SELECT id FROM outbox WHERE journal_id = ?').get(a.id) as { id: number }).id);
     ids.push(a.id);
   }
@@ -142,7 +151,8 @@ describe('storage commitment: report on the same association', () => {
     for (const [i, id] of ids.entries()) r.delivered({ journalId: id, sopClassUid: CT, sopInstanceUid: uids[i]! });
     await waitFor(() => ids.every((id) => state(id) === 'failed'), 'both failed', 20_000, 20);
     await r.stop();
-    const outbox = (id: number) => store.db.prepare('SELECT o.state, d.reason FROM outbox o LEFT JOIN dead_letter d ON d.outbox_id = o.id WHERE o.journal_id = ?').get(id);
+    const outbox = (id: number) =>
+      store.db.prepare('SELECT o.state, d.reason FROM outbox o LEFT JOIN dead_letter d ON d.outbox_id = o.id WHERE o.journal_id = ?').get(id);
     expect(outbox(ids[0]!)).toEqual({ state: 'pending', reason: null });
     expect(outbox(ids[1]!)).toEqual({ state: 'parked', reason: 'storage commitment failed: 0122 referenced SOP class not supported' });
     expect(seen.rspStatuses.at(-1)).toBe(0);
@@ -160,7 +170,9 @@ describe('storage commitment: report on the same association', () => {
     const asked = seen.requests.slice(before);
     expect(asked).toHaveLength(2);
     expect(asked[0]!.transactionUid).not.toBe(asked[1]!.transactionUid);
-    const txs = store.db.prepare('SELECT tx_uid, state, attempt FROM dicom_commit_tx WHERE tx_uid IN (?, ?) ORDER BY attempt').all(asked[0]!.transactionUid, asked[1]!.transactionUid);
+    const txs = store.db
+      .prepare('SELECT tx_uid, state, attempt FROM dicom_commit_tx WHERE tx_uid IN (?, ?) ORDER BY attempt')
+      .all(asked[0]!.transactionUid, asked[1]!.transactionUid);
     expect(txs).toEqual([
       { tx_uid: asked[0]!.transactionUid, state: 'replaced', attempt: 1 },
       { tx_uid: asked[1]!.transactionUid, state: 'timed-out', attempt: 2 },

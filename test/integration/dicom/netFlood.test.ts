@@ -112,12 +112,15 @@ describe('dicom-scp under an idle-connection flood', () => {
     // gave one up, not the modality's address (two).
     expect(ownRaw[0]!.closed).toBe(true);
     expect(driver.status().counters!.evicted).toBe(evicted + 1);
-    await waitFor(() => other.filter((a) => !a?.isOpen).length === 1, 'one of the flooding PC\'s associations aborted');
+    await waitFor(() => other.filter((a) => !a?.isOpen).length === 1, "one of the flooding PC's associations aborted");
     expect(own.every((a) => a?.isOpen)).toBe(true);
-    expect(box.logs.find((l) => /aborted to admit another/.test(l.msg))).toMatchObject({ remote: '127.0.0.2', for: { callingAe: 'CT01', remote: '127.0.0.1' } });
+    expect(box.logs.find((l) => /aborted to admit another/.test(l.msg))).toMatchObject({
+      remote: '127.0.0.2',
+      for: { callingAe: 'CT01', remote: '127.0.0.1' },
+    });
   }, 60_000);
 
-  it('storescu stores while another PC keeps opening sockets and associations, and idle ones are held on the modality\'s address', async () => {
+  it("storescu stores while another PC keeps opening sockets and associations, and idle ones are held on the modality's address", async () => {
     const own = await Promise.all([1, 2].map(() => rawSocket('127.0.0.1')));
     const ownAssoc = await idleAssociation('127.0.0.1', 'CT01');
     held.push(...own);
@@ -159,7 +162,14 @@ describe('dicom-scp timers: ARTIM and the idle association timeout', () => {
   it('aborts a connection that never sends an A-ASSOCIATE-RQ at ARTIM, and an association idle for idleTimeoutMs, each with an A-ABORT', async () => {
     const { dir: d2, cleanup: c2 } = tempDir('edge-dicom-timers-');
     const quick = await guardedBox(d2, 'ct-quick');
-    const d = dicomScpDriverFactory.create(quick.ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', allowedCallers: [{ aeTitle: 'CT01' }], artimMs: 800, idleTimeoutMs: 1500 }) as DicomScpDriver;
+    const d = dicomScpDriverFactory.create(quick.ctx, {
+      host: '127.0.0.1',
+      port: 0,
+      aeTitle: 'EDGE',
+      allowedCallers: [{ aeTitle: 'CT01' }],
+      artimMs: 800,
+      idleTimeoutMs: 1500,
+    }) as DicomScpDriver;
     await d.start();
     try {
       const raw = await rawSocket('127.0.0.1', d.port);

@@ -131,7 +131,13 @@ describe('dicom-scp against DCMTK peers', () => {
 
   it('keeps nothing from a peer that aborts mid-transfer (no entry, no temporary file)', async () => {
     const before = instances().length;
-    const assoc = await ScuAssociation.open({ host: '127.0.0.1', port, callingAe: 'NODE_SCU', calledAe: 'EDGE', contexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }] });
+    const assoc = await ScuAssociation.open({
+      host: '127.0.0.1',
+      port,
+      callingAe: 'NODE_SCU',
+      calledAe: 'EDGE',
+      contexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }],
+    });
     const dataset = part10Dataset(join(FIXTURES, 'CT_small.dcm')).dataset;
     async function* half(): AsyncIterable<Buffer> {
       yield dataset.subarray(0, 4000);
@@ -139,21 +145,40 @@ describe('dicom-scp against DCMTK peers', () => {
       assoc.abort('test: abort mid-transfer');
       yield dataset.subarray(4000);
     }
-    await expect(assoc.store({ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: '1.2.3.4.5.999.1', transferSyntaxUid: EXPLICIT_VR_LITTLE_ENDIAN, dataset: half() })).rejects.toThrow();
+    await expect(
+      assoc.store({
+        sopClassUid: '1.2.840.10008.5.1.4.1.1.2',
+        sopInstanceUid: '1.2.3.4.5.999.1',
+        transferSyntaxUid: EXPLICIT_VR_LITTLE_ENDIAN,
+        dataset: half(),
+      }),
+    ).rejects.toThrow();
     await waitFor(() => tmpFiles().length === 0, 'temporary blob removed');
     expect(instances().length).toBe(before);
   });
 
   it('keeps nothing from a peer that stalls mid-transfer (idle timeout aborts the association)', async () => {
     const before = instances().length;
-    const assoc = await ScuAssociation.open({ host: '127.0.0.1', port, callingAe: 'NODE_SCU', calledAe: 'EDGE', contexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }], responseTimeoutMs: 20_000 });
+    const assoc = await ScuAssociation.open({
+      host: '127.0.0.1',
+      port,
+      callingAe: 'NODE_SCU',
+      calledAe: 'EDGE',
+      contexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }],
+      responseTimeoutMs: 20_000,
+    });
     const dataset = part10Dataset(join(FIXTURES, 'CT_small.dcm')).dataset;
     let release: () => void = () => undefined;
     async function* stall(): AsyncIterable<Buffer> {
       yield dataset.subarray(0, 4000);
       await new Promise<void>((r) => (release = r));
     }
-    const sending = assoc.store({ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: '1.2.3.4.5.999.2', transferSyntaxUid: EXPLICIT_VR_LITTLE_ENDIAN, dataset: stall() });
+    const sending = assoc.store({
+      sopClassUid: '1.2.840.10008.5.1.4.1.1.2',
+      sopInstanceUid: '1.2.3.4.5.999.2',
+      transferSyntaxUid: EXPLICIT_VR_LITTLE_ENDIAN,
+      dataset: stall(),
+    });
     sending.catch(() => undefined);
     await waitFor(() => !assoc.isOpen, 'the box aborted the stalled association', 10_000);
     release();
@@ -165,12 +190,31 @@ describe('dicom-scp against DCMTK peers', () => {
   it('answers A700 when the journal refuses, and keeps serving', async () => {
     const failing = makeDriverContext(store, { id: 'ct-failing', routes: [] });
     failing.journal = { append: () => Promise.reject(new Error('disk full')) };
-    const d = dicomScpDriverFactory.create(failing, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', allowedCallers: [{ aeTitle: 'NODE_SCU' }] }) as DicomScpDriver;
+    const d = dicomScpDriverFactory.create(failing, {
+      host: '127.0.0.1',
+      port: 0,
+      aeTitle: 'EDGE',
+      allowedCallers: [{ aeTitle: 'NODE_SCU' }],
+    }) as DicomScpDriver;
     await d.start();
     try {
-      const assoc = await ScuAssociation.open({ host: '127.0.0.1', port: d.port, callingAe: 'NODE_SCU', calledAe: 'EDGE', contexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }, { abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: ['1.2.840.10008.1.2'] }] });
+      const assoc = await ScuAssociation.open({
+        host: '127.0.0.1',
+        port: d.port,
+        callingAe: 'NODE_SCU',
+        calledAe: 'EDGE',
+        contexts: [
+          { abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] },
+          { abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: ['1.2.840.10008.1.2'] },
+        ],
+      });
       const dataset = readFileSync(join(FIXTURES, 'CT_small.dcm')).subarray(0);
-      const r = await assoc.store({ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: '1.2.3.4.5.999.3', transferSyntaxUid: EXPLICIT_VR_LITTLE_ENDIAN, dataset: part10Dataset(join(FIXTURES, 'CT_small.dcm')).dataset });
+      const r = await assoc.store({
+        sopClassUid: '1.2.840.10008.5.1.4.1.1.2',
+        sopInstanceUid: '1.2.3.4.5.999.3',
+        transferSyntaxUid: EXPLICIT_VR_LITTLE_ENDIAN,
+        dataset: part10Dataset(join(FIXTURES, 'CT_small.dcm')).dataset,
+      });
       expect(r.status).toBe(0xa700);
       expect(r.errorComment).toMatch(/disk full/);
       expect(dataset.length).toBeGreaterThan(0);
@@ -188,7 +232,13 @@ describe('dicom-scp against DCMTK peers', () => {
     await new Promise<void>((resolve) => idle.on('close', () => resolve()).on('error', () => undefined));
     expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
     const limited = makeDriverContext(store, { id: 'ct-limited', routes: [] });
-    const d = dicomScpDriverFactory.create(limited, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', maxAssociations: 1, allowedCallers: [{ aeTitle: 'A' }, { aeTitle: 'B' }, { aeTitle: 'C' }] }) as DicomScpDriver;
+    const d = dicomScpDriverFactory.create(limited, {
+      host: '127.0.0.1',
+      port: 0,
+      aeTitle: 'EDGE',
+      maxAssociations: 1,
+      allowedCallers: [{ aeTitle: 'A' }, { aeTitle: 'B' }, { aeTitle: 'C' }],
+    }) as DicomScpDriver;
     await d.start();
     try {
       const first = await ScuAssociation.open({ host: '127.0.0.1', port: d.port, callingAe: 'A', calledAe: 'EDGE' });

@@ -114,13 +114,25 @@ describe('dicom-scp in its own process', () => {
         yield frame;
       }
     }
-    const assoc = await ScuAssociation.open({ host: '127.0.0.1', port, callingAe: 'MODALITY', calledAe: 'EDGE', contexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7.2', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }], responseTimeoutMs: 120_000 });
+    const assoc = await ScuAssociation.open({
+      host: '127.0.0.1',
+      port,
+      callingAe: 'MODALITY',
+      calledAe: 'EDGE',
+      contexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7.2', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }],
+      responseTimeoutMs: 120_000,
+    });
     let peak = rssMb(child.pid!);
     const sampler = setInterval(() => (peak = Math.max(peak, rssMb(child.pid!))), 50);
     const baseline = peak;
     let r;
     try {
-      r = await assoc.store({ sopClassUid: '1.2.840.10008.5.1.4.1.1.7.2', sopInstanceUid: '1.2.826.0.1.3680043.9.7777.500', transferSyntaxUid: EXPLICIT_VR_LITTLE_ENDIAN, dataset: dataset() });
+      r = await assoc.store({
+        sopClassUid: '1.2.840.10008.5.1.4.1.1.7.2',
+        sopInstanceUid: '1.2.826.0.1.3680043.9.7777.500',
+        transferSyntaxUid: EXPLICIT_VR_LITTLE_ENDIAN,
+        dataset: dataset(),
+      });
     } finally {
       clearInterval(sampler);
     }
@@ -132,7 +144,10 @@ describe('dicom-scp in its own process', () => {
     const store = await openStore({ dir: storeDir });
     try {
       const [row] = store.journalStore.list({ source: 'ct1', stream: 'dicom.instance', limit: 10 });
-      expect(row!.parsed).toMatchObject({ instance: { sopInstanceUid: '1.2.826.0.1.3680043.9.7777.500', numberOfFrames: frames }, patient: { name: 'Nguyen^Van A' } });
+      expect(row!.parsed).toMatchObject({
+        instance: { sopInstanceUid: '1.2.826.0.1.3680043.9.7777.500', numberOfFrames: frames },
+        patient: { name: 'Nguyen^Van A' },
+      });
       // The dataset part of the stored file hashes as what was sent.
       const path = store.blobs.path(row!.blob!);
       const fd = readFileSync(path, { flag: 'r' }).subarray(0, 4096);

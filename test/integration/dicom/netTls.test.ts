@@ -47,7 +47,12 @@ const withCert = () => ['+tls', client.key, client.cert, '+cf', certs.caCert];
 
 function sClient(args: string[]): Promise<string> {
   return new Promise((resolve) => {
-    const child = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${tlsPort()}`, '-servername', 'localhost', '-CAfile', certs.caCert, '-showcerts', ...args], { timeout: 20_000 }, (_err, stdout, stderr) => resolve(stdout + stderr));
+    const child = execFile(
+      'openssl',
+      ['s_client', '-connect', `127.0.0.1:${tlsPort()}`, '-servername', 'localhost', '-CAfile', certs.caCert, '-showcerts', ...args],
+      { timeout: 20_000 },
+      (_err, stdout, stderr) => resolve(stdout + stderr),
+    );
     child.stdin?.end();
   });
 }
@@ -93,7 +98,10 @@ describe('dicom-scp over TLS (second port)', () => {
     expect(r.stdout + r.stderr).toMatch(/Association Request Failed: .*Peer aborted Association/);
     expect(box.stored()).toEqual(before);
     expect(driver.status().counters!.refusedConnections).toBeGreaterThan(refused);
-    expect(box.logs.find((l) => l.reason === 'tls-handshake')).toMatchObject({ peer: '127.0.0.1', msg: expect.stringMatching(/^connection refused: .*peer did not return a certificate/) });
+    expect(box.logs.find((l) => l.reason === 'tls-handshake')).toMatchObject({
+      peer: '127.0.0.1',
+      msg: expect.stringMatching(/^connection refused: .*peer did not return a certificate/),
+    });
   });
 
   it('fails plain DICOM on the TLS port and TLS on the plain port', async () => {
@@ -126,7 +134,13 @@ describe('dicom-scp over TLS without client certificates', () => {
   it('lets a client without a certificate in when requireClientCert is off (the caller policy still applies)', async () => {
     const { dir: d2, cleanup: c2 } = tempDir('edge-dicom-tls-anon-');
     const anon = await guardedBox(d2, 'ct-anon');
-    const d = dicomScpDriverFactory.create(anon.ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', allowedCallers: [{ aeTitle: 'CT01' }], tls: { port: 0, cert: certs.serverCert, key: certs.serverKey } }) as DicomScpDriver;
+    const d = dicomScpDriverFactory.create(anon.ctx, {
+      host: '127.0.0.1',
+      port: 0,
+      aeTitle: 'EDGE',
+      allowedCallers: [{ aeTitle: 'CT01' }],
+      tls: { port: 0, cert: certs.serverCert, key: certs.serverKey },
+    }) as DicomScpDriver;
     await d.start();
     try {
       const port = String(d.tlsPort);

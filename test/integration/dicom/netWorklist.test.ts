@@ -21,13 +21,27 @@ let driver: DicomScpDriver;
 
 const ORDERS: LabOrder[] = [
   {
-    specimenId: 'S1', patientId: 'BN0001', patientName: 'Nguyễn Thị Hương', patientBirthDate: '1980-01-01', patientSex: 'F',
-    tests: ['US001'], orderedAt: '2026-11-22T01:30:00Z', orderId: 'ORD1', accessionNumber: 'ACC1',
+    specimenId: 'S1',
+    patientId: 'BN0001',
+    patientName: 'Nguyễn Thị Hương',
+    patientBirthDate: '1980-01-01',
+    patientSex: 'F',
+    tests: ['US001'],
+    orderedAt: '2026-11-22T01:30:00Z',
+    orderId: 'ORD1',
+    accessionNumber: 'ACC1',
     items: [{ code: 'US001', name: 'Siêu âm ổ bụng tổng quát', modality: 'US' }],
   },
   {
-    specimenId: 'S2', patientId: 'BN0002', patientName: 'Trần Văn Đức', patientBirthDate: '1975-05-05', patientSex: 'M',
-    tests: ['CT01'], orderedAt: '2026-11-23T03:00:00Z', orderId: 'ORD2', accessionNumber: 'ACC2',
+    specimenId: 'S2',
+    patientId: 'BN0002',
+    patientName: 'Trần Văn Đức',
+    patientBirthDate: '1975-05-05',
+    patientSex: 'M',
+    tests: ['CT01'],
+    orderedAt: '2026-11-23T03:00:00Z',
+    orderId: 'ORD2',
+    accessionNumber: 'ACC2',
     items: [{ code: 'CT01', name: 'CT sọ não không tiêm thuốc', modality: 'CT' }],
   },
 ];
@@ -39,7 +53,13 @@ beforeAll(async () => {
   const cache = new SqliteOrderCache(store.db);
   for (const o of ORDERS) cache.upsert(o);
   ctx.services.provide(ORDER_CACHE_SERVICE, cache);
-  driver = dicomScpDriverFactory.create(ctx, { host: '127.0.0.1', port: 0, aeTitle: 'EDGE', worklistCodingScheme: 'BV-DVKT', allowedCallers: [{ aeTitle: 'US01' }, { aeTitle: 'CT01' }, { aeTitle: 'CT_KHOA_A' }, { aeTitle: 'CT_KHOA_B' }] }) as DicomScpDriver;
+  driver = dicomScpDriverFactory.create(ctx, {
+    host: '127.0.0.1',
+    port: 0,
+    aeTitle: 'EDGE',
+    worklistCodingScheme: 'BV-DVKT',
+    allowedCallers: [{ aeTitle: 'US01' }, { aeTitle: 'CT01' }, { aeTitle: 'CT_KHOA_A' }, { aeTitle: 'CT_KHOA_B' }],
+  }) as DicomScpDriver;
   await driver.start();
 });
 afterAll(async () => {
@@ -52,7 +72,30 @@ describe('Modality Worklist C-FIND from the order cache', () => {
   it('answers findscu -W with one pending answer per matching step, Vietnamese text in UTF-8', async () => {
     const out = join(dir, 'rsp');
     mkdirSync(out);
-    const r = await runTool('findscu', ['-W', '-X', '-od', out, '-aet', 'US01', '-aec', 'EDGE', '-k', '0008,0005=ISO_IR 192', '-k', '0010,0010', '-k', '0010,0020', '-k', '0008,0050', '-k', '0040,0100[0].0008,0060=US', '-k', '0040,0100[0].0040,0007', '127.0.0.1', String(driver.port)]);
+    const r = await runTool('findscu', [
+      '-W',
+      '-X',
+      '-od',
+      out,
+      '-aet',
+      'US01',
+      '-aec',
+      'EDGE',
+      '-k',
+      '0008,0005=ISO_IR 192',
+      '-k',
+      '0010,0010',
+      '-k',
+      '0010,0020',
+      '-k',
+      '0008,0050',
+      '-k',
+      '0040,0100[0].0008,0060=US',
+      '-k',
+      '0040,0100[0].0040,0007',
+      '127.0.0.1',
+      String(driver.port),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const files = readdirSync(out);
     expect(files).toHaveLength(1);
@@ -75,8 +118,23 @@ describe('Modality Worklist C-FIND from the order cache', () => {
 
   it('honours C-CANCEL: answers stop and the final status is FE00', async () => {
     const cache = new SqliteOrderCache(store.db);
-    for (let i = 0; i < 300; i++) cache.upsert({ specimenId: `C${i}`, patientId: `BN9${i}`, patientName: 'Lê Văn Bình', tests: ['US001'], orderedAt: '2026-11-22T02:00:00Z', accessionNumber: `ACCX${i}`, items: [{ code: 'US001', name: 'Siêu âm', modality: 'US' }] });
-    const assoc = await ScuAssociation.open({ host: '127.0.0.1', port: driver.port, callingAe: 'US01', calledAe: 'EDGE', contexts: [{ abstractSyntax: MODALITY_WORKLIST_FIND, transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }] });
+    for (let i = 0; i < 300; i++)
+      cache.upsert({
+        specimenId: `C${i}`,
+        patientId: `BN9${i}`,
+        patientName: 'Lê Văn Bình',
+        tests: ['US001'],
+        orderedAt: '2026-11-22T02:00:00Z',
+        accessionNumber: `ACCX${i}`,
+        items: [{ code: 'US001', name: 'Siêu âm', modality: 'US' }],
+      });
+    const assoc = await ScuAssociation.open({
+      host: '127.0.0.1',
+      port: driver.port,
+      callingAe: 'US01',
+      calledAe: 'EDGE',
+      contexts: [{ abstractSyntax: MODALITY_WORKLIST_FIND, transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN] }],
+    });
     let answers = 0;
     const status = await assoc.find(MODALITY_WORKLIST_FIND, writeDataset([stringElement(0x00080050, 'SH', '')], EXPLICIT_LE), () => {
       if (++answers === 1) assoc.cancelFind(MODALITY_WORKLIST_FIND);
@@ -89,7 +147,10 @@ describe('Modality Worklist C-FIND from the order cache', () => {
 
   it('an order pushed with its scheduled station reaches findscu at that station only, on its scheduled day, with its procedure code', async () => {
     const pushed = parseHisOrder({
-      orderId: 'ORD5', accessionNumber: 'ACC5', patient: { hisPatientId: 'BN0005', fullName: 'Lê Thị Mai' }, referringPhysician: 'Phạm Minh Quang',
+      orderId: 'ORD5',
+      accessionNumber: 'ACC5',
+      patient: { hisPatientId: 'BN0005', fullName: 'Lê Thị Mai' },
+      referringPhysician: 'Phạm Minh Quang',
       items: [{ code: 'CT02', name: 'CT ngực', modality: 'CT' }],
       scheduled: { at: '2026-12-05T09:10:00+07:00', stationAeTitle: 'CT_KHOA_A', stationName: 'CT phòng 2', location: 'P.012' },
     });
@@ -97,8 +158,42 @@ describe('Modality Worklist C-FIND from the order cache', () => {
     const ask = async (station: string): Promise<string[]> => {
       const out = join(dir, `rsp-${station}`);
       mkdirSync(out);
-      const r = await runTool('findscu', ['-W', '-X', '-od', out, '-aet', station, '-aec', 'EDGE', '-k', '0008,0005=ISO_IR 192', '-k', '0010,0010', '-k', '0008,0050', '-k', '0008,0090',
-        '-k', `0040,0100[0].0040,0001=${station}`, '-k', '0040,0100[0].0040,0002=20261205', '-k', '0040,0100[0].0040,0003', '-k', '0040,0100[0].0040,0010', '-k', '0040,0100[0].0040,0011', '-k', '0032,1064[0].0008,0100', '-k', '0032,1064[0].0008,0102', '-k', '0032,1064[0].0008,0104', '127.0.0.1', String(driver.port)]);
+      const r = await runTool('findscu', [
+        '-W',
+        '-X',
+        '-od',
+        out,
+        '-aet',
+        station,
+        '-aec',
+        'EDGE',
+        '-k',
+        '0008,0005=ISO_IR 192',
+        '-k',
+        '0010,0010',
+        '-k',
+        '0008,0050',
+        '-k',
+        '0008,0090',
+        '-k',
+        `0040,0100[0].0040,0001=${station}`,
+        '-k',
+        '0040,0100[0].0040,0002=20261205',
+        '-k',
+        '0040,0100[0].0040,0003',
+        '-k',
+        '0040,0100[0].0040,0010',
+        '-k',
+        '0040,0100[0].0040,0011',
+        '-k',
+        '0032,1064[0].0008,0100',
+        '-k',
+        '0032,1064[0].0008,0102',
+        '-k',
+        '0032,1064[0].0008,0104',
+        '127.0.0.1',
+        String(driver.port),
+      ]);
       expect(r.code, r.stderr).toBe(0);
       return Promise.all(readdirSync(out).map(async (f) => (await runTool('dcmdump', ['+U8', join(out, f)])).stdout));
     };

@@ -36,8 +36,15 @@ export async function guardedBox(dir: string, id = 'ct1'): Promise<GuardedBox> {
   const index = new SqliteStudyIndex(store.db);
   const cache = new SqliteOrderCache(store.db);
   cache.upsert({
-    specimenId: 'S1', patientId: PATIENT.cccd, patientName: PATIENT.name, patientBirthDate: '1980-01-01', patientSex: 'F',
-    tests: ['CT01'], orderedAt: new Date().toISOString(), orderId: 'ORD1', accessionNumber: 'ACC1',
+    specimenId: 'S1',
+    patientId: PATIENT.cccd,
+    patientName: PATIENT.name,
+    patientBirthDate: '1980-01-01',
+    patientSex: 'F',
+    tests: ['CT01'],
+    orderedAt: new Date().toISOString(),
+    orderId: 'ORD1',
+    accessionNumber: 'ACC1',
     items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }],
   });
   const ctx = makeDriverContext(store, { id, routes: ['pacs'] });

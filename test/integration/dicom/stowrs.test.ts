@@ -40,7 +40,9 @@ afterAll(async () => {
 async function journalInstance(bytes: Buffer, destination: string): Promise<OutboxItem> {
   const blob = await store.blobs.write(bytes);
   const sop = (await readPart10(store.blobs.path(blob))).sopInstanceUid ?? 'x';
-  const { id } = await store.journalFor('modality', [destination]).append({ stream: 'dicom.instance', kind: 'c-store', idempotencyKey: `${sop}:${blob.hash}:${destination}`, blob, personal: true });
+  const { id } = await store
+    .journalFor('modality', [destination])
+    .append({ stream: 'dicom.instance', kind: 'c-store', idempotencyKey: `${sop}:${blob.hash}:${destination}`, blob, personal: true });
   const { items } = store.outbox.claim(destination, 10_000, new Set(), false);
   const item = items.find((i) => i.journalId === id);
   if (!item) throw new Error('outbox item not found');
@@ -87,7 +89,11 @@ describe('dicom-stowrs against a real Orthanc with the DICOMweb plugin', () => {
 
   it('Vietnamese names and descriptions in sequences arrive intact (UTF-8, never re-encoded)', async () => {
     const dest = new StowRsDestination('pacs-web', { url: orthanc.dicomWeb, username: orthanc.user, password: orthanc.password }, log);
-    const bytes = syntheticPart10({ sopInstanceUid: '1.2.826.0.1.3680043.10.77.1.1', studyUid: '1.2.826.0.1.3680043.10.77', seriesUid: '1.2.826.0.1.3680043.10.77.1' });
+    const bytes = syntheticPart10({
+      sopInstanceUid: '1.2.826.0.1.3680043.10.77.1.1',
+      studyUid: '1.2.826.0.1.3680043.10.77',
+      seriesUid: '1.2.826.0.1.3680043.10.77.1',
+    });
     const outcome = await dest.deliver(await journalInstance(bytes, 'pacs-web'), new AbortController().signal);
     await dest.stop();
     expect(outcome.result).toBe('ok');
@@ -104,11 +110,21 @@ describe('dicom-stowrs against a real Orthanc with the DICOMweb plugin', () => {
     for (let i = 0; i < 40; i++) {
       const sop = `1.2.826.0.1.3680043.10.78.1.${i + 1}`;
       sops.push(sop);
-      const bytes = syntheticPart10({ sopInstanceUid: sop, studyUid: '1.2.826.0.1.3680043.10.78', seriesUid: '1.2.826.0.1.3680043.10.78.1', pixels: Buffer.alloc(64 * 1024, i) });
+      const bytes = syntheticPart10({
+        sopInstanceUid: sop,
+        studyUid: '1.2.826.0.1.3680043.10.78',
+        seriesUid: '1.2.826.0.1.3680043.10.78.1',
+        pixels: Buffer.alloc(64 * 1024, i),
+      });
       const blob = await store.blobs.write(bytes);
       await store.journalFor('us2', ['pacs-par']).append({ stream: 'dicom.instance', kind: 'c-store', idempotencyKey: `${sop}:${blob.hash}`, blob });
     }
-    const forwarder = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), { window: 8, ordered: false, attemptTimeoutMs: 60_000, backoff: DEFAULT_BACKOFF });
+    const forwarder = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), {
+      window: 8,
+      ordered: false,
+      attemptTimeoutMs: 60_000,
+      backoff: DEFAULT_BACKOFF,
+    });
     forwarder.start();
     try {
       await waitFor(() => store.outbox.status(['pacs-par'])[0]!.delivered === 40, '40 instances delivered', 120_000);
@@ -116,7 +132,10 @@ describe('dicom-stowrs against a real Orthanc with the DICOMweb plugin', () => {
       await forwarder.stop();
       await dest.stop();
     }
-    const series = JSON.parse((await orthanc.get('/series?expand')).toString('utf8')) as Array<{ MainDicomTags: { SeriesInstanceUID: string }; Instances: string[] }>;
+    const series = JSON.parse((await orthanc.get('/series?expand')).toString('utf8')) as Array<{
+      MainDicomTags: { SeriesInstanceUID: string };
+      Instances: string[];
+    }>;
     expect(series.find((s) => s.MainDicomTags.SeriesInstanceUID === '1.2.826.0.1.3680043.10.78.1')!.Instances).toHaveLength(40);
     expect(store.outbox.status(['pacs-par'])[0]).toMatchObject({ pending: 0, parked: 0 });
   });
@@ -136,9 +155,20 @@ describe('dicom-stowrs against a real Orthanc with the DICOMweb plugin', () => {
 
   it('coercion rules: the PACS gets the coerced copy (only Institution Name re-encoded), the stored instance is unchanged', async () => {
     const orders = new Map([['ACC-C1', { specimenId: 'x', patientId: 'HIS-991', tests: [], accessionNumber: 'ACC-C1' }]]);
-    const rules = [{ tag: 'InstitutionName', value: 'Bệnh viện Đa khoa Tỉnh Quảng Nam' }, { tag: 'PatientID', fromOrder: 'patientId' as const }];
-    const dest = new StowRsDestination('pacs-web', { url: orthanc.dicomWeb, username: orthanc.user, password: orthanc.password, coerce: rules }, log, { orderByAccession: (a) => orders.get(a) });
-    const original = syntheticPart10({ sopInstanceUid: '1.2.826.0.1.3680043.10.79.1.1', studyUid: '1.2.826.0.1.3680043.10.79', seriesUid: '1.2.826.0.1.3680043.10.79.1', accessionNumber: 'ACC-C1', pixels: Buffer.alloc(100_000, 3) });
+    const rules = [
+      { tag: 'InstitutionName', value: 'Bệnh viện Đa khoa Tỉnh Quảng Nam' },
+      { tag: 'PatientID', fromOrder: 'patientId' as const },
+    ];
+    const dest = new StowRsDestination('pacs-web', { url: orthanc.dicomWeb, username: orthanc.user, password: orthanc.password, coerce: rules }, log, {
+      orderByAccession: (a) => orders.get(a),
+    });
+    const original = syntheticPart10({
+      sopInstanceUid: '1.2.826.0.1.3680043.10.79.1.1',
+      studyUid: '1.2.826.0.1.3680043.10.79',
+      seriesUid: '1.2.826.0.1.3680043.10.79.1',
+      accessionNumber: 'ACC-C1',
+      pixels: Buffer.alloc(100_000, 3),
+    });
     const item = await journalInstance(original, 'pacs-coerce');
     expect((await dest.deliver(item, new AbortController().signal)).result).toBe('ok');
     await dest.stop();
@@ -202,21 +232,28 @@ describe('dicom-stowrs answers Orthanc does not give (a local HTTP server script
     const dest = new StowRsDestination('x', { url }, log);
     const item = await journalInstance(dicomFixture('pydicom/MR_small.dcm'), 'scripted2');
     const sop = (await readPart10(item.blobPath!)).sopInstanceUid!;
-    const failed = (reason: number) => JSON.stringify({ '00081198': { vr: 'SQ', Value: [{ '00081155': { vr: 'UI', Value: [sop] }, '00081197': { vr: 'US', Value: [reason] } }] } });
+    const failed = (reason: number) =>
+      JSON.stringify({ '00081198': { vr: 'SQ', Value: [{ '00081155': { vr: 'UI', Value: [sop] }, '00081197': { vr: 'US', Value: [reason] } }] } });
     answer = { status: 409, body: failed(0xa900) };
     expect(await dest.deliver(item, new AbortController().signal)).toMatchObject({ result: 'permanent', reason: expect.stringContaining('0xA900') });
     answer = { status: 202, body: failed(0xa700) };
     expect(await dest.deliver(item, new AbortController().signal)).toMatchObject({ result: 'retry', reason: expect.stringContaining('out of resources') });
     answer = { status: 503, body: 'busy', type: 'text/plain' };
     expect((await dest.deliver(item, new AbortController().signal)).result).toBe('retry');
-    answer = { status: 202, body: JSON.stringify({ '00081199': { vr: 'SQ', Value: [{ '00081155': { vr: 'UI', Value: [sop] }, '00081196': { vr: 'US', Value: [0xb000] } }] } }) };
+    answer = {
+      status: 202,
+      body: JSON.stringify({ '00081199': { vr: 'SQ', Value: [{ '00081155': { vr: 'UI', Value: [sop] }, '00081196': { vr: 'US', Value: [0xb000] } }] } }),
+    };
     expect(await dest.deliver(item, new AbortController().signal)).toMatchObject({ result: 'ok', detail: expect.stringContaining('0xB000') });
     answer = {
       status: 409,
       type: 'application/dicom+xml',
       body: `<?xml version="1.0"?><NativeDicomModel><DicomAttribute tag="00081198" vr="SQ"><Item number="1"><DicomAttribute tag="00081155" vr="UI"><Value number="1">${sop}</Value></DicomAttribute><DicomAttribute tag="00081197" vr="US"><Value number="1">290</Value></DicomAttribute></Item></DicomAttribute></NativeDicomModel>`,
     };
-    expect(await dest.deliver(item, new AbortController().signal)).toMatchObject({ result: 'permanent', reason: expect.stringContaining('0x0122 SOP class not supported') });
+    expect(await dest.deliver(item, new AbortController().signal)).toMatchObject({
+      result: 'permanent',
+      reason: expect.stringContaining('0x0122 SOP class not supported'),
+    });
     await dest.stop();
   });
 
@@ -285,7 +322,11 @@ describe('dicom-stowrs: HTTPS with the PACS CA, and a 300 MB instance streamed i
     writeSync(fd, head);
     ftruncateSync(fd, head.length + pixelBytes);
     closeSync(fd);
-    const item = { ...(await journalInstance(dicomFixture('pydicom/MR_small.dcm'), 'tls-big')), blobPath: path, blob: { hash: 'big', size: head.length + pixelBytes } };
+    const item = {
+      ...(await journalInstance(dicomFixture('pydicom/MR_small.dcm'), 'tls-big')),
+      blobPath: path,
+      blob: { hash: 'big', size: head.length + pixelBytes },
+    };
     const dest = new StowRsDestination('tls', { url, caFile }, log);
     const rss = process.memoryUsage().rss;
     let peak = rss;

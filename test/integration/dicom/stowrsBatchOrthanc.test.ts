@@ -32,7 +32,11 @@ beforeAll(async () => {
       if (req.method === 'POST') {
         // A copy of the (small, test-sized) body to count its parts; the upload itself is streamed through.
         const body = Buffer.concat(chunks).toString('latin1');
-        posts.push({ parts: boundary ? body.split(`--${boundary}\r\nContent-Type: application/dicom\r\n`).length - 1 : 0, bytes: body.length, status: answer.statusCode ?? 0 });
+        posts.push({
+          parts: boundary ? body.split(`--${boundary}\r\nContent-Type: application/dicom\r\n`).length - 1 : 0,
+          bytes: body.length,
+          status: answer.statusCode ?? 0,
+        });
       }
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
@@ -62,12 +66,18 @@ describe('dicom-stowrs batches against a real Orthanc', () => {
         const bytes = syntheticPart10({ sopInstanceUid: sop, studyUid, seriesUid: `${studyUid}.1`, pixels: Buffer.alloc(2_000 * i + s, i) });
         sent.set(sop, bytes);
         const blob = await store.blobs.write(bytes);
-        await store.journalFor('us01', ['pacs-web']).append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: `${sop}:${blob.hash}`, blob, orderKey: studyUid, personal: true });
+        await store
+          .journalFor('us01', ['pacs-web'])
+          .append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: `${sop}:${blob.hash}`, blob, orderKey: studyUid, personal: true });
       }
     }
     const dest = new StowRsDestination('pacs-web', { url: proxyUrl, username: orthanc.user, password: orthanc.password }, log);
     const forwarder = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), {
-      window: 2, ordered: false, attemptTimeoutMs: 60_000, backoff: { initialMs: 1_000, maxMs: 5_000, jitter: 0 }, batchSize: 10,
+      window: 2,
+      ordered: false,
+      attemptTimeoutMs: 60_000,
+      backoff: { initialMs: 1_000, maxMs: 5_000, jitter: 0 },
+      batchSize: 10,
     });
     try {
       forwarder.start();

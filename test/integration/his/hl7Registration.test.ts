@@ -41,7 +41,8 @@ async function startMllpHis(policy: (n: number, msg: string) => Reply, port = 0)
         messages.push(msg);
         const controlId = msg.split('\r')[0]!.split('|')[9]!;
         const reply = policy(messages.length, msg);
-        const ack = (code: string, id: string, text = '') => mllpFrame(`MSH|^~\\&|HIS||EDGE||20261122073106||ACK^A04^ACK|A${messages.length}|P|2.5\rMSA|${code}|${id}${text ? `|${text}` : ''}\r`);
+        const ack = (code: string, id: string, text = '') =>
+          mllpFrame(`MSH|^~\\&|HIS||EDGE||20261122073106||ACK^A04^ACK|A${messages.length}|P|2.5\rMSA|${code}|${id}${text ? `|${text}` : ''}\r`);
         if (reply === 'AA') socket.write(ack('AA', controlId));
         else if (reply === 'AE') socket.write(ack('AE', controlId, 'Service code unknown for patient 079085001234'));
         else if (reply === 'stale-then-AA') {
@@ -79,10 +80,20 @@ async function setup(port: number, ackTimeoutMs = 2_000) {
   const { log, lines } = capturingLogger();
   const store = await openStore({ dir, log });
   const dest = new HisHl7Destination('his', { host: '127.0.0.1', port, ackTimeoutMs, connectTimeoutMs: 1_000, sendingFacility: 'BV-DEMO' }, log);
-  const forwarder = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), { window: 4, ordered: true, attemptTimeoutMs: 5_000, backoff: { initialMs: 30, maxMs: 150, jitter: 0.2 } });
+  const forwarder = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), {
+    window: 4,
+    ordered: true,
+    attemptTimeoutMs: 5_000,
+    backoff: { initialMs: 30, maxMs: 150, jitter: 0.2 },
+  });
   store.onEnqueued(() => forwarder.wake());
   forwarder.start();
-  cleanup.push(rm, () => store.close(), () => dest.stop(), () => forwarder.stop());
+  cleanup.push(
+    rm,
+    () => store.close(),
+    () => dest.stop(),
+    () => forwarder.stop(),
+  );
   return { store, journal: store.journalFor('kiosk-1', []), lines };
 }
 
@@ -96,14 +107,22 @@ describe('check-in registration as ADT^A04 over MLLP (his-hl7)', () => {
     for (let i = 1; i <= 3; i++) await journal.append(checkInJournalInput(CHECK_IN(i), 'his'));
     await waitFor(() => store.outbox.status(['his'])[0]!.delivered === 3, 'three registrations acknowledged');
     expect(his.messages).toHaveLength(3);
-    expect(his.messages.map((m) => m.split('\r').find((s) => s.startsWith('PV1|'))!.split('|')[19])).toEqual(['A001', 'A002', 'A003']);
+    expect(
+      his.messages.map(
+        (m) =>
+          m
+            .split('\r')
+            .find((s) => s.startsWith('PV1|'))!
+            .split('|')[19],
+      ),
+    ).toEqual(['A001', 'A002', 'A003']);
     expect(his.messages[0]).toContain('ADT^A04^ADT_A01');
     expect(his.messages[0]).toContain('PID|1||079085001234^^^BCA^NNVNM||Nguyễn^An^Văn||19850307|M');
     expect(his.connections).toBe(1);
     expect(lines.join('\n')).not.toContain('079085001234');
   });
 
-  it('parks on AE with the HIS\'s text (personal data masked) and delivers the next one', async () => {
+  it("parks on AE with the HIS's text (personal data masked) and delivers the next one", async () => {
     const his = await startMllpHis((n) => (n === 1 ? 'AE' : 'AA'));
     cleanup.push(() => his.stop());
     const { store, journal, lines } = await setup(his.port);

@@ -31,9 +31,19 @@ async function setup(options: { delayMs?: number } = {}) {
   const store = await openStore({ dir, log });
   const his = await startHisSim({ delayMs: options.delayMs });
   const dest = new HisHttpDestination('his', { baseUrl: his.baseUrl, timeoutMs: 2_000, register: { ackField: 'requestId' } });
-  const forwarder = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), { window: 4, ordered: true, attemptTimeoutMs: 5_000, backoff: { initialMs: 30, maxMs: 200, jitter: 0.2 } });
+  const forwarder = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), {
+    window: 4,
+    ordered: true,
+    attemptTimeoutMs: 5_000,
+    backoff: { initialMs: 30, maxMs: 200, jitter: 0.2 },
+  });
   store.onEnqueued(() => forwarder.wake());
-  cleanup.push(rm, () => store.close(), () => his.stop(), () => forwarder.stop());
+  cleanup.push(
+    rm,
+    () => store.close(),
+    () => his.stop(),
+    () => forwarder.stop(),
+  );
   // The kiosk's journal: the source is the kiosk, the route is the HIS destination.
   const journal = store.journalFor('kiosk-1', []);
   return { store, his, forwarder, journal, lines };
@@ -79,12 +89,19 @@ describe('check-in registration through the outbox (his-http)', () => {
   it('retries a slow answer past the attempt timeout with the same key, and the HIS registers it once', async () => {
     const { store, his, forwarder, journal } = await setup({ delayMs: 200 });
     // Attempt timeout shorter than the HIS's latency: the first answers arrive after we gave up.
-    const slowForwarder = new OutboxForwarder(new HisHttpDestination('his', { baseUrl: his.baseUrl, timeoutMs: 100 }), store.outbox, systemClock, capturingLogger().log, new EventBus(), {
-      window: 1,
-      ordered: true,
-      attemptTimeoutMs: 5_000,
-      backoff: { initialMs: 20, maxMs: 50, jitter: 0 },
-    });
+    const slowForwarder = new OutboxForwarder(
+      new HisHttpDestination('his', { baseUrl: his.baseUrl, timeoutMs: 100 }),
+      store.outbox,
+      systemClock,
+      capturingLogger().log,
+      new EventBus(),
+      {
+        window: 1,
+        ordered: true,
+        attemptTimeoutMs: 5_000,
+        backoff: { initialMs: 20, maxMs: 50, jitter: 0 },
+      },
+    );
     void forwarder;
     store.onEnqueued(() => slowForwarder.wake());
     slowForwarder.start();

@@ -18,13 +18,18 @@ describe('HIS look-ups over HTTP (his-http)', () => {
     cleanup.push(() => his.stop());
     const lookup = createHisLookup({ http: { baseUrl: his.baseUrl } });
     const one = await lookup.findAppointments(CCCD_WITH_APPOINTMENT, '2026-11-22');
-    expect(one).toEqual({ ok: true, value: [{ id: 'LH-2026-11-22-001', time: '2026-11-22T08:30:00+07:00', serviceCode: 'KNOI', serviceName: 'Khám Nội', doctor: 'BS. Trần Thị B', room: 'P.105' }] });
+    expect(one).toEqual({
+      ok: true,
+      value: [
+        { id: 'LH-2026-11-22-001', time: '2026-11-22T08:30:00+07:00', serviceCode: 'KNOI', serviceName: 'Khám Nội', doctor: 'BS. Trần Thị B', room: 'P.105' },
+      ],
+    });
     const two = await lookup.findAppointments(CCCD_WITH_TWO_APPOINTMENTS, '2026-11-22');
     expect(two.ok && two.value.map((a) => a.serviceCode)).toEqual(['XN', 'XQ']);
     expect(await lookup.findAppointments('001099012345', '2026-11-22')).toEqual({ ok: true, value: [] });
   });
 
-  it('maps the HIS\'s own field names from configuration', async () => {
+  it("maps the HIS's own field names from configuration", async () => {
     const his = await startHisSim();
     cleanup.push(() => his.stop());
     const lookup = createHisLookup({ http: { baseUrl: his.baseUrl, appointments: { fields: { id: 'id', time: 'time', serviceCode: 'serviceName' } } } });

@@ -12,7 +12,7 @@ import { waitFor } from '../../helpers/wait.ts';
 import { capturingLogger } from './logCapture.ts';
 
 describe('the HIS simulator as the demo uses it', () => {
-  it('still receives the http-json destinations\' posts on /ingest and /lis/results, and acknowledges ADT^A04 over MLLP', async () => {
+  it("still receives the http-json destinations' posts on /ingest and /lis/results, and acknowledges ADT^A04 over MLLP", async () => {
     const { dir, cleanup } = tempDir('edge-his-sim-');
     const { log } = capturingLogger();
     const store = await openStore({ dir, log });
@@ -21,7 +21,14 @@ describe('the HIS simulator as the demo uses it', () => {
     const forwarders = [
       new OutboxForwarder(new HttpJsonDestination('central', { url: his.url }), store.outbox, systemClock, log, new EventBus(), opts),
       new OutboxForwarder(new HttpJsonDestination('lis', { url: `${his.baseUrl}/lis/results` }), store.outbox, systemClock, log, new EventBus(), opts),
-      new OutboxForwarder(new HisHl7Destination('his', { host: '127.0.0.1', port: his.hl7ListenPort! }, log), store.outbox, systemClock, log, new EventBus(), opts),
+      new OutboxForwarder(
+        new HisHl7Destination('his', { host: '127.0.0.1', port: his.hl7ListenPort! }, log),
+        store.outbox,
+        systemClock,
+        log,
+        new EventBus(),
+        opts,
+      ),
     ];
     store.onEnqueued(() => forwarders.forEach((f) => f.wake()));
     forwarders.forEach((f) => f.start());
@@ -29,7 +36,11 @@ describe('the HIS simulator as the demo uses it', () => {
       await store.journalFor('monitor', ['central', 'lis']).append({ stream: 'device.vitals', kind: 'reading', idempotencyKey: 'r1', parsed: { spo2: 97 } });
       await store.journalFor('kiosk', []).append(
         checkInJournalInput(
-          { identity: { idNumber: '079085001234', fullName: 'Nguyễn Văn An', dateOfBirth: '1985', sex: 'male', permanentAddress: '' }, service: { code: 'KNOI' }, ticket: { number: 'A001', issuedAt: '2026-11-22T07:00:00.000+07:00' } },
+          {
+            identity: { idNumber: '079085001234', fullName: 'Nguyễn Văn An', dateOfBirth: '1985', sex: 'male', permanentAddress: '' },
+            service: { code: 'KNOI' },
+            ticket: { number: 'A001', issuedAt: '2026-11-22T07:00:00.000+07:00' },
+          },
           'his',
         ),
       );

@@ -12,12 +12,25 @@ afterEach(async () => {
 });
 
 const STAFF = { name: 'Lê Thị Thu', cccd: '079190001111' };
-const patient = (idNumber: string, dateOfBirth = '1985-03-07') => ({ idNumber, fullName: 'Nguyễn Văn An', dateOfBirth, sex: 'male' as const, permanentAddress: 'Quận 1' });
+const patient = (idNumber: string, dateOfBirth = '1985-03-07') => ({
+  idNumber,
+  fullName: 'Nguyễn Văn An',
+  dateOfBirth,
+  sex: 'male' as const,
+  permanentAddress: 'Quận 1',
+});
 
 async function gateway(extra: Partial<Parameters<typeof startVssGateway>[0]> = {}) {
   const sim = await startVssGateway({ staff: STAFF, ...extra });
   cleanup.push(() => sim.stop());
-  const config: VssGatewayConfig = { baseUrl: sim.url, username: 'bv-demo', password: 'demo-password', staffName: STAFF.name, staffCccd: STAFF.cccd, timeoutMs: 2_000 };
+  const config: VssGatewayConfig = {
+    baseUrl: sim.url,
+    username: 'bv-demo',
+    password: 'demo-password',
+    staffName: STAFF.name,
+    staffCccd: STAFF.cccd,
+    timeoutMs: 2_000,
+  };
   return { sim, config };
 }
 
@@ -32,8 +45,20 @@ describe('Vietnam Social Security gateway, KQNhanLichSuKCB2024', () => {
     if (!r.ok) return;
     expect(r.value.code).toBe(code);
     expect(r.value.patientMessage).toBe(describeInsuranceCode(code).patientMessage);
-    expect(sim.lookups[0]).toMatchObject({ maThe: syntheticCccdFor(code), hoTen: 'Nguyễn Văn An', ngaySinh: '07/03/1985', hoTenCb: STAFF.name, cccdCb: STAFF.cccd });
-    if (code === '000') expect(r.value).toMatchObject({ verdict: 'valid', validFrom: `${new Date().getUTCFullYear()}-01-01`, validTo: `${new Date().getUTCFullYear()}-12-31`, registeredFacility: '79001' });
+    expect(sim.lookups[0]).toMatchObject({
+      maThe: syntheticCccdFor(code),
+      hoTen: 'Nguyễn Văn An',
+      ngaySinh: '07/03/1985',
+      hoTenCb: STAFF.name,
+      cccdCb: STAFF.cccd,
+    });
+    if (code === '000')
+      expect(r.value).toMatchObject({
+        verdict: 'valid',
+        validFrom: `${new Date().getUTCFullYear()}-01-01`,
+        validTo: `${new Date().getUTCFullYear()}-12-31`,
+        registeredFacility: '79001',
+      });
     if (code === '010') expect(r.value.verdict).toBe('invalid');
     if (code === '003') expect(r.value.newCardNumber).toMatch(/^GD/);
   });
@@ -110,7 +135,13 @@ describe('a gateway behind a failing proxy', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
     const port = (server.address() as { port: number }).port;
-    const r = await new VssGatewayClient({ baseUrl: `http://127.0.0.1:${port}`, username: 'u', password: 'p', staffName: STAFF.name, staffCccd: STAFF.cccd }).getInsuranceStatus(patient('001099012345'));
+    const r = await new VssGatewayClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      username: 'u',
+      password: 'p',
+      staffName: STAFF.name,
+      staffCccd: STAFF.cccd,
+    }).getInsuranceStatus(patient('001099012345'));
     expect(r).toMatchObject({ ok: false, reason: 'unreachable', message: expect.stringMatching(/HTTP 502/) });
   });
 });

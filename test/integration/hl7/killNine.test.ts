@@ -32,7 +32,9 @@ describe('HL7 listener under kill -9', () => {
         const id = `K${n}`;
         let ack: string;
         try {
-          ack = await client.send(`MSH|^~\\&|BC|LAB|||20261122080000||ORU^R01|${id}|P|2.3.1\rPID|1||P${n}\rOBR|1||S${n}\rOBX|1|NM|WBC^WBC||${n % 20}.5|10*9/L|||||F\rOBX|2|NM|HGB^HGB||1${n % 9}0|g/L|||||F\r`);
+          ack = await client.send(
+            `MSH|^~\\&|BC|LAB|||20261122080000||ORU^R01|${id}|P|2.3.1\rPID|1||P${n}\rOBR|1||S${n}\rOBX|1|NM|WBC^WBC||${n % 20}.5|10*9/L|||||F\rOBX|2|NM|HGB^HGB||1${n % 9}0|g/L|||||F\r`,
+          );
         } catch {
           break; // killed
         }
@@ -44,7 +46,10 @@ describe('HL7 listener under kill -9', () => {
     }
     expect(acked.length).toBeGreaterThan(20);
     const db = new Database(join(dir, 'journal.db'), { readonly: true });
-    const messages = db.prepare(`SELECT idem_key, count(*) AS c FROM journal WHERE stream = 'lab.message' GROUP BY idem_key`).all() as Array<{ idem_key: string; c: number }>;
+    const messages = db.prepare(`SELECT idem_key, count(*) AS c FROM journal WHERE stream = 'lab.message' GROUP BY idem_key`).all() as Array<{
+      idem_key: string;
+      c: number;
+    }>;
     const stored = new Map(messages.map((m) => [m.idem_key.split(':')[2]!, m.c]));
     expect(acked.filter((id) => stored.get(id) !== 1)).toEqual([]);
     // Two results per acknowledged message, each once (result identity is unique in the journal).

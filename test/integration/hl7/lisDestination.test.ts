@@ -31,7 +31,26 @@ afterAll(async () => {
 });
 
 function result(n: number, extra: Partial<LabResult> = {}): LabResult {
-  return { device: 'xn1', protocol: 'astm', specimenId: `S${n}`, deviceTestCode: 'WBC', testCode: 'WBC', testName: 'Bạch cầu', observationId: ['WBC', 'Bạch cầu'], occurrence: 1, valueText: `${n}.1`, valueNumber: n + 0.1, units: '10*9/L', flags: [], status: 'F', timezone: 'Asia/Ho_Chi_Minh', receivedAt: '2026-11-22T08:00:00.000+07:00', qc: false, patientName: 'Nguyễn Văn An', ...extra };
+  return {
+    device: 'xn1',
+    protocol: 'astm',
+    specimenId: `S${n}`,
+    deviceTestCode: 'WBC',
+    testCode: 'WBC',
+    testName: 'Bạch cầu',
+    observationId: ['WBC', 'Bạch cầu'],
+    occurrence: 1,
+    valueText: `${n}.1`,
+    valueNumber: n + 0.1,
+    units: '10*9/L',
+    flags: [],
+    status: 'F',
+    timezone: 'Asia/Ho_Chi_Minh',
+    receivedAt: '2026-11-22T08:00:00.000+07:00',
+    qc: false,
+    patientName: 'Nguyễn Văn An',
+    ...extra,
+  };
 }
 
 async function enqueue(results: LabResult[]): Promise<void> {
@@ -40,8 +59,17 @@ async function enqueue(results: LabResult[]): Promise<void> {
 }
 
 function run(ackTimeoutSeconds = 5, stripDiacritics = false): void {
-  const dest = new Hl7LisDestination('lis', { host: '127.0.0.1', port: lis.port, ackTimeoutSeconds, stripDiacritics, format: 'result' }, pino({ level: 'silent' }));
-  forwarder = new OutboxForwarder(dest, store.outbox, systemClock, pino({ level: 'silent' }), new EventBus(), { window: 4, ordered: true, attemptTimeoutMs: 20_000, backoff: { initialMs: 100, maxMs: 400, jitter: 0.5 } });
+  const dest = new Hl7LisDestination(
+    'lis',
+    { host: '127.0.0.1', port: lis.port, ackTimeoutSeconds, stripDiacritics, format: 'result' },
+    pino({ level: 'silent' }),
+  );
+  forwarder = new OutboxForwarder(dest, store.outbox, systemClock, pino({ level: 'silent' }), new EventBus(), {
+    window: 4,
+    ordered: true,
+    attemptTimeoutMs: 20_000,
+    backoff: { initialMs: 100, maxMs: 400, jitter: 0.5 },
+  });
   forwarder.start();
 }
 
@@ -73,7 +101,7 @@ describe('HL7 LIS destination against an MLLP LIS', () => {
     expect(store.journalStore.list({ stream: 'lab.result', limit: 1 })[0]!.parsed).toMatchObject({ patientName: 'Nguyễn Văn An' });
   });
 
-  it('parks AE refusals with the LIS\'s reason and goes on with the next', async () => {
+  it("parks AE refusals with the LIS's reason and goes on with the next", async () => {
     lis.mode = 'AE';
     await enqueue([result(10)]);
     run();
@@ -107,7 +135,7 @@ describe('HL7 LIS destination against an MLLP LIS', () => {
     lis.mode = 'ok';
   });
 
-  it('never takes an ACK for another control id (MSA-2) as this message\'s, even when it arrives in its place', async () => {
+  it("never takes an ACK for another control id (MSA-2) as this message's, even when it arrives in its place", async () => {
     lis.mode = 'wrong-id';
     await enqueue([result(50)]);
     run(0.5);

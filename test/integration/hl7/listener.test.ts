@@ -66,7 +66,8 @@ describe('HL7 MLLP listener over a real store', () => {
   it('1,000 back-to-back messages are all acknowledged (node-hl7-client spun the CPU here)', async () => {
     const client = await TestMllpClient.open(port);
     const cpu = process.cpuUsage();
-    for (let i = 0; i < 1000; i++) client.write(`MSH|^~\\&|XN|LAB|||20261122080000||ORU^R01|B2B-${i}|P|2.5\rOBR|1||S${i}\rOBX|1|NM|GLU^Glucose||${5 + (i % 10) / 10}|mmol/L|||||F\r`);
+    for (let i = 0; i < 1000; i++)
+      client.write(`MSH|^~\\&|XN|LAB|||20261122080000||ORU^R01|B2B-${i}|P|2.5\rOBR|1||S${i}\rOBX|1|NM|GLU^Glucose||${5 + (i % 10) / 10}|mmol/L|||||F\r`);
     const acks = [];
     for (let i = 0; i < 1000; i++) acks.push(msa(await client.next(30_000)));
     expect(new Set(acks.map((a) => a.controlId)).size).toBe(1000);
@@ -106,7 +107,10 @@ describe('HL7 MLLP listener over a real store', () => {
   it('refuses with AR what an analyzer does not send (an ADT^A04, a mangled type), storing nothing', async () => {
     const client = await TestMllpClient.open(port);
     const before = store.journalStore.count();
-    for (const [id, type] of [['ADT-1', 'ADT^A04'], ['MANGLED-1', 'P^']]) {
+    for (const [id, type] of [
+      ['ADT-1', 'ADT^A04'],
+      ['MANGLED-1', 'P^'],
+    ]) {
       const ack = await client.send(`MSH|^~\\&|XN|LAB|||20261122||${type}|${id}|P|2.5\rPID|1||BN-1||Nguyễn^Văn An\r`);
       expect(msa(ack)).toMatchObject({ code: 'AR', controlId: id });
       expect(ack).toContain('an analyzer listener accepts results');

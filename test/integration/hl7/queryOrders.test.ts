@@ -26,7 +26,11 @@ beforeAll(async () => {
   cache = new SqliteOrderCache(store.db);
   services.provide(ORDER_CACHE_SERVICE, cache);
   orders = hl7DriverFactory.create(makeDriverContext(store, { id: 'lis-orders', services }), { host: '127.0.0.1', port: 0, mode: 'orders' }) as Hl7Driver;
-  analyzer = hl7DriverFactory.create(makeDriverContext(store, { id: 'bc5380', services, routes: ['lis'] }), { host: '127.0.0.1', port: 0, profile: 'mindray-bc' }) as Hl7Driver;
+  analyzer = hl7DriverFactory.create(makeDriverContext(store, { id: 'bc5380', services, routes: ['lis'] }), {
+    host: '127.0.0.1',
+    port: 0,
+    profile: 'mindray-bc',
+  }) as Hl7Driver;
   await orders.start();
   await analyzer.start();
 });
@@ -48,7 +52,12 @@ const ORM = (id: string, control = 'NW') =>
     `ORC|${control}|P2|SID-001`,
     'OBR|2|P2|SID-001|HGB^HGB',
   ].join('\r') + '\r';
-const QRY = (id: string, sid: string) => [`MSH|^~\\&|BC-5380|Mindray|||20261122100000||QRY^Q02|${id}|P|2.3.1||||||UNICODE`, `QRD|20261122100000|R|D|1|||RD|${sid}|OTH|||T`, 'QRF|BC-5380|||||RCT|COR|ALL||'].join('\r') + '\r';
+const QRY = (id: string, sid: string) =>
+  [
+    `MSH|^~\\&|BC-5380|Mindray|||20261122100000||QRY^Q02|${id}|P|2.3.1||||||UNICODE`,
+    `QRD|20261122100000|R|D|1|||RD|${sid}|OTH|||T`,
+    'QRF|BC-5380|||||RCT|COR|ALL||',
+  ].join('\r') + '\r';
 
 describe('orders from the LIS into the cache, host queries answered from it', () => {
   it('stores ORM^O01 before AA, in the order cache and the journal; a resend gets the same ACK', async () => {
@@ -64,7 +73,11 @@ describe('orders from the LIS into the cache, host queries answered from it', ()
 
   it('a late resend of an older order does not undo a newer one (applied only when the message is new)', async () => {
     const orm = (id: string, control: string, tests: string[]) =>
-      [`MSH|^~\\&|LIS|BV|EDGE||20261122091500||ORM^O01|${id}|P|2.3.1||||||UNICODE`, 'PID|1||BN-77||Trần^Văn Bình||19700101|M', ...tests.flatMap((t, i) => [`ORC|${control}|Q${i}|SID-077`, `OBR|${i + 1}|Q${i}|SID-077|${t}^${t}`])].join('\r') + '\r';
+      [
+        `MSH|^~\\&|LIS|BV|EDGE||20261122091500||ORM^O01|${id}|P|2.3.1||||||UNICODE`,
+        'PID|1||BN-77||Trần^Văn Bình||19700101|M',
+        ...tests.flatMap((t, i) => [`ORC|${control}|Q${i}|SID-077`, `OBR|${i + 1}|Q${i}|SID-077|${t}^${t}`]),
+      ].join('\r') + '\r';
     const lis = await TestMllpClient.open(orders.port);
     const first = await lis.send(orm('ORD-77A', 'NW', ['WBC', 'HGB']));
     expect(msa(first).code).toBe('AA');
@@ -91,7 +104,7 @@ describe('orders from the LIS into the cache, host queries answered from it', ()
     expect(cache.findBySpecimen('SID-001')!.tests).toEqual(['WBC', 'HGB']);
   });
 
-  it('answers QRY^Q02 with QCK^Q02 then DSR^Q03 with the LIS gone, and does not answer the device\'s ACK^Q03', async () => {
+  it("answers QRY^Q02 with QCK^Q02 then DSR^Q03 with the LIS gone, and does not answer the device's ACK^Q03", async () => {
     await orders.stop(); // the LIS side is down: the answer comes from the local cache
     const dev = await TestMllpClient.open(analyzer.port);
     dev.write(QRY('Q-1', 'SID-001'));
@@ -115,7 +128,9 @@ describe('orders from the LIS into the cache, host queries answered from it', ()
 
   it('answers QBP^Q11 with RSP^K11', async () => {
     const dev = await TestMllpClient.open(analyzer.port);
-    const rsp = parseHl7(await dev.send('MSH|^~\\&|CL-900i|Mindray|||20261122100000||QBP^Q11^QBP_Q11|Q-3|P|2.5.1\rQPD|WOS^Work Order Step^IHE_LABTF|T1|SID-001\r'));
+    const rsp = parseHl7(
+      await dev.send('MSH|^~\\&|CL-900i|Mindray|||20261122100000||QBP^Q11^QBP_Q11|Q-3|P|2.5.1\rQPD|WOS^Work Order Step^IHE_LABTF|T1|SID-001\r'),
+    );
     expect(header(rsp)).toMatchObject({ messageType: 'RSP', triggerEvent: 'K11' });
     expect(field(segment(rsp, 'QAK'), 2)).toBe('OK');
     expect(rsp.segments.filter((s) => s.id === 'OBR').map((s) => comp(rsp, s, 4))).toEqual(['WBC', 'HGB']);
@@ -141,7 +156,11 @@ function exchange(port: number, bytes: Buffer): Promise<Buffer> {
 
 describe('per-device dialect', () => {
   it('a Windows-1258 analyzer (no MSH-18) gets its host-query answer in Windows-1258', async () => {
-    const drv = hl7DriverFactory.create(makeDriverContext(store, { id: 'w1258', services }), { host: '127.0.0.1', port: 0, encoding: 'windows-1258' }) as Hl7Driver;
+    const drv = hl7DriverFactory.create(makeDriverContext(store, { id: 'w1258', services }), {
+      host: '127.0.0.1',
+      port: 0,
+      encoding: 'windows-1258',
+    }) as Hl7Driver;
     await drv.start();
     cache.upsert({ specimenId: 'SID-W', patientName: 'Trần Văn Bình', tests: ['GLU'] });
     const reply = await exchange(drv.port, encodeText('MSH|^~\\&|URIT|LAB|||20261122||QBP^Q11|W-1|P|2.5\rQPD|Q11|T|SID-W\r', 'windows-1258'));
@@ -171,7 +190,9 @@ describe('per-device dialect', () => {
     const drv = hl7DriverFactory.create(makeDriverContext(s3, { id: 'ce' }), { host: '127.0.0.1', port: 0 }) as Hl7Driver;
     await drv.start();
     s3.close();
-    const ack = (await exchange(drv.port, Buffer.from('MSH|^~\\&|XN|LAB|||20261122||ORU^R01|CE-1|P|2.5|||AL|NE\rOBR|1||S1\rOBX|1|NM|GLU||5.1|mmol/L|||||F\r'))).toString('utf8');
+    const ack = (
+      await exchange(drv.port, Buffer.from('MSH|^~\\&|XN|LAB|||20261122||ORU^R01|CE-1|P|2.5|||AL|NE\rOBR|1||S1\rOBX|1|NM|GLU||5.1|mmol/L|||||F\r'))
+    ).toString('utf8');
     expect(msa(ack)).toMatchObject({ code: 'CE', controlId: 'CE-1' });
     expect(ack).toContain('storage failed');
     await drv.stop();

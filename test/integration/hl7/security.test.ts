@@ -26,8 +26,17 @@ beforeAll(async () => {
   cache = new SqliteOrderCache(store.db);
   services.provide(ORDER_CACHE_SERVICE, cache);
   // The analyzer and the HIS are at 127.0.0.1; 127.0.0.2 is another PC on the LAN.
-  analyzer = hl7DriverFactory.create(makeDriverContext(store, { id: 'bc5380', services, routes: ['lis'] }), { host: '127.0.0.1', port: 0, allowedPeers: ['127.0.0.1'] }) as Hl7Driver;
-  orders = hl7DriverFactory.create(makeDriverContext(store, { id: 'his-orders', services }), { host: '127.0.0.1', port: 0, mode: 'orders', allowedPeers: ['127.0.0.1'] }) as Hl7Driver;
+  analyzer = hl7DriverFactory.create(makeDriverContext(store, { id: 'bc5380', services, routes: ['lis'] }), {
+    host: '127.0.0.1',
+    port: 0,
+    allowedPeers: ['127.0.0.1'],
+  }) as Hl7Driver;
+  orders = hl7DriverFactory.create(makeDriverContext(store, { id: 'his-orders', services }), {
+    host: '127.0.0.1',
+    port: 0,
+    mode: 'orders',
+    allowedPeers: ['127.0.0.1'],
+  }) as Hl7Driver;
   // Small caps so a flood is cheap to make: 6 connections, 2 per address, no idle close (the
   // message time bound must be what closes a frame that never ends).
   flooded = hl7DriverFactory.create(makeDriverContext(store, { id: 'flooded', services, routes: ['lis'] }), {
@@ -47,7 +56,15 @@ afterAll(async () => {
 
 const counters = (d: Hl7Driver) => d.status().counters as unknown as Hl7Counters & { connections: number };
 const messagesOf = (source: string, stream = 'lab.message') => store.journalStore.list({ source, stream, limit: 1000 });
-const order = (accession: string, patient: string): ImagingOrder => ({ orderId: `O-${accession}`, accessionNumber: accession, patientId: `BN-${accession}`, patientName: patient, procedure: { code: 'CT01', name: 'CT sọ não', modality: 'CT' }, stationAeTitle: 'CT01', scheduledAt: '20261203091000' });
+const order = (accession: string, patient: string): ImagingOrder => ({
+  orderId: `O-${accession}`,
+  accessionNumber: accession,
+  patientId: `BN-${accession}`,
+  patientName: patient,
+  procedure: { code: 'CT01', name: 'CT sọ não', modality: 'CT' },
+  stationAeTitle: 'CT01',
+  scheduledAt: '20261203091000',
+});
 
 describe('HL7 listeners admit only their listed peers', () => {
   it('refuses a forged ORU and a forged OMI^O23 from an unlisted address; nothing enters the journal or the order cache; mllp_send from 127.0.0.1 is served', async () => {
@@ -122,7 +139,7 @@ describe('a control id (MSH-10) reused by a different message', () => {
 });
 
 describe('floods on the HL7 listener never lock the device out', () => {
-  it('idle sockets past the caps, from other addresses and from the device\'s own: refused or made room from, and mllp_send is still served', async () => {
+  it("idle sockets past the caps, from other addresses and from the device's own: refused or made room from, and mllp_send is still served", async () => {
     const before = counters(flooded);
     const flood = [];
     for (const from of ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']) for (let i = 0; i < 4; i++) flood.push(await dialFrom(flooded.port, from));
@@ -136,7 +153,11 @@ describe('floods on the HL7 listener never lock the device out', () => {
     for (let i = 0; i < 6; i++) own.push(await dialFrom(flooded.port, '127.0.0.1'));
     await new Promise((r) => setTimeout(r, 2_100));
     expect(await mllpSend(dir, flooded.port, [oru('FLOOD-2', 'SID-F2', '5.1')])).toContain('MSA|AA|FLOOD-2');
-    expect(messagesOf('flooded').map((e) => e.meta.controlId).sort()).toEqual(['FLOOD-1', 'FLOOD-2']);
+    expect(
+      messagesOf('flooded')
+        .map((e) => e.meta.controlId)
+        .sort(),
+    ).toEqual(['FLOOD-1', 'FLOOD-2']);
     for (const s of [...flood, ...own]) s.destroy();
   });
 

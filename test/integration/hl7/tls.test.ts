@@ -64,7 +64,13 @@ function sClient(args: string[], input: Buffer, done: (out: string) => boolean):
 /** A Node TLS client (with or without a client certificate) sending one MLLP message; the ACK text or why none came. */
 function nodeTlsSend(message: string, withCert: boolean): Promise<{ ack?: string; error?: string }> {
   return new Promise((resolve) => {
-    const socket: TLSSocket = tlsConnect({ host: '127.0.0.1', port: mutual.port, servername: 'localhost', ca: readFileSync(certs.caCert), ...(withCert ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}) });
+    const socket: TLSSocket = tlsConnect({
+      host: '127.0.0.1',
+      port: mutual.port,
+      servername: 'localhost',
+      ca: readFileSync(certs.caCert),
+      ...(withCert ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}),
+    });
     const decoder = new MllpDecoder();
     socket.once('secureConnect', () => socket.write(mllpFrame(message)));
     socket.on('data', (d: Buffer) => {
@@ -81,7 +87,11 @@ function nodeTlsSend(message: string, withCert: boolean): Promise<{ ack?: string
 
 describe('MLLP over TLS (IHE ATNA style)', () => {
   it('openssl s_client: handshake with the box CA chain, and a real ORU through it gets AA', async () => {
-    const { out } = await sClient(['-CAfile', certs.caCert, '-cert', client.cert, '-key', client.key, '-verify_return_error', '-showcerts'], mllpFrame(oru('TLS-SC-1', 'SID-TLS-1', '5.5')), (o) => o.includes('MSA|AA|TLS-SC-1'));
+    const { out } = await sClient(
+      ['-CAfile', certs.caCert, '-cert', client.cert, '-key', client.key, '-verify_return_error', '-showcerts'],
+      mllpFrame(oru('TLS-SC-1', 'SID-TLS-1', '5.5')),
+      (o) => o.includes('MSA|AA|TLS-SC-1'),
+    );
     expect(out).toContain('Verify return code: 0 (ok)');
     expect(out).toMatch(/s:\s*O\s*=\s*edge-agent, CN\s*=\s*test-box\b/);
     expect(out).toMatch(/i:\s*O\s*=\s*edge-agent, CN\s*=\s*test-box box CA/);

@@ -30,7 +30,11 @@ describe('the LIS down for a simulated day (HL7 analyzers → box → HL7 LIS)',
     const store: Store = await openStore({ dir, clock });
     const lis = await startMllpLis();
     await lis.down();
-    cleanups.push(cleanup, () => store.close(), () => lis.stop());
+    cleanups.push(
+      cleanup,
+      () => store.close(),
+      () => lis.stop(),
+    );
 
     const devices = ['bc1', 'xn2'];
     const drivers: Hl7Driver[] = [];
@@ -40,7 +44,11 @@ describe('the LIS down for a simulated day (HL7 analyzers → box → HL7 LIS)',
       drivers.push(d);
       cleanups.push(() => d.stop());
     }
-    const destination = new Hl7LisDestination('lis', { host: '127.0.0.1', port: lis.port, ackTimeoutSeconds: 5, connectTimeoutSeconds: 2, format: 'result' }, pino({ level: 'silent' }));
+    const destination = new Hl7LisDestination(
+      'lis',
+      { host: '127.0.0.1', port: lis.port, ackTimeoutSeconds: 5, connectTimeoutSeconds: 2, format: 'result' },
+      pino({ level: 'silent' }),
+    );
     const forwarder = new OutboxForwarder(destination, store.outbox, clock, pino({ level: 'silent' }), new EventBus(), {
       window: 8,
       ordered: true,
@@ -49,7 +57,10 @@ describe('the LIS down for a simulated day (HL7 analyzers → box → HL7 LIS)',
     });
     store.onEnqueued(() => forwarder.wake());
     forwarder.start();
-    cleanups.push(() => forwarder.stop(), () => destination.stop());
+    cleanups.push(
+      () => forwarder.stop(),
+      () => destination.stop(),
+    );
 
     // Through the day each analyzer sends 250 messages; every one is ACKed AA (stored), none reaches the LIS.
     const perDevice = 250;

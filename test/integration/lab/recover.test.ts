@@ -35,7 +35,14 @@ afterAll(async () => {
 /** What the code before issue #16 stored for a message: the first result per (specimen, OBX-3.1, value, status, time), keyed by the old identity. */
 async function storeAsTheOldRuleDid(text: string): Promise<number> {
   const journal = agent.agent.store.journalFor('abg', []);
-  await journal.append({ stream: 'lab.message', kind: 'ORU^R01', idempotencyKey: 'hl7:abg:BG000417', raw: Buffer.from(text, 'utf8'), personal: true, meta: { controlId: 'BG000417' } });
+  await journal.append({
+    stream: 'lab.message',
+    kind: 'ORU^R01',
+    idempotencyKey: 'hl7:abg:BG000417',
+    raw: Buffer.from(text, 'utf8'),
+    personal: true,
+    meta: { controlId: 'BG000417' },
+  });
   const seen = new Set<string>();
   let stored = 0;
   for (const r of extractHl7Results(parseHl7(text), { device: 'abg', timezone: 'Asia/Ho_Chi_Minh', receivedAt: '2026-11-30T08:30:16.000+07:00' }).results) {
@@ -53,17 +60,28 @@ describe('edge-agent results recover', () => {
     const text = hl7Fixture('synthetic_bloodgas_v22.hl7');
     expect(await storeAsTheOldRuleDid(text)).toBe(17); // 21 OBX sent, 17 stored: the loss this issue is about
 
-    const cli = (args: string[]) => promisify(execFile)(process.execPath, ['bin/edge-agent.js', 'results', 'recover', '--url', agent.url, ...args], { env: { ...process.env, EDGE_PASSWORD: TEST_PASSWORD }, encoding: 'utf8', timeout: 30_000 });
+    const cli = (args: string[]) =>
+      promisify(execFile)(process.execPath, ['bin/edge-agent.js', 'results', 'recover', '--url', agent.url, ...args], {
+        env: { ...process.env, EDGE_PASSWORD: TEST_PASSWORD },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
     const listed = await cli([]);
     expect(listed.stdout).toContain('4 result(s) acknowledged and never stored');
-    for (const test of ['pCO2(T)\t38.5 mmHg', 'pO2(T)\t92.0 mmHg', 'FCOHb\t..... %', 'ctBil\t24.1 umol/L']) expect(listed.stdout).toContain(`abg\tBG26120401\t${test}`);
+    for (const test of ['pCO2(T)\t38.5 mmHg', 'pO2(T)\t92.0 mmHg', 'FCOHb\t..... %', 'ctBil\t24.1 umol/L'])
+      expect(listed.stdout).toContain(`abg\tBG26120401\t${test}`);
     expect(lis.messages).toHaveLength(0); // listing changes nothing
 
     const forwarded = await cli(['--forward']);
     expect(forwarded.stdout).toContain('4 result(s) journaled');
     await waitFor(() => lis.messages.length >= 1, 'the recovered report at the LIS', 20_000);
     const oru = lis.messages[0]!;
-    expect(oru.split('\r').filter((s) => s.startsWith('OBX|')).map((s) => s.split('|')[3])).toEqual(['^pCO2(T)^M', '^pO2(T)^M', '^FCOHb^M', '^ctBil^M']);
+    expect(
+      oru
+        .split('\r')
+        .filter((s) => s.startsWith('OBX|'))
+        .map((s) => s.split('|')[3]),
+    ).toEqual(['^pCO2(T)^M', '^pO2(T)^M', '^FCOHb^M', '^ctBil^M']);
 
     // Nothing is missing any more, and a second --forward stores nothing.
     const after = (await (await fetch(`${agent.url}/api/results/recover`, { headers: auth })).json()) as { unsent: unknown[] };

@@ -45,11 +45,19 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 
 /** What the console's capture download gives: the inbound bytes of the device's last connection. */
 async function captureFile(store: Store, device: string, name: string): Promise<string> {
-  const last = () => store.db.prepare('SELECT id, ended_ms AS ended FROM capture WHERE device = ? ORDER BY id DESC LIMIT 1').get(device) as { id: number; ended: number | null } | undefined;
+  const last = () =>
+    store.db.prepare('SELECT id, ended_ms AS ended FROM capture WHERE device = ? ORDER BY id DESC LIMIT 1').get(device) as
+      | { id: number; ended: number | null }
+      | undefined;
   // The connection is over once its capture is closed: every chunk is in by then.
   await waitFor(() => last()?.ended != null, `the capture of ${device} to close`);
   const { id } = last()!;
-  const bytes = Buffer.concat(store.captures.chunks(id).filter((c) => c.direction === 'in').map((c) => c.bytes));
+  const bytes = Buffer.concat(
+    store.captures
+      .chunks(id)
+      .filter((c) => c.direction === 'in')
+      .map((c) => c.bytes),
+  );
   const file = join(dir, name);
   writeFileSync(file, bytes);
   return file;
@@ -67,7 +75,10 @@ describe('edge-agent replay', () => {
     };
     const first = await startHl7(original, 'bc-a');
     const dev = await TestMllpClient.open(first.port!);
-    for (let i = 1; i <= 3; i++) await dev.send(`MSH|^~\\&|BC|LAB|||20261122090000||ORU^R01|C-${i}|P|2.3.1||||||UNICODE\rPID|1||P${i}||Võ^Thị Hạnh\rOBR|1||S-${i}\rOBX|1|NM|WBC||${i}.5|10*9/L|||||F\r`);
+    for (let i = 1; i <= 3; i++)
+      await dev.send(
+        `MSH|^~\\&|BC|LAB|||20261122090000||ORU^R01|C-${i}|P|2.3.1||||||UNICODE\rPID|1||P${i}||Võ^Thị Hạnh\rOBR|1||S-${i}\rOBX|1|NM|WBC||${i}.5|10*9/L|||||F\r`,
+      );
     dev.close();
     const file = await captureFile(original, 'bc-a', 'hl7.bin');
     expect(mllpMessages(readFileSync(file))).toHaveLength(3);

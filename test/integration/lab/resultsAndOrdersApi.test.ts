@@ -43,7 +43,11 @@ beforeAll(async () => {
   agent = new Agent({ configFile: file, log: pino({ level: 'silent' }) });
   await agent.start();
   base = `http://127.0.0.1:${agent.httpPort}`;
-  const res = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: TEST_PASSWORD }) });
+  const res = await fetch(`${base}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: 'admin', password: TEST_PASSWORD }),
+  });
   cookie = res.headers.get('set-cookie')!.split(';')[0]!;
 });
 
@@ -57,7 +61,7 @@ afterAll(async () => {
 const get = (path: string) => fetch(`${base}${path}`, { headers: { cookie } });
 
 describe('GET /api/results', () => {
-  it('lists each result with its forwarding state per destination: forwarded, then parked with the LIS\'s reason', async () => {
+  it("lists each result with its forwarding state per destination: forwarded, then parked with the LIS's reason", async () => {
     const dev = await TestMllpClient.open(analyzerPort);
     expect(msa(await dev.send(oru('R-1', 'SID-OK', '6.1'))).code).toBe('AA');
     await waitFor(() => lis.controlIds.size === 1, 'the LIS to get the first result');
@@ -65,7 +69,14 @@ describe('GET /api/results', () => {
     expect(msa(await dev.send(oru('R-2', 'SID-BAD', '7.3'))).code).toBe('AA');
     dev.close();
 
-    type Listed = { results: Array<{ state: string; device: string; result: { specimenId: string; valueNumber: number; patientName: string }; destinations: Array<{ destination: string; state: string; reason: string | null }> }> };
+    type Listed = {
+      results: Array<{
+        state: string;
+        device: string;
+        result: { specimenId: string; valueNumber: number; patientName: string };
+        destinations: Array<{ destination: string; state: string; reason: string | null }>;
+      }>;
+    };
     let body: Listed = { results: [] };
     await waitFor(async () => {
       body = (await (await get('/api/results?device=bc5380')).json()) as Listed;
@@ -94,12 +105,22 @@ describe('GET /api/results', () => {
 
 describe('POST /api/orders', () => {
   const post = (body: unknown, withLogin = true) =>
-    fetch(`${base}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', ...(withLogin ? { cookie, origin: base } : {}) }, body: JSON.stringify(body) });
+    fetch(`${base}/api/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(withLogin ? { cookie, origin: base } : {}) },
+      body: JSON.stringify(body),
+    });
 
-  it('puts HIS orders into the order cache, where the analyzer\'s host query finds them', async () => {
+  it("puts HIS orders into the order cache, where the analyzer's host query finds them", async () => {
     const firstBatch = {
       orders: [
-        { orderId: 'HIS-1', accessionNumber: 'SID-900', patient: { hisPatientId: 'BN-1', fullName: 'Lê Văn Đức', dateOfBirth: '1950-02-03', sex: 'male' }, items: [{ code: 'WBC' }, { code: 'HGB' }], priority: 'urgent' },
+        {
+          orderId: 'HIS-1',
+          accessionNumber: 'SID-900',
+          patient: { hisPatientId: 'BN-1', fullName: 'Lê Văn Đức', dateOfBirth: '1950-02-03', sex: 'male' },
+          items: [{ code: 'WBC' }, { code: 'HGB' }],
+          priority: 'urgent',
+        },
       ],
     };
     const res = await post(firstBatch);
@@ -107,7 +128,9 @@ describe('POST /api/orders', () => {
     expect(await res.json()).toEqual({ accepted: 1 });
 
     const dev = await TestMllpClient.open(analyzerPort);
-    dev.write(`MSH|^~\\&|BC-5380|Mindray|||20261122100000||QRY^Q02|Q-9|P|2.3.1||||||UNICODE\rQRD|20261122100000|R|D|1|||RD|SID-900|OTH|||T\rQRF|BC-5380|||||RCT|COR|ALL||\r`);
+    dev.write(
+      `MSH|^~\\&|BC-5380|Mindray|||20261122100000||QRY^Q02|Q-9|P|2.3.1||||||UNICODE\rQRD|20261122100000|R|D|1|||RD|SID-900|OTH|||T\rQRF|BC-5380|||||RCT|COR|ALL||\r`,
+    );
     const qck = parseHl7(await dev.next());
     const dsr = parseHl7(await dev.next());
     dev.close();
@@ -126,11 +149,18 @@ describe('POST /api/orders', () => {
     // not undo the newer cancel.
     expect((await post(firstBatch)).status).toBe(200);
     const again = await TestMllpClient.open(analyzerPort);
-    again.write(`MSH|^~\\&|BC-5380|Mindray|||20261122100000||QRY^Q02|Q-11|P|2.3.1||||||UNICODE\rQRD|20261122100000|R|D|1|||RD|SID-900|OTH|||T\rQRF|BC-5380|||||RCT|COR|ALL||\r`);
+    again.write(
+      `MSH|^~\\&|BC-5380|Mindray|||20261122100000||QRY^Q02|Q-11|P|2.3.1||||||UNICODE\rQRD|20261122100000|R|D|1|||RD|SID-900|OTH|||T\rQRF|BC-5380|||||RCT|COR|ALL||\r`,
+    );
     await again.next();
     const dsr2 = parseHl7(await again.next());
     again.close();
-    expect(dsr2.segments.filter((s) => s.id === 'DSP').slice(28).map((s) => comp(dsr2, s, 3))).toEqual(['WBC']);
+    expect(
+      dsr2.segments
+        .filter((s) => s.id === 'DSP')
+        .slice(28)
+        .map((s) => comp(dsr2, s, 3)),
+    ).toEqual(['WBC']);
   });
 
   it('refuses a batch with one bad order, naming it, and applies none of it', async () => {
@@ -141,7 +171,9 @@ describe('POST /api/orders', () => {
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toBe('orders[1].items is empty');
     const dev = await TestMllpClient.open(analyzerPort);
-    dev.write(`MSH|^~\\&|BC-5380|Mindray|||20261122100000||QRY^Q02|Q-10|P|2.3.1||||||UNICODE\rQRD|20261122100000|R|D|1|||RD|SID-901|OTH|||T\rQRF|BC-5380|||||RCT|COR|ALL||\r`);
+    dev.write(
+      `MSH|^~\\&|BC-5380|Mindray|||20261122100000||QRY^Q02|Q-10|P|2.3.1||||||UNICODE\rQRD|20261122100000|R|D|1|||RD|SID-901|OTH|||T\rQRF|BC-5380|||||RCT|COR|ALL||\r`,
+    );
     expect(field(segment(parseHl7(await dev.next()), 'QAK'), 2)).toBe('NF');
     dev.close();
     expect((await post([{ orderId: 'X', items: [{ code: 'A' }] }], false)).status).toBe(401);
@@ -150,14 +182,30 @@ describe('POST /api/orders', () => {
 
 describe('GET /api/orders', () => {
   it('lists what the cache holds, newest first, by the start of a specimen, accession or patient id; login required', async () => {
-    const post = (body: unknown) => fetch(`${base}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, origin: base }, body: JSON.stringify(body) });
-    expect((await post({ orderId: 'HIS-20', accessionNumber: 'CT-20', patient: { hisPatientId: 'BN-20', fullName: 'Đỗ Thị Hạnh' }, items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }], scheduled: { stationAeTitle: 'CT_KHOA_A' } })).status).toBe(200);
+    const post = (body: unknown) =>
+      fetch(`${base}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, origin: base }, body: JSON.stringify(body) });
+    expect(
+      (
+        await post({
+          orderId: 'HIS-20',
+          accessionNumber: 'CT-20',
+          patient: { hisPatientId: 'BN-20', fullName: 'Đỗ Thị Hạnh' },
+          items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }],
+          scheduled: { stationAeTitle: 'CT_KHOA_A' },
+        })
+      ).status,
+    ).toBe(200);
     expect((await post({ orderId: 'HIS-21', accessionNumber: 'CT_21', patient: { hisPatientId: 'BN-21' }, items: [{ code: 'CT01' }] })).status).toBe(200);
-    const all = (await (await get('/api/orders')).json()) as { total: number; orders: Array<{ order: { specimenId: string; patientName?: string; scheduled?: { stationAeTitle?: string } }; updatedAt: string }> };
+    const all = (await (await get('/api/orders')).json()) as {
+      total: number;
+      orders: Array<{ order: { specimenId: string; patientName?: string; scheduled?: { stationAeTitle?: string } }; updatedAt: string }>;
+    };
     expect(all.total).toBeGreaterThanOrEqual(3);
     expect(all.orders[0]!.order.specimenId).toBe('CT_21');
     const byPatient = (await (await get('/api/orders?q=BN-20')).json()) as typeof all;
-    expect(byPatient.orders.map((o) => [o.order.specimenId, o.order.patientName, o.order.scheduled?.stationAeTitle])).toEqual([['CT-20', 'Đỗ Thị Hạnh', 'CT_KHOA_A']]);
+    expect(byPatient.orders.map((o) => [o.order.specimenId, o.order.patientName, o.order.scheduled?.stationAeTitle])).toEqual([
+      ['CT-20', 'Đỗ Thị Hạnh', 'CT_KHOA_A'],
+    ]);
     // "_" and "%" are the characters typed, not LIKE wildcards.
     expect(((await (await get('/api/orders?q=CT_')).json()) as typeof all).orders.map((o) => o.order.specimenId)).toEqual(['CT_21']);
     expect((await get('/api/orders?limit=0')).status).toBe(400);

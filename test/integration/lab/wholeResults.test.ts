@@ -37,7 +37,16 @@ async function startAgent(): Promise<void> {
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   agent = child;
-  await waitFor(() => fetch(`http://127.0.0.1:${ports.http}/readyz`).then((r) => r.ok, () => child.exitCode !== null && Promise.reject(new Error(out))), 'the agent to be ready', 30_000, 100);
+  await waitFor(
+    () =>
+      fetch(`http://127.0.0.1:${ports.http}/readyz`).then(
+        (r) => r.ok,
+        () => child.exitCode !== null && Promise.reject(new Error(out)),
+      ),
+    'the agent to be ready',
+    30_000,
+    100,
+  );
 }
 
 async function killAgent(): Promise<void> {
@@ -98,7 +107,10 @@ describe('every result the analyzer sent reaches the LIS whole', () => {
     for (const l of Object.values(lis)) await l.down();
     const file = join(dir, 'messages.hl7');
     writeFileSync(file, HL7_FILES.map((f) => hl7Fixture(f).replace(/\r/g, '\r\n')).join(''));
-    const sent = await promisify(execFile)('mllp_send', ['--loose', '--file', file, '--port', String(ports.hl7), '127.0.0.1'], { encoding: 'utf8', timeout: 20_000 });
+    const sent = await promisify(execFile)('mllp_send', ['--loose', '--file', file, '--port', String(ports.hl7), '127.0.0.1'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(sent.stdout.match(/MSA\|(AA|CA)\|/g)).toHaveLength(3);
     const analyzer = await startAstmAnalyzer({ mode: 'client', port: ports.astm });
     await analyzer.ready();
@@ -110,17 +122,27 @@ describe('every result the analyzer sent reaches the LIS whole', () => {
     await startAgent();
     // The analyzer sends the blood gas again (its operator pressed "re-send"): nothing new.
     writeFileSync(file, hl7Fixture(HL7_FILES[0]!).replace(/\r/g, '\r\n'));
-    const again = await promisify(execFile)('mllp_send', ['--loose', '--file', file, '--port', String(ports.hl7), '127.0.0.1'], { encoding: 'utf8', timeout: 20_000 });
+    const again = await promisify(execFile)('mllp_send', ['--loose', '--file', file, '--port', String(ports.hl7), '127.0.0.1'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(again.stdout).toContain('MSA|AA|BG000417');
 
     // 1 + 1 + 2 orders from HL7 and 1 from ASTM; 21 + 7 + 3 + 4 results; 3 HL7 messages unchanged.
-    await waitFor(() => distinctMessages(lis.order).length >= 5 && distinctMessages(lis.result).length >= 35 && distinctMessages(lis.raw).length >= 3, 'every LIS to receive everything', 60_000, 100);
+    await waitFor(
+      () => distinctMessages(lis.order).length >= 5 && distinctMessages(lis.result).length >= 35 && distinctMessages(lis.raw).length >= 3,
+      'every LIS to receive everything',
+      60_000,
+      100,
+    );
     await new Promise((r) => setTimeout(r, 500));
     expect(distinctMessages(lis.order)).toHaveLength(5);
     expect(distinctMessages(lis.result)).toHaveLength(35);
     expect(distinctMessages(lis.raw)).toHaveLength(3);
 
-    const stored = (await (await fetch(`http://127.0.0.1:${ports.http}/api/results?limit=1000`, { headers: auth })).json()) as { results: Array<{ device: string; state: string; result: Record<string, unknown>; destinations: Array<{ destination: string; state: string }> }> };
+    const stored = (await (await fetch(`http://127.0.0.1:${ports.http}/api/results?limit=1000`, { headers: auth })).json()) as {
+      results: Array<{ device: string; state: string; result: Record<string, unknown>; destinations: Array<{ destination: string; state: string }> }>;
+    };
     expect(stored.results).toHaveLength(35);
     expect(stored.results.filter((r) => r.state !== 'forwarded')).toEqual([]);
     expect(new Set(stored.results.flatMap((r) => r.destinations.map((d) => d.destination)))).toEqual(new Set(['lis', 'lis-each']));
@@ -135,26 +157,53 @@ describe('every result the analyzer sent reaches the LIS whole', () => {
     const pH = seg(bloodGas, 'OBX').find((o) => o[3] === '^pH^M')!;
     expect([pH[5], pH[7], pH[8], pH[14]]).toEqual(['7.412', '7.350-7.450', 'N', '20261204082900+0700']);
     expect(seg(bloodGas, 'OBX').find((o) => o[3] === '^cK+^M')![8]).toBe('<');
-    expect(seg(bloodGas, 'NTE').map((n) => n[3])).toEqual(['Arterial sample, patient on O2 2 L/min', 'E118 oximetry module: dirty cuvette', 'E118 oximetry module: dirty cuvette', 'E031 below measuring range', 'E032 above measuring range']);
+    expect(seg(bloodGas, 'NTE').map((n) => n[3])).toEqual([
+      'Arterial sample, patient on O2 2 L/min',
+      'E118 oximetry module: dirty cuvette',
+      'E118 oximetry module: dirty cuvette',
+      'E031 below measuring range',
+      'E032 above measuring range',
+    ]);
     // Each NTE right after what it comments on.
     const ids = bloodGas.map((s) => (s[0] === 'OBX' ? s[3] : s[0]));
     expect(ids[ids.indexOf('^cK+^M') + 1]).toBe('NTE');
     expect(seg(bloodGas, 'PID')[0]!.slice(1, 6)).toEqual(['1', '', '', 'BN-2026-000417', 'Trần^Thị Bích^Ngọc']);
 
     const cbc = orders.find((m) => seg(m, 'OBR')[0]?.[3]?.startsWith('CB26120402'))!;
-    expect(seg(cbc, 'PID')[0]!.slice(2, 6)).toEqual(['BHYT-GD4790123456789', 'BN000233^^^BVDK^MR~079190001234^^^CCCD^NI', 'CMND-024567891', 'Nguyễn^Văn An^^Jr^Ông']);
+    expect(seg(cbc, 'PID')[0]!.slice(2, 6)).toEqual([
+      'BHYT-GD4790123456789',
+      'BN000233^^^BVDK^MR~079190001234^^^CCCD^NI',
+      'CMND-024567891',
+      'Nguyễn^Văn An^^Jr^Ông',
+    ]);
     expect(seg(cbc, 'OBR')[0]![3]).toBe('CB26120402^RACK03^POS07');
     expect(seg(cbc, 'OBX').map((o) => [o[3]!.split('^')[0], o[4], o[5]])).toEqual([
-      ['WBC', '', '7.2'], ['NEU%', '', '7.2'], ['RBC', '', '4.52'], ['HGB', '1', '135'], ['HGB', '2', '135'], ['PLT', '', '210'], ['PLT', '', '210'],
+      ['WBC', '', '7.2'],
+      ['NEU%', '', '7.2'],
+      ['RBC', '', '4.52'],
+      ['HGB', '1', '135'],
+      ['HGB', '2', '135'],
+      ['PLT', '', '210'],
+      ['PLT', '', '210'],
     ]);
     expect(seg(cbc, 'NTE').map((n) => n[3])).toEqual(['Mẫu hơi đông, đề nghị kiểm tra lại', 'Kết quả đã kiểm tra trên lam máu']);
 
     const chem = orders.filter((m) => seg(m, 'OBR')[0]?.[3]?.startsWith('CH2612040'));
-    expect(chem.map((m) => [seg(m, 'OBR')[0]![3], seg(m, 'OBX').length, seg(m, 'SPM')[0]?.[4]])).toEqual(expect.arrayContaining([['CH26120403', 1, 'SER'], ['CH26120404', 2, 'SER']]));
+    expect(chem.map((m) => [seg(m, 'OBR')[0]![3], seg(m, 'OBX').length, seg(m, 'SPM')[0]?.[4]])).toEqual(
+      expect.arrayContaining([
+        ['CH26120403', 1, 'SER'],
+        ['CH26120404', 2, 'SER'],
+      ]),
+    );
     expect(seg(chem.find((m) => seg(m, 'OBR')[0]![3] === 'CH26120404')!, 'OBX')[1]!.slice(2, 6)).toEqual(['SN', 'EGFR^eGFR^L', '', '>^90']);
 
     const astm = orders.find((m) => seg(m, 'OBR')[0]?.[3]?.startsWith('SP26120405'))!;
-    expect(seg(astm, 'OBX').map((o) => [o[3], o[5]])).toEqual([['^^^ALT^Alanine aminotransferase', '32'], ['^^^AST^Aspartate aminotransferase', '32'], ['^^^GLU^Glucose', '5.1'], ['^^^GLU^Glucose', '5.1']]);
+    expect(seg(astm, 'OBX').map((o) => [o[3], o[5]])).toEqual([
+      ['^^^ALT^Alanine aminotransferase', '32'],
+      ['^^^AST^Aspartate aminotransferase', '32'],
+      ['^^^GLU^Glucose', '5.1'],
+      ['^^^GLU^Glucose', '5.1'],
+    ]);
     expect(seg(astm, 'NTE').map((n) => n[3])).toEqual(['Bệnh nhân nhịn ăn 8 giờ', 'Mẫu vỡ hồng cầu nhẹ', 'Kiểm tra lại do tan máu']);
     expect(seg(astm, 'PID')[0]![5]).toBe('Phạm^Minh^Quân');
 

@@ -23,7 +23,11 @@ async function issueUntilKilled(agent: AgentProcess, count: number): Promise<Tic
     [0, 1, 2].map(async (k) => {
       for (let i = 0; !killed; i++) {
         try {
-          const res = await fetch(`${agent.url}/api/queue/tickets`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ service: (i + k) % 3 === 0 ? 'nhi' : 'noi' }) });
+          const res = await fetch(`${agent.url}/api/queue/tickets`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ service: (i + k) % 3 === 0 ? 'nhi' : 'noi' }),
+          });
           if (res.status !== 201) throw new Error(`HTTP ${res.status}`);
           acked.push(((await res.json()) as { ticket: Ticket }).ticket);
         } catch {
@@ -53,7 +57,11 @@ describe('agent killed (SIGKILL) while issuing and printing', () => {
     const second = await startAgentProcess(tmp.dir, sim.port);
     cleanups.push(() => second.stop());
     // Every acknowledged ticket is there with the same number (tickets in full are for staff: one login).
-    const login = await fetch(`${second.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: TEST_PASSWORD }) });
+    const login = await fetch(`${second.url}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'admin', password: TEST_PASSWORD }),
+    });
     const session = { cookie: login.headers.get('set-cookie')!.split(';')[0]! };
     for (const t of before) {
       const res = await fetch(`${second.url}/api/queue/tickets/${t.id}`, { headers: session });
@@ -61,13 +69,23 @@ describe('agent killed (SIGKILL) while issuing and printing', () => {
       expect(((await res.json()) as { ticket: Ticket }).ticket).toMatchObject({ number: t.number, state: 'waiting' });
     }
     // Numbering continues after the restart.
-    const next = (await (await fetch(`${second.url}/api/queue/tickets`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ service: 'noi', print: 'no' }) })).json()) as { ticket: Ticket };
+    const next = (await (
+      await fetch(`${second.url}/api/queue/tickets`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ service: 'noi', print: 'no' }),
+      })
+    ).json()) as { ticket: Ticket };
     const maxNoi = Math.max(...before.filter((t) => t.service === 'noi').map((t) => Number(t.number)));
     expect(Number(next.ticket.number)).toBeGreaterThan(maxNoi);
     // Tickets acknowledged but not on paper (no cut reached the printer) are listed for a reprint.
     const printed = new Set(sim.jobs.filter((j) => j.cut).map((j) => j.qr[0]));
     const notPrinted = before.filter((t) => !printed.has(t.id)).map((t) => t.id);
-    const failed = ((await (await fetch(`${second.url}/api/queue/prints?failed=true&limit=500`, { headers: STAFF_AUTH })).json()) as { prints: Array<{ ticketId: string; error: string }> }).prints;
+    const failed = (
+      (await (await fetch(`${second.url}/api/queue/prints?failed=true&limit=500`, { headers: STAFF_AUTH })).json()) as {
+        prints: Array<{ ticketId: string; error: string }>;
+      }
+    ).prints;
     const listed = new Set(failed.map((p) => p.ticketId));
     for (const id of notPrinted) expect(listed.has(id), `${id} not printed and not listed for reprint`).toBe(true);
     // The waiting list is intact: everything acknowledged still waits (plus at most the three
@@ -79,6 +97,8 @@ describe('agent killed (SIGKILL) while issuing and printing', () => {
     expect(waiting.noi).toBeGreaterThanOrEqual(ackedNoi);
     expect(waiting.nhi).toBeGreaterThanOrEqual(ackedNhi);
     expect(waiting.noi! + waiting.nhi! - ackedNoi - ackedNhi).toBeLessThanOrEqual(3);
-    console.info(`agent kill: ${before.length} acknowledged, ${before.length - notPrinted.length} printed before the kill, ${notPrinted.length} listed for reprint`);
+    console.info(
+      `agent kill: ${before.length} acknowledged, ${before.length - notPrinted.length} printed before the kill, ${notPrinted.length} listed for reprint`,
+    );
   }, 120_000);
 });

@@ -27,7 +27,12 @@ beforeAll(async () => {
   });
   // No loopback exception: even 127.0.0.1 must show a kiosk token (a unit on the LAN). A kiosk
   // earns a look-up back every 2 minutes (burst 6), so the counts below do not depend on timing.
-  k = await startKioskAgent({ allowLoopback: false, gateway: true, log: pino({ level: 'info' }, sink), kioskSettings: '  lookupLimits: { perKioskPerMinute: 0.5 }' });
+  k = await startKioskAgent({
+    allowLoopback: false,
+    gateway: true,
+    log: pino({ level: 'info' }, sink),
+    kioskSettings: '  lookupLimits: { perKioskPerMinute: 0.5 }',
+  });
 });
 afterAll(async () => k?.close());
 
@@ -43,7 +48,14 @@ function call(method: string, path: string, opts: { body?: unknown; raw?: string
   const payload = opts.raw ?? (opts.body !== undefined ? JSON.stringify(opts.body) : undefined);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: url.hostname, port: url.port, path: url.pathname + url.search, method, ...(opts.from ? { localAddress: opts.from } : {}), headers: { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method,
+        ...(opts.from ? { localAddress: opts.from } : {}),
+        headers: { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -88,8 +100,8 @@ async function identify(body: { digits?: string; qr?: string }, headers = K1): P
   return r.json;
 }
 
-describe('kiosk routes: only the kiosk unit, only from the box\'s own page', () => {
-  it('a web page of another origin cannot open /api/kiosk/live, even with the token; the box\'s own page can', async () => {
+describe("kiosk routes: only the kiosk unit, only from the box's own page", () => {
+  it("a web page of another origin cannot open /api/kiosk/live, even with the token; the box's own page can", async () => {
     const foreign = await upgrade(`/api/kiosk/live?token=${KIOSK_TOKEN}`, EVIL);
     expect(foreign.status).toBe(403);
     const noToken = await upgrade('/api/kiosk/live', k.url);
@@ -149,11 +161,18 @@ describe('look-ups: only what the screen shows, within the limits', () => {
     expect(Object.keys(person).sort()).toEqual(['idLast3', 'identityRef', 'name', 'source']);
     const r = await call('POST', '/api/kiosk/lookup', { body: { identityRef: person.identityRef }, headers: K2 });
     expect(r.status).toBe(200);
-    expect(r.json).toEqual({ insurance: { verdict: 'valid', patientMessage: 'Thẻ BHYT của bạn còn giá trị sử dụng.', nextStep: expect.any(String) }, appointment: null, hisReachable: true, message: null, nextStep: null });
+    expect(r.json).toEqual({
+      insurance: { verdict: 'valid', patientMessage: 'Thẻ BHYT của bạn còn giá trị sử dụng.', nextStep: expect.any(String) },
+      appointment: null,
+      hisReachable: true,
+      message: null,
+      nextStep: null,
+    });
     expect(k.gateway!.lookups.length).toBe(gatewayBefore + 1);
     const card = k.gateway!.lookups.at(-1)!;
     expect(card.maThe).toBe(syntheticCccdFor('000'));
-    for (const secret of [syntheticCccdFor('000'), 'DN4', 'Ngõ Bí Mật', '1960', 'maThe', 'cardNumber', 'staffNote', 'code']) expect(r.text).not.toContain(secret);
+    for (const secret of [syntheticCccdFor('000'), 'DN4', 'Ngõ Bí Mật', '1960', 'maThe', 'cardNumber', 'staffNote', 'code'])
+      expect(r.text).not.toContain(secret);
     // A booked appointment: its time and service only (no doctor, room or HIS id).
     const booked = await identify({ digits: CCCD_WITH_APPOINTMENT }, K2);
     const a = await call('POST', '/api/kiosk/lookup', { body: { identityRef: booked.identityRef }, headers: K2 });
@@ -217,7 +236,11 @@ describe('check-in: the priority comes from what the box read', () => {
     expect(r.status).toBe(200);
     expect(r.json.ticket).toMatchObject({ priority: 'age75', priorityStatus: 'auto' });
     expect(k.agent.queue!.get(r.json.ticket.id)).toMatchObject({ priority: 'age75', priorityStatus: 'auto' });
-    await waitFor(() => k.his.registrations.some((x) => JSON.stringify(x.body).includes(r.json.ticket.number) && JSON.stringify(x.body).includes(id)), 'the check-in registered at the HIS', 15_000);
+    await waitFor(
+      () => k.his.registrations.some((x) => JSON.stringify(x.body).includes(r.json.ticket.number) && JSON.stringify(x.body).includes(id)),
+      'the check-in registered at the HIS',
+      15_000,
+    );
     // The reference is spent: one identity, one ticket.
     expect((await call('POST', '/api/kiosk/checkin', { body: { identityRef: person.identityRef, service: 'noi' }, headers: K1 })).status).toBe(410);
   });
@@ -234,7 +257,7 @@ describe('check-in: the priority comes from what the box read', () => {
     expect(r.json.ticket).toMatchObject({ priority: null, priorityStatus: null });
   });
 
-  it('an identity belongs to the kiosk that read it and is gone after the page\'s reset', async () => {
+  it("an identity belongs to the kiosk that read it and is gone after the page's reset", async () => {
     const person = await identify({ digits: CCCD_WITH_APPOINTMENT });
     expect((await call('POST', '/api/kiosk/lookup', { body: { identityRef: person.identityRef }, headers: K2 })).status).toBe(410);
     const before = tickets();
@@ -263,13 +286,15 @@ describe('sizes and the feedback route', () => {
     expect(service.status).toBe(400);
     expect(tickets()).toBe(before);
     const feedback = journalCount('kiosk.feedback');
-    expect((await call('POST', '/api/kiosk/feedback', { body: { rating: 5, reasons: Array.from({ length: 11 }, () => 'nhanh') }, headers: K1 })).status).toBe(400);
+    expect((await call('POST', '/api/kiosk/feedback', { body: { rating: 5, reasons: Array.from({ length: 11 }, () => 'nhanh') }, headers: K1 })).status).toBe(
+      400,
+    );
     expect((await call('POST', '/api/kiosk/feedback', { body: { rating: 5, reasons: ['x'.repeat(61)] }, headers: K1 })).status).toBe(400);
     expect((await call('POST', '/api/kiosk/feedback', { body: { rating: 5, comment: 'free text' }, headers: K1 })).status).toBe(400);
     expect(journalCount('kiosk.feedback')).toBe(feedback);
   });
 
-  it('feedback needs the kiosk token and the box\'s origin, and is rate-limited per kiosk', async () => {
+  it("feedback needs the kiosk token and the box's origin, and is rate-limited per kiosk", async () => {
     const before = journalCount('kiosk.feedback');
     expect((await call('POST', '/api/kiosk/feedback', { body: { rating: 1 }, from: '127.0.0.2' })).status).toBe(401);
     expect((await call('POST', '/api/kiosk/feedback', { body: { rating: 1 }, headers: { ...K2, origin: EVIL } })).status).toBe(403);

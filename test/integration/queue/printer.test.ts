@@ -26,7 +26,12 @@ const ticket: TicketPrint = {
 };
 
 /** Vietnamese without its marks: what a printer in the wrong code page would show at best. */
-const stripMarks = (s: string): string => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/đ/g, 'd').replace(/Đ/g, 'D');
+const stripMarks = (s: string): string =>
+  s
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/đ/g, 'd')
+    .replace(/Đ/g, 'D');
 
 describe('ticket over ESC/POS raster to the printer simulator', () => {
   it('a Vietnamese ticket prints as bands; its text and number are read back from the dots alone', async () => {

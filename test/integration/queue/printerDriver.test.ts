@@ -25,7 +25,10 @@ async function setup(config: Partial<EscposPrinterConfig> = {}) {
   const sim = await startPrinter();
   cleanups.push(() => sim.stop());
   const ctx = makeDriverContext(store, { id: 'kiosk-printer' });
-  const driver = printerDriverFactory.create(ctx as never, { transport: 'tcp', host: '127.0.0.1', port: sim.port, statusPollMs: 50, retries: 0, ...config } as never);
+  const driver = printerDriverFactory.create(
+    ctx as never,
+    { transport: 'tcp', host: '127.0.0.1', port: sim.port, statusPollMs: 50, retries: 0, ...config } as never,
+  );
   await driver.start();
   cleanups.push(() => driver.stop());
   const last = () => ctx.statuses.at(-1)!;

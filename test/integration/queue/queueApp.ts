@@ -44,7 +44,13 @@ export async function startQueueApp(opts: { clock?: Clock; config?: QueueConfig;
   const tmp = tempDir('queue-app-');
   const store = await openStore({ dir: tmp.dir });
   const bus = new EventBus();
-  const queue = new TicketQueue({ db: store.db, config: opts.config ?? fixtureConfig(), bus, journal: store.journalFor('queue', []), ...(opts.clock ? { clock: opts.clock } : {}) });
+  const queue = new TicketQueue({
+    db: store.db,
+    config: opts.config ?? fixtureConfig(),
+    bus,
+    journal: store.journalFor('queue', []),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
   await queue.start();
   const printerSim = await startPrinter();
   const pool = new PrinterPool();
@@ -76,7 +82,11 @@ export async function startQueueApp(opts: { clock?: Clock; config?: QueueConfig;
     pool,
     store,
     async login(user: string) {
-      const res = await fetch(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user, password: TEST_PASSWORD }) });
+      const res = await fetch(`${url}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user, password: TEST_PASSWORD }),
+      });
       if (!res.ok) throw new Error(`login ${user} failed: ${res.status}`);
       return res.headers.get('set-cookie')!.split(';')[0]!;
     },

@@ -15,8 +15,17 @@ beforeAll(async () => {
 afterAll(async () => q.close());
 
 /** Calls the API as logged-in staff unless `headers` says otherwise ({} = anonymous). */
-async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = STAFF): Promise<{ status: number; json: any; text: string; type: string }> {
-  const res = await fetch(`${q.url}${path}`, { method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers }, body: body !== undefined ? JSON.stringify(body) : undefined });
+async function api(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = STAFF,
+): Promise<{ status: number; json: any; text: string; type: string }> {
+  const res = await fetch(`${q.url}${path}`, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
   const text = await res.text();
   let json: any = null;
   try {
@@ -93,8 +102,14 @@ describe('queue API', () => {
   it('counter actions and transfer over HTTP; statistics need an admin, CSV export', async () => {
     const t = (await api('POST', '/api/queue/tickets', { service: 'nhi', claim: 'pregnant', print: 'no' })).json.ticket;
     // Who confirmed is the logged-in account, not a name the client sends.
-    expect((await api('POST', `/api/queue/tickets/${t.id}/priority`, {})).json.ticket).toMatchObject({ priorityStatus: 'confirmed', priorityConfirmedBy: ACCOUNTS.admin });
-    expect((await api('POST', `/api/queue/tickets/${t.id}/transfer`, { service: 'noi', counter: 'q1', position: 'front' })).json.ticket).toMatchObject({ service: 'noi', targetCounter: 'q1' });
+    expect((await api('POST', `/api/queue/tickets/${t.id}/priority`, {})).json.ticket).toMatchObject({
+      priorityStatus: 'confirmed',
+      priorityConfirmedBy: ACCOUNTS.admin,
+    });
+    expect((await api('POST', `/api/queue/tickets/${t.id}/transfer`, { service: 'noi', counter: 'q1', position: 'front' })).json.ticket).toMatchObject({
+      service: 'noi',
+      targetCounter: 'q1',
+    });
     expect((await api('POST', '/api/queue/counters/q1/next', {})).json.ticket.id).toBe(t.id);
     expect((await api('POST', '/api/queue/counters/q1/serve', {})).json.ticket.state).toBe('serving');
     expect((await api('POST', '/api/queue/counters/q1/finish', {})).json.ticket.state).toBe('done');
@@ -142,7 +157,12 @@ describe('queue API', () => {
     expect(r.json.print).toMatchObject({ ok: false, error: 'printer cover is open', printer: 'kiosk-printer' });
     let failed = (await api('GET', '/api/queue/prints?failed=true')).json.prints;
     expect(failed.map((p: any) => p.ticketId)).toContain(r.json.ticket.id);
-    expect(failed.find((p: any) => p.ticketId === r.json.ticket.id)).toMatchObject({ number: r.json.ticket.number, ok: false, error: 'printer cover is open', reprint: false });
+    expect(failed.find((p: any) => p.ticketId === r.json.ticket.id)).toMatchObject({
+      number: r.json.ticket.number,
+      ok: false,
+      error: 'printer cover is open',
+      reprint: false,
+    });
     const printers = (await api('GET', '/api/queue/printers')).json.printers;
     expect(printers[0]).toMatchObject({ id: 'kiosk-printer', status: { coverOpen: true } });
     q.printerSim.setState({ coverOpen: false });
@@ -152,7 +172,10 @@ describe('queue API', () => {
     failed = (await api('GET', '/api/queue/prints?failed=true')).json.prints;
     expect(failed.map((p: any) => p.ticketId)).not.toContain(r.json.ticket.id);
     const all = (await api('GET', `/api/queue/prints`)).json.prints.filter((p: any) => p.ticketId === r.json.ticket.id);
-    expect(all.map((p: any) => [p.ok, p.reprint])).toEqual([[true, true], [false, false]]);
+    expect(all.map((p: any) => [p.ok, p.reprint])).toEqual([
+      [true, true],
+      [false, false],
+    ]);
     const png = await fetch(`${q.url}/api/queue/printers/kiosk-printer/last.png`, { headers: STAFF });
     expect(png.headers.get('content-type')).toBe('image/png');
     const bytes = Buffer.from(await png.arrayBuffer());
@@ -172,9 +195,18 @@ describe('queue API', () => {
       const noi = await api('POST', '/api/queue/tickets', { service: 'noi', print: 'wait' }, {});
       expect(noi.json.print).toMatchObject({ ok: true, printer: 'kiosk-printer' });
       // A reprint asked from counter q3 comes out at q3's printer, whatever the service.
-      expect((await api('POST', `/api/queue/tickets/${noi.json.ticket.id}/reprint`, { counter: 'q3' })).json.print).toMatchObject({ ok: true, printer: 'lab-printer' });
-      expect((await api('POST', `/api/queue/tickets/${noi.json.ticket.id}/reprint`, { counter: 'q1' })).json.print).toMatchObject({ ok: true, printer: 'kiosk-printer' });
-      expect((await api('POST', `/api/queue/tickets/${xn.json.ticket.id}/reprint`, { printer: 'kiosk-printer' })).json.print).toMatchObject({ ok: true, printer: 'kiosk-printer' });
+      expect((await api('POST', `/api/queue/tickets/${noi.json.ticket.id}/reprint`, { counter: 'q3' })).json.print).toMatchObject({
+        ok: true,
+        printer: 'lab-printer',
+      });
+      expect((await api('POST', `/api/queue/tickets/${noi.json.ticket.id}/reprint`, { counter: 'q1' })).json.print).toMatchObject({
+        ok: true,
+        printer: 'kiosk-printer',
+      });
+      expect((await api('POST', `/api/queue/tickets/${xn.json.ticket.id}/reprint`, { printer: 'kiosk-printer' })).json.print).toMatchObject({
+        ok: true,
+        printer: 'kiosk-printer',
+      });
       expect(labSim.jobs.length).toBe(2);
       expect(q.printerSim.jobs.length - kioskJobs).toBe(3);
     } finally {
@@ -209,7 +241,11 @@ describe('queue API', () => {
       }
       expect(frames.some((f) => f.includes('"priority-confirmed"'))).toBe(true);
       // Staff read the ticket in full, with who confirmed it.
-      expect((await api('GET', '/api/queue/counters/q4', undefined, staff)).json.current).toMatchObject({ priority: 'disability', priorityStatus: 'confirmed', priorityConfirmedBy: ACCOUNTS.staff });
+      expect((await api('GET', '/api/queue/counters/q4', undefined, staff)).json.current).toMatchObject({
+        priority: 'disability',
+        priorityStatus: 'confirmed',
+        priorityConfirmedBy: ACCOUNTS.staff,
+      });
     } finally {
       q.bus.removeListeners('test-lan');
       ws.close();
@@ -239,7 +275,9 @@ describe('queue API', () => {
     expect(r.status).toBe(403);
     expect(count()).toBe(before);
     // A kiosk unit's tickets go through /api/kiosk/checkin (rate-limited), not around it.
-    expect((await api('POST', '/api/queue/tickets', { service: 'noi', print: 'no' }, { 'x-kiosk-token': KIOSK_TOKEN })).json.error).toMatch(/through POST \/api\/kiosk\/checkin/);
+    expect((await api('POST', '/api/queue/tickets', { service: 'noi', print: 'no' }, { 'x-kiosk-token': KIOSK_TOKEN })).json.error).toMatch(
+      /through POST \/api\/kiosk\/checkin/,
+    );
     expect((await api('POST', '/api/queue/tickets', { service: 'noi', print: 'no' }, { 'x-kiosk-token': 'not-the-kiosk-token-at-all' })).status).toBe(401);
     expect(count()).toBe(before);
   });

@@ -3,7 +3,17 @@ import { decodeCommand, type CommandApdu } from '../../../drivers/cccd/apdu.ts';
 import { der, parseTlvs, readTlv, decodeOid } from '../../../drivers/cccd/ber.ts';
 import { bacChipRespond, bacKeys, type BacKey, type BacKeys } from '../../../drivers/cccd/crypto/bac.ts';
 import { SecureMessaging, aesCipher } from '../../../drivers/cccd/crypto/secureMessaging.ts';
-import { authToken, canPassword, encryptNonce, mapGenerator, paceKpi, publicKeyOn, sessionKeys, sharedSecretX, PASSWORD_CAN } from '../../../drivers/cccd/crypto/pace.ts';
+import {
+  authToken,
+  canPassword,
+  encryptNonce,
+  mapGenerator,
+  paceKpi,
+  publicKeyOn,
+  sessionKeys,
+  sharedSecretX,
+  PASSWORD_CAN,
+} from '../../../drivers/cccd/crypto/pace.ts';
 import { Point, randomScalar, type CurvePoint } from '../../../drivers/cccd/crypto/brainpool.ts';
 import { EMRTD_AID, FILES } from '../../../drivers/cccd/emrtd.ts';
 

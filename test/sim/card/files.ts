@@ -50,7 +50,8 @@ const field = (n: number, ...values: Buffer[]): Buffer => der(0x30, derInt(n), .
 
 /** DG13 in the Vietnamese layout; `parents` picks one of the two public nestings of field 13. */
 export function buildDg13(c: SyntheticCitizen, parents: 'two-sequences' | 'one-sequence' = 'two-sequences'): Buffer {
-  const f13 = parents === 'two-sequences' ? [der(0x30, utf8(c.fatherName)), der(0x30, utf8(c.motherName))] : [der(0x30, utf8(c.fatherName), utf8(c.motherName))];
+  const f13 =
+    parents === 'two-sequences' ? [der(0x30, utf8(c.fatherName)), der(0x30, utf8(c.motherName))] : [der(0x30, utf8(c.fatherName), utf8(c.motherName))];
   const fields = [
     field(1, printable(c.idNumber)),
     field(2, utf8(c.fullName)),
@@ -76,7 +77,13 @@ const yymmdd = (ddmmyyyy: string): string => ddmmyyyy.slice(8, 10) + ddmmyyyy.sl
 
 /** Name without diacritics for the MRZ. */
 function mrzName(s: string): string {
-  return s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/đ/g, 'd').replace(/Đ/g, 'D').toUpperCase().replace(/[^A-Z ]/g, '');
+  return s
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/đ/g, 'd')
+    .replace(/Đ/g, 'D')
+    .toUpperCase()
+    .replace(/[^A-Z ]/g, '');
 }
 
 /** TD1 MRZ as seen on CCCDs: IDVNM + last 9 digits + cd + 12-digit ID + << + cd. */
@@ -113,7 +120,10 @@ export function buildEfCom(groups: number[]): Buffer {
 }
 
 /** EF.CardAccess as found on real CCCDs (fixtures/cccd/cccd_ef_cardaccess.hex). */
-export const CCCD_CARD_ACCESS = Buffer.from('3134300D060804007F0007020202020101300F060A04007F000702020302020201013012060A04007F0007020204020202010202010D', 'hex');
+export const CCCD_CARD_ACCESS = Buffer.from(
+  '3134300D060804007F0007020202020101300F060A04007F000702020302020201013012060A04007F0007020204020202010202010D',
+  'hex',
+);
 
 export interface DocumentSigner {
   certDer: Buffer;
@@ -124,7 +134,9 @@ const SHA256 = der(0x30, der(0x06, encodeOid('2.16.840.1.101.3.4.2.1')));
 
 /** EF.SOD: CMS SignedData over the LDS security object (ICAO 9303-10 §4.6.2), ECDSA-SHA256. */
 export function buildSod(groups: Map<number, Buffer>, signer: DocumentSigner): Buffer {
-  const hashes = [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([n, bytes]) => der(0x30, derInt(n), der(0x04, createHash('sha256').update(bytes).digest())));
+  const hashes = [...groups.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([n, bytes]) => der(0x30, derInt(n), der(0x04, createHash('sha256').update(bytes).digest())));
   const lso = der(0x30, derInt(0), SHA256, der(0x30, ...hashes));
   const attrs = [
     der(0x30, der(0x06, encodeOid('1.2.840.113549.1.9.3')), der(0x31, der(0x06, encodeOid('2.23.136.1.1.1')))),

@@ -65,7 +65,8 @@ export class VpcdLink {
         });
         break;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`vpcd is not listening on port ${this.o.port} (is pcscd with Debian package "vsmartcard-vpcd" running?): ${(err as Error).message}`);
+        if (Date.now() > deadline)
+          throw new Error(`vpcd is not listening on port ${this.o.port} (is pcscd with Debian package "vsmartcard-vpcd" running?): ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }

@@ -25,7 +25,9 @@ describe('ASTM device configuration', () => {
     expect(validate({ driver: 'astm', typo: 1 })).toBe(false);
     expect(validate.errors?.some((e) => JSON.stringify(e).includes('typo'))).toBe(true);
     // Listener security fields, and the field older configurations have.
-    expect(validate({ driver: 'astm', transport: 'tcp-server', port: 4010, allowedPeers: ['10.0.5.21', '10.0.6.0/24'], limits: { maxConnectionsPerPeer: 1 } })).toBe(true);
+    expect(
+      validate({ driver: 'astm', transport: 'tcp-server', port: 4010, allowedPeers: ['10.0.5.21', '10.0.6.0/24'], limits: { maxConnectionsPerPeer: 1 } }),
+    ).toBe(true);
     expect(validate({ driver: 'astm', transport: 'tcp-server', maxConnections: 4 })).toBe(true);
     expect(validate({ driver: 'astm', allowedPeers: ['lab-pc'] })).toBe(false);
     expect(validate({ driver: 'astm', limits: { maxConnections: 0 } })).toBe(false);
@@ -33,13 +35,27 @@ describe('ASTM device configuration', () => {
   });
 
   it('bounds incoming frames, messages and transmissions from the profile; the device block wins', () => {
-    expect(resolveAstmSettings({ timezone: 'Asia/Ho_Chi_Minh' }, {})).toMatchObject({ frameSize: 247, maxFrameBytes: 247, maxMessageBytes: 1 << 20, maxTransmissionBytes: 4 << 20 });
-    expect(resolveAstmSettings({ timezone: 'Asia/Ho_Chi_Minh' }, { profile: 'sysmex-xn' })).toMatchObject({ maxFrameBytes: 64_000, maxMessageBytes: 4 << 20, maxTransmissionBytes: 16 << 20 });
-    expect(resolveAstmSettings({ timezone: 'Asia/Ho_Chi_Minh' }, { frameSize: 1024, maxTransmissionBytes: 65_536 })).toMatchObject({ maxFrameBytes: 1024, maxTransmissionBytes: 65_536 });
+    expect(resolveAstmSettings({ timezone: 'Asia/Ho_Chi_Minh' }, {})).toMatchObject({
+      frameSize: 247,
+      maxFrameBytes: 247,
+      maxMessageBytes: 1 << 20,
+      maxTransmissionBytes: 4 << 20,
+    });
+    expect(resolveAstmSettings({ timezone: 'Asia/Ho_Chi_Minh' }, { profile: 'sysmex-xn' })).toMatchObject({
+      maxFrameBytes: 64_000,
+      maxMessageBytes: 4 << 20,
+      maxTransmissionBytes: 16 << 20,
+    });
+    expect(resolveAstmSettings({ timezone: 'Asia/Ho_Chi_Minh' }, { frameSize: 1024, maxTransmissionBytes: 65_536 })).toMatchObject({
+      maxFrameBytes: 1024,
+      maxTransmissionBytes: 65_536,
+    });
   });
 
   it('every ASTM profile is listed in the schema enum', () => {
-    const astmProfiles = Object.values(LAB_PROFILES).filter((p) => p.protocol === 'astm').map((p) => p.id);
+    const astmProfiles = Object.values(LAB_PROFILES)
+      .filter((p) => p.protocol === 'astm')
+      .map((p) => p.id);
     expect(fragment.properties.profile.enum.sort()).toEqual(astmProfiles.sort());
   });
 

@@ -14,7 +14,17 @@ describe('ASTM frame', () => {
     const f = encodeFrame(7, Buffer.from('R|1|^^^GLU|5,4\r'), false);
     expect(parseFrame(f)).toEqual({ fn: 7, text: Buffer.from('R|1|^^^GLU|5,4\r'), final: false });
     expect(parseFrame(f.subarray(0, f.length - 2)).fn).toBe(7);
-    expect(parseFrame(Buffer.from(f.toString('latin1').toLowerCase().replace(/r\|1\|\^\^\^glu\|5,4/, 'R|1|^^^GLU|5,4'), 'latin1')).final).toBe(false);
+    expect(
+      parseFrame(
+        Buffer.from(
+          f
+            .toString('latin1')
+            .toLowerCase()
+            .replace(/r\|1\|\^\^\^glu\|5,4/, 'R|1|^^^GLU|5,4'),
+          'latin1',
+        ),
+      ).final,
+    ).toBe(false);
   });
 
   it('rejects a bad checksum with a typed error', () => {
@@ -60,9 +70,14 @@ describe('ASTM frame', () => {
 
   it('fuzz: encode → parse round-trips any text without control bytes', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 500 }).map((a) => Buffer.from(a.map((b) => (b < 0x20 ? b + 0x20 : b)))), fc.integer({ min: 0, max: 7 }), fc.boolean(), (text, fn, final) => {
-        expect(parseFrame(encodeFrame(fn, text, final))).toEqual({ fn, text, final });
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 500 }).map((a) => Buffer.from(a.map((b) => (b < 0x20 ? b + 0x20 : b)))),
+        fc.integer({ min: 0, max: 7 }),
+        fc.boolean(),
+        (text, fn, final) => {
+          expect(parseFrame(encodeFrame(fn, text, final))).toEqual({ fn, text, final });
+        },
+      ),
     );
   });
 });

@@ -283,4 +283,3 @@ describe('AstmLink sender', () => {
     expect(out).toEqual([ACK, ACK]);
   });
 });
-

@@ -40,7 +40,13 @@ describe('E1394 records → LabResult', () => {
     expect(s.sender.name).toBe('Echo');
     expect(s.results).toHaveLength(14);
     const r = s.results.find((x) => x.deviceTestCode === 'Anti-B')!;
-    expect(r).toMatchObject({ specimenId: '0651439A', valueText: '3+^3+^45', completedRaw: '20060306164429', completedAt: '2006-03-06T16:44:29.000+07:00', patientName: 'Patient Test' });
+    expect(r).toMatchObject({
+      specimenId: '0651439A',
+      valueText: '3+^3+^45',
+      completedRaw: '20060306164429',
+      completedAt: '2006-03-06T16:44:29.000+07:00',
+      patientName: 'Patient Test',
+    });
     expect(s.results.filter((x) => x.deviceTestCode.startsWith('Screen')).length).toBe(4);
   });
 
@@ -147,7 +153,12 @@ describe('serializer and host query answer', () => {
     cache.upsert({ specimenId: 'SP-Q-0001', patientId: 'BN001', patientName: 'Nguyễn Văn An', tests: ['687', '418', '690'] });
     expect(cache.findBySpecimen('SP-Q-0001')!.tests).toEqual(['687', '418', '690']);
     new SqliteOrderCache(db); // CREATE TABLE IF NOT EXISTS: a second open is harmless
-    const text = buildQueryAnswer({ specimenIds: ['SP-Q-0001', 'NOPE'], requestedTests: [], sequence: '1' }, (id) => cache.findBySpecimen(id), DEFAULT_DELIMITERS, { now: '20261122101011' });
+    const text = buildQueryAnswer(
+      { specimenIds: ['SP-Q-0001', 'NOPE'], requestedTests: [], sequence: '1' },
+      (id) => cache.findBySpecimen(id),
+      DEFAULT_DELIMITERS,
+      { now: '20261122101011' },
+    );
     const msg = parseMessage(text);
     expect(msg.records.map((r) => r.type)).toEqual(['H', 'P', 'O', 'P', 'O', 'L']);
     const [o1, o2] = msg.records.filter((r) => r.type === 'O');
@@ -161,7 +172,11 @@ describe('serializer and host query answer', () => {
 
 describe('fuzz', () => {
   it('parseMessage + extractResults only throw AstmRecordError, on any text', () => {
-    const astmish = fc.array(fc.constantFrom('H|\\^&', 'H|@^\\', 'P|1', 'O|1|S', 'R|1|^^^X|1,5', 'Q|1|^S', 'L|1', '|', '^', '\\', '&', '&X4', '\r', '\n', 'x', 'Đ'), { maxLength: 60 }).map((a) => a.join(''));
+    const astmish = fc
+      .array(fc.constantFrom('H|\\^&', 'H|@^\\', 'P|1', 'O|1|S', 'R|1|^^^X|1,5', 'Q|1|^S', 'L|1', '|', '^', '\\', '&', '&X4', '\r', '\n', 'x', 'Đ'), {
+        maxLength: 60,
+      })
+      .map((a) => a.join(''));
     fc.assert(
       fc.property(fc.oneof(fc.string({ maxLength: 400 }), astmish), (text) => {
         try {

@@ -118,7 +118,12 @@ describe('AstmSession over the real store: every fixture, every split', () => {
       const whole = await runChunks(message, 'split-at-limit', []);
       if (!name.includes('query')) expect(whole.results.length).toBeGreaterThan(0);
       // Results stored = R records sent, whatever tests and values repeat (issue #16).
-      expect(whole.results).toHaveLength(message.toString('latin1').split(/\r\n?|\n/).filter((r) => r.startsWith('R|')).length);
+      expect(whole.results).toHaveLength(
+        message
+          .toString('latin1')
+          .split(/\r\n?|\n/)
+          .filter((r) => r.startsWith('R|')).length,
+      );
       expect(whole.messages).toHaveLength(1);
       expect(whole.out.slice(0, countFrames(framedTransmission(message, 'split-at-limit')) + 1).every((b) => b === ACK)).toBe(true);
       const len = framedTransmission(message, 'split-at-limit').length;
@@ -215,7 +220,10 @@ describe('AstmSession behaviour', () => {
     const orig = h.ctx.journal.append.bind(h.ctx.journal);
     // Fail the first append of the last frame's batch (the frame itself).
     Object.assign((h.s as unknown as { ctx: typeof h.ctx }).ctx, {
-      journal: { append: (input: JournalInput) => (input.stream === 'lab.astm.frame' && input.kind === 'astm.frame.etx' && ++calls === 1 ? Promise.reject(new Error('injected')) : orig(input)) },
+      journal: {
+        append: (input: JournalInput) =>
+          input.stream === 'lab.astm.frame' && input.kind === 'astm.frame.etx' && ++calls === 1 ? Promise.reject(new Error('injected')) : orig(input),
+      },
     });
     h.s.receive(Buffer.concat([Buffer.of(ENQ), ...frames]));
     await waitFor(() => h.out.length === frames.length + 1, 'replies');
@@ -313,7 +321,9 @@ describe('AstmSession behaviour', () => {
     await waitFor(() => h.out.length === countFrames(tx) + 1, 'ACKs');
     expect(h.out.every((b) => b === ACK)).toBe(true);
     await settle(h);
-    expect(store.journalStore.list({ source: 'too-big', stream: 'lab.astm.incomplete' }).map((r) => (r.parsed as { reason: string }).reason)).toContain('message larger than the limit without an L record');
+    expect(store.journalStore.list({ source: 'too-big', stream: 'lab.astm.incomplete' }).map((r) => (r.parsed as { reason: string }).reason)).toContain(
+      'message larger than the limit without an L record',
+    );
     h.s.close();
   });
 
@@ -380,7 +390,10 @@ describe('AstmSession behaviour', () => {
 
   it('bare-record mode: H…L without framing makes results; noise before H is ignored', async () => {
     const h = session({ framing: 'bare' }, { id: 'bare' });
-    const galileo = Buffer.concat([Buffer.from('garbage\n'), Buffer.from(loadAstmFixture('fixtures/lab/go-astm_galileo_result.astm').toString('latin1').replace(/\r/g, '\n'), 'latin1')]);
+    const galileo = Buffer.concat([
+      Buffer.from('garbage\n'),
+      Buffer.from(loadAstmFixture('fixtures/lab/go-astm_galileo_result.astm').toString('latin1').replace(/\r/g, '\n'), 'latin1'),
+    ]);
     for (const b of galileo) h.s.receive(Buffer.of(b));
     await settle(h);
     expect(h.out).toEqual([]);

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { bacKeys, bacKeySeed, bacTerminalChallenge, bacTerminalComplete, bacChipRespond, checkDigit, mrzInformation, bacKeyForCccd } from '../../../drivers/cccd/crypto/bac.ts';
+import {
+  bacKeys,
+  bacKeySeed,
+  bacTerminalChallenge,
+  bacTerminalComplete,
+  bacChipRespond,
+  checkDigit,
+  mrzInformation,
+  bacKeyForCccd,
+} from '../../../drivers/cccd/crypto/bac.ts';
 import { tdesCbc, retailMac } from '../../../drivers/cccd/crypto/des.ts';
 import { SecureMessaging, tdesCipher } from '../../../drivers/cccd/crypto/secureMessaging.ts';
 import { decodeCommand } from '../../../drivers/cccd/apdu.ts';

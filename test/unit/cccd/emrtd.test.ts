@@ -89,7 +89,10 @@ describe('reading sequence over the simulated chip', () => {
     const err = await read({}, { keys: { ...keys, bac: [{ documentNumber: '099999999', dateOfBirth: '990101', dateOfExpiry: '240101' }] } }).catch((e) => e);
     expect(err).toBeInstanceOf(CardError);
     expect(err.code).toBe('CARD_WRONG_KEY');
-    const err2 = await read({ pace: false, wrongKeySw: 0x6988 }, { keys: { bac: [{ documentNumber: '099999999', dateOfBirth: '990101', dateOfExpiry: '240101' }] } }).catch((e) => e);
+    const err2 = await read(
+      { pace: false, wrongKeySw: 0x6988 },
+      { keys: { bac: [{ documentNumber: '099999999', dateOfBirth: '990101', dateOfExpiry: '240101' }] } },
+    ).catch((e) => e);
     expect(err2.code).toBe('CARD_WRONG_KEY');
   });
 

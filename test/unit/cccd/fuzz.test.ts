@@ -47,20 +47,34 @@ const binaryParsers: Array<[string, (b: Buffer) => unknown, Buffer]> = [
 describe('parsers survive random and mutated input', () => {
   for (const [name, parse, seed] of binaryParsers) {
     it(`${name}: random bytes`, () => {
-      fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (a) => typedOnly(() => parse(Buffer.from(a)))), { numRuns: 400 });
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 600 }), (a) => typedOnly(() => parse(Buffer.from(a)))),
+        { numRuns: 400 },
+      );
     });
     it(`${name}: mutated valid file`, () => {
-      fc.assert(fc.property(mutate(seed), (b) => typedOnly(() => parse(b))), { numRuns: 400 });
+      fc.assert(
+        fc.property(mutate(seed), (b) => typedOnly(() => parse(b))),
+        { numRuns: 400 },
+      );
     });
   }
 
   it('QR text: random strings and mutated samples', () => {
     const sample = fixtureText('qr_synthetic.txt').split('\n')[1]!;
-    fc.assert(fc.property(fc.string({ maxLength: 300, unit: 'binary' }), (s) => typedOnly(() => parseCccdQr(s))), { numRuns: 500 });
-    const fieldArb = fc.oneof(fc.string({ maxLength: 30, unit: 'binary' }), fc.constantFrom('', '001099012345', '29021988', 'Nữ', 'Nam'));
-    fc.assert(fc.property(fc.array(fieldArb, { maxLength: 10 }), (fields) => typedOnly(() => parseCccdQr(fields.join('|')))), { numRuns: 500 });
     fc.assert(
-      fc.property(fc.nat({ max: sample.length }), fc.string({ maxLength: 5, unit: 'binary' }), (i, ins) => typedOnly(() => parseCccdQr(sample.slice(0, i) + ins + sample.slice(i)))),
+      fc.property(fc.string({ maxLength: 300, unit: 'binary' }), (s) => typedOnly(() => parseCccdQr(s))),
+      { numRuns: 500 },
+    );
+    const fieldArb = fc.oneof(fc.string({ maxLength: 30, unit: 'binary' }), fc.constantFrom('', '001099012345', '29021988', 'Nữ', 'Nam'));
+    fc.assert(
+      fc.property(fc.array(fieldArb, { maxLength: 10 }), (fields) => typedOnly(() => parseCccdQr(fields.join('|')))),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(fc.nat({ max: sample.length }), fc.string({ maxLength: 5, unit: 'binary' }), (i, ins) =>
+        typedOnly(() => parseCccdQr(sample.slice(0, i) + ins + sample.slice(i))),
+      ),
       { numRuns: 500 },
     );
   });

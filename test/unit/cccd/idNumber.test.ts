@@ -17,7 +17,8 @@ describe('CCCD number rule (province code of birth registration, century digit)'
   });
 
   it('accepts real-shaped numbers of every century digit a living person can have', () => {
-    for (const id of ['001099012345', '079190001234', '079040001234', '096200000001', '001320012345', '089085001111']) expect(isValidCccdNumber(id), id).toBe(true);
+    for (const id of ['001099012345', '079190001234', '079040001234', '096200000001', '001320012345', '089085001111'])
+      expect(isValidCccdNumber(id), id).toBe(true);
   });
 
   it('refuses 123456789012 (no province 123) with a Vietnamese sentence for the patient and an English reason for the log', () => {
@@ -73,7 +74,9 @@ describe('the chip path keeps the same rule', () => {
     // Same last six digits as the fixture card: PACE opens it with the fixture QR's CAN.
     const chip = buildChip({ signer: pki.signer, citizen: { ...DEFAULT_CITIZEN, idNumber: '123099012345' } });
     const keys = keysFromQr(parseCccdQr(qrOf()));
-    const err = await readCccd({ transmit: async (a: Buffer) => chip.handle(a) }, { keys, cscas: loadCertificates(pki.cscaPem), extendedLength: false }).catch((e: unknown) => e);
+    const err = await readCccd({ transmit: async (a: Buffer) => chip.handle(a) }, { keys, cscas: loadCertificates(pki.cscaPem), extendedLength: false }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(CardError);
     expect((err as CardError).code).toBe('CARD_NOT_CCCD');
     expect((err as CardError).message).toMatch(/province code/);

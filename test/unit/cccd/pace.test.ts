@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { authToken, canPassword, decryptNonce, mapGenerator, mrzPassword, paceKpi, publicKeyOn, runPace, sessionKeys, sharedSecretX, tokenInput } from '../../../drivers/cccd/crypto/pace.ts';
+import {
+  authToken,
+  canPassword,
+  decryptNonce,
+  mapGenerator,
+  mrzPassword,
+  paceKpi,
+  publicKeyOn,
+  runPace,
+  sessionKeys,
+  sharedSecretX,
+  tokenInput,
+} from '../../../drivers/cccd/crypto/pace.ts';
 import { Point, bytesToBigInt, pointToBytes } from '../../../drivers/cccd/crypto/brainpool.ts';
 import { parseCardAccess } from '../../../drivers/cccd/cardAccess.ts';
 import { fixtureHex, fixtureJson, h } from './fixtures.ts';
@@ -66,7 +78,9 @@ describe('PACE-ECDH-GM-AES-128, ICAO 9303-11 Appendix G.1', () => {
         return r;
       },
     };
-    await expect(runPace(transport, { password: pw, skMap: bytesToBigInt(h(g1.mapping.SK_map_IFD)), skDh: bytesToBigInt(h(g1.key_agreement.SK_DH_IFD)) })).rejects.toThrow(/token/);
+    await expect(
+      runPace(transport, { password: pw, skMap: bytesToBigInt(h(g1.mapping.SK_map_IFD)), skDh: bytesToBigInt(h(g1.key_agreement.SK_DH_IFD)) }),
+    ).rejects.toThrow(/token/);
   });
 });
 

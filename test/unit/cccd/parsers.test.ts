@@ -11,7 +11,18 @@ const fields = fixtureJson('synthetic_cccd_dg13_fields.json');
 describe('DG1 (TD1 MRZ)', () => {
   it('reads the synthetic card, check digits valid, ID from the optional data', () => {
     const m = parseDg1(fixtureHex('synthetic_cccd_dg1.hex'));
-    expect(m).toMatchObject({ documentCode: 'ID', issuingState: 'VNM', documentNumber: '099012345', idNumber: '001099012345', dateOfBirth: '990101', sex: 'M', dateOfExpiry: '240101', surname: 'NGUYEN', givenNames: 'VAN THU', checkDigitsValid: true });
+    expect(m).toMatchObject({
+      documentCode: 'ID',
+      issuingState: 'VNM',
+      documentNumber: '099012345',
+      idNumber: '001099012345',
+      dateOfBirth: '990101',
+      sex: 'M',
+      dateOfExpiry: '240101',
+      surname: 'NGUYEN',
+      givenNames: 'VAN THU',
+      checkDigitsValid: true,
+    });
     expect(parseTd1(fixtureText('synthetic_cccd_mrz.txt')).lines).toEqual(m.lines);
   });
   it('flags a changed digit', () => {
@@ -45,7 +56,15 @@ describe('DG13', () => {
   });
   it('classifies fields 15/16 by content whichever order they come in', () => {
     const f = (n: number, tag: number, s: string): Buffer => der(0x30, der(0x02, Buffer.from([n])), der(tag, Buffer.from(s)));
-    const file = der(0x6d, der(0x30, der(0x02, Buffer.from([1])), der(0x06, Buffer.from('28D316010008', 'hex')), der(0x31, f(1, 0x13, '001099012345'), f(2, 0x0c, 'Thử'), f(15, 0x13, 'ABCDEF0123456789'), f(16, 0x13, '012345678'))));
+    const file = der(
+      0x6d,
+      der(
+        0x30,
+        der(0x02, Buffer.from([1])),
+        der(0x06, Buffer.from('28D316010008', 'hex')),
+        der(0x31, f(1, 0x13, '001099012345'), f(2, 0x0c, 'Thử'), f(15, 0x13, 'ABCDEF0123456789'), f(16, 0x13, '012345678')),
+      ),
+    );
     const d = parseDg13(file);
     expect(d.oldIdNumber).toBe('012345678');
     expect(d.cardUid).toBe('ABCDEF0123456789');
@@ -60,7 +79,14 @@ describe('EF.COM', () => {
 
 describe('DG2', () => {
   const faceRecord = (image: Buffer): Buffer =>
-    der(0x75, der(0x7f61, der(0x02, Buffer.from([1])), der(0x7f60, der(0xa1, der(0x80, Buffer.from([1, 1]))), der(0x5f2e, Buffer.concat([Buffer.from('46414300303130', 'hex'), Buffer.alloc(39, 1), image])))));
+    der(
+      0x75,
+      der(
+        0x7f61,
+        der(0x02, Buffer.from([1])),
+        der(0x7f60, der(0xa1, der(0x80, Buffer.from([1, 1]))), der(0x5f2e, Buffer.concat([Buffer.from('46414300303130', 'hex'), Buffer.alloc(39, 1), image]))),
+      ),
+    );
   it('extracts a JPEG', () => {
     const jpeg = Buffer.concat([Buffer.from('FFD8FFE000104A464946', 'hex'), Buffer.alloc(50, 7), Buffer.from('FFD9', 'hex')]);
     expect(parseDg2(faceRecord(jpeg))).toEqual({ mime: 'image/jpeg', image: jpeg });

@@ -5,13 +5,26 @@ import { identityFromQr, keysFromQr, keysFromDigits, keysFromMrzText, ageOn, ide
 import { parseDg13 } from '../../../drivers/cccd/dg13.ts';
 import { fixtureHex, fixtureText } from './fixtures.ts';
 
-const samples = fixtureText('qr_synthetic.txt').split('\n').filter((l) => l && !l.startsWith('#'));
-const mangled = fixtureText('qr_mangled_synthetic.txt').split('\n').filter((l) => l && !l.startsWith('#'));
+const samples = fixtureText('qr_synthetic.txt')
+  .split('\n')
+  .filter((l) => l && !l.startsWith('#'));
+const mangled = fixtureText('qr_mangled_synthetic.txt')
+  .split('\n')
+  .filter((l) => l && !l.startsWith('#'));
 
 describe('CCCD QR code', () => {
   it('reads the first sample', () => {
     const q = parseCccdQr(samples[0]!);
-    expect(q).toMatchObject({ idNumber: '001099012345', oldIdNumber: '012345678', fullName: 'Nguyễn Văn Thử', dateOfBirth: '1999-01-01', sex: 'male', issueDate: '2021-04-15', mangled: false, extra: [] });
+    expect(q).toMatchObject({
+      idNumber: '001099012345',
+      oldIdNumber: '012345678',
+      fullName: 'Nguyễn Văn Thử',
+      dateOfBirth: '1999-01-01',
+      sex: 'male',
+      issueDate: '2021-04-15',
+      mangled: false,
+      extra: [],
+    });
     expect(q.permanentAddress).toContain('Hà Nội');
   });
   it('accepts an empty old-ID field and 29 February in a leap year', () => {
@@ -74,7 +87,11 @@ describe('expiry by renewal age', () => {
     expect(k.bac[0]).toEqual({ documentNumber: '099012345', dateOfBirth: '990101', dateOfExpiry: '240101' });
     expect(k.bac.length).toBeGreaterThan(1);
     expect(keysFromDigits('0010 9901 2345')).toEqual({ can: '012345', bac: [], idNumber: '001099012345' });
-    expect(keysFromMrzText(fixtureText('synthetic_cccd_mrz.txt')).bac[0]).toEqual({ documentNumber: '099012345', dateOfBirth: '990101', dateOfExpiry: '240101' });
+    expect(keysFromMrzText(fixtureText('synthetic_cccd_mrz.txt')).bac[0]).toEqual({
+      documentNumber: '099012345',
+      dateOfBirth: '990101',
+      dateOfExpiry: '240101',
+    });
   });
 });
 
@@ -92,6 +109,15 @@ describe('identity and hints', () => {
   });
   it('builds the chip identity from DG13', () => {
     const id = identityFromDg13(parseDg13(fixtureHex('synthetic_cccd_dg13.hex')), true, new Date('2025-12-31T12:00:00Z'));
-    expect(id).toMatchObject({ idNumber: '001099012345', dateOfBirth: '1999-01-01', sex: 'male', expiryDate: '2024-01-01', issueDate: '2021-04-15', oldIdNumber: '012345678', source: 'chip-verified', ageYears: 26 });
+    expect(id).toMatchObject({
+      idNumber: '001099012345',
+      dateOfBirth: '1999-01-01',
+      sex: 'male',
+      expiryDate: '2024-01-01',
+      issueDate: '2021-04-15',
+      oldIdNumber: '012345678',
+      source: 'chip-verified',
+      ageYears: 26,
+    });
   });
 });

@@ -37,7 +37,9 @@ function problemsOf(file: string, options?: LoadOptions): string[] {
 function expectVietnamese(message: string): void {
   const vi = viProblemMessage(message);
   expect(vi, message).not.toBe(message);
-  expect(vi.replace(/"[^"]*"|\S+\.yaml:\d+:\d+|edge-agent hash-password/g, ''), vi).not.toMatch(/\b(must|is|are|not|the|already|used|by|did|you|mean|known|unknown|placeholder|put|here|share|counter|services|prefix|copy|found|file|run)\b/i);
+  expect(vi.replace(/"[^"]*"|\S+\.yaml:\d+:\d+|edge-agent hash-password/g, ''), vi).not.toMatch(
+    /\b(must|is|are|not|the|already|used|by|did|you|mean|known|unknown|placeholder|put|here|share|counter|services|prefix|copy|found|file|run)\b/i,
+  );
 }
 
 const HEAD = `version: 1
@@ -60,7 +62,9 @@ describe('device profiles', () => {
     routes: [lis]
 `);
     const problems = problemsOf(file);
-    expect(problems).toContain(`${file}:8:14 devices.xn.profile: unknown profile "generic"; did you mean generic-astm? known: generic-astm, sysmex-xn, roche-cobas-c, cepheid-genexpert`);
+    expect(problems).toContain(
+      `${file}:8:14 devices.xn.profile: unknown profile "generic"; did you mean generic-astm? known: generic-astm, sysmex-xn, roche-cobas-c, cepheid-genexpert`,
+    );
     expect(problems).toContain(`${file}:12:14 devices.bc.profile: unknown profile "Generic"; did you mean generic-hl7? known: generic-hl7, mindray-bc`);
     expectVietnamese(problems[0]!.replace(/^.*?profile: /, ''));
   });
@@ -107,7 +111,7 @@ describe('ports and device files held twice', () => {
     for (const p of problems) expectVietnamese(p.replace(/^\S+ \S+: /, ''));
   });
 
-  it('counts the drivers\' default ports, and lets two specific addresses share a port', () => {
+  it("counts the drivers' default ports, and lets two specific addresses share a port", () => {
     const file = write(`${HEAD}  hl7a: { driver: hl7-mllp, routes: [lis] }
   hl7b: { driver: hl7-mllp, routes: [lis] }
   ast1: { driver: astm, transport: tcp-server, host: 10.0.0.5, port: 4010, routes: [lis] }
@@ -174,7 +178,9 @@ queue:
   });
 
   it('says nothing when the numbers differ or the services never meet', () => {
-    const { warnings } = loadConfig(write(QUEUE.replace('{ id: nhi, name: Khám Nhi }', '{ id: nhi, name: Khám Nhi, prefix: B }').replace('[sa, sa2]', '[sa2]')));
+    const { warnings } = loadConfig(
+      write(QUEUE.replace('{ id: nhi, name: Khám Nhi }', '{ id: nhi, name: Khám Nhi, prefix: B }').replace('[sa, sa2]', '[sa2]')),
+    );
     expect(warnings).toEqual([]);
   });
 });

@@ -51,13 +51,19 @@ describe('config/examples', () => {
     expect(report.ok).toBe(true);
     const warnings = report.lines.slice(0, -1);
     expect(warnings.length).toBeGreaterThan(0);
-    for (const w of warnings) expect(w).toMatch(/secrets\.example\.yaml:\d+:\d+ \S+: warning: secret "[a-z_]+" is a placeholder: accepted only because this is checked as an example; a box refuses it$/);
+    for (const w of warnings)
+      expect(w).toMatch(
+        /secrets\.example\.yaml:\d+:\d+ \S+: warning: secret "[a-z_]+" is a placeholder: accepted only because this is checked as an example; a box refuses it$/,
+      );
   });
 
   it('says, from the repo root without --example, to copy the example secrets file, once', () => {
     const out = (() => {
       try {
-        return execFileSync(process.execPath, ['bin/edge-agent.js', 'check-config', `${EXAMPLES}/district-lab.yaml`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+        return execFileSync(process.execPath, ['bin/edge-agent.js', 'check-config', `${EXAMPLES}/district-lab.yaml`], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
       } catch (err) {
         expect((err as { status: number }).status).toBe(1);
         return (err as { stdout: string }).stdout;
@@ -72,7 +78,9 @@ describe('config/examples', () => {
     const file = onABox('district-lab.yaml');
     const secrets = join(file, '..', 'secrets.yaml');
     const problems = problemsOf(file).map(formatProblem);
-    expect(problems).toContain(`${secrets}:4:22 http.admin.passwordHash: secret "admin_password_hash" is not a password hash: run edge-agent hash-password, type the password, and put the line it prints here`);
+    expect(problems).toContain(
+      `${secrets}:4:22 http.admin.passwordHash: secret "admin_password_hash" is not a password hash: run edge-agent hash-password, type the password, and put the line it prints here`,
+    );
     expect(problems).toContain(`${secrets}:5:20 province.password: secret "province_password" is a placeholder: put the real value here`);
     expect(problems).toContain(`${secrets}:6:20 destinations.his.headers.authorization: secret "his_authorization" is a placeholder: put the real value here`);
     expect(problems).toHaveLength(6);
@@ -83,7 +91,12 @@ describe('config/examples', () => {
     const file = onABox('district-lab.yaml');
     const secrets = join(file, '..', 'secrets.yaml');
     const hash = await hashPassword('a real password 2026');
-    writeFileSync(secrets, readFileSync(secrets, 'utf8').replace(/"scrypt\$[^"]*"/g, `"${hash}"`).replace(/change-me/g, 'Zq7pW2rT9vLx4Nc8'));
+    writeFileSync(
+      secrets,
+      readFileSync(secrets, 'utf8')
+        .replace(/"scrypt\$[^"]*"/g, `"${hash}"`)
+        .replace(/change-me/g, 'Zq7pW2rT9vLx4Nc8'),
+    );
     expect(problemsOf(file)).toEqual([]);
     expect(loadConfig(file).warnings).toEqual([]);
   });
@@ -92,7 +105,9 @@ describe('config/examples', () => {
     const { dir, cleanup } = tempDir('edge-placeholder-');
     cleanups.push(cleanup);
     const file = join(dir, 'config.yaml');
-    writeFileSync(file, `version: 1
+    writeFileSync(
+      file,
+      `version: 1
 box: { id: lab-1, facility: bvdk }
 http: { admin: { user: admin, passwordHash: !secret admin } }
 destinations:
@@ -102,8 +117,12 @@ devices:
   b: { driver: http-ingest, routes: [his], token: !secret b }
   c: { driver: http-ingest, routes: [his], token: !secret c }
   d: { driver: http-ingest, routes: [his], token: !secret d }
-`);
-    writeFileSync(join(dir, 'secrets.yaml'), 'admin: "hunter2"\nhis: "Bearer CHANGE_ME"\na: changeme\nb: "<your token>"\nc: example-token\nd: 3f9a0c1e7b5d4a2f\n');
+`,
+    );
+    writeFileSync(
+      join(dir, 'secrets.yaml'),
+      'admin: "hunter2"\nhis: "Bearer CHANGE_ME"\na: changeme\nb: "<your token>"\nc: example-token\nd: 3f9a0c1e7b5d4a2f\n',
+    );
     expect(problemsOf(file).map((p) => `${p.line} ${p.message}`)).toEqual([
       '1 secret "admin" is not a password hash: run edge-agent hash-password, type the password, and put the line it prints here',
       '2 secret "his" is a placeholder: put the real value here',
@@ -115,7 +134,12 @@ devices:
 
   it('says a secrets file is not a configuration, in one line', () => {
     const report = checkConfigReport(join(EXAMPLES, 'secrets.example.yaml'));
-    expect(report).toEqual({ ok: false, lines: [`${resolve(EXAMPLES, 'secrets.example.yaml')}:1:1 (top level): this looks like a secrets file (the values "!secret NAME" refers to), not a configuration: check the configuration that uses it`] });
+    expect(report).toEqual({
+      ok: false,
+      lines: [
+        `${resolve(EXAMPLES, 'secrets.example.yaml')}:1:1 (top level): this looks like a secrets file (the values "!secret NAME" refers to), not a configuration: check the configuration that uses it`,
+      ],
+    });
     expect(viProblemMessage(report.lines[0]!.replace(/^.*\(top level\): /, ''))).toMatch(/^tệp này có vẻ là tệp bí mật/);
   });
 
@@ -126,7 +150,12 @@ devices:
 
   it('has every new sentence in Vietnamese', () => {
     const file = onABox('district-lab.yaml');
-    const messages = [...problemsOf(file).map((p) => p.message), ...checkConfigReport(join(EXAMPLES, 'district-lab.yaml'), { example: true }).lines.slice(0, -1).map((l) => l.replace(/^\S+ \S+: /, ''))];
+    const messages = [
+      ...problemsOf(file).map((p) => p.message),
+      ...checkConfigReport(join(EXAMPLES, 'district-lab.yaml'), { example: true })
+        .lines.slice(0, -1)
+        .map((l) => l.replace(/^\S+ \S+: /, '')),
+    ];
     const { dir, cleanup } = tempDir('edge-nosecrets-');
     cleanups.push(cleanup);
     copyFileSync(join(EXAMPLES, 'district-lab.yaml'), join(dir, 'config.yaml'));
@@ -137,7 +166,9 @@ devices:
     for (const m of messages) {
       const vi = viProblemMessage(m);
       expect(vi, m).not.toBe(m);
-      expect(vi.replace(/"[^"]*"|\S*\/\S*|edge-agent hash-password|secrets\.example\.yaml|secrets\.yaml/g, ''), vi).not.toMatch(/\b(is|not|the|secret|placeholder|put|here|found|copy|file|run|type|password|hash|warning|accepted|refuses|example)\b/i);
+      expect(vi.replace(/"[^"]*"|\S*\/\S*|edge-agent hash-password|secrets\.example\.yaml|secrets\.yaml/g, ''), vi).not.toMatch(
+        /\b(is|not|the|secret|placeholder|put|here|found|copy|file|run|type|password|hash|warning|accepted|refuses|example)\b/i,
+      );
     }
   });
 });

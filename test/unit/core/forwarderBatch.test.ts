@@ -10,7 +10,10 @@ import { waitFor } from '../../helpers/wait.ts';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
-  cleanups.splice(0).reverse().forEach((c) => c());
+  cleanups
+    .splice(0)
+    .reverse()
+    .forEach((c) => c());
 });
 
 describe('forwarder batch path (deliverBatch, batchSize > 1)', () => {
@@ -22,7 +25,9 @@ describe('forwarder batch path (deliverBatch, batchSize > 1)', () => {
     // 3 studies interleaved as a modality might send them: 25 instances.
     for (let i = 0; i < 25; i++) {
       const study = `study-${i % 3}`;
-      await store.journalFor('us01', ['pacs']).append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: `sop-${i}`, raw: Buffer.alloc(100), orderKey: study });
+      await store
+        .journalFor('us01', ['pacs'])
+        .append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: `sop-${i}`, raw: Buffer.alloc(100), orderKey: study });
     }
     const batches: string[][] = [];
     let concurrent = 0;
@@ -37,11 +42,23 @@ describe('forwarder batch path (deliverBatch, batchSize > 1)', () => {
         await new Promise<void>((r) => release.push(r));
         concurrent--;
         // One refused, one to try again: the rest of the batch is still delivered.
-        return items.map((i): DeliveryOutcome => (i.idempotencyKey === 'sop-4' ? { result: 'permanent', reason: '0xC000' } : i.idempotencyKey === 'sop-5' ? { result: 'retry', reason: '0xA700' } : { result: 'ok' }));
+        return items.map(
+          (i): DeliveryOutcome =>
+            i.idempotencyKey === 'sop-4'
+              ? { result: 'permanent', reason: '0xC000' }
+              : i.idempotencyKey === 'sop-5'
+                ? { result: 'retry', reason: '0xA700' }
+                : { result: 'ok' },
+        );
       },
     };
     const f = new OutboxForwarder(dest, store.outbox, clock, pino({ level: 'silent' }), new EventBus(), {
-      window: 2, ordered: false, attemptTimeoutMs: 60_000, backoff: { initialMs: 1_000, maxMs: 1_000, jitter: 0 }, batchSize: 10, batchMaxBytes: 1_000,
+      window: 2,
+      ordered: false,
+      attemptTimeoutMs: 60_000,
+      backoff: { initialMs: 1_000, maxMs: 1_000, jitter: 0 },
+      batchSize: 10,
+      batchMaxBytes: 1_000,
     });
     cleanups.push(() => void f.stop());
     f.start();

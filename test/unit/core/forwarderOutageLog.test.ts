@@ -38,11 +38,20 @@ describe('forwarder during an outage', () => {
     };
     const lines: Array<{ level: number; msg: string }> = [];
     const log = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c))), cb()) }));
-    const forwarder = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), { window: 8, ordered: false, attemptTimeoutMs: 5_000, backoff: { initialMs: 5, maxMs: 20, jitter: 0 } });
+    const forwarder = new OutboxForwarder(dest, store.outbox, systemClock, log, new EventBus(), {
+      window: 8,
+      ordered: false,
+      attemptTimeoutMs: 5_000,
+      backoff: { initialMs: 5, maxMs: 20, jitter: 0 },
+    });
     forwarder.start();
     await waitFor(() => attempts >= 200, 'many failed attempts');
     up = true;
-    await waitFor(() => store.outbox.list({ destination: 'central' }).every((r) => r.state === 'done'), 'every item delivered once the destination is back', 10_000);
+    await waitFor(
+      () => store.outbox.list({ destination: 'central' }).every((r) => r.state === 'done'),
+      'every item delivered once the destination is back',
+      10_000,
+    );
     await forwarder.stop();
     const failed = lines.filter((l) => l.msg.startsWith('delivery failed'));
     expect(failed).toHaveLength(1);

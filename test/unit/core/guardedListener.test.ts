@@ -26,7 +26,16 @@ function closed(s: Socket): Promise<void> {
 }
 
 async function echoListener(allow: string[] | undefined, l: ListenerLimits = limits, extra: Partial<ConstructorParameters<typeof GuardedListener>[0]> = {}) {
-  const listener = new GuardedListener({ name: 'test', host: '127.0.0.1', port: 0, allow: new PeerAllowList(allow), limits: l, log, onConnection: (s) => s.on('data', (d) => s.write(d)), ...extra });
+  const listener = new GuardedListener({
+    name: 'test',
+    host: '127.0.0.1',
+    port: 0,
+    allow: new PeerAllowList(allow),
+    limits: l,
+    log,
+    onConnection: (s) => s.on('data', (d) => s.write(d)),
+    ...extra,
+  });
   await listener.start();
   return listener;
 }
@@ -146,18 +155,23 @@ describe('TLS listener and box certificates', () => {
   });
 
   it('requires a client certificate signed by the box CA when told to', async () => {
-    const listener = await echoListener(undefined, limits, { tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.caCert, requireClientCert: true } });
+    const listener = await echoListener(undefined, limits, {
+      tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.caCert, requireClientCert: true },
+    });
     const port = listener.address.port;
     const ca = readFileSync(certs.caCert);
     const attempt = (withCert: boolean) =>
       new Promise<string>((resolve) => {
-        const s = tlsConnect({ port, host: '127.0.0.1', servername: 'localhost', ca, ...(withCert ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}) }, () => {
-          s.once('data', (d) => {
-            resolve(`echo ${d.toString()}`);
-            s.destroy();
-          });
-          s.write('hi');
-        });
+        const s = tlsConnect(
+          { port, host: '127.0.0.1', servername: 'localhost', ca, ...(withCert ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}) },
+          () => {
+            s.once('data', (d) => {
+              resolve(`echo ${d.toString()}`);
+              s.destroy();
+            });
+            s.write('hi');
+          },
+        );
         s.once('error', (err) => resolve(`error ${err.message}`));
         s.once('close', () => resolve('closed'));
       });
@@ -168,7 +182,11 @@ describe('TLS listener and box certificates', () => {
   });
 
   it('a busy TLS connection is never taken for idle; an idle one is closed', async () => {
-    const listener = await echoListener(undefined, { maxConnections: 4, maxConnectionsPerPeer: 1, idleSeconds: 2 }, { tls: { cert: certs.serverCert, key: certs.serverKey } });
+    const listener = await echoListener(
+      undefined,
+      { maxConnections: 4, maxConnectionsPerPeer: 1, idleSeconds: 2 },
+      { tls: { cert: certs.serverCert, key: certs.serverKey } },
+    );
     const port = listener.address.port;
     const ca = readFileSync(certs.caCert);
     const open = () =>

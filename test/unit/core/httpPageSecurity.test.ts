@@ -11,11 +11,13 @@ describe('Host check (DNS rebinding)', () => {
   const hosts = new AllowedHosts({ listenHost: '0.0.0.0', extra: ['edge-box.bv.local'] });
 
   it('admits the box: localhost, loopback, its host name, allowedHosts, with or without a port', () => {
-    for (const h of ['localhost', 'localhost:8080', '127.0.0.1:8080', '[::1]:8080', `${hostname()}:8080`, 'EDGE-BOX.bv.local', 'edge-box.bv.local.:443']) expect(hosts.allows(h), h).toBe(true);
+    for (const h of ['localhost', 'localhost:8080', '127.0.0.1:8080', '[::1]:8080', `${hostname()}:8080`, 'EDGE-BOX.bv.local', 'edge-box.bv.local.:443'])
+      expect(hosts.allows(h), h).toBe(true);
   });
 
   it('refuses any other name, however it is written', () => {
-    for (const h of ['evil.example', 'evil.example:8080', 'localhost.evil.example', '127.0.0.1.nip.io', 'edge-box.bv.local@evil.example', '', '[::2]:80']) expect(hosts.allows(h), h).toBe(false);
+    for (const h of ['evil.example', 'evil.example:8080', 'localhost.evil.example', '127.0.0.1.nip.io', 'edge-box.bv.local@evil.example', '', '[::2]:80'])
+      expect(hosts.allows(h), h).toBe(false);
   });
 
   it('parses Host headers', () => {
@@ -27,11 +29,21 @@ describe('Host check (DNS rebinding)', () => {
 
 describe('static page folders serve page assets only', () => {
   it('serves pages, scripts, styles, images and sounds, and folders (their index.html)', () => {
-    for (const p of ['/console/console.js', '/console/index.html', '/status/status.css', '/audio/clips/goi.wav', '/kiosk/', '/kiosk']) expect(isPageAsset(p, KIOSK_ROOT), p).toBe(true);
+    for (const p of ['/console/console.js', '/console/index.html', '/status/status.css', '/audio/clips/goi.wav', '/kiosk/', '/kiosk'])
+      expect(isPageAsset(p, KIOSK_ROOT), p).toBe(true);
   });
 
   it('refuses sources, type declarations, dot files, `..` and what is not a folder', () => {
-    for (const p of ['/audio/generate.ts', '/call-screen/phrase.d.ts', '/audio/.gitignore', '/kiosk/../../agent/http/auth.ts', '/kiosk/../', '/console/console.js.map', '/README', '/kiosk/kiosk.js/x']) {
+    for (const p of [
+      '/audio/generate.ts',
+      '/call-screen/phrase.d.ts',
+      '/audio/.gitignore',
+      '/kiosk/../../agent/http/auth.ts',
+      '/kiosk/../',
+      '/console/console.js.map',
+      '/README',
+      '/kiosk/kiosk.js/x',
+    ]) {
       expect(isPageAsset(p, KIOSK_ROOT), p).toBe(false);
     }
   });

@@ -10,11 +10,22 @@ const sensor: LanUser = { username: 'sensor-account', role: 'device', device: 's
 
 describe('LanTopicAcl: subscriptions', () => {
   it('grants filters in the box tree and wildcards that cover only it', () => {
-    for (const f of ['#', `${root}/#`, `${root}/queue/+/snapshot`, `${root}/state`, 'edge/+/bv-test/lab-01/#', '+/+/+/+/health', 'edge/#']) expect(acl.subscribeAllowed(f), f).toEqual({ ok: true });
+    for (const f of ['#', `${root}/#`, `${root}/queue/+/snapshot`, `${root}/state`, 'edge/+/bv-test/lab-01/#', '+/+/+/+/health', 'edge/#'])
+      expect(acl.subscribeAllowed(f), f).toEqual({ ok: true });
   });
 
   it('refuses another facility or box, system topics and filters above the root', () => {
-    for (const f of ['$SYS/#', '$SYS/+/new/clients', 'edge/v1/other-facility/#', 'edge/v1/bv-test/lab-02/state', 'other/#', 'edge/v1', 'edge/v1/bv-test', 'edge/v2/bv-test/lab-01/#']) expect(acl.subscribeAllowed(f).ok, f).toBe(false);
+    for (const f of [
+      '$SYS/#',
+      '$SYS/+/new/clients',
+      'edge/v1/other-facility/#',
+      'edge/v1/bv-test/lab-02/state',
+      'other/#',
+      'edge/v1',
+      'edge/v1/bv-test',
+      'edge/v2/bv-test/lab-01/#',
+    ])
+      expect(acl.subscribeAllowed(f).ok, f).toBe(false);
   });
 });
 
@@ -27,7 +38,17 @@ describe('LanTopicAcl: publishes', () => {
     expect(acl.publishAllowed(led, `${root}/dev/led-2/state`).ok).toBe(true);
     expect(acl.publishAllowed(led, `${root}/dev/led-2/button/pressed`).ok).toBe(true);
     expect(acl.publishAllowed(sensor, `${root}/dev/spo2-3/reading`).ok).toBe(true);
-    for (const t of [`${root}/state`, `${root}/health`, `${root}/dev/xn1/state`, `${root}/dev/led-20/state`, `${root}/dev/led-2x`, `${root}/queue/noi/snapshot`, `${root}/dev/sensor-account/x`, 'edge/v1/bv-test/lab-02/dev/led-2/state', '$SYS/x']) {
+    for (const t of [
+      `${root}/state`,
+      `${root}/health`,
+      `${root}/dev/xn1/state`,
+      `${root}/dev/led-20/state`,
+      `${root}/dev/led-2x`,
+      `${root}/queue/noi/snapshot`,
+      `${root}/dev/sensor-account/x`,
+      'edge/v1/bv-test/lab-02/dev/led-2/state',
+      '$SYS/x',
+    ]) {
       const d = acl.publishAllowed(t.includes('sensor-account') ? sensor : led, t);
       expect(d.ok, t).toBe(false);
     }

@@ -22,14 +22,26 @@ describe('LanAuthenticator', () => {
 
   it('answers an unknown user, a wrong password and a certificate-only user alike (CONNACK 4)', async () => {
     const auth = new LanAuthenticator(users);
-    for (const [username, password] of [['nobody', 'screen-pass'], ['call-screen-1', 'wrong'], ['led-2', 'not a password of anyone'], ['led-2', '']] as const) {
-      expect(await auth.login({ remote: '10.0.5.9', username, password: pw(password) }), `${username}/${password}`).toMatchObject({ ok: false, code: BAD_USERNAME_OR_PASSWORD });
+    for (const [username, password] of [
+      ['nobody', 'screen-pass'],
+      ['call-screen-1', 'wrong'],
+      ['led-2', 'not a password of anyone'],
+      ['led-2', ''],
+    ] as const) {
+      expect(await auth.login({ remote: '10.0.5.9', username, password: pw(password) }), `${username}/${password}`).toMatchObject({
+        ok: false,
+        code: BAD_USERNAME_OR_PASSWORD,
+      });
     }
   });
 
   it('logs in with the right password, and by a verified certificate CN', async () => {
     const auth = new LanAuthenticator(users);
-    expect(await auth.login({ remote: '10.0.5.9', username: 'call-screen-1', password: pw('screen-pass') })).toMatchObject({ ok: true, via: 'password', user: { username: 'call-screen-1', role: 'screen' } });
+    expect(await auth.login({ remote: '10.0.5.9', username: 'call-screen-1', password: pw('screen-pass') })).toMatchObject({
+      ok: true,
+      via: 'password',
+      user: { username: 'call-screen-1', role: 'screen' },
+    });
     expect(await auth.login({ remote: '10.0.5.9', certificateCn: 'led-2' })).toMatchObject({ ok: true, via: 'certificate', user: { username: 'led-2' } });
     expect(await auth.login({ remote: '10.0.5.9', certificateCn: 'led-2', username: 'led-2' })).toMatchObject({ ok: true });
   });
@@ -37,7 +49,10 @@ describe('LanAuthenticator', () => {
   it('refuses a certificate whose CN is not a user, or a username that is not the CN', async () => {
     const auth = new LanAuthenticator(users);
     expect(await auth.login({ remote: '10.0.5.9', certificateCn: 'stranger' })).toMatchObject({ ok: false, code: NOT_AUTHORIZED });
-    expect(await auth.login({ remote: '10.0.5.9', certificateCn: 'led-2', username: 'call-screen-1', password: pw('screen-pass') })).toMatchObject({ ok: false, code: BAD_USERNAME_OR_PASSWORD });
+    expect(await auth.login({ remote: '10.0.5.9', certificateCn: 'led-2', username: 'call-screen-1', password: pw('screen-pass') })).toMatchObject({
+      ok: false,
+      code: BAD_USERNAME_OR_PASSWORD,
+    });
   });
 
   it('stops checking passwords from an address after 10 failures in 10 minutes; other addresses still log in', async () => {

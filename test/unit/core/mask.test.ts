@@ -24,16 +24,56 @@ describe('personal data masking', () => {
 
   it('matches field names by pattern, whatever their case, in English and Vietnamese', () => {
     const values: Record<string, string> = {
-      cccd: '079203001234', CCCD: '079203001234', soCccd: '079203001234', so_cccd: '079203001234', idNumber: 'X79203001234', IDNUMBER: 'X79203001234', cccdCb: '079190001111',
-      qr: 'QR-TEXT-Tràng-Tiền', QR: 'QR-TEXT-Tràng-Tiền', qrText: 'QR-TEXT-Tràng-Tiền', mrz: 'IDVNM0990123456<<', MRZ: 'IDVNM0990123456<<',
-      hoTen: 'Phạm Minh Chính', HoTen: 'Phạm Minh Chính', hoTenCb: 'Phạm Minh Chính', ten: 'Phạm Minh Chính', fullName: 'Phạm Minh Chính', FULLNAME: 'Phạm Minh Chính',
-      patientName: 'Phạm Minh Chính', PatientName: 'PHAM^MINH^CHINH', staffName: 'Phạm Minh Chính', name: 'Phạm Minh Chính',
-      maThe: 'GD4797932194951', MaThe: 'GD4797932194951', insuranceCode: 'GD4797932194951', maTheBhyt: 'GD4797932194951',
-      address: 'Tràng Tiền, Hà Nội', permanentAddress: 'Tràng Tiền, Hà Nội', diaChi: 'Tràng Tiền, Hà Nội', DiaChi: 'Tràng Tiền, Hà Nội', placeOfOrigin: 'Tràng Tiền, Hà Nội',
-      birthDate: '1950-02-03', PatientBirthDate: '19500203', dateOfBirth: '1950-02-03', ngaySinh: '03/02/1950', NgaySinh: '03/02/1950',
-      phone: '0912 345 678', soDienThoai: '0912 345 678',
-      password: 'hunter2-secret', passwordHash: 'scrypt$16384$x', admin_password_hash: 'scrypt$16384$x', token: 'tok-very-secret', kioskToken: 'tok-very-secret', 'x-kiosk-token': 'tok-very-secret',
-      secret: 'tok-very-secret', clientSecret: 'tok-very-secret', authorization: 'Bearer tok-very-secret', Authorization: 'Basic dG9rLXZlcnk=', 'x-api-key': 'tok-very-secret', cookie: 'edge_session=tok-very-secret',
+      cccd: '079203001234',
+      CCCD: '079203001234',
+      soCccd: '079203001234',
+      so_cccd: '079203001234',
+      idNumber: 'X79203001234',
+      IDNUMBER: 'X79203001234',
+      cccdCb: '079190001111',
+      qr: 'QR-TEXT-Tràng-Tiền',
+      QR: 'QR-TEXT-Tràng-Tiền',
+      qrText: 'QR-TEXT-Tràng-Tiền',
+      mrz: 'IDVNM0990123456<<',
+      MRZ: 'IDVNM0990123456<<',
+      hoTen: 'Phạm Minh Chính',
+      HoTen: 'Phạm Minh Chính',
+      hoTenCb: 'Phạm Minh Chính',
+      ten: 'Phạm Minh Chính',
+      fullName: 'Phạm Minh Chính',
+      FULLNAME: 'Phạm Minh Chính',
+      patientName: 'Phạm Minh Chính',
+      PatientName: 'PHAM^MINH^CHINH',
+      staffName: 'Phạm Minh Chính',
+      name: 'Phạm Minh Chính',
+      maThe: 'GD4797932194951',
+      MaThe: 'GD4797932194951',
+      insuranceCode: 'GD4797932194951',
+      maTheBhyt: 'GD4797932194951',
+      address: 'Tràng Tiền, Hà Nội',
+      permanentAddress: 'Tràng Tiền, Hà Nội',
+      diaChi: 'Tràng Tiền, Hà Nội',
+      DiaChi: 'Tràng Tiền, Hà Nội',
+      placeOfOrigin: 'Tràng Tiền, Hà Nội',
+      birthDate: '1950-02-03',
+      PatientBirthDate: '19500203',
+      dateOfBirth: '1950-02-03',
+      ngaySinh: '03/02/1950',
+      NgaySinh: '03/02/1950',
+      phone: '0912 345 678',
+      soDienThoai: '0912 345 678',
+      password: 'hunter2-secret',
+      passwordHash: 'scrypt$16384$x',
+      admin_password_hash: 'scrypt$16384$x',
+      token: 'tok-very-secret',
+      kioskToken: 'tok-very-secret',
+      'x-kiosk-token': 'tok-very-secret',
+      secret: 'tok-very-secret',
+      clientSecret: 'tok-very-secret',
+      authorization: 'Bearer tok-very-secret',
+      Authorization: 'Basic dG9rLXZlcnk=',
+      'x-api-key': 'tok-very-secret',
+      cookie: 'edge_session=tok-very-secret',
     };
     const out = redact(values) as Record<string, string>;
     for (const [key, value] of Object.entries(values)) {
@@ -48,9 +88,22 @@ describe('personal data masking', () => {
 
   it('leaves alone what is not personal: peers, ports, ids, hashes, paths, counts', () => {
     const plain = {
-      peer: '127.0.0.2', remoteAddress: '::ffff:10.1.2.3', localAddress: '127.0.0.1', port: 2575, journalId: 123456789, outboxId: 42,
-      idempotencyKey: 'hl7:MSG00001', controlId: 'MSG00001', hash: 'a3f1001099012345bc9e', sha256: '0123456789012e4f',
-      secretsFile: 'demo.secrets.yaml', tokenPath: '/api/token/take', key: '/etc/edge-agent/tls/box.key', stream: 'lab.result', aeTitle: 'EDGE', device: 'xn1',
+      peer: '127.0.0.2',
+      remoteAddress: '::ffff:10.1.2.3',
+      localAddress: '127.0.0.1',
+      port: 2575,
+      journalId: 123456789,
+      outboxId: 42,
+      idempotencyKey: 'hl7:MSG00001',
+      controlId: 'MSG00001',
+      hash: 'a3f1001099012345bc9e',
+      sha256: '0123456789012e4f',
+      secretsFile: 'demo.secrets.yaml',
+      tokenPath: '/api/token/take',
+      key: '/etc/edge-agent/tls/box.key',
+      stream: 'lab.result',
+      aeTitle: 'EDGE',
+      device: 'xn1',
     };
     expect(redact(plain)).toEqual(plain);
   });
@@ -75,16 +128,20 @@ describe('personal data masking', () => {
       'OBR-7 20261122101500 and 202611221015',
       'sop 1.2.826.0.1.3680043.8.498.123456789 and 2.25.001099012345',
       'uuid 123e4567-e89b-12d3-a456-001099012345',
-      'wrote 123456789 bytes', 'size 123456789B', 'took 123456789 ms',
+      'wrote 123456789 bytes',
+      'size 123456789B',
+      'took 123456789 ms',
       'envelope box-1:lab.result:123456789',
       'port 11112, pid 4242, journal 1234567',
-      'card 1001099012345 is 13 digits', 'DN47979321949511 is 14 digits', 'XDN4797932194951 is 3 letters',
+      'card 1001099012345 is 13 digits',
+      'DN47979321949511 is 14 digits',
+      'XDN4797932194951 is 3 letters',
     ]) {
       expect(maskText(text), text).toBe(text);
     }
   });
 
-  it('keeps an error\'s type, message, stack and code, masked like any text', () => {
+  it("keeps an error's type, message, stack and code, masked like any text", () => {
     const err = Object.assign(new TypeError(`no appointment for ${CCCD}`), { code: 'EDGE_HIS_NOT_FOUND', statusCode: 404 });
     const out = redact({ err }) as { err: Record<string, unknown> };
     expect(out.err).toMatchObject({ type: 'TypeError', message: 'no appointment for 0010*****345', code: 'EDGE_HIS_NOT_FOUND', statusCode: 404 });

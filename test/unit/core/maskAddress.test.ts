@@ -39,14 +39,20 @@ describe('address: a home or a socket', () => {
 
   it('keeps IPs, host:port, [v6]:port, localhost, socket paths and server.address()', () => {
     const plain = [
-      { address: '0.0.0.0' }, { address: '::' }, { address: '::ffff:10.1.2.3' }, { address: '10.20.5.2:2575' }, { address: '[fe80::1]:11112' },
-      { address: 'lis.bvdk.local:6661' }, { address: 'localhost' }, { Address: '/run/edge-agent/kiosk.sock' },
+      { address: '0.0.0.0' },
+      { address: '::' },
+      { address: '::ffff:10.1.2.3' },
+      { address: '10.20.5.2:2575' },
+      { address: '[fe80::1]:11112' },
+      { address: 'lis.bvdk.local:6661' },
+      { address: 'localhost' },
+      { Address: '/run/edge-agent/kiosk.sock' },
       { address: { address: '::', family: 'IPv6', port: 2575 } },
     ];
     expect(redact(plain)).toEqual(plain);
   });
 
-  it('masks a person\'s address whatever it looks like, and every prefixed address key', () => {
+  it("masks a person's address whatever it looks like, and every prefixed address key", () => {
     const homes = {
       patient: { address: 'Số 1 Tràng Tiền, Hoàn Kiếm, Hà Nội' },
       card: { address: 'Thôn 3, xã Đông Hội, huyện Đông Anh' },
@@ -55,7 +61,9 @@ describe('address: a home or a socket', () => {
       hostnameWithoutPort: { address: 'lis.bvdk.local' },
       structured: { address: { line: '12 Lê Lợi', city: 'Huế' } },
       // A prefix says whose: masked even when the value looks like an IP.
-      homeAddress: '10.0.0.1', patientAddress: '10.0.0.1:80', permanentAddress: 'Số 1, Hà Nội',
+      homeAddress: '10.0.0.1',
+      patientAddress: '10.0.0.1:80',
+      permanentAddress: 'Số 1, Hà Nội',
       // An address object with anything besides a socket's fields is not a socket's.
       mixed: { address: { address: 'Số 1, Hà Nội', port: 1, ward: 'Tràng Tiền' } },
     };
@@ -66,13 +74,16 @@ describe('address: a home or a socket', () => {
       dotted: { address: '[address]' },
       hostnameWithoutPort: { address: '[address]' },
       structured: { address: '[redacted]' },
-      homeAddress: '[address]', patientAddress: '[address]', permanentAddress: '[address]',
+      homeAddress: '[address]',
+      patientAddress: '[address]',
+      permanentAddress: '[address]',
       mixed: { address: '[redacted]' },
     });
   });
 
   it('says what a network address is', () => {
-    for (const yes of ['127.0.0.1', '::1', '10.0.0.5:4010', '[::1]:80', 'his.local:443', 'LOCALHOST', '/tmp/x.sock']) expect(isNetworkAddress(yes), yes).toBe(true);
+    for (const yes of ['127.0.0.1', '::1', '10.0.0.5:4010', '[::1]:80', 'his.local:443', 'LOCALHOST', '/tmp/x.sock'])
+      expect(isNetworkAddress(yes), yes).toBe(true);
     for (const no of ['Hà Nội', '12 Lê Lợi', 'his.local', '[Số 1]:2', '1.2.3:4x', 'Thon3', '', '[10.0.0.1]:80']) expect(isNetworkAddress(no), no).toBe(false);
   });
 });

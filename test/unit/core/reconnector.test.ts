@@ -47,18 +47,27 @@ describe('Reconnector (province uplink reconnects)', () => {
     expect(attempts.length).toBeGreaterThan(280);
 
     const lines = parsed();
-    expect(lines[0]).toMatchObject({ level: 40, msg: expect.stringMatching(/^uplink unreachable: connect ECONNREFUSED 10\.8\.0\.1:8883; retrying with backoff/) });
+    expect(lines[0]).toMatchObject({
+      level: 40,
+      msg: expect.stringMatching(/^uplink unreachable: connect ECONNREFUSED 10\.8\.0\.1:8883; retrying with backoff/),
+    });
     const summaries = lines.filter((l) => l.msg.startsWith('uplink still unreachable for '));
     expect(summaries.length).toBe(lines.length - 1);
     // One summary per 10 min at most: ≤ 144 a day.
     expect(lines.length).toBeLessThanOrEqual(145);
-    expect(summaries[0]!.msg).toMatch(/^uplink still unreachable for \d+ min, \d+ attempts, last error connect ECONNREFUSED 10\.8\.0\.1:8883, next try in \d+ (s|min)$/);
+    expect(summaries[0]!.msg).toMatch(
+      /^uplink still unreachable for \d+ min, \d+ attempts, last error connect ECONNREFUSED 10\.8\.0\.1:8883, next try in \d+ (s|min)$/,
+    );
     expect(link.state).toMatchObject({ state: 'unreachable', downSince: start, lastError: 'connect ECONNREFUSED 10.8.0.1:8883' });
     expect(link.state.attempts).toBe(attempts.length + 1);
 
     heal();
     clock.advanceTo(clock.nextTimerAt()!);
-    expect(parsed().at(-1)).toMatchObject({ level: 30, msg: expect.stringMatching(/^uplink connected again after 24 h( \d+ min)?$/), attempts: attempts.length });
+    expect(parsed().at(-1)).toMatchObject({
+      level: 30,
+      msg: expect.stringMatching(/^uplink connected again after 24 h( \d+ min)?$/),
+      attempts: attempts.length,
+    });
     expect(link.state).toMatchObject({ state: 'connected', downSince: null, attempts: 0, nextAttemptAt: null });
     expect(link.describe()).toBe('connected');
   });
@@ -93,6 +102,13 @@ describe('Reconnector (province uplink reconnects)', () => {
   });
 
   it('formats durations as an operator reads them', () => {
-    expect([850, 40_000, 12 * 60_000, 47 * 60_000, 3 * 3_600_000 + 5 * 60_000, 2 * 3_600_000].map(formatDuration)).toEqual(['850 ms', '40 s', '12 min', '47 min', '3 h 5 min', '2 h']);
+    expect([850, 40_000, 12 * 60_000, 47 * 60_000, 3 * 3_600_000 + 5 * 60_000, 2 * 3_600_000].map(formatDuration)).toEqual([
+      '850 ms',
+      '40 s',
+      '12 min',
+      '47 min',
+      '3 h 5 min',
+      '2 h',
+    ]);
   });
 });

@@ -6,7 +6,8 @@ import { capturingLogger } from '../../integration/his/logCapture.ts';
 function refusalLog(windowMs = 60_000) {
   const clock = new ManualClock();
   const { log, lines } = capturingLogger();
-  const parsed = () => lines.map((l) => JSON.parse(l) as { msg: string; refusedSinceLastLine?: number; windowSeconds?: number; sourcesOverLimit?: boolean; peer?: string });
+  const parsed = () =>
+    lines.map((l) => JSON.parse(l) as { msg: string; refusedSinceLastLine?: number; windowSeconds?: number; sourcesOverLimit?: boolean; peer?: string });
   return { clock, refusals: new RefusalLog(log, windowMs, clock), parsed };
 }
 
@@ -16,7 +17,12 @@ describe('RefusalLog', () => {
     for (let i = 0; i < 6; i++) refusals.warn('framing 10.0.0.9', { peer: '10.0.0.9' }, 'MLLP framing problem; the sender will resend');
     expect(parsed()).toHaveLength(1);
     clock.advance(600_000);
-    expect(parsed()[1]).toMatchObject({ peer: '10.0.0.9', refusedSinceLastLine: 5, windowSeconds: 600, msg: 'MLLP framing problem; the sender will resend: 5 more in the last 600 s' });
+    expect(parsed()[1]).toMatchObject({
+      peer: '10.0.0.9',
+      refusedSinceLastLine: 5,
+      windowSeconds: 600,
+      msg: 'MLLP framing problem; the sender will resend: 5 more in the last 600 s',
+    });
     clock.advance(600_000);
     expect(parsed()).toHaveLength(2);
     expect(clock.nextTimerAt()).toBeNull(); // nothing left to sum up: no timer
@@ -24,11 +30,14 @@ describe('RefusalLog', () => {
 
   it('sums up sources past 1,000 at once in one line instead of one line each', () => {
     const { clock, refusals, parsed } = refusalLog();
-    for (let i = 0; i < 1_500; i++) refusals.warn(`not-allowed 10.1.${i >> 8}.${i & 255}`, { peer: `10.1.${i >> 8}.${i & 255}` }, 'connection refused', (n) => `refused ${n}`);
+    for (let i = 0; i < 1_500; i++)
+      refusals.warn(`not-allowed 10.1.${i >> 8}.${i & 255}`, { peer: `10.1.${i >> 8}.${i & 255}` }, 'connection refused', (n) => `refused ${n}`);
     expect(parsed()).toHaveLength(1_001);
     expect(parsed()[1_000]).toMatchObject({ peer: '10.1.3.232', sourcesOverLimit: true });
     clock.advance(60_000);
-    expect(parsed().slice(1_001)).toEqual([expect.objectContaining({ msg: '499 more refusals from other sources in the last 60 s (more than 1000 sources at once)' })]);
+    expect(parsed().slice(1_001)).toEqual([
+      expect.objectContaining({ msg: '499 more refusals from other sources in the last 60 s (more than 1000 sources at once)' }),
+    ]);
   });
 
   it('close() writes what the window counted so far and leaves no timer', () => {

@@ -19,7 +19,10 @@ afterEach(() => {
   cleanups = [];
 });
 
-async function setup(retention: RetentionPolicy = { deliveredDays: 30, personalHours: 72, personalMaxDays: 90 }, extra: Partial<StoreOptions> = {}): Promise<{ store: Store; clock: ManualClock; dir: string }> {
+async function setup(
+  retention: RetentionPolicy = { deliveredDays: 30, personalHours: 72, personalMaxDays: 90 },
+  extra: Partial<StoreOptions> = {},
+): Promise<{ store: Store; clock: ManualClock; dir: string }> {
   const { dir, cleanup } = tempDir();
   const clock = new ManualClock();
   const store = await openStore({ dir, clock, retention, ...extra });
@@ -33,8 +36,21 @@ describe('retention', () => {
   it('scrubs personal data after its retention once delivered, purges delivered items after theirs, never touches pending or parked ones', async () => {
     const { store, clock } = await setup();
     const journal = store.journalFor('xn1', ['lis']);
-    const delivered = await journal.append({ stream: 'lab.result', kind: 'r', idempotencyKey: 'delivered', raw: Buffer.from('PID|||001099012345||Nguyễn Văn An'), parsed: { patientName: 'Nguyễn Văn An' }, personal: true });
-    const pending = await journal.append({ stream: 'lab.result', kind: 'r', idempotencyKey: 'pending', raw: Buffer.from('PID|||079203001234||Trần Thị Bích'), personal: true });
+    const delivered = await journal.append({
+      stream: 'lab.result',
+      kind: 'r',
+      idempotencyKey: 'delivered',
+      raw: Buffer.from('PID|||001099012345||Nguyễn Văn An'),
+      parsed: { patientName: 'Nguyễn Văn An' },
+      personal: true,
+    });
+    const pending = await journal.append({
+      stream: 'lab.result',
+      kind: 'r',
+      idempotencyKey: 'pending',
+      raw: Buffer.from('PID|||079203001234||Trần Thị Bích'),
+      personal: true,
+    });
     const parked = await journal.append({ stream: 'lab.result', kind: 'r', idempotencyKey: 'parked', raw: Buffer.from('bad'), personal: true });
     await store.outbox.markDone(outboxId(store, 'lis', 'delivered'));
     await store.outbox.park(outboxId(store, 'lis', 'parked'), 'lis', 'AE: unknown test code');
@@ -60,7 +76,9 @@ describe('retention', () => {
   it('keeps a delivered entry and its file while a module holds it, and purges it once released', async () => {
     const { store, clock } = await setup();
     const ref = await store.blobs.write(Buffer.from('CT slice'));
-    const entry = await store.journalFor('ct1', ['pacs']).append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: 'sop-9', blob: ref, personal: true });
+    const entry = await store
+      .journalFor('ct1', ['pacs'])
+      .append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: 'sop-9', blob: ref, personal: true });
     await store.outbox.markDone(store.outbox.list({ destination: 'pacs' })[0]!.outboxId);
     store.outbox.hold(entry.id, 'dicom-commit:pacs');
     clock.advance(40 * DAY);
@@ -104,7 +122,9 @@ describe('retention of images', () => {
     await journal.append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: 'forwarded', blob: forwarded, personal: true });
     const unacked = await journal.append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: 'waiting', blob: waiting, personal: true });
     await journal.append({ stream: 'device.file', kind: 'cal', idempotencyKey: 'plain', blob: plainFile });
-    const result = await store.journalFor('xn1', ['pacs']).append({ stream: 'lab.result', kind: 'r', idempotencyKey: 'result', raw: Buffer.from('OBX'), personal: true });
+    const result = await store
+      .journalFor('xn1', ['pacs'])
+      .append({ stream: 'lab.result', kind: 'r', idempotencyKey: 'result', raw: Buffer.from('OBX'), personal: true });
     for (const key of ['forwarded', 'plain', 'result']) await store.outbox.markDone(outboxId(store, 'pacs', key));
 
     clock.advance(71 * HOUR);
@@ -150,9 +170,20 @@ describe('maximum age of personal data in pending and parked entries', () => {
     };
     const lab = store.journalFor('xn1', ['lis']);
     const image = await store.blobs.write(Buffer.from('DICM PatientName NGUYEN^VAN^AN'));
-    const parked = await lab.append({ stream: 'lab.result', kind: 'r', idempotencyKey: 'refused', raw: Buffer.from('PID|||001099012345||Nguyễn Văn An'), parsed: { patientName: 'Nguyễn Văn An' }, personal: true });
-    const parkedImage = await store.journalFor('ct1', ['pacs']).append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: 'sop-x', blob: image, personal: true });
-    const pending = await store.journalFor('kiosk', ['his']).append({ stream: 'his.checkin', kind: 'checkin', idempotencyKey: 'c1', parsed: { fullName: 'Trần Thị Bích' }, personal: true });
+    const parked = await lab.append({
+      stream: 'lab.result',
+      kind: 'r',
+      idempotencyKey: 'refused',
+      raw: Buffer.from('PID|||001099012345||Nguyễn Văn An'),
+      parsed: { patientName: 'Nguyễn Văn An' },
+      personal: true,
+    });
+    const parkedImage = await store
+      .journalFor('ct1', ['pacs'])
+      .append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: 'sop-x', blob: image, personal: true });
+    const pending = await store
+      .journalFor('kiosk', ['his'])
+      .append({ stream: 'his.checkin', kind: 'checkin', idempotencyKey: 'c1', parsed: { fullName: 'Trần Thị Bích' }, personal: true });
     await store.outbox.park(outboxId(store, 'lis', 'refused'), 'lis', 'AR: unknown test code GLU2');
     await store.outbox.park(outboxId(store, 'pacs', 'sop-x'), 'pacs', 'SOP class not supported');
 
@@ -168,7 +199,9 @@ describe('maximum age of personal data in pending and parked entries', () => {
       expect.objectContaining({ source: 'kiosk', state: 'pending', entries: 1, level: 'warn' }),
       expect.objectContaining({ source: 'xn1', state: 'parked', entries: 1, level: 'warn', ageDays: 25 }),
     ]);
-    expect(alarms.for('xn1')).toEqual([expect.objectContaining({ name: 'personal-data-age', level: 'warn', parked: 1, pending: 0, oldestDays: 25, alarmDays: 24, maxDays: 30 })]);
+    expect(alarms.for('xn1')).toEqual([
+      expect.objectContaining({ name: 'personal-data-age', level: 'warn', parked: 1, pending: 0, oldestDays: 25, alarmDays: 24, maxDays: 30 }),
+    ]);
     expect(alarms.for('kiosk')).toEqual([expect.objectContaining({ name: 'personal-data-age', level: 'warn', pending: 1 })]);
     // Nothing scrubbed before the limit.
     expect(store.journalStore.get(parked.id)!.raw?.toString()).toContain('Nguyễn Văn An');
@@ -199,7 +232,9 @@ describe('maximum age of personal data in pending and parked entries', () => {
 
   it('counts an entry pending at one destination and parked at another as pending, and never scrubs it', async () => {
     const { store, clock } = await setup(policy);
-    const e = await store.journalFor('hl7a', ['lis', 'province']).append({ stream: 'lab.result', kind: 'r', idempotencyKey: 'k', raw: Buffer.from('PID||LE^VAN^TAM'), personal: true });
+    const e = await store
+      .journalFor('hl7a', ['lis', 'province'])
+      .append({ stream: 'lab.result', kind: 'r', idempotencyKey: 'k', raw: Buffer.from('PID||LE^VAN^TAM'), personal: true });
     await store.outbox.park(outboxId(store, 'lis', 'k'), 'lis', 'AR');
     clock.advance(31 * DAY);
     expect(await store.applyRetention()).toMatchObject({ parkedScrubbed: 0 });
@@ -217,7 +252,9 @@ describe('purged personal data is gone from the database bytes', () => {
     expect(store.db.pragma('secure_delete', { simple: true })).toBe(1);
     // Longer than a page: the raw message spills into overflow pages (what secure_delete=FAST would leave).
     const raw = Buffer.from(`MSH|^~\\&|XN|LAB\rPID|1||001099012345||${NAME}||19500203|F\r${'OBX|1|NM|WBC||7.1\r'.repeat(400)}`);
-    const e = await store.journalFor('xn1', ['lis']).append({ stream: 'lab.result', kind: 'ORU', idempotencyKey: 'm1', raw, parsed: { patientName: NAME }, personal: true });
+    const e = await store
+      .journalFor('xn1', ['lis'])
+      .append({ stream: 'lab.result', kind: 'ORU', idempotencyKey: 'm1', raw, parsed: { patientName: NAME }, personal: true });
     const cap = store.captureFor('xn1').open('tcp 127.0.0.2:40000');
     cap.inbound(raw);
     cap.close();
@@ -265,7 +302,10 @@ describe('purged personal data is gone from the database bytes', () => {
 describe('raw capture quota', () => {
   it('stops captures at the quota under a flood (one alarm per device), clinical appends go on, and resumes after retention', async () => {
     const stops: Array<[string, string | null]> = [];
-    const { store, clock } = await setup({ deliveredDays: 30, personalHours: 1 }, { captureBytes: 64 * 1024, onCaptureStop: (device, stopped) => stops.push([device, stopped]) });
+    const { store, clock } = await setup(
+      { deliveredDays: 30, personalHours: 1 },
+      { captureBytes: 64 * 1024, onCaptureStop: (device, stopped) => stops.push([device, stopped]) },
+    );
     const flood = store.captureFor('astm1').open('tcp 127.0.0.2:5000');
     const other = store.captureFor('hl7a').open('tcp 127.0.0.3:5000');
     const journal = store.journalFor('astm1', ['lis']);
@@ -284,13 +324,19 @@ describe('raw capture quota', () => {
     expect(usage.droppedBytes).toBeGreaterThan(0);
     const held = store.captures.list().reduce((n, c) => n + c.bytesIn, 0);
     expect(held).toBeLessThanOrEqual(64 * 1024);
-    expect(stops).toEqual([['astm1', 'quota'], ['hl7a', 'quota']]);
+    expect(stops).toEqual([
+      ['astm1', 'quota'],
+      ['hl7a', 'quota'],
+    ]);
     expect(store.journalStore.count()).toBe(10);
 
     clock.advance(2 * HOUR);
     await store.applyRetention();
     expect(store.captures.usage()).toMatchObject({ stopped: null, usedBytes: 0 });
-    expect(stops.slice(2)).toEqual([['astm1', null], ['hl7a', null]]);
+    expect(stops.slice(2)).toEqual([
+      ['astm1', null],
+      ['hl7a', null],
+    ]);
     flood.inbound(Buffer.from('after'));
     store.committer.flush();
     expect(store.captures.usage().usedBytes).toBe(5);
@@ -304,6 +350,8 @@ describe('raw capture quota', () => {
     s.inbound(Buffer.from('ENQ'));
     store.committer.flush();
     expect(store.captures.usage()).toMatchObject({ stopped: 'disk', usedBytes: 0 });
-    await expect(store.journalFor('astm1', ['lis']).append({ stream: 'lab.result', kind: 'r', idempotencyKey: 'k', raw: Buffer.from('r') })).resolves.toMatchObject({ duplicate: false });
+    await expect(
+      store.journalFor('astm1', ['lis']).append({ stream: 'lab.result', kind: 'r', idempotencyKey: 'k', raw: Buffer.from('r') }),
+    ).resolves.toMatchObject({ duplicate: false });
   });
 });

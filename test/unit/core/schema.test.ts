@@ -7,7 +7,7 @@ import { destinationFactories, driverFactories } from '../../../agent/registry.t
 const schema = JSON.parse(readFileSync('config/schema.json', 'utf8'));
 
 describe('config/schema.json', () => {
-  it('is up to date with the drivers\' fragments (run node scripts/build-schema.mjs)', () => {
+  it("is up to date with the drivers' fragments (run node scripts/build-schema.mjs)", () => {
     expect(buildSchema(schema)).toEqual(schema);
   });
 

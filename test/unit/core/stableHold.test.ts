@@ -14,7 +14,10 @@ import { waitFor } from '../../helpers/wait.ts';
 const STABLE_MS = 5_000;
 const cleanups: Array<() => void> = [];
 afterEach(() => {
-  cleanups.splice(0).reverse().forEach((c) => c());
+  cleanups
+    .splice(0)
+    .reverse()
+    .forEach((c) => c());
 });
 
 /** A PACS that acknowledges at once and remembers what it got and when (manual clock time). */
@@ -50,12 +53,15 @@ function forwarderFor(store: Store, dest: Destination, clock: ManualClock): Outb
 }
 
 async function receive(store: Store, study: string, sop: string): Promise<void> {
-  await store.journalFor('modality', ['pacs']).append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: sop, raw: Buffer.from(sop), orderKey: study });
+  await store
+    .journalFor('modality', ['pacs'])
+    .append({ stream: 'dicom.instance', kind: 'C-STORE', idempotencyKey: sop, raw: Buffer.from(sop), orderKey: study });
 }
 
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 30));
 /** The forwarder re-arms its timer once it has seen the store: quick, but not within a fixed time on a loaded machine. */
-const timerAt = (clock: ManualClock, at: number): Promise<void> => waitFor(() => clock.nextTimerAt() === at, `the forwarder's timer set for ${new Date(at).toISOString()}`);
+const timerAt = (clock: ManualClock, at: number): Promise<void> =>
+  waitFor(() => clock.nextTimerAt() === at, `the forwarder's timer set for ${new Date(at).toISOString()}`);
 
 describe('stable hold (stableSeconds)', () => {
   it('holds a study until stableSeconds after its last instance, and studies are independent', async () => {

@@ -64,11 +64,20 @@ describe('journal', () => {
       store.db.prepare("INSERT INTO journal (received_ms, received_at, source, stream, kind, idem_key) VALUES (1, 'x', 'dev', 's', 'k', 'half')").run();
       throw new Error('refused by the writer');
     });
-    const results = await Promise.allSettled([journal.append({ stream: 's', kind: 'k', idempotencyKey: 'a' }), failing, journal.append({ stream: 's', kind: 'k', idempotencyKey: 'b' })]);
+    const results = await Promise.allSettled([
+      journal.append({ stream: 's', kind: 'k', idempotencyKey: 'a' }),
+      failing,
+      journal.append({ stream: 's', kind: 'k', idempotencyKey: 'b' }),
+    ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(commits).toEqual([3]);
     // The failed write's own insert is gone; its neighbours and their outbox rows are kept.
-    expect(store.journalStore.list({}).map((r) => r.idempotencyKey).sort()).toEqual(['a', 'b']);
+    expect(
+      store.journalStore
+        .list({})
+        .map((r) => r.idempotencyKey)
+        .sort(),
+    ).toEqual(['a', 'b']);
     expect(store.outbox.list({ destination: 'lis' })).toHaveLength(2);
   });
 

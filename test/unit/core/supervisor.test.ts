@@ -40,7 +40,13 @@ describe('Supervisor', () => {
   it('restarts a running component that reports an error, and not after stop()', async () => {
     const clock = new ManualClock();
     let starts = 0;
-    const sup = new Supervisor('destination lis', () => ({ start: async () => void starts++, stop: async () => undefined }), pino({ level: 'silent' }), clock, () => undefined);
+    const sup = new Supervisor(
+      'destination lis',
+      () => ({ start: async () => void starts++, stop: async () => undefined }),
+      pino({ level: 'silent' }),
+      clock,
+      () => undefined,
+    );
     await sup.start();
     sup.report('error', 'socket closed', new Error('ECONNRESET'));
     clock.advance(1_000);

@@ -77,10 +77,28 @@ describe('Vietnamese text', () => {
 
 describe('decoder fuzz', () => {
   it('any bytes in any declared set decode without throwing', () => {
-    const sets = [[''], ['ISO_IR 100'], ['ISO_IR 192'], ['GB18030'], ['', 'ISO 2022 IR 87'], ['ISO 2022 IR 13', 'ISO 2022 IR 87', 'ISO 2022 IR 159'], ['', 'ISO 2022 IR 149'], ['ISO 2022 IR 100'], ['NOT A CHARSET']];
-    const bytes = fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.array(fc.constantFrom(0x1b, 0x24, 0x28, 0x29, 0x42, 0x4a, 0x49, 0x43, 0x2d, 0x41, 0x5e, 0x3d, 0x5c, 0xb0, 0xa1, 0x30), { maxLength: 64 }).map((a) => Uint8Array.from(a)));
-    fc.assert(fc.property(bytes, fc.constantFrom(...sets), fc.constantFrom('PN', 'LO', 'SH', 'UT', 'CS'), (b, cs, vr) => {
-      expect(typeof decodeText(Buffer.from(b), vr, cs)).toBe('string');
-    }), { numRuns: 3000 });
+    const sets = [
+      [''],
+      ['ISO_IR 100'],
+      ['ISO_IR 192'],
+      ['GB18030'],
+      ['', 'ISO 2022 IR 87'],
+      ['ISO 2022 IR 13', 'ISO 2022 IR 87', 'ISO 2022 IR 159'],
+      ['', 'ISO 2022 IR 149'],
+      ['ISO 2022 IR 100'],
+      ['NOT A CHARSET'],
+    ];
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 64 }),
+      fc
+        .array(fc.constantFrom(0x1b, 0x24, 0x28, 0x29, 0x42, 0x4a, 0x49, 0x43, 0x2d, 0x41, 0x5e, 0x3d, 0x5c, 0xb0, 0xa1, 0x30), { maxLength: 64 })
+        .map((a) => Uint8Array.from(a)),
+    );
+    fc.assert(
+      fc.property(bytes, fc.constantFrom(...sets), fc.constantFrom('PN', 'LO', 'SH', 'UT', 'CS'), (b, cs, vr) => {
+        expect(typeof decodeText(Buffer.from(b), vr, cs)).toBe('string');
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -2,8 +2,21 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { inflateRawSync } from 'node:zlib';
 import {
-  DicomParseError, readDataset, writeDataset, writeCommandSet, getNumber, getUid, getString, findElement,
-  usElement, stringElement, sniffEncoding, readElementAt, sequenceElement, ITEM, SEQUENCE_DELIMITATION,
+  DicomParseError,
+  readDataset,
+  writeDataset,
+  writeCommandSet,
+  getNumber,
+  getUid,
+  getString,
+  findElement,
+  usElement,
+  stringElement,
+  sniffEncoding,
+  readElementAt,
+  sequenceElement,
+  ITEM,
+  SEQUENCE_DELIMITATION,
 } from '../../../drivers/dicom/data/codec.ts';
 import type { DataElement } from '../../../drivers/dicom/data/codec.ts';
 import { parsePart10Header, part10Header, readPart10, IMPLEMENTATION_CLASS_UID } from '../../../drivers/dicom/data/part10.ts';
@@ -94,7 +107,16 @@ describe('readDataset on real files (pydicom test data, 13 transfer syntaxes)', 
   });
 
   it('writes back byte-identical datasets (explicit LE, implicit LE, explicit BE, sequences, fragments)', () => {
-    for (const name of ['pydicom/CT_small.dcm', 'pydicom/MR_small_implicit.dcm', 'pydicom/MR_small_bigendian.dcm', 'pydicom/rtplan.dcm', 'pydicom/JPEG2000.dcm', 'pydicom/test-SR.dcm', 'pydicom/nested_priv_SQ.dcm', 'charset/chrSQEncoding.dcm']) {
+    for (const name of [
+      'pydicom/CT_small.dcm',
+      'pydicom/MR_small_implicit.dcm',
+      'pydicom/MR_small_bigendian.dcm',
+      'pydicom/rtplan.dcm',
+      'pydicom/JPEG2000.dcm',
+      'pydicom/test-SR.dcm',
+      'pydicom/nested_priv_SQ.dcm',
+      'charset/chrSQEncoding.dcm',
+    ]) {
       const { elements, body, ts } = datasetOf(name);
       expect(writeDataset(elements, ts).equals(body), name).toBe(true);
     }
@@ -184,7 +206,14 @@ describe('Part 10 header', () => {
     expect(header.toString('latin1', 128, 132)).toBe('DICM');
     expect(header.readUInt32LE(140)).toBe(header.length - 144);
     const meta = parsePart10Header(header);
-    expect(meta).toMatchObject({ datasetOffset: header.length, transferSyntaxUid: '1.2.840.10008.1.2', sopInstanceUid: '1.2.3.4.5', sopClassUid: CT_IMAGE_STORAGE, sourceAeTitle: 'CT01', implementationClassUid: IMPLEMENTATION_CLASS_UID });
+    expect(meta).toMatchObject({
+      datasetOffset: header.length,
+      transferSyntaxUid: '1.2.840.10008.1.2',
+      sopInstanceUid: '1.2.3.4.5',
+      sopClassUid: CT_IMAGE_STORAGE,
+      sourceAeTitle: 'CT01',
+      implementationClassUid: IMPLEMENTATION_CLASS_UID,
+    });
   });
 
   it('readPart10 reads the header of a file, with and without (0002,0000)', async () => {
@@ -208,19 +237,34 @@ describe('fuzzing (no crash but DicomParseError, no hang, no allocation from dec
   };
 
   it('random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), fc.constantFrom(...encodings), (b, ts) => check(b, ts)), { numRuns: 3000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), fc.constantFrom(...encodings), (b, ts) => check(b, ts)),
+      { numRuns: 3000 },
+    );
   });
 
   it('real datasets with bytes changed, cut or inserted', () => {
-    const seeds = ['pydicom/CT_small.dcm', 'pydicom/rtplan.dcm', 'pydicom/nested_priv_SQ.dcm', 'pydicom/JPEG2000.dcm', 'pydicom/MR_small_bigendian.dcm', 'charset/chrSQEncoding.dcm'].map((n) => datasetOf(n));
+    const seeds = [
+      'pydicom/CT_small.dcm',
+      'pydicom/rtplan.dcm',
+      'pydicom/nested_priv_SQ.dcm',
+      'pydicom/JPEG2000.dcm',
+      'pydicom/MR_small_bigendian.dcm',
+      'charset/chrSQEncoding.dcm',
+    ].map((n) => datasetOf(n));
     fc.assert(
-      fc.property(fc.nat(seeds.length - 1), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), fc.nat(), (i, edits, cut) => {
-        const seed = seeds[i]!;
-        const b = Buffer.from(seed.body);
-        for (const [pos, v] of edits) b[pos % b.length] = v;
-        check(b, seed.ts);
-        check(b.subarray(0, cut % (b.length + 1)), seed.ts);
-      }),
+      fc.property(
+        fc.nat(seeds.length - 1),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
+        fc.nat(),
+        (i, edits, cut) => {
+          const seed = seeds[i]!;
+          const b = Buffer.from(seed.body);
+          for (const [pos, v] of edits) b[pos % b.length] = v;
+          check(b, seed.ts);
+          check(b.subarray(0, cut % (b.length + 1)), seed.ts);
+        },
+      ),
       { numRuns: 1500 },
     );
   });
@@ -254,7 +298,12 @@ describe('fuzzing (no crash but DicomParseError, no hang, no allocation from dec
   });
 
   it('readElementAt reports truncation so incremental readers can ask for more', () => {
-    const seq = Buffer.concat([Buffer.from('08001511ffffffff', 'hex'), Buffer.from('feff00e00a000000', 'hex'), Buffer.from('0800600002000000', 'hex'), Buffer.from('4354', 'hex')]);
+    const seq = Buffer.concat([
+      Buffer.from('08001511ffffffff', 'hex'),
+      Buffer.from('feff00e00a000000', 'hex'),
+      Buffer.from('0800600002000000', 'hex'),
+      Buffer.from('4354', 'hex'),
+    ]);
     expect(() => readElementAt(seq, 0, IMPLICIT_LE)).toThrow(expect.objectContaining({ code: 'truncated' }));
     const done = Buffer.concat([seq, Buffer.from('feffdde000000000', 'hex')]);
     const { element, end } = readElementAt(done, 0, IMPLICIT_LE);

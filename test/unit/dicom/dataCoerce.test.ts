@@ -33,7 +33,9 @@ function expectUntouched(original: ReturnType<typeof dataset>, coerced: Buffer, 
   }
 }
 
-const ORDERS = new Map<string, LabOrder>([['ACC0001', { specimenId: 'S1', patientId: 'HIS-778', patientName: 'Phạm Văn Đông', tests: [], accessionNumber: 'ACC0001' }]]);
+const ORDERS = new Map<string, LabOrder>([
+  ['ACC0001', { specimenId: 'S1', patientId: 'HIS-778', patientName: 'Phạm Văn Đông', tests: [], accessionNumber: 'ACC0001' }],
+]);
 const context = { orderByAccession: (a: string) => ORDERS.get(a) };
 
 describe('coerce (per-destination tag morphing)', () => {
@@ -100,7 +102,14 @@ describe('coerce (per-destination tag morphing)', () => {
     const path = join(tmp.dir, 'px.dcm');
     const original = syntheticPart10({ sopInstanceUid: '7.7.9', accessionNumber: 'ACC0001', pixels: Buffer.alloc(300_000, 0x5a) });
     writeFileSync(path, original);
-    const out = await coercePart10(path, [{ tag: 'PatientID', fromOrder: 'patientId' }, { tag: 'InstitutionName', value: 'BV TINH' }], context);
+    const out = await coercePart10(
+      path,
+      [
+        { tag: 'PatientID', fromOrder: 'patientId' },
+        { tag: 'InstitutionName', value: 'BV TINH' },
+      ],
+      context,
+    );
     const copy = await buffer(out.stream());
     expect(copy.length).toBe(out.size);
     expect(readFileSync(path).equals(original)).toBe(true);

@@ -14,7 +14,10 @@ export function dicomFixture(name: string): Buffer {
 }
 
 export function dicomFixtureNames(folder: 'pydicom' | 'charset'): string[] {
-  return readdirSync(join(DICOM_FIXTURES, folder)).filter((f) => f.endsWith('.dcm')).sort().map((f) => `${folder}/${f}`);
+  return readdirSync(join(DICOM_FIXTURES, folder))
+    .filter((f) => f.endsWith('.dcm'))
+    .sort()
+    .map((f) => `${folder}/${f}`);
 }
 
 import { writeDataset, stringElement, usElement, sequenceElement } from '../../../drivers/dicom/data/codec.ts';
@@ -54,7 +57,9 @@ export function syntheticDataset(s: SyntheticInstance, ts: DatasetEncoding = EXP
     utf8Element(0x00080080, 'LO', 'Bệnh viện Đa khoa Tỉnh'),
     utf8Element(0x00080090, 'PN', 'TRẦN^VĂN BÌNH'),
     utf8Element(0x00081030, 'LO', VN_PROCEDURE),
-    sequenceElement(0x00081032, [[stringElement(0x00080100, 'SH', 'US001'), stringElement(0x00080102, 'SH', 'LOCAL'), utf8Element(0x00080104, 'LO', VN_PROCEDURE)]]),
+    sequenceElement(0x00081032, [
+      [stringElement(0x00080100, 'SH', 'US001'), stringElement(0x00080102, 'SH', 'LOCAL'), utf8Element(0x00080104, 'LO', VN_PROCEDURE)],
+    ]),
     utf8Element(0x0008103e, 'LO', 'Bụng'),
     utf8Element(0x00100010, 'PN', s.patientName ?? VN_PATIENT),
     stringElement(0x00100020, 'LO', s.patientId ?? 'BN0001'),
@@ -74,5 +79,8 @@ export function syntheticDataset(s: SyntheticInstance, ts: DatasetEncoding = EXP
 }
 
 export function syntheticPart10(s: SyntheticInstance, transferSyntaxUid = '1.2.840.10008.1.2.1', ts: DatasetEncoding = EXPLICIT_LE): Buffer {
-  return Buffer.concat([part10Header({ sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', sopInstanceUid: s.sopInstanceUid, transferSyntaxUid, sourceAeTitle: 'US01' }), syntheticDataset(s, ts)]);
+  return Buffer.concat([
+    part10Header({ sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', sopInstanceUid: s.sopInstanceUid, transferSyntaxUid, sourceAeTitle: 'US01' }),
+    syntheticDataset(s, ts),
+  ]);
 }

@@ -60,7 +60,10 @@ describe('extractInstanceMeta', () => {
 
   it('a 500 MB instance is indexed without reading its pixel data (sparse file, memory stays flat)', async () => {
     const path = join(tmp.dir, 'big.dcm');
-    const head = Buffer.concat([part10Header({ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: '9.9.9', transferSyntaxUid: '1.2.840.10008.1.2.1' }), syntheticDataset({ sopInstanceUid: '9.9.9', pixels: Buffer.alloc(0) })]);
+    const head = Buffer.concat([
+      part10Header({ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: '9.9.9', transferSyntaxUid: '1.2.840.10008.1.2.1' }),
+      syntheticDataset({ sopInstanceUid: '9.9.9', pixels: Buffer.alloc(0) }),
+    ]);
     // Rewrite the empty pixel data header (last 12 bytes) with a 500 MB length and make the file that long.
     const pixelBytes = 500 * 1024 * 1024;
     head.writeUInt32LE(pixelBytes, head.length - 4);
@@ -78,7 +81,10 @@ describe('extractInstanceMeta', () => {
 
   it('a 20 MB undefined-length sequence before the pixel data is read across many stream chunks', async () => {
     const path = join(tmp.dir, 'bigseq.dcm');
-    const item = [{ tag: 0x00091010, vr: 'LO', value: Buffer.from('PRIVATE ') }, { tag: 0x00091011, vr: 'OB', value: Buffer.alloc(200 * 1024, 2) }];
+    const item = [
+      { tag: 0x00091010, vr: 'LO', value: Buffer.from('PRIVATE ') },
+      { tag: 0x00091011, vr: 'OB', value: Buffer.alloc(200 * 1024, 2) },
+    ];
     const seq = { tag: 0x00091020, vr: 'SQ', value: Buffer.alloc(0), items: Array.from({ length: 100 }, () => item), undefinedLength: true };
     const creator = { tag: 0x00090010, vr: 'LO', value: Buffer.from('EDGE TEST ') };
     writeFileSync(path, syntheticPart10({ sopInstanceUid: '5.5.6', extra: [creator, seq] }));
@@ -100,30 +106,49 @@ describe('extractInstanceMeta', () => {
     await expect(extractInstanceMeta(dicomFixturePath('pydicom/rtplan_truncated.dcm'))).rejects.toBeInstanceOf(DicomParseError);
     await expect(extractInstanceMeta(dicomFixturePath('pydicom/no_meta.dcm'))).rejects.toMatchObject({ code: 'not-part10' });
     const bad = join(tmp.dir, 'bad-deflate.dcm');
-    writeFileSync(bad, Buffer.concat([part10Header({ sopClassUid: '1.2', sopInstanceUid: '1.3', transferSyntaxUid: '1.2.840.10008.1.2.1.99' }), Buffer.from('not deflate at all, really not')]));
+    writeFileSync(
+      bad,
+      Buffer.concat([
+        part10Header({ sopClassUid: '1.2', sopInstanceUid: '1.3', transferSyntaxUid: '1.2.840.10008.1.2.1.99' }),
+        Buffer.from('not deflate at all, really not'),
+      ]),
+    );
     await expect(extractInstanceMeta(bad)).rejects.toBeInstanceOf(DicomParseError);
     const cut = join(tmp.dir, 'cut-deflate.dcm');
     const full = syntheticDataset({ sopInstanceUid: '1.4' });
-    writeFileSync(cut, Buffer.concat([part10Header({ sopClassUid: '1.2', sopInstanceUid: '1.4', transferSyntaxUid: '1.2.840.10008.1.2.1.99' }), deflateRawSync(full).subarray(0, 60)]));
+    writeFileSync(
+      cut,
+      Buffer.concat([
+        part10Header({ sopClassUid: '1.2', sopInstanceUid: '1.4', transferSyntaxUid: '1.2.840.10008.1.2.1.99' }),
+        deflateRawSync(full).subarray(0, 60),
+      ]),
+    );
     await expect(extractInstanceMeta(cut)).rejects.toBeInstanceOf(DicomParseError);
   });
 });
 
 describe('scanDataset fuzz (files with bytes changed or cut)', () => {
   it('gives metadata or a DicomParseError, nothing else', async () => {
-    const seeds = ['pydicom/CT_small.dcm', 'pydicom/rtplan.dcm', 'pydicom/image_dfl.dcm', 'pydicom/MR_small_bigendian.dcm', 'pydicom/JPEG2000.dcm'].map((n) => dicomFixture(n));
+    const seeds = ['pydicom/CT_small.dcm', 'pydicom/rtplan.dcm', 'pydicom/image_dfl.dcm', 'pydicom/MR_small_bigendian.dcm', 'pydicom/JPEG2000.dcm'].map((n) =>
+      dicomFixture(n),
+    );
     const path = join(tmp.dir, 'fuzz.dcm');
     await fc.assert(
-      fc.asyncProperty(fc.nat(seeds.length - 1), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), fc.nat(), async (i, edits, cut) => {
-        const b = Buffer.from(seeds[i]!);
-        for (const [pos, v] of edits) b[132 + (pos % (b.length - 132))] = v;
-        writeFileSync(path, b.subarray(0, 132 + (cut % (b.length - 131))));
-        try {
-          await extractInstanceMeta(path);
-        } catch (e) {
-          if (!(e instanceof DicomParseError)) throw e;
-        }
-      }),
+      fc.asyncProperty(
+        fc.nat(seeds.length - 1),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        fc.nat(),
+        async (i, edits, cut) => {
+          const b = Buffer.from(seeds[i]!);
+          for (const [pos, v] of edits) b[132 + (pos % (b.length - 132))] = v;
+          writeFileSync(path, b.subarray(0, 132 + (cut % (b.length - 131))));
+          try {
+            await extractInstanceMeta(path);
+          } catch (e) {
+            if (!(e instanceof DicomParseError)) throw e;
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -30,12 +30,22 @@ async function receive(s: SyntheticInstance, receivedAt: string, routes?: string
   const blob = await store.blobs.write(bytes);
   const meta = await extractInstanceMeta(path);
   const j = routes ? store.journalFor('us1', routes) : journal();
-  const appended = await j.append({ stream: 'dicom.instance', kind: 'c-store', idempotencyKey: `${s.sopInstanceUid}:${blob.hash}`, blob, personal: true, parsed: { sop: s.sopInstanceUid } });
+  const appended = await j.append({
+    stream: 'dicom.instance',
+    kind: 'c-store',
+    idempotencyKey: `${s.sopInstanceUid}:${blob.hash}`,
+    blob,
+    personal: true,
+    parsed: { sop: s.sopInstanceUid },
+  });
   return { appended, result: index.record({ journalId: appended.id, blob, meta, sourceAe: 'US01', receivedAt }), blob, meta };
 }
 
 function outboxIds(journalId: number): Array<{ id: number; destination: string }> {
-  return store.db.prepare('SELECT id, destination FROM outbox WHERE journal_id = ? ORDER BY destination').all(journalId) as Array<{ id: number; destination: string }>;
+  return store.db.prepare('SELECT id, destination FROM outbox WHERE journal_id = ? ORDER BY destination').all(journalId) as Array<{
+    id: number;
+    destination: string;
+  }>;
 }
 
 describe('SqliteStudyIndex over the real store', () => {
@@ -47,7 +57,16 @@ describe('SqliteStudyIndex over the real store', () => {
     await receive({ studyUid: studyA, seriesUid: `${studyA}.1`, sopInstanceUid: `${studyA}.1.2` }, '2026-11-20T08:00:01Z');
     expect(a1.result).toEqual({ duplicate: false, conflict: false });
     const view = index.getStudy(studyA)!;
-    expect(view.study).toMatchObject({ patientName: VN_PATIENT, patientId: 'BN0001', patientBirthDate: '19800101', instanceCount: 2, seriesCount: 1, modalities: ['US'], state: 'pending', forwarding: { pending: 4, done: 0, parked: 0 } });
+    expect(view.study).toMatchObject({
+      patientName: VN_PATIENT,
+      patientId: 'BN0001',
+      patientBirthDate: '19800101',
+      instanceCount: 2,
+      seriesCount: 1,
+      modalities: ['US'],
+      state: 'pending',
+      forwarding: { pending: 4, done: 0, parked: 0 },
+    });
     expect(view.series[0]!.instances.map((i) => i.destinations.map((d) => `${d.destination}:${d.state}`))).toEqual([
       ['pacs:pending', 'stow:pending'],
       ['pacs:pending', 'stow:pending'],
@@ -67,9 +86,18 @@ describe('SqliteStudyIndex over the real store', () => {
 
   it('same journal entry twice is a duplicate; same SOP Instance UID with other bytes is a conflict on both copies', async () => {
     const sop = `${studyB}.1.1`;
-    const first = await receive({ studyUid: studyB, seriesUid: `${studyB}.1`, sopInstanceUid: sop, modality: 'CT', patientId: 'BN0002' }, '2026-11-21T09:00:00Z');
-    expect(index.record({ journalId: first.appended.id, blob: first.blob, meta: first.meta, receivedAt: Date.now() })).toEqual({ duplicate: true, conflict: false });
-    const second = await receive({ studyUid: studyB, seriesUid: `${studyB}.1`, sopInstanceUid: sop, modality: 'CT', patientId: 'BN0002', pixels: Buffer.alloc(32, 9) }, '2026-11-21T09:00:05Z');
+    const first = await receive(
+      { studyUid: studyB, seriesUid: `${studyB}.1`, sopInstanceUid: sop, modality: 'CT', patientId: 'BN0002' },
+      '2026-11-21T09:00:00Z',
+    );
+    expect(index.record({ journalId: first.appended.id, blob: first.blob, meta: first.meta, receivedAt: Date.now() })).toEqual({
+      duplicate: true,
+      conflict: false,
+    });
+    const second = await receive(
+      { studyUid: studyB, seriesUid: `${studyB}.1`, sopInstanceUid: sop, modality: 'CT', patientId: 'BN0002', pixels: Buffer.alloc(32, 9) },
+      '2026-11-21T09:00:05Z',
+    );
     expect(second.result).toEqual({ duplicate: false, conflict: true });
     const instances = index.getStudy(studyB)!.series[0]!.instances;
     expect(instances.map((i) => i.conflict)).toEqual([true, true]);
@@ -78,14 +106,22 @@ describe('SqliteStudyIndex over the real store', () => {
 
   it('filters by patient, date range, modality, state; pages', async () => {
     const studyC = '1.2.826.0.1.3680043.10.9.3';
-    const c = await receive({ studyUid: studyC, seriesUid: `${studyC}.1`, sopInstanceUid: `${studyC}.1.1`, modality: 'DX', patientId: 'BN0003' }, '2026-11-22T10:00:00Z');
+    const c = await receive(
+      { studyUid: studyC, seriesUid: `${studyC}.1`, sopInstanceUid: `${studyC}.1.1`, modality: 'DX', patientId: 'BN0003' },
+      '2026-11-22T10:00:00Z',
+    );
     for (const o of outboxIds(c.appended.id)) await store.outbox.markDone(o.id);
     expect(index.listStudies({ patientId: 'BN0002' }).studies.map((s) => s.studyUid)).toEqual([studyB]);
     expect(index.listStudies({ modality: 'DX' }).studies.map((s) => s.studyUid)).toEqual([studyC]);
     expect(index.listStudies({ dateFrom: '2026-11-22', dateTo: '20261122' }).total).toBe(3); // all synthetic studies are dated 20261122
     expect(index.listStudies({ dateFrom: '2026-11-23' }).total).toBe(0);
     expect(index.listStudies({ state: 'delivered' }).studies.map((s) => s.studyUid)).toEqual([studyC]);
-    expect(index.listStudies({ state: 'pending' }).studies.map((s) => s.studyUid).sort()).toEqual([studyA, studyB]);
+    expect(
+      index
+        .listStudies({ state: 'pending' })
+        .studies.map((s) => s.studyUid)
+        .sort(),
+    ).toEqual([studyA, studyB]);
     const page1 = index.listStudies({ limit: 2 });
     const page2 = index.listStudies({ limit: 2, offset: 2 });
     expect(page1.total).toBe(3);

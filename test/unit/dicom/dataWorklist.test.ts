@@ -9,22 +9,61 @@ import type { LabOrder } from '../../../drivers/lab/orderCache.ts';
 
 const ORDERS: LabOrder[] = [
   {
-    specimenId: 'S1', patientId: 'BN0001', patientName: 'Nguyễn Thị Hương', patientBirthDate: '1980-01-01', patientSex: 'F',
-    tests: ['US001'], orderedAt: '2026-11-22T01:30:00Z', orderId: 'ORD1', accessionNumber: 'ACC1',
+    specimenId: 'S1',
+    patientId: 'BN0001',
+    patientName: 'Nguyễn Thị Hương',
+    patientBirthDate: '1980-01-01',
+    patientSex: 'F',
+    tests: ['US001'],
+    orderedAt: '2026-11-22T01:30:00Z',
+    orderId: 'ORD1',
+    accessionNumber: 'ACC1',
     items: [{ code: 'US001', name: 'Siêu âm ổ bụng tổng quát', modality: 'US' }],
   },
   {
-    specimenId: 'S2', patientId: 'BN0002', patientName: 'Trần Văn Đức', patientBirthDate: '1975-05-05', patientSex: 'M',
-    tests: ['CT01', 'DX01'], orderedAt: '2026-11-23T03:00:00Z', orderId: 'ORD2', accessionNumber: 'ACC2', priority: 'S',
-    items: [{ code: 'CT01', name: 'CT sọ não không tiêm thuốc', modality: 'CT' }, { code: 'DX01', name: 'X-quang ngực thẳng', modality: 'DX' }],
+    specimenId: 'S2',
+    patientId: 'BN0002',
+    patientName: 'Trần Văn Đức',
+    patientBirthDate: '1975-05-05',
+    patientSex: 'M',
+    tests: ['CT01', 'DX01'],
+    orderedAt: '2026-11-23T03:00:00Z',
+    orderId: 'ORD2',
+    accessionNumber: 'ACC2',
+    priority: 'S',
+    items: [
+      { code: 'CT01', name: 'CT sọ não không tiêm thuốc', modality: 'CT' },
+      { code: 'DX01', name: 'X-quang ngực thẳng', modality: 'DX' },
+    ],
   },
   { specimenId: 'S3', patientId: 'BN0003', tests: ['X'], orderedAt: '2026-11-22T02:00:00Z' },
 ];
 
 /** A worklist query as a modality (or `findscu -W` with DCMTK's wlistqry files) sends it. */
 function query(top: Record<number, string>, step: Record<number, string>, extraTop: DataElement[] = []): DataElement[] {
-  const vr = (tag: number) => ({ 0x00100010: 'PN', 0x00100020: 'LO', 0x00100030: 'DA', 0x00100040: 'CS', 0x00080050: 'SH', 0x0020000d: 'UI', 0x00321060: 'LO', 0x00401001: 'SH', 0x00080060: 'CS', 0x00400001: 'AE', 0x00400002: 'DA', 0x00400003: 'TM', 0x00400007: 'LO', 0x00400009: 'SH', 0x00400010: 'SH', 0x00400011: 'SH', 0x00080090: 'PN' })[tag] ?? 'LO';
-  const item = Object.entries(step).map(([t, v]) => stringElement(Number(t), vr(Number(t)), v)).sort((a, b) => a.tag - b.tag);
+  const vr = (tag: number) =>
+    ({
+      0x00100010: 'PN',
+      0x00100020: 'LO',
+      0x00100030: 'DA',
+      0x00100040: 'CS',
+      0x00080050: 'SH',
+      0x0020000d: 'UI',
+      0x00321060: 'LO',
+      0x00401001: 'SH',
+      0x00080060: 'CS',
+      0x00400001: 'AE',
+      0x00400002: 'DA',
+      0x00400003: 'TM',
+      0x00400007: 'LO',
+      0x00400009: 'SH',
+      0x00400010: 'SH',
+      0x00400011: 'SH',
+      0x00080090: 'PN',
+    })[tag] ?? 'LO';
+  const item = Object.entries(step)
+    .map(([t, v]) => stringElement(Number(t), vr(Number(t)), v))
+    .sort((a, b) => a.tag - b.tag);
   const els = [...Object.entries(top).map(([t, v]) => stringElement(Number(t), vr(Number(t)), v)), sequenceElement(0x00400100, [item]), ...extraTop];
   return els.sort((a, b) => a.tag - b.tag);
 }
@@ -74,8 +113,14 @@ describe('Modality Worklist matching (PS3.4 K.6)', () => {
 
   it("an order's scheduled step: its station alone finds it, at its scheduled time, with station name, room and referring doctor", () => {
     const scheduled: LabOrder = {
-      specimenId: 'S4', patientId: 'BN0004', patientName: 'Lê Thị Mai', tests: ['CT01'], orderedAt: '2026-11-22T00:55:00Z', accessionNumber: 'ACC4',
-      items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }], referringPhysician: 'Phạm Minh Quang',
+      specimenId: 'S4',
+      patientId: 'BN0004',
+      patientName: 'Lê Thị Mai',
+      tests: ['CT01'],
+      orderedAt: '2026-11-22T00:55:00Z',
+      accessionNumber: 'ACC4',
+      items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }],
+      referringPhysician: 'Phạm Minh Quang',
       scheduled: { at: '2026-11-24T02:10:00Z', stationAeTitle: 'CT_KHOA_A', stationName: 'CT phòng 2', location: 'P.012' },
     };
     const orders = [...ORDERS, scheduled];
@@ -109,11 +154,17 @@ describe('Modality Worklist matching (PS3.4 K.6)', () => {
     // A code value in the query matches it, at the top and inside the step; asked keys only come back.
     const byCode = matchWorklist(query(ALL_TOP, ALL_STEP, [sequenceElement(0x00321064, [codeItem('CT01')])]), ORDERS);
     expect(names(byCode)).toEqual(['Trần^Văn Đức']);
-    const stepQuery = query(ALL_TOP, ALL_STEP).map((e) => (e.tag === 0x00400100 ? sequenceElement(0x00400100, [[...e.items![0]!, sequenceElement(0x00400008, [codeItem('US*')])].sort((x, y) => x.tag - y.tag)]) : e));
+    const stepQuery = query(ALL_TOP, ALL_STEP).map((e) =>
+      e.tag === 0x00400100 ? sequenceElement(0x00400100, [[...e.items![0]!, sequenceElement(0x00400008, [codeItem('US*')])].sort((x, y) => x.tag - y.tag)]) : e,
+    );
     const byProtocol = matchWorklist(stepQuery, ORDERS, undefined, { codingScheme: 'BV-DVKT' });
     expect(names(byProtocol)).toEqual(['Nguyễn^Thị Hương']);
     const protocol = codeOf(findElement(byProtocol[0]!, 0x00400100)!.items![0]!, 0x00400008)!;
-    expect(protocol.map((e) => [e.tag, e.value.toString('utf8').trim()])).toEqual([[0x00080100, 'US001'], [0x00080102, 'BV-DVKT'], [0x00080104, 'Siêu âm ổ bụng tổng quát']]);
+    expect(protocol.map((e) => [e.tag, e.value.toString('utf8').trim()])).toEqual([
+      [0x00080100, 'US001'],
+      [0x00080102, 'BV-DVKT'],
+      [0x00080104, 'Siêu âm ổ bụng tổng quát'],
+    ]);
     // Through the wire and back, nested in the step.
     const back = readDataset(writeDataset(byProtocol[0]!, EXPLICIT_LE), EXPLICIT_LE);
     expect(getString(codeOf(findElement(back, 0x00400100)!.items![0]!, 0x00400008)!, 0x00080100)).toBe('US001');
@@ -160,9 +211,12 @@ describe('Modality Worklist matching (PS3.4 K.6)', () => {
 describe('worklist fuzz', () => {
   it('arbitrary key values (wildcards, ranges, garbage) never throw', () => {
     const text = fc.string({ maxLength: 20 });
-    fc.assert(fc.property(text, text, text, text, text, (name, id, date, time, mod) => {
-      const q = query({ ...ALL_TOP, 0x00100010: name, 0x00100020: id }, { ...ALL_STEP, 0x00400002: date, 0x00400003: time, 0x00080060: mod });
-      expect(Array.isArray(matchWorklist(q, ORDERS))).toBe(true);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(text, text, text, text, text, (name, id, date, time, mod) => {
+        const q = query({ ...ALL_TOP, 0x00100010: name, 0x00100020: id }, { ...ALL_STEP, 0x00400002: date, 0x00400003: time, 0x00080060: mod });
+        expect(Array.isArray(matchWorklist(q, ORDERS))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -9,20 +9,31 @@ import { REJECT } from '../../../drivers/dicom/net/pdu.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 describe('CallerPolicy: calling AE plus address, deny by default', () => {
-  const policy = new CallerPolicy('EDGE', [{ aeTitle: 'CT01', addresses: ['10.0.5.21'] }, { aeTitle: 'US01', addresses: ['10.0.6.0/24'] }, { aeTitle: 'PACS' }], ['10.0.9.9'], '0.0.0.0');
+  const policy = new CallerPolicy(
+    'EDGE',
+    [{ aeTitle: 'CT01', addresses: ['10.0.5.21'] }, { aeTitle: 'US01', addresses: ['10.0.6.0/24'] }, { aeTitle: 'PACS' }],
+    ['10.0.9.9'],
+    '0.0.0.0',
+  );
 
   it('admits a listed AE from its own addresses only, and a caller without addresses from allowedPeers only', () => {
     expect(policy.decide('EDGE', 'CT01', '10.0.5.21')).toBeNull();
     expect(policy.decide('EDGE', 'CT01', '::ffff:10.0.5.21')).toBeNull();
     expect(policy.decide('EDGE', 'US01', '10.0.6.77')).toBeNull();
     expect(policy.decide('EDGE', 'PACS', '10.0.9.9')).toBeNull();
-    expect(policy.decide('EDGE', 'CT01', '10.0.5.22')).toMatchObject({ reject: REJECT.callingAeNotRecognized, why: expect.stringMatching(/"CT01" may not call from 10\.0\.5\.22/) });
+    expect(policy.decide('EDGE', 'CT01', '10.0.5.22')).toMatchObject({
+      reject: REJECT.callingAeNotRecognized,
+      why: expect.stringMatching(/"CT01" may not call from 10\.0\.5\.22/),
+    });
     expect(policy.decide('EDGE', 'PACS', '10.0.5.21')).toMatchObject({ reject: REJECT.callingAeNotRecognized });
-    expect(policy.decide('EDGE', 'ANYBODY', '10.0.5.21')).toMatchObject({ reject: REJECT.callingAeNotRecognized, why: 'calling AE "ANYBODY" is not in allowedCallers' });
+    expect(policy.decide('EDGE', 'ANYBODY', '10.0.5.21')).toMatchObject({
+      reject: REJECT.callingAeNotRecognized,
+      why: 'calling AE "ANYBODY" is not in allowedCallers',
+    });
     expect(policy.decide('PACS', 'CT01', '10.0.5.21')).toMatchObject({ reject: REJECT.calledAeNotRecognized });
   });
 
-  it('lets TCP in from allowedPeers and the callers\' own addresses, nothing else (loopback neither, once peers are listed)', () => {
+  it("lets TCP in from allowedPeers and the callers' own addresses, nothing else (loopback neither, once peers are listed)", () => {
     expect(policy.peers.allows('10.0.9.9')).toBe(true);
     expect(policy.peers.allows('10.0.5.21')).toBe(true);
     expect(policy.peers.allows('10.0.6.200')).toBe(true);
@@ -33,7 +44,10 @@ describe('CallerPolicy: calling AE plus address, deny by default', () => {
   it('refuses every association when no caller is listed, saying why', () => {
     const none = new CallerPolicy('EDGE', [], undefined, '127.0.0.1');
     expect(none.empty).toBe(true);
-    expect(none.decide('EDGE', 'CT01', '127.0.0.1')).toMatchObject({ reject: REJECT.callingAeNotRecognized, why: expect.stringMatching(/no allowedCallers configured/) });
+    expect(none.decide('EDGE', 'CT01', '127.0.0.1')).toMatchObject({
+      reject: REJECT.callingAeNotRecognized,
+      why: expect.stringMatching(/no allowedCallers configured/),
+    });
     // The listener still admits only the box itself.
     expect(none.peers.allows('127.0.0.1')).toBe(true);
     expect(none.peers.allows('10.0.0.1')).toBe(false);
@@ -81,7 +95,9 @@ describe('dicom-scp schema: callers, limits, TLS port', () => {
   };
 
   it('takes callers with addresses, allowedPeers, per-port limits and a TLS port, resolving the PEM paths next to the file', () => {
-    const r = load(`    allowedCallers: [{ aeTitle: CT01, addresses: [10.0.5.21] }, { aeTitle: US01, addresses: [10.0.6.0/24] }]\n    allowedPeers: [10.0.5.0/24]\n    limits: { maxConnectionsPerPeer: 2 }\n    tls: { port: 2762, cert: tls/server.crt, key: tls/server.key, ca: tls/ca.crt, requireClientCert: true }\n`);
+    const r = load(
+      `    allowedCallers: [{ aeTitle: CT01, addresses: [10.0.5.21] }, { aeTitle: US01, addresses: [10.0.6.0/24] }]\n    allowedPeers: [10.0.5.0/24]\n    limits: { maxConnectionsPerPeer: 2 }\n    tls: { port: 2762, cert: tls/server.crt, key: tls/server.key, ca: tls/ca.crt, requireClientCert: true }\n`,
+    );
     expect(r.problems).toEqual([]);
     expect(r.device).toMatchObject({ idleTimeoutMs: 60000, limits: { maxConnectionsPerPeer: 2 }, tls: { port: 2762, requireClientCert: true } });
     expect((r.device!.tls as { cert: string }).cert).toMatch(/^\/.*\/tls\/server\.crt$/);
@@ -91,7 +107,9 @@ describe('dicom-scp schema: callers, limits, TLS port', () => {
     expect(load(`    tls: { cert: a.crt, key: a.key }\n`).problems.join('\n')).toMatch(/devices\.ct\.tls\.port: required field "port" is missing/);
     expect(load(`    tls: { port: 2762, cert: a.crt, key: a.key, ciphers: NULL }\n`).problems.join('\n')).toMatch(/devices\.ct\.tls\.ciphers: unknown field/);
     expect(load(`    limits: { idleSeconds: 3600 }\n`).problems.join('\n')).toMatch(/devices\.ct\.limits\.idleSeconds: unknown field/);
-    expect(load(`    allowedCallers: [{ aeTitle: CT01, addresses: [ct-room-1] }]\n`).problems.join('\n')).toMatch(/allowedCallers\.0\.addresses\.0: does not have the expected form/);
+    expect(load(`    allowedCallers: [{ aeTitle: CT01, addresses: [ct-room-1] }]\n`).problems.join('\n')).toMatch(
+      /allowedCallers\.0\.addresses\.0: does not have the expected form/,
+    );
     expect(load(`    allowedCallers: [{ aeTitle: CT01, addresses: [] }]\n`).problems.join('\n')).toMatch(/allowedCallers\.0\.addresses/);
   });
 });

@@ -44,7 +44,8 @@ function joined(pdus: Pdu[]): unknown[] {
     const out: Array<{ contextId: number; command: boolean; last: boolean; data: Buffer }> = [];
     for (const pdv of pdu.pdvs) {
       const prev = out[out.length - 1];
-      if (prev && !prev.last && prev.contextId === pdv.contextId && prev.command === pdv.command) Object.assign(prev, { last: pdv.last, data: Buffer.concat([prev.data, pdv.data]) });
+      if (prev && !prev.last && prev.contextId === pdv.contextId && prev.command === pdv.command)
+        Object.assign(prev, { last: pdv.last, data: Buffer.concat([prev.data, pdv.data]) });
       else out.push({ ...pdv });
     }
     return { type: pdu.type, pdvs: out };
@@ -80,11 +81,25 @@ describe('PDU reader', () => {
   });
 
   it('reads A-ASSOCIATE-AC (accepted and rejected contexts) and A-ASSOCIATE-RJ', () => {
-    const ac = encodeAssociateAc({ calledAe: 'EDGE', callingAe: 'CT', contexts: [{ id: 1, result: 0, transferSyntax: '1.2.840.10008.1.2.4.90' }, { id: 3, result: 3 }], user: { maxPduLength: 0 } });
+    const ac = encodeAssociateAc({
+      calledAe: 'EDGE',
+      callingAe: 'CT',
+      contexts: [
+        { id: 1, result: 0, transferSyntax: '1.2.840.10008.1.2.4.90' },
+        { id: 3, result: 3 },
+      ],
+      user: { maxPduLength: 0 },
+    });
     const reader = new PduReader({ maxDataLength: 1 << 20 });
     const [a, r] = reader.feed(Buffer.concat([ac, encodeAssociateRj(1, 1, 7)]));
     expect(a!.type).toBe(PDU_ASSOCIATE_AC);
-    expect(decodeAssociateAc((a as { body: Buffer }).body)).toMatchObject({ contexts: [{ id: 1, result: 0, transferSyntax: '1.2.840.10008.1.2.4.90' }, { id: 3, result: 3 }], user: { maxPduLength: 0 } });
+    expect(decodeAssociateAc((a as { body: Buffer }).body)).toMatchObject({
+      contexts: [
+        { id: 1, result: 0, transferSyntax: '1.2.840.10008.1.2.4.90' },
+        { id: 3, result: 3 },
+      ],
+      user: { maxPduLength: 0 },
+    });
     expect(r).toEqual({ type: PDU_ASSOCIATE_RJ, result: 1, source: 1, reason: 7 });
     expect(describeReject(1, 1, 7)).toMatch(/called AE title not recognized/);
   });
@@ -92,7 +107,11 @@ describe('PDU reader', () => {
   it('gives the same PDUs whatever the TCP split or coalescing', () => {
     const whole = new PduReader({ maxDataLength: 1 << 20 }).feed(stream);
     expect(whole.map((p) => p.type)).toEqual([PDU_ASSOCIATE_RQ, PDU_DATA_TF, PDU_DATA_TF, PDU_RELEASE_RQ, PDU_ABORT]);
-    const bytewise = feedAll(new PduReader({ maxDataLength: 1 << 20 }), stream, Array.from({ length: stream.length }, (_, i) => i));
+    const bytewise = feedAll(
+      new PduReader({ maxDataLength: 1 << 20 }),
+      stream,
+      Array.from({ length: stream.length }, (_, i) => i),
+    );
     expect(joined(bytewise)).toEqual(joined(whole));
     fc.assert(
       fc.property(fc.array(fc.nat({ max: stream.length }), { maxLength: 20 }), (cuts) => {
@@ -144,12 +163,16 @@ describe('PDU reader', () => {
     expect(() => new PduReader({ maxDataLength: 1000 }).feed(bad)).toThrow(/does not fit/);
   });
 
-
   it('refuses an oversize PDU at its 6-byte header, before any of its body is held; no P-DATA at all until a maximum is set', () => {
     const reader = new PduReader({ maxDataLength: 0, maxAssociateLength: 256 * 1024 });
-    const header = (type: number, length: number): Buffer => Buffer.from([type, 0, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff]);
-    expect(() => reader.feed(header(PDU_ASSOCIATE_RQ, 4_000_000_000))).toThrow(expect.objectContaining({ code: 'too-large', message: 'PDU type 1 of 4000000000 bytes exceeds 262144' }));
-    expect(() => new PduReader({ maxDataLength: 0 }).feed(header(PDU_DATA_TF, 12))).toThrow(expect.objectContaining({ code: 'bad-pdu', message: 'P-DATA-TF before the association was accepted' }));
+    const header = (type: number, length: number): Buffer =>
+      Buffer.from([type, 0, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff]);
+    expect(() => reader.feed(header(PDU_ASSOCIATE_RQ, 4_000_000_000))).toThrow(
+      expect.objectContaining({ code: 'too-large', message: 'PDU type 1 of 4000000000 bytes exceeds 262144' }),
+    );
+    expect(() => new PduReader({ maxDataLength: 0 }).feed(header(PDU_DATA_TF, 12))).toThrow(
+      expect.objectContaining({ code: 'bad-pdu', message: 'P-DATA-TF before the association was accepted' }),
+    );
     const negotiated = new PduReader({ maxDataLength: 0 });
     negotiated.maxDataLength = 16384 + 64;
     expect(negotiated.feed(Buffer.concat(encodeDataPdu(1, true, true, Buffer.alloc(100))))).toHaveLength(1);
@@ -198,7 +221,9 @@ describe('DIMSE command sets', () => {
   it('round-trips a C-STORE-RQ and reads status and error comment from a response', () => {
     const cmd = { commandField: C_STORE_RQ, messageId: 7, affectedSopClassUid: CT, affectedSopInstanceUid: '1.2.3.4.5', priority: 0, hasDataset: true };
     expect(decodeCommand(encodeCommand(cmd))).toEqual(cmd);
-    const rsp = decodeCommand(encodeCommand({ commandField: C_STORE_RSP, messageIdBeingRespondedTo: 7, hasDataset: false, status: 0xa700, errorComment: 'disk full' }));
+    const rsp = decodeCommand(
+      encodeCommand({ commandField: C_STORE_RSP, messageIdBeingRespondedTo: 7, hasDataset: false, status: 0xa700, errorComment: 'disk full' }),
+    );
     expect(rsp).toMatchObject({ status: 0xa700, errorComment: 'disk full', hasDataset: false, messageIdBeingRespondedTo: 7 });
   });
 

@@ -32,14 +32,30 @@ function splitMultipart(body: Buffer, boundary: string): Array<{ headers: string
 
 const uid = (n: number): string => `1.2.826.0.1.3680043.10.9.${n}`;
 const failed = (sop: string, reason: number) => ({ '00081155': { vr: 'UI', Value: [sop] }, '00081197': { vr: 'US', Value: [reason] } });
-const stored = (sop: string, warning?: number) => ({ '00081155': { vr: 'UI', Value: [sop] }, ...(warning === undefined ? {} : { '00081196': { vr: 'US', Value: [warning] } }) });
+const stored = (sop: string, warning?: number) => ({
+  '00081155': { vr: 'UI', Value: [sop] },
+  ...(warning === undefined ? {} : { '00081196': { vr: 'US', Value: [warning] } }),
+});
 
 function item(n: number, bytes: Buffer, study = 'study-1'): OutboxItem {
   const path = join(tmp.dir, `i${n}.dcm`);
   writeFileSync(path, bytes);
   return {
-    outboxId: n, journalId: n, destination: 'pacs-web', orderKey: study, source: 'us01', stream: 'dicom.instance', kind: 'C-STORE',
-    idempotencyKey: `${uid(n)}:h`, attempts: 0, raw: null, parsed: null, blob: { hash: `h${n}`, size: bytes.length }, blobPath: path, receivedAt: '', meta: {},
+    outboxId: n,
+    journalId: n,
+    destination: 'pacs-web',
+    orderKey: study,
+    source: 'us01',
+    stream: 'dicom.instance',
+    kind: 'C-STORE',
+    idempotencyKey: `${uid(n)}:h`,
+    attempts: 0,
+    raw: null,
+    parsed: null,
+    blob: { hash: `h${n}`, size: bytes.length },
+    blobPath: path,
+    receivedAt: '',
+    meta: {},
   };
 }
 
@@ -71,18 +87,33 @@ describe('STOW-RS batches: per-instance outcomes', () => {
   });
 
   it('409 per instance from the body; statuses without a body apply to all', () => {
-    expect(stowBatchOutcomes(409, { failed: [{ sopInstanceUid: uid(1), reason: 0xa900 }], stored: [{ sopInstanceUid: uid(2) }] }, sops.slice(0, 2)).map((o) => o.result)).toEqual(['permanent', 'ok']);
+    expect(
+      stowBatchOutcomes(409, { failed: [{ sopInstanceUid: uid(1), reason: 0xa900 }], stored: [{ sopInstanceUid: uid(2) }] }, sops.slice(0, 2)).map(
+        (o) => o.result,
+      ),
+    ).toEqual(['permanent', 'ok']);
     expect(stowBatchOutcomes(409, { failed: [], stored: [] }, sops.slice(0, 2)).map((o) => o.result)).toEqual(['permanent', 'permanent']);
     expect(stowBatchOutcomes(202, { failed: [], stored: [] }, sops.slice(0, 2)).map((o) => o.result)).toEqual(['ok', 'ok']);
-    for (const s of [400, 413, 415]) expect(stowBatchOutcomes(s, { failed: [], stored: [] }, sops).every((o) => o.result === 'permanent'), String(s)).toBe(true);
-    for (const s of [401, 403, 404, 408, 429, 500, 502, 503]) expect(stowBatchOutcomes(s, { failed: [], stored: [] }, sops).every((o) => o.result === 'retry'), String(s)).toBe(true);
+    for (const s of [400, 413, 415])
+      expect(
+        stowBatchOutcomes(s, { failed: [], stored: [] }, sops).every((o) => o.result === 'permanent'),
+        String(s),
+      ).toBe(true);
+    for (const s of [401, 403, 404, 408, 429, 500, 502, 503])
+      expect(
+        stowBatchOutcomes(s, { failed: [], stored: [] }, sops).every((o) => o.result === 'retry'),
+        String(s),
+      ).toBe(true);
   });
 });
 
 describe('STOW-RS batches: the request', () => {
   it('multipart body: every part framed with its Content-Type, length exact, bytes unchanged', async () => {
     const files = [Buffer.from('first'), Buffer.alloc(300_000, 9), Buffer.from([0, 1, 2, 13, 10, 45, 45])];
-    const body = multipartBody(files.map((f) => ({ size: f.length, stream: () => Readable.from([f]) })), 'b0undary');
+    const body = multipartBody(
+      files.map((f) => ({ size: f.length, stream: () => Readable.from([f]) })),
+      'b0undary',
+    );
     expect(body.contentType).toBe('multipart/related; type="application/dicom"; boundary=b0undary');
     const bytes = await buffer(body.stream());
     expect(bytes.length).toBe(body.length);
@@ -99,11 +130,17 @@ describe('STOW-RS batches: the request', () => {
       const body = await buffer(req);
       requests.push({ contentType: String(req.headers['content-type']), length: Number(req.headers['content-length']), body });
       res.writeHead(202, { 'Content-Type': 'application/dicom+json' });
-      res.end(JSON.stringify({ '00081198': { vr: 'SQ', Value: [failed(uid(12), 0xa900)] }, '00081199': { vr: 'SQ', Value: [stored(uid(11)), stored(uid(13))] } }));
+      res.end(
+        JSON.stringify({ '00081198': { vr: 'SQ', Value: [failed(uid(12), 0xa900)] }, '00081199': { vr: 'SQ', Value: [stored(uid(11)), stored(uid(13))] } }),
+      );
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
-    const dest = new StowRsDestination('pacs-web', { url: `http://127.0.0.1:${port}/dicom-web`, coerce: [{ tag: 'InstitutionName', value: 'BV TINH' }] }, pino({ level: 'silent' }));
+    const dest = new StowRsDestination(
+      'pacs-web',
+      { url: `http://127.0.0.1:${port}/dicom-web`, coerce: [{ tag: 'InstitutionName', value: 'BV TINH' }] },
+      pino({ level: 'silent' }),
+    );
     try {
       const items = [11, 12, 13].map((n) => item(n, syntheticPart10({ sopInstanceUid: uid(n) })));
       const missing = { ...item(14, Buffer.from('x')), blobPath: null };

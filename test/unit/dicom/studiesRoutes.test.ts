@@ -51,7 +51,13 @@ describe('GET /api/studies', () => {
     expect(r.statusCode).toBe(200);
     const body = r.json();
     expect(body).toMatchObject({ total: 1, limit: 10, offset: 0 });
-    expect(body.studies[0]).toMatchObject({ studyUid: STUDY, patientName: VN_PATIENT, instanceCount: 3, state: 'pending', forwarding: { pending: 3, done: 0, parked: 0 } });
+    expect(body.studies[0]).toMatchObject({
+      studyUid: STUDY,
+      patientName: VN_PATIENT,
+      instanceCount: 3,
+      state: 'pending',
+      forwarding: { pending: 3, done: 0, parked: 0 },
+    });
     expect((await app.inject({ url: '/api/studies?state=delivered', headers: ADMIN })).json().total).toBe(0);
     expect((await app.inject({ url: '/api/studies?state=bogus', headers: ADMIN })).statusCode).toBe(400);
     expect((await app.inject({ url: '/api/studies?limit=100000', headers: ADMIN })).statusCode).toBe(400);
@@ -63,7 +69,9 @@ describe('GET /api/studies', () => {
     const body = r.json();
     expect(body.series).toHaveLength(1);
     expect(body.series[0].instances).toHaveLength(3);
-    expect(body.series[0].instances[0].destinations).toEqual([{ destination: 'pacs', state: 'pending', attempts: 0, lastError: null, doneMs: null, deadLetterReason: null }]);
+    expect(body.series[0].instances[0].destinations).toEqual([
+      { destination: 'pacs', state: 'pending', attempts: 0, lastError: null, doneMs: null, deadLetterReason: null },
+    ]);
     expect((await app.inject({ url: '/api/studies/1.2.3.4', headers: ADMIN })).statusCode).toBe(404);
     expect((await app.inject({ url: '/api/studies/<script>', headers: ADMIN })).statusCode).toBe(400);
   });

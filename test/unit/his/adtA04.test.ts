@@ -7,15 +7,28 @@ import { escapeHl7 } from '../../../drivers/hl7/message.ts';
 import { MllpDecoder, mllpFrame } from '../../../drivers/hl7/mllp.ts';
 
 const CHECK_IN: HisCheckIn = {
-  identity: { idNumber: '079085001234', fullName: 'Nguyễn Thị Minh Khai', dateOfBirth: '1985-03-07', sex: 'female', permanentAddress: 'Số 5 | Ngõ 3^B, Hà Nội' },
+  identity: {
+    idNumber: '079085001234',
+    fullName: 'Nguyễn Thị Minh Khai',
+    dateOfBirth: '1985-03-07',
+    sex: 'female',
+    permanentAddress: 'Số 5 | Ngõ 3^B, Hà Nội',
+  },
   service: { code: 'KNOI', name: 'Khám Nội' },
   ticket: { number: 'A012', issuedAt: '2026-11-22T07:31:05.120+07:00' },
   appointmentId: 'LH-1',
 };
 
 describe('ADT^A04 for a check-in', () => {
-  const { message, controlId } = buildAdtA04(CHECK_IN, 'checkin:2026-11-22:KNOI:A012', '2026-11-22T00:31:06.000Z', { sendingFacility: 'BV-DEMO', receivingApplication: 'VNPT-HIS' });
-  const seg = (name: string) => message.split('\r').find((s) => s.startsWith(`${name}|`))!.split('|');
+  const { message, controlId } = buildAdtA04(CHECK_IN, 'checkin:2026-11-22:KNOI:A012', '2026-11-22T00:31:06.000Z', {
+    sendingFacility: 'BV-DEMO',
+    receivingApplication: 'VNPT-HIS',
+  });
+  const seg = (name: string) =>
+    message
+      .split('\r')
+      .find((s) => s.startsWith(`${name}|`))!
+      .split('|');
 
   it('has MSH with the derived control id, v2.5 and UTF-8', () => {
     const msh = seg('MSH');
@@ -68,7 +81,11 @@ describe('ADT^A04 for a check-in', () => {
 describe('ACK parsing', () => {
   it('reads MSA and ERR', () => {
     expect(parseAck('MSH|^~\\&|HIS||EDGE||20261122||ACK^A04|9|P|2.5\rMSA|AA|K123\r')).toEqual({ code: 'AA', controlId: 'K123', text: '' });
-    expect(parseAck('MSH|^~\\&|HIS||EDGE||20261122||ACK|9|P|2.5\nMSA|AE|K9|Unknown service\nERR|||207^Application error')).toMatchObject({ code: 'AE', controlId: 'K9', text: 'Unknown service Application error' });
+    expect(parseAck('MSH|^~\\&|HIS||EDGE||20261122||ACK|9|P|2.5\nMSA|AE|K9|Unknown service\nERR|||207^Application error')).toMatchObject({
+      code: 'AE',
+      controlId: 'K9',
+      text: 'Unknown service Application error',
+    });
   });
 
   it('throws only its typed error on arbitrary text', () => {
@@ -94,19 +111,26 @@ describe('MLLP framing', () => {
 
   it('recovers the same frames whatever the chunking, ignoring noise between frames', () => {
     fc.assert(
-      fc.property(fc.array(fc.string({ minLength: 1, maxLength: 40 }).map((s) => s.replace(/[\x0b\x1c]/g, '')), { minLength: 1, maxLength: 5 }), fc.array(fc.integer({ min: 1, max: 17 }), { minLength: 1, maxLength: 10 }), (messages, cuts) => {
-        const wire = Buffer.concat(messages.flatMap((m) => [Buffer.from('noise'), mllpFrame(m)]));
-        const dec = new MllpDecoder();
-        const got: string[] = [];
-        let pos = 0;
-        let i = 0;
-        while (pos < wire.length) {
-          const n = cuts[i++ % cuts.length]!;
-          for (const f of dec.push(wire.subarray(pos, pos + n)).messages) got.push(f.toString('utf8'));
-          pos += n;
-        }
-        expect(got).toEqual(messages);
-      }),
+      fc.property(
+        fc.array(
+          fc.string({ minLength: 1, maxLength: 40 }).map((s) => s.replace(/[\x0b\x1c]/g, '')),
+          { minLength: 1, maxLength: 5 },
+        ),
+        fc.array(fc.integer({ min: 1, max: 17 }), { minLength: 1, maxLength: 10 }),
+        (messages, cuts) => {
+          const wire = Buffer.concat(messages.flatMap((m) => [Buffer.from('noise'), mllpFrame(m)]));
+          const dec = new MllpDecoder();
+          const got: string[] = [];
+          let pos = 0;
+          let i = 0;
+          while (pos < wire.length) {
+            const n = cuts[i++ % cuts.length]!;
+            for (const f of dec.push(wire.subarray(pos, pos + n)).messages) got.push(f.toString('utf8'));
+            pos += n;
+          }
+          expect(got).toEqual(messages);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -125,7 +149,13 @@ describe('golden ADT^A04', () => {
     const golden = readFileSync(new URL('../../../fixtures/his/adt_a04_checkin.hl7', import.meta.url), 'utf8').replace(/\n/g, '\r');
     const { message } = buildAdtA04(
       {
-        identity: { idNumber: '079085001234', fullName: 'Nguyễn Văn An', dateOfBirth: '1985-03-07', sex: 'male', permanentAddress: '12 Lê Lợi, Phường Bến Nghé, Quận 1, TP Hồ Chí Minh' },
+        identity: {
+          idNumber: '079085001234',
+          fullName: 'Nguyễn Văn An',
+          dateOfBirth: '1985-03-07',
+          sex: 'male',
+          permanentAddress: '12 Lê Lợi, Phường Bến Nghé, Quận 1, TP Hồ Chí Minh',
+        },
         service: { code: 'KNOI', name: 'Khám Nội' },
         ticket: { number: 'A012', issuedAt: '2026-11-22T07:31:05.120+07:00' },
         appointmentId: 'LH-2026-11-22-001',

@@ -6,7 +6,13 @@ import { checkInJournalInput, checkInKey, type HisCheckIn } from '../../../agent
 import { scrubPersonal } from '../../../agent/his/scrub.ts';
 
 const CHECK_IN: HisCheckIn = {
-  identity: { idNumber: '079085001234', fullName: 'Nguyễn Văn An', dateOfBirth: '1985-03-07', sex: 'male', permanentAddress: '12 Lê Lợi, Phường Bến Nghé, Quận 1, TP Hồ Chí Minh' },
+  identity: {
+    idNumber: '079085001234',
+    fullName: 'Nguyễn Văn An',
+    dateOfBirth: '1985-03-07',
+    sex: 'male',
+    permanentAddress: '12 Lê Lợi, Phường Bến Nghé, Quận 1, TP Hồ Chí Minh',
+  },
   service: { code: 'KNOI', name: 'Khám Nội' },
   ticket: { number: 'A012', issuedAt: '2026-11-22T07:31:05.120+07:00' },
 };
@@ -29,7 +35,15 @@ describe('HIS field mapping', () => {
       NGUON: '=KIOSK',
       'meta.queue': 'ticket.number',
     });
-    expect(out).toEqual({ SO_CCCD: '079085001234', NGAY_SINH: '07/03/1985', NGAY_SINH_2: '19850307', GIOI_TINH: 1, SEX: 'M', NGUON: 'KIOSK', meta: { queue: 'A012' } });
+    expect(out).toEqual({
+      SO_CCCD: '079085001234',
+      NGAY_SINH: '07/03/1985',
+      NGAY_SINH_2: '19850307',
+      GIOI_TINH: 1,
+      SEX: 'M',
+      NGUON: 'KIOSK',
+      meta: { queue: 'A012' },
+    });
   });
 
   it('refuses unknown formats and prototype paths', () => {
@@ -66,12 +80,21 @@ describe('HIS field mapping', () => {
 describe('the check-in journal entry', () => {
   it('is personal, routed to the HIS destination only, keyed by day, service and ticket', () => {
     const input = checkInJournalInput(CHECK_IN, 'his');
-    expect(input).toMatchObject({ stream: 'his.checkin', personal: true, routes: ['his'], priority: 'clinical', idempotencyKey: 'checkin:2026-11-22:KNOI:A012' });
+    expect(input).toMatchObject({
+      stream: 'his.checkin',
+      personal: true,
+      routes: ['his'],
+      priority: 'clinical',
+      idempotencyKey: 'checkin:2026-11-22:KNOI:A012',
+    });
     expect(checkInKey({ ...CHECK_IN, ticket: { ...CHECK_IN.ticket, number: 'A013' } })).not.toBe(input.idempotencyKey);
   });
 
-  it('scrubs personal data out of a peer\'s error text', () => {
-    const text = scrubPersonal('patient Nguyễn Văn An 079085001234 born 1985-03-07 at 12 Lê Lợi, Phường Bến Nghé, Quận 1, TP Hồ Chí Minh exists', CHECK_IN.identity);
+  it("scrubs personal data out of a peer's error text", () => {
+    const text = scrubPersonal(
+      'patient Nguyễn Văn An 079085001234 born 1985-03-07 at 12 Lê Lợi, Phường Bến Nghé, Quận 1, TP Hồ Chí Minh exists',
+      CHECK_IN.identity,
+    );
     expect(text).not.toContain('Nguyễn Văn An');
     expect(text).not.toContain('079085001234');
     expect(text).not.toContain('1985-03-07');

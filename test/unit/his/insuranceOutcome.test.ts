@@ -40,7 +40,7 @@ describe('maKetQua → what the kiosk says', () => {
     expect(describeInsuranceCode('061').category).toBe('name-mismatch');
   });
 
-  it('treats every 1xx as a gateway problem the desk checks, never as the patient\'s fault', () => {
+  it("treats every 1xx as a gateway problem the desk checks, never as the patient's fault", () => {
     for (let n = 100; n <= 199; n++) {
       const o = describeInsuranceCode(String(n));
       expect(o.category).toBe('gateway-error');

@@ -8,11 +8,23 @@ describe('orders pushed by the HIS', () => {
     const off = intake.receiveOrders((orders) => void got.push(orders.map((o) => o.orderId)));
     const orders = await intake.accept({
       orders: [
-        { orderId: 'ORD1', patient: { cccd: '079085001234', fullName: 'Nguyễn Văn An', sex: 'male' }, items: [{ code: 'GLU', name: 'Glucose' }], accessionNumber: 'S001', priority: 'urgent' },
+        {
+          orderId: 'ORD1',
+          patient: { cccd: '079085001234', fullName: 'Nguyễn Văn An', sex: 'male' },
+          items: [{ code: 'GLU', name: 'Glucose' }],
+          accessionNumber: 'S001',
+          priority: 'urgent',
+        },
         { orderId: 'ORD2', action: 'cancel' },
       ],
     });
-    expect(orders[0]).toMatchObject({ orderId: 'ORD1', action: 'new', items: [{ code: 'GLU', name: 'Glucose' }], priority: 'urgent', patient: { cccd: '079085001234', sex: 'male' } });
+    expect(orders[0]).toMatchObject({
+      orderId: 'ORD1',
+      action: 'new',
+      items: [{ code: 'GLU', name: 'Glucose' }],
+      priority: 'urgent',
+      patient: { cccd: '079085001234', sex: 'male' },
+    });
     expect(orders[1]).toMatchObject({ orderId: 'ORD2', action: 'cancel', items: [] });
     expect(got).toEqual([['ORD1', 'ORD2']]);
     off();
@@ -24,7 +36,12 @@ describe('orders pushed by the HIS', () => {
     const intake = new HisOrderIntake();
     let calls = 0;
     intake.receiveOrders(() => void calls++);
-    await expect(intake.accept([{ orderId: 'A', items: [{ code: 'X' }] }, { orderId: 'B', items: [] }])).rejects.toThrow(/orders\[1\]\.items is empty/);
+    await expect(
+      intake.accept([
+        { orderId: 'A', items: [{ code: 'X' }] },
+        { orderId: 'B', items: [] },
+      ]),
+    ).rejects.toThrow(/orders\[1\]\.items is empty/);
     expect(calls).toBe(0);
     expect(() => parseHisOrder({ orderId: 'A', items: [{ code: 'X' }], patient: { cccd: '123' } })).toThrow(HisOrderError);
     expect(() => parseHisOrder(null)).toThrow(HisOrderError);
@@ -33,7 +50,9 @@ describe('orders pushed by the HIS', () => {
 
   it('imaging: the scheduled step and the referring doctor, each field checked against its DICOM type', () => {
     const order = { orderId: 'R1', items: [{ code: 'CT01', modality: 'CT' }], referringPhysician: 'BS. Trần Thị B' };
-    expect(parseHisOrder({ ...order, scheduled: { at: '2026-12-03T09:30:00+07:00', stationAeTitle: 'CT_KHOA_A', stationName: 'CT phòng 2', location: 'P.012' } })).toMatchObject({
+    expect(
+      parseHisOrder({ ...order, scheduled: { at: '2026-12-03T09:30:00+07:00', stationAeTitle: 'CT_KHOA_A', stationName: 'CT phòng 2', location: 'P.012' } }),
+    ).toMatchObject({
       scheduled: { at: '2026-12-03T09:30:00+07:00', stationAeTitle: 'CT_KHOA_A', stationName: 'CT phòng 2', location: 'P.012' },
       referringPhysician: 'BS. Trần Thị B',
     });

@@ -14,12 +14,22 @@ const validate = (def: string, value: unknown) => {
 
 describe('HIS configuration schema fragments', () => {
   it('accepts the demo blocks', () => {
-    expect(validate('destination.his-http', { type: 'his-http', baseUrl: 'http://127.0.0.1:8090', register: { ackField: 'requestId', fields: { SO_CCCD: 'identity.idNumber', NGAY_SINH: 'identity.dateOfBirth|dd/mm/yyyy' } }, window: 1 })).toEqual([]);
+    expect(
+      validate('destination.his-http', {
+        type: 'his-http',
+        baseUrl: 'http://127.0.0.1:8090',
+        register: { ackField: 'requestId', fields: { SO_CCCD: 'identity.idNumber', NGAY_SINH: 'identity.dateOfBirth|dd/mm/yyyy' } },
+        window: 1,
+      }),
+    ).toEqual([]);
     expect(validate('destination.his-hl7', { type: 'his-hl7', host: '127.0.0.1', port: 2575, sendingFacility: 'BV-DEMO' })).toEqual([]);
     expect(
       validate('his', {
         checkinDestination: 'his-checkin',
-        lookup: { http: { baseUrl: 'http://127.0.0.1:8090', lookupTimeoutMs: 3000 }, vssGateway: { baseUrl: 'http://127.0.0.1:8091', username: 'bv-demo', password: 'x', staffName: 'Lê Thị Thu', staffCccd: '079190001111' } },
+        lookup: {
+          http: { baseUrl: 'http://127.0.0.1:8090', lookupTimeoutMs: 3000 },
+          vssGateway: { baseUrl: 'http://127.0.0.1:8091', username: 'bv-demo', password: 'x', staffName: 'Lê Thị Thu', staffCccd: '079190001111' },
+        },
       }),
     ).toEqual([]);
   });
@@ -27,7 +37,11 @@ describe('HIS configuration schema fragments', () => {
   it('names what is wrong', () => {
     expect(validate('destination.his-hl7', { type: 'his-hl7', host: 'h' }).join()).toMatch(/port/);
     expect(validate('destination.his-http', { type: 'his-http', baseUrl: 'http://x', bogus: 1 }).join()).toMatch(/unevaluated/);
-    expect(validate('his', { lookup: { vssGateway: { baseUrl: 'http://x', username: 'u', password: 'p', staffName: 'n', staffCccd: '123' } } }).join()).toMatch(/staffCccd/);
-    expect(validate('destination.his-http', { type: 'his-http', baseUrl: 'http://x', appointments: { fields: { colour: 'x' } } }).join()).toMatch(/property name/);
+    expect(validate('his', { lookup: { vssGateway: { baseUrl: 'http://x', username: 'u', password: 'p', staffName: 'n', staffCccd: '123' } } }).join()).toMatch(
+      /staffCccd/,
+    );
+    expect(validate('destination.his-http', { type: 'his-http', baseUrl: 'http://x', appointments: { fields: { colour: 'x' } } }).join()).toMatch(
+      /property name/,
+    );
   });
 });

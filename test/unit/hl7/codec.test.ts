@@ -47,19 +47,23 @@ describe('MLLP decoder', () => {
   it('gives the same messages for any random chunking of any frames with garbage between (fuzz)', () => {
     const body = fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b.map((x) => (x === 0x0b || x === 0x1c ? 0x41 : x))));
     fc.assert(
-      fc.property(fc.array(fc.tuple(body, fc.uint8Array({ maxLength: 10 })), { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 30 }), (frames, cutsRaw) => {
-        // Garbage between frames never contains VT (it would open a frame).
-        const wire = Buffer.concat(frames.flatMap(([b, g]) => [mllpFrame(b), Buffer.from(g.map((x) => (x === 0x0b ? 0 : x)))]));
-        const cuts = [...new Set(cutsRaw.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
-        const d = new MllpDecoder();
-        const got: Buffer[] = [];
-        let prev = 0;
-        for (const c of [...cuts, wire.length]) {
-          got.push(...d.push(wire.subarray(prev, c)).messages);
-          prev = c;
-        }
-        expect(got.map((m) => m.toString('hex'))).toEqual(frames.map(([b]) => b.toString('hex')));
-      }),
+      fc.property(
+        fc.array(fc.tuple(body, fc.uint8Array({ maxLength: 10 })), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (frames, cutsRaw) => {
+          // Garbage between frames never contains VT (it would open a frame).
+          const wire = Buffer.concat(frames.flatMap(([b, g]) => [mllpFrame(b), Buffer.from(g.map((x) => (x === 0x0b ? 0 : x)))]));
+          const cuts = [...new Set(cutsRaw.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+          const d = new MllpDecoder();
+          const got: Buffer[] = [];
+          let prev = 0;
+          for (const c of [...cuts, wire.length]) {
+            got.push(...d.push(wire.subarray(prev, c)).messages);
+            prev = c;
+          }
+          expect(got.map((m) => m.toString('hex'))).toEqual(frames.map(([b]) => b.toString('hex')));
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -79,7 +83,16 @@ describe('MLLP decoder', () => {
 describe('HL7 parser', () => {
   it('reads delimiters from MSH and the header fields', () => {
     const h = header(parseHl7(hl7Fixture(MINDRAY)));
-    expect(h).toMatchObject({ sendingApplication: 'BC-5380', sendingFacility: 'Mindray', messageType: 'ORU', triggerEvent: 'R01', controlId: '1', processingId: 'P', version: '2.3.1', charset: 'UNICODE' });
+    expect(h).toMatchObject({
+      sendingApplication: 'BC-5380',
+      sendingFacility: 'Mindray',
+      messageType: 'ORU',
+      triggerEvent: 'R01',
+      controlId: '1',
+      processingId: 'P',
+      version: '2.3.1',
+      charset: 'UNICODE',
+    });
   });
 
   it('unescapes the standard escapes', () => {
@@ -126,7 +139,18 @@ describe('results from Mindray BC-5380', () => {
   it('maps OBX rows with values to LabResults with the sample id, units, range, flags and device time', () => {
     const results = extractHl7Results(parseHl7(hl7Fixture(MINDRAY)), opts).results;
     const wbc = results.find((r) => r.deviceTestCode === '6690-2')!;
-    expect(wbc).toMatchObject({ specimenId: '20071207011', testName: 'WBC', valueText: '9.81', valueNumber: 9.81, units: '10*9/L', referenceRange: '4.00-10.00', flags: ['N'], status: 'F', qc: false, patientId: '7393670' });
+    expect(wbc).toMatchObject({
+      specimenId: '20071207011',
+      testName: 'WBC',
+      valueText: '9.81',
+      valueNumber: 9.81,
+      units: '10*9/L',
+      referenceRange: '4.00-10.00',
+      flags: ['N'],
+      status: 'F',
+      qc: false,
+      patientId: '7393670',
+    });
     expect(results.find((r) => r.deviceTestCode === '718-7')).toMatchObject({ valueNumber: 65, flags: ['L'] });
     // Rows without a value are not results.
     expect(results.find((r) => r.deviceTestCode === '704-7')).toBeUndefined();

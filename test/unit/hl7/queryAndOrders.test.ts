@@ -10,22 +10,54 @@ const TZ = 'Asia/Ho_Chi_Minh';
 const NOW = Date.UTC(2026, 10, 22, 3, 0, 0);
 
 // Mindray BS/BC host query layout: QRD-8 holds the sample barcode.
-const QRY = ['MSH|^~\\&|BC-5380|Mindray|||20261122100000||QRY^Q02|Q7|P|2.3.1||||||UNICODE', 'QRD|20261122100000|R|D|7|||RD|SID-001|OTH|||T', 'QRF|BC-5380|||||RCT|COR|ALL||'].join('\r') + '\r';
-const QBP = ['MSH|^~\\&|CL-900i|Mindray|LIS||20261122100000||QBP^Q11^QBP_Q11|Q8|P|2.5.1||||||UNICODE UTF-8', 'QPD|WOS^Work Order Step^IHE_LABTF|TAG-9|SID-001'].join('\r') + '\r';
+const QRY =
+  [
+    'MSH|^~\\&|BC-5380|Mindray|||20261122100000||QRY^Q02|Q7|P|2.3.1||||||UNICODE',
+    'QRD|20261122100000|R|D|7|||RD|SID-001|OTH|||T',
+    'QRF|BC-5380|||||RCT|COR|ALL||',
+  ].join('\r') + '\r';
+const QBP =
+  ['MSH|^~\\&|CL-900i|Mindray|LIS||20261122100000||QBP^Q11^QBP_Q11|Q8|P|2.5.1||||||UNICODE UTF-8', 'QPD|WOS^Work Order Step^IHE_LABTF|TAG-9|SID-001'].join(
+    '\r',
+  ) + '\r';
 
-const ORDER: LabOrder = { specimenId: 'SID-001', patientId: 'BN-42', patientName: 'Nguyễn Thị Ánh', patientBirthDate: '19800101', patientSex: 'F', tests: ['CBC-WBC', 'CBC-HGB'], priority: 'S', orderedAt: '2026-11-22T09:30:00.000+07:00' };
+const ORDER: LabOrder = {
+  specimenId: 'SID-001',
+  patientId: 'BN-42',
+  patientName: 'Nguyễn Thị Ánh',
+  patientBirthDate: '19800101',
+  patientSex: 'F',
+  tests: ['CBC-WBC', 'CBC-HGB'],
+  priority: 'S',
+  orderedAt: '2026-11-22T09:30:00.000+07:00',
+};
 
 function answer(text: string, order: LabOrder | undefined) {
   const msg = parseHl7(text);
   const hdr = header(msg);
   let n = 0;
-  return buildQueryAnswer(hdr, parseHostQuery(msg, hdr), order, { delimiters: msg.delimiters, nextControlId: () => `R${++n}`, nowMs: NOW, timeZone: TZ, application: 'EDGE', testCodesToDevice: { 'CBC-WBC': 'WBC' } }).map(parseHl7);
+  return buildQueryAnswer(hdr, parseHostQuery(msg, hdr), order, {
+    delimiters: msg.delimiters,
+    nextControlId: () => `R${++n}`,
+    nowMs: NOW,
+    timeZone: TZ,
+    application: 'EDGE',
+    testCodesToDevice: { 'CBC-WBC': 'WBC' },
+  }).map(parseHl7);
 }
 
 describe('host query QRY^Q02 → QCK^Q02 + DSR^Q03', () => {
   it('answers a known specimen with QCK (QAK OK) then DSR with Mindray DSP lines and device test codes', () => {
     const [qck, dsr] = answer(QRY, ORDER);
-    expect(header(qck!)).toMatchObject({ messageType: 'QCK', triggerEvent: 'Q02', receivingApplication: 'BC-5380', sendingApplication: 'EDGE', version: '2.3.1', charset: 'UNICODE', controlId: 'R1' });
+    expect(header(qck!)).toMatchObject({
+      messageType: 'QCK',
+      triggerEvent: 'Q02',
+      receivingApplication: 'BC-5380',
+      sendingApplication: 'EDGE',
+      version: '2.3.1',
+      charset: 'UNICODE',
+      controlId: 'R1',
+    });
     expect(field(segment(qck!, 'MSA'), 2)).toBe('Q7');
     expect(field(segment(qck!, 'QAK'), 2)).toBe('OK');
     expect(header(dsr!)).toMatchObject({ messageType: 'DSR', triggerEvent: 'Q03', controlId: 'R2' });
@@ -84,32 +116,56 @@ class MapOrderCache implements OrderCache {
   }
 }
 
-const ORM = [
-  'MSH|^~\\&|LIS|BV|EDGE||20261122091500||ORM^O01|O1|P|2.3.1||||||UNICODE',
-  'PID|1||BN-42||Nguyễn^Thị Ánh||19800101|F',
-  'ORC|NW|P1|SID-001||||^^^^^S||20261122091000',
-  'OBR|1|P1|SID-001|CBC-WBC^WBC',
-  'ORC|NW|P2|SID-001',
-  'OBR|2|P2|SID-001|CBC-HGB^HGB',
-  'ORC|NW|P3|SID-002',
-  'OBR|3|P3|SID-002|GLU^Glucose|R',
-].join('\r') + '\r';
+const ORM =
+  [
+    'MSH|^~\\&|LIS|BV|EDGE||20261122091500||ORM^O01|O1|P|2.3.1||||||UNICODE',
+    'PID|1||BN-42||Nguyễn^Thị Ánh||19800101|F',
+    'ORC|NW|P1|SID-001||||^^^^^S||20261122091000',
+    'OBR|1|P1|SID-001|CBC-WBC^WBC',
+    'ORC|NW|P2|SID-001',
+    'OBR|2|P2|SID-001|CBC-HGB^HGB',
+    'ORC|NW|P3|SID-002',
+    'OBR|3|P3|SID-002|GLU^Glucose|R',
+  ].join('\r') + '\r';
 
-const OML = [
-  'MSH|^~\\&|HIS|BV|EDGE||20261122091500||OML^O21^OML_O21|O2|P|2.5.1||||||UNICODE UTF-8',
-  'PID|1||BN-43||Trần^Văn Bình||19700505|M',
-  'ORC|NW|P9',
-  'OBR|1|P9||CREA^Creatinine',
-  'SPM|1|SID-003||SER',
-].join('\r') + '\r';
+const OML =
+  [
+    'MSH|^~\\&|HIS|BV|EDGE||20261122091500||OML^O21^OML_O21|O2|P|2.5.1||||||UNICODE UTF-8',
+    'PID|1||BN-43||Trần^Văn Bình||19700505|M',
+    'ORC|NW|P9',
+    'OBR|1|P9||CREA^Creatinine',
+    'SPM|1|SID-003||SER',
+  ].join('\r') + '\r';
 
 describe('orders from the LIS/HIS (ORM^O01, OML^O21)', () => {
   it('groups ORC/OBR pairs per specimen with the patient, priority and order time in the zone', () => {
     const { orders, cancels } = ordersFromHl7(parseHl7(ORM), TZ);
     expect(cancels).toEqual([]);
     expect(orders).toEqual([
-      { specimenId: 'SID-001', patientId: 'BN-42', patientName: 'Nguyễn Thị Ánh', patientBirthDate: '19800101', patientSex: 'F', tests: ['CBC-WBC', 'CBC-HGB'], items: [{ code: 'CBC-WBC', name: 'WBC' }, { code: 'CBC-HGB', name: 'HGB' }], priority: 'S', orderedAt: '2026-11-22T09:10:00.000+07:00' },
-      { specimenId: 'SID-002', patientId: 'BN-42', patientName: 'Nguyễn Thị Ánh', patientBirthDate: '19800101', patientSex: 'F', tests: ['GLU'], items: [{ code: 'GLU', name: 'Glucose' }], priority: 'R' },
+      {
+        specimenId: 'SID-001',
+        patientId: 'BN-42',
+        patientName: 'Nguyễn Thị Ánh',
+        patientBirthDate: '19800101',
+        patientSex: 'F',
+        tests: ['CBC-WBC', 'CBC-HGB'],
+        items: [
+          { code: 'CBC-WBC', name: 'WBC' },
+          { code: 'CBC-HGB', name: 'HGB' },
+        ],
+        priority: 'S',
+        orderedAt: '2026-11-22T09:10:00.000+07:00',
+      },
+      {
+        specimenId: 'SID-002',
+        patientId: 'BN-42',
+        patientName: 'Nguyễn Thị Ánh',
+        patientBirthDate: '19800101',
+        patientSex: 'F',
+        tests: ['GLU'],
+        items: [{ code: 'GLU', name: 'Glucose' }],
+        priority: 'R',
+      },
     ]);
   });
 
@@ -119,21 +175,26 @@ describe('orders from the LIS/HIS (ORM^O01, OML^O21)', () => {
   });
 
   it('imaging orders (OMI^O23): procedure name and modality, scheduled time, station from IPC, referring doctor', () => {
-    const omi = [
-      'MSH|^~\\&|HIS|BV|EDGE||20261203080000||OMI^O23^OMI_O23|O3|P|2.5.1||||||UNICODE UTF-8',
-      'PID|1||BN-44||Lê^Thị Mai||19900303|F',
-      hl7Segment('PV1', { 1: '1', 2: 'O', 8: 'BS01^Phạm^Minh^Quang' }),
-      hl7Segment('ORC', { 1: 'NW', 2: 'P20', 9: '20261203075500' }),
-      hl7Segment('TQ1', { 1: '1', 7: '20261203091000' }),
-      hl7Segment('OBR', { 1: '1', 2: 'P20', 3: 'ACC-77', 4: 'CT01^CT sọ não', 24: 'CT' }),
-      hl7Segment('IPC', { 1: 'ACC-77', 2: 'RP77', 3: '1.2.3', 4: 'SPS77', 5: 'CT', 7: 'CT PHONG 2', 8: 'P.012', 9: 'CT_KHOA_A' }),
-      hl7Segment('ORC', { 1: 'NW', 2: 'P21' }),
-      hl7Segment('OBR', { 1: '2', 2: 'P21', 3: 'ACC-78', 4: 'XQ01^X-quang ngực', 24: 'RAD', 36: '20261203100000' }),
-    ].join('\r') + '\r';
+    const omi =
+      [
+        'MSH|^~\\&|HIS|BV|EDGE||20261203080000||OMI^O23^OMI_O23|O3|P|2.5.1||||||UNICODE UTF-8',
+        'PID|1||BN-44||Lê^Thị Mai||19900303|F',
+        hl7Segment('PV1', { 1: '1', 2: 'O', 8: 'BS01^Phạm^Minh^Quang' }),
+        hl7Segment('ORC', { 1: 'NW', 2: 'P20', 9: '20261203075500' }),
+        hl7Segment('TQ1', { 1: '1', 7: '20261203091000' }),
+        hl7Segment('OBR', { 1: '1', 2: 'P20', 3: 'ACC-77', 4: 'CT01^CT sọ não', 24: 'CT' }),
+        hl7Segment('IPC', { 1: 'ACC-77', 2: 'RP77', 3: '1.2.3', 4: 'SPS77', 5: 'CT', 7: 'CT PHONG 2', 8: 'P.012', 9: 'CT_KHOA_A' }),
+        hl7Segment('ORC', { 1: 'NW', 2: 'P21' }),
+        hl7Segment('OBR', { 1: '2', 2: 'P21', 3: 'ACC-78', 4: 'XQ01^X-quang ngực', 24: 'RAD', 36: '20261203100000' }),
+      ].join('\r') + '\r';
     const { orders } = ordersFromHl7(parseHl7(omi), TZ);
     expect(orders).toMatchObject([
       {
-        specimenId: 'ACC-77', tests: ['CT01'], items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }], orderedAt: '2026-12-03T07:55:00.000+07:00', referringPhysician: 'Phạm^Minh^Quang',
+        specimenId: 'ACC-77',
+        tests: ['CT01'],
+        items: [{ code: 'CT01', name: 'CT sọ não', modality: 'CT' }],
+        orderedAt: '2026-12-03T07:55:00.000+07:00',
+        referringPhysician: 'Phạm^Minh^Quang',
         scheduled: { at: '2026-12-03T09:10:00.000+07:00', stationAeTitle: 'CT_KHOA_A', stationName: 'CT PHONG 2', location: 'P.012' },
       },
       // RAD names no DICOM modality; OBR-36 holds the time; no IPC, no station.
@@ -169,7 +230,9 @@ describe('orders from the LIS/HIS (ORM^O01, OML^O21)', () => {
   });
 
   it('never fails other than with a typed error on arbitrary segments (fuzz)', () => {
-    const seg = fc.tuple(fc.constantFrom('PID', 'ORC', 'OBR', 'SPM', 'QRD', 'QPD', 'NTE'), fc.array(fc.string({ maxLength: 12 }), { maxLength: 10 })).map(([id, f]) => [id, ...f].join('|'));
+    const seg = fc
+      .tuple(fc.constantFrom('PID', 'ORC', 'OBR', 'SPM', 'QRD', 'QPD', 'NTE'), fc.array(fc.string({ maxLength: 12 }), { maxLength: 10 }))
+      .map(([id, f]) => [id, ...f].join('|'));
     fc.assert(
       fc.property(fc.constantFrom('ORM^O01', 'OML^O21', 'QRY^Q02', 'QBP^Q11'), fc.array(seg, { maxLength: 8 }), (type, segs) => {
         const text = [`MSH|^~\\&|A||||20261122||${type}|1|P|2.5`, ...segs].join('\r');

@@ -18,8 +18,18 @@ describe('clock-skew alarm per device', () => {
     alarm.observe(undefined, at); // a message without a time says nothing
     alarm.observe(5, at);
     expect(events).toEqual([
-      { visibility: 'lan', topic: 'dev/xn1/alarm/clock-skew', retain: true, body: { active: true, skewSeconds: -3600, thresholdSeconds: 300, at: '2026-11-22T03:00:00.000Z' } },
-      { visibility: 'lan', topic: 'dev/xn1/alarm/clock-skew', retain: true, body: { active: false, skewSeconds: 5, thresholdSeconds: 300, at: '2026-11-22T03:00:00.000Z' } },
+      {
+        visibility: 'lan',
+        topic: 'dev/xn1/alarm/clock-skew',
+        retain: true,
+        body: { active: true, skewSeconds: -3600, thresholdSeconds: 300, at: '2026-11-22T03:00:00.000Z' },
+      },
+      {
+        visibility: 'lan',
+        topic: 'dev/xn1/alarm/clock-skew',
+        retain: true,
+        body: { active: false, skewSeconds: 5, thresholdSeconds: 300, at: '2026-11-22T03:00:00.000Z' },
+      },
     ]);
   });
 

@@ -12,8 +12,17 @@ describe('reading a capture for replay', () => {
     corrupted[corrupted.length - 3] = 0x30 + ((corrupted[corrupted.length - 3]! - 0x30 + 1) % 10); // wrong checksum digit
     const incomplete = Buffer.concat([Buffer.from([ENQ]), frames[0]!]); // no EOT: never results
     const capture = Buffer.concat([
-      Buffer.from([ENQ]), frames[0]!, corrupted, frames[1]!, frames[2]!, frames[2]!, ...frames.slice(3), Buffer.from([EOT]),
-      Buffer.from([ENQ]), ...splitIntoFrames(Buffer.from('H|\\^&\rL|1\r'), 247), Buffer.from([EOT]),
+      Buffer.from([ENQ]),
+      frames[0]!,
+      corrupted,
+      frames[1]!,
+      frames[2]!,
+      frames[2]!,
+      ...frames.slice(3),
+      Buffer.from([EOT]),
+      Buffer.from([ENQ]),
+      ...splitIntoFrames(Buffer.from('H|\\^&\rL|1\r'), 247),
+      Buffer.from([EOT]),
       incomplete,
     ]);
     const out = astmTransmissions(capture);

@@ -36,17 +36,36 @@ describe('blood-gas ORU v2.2: empty codes, names in OBX-3.2, placeholders, NTE, 
 
   it('keeps the value text, the value type, every flag and the comments as sent', () => {
     const fo2hb = results.find((r) => r.testName === 'FO2Hb')!;
-    expect(fo2hb).toMatchObject({ valueText: '.....', valueType: 'ST', notMeasured: true, status: 'X', comments: ['E118 oximetry module: dirty cuvette'], observationId: ['', 'FO2Hb', 'M'], deviceTestCode: 'FO2Hb' });
+    expect(fo2hb).toMatchObject({
+      valueText: '.....',
+      valueType: 'ST',
+      notMeasured: true,
+      status: 'X',
+      comments: ['E118 oximetry module: dirty cuvette'],
+      observationId: ['', 'FO2Hb', 'M'],
+      deviceTestCode: 'FO2Hb',
+    });
     expect(fo2hb.valueNumber).toBeUndefined();
     expect(results.find((r) => r.testName === 'pH')).toMatchObject({ valueText: '7.412', valueNumber: 7.412, flags: ['N'], valueType: 'ST' });
     expect(results.find((r) => r.testName === 'cK+')).toMatchObject({ valueText: '<1.5', flags: ['<'], comments: ['E031 below measuring range'] });
     expect(results.find((r) => r.testName === 'cNa+')!.flags).toEqual(['>']);
     expect(reports).toHaveLength(1);
-    expect(reports[0]).toMatchObject({ specimenId: 'BG26120401', specimenType: 'ART', comments: ['Arterial sample, patient on O2 2 L/min'], serviceId: ['', 'Blood gas', 'L'] });
+    expect(reports[0]).toMatchObject({
+      specimenId: 'BG26120401',
+      specimenType: 'ART',
+      comments: ['Arterial sample, patient on O2 2 L/min'],
+      serviceId: ['', 'Blood gas', 'L'],
+    });
   });
 
   it('takes the patient id from PID-4 when it is the only one, and the name by component', () => {
-    expect(results[0]).toMatchObject({ patientId: 'BN-2026-000417', patientIds: [{ id: 'BN-2026-000417', field: 'PID-4' }], patientNameParts: { family: 'Trần', given: 'Thị Bích', middle: 'Ngọc' }, patientBirthDate: '19560314', patientSex: 'F' });
+    expect(results[0]).toMatchObject({
+      patientId: 'BN-2026-000417',
+      patientIds: [{ id: 'BN-2026-000417', field: 'PID-4' }],
+      patientNameParts: { family: 'Trần', given: 'Thị Bích', middle: 'Ngọc' },
+      patientBirthDate: '19560314',
+      patientSex: 'F',
+    });
   });
 });
 
@@ -60,7 +79,7 @@ describe('CBC v2.3.1: identifiers, repeats, sub-ids and comments', () => {
     expect(results.filter((r) => r.deviceTestCode === 'HGB').map((r) => r.subId)).toEqual(['1', '2']);
     expect(plt[0]!.comments).toEqual(['Kết quả đã kiểm tra trên lam máu']);
   });
-  it('every patient identifier with its authority, the name\'s five components, the sample id components', () => {
+  it("every patient identifier with its authority, the name's five components, the sample id components", () => {
     expect(results[0]!.patientIds).toEqual([
       { id: 'BN000233', authority: 'BVDK', type: 'MR', field: 'PID-3' },
       { id: '079190001234', authority: 'CCCD', type: 'NI', field: 'PID-3' },
@@ -68,7 +87,13 @@ describe('CBC v2.3.1: identifiers, repeats, sub-ids and comments', () => {
       { id: 'CMND-024567891', field: 'PID-4' },
     ]);
     expect(results[0]!.patientNameParts).toEqual({ family: 'Nguyễn', given: 'Văn An', suffix: 'Jr', prefix: 'Ông' });
-    expect(reports[0]).toMatchObject({ specimenId: 'CB26120402', specimenIdParts: ['CB26120402', 'RACK03', 'POS07'], placerOrderId: 'ORD-233', specimenType: 'WB', comments: ['Mẫu hơi đông, đề nghị kiểm tra lại'] });
+    expect(reports[0]).toMatchObject({
+      specimenId: 'CB26120402',
+      specimenIdParts: ['CB26120402', 'RACK03', 'POS07'],
+      placerOrderId: 'ORD-233',
+      specimenType: 'WB',
+      comments: ['Mẫu hơi đông, đề nghị kiểm tra lại'],
+    });
   });
 });
 
@@ -91,8 +116,21 @@ describe('ASTM with C records and equal values', () => {
     expect(distinct(s.results)).toBe(4);
     expect(s.results.find((r) => r.deviceTestCode === 'AST')!.comments).toEqual(['Kiểm tra lại do tan máu']);
     expect(s.reports).toHaveLength(1);
-    expect(s.reports[0]).toMatchObject({ specimenId: 'SP26120405', specimenIdParts: ['SP26120405', 'R02', 'P11'], specimenType: 'SER', comments: ['Bệnh nhân nhịn ăn 8 giờ', 'Mẫu vỡ hồng cầu nhẹ'] });
-    expect(s.results[0]).toMatchObject({ patientIds: [{ id: 'BN000912', field: 'P.4' }, { id: '079190005678', field: 'P.5' }], patientNameParts: { family: 'Phạm', given: 'Minh', middle: 'Quân' }, flags: ['N'], observationId: ['', '', '', 'ALT', 'Alanine aminotransferase'] });
+    expect(s.reports[0]).toMatchObject({
+      specimenId: 'SP26120405',
+      specimenIdParts: ['SP26120405', 'R02', 'P11'],
+      specimenType: 'SER',
+      comments: ['Bệnh nhân nhịn ăn 8 giờ', 'Mẫu vỡ hồng cầu nhẹ'],
+    });
+    expect(s.results[0]).toMatchObject({
+      patientIds: [
+        { id: 'BN000912', field: 'P.4' },
+        { id: '079190005678', field: 'P.5' },
+      ],
+      patientNameParts: { family: 'Phạm', given: 'Minh', middle: 'Quân' },
+      flags: ['N'],
+      observationId: ['', '', '', 'ALT', 'Alanine aminotransferase'],
+    });
   });
 });
 
@@ -146,8 +184,19 @@ describe('results stored = OBX segments sent; a resend stores nothing new', () =
     const code = fc.constantFrom('', 'GLU', 'pO2', '6690-2');
     const name = fc.constantFrom('', 'pO2', 'pO2(T)', 'Glucose', 'Đường huyết');
     const value = fc.constantFrom('5.4', '5.4', '.....', '>200', '7,1', '92.0');
-    const obx = fc.record({ code, name, system: fc.constantFrom('', 'M', 'L'), subId: fc.constantFrom('', '', '1', '2'), value, units: fc.constantFrom('', 'mmol/L', 'mmHg'), flag: fc.constantFrom('', 'N', 'H', '<') });
-    const message = fc.record({ version: fc.constantFrom('2.2', '2.3.1', '2.5'), orders: fc.array(fc.array(obx, { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 3 }) });
+    const obx = fc.record({
+      code,
+      name,
+      system: fc.constantFrom('', 'M', 'L'),
+      subId: fc.constantFrom('', '', '1', '2'),
+      value,
+      units: fc.constantFrom('', 'mmol/L', 'mmHg'),
+      flag: fc.constantFrom('', 'N', 'H', '<'),
+    });
+    const message = fc.record({
+      version: fc.constantFrom('2.2', '2.3.1', '2.5'),
+      orders: fc.array(fc.array(obx, { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 3 }),
+    });
     await fc.assert(
       fc.asyncProperty(message, async (m) => {
         const id = `GEN${seq++}`;

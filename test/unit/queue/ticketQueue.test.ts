@@ -92,7 +92,9 @@ describe('priority', () => {
 
   it("the service's priorityOrder decides among classes (the law sets none)", async () => {
     const config = fixtureConfig();
-    config.services = config.services.map((s) => (s.id === 'noi' ? { ...s, priorityOrder: ['merit', 'pregnant', 'age75', 'under6', 'disability', 'emergency'] } : s));
+    config.services = config.services.map((s) =>
+      s.id === 'noi' ? { ...s, priorityOrder: ['merit', 'pregnant', 'age75', 'under6', 'disability', 'emergency'] } : s,
+    );
     const { queue } = setup({ config });
     const old = await queue.issue({ service: 'noi', birthDate: '1940-01-01' });
     const pregnant = await queue.issue({ service: 'noi', claim: 'pregnant' });
