@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts', 'test/fuzz/**/*.test.ts', 'drivers/**/*.test.ts', 'agent/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/fuzz/**/*.test.ts', 'modules/**/*.test.ts', 'core/**/*.test.ts'],
           testTimeout: 30_000,
         },
       },

@@ -2,8 +2,8 @@
 // read back, with the real store (SQLite WAL, synchronous=FULL: every frame fsynced before its
 // ACK). Over a socat pseudo-terminal pair at 9600 baud, and over TCP for comparison.
 //   npx tsx bench/astm.ts [--messages 200]
-import { openStore } from '../agent/store/store.ts';
-import { AstmDriver, type AstmDriverConfig } from '../drivers/astm/index.ts';
+import { openStore } from '../core/store/store.ts';
+import { AstmDriver, type AstmDriverConfig } from '../modules/astm/index.ts';
 import { makeDriverContext } from '../test/helpers/driverContext.ts';
 import { tempDir } from '../test/helpers/tmp.ts';
 import { startPtyPair } from '../test/integration/astm/socatPty.ts';

@@ -5,10 +5,10 @@
  *
  *   npx tsx bench/card.ts            in-process simulator (+ real pcscd/vpcd when run as root)
  */
-import { readCccd, minimumApdus, SHORT_READ, type EmrtdReadOptions } from '../drivers/cccd/emrtd.ts';
-import { keysFromQr } from '../drivers/cccd/identity.ts';
-import { parseCccdQr } from '../drivers/cccd/qr.ts';
-import { loadCertificates } from '../drivers/cccd/sod.ts';
+import { readCccd, minimumApdus, SHORT_READ, type EmrtdReadOptions } from '../modules/cccd/emrtd.ts';
+import { keysFromQr } from '../modules/cccd/identity.ts';
+import { parseCccdQr } from '../modules/cccd/qr.ts';
+import { loadCertificates } from '../modules/cccd/sod.ts';
 import { buildChip, qrOf } from '../test/sim/card/card.ts';
 import { generateTestPki } from '../test/sim/card/pki.ts';
 
@@ -93,7 +93,7 @@ if (process.getuid?.() === 0) {
   try {
     const { startPcscd } = await import('../test/integration/cccd/pcscd.ts');
     const { startCardSimulator } = await import('../test/sim/cardSimulator.ts');
-    const { runCardRead } = await import('../drivers/cccd/cli.ts');
+    const { runCardRead } = await import('../modules/cccd/cli.ts');
     const pcscd = await startPcscd();
     try {
       console.log(`\n## Through the real pcscd + vsmartcard vpcd + npm pcsclite, simulator adds ${LATENCY_MS} ms per APDU\n`);

@@ -3,7 +3,7 @@
 // latency at a steady 200 appends/s. Prints a markdown table for docs/BENCHMARKS.md.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Store } from '../agent/store/store.ts';
+import { Store } from '../core/store/store.ts';
 import { fmt, machineLine, percentile } from './common.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { msa, TestMllpClient } from '../test/helpers/mllpClient.ts';
 import { hl7Fixture, MINDRAY, withControlId } from '../test/helpers/hl7Fixtures.ts';
-import { parseHl7 } from '../drivers/hl7/message.ts';
-import { extractHl7Results } from '../drivers/hl7/results.ts';
+import { parseHl7 } from '../modules/hl7/message.ts';
+import { extractHl7Results } from '../modules/hl7/results.ts';
 import { fmt, machineLine, percentile } from './common.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);

@@ -3,4 +3,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../agent/cli.ts');
+await import('../core/cli.ts');

@@ -6,18 +6,18 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 /** Fragments owned by their drivers: kind, configuration type name, file. */
 export const FRAGMENTS = [
-  { kind: 'device', type: 'astm', file: 'drivers/astm/schema.json' },
-  { kind: 'destination', type: 'astm-lis', file: 'drivers/astm/destination.schema.json' },
-  { kind: 'device', type: 'hl7-mllp', file: 'drivers/hl7/schema.json' },
-  { kind: 'destination', type: 'hl7-mllp-lis', file: 'drivers/hl7/destination.schema.json' },
-  { kind: 'device', type: 'http-ingest', file: 'drivers/http-ingest/schema.json' },
+  { kind: 'device', type: 'astm', file: 'modules/astm/schema.json' },
+  { kind: 'destination', type: 'astm-lis', file: 'modules/astm/destination.schema.json' },
+  { kind: 'device', type: 'hl7-mllp', file: 'modules/hl7/schema.json' },
+  { kind: 'destination', type: 'hl7-mllp-lis', file: 'modules/hl7/destination.schema.json' },
+  { kind: 'device', type: 'http-ingest', file: 'modules/http-ingest/schema.json' },
   // Block schemas written without the common device fields: wrapped (see wrapDevice).
-  { kind: 'device', type: 'cccd-reader', file: 'drivers/cccd/schema.json', def: 'cccdReader', wrap: true },
-  { kind: 'device', type: 'qr-scanner', file: 'drivers/cccd/schema.json', def: 'qrScanner', wrap: true },
-  { kind: 'device', type: 'dicom-scp', file: 'drivers/dicom/schema.json' },
-  { kind: 'destination', type: 'dicom-cstore', file: 'drivers/dicom/destination.schema.json' },
-  { kind: 'destination', type: 'dicom-stowrs', file: 'drivers/dicom/stowrs.schema.json' },
-  { kind: 'device', type: 'escpos-printer', file: 'drivers/printer/schema.json', wrap: true },
+  { kind: 'device', type: 'cccd-reader', file: 'modules/cccd/schema.json', def: 'cccdReader', wrap: true },
+  { kind: 'device', type: 'qr-scanner', file: 'modules/cccd/schema.json', def: 'qrScanner', wrap: true },
+  { kind: 'device', type: 'dicom-scp', file: 'modules/dicom/schema.json' },
+  { kind: 'destination', type: 'dicom-cstore', file: 'modules/dicom/destination.schema.json' },
+  { kind: 'destination', type: 'dicom-stowrs', file: 'modules/dicom/stowrs.schema.json' },
+  { kind: 'device', type: 'escpos-printer', file: 'modules/printer/schema.json', wrap: true },
 ];
 
 /** Adds the common device fields (driver, routes, timezone…) to a block schema that lacks them. */
@@ -32,7 +32,7 @@ function wrapDevice(block) {
 
 /** Files whose $defs are merged whole (named `device.<type>` / `destination.<type>` or helpers), with top-level properties they add. */
 export const DEF_FILES = [
-  { file: 'agent/his/schema.json', properties: { his: { $ref: '#/$defs/his' } } },
+  { file: 'modules/his/schema.json', properties: { his: { $ref: '#/$defs/his' } } },
   { file: 'config/fragments/queue.schema.json', properties: { queue: { $ref: '#/$defs/queue' }, kiosk: { $ref: '#/$defs/kiosk' } } },
   { file: 'config/fragments/http.schema.json', properties: { http: { $ref: '#/$defs/http', default: {} } } },
   { file: 'config/fragments/lanBroker.schema.json', properties: { lanBroker: { $ref: '#/$defs/lanBroker', default: {} } } },

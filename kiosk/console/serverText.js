@@ -140,7 +140,7 @@ export function viState(state) {
   return STATES_VI[state] ?? state;
 }
 
-/** "file:line:column field: message" (agent/config/types.ts formatProblem) taken apart; null when not that shape. */
+/** "file:line:column field: message" (core/config/types.ts formatProblem) taken apart; null when not that shape. */
 export function parseProblem(text) {
   const m = /^(.*):(\d+):(\d+) (\(top level\)|\S+): (.*)$/s.exec(text);
   if (!m) return null;
@@ -160,7 +160,7 @@ const TYPES_VI = {
 /** "config.yaml:6:9, default port" / "default port" (where a conflicting holder is) in Vietnamese. */
 const viDefault = (where) => where.replace(/(^|, )default (port|path)$/, (_m, sep, what) => `${sep}${what === 'port' ? 'cổng' : 'đường dẫn'} mặc định`);
 
-/** The configuration loader's messages (agent/config/load.ts) and Ajv's, in Vietnamese. */
+/** The configuration loader's messages (core/config/load.ts) and Ajv's, in Vietnamese. */
 const PROBLEMS = [
   [/^required field "([^"]+)" is missing$/, 'thiếu trường bắt buộc "$1"'],
   [

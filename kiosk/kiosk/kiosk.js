@@ -134,7 +134,7 @@ function message(text, next, { done = false } = {}) {
   show('message');
 }
 
-// The identify refusals whose `error` is written for the patient (agent/kiosk/kioskRoutes.ts).
+// The identify refusals whose `error` is written for the patient (modules/kiosk/kioskRoutes.ts).
 const PATIENT_ERROR_CODES = new Set(['QR_UNREADABLE', 'CCCD_NUMBER_INVALID']);
 const patientText = (err, fallback) => (err instanceof ApiError && PATIENT_ERROR_CODES.has(err.code) ? err.message : fallback);
 const QR_UNREADABLE = 'Không đọc được mã QR trên thẻ CCCD.';

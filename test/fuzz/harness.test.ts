@@ -127,20 +127,20 @@ describe('fuzz harness', () => {
       largestAlloc: 0,
       errorName: 'TypeError',
       message: 'x of 12 is undefined',
-      stack: 'TypeError: x\n    at f (/w/drivers/astm/records.ts:10:5)',
+      stack: 'TypeError: x\n    at f (/w/modules/astm/records.ts:10:5)',
     };
     log.add('astm.records', 's', 1, outcome, Buffer.from('a'), 'cmd');
     log.add(
       'astm.records',
       's',
       2,
-      { ...outcome, message: 'x of 99 is undefined', stack: 'TypeError: x\n    at f (/w/drivers/astm/records.ts:11:5)' },
+      { ...outcome, message: 'x of 99 is undefined', stack: 'TypeError: x\n    at f (/w/modules/astm/records.ts:11:5)' },
       Buffer.from('b'),
       'cmd',
     );
     expect(log.failures.size).toBe(1);
     expect([...log.failures.values()][0]!.occurrences).toBe(2);
-    expect(signatureOf('astm.records', { ...outcome, stack: 'TypeError: x\n    at g (/w/drivers/hl7/message.ts:3:1)' })).not.toBe(
+    expect(signatureOf('astm.records', { ...outcome, stack: 'TypeError: x\n    at g (/w/modules/hl7/message.ts:3:1)' })).not.toBe(
       signatureOf('astm.records', outcome),
     );
   });

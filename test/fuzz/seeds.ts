@@ -7,14 +7,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
-import { mllpFrame } from '../../drivers/hl7/mllp.ts';
-import { ENQ, EOT, splitIntoFrames } from '../../drivers/astm/frame.ts';
-import { encodeAssociateAc, encodeAssociateRq } from '../../drivers/dicom/net/associate.ts';
-import { C_ECHO_RQ, C_FIND_RQ, C_STORE_RQ, C_STORE_RSP, encodeCommand } from '../../drivers/dicom/net/dimse.ts';
-import { encodeAbort, encodeAssociateRj, encodeDataPdu, encodeReleaseRp, encodeReleaseRq } from '../../drivers/dicom/net/pdu.ts';
-import { parsePart10Header } from '../../drivers/dicom/data/part10.ts';
-import { sequenceElement, stringElement, writeDataset } from '../../drivers/dicom/data/codec.ts';
-import { IMPLICIT_LE } from '../../drivers/dicom/data/transferSyntaxes.ts';
+import { mllpFrame } from '../../modules/hl7/mllp.ts';
+import { ENQ, EOT, splitIntoFrames } from '../../modules/astm/frame.ts';
+import { encodeAssociateAc, encodeAssociateRq } from '../../modules/dicom/net/associate.ts';
+import { C_ECHO_RQ, C_FIND_RQ, C_STORE_RQ, C_STORE_RSP, encodeCommand } from '../../modules/dicom/net/dimse.ts';
+import { encodeAbort, encodeAssociateRj, encodeDataPdu, encodeReleaseRp, encodeReleaseRq } from '../../modules/dicom/net/pdu.ts';
+import { parsePart10Header } from '../../modules/dicom/data/part10.ts';
+import { sequenceElement, stringElement, writeDataset } from '../../modules/dicom/data/codec.ts';
+import { IMPLICIT_LE } from '../../modules/dicom/data/transferSyntaxes.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', 'fixtures');
 const files = (dir: string, ext: string): string[] =>

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashPassword } from '../../agent/http/password.ts';
+import { hashPassword } from '../../core/http/password.ts';
 
 export const TEST_PASSWORD = 'test-password-1';
 /** The LAN broker's read-only user in these configurations (password TEST_PASSWORD). */

@@ -1,7 +1,7 @@
 import pino from 'pino';
-import { EventBus } from '../../agent/bus.ts';
-import type { Store } from '../../agent/store/store.ts';
-import type { DriverContext, DriverState, DriverStatus, ServiceRegistry } from '../../drivers/contract.ts';
+import { EventBus } from '../../core/bus.ts';
+import type { Store } from '../../core/store/store.ts';
+import type { DriverContext, DriverState, DriverStatus, ServiceRegistry } from '../../core/contract/driver.ts';
 
 export interface TestDriverContext extends DriverContext {
   /** Every status the driver reported, in order. */

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Store } from '../../agent/store/store.ts';
+import type { Store } from '../../core/store/store.ts';
 
 /** One-result ORU^R01 (HL7 2.5) with the given control id, specimen and value; `messageTime` is MSH-7. */
 export function oru(controlId: string, specimen: string, value: string, messageTime = '20261122080000'): string {

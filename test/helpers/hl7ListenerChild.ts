@@ -1,6 +1,6 @@
 // Child process for the HL7 kill -9 test: an HL7 listener on a real store; prints its port.
-import { openStore } from '../../agent/store/store.ts';
-import { hl7DriverFactory, type Hl7Driver } from '../../drivers/hl7/index.ts';
+import { openStore } from '../../core/store/store.ts';
+import { hl7DriverFactory, type Hl7Driver } from '../../modules/hl7/index.ts';
 import { makeDriverContext } from './driverContext.ts';
 
 const store = await openStore({ dir: process.argv[2]! });

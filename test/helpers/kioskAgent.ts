@@ -1,8 +1,8 @@
 // The whole agent as a kiosk box runs it, for browser tests and bench:kiosk: the real Agent with
 // its HTTP server, the cccd-reader driver on the real pcscd (vsmartcard's virtual reader), the
 // queue, the HIS simulator for look-ups and check-ins, and a printer simulator when asked.
-import type { Agent } from '../../agent/controller.ts';
-import { hashPassword } from '../../agent/http/password.ts';
+import type { Agent } from '../../core/controller.ts';
+import { hashPassword } from '../../core/http/password.ts';
 import { startPcscd, type PcscdHandle } from '../integration/cccd/pcscd.ts';
 import { startHisSim, type HisSim } from '../sim/his.ts';
 import { startPrinter, type PrinterSim } from '../sim/printer.ts';

@@ -6,15 +6,15 @@ import websocket from '@fastify/websocket';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { EventBus } from '../../agent/bus.ts';
-import { systemClock } from '../../agent/clock.ts';
-import { openStore } from '../../agent/store/store.ts';
-import { TicketQueue } from '../../agent/queue/ticketQueue.ts';
-import type { QueueConfig } from '../../agent/queue/types.ts';
-import { registerKioskRoutes } from '../../agent/kiosk/kioskRoutes.ts';
-import { ConsoleAuth } from '../../agent/http/auth.ts';
-import { CheckInRegistrar, createHisLookup, HisHttpDestination } from '../../agent/his/index.ts';
-import { OutboxForwarder } from '../../agent/forward/forwarder.ts';
+import { EventBus } from '../../core/bus.ts';
+import { systemClock } from '../../core/clock.ts';
+import { openStore } from '../../core/store/store.ts';
+import { TicketQueue } from '../../modules/queue/ticketQueue.ts';
+import type { QueueConfig } from '../../modules/queue/types.ts';
+import { registerKioskRoutes } from '../../modules/kiosk/kioskRoutes.ts';
+import { ConsoleAuth } from '../../core/http/auth.ts';
+import { CheckInRegistrar, createHisLookup, HisHttpDestination } from '../../modules/his/index.ts';
+import { OutboxForwarder } from '../../core/forward/forwarder.ts';
 import { startHisSim, type HisSim } from '../sim/his.ts';
 import { tempDir } from './tmp.ts';
 
@@ -51,7 +51,7 @@ export async function startKioskApp(options: KioskAppOptions = {}): Promise<Kios
   });
   store.onEnqueued(() => forwarder.wake());
   forwarder.start();
-  // The agent's validation rules (agent/http/server.ts): unknown fields are refused, not dropped.
+  // The agent's validation rules (core/http/server.ts): unknown fields are refused, not dropped.
   const app: FastifyInstance = Fastify({ ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } } });
   await app.register(websocket, { options: { maxPayload: 4096 } });
   const auth = new ConsoleAuth({ accounts: [], kiosks: options.units ?? [], kioskLoopback: options.allowLoopback ?? true, sessionHours: 1 });

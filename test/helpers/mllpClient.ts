@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { MllpDecoder, mllpFrame } from '../../drivers/hl7/mllp.ts';
+import { MllpDecoder, mllpFrame } from '../../modules/hl7/mllp.ts';
 
 /** A minimal MLLP sender for tests: one kept-open connection, replies in order. */
 export class TestMllpClient {

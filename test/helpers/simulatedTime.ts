@@ -1,4 +1,4 @@
-import type { OutboxForwarder } from '../../agent/forward/forwarder.ts';
+import type { OutboxForwarder } from '../../core/forward/forwarder.ts';
 import type { ManualClock } from './manualClock.ts';
 import { waitFor } from './wait.ts';
 

@@ -3,8 +3,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { Agent } from '../../agent/controller.ts';
-import { hashPassword } from '../../agent/http/password.ts';
+import { Agent } from '../../core/controller.ts';
+import { hashPassword } from '../../core/http/password.ts';
 import { TEST_PASSWORD } from './agentConfig.ts';
 import { tempDir } from './tmp.ts';
 

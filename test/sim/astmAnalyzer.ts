@@ -9,7 +9,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { ACK, ENQ, EOT, ETB, ETX, NAK, STX, checksum, splitIntoFrames } from '../../drivers/astm/frame.ts';
+import { ACK, ENQ, EOT, ETB, ETX, NAK, STX, checksum, splitIntoFrames } from '../../modules/astm/frame.ts';
 
 export interface AstmSendFaults {
   /** Frame indexes (0-based) whose ACK we "lose": the frame is sent again after the ACK. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
-import { MllpDecoder, mllpFrame } from '../../drivers/hl7/mllp.ts';
+import { MllpDecoder, mllpFrame } from '../../modules/hl7/mllp.ts';
 import { pathToFileURL } from 'node:url';
 import { hl7Segment } from '../helpers/hl7Fixtures.ts';
 import { startRestartableHttpServer } from './restartableHttpServer.ts';

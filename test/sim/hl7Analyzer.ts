@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { formatAstmTime } from '../../drivers/astm/session.ts';
+import { formatAstmTime } from '../../modules/astm/session.ts';
 import { TestMllpClient } from '../helpers/mllpClient.ts';
 import { hl7Fixture, MINDRAY, withControlId } from '../helpers/hl7Fixtures.ts';
 

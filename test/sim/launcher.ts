@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { AgentConfig } from '../../agent/config/types.ts';
+import type { AgentConfig } from '../../core/config/types.ts';
 import { startAstmAnalyzerStream } from './astmAnalyzer.ts';
 import { startCentralIngest } from './centralIngest.ts';
 import { omiMessage, startHisSim, type ImagingOrder } from './his.ts';
-import { formatAstmTime } from '../../drivers/astm/session.ts';
+import { formatAstmTime } from '../../modules/astm/session.ts';
 import { TestMllpClient } from '../helpers/mllpClient.ts';
 import { startHl7AnalyzerStream } from './hl7Analyzer.ts';
 import { startJsonDevice } from './jsonDevice.ts';

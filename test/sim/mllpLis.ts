@@ -1,8 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { buildAck } from '../../drivers/hl7/ack.ts';
-import { MllpDecoder, mllpFrame } from '../../drivers/hl7/mllp.ts';
-import { header, parseHl7 } from '../../drivers/hl7/message.ts';
+import { buildAck } from '../../modules/hl7/ack.ts';
+import { MllpDecoder, mllpFrame } from '../../modules/hl7/mllp.ts';
+import { header, parseHl7 } from '../../modules/hl7/message.ts';
 
 export type MllpLisMode = 'ok' | 'AE' | 'slow' | 'late-ack' | 'silent' | 'wrong-id';
 

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { readDataset, sequenceElement, stringElement, usElement, writeDataset } from '../../drivers/dicom/data/codec.ts';
-import type { DataElement } from '../../drivers/dicom/data/codec.ts';
-import { characterSetOf, textOf } from '../../drivers/dicom/data/charset.ts';
-import { MODALITY_WORKLIST_FIND } from '../../drivers/dicom/data/sopClasses.ts';
-import { EXPLICIT_LE, EXPLICIT_VR_LITTLE_ENDIAN } from '../../drivers/dicom/data/transferSyntaxes.ts';
-import { ScuAssociation, datasetStream, describeFile } from '../../drivers/dicom/net/scu.ts';
-import type { StoredFile } from '../../drivers/dicom/net/scu.ts';
+import { readDataset, sequenceElement, stringElement, usElement, writeDataset } from '../../modules/dicom/data/codec.ts';
+import type { DataElement } from '../../modules/dicom/data/codec.ts';
+import { characterSetOf, textOf } from '../../modules/dicom/data/charset.ts';
+import { MODALITY_WORKLIST_FIND } from '../../modules/dicom/data/sopClasses.ts';
+import { EXPLICIT_LE, EXPLICIT_VR_LITTLE_ENDIAN } from '../../modules/dicom/data/transferSyntaxes.ts';
+import { ScuAssociation, datasetStream, describeFile } from '../../modules/dicom/net/scu.ts';
+import type { StoredFile } from '../../modules/dicom/net/scu.ts';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 

@@ -5,12 +5,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
-import { part10Header } from '../../drivers/dicom/data/part10.ts';
-import { STORAGE_SOP_CLASSES, VERIFICATION_SOP_CLASS } from '../../drivers/dicom/data/sopClasses.ts';
-import { TRANSFER_SYNTAXES } from '../../drivers/dicom/data/transferSyntaxes.ts';
-import { PC_ABSTRACT_SYNTAX_NOT_SUPPORTED, PC_TRANSFER_SYNTAXES_NOT_SUPPORTED } from '../../drivers/dicom/net/associate.ts';
-import { ScpAssociation } from '../../drivers/dicom/net/scpAssociation.ts';
-import type { ScpRequest, ScpResponse } from '../../drivers/dicom/net/scpAssociation.ts';
+import { part10Header } from '../../modules/dicom/data/part10.ts';
+import { STORAGE_SOP_CLASSES, VERIFICATION_SOP_CLASS } from '../../modules/dicom/data/sopClasses.ts';
+import { TRANSFER_SYNTAXES } from '../../modules/dicom/data/transferSyntaxes.ts';
+import { PC_ABSTRACT_SYNTAX_NOT_SUPPORTED, PC_TRANSFER_SYNTAXES_NOT_SUPPORTED } from '../../modules/dicom/net/associate.ts';
+import { ScpAssociation } from '../../modules/dicom/net/scpAssociation.ts';
+import type { ScpRequest, ScpResponse } from '../../modules/dicom/net/scpAssociation.ts';
 
 export interface PacsReceived {
   sopClassUid: string;

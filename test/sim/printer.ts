@@ -4,8 +4,8 @@
 // dots alone by comparing them with glyphs rendered again, so nothing but the raster carries text.
 import { createServer, type Server, type Socket } from 'node:net';
 import { writeFileSync } from 'node:fs';
-import { bytesPerRow, emptyRaster, getDot, rasterToPng, setDot, stackRasters, type Raster } from '../../drivers/printer/raster.ts';
-import { registerTicketFonts, renderLine, type TextStyle } from '../../drivers/printer/textRenderer.ts';
+import { bytesPerRow, emptyRaster, getDot, rasterToPng, setDot, stackRasters, type Raster } from '../../modules/printer/raster.ts';
+import { registerTicketFonts, renderLine, type TextStyle } from '../../modules/printer/textRenderer.ts';
 
 export interface PrintedJob {
   /** The bands as received, in order. */

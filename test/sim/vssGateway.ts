@@ -35,7 +35,7 @@ export interface DemoPatient {
 
 /**
  * The demo's patients, each with a number that follows the CCCD rule (province code, century
- * digit and birth year: drivers/cccd/idNumber.ts) and the outcome the simulators give it.
+ * digit and birth year: modules/cccd/idNumber.ts) and the outcome the simulators give it.
  */
 export const DEMO_PATIENTS: readonly DemoPatient[] = [
   { idNumber: '079190001234', fullName: 'Nguyễn Thị Hương', dateOfBirth: '15/03/1990', code: '000', shows: 'insurance valid' },

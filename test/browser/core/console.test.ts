@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import pino from 'pino';
 import type { Browser, Page } from 'playwright-core';
-import { Agent } from '../../../agent/controller.ts';
+import { Agent } from '../../../core/controller.ts';
 import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';
 import { writeAgentConfig } from '../../helpers/agentConfig.ts';
 import { consolePage, launchChromium } from '../../helpers/browser.ts';

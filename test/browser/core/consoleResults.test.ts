@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import pino from 'pino';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent } from '../../../agent/controller.ts';
+import { Agent } from '../../../core/controller.ts';
 import { writeAgentConfig } from '../../helpers/agentConfig.ts';
 import { consolePage, launchChromium } from '../../helpers/browser.ts';
 import { hl7Fixture } from '../../helpers/hl7Fixtures.ts';

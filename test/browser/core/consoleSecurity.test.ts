@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { initBoxCertificates, type BoxCertificates } from '../../../agent/net/certs.ts';
+import { initBoxCertificates, type BoxCertificates } from '../../../core/net/certs.ts';
 import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
 import { launchChromium } from '../../helpers/browser.ts';
 import { tempDir } from '../../helpers/tmp.ts';

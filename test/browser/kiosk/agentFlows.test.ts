@@ -12,7 +12,7 @@ import { DEFAULT_CITIZEN } from '../../sim/card/files.ts';
 import { startCardSimulator, type CardSimulator } from '../../sim/cardSimulator.ts';
 import { syntheticCccdFor } from '../../sim/vssGateway.ts';
 import { lineDifference, recogniseNumber, splitLines } from '../../sim/printer.ts';
-import { stylesFor, ticketLines } from '../../../drivers/printer/ticketLayout.ts';
+import { stylesFor, ticketLines } from '../../../modules/printer/ticketLayout.ts';
 
 const SHOTS = 'test-artifacts/screenshots';
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');

@@ -1,6 +1,6 @@
 // A real Agent (store, queue, HTTP with login, the escpos-printer driver) on ephemeral ports with
 // the printer simulator behind its printer: for browser tests of the counter page and call screen.
-import { hashPassword } from '../../../agent/http/password.ts';
+import { hashPassword } from '../../../core/http/password.ts';
 import { startPrinter, type PrinterSim } from '../../sim/printer.ts';
 import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
 import { startTestAgent, type TestAgent } from '../../helpers/testAgent.ts';

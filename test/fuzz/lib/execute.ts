@@ -124,15 +124,14 @@ export async function execute(target: FuzzTarget, input: Buffer, rng: () => Rng,
   };
 }
 
-/** The line of a stack that says where: the first frame in the project (drivers/, agent/) or a dependency. */
+/** The line of a stack that says where: the first frame in the project (modules/, core/) or a dependency. */
 export function whereFrom(stack: string | undefined): string {
   if (!stack) return '';
   const lines = stack.split('\n').slice(1);
-  const pick =
-    lines.find((l) => /\/(drivers|agent)\//.test(l) && !l.includes('/test/fuzz/')) ?? lines.find((l) => l.includes('node_modules')) ?? lines[0] ?? '';
+  const pick = lines.find((l) => /\/(modules|core)\//.test(l) && !l.includes('/test/fuzz/')) ?? lines.find((l) => l.includes('node_modules')) ?? lines[0] ?? '';
   const m = /\(?((?:file:\/\/)?\/[^()]+?):(\d+):\d+\)?\s*$/.exec(pick.trim());
   if (!m) return pick.trim();
-  const file = m[1]!.replace(/^file:\/\//, '').replace(/^.*?\/((?:drivers|agent|test|node_modules)\/)/, '$1');
+  const file = m[1]!.replace(/^file:\/\//, '').replace(/^.*?\/((?:modules|core|test|node_modules)\/)/, '$1');
   return `${file}:${m[2]}`;
 }
 

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { hashPassword } from '../../../agent/http/password.ts';
+import { hashPassword } from '../../../core/http/password.ts';
 import { freePort } from '../../helpers/ports.ts';
 import { FUZZ_CALLED_AE, FUZZ_CALLING_AE } from '../seeds.ts';
 

@@ -5,10 +5,10 @@
  * DICOM associations have one PDU or the dataset damaged, and the framing itself is mutated too.
  */
 import mqttPacket from 'mqtt-packet';
-import { mllpFrame } from '../../../drivers/hl7/mllp.ts';
-import { encodeAssociateRq } from '../../../drivers/dicom/net/associate.ts';
-import { C_STORE_RQ, encodeCommand } from '../../../drivers/dicom/net/dimse.ts';
-import { encodeDataPdu, encodeReleaseRq } from '../../../drivers/dicom/net/pdu.ts';
+import { mllpFrame } from '../../../modules/hl7/mllp.ts';
+import { encodeAssociateRq } from '../../../modules/dicom/net/associate.ts';
+import { C_STORE_RQ, encodeCommand } from '../../../modules/dicom/net/dimse.ts';
+import { encodeDataPdu, encodeReleaseRq } from '../../../modules/dicom/net/pdu.ts';
 import { mutate } from '../lib/mutate.ts';
 import type { Rng } from '../lib/rng.ts';
 import {

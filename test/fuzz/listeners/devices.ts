@@ -10,11 +10,11 @@ import { connect, type Socket } from 'node:net';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { ACK, ENQ, EOT, NAK, splitIntoFrames } from '../../../drivers/astm/frame.ts';
-import { readDataset, stringElement, writeDataset } from '../../../drivers/dicom/data/codec.ts';
-import { parsePart10Header, part10Header } from '../../../drivers/dicom/data/part10.ts';
-import { EXPLICIT_LE } from '../../../drivers/dicom/data/transferSyntaxes.ts';
-import { boxTopic } from '../../../agent/mqtt/topics.ts';
+import { ACK, ENQ, EOT, NAK, splitIntoFrames } from '../../../modules/astm/frame.ts';
+import { readDataset, stringElement, writeDataset } from '../../../modules/dicom/data/codec.ts';
+import { parsePart10Header, part10Header } from '../../../modules/dicom/data/part10.ts';
+import { EXPLICIT_LE } from '../../../modules/dicom/data/transferSyntaxes.ts';
+import { boxTopic } from '../../../core/mqtt/topics.ts';
 import { msa, TestMllpClient } from '../../helpers/mllpClient.ts';
 import type { FuzzSetup } from './agent.ts';
 

@@ -1,12 +1,12 @@
 // Found by the cccd.dg13 fuzz target (docs/FUZZING.md) and fixed: a DG13 field holding a
-// BMPString (tag 1E) of odd length made parseDg13 (drivers/cccd/dg13.ts) throw the RangeError of
+// BMPString (tag 1E) of odd length made parseDg13 (modules/cccd/dg13.ts) throw the RangeError of
 // Buffer.swap16 ("Buffer size must be a multiple of 16-bits"), which the reader driver reports
 // as CARD_PROTOCOL ("the card answered in an unexpected way") instead of CARD_PARSE. DG13 is
 // parsed before its hash is checked against EF.SOD, so any card (or card emulator) can send it.
 import { describe, expect, it } from 'vitest';
-import { der, derInt, encodeOid } from '../../../drivers/cccd/ber.ts';
-import { parseDg13 } from '../../../drivers/cccd/dg13.ts';
-import { CardParseError } from '../../../drivers/cccd/errors.ts';
+import { der, derInt, encodeOid } from '../../../modules/cccd/ber.ts';
+import { parseDg13 } from '../../../modules/cccd/dg13.ts';
+import { CardParseError } from '../../../modules/cccd/errors.ts';
 
 function dg13(field2: Buffer): Buffer {
   const f1 = der(0x30, derInt(1), der(0x13, Buffer.from('001099012345')));

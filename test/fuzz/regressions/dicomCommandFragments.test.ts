@@ -1,5 +1,5 @@
 // Found by the listener campaign's "endless-command" DICOM attack (docs/FUZZING.md): on an
-// accepted association, ScpAssociation.onPdv (drivers/dicom/net/scpAssociation.ts) appends
+// accepted association, ScpAssociation.onPdv (modules/dicom/net/scpAssociation.ts) appends
 // every command PDV to `commandParts` until one carries the last bit, with no limit ("command
 // fragments are collected: they are small"). The dataset side is bounded (MAX_IDENTIFIER for
 // C-FIND, backpressure for C-STORE), the command side is not: a caller sending command fragments
@@ -9,10 +9,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { openStore, type Store } from '../../../agent/store/store.ts';
-import { dicomScpDriverFactory, type DicomScpDriver } from '../../../drivers/dicom/index.ts';
-import { encodeAssociateRq } from '../../../drivers/dicom/net/associate.ts';
-import { encodeDataPdu } from '../../../drivers/dicom/net/pdu.ts';
+import { openStore, type Store } from '../../../core/store/store.ts';
+import { dicomScpDriverFactory, type DicomScpDriver } from '../../../modules/dicom/index.ts';
+import { encodeAssociateRq } from '../../../modules/dicom/net/associate.ts';
+import { encodeDataPdu } from '../../../modules/dicom/net/pdu.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 

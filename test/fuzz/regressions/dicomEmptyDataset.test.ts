@@ -1,6 +1,6 @@
 // Found by the dicom.scan and dicom.coerce fuzz targets (docs/FUZZING.md): a C-STORE whose
 // dataset is empty (one zero-length PDV with the last bit) is written by the dicom-scp as the
-// box's Part 10 header alone. Reading it back, scanDataset (drivers/dicom/data/instanceMeta.ts)
+// box's Part 10 header alone. Reading it back, scanDataset (modules/dicom/data/instanceMeta.ts)
 // opens createReadStream(path, { start: datasetOffset, end: size - 1 }) with end < start, which
 // throws ERR_OUT_OF_RANGE, a RangeError: not a DicomParseError. The SCP logs "stored but does not
 // parse" (it catches everything); a dicom-cstore or dicom-stowrs destination with coercion rules
@@ -10,9 +10,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { coercePart10 } from '../../../drivers/dicom/data/coerce.ts';
-import { scanDataset } from '../../../drivers/dicom/data/instanceMeta.ts';
-import { part10Header } from '../../../drivers/dicom/data/part10.ts';
+import { coercePart10 } from '../../../modules/dicom/data/coerce.ts';
+import { scanDataset } from '../../../modules/dicom/data/instanceMeta.ts';
+import { part10Header } from '../../../modules/dicom/data/part10.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 const { dir, cleanup } = tempDir('fuzz-regression-');

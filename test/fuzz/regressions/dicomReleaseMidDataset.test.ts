@@ -2,20 +2,20 @@
 // A-RELEASE-RQ): a caller that sends A-RELEASE-RQ while a C-STORE dataset is still incomplete,
 // then hangs up, makes the dicom-scp log "DICOM instance could not be written" at error level
 // with EDGE_STORE_FAILED and count a storage failure, as if the disk had failed. The
-// association was releasing, so ScpAssociation.closed() (drivers/dicom/net/scpAssociation.ts)
+// association was releasing, so ScpAssociation.closed() (modules/dicom/net/scpAssociation.ts)
 // does not abort the request's signal (`if (!wasReleasing) this.abort.abort(err)`), and
-// DicomScp.store (drivers/dicom/net/dicomScp.ts) then takes the dropped transfer for a write
+// DicomScp.store (modules/dicom/net/dicomScp.ts) then takes the dropped transfer for a write
 // failure. Nothing is lost (the half instance is discarded and was never acknowledged), but an
 // error line and a failure counter that any caller can raise at will hide real storage
 // trouble. Fixed: a release that cuts a transfer aborts it, counted as dropped.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { openStore, type Store } from '../../../agent/store/store.ts';
-import { dicomScpDriverFactory, type DicomScpDriver } from '../../../drivers/dicom/index.ts';
-import { encodeAssociateRq } from '../../../drivers/dicom/net/associate.ts';
-import { C_STORE_RQ, encodeCommand } from '../../../drivers/dicom/net/dimse.ts';
-import { encodeDataPdu, encodeReleaseRq } from '../../../drivers/dicom/net/pdu.ts';
+import { openStore, type Store } from '../../../core/store/store.ts';
+import { dicomScpDriverFactory, type DicomScpDriver } from '../../../modules/dicom/index.ts';
+import { encodeAssociateRq } from '../../../modules/dicom/net/associate.ts';
+import { C_STORE_RQ, encodeCommand } from '../../../modules/dicom/net/dimse.ts';
+import { encodeDataPdu, encodeReleaseRq } from '../../../modules/dicom/net/pdu.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';

@@ -3,10 +3,10 @@
 // e.g. ED 36 CC 39) to lone low surrogates ("\udc80\uddd7") instead of U+FFFD. A dataset that
 // declares (0008,0005) GB18030 can so put malformed UTF-16 into the patient name the study
 // index, logs and JSON carry (SQLite turns it into U+FFFD; comparisons and NFC do not). Low
-// impact; fix upstream, or in drivers/dicom/data/charset.ts replace lone surrogates after
+// impact; fix upstream, or in modules/dicom/data/charset.ts replace lone surrogates after
 // decoding (e.g. .toWellFormed() on Node 20+). Un-skip when fixed.
 import { describe, expect, it } from 'vitest';
-import { decodeText, parseCharacterSet } from '../../../drivers/dicom/data/charset.ts';
+import { decodeText, parseCharacterSet } from '../../../modules/dicom/data/charset.ts';
 
 describe('fuzz regression: GB18030 sequences beyond Unicode', () => {
   it.skip('decode to U+FFFD, not to lone surrogates', () => {

@@ -1,5 +1,5 @@
 // Found by the mqtt.packet fuzz target (docs/FUZZING.md), in a dependency: mqtt-packet 9.0.2,
-// the parser aedes (the LAN broker, agent/mqtt/lanBroker.ts) runs on every client's bytes.
+// the parser aedes (the LAN broker, core/mqtt/lanBroker.ts) runs on every client's bytes.
 // Fields are read beyond a packet's remaining length: a PUBACK/PUBREC/PUBREL/PUBCOMP whose
 // remaining length is 0 (3.1.1 requires 2: the packet identifier) is not refused, because
 // _parseConfirmation ignores _parseMessageId()'s result and _parseNum checks the bytes buffered,

@@ -2,14 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { AstmFrameError, encodeFrame, EOT, parseFrame } from '../../../drivers/astm/frame.ts';
-import { buildQueryAnswer } from '../../../drivers/astm/hostQuery.ts';
-import { AstmLink } from '../../../drivers/astm/link.ts';
-import { AstmRecordError, extractResults, parseMessage } from '../../../drivers/astm/records.ts';
-import { AstmSession } from '../../../drivers/astm/session.ts';
-import { decodeText, LAB_TEXT_ENCODINGS } from '../../../drivers/lab/encoding.ts';
-import { resultIdentity } from '../../../drivers/lab/result.ts';
-import { openStore, type Store } from '../../../agent/store/store.ts';
+import { AstmFrameError, encodeFrame, EOT, parseFrame } from '../../../modules/astm/frame.ts';
+import { buildQueryAnswer } from '../../../modules/astm/hostQuery.ts';
+import { AstmLink } from '../../../modules/astm/link.ts';
+import { AstmRecordError, extractResults, parseMessage } from '../../../modules/astm/records.ts';
+import { AstmSession } from '../../../modules/astm/session.ts';
+import { decodeText, LAB_TEXT_ENCODINGS } from '../../../modules/lab/encoding.ts';
+import { resultIdentity } from '../../../modules/lab/result.ts';
+import { openStore, type Store } from '../../../core/store/store.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
 import { chunksAt, type Rng } from '../lib/rng.ts';
@@ -19,7 +19,7 @@ import { ASTM_TOKENS, astmMessages, astmStreams } from '../seeds.ts';
 export const frameTarget: FuzzTarget = {
   name: 'astm.frame',
   about:
-    'parseFrame (drivers/astm/frame.ts) on one mutated frame. Allowed: AstmFrameError. Oracle: a frame that parses re-encodes (encodeFrame) to the bytes it was read from, checksum case aside.',
+    'parseFrame (modules/astm/frame.ts) on one mutated frame. Allowed: AstmFrameError. Oracle: a frame that parses re-encodes (encodeFrame) to the bytes it was read from, checksum case aside.',
   seeds: () => astmStreams().flatMap((s) => s.subarray(1, 1 + 300)),
   tokens: ASTM_TOKENS,
   maxInputBytes: 70_000,
@@ -81,7 +81,7 @@ async function runLink(chunks: Buffer[], withSend: boolean): Promise<LinkRun> {
 export const linkTarget: FuzzTarget = {
   name: 'astm.link',
   about:
-    'AstmLink (drivers/astm/link.ts), the E1381 state machine, as host, fed a mutated byte stream whole and cut at random offsets (frames made durable asynchronously, some refused), timers run on a manual clock, sometimes with a message of its own to send (contention). Checks: never throws; the same writes, frames and transmission ends whatever the split; frame and queue buffers within their bounds.',
+    'AstmLink (modules/astm/link.ts), the E1381 state machine, as host, fed a mutated byte stream whole and cut at random offsets (frames made durable asynchronously, some refused), timers run on a manual clock, sometimes with a message of its own to send (contention). Checks: never throws; the same writes, frames and transmission ends whatever the split; frame and queue buffers within their bounds.',
   seeds: astmStreams,
   tokens: ASTM_TOKENS,
   maxInputBytes: 128 * 1024,
@@ -100,7 +100,7 @@ export const linkTarget: FuzzTarget = {
 export const recordsTarget: FuzzTarget = {
   name: 'astm.records',
   about:
-    'E1394 records: decodeText in each lab encoding, parseMessage, extractResults (+ resultIdentity), and buildQueryAnswer for each query (drivers/astm/records.ts, hostQuery.ts). Allowed: AstmRecordError. Oracle: no more results than R records; each answer starts with H and ends with an L record.',
+    'E1394 records: decodeText in each lab encoding, parseMessage, extractResults (+ resultIdentity), and buildQueryAnswer for each query (modules/astm/records.ts, hostQuery.ts). Allowed: AstmRecordError. Oracle: no more results than R records; each answer starts with H and ends with an L record.',
   seeds: () => astmMessages().map((m) => Buffer.from(m, 'utf8')),
   tokens: ASTM_TOKENS,
   expected: (err) => err instanceof AstmRecordError,
@@ -154,7 +154,7 @@ process.once('exit', () => scratch.close());
 export const sessionTarget: FuzzTarget = {
   name: 'astm.session',
   about:
-    'AstmSession (drivers/astm/session.ts) over a real SQLite store: a mutated transmission in random chunks, then EOT and the receive timeout on a manual clock. Checks: never throws, every journal append settles, and no store failure: a message that cannot be parsed must be kept as astm.unparsed and ACKed, never NAKed for ever (a NAK is what the analyzer gets when anything but AstmRecordError escapes the parser).',
+    'AstmSession (modules/astm/session.ts) over a real SQLite store: a mutated transmission in random chunks, then EOT and the receive timeout on a manual clock. Checks: never throws, every journal append settles, and no store failure: a message that cannot be parsed must be kept as astm.unparsed and ACKed, never NAKed for ever (a NAK is what the analyzer gets when anything but AstmRecordError escapes the parser).',
   seeds: astmStreams,
   tokens: ASTM_TOKENS,
   maxInputBytes: 128 * 1024,

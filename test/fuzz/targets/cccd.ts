@@ -1,11 +1,11 @@
-import { decodeOid, parseTlvs, readInt, readTlv, tlvTotalLength, walk } from '../../../drivers/cccd/ber.ts';
-import { parseCardAccess } from '../../../drivers/cccd/cardAccess.ts';
-import { parseDg1 } from '../../../drivers/cccd/dg1.ts';
-import { parseDg13 } from '../../../drivers/cccd/dg13.ts';
-import { parseEfCom } from '../../../drivers/cccd/efCom.ts';
-import { CardParseError } from '../../../drivers/cccd/errors.ts';
-import { parseCccdQr } from '../../../drivers/cccd/qr.ts';
-import { parseSod } from '../../../drivers/cccd/sod.ts';
+import { decodeOid, parseTlvs, readInt, readTlv, tlvTotalLength, walk } from '../../../modules/cccd/ber.ts';
+import { parseCardAccess } from '../../../modules/cccd/cardAccess.ts';
+import { parseDg1 } from '../../../modules/cccd/dg1.ts';
+import { parseDg13 } from '../../../modules/cccd/dg13.ts';
+import { parseEfCom } from '../../../modules/cccd/efCom.ts';
+import { CardParseError } from '../../../modules/cccd/errors.ts';
+import { parseCccdQr } from '../../../modules/cccd/qr.ts';
+import { parseSod } from '../../../modules/cccd/sod.ts';
 import type { Rng } from '../lib/rng.ts';
 import { oracle, type FuzzTarget } from '../lib/target.ts';
 import { BER_TOKENS, cccdHex, cccdQrTexts } from '../seeds.ts';
@@ -15,7 +15,7 @@ const cardError = (err: unknown): boolean => err instanceof CardParseError;
 export const qrTarget: FuzzTarget = {
   name: 'cccd.qr',
   about:
-    'parseCccdQr (drivers/cccd/qr.ts) on mutated QR text (as UTF-8 or as a Latin-1 keyboard wedge would type it). Allowed: CardParseError. Oracle: an accepted code has a 12-digit number and a real calendar date of birth.',
+    'parseCccdQr (modules/cccd/qr.ts) on mutated QR text (as UTF-8 or as a Latin-1 keyboard wedge would type it). Allowed: CardParseError. Oracle: an accepted code has a 12-digit number and a real calendar date of birth.',
   seeds: () => cccdQrTexts().map((t) => Buffer.from(t, 'utf8')),
   tokens: ['|', '||', '01011999', '29022000', 'Nam', 'Nữ', 'Ã', '\ufeff', '\r\n', '0'.repeat(12)].map((t) => Buffer.from(t, 'utf8')),
   maxInputBytes: 8192,
@@ -32,7 +32,7 @@ export const qrTarget: FuzzTarget = {
 export const berTarget: FuzzTarget = {
   name: 'cccd.ber',
   about:
-    'The BER-TLV reader (drivers/cccd/ber.ts): parseTlvs, walk over every node, decodeOid and readInt on every OID and INTEGER. Allowed: CardParseError. Oracle: tlvTotalLength (used to size card reads) agrees with readTlv on every TLV that reads.',
+    'The BER-TLV reader (modules/cccd/ber.ts): parseTlvs, walk over every node, decodeOid and readInt on every OID and INTEGER. Allowed: CardParseError. Oracle: tlvTotalLength (used to size card reads) agrees with readTlv on every TLV that reads.',
   seeds: () =>
     [
       'synthetic_cccd_dg1.hex',
@@ -70,23 +70,23 @@ function fileTarget(name: string, files: string[], parse: (b: Buffer) => unknown
   };
 }
 
-export const dg1Target = fileTarget('cccd.dg1', ['synthetic_cccd_dg1.hex'], parseDg1, 'parseDg1 (drivers/cccd/dg1.ts): DG1 and its TD1 MRZ.');
+export const dg1Target = fileTarget('cccd.dg1', ['synthetic_cccd_dg1.hex'], parseDg1, 'parseDg1 (modules/cccd/dg1.ts): DG1 and its TD1 MRZ.');
 export const dg13Target = fileTarget(
   'cccd.dg13',
   ['synthetic_cccd_dg13.hex', 'synthetic_cccd_dg13_with_spouse.hex', 'synthetic_cccd_dg13_one_parent_sequence.hex'],
   parseDg13,
-  "parseDg13 (drivers/cccd/dg13.ts): Vietnam's DG13 citizen data (UTF-8 and BMPString leaves).",
+  "parseDg13 (modules/cccd/dg13.ts): Vietnam's DG13 citizen data (UTF-8 and BMPString leaves).",
 );
-export const efComTarget = fileTarget('cccd.efcom', ['synthetic_cccd_ef_com.hex'], parseEfCom, 'parseEfCom (drivers/cccd/efCom.ts).');
+export const efComTarget = fileTarget('cccd.efcom', ['synthetic_cccd_ef_com.hex'], parseEfCom, 'parseEfCom (modules/cccd/efCom.ts).');
 export const sodTarget = fileTarget(
   'cccd.sod',
   ['synthetic_cccd_sod.hex'],
   parseSod,
-  'parseSod (drivers/cccd/sod.ts): EF.SOD, CMS SignedData with the data group hashes.',
+  'parseSod (modules/cccd/sod.ts): EF.SOD, CMS SignedData with the data group hashes.',
 );
 export const cardAccessTarget = fileTarget(
   'cccd.cardaccess',
   ['cccd_ef_cardaccess.hex'],
   parseCardAccess,
-  'parseCardAccess (drivers/cccd/cardAccess.ts): the PACE SecurityInfos.',
+  'parseCardAccess (modules/cccd/cardAccess.ts): the PACE SecurityInfos.',
 );

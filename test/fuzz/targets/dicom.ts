@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeAssociateAc, decodeAssociateRq, encodeAssociateRq } from '../../../drivers/dicom/net/associate.ts';
-import { decodeCommand, encodeCommand } from '../../../drivers/dicom/net/dimse.ts';
-import { DicomPduError, PDU_ASSOCIATE_AC, PDU_ASSOCIATE_RQ, PDU_DATA_TF, PduReader, type Pdu } from '../../../drivers/dicom/net/pdu.ts';
+import { decodeAssociateAc, decodeAssociateRq, encodeAssociateRq } from '../../../modules/dicom/net/associate.ts';
+import { decodeCommand, encodeCommand } from '../../../modules/dicom/net/dimse.ts';
+import { DicomPduError, PDU_ASSOCIATE_AC, PDU_ASSOCIATE_RQ, PDU_DATA_TF, PduReader, type Pdu } from '../../../modules/dicom/net/pdu.ts';
 import {
   DicomParseError,
   getNumber,
@@ -14,12 +14,12 @@ import {
   writeDataset,
   PIXEL_DATA,
   type DataElement,
-} from '../../../drivers/dicom/data/codec.ts';
-import { characterSetOf, decodeText, elementText, parseCharacterSet } from '../../../drivers/dicom/data/charset.ts';
-import { parsePart10Header, part10Header } from '../../../drivers/dicom/data/part10.ts';
-import { CoercionError, coercePart10, type CoercionRule } from '../../../drivers/dicom/data/coerce.ts';
-import { instanceMetaOf, scanDataset } from '../../../drivers/dicom/data/instanceMeta.ts';
-import { EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE, datasetEncodingOf, type DatasetEncoding } from '../../../drivers/dicom/data/transferSyntaxes.ts';
+} from '../../../modules/dicom/data/codec.ts';
+import { characterSetOf, decodeText, elementText, parseCharacterSet } from '../../../modules/dicom/data/charset.ts';
+import { parsePart10Header, part10Header } from '../../../modules/dicom/data/part10.ts';
+import { CoercionError, coercePart10, type CoercionRule } from '../../../modules/dicom/data/coerce.ts';
+import { instanceMetaOf, scanDataset } from '../../../modules/dicom/data/instanceMeta.ts';
+import { EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE, datasetEncodingOf, type DatasetEncoding } from '../../../modules/dicom/data/transferSyntaxes.ts';
 import { chunksAt, type Rng } from '../lib/rng.ts';
 import { oracle, OracleError, wellFormed, type FuzzTarget } from '../lib/target.ts';
 import { DICOM_TOKENS, dicomDatasets, dicomFiles, dicomPduStreams, dimseCommands } from '../seeds.ts';
@@ -56,7 +56,7 @@ function feedAll(reader: PduReader, chunks: Buffer[]): { pdus: Pdu[]; error: str
 export const pduTarget: FuzzTarget = {
   name: 'dicom.pdu',
   about:
-    'PduReader (drivers/dicom/net/pdu.ts) fed mutated association streams whole and cut at random offsets, then decodeAssociateRq/Ac on association PDUs and decodeCommand on each complete command. Allowed: DicomPduError, DicomParseError. Oracles: the same PDUs and PDV data whatever the split; bytes held ≤ one PDU of the allowed size; an A-ASSOCIATE-RQ decodes the same after encodeAssociateRq.',
+    'PduReader (modules/dicom/net/pdu.ts) fed mutated association streams whole and cut at random offsets, then decodeAssociateRq/Ac on association PDUs and decodeCommand on each complete command. Allowed: DicomPduError, DicomParseError. Oracles: the same PDUs and PDV data whatever the split; bytes held ≤ one PDU of the allowed size; an A-ASSOCIATE-RQ decodes the same after encodeAssociateRq.',
   seeds: dicomPduStreams,
   tokens: DICOM_TOKENS,
   maxInputBytes: 512 * 1024,
@@ -107,7 +107,7 @@ export const pduTarget: FuzzTarget = {
 
 export const dimseTarget: FuzzTarget = {
   name: 'dicom.dimse',
-  about: 'decodeCommand (drivers/dicom/net/dimse.ts) on a mutated command set. Allowed: DicomParseError. Oracle: decode(encode(decode(x))) equals decode(x).',
+  about: 'decodeCommand (modules/dicom/net/dimse.ts) on a mutated command set. Allowed: DicomParseError. Oracle: decode(encode(decode(x))) equals decode(x).',
   seeds: dimseCommands,
   tokens: DICOM_TOKENS,
   maxInputBytes: 64 * 1024,
@@ -160,7 +160,7 @@ const ENCODINGS: DatasetEncoding[] = [EXPLICIT_LE, IMPLICIT_LE, EXPLICIT_BE];
 export const datasetTarget: FuzzTarget = {
   name: 'dicom.dataset',
   about:
-    'The dataset codec (drivers/dicom/data/codec.ts, charset.ts): sniffEncoding and readDataset of a mutated dataset in its own or another encoding (also stopping at the pixel data), every text value decoded in the character set in force, numbers and UIDs read. Allowed: DicomParseError. Oracles: decoded text is well-formed; what was read is written back by writeDataset and reads again to the same tags, values, items and fragments.',
+    'The dataset codec (modules/dicom/data/codec.ts, charset.ts): sniffEncoding and readDataset of a mutated dataset in its own or another encoding (also stopping at the pixel data), every text value decoded in the character set in force, numbers and UIDs read. Allowed: DicomParseError. Oracles: decoded text is well-formed; what was read is written back by writeDataset and reads again to the same tags, values, items and fragments.',
   seeds: () => dicomDatasets().map((d) => d.bytes),
   tokens: DICOM_TOKENS,
   maxInputBytes: 512 * 1024,
@@ -184,7 +184,7 @@ export const datasetTarget: FuzzTarget = {
 export const charsetTarget: FuzzTarget = {
   name: 'dicom.charset',
   about:
-    'decodeText (drivers/dicom/data/charset.ts) of a mutated value in each (0008,0005) the box knows, ISO 2022 code extensions included (the first input byte picks the set, the second the VR). Must never throw; oracle: the text is well-formed UTF-16.',
+    'decodeText (modules/dicom/data/charset.ts) of a mutated value in each (0008,0005) the box knows, ISO 2022 code extensions included (the first input byte picks the set, the second the VR). Must never throw; oracle: the text is well-formed UTF-16.',
   seeds: () => {
     const values = [
       'Yamada^Tarou=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B=\x1b$B$d$^$@\x1b(B^\x1b$B$?$m$&\x1b(B',
@@ -232,7 +232,7 @@ let fileSeq = 0;
 export const part10Target: FuzzTarget = {
   name: 'dicom.part10',
   about:
-    'parsePart10Header (drivers/dicom/data/part10.ts) on a mutated Part 10 file: preamble, DICM, the file meta group with or without its group length. Allowed: DicomParseError. Oracle: the dataset offset lies within the file.',
+    'parsePart10Header (modules/dicom/data/part10.ts) on a mutated Part 10 file: preamble, DICM, the file meta group with or without its group length. Allowed: DicomParseError. Oracle: the dataset offset lies within the file.',
   seeds: dicomFiles,
   tokens: DICOM_TOKENS,
   maxInputBytes: 256 * 1024,
@@ -267,7 +267,7 @@ const datasetSeeds = (): Buffer[] => dicomDatasets().map((d) => d.bytes);
 export const scanTarget: FuzzTarget = {
   name: 'dicom.scan',
   about:
-    "A received instance as the dicom-scp reads it after C-STORE (drivers/dicom/net/dicomScp.ts, data/instanceMeta.ts): the box's Part 10 header in one of several transfer syntaxes (deflated included) and a mutated dataset, read from its head in memory (sniffEncoding, readDatasetWithEnd, instanceMetaOf) and by scanDataset from the file (streaming, inflating, skipping large values, stopping at the pixel data). Allowed: DicomParseError; the allocation bound catches a length field that makes the scan buffer gigabytes.",
+    "A received instance as the dicom-scp reads it after C-STORE (modules/dicom/net/dicomScp.ts, data/instanceMeta.ts): the box's Part 10 header in one of several transfer syntaxes (deflated included) and a mutated dataset, read from its head in memory (sniffEncoding, readDatasetWithEnd, instanceMetaOf) and by scanDataset from the file (streaming, inflating, skipping large values, stopping at the pixel data). Allowed: DicomParseError; the allocation bound catches a length field that makes the scan buffer gigabytes.",
   seeds: datasetSeeds,
   tokens: DICOM_TOKENS,
   maxInputBytes: 512 * 1024,
@@ -305,7 +305,7 @@ const RULES: CoercionRule[][] = [
 export const coerceTarget: FuzzTarget = {
   name: 'dicom.coerce',
   about:
-    "coercePart10 (drivers/dicom/data/coerce.ts), which a dicom-cstore or dicom-stowrs destination with coercion rules runs on every stored instance before sending it: the box's header, a mutated dataset, rules that set, fill from the order and remove, then the coerced stream read to its end. Allowed: DicomParseError, CoercionError. Oracle: the stream is as long as the size announced.",
+    "coercePart10 (modules/dicom/data/coerce.ts), which a dicom-cstore or dicom-stowrs destination with coercion rules runs on every stored instance before sending it: the box's header, a mutated dataset, rules that set, fill from the order and remove, then the coerced stream read to its end. Allowed: DicomParseError, CoercionError. Oracle: the stream is as long as the size announced.",
   seeds: datasetSeeds,
   tokens: DICOM_TOKENS,
   maxInputBytes: 512 * 1024,

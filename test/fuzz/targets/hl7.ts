@@ -1,11 +1,11 @@
-import { buildAck } from '../../../drivers/hl7/ack.ts';
-import { buildQueryAnswer, Hl7QueryError, parseHostQuery } from '../../../drivers/hl7/hostQuery.ts';
-import { field, header, Hl7ParseError, parseHl7, segment } from '../../../drivers/hl7/message.ts';
-import { MllpDecoder, MllpFrameError } from '../../../drivers/hl7/mllp.ts';
-import { Hl7OrderError, ordersFromHl7 } from '../../../drivers/hl7/orders.ts';
-import { extractHl7Results } from '../../../drivers/hl7/results.ts';
-import { decodeText, LAB_TEXT_ENCODINGS } from '../../../drivers/lab/encoding.ts';
-import { resultIdentity } from '../../../drivers/lab/result.ts';
+import { buildAck } from '../../../modules/hl7/ack.ts';
+import { buildQueryAnswer, Hl7QueryError, parseHostQuery } from '../../../modules/hl7/hostQuery.ts';
+import { field, header, Hl7ParseError, parseHl7, segment } from '../../../modules/hl7/message.ts';
+import { MllpDecoder, MllpFrameError } from '../../../modules/hl7/mllp.ts';
+import { Hl7OrderError, ordersFromHl7 } from '../../../modules/hl7/orders.ts';
+import { extractHl7Results } from '../../../modules/hl7/results.ts';
+import { decodeText, LAB_TEXT_ENCODINGS } from '../../../modules/lab/encoding.ts';
+import { resultIdentity } from '../../../modules/lab/result.ts';
 import { chunksAt, type Rng } from '../lib/rng.ts';
 import { oracle, type FuzzTarget } from '../lib/target.ts';
 import { HL7_TOKENS, hl7Messages, mllpStreams } from '../seeds.ts';
@@ -28,7 +28,7 @@ function decodeAll(decoder: MllpDecoder, chunks: Buffer[]): { messages: Buffer[]
 export const mllpTarget: FuzzTarget = {
   name: 'hl7.mllp',
   about:
-    'MllpDecoder (drivers/hl7/mllp.ts) fed a mutated MLLP stream whole and cut at random offsets. Checks: never throws; the same messages and error count whatever the split; no message holds VT or FS CR; total message bytes ≤ input; bytes held (pending) ≤ maxBytes.',
+    'MllpDecoder (modules/hl7/mllp.ts) fed a mutated MLLP stream whole and cut at random offsets. Checks: never throws; the same messages and error count whatever the split; no message holds VT or FS CR; total message bytes ≤ input; bytes held (pending) ≤ maxBytes.',
   seeds: mllpStreams,
   tokens: [Buffer.from([0x0b]), Buffer.from([0x1c]), Buffer.from([0x1c, 0x0d]), Buffer.from([0x0d]), ...HL7_TOKENS.slice(0, 12)],
   expected: () => false,

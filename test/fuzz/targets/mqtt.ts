@@ -6,7 +6,7 @@ import { MQTT_TOKENS, mqttSessions } from '../seeds.ts';
 export const mqttPacketTarget: FuzzTarget = {
   name: 'mqtt.packet',
   about:
-    "The MQTT packet parser the LAN broker (aedes, agent/mqtt/lanBroker.ts) runs on every client's bytes (mqtt-packet), protocol 3.1.1 and 5, fed mutated client sessions in random chunks. Bad packets must come out as 'error' events, never as an exception; oracle: the packets parsed are the same whatever the split, as long as no error occurred.",
+    "The MQTT packet parser the LAN broker (aedes, core/mqtt/lanBroker.ts) runs on every client's bytes (mqtt-packet), protocol 3.1.1 and 5, fed mutated client sessions in random chunks. Bad packets must come out as 'error' events, never as an exception; oracle: the packets parsed are the same whatever the split, as long as no error occurred.",
   seeds: () => mqttSessions(),
   tokens: MQTT_TOKENS,
   maxInputBytes: 256 * 1024,

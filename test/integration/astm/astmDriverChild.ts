@@ -1,7 +1,7 @@
 // Child process for the ASTM kill -9 test: the real driver (TCP server on an ephemeral port)
 // over the real store in the directory given on the command line. Prints "PORT <n>" when ready.
-import { openStore } from '../../../agent/store/store.ts';
-import { AstmDriver } from '../../../drivers/astm/index.ts';
+import { openStore } from '../../../core/store/store.ts';
+import { AstmDriver } from '../../../modules/astm/index.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 
 const [dir] = process.argv.slice(2);

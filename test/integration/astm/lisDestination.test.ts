@@ -1,9 +1,9 @@
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OutboxItem } from '../../../agent/forward/destination.ts';
-import { AstmLisDestination } from '../../../drivers/astm/lisDestination.ts';
-import { extractResults, parseMessage } from '../../../drivers/astm/records.ts';
-import { resultIdentity, type LabResult } from '../../../drivers/lab/result.ts';
+import type { OutboxItem } from '../../../core/forward/destination.ts';
+import { AstmLisDestination } from '../../../modules/astm/lisDestination.ts';
+import { extractResults, parseMessage } from '../../../modules/astm/records.ts';
+import { resultIdentity, type LabResult } from '../../../modules/lab/result.ts';
 import { startAstmAnalyzer, type AstmAnalyzer } from '../../sim/astmAnalyzer.ts';
 
 const log = pino({ level: 'silent' });

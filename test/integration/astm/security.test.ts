@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { openStore, type Store } from '../../../agent/store/store.ts';
-import { AstmDriver, type AstmDriverConfig } from '../../../drivers/astm/index.ts';
-import { ENQ, STX } from '../../../drivers/astm/frame.ts';
+import { openStore, type Store } from '../../../core/store/store.ts';
+import { AstmDriver, type AstmDriverConfig } from '../../../modules/astm/index.ts';
+import { ENQ, STX } from '../../../modules/astm/frame.ts';
 import { loadAstmFixture, startAstmAnalyzer, type AstmAnalyzer } from '../../sim/astmAnalyzer.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { dialFrom, journalKeys, whenClosed } from '../../helpers/hl7Attack.ts';

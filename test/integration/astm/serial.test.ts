@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../../agent/store/store.ts';
-import { AstmDriver } from '../../../drivers/astm/index.ts';
-import type { LabResult } from '../../../drivers/lab/result.ts';
+import { openStore } from '../../../core/store/store.ts';
+import { AstmDriver } from '../../../modules/astm/index.ts';
+import type { LabResult } from '../../../modules/lab/result.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';

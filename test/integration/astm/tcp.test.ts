@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../../agent/store/store.ts';
-import { AstmDriver, type AstmDriverConfig } from '../../../drivers/astm/index.ts';
-import { ORDER_CACHE_SERVICE, SqliteOrderCache } from '../../../drivers/lab/orderCache.ts';
-import type { LabResult } from '../../../drivers/lab/result.ts';
+import { openStore } from '../../../core/store/store.ts';
+import { AstmDriver, type AstmDriverConfig } from '../../../modules/astm/index.ts';
+import { ORDER_CACHE_SERVICE, SqliteOrderCache } from '../../../modules/lab/orderCache.ts';
+import type { LabResult } from '../../../modules/lab/result.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCardRead } from '../../../drivers/cccd/cli.ts';
+import { runCardRead } from '../../../modules/cccd/cli.ts';
 import { startCardSimulator, type CardSimulatorOptions } from '../../sim/cardSimulator.ts';
 import { generateTestPki, type TestPki } from '../../sim/card/pki.ts';
 import { buildMrz, DEFAULT_CITIZEN } from '../../sim/card/files.ts';

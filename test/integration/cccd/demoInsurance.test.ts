@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describeInsuranceCode } from '../../../agent/his/insuranceOutcome.ts';
-import { isValidCccdNumber } from '../../../drivers/cccd/idNumber.ts';
+import { describeInsuranceCode } from '../../../modules/his/insuranceOutcome.ts';
+import { isValidCccdNumber } from '../../../modules/cccd/idNumber.ts';
 import { KIOSK_TOKEN, startKioskAgent, type KioskAgent } from '../../helpers/kioskAgent.ts';
 import { DEMO_PATIENTS } from '../../sim/vssGateway.ts';
 

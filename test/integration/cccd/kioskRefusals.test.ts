@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import WebSocket from 'ws';
-import { createLogger } from '../../../agent/log.ts';
+import { createLogger } from '../../../core/log.ts';
 import { KIOSK_TOKEN, startKioskAgent, type KioskAgent } from '../../helpers/kioskAgent.ts';
 import { waitFor } from '../../helpers/wait.ts';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { studyUidForOrder } from '../../../drivers/dicom/data/worklist.ts';
+import { studyUidForOrder } from '../../../modules/dicom/data/worklist.ts';
 import { repeatedTopLevelKeys } from '../../helpers/logKeys.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';

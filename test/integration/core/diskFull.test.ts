@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, type Store } from '../../../agent/store/store.ts';
-import { StoreError } from '../../../agent/store/errors.ts';
+import { openStore, type Store } from '../../../core/store/store.ts';
+import { StoreError } from '../../../core/store/errors.ts';
 
 // A real full disk: a 4 MiB tmpfs mounted for this test (root only; `npm test` runs as root in CI).
 const mountPoint = mkdtempSync(join(tmpdir(), 'edge-full-'));

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import type { ConsoleAuth } from '../../../agent/http/auth.ts';
+import type { ConsoleAuth } from '../../../core/http/auth.ts';
 import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
 import { basic, call, OPS_PASSWORD, STAFF_PASSWORD, startHttpTestAgent, type HttpTestAgent } from './httpTestAgent.ts';
 

@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { hashPassword } from '../../../agent/http/password.ts';
+import { hashPassword } from '../../../core/http/password.ts';
 import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
 import { freePort } from '../../helpers/ports.ts';
 import { tempDir } from '../../helpers/tmp.ts';

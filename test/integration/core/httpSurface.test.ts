@@ -93,8 +93,8 @@ describe('Host check against DNS rebinding', () => {
 describe('page folders', () => {
   it('serve no sources: `..` out of kiosk/, .ts files, type declarations and dot files are 404', async () => {
     for (const path of [
-      '/kiosk/../agent/http/auth.ts',
-      '/kiosk/%2e%2e/agent/http/auth.ts',
+      '/kiosk/../core/http/auth.ts',
+      '/kiosk/%2e%2e/core/http/auth.ts',
       '/../package.json',
       '/kiosk/..%2f..%2fpackage.json',
       '/audio/generate.ts',

@@ -8,8 +8,8 @@ import { request as httpsRequest } from 'node:https';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { Agent, type AgentOptions } from '../../../agent/controller.ts';
-import { hashPassword } from '../../../agent/http/password.ts';
+import { Agent, type AgentOptions } from '../../../core/controller.ts';
+import { hashPassword } from '../../../core/http/password.ts';
 import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 

@@ -4,8 +4,8 @@
 import { connect, type Socket } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../../agent/http/password.ts';
-import { LanBroker, LanBrokerConfigError } from '../../../agent/mqtt/lanBroker.ts';
+import { hashPassword } from '../../../core/http/password.ts';
+import { LanBroker, LanBrokerConfigError } from '../../../core/mqtt/lanBroker.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { requireMosquittoClients, runClient, subscribed, type Subscriber } from './lanBrokerClients.ts';
 

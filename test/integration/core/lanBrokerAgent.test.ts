@@ -3,7 +3,7 @@
 // the queue's numbers reach the screen, nothing personal ever does.
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent } from '../../../agent/controller.ts';
+import { Agent } from '../../../core/controller.ts';
 import { DEFAULT_CITIZEN } from '../../sim/card/files.ts';
 import { qrOf } from '../../sim/card/card.ts';
 import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';

@@ -2,9 +2,9 @@
 // certificates from the box CA (`edge-agent certs init` / `certs client`).
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../../agent/http/password.ts';
-import { LanBroker, type LanBrokerConfig } from '../../../agent/mqtt/lanBroker.ts';
-import { initBoxCertificates, issueClientCertificate, type BoxCertificates } from '../../../agent/net/certs.ts';
+import { hashPassword } from '../../../core/http/password.ts';
+import { LanBroker, type LanBrokerConfig } from '../../../core/mqtt/lanBroker.ts';
+import { initBoxCertificates, issueClientCertificate, type BoxCertificates } from '../../../core/net/certs.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { requireMosquittoClients, runClient } from './lanBrokerClients.ts';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore, type Store } from '../../../agent/store/store.ts';
-import { AstmDriver } from '../../../drivers/astm/index.ts';
+import { openStore, type Store } from '../../../core/store/store.ts';
+import { AstmDriver } from '../../../modules/astm/index.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { dialFrom, whenClosed } from '../../helpers/hl7Attack.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { Agent } from '../../../agent/controller.ts';
+import { Agent } from '../../../core/controller.ts';
 import { startMosquitto, type RunningMosquitto } from '../../helpers/mosquitto.ts';
 import { startCentralIngest, type CentralIngest } from '../../sim/centralIngest.ts';
 import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { EventBus } from '../../../agent/bus.ts';
-import { openStore, type Store } from '../../../agent/store/store.ts';
-import { OutboxForwarder } from '../../../agent/forward/forwarder.ts';
-import { HttpJsonDestination } from '../../../agent/forward/httpJson.ts';
+import { EventBus } from '../../../core/bus.ts';
+import { openStore, type Store } from '../../../core/store/store.ts';
+import { OutboxForwarder } from '../../../core/forward/forwarder.ts';
+import { HttpJsonDestination } from '../../../core/forward/httpJson.ts';
 import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
 import { runForwarderUntil as runUntil } from '../../helpers/simulatedTime.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import mqtt from 'mqtt';
-import { reconnectDelay } from '../../../agent/mqtt/provinceLink.ts';
+import { reconnectDelay } from '../../../core/mqtt/provinceLink.ts';
 import { startMosquitto, type RunningMosquitto } from '../../helpers/mosquitto.ts';
 import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';
 import { writeAgentConfig } from '../../helpers/agentConfig.ts';

@@ -1,9 +1,9 @@
 import { createServer } from 'node:net';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MqttUplinkDestination } from '../../../agent/forward/mqttUplink.ts';
-import type { LinkState, ReconnectPolicy } from '../../../agent/forward/backoff.ts';
-import { ProvinceLink } from '../../../agent/mqtt/provinceLink.ts';
+import { MqttUplinkDestination } from '../../../core/forward/mqttUplink.ts';
+import type { LinkState, ReconnectPolicy } from '../../../core/forward/backoff.ts';
+import { ProvinceLink } from '../../../core/mqtt/provinceLink.ts';
 import { startProvinceBroker } from '../../sim/provinceBroker.ts';
 import { capturingLogger } from '../his/logCapture.ts';
 import { freePort } from '../../helpers/ports.ts';

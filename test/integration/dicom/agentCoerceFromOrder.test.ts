@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { extractInstanceMeta } from '../../../drivers/dicom/data/instanceMeta.ts';
+import { extractInstanceMeta } from '../../../modules/dicom/data/instanceMeta.ts';
 import { syntheticPart10 } from '../../unit/dicom/dataFixtures.ts';
 import { freePort } from '../../helpers/ports.ts';
 import { startTestAgent } from '../../helpers/testAgent.ts';

@@ -3,8 +3,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import pino from 'pino';
-import { Agent } from '../../../agent/controller.ts';
-import { openStore } from '../../../agent/store/store.ts';
+import { Agent } from '../../../core/controller.ts';
+import { openStore } from '../../../core/store/store.ts';
 import { syntheticPart10, VN_PATIENT } from '../../unit/dicom/dataFixtures.ts';
 import { TEST_PASSWORD, writeAgentConfig } from '../../helpers/agentConfig.ts';
 import { tempDir } from '../../helpers/tmp.ts';

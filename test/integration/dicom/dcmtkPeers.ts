@@ -1,6 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { parsePart10Header } from '../../../drivers/dicom/data/part10.ts';
+import { parsePart10Header } from '../../../modules/dicom/data/part10.ts';
 
 /** Fails clearly when a Debian peer is missing (tests never skip). */
 export function requireTool(tool: string, debianPackage: string): void {

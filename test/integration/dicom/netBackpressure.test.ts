@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:net';
 import pino from 'pino';
-import { ScpAssociation } from '../../../drivers/dicom/net/scpAssociation.ts';
-import { ScuAssociation } from '../../../drivers/dicom/net/scu.ts';
-import { EXPLICIT_VR_LITTLE_ENDIAN } from '../../../drivers/dicom/data/transferSyntaxes.ts';
+import { ScpAssociation } from '../../../modules/dicom/net/scpAssociation.ts';
+import { ScuAssociation } from '../../../modules/dicom/net/scu.ts';
+import { EXPLICIT_VR_LITTLE_ENDIAN } from '../../../modules/dicom/data/transferSyntaxes.ts';
 import { startPacs } from '../../sim/pacs.ts';
 
 const SC = '1.2.840.10008.5.1.4.1.1.7';

@@ -1,26 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import pino from 'pino';
-import { EventBus } from '../../../agent/bus.ts';
-import { systemClock } from '../../../agent/clock.ts';
-import { OutboxForwarder } from '../../../agent/forward/forwarder.ts';
-import { openStore, type Store } from '../../../agent/store/store.ts';
-import { STORAGE_COMMITMENT_SERVICE } from '../../../drivers/dicom/data/commitmentStore.ts';
-import { SqliteStudyIndex, STUDY_INDEX_SERVICE } from '../../../drivers/dicom/data/studyIndex.ts';
-import { dicomScpDriverFactory, type DicomScpDriver } from '../../../drivers/dicom/index.ts';
-import { StorageCommitmentService } from '../../../drivers/dicom/net/commitmentService.ts';
-import { CStoreDestination } from '../../../drivers/dicom/net/cstoreDestination.ts';
+import { EventBus } from '../../../core/bus.ts';
+import { systemClock } from '../../../core/clock.ts';
+import { OutboxForwarder } from '../../../core/forward/forwarder.ts';
+import { openStore, type Store } from '../../../core/store/store.ts';
+import { STORAGE_COMMITMENT_SERVICE } from '../../../modules/dicom/data/commitmentStore.ts';
+import { SqliteStudyIndex, STUDY_INDEX_SERVICE } from '../../../modules/dicom/data/studyIndex.ts';
+import { dicomScpDriverFactory, type DicomScpDriver } from '../../../modules/dicom/index.ts';
+import { StorageCommitmentService } from '../../../modules/dicom/net/commitmentService.ts';
+import { CStoreDestination } from '../../../modules/dicom/net/cstoreDestination.ts';
 import { generateStudy, startModality } from '../../sim/modality.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { orthancInstanceId, startOrthanc, type OrthancPeer } from './stowrsOrthanc.ts';
 import { connect } from 'node:net';
-import { decodeAssociateAc, encodeAssociateRq } from '../../../drivers/dicom/net/associate.ts';
-import { STORAGE_COMMITMENT_PUSH_MODEL, encodeCommitmentReport, nEventReportRq } from '../../../drivers/dicom/net/commitment.ts';
-import { decodeCommand, encodeCommand } from '../../../drivers/dicom/net/dimse.ts';
-import { PDU_ASSOCIATE_AC, PDU_DATA_TF, PduReader, encodeDataPdu, encodeReleaseRq } from '../../../drivers/dicom/net/pdu.ts';
-import { EXPLICIT_LE, EXPLICIT_VR_LITTLE_ENDIAN } from '../../../drivers/dicom/data/transferSyntaxes.ts';
+import { decodeAssociateAc, encodeAssociateRq } from '../../../modules/dicom/net/associate.ts';
+import { STORAGE_COMMITMENT_PUSH_MODEL, encodeCommitmentReport, nEventReportRq } from '../../../modules/dicom/net/commitment.ts';
+import { decodeCommand, encodeCommand } from '../../../modules/dicom/net/dimse.ts';
+import { PDU_ASSOCIATE_AC, PDU_DATA_TF, PduReader, encodeDataPdu, encodeReleaseRq } from '../../../modules/dicom/net/pdu.ts';
+import { EXPLICIT_LE, EXPLICIT_VR_LITTLE_ENDIAN } from '../../../modules/dicom/data/transferSyntaxes.ts';
 
 /**
  * Storage commitment against a real Orthanc 1.10: the box forwards by C-STORE, asks for
@@ -127,7 +127,7 @@ describe('storage commitment with Orthanc as the commitment SCP', () => {
     // An instance marked delivered without reaching Orthanc (as if the PACS lost it after C-STORE success).
     const [lost] = generateStudy({ instances: 1, pixelBytes: 1024 });
     const bytes = Buffer.concat([
-      (await import('../../../drivers/dicom/data/part10.ts')).part10Header({
+      (await import('../../../modules/dicom/data/part10.ts')).part10Header({
         sopClassUid: lost!.sopClassUid,
         sopInstanceUid: lost!.sopInstanceUid,
         transferSyntaxUid: lost!.transferSyntaxUid,

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
-import { dicomScpDriverFactory, type DicomScpDriver } from '../../../drivers/dicom/index.ts';
-import { ScuAssociation } from '../../../drivers/dicom/net/scu.ts';
-import { PDU_ABORT } from '../../../drivers/dicom/net/pdu.ts';
+import { dicomScpDriverFactory, type DicomScpDriver } from '../../../modules/dicom/index.ts';
+import { ScuAssociation } from '../../../modules/dicom/net/scu.ts';
+import { PDU_ABORT } from '../../../modules/dicom/net/pdu.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { requireTool, runTool } from './dcmtkPeers.ts';

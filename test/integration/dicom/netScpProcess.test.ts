@@ -4,11 +4,11 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Store, openStore } from '../../../agent/store/store.ts';
-import { stringElement, usElement, writeDataset } from '../../../drivers/dicom/data/codec.ts';
-import { EXPLICIT_LE, EXPLICIT_VR_LITTLE_ENDIAN } from '../../../drivers/dicom/data/transferSyntaxes.ts';
-import { parsePart10Header } from '../../../drivers/dicom/data/part10.ts';
-import { ScuAssociation, describeFile, datasetStream } from '../../../drivers/dicom/net/scu.ts';
+import { Store, openStore } from '../../../core/store/store.ts';
+import { stringElement, usElement, writeDataset } from '../../../modules/dicom/data/codec.ts';
+import { EXPLICIT_LE, EXPLICIT_VR_LITTLE_ENDIAN } from '../../../modules/dicom/data/transferSyntaxes.ts';
+import { parsePart10Header } from '../../../modules/dicom/data/part10.ts';
+import { ScuAssociation, describeFile, datasetStream } from '../../../modules/dicom/net/scu.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../../fixtures/dicom/pydicom');

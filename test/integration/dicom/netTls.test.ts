@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { initBoxCertificates, issueClientCertificate, type BoxCertificates } from '../../../agent/net/certs.ts';
-import { dicomScpDriverFactory, type DicomScpDriver } from '../../../drivers/dicom/index.ts';
+import { initBoxCertificates, issueClientCertificate, type BoxCertificates } from '../../../core/net/certs.ts';
+import { dicomScpDriverFactory, type DicomScpDriver } from '../../../modules/dicom/index.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { requireTool, runTool } from './dcmtkPeers.ts';
 import { guardedBox, type GuardedBox } from './scpGuard.ts';

@@ -1,17 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openStore, type Store } from '../../../agent/store/store.ts';
-import { ORDER_CACHE_SERVICE, SqliteOrderCache, type LabOrder } from '../../../drivers/lab/orderCache.ts';
-import { dicomScpDriverFactory, type DicomScpDriver } from '../../../drivers/dicom/index.ts';
-import { findElement, stringElement, writeDataset } from '../../../drivers/dicom/data/codec.ts';
-import { MODALITY_WORKLIST_FIND } from '../../../drivers/dicom/data/sopClasses.ts';
-import { EXPLICIT_LE, EXPLICIT_VR_LITTLE_ENDIAN } from '../../../drivers/dicom/data/transferSyntaxes.ts';
-import { ScuAssociation } from '../../../drivers/dicom/net/scu.ts';
+import { openStore, type Store } from '../../../core/store/store.ts';
+import { ORDER_CACHE_SERVICE, SqliteOrderCache, type LabOrder } from '../../../modules/lab/orderCache.ts';
+import { dicomScpDriverFactory, type DicomScpDriver } from '../../../modules/dicom/index.ts';
+import { findElement, stringElement, writeDataset } from '../../../modules/dicom/data/codec.ts';
+import { MODALITY_WORKLIST_FIND } from '../../../modules/dicom/data/sopClasses.ts';
+import { EXPLICIT_LE, EXPLICIT_VR_LITTLE_ENDIAN } from '../../../modules/dicom/data/transferSyntaxes.ts';
+import { ScuAssociation } from '../../../modules/dicom/net/scu.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { parseHisOrder } from '../../../agent/his/orderIntake.ts';
-import { labOrderFromHis } from '../../../agent/http/ordersRoutes.ts';
+import { parseHisOrder } from '../../../modules/his/orderIntake.ts';
+import { labOrderFromHis } from '../../../core/http/ordersRoutes.ts';
 import { generateStudy, startModality } from '../../sim/modality.ts';
 import { requireTool, runTool } from './dcmtkPeers.ts';
 

@@ -1,9 +1,9 @@
 // Child process for the DICOM kill -9 and large-object tests and bench:dicom: a dicom-scp on a
 // real store with the study index and the agent's default blob pool (filled before the port is
 // printed: the steady state of a box between studies), as the agent runs it; prints its port.
-import { openStore } from '../../../agent/store/store.ts';
-import { SqliteStudyIndex, STUDY_INDEX_SERVICE } from '../../../drivers/dicom/data/studyIndex.ts';
-import { dicomScpDriverFactory, type DicomScpDriver } from '../../../drivers/dicom/index.ts';
+import { openStore } from '../../../core/store/store.ts';
+import { SqliteStudyIndex, STUDY_INDEX_SERVICE } from '../../../modules/dicom/data/studyIndex.ts';
+import { dicomScpDriverFactory, type DicomScpDriver } from '../../../modules/dicom/index.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 
 const store = await openStore({ dir: process.argv[2]!, blobPoolBytes: 256 * 1024 * 1024 });

@@ -5,9 +5,9 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { openStore, type Store } from '../../../agent/store/store.ts';
-import { SqliteStudyIndex, STUDY_INDEX_SERVICE } from '../../../drivers/dicom/data/studyIndex.ts';
-import { ORDER_CACHE_SERVICE, SqliteOrderCache } from '../../../drivers/lab/orderCache.ts';
+import { openStore, type Store } from '../../../core/store/store.ts';
+import { SqliteStudyIndex, STUDY_INDEX_SERVICE } from '../../../modules/dicom/data/studyIndex.ts';
+import { ORDER_CACHE_SERVICE, SqliteOrderCache } from '../../../modules/lab/orderCache.ts';
 import { makeDriverContext, type TestDriverContext } from '../../helpers/driverContext.ts';
 
 export const PATIENT = { name: 'Nguyễn Thị Hương', cccd: '079190001234' };

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventBus } from '../../../agent/bus.ts';
-import { systemClock } from '../../../agent/clock.ts';
-import { OutboxForwarder } from '../../../agent/forward/forwarder.ts';
-import { checkInJournalInput, type HisCheckIn } from '../../../agent/his/contract.ts';
-import { HisHttpDestination } from '../../../agent/his/httpHis.ts';
-import { CheckInRegistrar } from '../../../agent/his/checkInRegistrar.ts';
-import { openStore } from '../../../agent/store/store.ts';
+import { EventBus } from '../../../core/bus.ts';
+import { systemClock } from '../../../core/clock.ts';
+import { OutboxForwarder } from '../../../core/forward/forwarder.ts';
+import { checkInJournalInput, type HisCheckIn } from '../../../modules/his/contract.ts';
+import { HisHttpDestination } from '../../../modules/his/httpHis.ts';
+import { CheckInRegistrar } from '../../../modules/his/checkInRegistrar.ts';
+import { openStore } from '../../../core/store/store.ts';
 import { CCCD_REFUSED, startHisSim } from '../../sim/his.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHisLookup } from '../../../agent/his/lookup.ts';
+import { createHisLookup } from '../../../modules/his/lookup.ts';
 import { CCCD_WITH_APPOINTMENT, CCCD_WITH_TWO_APPOINTMENTS, startHisSim } from '../../sim/his.ts';
 import { syntheticCccdFor } from '../../sim/vssGateway.ts';
-import { HIS_UNREACHABLE_MESSAGE } from '../../../agent/his/contract.ts';
+import { HIS_UNREACHABLE_MESSAGE } from '../../../modules/his/contract.ts';
 
 let cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { EventBus } from '../../../agent/bus.ts';
-import { systemClock } from '../../../agent/clock.ts';
-import { OutboxForwarder } from '../../../agent/forward/forwarder.ts';
-import { HttpJsonDestination } from '../../../agent/forward/httpJson.ts';
-import { checkInJournalInput } from '../../../agent/his/contract.ts';
-import { HisHl7Destination } from '../../../agent/his/hl7Destination.ts';
-import { openStore } from '../../../agent/store/store.ts';
+import { EventBus } from '../../../core/bus.ts';
+import { systemClock } from '../../../core/clock.ts';
+import { OutboxForwarder } from '../../../core/forward/forwarder.ts';
+import { HttpJsonDestination } from '../../../core/forward/httpJson.ts';
+import { checkInJournalInput } from '../../../modules/his/contract.ts';
+import { HisHl7Destination } from '../../../modules/his/hl7Destination.ts';
+import { openStore } from '../../../core/store/store.ts';
 import { startHisSim } from '../../sim/his.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHisLookup } from '../../../agent/his/lookup.ts';
-import { VssGatewayClient, type VssGatewayConfig } from '../../../agent/his/vssGatewayClient.ts';
+import { createHisLookup } from '../../../modules/his/lookup.ts';
+import { VssGatewayClient, type VssGatewayConfig } from '../../../modules/his/vssGatewayClient.ts';
 import { startVssGateway, syntheticCccdFor } from '../../sim/vssGateway.ts';
 import { startHisSim } from '../../sim/his.ts';
-import { describeInsuranceCode } from '../../../agent/his/insuranceOutcome.ts';
+import { describeInsuranceCode } from '../../../modules/his/insuranceOutcome.ts';
 
 let cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -2,9 +2,9 @@
 // ahead raises it at 60 s and not at the default 300 s.
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { EventBus } from '../../../agent/bus.ts';
-import { openStore, type Store } from '../../../agent/store/store.ts';
-import { hl7DriverFactory, type Hl7Driver } from '../../../drivers/hl7/index.ts';
+import { EventBus } from '../../../core/bus.ts';
+import { openStore, type Store } from '../../../core/store/store.ts';
+import { hl7DriverFactory, type Hl7Driver } from '../../../modules/hl7/index.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { msa, TestMllpClient } from '../../helpers/mllpClient.ts';
 import { tempDir } from '../../helpers/tmp.ts';

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { openStore, type Store } from '../../../agent/store/store.ts';
-import { hl7DriverFactory, type Hl7Driver } from '../../../drivers/hl7/index.ts';
-import type { Hl7Counters } from '../../../drivers/hl7/listener.ts';
-import { ORDER_CACHE_SERVICE, SqliteOrderCache } from '../../../drivers/lab/orderCache.ts';
-import type { ServiceRegistry } from '../../../drivers/contract.ts';
+import { openStore, type Store } from '../../../core/store/store.ts';
+import { hl7DriverFactory, type Hl7Driver } from '../../../modules/hl7/index.ts';
+import type { Hl7Counters } from '../../../modules/hl7/listener.ts';
+import { ORDER_CACHE_SERVICE, SqliteOrderCache } from '../../../modules/lab/orderCache.ts';
+import type { ServiceRegistry } from '../../../core/contract/driver.ts';
 import { omiMessage, type ImagingOrder } from '../../sim/his.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { dialFrom, journalKeys, mllpSend, oru, streamHugeFrame, whenClosed } from '../../helpers/hl7Attack.ts';

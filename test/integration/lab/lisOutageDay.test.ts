@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { EventBus } from '../../../agent/bus.ts';
-import { OutboxForwarder } from '../../../agent/forward/forwarder.ts';
-import { openStore, type Store } from '../../../agent/store/store.ts';
-import { hl7DriverFactory, type Hl7Driver } from '../../../drivers/hl7/index.ts';
-import { Hl7LisDestination } from '../../../drivers/hl7/lisDestination.ts';
-import { field, parseHl7, segment } from '../../../drivers/hl7/message.ts';
+import { EventBus } from '../../../core/bus.ts';
+import { OutboxForwarder } from '../../../core/forward/forwarder.ts';
+import { openStore, type Store } from '../../../core/store/store.ts';
+import { hl7DriverFactory, type Hl7Driver } from '../../../modules/hl7/index.ts';
+import { Hl7LisDestination } from '../../../modules/hl7/lisDestination.ts';
+import { field, parseHl7, segment } from '../../../modules/hl7/message.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
 import { msa, TestMllpClient } from '../../helpers/mllpClient.ts';

@@ -3,9 +3,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseHl7 } from '../../../drivers/hl7/message.ts';
-import { extractHl7Results } from '../../../drivers/hl7/results.ts';
-import { legacyResultIdentity } from '../../../drivers/lab/result.ts';
+import { parseHl7 } from '../../../modules/hl7/message.ts';
+import { extractHl7Results } from '../../../modules/hl7/results.ts';
+import { legacyResultIdentity } from '../../../modules/lab/result.ts';
 import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
 import { hl7Fixture } from '../../helpers/hl7Fixtures.ts';
 import { startTestAgent, type TestAgent } from '../../helpers/testAgent.ts';

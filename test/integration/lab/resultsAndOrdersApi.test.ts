@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { Agent } from '../../../agent/controller.ts';
-import { comp, field, header, parseHl7, segment } from '../../../drivers/hl7/message.ts';
+import { Agent } from '../../../core/controller.ts';
+import { comp, field, header, parseHl7, segment } from '../../../modules/hl7/message.ts';
 import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';
 import { startMllpLis, type MllpLis } from '../../sim/mllpLis.ts';
 import { TEST_PASSWORD, writeAgentConfig } from '../../helpers/agentConfig.ts';

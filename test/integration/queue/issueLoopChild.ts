@@ -1,9 +1,9 @@
 // Child process for the power-cut test: issues tickets (and calls one in three at counter q1)
 // and prints "ISSUED <id> <number>" / "CALLED <id>" only after the queue answered, as the API would.
 import { readFileSync } from 'node:fs';
-import { openStore } from '../../../agent/store/store.ts';
-import { TicketQueue } from '../../../agent/queue/ticketQueue.ts';
-import type { QueueConfig } from '../../../agent/queue/types.ts';
+import { openStore } from '../../../core/store/store.ts';
+import { TicketQueue } from '../../../modules/queue/ticketQueue.ts';
+import type { QueueConfig } from '../../../modules/queue/types.ts';
 
 const [dir] = process.argv.slice(2);
 const store = await openStore({ dir: dir! });

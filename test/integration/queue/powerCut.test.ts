@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { openStore } from '../../../agent/store/store.ts';
-import { TicketQueue } from '../../../agent/queue/ticketQueue.ts';
-import type { QueueConfig } from '../../../agent/queue/types.ts';
+import { openStore } from '../../../core/store/store.ts';
+import { TicketQueue } from '../../../modules/queue/ticketQueue.ts';
+import type { QueueConfig } from '../../../modules/queue/types.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 const config = JSON.parse(readFileSync(new URL('../../../fixtures/queue/config.json', import.meta.url), 'utf8')) as QueueConfig;

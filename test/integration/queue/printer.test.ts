@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { EscposPrinter } from '../../../drivers/printer/escposPrinter.ts';
-import { stylesFor, ticketLines, type TicketPrint } from '../../../drivers/printer/ticketLayout.ts';
+import { EscposPrinter } from '../../../modules/printer/escposPrinter.ts';
+import { stylesFor, ticketLines, type TicketPrint } from '../../../modules/printer/ticketLayout.ts';
 import { difference, lineDifference, recogniseNumber, splitLines, startPrinter, type PrinterSim } from '../../sim/printer.ts';
-import { renderTicket } from '../../../drivers/printer/ticketLayout.ts';
+import { renderTicket } from '../../../modules/printer/ticketLayout.ts';
 import { trim } from '../../sim/printer.ts';
 
 const ARTIFACTS = 'test-artifacts/queue';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openStore } from '../../../agent/store/store.ts';
-import { printerDriverFactory, PRINTERS_SERVICE, type PrinterPool } from '../../../drivers/printer/index.ts';
-import type { EscposPrinterConfig } from '../../../drivers/printer/escposPrinter.ts';
+import { openStore } from '../../../core/store/store.ts';
+import { printerDriverFactory, PRINTERS_SERVICE, type PrinterPool } from '../../../modules/printer/index.ts';
+import type { EscposPrinterConfig } from '../../../modules/printer/escposPrinter.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';

@@ -4,18 +4,18 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { EventBus } from '../../../agent/bus.ts';
-import { openStore } from '../../../agent/store/store.ts';
-import { TicketQueue } from '../../../agent/queue/ticketQueue.ts';
-import { queueRoutes } from '../../../agent/queue/routes.ts';
-import type { QueueConfig } from '../../../agent/queue/types.ts';
-import type { Clock } from '../../../agent/clock.ts';
-import { EscposPrinter } from '../../../drivers/printer/escposPrinter.ts';
-import { PrinterPool } from '../../../drivers/printer/printerPool.ts';
+import { EventBus } from '../../../core/bus.ts';
+import { openStore } from '../../../core/store/store.ts';
+import { TicketQueue } from '../../../modules/queue/ticketQueue.ts';
+import { queueRoutes } from '../../../modules/queue/routes.ts';
+import type { QueueConfig } from '../../../modules/queue/types.ts';
+import type { Clock } from '../../../core/clock.ts';
+import { EscposPrinter } from '../../../modules/printer/escposPrinter.ts';
+import { PrinterPool } from '../../../modules/printer/printerPool.ts';
 import { startPrinter, type PrinterSim } from '../../sim/printer.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { ConsoleAuth } from '../../../agent/http/auth.ts';
-import { hashPassword } from '../../../agent/http/password.ts';
+import { ConsoleAuth } from '../../../core/http/auth.ts';
+import { hashPassword } from '../../../core/http/password.ts';
 import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
 
 /** Accounts of the queue app (password TEST_PASSWORD): the admin, `quay` (staff, every counter), `quay1` (staff, counter q1 only). */
@@ -55,7 +55,7 @@ export async function startQueueApp(opts: { clock?: Clock; config?: QueueConfig;
   const printerSim = await startPrinter();
   const pool = new PrinterPool();
   if (opts.printer !== false) pool.add(new EscposPrinter('kiosk-printer', { transport: 'tcp', host: '127.0.0.1', port: printerSim.port, retries: 0 }));
-  // The agent's validation rules (agent/http/server.ts): unknown fields are refused, not dropped.
+  // The agent's validation rules (core/http/server.ts): unknown fields are refused, not dropped.
   const app = Fastify({ ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } } });
   passwordHash ??= hashPassword(TEST_PASSWORD);
   const hash = await passwordHash;

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ACCOUNTS, KIOSK_TOKEN, startQueueApp, type QueueApp } from './queueApp.ts';
 import { recogniseNumber, splitLines, startPrinter } from '../../sim/printer.ts';
-import { EscposPrinter } from '../../../drivers/printer/escposPrinter.ts';
-import { stylesFor, ticketLines } from '../../../drivers/printer/ticketLayout.ts';
-import { ticketPrintFor } from '../../../agent/queue/ticketPrint.ts';
+import { EscposPrinter } from '../../../modules/printer/escposPrinter.ts';
+import { stylesFor, ticketLines } from '../../../modules/printer/ticketLayout.ts';
+import { ticketPrintFor } from '../../../modules/queue/ticketPrint.ts';
 
 let q: QueueApp;
 let STAFF: Record<string, string>;

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { decodeCommand, type CommandApdu } from '../../../drivers/cccd/apdu.ts';
-import { der, parseTlvs, readTlv, decodeOid } from '../../../drivers/cccd/ber.ts';
-import { bacChipRespond, bacKeys, type BacKey, type BacKeys } from '../../../drivers/cccd/crypto/bac.ts';
-import { SecureMessaging, aesCipher } from '../../../drivers/cccd/crypto/secureMessaging.ts';
+import { decodeCommand, type CommandApdu } from '../../../modules/cccd/apdu.ts';
+import { der, parseTlvs, readTlv, decodeOid } from '../../../modules/cccd/ber.ts';
+import { bacChipRespond, bacKeys, type BacKey, type BacKeys } from '../../../modules/cccd/crypto/bac.ts';
+import { SecureMessaging, aesCipher } from '../../../modules/cccd/crypto/secureMessaging.ts';
 import {
   authToken,
   canPassword,
@@ -13,9 +13,9 @@ import {
   sessionKeys,
   sharedSecretX,
   PASSWORD_CAN,
-} from '../../../drivers/cccd/crypto/pace.ts';
-import { Point, randomScalar, type CurvePoint } from '../../../drivers/cccd/crypto/brainpool.ts';
-import { EMRTD_AID, FILES } from '../../../drivers/cccd/emrtd.ts';
+} from '../../../modules/cccd/crypto/pace.ts';
+import { Point, randomScalar, type CurvePoint } from '../../../modules/cccd/crypto/brainpool.ts';
+import { EMRTD_AID, FILES } from '../../../modules/cccd/emrtd.ts';
 
 export interface ChipFiles {
   cardAccess?: Buffer;

@@ -1,6 +1,6 @@
 import { createHash, sign, X509Certificate } from 'node:crypto';
-import { der, derInt, encodeOid, readTlv, children } from '../../../drivers/cccd/ber.ts';
-import { checkDigit } from '../../../drivers/cccd/crypto/bac.ts';
+import { der, derInt, encodeOid, readTlv, children } from '../../../modules/cccd/ber.ts';
+import { checkDigit } from '../../../modules/cccd/crypto/bac.ts';
 
 /** An invented citizen, the simulator's card holder. Dates dd/mm/yyyy as on DG13. */
 export interface SyntheticCitizen {

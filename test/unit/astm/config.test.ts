@@ -1,10 +1,10 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AstmConfigError, resolveAstmSettings } from '../../../drivers/astm/index.ts';
-import { LAB_PROFILES } from '../../../drivers/lab/profiles.ts';
+import { AstmConfigError, resolveAstmSettings } from '../../../modules/astm/index.ts';
+import { LAB_PROFILES } from '../../../modules/lab/profiles.ts';
 
-const fragment = JSON.parse(readFileSync('drivers/astm/schema.json', 'utf8'));
+const fragment = JSON.parse(readFileSync('modules/astm/schema.json', 'utf8'));
 const main = JSON.parse(readFileSync('config/schema.json', 'utf8'));
 
 function validator() {

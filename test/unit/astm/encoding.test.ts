@@ -1,6 +1,6 @@
 import iconv from 'iconv-lite';
 import { describe, expect, it } from 'vitest';
-import { decodeText, encodeText, EncodingError, stripDiacritics, type LabTextEncoding } from '../../../drivers/lab/encoding.ts';
+import { decodeText, encodeText, EncodingError, stripDiacritics, type LabTextEncoding } from '../../../modules/lab/encoding.ts';
 
 // Every Vietnamese vowel with every tone (none, huyền, sắc, hỏi, ngã, nặng), both cases, plus đ/Đ.
 const VOWELS = ['a', 'ă', 'â', 'e', 'ê', 'i', 'o', 'ô', 'ơ', 'u', 'ư', 'y'];

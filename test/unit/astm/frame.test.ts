@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AstmFrameError, checksum, encodeFrame, ETB, ETX, FRAME_SIZE_E1381, parseFrame, splitIntoFrames, STX } from '../../../drivers/astm/frame.ts';
+import { AstmFrameError, checksum, encodeFrame, ETB, ETX, FRAME_SIZE_E1381, parseFrame, splitIntoFrames, STX } from '../../../modules/astm/frame.ts';
 
 describe('ASTM frame', () => {
   it('computes the checksum over FN, text and ETX (hand-computed vector)', () => {

@@ -1,4 +1,4 @@
-import { encodeFrame, ENQ, EOT, splitIntoFrames } from '../../../drivers/astm/frame.ts';
+import { encodeFrame, ENQ, EOT, splitIntoFrames } from '../../../modules/astm/frame.ts';
 
 /** Framing styles seen in real captures (spec lab.md). */
 export type FramingStyle = 'split-at-limit' | 'record-per-etx-frame' | 'record-per-etb-frame' | 'one-frame';

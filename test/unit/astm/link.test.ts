@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ACK, encodeFrame, ENQ, EOT, NAK, parseFrame, STX, type AstmFrame } from '../../../drivers/astm/frame.ts';
-import { AstmLink, type TransmissionEnd } from '../../../drivers/astm/link.ts';
+import { ACK, encodeFrame, ENQ, EOT, NAK, parseFrame, STX, type AstmFrame } from '../../../modules/astm/frame.ts';
+import { AstmLink, type TransmissionEnd } from '../../../modules/astm/link.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
 
 function harness(opts: { frameSize?: number; decide?: (f: AstmFrame) => Promise<boolean>; role?: 'host' | 'instrument' } = {}) {

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteOrderCache } from '../../../drivers/lab/orderCache.ts';
+import { SqliteOrderCache } from '../../../modules/lab/orderCache.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 const cleanups: Array<() => void> = [];

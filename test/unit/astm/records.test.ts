@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { buildQueryAnswer } from '../../../drivers/astm/hostQuery.ts';
+import { buildQueryAnswer } from '../../../modules/astm/hostQuery.ts';
 import {
   astmTimeToIso,
   AstmRecordError,
@@ -14,9 +14,9 @@ import {
   parseNumber,
   serializeRecord,
   unescapeValue,
-} from '../../../drivers/astm/records.ts';
-import { SqliteOrderCache } from '../../../drivers/lab/orderCache.ts';
-import { resultIdentity } from '../../../drivers/lab/result.ts';
+} from '../../../modules/astm/records.ts';
+import { SqliteOrderCache } from '../../../modules/lab/orderCache.ts';
+import { resultIdentity } from '../../../modules/lab/result.ts';
 
 const fixture = (name: string) => readFileSync(`fixtures/lab/${name}`, 'utf8');
 const opts = { device: 'an1', timezone: 'Asia/Ho_Chi_Minh', receivedAt: '2026-11-22T10:00:00.000Z' };

@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACK, encodeFrame, ENQ, EOT, NAK, parseFrame, splitIntoFrames, STX } from '../../../drivers/astm/frame.ts';
-import { AstmSession, type AstmSessionSettings } from '../../../drivers/astm/session.ts';
-import type { AppendResult, JournalInput } from '../../../drivers/contract.ts';
-import { encodeText } from '../../../drivers/lab/encoding.ts';
-import type { LabResult } from '../../../drivers/lab/result.ts';
-import { SqliteOrderCache } from '../../../drivers/lab/orderCache.ts';
-import { openStore } from '../../../agent/store/store.ts';
+import { ACK, encodeFrame, ENQ, EOT, NAK, parseFrame, splitIntoFrames, STX } from '../../../modules/astm/frame.ts';
+import { AstmSession, type AstmSessionSettings } from '../../../modules/astm/session.ts';
+import type { AppendResult, JournalInput } from '../../../core/contract/driver.ts';
+import { encodeText } from '../../../modules/lab/encoding.ts';
+import type { LabResult } from '../../../modules/lab/result.ts';
+import { SqliteOrderCache } from '../../../modules/lab/orderCache.ts';
+import { openStore } from '../../../core/store/store.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { framedTransmission, type FramingStyle } from './framing.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
@@ -423,7 +423,7 @@ describe('AstmSession behaviour', () => {
 
 describe('clock skew', () => {
   it('is the device message time minus the box clock, device time read in its zone', async () => {
-    const { clockSkewSeconds } = await import('../../../drivers/lab/clockSkew.ts');
+    const { clockSkewSeconds } = await import('../../../modules/lab/clockSkew.ts');
     const box = Date.parse('2026-11-22T03:00:00Z'); // 10:00 in Hanoi
     expect(clockSkewSeconds('20261122100500', 'Asia/Ho_Chi_Minh', box)).toBe(300);
     expect(clockSkewSeconds('20261122100000', 'Asia/Ho_Chi_Minh', box)).toBe(0);

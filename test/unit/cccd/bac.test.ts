@@ -8,10 +8,10 @@ import {
   checkDigit,
   mrzInformation,
   bacKeyForCccd,
-} from '../../../drivers/cccd/crypto/bac.ts';
-import { tdesCbc, retailMac } from '../../../drivers/cccd/crypto/des.ts';
-import { SecureMessaging, tdesCipher } from '../../../drivers/cccd/crypto/secureMessaging.ts';
-import { decodeCommand } from '../../../drivers/cccd/apdu.ts';
+} from '../../../modules/cccd/crypto/bac.ts';
+import { tdesCbc, retailMac } from '../../../modules/cccd/crypto/des.ts';
+import { SecureMessaging, tdesCipher } from '../../../modules/cccd/crypto/secureMessaging.ts';
+import { decodeCommand } from '../../../modules/cccd/apdu.ts';
 import { fixtureJson, h } from './fixtures.ts';
 
 const d = fixtureJson('icao_9303_p11_bac_worked_example.json');

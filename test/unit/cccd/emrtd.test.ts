@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCccd, minimumApdus, SHORT_READ, type EmrtdReadOptions } from '../../../drivers/cccd/emrtd.ts';
-import { keysFromQr, keysFromDigits } from '../../../drivers/cccd/identity.ts';
-import { parseCccdQr } from '../../../drivers/cccd/qr.ts';
-import { loadCertificates, parseSod } from '../../../drivers/cccd/sod.ts';
-import { CardError } from '../../../drivers/cccd/errors.ts';
+import { readCccd, minimumApdus, SHORT_READ, type EmrtdReadOptions } from '../../../modules/cccd/emrtd.ts';
+import { keysFromQr, keysFromDigits } from '../../../modules/cccd/identity.ts';
+import { parseCccdQr } from '../../../modules/cccd/qr.ts';
+import { loadCertificates, parseSod } from '../../../modules/cccd/sod.ts';
+import { CardError } from '../../../modules/cccd/errors.ts';
 import { buildChip, qrOf, type CardBuildOptions } from '../../sim/card/card.ts';
 import { buildDg13, DEFAULT_CITIZEN } from '../../sim/card/files.ts';
 import { generateTestPki, type TestPki } from '../../sim/card/pki.ts';

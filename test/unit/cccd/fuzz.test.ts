@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CardError, CardParseError } from '../../../drivers/cccd/errors.ts';
-import { parseTlvs } from '../../../drivers/cccd/ber.ts';
-import { parseDg1 } from '../../../drivers/cccd/dg1.ts';
-import { parseDg13 } from '../../../drivers/cccd/dg13.ts';
-import { parseDg2 } from '../../../drivers/cccd/dg2.ts';
-import { parseEfCom } from '../../../drivers/cccd/efCom.ts';
-import { parseSod } from '../../../drivers/cccd/sod.ts';
-import { parseCardAccess } from '../../../drivers/cccd/cardAccess.ts';
-import { parseCccdQr } from '../../../drivers/cccd/qr.ts';
-import { decodeCommand } from '../../../drivers/cccd/apdu.ts';
-import { SecureMessaging, tdesCipher, aesCipher } from '../../../drivers/cccd/crypto/secureMessaging.ts';
+import { CardError, CardParseError } from '../../../modules/cccd/errors.ts';
+import { parseTlvs } from '../../../modules/cccd/ber.ts';
+import { parseDg1 } from '../../../modules/cccd/dg1.ts';
+import { parseDg13 } from '../../../modules/cccd/dg13.ts';
+import { parseDg2 } from '../../../modules/cccd/dg2.ts';
+import { parseEfCom } from '../../../modules/cccd/efCom.ts';
+import { parseSod } from '../../../modules/cccd/sod.ts';
+import { parseCardAccess } from '../../../modules/cccd/cardAccess.ts';
+import { parseCccdQr } from '../../../modules/cccd/qr.ts';
+import { decodeCommand } from '../../../modules/cccd/apdu.ts';
+import { SecureMessaging, tdesCipher, aesCipher } from '../../../modules/cccd/crypto/secureMessaging.ts';
 import { fixtureHex, fixtureText } from './fixtures.ts';
 
 /** Either a result or the typed parse error; anything else fails the property. */

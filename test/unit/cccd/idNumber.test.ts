@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCccd } from '../../../drivers/cccd/emrtd.ts';
-import { CardError } from '../../../drivers/cccd/errors.ts';
-import { loadCertificates } from '../../../drivers/cccd/sod.ts';
+import { readCccd } from '../../../modules/cccd/emrtd.ts';
+import { CardError } from '../../../modules/cccd/errors.ts';
+import { loadCertificates } from '../../../modules/cccd/sod.ts';
 import { buildChip, qrOf } from '../../sim/card/card.ts';
 import { DEFAULT_CITIZEN } from '../../sim/card/files.ts';
 import { generateTestPki, type TestPki } from '../../sim/card/pki.ts';
-import { assertCccdNumber, cccdNumberProblem, CccdNumberError, isValidCccdNumber, PROVINCE_CODES } from '../../../drivers/cccd/idNumber.ts';
-import { parseCccdQr } from '../../../drivers/cccd/qr.ts';
-import { identityFromTypedId, keysFromDigits, keysFromQr } from '../../../drivers/cccd/identity.ts';
+import { assertCccdNumber, cccdNumberProblem, CccdNumberError, isValidCccdNumber, PROVINCE_CODES } from '../../../modules/cccd/idNumber.ts';
+import { parseCccdQr } from '../../../modules/cccd/qr.ts';
+import { identityFromTypedId, keysFromDigits, keysFromQr } from '../../../modules/cccd/identity.ts';
 
 describe('CCCD number rule (province code of birth registration, century digit)', () => {
   it('knows the 63 province codes of Circular 07/2016/TT-BCA', () => {

@@ -11,9 +11,9 @@ import {
   sessionKeys,
   sharedSecretX,
   tokenInput,
-} from '../../../drivers/cccd/crypto/pace.ts';
-import { Point, bytesToBigInt, pointToBytes } from '../../../drivers/cccd/crypto/brainpool.ts';
-import { parseCardAccess } from '../../../drivers/cccd/cardAccess.ts';
+} from '../../../modules/cccd/crypto/pace.ts';
+import { Point, bytesToBigInt, pointToBytes } from '../../../modules/cccd/crypto/brainpool.ts';
+import { parseCardAccess } from '../../../modules/cccd/cardAccess.ts';
 import { fixtureHex, fixtureJson, h } from './fixtures.ts';
 
 const v = fixtureJson('pace_worked_example.json');

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseDg1, parseTd1 } from '../../../drivers/cccd/dg1.ts';
-import { parseDg13 } from '../../../drivers/cccd/dg13.ts';
-import { parseEfCom } from '../../../drivers/cccd/efCom.ts';
-import { parseDg2 } from '../../../drivers/cccd/dg2.ts';
-import { der } from '../../../drivers/cccd/ber.ts';
+import { parseDg1, parseTd1 } from '../../../modules/cccd/dg1.ts';
+import { parseDg13 } from '../../../modules/cccd/dg13.ts';
+import { parseEfCom } from '../../../modules/cccd/efCom.ts';
+import { parseDg2 } from '../../../modules/cccd/dg2.ts';
+import { der } from '../../../modules/cccd/ber.ts';
 import { fixtureHex, fixtureJson, fixtureText } from './fixtures.ts';
 
 const fields = fixtureJson('synthetic_cccd_dg13_fields.json');

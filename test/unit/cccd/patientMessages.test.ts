@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { EventBus } from '../../../agent/bus.ts';
-import type { DriverContext } from '../../../drivers/contract.ts';
-import { CardError, patientMessageOf, patientMessages, plainMessages } from '../../../drivers/cccd/errors.ts';
-import { QrScannerDriver } from '../../../drivers/cccd/qrScanner.ts';
-import type { CardStatusEvent } from '../../../drivers/cccd/readerDriver.ts';
+import { EventBus } from '../../../core/bus.ts';
+import type { DriverContext } from '../../../core/contract/driver.ts';
+import { CardError, patientMessageOf, patientMessages, plainMessages } from '../../../modules/cccd/errors.ts';
+import { QrScannerDriver } from '../../../modules/cccd/qrScanner.ts';
+import type { CardStatusEvent } from '../../../modules/cccd/readerDriver.ts';
 
 /** Words of the drivers' English sentences; none may appear in what a patient reads. */
 const ENGLISH = /\b(the|is|not|this|card|code|number|please|scan|tap|reader)\b/i;

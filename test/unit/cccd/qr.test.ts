@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseCccdQr } from '../../../drivers/cccd/qr.ts';
-import { deriveExpiry, expiryCandidates, parseIso } from '../../../drivers/cccd/cardExpiry.ts';
-import { identityFromQr, keysFromQr, keysFromDigits, keysFromMrzText, ageOn, identityFromDg13 } from '../../../drivers/cccd/identity.ts';
-import { parseDg13 } from '../../../drivers/cccd/dg13.ts';
+import { parseCccdQr } from '../../../modules/cccd/qr.ts';
+import { deriveExpiry, expiryCandidates, parseIso } from '../../../modules/cccd/cardExpiry.ts';
+import { identityFromQr, keysFromQr, keysFromDigits, keysFromMrzText, ageOn, identityFromDg13 } from '../../../modules/cccd/identity.ts';
+import { parseDg13 } from '../../../modules/cccd/dg13.ts';
 import { fixtureHex, fixtureText } from './fixtures.ts';
 
 const samples = fixtureText('qr_synthetic.txt')

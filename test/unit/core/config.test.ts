@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../../agent/config/load.ts';
-import { formatProblem } from '../../../agent/config/types.ts';
-import { writeConfigAtomically } from '../../../agent/config/write.ts';
+import { ConfigError, loadConfig } from '../../../core/config/load.ts';
+import { formatProblem } from '../../../core/config/types.ts';
+import { writeConfigAtomically } from '../../../core/config/write.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 let cleanups: Array<() => void> = [];

@@ -3,8 +3,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { closest, ConfigError, loadConfig, type LoadOptions } from '../../../agent/config/load.ts';
-import { formatProblem } from '../../../agent/config/types.ts';
+import { closest, ConfigError, loadConfig, type LoadOptions } from '../../../core/config/load.ts';
+import { formatProblem } from '../../../core/config/types.ts';
 import { viProblemMessage } from '../../../kiosk/console/serverText.js';
 import { tempDir } from '../../helpers/tmp.ts';
 

@@ -5,9 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { checkConfigReport, ConfigError, exampleOf, loadConfig } from '../../../agent/config/load.ts';
-import { formatProblem } from '../../../agent/config/types.ts';
-import { hashPassword } from '../../../agent/http/password.ts';
+import { checkConfigReport, ConfigError, exampleOf, loadConfig } from '../../../core/config/load.ts';
+import { formatProblem } from '../../../core/config/types.ts';
+import { hashPassword } from '../../../core/http/password.ts';
 import { viProblemMessage } from '../../../kiosk/console/serverText.js';
 import { tempDir } from '../../helpers/tmp.ts';
 

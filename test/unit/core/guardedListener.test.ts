@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GuardedListener, type ListenerLimits } from '../../../agent/net/guardedListener.ts';
-import { PeerAllowList, PeerListError } from '../../../agent/net/peers.ts';
-import { initBoxCertificates, issueClientCertificate } from '../../../agent/net/certs.ts';
+import { GuardedListener, type ListenerLimits } from '../../../core/net/guardedListener.ts';
+import { PeerAllowList, PeerListError } from '../../../core/net/peers.ts';
+import { initBoxCertificates, issueClientCertificate } from '../../../core/net/certs.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
 

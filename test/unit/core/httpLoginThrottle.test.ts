@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LoginThrottle } from '../../../agent/http/loginThrottle.ts';
-import { DEFAULT_LOGIN_POLICY } from '../../../agent/http/settings.ts';
+import { LoginThrottle } from '../../../core/http/loginThrottle.ts';
+import { DEFAULT_LOGIN_POLICY } from '../../../core/http/settings.ts';
 
 // Time is a number the test moves: no sleeping, no timing assertions.
 function throttle() {

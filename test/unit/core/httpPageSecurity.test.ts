@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { hostname } from 'node:os';
-import { AllowedHosts, hostnameOf } from '../../../agent/http/origin.ts';
-import { isPageAsset } from '../../../agent/http/pageSecurity.ts';
-import { SessionStore } from '../../../agent/http/sessions.ts';
+import { AllowedHosts, hostnameOf } from '../../../core/http/origin.ts';
+import { isPageAsset } from '../../../core/http/pageSecurity.ts';
+import { SessionStore } from '../../../core/http/sessions.ts';
 
 const KIOSK_ROOT = fileURLToPath(new URL('../../../kiosk/', import.meta.url));
 
@@ -38,7 +38,7 @@ describe('static page folders serve page assets only', () => {
       '/audio/generate.ts',
       '/call-screen/phrase.d.ts',
       '/audio/.gitignore',
-      '/kiosk/../../agent/http/auth.ts',
+      '/kiosk/../../core/http/auth.ts',
       '/kiosk/../',
       '/console/console.js.map',
       '/README',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LanTopicAcl, RetainedQuota, type LanUser } from '../../../agent/mqtt/lanAcl.ts';
-import { PacketSizeScanner } from '../../../agent/mqtt/packetSizeGuard.ts';
+import { LanTopicAcl, RetainedQuota, type LanUser } from '../../../core/mqtt/lanAcl.ts';
+import { PacketSizeScanner } from '../../../core/mqtt/packetSizeGuard.ts';
 
 const root = 'edge/v1/bv-test/lab-01';
 const acl = new LanTopicAcl(root);

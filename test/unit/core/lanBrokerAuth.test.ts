@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../../agent/http/password.ts';
-import { BAD_USERNAME_OR_PASSWORD, LanAuthenticator, NOT_AUTHORIZED } from '../../../agent/mqtt/lanAuth.ts';
-import type { LanUser } from '../../../agent/mqtt/lanAcl.ts';
+import { hashPassword } from '../../../core/http/password.ts';
+import { BAD_USERNAME_OR_PASSWORD, LanAuthenticator, NOT_AUTHORIZED } from '../../../core/mqtt/lanAuth.ts';
+import type { LanUser } from '../../../core/mqtt/lanAcl.ts';
 
 let users: LanUser[];
 beforeAll(async () => {

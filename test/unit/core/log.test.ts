@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { createLogger } from '../../../agent/log.ts';
-import { StoreError } from '../../../agent/store/errors.ts';
+import { createLogger } from '../../../core/log.ts';
+import { StoreError } from '../../../core/store/errors.ts';
 
 /** A logger writing into memory; `lines()` parses what it wrote. */
 function memoryLogger() {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskCccd, maskInsuranceCard, maskName, maskText, redact } from '../../../agent/mask.ts';
+import { maskCccd, maskInsuranceCard, maskName, maskText, redact } from '../../../core/mask.ts';
 
 const CCCD = '001099012345';
 const QR = `${CCCD}|025123456|Nguyễn Văn An|01011999|Nam|Số 1 Tràng Tiền, Hoàn Kiếm, Hà Nội|15082021`;

@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { isNetworkAddress, redact } from '../../../agent/mask.ts';
-import { createLogger } from '../../../agent/log.ts';
+import { isNetworkAddress, redact } from '../../../core/mask.ts';
+import { createLogger } from '../../../core/log.ts';
 
 type ListenError = NodeJS.ErrnoException & { address?: string; port?: number };
 

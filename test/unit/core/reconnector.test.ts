@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { capturingLogger } from '../../integration/his/logCapture.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
-import { DEFAULT_RECONNECT, formatDuration, Reconnector } from '../../../agent/forward/backoff.ts';
+import { DEFAULT_RECONNECT, formatDuration, Reconnector } from '../../../core/forward/backoff.ts';
 
 const DAY = 86_400_000;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RefusalLog } from '../../../agent/net/refusalLog.ts';
+import { RefusalLog } from '../../../core/net/refusalLog.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
 import { capturingLogger } from '../../integration/his/logCapture.ts';
 

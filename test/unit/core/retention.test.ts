@@ -3,11 +3,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pino from 'pino';
-import { EventBus } from '../../../agent/bus.ts';
-import { DeviceAlarms } from '../../../agent/deviceAlarms.ts';
-import type { RetentionPolicy } from '../../../agent/store/retention.ts';
-import { StoreAlarms } from '../../../agent/store/storeAlarms.ts';
-import { openStore, type Store, type StoreOptions } from '../../../agent/store/store.ts';
+import { EventBus } from '../../../core/bus.ts';
+import { DeviceAlarms } from '../../../core/deviceAlarms.ts';
+import type { RetentionPolicy } from '../../../core/store/retention.ts';
+import { StoreAlarms } from '../../../core/store/storeAlarms.ts';
+import { openStore, type Store, type StoreOptions } from '../../../core/store/store.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 // @ts-expect-error plain ESM script without types
 import { buildSchema } from '../../../scripts/build-schema.mjs';
-import { destinationFactories, driverFactories } from '../../../agent/registry.ts';
+import { destinationFactories, driverFactories } from '../../../core/registry.ts';
 
 const schema = JSON.parse(readFileSync('config/schema.json', 'utf8'));
 

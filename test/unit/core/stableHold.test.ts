@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { EventBus } from '../../../agent/bus.ts';
-import { OutboxForwarder } from '../../../agent/forward/forwarder.ts';
-import type { DeliveryOutcome, Destination, OutboxItem } from '../../../agent/forward/destination.ts';
-import { openStore, type Store } from '../../../agent/store/store.ts';
+import { EventBus } from '../../../core/bus.ts';
+import { OutboxForwarder } from '../../../core/forward/forwarder.ts';
+import type { DeliveryOutcome, Destination, OutboxItem } from '../../../core/forward/destination.ts';
+import { openStore, type Store } from '../../../core/store/store.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openStore, type Store } from '../../../agent/store/store.ts';
-import { StoreError } from '../../../agent/store/errors.ts';
+import { openStore, type Store } from '../../../core/store/store.ts';
+import { StoreError } from '../../../core/store/errors.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 let cleanups: Array<() => void> = [];
@@ -186,7 +186,7 @@ describe('raw capture', () => {
 
 describe('disk budget', () => {
   it('raises warn at 70 %, critical at 90 %, full at 100 % of the budget', async () => {
-    const { DiskBudget } = await import('../../../agent/store/diskBudget.ts');
+    const { DiskBudget } = await import('../../../core/store/diskBudget.ts');
     let used = 0;
     const budget = new DiskBudget({ dir: '.', budgetBytes: 1000, minFreeBytes: 0, warnPercent: 70, criticalPercent: 90, usedBytes: () => used });
     const levels = [0, 699, 700, 899, 900, 999, 1000].map((u) => ((used = u), budget.read().level));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { Supervisor } from '../../../agent/supervisor.ts';
-import type { DriverStatus } from '../../../drivers/contract.ts';
+import { Supervisor } from '../../../core/supervisor.ts';
+import type { DriverStatus } from '../../../core/contract/driver.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
 
 describe('Supervisor', () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { readDataset, findElement } from '../../../drivers/dicom/data/codec.ts';
-import { parsePart10Header } from '../../../drivers/dicom/data/part10.ts';
-import { characterSetOf, decodeText, encodeText, parseCharacterSet, textOf, utf8Element } from '../../../drivers/dicom/data/charset.ts';
-import { EXPLICIT_LE } from '../../../drivers/dicom/data/transferSyntaxes.ts';
+import { readDataset, findElement } from '../../../modules/dicom/data/codec.ts';
+import { parsePart10Header } from '../../../modules/dicom/data/part10.ts';
+import { characterSetOf, decodeText, encodeText, parseCharacterSet, textOf, utf8Element } from '../../../modules/dicom/data/charset.ts';
+import { EXPLICIT_LE } from '../../../modules/dicom/data/transferSyntaxes.ts';
 import { dicomFixture, syntheticDataset, VN_PATIENT, VN_PROCEDURE } from './dataFixtures.ts';
 
 function patientName(file: string): string | undefined {

@@ -17,12 +17,12 @@ import {
   sequenceElement,
   ITEM,
   SEQUENCE_DELIMITATION,
-} from '../../../drivers/dicom/data/codec.ts';
-import type { DataElement } from '../../../drivers/dicom/data/codec.ts';
-import { parsePart10Header, part10Header, readPart10, IMPLEMENTATION_CLASS_UID } from '../../../drivers/dicom/data/part10.ts';
-import { datasetEncodingOf, IMPLICIT_LE, EXPLICIT_LE, EXPLICIT_BE, transferSyntax } from '../../../drivers/dicom/data/transferSyntaxes.ts';
-import { STORAGE_SOP_CLASSES, storageSopClass, CT_IMAGE_STORAGE } from '../../../drivers/dicom/data/sopClasses.ts';
-import { implicitVr, parseTag, formatTag } from '../../../drivers/dicom/data/dictionary.ts';
+} from '../../../modules/dicom/data/codec.ts';
+import type { DataElement } from '../../../modules/dicom/data/codec.ts';
+import { parsePart10Header, part10Header, readPart10, IMPLEMENTATION_CLASS_UID } from '../../../modules/dicom/data/part10.ts';
+import { datasetEncodingOf, IMPLICIT_LE, EXPLICIT_LE, EXPLICIT_BE, transferSyntax } from '../../../modules/dicom/data/transferSyntaxes.ts';
+import { STORAGE_SOP_CLASSES, storageSopClass, CT_IMAGE_STORAGE } from '../../../modules/dicom/data/sopClasses.ts';
+import { implicitVr, parseTag, formatTag } from '../../../modules/dicom/data/dictionary.ts';
 import { dicomFixture, dicomFixtureNames, dicomFixturePath } from './dataFixtures.ts';
 
 function datasetOf(name: string): { elements: DataElement[]; body: Buffer; ts: ReturnType<typeof datasetEncodingOf> } {

@@ -20,12 +20,12 @@ export function dicomFixtureNames(folder: 'pydicom' | 'charset'): string[] {
     .map((f) => `${folder}/${f}`);
 }
 
-import { writeDataset, stringElement, usElement, sequenceElement } from '../../../drivers/dicom/data/codec.ts';
-import type { DataElement } from '../../../drivers/dicom/data/codec.ts';
-import { part10Header } from '../../../drivers/dicom/data/part10.ts';
-import { utf8Element, utf8CharsetElement } from '../../../drivers/dicom/data/charset.ts';
-import { EXPLICIT_LE } from '../../../drivers/dicom/data/transferSyntaxes.ts';
-import type { DatasetEncoding } from '../../../drivers/dicom/data/transferSyntaxes.ts';
+import { writeDataset, stringElement, usElement, sequenceElement } from '../../../modules/dicom/data/codec.ts';
+import type { DataElement } from '../../../modules/dicom/data/codec.ts';
+import { part10Header } from '../../../modules/dicom/data/part10.ts';
+import { utf8Element, utf8CharsetElement } from '../../../modules/dicom/data/charset.ts';
+import { EXPLICIT_LE } from '../../../modules/dicom/data/transferSyntaxes.ts';
+import type { DatasetEncoding } from '../../../modules/dicom/data/transferSyntaxes.ts';
 
 export const VN_PATIENT = 'NGUYỄN^THỊ HƯƠNG';
 export const VN_PROCEDURE = 'Siêu âm ổ bụng tổng quát';

@@ -3,9 +3,9 @@ import fc from 'fast-check';
 import { openSync, writeSync, ftruncateSync, closeSync, writeFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { extractInstanceMeta, scanDataset } from '../../../drivers/dicom/data/instanceMeta.ts';
-import { DicomParseError } from '../../../drivers/dicom/data/codec.ts';
-import { part10Header } from '../../../drivers/dicom/data/part10.ts';
+import { extractInstanceMeta, scanDataset } from '../../../modules/dicom/data/instanceMeta.ts';
+import { DicomParseError } from '../../../modules/dicom/data/codec.ts';
+import { part10Header } from '../../../modules/dicom/data/part10.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { dicomFixture, dicomFixturePath, syntheticDataset, syntheticPart10, VN_PATIENT, VN_PROCEDURE } from './dataFixtures.ts';
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openStore } from '../../../agent/store/store.ts';
-import { extractInstanceMeta } from '../../../drivers/dicom/data/instanceMeta.ts';
-import { SqliteStudyIndex, backfillStudyIndex } from '../../../drivers/dicom/data/studyIndex.ts';
+import { openStore } from '../../../core/store/store.ts';
+import { extractInstanceMeta } from '../../../modules/dicom/data/instanceMeta.ts';
+import { SqliteStudyIndex, backfillStudyIndex } from '../../../modules/dicom/data/studyIndex.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { syntheticPart10, VN_PATIENT } from './dataFixtures.ts';
 import type { SyntheticInstance } from './dataFixtures.ts';

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { readDataset, writeDataset, stringElement, sequenceElement, findElement, getString } from '../../../drivers/dicom/data/codec.ts';
-import type { DataElement } from '../../../drivers/dicom/data/codec.ts';
-import { characterSetOf, textOf, utf8Element, utf8CharsetElement } from '../../../drivers/dicom/data/charset.ts';
-import { matchWorklist, matchesKey, personNameOf, studyUidForOrder, describeQuery } from '../../../drivers/dicom/data/worklist.ts';
-import { IMPLICIT_LE, EXPLICIT_LE } from '../../../drivers/dicom/data/transferSyntaxes.ts';
-import type { LabOrder } from '../../../drivers/lab/orderCache.ts';
+import { readDataset, writeDataset, stringElement, sequenceElement, findElement, getString } from '../../../modules/dicom/data/codec.ts';
+import type { DataElement } from '../../../modules/dicom/data/codec.ts';
+import { characterSetOf, textOf, utf8Element, utf8CharsetElement } from '../../../modules/dicom/data/charset.ts';
+import { matchWorklist, matchesKey, personNameOf, studyUidForOrder, describeQuery } from '../../../modules/dicom/data/worklist.ts';
+import { IMPLICIT_LE, EXPLICIT_LE } from '../../../modules/dicom/data/transferSyntaxes.ts';
+import type { LabOrder } from '../../../modules/lab/orderCache.ts';
 
 const ORDERS: LabOrder[] = [
   {

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { ConfigError, loadConfigText } from '../../../agent/config/load.ts';
-import { formatProblem } from '../../../agent/config/types.ts';
-import { PeerListError } from '../../../agent/net/peers.ts';
-import { CallerPolicy } from '../../../drivers/dicom/net/callerPolicy.ts';
-import { REJECT } from '../../../drivers/dicom/net/pdu.ts';
+import { ConfigError, loadConfigText } from '../../../core/config/load.ts';
+import { formatProblem } from '../../../core/config/types.ts';
+import { PeerListError } from '../../../core/net/peers.ts';
+import { CallerPolicy } from '../../../modules/dicom/net/callerPolicy.ts';
+import { REJECT } from '../../../modules/dicom/net/pdu.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 describe('CallerPolicy: calling AE plus address, deny by default', () => {

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { join } from 'node:path';
-import { openStore } from '../../../agent/store/store.ts';
-import { readDataset, sequenceElement, stringElement, usElement, writeDataset } from '../../../drivers/dicom/data/codec.ts';
-import { EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE } from '../../../drivers/dicom/data/transferSyntaxes.ts';
-import { SqliteCommitmentStore } from '../../../drivers/dicom/data/commitmentStore.ts';
-import { SqliteStudyIndex } from '../../../drivers/dicom/data/studyIndex.ts';
+import { openStore } from '../../../core/store/store.ts';
+import { readDataset, sequenceElement, stringElement, usElement, writeDataset } from '../../../modules/dicom/data/codec.ts';
+import { EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE } from '../../../modules/dicom/data/transferSyntaxes.ts';
+import { SqliteCommitmentStore } from '../../../modules/dicom/data/commitmentStore.ts';
+import { SqliteStudyIndex } from '../../../modules/dicom/data/studyIndex.ts';
 import {
   STORAGE_COMMITMENT_INSTANCE,
   STORAGE_COMMITMENT_PUSH_MODEL,
@@ -19,9 +19,9 @@ import {
   nEventReportRsp,
   newTransactionUid,
   reportEventType,
-} from '../../../drivers/dicom/net/commitment.ts';
-import { decodeAssociateAc, decodeAssociateRq, encodeAssociateAc, encodeAssociateRq } from '../../../drivers/dicom/net/associate.ts';
-import { N_ACTION_RQ, N_EVENT_REPORT_RSP, decodeCommand, encodeCommand } from '../../../drivers/dicom/net/dimse.ts';
+} from '../../../modules/dicom/net/commitment.ts';
+import { decodeAssociateAc, decodeAssociateRq, encodeAssociateAc, encodeAssociateRq } from '../../../modules/dicom/net/associate.ts';
+import { N_ACTION_RQ, N_EVENT_REPORT_RSP, decodeCommand, encodeCommand } from '../../../modules/dicom/net/dimse.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';

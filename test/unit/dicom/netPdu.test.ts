@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeAssociateAc, decodeAssociateRq, encodeAssociateAc, encodeAssociateRq } from '../../../drivers/dicom/net/associate.ts';
-import { C_STORE_RQ, C_STORE_RSP, decodeCommand, encodeCommand, statusKind } from '../../../drivers/dicom/net/dimse.ts';
+import { decodeAssociateAc, decodeAssociateRq, encodeAssociateAc, encodeAssociateRq } from '../../../modules/dicom/net/associate.ts';
+import { C_STORE_RQ, C_STORE_RSP, decodeCommand, encodeCommand, statusKind } from '../../../modules/dicom/net/dimse.ts';
 import {
   DicomPduError,
   PDU_ABORT,
@@ -16,9 +16,9 @@ import {
   encodeAssociateRj,
   encodeDataPdu,
   encodeReleaseRq,
-} from '../../../drivers/dicom/net/pdu.ts';
-import type { Pdu } from '../../../drivers/dicom/net/pdu.ts';
-import { DicomParseError } from '../../../drivers/dicom/data/codec.ts';
+} from '../../../modules/dicom/net/pdu.ts';
+import type { Pdu } from '../../../modules/dicom/net/pdu.ts';
+import { DicomParseError } from '../../../modules/dicom/data/codec.ts';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 const rq = encodeAssociateRq({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { parseStowAnswer, stowOutcome } from '../../../drivers/dicom/stowrs.ts';
+import { parseStowAnswer, stowOutcome } from '../../../modules/dicom/stowrs.ts';
 
 describe('STOW-RS answers (PS3.18 10.5.3)', () => {
   it('outcome table', () => {

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import pino from 'pino';
-import type { OutboxItem } from '../../../agent/forward/destination.ts';
-import { multipartBody, stowBatchOutcomes, StowRsDestination } from '../../../drivers/dicom/stowrs.ts';
+import type { OutboxItem } from '../../../core/forward/destination.ts';
+import { multipartBody, stowBatchOutcomes, StowRsDestination } from '../../../modules/dicom/stowrs.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { syntheticPart10 } from './dataFixtures.ts';
 

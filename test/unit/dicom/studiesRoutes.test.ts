@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openStore } from '../../../agent/store/store.ts';
-import { extractInstanceMeta } from '../../../drivers/dicom/data/instanceMeta.ts';
-import { SqliteStudyIndex } from '../../../drivers/dicom/data/studyIndex.ts';
-import { studiesRoutes } from '../../../drivers/dicom/studiesRoutes.ts';
+import { openStore } from '../../../core/store/store.ts';
+import { extractInstanceMeta } from '../../../modules/dicom/data/instanceMeta.ts';
+import { SqliteStudyIndex } from '../../../modules/dicom/data/studyIndex.ts';
+import { studiesRoutes } from '../../../modules/dicom/studiesRoutes.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { syntheticPart10, VN_PATIENT } from './dataFixtures.ts';
 

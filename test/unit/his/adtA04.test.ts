@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildAdtA04, vietnameseXpn } from '../../../agent/his/adtA04.ts';
-import type { HisCheckIn } from '../../../agent/his/contract.ts';
-import { controlIdFor, Hl7AckError, hl7TimeFromIso, parseAck } from '../../../drivers/hl7/ack.ts';
-import { escapeHl7 } from '../../../drivers/hl7/message.ts';
-import { MllpDecoder, mllpFrame } from '../../../drivers/hl7/mllp.ts';
+import { buildAdtA04, vietnameseXpn } from '../../../modules/his/adtA04.ts';
+import type { HisCheckIn } from '../../../modules/his/contract.ts';
+import { controlIdFor, Hl7AckError, hl7TimeFromIso, parseAck } from '../../../modules/hl7/ack.ts';
+import { escapeHl7 } from '../../../modules/hl7/message.ts';
+import { MllpDecoder, mllpFrame } from '../../../modules/hl7/mllp.ts';
 
 const CHECK_IN: HisCheckIn = {
   identity: {

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FieldMapError, getPath, isoDate, mapRequest, mapResponse } from '../../../agent/his/fieldMap.ts';
-import { DEFAULT_REGISTER_FIELDS } from '../../../agent/his/httpHis.ts';
-import { checkInJournalInput, checkInKey, type HisCheckIn } from '../../../agent/his/contract.ts';
-import { scrubPersonal } from '../../../agent/his/scrub.ts';
+import { FieldMapError, getPath, isoDate, mapRequest, mapResponse } from '../../../modules/his/fieldMap.ts';
+import { DEFAULT_REGISTER_FIELDS } from '../../../modules/his/httpHis.ts';
+import { checkInJournalInput, checkInKey, type HisCheckIn } from '../../../modules/his/contract.ts';
+import { scrubPersonal } from '../../../modules/his/scrub.ts';
 
 const CHECK_IN: HisCheckIn = {
   identity: {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describeInsuranceCode } from '../../../agent/his/insuranceOutcome.ts';
-import { insuranceStatusFrom } from '../../../agent/his/httpHis.ts';
+import { describeInsuranceCode } from '../../../modules/his/insuranceOutcome.ts';
+import { insuranceStatusFrom } from '../../../modules/his/httpHis.ts';
 
 // Every maKetQua the 2024 card-history function documents (uplink.md, HIS section).
 const EXPECTED: Array<[string, string, 'valid' | 'invalid' | 'unknown', RegExp]> = [

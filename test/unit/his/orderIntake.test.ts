@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HisOrderError, HisOrderIntake, parseHisOrder } from '../../../agent/his/orderIntake.ts';
+import { HisOrderError, HisOrderIntake, parseHisOrder } from '../../../modules/his/orderIntake.ts';
 
 describe('orders pushed by the HIS', () => {
   it('validates and delivers a batch to every listener', async () => {

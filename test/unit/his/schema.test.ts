@@ -3,7 +3,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 
 // The fragment refers to the lead's #/$defs/destinationCommon; a minimal stand-in keeps it testable alone.
-const schema = JSON.parse(readFileSync(new URL('../../../agent/his/schema.json', import.meta.url), 'utf8')) as { $defs: Record<string, unknown> };
+const schema = JSON.parse(readFileSync(new URL('../../../modules/his/schema.json', import.meta.url), 'utf8')) as { $defs: Record<string, unknown> };
 schema.$defs.destinationCommon = { type: 'object', properties: { type: {}, enabled: { type: 'boolean' }, window: { type: 'integer' } } };
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 ajv.addSchema(schema);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MllpDecoder, mllpFrame } from '../../../drivers/hl7/mllp.ts';
-import { header, parseHl7, Hl7ParseError, unescapeHl7, DEFAULT_DELIMITERS } from '../../../drivers/hl7/message.ts';
-import { buildAck } from '../../../drivers/hl7/ack.ts';
-import { extractHl7Results } from '../../../drivers/hl7/results.ts';
+import { MllpDecoder, mllpFrame } from '../../../modules/hl7/mllp.ts';
+import { header, parseHl7, Hl7ParseError, unescapeHl7, DEFAULT_DELIMITERS } from '../../../modules/hl7/message.ts';
+import { buildAck } from '../../../modules/hl7/ack.ts';
+import { extractHl7Results } from '../../../modules/hl7/results.ts';
 import { hl7Fixture, MINDRAY, MINDRAY_QC } from '../../helpers/hl7Fixtures.ts';
 
 const opts = { device: 'bc5380', timezone: 'Asia/Ho_Chi_Minh', receivedAt: '2026-11-22T08:00:00.000+07:00' };

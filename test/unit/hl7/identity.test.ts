@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hl7ContentHash, isSameMessage, primaryMessageKey, reusedMessageKey } from '../../../drivers/hl7/identity.ts';
+import { hl7ContentHash, isSameMessage, primaryMessageKey, reusedMessageKey } from '../../../modules/hl7/identity.ts';
 
 const msg = (msh7: string, obx5 = '6.4', sep = '\r') =>
   Buffer.from([`MSH|^~\\&|BC|LAB|||${msh7}||ORU^R01|C-1|P|2.5`, 'OBR|1||S-1', `OBX|1|NM|WBC^WBC||${obx5}|10*9/L`].join(sep) + sep, 'latin1');

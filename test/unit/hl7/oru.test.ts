@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { controlIdFor } from '../../../drivers/hl7/ack.ts';
-import { buildOru, reportOf } from '../../../drivers/hl7/oru.ts';
-import { comp, field, header, parseHl7, segment } from '../../../drivers/hl7/message.ts';
-import { resultIdentity, type LabResult } from '../../../drivers/lab/result.ts';
+import { controlIdFor } from '../../../modules/hl7/ack.ts';
+import { buildOru, reportOf } from '../../../modules/hl7/oru.ts';
+import { comp, field, header, parseHl7, segment } from '../../../modules/hl7/message.ts';
+import { resultIdentity, type LabResult } from '../../../modules/lab/result.ts';
 
 const r: LabResult = {
   device: 'xn1',

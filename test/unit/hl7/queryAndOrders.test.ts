@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { LabOrder, OrderCache } from '../../../drivers/lab/orderCache.ts';
-import { buildQueryAnswer, Hl7QueryError, parseHostQuery } from '../../../drivers/hl7/hostQuery.ts';
-import { comp, field, header, Hl7ParseError, parseHl7, segment } from '../../../drivers/hl7/message.ts';
-import { applyOrders, Hl7OrderError, ordersFromHl7 } from '../../../drivers/hl7/orders.ts';
+import type { LabOrder, OrderCache } from '../../../modules/lab/orderCache.ts';
+import { buildQueryAnswer, Hl7QueryError, parseHostQuery } from '../../../modules/hl7/hostQuery.ts';
+import { comp, field, header, Hl7ParseError, parseHl7, segment } from '../../../modules/hl7/message.ts';
+import { applyOrders, Hl7OrderError, ordersFromHl7 } from '../../../modules/hl7/orders.ts';
 import { hl7Segment } from '../../helpers/hl7Fixtures.ts';
 
 const TZ = 'Asia/Ho_Chi_Minh';

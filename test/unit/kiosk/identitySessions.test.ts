@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { identityFromQr, identityFromTypedId } from '../../../drivers/cccd/identity.ts';
-import { parseCccdQr } from '../../../drivers/cccd/qr.ts';
-import { birthDateIsRead, IdentitySessions } from '../../../agent/kiosk/identitySessions.ts';
-import { RateLimiter } from '../../../agent/kiosk/rateLimit.ts';
+import { identityFromQr, identityFromTypedId } from '../../../modules/cccd/identity.ts';
+import { parseCccdQr } from '../../../modules/cccd/qr.ts';
+import { birthDateIsRead, IdentitySessions } from '../../../modules/kiosk/identitySessions.ts';
+import { RateLimiter } from '../../../modules/kiosk/rateLimit.ts';
 
 const QR = '079040001234|123456789|Phạm Văn Cụ|02021940|Nam|Số 9 Phố Cổ, Hà Nội|01012021';
 

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { EventBus } from '../../../agent/bus.ts';
-import { ClockSkewAlarm, clockSkewSeconds } from '../../../drivers/lab/clockSkew.ts';
+import { EventBus } from '../../../core/bus.ts';
+import { ClockSkewAlarm, clockSkewSeconds } from '../../../modules/lab/clockSkew.ts';
 
 describe('clock-skew alarm per device', () => {
   it('raises once when the analyzer clock is off by more than the threshold, clears once when it is right again', () => {

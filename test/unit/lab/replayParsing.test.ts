@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { astmTransmissions, detectProtocol, mllpMessages } from '../../../agent/replay.ts';
-import { ENQ, EOT, splitIntoFrames } from '../../../drivers/astm/frame.ts';
-import { mllpFrame } from '../../../drivers/hl7/mllp.ts';
+import { astmTransmissions, detectProtocol, mllpMessages } from '../../../core/replay.ts';
+import { ENQ, EOT, splitIntoFrames } from '../../../modules/astm/frame.ts';
+import { mllpFrame } from '../../../modules/hl7/mllp.ts';
 
 const message = Buffer.from('H|\\^&|||XN-550\rP|1||PID-1||Đỗ^Văn Minh\rO|1|SID-1||^^^WBC\rR|1|^^^WBC|6.2|10*3/uL||N||F\rL|1|N\r'.repeat(3));
 

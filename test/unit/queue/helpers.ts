@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EventBus, type BusEvents } from '../../../agent/bus.ts';
-import { TicketQueue } from '../../../agent/queue/ticketQueue.ts';
-import type { QueueConfig } from '../../../agent/queue/types.ts';
+import { EventBus, type BusEvents } from '../../../core/bus.ts';
+import { TicketQueue } from '../../../modules/queue/ticketQueue.ts';
+import type { QueueConfig } from '../../../modules/queue/types.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { QueueError } from '../../../agent/queue/types.ts';
-import { queueStats, statsCsv } from '../../../agent/queue/stats.ts';
+import { QueueError } from '../../../modules/queue/types.ts';
+import { queueStats, statsCsv } from '../../../modules/queue/stats.ts';
 import { MORNING, fixtureConfig, makeQueue } from './helpers.ts';
 
 let cleanup: Array<() => void> = [];

@@ -1,0 +1,139 @@
+import type { Driver, DriverContext, DriverFactory, DriverStatus, SelfTestResult } from '../../core/contract/driver.ts';
+import { DicomScp } from './net/dicomScp.ts';
+import type { AllowedCaller, DicomListenerLimits, DicomTlsSettings } from './net/dicomScp.ts';
+import { echo } from './net/scu.ts';
+
+/** The `dicom-scp` device block (see modules/dicom/schema.json). */
+export interface DicomScpDriverConfig {
+  host?: string;
+  port?: number;
+  aeTitle?: string;
+  allowedCallers?: AllowedCaller[];
+  allowedPeers?: string[];
+  limits?: Partial<DicomListenerLimits>;
+  tls?: DicomTlsSettings;
+  maxAssociations?: number;
+  sopClasses?: string[];
+  transferSyntaxes?: string[];
+  worklist?: boolean;
+  worklistStationAe?: string;
+  worklistDefaultModality?: string;
+  worklistCodingScheme?: string;
+  maxPduLength?: number;
+  artimMs?: number;
+  idleTimeoutMs?: number;
+}
+
+/**
+ * An association idle this long is aborted. Orthanc's DicomScpTimeout is 30 s and modalities
+ * live with it; twice that leaves a technologist room between two series, while an association
+ * held idle by someone else no longer blocks a slot for 5 minutes (and the SCP, when full,
+ * takes an idle one back after 2 s anyway).
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+
+/** Modalities (CT, US, DR, endoscopy) sending images to the box over DICOM. */
+class DicomScpDriver implements Driver {
+  private scp: DicomScp | null = null;
+  private since = new Date().toISOString();
+
+  constructor(
+    private readonly ctx: DriverContext,
+    private readonly config: DicomScpDriverConfig,
+  ) {}
+
+  async start(): Promise<void> {
+    const c = this.config;
+    this.ctx.blobs.prepare?.();
+    this.scp = new DicomScp(this.ctx, {
+      host: c.host ?? '0.0.0.0',
+      port: c.port ?? 11112,
+      aeTitle: c.aeTitle ?? 'EDGE',
+      allowedCallers: c.allowedCallers ?? [],
+      ...(c.allowedPeers ? { allowedPeers: c.allowedPeers } : {}),
+      limits: { maxConnections: c.limits?.maxConnections ?? 16, maxConnectionsPerPeer: c.limits?.maxConnectionsPerPeer ?? 4 },
+      ...(c.tls ? { tls: c.tls } : {}),
+      maxAssociations: c.maxAssociations ?? 8,
+      ...(c.sopClasses ? { sopClasses: c.sopClasses } : {}),
+      ...(c.transferSyntaxes ? { transferSyntaxes: c.transferSyntaxes } : {}),
+      worklist: c.worklist ?? true,
+      ...(c.worklistStationAe ? { worklistStationAe: c.worklistStationAe } : {}),
+      ...(c.worklistDefaultModality ? { worklistDefaultModality: c.worklistDefaultModality } : {}),
+      ...(c.worklistCodingScheme ? { worklistCodingScheme: c.worklistCodingScheme } : {}),
+      maxPduLength: c.maxPduLength ?? 1024 * 1024,
+      artimMs: c.artimMs ?? 30_000,
+      idleTimeoutMs: c.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    });
+    await this.scp.start();
+    this.since = new Date().toISOString();
+    this.ctx.setStatus(this.state(), this.detail());
+  }
+
+  /** Listening but refusing everyone (no allowedCallers) is not "running": IT staff must see it. */
+  private state(): 'running' | 'degraded' {
+    return this.scp?.callers.empty ? 'degraded' : 'running';
+  }
+
+  async stop(): Promise<void> {
+    await this.scp?.stop();
+    this.scp = null;
+  }
+
+  status(): DriverStatus {
+    if (!this.scp) return { state: 'stopped', since: this.since };
+    return { state: this.state(), since: this.since, detail: this.detail(), counters: { ...this.scp.counters, open: this.scp.associations } };
+  }
+
+  /**
+   * C-ECHO to our own AE from the box itself: proves the listener, negotiation and DIMSE path
+   * end to end. Its calling AE is a random one only this process knows, admitted from loopback
+   * only, so the self-test needs no caller entry that a stranger could use too.
+   */
+  async selfTest(signal: AbortSignal): Promise<SelfTestResult> {
+    const scp = this.scp;
+    if (!scp) return { ok: false, detail: 'not listening' };
+    const { port } = scp.address;
+    const wildcard = scp.address.host === '0.0.0.0' || scp.address.host === '::';
+    const host = wildcard ? '127.0.0.1' : scp.address.host;
+    const aeTitle = this.config.aeTitle ?? 'EDGE';
+    const c = scp.counters;
+    const seen = `${c.stored} instance(s) stored, ${c.duplicates} duplicate(s), ${c.failed} failed, ${c.rejected} association(s) refused, ${c.refusedConnections} connection(s) refused`;
+    const warning = scp.callers.empty ? '; WARNING: no allowedCallers, every modality is refused' : '';
+    const started = Date.now();
+    try {
+      // Bound to a LAN address, the box dials that address and the kernel gives it as source too.
+      await scp.selfTest((callingAe) => echo({ host, port, calledAe: aeTitle, callingAe, signal }));
+      return { ok: !scp.callers.empty, detail: `C-ECHO to ${aeTitle} on port ${port} succeeded (${Date.now() - started} ms); ${seen}${warning}` };
+    } catch (err) {
+      return { ok: false, detail: `C-ECHO to ${aeTitle} on port ${port} failed: ${(err as Error).message}; ${seen}${warning}` };
+    }
+  }
+
+  private detail(): string {
+    const scp = this.scp;
+    if (!scp) return 'stopped';
+    const a = scp.address;
+    const tls = scp.tlsAddress.port ? `, TLS on port ${scp.tlsAddress.port}` : '';
+    const refusing = scp.callers.empty ? ' — no allowedCallers: every association is refused' : '';
+    return `AE ${this.config.aeTitle ?? 'EDGE'} listening on ${a.host}:${a.port}${tls}, ${scp.associations} association(s)${refusing}`;
+  }
+
+  /** For tests: the bound port (the configuration may say 0). */
+  get port(): number {
+    return this.scp?.address.port ?? 0;
+  }
+
+  /** For tests: the bound TLS port (0: no TLS). */
+  get tlsPort(): number {
+    return this.scp?.tlsAddress.port ?? 0;
+  }
+}
+
+export const dicomScpDriverFactory: DriverFactory<DicomScpDriverConfig> = {
+  type: 'dicom-scp',
+  create: (ctx, config) => new DicomScpDriver(ctx, config),
+};
+
+export { DicomScpDriver };
+export { dicomCStoreDestinationFactory } from './net/cstoreDestination.ts';
+export { dicomStowRsDestinationFactory } from './stowrs.ts';
