@@ -2,6 +2,7 @@
 // box: the page holds an opaque reference to it (identityRef), the name it greets with and the
 // look-up's verdict, in `session` and the DOM until the idle reset wipes them (and the box's copy).
 // No framework, no build step.
+import { $, $$, ApiError, api, liveSocket } from '/lib/page.js';
 
 // The kiosk unit's credential: its browser is started with /kiosk/?token=…; the token is kept in
 // sessionStorage (the page reloads itself when the agent restarts) and taken out of the address
@@ -24,13 +25,15 @@ const IDLE_SECONDS = Number(params.get('idle')) || 75;
 const VOICE = params.get('voice') !== '0';
 const PROMPT_EVERY_MS = 120_000;
 const COUNTDOWN_SECONDS = Math.min(10, Math.floor(IDLE_SECONDS / 2));
-const $ = (id) => document.getElementById(id);
 let session = {};
+// The session as the page's global `session`, as it was while this was a classic script (tests
+// and support staff read it in the devtools console); read-only from there.
+Object.defineProperty(globalThis, 'session', { get: () => session });
 let idleTimer = null;
 let countdownTimer = null;
 
 function show(screen) {
-  for (const s of document.querySelectorAll('.screen')) s.hidden = s.id !== screen;
+  for (const s of $$('.screen')) s.hidden = s.id !== screen;
   session.screen = screen;
   // "Về màn hình đầu" in the footer: not on the start screen itself, nor where the screen has its own.
   $('home').hidden = screen === 'attract' || (screen === 'message' && !$('message-home').hidden);
@@ -103,26 +106,11 @@ function reset() {
   show('attract');
 }
 
-class ApiError extends Error {
-  constructor(message, status, code) {
-    super(message);
-    this.status = status;
-    // The box's refusal kind (identify: QR_UNREADABLE, CCCD_NUMBER_INVALID): its `error` is then
-    // a Vietnamese sentence for the patient; any other error text may be English and is not shown.
-    this.code = code;
-  }
-}
-
-async function request(path, init = {}) {
-  const res = await fetch(path, { ...init, headers: { ...authHeaders, ...(init.headers ?? {}) } });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new ApiError(data.error ?? `HTTP ${res.status}`, res.status, typeof data.code === 'string' ? data.code : undefined);
-  return data;
-}
-
-function post(path, body) {
-  return request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-}
+// Every call carries the unit's token. A refusal is an ApiError; its `code` is the box's refusal
+// kind (identify: QR_UNREADABLE, CCCD_NUMBER_INVALID): its `error` is then a Vietnamese sentence
+// for the patient; any other error text may be English and is not shown.
+const request = (path) => api(path, { headers: authHeaders });
+const post = (path, body) => api(path, { method: 'POST', body, headers: authHeaders });
 
 /** A sentence and what to do next. `done`: nothing to retry (the feedback thank-you), only "Về màn hình đầu". */
 function message(text, next, { done = false } = {}) {
@@ -350,44 +338,29 @@ wedge.addEventListener('input', () => {
 });
 
 // Card events from the chip reader.
-let socketDownSince = null;
-function connect() {
-  // Browsers cannot set headers on a WebSocket: the token goes in the query.
-  const ws = new WebSocket(
-    `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/kiosk/live${TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : ''}`,
-  );
-  ws.onopen = () => (socketDownSince = null);
-  ws.onmessage = (m) => {
-    const e = JSON.parse(m.data);
-    if (e.type === 'card/status') {
-      if (e.body.state === 'reading') {
-        $('reading-text').textContent = 'Đang đọc thẻ, xin giữ nguyên thẻ…';
-        show('reading');
-      } else if (e.body.state === 'error' || e.body.state === 'need-key') {
-        // The box sends the Vietnamese sentence only; need-key already says what to do.
-        message(e.body.message, e.body.state === 'need-key' ? '' : 'Bạn có thể thử lại, quét mã QR hoặc nhập số CCCD.');
-      }
-    } else if (e.type === 'card/identity') {
-      // The box sends only new reads: a new person, or the chip read after a typed number or QR
-      // (its name replaces what was typed; `replaces` names the earlier reference). The same chip
-      // again, or the reader's echo of a QR this page sent, never comes.
-      if (e.body.identityRef && e.body.identityRef !== session.identityRef) greet(e.body);
-    } else if (e.type === 'ticket/print' && e.body.ticketId === session.ticketId) {
-      $('ticket-print').textContent = e.body.ok
-        ? 'Đã in phiếu. Mời bạn nhận phiếu.'
-        : e.body.none
-          ? 'Xin nhớ số của bạn.'
-          : 'Máy in chưa in được phiếu; nhân viên quầy sẽ in lại cho bạn.';
-      $('ticket-print').className = e.body.ok ? 'hint' : 'hint warn';
-      if (e.body.ok) say('kiosk-take-ticket');
+function onCardEvent(e) {
+  if (e.type === 'card/status') {
+    if (e.body.state === 'reading') {
+      $('reading-text').textContent = 'Đang đọc thẻ, xin giữ nguyên thẻ…';
+      show('reading');
+    } else if (e.body.state === 'error' || e.body.state === 'need-key') {
+      // The box sends the Vietnamese sentence only; need-key already says what to do.
+      message(e.body.message, e.body.state === 'need-key' ? '' : 'Bạn có thể thử lại, quét mã QR hoặc nhập số CCCD.');
     }
-  };
-  ws.onclose = () => {
-    socketDownSince ??= Date.now();
-    // The agent restarted or the page is stale: reload once the socket stays down.
-    if (Date.now() - socketDownSince > 30_000) location.reload();
-    else setTimeout(connect, 2000);
-  };
+  } else if (e.type === 'card/identity') {
+    // The box sends only new reads: a new person, or the chip read after a typed number or QR
+    // (its name replaces what was typed; `replaces` names the earlier reference). The same chip
+    // again, or the reader's echo of a QR this page sent, never comes.
+    if (e.body.identityRef && e.body.identityRef !== session.identityRef) greet(e.body);
+  } else if (e.type === 'ticket/print' && e.body.ticketId === session.ticketId) {
+    $('ticket-print').textContent = e.body.ok
+      ? 'Đã in phiếu. Mời bạn nhận phiếu.'
+      : e.body.none
+        ? 'Xin nhớ số của bạn.'
+        : 'Máy in chưa in được phiếu; nhân viên quầy sẽ in lại cho bạn.';
+    $('ticket-print').className = e.body.ok ? 'hint' : 'hint warn';
+    if (e.body.ok) say('kiosk-take-ticket');
+  }
 }
 
 $('go-typed').addEventListener('click', () => {
@@ -410,8 +383,8 @@ $('take-appointment').addEventListener('click', async () => {
   session.tookAppointment = true;
   show('priority');
 });
-for (const b of document.querySelectorAll('[data-claim]')) b.addEventListener('click', () => issue(b.dataset.claim));
-for (const b of document.querySelectorAll('[data-rating]')) {
+for (const b of $$('[data-claim]')) b.addEventListener('click', () => issue(b.dataset.claim));
+for (const b of $$('[data-rating]')) {
   b.addEventListener('click', async () => {
     await post('/api/kiosk/feedback', { rating: Number(b.dataset.rating) }).catch(() => undefined);
     // Nothing to retry and no number to type here: only the way back (and back by itself soon).
@@ -427,4 +400,16 @@ document.addEventListener('pointerdown', armIdle);
 
 reset();
 keepWedgeFocus();
-connect();
+// Browsers cannot set headers on a WebSocket: the token goes in the query.
+let socketDownSince = null;
+liveSocket(`/api/kiosk/live${TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : ''}`, {
+  onOpen: () => (socketDownSince = null),
+  onMessage: onCardEvent,
+  onClose: () => {
+    socketDownSince ??= Date.now();
+    // The agent restarted or the page is stale: reload once the socket stays down (until then, again every 2 s).
+    if (Date.now() - socketDownSince <= 30_000) return;
+    location.reload();
+    return false;
+  },
+});
