@@ -2,7 +2,8 @@
 // confirm a priority claim, reprint. The page has its own login (a staff account, limited to its
 // counters); every action is recorded under that account. Live numbers come over the open
 // WebSocket; the current ticket in full (priority class, who confirmed it) from a staff route.
-const $ = (id) => document.getElementById(id);
+import { $, api, liveSocket, login, logout } from '/lib/page.js';
+
 const PRIORITY_VI = {
   emergency: 'Cấp cứu',
   under6: 'Trẻ dưới 6 tuổi',
@@ -31,20 +32,18 @@ function say(text, kind = 'ok') {
 
 class LoginRequired extends Error {}
 
-async function call(path, init = {}) {
-  const res = await fetch(path, init);
-  const json = await res.json().catch(() => ({}));
-  if (res.status === 401) {
+/** The box's API; without a session (401) the login form comes back. */
+async function call(path, init) {
+  try {
+    return await api(path, init);
+  } catch (err) {
+    if (err.status !== 401) throw err;
     showLogin();
     throw new LoginRequired('Cần đăng nhập');
   }
-  if (!res.ok) throw new Error(json.error || `HTTP ${res.status}`);
-  return json;
 }
 
-function post(path, body = {}) {
-  return call(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-}
+const post = (path, body = {}) => call(path, { method: 'POST', body });
 
 function showLogin() {
   me = null;
@@ -72,26 +71,17 @@ async function whoAmI() {
   await refreshPrinting();
 }
 
-$('login').onsubmit = async (e) => {
-  e.preventDefault();
-  const f = new FormData($('login'));
-  const res = await fetch('/api/login', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ user: f.get('user'), password: f.get('password') }),
-  });
-  const json = await res.json().catch(() => ({}));
-  if (!res.ok) {
-    $('login-error').textContent = json.error === 'wrong user name or password' ? 'Sai tài khoản hoặc mật khẩu' : json.error || `HTTP ${res.status}`;
-    return;
-  }
-  $('login').reset();
-  $('login-error').textContent = '';
-  await whoAmI().catch((err) => say(err.message, 'error'));
-};
+login($('login'), {
+  error: $('login-error'),
+  wrongText: () => 'Sai tài khoản hoặc mật khẩu',
+  onLogin: async () => {
+    $('login').reset();
+    await whoAmI().catch((err) => say(err.message, 'error'));
+  },
+});
 
 $('logout').onclick = async () => {
-  await fetch('/api/logout', { method: 'POST' }).catch(() => undefined);
+  await logout();
   showLogin();
 };
 
@@ -176,8 +166,7 @@ function fillSelect(sel, items, keep) {
 }
 
 async function load() {
-  const res = await fetch('/api/queue/state');
-  const body = await res.json();
+  const body = await api('/api/queue/state');
   config = body.config;
   snapshot = body.snapshot;
   fillSelect(
@@ -262,39 +251,31 @@ const claim = (accept) => {
 $('confirm').onclick = () => claim(true);
 $('reject').onclick = () => claim(false);
 
-let downSince = Date.now();
-function connect() {
-  const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/api/queue/live`);
-  ws.onopen = () => {
-    downSince = 0;
-    $('link').className = 'up';
-  };
-  ws.onmessage = (m) => {
-    const msg = JSON.parse(m.data);
-    if (msg.snapshot) {
-      const before = current();
-      snapshot = msg.snapshot;
-      render();
-      const after = current();
-      // The number on the counter changed (or its state, or a claim was decided): fetch it in full.
-      if (after && (after.id !== before?.id || after.state !== before?.state || msg.event?.type?.startsWith('priority'))) void refreshDetail();
-    }
-    if (msg.type === 'print') {
-      if (!msg.result.ok) say(`Máy in lỗi, phiếu ${msg.record?.number ?? msg.result.ticketId}: ${msg.result.error}`, 'error');
-      void refreshPrinting();
-    }
-  };
-  ws.onclose = () => {
-    if (!downSince) downSince = Date.now();
-    $('link').className = 'down';
-    setTimeout(connect, 2000);
-  };
+function onLive(msg) {
+  if (msg.snapshot) {
+    const before = current();
+    snapshot = msg.snapshot;
+    render();
+    const after = current();
+    // The number on the counter changed (or its state, or a claim was decided): fetch it in full.
+    if (after && (after.id !== before?.id || after.state !== before?.state || msg.event?.type?.startsWith('priority'))) void refreshDetail();
+  }
+  if (msg.type === 'print') {
+    if (!msg.result.ok) say(`Máy in lỗi, phiếu ${msg.record?.number ?? msg.result.ticketId}: ${msg.result.error}`, 'error');
+    void refreshPrinting();
+  }
 }
+// The page reloads itself if the socket stays down a minute (also when the box did not answer the first load).
+let live = { downSince: Date.now() };
 setInterval(() => {
-  if (downSince && Date.now() - downSince > 60_000) location.reload();
+  if (live.downSince && Date.now() - live.downSince > 60_000) location.reload();
 }, 5000);
 await load();
-connect();
+live = liveSocket('/api/queue/live', {
+  onOpen: () => ($('link').className = 'up'),
+  onClose: () => void ($('link').className = 'down'),
+  onMessage: onLive,
+});
 // The page asks who is logged in; without a session it shows the staff login.
 await whoAmI().catch((err) => {
   if (!(err instanceof LoginRequired)) say(err.message, 'error');
