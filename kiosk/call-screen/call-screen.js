@@ -1,9 +1,9 @@
 // TV call screen: now serving per counter, recent calls, waiting counts. A new call flashes and
 // is spoken from clips through ONE audio queue, so two calls never talk over each other.
 // No personal data is ever shown: the queue only knows numbers.
+import { $, liveSocket } from '/lib/page.js';
 import { phraseClips } from './phrase.js';
 
-const $ = (id) => document.getElementById(id);
 const voice = $('voice');
 const state = { snapshot: null, flashUntil: new Map() };
 // Observable by tests and by support staff in the devtools console.
@@ -88,16 +88,10 @@ function render() {
 }
 
 // ---- live feed ----
-let socket = null;
-let downSince = Date.now();
-function connect() {
-  socket = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/api/queue/live`);
-  socket.onopen = () => {
-    downSince = 0;
-    $('link').className = 'up';
-  };
-  socket.onmessage = (m) => {
-    const msg = JSON.parse(m.data);
+const live = liveSocket('/api/queue/live', {
+  onOpen: () => ($('link').className = 'up'),
+  onClose: () => void ($('link').className = 'down'),
+  onMessage: (msg) => {
     if (msg.snapshot) state.snapshot = msg.snapshot;
     if (msg.type === 'change' && msg.call) {
       state.flashUntil.set(msg.call.counter, Date.now() + 4000);
@@ -105,16 +99,10 @@ function connect() {
       enqueueCall(msg.call);
     }
     render();
-  };
-  socket.onclose = () => {
-    if (!downSince) downSince = Date.now();
-    $('link').className = 'down';
-    setTimeout(connect, 2000);
-  };
-}
+  },
+});
 // The page reloads itself if the socket stays down (systemd restarts the browser if it dies).
 setInterval(() => {
-  if (downSince && Date.now() - downSince > 60_000) location.reload();
+  if (live.downSince && Date.now() - live.downSince > 60_000) location.reload();
   $('clock').textContent = new Date().toLocaleTimeString('vi-VN', { hour: '2-digit', minute: '2-digit', timeZone: 'Asia/Ho_Chi_Minh' });
 }, 1000);
-connect();
