@@ -1,4 +1,5 @@
 // The IT console: plain JavaScript modules over the agent's local API (no framework, no build step).
+import { $, $$, api as boxApi, login, logout } from '/lib/page.js';
 import { boxClock, boxTime, setBoxZone, zoneLabel } from './boxTime.js';
 import { drawChart } from './charts.js';
 import { lineEditor } from './editor.js';
@@ -11,7 +12,6 @@ const t = (key, values) => {
   const text = (lang === 'en' ? EN : VI)[key] ?? key;
   return values ? text.replace(/\{(\w+)\}/g, (_m, k) => String(values[k] ?? '')) : text;
 };
-const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
   const e = Object.assign(document.createElement(tag), props);
   e.append(...children);
@@ -20,7 +20,7 @@ const el = (tag, props = {}, ...children) => {
 
 function applyLanguage() {
   document.documentElement.lang = lang;
-  for (const e of document.querySelectorAll('[data-t]')) e.textContent = t(e.dataset.t);
+  for (const e of $$('[data-t]')) e.textContent = t(e.dataset.t);
   $('lang').textContent = lang === 'en' ? 'Tiếng Việt' : 'English';
 }
 
@@ -41,18 +41,15 @@ const localTime = (iso) => boxTime(iso, lang);
 /** True while the page refreshes itself: those requests do not keep an idle login alive. */
 let background = false;
 
+/** The box's API (a refusal carries `status` and the server's `body`); a login that ended (401) brings the login form back. */
 async function api(path, options = {}) {
-  const res = await fetch(path, {
-    ...options,
-    headers: { 'content-type': 'application/json', ...(background ? { 'x-edge-background': '1' } : {}), ...(options.headers ?? {}) },
-  });
-  if (res.status === 401) {
+  try {
+    return await boxApi(path, { ...options, headers: background ? { 'x-edge-background': '1' } : {} });
+  } catch (err) {
+    if (err.status !== 401) throw err;
     showLogin(t('sessionEnded'));
     throw new Error('login required');
   }
-  const body = res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text();
-  if (!res.ok) throw Object.assign(new Error(body.error ?? String(res.status)), { body, status: res.status });
-  return body;
 }
 
 function row(cells, onClick) {
@@ -157,7 +154,7 @@ async function testDevice(id) {
   out.className = '';
   out.textContent = `${id}: ${t('testing')}`;
   try {
-    const r = await api(`/api/devices/${encodeURIComponent(id)}/test`, { method: 'POST', body: '{}' });
+    const r = await api(`/api/devices/${encodeURIComponent(id)}/test`, { method: 'POST', body: {} });
     out.replaceChildren(`${id}: ${r.ok ? '✓' : '✗'} `, serverText(r.detail));
     out.className = r.ok ? 'ok' : 'bad';
   } catch (err) {
@@ -192,7 +189,7 @@ async function showEntry(id) {
     ...(targets.length
       ? targets.map(({ destination: d }) =>
           button(`${t('sendAgain')} ${d}`, async () => {
-            const r = await api(`/api/journal/${e.id}/resend`, { method: 'POST', body: JSON.stringify({ destination: d }) });
+            const r = await api(`/api/journal/${e.id}/resend`, { method: 'POST', body: { destination: d } });
             $('entry-resend-result').replaceChildren(`${d}: `, serverText(r.outcome));
             await showEntry(e.id);
           }),
@@ -225,7 +222,7 @@ async function loadOutbox() {
         d.delivered,
         d.oldestPendingMs ? `${Math.round(d.oldestPendingMs / 1000)} s` : '',
         serverText(d.lastError ?? ''),
-        button(t('retryNow'), () => api(`/api/outbox/${encodeURIComponent(d.destination)}/retry`, { method: 'POST', body: '{}' })),
+        button(t('retryNow'), () => api(`/api/outbox/${encodeURIComponent(d.destination)}/retry`, { method: 'POST', body: {} })),
       ]),
     ),
   );
@@ -241,7 +238,7 @@ async function loadOutbox() {
         p.destination,
         p.idempotencyKey,
         serverText(p.deadLetterReason ?? ''),
-        button(t('requeue'), () => api(`/api/outbox/items/${p.outboxId}/requeue`, { method: 'POST', body: '{}' })),
+        button(t('requeue'), () => api(`/api/outbox/items/${p.outboxId}/requeue`, { method: 'POST', body: {} })),
       ]),
     ),
   );
@@ -540,8 +537,8 @@ async function refresh(auto = false) {
 
 function selectTab(name) {
   tab = name;
-  for (const b of document.querySelectorAll('[role=tab]')) b.setAttribute('aria-selected', String(b.dataset.tab === name));
-  for (const s of document.querySelectorAll('[role=tabpanel]')) s.hidden = s.id !== `tab-${name}`;
+  for (const b of $$('[role=tab]')) b.setAttribute('aria-selected', String(b.dataset.tab === name));
+  for (const s of $$('[role=tabpanel]')) s.hidden = s.id !== `tab-${name}`;
   refresh();
 }
 
@@ -574,7 +571,7 @@ function showStaffOnly() {
 /** HTTPS or not, and the box CA's fingerprint for staff PCs to check before they trust it. */
 async function showTransport() {
   try {
-    const r = await (await fetch('/api/tls')).json();
+    const r = await boxApi('/api/tls');
     $('transport').hidden = false;
     $('transport-text').textContent = r.https ? t('caFingerprint') : t('plainHttp');
     $('ca-fingerprint').textContent = r.caFingerprint ?? '';
@@ -584,26 +581,14 @@ async function showTransport() {
   }
 }
 
-$('login').addEventListener('submit', async (e) => {
-  e.preventDefault();
-  const form = new FormData(e.target);
-  $('staff-only').hidden = true;
-  const res = await fetch('/api/login', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ user: form.get('user'), password: form.get('password') }),
-  });
-  if (res.ok) {
-    const who = await res.json();
-    $('login-error').textContent = '';
-    if (who.role === 'admin') showApp();
-    else showStaffOnly();
-  } else {
-    $('login-error').textContent = res.status === 401 ? t('wrongLogin') : (await res.json()).error;
-  }
+login($('login'), {
+  error: $('login-error'),
+  wrongText: () => t('wrongLogin'),
+  onSubmit: () => ($('staff-only').hidden = true),
+  onLogin: (who) => (who.role === 'admin' ? showApp() : showStaffOnly()),
 });
 $('logout').addEventListener('click', async () => {
-  await fetch('/api/logout', { method: 'POST' });
+  await logout();
   showLogin();
 });
 $('lang').addEventListener('click', () => {
@@ -613,7 +598,7 @@ $('lang').addEventListener('click', () => {
   showTransport();
   if (!$('app').hidden && tab !== 'config') refresh();
 });
-for (const b of document.querySelectorAll('[role=tab]')) b.addEventListener('click', () => selectTab(b.dataset.tab));
+for (const b of $$('[role=tab]')) b.addEventListener('click', () => selectTab(b.dataset.tab));
 for (const [form, load] of [
   ['journal-filter', loadJournal],
   ['studies-filter', loadStudies],
@@ -633,12 +618,12 @@ $('study-close').addEventListener('click', () => closePanel(panels.study));
 editor = lineEditor($('config-text'));
 $('config-text').addEventListener('input', (e) => (e.target.dataset.dirty = '1'));
 $('config-validate').addEventListener('click', async () => {
-  const r = await api('/api/config/validate', { method: 'POST', body: JSON.stringify({ text: $('config-text').value }) });
+  const r = await api('/api/config/validate', { method: 'POST', body: { text: $('config-text').value } });
   showProblems(r.problems, t('valid'));
 });
 $('config-save').addEventListener('click', async () => {
   try {
-    await api('/api/config', { method: 'PUT', body: JSON.stringify({ text: $('config-text').value }) });
+    await api('/api/config', { method: 'PUT', body: { text: $('config-text').value } });
     delete $('config-text').dataset.dirty;
     showProblems([], t('saved'));
   } catch (err) {
@@ -646,7 +631,7 @@ $('config-save').addEventListener('click', async () => {
   }
 });
 $('restart').addEventListener('click', async () => {
-  await api('/api/restart', { method: 'POST', body: '{}' });
+  await api('/api/restart', { method: 'POST', body: {} });
   showProblems([], t('restarting'));
 });
 
@@ -660,7 +645,7 @@ setInterval(() => {
   refresh(true);
 }, 5000);
 // Start on the login form unless the session cookie is still valid (and an admin's).
-fetch('/api/devices', { headers: { 'x-edge-background': '1' } }).then(
-  (r) => (r.ok ? showApp() : r.status === 403 ? showStaffOnly() : showLogin()),
-  () => showLogin(),
+boxApi('/api/devices', { headers: { 'x-edge-background': '1' } }).then(
+  () => showApp(),
+  (err) => (err.status === 403 ? showStaffOnly() : showLogin()),
 );
