@@ -1,6 +1,8 @@
 // The status page at /: component states from /readyz (no login, no personal data).
+import { $ } from '/lib/page.js';
 
-// No personal data here: /readyz carries only component states.
+// No personal data here: /readyz carries only component states. Its 503 (not ready) carries
+// them too, so the answer is read whatever its status (not through api(), which throws).
 const cell = (text, cls) => {
   const td = document.createElement('td');
   td.textContent = text ?? '';
@@ -11,15 +13,14 @@ async function refresh() {
   try {
     const res = await fetch('/readyz');
     const r = await res.json();
-    document.getElementById('summary').textContent =
+    $('summary').textContent =
       `${r.ready ? 'Sẵn sàng / ready' : 'Chưa sẵn sàng / not ready'} — disk ${r.store.disk.usedPercent}% of budget, store ${r.store.writable ? 'writable' : 'NOT writable'}`;
-    document.getElementById('summary').className = r.ready ? 'ok' : 'bad';
+    $('summary').className = r.ready ? 'ok' : 'bad';
     for (const [id, rows] of [
       ['devices', r.devices],
       ['destinations', r.destinations],
     ]) {
-      const body = document.getElementById(id);
-      body.replaceChildren(
+      $(id).replaceChildren(
         ...rows.map((c) => {
           const tr = document.createElement('tr');
           tr.append(cell(c.id), cell(c.type), cell(c.state, c.state === 'running' ? 'ok' : 'bad'), cell(c.detail ?? c.lastError));
@@ -28,8 +29,8 @@ async function refresh() {
       );
     }
   } catch {
-    document.getElementById('summary').textContent = 'Agent không trả lời / agent not answering';
-    document.getElementById('summary').className = 'bad';
+    $('summary').textContent = 'Agent không trả lời / agent not answering';
+    $('summary').className = 'bad';
   }
 }
 refresh();
