@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import type { HisOrder } from '../../modules/his/contract.ts';
-import { HisOrderError, HisOrderIntake } from '../../modules/his/orderIntake.ts';
+import { HisOrderError, HisOrderIntake, hisCancelOf } from '../../modules/his/orderIntake.ts';
 import { ORDER_CACHE_SERVICE, type LabOrder, type OrderCache, type SqliteOrderCache } from '../../modules/lab/orderCache.ts';
 import type { RuntimeView } from '../runtime.ts';
 import { errorResponses } from './schemas.ts';
@@ -26,19 +26,14 @@ export function labOrderFromHis(o: HisOrder): LabOrder {
   return order;
 }
 
-/** Applies one validated batch: new orders replace, cancels withdraw the named items (all when none). */
+/**
+ * Applies one validated batch: new orders replace; cancels go through the cache's one cancel rule
+ * (`OrderCache.cancelOrder`, the same as an HL7 ORC-1 CA).
+ */
 export function applyHisOrders(cache: OrderCache, orders: HisOrder[]): void {
   for (const o of orders) {
-    const order = labOrderFromHis(o);
-    if (o.action === 'new') {
-      cache.upsert(order);
-      continue;
-    }
-    const known = cache.findBySpecimen(order.specimenId);
-    if (!known) continue;
-    const withdrawn = new Set(order.tests);
-    const keep = (code: string) => withdrawn.size > 0 && !withdrawn.has(code);
-    cache.upsert({ ...known, tests: known.tests.filter(keep), ...(known.items ? { items: known.items.filter((i) => keep(i.code)) } : {}) });
+    if (o.action === 'new') cache.upsert(labOrderFromHis(o));
+    else cache.cancelOrder(hisCancelOf(o));
   }
 }
 

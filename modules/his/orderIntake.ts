@@ -1,4 +1,4 @@
-import { AE_TITLE, type ScheduledStep } from '../lab/orderCache.ts';
+import { AE_TITLE, type OrderCancel, type ScheduledStep } from '../lab/orderCache.ts';
 import type { HisOrder, HisOrderListener, HisOrderReceiver } from './contract.ts';
 
 export class HisOrderError extends Error {
@@ -77,6 +77,20 @@ function parseScheduled(raw: unknown, at: string): ScheduledStep {
     step[k] = v;
   }
   return step;
+}
+
+/**
+ * A HIS cancel as the order cache's one cancel rule takes it (`OrderCache.cancelOrder`, the same
+ * as an HL7 ORC-1 CA): the order kept under its accession number (else its order number), else the
+ * one with its order number; the listed items, all of them when none are listed.
+ */
+export function hisCancelOf(o: HisOrder): OrderCancel {
+  return {
+    specimenId: o.accessionNumber ?? o.orderId,
+    orderId: o.orderId,
+    ...(o.accessionNumber ? { accessionNumber: o.accessionNumber } : {}),
+    tests: o.items.map((i) => i.code),
+  };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { AE_TITLE, type LabOrder, type OrderCache, type ScheduledStep } from '../lab/orderCache.ts';
+import { AE_TITLE, type LabOrder, type OrderCache, type OrderCancel, type ScheduledStep } from '../lab/orderCache.ts';
 import { deviceTimeToIso } from '../lab/values.ts';
 import { comp, field, type Hl7Message, type Hl7Segment } from './message.ts';
 
@@ -9,10 +9,13 @@ export class Hl7OrderError extends Error {
   }
 }
 
-/** What one ORM^O01 / OML^O21 / OMI^O23 says: orders to add or replace, and tests cancelled per specimen. */
+/**
+ * What one ORM^O01 / OML^O21 / OMI^O23 says: orders to add or replace, and tests cancelled per
+ * specimen and placer order number (ORC-2, else OBR-2).
+ */
 export interface Hl7OrderBatch {
   orders: LabOrder[];
-  cancels: Array<{ specimenId: string; tests: string[] }>;
+  cancels: OrderCancel[];
 }
 
 /** ORC-1 order control codes that withdraw a test (HL7 table 0119). */
@@ -28,7 +31,7 @@ const CANCEL_CONTROLS = new Set(['CA', 'OC', 'DC', 'OD']);
  */
 export function ordersFromHl7(msg: Hl7Message, timeZone: string): Hl7OrderBatch {
   const byId = new Map<string, LabOrder>();
-  const cancels = new Map<string, string[]>();
+  const cancels = new Map<string, OrderCancel>();
   let pid: Hl7Segment | undefined;
   let pv1: Hl7Segment | undefined;
   let orc: Hl7Segment | undefined;
@@ -62,7 +65,11 @@ export function ordersFromHl7(msg: Hl7Message, timeZone: string): Hl7OrderBatch 
       if (!specimenId) throw new Hl7OrderError(`OBR ${obrCount}: no specimen id (SPM-2, OBR-3, OBR-2 and ORC-2/3 are empty)`);
       if (!test) throw new Hl7OrderError(`OBR ${obrCount}: OBR-4 (test) is empty`);
       if (CANCEL_CONTROLS.has(field(orc, 1))) {
-        cancels.set(specimenId, [...(cancels.get(specimenId) ?? []), test]);
+        const placer = (comp(msg, orc, 2) || comp(msg, seg, 2)).trim();
+        const key = `${specimenId}\u0000${placer}`;
+        const cancel = cancels.get(key) ?? { specimenId, ...(placer ? { orderId: placer } : {}), tests: [] };
+        if (!cancel.tests.includes(test)) cancel.tests.push(test);
+        cancels.set(key, cancel);
         continue;
       }
       let order = byId.get(specimenId);
@@ -96,7 +103,7 @@ export function ordersFromHl7(msg: Hl7Message, timeZone: string): Hl7OrderBatch 
   }
   if (obrCount === 0) throw new Hl7OrderError('no OBR segment: nothing is ordered');
   for (const o of byId.values()) o.priority ??= 'R';
-  return { orders: [...byId.values()], cancels: [...cancels].map(([specimenId, tests]) => ({ specimenId, tests })) };
+  return { orders: [...byId.values()], cancels: [...cancels.values()] };
 }
 
 /** An XCN's family^given^middle (components 2–4, after the ID) as a DICOM person name. */
@@ -139,14 +146,10 @@ function scheduledStep(
 
 /**
  * Applies a batch: a new order replaces what the cache knew of that specimen (the LIS's latest
- * word); a cancel removes those tests. Idempotent, so a resent message does no harm.
+ * word); a cancel goes through the cache's one cancel rule (`OrderCache.cancelOrder`, the same as
+ * the HIS push). Idempotent, so a resent message does no harm.
  */
 export function applyOrders(cache: OrderCache, batch: Hl7OrderBatch): void {
   for (const o of batch.orders) cache.upsert(o);
-  for (const c of batch.cancels) {
-    const known = cache.findBySpecimen(c.specimenId);
-    if (!known) continue;
-    const keep = (code: string): boolean => !c.tests.includes(code);
-    cache.upsert({ ...known, tests: known.tests.filter(keep), ...(known.items ? { items: known.items.filter((i) => keep(i.code)) } : {}) });
-  }
+  for (const c of batch.cancels) cache.cancelOrder(c);
 }

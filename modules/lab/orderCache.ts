@@ -25,6 +25,71 @@ export interface LabOrder {
   scheduled?: ScheduledStep;
   /** Referring physician, as the HIS names them. */
   referringPhysician?: string;
+  /**
+   * What cancels withdrew (HL7 ORC-1 CA/OC/DC/OD, HIS `"action": "cancel"`), for the console:
+   * these items are no longer in `tests`/`items`. With no test left the order is cancelled
+   * (`isCancelled`): host queries and the worklist no longer find it, the console still lists it
+   * until the retention. `unknownOrder`: the cancel came for an order the box did not hold.
+   */
+  cancelled?: { at: string; items: OrderItem[]; unknownOrder?: true };
+}
+
+export type OrderItem = NonNullable<LabOrder['items']>[number];
+
+/** One cancel as either intake says it (HL7 ORM/OML/OMI, HIS push): which order, which tests. */
+export interface OrderCancel {
+  /** The key the order is kept under: the HL7 specimen id (SPM-2, OBR-3…), the HIS accession number, else its order number. */
+  specimenId: string;
+  /** The placer order number (HIS `orderId`, HL7 ORC-2/OBR-2): finds the order when it is kept under another specimen id. */
+  orderId?: string;
+  accessionNumber?: string;
+  /** Test codes withdrawn; none: the whole order. */
+  tests: string[];
+}
+
+/** What a cancel did: whether the order was known, the codes it withdrew now, and the order as now kept. */
+export interface CancelOutcome {
+  found: boolean;
+  withdrawn: string[];
+  order: LabOrder;
+}
+
+/** A cancelled order: a cancel withdrew its last test. Host queries and worklists skip it. */
+export function isCancelled(order: LabOrder): boolean {
+  return order.cancelled !== undefined && order.tests.length === 0;
+}
+
+/**
+ * The one cancel rule, whichever intake it came through. A known order loses the named tests
+ * (all when none are named) from `tests` and `items`, and they are recorded in `cancelled`; a
+ * cancel that withdraws nothing new returns `known` unchanged (idempotent). A cancel for an order
+ * the box does not hold is recorded (`unknownOrder`), never refused: the LIS/HIS gets its
+ * acknowledgement and the console shows it. A later new order for the specimen replaces the
+ * record whole (`upsert`): a re-order revives it.
+ */
+export function applyCancel(known: LabOrder | undefined, cancel: OrderCancel, at: string): LabOrder {
+  if (!known) {
+    return {
+      specimenId: cancel.specimenId,
+      ...(cancel.orderId ? { orderId: cancel.orderId } : {}),
+      ...(cancel.accessionNumber ? { accessionNumber: cancel.accessionNumber } : {}),
+      tests: [],
+      cancelled: { at, items: [...new Set(cancel.tests)].map((code) => ({ code })), unknownOrder: true },
+    };
+  }
+  const all = cancel.tests.length === 0;
+  const named = new Set(cancel.tests);
+  const goes = (code: string): boolean => all || named.has(code);
+  const gone = (known.items ?? []).filter((i) => goes(i.code));
+  for (const code of known.tests) if (goes(code) && !gone.some((g) => g.code === code)) gone.push({ code });
+  if (gone.length === 0) return known;
+  const before = known.cancelled?.items ?? [];
+  return {
+    ...known,
+    tests: known.tests.filter((c) => !goes(c)),
+    ...(known.items ? { items: known.items.filter((i) => !goes(i.code)) } : {}),
+    cancelled: { at, items: [...before.filter((b) => !gone.some((g) => g.code === b.code)), ...gone] },
+  };
 }
 
 /** A DICOM AE title: 1–16 printable ASCII characters, no backslash. */
@@ -42,10 +107,14 @@ export interface ScheduledStep {
 }
 
 export interface OrderCache {
+  /** A new order (or the sender's latest word on it) replaces what was kept for its specimen, a cancelled one included. */
   upsert(order: LabOrder): void;
+  /** The order an analyzer's host query gets: undefined when unknown or cancelled (`isCancelled`). */
   findBySpecimen(specimenId: string): LabOrder | undefined;
-  /** The newest order with this accession number (imaging: tag coercion from the HIS order). */
+  /** The newest order with this accession number (imaging: tag coercion from the HIS order), cancelled or not. */
   findByAccession?(accessionNumber: string): LabOrder | undefined;
+  /** Applies a cancel by the one rule (`applyCancel`): by specimen id, else by placer order number. */
+  cancelOrder(cancel: OrderCancel): CancelOutcome;
 }
 
 /** Orders hold personal data: the agent purges those not updated within the retention. */
@@ -61,6 +130,7 @@ export class SqliteOrderCache implements PurgeableOrderCache {
   private readonly upsertStmt: Database.Statement;
   private readonly findStmt: Database.Statement;
   private readonly findByAccessionStmt: Database.Statement;
+  private readonly findByOrderIdStmt: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     db.exec(`CREATE TABLE IF NOT EXISTS lab_orders (
@@ -77,6 +147,8 @@ export class SqliteOrderCache implements PurgeableOrderCache {
     this.findByAccessionStmt = db.prepare(
       `SELECT order_json FROM lab_orders WHERE json_extract(order_json, '$.accessionNumber') = ? ORDER BY updated_ms DESC LIMIT 1`,
     );
+    db.exec(`CREATE INDEX IF NOT EXISTS lab_orders_order_id ON lab_orders (json_extract(order_json, '$.orderId'))`);
+    this.findByOrderIdStmt = db.prepare(`SELECT order_json FROM lab_orders WHERE json_extract(order_json, '$.orderId') = ? ORDER BY updated_ms DESC LIMIT 1`);
   }
 
   upsert(order: LabOrder): void {
@@ -85,6 +157,25 @@ export class SqliteOrderCache implements PurgeableOrderCache {
   }
 
   findBySpecimen(specimenId: string): LabOrder | undefined {
+    const order = this.kept(specimenId);
+    return order && !isCancelled(order) ? order : undefined;
+  }
+
+  cancelOrder(cancel: OrderCancel, nowMs = Date.now()): CancelOutcome {
+    if (!cancel.specimenId) throw new Error('a cancel needs a specimen id');
+    const byOrderId = (): LabOrder | undefined => {
+      const row = cancel.orderId ? (this.findByOrderIdStmt.get(cancel.orderId) as { order_json: string } | undefined) : undefined;
+      return row ? (JSON.parse(row.order_json) as LabOrder) : undefined;
+    };
+    const known = this.kept(cancel.specimenId) ?? byOrderId();
+    const order = applyCancel(known, cancel, new Date(nowMs).toISOString());
+    if (order !== known) this.upsertStmt.run(order.specimenId, JSON.stringify(order), nowMs);
+    const withdrawn = known ? known.tests.filter((t) => !order.tests.includes(t)) : [];
+    return { found: known !== undefined, withdrawn, order };
+  }
+
+  /** What the table holds for a specimen, cancelled or not. */
+  private kept(specimenId: string): LabOrder | undefined {
     const row = this.findStmt.get(specimenId) as { order_json: string } | undefined;
     return row ? (JSON.parse(row.order_json) as LabOrder) : undefined;
   }
@@ -94,15 +185,16 @@ export class SqliteOrderCache implements PurgeableOrderCache {
     return row ? (JSON.parse(row.order_json) as LabOrder) : undefined;
   }
 
-  /** Every order, newest first (worklists match over these). */
+  /** Every order not cancelled, newest first (worklists match over these). */
   list(limit = 10_000): LabOrder[] {
-    return (this.db.prepare('SELECT order_json FROM lab_orders ORDER BY updated_ms DESC LIMIT ?').all(limit) as Array<{ order_json: string }>).map(
-      (r) => JSON.parse(r.order_json) as LabOrder,
-    );
+    const live = `json_type(order_json, '$.cancelled') IS NULL OR json_array_length(order_json, '$.tests') > 0`;
+    return (
+      this.db.prepare(`SELECT order_json FROM lab_orders WHERE ${live} ORDER BY updated_ms DESC LIMIT ?`).all(limit) as Array<{ order_json: string }>
+    ).map((r) => JSON.parse(r.order_json) as LabOrder);
   }
 
   /**
-   * For the console: orders newest first, those whose specimen id, accession number or patient id
+   * For the console: orders newest first, cancelled ones included (with `cancelled`), those whose specimen id, accession number or patient id
    * starts with `prefix` when given, with when the box last received each.
    */
   browse(prefix: string | undefined, limit: number): { total: number; orders: Array<{ order: LabOrder; updatedAt: string }> } {

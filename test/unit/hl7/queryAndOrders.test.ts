@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { LabOrder, OrderCache } from '../../../modules/lab/orderCache.ts';
+import Database from 'better-sqlite3';
+import { type LabOrder, SqliteOrderCache } from '../../../modules/lab/orderCache.ts';
 import { buildQueryAnswer, Hl7QueryError, parseHostQuery } from '../../../modules/hl7/hostQuery.ts';
 import { comp, field, header, Hl7ParseError, parseHl7, segment } from '../../../modules/hl7/message.ts';
 import { applyOrders, Hl7OrderError, ordersFromHl7 } from '../../../modules/hl7/orders.ts';
@@ -106,16 +107,6 @@ describe('host query QBP^Q11 → RSP^K11', () => {
   });
 });
 
-class MapOrderCache implements OrderCache {
-  readonly orders = new Map<string, LabOrder>();
-  upsert(o: LabOrder) {
-    this.orders.set(o.specimenId, structuredClone(o));
-  }
-  findBySpecimen(id: string) {
-    return this.orders.get(id);
-  }
-}
-
 const ORM =
   [
     'MSH|^~\\&|LIS|BV|EDGE||20261122091500||ORM^O01|O1|P|2.3.1||||||UNICODE',
@@ -209,18 +200,22 @@ describe('orders from the LIS/HIS (ORM^O01, OML^O21)', () => {
   });
 
   it('applies new orders and cancellations (ORC-1 CA) to the cache, idempotently', () => {
-    const cache = new MapOrderCache();
+    const cache = new SqliteOrderCache(new Database(':memory:'));
     const batch = ordersFromHl7(parseHl7(ORM), TZ);
     applyOrders(cache, batch);
     applyOrders(cache, batch);
     expect(cache.findBySpecimen('SID-001')!.tests).toEqual(['CBC-WBC', 'CBC-HGB']);
     const cancel = ORM.split('\r').slice(0, 4).join('\r').replace('ORC|NW|', 'ORC|CA|') + '\r';
     const c = ordersFromHl7(parseHl7(cancel), TZ);
-    expect(c.cancels).toEqual([{ specimenId: 'SID-001', tests: ['CBC-WBC'] }]);
+    expect(c.cancels).toEqual([{ specimenId: 'SID-001', orderId: 'P1', tests: ['CBC-WBC'] }]);
     applyOrders(cache, c);
     applyOrders(cache, c);
     expect(cache.findBySpecimen('SID-001')!.tests).toEqual(['CBC-HGB']);
     expect(cache.findBySpecimen('SID-001')!.items).toEqual([{ code: 'CBC-HGB', name: 'HGB' }]);
+    // The last test cancelled: the order is cancelled, no longer offered to host queries.
+    const lastCancel = 'MSH|^~\\&|LIS|BV|EDGE||20261122093000||ORM^O01|O9|P|2.3.1\rPID|1||BN-42\rORC|OC|P2|SID-001\rOBR|1|P2|SID-001|CBC-HGB^HGB\r';
+    applyOrders(cache, ordersFromHl7(parseHl7(lastCancel), TZ));
+    expect(cache.findBySpecimen('SID-001')).toBeUndefined();
   });
 
   it('refuses an order without a test or a specimen, naming what is missing', () => {
