@@ -20,6 +20,7 @@ const PAGE_FILES: Record<string, string> = {
   '/setup.js': 'setup.js',
   '/setup.css': 'setup.css',
   '/serverText.js': '../console/serverText.js',
+  '/lib/page.js': '../lib/page.js',
 };
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 const MAX_BODY_BYTES = 64 * 1024;

@@ -1,15 +1,19 @@
 // The first-run page: one-time code, then the answers a department box needs; the agent builds
 // the configuration from them and checks it with the same rules as any other.
+import { $, $$, api } from '/lib/page.js';
 import { parseProblem, viProblemMessage } from './serverText.js';
 
-const $ = (sel, root = document) => root.querySelector(sel);
 let code = '';
 let choices = null;
 
+/** A POST with the one-time code: { ok, json } whatever the answer; a refusal's json has its `error` text. */
 async function call(path, body) {
-  const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-setup-code': code }, body: JSON.stringify(body ?? {}) });
-  const json = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
-  return { ok: res.ok, status: res.status, json };
+  try {
+    return { ok: true, json: await api(path, { method: 'POST', body: body ?? {}, headers: { 'x-setup-code': code } }) };
+  } catch (err) {
+    if (err.status === undefined) throw err; // no answer at all
+    return { ok: false, status: err.status, json: { ...(typeof err.body === 'object' ? err.body : {}), error: err.message } };
+  }
 }
 
 const KINDS = {
@@ -76,24 +80,24 @@ const DEFAULT_IDS = { 'lab-astm': 'may-xn', 'lab-hl7': 'may-xn-hl7', modality: '
 
 function deviceValues(section) {
   const d = { kind: section.dataset.kind };
-  for (const el of section.querySelectorAll('[data-field]')) if (!el.closest('label').hidden) d[el.dataset.field] = el.value.trim();
+  for (const el of $$('[data-field]', section)) if (!el.closest('label').hidden) d[el.dataset.field] = el.value.trim();
   return d;
 }
 
 function refreshVisibility(section) {
   const kind = KINDS[section.dataset.kind];
   const all = {};
-  for (const el of section.querySelectorAll('[data-field]')) all[el.dataset.field] = el.value;
+  for (const el of $$('[data-field]', section)) all[el.dataset.field] = el.value;
   for (const f of kind.fields) if (f.when) section.querySelector(`[data-field="${f.name}"]`).closest('label').hidden = !f.when(all);
 }
 
 function addDevice(kindName) {
   const kind = KINDS[kindName];
-  const section = $('#device-template').content.firstElementChild.cloneNode(true);
+  const section = $('device-template').content.firstElementChild.cloneNode(true);
   section.dataset.kind = kindName;
-  $('.kind', section).textContent = kind.label;
-  const fields = $('.fields', section);
-  const taken = new Set([...document.querySelectorAll('[data-field="id"]')].map((i) => i.value));
+  section.querySelector('.kind').textContent = kind.label;
+  const fields = section.querySelector('.fields');
+  const taken = new Set($$('[data-field="id"]').map((i) => i.value));
   let id = DEFAULT_IDS[kindName];
   for (let n = 2; taken.has(id); n++) id = `${DEFAULT_IDS[kindName]}-${n}`;
   for (const f of [{ name: 'id', label: 'Tên thiết bị (chữ thường, số, -)', value: id }, ...kind.fields]) {
@@ -114,22 +118,22 @@ function addDevice(kindName) {
     label.append(input);
     fields.append(label);
   }
-  $('.remove', section).addEventListener('click', () => section.remove());
-  $('.test', section).addEventListener('click', async () => {
-    const out = $('.test-result', section);
+  section.querySelector('.remove').addEventListener('click', () => section.remove());
+  section.querySelector('.test').addEventListener('click', async () => {
+    const out = section.querySelector('.test-result');
     out.textContent = 'Đang kiểm tra…';
     out.className = 'test-result';
     const r = await call('/api/setup/test-device', deviceValues(section));
     out.textContent = r.ok ? r.json.detail : r.json.error;
     out.className = `test-result ${r.ok && r.json.ok ? 'good' : 'bad'}`;
   });
-  $('#device-list').append(section);
+  $('device-list').append(section);
   refreshVisibility(section);
-  $('[data-field="id"]', section).focus();
+  section.querySelector('[data-field="id"]').focus();
 }
 
 function draft() {
-  const form = $('#setup');
+  const form = $('setup');
   const v = (name) => form.elements[name]?.value.trim() ?? '';
   return {
     box: { id: v('box.id'), facility: v('box.facility'), name: v('box.name'), department: v('box.department'), timezone: v('box.timezone') },
@@ -137,12 +141,12 @@ function draft() {
     province: { url: v('province.url'), username: v('province.username'), password: form.elements['province.password'].value },
     lis: { host: v('lis.host'), port: v('lis.port') },
     pacs: { host: v('pacs.host'), port: v('pacs.port'), calledAe: v('pacs.calledAe') },
-    devices: [...document.querySelectorAll('#device-list .device')].map(deviceValues),
+    devices: $$('#device-list .device').map(deviceValues),
   };
 }
 
 function showOutcome(r, okText) {
-  const out = $('#outcome');
+  const out = $('outcome');
   out.replaceChildren();
   const p = document.createElement('p');
   p.className = r.ok ? 'good' : 'bad';
@@ -161,45 +165,45 @@ function showOutcome(r, okText) {
 }
 
 function passwordsMatch() {
-  const form = $('#setup');
+  const form = $('setup');
   if (form.elements.adminPassword.value === form.elements.adminPassword2.value) return true;
   showOutcome({ ok: false, json: { error: 'Hai lần nhập mật khẩu không giống nhau.' } });
   return false;
 }
 
-$('#unlock').addEventListener('submit', async (e) => {
+$('unlock').addEventListener('submit', async (e) => {
   e.preventDefault();
   code = e.target.elements.code.value.trim();
   const r = await call('/api/setup/unlock');
   if (!r.ok) {
-    $('#unlock-error').textContent = r.json.error;
+    $('unlock-error').textContent = r.json.error;
     return;
   }
   choices = r.json;
-  const form = $('#setup');
+  const form = $('setup');
   for (const tz of choices.timezones)
     form.elements['box.timezone'].append(new Option(tz, tz, tz === choices.defaults.timezone, tz === choices.defaults.timezone));
   form.elements['box.id'].value = choices.defaults.boxId;
-  $('#where').textContent = `Tệp cấu hình: ${choices.defaults.configFile}`;
-  $('#unlock').hidden = true;
+  $('where').textContent = `Tệp cấu hình: ${choices.defaults.configFile}`;
+  $('unlock').hidden = true;
   form.hidden = false;
   form.elements['box.facility'].focus();
 });
 
-$('#add-kind').addEventListener('change', (e) => {
+$('add-kind').addEventListener('change', (e) => {
   if (e.target.value) addDevice(e.target.value);
   e.target.value = '';
 });
 
-$('#check').addEventListener('click', async () => {
+$('check').addEventListener('click', async () => {
   if (!passwordsMatch()) return;
   const r = await call('/api/setup/check', draft());
   showOutcome(r, 'Cấu hình hợp lệ. Bấm “Lưu và khởi động” để dùng.');
-  $('#preview').hidden = !r.ok;
-  $('#preview').textContent = r.ok ? r.json.config : '';
+  $('preview').hidden = !r.ok;
+  $('preview').textContent = r.ok ? r.json.config : '';
 });
 
-$('#setup').addEventListener('submit', async (e) => {
+$('setup').addEventListener('submit', async (e) => {
   e.preventDefault();
   if (!passwordsMatch()) return;
   const r = await call('/api/setup/save', draft());
