@@ -28,8 +28,8 @@ describe('Host check (DNS rebinding)', () => {
 });
 
 describe('static page folders serve page assets only', () => {
-  it('serves pages, scripts, styles, images and sounds, and folders (their index.html)', () => {
-    for (const p of ['/console/console.js', '/console/index.html', '/status/status.css', '/audio/clips/goi.wav', '/kiosk/', '/kiosk'])
+  it('serves pages, scripts (the shared page library too), styles, images and sounds, and folders (their index.html)', () => {
+    for (const p of ['/console/console.js', '/lib/page.js', '/console/index.html', '/status/status.css', '/audio/clips/goi.wav', '/kiosk/', '/kiosk'])
       expect(isPageAsset(p, KIOSK_ROOT), p).toBe(true);
   });
 
