@@ -30,11 +30,11 @@ const STAGE = join(root, 'build/package/stage/usr/lib/edge-agent');
 
 /** The staged package: its Node.js and its compiled agent (built when missing). */
 function packaged(): { node: string; cli: string } {
-  if (!existsSync(join(STAGE, 'core/cli.js'))) {
+  if (!existsSync(join(STAGE, 'main.js'))) {
     const r = spawnSync('bash', ['scripts/package.sh'], { stdio: 'inherit', env: { ...process.env, EDGE_PACKAGE_COMPRESS: 'gzip' } });
     if (r.status !== 0) throw new Error('scripts/package.sh failed');
   }
-  return { node: join(STAGE, 'node/bin/node'), cli: join(STAGE, 'core/cli.js') };
+  return { node: join(STAGE, 'node/bin/node'), cli: join(STAGE, 'main.js') };
 }
 
 /** The demo configuration with every fixed port replaced by a free one (nothing else changed). */
@@ -60,7 +60,7 @@ function compile(): string {
   // Resolve dependencies from the checkout's node_modules.
   cpSync('package.json', join(out, 'package.json'));
   spawnSync('ln', ['-s', join(root, 'node_modules'), join(out, 'node_modules')]);
-  return join(out, 'core/cli.js');
+  return join(out, 'main.js');
 }
 
 interface Sample {
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
       env: { NODE_COMPILE_CACHE: join(dir, 'compile-cache') },
       samples: [],
     },
-    { name: `compiled build on this Node ${process.version} (node dist/core/cli.js)`, command: process.execPath, args: [compiled], env: {}, samples: [] },
+    { name: `compiled build on this Node ${process.version} (node dist/main.js)`, command: process.execPath, args: [compiled], env: {}, samples: [] },
     {
       name: `source through tsx on ${process.version} (node bin/edge-agent.js)`,
       command: process.execPath,

@@ -1,5 +1,6 @@
 import { ConfigError } from './config/load.ts';
 import { formatProblem } from './config/types.ts';
+import type { EdgeModule } from './contract/module.ts';
 import { Agent } from './controller.ts';
 import { createLogger } from './log.ts';
 
@@ -8,9 +9,10 @@ import { createLogger } from './log.ts';
  * destinations, HTTP), stops it once it is ready, and says whether it was. The package's upgrade
  * runs it where systemd cannot (a chroot); under systemd it restarts the unit instead.
  */
-export async function checkStart(configFile: string): Promise<number> {
+export async function checkStart(configFile: string, modules: readonly EdgeModule[]): Promise<number> {
   const agent = new Agent({
     configFile,
+    modules,
     log: createLogger(process.env.LOG_LEVEL ?? 'warn'),
     notifier: {
       ready: () => undefined,

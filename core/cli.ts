@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { checkConfigReport } from './config/load.ts';
+import type { EdgeModule } from './contract/module.ts';
 import { hashPassword } from './http/password.ts';
 
 const USAGE = `edge-agent — the hospital department edge runtime
@@ -34,12 +35,12 @@ export function addCommand(name: string, run: (argv: string[]) => Promise<number
   extraCommands.set(name, run);
 }
 
-async function main(argv: string[]): Promise<number> {
+async function main(argv: string[], modules: readonly EdgeModule[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'start': {
       const { runStart } = await import('./startCommand.ts');
-      return runStart(rest);
+      return runStart(rest, modules);
     }
     case 'check-config':
       return checkConfig(rest);
@@ -62,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
     case 'check-start':
     case 'voice': {
       const { runMaintenance } = await import('./maintenanceCli.ts');
-      return runMaintenance(command, rest);
+      return runMaintenance(command, rest, modules);
     }
     case 'results': {
       const { runResultsCli } = await import('./resultsCli.ts');
@@ -156,14 +157,19 @@ async function printHash(args: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-    // Leave time for pino's async stdout to drain, then exit even if a handle lingers.
-    setTimeout(() => process.exit(code), 200).unref();
-  },
-  (err) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  },
-);
+/**
+ * Runs one command and exits (the composition root, main.ts, calls it with the box's modules);
+ * leaves time for pino's async stdout to drain, then exits even if a handle lingers.
+ */
+export function runCli(argv: string[], modules: readonly EdgeModule[]): void {
+  main(argv, modules).then(
+    (code) => {
+      process.exitCode = code;
+      setTimeout(() => process.exit(code), 200).unref();
+    },
+    (err) => {
+      process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,20 +1,7 @@
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Driver, DriverContext, DriverStatus, Journal, SelfTestResult, ServiceRegistry } from './contract/driver.ts';
-import { IngestRouter, INGEST_SERVICE } from '../modules/http-ingest/index.ts';
-import { backfillStudyIndex, SqliteStudyIndex, STUDY_INDEX_SERVICE } from '../modules/dicom/data/studyIndex.ts';
-import { extractInstanceMeta } from '../modules/dicom/data/instanceMeta.ts';
-import { studiesRoutes } from '../modules/dicom/studiesRoutes.ts';
-import { StorageCommitmentService } from '../modules/dicom/net/commitmentService.ts';
-import { STORAGE_COMMITMENT_SERVICE } from '../modules/dicom/data/commitmentStore.ts';
-import { ORDER_CACHE_SERVICE, SqliteOrderCache, type PurgeableOrderCache } from '../modules/lab/orderCache.ts';
-import { CheckInRegistrar, createHisLookup, type HisLookup } from '../modules/his/index.ts';
-import { PRINTERS_SERVICE, type PrinterPool } from '../modules/printer/printerPool.ts';
-import { registerKioskRoutes } from '../modules/kiosk/kioskRoutes.ts';
-import { kioskSettings } from '../modules/kiosk/settings.ts';
-import { queueRoutes } from '../modules/queue/routes.ts';
-import { TicketPrinting } from '../modules/queue/ticketPrinting.ts';
-import { TicketQueue } from '../modules/queue/ticketQueue.ts';
+import { missingServices, type EdgeModule, type ModuleContext, type ModuleRun } from './contract/module.ts';
 import { EventBus } from './bus.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { loadConfig } from './config/load.ts';
@@ -29,7 +16,7 @@ import { createLogger } from './log.ts';
 import { LanBroker } from './mqtt/lanBroker.ts';
 import { boxTopic } from './mqtt/topics.ts';
 import { ProvinceLink } from './mqtt/provinceLink.ts';
-import { destinationFactories, destinationStreams, driverFactories } from './registry.ts';
+import { destinationFactories, destinationStreams, driverFactories, registerModules } from './registry.ts';
 import type { ComponentView, DestinationView, RuntimeView } from './runtime.ts';
 import { createNotifier, type Notifier } from './sdNotify.ts';
 import { Store } from './store/store.ts';
@@ -38,6 +25,8 @@ import { Supervisor } from './supervisor.ts';
 
 export interface AgentOptions {
   configFile: string;
+  /** What this box runs besides the core (modules/index.ts's MODULES, from the composition root). */
+  modules: readonly EdgeModule[];
   log?: Logger;
   clock?: Clock;
   notifier?: Notifier;
@@ -62,8 +51,6 @@ interface DestinationSlot {
 }
 
 const LAN_TOPIC_ROOT = 'edge';
-export const HIS_LOOKUP_SERVICE = 'his.lookup';
-export const HIS_CHECKIN_SERVICE = 'his.checkin';
 
 /**
  * Builds the shared services and starts everything in order: configuration → store → LAN
@@ -82,7 +69,8 @@ export class Agent implements RuntimeView {
   http: FastifyInstance | null = null;
   lanBroker: LanBroker | null = null;
   province: ProvinceLink | null = null;
-  queue: TicketQueue | null = null;
+  /** The modules started in this run, in start order (stopped in reverse). */
+  private readonly runs: Array<{ module: EdgeModule; run: ModuleRun }> = [];
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly notifier: Notifier;
@@ -103,6 +91,7 @@ export class Agent implements RuntimeView {
       provide: (name, service) => void this.serviceMap.set(name, service),
     };
     this.bus.onError((err) => this.log.error({ err }, 'bus listener failed'));
+    registerModules(options.modules);
   }
 
   /** Throws ConfigError (with every problem) before anything starts. */
@@ -140,50 +129,7 @@ export class Agent implements RuntimeView {
       { ...recovered, pendingByDestination: this.store.outbox.status(Object.keys(c.destinations)).map((s) => [s.destination, s.pending]) },
       'store open',
     );
-    this.services.provide(INGEST_SERVICE, new IngestRouter());
-    // Orders from the LIS/HIS, kept on the box so analyzers' host queries are answered offline.
-    this.services.provide(ORDER_CACHE_SERVICE, new SqliteOrderCache(this.store.db));
-    // What modalities sent, by patient/study/series, with forwarding state (console, /api/studies).
-    const studyIndex = new SqliteStudyIndex(this.store.db);
-    this.services.provide(STUDY_INDEX_SERVICE, studyIndex);
-    // DICOM storage commitment: PACS-committed state per instance, before retention may drop a file.
-    this.services.provide(
-      STORAGE_COMMITMENT_SERVICE,
-      new StorageCommitmentService({
-        db: this.store.db,
-        outbox: this.store.outbox,
-        bus: this.bus,
-        destinations: c.destinations,
-        log: this.log.child({ module: 'storage-commitment' }),
-        wake: (d) => this.wakeDestination(d),
-      }).start(),
-    );
-    // A crash between an instance's journal append and its index row leaves it unlisted: list it now.
-    void backfillStudyIndex(studyIndex, (ref) => this.store.blobs.path(ref), extractInstanceMeta)
-      .then((r) => r.indexed + r.failed > 0 && this.log.info(r, 'study index caught up with the journal'))
-      .catch((err) => this.log.warn({ err }, 'study index backfill failed'));
-    // The kiosk's HIS: look-ups answered live; check-ins journaled and delivered by the outbox.
-    if (c.his?.lookup) this.services.provide(HIS_LOOKUP_SERVICE, createHisLookup(c.his.lookup));
-    if (c.his?.checkinDestination)
-      this.services.provide(HIS_CHECKIN_SERVICE, new CheckInRegistrar(this.store.journalFor('kiosk', []), c.his.checkinDestination));
-
-    if (c.queue) {
-      // Tickets are durable before the API answers; a power cut keeps today's numbers.
-      this.queue = new TicketQueue({
-        db: this.store.db,
-        config: { ...c.queue, facility: c.queue.facility ?? c.box.name ?? c.box.facility },
-        bus: this.bus,
-        journal: this.store.journalFor('queue', c.queue.routes),
-        clock: this.clock,
-        timezone: c.box.timezone,
-        log: this.log.child({ module: 'queue' }),
-      });
-      await this.queue.start();
-      // The call screen's voice: generated once with espeak-ng (or recorded clips), in the background.
-      void import('../kiosk/audio/generate.ts')
-        .then(({ generateClips }) => generateClips())
-        .catch((err: Error) => this.log.warn({ reason: err.message }, 'call-screen voice clips not generated; calls are shown without sound'));
-    }
+    await this.startModules();
 
     if (c.lanBroker.enabled) {
       this.lanBroker = new LanBroker(c.lanBroker, {
@@ -210,8 +156,15 @@ export class Agent implements RuntimeView {
       runtime: this,
       metrics: this.metrics,
       log: this.log,
-      ingest: this.services.get<IngestRouter>(INGEST_SERVICE)!,
-      plugins: [(api, auth) => this.registerFrontEndRoutes(api, auth), ...(this.options.httpPlugins ?? [])],
+      plugins: [
+        // Each module's routes, inside the core's API (bounds, Host check, guards, error answers).
+        ...this.runs.map(
+          ({ run }) =>
+            async (app: FastifyInstance, auth: ConsoleAuth) =>
+              run.routes?.(app, { requireAdmin: auth.requireAdmin, requireStaff: auth.requireStaff, requireKiosk: auth.requireKiosk, services: this.services }),
+        ),
+        ...(this.options.httpPlugins ?? []),
+      ],
     });
     await listen();
     this.http = app;
@@ -244,8 +197,9 @@ export class Agent implements RuntimeView {
         .catch(() => undefined);
       await this.lanBroker.stop();
     }
-    // Index rows still waiting for their batch (the backfill would redo them at the next start).
-    this.services.get<SqliteStudyIndex>(STUDY_INDEX_SERVICE)?.flush();
+    for (const { module, run } of [...this.runs].reverse()) {
+      await Promise.resolve(run.stop?.()).catch((err) => this.log.error({ err, module: module.name }, 'module stop failed'));
+    }
     this.store?.close();
     this.notifier.close();
     this.log.info('stopped');
@@ -388,35 +342,25 @@ export class Agent implements RuntimeView {
     this.bus.on('lan-mqtt', 'domain.event', (e) => e.visibility === 'lan' && void publish(topic(...e.topic.split('/')), e.body, e.retain ?? false));
   }
 
-  /** Queue (counter page, call screen) and kiosk routes, over the shared services. */
-  private async registerFrontEndRoutes(app: FastifyInstance, auth: Pick<ConsoleAuth, 'requireAdmin' | 'requireStaff' | 'requireKiosk'>): Promise<void> {
-    await app.register(studiesRoutes, { index: () => this.services.get<SqliteStudyIndex>(STUDY_INDEX_SERVICE), requireAdmin: auth.requireAdmin as never });
-    const printers = () => this.services.get<PrinterPool>(PRINTERS_SERVICE);
-    // One print log for the kiosk, the counter page and the console (failed prints are reprinted).
-    const printing = this.queue ? new TicketPrinting(this.queue, printers) : null;
-    const kiosk = kioskSettings(this.config.kiosk);
-    if (this.queue && printing)
-      await app.register(queueRoutes, {
-        queue: this.queue,
-        printers,
-        printing,
-        requireAdmin: auth.requireAdmin,
-        requireStaff: auth.requireStaff,
-        requireKiosk: auth.requireKiosk,
-        allowedOrigins: kiosk.allowedOrigins,
-      });
-    const queue = this.queue;
-    await registerKioskRoutes(app, {
-      bus: this.bus,
-      timezone: this.config.box.timezone,
-      requireKiosk: auth.requireKiosk,
-      settings: kiosk,
-      ...(queue ? { queue } : {}),
-      ...(this.services.get<HisLookup>(HIS_LOOKUP_SERVICE) ? { lookup: this.services.get<HisLookup>(HIS_LOOKUP_SERVICE)! } : {}),
-      ...(this.services.get<CheckInRegistrar>(HIS_CHECKIN_SERVICE) ? { registrar: this.services.get<CheckInRegistrar>(HIS_CHECKIN_SERVICE)! } : {}),
-      feedback: this.store.journalFor('kiosk', this.config.kiosk?.feedbackRoutes ?? []),
-      ...(printing ? { printing } : {}),
-    });
+  /** Every module's services, in the list's order, once the store is open (before drivers need them). */
+  private async startModules(): Promise<void> {
+    const missing = missingServices(this.options.modules);
+    if (missing.length) throw new Error(`the box's modules do not fit together: ${missing.join('; ')}`);
+    for (const module of this.options.modules) {
+      const ctx: ModuleContext = {
+        config: this.config,
+        log: this.log.child({ module: module.name }),
+        bus: this.bus,
+        clock: this.clock,
+        services: this.services,
+        db: this.store.db,
+        store: this.store,
+        journalFor: (source, routes) => this.store.journalFor(source, [...routes]),
+        wakeDestination: (id) => this.wakeDestination(id),
+      };
+      const run = await module.start?.(ctx);
+      this.runs.push({ module, run: run ?? {} });
+    }
   }
 
   /** The box's health summary published to MQTT and shown in the console. */
@@ -462,19 +406,16 @@ export class Agent implements RuntimeView {
       const outcome: Record<string, number> = { ...(await this.store.applyRetention()) };
       // Pending and parked personal data nearing retention.personalMaxDays: an alarm per source.
       storeAlarms.personalDataAge(this.store.personalDataAge(), this.clock.now());
-      // Orders carry names and birth dates: gone once not updated within the personal-data retention.
-      const orders = this.services.get<PurgeableOrderCache>(ORDER_CACHE_SERVICE);
-      if (orders) outcome.ordersPurged = orders.purgeOlderThan(this.clock.now() - this.config.retention.personalHours * 3_600_000);
-      // The study index lists patients too: it follows the images' and personal-data retention.
-      const studies = this.services.get<SqliteStudyIndex>(STUDY_INDEX_SERVICE);
-      if (studies) {
-        const { imagesDays, personalHours, personalMaxDays } = this.config.retention;
-        // Images are personal data: listed as long as their files are kept (the shorter retention).
-        outcome.studyInstancesPurged = studies.purgeForwarded(Math.min(imagesDays, personalHours / 24), this.clock.now());
-        outcome.studiesScrubbed = studies.scrubPersonal(personalHours, this.clock.now(), personalMaxDays);
+      // Each module's own tables (orders, the study index): what they purged, by name.
+      let purgedByModules = 0;
+      for (const { run } of this.runs) {
+        for (const [name, n] of Object.entries((await run.retention?.(this.clock.now())) ?? {})) {
+          outcome[name] = n;
+          purgedByModules += n;
+        }
       }
       // Their old pages too must leave the WAL (the store checkpointed after its own purge).
-      if (outcome.ordersPurged || outcome.studyInstancesPurged || outcome.studiesScrubbed) this.store.checkpoint();
+      if (purgedByModules > 0) this.store.checkpoint();
       if (Object.values(outcome).some((n) => n > 0)) this.log.info(outcome, 'retention applied');
     };
     void retention().catch((err) => this.log.error({ err }, 'retention failed'));

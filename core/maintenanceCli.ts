@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { formatProblem } from './config/types.ts';
+import type { EdgeModule } from './contract/module.ts';
 
 /**
  * Box maintenance commands that work on the configured store: `backup` (SQLite's online backup
@@ -97,7 +98,7 @@ export async function restore(configFile: string, dir: string, force: boolean): 
   return { entries, files };
 }
 
-export async function runMaintenance(command: string, argv: string[]): Promise<number> {
+export async function runMaintenance(command: string, argv: string[], modules: readonly EdgeModule[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -125,7 +126,7 @@ export async function runMaintenance(command: string, argv: string[]): Promise<n
         return 0;
       case 'check-start': {
         const { checkStart } = await import('./checkStart.ts');
-        return checkStart(config);
+        return checkStart(config, modules);
       }
       case 'voice': {
         const { generateClips, CLIPS_DIR } = await import('../kiosk/audio/generate.ts');

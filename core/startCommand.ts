@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { formatProblem } from './config/types.ts';
+import type { EdgeModule } from './contract/module.ts';
 import { Agent } from './controller.ts';
 import { waitForValidConfig } from './http/configErrorPage.ts';
 import { createLogger } from './log.ts';
@@ -23,7 +24,7 @@ interface Simulators {
  * it is fixed), then the agent; a restart from the console exits for systemd to start us again,
  * or, by hand (`npm start`, no systemd), starts the agent again in this process.
  */
-export async function runStart(args: string[]): Promise<number> {
+export async function runStart(args: string[], modules: readonly EdgeModule[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -57,7 +58,7 @@ export async function runStart(args: string[]): Promise<number> {
       const fixed = await waitForValidConfig({ configFile, ...pageAddress, problems: invalid, log, notifier: createNotifier(), until: stopSignal });
       if (!fixed) return EXIT_CONFIG;
     }
-    const outcome = await runAgentOnce(configFile, log, withSimulators, stopSignal);
+    const outcome = await runAgentOnce(configFile, modules, log, withSimulators, stopSignal);
     if (outcome === 'stopped') return 0;
     if (outcome === 'failed') return 1;
     if (outcome === 'restart') {
@@ -81,13 +82,14 @@ function configProblems(configFile: string): ConfigError['problems'] | null {
 
 async function runAgentOnce(
   configFile: string,
+  modules: readonly EdgeModule[],
   log: Logger,
   withSimulators: boolean | undefined,
   stopSignal: Promise<string>,
 ): Promise<'stopped' | 'restart' | 'failed' | { problems: ConfigError['problems'] }> {
   let restartRequested: () => void = () => undefined;
   const restart = new Promise<void>((r) => (restartRequested = r));
-  const agent = new Agent({ configFile, log, onRestartRequested: () => restartRequested() });
+  const agent = new Agent({ configFile, modules, log, onRestartRequested: () => restartRequested() });
   let simulators: Simulators | null = null;
   try {
     if (withSimulators) {

@@ -65,7 +65,7 @@ if [ -z "${NODE_COMPILE_CACHE:-}" ] && [ -w /var/lib/edge-agent/cache ]; then
   NODE_COMPILE_CACHE=/var/lib/edge-agent/cache
   export NODE_COMPILE_CACHE
 fi
-exec /usr/lib/edge-agent/node/bin/node /usr/lib/edge-agent/core/cli.js "$@"
+exec /usr/lib/edge-agent/node/bin/node /usr/lib/edge-agent/main.js "$@"
 EOF
 chmod 0755 "$stage/usr/bin/edge-agent"
 cp systemd/edge-agent.service systemd/kiosk.service "$stage/lib/systemd/system/"

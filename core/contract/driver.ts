@@ -125,9 +125,16 @@ export interface DriverContext {
   services: ServiceRegistry;
 }
 
+/**
+ * A service's name carrying its type (`serviceKey<OrderCache>('lab.orderCache')`): `get` returns
+ * that type, no cast where it is used; a key used with another type does not compile.
+ */
+export type ServiceKey<T> = string & { readonly __service?: T };
+export const serviceKey = <T>(name: string): ServiceKey<T> => name as ServiceKey<T>;
+
 export interface ServiceRegistry {
-  get<T>(name: string): T | undefined;
-  provide<T>(name: string, service: T): void;
+  get<T>(key: ServiceKey<T>): T | undefined;
+  provide<T>(key: ServiceKey<T>, service: T): void;
 }
 
 /** What the console's "Test" button shows for a device. */

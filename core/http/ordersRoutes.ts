@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
 import type { HisOrder } from '../../modules/his/contract.ts';
 import { HisOrderError, HisOrderIntake, hisCancelOf } from '../../modules/his/orderIntake.ts';
-import { ORDER_CACHE_SERVICE, type LabOrder, type OrderCache, type SqliteOrderCache } from '../../modules/lab/orderCache.ts';
+import { ORDER_CACHE_SERVICE, type LabOrder, type OrderCache } from '../../modules/lab/orderCache.ts';
 import type { RuntimeView } from '../runtime.ts';
 import { errorResponses } from './schemas.ts';
 
@@ -47,7 +47,7 @@ export function registerOrdersRoutes(app: FastifyInstance, runtime: RuntimeView,
   const intake = new HisOrderIntake();
   const journal = runtime.store.journalFor('orders', []);
   intake.receiveOrders(async (orders) => {
-    const cache = runtime.services.get<OrderCache>(ORDER_CACHE_SERVICE);
+    const cache = runtime.services.get(ORDER_CACHE_SERVICE);
     if (!cache) throw new Error('no order cache in this agent');
     const body = JSON.stringify(orders);
     // Applied in the batch's own commit and only for a new batch: a late resend of an older batch
@@ -104,7 +104,7 @@ export function registerOrdersRoutes(app: FastifyInstance, runtime: RuntimeView,
       },
     },
     async (req, reply) => {
-      const cache = runtime.services.get<SqliteOrderCache>(ORDER_CACHE_SERVICE);
+      const cache = runtime.services.get(ORDER_CACHE_SERVICE);
       if (!cache) return reply.code(503).send({ error: 'no order cache in this agent' });
       return cache.browse(req.query.q?.trim() || undefined, req.query.limit ?? 100);
     },

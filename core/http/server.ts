@@ -1,11 +1,10 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import websocket from '@fastify/websocket';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { INGEST_SERVICE, registerIngestRoute, type IngestRouter } from '../../modules/http-ingest/index.ts';
 import type { RuntimeView } from '../runtime.ts';
 import { ConsoleAuth } from './auth.ts';
 import { registerHealthRoutes } from './healthRoutes.ts';
@@ -32,7 +31,6 @@ export interface LocalApiOptions {
   runtime: RuntimeView;
   metrics: AgentMetrics;
   log: Logger;
-  ingest: IngestRouter;
   /** Extra route plugins (queue, kiosk, console) registered by later modules; their guards run in onRequest too. */
   plugins?: Array<(app: FastifyInstance, auth: ConsoleAuth) => void | Promise<void>>;
 }
@@ -43,6 +41,32 @@ export interface LocalApi {
   /** Listens on `http.host:port` (HTTPS with `http.tls`) and, with TLS, plain HTTP on 127.0.0.1:`loopbackPort`. */
   listen(): Promise<void>;
   connections: ConnectionGuard;
+}
+
+/** A module's error code as the API passes it on (QUEUE_EMPTY), not a Fastify, Node or system code. */
+const API_ERROR_CODE = /^(?!FST_|ERR_)[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
+
+/**
+ * The one error handler of the local API, modules' routes included (they register none of their
+ * own). Bad input gets a 400 that says which field and why, never a stack trace. An error that
+ * carries its HTTP status (`statusCode` 4xx, e.g. `QueueError`: QUEUE_EMPTY → 409) is answered with
+ * that status, its message and its `code` (what pages act on: an upper-case `MODULE_WHAT` code;
+ * Fastify's `FST_…`, Node's `ERR_…` and system codes such as `ENOENT` are not passed on); anything
+ * else is a 500 logged with the URL.
+ */
+export function apiErrorHandler(
+  err: { validation?: unknown; statusCode?: number; code?: unknown; message: string },
+  req: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  if (err.validation) return reply.code(400).send({ error: `invalid request: ${err.message}` });
+  const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+  if (status >= 500) {
+    req.log.error({ err, url: req.url }, 'request failed');
+    return reply.code(status).send({ error: 'internal error; see the agent log' });
+  }
+  const code = typeof err.code === 'string' && API_ERROR_CODE.test(err.code) ? { code: err.code } : {};
+  return reply.code(status).send({ error: err.message, ...code });
 }
 
 /**
@@ -98,13 +122,7 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<LocalApi>
       components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: 'edge_session' }, basic: { type: 'http', scheme: 'basic' } } },
     },
   });
-  // Bad input gets a 400 that says which field and why, never a stack trace.
-  app.setErrorHandler((err: { validation?: unknown; statusCode?: number; message: string }, req, reply) => {
-    if (err.validation) return reply.code(400).send({ error: `invalid request: ${err.message}` });
-    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
-    if (status >= 500) req.log.error({ err, url: req.url }, 'request failed');
-    return reply.code(status).send({ error: status >= 500 ? 'internal error; see the agent log' : err.message });
-  });
+  app.setErrorHandler(apiErrorHandler);
 
   auth.register(app);
   registerAudit(app, audit, auth.requireAdmin);
@@ -145,8 +163,6 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<LocalApi>
       return result;
     },
   );
-
-  registerIngestRoute(app, options.ingest);
 
   const openapi = http.openapi ?? 'login';
   if (openapi !== 'off')
@@ -196,5 +212,3 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<LocalApi>
   };
   return { app, auth, listen, connections };
 }
-
-export { INGEST_SERVICE };

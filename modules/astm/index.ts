@@ -5,10 +5,12 @@ import { PeerAllowList, unmapIpv4 } from '../../core/net/peers.ts';
 import type { Driver, DriverContext, DriverFactory, DriverStatus, SelfTestResult } from '../../core/contract/driver.ts';
 import { probeTcpListener } from '../../core/net/tcpProbe.ts';
 import { isLabTextEncoding, type LabTextEncoding } from '../lab/encoding.ts';
-import { ORDER_CACHE_SERVICE, type OrderCache } from '../lab/orderCache.ts';
+import { ORDER_CACHE_SERVICE } from '../lab/orderCache.ts';
 import { labProfile, type LabQuirk } from '../lab/profiles.ts';
 import type { AstmLinkTimers } from './link.ts';
 import { AstmSession, type AstmSessionCounters, type AstmSessionSettings } from './session.ts';
+import type { EdgeModule } from '../../core/contract/module.ts';
+import { astmLisDestinationFactory } from './lisDestination.ts';
 
 /** One analyzer's configuration block (see modules/astm/schema.json). */
 export interface AstmDriverConfig {
@@ -202,7 +204,7 @@ export class AstmDriver implements Driver {
   }
 
   private attach(pipe: Pipe): AstmSession {
-    const cache = this.ctx.services.get<OrderCache>(ORDER_CACHE_SERVICE);
+    const cache = this.ctx.services.get(ORDER_CACHE_SERVICE);
     const session = new AstmSession(
       this.ctx,
       this.settings,
@@ -356,3 +358,6 @@ export const astmDriverFactory: DriverFactory<AstmDriverConfig> = {
 // cache the driver looks up under ORDER_CACHE_SERVICE to answer host queries.
 export { astmLisDestinationFactory, AstmLisDestination, type AstmLisConfig } from './lisDestination.ts';
 export { ORDER_CACHE_SERVICE, SqliteOrderCache, type OrderCache, type LabOrder } from '../lab/orderCache.ts';
+
+/** ASTM E1381/E1394 analyzers (the `astm` device) and the ASTM LIS destination. */
+export const astmModule: EdgeModule = { name: 'astm', drivers: [astmDriverFactory], destinations: [astmLisDestinationFactory] };

@@ -1,6 +1,7 @@
 import type { DriverFactory } from '../../core/contract/driver.ts';
 import { CccdReaderDriver, type CccdReaderConfig } from './readerDriver.ts';
 import { QrScannerDriver, type QrScannerConfig } from './qrScanner.ts';
+import type { EdgeModule } from '../../core/contract/module.ts';
 
 export const cccdReaderDriverFactory: DriverFactory<CccdReaderConfig> = {
   type: 'cccd-reader',
@@ -17,3 +18,6 @@ export { parseCccdQr } from './qr.ts';
 export type { CccdIdentity, IdentitySource } from './identity.ts';
 export type { CardIdentityEvent, CardStatusEvent, CardKeyEvent } from './readerDriver.ts';
 export { runCardRead } from './cli.ts';
+
+/** The CCCD chip reader and the serial QR scanner. */
+export const cccdModule: EdgeModule = { name: 'cccd', drivers: [cccdReaderDriverFactory, qrScannerDriverFactory] };

@@ -2,6 +2,14 @@ import type { Driver, DriverContext, DriverFactory, DriverStatus, SelfTestResult
 import { DicomScp } from './net/dicomScp.ts';
 import type { AllowedCaller, DicomListenerLimits, DicomTlsSettings } from './net/dicomScp.ts';
 import { echo } from './net/scu.ts';
+import type { EdgeModule } from '../../core/contract/module.ts';
+import { STORAGE_COMMITMENT_SERVICE } from './data/commitmentStore.ts';
+import { extractInstanceMeta } from './data/instanceMeta.ts';
+import { backfillStudyIndex, SqliteStudyIndex, STUDY_INDEX_SERVICE } from './data/studyIndex.ts';
+import { StorageCommitmentService } from './net/commitmentService.ts';
+import { dicomCStoreDestinationFactory } from './net/cstoreDestination.ts';
+import { dicomStowRsDestinationFactory } from './stowrs.ts';
+import { studiesRoutes } from './studiesRoutes.ts';
 
 /** The `dicom-scp` device block (see modules/dicom/schema.json). */
 export interface DicomScpDriverConfig {
@@ -135,5 +143,51 @@ export const dicomScpDriverFactory: DriverFactory<DicomScpDriverConfig> = {
 };
 
 export { DicomScpDriver };
-export { dicomCStoreDestinationFactory } from './net/cstoreDestination.ts';
-export { dicomStowRsDestinationFactory } from './stowrs.ts';
+export { dicomCStoreDestinationFactory, dicomStowRsDestinationFactory };
+
+/**
+ * Imaging: the `dicom-scp` device, the C-STORE and STOW-RS destinations, the study index
+ * (console, /api/studies) and storage commitment, with the index's retention.
+ */
+export const dicomModule: EdgeModule = {
+  name: 'dicom',
+  drivers: [dicomScpDriverFactory],
+  destinations: [dicomCStoreDestinationFactory, dicomStowRsDestinationFactory],
+  provides: [STUDY_INDEX_SERVICE, STORAGE_COMMITMENT_SERVICE],
+  start(ctx) {
+    // What modalities sent, by patient/study/series, with forwarding state.
+    const studyIndex = new SqliteStudyIndex(ctx.db);
+    ctx.services.provide(STUDY_INDEX_SERVICE, studyIndex);
+    // PACS-committed state per instance, before retention may drop a file.
+    ctx.services.provide(
+      STORAGE_COMMITMENT_SERVICE,
+      new StorageCommitmentService({
+        db: ctx.db,
+        outbox: ctx.store.outbox,
+        bus: ctx.bus,
+        destinations: ctx.config.destinations,
+        log: ctx.log.child({ module: 'storage-commitment' }),
+        wake: (d) => ctx.wakeDestination(d),
+      }).start(),
+    );
+    // A crash between an instance's journal append and its index row leaves it unlisted: list it now.
+    void backfillStudyIndex(studyIndex, (ref) => ctx.store.blobs.path(ref), extractInstanceMeta)
+      .then((r) => r.indexed + r.failed > 0 && ctx.log.info(r, 'study index caught up with the journal'))
+      .catch((err) => ctx.log.warn({ err }, 'study index backfill failed'));
+    return {
+      async routes(app, api) {
+        await app.register(studiesRoutes, { index: () => studyIndex, requireAdmin: api.requireAdmin as never });
+      },
+      retention(nowMs) {
+        const { imagesDays, personalHours, personalMaxDays } = ctx.config.retention;
+        // Images are personal data: listed as long as their files are kept (the shorter retention).
+        return {
+          studyInstancesPurged: studyIndex.purgeForwarded(Math.min(imagesDays, personalHours / 24), nowMs),
+          studiesScrubbed: studyIndex.scrubPersonal(personalHours, nowMs, personalMaxDays),
+        };
+      },
+      // Index rows still waiting for their batch (the backfill would redo them at the next start).
+      stop: () => studyIndex.flush(),
+    };
+  },
+};

@@ -5,6 +5,8 @@ import type { TlsServerSettings } from '../../core/net/tls.ts';
 import type { LabTextEncoding } from '../lab/encoding.ts';
 import { labProfile } from '../lab/profiles.ts';
 import { Hl7Listener } from './listener.ts';
+import type { EdgeModule } from '../../core/contract/module.ts';
+import { hl7LisDestinationFactory } from './lisDestination.ts';
 
 export interface Hl7DriverConfig {
   profile?: string;
@@ -113,3 +115,6 @@ export const hl7DriverFactory: DriverFactory<Hl7DriverConfig> = {
 
 export { Hl7Driver };
 export { hl7LisDestinationFactory, lisMllpDestinationFactory } from './lisDestination.ts';
+
+/** HL7 v2 analyzers over MLLP (the `hl7-mllp` device) and the HL7 LIS destination. */
+export const hl7Module: EdgeModule = { name: 'hl7', drivers: [hl7DriverFactory], destinations: [hl7LisDestinationFactory] };

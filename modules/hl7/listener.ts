@@ -7,7 +7,7 @@ import { PeerAllowList, unmapIpv4 } from '../../core/net/peers.ts';
 import type { TlsServerSettings } from '../../core/net/tls.ts';
 import { isoWithOffset } from '../../core/clock.ts';
 import { decodeText, encodeText, type LabTextEncoding } from '../lab/encoding.ts';
-import { ORDER_CACHE_SERVICE, type LabOrder, type OrderCache } from '../lab/orderCache.ts';
+import { ORDER_CACHE_SERVICE, type LabOrder } from '../lab/orderCache.ts';
 import { reportIdentity, reportKeysOf, resultIdentity, type LabReport, type LabResult } from '../lab/result.ts';
 import { buildAck, type AckCode } from './ack.ts';
 import { MllpDecoder, mllpFrame } from './mllp.ts';
@@ -291,7 +291,7 @@ export class Hl7Listener {
       } catch (err) {
         return refuse(`host query not understood: ${(err as Error).message}`);
       }
-      const cache = this.ctx.services.get<OrderCache>(ORDER_CACHE_SERVICE);
+      const cache = this.ctx.services.get(ORDER_CACHE_SERVICE);
       if (!cache) this.ctx.log.warn('no order cache service: host queries are answered "not found"');
       let order: LabOrder | undefined;
       try {
@@ -335,7 +335,7 @@ export class Hl7Listener {
       } catch (err) {
         return refuse(err instanceof Hl7OrderError ? err.message : `orders not understood: ${(err as Error).message}`);
       }
-      const cache = this.ctx.services.get<OrderCache>(ORDER_CACHE_SERVICE);
+      const cache = this.ctx.services.get(ORDER_CACHE_SERVICE);
       if (!cache) {
         this.counters.storageFailures++;
         this.ctx.log.error({ controlId: hdr.controlId }, 'orders not stored: no order cache service in this agent');

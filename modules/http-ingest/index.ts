@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { PeerAllowList, unmapIpv4 } from '../../core/net/peers.ts';
-import type { Driver, DriverContext, DriverFactory, DriverStatus } from '../../core/contract/driver.ts';
+import { serviceKey, type Driver, type DriverContext, type DriverFactory, type DriverStatus } from '../../core/contract/driver.ts';
+import type { EdgeModule } from '../../core/contract/module.ts';
+import { registerIngestRoute } from './route.ts';
 
 export interface HttpIngestConfig {
   stream?: string;
@@ -50,7 +52,7 @@ export class IngestRouter {
     return this.endpoints.get(device);
   }
 }
-export const INGEST_SERVICE = 'http.ingest';
+export const INGEST_SERVICE = serviceKey<IngestRouter>('http.ingest');
 
 /**
  * Devices and scripts that POST JSON (many modern devices and middleware can). Only listed
@@ -74,7 +76,7 @@ class HttpIngestDriver implements Driver, IngestEndpoint {
   }
 
   async start(): Promise<void> {
-    const router = this.ctx.services.get<IngestRouter>(INGEST_SERVICE);
+    const router = this.ctx.services.get(INGEST_SERVICE);
     if (!router) throw new Error('the local API is not available to receive posts');
     // The schema requires a token; a block built another way still refuses every post without one.
     if (!this.config.token) this.ctx.log.error('no token configured: every post is refused (add token: !secret <name> to this device)');
@@ -84,7 +86,7 @@ class HttpIngestDriver implements Driver, IngestEndpoint {
   }
 
   async stop(): Promise<void> {
-    this.ctx.services.get<IngestRouter>(INGEST_SERVICE)?.detach(this.ctx.id);
+    this.ctx.services.get(INGEST_SERVICE)?.detach(this.ctx.id);
     this.state = { state: 'stopped', since: new Date().toISOString() };
   }
 
@@ -175,4 +177,16 @@ export const httpIngestDriverFactory: DriverFactory<HttpIngestConfig> = {
   create: (ctx, config) => new HttpIngestDriver(ctx, config),
 };
 
-export { registerIngestRoute } from './route.ts';
+export { registerIngestRoute };
+
+/** Devices posting JSON: the `http-ingest` device and its route, POST /api/ingest/<device>. */
+export const httpIngestModule: EdgeModule = {
+  name: 'http-ingest',
+  drivers: [httpIngestDriverFactory],
+  provides: [INGEST_SERVICE],
+  start(ctx) {
+    const router = new IngestRouter();
+    ctx.services.provide(INGEST_SERVICE, router);
+    return { routes: (app) => registerIngestRoute(app, router) };
+  },
+};

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { serviceKey } from '../../core/contract/driver.ts';
 
 /**
  * Orders known locally, so an analyzer's host query is answered inside its timeout even when
@@ -123,7 +124,7 @@ export interface PurgeableOrderCache extends OrderCache {
 }
 
 /** Service name under which the agent provides an OrderCache to lab drivers. */
-export const ORDER_CACHE_SERVICE = 'lab.orderCache';
+export const ORDER_CACHE_SERVICE = serviceKey<SqliteOrderCache>('lab.orderCache');
 
 /** OrderCache in the box's SQLite database (its own table; synchronous, so it is fast enough for a query). */
 export class SqliteOrderCache implements PurgeableOrderCache {

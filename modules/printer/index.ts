@@ -1,6 +1,7 @@
 import type { Driver, DriverContext, DriverFactory, DriverStatus, SelfTestResult } from '../../core/contract/driver.ts';
 import { EscposPrinter, type EscposPrinterConfig } from './escposPrinter.ts';
 import { PRINTERS_SERVICE, PrinterPool } from './printerPool.ts';
+import type { EdgeModule } from '../../core/contract/module.ts';
 
 export { EscposPrinter, encodeTicket, type EscposPrinterConfig, type PrintResult } from './escposPrinter.ts';
 export { PrinterPool, PRINTERS_SERVICE, type PrintTarget } from './printerPool.ts';
@@ -8,7 +9,7 @@ export { renderTicket, ticketLines, type TicketPrint, type TicketWidth } from '.
 
 /** The shared printers service: created by the first printer driver, found by the others. */
 export function printersService(ctx: DriverContext): PrinterPool {
-  let pool = ctx.services.get<PrinterPool>(PRINTERS_SERVICE);
+  let pool = ctx.services.get(PRINTERS_SERVICE);
   if (!pool) {
     pool = new PrinterPool();
     ctx.services.provide(PRINTERS_SERVICE, pool);
@@ -102,3 +103,6 @@ export const printerDriverFactory: DriverFactory<EscposPrinterConfig> = {
   type: 'escpos-printer',
   create: (ctx, config) => new EscposPrinterDriver(ctx, config),
 };
+
+/** ESC/POS ticket printers; the first printer driver provides PRINTERS_SERVICE for the queue. */
+export const printerModule: EdgeModule = { name: 'printer', drivers: [printerDriverFactory], provides: [PRINTERS_SERVICE] };

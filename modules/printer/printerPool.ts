@@ -1,5 +1,6 @@
 import type { EscposPrinter, PrintResult } from './escposPrinter.ts';
 import type { TicketPrint } from './ticketLayout.ts';
+import { serviceKey } from '../../core/contract/driver.ts';
 
 /** Where a ticket should print: a printer by id, or the printer of a counter or a service. */
 export interface PrintTarget {
@@ -9,7 +10,7 @@ export interface PrintTarget {
 }
 
 /** Service name under which the pool is registered in ctx.services. */
-export const PRINTERS_SERVICE = 'printers';
+export const PRINTERS_SERVICE = serviceKey<PrinterPool>('printers');
 
 /** The printers service other modules call (the queue's API prints and reprints through it). */
 export class PrinterPool {

@@ -7,6 +7,7 @@ import { Agent } from '../../core/controller.ts';
 import { hashPassword } from '../../core/http/password.ts';
 import { TEST_PASSWORD } from './agentConfig.ts';
 import { tempDir } from './tmp.ts';
+import { MODULES } from '../../modules/index.ts';
 
 export interface TestAgent {
   url: string;
@@ -41,7 +42,7 @@ lanBroker: { enabled: false }
 log: { level: ${extras.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'error'} }
 ${configBody}`,
   );
-  const agent = new Agent({ configFile: file, log: extras.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const agent = new Agent({ modules: MODULES, configFile: file, log: extras.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   try {
     await agent.start();
   } catch (err) {

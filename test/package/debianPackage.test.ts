@@ -126,7 +126,7 @@ function repack(version: string, broken: boolean): string {
   const control = join(dir, 'DEBIAN/control');
   writeFileSync(control, readFileSync(control, 'utf8').replace(/^Version: .*$/m, `Version: ${version}`));
   if (broken) {
-    const cli = join(dir, 'usr/lib/edge-agent/core/cli.js');
+    const cli = join(dir, 'usr/lib/edge-agent/main.js');
     writeFileSync(
       cli,
       `if (['start', 'check-start'].includes(process.argv[2])) { console.error('simulated broken release'); process.exit(1); }\n${readFileSync(cli, 'utf8')}`,
@@ -190,7 +190,7 @@ describe('the Debian package in a fresh Debian root', () => {
     expect(modules).not.toContain('tsx');
     expect(modules).not.toContain('esbuild');
     expect(modules).not.toContain('typescript');
-    expect(existsSync(join(root, 'usr/lib/edge-agent/core/cli.js'))).toBe(true);
+    expect(existsSync(join(root, 'usr/lib/edge-agent/main.js'))).toBe(true);
     expect(readdirSync(join(root, 'usr/lib/edge-agent/agent')).filter((f) => f.endsWith('.ts'))).toEqual([]);
   }, 300_000);
 

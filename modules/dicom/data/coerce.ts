@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import iconv from 'iconv-lite';
-import { ORDER_CACHE_SERVICE, type LabOrder, type OrderCache } from '../../lab/orderCache.ts';
+import { ORDER_CACHE_SERVICE, type LabOrder } from '../../lab/orderCache.ts';
 import type { ServiceRegistry } from '../../../core/contract/driver.ts';
 import { CHARSET_VRS, STRING_VRS, padValue, writeDataset } from './codec.ts';
 import type { DataElement } from './codec.ts';
@@ -43,7 +43,7 @@ export interface CoercionContext {
 /** The coercion context for a destination: orders from the agent's order cache, when there is one. */
 export function coercionContextFrom(services: ServiceRegistry | undefined): CoercionContext {
   return {
-    orderByAccession: (accessionNumber) => services?.get<OrderCache>(ORDER_CACHE_SERVICE)?.findByAccession?.(accessionNumber),
+    orderByAccession: (accessionNumber) => services?.get(ORDER_CACHE_SERVICE)?.findByAccession?.(accessionNumber),
   };
 }
 

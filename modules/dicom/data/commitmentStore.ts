@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Outbox } from '../../../core/store/outbox.ts';
+import { serviceKey } from '../../../core/contract/driver.ts';
 
 /**
  * Durable state of DICOM Storage Commitment (Push Model) per destination: transactions the box
@@ -13,7 +14,7 @@ import type { Outbox } from '../../../core/store/outbox.ts';
  * returns, the outcome is on disk, so the SCP may answer N-EVENT-REPORT-RSP success.
  */
 
-export const STORAGE_COMMITMENT_SERVICE = 'dicom.storageCommitment';
+export const STORAGE_COMMITMENT_SERVICE = serviceKey<SqliteCommitmentStore>('dicom.storageCommitment');
 
 export type CommitmentState = 'pending' | 'committed' | 'failed';
 /** sending: N-ACTION not yet answered; waiting: answered, report expected; reported; replaced: timed out and resent under a new UID; timed-out: flagged after the retry. */

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { BlobRef } from '../../../core/contract/driver.ts';
+import { serviceKey, type BlobRef } from '../../../core/contract/driver.ts';
 import type { InstanceMeta } from './instanceMeta.ts';
 
 /**
@@ -9,7 +9,7 @@ import type { InstanceMeta } from './instanceMeta.ts';
  * index's own (created if missing), in the box's SQLite database, as the order cache does.
  */
 
-export const STUDY_INDEX_SERVICE = 'dicom.studyIndex';
+export const STUDY_INDEX_SERVICE = serviceKey<SqliteStudyIndex>('dicom.studyIndex');
 
 export interface RecordInput {
   journalId: number;

@@ -4,14 +4,12 @@ import type { RefusalReason } from '../../../core/net/guardedListener.ts';
 import type { TlsServerSettings } from '../../../core/net/tls.ts';
 import type { DriverContext } from '../../../core/contract/driver.ts';
 import { ORDER_CACHE_SERVICE } from '../../lab/orderCache.ts';
-import type { LabOrder } from '../../lab/orderCache.ts';
 import { DicomParseError, PIXEL_DATA, readDataset, readDatasetWithEnd, sniffEncoding, writeDataset } from '../data/codec.ts';
 import { extractInstanceMeta, instanceMetaOf } from '../data/instanceMeta.ts';
 import type { InstanceMeta } from '../data/instanceMeta.ts';
 import { parsePart10Header, part10Header } from '../data/part10.ts';
 import { MODALITY_WORKLIST_FIND, STORAGE_SOP_CLASSES, VERIFICATION_SOP_CLASS } from '../data/sopClasses.ts';
 import { STUDY_INDEX_SERVICE } from '../data/studyIndex.ts';
-import type { StudyIndex } from '../data/studyIndex.ts';
 import { EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, TRANSFER_SYNTAXES, datasetEncodingOf, transferSyntax } from '../data/transferSyntaxes.ts';
 import { describeQuery, matchWorklist } from '../data/worklist.ts';
 import { PC_ABSTRACT_SYNTAX_NOT_SUPPORTED, PC_TRANSFER_SYNTAXES_NOT_SUPPORTED } from './associate.ts';
@@ -331,7 +329,7 @@ export class DicomScp {
   }
 
   private commitments(): SqliteCommitmentStore | undefined {
-    return this.ctx.services.get<SqliteCommitmentStore>(STORAGE_COMMITMENT_SERVICE);
+    return this.ctx.services.get(STORAGE_COMMITMENT_SERVICE);
   }
 
   /**
@@ -447,7 +445,7 @@ export class DicomScp {
    * it neither slows nor fails the C-STORE (the backfill at start indexes what a crash lost).
    */
   private index(journalId: number, blob: { hash: string; size: number }, meta: InstanceMeta, sourceAe: string): void {
-    this.ctx.services.get<StudyIndex>(STUDY_INDEX_SERVICE)?.recordSoon({ journalId, blob, meta, sourceAe, receivedAt: Date.now() }, (r) => {
+    this.ctx.services.get(STUDY_INDEX_SERVICE)?.recordSoon({ journalId, blob, meta, sourceAe, receivedAt: Date.now() }, (r) => {
       if (r instanceof Error) this.ctx.log.warn({ err: r }, 'study index record failed');
       else if (r.conflict)
         this.ctx.log.warn({ sopInstanceUid: meta.instance.sopInstanceUid, sourceAe }, 'DICOM instance received again with different bytes: both kept');
@@ -460,7 +458,7 @@ export class DicomScp {
     const enc = datasetEncodingOf(req.pc.transferSyntax);
     if (enc.deflated) return { status: 0xc000, errorComment: 'deflated C-FIND identifiers are not supported' };
     const identifier = readDataset(req.identifier, enc);
-    const cache = this.ctx.services.get<{ list?: (limit?: number) => LabOrder[] }>(ORDER_CACHE_SERVICE);
+    const cache = this.ctx.services.get(ORDER_CACHE_SERVICE);
     const orders = cache?.list?.() ?? [];
     const answers = matchWorklist(identifier, orders, undefined, {
       timezone: this.ctx.timezone,

@@ -10,6 +10,7 @@ import { freePort } from '../../helpers/ports.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { msa, TestMllpClient } from '../../helpers/mllpClient.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { MODULES } from '../../../modules/index.ts';
 
 const { dir, cleanup } = tempDir('edge-console-');
 let agent: Agent;
@@ -24,6 +25,7 @@ beforeAll(async () => {
   sink = await startHttpSink();
   hl7Port = await freePort();
   agent = new Agent({
+    modules: MODULES,
     configFile: await writeAgentConfig(dir, {
       sinkUrl: sink.url,
       extra: `  bc5380:\n    driver: hl7-mllp\n    host: 127.0.0.1\n    port: ${hl7Port}\n    routes: [central]`,

@@ -12,6 +12,7 @@ import { msa, TestMllpClient } from '../../helpers/mllpClient.ts';
 import { freePort } from '../../helpers/ports.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';
+import { MODULES } from '../../../modules/index.ts';
 
 const { dir, cleanup } = tempDir('edge-console-results-');
 let agent: Agent;
@@ -25,6 +26,7 @@ beforeAll(async () => {
   sink = await startHttpSink();
   const hl7Port = await freePort();
   agent = new Agent({
+    modules: MODULES,
     configFile: await writeAgentConfig(dir, {
       sinkUrl: sink.url,
       extra: `  abg:\n    driver: hl7-mllp\n    name: Máy khí máu\n    host: 127.0.0.1\n    port: ${hl7Port}\n    routes: [central]`,

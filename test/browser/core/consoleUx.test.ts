@@ -22,6 +22,7 @@ import { waitFor } from '../../helpers/wait.ts';
 import { loadAstmFixture, restampResults, startAstmAnalyzer, type AstmAnalyzer } from '../../sim/astmAnalyzer.ts';
 import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';
 import { generateStudy, modalityDateTime, startModality } from '../../sim/modality.ts';
+import { MODULES } from '../../../modules/index.ts';
 
 const SHOTS = 'test-artifacts/screenshots';
 const CCCD = '079190001234';
@@ -79,7 +80,7 @@ queue:
     - { id: q1, number: 1, name: Quầy 1, services: [noi, xn] }
 `,
   );
-  agent = new Agent({ configFile, log });
+  agent = new Agent({ modules: MODULES, configFile, log });
   await agent.start();
   base = `http://127.0.0.1:${agent.httpPort}`;
   const login = await fetch(`${base}/api/login`, {

@@ -22,7 +22,7 @@ export interface PcscdHandle {
   stop(): Promise<void>;
 }
 
-const VPCD_DRIVER = '/usr/lib/pcsc/modules/serial/libifdvpcd.so';
+const VPCD_DRIVER = '/usr/lib/pcsc/drivers/serial/libifdvpcd.so';
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -9,6 +9,7 @@ import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';
 import { LAN_SCREEN_USER, TEST_PASSWORD, writeAgentConfig } from '../../helpers/agentConfig.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { MODULES } from '../../../modules/index.ts';
 
 const require = createRequire(import.meta.url);
 const unix = require('unix-dgram') as {
@@ -29,6 +30,7 @@ beforeAll(async () => {
   notifySocket = unix.createSocket('unix_dgram', (msg) => notifications.push(msg.toString()));
   (notifySocket as unknown as { bind(p: string): void }).bind(socketPath);
   agent = new Agent({
+    modules: MODULES,
     configFile: await writeAgentConfig(dir, { sinkUrl: sink.url }),
     log: pino({ level: 'silent' }),
     notifier: createNotifier({ NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: '2000000' }),

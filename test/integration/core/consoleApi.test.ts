@@ -18,6 +18,7 @@ import { ManualClock } from '../../helpers/manualClock.ts';
 import { msa, TestMllpClient } from '../../helpers/mllpClient.ts';
 import { freePort } from '../../helpers/ports.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { MODULES } from '../../../modules/index.ts';
 
 const STAFF_PASSWORD = 'counter-password-1';
 const CCCD = '079190001234';
@@ -73,7 +74,7 @@ devices:
   bc5380: { driver: hl7-mllp, host: 127.0.0.1, port: ${hl7Port}, routes: [lis, central] }
 `,
   );
-  agent = new Agent({ configFile, log });
+  agent = new Agent({ modules: MODULES, configFile, log });
   await agent.start();
   base = `http://127.0.0.1:${agent.httpPort}`;
   admin = await login('admin', TEST_PASSWORD);

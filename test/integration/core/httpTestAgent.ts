@@ -12,6 +12,7 @@ import { Agent, type AgentOptions } from '../../../core/controller.ts';
 import { hashPassword } from '../../../core/http/password.ts';
 import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { MODULES } from '../../../modules/index.ts';
 
 export const STAFF_PASSWORD = 'counter-password-1';
 export const OPS_PASSWORD = 'ops-password-1';
@@ -68,6 +69,7 @@ ${options.body ?? ''}
   );
   const state = { restartRequests: 0 };
   const agent = new Agent({
+    modules: MODULES,
     configFile,
     log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     onRestartRequested: () => void state.restartRequests++,

@@ -9,6 +9,7 @@ import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';
 import { writeAgentConfig } from '../../helpers/agentConfig.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { MODULES } from '../../../modules/index.ts';
 
 const { dir, cleanup } = tempDir('edge-ingest-sec-');
 let sink: HttpSink;
@@ -27,7 +28,7 @@ beforeAll(async () => {
     maxBodyBytes: 2048
 `,
   });
-  agent = new Agent({ configFile: file, log: pino({ level: 'silent' }) });
+  agent = new Agent({ modules: MODULES, configFile: file, log: pino({ level: 'silent' }) });
   await agent.start();
   port = agent.httpPort;
 });

@@ -11,6 +11,7 @@ import { LAN_SCREEN_USER, TEST_PASSWORD, writeAgentConfig } from '../../helpers/
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { requireMosquittoClients, runClient, subscribed, type Subscriber } from './lanBrokerClients.ts';
+import { MODULES } from '../../../modules/index.ts';
 
 const root = 'edge/v1/bv-test/test-box';
 const TYPED_DIGITS = '079203004321';
@@ -24,6 +25,7 @@ beforeAll(async () => {
   requireMosquittoClients();
   sink = await startHttpSink();
   agent = new Agent({
+    modules: MODULES,
     configFile: await writeAgentConfig(dir, {
       sinkUrl: sink.url,
       extra: `queue:

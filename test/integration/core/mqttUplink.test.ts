@@ -7,6 +7,7 @@ import { startHttpSink, type HttpSink } from '../../sim/httpSink.ts';
 import { writeAgentConfig } from '../../helpers/agentConfig.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { MODULES } from '../../../modules/index.ts';
 
 let broker: RunningMosquitto;
 let central: CentralIngest;
@@ -37,7 +38,7 @@ beforeAll(async () => {
       `destinations:\n  province:\n    type: mqtt-uplink\n    url: "${broker.url}"\n    topicRoot: prov\n    ackTimeoutSeconds: 1\n    window: 16\n    backoff: { initialSeconds: 0.1, maxSeconds: 0.5 }\n`,
     ),
   );
-  agent = new Agent({ configFile: file, log: pino({ level: 'silent' }) });
+  agent = new Agent({ modules: MODULES, configFile: file, log: pino({ level: 'silent' }) });
   await agent.start();
   base = `http://127.0.0.1:${agent.httpPort}`;
 });

@@ -18,6 +18,7 @@ import { msa, TestMllpClient } from '../../helpers/mllpClient.ts';
 import { freePort } from '../../helpers/ports.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { MODULES } from '../../../modules/index.ts';
 
 const DEMO_STAFF_CCCD = '079190001111';
 const DEMO_STAFF_NAME = 'Nguyễn Thị Demo';
@@ -73,7 +74,7 @@ describe('the diagnostics bundle of the demo configuration', () => {
   beforeAll(async () => {
     const file = await demoOnFreePorts(dir);
     expect(readFileSync(file, 'utf8')).toContain('!secret vss_password');
-    agent = new Agent({ configFile: file, log: createLogger('silent', nowhere()) });
+    agent = new Agent({ modules: MODULES, configFile: file, log: createLogger('silent', nowhere()) });
     await agent.start();
     base = `http://127.0.0.1:${agent.httpPort}`;
   }, 60_000);
@@ -146,7 +147,7 @@ describe('inline secrets', () => {
     const sink: HttpSink = await startHttpSink();
     const { dir: agentDir, cleanup: done } = tempDir('edge-inline-agent-');
     const file = await writeAgentConfig(agentDir, { sinkUrl: sink.url });
-    const agent = new Agent({ configFile: file, log: createLogger('silent', nowhere()) });
+    const agent = new Agent({ modules: MODULES, configFile: file, log: createLogger('silent', nowhere()) });
     await agent.start();
     try {
       const base = `http://127.0.0.1:${agent.httpPort}`;
@@ -208,7 +209,7 @@ store: { captureMB: 0.25 }`,
         cb();
       },
     });
-    agent = new Agent({ configFile: file, log: createLogger('info', memory) });
+    agent = new Agent({ modules: MODULES, configFile: file, log: createLogger('info', memory) });
     await agent.start();
     base = `http://127.0.0.1:${agent.httpPort}`;
   });

@@ -9,6 +9,7 @@ import { syntheticPart10, VN_PATIENT } from '../../unit/dicom/dataFixtures.ts';
 import { TEST_PASSWORD, writeAgentConfig } from '../../helpers/agentConfig.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { MODULES } from '../../../modules/index.ts';
 
 let cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -45,7 +46,11 @@ describe('study index in the agent', () => {
     });
     store.close();
 
-    const agent = new Agent({ configFile: await writeAgentConfig(dir, { sinkUrl: 'http://127.0.0.1:9/none' }), log: pino({ level: 'silent' }) });
+    const agent = new Agent({
+      modules: MODULES,
+      configFile: await writeAgentConfig(dir, { sinkUrl: 'http://127.0.0.1:9/none' }),
+      log: pino({ level: 'silent' }),
+    });
     cleanups.push(() => agent.stop('test done'));
     await agent.start();
     const base = `http://127.0.0.1:${agent.httpPort}`;

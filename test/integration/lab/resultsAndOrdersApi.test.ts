@@ -9,6 +9,7 @@ import { msa, TestMllpClient } from '../../helpers/mllpClient.ts';
 import { freePort } from '../../helpers/ports.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { MODULES } from '../../../modules/index.ts';
 
 const { dir, cleanup } = tempDir('edge-results-');
 let sink: HttpSink;
@@ -40,7 +41,7 @@ beforeAll(async () => {
     ackTimeoutSeconds: 2
     backoff: { initialSeconds: 0.05, maxSeconds: 0.2 }`,
   });
-  agent = new Agent({ configFile: file, log: pino({ level: 'silent' }) });
+  agent = new Agent({ modules: MODULES, configFile: file, log: pino({ level: 'silent' }) });
   await agent.start();
   base = `http://127.0.0.1:${agent.httpPort}`;
   const res = await fetch(`${base}/api/login`, {

@@ -10,6 +10,7 @@ import { KIOSK_TOKEN, OTHER_KIOSK_TOKEN, THIRD_KIOSK_TOKEN, startKioskAgent, typ
 import { waitFor } from '../../helpers/wait.ts';
 import { CCCD_WITH_APPOINTMENT } from '../../sim/his.ts';
 import { syntheticCccdFor } from '../../sim/vssGateway.ts';
+import { QUEUE_SERVICE } from '../../../modules/queue/index.ts';
 
 let k: KioskAgent;
 const logLines: string[] = [];
@@ -77,7 +78,7 @@ function call(method: string, path: string, opts: { body?: unknown; raw?: string
   });
 }
 
-const tickets = () => (k.agent.queue!.db.prepare('SELECT COUNT(*) AS n FROM queue_tickets').get() as { n: number }).n;
+const tickets = () => (k.agent.services.get(QUEUE_SERVICE)!.db.prepare('SELECT COUNT(*) AS n FROM queue_tickets').get() as { n: number }).n;
 const journalCount = (stream: string) => (k.agent.store.db.prepare('SELECT COUNT(*) AS n FROM journal WHERE stream = ?').get(stream) as { n: number }).n;
 
 /** Opens a WebSocket; resolves with the HTTP status of a refused upgrade, or 101 when it opened. */
@@ -235,7 +236,7 @@ describe('check-in: the priority comes from what the box read', () => {
     const r = await call('POST', '/api/kiosk/checkin', { body: { identityRef: person.identityRef, service: 'noi' }, headers: K1 });
     expect(r.status).toBe(200);
     expect(r.json.ticket).toMatchObject({ priority: 'age75', priorityStatus: 'auto' });
-    expect(k.agent.queue!.get(r.json.ticket.id)).toMatchObject({ priority: 'age75', priorityStatus: 'auto' });
+    expect(k.agent.services.get(QUEUE_SERVICE)!.get(r.json.ticket.id)).toMatchObject({ priority: 'age75', priorityStatus: 'auto' });
     await waitFor(
       () => k.his.registrations.some((x) => JSON.stringify(x.body).includes(r.json.ticket.number) && JSON.stringify(x.body).includes(id)),
       'the check-in registered at the HIS',

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../../core/store/store.ts';
-import { printerDriverFactory, PRINTERS_SERVICE, type PrinterPool } from '../../../modules/printer/index.ts';
+import { printerDriverFactory, PRINTERS_SERVICE } from '../../../modules/printer/index.ts';
 import type { EscposPrinterConfig } from '../../../modules/printer/escposPrinter.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -38,7 +38,7 @@ async function setup(config: Partial<EscposPrinterConfig> = {}) {
 describe('escpos-printer driver', () => {
   it('provides the printers service; paper out, cover open and offline become its status, and it recovers', async () => {
     const { ctx, sim, last } = await setup();
-    const pool = ctx.services.get<PrinterPool>(PRINTERS_SERVICE)!;
+    const pool = ctx.services.get(PRINTERS_SERVICE)!;
     expect(pool.ids()).toEqual(['kiosk-printer']);
     expect(last().state).toBe('running');
     sim.setState({ paperOut: true });
@@ -64,6 +64,6 @@ describe('escpos-printer driver', () => {
     expect(failed.detail).toContain('out of paper');
     expect(driver.status().counters).toMatchObject({ printed: 1, failed: 1 });
     await driver.stop();
-    expect(ctx.services.get<PrinterPool>(PRINTERS_SERVICE)!.ids()).toEqual([]);
+    expect(ctx.services.get(PRINTERS_SERVICE)!.ids()).toEqual([]);
   });
 });

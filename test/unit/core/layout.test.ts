@@ -7,8 +7,8 @@ import { dirname, join, normalize, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(dirname(new URL(import.meta.url).pathname), '../../..');
-/** The count when the rule came in (2026-12-04); it only goes down. */
-const MAX_VIOLATIONS = 142;
+/** 142 when the rule came in (2026-12-04), 118 once the controller started modules by their manifests; it only goes down. */
+const MAX_VIOLATIONS = 118;
 
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT, dir)).flatMap((name) => {
@@ -32,7 +32,7 @@ function imports(): Array<{ from: string; to: string }> {
 const moduleOf = (path: string): string | null => /^modules\/([^/]+)\//.exec(path)?.[1] ?? null;
 
 /** Why an import breaks the rule, or null. */
-export function violation(from: string, to: string): string | null {
+function violation(from: string, to: string): string | null {
   if (from.startsWith('core/') && to.startsWith('modules/')) return 'core imports a module';
   const mine = moduleOf(from);
   if (!mine) return null;

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 // @ts-expect-error plain ESM script without types
 import { buildSchema } from '../../../scripts/build-schema.mjs';
-import { destinationFactories, driverFactories } from '../../../core/registry.ts';
+import { destinationFactories, driverFactories, registerModules } from '../../../core/registry.ts';
+import { MODULES } from '../../../modules/index.ts';
 
 const schema = JSON.parse(readFileSync('config/schema.json', 'utf8'));
 
@@ -12,6 +13,7 @@ describe('config/schema.json', () => {
   });
 
   it('has a block for every registered driver and destination type, and no block without one', () => {
+    registerModules(MODULES);
     expect([...driverFactories.keys()].sort()).toEqual([...schema.$defs.device.properties.driver.enum].sort());
     expect([...destinationFactories.keys()].sort()).toEqual([...schema.$defs.destination.properties.type.enum].sort());
   });

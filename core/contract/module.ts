@@ -1,0 +1,75 @@
+import type Database from 'better-sqlite3';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { EventBus } from '../bus.ts';
+import type { Clock } from '../clock.ts';
+import type { AgentConfig } from '../config/types.ts';
+import type { DestinationFactory } from '../forward/destination.ts';
+import type { Store } from '../store/store.ts';
+import type { DriverFactory, Journal, ServiceKey, ServiceRegistry } from './driver.ts';
+
+/**
+ * What a module is to the core (issue #18): a manifest the controller walks at start. The core
+ * imports no module; the composition root (`edge-agent.ts`) hands it `modules/index.ts`'s list.
+ * Everything a module needs from the core comes through `ModuleContext`; everything it offers
+ * (drivers, destinations, services, routes, retention) is declared here.
+ */
+export interface EdgeModule {
+  /** Short and stable: the console, the logs and the `requires` errors name it. */
+  name: string;
+  drivers?: readonly DriverFactory<never>[];
+  destinations?: readonly DestinationFactory<never>[];
+  /** Services this module provides in `start` and those it needs from others: checked before any starts. */
+  provides?: readonly ServiceKey<unknown>[];
+  requires?: readonly ServiceKey<unknown>[];
+  /**
+   * Builds the module's services for one run of the agent (its tables are its own). Runs after
+   * the store opened, before the drivers; what it returns lives until the agent stops.
+   */
+  start?(ctx: ModuleContext): ModuleRun | undefined | Promise<ModuleRun | undefined>;
+}
+
+/** A started module: its routes, retention and stop, for this run of the agent. */
+export interface ModuleRun {
+  /** Its HTTP routes, registered inside the core's API (same bounds, Host check, headers, error answers). */
+  routes?(app: FastifyInstance, api: ModuleApi): void | Promise<void>;
+  /** Hourly, after the store's own retention: what it purged, by name (logged when not zero). */
+  retention?(nowMs: number): Record<string, number> | Promise<Record<string, number>>;
+  /** After the drivers and destinations stopped, before the store closes. */
+  stop?(): void | Promise<void>;
+}
+
+/** What the core gives a module at start. */
+export interface ModuleContext {
+  config: AgentConfig;
+  log: Logger;
+  bus: EventBus;
+  clock: Clock;
+  services: ServiceRegistry;
+  /** The box's SQLite database, for the module's own tables. */
+  db: Database.Database;
+  store: Pick<Store, 'outbox' | 'blobs' | 'captures'>;
+  /** A journal for a source that is not a configured device (the kiosk, the queue). */
+  journalFor(source: string, routes: readonly string[]): Journal;
+  /** Wakes a destination's forwarder now (its outbox got work). */
+  wakeDestination(id: string): void;
+}
+
+/** What a module's routes get: the core's guards and the services. */
+export interface ModuleApi {
+  requireAdmin: RouteGuard;
+  requireStaff: RouteGuard;
+  requireKiosk: RouteGuard;
+  services: ServiceRegistry;
+}
+
+/** A route's `onRequest`/`preHandler` guard (the core's login and kiosk checks). */
+export type RouteGuard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+/** A service some module requires and none provides: a start error that says which. */
+export function missingServices(modules: readonly EdgeModule[], coreProvides: readonly string[] = []): string[] {
+  const provided = new Set<string>([...coreProvides, ...modules.flatMap((m) => m.provides ?? [])]);
+  return modules.flatMap((m) =>
+    (m.requires ?? []).filter((k) => !provided.has(k)).map((k) => `module "${m.name}" needs the service "${k}", which no module provides`),
+  );
+}
