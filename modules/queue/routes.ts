@@ -3,14 +3,13 @@ import { CLIPS_DIR } from '../../kiosk/audio/clipsDir.ts';
 import { originGuard } from '../kiosk/originCheck.ts';
 import { publicEvent, publicSnapshot } from './publicView.ts';
 import { actingUser, StaffScope } from './staffScope.ts';
-import websocket from '@fastify/websocket';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { PrinterPool } from '../printer/printerPool.ts';
 import { queueStats, statsCsv } from './stats.ts';
 import { TicketPrinting, type TicketPrinter } from './ticketPrinting.ts';
 import type { TicketQueue } from './ticketQueue.ts';
-import { PRIORITY_CLASSES, QueueError, type QueueEvent } from './types.ts';
+import { PRIORITY_CLASSES, type QueueEvent } from './types.ts';
 
 export type { TicketPrinter } from './ticketPrinting.ts';
 
@@ -63,26 +62,18 @@ const printResult = {
   properties: { ok: { type: 'boolean' }, error: { type: 'string' }, printer: { type: 'string' } },
 } as const;
 const COUNTER_ACTIONS = ['next', 'recall', 'serve', 'skip', 'finish'] as const;
-const STATUS: Record<QueueError['code'], number> = {
-  QUEUE_UNKNOWN_SERVICE: 404,
-  QUEUE_UNKNOWN_COUNTER: 404,
-  QUEUE_UNKNOWN_TICKET: 404,
-  QUEUE_BAD_STATE: 409,
-  QUEUE_EMPTY: 409,
-  QUEUE_TOLERANCE_EXCEEDED: 409,
-  QUEUE_BAD_INPUT: 400,
-};
 
 const AUDIO_DIR = CLIPS_DIR;
 
 /**
  * The queue's HTTP API and live feed: issue tickets (kiosk), counter actions (staff page),
  * statistics (JSON/CSV), and /api/queue/live (WebSocket: a full snapshot on connect, then
- * every change).
+ * every change). Registered inside the local API (core/http/server.ts), whose WebSocket plugin
+ * (with its maxPayload) and error handler apply: a `QueueError` carries its HTTP status, so it is
+ * answered `{ error, code }` with that status.
  */
 export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, opts) => {
   const { queue } = opts;
-  if (!app.hasDecorator('websocketServer')) await app.register(websocket);
   const printers = (): TicketPrinter | undefined => (typeof opts.printers === 'function' ? opts.printers() : opts.printers);
   const printing = opts.printing ?? new TicketPrinting(queue, printers, { qr: opts.qr !== false });
   const scope = new StaffScope(() => queue.config);
@@ -107,14 +98,6 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
   app.addHook('onClose', async () => {
     off();
     offPrint();
-  });
-
-  app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number }, req, reply) => {
-    if (err instanceof QueueError) return reply.code(STATUS[err.code]).send({ error: err.message, code: err.code });
-    if (err.validation) return reply.code(400).send({ error: `invalid request: ${err.message}` });
-    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
-    if (status >= 500) req.log.error({ err, url: req.url }, 'queue request failed');
-    return reply.code(status).send({ error: status >= 500 ? 'internal error; see the agent log' : err.message });
   });
 
   const print = (ticketId: string, printer?: string) => printing.print(ticketId, printer ? { printer } : {});

@@ -118,20 +118,39 @@ export interface QueueEvent {
   detail?: Record<string, unknown>;
 }
 
-/** A typed error with a code the API maps to an HTTP status (no stack traces to clients). */
+export type QueueErrorCode =
+  | 'QUEUE_UNKNOWN_SERVICE'
+  | 'QUEUE_UNKNOWN_COUNTER'
+  | 'QUEUE_UNKNOWN_TICKET'
+  | 'QUEUE_BAD_STATE'
+  | 'QUEUE_EMPTY'
+  | 'QUEUE_TOLERANCE_EXCEEDED'
+  | 'QUEUE_BAD_INPUT';
+
+const QUEUE_ERROR_STATUS: Record<QueueErrorCode, number> = {
+  QUEUE_UNKNOWN_SERVICE: 404,
+  QUEUE_UNKNOWN_COUNTER: 404,
+  QUEUE_UNKNOWN_TICKET: 404,
+  QUEUE_BAD_STATE: 409,
+  QUEUE_EMPTY: 409,
+  QUEUE_TOLERANCE_EXCEEDED: 409,
+  QUEUE_BAD_INPUT: 400,
+};
+
+/**
+ * A typed error with a code and the HTTP status it is answered with (`statusCode`: the local
+ * API's one error handler sends `{ error, code }` with it; no stack traces to clients).
+ */
 export class QueueError extends Error {
   constructor(
-    readonly code:
-      | 'QUEUE_UNKNOWN_SERVICE'
-      | 'QUEUE_UNKNOWN_COUNTER'
-      | 'QUEUE_UNKNOWN_TICKET'
-      | 'QUEUE_BAD_STATE'
-      | 'QUEUE_EMPTY'
-      | 'QUEUE_TOLERANCE_EXCEEDED'
-      | 'QUEUE_BAD_INPUT',
+    readonly code: QueueErrorCode,
     message: string,
   ) {
     super(message);
     this.name = 'QueueError';
+  }
+
+  get statusCode(): number {
+    return QUEUE_ERROR_STATUS[this.code];
   }
 }

@@ -2,6 +2,7 @@
 // /counter/ and /call-screen/) over a real store and a printer simulator: for API and browser tests.
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
+import websocket from '@fastify/websocket';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EventBus } from '../../../core/bus.ts';
@@ -15,6 +16,8 @@ import { PrinterPool } from '../../../modules/printer/printerPool.ts';
 import { startPrinter, type PrinterSim } from '../../sim/printer.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { ConsoleAuth } from '../../../core/http/auth.ts';
+import { apiErrorHandler } from '../../../core/http/server.ts';
+import { httpLimits } from '../../../core/http/settings.ts';
 import { hashPassword } from '../../../core/http/password.ts';
 import { TEST_PASSWORD } from '../../helpers/agentConfig.ts';
 
@@ -69,6 +72,10 @@ export async function startQueueApp(opts: { clock?: Clock; config?: QueueConfig;
     kioskLoopback: true,
     sessionHours: 1,
   });
+  // What the local API gives every module's routes (core/http/server.ts): its WebSocket plugin with
+  // the default maxPayload, and its error handler.
+  await app.register(websocket, { options: { maxPayload: httpLimits({}).webSocketMaxPayloadKB * 1024 } });
+  app.setErrorHandler(apiErrorHandler);
   auth.register(app);
   await app.register(queueRoutes, { queue, printers: pool, requireAdmin: auth.requireAdmin, requireStaff: auth.requireStaff, requireKiosk: auth.requireKiosk });
   await app.register(fastifyStatic, { root: fileURLToPath(new URL('../../../kiosk/', import.meta.url)), prefix: '/', redirect: true });
