@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import pino from 'pino';
 import { part10Header } from '../modules/dicom/data/part10.ts';
 import { CStoreDestination } from '../modules/dicom/net/cstoreDestination.ts';
-import type { OutboxItem } from '../core/forward/destination.ts';
+import type { OutboxItem } from '../core/contract/destination.ts';
 import { generateStudy } from '../test/sim/modality.ts';
 import { startOrthanc } from '../test/integration/dicom/stowrsOrthanc.ts';
 import { freePort } from '../test/helpers/ports.ts';

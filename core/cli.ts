@@ -11,8 +11,6 @@ const USAGE = `edge-agent — the hospital department edge runtime
                                                 --example: a shipped example (its .example secrets, placeholders warned)
   edge-agent hash-password [PASSWORD]           print a console password hash for the secrets file
                                                 (reads the password from standard input if not given)
-  edge-agent card read [--reader NAME] (--qr TEXT | --mrz TEXT | --can DIGITS) [--dg2] [--show-pii]
-                                                read a CCCD chip through pcscd; identity masked unless asked
   edge-agent certs init [--dir DIR] [--box ID] [--name HOST_OR_IP ...]
                                                 make a box CA and server certificate (Debian's openssl);
                                                 prints the CA fingerprint staff PCs check
@@ -21,19 +19,10 @@ const USAGE = `edge-agent — the hospital department edge runtime
   edge-agent restore [--config FILE] DIR        put a backup back (agent stopped)
   edge-agent check-start [--config FILE]        start, wait until ready, stop (what an upgrade checks)
   edge-agent voice [--force]                    generate the call screen's voice clips (espeak-ng)
-  edge-agent results recover [--url URL] [--user admin] [--forward]
-                                                list (and forward) results an analyzer was acknowledged
-                                                for that the identity rule before 2026-12 merged away
-  edge-agent replay FILE --to tcp://HOST:PORT [--astm|--mllp] [--frame-size N] [--timeout-ms N]
-                                                re-send a raw capture (GET /api/captures/ID as
-                                                application/octet-stream) as the device sent it
 `;
 
-const extraCommands = new Map<string, (argv: string[]) => Promise<number>>();
-/** Later modules add their commands (replay, card read) here. */
-export function addCommand(name: string, run: (argv: string[]) => Promise<number>): void {
-  extraCommands.set(name, run);
-}
+/** The core's commands, then each module's (card read, results, replay…). */
+const usage = (modules: readonly EdgeModule[]): string => USAGE + modules.flatMap((m) => (m.commands ?? []).map((c) => c.usage)).join('');
 
 async function main(argv: string[], modules: readonly EdgeModule[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -46,15 +35,6 @@ async function main(argv: string[], modules: readonly EdgeModule[]): Promise<num
       return checkConfig(rest);
     case 'hash-password':
       return printHash(rest);
-    case 'card': {
-      if (rest[0] !== 'read') {
-        process.stderr.write('usage: edge-agent card read [--reader NAME] (--qr TEXT | --mrz TEXT | --can DIGITS) [--dg2] [--show-pii]\n');
-        return 2;
-      }
-      const { runCardRead } = await import('../modules/cccd/cli.ts');
-      // pcsclite's threads can hold the process open: the exit below ends it once printed.
-      return runCardRead(rest.slice(1));
-    }
     case 'certs':
       return certs(rest);
     case 'backup':
@@ -65,23 +45,15 @@ async function main(argv: string[], modules: readonly EdgeModule[]): Promise<num
       const { runMaintenance } = await import('./maintenanceCli.ts');
       return runMaintenance(command, rest, modules);
     }
-    case 'results': {
-      const { runResultsCli } = await import('./resultsCli.ts');
-      return runResultsCli(rest);
-    }
-    case 'replay': {
-      const { runReplay } = await import('./replay.ts');
-      return runReplay(rest);
-    }
     case undefined:
     case '-h':
     case '--help':
-      process.stdout.write(USAGE);
+      process.stdout.write(usage(modules));
       return command ? 0 : 2;
     default: {
-      const extra = extraCommands.get(command);
-      if (extra) return extra(rest);
-      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
+      const extra = modules.flatMap((m) => m.commands ?? []).find((c) => c.name === command);
+      if (extra) return extra.run(rest);
+      process.stderr.write(`unknown command "${command}"\n\n${usage(modules)}`);
       return 2;
     }
   }

@@ -1,4 +1,4 @@
-import type { EventBus } from './bus.ts';
+import type { EventBus } from './contract/events.ts';
 
 /** An alarm a device raised and has not cleared (e.g. its clock is off). */
 export interface DeviceAlarm {

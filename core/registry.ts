@@ -1,6 +1,6 @@
 import type { DriverFactory } from './contract/driver.ts';
 import type { EdgeModule } from './contract/module.ts';
-import type { DestinationFactory } from './forward/destination.ts';
+import type { DestinationFactory } from './contract/destination.ts';
 import { httpJsonDestinationFactory } from './forward/httpJson.ts';
 import { mqttUplinkDestinationFactory } from './forward/mqttUplink.ts';
 

@@ -1,6 +1,6 @@
 import type { DeviceAlarm } from './deviceAlarms.ts';
 import type { DriverStatus, Journal, SelfTestResult, ServiceRegistry } from './contract/driver.ts';
-import type { EventBus } from './bus.ts';
+import type { EventBus } from './contract/events.ts';
 import type { AgentConfig } from './config/types.ts';
 import type { ForwarderStats } from './forward/forwarder.ts';
 import type { Store } from './store/store.ts';

@@ -49,7 +49,7 @@ export async function runStart(args: string[], modules: readonly EdgeModule[]): 
   for (;;) {
     if (!existsSync(configFile)) {
       const { runFirstRunSetup } = await import('./setup/firstRunServer.ts');
-      const saved = await runFirstRunSetup({ configFile, ...pageAddress, log, until: stopSignal });
+      const saved = await runFirstRunSetup({ configFile, profiles: modules.flatMap((m) => m.profiles ?? []), ...pageAddress, log, until: stopSignal });
       if (!saved) return 0;
     }
     const invalid = startProblems ?? configProblems(configFile);

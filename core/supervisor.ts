@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { DriverState, DriverStatus } from './contract/driver.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from './contract/clock.ts';
 
 export interface Restartable {
   start(): Promise<void>;

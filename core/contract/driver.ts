@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { EventBus } from '../bus.ts';
+import type { EventBus } from './events.ts';
 
 /**
  * The contract between the core and every device driver. A driver is created from its

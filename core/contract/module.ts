@@ -1,10 +1,10 @@
 import type Database from 'better-sqlite3';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { EventBus } from '../bus.ts';
-import type { Clock } from '../clock.ts';
+import type { EventBus } from './events.ts';
+import type { Clock } from './clock.ts';
 import type { AgentConfig } from '../config/types.ts';
-import type { DestinationFactory } from '../forward/destination.ts';
+import type { DestinationFactory } from './destination.ts';
 import type { Store } from '../store/store.ts';
 import type { DriverFactory, Journal, ServiceKey, ServiceRegistry } from './driver.ts';
 
@@ -22,11 +22,29 @@ export interface EdgeModule {
   /** Services this module provides in `start` and those it needs from others: checked before any starts. */
   provides?: readonly ServiceKey<unknown>[];
   requires?: readonly ServiceKey<unknown>[];
+  /** Device models it offers (the first-run page lists them per protocol). */
+  profiles?: readonly DeviceProfileSummary[];
+  /** Its `edge-agent` subcommands (loaded lazily: the CLI's start stays cheap). */
+  commands?: readonly ModuleCommand[];
   /**
    * Builds the module's services for one run of the agent (its tables are its own). Runs after
    * the store opened, before the drivers; what it returns lives until the agent stops.
    */
   start?(ctx: ModuleContext): ModuleRun | undefined | Promise<ModuleRun | undefined>;
+}
+
+/** A device model as the first-run page offers it: `protocol` is the device kind it is for (astm, hl7). */
+export interface DeviceProfileSummary {
+  id: string;
+  name: string;
+  protocol: string;
+}
+
+/** One `edge-agent NAME …` subcommand: its usage lines for `--help` and what it runs (exit code). */
+export interface ModuleCommand {
+  name: string;
+  usage: string;
+  run(argv: string[]): Promise<number>;
 }
 
 /** A started module: its routes, retention and stop, for this run of the agent. */

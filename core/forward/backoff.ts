@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { systemClock, type Clock } from '../clock.ts';
+import { systemClock, type Clock } from '../contract/clock.ts';
 
 export interface BackoffPolicy {
   /** First retry delay (ms). */

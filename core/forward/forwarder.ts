@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { EventBus } from '../bus.ts';
-import type { Clock } from '../clock.ts';
+import type { EventBus } from '../contract/events.ts';
+import type { Clock } from '../contract/clock.ts';
 import type { Outbox } from '../store/outbox.ts';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
-import type { DeliveryOutcome, Destination, OutboxItem } from './destination.ts';
+import type { DeliveryOutcome, Destination, OutboxItem } from '../contract/destination.ts';
 
 export interface ForwarderOptions {
   /** Items in flight at once for this destination. */

@@ -1,4 +1,4 @@
-import type { DeliveryOutcome, Destination, DestinationContext, DestinationFactory, OutboxItem } from './destination.ts';
+import type { DeliveryOutcome, Destination, DestinationContext, DestinationFactory, OutboxItem } from '../contract/destination.ts';
 
 export interface HttpJsonConfig {
   url: string;

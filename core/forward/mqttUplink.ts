@@ -2,7 +2,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { boxTopic } from '../mqtt/topics.ts';
 import { Reconnector, type LinkState, type ReconnectPolicy } from './backoff.ts';
-import type { DeliveryOutcome, Destination, DestinationContext, DestinationFactory, OutboxItem } from './destination.ts';
+import type { DeliveryOutcome, Destination, DestinationContext, DestinationFactory, OutboxItem } from '../contract/destination.ts';
 
 export interface MqttUplinkConfig {
   url: string;

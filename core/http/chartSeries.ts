@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { zoneOffsetMinutes } from '../clock.ts';
+import { zoneOffsetMinutes } from '../contract/clock.ts';
 
 /**
  * Time series for the console's charts, computed from what the store already keeps (the

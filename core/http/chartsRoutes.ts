@@ -1,5 +1,5 @@
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
-import { isoWithOffset } from '../clock.ts';
+import { isoWithOffset } from '../contract/clock.ts';
 import type { RuntimeView } from '../runtime.ts';
 import { bucketsEnding, outboxDepth, receivedPerSource, type Buckets, type Series } from './chartSeries.ts';
 import { errorResponses } from './schemas.ts';

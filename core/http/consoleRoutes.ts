@@ -1,7 +1,7 @@
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
-import { isoWithOffset, zoneOffsetMinutes } from '../clock.ts';
+import { isoWithOffset, zoneOffsetMinutes } from '../contract/clock.ts';
 import type { AgentConfig } from '../config/types.ts';
-import { routesTaking } from '../forward/destination.ts';
+import { routesTaking } from '../contract/destination.ts';
 import { destinationStreams } from '../registry.ts';
 import type { RuntimeView } from '../runtime.ts';
 import { errorResponses } from './schemas.ts';

@@ -1,7 +1,7 @@
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../contract/clock.ts';
 import { type PeerAllowList, unmapIpv4 } from './peers.ts';
 import { connectionsRefused, LISTENER_REFUSAL_WINDOW_MS, RefusalLog } from './refusalLog.ts';
 import { serverTlsOptions, type TlsServerSettings } from './tls.ts';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { systemClock, type Clock } from '../clock.ts';
+import { systemClock, type Clock } from '../contract/clock.ts';
 
 /** Refusals are logged once per key per window, then summed up once per window while they go on. */
 export const REFUSAL_LOG_WINDOW_MS = 10 * 60_000;

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { LAB_PROFILES } from '../../modules/lab/profiles.ts';
+import type { DeviceProfileSummary } from '../contract/module.ts';
 import { formatProblem } from '../config/types.ts';
 import { writeConfigAtomically } from '../config/write.ts';
 import { listenBounded, pageUrls } from '../http/bareServer.ts';
@@ -28,6 +28,8 @@ const VN_ZONE = 'Asia/Ho_Chi_Minh';
 
 export interface FirstRunOptions {
   configFile: string;
+  /** The device models the modules offer (the lab profiles), listed per protocol on the page. */
+  profiles: readonly DeviceProfileSummary[];
   host: string;
   port: number;
   log: Logger;
@@ -67,7 +69,7 @@ export async function runFirstRunSetup(o: FirstRunOptions): Promise<boolean> {
     switch (path) {
       case '/api/setup/unlock':
         return {
-          profiles: Object.values(LAB_PROFILES).map((p) => ({ id: p.id, name: p.name, protocol: p.protocol })),
+          profiles: o.profiles,
           // ICU lists Vietnam's zone under its old name Asia/Saigon: the name staff know comes first.
           timezones: [...new Set([VN_ZONE, ...Intl.supportedValuesOf('timeZone')])],
           defaults: {

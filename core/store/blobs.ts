@@ -3,7 +3,7 @@ import { closeSync, existsSync, linkSync, mkdirSync, openSync, renameSync, statS
 import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { BlobRef, BlobWriter, WriteStreamOptions } from '../contract/driver.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../contract/clock.ts';
 import { BlobPool, IDLE_MS, POOL_MAX_SLOT } from './blobPool.ts';
 import { fdatasyncFd, fsyncDir, fsyncFd, fsyncPathSync } from './durable.ts';
 import { toStoreError } from './errors.ts';

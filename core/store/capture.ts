@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { CaptureSession, RawCapture } from '../contract/driver.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../contract/clock.ts';
 import type { GroupCommitter } from './groupCommit.ts';
 
 export interface CaptureChunk {

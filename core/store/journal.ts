@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { AppendResult, BlobRef, JournalInput } from '../contract/driver.ts';
-import { isoWithOffset, type Clock } from '../clock.ts';
+import { isoWithOffset, type Clock } from '../contract/clock.ts';
 import type { GroupCommitter } from './groupCommit.ts';
 import type { StoreError } from './errors.ts';
 

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { OutboxItem } from '../forward/destination.ts';
-import type { Clock } from '../clock.ts';
+import type { OutboxItem } from '../contract/destination.ts';
+import type { Clock } from '../contract/clock.ts';
 import type { GroupCommitter } from './groupCommit.ts';
 
 export interface OutboxStatus {

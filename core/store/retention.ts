@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../contract/clock.ts';
 import type { BlobStore } from './blobs.ts';
 
 export interface RetentionPolicy {

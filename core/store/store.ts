@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
-import { routesTaking } from '../forward/destination.ts';
+import { routesTaking } from '../contract/destination.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Journal, JournalInput, AppendResult, RawCapture } from '../contract/driver.ts';
-import { systemClock, type Clock } from '../clock.ts';
+import { systemClock, type Clock } from '../contract/clock.ts';
 import { BlobStore } from './blobs.ts';
 import { CaptureStore, type CaptureStop, type CaptureUsage } from './capture.ts';
 import { DiskBudget, fileSize } from './diskBudget.ts';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { EventBus } from '../bus.ts';
+import type { EventBus } from '../contract/events.ts';
 import type { CaptureStop, CaptureUsage } from './capture.ts';
 import type { PersonalDataAge } from './retention.ts';
 

@@ -1,4 +1,4 @@
-import type { LabOrder } from '../lab/orderCache.ts';
+import type { LabOrder } from '../lab/index.ts';
 import { joinRecords, serializeRecord, type AstmQuery, type Delimiters } from './records.ts';
 
 /**

@@ -1,12 +1,12 @@
 import net from 'node:net';
-import { systemClock, type Clock } from '../../core/clock.ts';
-import { GuardedListener, type ListenerLimits } from '../../core/net/guardedListener.ts';
-import { PeerAllowList, unmapIpv4 } from '../../core/net/peers.ts';
+import { systemClock, type Clock } from '../../core/contract/clock.ts';
+import { GuardedListener, type ListenerLimits } from '../../core/contract/net.ts';
+import { PeerAllowList, unmapIpv4 } from '../../core/contract/net.ts';
 import type { Driver, DriverContext, DriverFactory, DriverStatus, SelfTestResult } from '../../core/contract/driver.ts';
-import { probeTcpListener } from '../../core/net/tcpProbe.ts';
-import { isLabTextEncoding, type LabTextEncoding } from '../lab/encoding.ts';
-import { ORDER_CACHE_SERVICE } from '../lab/orderCache.ts';
-import { labProfile, type LabQuirk } from '../lab/profiles.ts';
+import { probeTcpListener } from '../../core/contract/net.ts';
+import { isLabTextEncoding, type LabTextEncoding } from '../lab/index.ts';
+import { ORDER_CACHE_SERVICE } from '../lab/index.ts';
+import { labProfile, type LabQuirk } from '../lab/index.ts';
 import type { AstmLinkTimers } from './link.ts';
 import { AstmSession, type AstmSessionCounters, type AstmSessionSettings } from './session.ts';
 import type { EdgeModule } from '../../core/contract/module.ts';
@@ -357,7 +357,15 @@ export const astmDriverFactory: DriverFactory<AstmDriverConfig> = {
 // What the agent wires: the driver above, the optional ASTM LIS destination, and the order
 // cache the driver looks up under ORDER_CACHE_SERVICE to answer host queries.
 export { astmLisDestinationFactory, AstmLisDestination, type AstmLisConfig } from './lisDestination.ts';
-export { ORDER_CACHE_SERVICE, SqliteOrderCache, type OrderCache, type LabOrder } from '../lab/orderCache.ts';
+export { ORDER_CACHE_SERVICE, SqliteOrderCache, type OrderCache, type LabOrder } from '../lab/index.ts';
 
 /** ASTM E1381/E1394 analyzers (the `astm` device) and the ASTM LIS destination. */
 export const astmModule: EdgeModule = { name: 'astm', drivers: [astmDriverFactory], destinations: [astmLisDestinationFactory] };
+
+// What `edge-agent replay` (modules/lab/replay.ts) re-sends an ASTM capture with.
+export { ENQ, EOT, LF, parseFrame, STX } from './frame.ts';
+export { AstmLink } from './link.ts';
+
+// For the other modules (they import this index only).
+export { extractResults } from './records.ts';
+export { parseMessage } from './records.ts';

@@ -1,4 +1,4 @@
-import type { Clock } from '../../core/clock.ts';
+import type { Clock } from '../../core/contract/clock.ts';
 import { ACK, AstmFrameError, ENQ, EOT, ETB, ETX, FRAME_OVERHEAD, FRAME_SIZE_LIS01, NAK, parseFrame, splitIntoFrames, STX, type AstmFrame } from './frame.ts';
 
 /**

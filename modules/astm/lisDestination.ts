@@ -1,8 +1,8 @@
 import net from 'node:net';
-import { systemClock, type Clock } from '../../core/clock.ts';
-import type { DeliveryOutcome, Destination, DestinationContext, DestinationFactory, OutboxItem } from '../../core/forward/destination.ts';
-import { encodeText, type LabTextEncoding } from '../lab/encoding.ts';
-import type { LabResult } from '../lab/result.ts';
+import { systemClock, type Clock } from '../../core/contract/clock.ts';
+import type { DeliveryOutcome, Destination, DestinationContext, DestinationFactory, OutboxItem } from '../../core/contract/destination.ts';
+import { encodeText, type LabTextEncoding } from '../lab/index.ts';
+import type { LabResult } from '../lab/index.ts';
 import { FRAME_SIZE_E1381 } from './frame.ts';
 import { AstmLink } from './link.ts';
 import { DEFAULT_DELIMITERS, joinRecords, serializeRecord } from './records.ts';

@@ -1,4 +1,4 @@
-import { deviceTimeToIso as astmTimeToIso, parseNumber } from '../lab/values.ts';
+import { deviceTimeToIso as astmTimeToIso, parseNumber } from '../lab/index.ts';
 import {
   isNotMeasured,
   numberOccurrences,
@@ -9,7 +9,7 @@ import {
   type LabResult,
   type PatientFacts,
   type PatientIdentifier,
-} from '../lab/result.ts';
+} from '../lab/index.ts';
 
 /**
  * ASTM E1394 / CLSI LIS02 records. Delimiters are read from the H record (`H|\^&` is common,

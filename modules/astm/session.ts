@@ -1,14 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Clock } from '../../core/clock.ts';
+import type { Clock } from '../../core/contract/clock.ts';
 import type { CaptureSession, DriverContext } from '../../core/contract/driver.ts';
-import { decodeText, encodeText, type LabTextEncoding } from '../lab/encoding.ts';
-import type { OrderCache } from '../lab/orderCache.ts';
-import { reportIdentity, reportKeysOf, resultIdentity } from '../lab/result.ts';
-import type { LabQuirk } from '../lab/profiles.ts';
+import { decodeText, encodeText, type LabTextEncoding } from '../lab/index.ts';
+import type { OrderCache } from '../lab/index.ts';
+import { reportIdentity, reportKeysOf, resultIdentity } from '../lab/index.ts';
+import type { LabQuirk } from '../lab/index.ts';
 import type { AstmFrame } from './frame.ts';
 import { buildQueryAnswer } from './hostQuery.ts';
 import { AstmLink, type AstmLinkTimers, type TransmissionEnd } from './link.ts';
-import { clockSkewAlarmFor, clockSkewSeconds } from '../lab/clockSkew.ts';
+import { clockSkewAlarmFor, clockSkewSeconds } from '../lab/index.ts';
 import { AstmRecordError, extractResults, parseMessage, splitRecords, type AstmQuery, type Delimiters } from './records.ts';
 
 export interface AstmSessionSettings {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { maskCccd, maskName } from '../../core/mask.ts';
+import { maskCccd, maskName } from '../../core/contract/mask.ts';
 import { PcscCardWatcher, type CardPresent } from './reader.ts';
 import { readCccd } from './emrtd.ts';
 import { CardError, plainMessages } from './errors.ts';

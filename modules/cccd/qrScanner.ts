@@ -1,5 +1,5 @@
 import type { Driver, DriverContext, DriverStatus, DriverState } from '../../core/contract/driver.ts';
-import { maskCccd } from '../../core/mask.ts';
+import { maskCccd } from '../../core/contract/mask.ts';
 import { parseCccdQr } from './qr.ts';
 import { identityFromQr } from './identity.ts';
 import { CardError, QR_UNREADABLE_MESSAGE } from './errors.ts';

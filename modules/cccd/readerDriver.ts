@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { X509Certificate } from 'node:crypto';
 import type { Driver, DriverContext, DriverStatus, DriverState, SelfTestResult } from '../../core/contract/driver.ts';
-import { maskCccd } from '../../core/mask.ts';
+import { maskCccd } from '../../core/contract/mask.ts';
 import { PcscCardWatcher, type CardPresent } from './reader.ts';
 import { readCccd, type EmrtdReadResult } from './emrtd.ts';
 import { CardError, patientMessages, plainMessages, QR_UNREADABLE_MESSAGE, type CardErrorCode } from './errors.ts';

@@ -7,7 +7,7 @@ import https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { DeliveryOutcome, Destination, DestinationFactory, OutboxItem } from '../../core/forward/destination.ts';
+import type { DeliveryOutcome, Destination, DestinationFactory, OutboxItem } from '../../core/contract/destination.ts';
 import { readPart10 } from './data/part10.ts';
 import { coercePart10, CoercionError, coercionContextFrom } from './data/coerce.ts';
 import type { CoercionContext, CoercionRule } from './data/coerce.ts';

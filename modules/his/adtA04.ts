@@ -1,5 +1,5 @@
-import { controlIdFor, hl7TimeFromIso } from '../hl7/ack.ts';
-import { escapeHl7 } from '../hl7/message.ts';
+import { controlIdFor, hl7TimeFromIso } from '../hl7/index.ts';
+import { escapeHl7 } from '../hl7/index.ts';
 import type { HisCheckIn } from './contract.ts';
 
 /**

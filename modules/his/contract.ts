@@ -1,6 +1,6 @@
-import type { CccdIdentity } from '../cccd/identity.ts';
+import type { CccdIdentity } from '../cccd/index.ts';
 import type { JournalInput } from '../../core/contract/driver.ts';
-import type { ScheduledStep } from '../lab/orderCache.ts';
+import type { ScheduledStep } from '../lab/index.ts';
 
 /**
  * The HIS adapter contract. Vietnamese HIS products differ (VNPT HIS, Viettel, FPT eHospital,

@@ -1,8 +1,8 @@
-import { isoWithOffset } from '../../core/clock.ts';
-import type { DeliveryOutcome, Destination, DestinationContext, DestinationFactory, OutboxItem } from '../../core/forward/destination.ts';
+import { isoWithOffset } from '../../core/contract/clock.ts';
+import type { DeliveryOutcome, Destination, DestinationContext, DestinationFactory, OutboxItem } from '../../core/contract/destination.ts';
 import { buildAdtA04, type AdtA04Options } from './adtA04.ts';
 import type { HisCheckIn } from './contract.ts';
-import { MllpSender, MllpSendError } from '../hl7/mllpSender.ts';
+import { MllpSender, MllpSendError } from '../hl7/index.ts';
 import type { Logger } from 'pino';
 import { scrubPersonal } from './scrub.ts';
 

@@ -1,4 +1,4 @@
-import type { DeliveryOutcome, Destination, DestinationContext, DestinationFactory, OutboxItem } from '../../core/forward/destination.ts';
+import type { DeliveryOutcome, Destination, DestinationContext, DestinationFactory, OutboxItem } from '../../core/contract/destination.ts';
 import {
   HIS_UNREACHABLE_MESSAGE,
   type HisAppointment,

@@ -32,3 +32,11 @@ export const hisModule: EdgeModule = {
     return undefined;
   },
 };
+
+// For the other modules (they import this index only).
+export type { HisAppointment } from './contract.ts';
+export type { InsuranceStatus } from './contract.ts';
+export type { HisCheckIn } from './contract.ts';
+export type { HisLookup } from './contract.ts';
+export { HIS_UNREACHABLE_MESSAGE } from './contract.ts';
+export { HIS_UNREACHABLE_NEXT_STEP } from './contract.ts';

@@ -1,4 +1,4 @@
-import { AE_TITLE, type OrderCancel, type ScheduledStep } from '../lab/orderCache.ts';
+import { AE_TITLE, type OrderCancel, type ScheduledStep } from '../lab/index.ts';
 import type { HisOrder, HisOrderListener, HisOrderReceiver } from './contract.ts';
 
 export class HisOrderError extends Error {

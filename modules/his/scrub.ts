@@ -1,4 +1,4 @@
-import { maskCccd } from '../../core/mask.ts';
+import { maskCccd } from '../../core/contract/mask.ts';
 import type { HisIdentity } from './contract.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isoWithOffset } from '../../core/clock.ts';
+import { isoWithOffset } from '../../core/contract/clock.ts';
 import { comp, escapeHl7, parseHl7, segment, type Hl7Delimiters, type Hl7Header, type Hl7Message, DEFAULT_DELIMITERS } from './message.ts';
 
 export type AckCode = 'AA' | 'AE' | 'AR' | 'CA' | 'CE' | 'CR';

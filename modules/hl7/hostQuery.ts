@@ -1,4 +1,4 @@
-import type { LabOrder } from '../lab/orderCache.ts';
+import type { LabOrder } from '../lab/index.ts';
 import { hl7Time, replyMsh, type ReplyOptions } from './ack.ts';
 import { comp, escapeHl7, field, segment, type Hl7Header, type Hl7Message } from './message.ts';
 

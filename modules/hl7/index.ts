@@ -1,9 +1,9 @@
 import type { Driver, DriverContext, DriverFactory, DriverStatus, SelfTestResult } from '../../core/contract/driver.ts';
-import { probeTcpListener } from '../../core/net/tcpProbe.ts';
-import type { ListenerLimits } from '../../core/net/guardedListener.ts';
-import type { TlsServerSettings } from '../../core/net/tls.ts';
-import type { LabTextEncoding } from '../lab/encoding.ts';
-import { labProfile } from '../lab/profiles.ts';
+import { probeTcpListener } from '../../core/contract/net.ts';
+import type { ListenerLimits } from '../../core/contract/net.ts';
+import type { TlsServerSettings } from '../../core/contract/net.ts';
+import type { LabTextEncoding } from '../lab/index.ts';
+import { labProfile } from '../lab/index.ts';
 import { Hl7Listener } from './listener.ts';
 import type { EdgeModule } from '../../core/contract/module.ts';
 import { hl7LisDestinationFactory } from './lisDestination.ts';
@@ -118,3 +118,15 @@ export { hl7LisDestinationFactory, lisMllpDestinationFactory } from './lisDestin
 
 /** HL7 v2 analyzers over MLLP (the `hl7-mllp` device) and the HL7 LIS destination. */
 export const hl7Module: EdgeModule = { name: 'hl7', drivers: [hl7DriverFactory], destinations: [hl7LisDestinationFactory] };
+
+// MLLP framing for `edge-agent replay` and the HIS's ADT sender.
+export { MllpDecoder, mllpFrame } from './mllp.ts';
+
+// For the other modules (they import this index only).
+export { controlIdFor } from './ack.ts';
+export { hl7TimeFromIso } from './ack.ts';
+export { escapeHl7 } from './message.ts';
+export { MllpSender } from './mllpSender.ts';
+export { MllpSendError } from './mllpSender.ts';
+export { parseHl7 } from './message.ts';
+export { extractHl7Results } from './results.ts';

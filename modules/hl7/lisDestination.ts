@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { DeliveryOutcome, Destination, DestinationFactory, OutboxItem } from '../../core/forward/destination.ts';
-import { encodeText } from '../lab/encoding.ts';
-import type { LabReport, LabResult } from '../lab/result.ts';
+import type { DeliveryOutcome, Destination, DestinationFactory, OutboxItem } from '../../core/contract/destination.ts';
+import { encodeText } from '../lab/index.ts';
+import type { LabReport, LabResult } from '../lab/index.ts';
 import { controlIdFor } from './ack.ts';
 import { MllpSender, MllpSendError } from './mllpSender.ts';
 import { buildOru, reportOf, type OruSettings } from './oru.ts';

@@ -1,14 +1,14 @@
 import type { Socket } from 'node:net';
-import { RefusalLog } from '../../core/net/refusalLog.ts';
+import { RefusalLog } from '../../core/contract/net.ts';
 import type { TLSSocket } from 'node:tls';
 import type { AppendResult, DriverContext, JournalInput } from '../../core/contract/driver.ts';
-import { GuardedListener, type ListenerLimits, type RefusalReason } from '../../core/net/guardedListener.ts';
-import { PeerAllowList, unmapIpv4 } from '../../core/net/peers.ts';
-import type { TlsServerSettings } from '../../core/net/tls.ts';
-import { isoWithOffset } from '../../core/clock.ts';
-import { decodeText, encodeText, type LabTextEncoding } from '../lab/encoding.ts';
-import { ORDER_CACHE_SERVICE, type LabOrder } from '../lab/orderCache.ts';
-import { reportIdentity, reportKeysOf, resultIdentity, type LabReport, type LabResult } from '../lab/result.ts';
+import { GuardedListener, type ListenerLimits, type RefusalReason } from '../../core/contract/net.ts';
+import { PeerAllowList, unmapIpv4 } from '../../core/contract/net.ts';
+import type { TlsServerSettings } from '../../core/contract/net.ts';
+import { isoWithOffset } from '../../core/contract/clock.ts';
+import { decodeText, encodeText, type LabTextEncoding } from '../lab/index.ts';
+import { ORDER_CACHE_SERVICE, type LabOrder } from '../lab/index.ts';
+import { reportIdentity, reportKeysOf, resultIdentity, type LabReport, type LabResult } from '../lab/index.ts';
 import { buildAck, type AckCode } from './ack.ts';
 import { MllpDecoder, mllpFrame } from './mllp.ts';
 import { header, Hl7ParseError, parseHl7, type Hl7Header, type Hl7Message } from './message.ts';
@@ -16,7 +16,7 @@ import { buildQueryAnswer, parseHostQuery, type Hl7HostQuery } from './hostQuery
 import { applyOrders, Hl7OrderError, ordersFromHl7, type Hl7OrderBatch } from './orders.ts';
 import { extractHl7Results } from './results.ts';
 import { hl7ContentHash, isSameMessage, primaryMessageKey, reusedMessageKey } from './identity.ts';
-import { clockSkewAlarmFor, clockSkewSeconds, type ClockSkewAlarm } from '../lab/clockSkew.ts';
+import { clockSkewAlarmFor, clockSkewSeconds, type ClockSkewAlarm } from '../lab/index.ts';
 
 export interface Hl7ListenerSettings {
   host: string;

@@ -1,5 +1,5 @@
-import { AE_TITLE, type LabOrder, type OrderCache, type OrderCancel, type ScheduledStep } from '../lab/orderCache.ts';
-import { deviceTimeToIso } from '../lab/values.ts';
+import { AE_TITLE, type LabOrder, type OrderCache, type OrderCancel, type ScheduledStep } from '../lab/index.ts';
+import { deviceTimeToIso } from '../lab/index.ts';
 import { comp, field, type Hl7Message, type Hl7Segment } from './message.ts';
 
 export class Hl7OrderError extends Error {

@@ -1,4 +1,4 @@
-import type { LabReport, LabResult, PatientIdentifier, PersonName } from '../lab/result.ts';
+import type { LabReport, LabResult, PatientIdentifier, PersonName } from '../lab/index.ts';
 import { hl7Time } from './ack.ts';
 import { escapeHl7 } from './message.ts';
 

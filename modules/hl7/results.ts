@@ -7,8 +7,8 @@ import {
   type LabResult,
   type PatientFacts,
   type PatientIdentifier,
-} from '../lab/result.ts';
-import { deviceTimeToIso, parseNumber } from '../lab/values.ts';
+} from '../lab/index.ts';
+import { deviceTimeToIso, parseNumber } from '../lab/index.ts';
 import { comp, components, field, repetitions, type Hl7Message, type Hl7Segment } from './message.ts';
 
 export interface Hl7ResultOptions {

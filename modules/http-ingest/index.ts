@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { PeerAllowList, unmapIpv4 } from '../../core/net/peers.ts';
+import { PeerAllowList, unmapIpv4 } from '../../core/contract/net.ts';
 import { serviceKey, type Driver, type DriverContext, type DriverFactory, type DriverStatus } from '../../core/contract/driver.ts';
 import type { EdgeModule } from '../../core/contract/module.ts';
 import { registerIngestRoute } from './route.ts';

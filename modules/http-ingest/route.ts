@@ -1,6 +1,6 @@
 import { Transform } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { errorResponses } from '../../core/http/schemas.ts';
+import { errorResponses } from '../../core/contract/http.ts';
 import { INGEST_BODY_CEILING, type IngestEndpoint, type IngestRouter } from './index.ts';
 
 /** The fastify error a body stream ends with when it passes the device's bound (answered 413). */

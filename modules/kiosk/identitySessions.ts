@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { CccdIdentity } from '../cccd/identity.ts';
-import type { HisAppointment, InsuranceStatus } from '../his/contract.ts';
+import type { CccdIdentity } from '../cccd/index.ts';
+import type { HisAppointment, InsuranceStatus } from '../his/index.ts';
 
 /** What the box learnt about one patient at one kiosk, kept in memory only. */
 export interface KioskIdentity {

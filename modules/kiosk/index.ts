@@ -32,3 +32,6 @@ export const kioskModule: EdgeModule = {
     };
   },
 };
+
+// For the other modules (they import this index only).
+export { originGuard } from './originCheck.ts';

@@ -1,4 +1,4 @@
-import type { HisAppointment, InsuranceStatus } from '../his/contract.ts';
+import type { HisAppointment, InsuranceStatus } from '../his/index.ts';
 import type { KioskIdentity } from './identitySessions.ts';
 
 /**

@@ -1,5 +1,6 @@
 import type { EdgeModule } from '../../core/contract/module.ts';
 import { ORDER_CACHE_SERVICE, SqliteOrderCache } from './orderCache.ts';
+import { LAB_PROFILES } from './profiles.ts';
 
 export { ORDER_CACHE_SERVICE, SqliteOrderCache, type LabOrder, type OrderCache } from './orderCache.ts';
 export { LAB_PROFILES, labProfile, type LabDeviceProfile } from './profiles.ts';
@@ -11,10 +12,56 @@ export { LAB_PROFILES, labProfile, type LabDeviceProfile } from './profiles.ts';
 export const labModule: EdgeModule = {
   name: 'lab',
   provides: [ORDER_CACHE_SERVICE],
+  profiles: Object.values(LAB_PROFILES).map((p) => ({ id: p.id, name: p.name, protocol: p.protocol })),
   start(ctx) {
     const orders = new SqliteOrderCache(ctx.db);
     ctx.services.provide(ORDER_CACHE_SERVICE, orders);
     // Orders carry names and birth dates: gone once not updated within the personal-data retention.
     return { retention: (nowMs) => ({ ordersPurged: orders.purgeOlderThan(nowMs - ctx.config.retention.personalHours * 3_600_000) }) };
   },
+  commands: [
+    {
+      name: 'results',
+      usage: `  edge-agent results recover [--url URL] [--user admin] [--forward]
+                                                list (and forward) results an analyzer was acknowledged
+                                                for that the identity rule before 2026-12 merged away
+`,
+      run: async (argv) => (await import('./resultsCli.ts')).runResultsCli(argv),
+    },
+    {
+      name: 'replay',
+      usage: `  edge-agent replay FILE --to tcp://HOST:PORT [--astm|--mllp] [--frame-size N] [--timeout-ms N]
+                                                re-send a raw capture (GET /api/captures/ID as
+                                                application/octet-stream) as the device sent it
+`,
+      run: async (argv) => (await import('./replay.ts')).runReplay(argv),
+    },
+  ],
 };
+
+// For the other modules (they import this index only).
+export { isLabTextEncoding } from './encoding.ts';
+export type { LabTextEncoding } from './encoding.ts';
+export type { LabQuirk } from './profiles.ts';
+export { encodeText } from './encoding.ts';
+export type { LabResult } from './result.ts';
+export { isNotMeasured } from './result.ts';
+export { numberOccurrences } from './result.ts';
+export { patientFieldsOf } from './result.ts';
+export { personName } from './result.ts';
+export { resultIdentity } from './result.ts';
+export type { LabReport } from './result.ts';
+export type { PatientFacts } from './result.ts';
+export type { PatientIdentifier } from './result.ts';
+export { deviceTimeToIso } from './values.ts';
+export { parseNumber } from './values.ts';
+export { clockSkewAlarmFor } from './clockSkew.ts';
+export { clockSkewSeconds } from './clockSkew.ts';
+export { decodeText } from './encoding.ts';
+export { reportIdentity } from './result.ts';
+export { reportKeysOf } from './result.ts';
+export type { ScheduledStep } from './orderCache.ts';
+export { AE_TITLE } from './orderCache.ts';
+export type { OrderCancel } from './orderCache.ts';
+export type { ClockSkewAlarm } from './clockSkew.ts';
+export type { PersonName } from './result.ts';

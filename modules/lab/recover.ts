@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
-import { extractResults, parseMessage } from '../astm/records.ts';
-import { parseHl7 } from '../hl7/message.ts';
-import { extractHl7Results } from '../hl7/results.ts';
+import { extractResults, parseMessage } from '../astm/index.ts';
+import { parseHl7 } from '../hl7/index.ts';
+import { extractHl7Results } from '../hl7/index.ts';
 import { decodeText, isLabTextEncoding, type LabTextEncoding } from './encoding.ts';
 import { labProfile } from './profiles.ts';
 import { legacyResultIdentity, reportIdentity, resultIdentity, type LabReport, type LabResult } from './result.ts';

@@ -1,4 +1,4 @@
-import { isoWithOffset, zoneOffsetMinutes } from '../../core/clock.ts';
+import { isoWithOffset, zoneOffsetMinutes } from '../../core/contract/clock.ts';
 
 /**
  * Device time (ASTM, HL7 TS/DTM) `YYYYMMDD[HHMM[SS]]` with an optional `+HHMM`; without an offset it is local time in

@@ -54,3 +54,7 @@ export const queueModule: EdgeModule = {
     };
   },
 };
+
+// For the other modules (they import this index only).
+export { PRIORITY_CLASSES } from './types.ts';
+export type { PriorityClass } from './types.ts';

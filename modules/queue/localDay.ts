@@ -1,4 +1,4 @@
-import { zoneOffsetMinutes } from '../../core/clock.ts';
+import { zoneOffsetMinutes } from '../../core/contract/clock.ts';
 
 /** Local calendar day 'YYYY-MM-DD' of instant `ms` in `timeZone` (ticket numbers restart at local midnight). */
 export function localDay(ms: number, timeZone: string): string {

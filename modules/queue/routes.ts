@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { CLIPS_DIR } from '../../kiosk/audio/clipsDir.ts';
-import { originGuard } from '../kiosk/originCheck.ts';
+import { originGuard } from '../kiosk/index.ts';
 import { publicEvent, publicSnapshot } from './publicView.ts';
 import { actingUser, StaffScope } from './staffScope.ts';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { PrinterPool } from '../printer/printerPool.ts';
+import type { PrinterPool } from '../printer/index.ts';
 import { queueStats, statsCsv } from './stats.ts';
 import { TicketPrinting, type TicketPrinter } from './ticketPrinting.ts';
 import type { TicketQueue } from './ticketQueue.ts';

@@ -1,4 +1,4 @@
-import type { Principal } from '../../core/http/auth.ts';
+import type { Principal } from '../../core/contract/http.ts';
 import type { QueueConfig, Ticket } from './types.ts';
 
 /**

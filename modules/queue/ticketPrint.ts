@@ -1,4 +1,4 @@
-import type { TicketPrint } from '../printer/ticketLayout.ts';
+import type { TicketPrint } from '../printer/index.ts';
 import { localDay, localTime } from './localDay.ts';
 import type { TicketQueue } from './ticketQueue.ts';
 import { PRIORITY_LABELS_VI, type Ticket } from './types.ts';

@@ -1,6 +1,6 @@
-import type { PrintResult } from '../printer/escposPrinter.ts';
-import type { PrintTarget } from '../printer/printerPool.ts';
-import type { TicketPrint } from '../printer/ticketLayout.ts';
+import type { PrintResult } from '../printer/index.ts';
+import type { PrintTarget } from '../printer/index.ts';
+import type { TicketPrint } from '../printer/index.ts';
 import { ticketPrintFor } from './ticketPrint.ts';
 import type { TicketQueue } from './ticketQueue.ts';
 

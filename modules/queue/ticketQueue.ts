@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import type { EventBus } from '../../core/bus.ts';
-import { systemClock, type Clock } from '../../core/clock.ts';
+import type { EventBus } from '../../core/contract/events.ts';
+import { systemClock, type Clock } from '../../core/contract/clock.ts';
 import type { Journal } from '../../core/contract/driver.ts';
 import { ageOn, localDay } from './localDay.ts';
 import { publicEvent } from './publicView.ts';

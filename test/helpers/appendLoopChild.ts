@@ -2,11 +2,11 @@
 // "ACK <key>" only after append() resolved (the moment a driver would acknowledge a device),
 // while a forwarder delivers to the HTTP sink given on the command line.
 import pino from 'pino';
-import { EventBus } from '../../core/bus.ts';
+import { EventBus } from '../../core/contract/events.ts';
 import { openStore } from '../../core/store/store.ts';
 import { OutboxForwarder } from '../../core/forward/forwarder.ts';
 import { HttpJsonDestination } from '../../core/forward/httpJson.ts';
-import { systemClock } from '../../core/clock.ts';
+import { systemClock } from '../../core/contract/clock.ts';
 
 const [dir, sinkUrl, startAt, producersArg] = process.argv.slice(2);
 const store = await openStore({ dir: dir! });

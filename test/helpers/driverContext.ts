@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { EventBus } from '../../core/bus.ts';
+import { EventBus } from '../../core/contract/events.ts';
 import type { Store } from '../../core/store/store.ts';
 import type { DriverContext, DriverState, DriverStatus, ServiceRegistry } from '../../core/contract/driver.ts';
 

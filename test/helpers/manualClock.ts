@@ -1,4 +1,4 @@
-import type { Clock } from '../../core/clock.ts';
+import type { Clock } from '../../core/contract/clock.ts';
 
 /** A clock that moves only when the test says so: a day of backoff runs in seconds. */
 export class ManualClock implements Clock {

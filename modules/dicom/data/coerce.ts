@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import iconv from 'iconv-lite';
-import { ORDER_CACHE_SERVICE, type LabOrder } from '../../lab/orderCache.ts';
+import { ORDER_CACHE_SERVICE, type LabOrder } from '../../lab/index.ts';
 import type { ServiceRegistry } from '../../../core/contract/driver.ts';
 import { CHARSET_VRS, STRING_VRS, padValue, writeDataset } from './codec.ts';
 import type { DataElement } from './codec.ts';

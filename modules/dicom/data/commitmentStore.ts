@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Outbox } from '../../../core/store/outbox.ts';
+import type { Outbox } from '../../../core/contract/store.ts';
 import { serviceKey } from '../../../core/contract/driver.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { LabOrder } from '../../lab/orderCache.ts';
+import type { LabOrder } from '../../lab/index.ts';
 import { findElement, padValue, trimValue } from './codec.ts';
 import type { DataElement } from './codec.ts';
 import { characterSetOf, decodeText, utf8CharsetElement, SPECIFIC_CHARACTER_SET } from './charset.ts';

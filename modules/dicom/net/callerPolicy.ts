@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { LOOPBACK_PEERS, PeerAllowList, unmapIpv4 } from '../../../core/net/peers.ts';
+import { LOOPBACK_PEERS, PeerAllowList, unmapIpv4 } from '../../../core/contract/net.ts';
 import { REJECT } from './pdu.ts';
 
 /**

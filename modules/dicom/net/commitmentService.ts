@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import type { EventBus } from '../../../core/bus.ts';
-import type { Outbox } from '../../../core/store/outbox.ts';
+import type { EventBus } from '../../../core/contract/events.ts';
+import type { Outbox } from '../../../core/contract/store.ts';
 import { SqliteCommitmentStore } from '../data/commitmentStore.ts';
 import { CommitmentRequester } from './commitmentRequester.ts';
 import type { CommitmentConfig } from './commitmentRequester.ts';

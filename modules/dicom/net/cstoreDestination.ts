@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DeliveryOutcome, Destination, DestinationFactory, OutboxItem } from '../../../core/forward/destination.ts';
+import type { DeliveryOutcome, Destination, DestinationFactory, OutboxItem } from '../../../core/contract/destination.ts';
 import { CoercionError, coercePart10, coercionContextFrom } from '../data/coerce.ts';
 import { DicomParseError } from '../data/codec.ts';
 import type { CoercionContext, CoercionRule } from '../data/coerce.ts';

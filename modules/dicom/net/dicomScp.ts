@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
-import { GuardedListener } from '../../../core/net/guardedListener.ts';
-import type { RefusalReason } from '../../../core/net/guardedListener.ts';
-import type { TlsServerSettings } from '../../../core/net/tls.ts';
+import { GuardedListener } from '../../../core/contract/net.ts';
+import type { RefusalReason } from '../../../core/contract/net.ts';
+import type { TlsServerSettings } from '../../../core/contract/net.ts';
 import type { DriverContext } from '../../../core/contract/driver.ts';
-import { ORDER_CACHE_SERVICE } from '../../lab/orderCache.ts';
+import { ORDER_CACHE_SERVICE } from '../../lab/index.ts';
 import { DicomParseError, PIXEL_DATA, readDataset, readDatasetWithEnd, sniffEncoding, writeDataset } from '../data/codec.ts';
 import { extractInstanceMeta, instanceMetaOf } from '../data/instanceMeta.ts';
 import type { InstanceMeta } from '../data/instanceMeta.ts';
@@ -22,7 +22,7 @@ import { STATUS_CANCEL, STATUS_OUT_OF_RESOURCES, STATUS_SUCCESS } from './dimse.
 import { CallerPolicy } from './callerPolicy.ts';
 import type { AllowedCaller } from './callerPolicy.ts';
 import { REJECT, describeReject } from './pdu.ts';
-import { RefusalLog } from '../../../core/net/refusalLog.ts';
+import { RefusalLog } from '../../../core/contract/net.ts';
 import { ScpAssociation } from './scpAssociation.ts';
 import type { AssociationPolicy, ScpRequest, ScpResponse, ScpServices } from './scpAssociation.ts';
 

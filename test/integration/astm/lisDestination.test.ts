@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OutboxItem } from '../../../core/forward/destination.ts';
+import type { OutboxItem } from '../../../core/contract/destination.ts';
 import { AstmLisDestination } from '../../../modules/astm/lisDestination.ts';
 import { extractResults, parseMessage } from '../../../modules/astm/records.ts';
 import { resultIdentity, type LabResult } from '../../../modules/lab/result.ts';

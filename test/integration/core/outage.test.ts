@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { EventBus } from '../../../core/bus.ts';
+import { EventBus } from '../../../core/contract/events.ts';
 import { openStore, type Store } from '../../../core/store/store.ts';
 import { OutboxForwarder } from '../../../core/forward/forwarder.ts';
 import { HttpJsonDestination } from '../../../core/forward/httpJson.ts';

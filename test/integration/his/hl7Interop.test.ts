@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventBus } from '../../../core/bus.ts';
-import { systemClock } from '../../../core/clock.ts';
+import { EventBus } from '../../../core/contract/events.ts';
+import { systemClock } from '../../../core/contract/clock.ts';
 import { OutboxForwarder } from '../../../core/forward/forwarder.ts';
 import { checkInJournalInput } from '../../../modules/his/contract.ts';
 import { controlIdFor } from '../../../modules/hl7/ack.ts';

@@ -1,8 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventBus } from '../../../core/bus.ts';
-import { systemClock } from '../../../core/clock.ts';
+import { EventBus } from '../../../core/contract/events.ts';
+import { systemClock } from '../../../core/contract/clock.ts';
 import { OutboxForwarder } from '../../../core/forward/forwarder.ts';
 import { checkInJournalInput, type HisCheckIn } from '../../../modules/his/contract.ts';
 import { HisHl7Destination } from '../../../modules/his/hl7Destination.ts';

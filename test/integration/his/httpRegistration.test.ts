@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventBus } from '../../../core/bus.ts';
-import { systemClock } from '../../../core/clock.ts';
+import { EventBus } from '../../../core/contract/events.ts';
+import { systemClock } from '../../../core/contract/clock.ts';
 import { OutboxForwarder } from '../../../core/forward/forwarder.ts';
 import { checkInJournalInput, type HisCheckIn } from '../../../modules/his/contract.ts';
 import { HisHttpDestination } from '../../../modules/his/httpHis.ts';

@@ -2,7 +2,7 @@
 // ahead raises it at 60 s and not at the default 300 s.
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { EventBus } from '../../../core/bus.ts';
+import { EventBus } from '../../../core/contract/events.ts';
 import { openStore, type Store } from '../../../core/store/store.ts';
 import { hl7DriverFactory, type Hl7Driver } from '../../../modules/hl7/index.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';

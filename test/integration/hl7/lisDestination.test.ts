@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { EventBus } from '../../../core/bus.ts';
-import { systemClock } from '../../../core/clock.ts';
+import { EventBus } from '../../../core/contract/events.ts';
+import { systemClock } from '../../../core/contract/clock.ts';
 import { OutboxForwarder } from '../../../core/forward/forwarder.ts';
 import { openStore, type Store } from '../../../core/store/store.ts';
 import { header, parseHl7 } from '../../../modules/hl7/message.ts';

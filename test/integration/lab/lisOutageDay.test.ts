@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { EventBus } from '../../../core/bus.ts';
+import { EventBus } from '../../../core/contract/events.ts';
 import { OutboxForwarder } from '../../../core/forward/forwarder.ts';
 import { openStore, type Store } from '../../../core/store/store.ts';
 import { hl7DriverFactory, type Hl7Driver } from '../../../modules/hl7/index.ts';

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../../core/store/store.ts';
-import { astmTransmissions, mllpMessages } from '../../../core/replay.ts';
+import { astmTransmissions, mllpMessages } from '../../../modules/lab/replay.ts';
 import { AstmDriver } from '../../../modules/astm/index.ts';
 import { hl7DriverFactory, type Hl7Driver } from '../../../modules/hl7/index.ts';
 import type { LabResult } from '../../../modules/lab/result.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { EventBus } from '../../../core/bus.ts';
+import { EventBus } from '../../../core/contract/events.ts';
 import type { DriverContext } from '../../../core/contract/driver.ts';
 import { CardError, patientMessageOf, patientMessages, plainMessages } from '../../../modules/cccd/errors.ts';
 import { QrScannerDriver } from '../../../modules/cccd/qrScanner.ts';

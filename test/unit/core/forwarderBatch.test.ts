@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { EventBus } from '../../../core/bus.ts';
+import { EventBus } from '../../../core/contract/events.ts';
 import { OutboxForwarder } from '../../../core/forward/forwarder.ts';
-import type { DeliveryOutcome, Destination, OutboxItem } from '../../../core/forward/destination.ts';
+import type { DeliveryOutcome, Destination, OutboxItem } from '../../../core/contract/destination.ts';
 import { openStore } from '../../../core/store/store.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';
 import { tempDir } from '../../helpers/tmp.ts';

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import { EventBus } from '../../../core/bus.ts';
-import { systemClock } from '../../../core/clock.ts';
+import { EventBus } from '../../../core/contract/events.ts';
+import { systemClock } from '../../../core/contract/clock.ts';
 import { OutboxForwarder } from '../../../core/forward/forwarder.ts';
-import type { DeliveryOutcome, Destination } from '../../../core/forward/destination.ts';
+import type { DeliveryOutcome, Destination } from '../../../core/contract/destination.ts';
 import { openStore } from '../../../core/store/store.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { waitFor } from '../../helpers/wait.ts';

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pino from 'pino';
-import { EventBus } from '../../../core/bus.ts';
+import { EventBus } from '../../../core/contract/events.ts';
 import { DeviceAlarms } from '../../../core/deviceAlarms.ts';
 import type { RetentionPolicy } from '../../../core/store/retention.ts';
 import { StoreAlarms } from '../../../core/store/storeAlarms.ts';

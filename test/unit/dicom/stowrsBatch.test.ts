@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import pino from 'pino';
-import type { OutboxItem } from '../../../core/forward/destination.ts';
+import type { OutboxItem } from '../../../core/contract/destination.ts';
 import { multipartBody, stowBatchOutcomes, StowRsDestination } from '../../../modules/dicom/stowrs.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { syntheticPart10 } from './dataFixtures.ts';

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { EventBus } from '../../../core/bus.ts';
+import { EventBus } from '../../../core/contract/events.ts';
 import { ClockSkewAlarm, clockSkewSeconds } from '../../../modules/lab/clockSkew.ts';
 
 describe('clock-skew alarm per device', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { astmTransmissions, detectProtocol, mllpMessages } from '../../../core/replay.ts';
+import { astmTransmissions, detectProtocol, mllpMessages } from '../../../modules/lab/replay.ts';
 import { ENQ, EOT, splitIntoFrames } from '../../../modules/astm/frame.ts';
 import { mllpFrame } from '../../../modules/hl7/mllp.ts';
 

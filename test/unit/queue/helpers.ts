@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EventBus, type BusEvents } from '../../../core/bus.ts';
+import { EventBus, type BusEvents } from '../../../core/contract/events.ts';
 import { TicketQueue } from '../../../modules/queue/ticketQueue.ts';
 import type { QueueConfig } from '../../../modules/queue/types.ts';
 import { ManualClock } from '../../helpers/manualClock.ts';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { UnsentResult } from '../modules/lab/recover.ts';
+import type { UnsentResult } from './recover.ts';
 
 const USAGE = 'usage: edge-agent results recover [--url http://127.0.0.1:8080] [--user admin] [--forward]   (password from EDGE_PASSWORD or standard input)\n';
 

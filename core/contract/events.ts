@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { DriverStatus } from './contract/driver.ts';
+import type { DriverStatus } from './driver.ts';
 
 /** Every event on the internal bus and its payload. Modules talk here, never to each other. */
 export interface BusEvents {

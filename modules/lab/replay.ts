@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
-import { ENQ, EOT, LF, parseFrame, STX } from '../modules/astm/frame.ts';
-import { AstmLink } from '../modules/astm/link.ts';
-import { MllpDecoder, mllpFrame } from '../modules/hl7/mllp.ts';
-import { systemClock } from './clock.ts';
+import { systemClock } from '../../core/contract/clock.ts';
+import { AstmLink, ENQ, EOT, LF, parseFrame, STX } from '../astm/index.ts';
+import { MllpDecoder, mllpFrame } from '../hl7/index.ts';
 
 /**
  * `edge-agent replay FILE --to tcp://HOST:PORT [--astm|--mllp]`: re-sends what a device sent,

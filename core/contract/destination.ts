@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { BlobRef, ServiceRegistry } from '../contract/driver.ts';
+import type { BlobRef, ServiceRegistry } from './driver.ts';
 
 /** One outbox item handed to a destination. */
 export interface OutboxItem {

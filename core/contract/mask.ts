@@ -1,0 +1,2 @@
+// Personal-data masking for modules' logs and texts (CCCD numbers, names, addresses).
+export * from '../mask.ts';
