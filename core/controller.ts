@@ -20,6 +20,7 @@ import { destinationFactories, destinationStreams, driverFactories, registerModu
 import type { ComponentView, DestinationView, RuntimeView } from './runtime.ts';
 import { createNotifier, type Notifier } from './sdNotify.ts';
 import { Store } from './store/store.ts';
+import { migrateModule } from './store/moduleSchema.ts';
 import { StoreAlarms } from './store/storeAlarms.ts';
 import { Supervisor } from './supervisor.ts';
 
@@ -347,6 +348,8 @@ export class Agent implements RuntimeView {
     const missing = missingServices(this.options.modules);
     if (missing.length) throw new Error(`the box's modules do not fit together: ${missing.join('; ')}`);
     for (const module of this.options.modules) {
+      const schema = migrateModule(this.store.db, module.name, module.migrations ?? []);
+      if (schema.to > schema.from) this.log.info({ module: module.name, ...schema }, 'module tables migrated');
       const ctx: ModuleContext = {
         config: this.config,
         log: this.log.child({ module: module.name }),

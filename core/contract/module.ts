@@ -22,6 +22,11 @@ export interface EdgeModule {
   /** Services this module provides in `start` and those it needs from others: checked before any starts. */
   provides?: readonly ServiceKey<unknown>[];
   requires?: readonly ServiceKey<unknown>[];
+  /**
+   * Its tables' schema steps, 1, 2, 3…: the core keeps each module's version in the store and
+   * runs the newer steps (each in a transaction) before `start`.
+   */
+  migrations?: readonly ModuleMigration[];
   /** Device models it offers (the first-run page lists them per protocol). */
   profiles?: readonly DeviceProfileSummary[];
   /** Its `edge-agent` subcommands (loaded lazily: the CLI's start stays cheap). */
@@ -31,6 +36,13 @@ export interface EdgeModule {
    * the store opened, before the drivers; what it returns lives until the agent stops.
    */
   start?(ctx: ModuleContext): ModuleRun | undefined | Promise<ModuleRun | undefined>;
+}
+
+/** One schema step of a module's own tables. */
+export interface ModuleMigration {
+  version: number;
+  description: string;
+  up(db: Database.Database): void;
 }
 
 /** A device model as the first-run page offers it: `protocol` is the device kind it is for (astm, hl7). */

@@ -100,6 +100,14 @@ const MIGRATIONS: string[] = [
     done_ms INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // Each module's own schema version (its migrations, core/store/moduleSchema.ts).
+  `
+  CREATE TABLE module_schema (
+    module TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

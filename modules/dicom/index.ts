@@ -3,9 +3,9 @@ import { DicomScp } from './net/dicomScp.ts';
 import type { AllowedCaller, DicomListenerLimits, DicomTlsSettings } from './net/dicomScp.ts';
 import { echo } from './net/scu.ts';
 import type { EdgeModule } from '../../core/contract/module.ts';
-import { STORAGE_COMMITMENT_SERVICE } from './data/commitmentStore.ts';
+import { createCommitmentTables, STORAGE_COMMITMENT_SERVICE } from './data/commitmentStore.ts';
 import { extractInstanceMeta } from './data/instanceMeta.ts';
-import { backfillStudyIndex, SqliteStudyIndex, STUDY_INDEX_SERVICE } from './data/studyIndex.ts';
+import { backfillStudyIndex, createStudyIndexTables, SqliteStudyIndex, STUDY_INDEX_SERVICE } from './data/studyIndex.ts';
 import { StorageCommitmentService } from './net/commitmentService.ts';
 import { dicomCStoreDestinationFactory } from './net/cstoreDestination.ts';
 import { dicomStowRsDestinationFactory } from './stowrs.ts';
@@ -154,6 +154,17 @@ export const dicomModule: EdgeModule = {
   drivers: [dicomScpDriverFactory],
   destinations: [dicomCStoreDestinationFactory, dicomStowRsDestinationFactory],
   provides: [STUDY_INDEX_SERVICE, STORAGE_COMMITMENT_SERVICE],
+  // Step 1 is the tables as the box has had them (created in place if absent).
+  migrations: [
+    {
+      version: 1,
+      description: 'study index and storage commitment',
+      up: (db) => {
+        createStudyIndexTables(db);
+        createCommitmentTables(db);
+      },
+    },
+  ],
   start(ctx) {
     // What modalities sent, by patient/study/series, with forwarding state.
     const studyIndex = new SqliteStudyIndex(ctx.db);

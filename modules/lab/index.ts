@@ -1,5 +1,5 @@
 import type { EdgeModule } from '../../core/contract/module.ts';
-import { ORDER_CACHE_SERVICE, SqliteOrderCache } from './orderCache.ts';
+import { createOrderCacheTables, indexOrdersByOrderId, ORDER_CACHE_SERVICE, SqliteOrderCache } from './orderCache.ts';
 import { LAB_PROFILES } from './profiles.ts';
 
 export { ORDER_CACHE_SERVICE, SqliteOrderCache, type LabOrder, type OrderCache } from './orderCache.ts';
@@ -12,6 +12,11 @@ export { LAB_PROFILES, labProfile, type LabDeviceProfile } from './profiles.ts';
 export const labModule: EdgeModule = {
   name: 'lab',
   provides: [ORDER_CACHE_SERVICE],
+  // Step 1 is the table as the box has had it since orders were cached (created in place if absent).
+  migrations: [
+    { version: 1, description: 'lab_orders', up: createOrderCacheTables },
+    { version: 2, description: 'orders by placer order number', up: indexOrdersByOrderId },
+  ],
   profiles: Object.values(LAB_PROFILES).map((p) => ({ id: p.id, name: p.name, protocol: p.protocol })),
   start(ctx) {
     const orders = new SqliteOrderCache(ctx.db);

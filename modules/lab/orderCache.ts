@@ -134,21 +134,16 @@ export class SqliteOrderCache implements PurgeableOrderCache {
   private readonly findByOrderIdStmt: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
-    db.exec(`CREATE TABLE IF NOT EXISTS lab_orders (
-      specimen_id TEXT PRIMARY KEY,
-      order_json TEXT NOT NULL,
-      updated_ms INTEGER NOT NULL
-    )`);
+    createOrderCacheTables(db);
+    indexOrdersByOrderId(db);
     this.upsertStmt = db.prepare(
       `INSERT INTO lab_orders (specimen_id, order_json, updated_ms) VALUES (?, ?, ?)
        ON CONFLICT(specimen_id) DO UPDATE SET order_json = excluded.order_json, updated_ms = excluded.updated_ms`,
     );
     this.findStmt = db.prepare('SELECT order_json FROM lab_orders WHERE specimen_id = ?');
-    db.exec(`CREATE INDEX IF NOT EXISTS lab_orders_accession ON lab_orders (json_extract(order_json, '$.accessionNumber'))`);
     this.findByAccessionStmt = db.prepare(
       `SELECT order_json FROM lab_orders WHERE json_extract(order_json, '$.accessionNumber') = ? ORDER BY updated_ms DESC LIMIT 1`,
     );
-    db.exec(`CREATE INDEX IF NOT EXISTS lab_orders_order_id ON lab_orders (json_extract(order_json, '$.orderId'))`);
     this.findByOrderIdStmt = db.prepare(`SELECT order_json FROM lab_orders WHERE json_extract(order_json, '$.orderId') = ? ORDER BY updated_ms DESC LIMIT 1`);
   }
 
@@ -214,4 +209,19 @@ export class SqliteOrderCache implements PurgeableOrderCache {
   purgeOlderThan(cutoffMs: number): number {
     return this.db.prepare('DELETE FROM lab_orders WHERE updated_ms < ?').run(cutoffMs).changes;
   }
+}
+
+/** The order cache's table: the lab module's schema step 1 (also ensured by a cache built alone, as tests do). */
+export function createOrderCacheTables(db: Database.Database): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS lab_orders (
+    specimen_id TEXT PRIMARY KEY,
+    order_json TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL
+  )`);
+  db.exec(`CREATE INDEX IF NOT EXISTS lab_orders_accession ON lab_orders (json_extract(order_json, '$.accessionNumber'))`);
+}
+
+/** Step 2: cancels find an order by its placer order number (HIS orderId, HL7 ORC-2). */
+export function indexOrdersByOrderId(db: Database.Database): void {
+  db.exec(`CREATE INDEX IF NOT EXISTS lab_orders_order_id ON lab_orders (json_extract(order_json, '$.orderId'))`);
 }

@@ -3,6 +3,7 @@ import type { EdgeModule } from '../../core/contract/module.ts';
 import { kioskSettings } from '../kiosk/index.ts';
 import { PRINTERS_SERVICE } from '../printer/index.ts';
 import { queueRoutes } from './routes.ts';
+import { migrateQueue } from './schema.ts';
 import { TicketPrinting } from './ticketPrinting.ts';
 import { TicketQueue } from './ticketQueue.ts';
 
@@ -16,6 +17,8 @@ export const TICKET_PRINTING_SERVICE = serviceKey<TicketPrinting>('queue.printin
 export const queueModule: EdgeModule = {
   name: 'queue',
   provides: [QUEUE_SERVICE, TICKET_PRINTING_SERVICE],
+  // Step 1 is the tables as the box has had them (created in place if absent).
+  migrations: [{ version: 1, description: 'tickets, counters, events, prints', up: migrateQueue }],
   async start(ctx) {
     const c = ctx.config;
     if (!c.queue) return undefined;

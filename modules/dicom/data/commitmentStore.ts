@@ -100,35 +100,7 @@ export class SqliteCommitmentStore {
   ) {
     this.onRequeued = options.onRequeued ?? (() => undefined);
     if (options.now) this.now = options.now;
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS dicom_commit_tx (
-        tx_uid TEXT PRIMARY KEY,
-        destination TEXT NOT NULL,
-        created_ms INTEGER NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('sending', 'waiting', 'reported', 'replaced', 'timed-out')),
-        attempt INTEGER NOT NULL DEFAULT 1,
-        sent_ms INTEGER,
-        reported_ms INTEGER,
-        note TEXT
-      );
-      CREATE INDEX IF NOT EXISTS dicom_commit_tx_open ON dicom_commit_tx (destination, state, created_ms) WHERE state IN ('sending', 'waiting');
-      CREATE TABLE IF NOT EXISTS dicom_commit_instance (
-        destination TEXT NOT NULL,
-        journal_id INTEGER NOT NULL,
-        sop_class_uid TEXT NOT NULL,
-        sop_instance_uid TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('pending', 'committed', 'failed')),
-        tx_uid TEXT,
-        failures INTEGER NOT NULL DEFAULT 0,
-        reason TEXT,
-        updated_ms INTEGER NOT NULL,
-        PRIMARY KEY (destination, journal_id)
-      );
-      CREATE INDEX IF NOT EXISTS dicom_commit_unassigned ON dicom_commit_instance (destination, journal_id) WHERE state = 'pending' AND tx_uid IS NULL;
-      CREATE INDEX IF NOT EXISTS dicom_commit_tx_uid ON dicom_commit_instance (tx_uid);
-      CREATE INDEX IF NOT EXISTS dicom_commit_sop ON dicom_commit_instance (destination, sop_instance_uid);
-      CREATE INDEX IF NOT EXISTS dicom_commit_journal ON dicom_commit_instance (journal_id);
-    `);
+    createCommitmentTables(db);
     // A new delivery (first or after a requeue) is pending again and waits for a new transaction.
     this.upsertPending = db.prepare(`INSERT INTO dicom_commit_instance (destination, journal_id, sop_class_uid, sop_instance_uid, state, tx_uid, updated_ms)
       VALUES (@destination, @journalId, @sopClassUid, @sopInstanceUid, 'pending', NULL, @now)
@@ -356,4 +328,37 @@ export class SqliteCommitmentStore {
 /** Whether the commitment tables exist in this database (retention and the study index look before joining). */
 export function hasCommitmentTables(db: Database.Database): boolean {
   return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dicom_commit_instance'`).get() !== undefined;
+}
+
+/** Storage commitment's tables: the dicom module's schema step 1 with the study index's (also ensured by a store built alone). */
+export function createCommitmentTables(db: Database.Database): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS dicom_commit_tx (
+      tx_uid TEXT PRIMARY KEY,
+      destination TEXT NOT NULL,
+      created_ms INTEGER NOT NULL,
+      state TEXT NOT NULL CHECK (state IN ('sending', 'waiting', 'reported', 'replaced', 'timed-out')),
+      attempt INTEGER NOT NULL DEFAULT 1,
+      sent_ms INTEGER,
+      reported_ms INTEGER,
+      note TEXT
+    );
+    CREATE INDEX IF NOT EXISTS dicom_commit_tx_open ON dicom_commit_tx (destination, state, created_ms) WHERE state IN ('sending', 'waiting');
+    CREATE TABLE IF NOT EXISTS dicom_commit_instance (
+      destination TEXT NOT NULL,
+      journal_id INTEGER NOT NULL,
+      sop_class_uid TEXT NOT NULL,
+      sop_instance_uid TEXT NOT NULL,
+      state TEXT NOT NULL CHECK (state IN ('pending', 'committed', 'failed')),
+      tx_uid TEXT,
+      failures INTEGER NOT NULL DEFAULT 0,
+      reason TEXT,
+      updated_ms INTEGER NOT NULL,
+      PRIMARY KEY (destination, journal_id)
+    );
+    CREATE INDEX IF NOT EXISTS dicom_commit_unassigned ON dicom_commit_instance (destination, journal_id) WHERE state = 'pending' AND tx_uid IS NULL;
+    CREATE INDEX IF NOT EXISTS dicom_commit_tx_uid ON dicom_commit_instance (tx_uid);
+    CREATE INDEX IF NOT EXISTS dicom_commit_sop ON dicom_commit_instance (destination, sop_instance_uid);
+    CREATE INDEX IF NOT EXISTS dicom_commit_journal ON dicom_commit_instance (journal_id);
+  `);
 }

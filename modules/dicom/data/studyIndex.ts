@@ -196,43 +196,7 @@ export class SqliteStudyIndex implements StudyIndex {
   private flushTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly db: Database.Database) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS dicom_study (
-        study_uid TEXT PRIMARY KEY,
-        patient_id TEXT, patient_name TEXT, patient_birth_date TEXT, patient_sex TEXT,
-        study_date TEXT, study_time TEXT, accession TEXT, description TEXT, referring TEXT,
-        first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS dicom_study_date ON dicom_study (study_date);
-      CREATE INDEX IF NOT EXISTS dicom_study_patient ON dicom_study (patient_id);
-      CREATE INDEX IF NOT EXISTS dicom_study_last ON dicom_study (last_ms);
-      CREATE TABLE IF NOT EXISTS dicom_series (
-        series_uid TEXT PRIMARY KEY,
-        study_uid TEXT NOT NULL,
-        modality TEXT, series_number INTEGER, description TEXT
-      );
-      CREATE INDEX IF NOT EXISTS dicom_series_study ON dicom_series (study_uid);
-      CREATE TABLE IF NOT EXISTS dicom_instance (
-        journal_id INTEGER PRIMARY KEY,
-        sop_instance_uid TEXT NOT NULL,
-        series_uid TEXT NOT NULL,
-        study_uid TEXT NOT NULL,
-        sop_class_uid TEXT NOT NULL,
-        instance_number INTEGER,
-        transfer_syntax TEXT NOT NULL,
-        frames INTEGER,
-        blob_hash TEXT NOT NULL,
-        blob_size INTEGER NOT NULL,
-        source_ae TEXT,
-        received_ms INTEGER NOT NULL,
-        conflict INTEGER NOT NULL DEFAULT 0
-      );
-      CREATE INDEX IF NOT EXISTS dicom_instance_sop ON dicom_instance (sop_instance_uid);
-      CREATE INDEX IF NOT EXISTS dicom_instance_series ON dicom_instance (series_uid);
-      CREATE INDEX IF NOT EXISTS dicom_instance_study ON dicom_instance (study_uid);
-      -- Journal entries purged from the index while the journal still holds them (not re-indexed by backfill).
-      CREATE TABLE IF NOT EXISTS dicom_purged (journal_id INTEGER PRIMARY KEY);
-    `);
+    createStudyIndexTables(db);
     this.findJournal = db.prepare('SELECT conflict FROM dicom_instance WHERE journal_id = ?');
     this.findSop = db.prepare('SELECT journal_id, blob_hash FROM dicom_instance WHERE sop_instance_uid = ?');
     this.insertInstance = db.prepare(`INSERT INTO dicom_instance
@@ -623,4 +587,45 @@ function toSummary(r: StudyRow): StudySummary {
     firstReceivedAt: new Date(r.first_ms).toISOString(),
     lastReceivedAt: new Date(r.last_ms).toISOString(),
   };
+}
+
+/** The study index's tables: the dicom module's schema step 1 (also ensured by an index built alone, as tests do). */
+export function createStudyIndexTables(db: Database.Database): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS dicom_study (
+      study_uid TEXT PRIMARY KEY,
+      patient_id TEXT, patient_name TEXT, patient_birth_date TEXT, patient_sex TEXT,
+      study_date TEXT, study_time TEXT, accession TEXT, description TEXT, referring TEXT,
+      first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS dicom_study_date ON dicom_study (study_date);
+    CREATE INDEX IF NOT EXISTS dicom_study_patient ON dicom_study (patient_id);
+    CREATE INDEX IF NOT EXISTS dicom_study_last ON dicom_study (last_ms);
+    CREATE TABLE IF NOT EXISTS dicom_series (
+      series_uid TEXT PRIMARY KEY,
+      study_uid TEXT NOT NULL,
+      modality TEXT, series_number INTEGER, description TEXT
+    );
+    CREATE INDEX IF NOT EXISTS dicom_series_study ON dicom_series (study_uid);
+    CREATE TABLE IF NOT EXISTS dicom_instance (
+      journal_id INTEGER PRIMARY KEY,
+      sop_instance_uid TEXT NOT NULL,
+      series_uid TEXT NOT NULL,
+      study_uid TEXT NOT NULL,
+      sop_class_uid TEXT NOT NULL,
+      instance_number INTEGER,
+      transfer_syntax TEXT NOT NULL,
+      frames INTEGER,
+      blob_hash TEXT NOT NULL,
+      blob_size INTEGER NOT NULL,
+      source_ae TEXT,
+      received_ms INTEGER NOT NULL,
+      conflict INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS dicom_instance_sop ON dicom_instance (sop_instance_uid);
+    CREATE INDEX IF NOT EXISTS dicom_instance_series ON dicom_instance (series_uid);
+    CREATE INDEX IF NOT EXISTS dicom_instance_study ON dicom_instance (study_uid);
+    -- Journal entries purged from the index while the journal still holds them (not re-indexed by backfill).
+    CREATE TABLE IF NOT EXISTS dicom_purged (journal_id INTEGER PRIMARY KEY);
+  `);
 }
