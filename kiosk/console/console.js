@@ -300,7 +300,16 @@ async function loadOrders() {
       const s = o.scheduled ?? {};
       const when = [s.at ? localTime(s.at) : '', s.stationAeTitle, s.stationName, s.location].filter(Boolean).join(' · ');
       const itemCell = el('span', { textContent: items, className: 'pre-line' });
-      return row([localTime(updatedAt), o.specimenId, o.patientId ?? '', personName(o.patientName), itemCell, when]);
+      // Withdrawn by a cancel (HL7 or the HIS): still listed, no longer offered to analyzers or the worklist.
+      const c = o.cancelled;
+      const cancelled = c
+        ? el('span', {
+            className: 'pre-line bad',
+            textContent: `${o.tests.length === 0 ? t(c.unknownOrder ? 'orderCancelUnknown' : 'orderCancelledAll') : t('orderCancelledItems')} ${localTime(c.at)}\n${c.items.map((i) => i.code).join(', ')}`,
+          })
+        : null;
+      const itemsCol = cancelled ? el('span', {}, itemCell, cancelled) : itemCell;
+      return row([localTime(updatedAt), o.specimenId, o.patientId ?? '', personName(o.patientName), itemsCol, when]);
     }),
   );
 }

@@ -116,6 +116,14 @@ describe('console studies tab', () => {
     await page.waitForFunction(() => document.querySelectorAll('#orders tr').length === 1);
     expect(await page.textContent('#orders')).toContain('SID-78');
     expect(await page.textContent('#orders-total')).toBe('1 đang hiện trên tổng số 1');
+
+    // The HIS cancels the CT: still listed, marked cancelled in Vietnamese (no longer on the worklist).
+    expect((await post({ orderId: 'HIS-77', action: 'cancel', orderedAt: '2026-12-03T09:30:00+07:00' })).status).toBe(200);
+    await page.fill('#orders-filter input[name=q]', 'BN0077');
+    await page.click('#orders-filter button[type=submit]');
+    await expect.poll(() => page.textContent('#orders')).toContain('Đã huỷ chỉ định');
+    expect(await page.textContent('#orders')).toContain('CT01');
+    await page.screenshot({ path: `${SHOTS}/console-orders-cancelled.png`, fullPage: true });
     await page.close();
   });
 });
