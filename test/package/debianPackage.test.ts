@@ -191,7 +191,8 @@ describe('the Debian package in a fresh Debian root', () => {
     expect(modules).not.toContain('esbuild');
     expect(modules).not.toContain('typescript');
     expect(existsSync(join(root, 'usr/lib/edge-agent/main.js'))).toBe(true);
-    expect(readdirSync(join(root, 'usr/lib/edge-agent/agent')).filter((f) => f.endsWith('.ts'))).toEqual([]);
+    for (const dir of ['core', 'modules'])
+      expect(readdirSync(join(root, 'usr/lib/edge-agent', dir), { recursive: true }).filter((f) => String(f).endsWith('.ts'))).toEqual([]);
   }, 300_000);
 
   it('with no configuration yet, starts the first-run setup page behind a one-time code', async () => {
