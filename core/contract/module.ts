@@ -27,6 +27,8 @@ export interface EdgeModule {
    * runs the newer steps (each in a transaction) before `start`.
    */
   migrations?: readonly ModuleMigration[];
+  /** Its configuration blocks: merged into config/schema.json by `npm run build:schema`. */
+  schema?: ModuleSchema;
   /** Device models it offers (the first-run page lists them per protocol). */
   profiles?: readonly DeviceProfileSummary[];
   /** Its `edge-agent` subcommands (loaded lazily: the CLI's start stays cheap). */
@@ -36,6 +38,18 @@ export interface EdgeModule {
    * the store opened, before the drivers; what it returns lives until the agent stops.
    */
   start?(ctx: ModuleContext): ModuleRun | undefined | Promise<ModuleRun | undefined>;
+}
+
+/**
+ * A module's configuration schema fragments (files beside its code, as URLs from its
+ * `import.meta.url`): a device or destination block per type, and whole `$defs` files that add
+ * top-level blocks (`his:`, `queue:`). `def` picks one definition out of a file; `wrap` adds the
+ * common device fields to a block written without them.
+ */
+export interface ModuleSchema {
+  devices?: ReadonlyArray<{ type: string; file: URL; def?: string; wrap?: boolean }>;
+  destinations?: ReadonlyArray<{ type: string; file: URL }>;
+  defs?: ReadonlyArray<{ file: URL; properties: Record<string, unknown> }>;
 }
 
 /** One schema step of a module's own tables. */

@@ -360,7 +360,15 @@ export { astmLisDestinationFactory, AstmLisDestination, type AstmLisConfig } fro
 export { ORDER_CACHE_SERVICE, SqliteOrderCache, type OrderCache, type LabOrder } from '../lab/index.ts';
 
 /** ASTM E1381/E1394 analyzers (the `astm` device) and the ASTM LIS destination. */
-export const astmModule: EdgeModule = { name: 'astm', drivers: [astmDriverFactory], destinations: [astmLisDestinationFactory] };
+export const astmModule: EdgeModule = {
+  name: 'astm',
+  drivers: [astmDriverFactory],
+  destinations: [astmLisDestinationFactory],
+  schema: {
+    devices: [{ type: 'astm', file: new URL('./schema.json', import.meta.url) }],
+    destinations: [{ type: 'astm-lis', file: new URL('./destination.schema.json', import.meta.url) }],
+  },
+};
 
 // What `edge-agent replay` (modules/lab/replay.ts) re-sends an ASTM capture with.
 export { ENQ, EOT, LF, parseFrame, STX } from './frame.ts';

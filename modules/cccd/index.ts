@@ -22,6 +22,13 @@ export type { CardIdentityEvent, CardStatusEvent, CardKeyEvent } from './readerD
 export const cccdModule: EdgeModule = {
   name: 'cccd',
   drivers: [cccdReaderDriverFactory, qrScannerDriverFactory],
+  // Block schemas written without the common device fields: wrapped.
+  schema: {
+    devices: [
+      { type: 'cccd-reader', file: new URL('./schema.json', import.meta.url), def: 'cccdReader', wrap: true },
+      { type: 'qr-scanner', file: new URL('./schema.json', import.meta.url), def: 'qrScanner', wrap: true },
+    ],
+  },
   commands: [
     {
       name: 'card',

@@ -153,6 +153,13 @@ export const dicomModule: EdgeModule = {
   name: 'dicom',
   drivers: [dicomScpDriverFactory],
   destinations: [dicomCStoreDestinationFactory, dicomStowRsDestinationFactory],
+  schema: {
+    devices: [{ type: 'dicom-scp', file: new URL('./schema.json', import.meta.url) }],
+    destinations: [
+      { type: 'dicom-cstore', file: new URL('./destination.schema.json', import.meta.url) },
+      { type: 'dicom-stowrs', file: new URL('./stowrs.schema.json', import.meta.url) },
+    ],
+  },
   provides: [STUDY_INDEX_SERVICE, STORAGE_COMMITMENT_SERVICE],
   // Step 1 is the tables as the box has had them (created in place if absent).
   migrations: [

@@ -24,6 +24,7 @@ export const HIS_CHECKIN_SERVICE = serviceKey<Registrar>('his.checkin');
 export const hisModule: EdgeModule = {
   name: 'his',
   destinations: [httpDestination, hl7Destination],
+  schema: { defs: [{ file: new URL('./schema.json', import.meta.url), properties: { his: { $ref: '#/$defs/his' } } }] },
   provides: [HIS_LOOKUP_SERVICE, HIS_CHECKIN_SERVICE],
   start(ctx) {
     const his = ctx.config.his;

@@ -117,7 +117,15 @@ export { Hl7Driver };
 export { hl7LisDestinationFactory, lisMllpDestinationFactory } from './lisDestination.ts';
 
 /** HL7 v2 analyzers over MLLP (the `hl7-mllp` device) and the HL7 LIS destination. */
-export const hl7Module: EdgeModule = { name: 'hl7', drivers: [hl7DriverFactory], destinations: [hl7LisDestinationFactory] };
+export const hl7Module: EdgeModule = {
+  name: 'hl7',
+  drivers: [hl7DriverFactory],
+  destinations: [hl7LisDestinationFactory],
+  schema: {
+    devices: [{ type: 'hl7-mllp', file: new URL('./schema.json', import.meta.url) }],
+    destinations: [{ type: 'hl7-mllp-lis', file: new URL('./destination.schema.json', import.meta.url) }],
+  },
+};
 
 // MLLP framing for `edge-agent replay` and the HIS's ADT sender.
 export { MllpDecoder, mllpFrame } from './mllp.ts';

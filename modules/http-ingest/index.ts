@@ -184,6 +184,7 @@ export const httpIngestModule: EdgeModule = {
   name: 'http-ingest',
   drivers: [httpIngestDriverFactory],
   provides: [INGEST_SERVICE],
+  schema: { devices: [{ type: 'http-ingest', file: new URL('./schema.json', import.meta.url) }] },
   start(ctx) {
     const router = new IngestRouter();
     ctx.services.provide(INGEST_SERVICE, router);

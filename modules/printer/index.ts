@@ -105,4 +105,9 @@ export const printerDriverFactory: DriverFactory<EscposPrinterConfig> = {
 };
 
 /** ESC/POS ticket printers; the first printer driver provides PRINTERS_SERVICE for the queue. */
-export const printerModule: EdgeModule = { name: 'printer', drivers: [printerDriverFactory], provides: [PRINTERS_SERVICE] };
+export const printerModule: EdgeModule = {
+  name: 'printer',
+  drivers: [printerDriverFactory],
+  provides: [PRINTERS_SERVICE],
+  schema: { devices: [{ type: 'escpos-printer', file: new URL('./schema.json', import.meta.url), wrap: true }] },
+};

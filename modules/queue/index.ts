@@ -17,6 +17,8 @@ export const TICKET_PRINTING_SERVICE = serviceKey<TicketPrinting>('queue.printin
 export const queueModule: EdgeModule = {
   name: 'queue',
   provides: [QUEUE_SERVICE, TICKET_PRINTING_SERVICE],
+  // The queue's block and the kiosk's (the kiosk serves the queue's tickets).
+  schema: { defs: [{ file: new URL('./schema.json', import.meta.url), properties: { queue: { $ref: '#/$defs/queue' }, kiosk: { $ref: '#/$defs/kiosk' } } }] },
   // Step 1 is the tables as the box has had them (created in place if absent).
   migrations: [{ version: 1, description: 'tickets, counters, events, prints', up: migrateQueue }],
   async start(ctx) {
