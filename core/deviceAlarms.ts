@@ -1,4 +1,4 @@
-import type { EventBus } from './contract/events.ts';
+import { DEVICE_ALARM, type EventBus } from './contract/events.ts';
 
 /** An alarm a device raised and has not cleared (e.g. its clock is off). */
 export interface DeviceAlarm {
@@ -6,8 +6,6 @@ export interface DeviceAlarm {
   /** The alarm's own fields as published (clock-skew: skewSeconds, thresholdSeconds, at). */
   [field: string]: unknown;
 }
-
-const ALARM_TOPIC = /^dev\/([^/]+)\/alarm\/([^/]+)$/;
 
 /**
  * The active alarms per device, from the `dev/<id>/alarm/<name>` domain events drivers publish
@@ -17,11 +15,9 @@ const ALARM_TOPIC = /^dev\/([^/]+)\/alarm\/([^/]+)$/;
 export class DeviceAlarms {
   private readonly active = new Map<string, Map<string, Record<string, unknown>>>();
 
-  constructor(bus: Pick<EventBus, 'on'>) {
-    bus.on('device-alarms', 'domain.event', ({ topic, body }) => {
-      const m = ALARM_TOPIC.exec(topic);
-      if (!m) return;
-      const [, device, name] = m as unknown as [string, string, string];
+  constructor(bus: Pick<EventBus, 'subscribe'>) {
+    bus.subscribe('device-alarms', DEVICE_ALARM, (body, topic) => {
+      const [, device, , name] = topic.split('/') as [string, string, string, string];
       const fields = (body ?? {}) as Record<string, unknown>;
       const alarms = this.active.get(device) ?? new Map<string, Record<string, unknown>>();
       if (fields.active === false) alarms.delete(name);

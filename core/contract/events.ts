@@ -21,6 +21,29 @@ export interface BusEvents {
 
 export type EventVisibility = 'local' | 'lan';
 
+/**
+ * A domain event a module publishes: its topic (a pattern, `+` for one level: `queue/+/evt`),
+ * its body's type and how far it may travel, fixed where it is declared (a personal event
+ * cannot be published to the LAN by one call that forgot).
+ */
+export interface DomainEventKey<T> {
+  readonly topic: string;
+  readonly visibility: EventVisibility;
+  readonly __body?: T;
+}
+
+export const domainEvent = <T>(topic: string, visibility: EventVisibility): DomainEventKey<T> => ({ topic, visibility });
+
+/** `queue/+/evt` matches `queue/noi/evt`; a pattern without `+` matches itself only. */
+export function topicMatches(pattern: string, topic: string): boolean {
+  const p = pattern.split('/');
+  const t = topic.split('/');
+  return p.length === t.length && p.every((part, i) => part === '+' || part === t[i]);
+}
+
+/** The alarms a device (or the store, for a source) raises: `dev/<id>/alarm/<name>`, retained on the LAN broker. */
+export const DEVICE_ALARM = domainEvent<{ active: boolean } & Record<string, unknown>>('dev/+/alarm/+', 'lan');
+
 type Listener<K extends keyof BusEvents> = (payload: BusEvents[K]) => void;
 
 /**
@@ -52,6 +75,20 @@ export class EventBus {
     const list = this.owned.get(owner) ?? [];
     list.push([event, safe as (...args: never[]) => void]);
     this.owned.set(owner, list);
+  }
+
+  /** Publishes a declared domain event; `topic` fills the key's `+` levels (checked). */
+  publish<T>(key: DomainEventKey<T>, body: T, opts: { topic?: string; retain?: boolean } = {}): void {
+    const topic = opts.topic ?? key.topic;
+    if (!topicMatches(key.topic, topic)) throw new Error(`event topic "${topic}" is not "${key.topic}"`);
+    this.emit('domain.event', { topic, body, visibility: key.visibility, ...(opts.retain ? { retain: true } : {}) });
+  }
+
+  /** Listens to one declared domain event (every topic its pattern matches). */
+  subscribe<T>(owner: string, key: DomainEventKey<T>, listener: (body: T, topic: string) => void): void {
+    this.on(owner, 'domain.event', (e) => {
+      if (topicMatches(key.topic, e.topic)) listener(e.body as T, e.topic);
+    });
   }
 
   onError(listener: (err: unknown) => void): void {

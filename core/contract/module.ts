@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { EventBus } from './events.ts';
+import type { DomainEventKey, EventBus } from './events.ts';
 import type { Clock } from './clock.ts';
 import type { AgentConfig } from '../config/types.ts';
 import type { DestinationFactory } from './destination.ts';
@@ -27,6 +27,8 @@ export interface EdgeModule {
    * runs the newer steps (each in a transaction) before `start`.
    */
   migrations?: readonly ModuleMigration[];
+  /** The domain events it publishes (topic, body type, visibility: only `lan` ones reach the LAN broker). */
+  events?: readonly DomainEventKey<unknown>[];
   /** Its configuration blocks: merged into config/schema.json by `npm run build:schema`. */
   schema?: ModuleSchema;
   /** Device models it offers (the first-run page lists them per protocol). */

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { EventBus } from '../contract/events.ts';
 import type { CaptureStop, CaptureUsage } from './capture.ts';
 import type { PersonalDataAge } from './retention.ts';
+import { DEVICE_ALARM } from '../contract/events.ts';
 
 /** Names of the device-style alarms the store raises (`dev/<id>/alarm/<name>`). */
 export const PERSONAL_DATA_AGE_ALARM = 'personal-data-age';
@@ -16,7 +17,7 @@ export class StoreAlarms {
   private personalActive = new Set<string>();
 
   constructor(
-    private readonly bus: Pick<EventBus, 'emit'>,
+    private readonly bus: Pick<EventBus, 'publish'>,
     private readonly log: Logger,
     private readonly policy: { personalMaxDays: number; personalAlarmPercent: number },
   ) {}
@@ -66,6 +67,6 @@ export class StoreAlarms {
   }
 
   private emit(source: string, name: string, body: Record<string, unknown>): void {
-    this.bus.emit('domain.event', { topic: `dev/${source}/alarm/${name}`, body, retain: true, visibility: 'lan' });
+    this.bus.publish(DEVICE_ALARM, { active: true, ...body }, { topic: `dev/${source}/alarm/${name}`, retain: true });
   }
 }

@@ -2,6 +2,7 @@ import type { DriverFactory } from '../../core/contract/driver.ts';
 import { CccdReaderDriver, type CccdReaderConfig } from './readerDriver.ts';
 import { QrScannerDriver, type QrScannerConfig } from './qrScanner.ts';
 import type { EdgeModule } from '../../core/contract/module.ts';
+import { CARD_IDENTITY, CARD_KEY, CARD_STATUS } from './events.ts';
 
 export const cccdReaderDriverFactory: DriverFactory<CccdReaderConfig> = {
   type: 'cccd-reader',
@@ -22,6 +23,7 @@ export type { CardIdentityEvent, CardStatusEvent, CardKeyEvent } from './readerD
 export const cccdModule: EdgeModule = {
   name: 'cccd',
   drivers: [cccdReaderDriverFactory, qrScannerDriverFactory],
+  events: [CARD_IDENTITY, CARD_STATUS, CARD_KEY],
   // Block schemas written without the common device fields: wrapped.
   schema: {
     devices: [
@@ -56,3 +58,5 @@ export { CccdNumberError } from './idNumber.ts';
 export { isValidCccdNumber } from './idNumber.ts';
 export { identityFromQr } from './identity.ts';
 export { identityFromTypedId } from './identity.ts';
+
+export { CARD_IDENTITY, CARD_KEY, CARD_STATUS } from './events.ts';

@@ -4,6 +4,7 @@ import { parseCccdQr } from './qr.ts';
 import { identityFromQr } from './identity.ts';
 import { CardError, QR_UNREADABLE_MESSAGE } from './errors.ts';
 import type { CardIdentityEvent, CardStatusEvent } from './readerDriver.ts';
+import { CARD_IDENTITY, CARD_STATUS } from './events.ts';
 
 /** The scanner dropped the Vietnamese letters: the number still works, staff check the name. */
 const QR_MANGLED_MESSAGE = 'Máy quét chưa đọc đúng chữ có dấu trên mã QR. Bạn vẫn lấy số bình thường; nhân viên quầy sẽ kiểm tra họ tên giúp bạn.';
@@ -42,23 +43,15 @@ export class QrScannerDriver implements Driver {
     try {
       const qr = parseCccdQr(text);
       this.counters.scans++;
-      this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/identity', body: { identity: identityFromQr(qr) } satisfies CardIdentityEvent });
+      this.ctx.bus.publish(CARD_IDENTITY, { identity: identityFromQr(qr) });
       if (qr.mangled)
-        this.ctx.bus.emit('domain.event', {
-          visibility: 'local',
-          topic: 'card/status',
-          body: { state: 'error', code: 'QR_MANGLED', message: qr.warnings.join(' '), patientMessage: QR_MANGLED_MESSAGE } satisfies CardStatusEvent,
-        });
+        this.ctx.bus.publish(CARD_STATUS, { state: 'error', code: 'QR_MANGLED', message: qr.warnings.join(' '), patientMessage: QR_MANGLED_MESSAGE });
       this.ctx.log.info({ id: maskCccd(qr.idNumber), mangled: qr.mangled }, 'QR scanned');
     } catch (err) {
       this.counters.rejected++;
       const message = err instanceof CardError ? `${err.message}. Scan the QR code on the citizen ID card.` : 'QR code not understood';
       const patientMessage = err instanceof CardError && err.patientMessage ? err.patientMessage : QR_UNREADABLE_MESSAGE;
-      this.ctx.bus.emit('domain.event', {
-        visibility: 'local',
-        topic: 'card/status',
-        body: { state: 'error', code: 'QR_NOT_CCCD', message, patientMessage } satisfies CardStatusEvent,
-      });
+      this.ctx.bus.publish(CARD_STATUS, { state: 'error', code: 'QR_NOT_CCCD', message, patientMessage });
       this.ctx.log.info({ length: text.length }, 'QR code rejected');
     }
   }

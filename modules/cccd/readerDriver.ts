@@ -9,6 +9,7 @@ import { keysFromIdentity, keysFromMrzText, keysFromDigits, type CardKeys, type 
 import { parseCccdQr } from './qr.ts';
 import { identityFromQr, identityFromTypedId } from './identity.ts';
 import { loadCertificates } from './sod.ts';
+import { CARD_IDENTITY, CARD_STATUS } from './events.ts';
 
 export interface CccdReaderConfig {
   /** Case-insensitive regex on the PC/SC reader name. */
@@ -84,7 +85,7 @@ export class CccdReaderDriver implements Driver {
   private publish(body: CardStatusEvent): void {
     // Every coded status carries the patient's Vietnamese sentence beside the English one.
     const vi = body.patientMessage ?? (body.code && body.code in patientMessages ? patientMessages[body.code as CardErrorCode] : undefined);
-    this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/status', body: vi ? { ...body, patientMessage: vi } : body });
+    this.ctx.bus.publish(CARD_STATUS, vi ? { ...body, patientMessage: vi } : body);
   }
 
   async start(): Promise<void> {
@@ -127,21 +128,12 @@ export class CccdReaderDriver implements Driver {
         const k = body as CardKeyEvent;
         if (k.qr) {
           const qr = parseCccdQr(k.qr);
-          this.ctx.bus.emit('domain.event', {
-            visibility: 'local',
-            topic: 'card/identity',
-            body: { identity: identityFromQr(qr) } satisfies CardIdentityEvent,
-          });
+          this.ctx.bus.publish(CARD_IDENTITY, { identity: identityFromQr(qr) });
         } else if (k.mrz) this.offerKeys(keysFromMrzText(k.mrz));
         else if (k.digits) {
           const digits = k.digits.replace(/\s/g, '');
           // A typed 12-digit number is an identity of its own (enough for the insurance look-up).
-          if (/^\d{12}$/.test(digits))
-            this.ctx.bus.emit('domain.event', {
-              visibility: 'local',
-              topic: 'card/identity',
-              body: { identity: identityFromTypedId(digits) } satisfies CardIdentityEvent,
-            });
+          if (/^\d{12}$/.test(digits)) this.ctx.bus.publish(CARD_IDENTITY, { identity: identityFromTypedId(digits) });
           else this.offerKeys(keysFromDigits(digits));
         }
       }
@@ -203,7 +195,7 @@ export class CccdReaderDriver implements Driver {
       this.counters.reads++;
       this.counters.apdus += r.apduCount;
       this.keys = null; // one key, one card: the next patient scans again
-      this.ctx.bus.emit('domain.event', { visibility: 'local', topic: 'card/identity', body: identityEvent(r, card.reader, ms) });
+      this.ctx.bus.publish(CARD_IDENTITY, identityEvent(r, card.reader, ms));
       this.publish({ state: 'done', message: 'Card read. You can take the card.', reader: card.reader });
       this.ctx.log.info({ id: maskCccd(r.identity.idNumber), access: r.access, source: r.identity.source, apdus: r.apduCount, ms }, 'card read');
     } catch (err) {

@@ -21,6 +21,8 @@ import { originGuard } from './originCheck.ts';
 import { greetingView, lookupView } from './patientViews.ts';
 import { RateLimiter } from './rateLimit.ts';
 import { kioskSettings, type KioskSettings } from './settings.ts';
+import { CARD_KEY } from '../cccd/index.ts';
+import { TICKET_PRINT } from '../queue/index.ts';
 
 type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
@@ -175,7 +177,7 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
         }
         // Stored before the key goes out, so the reader's echo of this QR is known as ours.
         const { entry, replaced } = sessions.put(kioskOf(req), identity);
-        deps.bus.emit('domain.event', { visibility: 'local', topic: 'card/key', body: body.qr ? { qr: body.qr } : { digits: identity.idNumber } });
+        deps.bus.publish(CARD_KEY, body.qr ? { qr: body.qr } : { digits: identity.idNumber });
         return greetingView(entry, replaced);
       },
     );
@@ -313,7 +315,7 @@ export async function registerKioskRoutes(app: FastifyInstance, deps: KioskDeps)
         // The answer does not wait for the printer: the page learns the outcome over the live socket.
         if (deps.printing) {
           const printed = (outcome: { ok: boolean; error?: string; none?: boolean }) =>
-            deps.bus.emit('domain.event', { visibility: 'local', topic: 'ticket/print', body: { ticketId: ticket.id, number: ticket.number, ...outcome } });
+            deps.bus.publish(TICKET_PRINT, { ticketId: ticket.id, number: ticket.number, ...outcome });
           void deps.printing
             .print(ticket.id)
             .then((result) => {

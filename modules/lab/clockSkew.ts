@@ -1,5 +1,6 @@
 import type { DriverContext } from '../../core/contract/driver.ts';
 import { deviceTimeToIso } from './values.ts';
+import { DEVICE_ALARM } from '../../core/contract/events.ts';
 
 /** Device message time (ASTM H.14, HL7 MSH-7, in the device's zone) minus the box clock, in seconds. */
 export function clockSkewSeconds(messageTime: string | undefined, timeZone: string, nowMs: number): number | undefined {
@@ -33,12 +34,11 @@ export class ClockSkewAlarm {
     this.active = off;
     if (off) this.ctx.log.warn({ skewSeconds }, 'analyzer clock differs from the box clock; its result times are kept as sent (alarm raised)');
     else this.ctx.log.info({ skewSeconds }, 'analyzer clock agrees with the box clock again (alarm cleared)');
-    this.ctx.bus.emit('domain.event', {
-      visibility: 'lan',
-      topic: `dev/${this.ctx.id}/alarm/clock-skew`,
-      body: { active: off, skewSeconds, thresholdSeconds: this.thresholdSeconds, at: new Date(atMs).toISOString() },
-      retain: true,
-    });
+    this.ctx.bus.publish(
+      DEVICE_ALARM,
+      { active: off, skewSeconds, thresholdSeconds: this.thresholdSeconds, at: new Date(atMs).toISOString() },
+      { topic: `dev/${this.ctx.id}/alarm/clock-skew`, retain: true },
+    );
   }
 }
 

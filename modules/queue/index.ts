@@ -2,12 +2,14 @@ import { serviceKey } from '../../core/contract/driver.ts';
 import type { EdgeModule } from '../../core/contract/module.ts';
 import { kioskSettings } from '../kiosk/index.ts';
 import { PRINTERS_SERVICE } from '../printer/index.ts';
+import { QUEUE_EVENT, QUEUE_SNAPSHOT, TICKET_PRINT } from './events.ts';
 import { queueRoutes } from './routes.ts';
 import { migrateQueue } from './schema.ts';
 import { TicketPrinting } from './ticketPrinting.ts';
 import { TicketQueue } from './ticketQueue.ts';
 
 export { TicketQueue, TicketPrinting };
+export { QUEUE_EVENT, QUEUE_SNAPSHOT, TICKET_PRINT } from './events.ts';
 /** Today's tickets, counters and calls (absent without a `queue:` block). */
 export const QUEUE_SERVICE = serviceKey<TicketQueue>('queue.tickets');
 /** One print log for the kiosk, the counter page and the console (failed prints are reprinted). */
@@ -17,6 +19,7 @@ export const TICKET_PRINTING_SERVICE = serviceKey<TicketPrinting>('queue.printin
 export const queueModule: EdgeModule = {
   name: 'queue',
   provides: [QUEUE_SERVICE, TICKET_PRINTING_SERVICE],
+  events: [QUEUE_EVENT, QUEUE_SNAPSHOT, TICKET_PRINT],
   // The queue's block and the kiosk's (the kiosk serves the queue's tickets).
   schema: { defs: [{ file: new URL('./schema.json', import.meta.url), properties: { queue: { $ref: '#/$defs/queue' }, kiosk: { $ref: '#/$defs/kiosk' } } }] },
   // Step 1 is the tables as the box has had them (created in place if absent).

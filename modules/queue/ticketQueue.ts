@@ -18,6 +18,7 @@ import {
   type Ticket,
   ticketNumber,
 } from './types.ts';
+import { QUEUE_EVENT, QUEUE_SNAPSHOT } from './events.ts';
 
 export interface TicketQueueOptions {
   db: Database.Database;
@@ -670,7 +671,7 @@ export class TicketQueue {
     const bus = this.options.bus;
     if (bus) {
       // The LAN broker gets numbers only (publicView.ts); the journal below keeps the full event.
-      bus.emit('domain.event', { visibility: 'lan', topic: `queue/${event.service}/evt`, body: publicEvent(this, event) });
+      bus.publish(QUEUE_EVENT, publicEvent(this, event), { topic: `queue/${event.service}/evt` });
       const day = localDay(event.at, this.tz);
       const svc = this.services.get(event.service);
       if (svc) {
@@ -681,7 +682,7 @@ export class TicketQueue {
           services: c.services,
           current: this.currentAt(c.id),
         }));
-        bus.emit('domain.event', { visibility: 'lan', topic: `queue/${event.service}/snapshot`, body: this.serviceSnapshot(svc, day, counters), retain: true });
+        bus.publish(QUEUE_SNAPSHOT, this.serviceSnapshot(svc, day, counters), { topic: `queue/${event.service}/snapshot`, retain: true });
       }
     }
     await this.journalEvent(event);
