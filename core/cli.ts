@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { checkConfigReport } from './config/load.ts';
 import type { EdgeModule } from './contract/module.ts';
 import { hashPassword } from './http/password.ts';
+import { registerModules } from './registry.ts';
 
 const USAGE = `edge-agent — the hospital department edge runtime
 
@@ -134,6 +135,8 @@ async function printHash(args: string[]): Promise<number> {
  * leaves time for pino's async stdout to drain, then exits even if a handle lingers.
  */
 export function runCli(argv: string[], modules: readonly EdgeModule[]): void {
+  // Their drivers, destinations and configuration checks, before any configuration is read.
+  registerModules(modules);
   main(argv, modules).then(
     (code) => {
       process.exitCode = code;

@@ -16,8 +16,12 @@ export const destinationFactories = new Map<string, DestinationFactory<never>>([
   [mqttUplinkDestinationFactory.type, mqttUplinkDestinationFactory],
 ]);
 
+/** The modules the composition root registered (the configuration check asks them too). */
+export const registeredModules: EdgeModule[] = [];
+
 export function registerModules(modules: readonly EdgeModule[]): void {
   for (const m of modules) {
+    if (!registeredModules.includes(m)) registeredModules.push(m);
     for (const d of m.drivers ?? []) driverFactories.set(d.type, d);
     for (const d of m.destinations ?? []) destinationFactories.set(d.type, d);
   }

@@ -3,8 +3,8 @@ import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import { LAB_PROFILES } from '../../modules/lab/profiles.ts';
-import { ticketNumber } from '../../modules/queue/types.ts';
+import type { ConfigLocator } from '../contract/module.ts';
+import { driverFactories, registeredModules } from '../registry.ts';
 import { PeerAllowList } from '../net/peers.ts';
 import { formatProblem, formatWarning, type AgentConfig, type ConfigProblem } from './types.ts';
 
@@ -178,7 +178,9 @@ function validateParsed(parsed: ParsedFile, problems: ConfigProblem[], options: 
   if (problems.length) throw new ConfigError(dedupe(problems));
   const config = raw as unknown as AgentConfig;
   // On a valid file only: the queue's shape is the schema's from here.
-  warnings.push(...checkQueueNumbering(config, parsed));
+  // Each module's own warnings about its blocks (two services numbered alike at one counter…).
+  const at: ConfigLocator = { locate: (path) => position(parsed, path), has: (path) => parsed.doc.hasIn(path) };
+  for (const m of registeredModules) warnings.push(...(m.configWarnings?.(config, at) ?? []));
   if (!isAbsolute(config.box.dataDir)) config.box.dataDir = resolve(baseDir, config.box.dataDir);
   resolveTlsPaths(config, baseDir);
   return { config, file: absolute, baseDir, warnings };
@@ -286,35 +288,13 @@ function claimsOf(config: AgentConfig): Claim[] {
     const tls = lan.tls as Record<string, unknown> | undefined;
     if (tls) listen(['lanBroker', 'tls', 'port'], 'lanBroker.tls', host, tls.port);
   }
+  // Each driver says what its device holds (its factory's `holds`, with the driver's defaults).
   for (const [id, d] of Object.entries(config.devices ?? {})) {
     if (!d || d.enabled === false) continue;
-    const owner = `devices.${id}`;
-    const at = (field: string): Array<string | number> => ['devices', id, field];
-    const host = d.host ?? '0.0.0.0';
-    const transport = d.driver === 'astm' ? (d.transport ?? LAB_PROFILES[String(d.profile ?? 'generic-astm')]?.astm?.defaultTransport) : d.transport;
-    const file = (): void => {
-      if (typeof d.path === 'string' && d.path) claims.push({ path: at('path'), owner, kind: 'path', devicePath: d.path });
-    };
-    switch (d.driver) {
-      case 'astm':
-        if (transport === 'tcp-server') listen(at('port'), owner, host, d.port ?? 4010);
-        if (transport === 'serial') file();
-        break;
-      case 'hl7-mllp':
-        listen(at('port'), owner, host, d.port ?? 2575);
-        break;
-      case 'dicom-scp': {
-        listen(at('port'), owner, host, d.port ?? 11112);
-        const tls = d.tls as Record<string, unknown> | undefined;
-        if (tls) listen(['devices', id, 'tls', 'port'], `${owner}.tls`, host, tls.port);
-        break;
-      }
-      case 'escpos-printer':
-        if (transport === 'device' || transport === 'serial') file();
-        break;
-      case 'qr-scanner':
-        file();
-        break;
+    for (const h of driverFactories.get(d.driver)?.holds?.(d as unknown as Record<string, unknown>) ?? []) {
+      const owner = h.field.length > 1 ? `devices.${id}.${h.field.slice(0, -1).join('.')}` : `devices.${id}`;
+      const path = ['devices', id, ...h.field];
+      claims.push(h.kind === 'port' ? { path, owner, kind: 'port', port: h.port, host: h.host } : { path, owner, kind: 'path', devicePath: h.path });
     }
   }
   return claims;
@@ -354,36 +334,6 @@ function checkExclusiveUse(config: AgentConfig, parsed: ParsedFile): ConfigProbl
     problems.push({ ...position(parsed, written ? c.path : c.path.slice(0, -1)), field: c.path.join('.'), message });
   });
   return problems;
-}
-
-/**
- * Two services called at one counter whose tickets are numbered alike (same prefix and digits):
- * the voice says "Mời số 0001 đến quầy 2" for either. A warning: a department may mean it.
- */
-function checkQueueNumbering(config: AgentConfig, parsed: ParsedFile): ConfigProblem[] {
-  type Service = NonNullable<AgentConfig['queue']>['services'][number];
-  const services = config.queue?.services ?? [];
-  const alike = new Map<string, { a: Service; b: Service; counters: string[] }>();
-  for (const counter of config.queue?.counters ?? []) {
-    const here = services.filter((s) => counter.services.includes(s.id));
-    here.forEach((a, i) => {
-      for (const b of here.slice(i + 1)) {
-        if (ticketNumber(a, 1) !== ticketNumber(b, 1)) continue;
-        const pair = alike.get(`${a.id} ${b.id}`) ?? { a, b, counters: [] };
-        pair.counters.push(counter.id);
-        alike.set(`${a.id} ${b.id}`, pair);
-      }
-    });
-  }
-  return [...alike.values()].map(({ a, b, counters }) => {
-    // At the second service: the one to give another prefix.
-    const path = ['queue', 'services', services.indexOf(b), 'prefix'];
-    return {
-      ...position(parsed, parsed.doc.hasIn(path) ? path : path.slice(0, -1)),
-      field: path.join('.'),
-      message: `services "${a.id}" and "${b.id}" are both numbered ${ticketNumber(b, 1)}… and share counter ${counters.join(', ')}: the voice calls only the number, so give one of them another prefix`,
-    };
-  });
 }
 
 /** TLS files (`tls: { cert, key, ca }` under any listener) are relative to the configuration file. */

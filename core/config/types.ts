@@ -1,11 +1,15 @@
-import type { HisLookupConfig } from '../../modules/his/lookup.ts';
-import type { QueueConfig } from '../../modules/queue/types.ts';
-import type { KioskCredential } from '../http/auth.ts';
 import type { HttpSettings } from '../http/settings.ts';
 import type { LanBrokerConfig } from '../mqtt/lanBroker.ts';
 
+/**
+ * The top-level blocks modules own (`his:`, `queue:`, `kiosk:`), added to AgentConfig by each
+ * module's `declare module` augmentation: the core names none of them.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by the modules' declaration merging
+export interface ModuleConfigBlocks {}
+
 /** The configuration as the agent uses it: validated, defaults filled, secrets resolved. */
-export interface AgentConfig {
+export interface AgentConfig extends ModuleConfigBlocks {
   version: 1;
   secretsFile?: string;
   box: { id: string; facility: string; name?: string; department?: string; timezone: string; dataDir: string };
@@ -17,11 +21,6 @@ export interface AgentConfig {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
   destinations: Record<string, DestinationConfig>;
   devices: Record<string, DeviceConfig>;
-  /** The kiosk's HIS look-ups and check-in registration (modules/his, schema $defs.his). */
-  his?: { checkinDestination?: string; lookup?: HisLookupConfig };
-  /** Queue tickets (modules/queue; schema $defs.queue). */
-  queue?: Omit<QueueConfig, 'facility'> & { facility?: string; routes: string[] };
-  kiosk?: { feedbackRoutes: string[]; units?: KioskCredential[]; allowLoopback?: boolean };
 }
 
 export interface DestinationConfig {

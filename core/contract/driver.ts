@@ -159,4 +159,20 @@ export interface Driver {
 export interface DriverFactory<C = Record<string, unknown>> {
   type: string;
   create(ctx: DriverContext, config: C): Driver;
+  /**
+   * What a configured device holds alone (the ports it listens on, the device files it opens),
+   * with the driver's defaults: the configuration check refuses two holders of one.
+   */
+  holds?(config: Record<string, unknown>): DeviceHold[];
 }
+
+/** A port on an address (a wildcard address overlaps every address) or a device file, at a field of the device's block. */
+export type DeviceHold =
+  | { field: Array<string | number>; kind: 'port'; host: string; port: number }
+  | { field: Array<string | number>; kind: 'path'; path: string };
+
+/** A listener's hold, unless the port is 0 (an ephemeral port the system picks: never shared). */
+export const portHold = (field: Array<string | number>, host: unknown, port: unknown): DeviceHold[] =>
+  typeof port === 'number' && port > 0 ? [{ field, kind: 'port', host: typeof host === 'string' ? host : '0.0.0.0', port }] : [];
+/** A device file's hold, when one is written. */
+export const pathHold = (path: unknown): DeviceHold[] => (typeof path === 'string' && path ? [{ field: ['path'], kind: 'path', path }] : []);

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { DomainEventKey, EventBus } from './events.ts';
 import type { Clock } from './clock.ts';
-import type { AgentConfig } from '../config/types.ts';
+import type { AgentConfig, ConfigProblem } from '../config/types.ts';
 import type { DestinationFactory } from './destination.ts';
 import type { Store } from '../store/store.ts';
 import type { DriverFactory, Journal, ServiceKey, ServiceRegistry } from './driver.ts';
@@ -29,6 +29,8 @@ export interface EdgeModule {
   migrations?: readonly ModuleMigration[];
   /** The domain events it publishes (topic, body type, visibility: only `lan` ones reach the LAN broker). */
   events?: readonly DomainEventKey<unknown>[];
+  /** Warnings about its configuration blocks that do not stop the agent (printed by check-config, logged at start). */
+  configWarnings?(config: AgentConfig, at: ConfigLocator): ConfigProblem[];
   /** Its configuration blocks: merged into config/schema.json by `npm run build:schema`. */
   schema?: ModuleSchema;
   /** Device models it offers (the first-run page lists them per protocol). */
@@ -52,6 +54,12 @@ export interface ModuleSchema {
   devices?: ReadonlyArray<{ type: string; file: URL; def?: string; wrap?: boolean }>;
   destinations?: ReadonlyArray<{ type: string; file: URL }>;
   defs?: ReadonlyArray<{ file: URL; properties: Record<string, unknown> }>;
+}
+
+/** Where a field of the configuration file is, for a module's own configuration warnings. */
+export interface ConfigLocator {
+  locate(path: Array<string | number>): { file: string; line: number; column: number };
+  has(path: Array<string | number>): boolean;
 }
 
 /** One schema step of a module's own tables. */

@@ -2,11 +2,11 @@ import net from 'node:net';
 import { systemClock, type Clock } from '../../core/contract/clock.ts';
 import { GuardedListener, type ListenerLimits } from '../../core/contract/net.ts';
 import { PeerAllowList, unmapIpv4 } from '../../core/contract/net.ts';
-import type { Driver, DriverContext, DriverFactory, DriverStatus, SelfTestResult } from '../../core/contract/driver.ts';
+import { pathHold, portHold, type Driver, type DriverContext, type DriverFactory, type DriverStatus, type SelfTestResult } from '../../core/contract/driver.ts';
 import { probeTcpListener } from '../../core/contract/net.ts';
 import { isLabTextEncoding, type LabTextEncoding } from '../lab/index.ts';
 import { ORDER_CACHE_SERVICE } from '../lab/index.ts';
-import { labProfile, type LabQuirk } from '../lab/index.ts';
+import { LAB_PROFILES, labProfile, type LabQuirk } from '../lab/index.ts';
 import type { AstmLinkTimers } from './link.ts';
 import { AstmSession, type AstmSessionCounters, type AstmSessionSettings } from './session.ts';
 import type { EdgeModule } from '../../core/contract/module.ts';
@@ -352,6 +352,12 @@ export class AstmDriver implements Driver {
 export const astmDriverFactory: DriverFactory<AstmDriverConfig> = {
   type: 'astm',
   create: (ctx, config) => new AstmDriver(ctx, config),
+  holds: (d) => {
+    // The profile says how the analyzer connects when the block does not.
+    const transport = d.transport ?? LAB_PROFILES[String(d.profile ?? 'generic-astm')]?.astm?.defaultTransport;
+    if (transport === 'tcp-server') return portHold(['port'], d.host ?? '0.0.0.0', d.port ?? 4010);
+    return transport === 'serial' ? pathHold(d.path) : [];
+  },
 };
 
 // What the agent wires: the driver above, the optional ASTM LIS destination, and the order

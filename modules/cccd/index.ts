@@ -1,4 +1,4 @@
-import type { DriverFactory } from '../../core/contract/driver.ts';
+import { pathHold, type DriverFactory } from '../../core/contract/driver.ts';
 import { CccdReaderDriver, type CccdReaderConfig } from './readerDriver.ts';
 import { QrScannerDriver, type QrScannerConfig } from './qrScanner.ts';
 import type { EdgeModule } from '../../core/contract/module.ts';
@@ -12,6 +12,7 @@ export const cccdReaderDriverFactory: DriverFactory<CccdReaderConfig> = {
 export const qrScannerDriverFactory: DriverFactory<QrScannerConfig> = {
   type: 'qr-scanner',
   create: (ctx, config) => new QrScannerDriver(ctx, config),
+  holds: (d) => pathHold(d.path),
 };
 
 export { readCccd, EmrtdSession } from './emrtd.ts';

@@ -3,7 +3,6 @@ import { maskCccd } from '../../core/contract/mask.ts';
 import { parseCccdQr } from './qr.ts';
 import { identityFromQr } from './identity.ts';
 import { CardError, QR_UNREADABLE_MESSAGE } from './errors.ts';
-import type { CardIdentityEvent, CardStatusEvent } from './readerDriver.ts';
 import { CARD_IDENTITY, CARD_STATUS } from './events.ts';
 
 /** The scanner dropped the Vietnamese letters: the number still works, staff check the name. */

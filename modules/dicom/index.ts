@@ -1,4 +1,4 @@
-import type { Driver, DriverContext, DriverFactory, DriverStatus, SelfTestResult } from '../../core/contract/driver.ts';
+import { portHold, type Driver, type DriverContext, type DriverFactory, type DriverStatus, type SelfTestResult } from '../../core/contract/driver.ts';
 import { DicomScp } from './net/dicomScp.ts';
 import type { AllowedCaller, DicomListenerLimits, DicomTlsSettings } from './net/dicomScp.ts';
 import { echo } from './net/scu.ts';
@@ -140,6 +140,10 @@ class DicomScpDriver implements Driver {
 export const dicomScpDriverFactory: DriverFactory<DicomScpDriverConfig> = {
   type: 'dicom-scp',
   create: (ctx, config) => new DicomScpDriver(ctx, config),
+  holds: (d) => [
+    ...portHold(['port'], d.host ?? '0.0.0.0', d.port ?? 11112),
+    ...(d.tls ? portHold(['tls', 'port'], d.host ?? '0.0.0.0', (d.tls as { port?: unknown }).port) : []),
+  ],
 };
 
 export { DicomScpDriver };

@@ -4,7 +4,7 @@ import { CheckInRegistrar as Registrar } from './checkInRegistrar.ts';
 import type { HisLookup } from './contract.ts';
 import { hisHl7DestinationFactory as hl7Destination } from './hl7Destination.ts';
 import { hisHttpDestinationFactory as httpDestination } from './httpHis.ts';
-import { createHisLookup as lookupFor } from './lookup.ts';
+import { createHisLookup as lookupFor, type HisLookupConfig } from './lookup.ts';
 export * from './contract.ts';
 export { describeInsuranceCode, type InsuranceOutcome } from './insuranceOutcome.ts';
 export { HisHttpDestination, HttpHisLookup, hisHttpDestinationFactory, type HisHttpConfig } from './httpHis.ts';
@@ -41,3 +41,10 @@ export type { HisCheckIn } from './contract.ts';
 export type { HisLookup } from './contract.ts';
 export { HIS_UNREACHABLE_MESSAGE } from './contract.ts';
 export { HIS_UNREACHABLE_NEXT_STEP } from './contract.ts';
+
+declare module '../../core/config/types.ts' {
+  interface ModuleConfigBlocks {
+    /** The kiosk's HIS look-ups and check-in registration (schema $defs.his). */
+    his?: { checkinDestination?: string; lookup?: HisLookupConfig };
+  }
+}

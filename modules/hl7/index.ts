@@ -1,4 +1,4 @@
-import type { Driver, DriverContext, DriverFactory, DriverStatus, SelfTestResult } from '../../core/contract/driver.ts';
+import { portHold, type Driver, type DriverContext, type DriverFactory, type DriverStatus, type SelfTestResult } from '../../core/contract/driver.ts';
 import { probeTcpListener } from '../../core/contract/net.ts';
 import type { ListenerLimits } from '../../core/contract/net.ts';
 import type { TlsServerSettings } from '../../core/contract/net.ts';
@@ -111,6 +111,7 @@ class Hl7Driver implements Driver {
 export const hl7DriverFactory: DriverFactory<Hl7DriverConfig> = {
   type: 'hl7-mllp',
   create: (ctx, config) => new Hl7Driver(ctx, config),
+  holds: (d) => portHold(['port'], d.host ?? '0.0.0.0', d.port ?? 2575),
 };
 
 export { Hl7Driver };

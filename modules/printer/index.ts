@@ -1,4 +1,4 @@
-import type { Driver, DriverContext, DriverFactory, DriverStatus, SelfTestResult } from '../../core/contract/driver.ts';
+import { pathHold, type Driver, type DriverContext, type DriverFactory, type DriverStatus, type SelfTestResult } from '../../core/contract/driver.ts';
 import { EscposPrinter, type EscposPrinterConfig } from './escposPrinter.ts';
 import { PRINTERS_SERVICE, PrinterPool } from './printerPool.ts';
 import type { EdgeModule } from '../../core/contract/module.ts';
@@ -102,6 +102,7 @@ class EscposPrinterDriver implements Driver {
 export const printerDriverFactory: DriverFactory<EscposPrinterConfig> = {
   type: 'escpos-printer',
   create: (ctx, config) => new EscposPrinterDriver(ctx, config),
+  holds: (d) => (d.transport === 'device' || d.transport === 'serial' ? pathHold(d.path) : []),
 };
 
 /** ESC/POS ticket printers; the first printer driver provides PRINTERS_SERVICE for the queue. */

@@ -3,10 +3,13 @@ import type { EdgeModule } from '../../core/contract/module.ts';
 import { kioskSettings } from '../kiosk/index.ts';
 import { PRINTERS_SERVICE } from '../printer/index.ts';
 import { QUEUE_EVENT, QUEUE_SNAPSHOT, TICKET_PRINT } from './events.ts';
+import { queueNumberingWarnings } from './numbering.ts';
 import { queueRoutes } from './routes.ts';
 import { migrateQueue } from './schema.ts';
 import { TicketPrinting } from './ticketPrinting.ts';
 import { TicketQueue } from './ticketQueue.ts';
+import type { QueueConfig } from './types.ts';
+import type { KioskCredential } from '../../core/contract/http.ts';
 
 export { TicketQueue, TicketPrinting };
 export { QUEUE_EVENT, QUEUE_SNAPSHOT, TICKET_PRINT } from './events.ts';
@@ -20,6 +23,7 @@ export const queueModule: EdgeModule = {
   name: 'queue',
   provides: [QUEUE_SERVICE, TICKET_PRINTING_SERVICE],
   events: [QUEUE_EVENT, QUEUE_SNAPSHOT, TICKET_PRINT],
+  configWarnings: queueNumberingWarnings,
   // The queue's block and the kiosk's (the kiosk serves the queue's tickets).
   schema: { defs: [{ file: new URL('./schema.json', import.meta.url), properties: { queue: { $ref: '#/$defs/queue' }, kiosk: { $ref: '#/$defs/kiosk' } } }] },
   // Step 1 is the tables as the box has had them (created in place if absent).
@@ -66,3 +70,12 @@ export const queueModule: EdgeModule = {
 // For the other modules (they import this index only).
 export { PRIORITY_CLASSES } from './types.ts';
 export type { PriorityClass } from './types.ts';
+
+declare module '../../core/config/types.ts' {
+  interface ModuleConfigBlocks {
+    /** Queue tickets (schema $defs.queue). */
+    queue?: Omit<QueueConfig, 'facility'> & { facility?: string; routes: string[] };
+    /** The kiosk units and where feedback goes (schema $defs.kiosk). */
+    kiosk?: { feedbackRoutes: string[]; units?: KioskCredential[]; allowLoopback?: boolean };
+  }
+}

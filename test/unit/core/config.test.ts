@@ -5,6 +5,11 @@ import { ConfigError, loadConfig } from '../../../core/config/load.ts';
 import { formatProblem } from '../../../core/config/types.ts';
 import { writeConfigAtomically } from '../../../core/config/write.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { registerModules } from '../../../core/registry.ts';
+import { MODULES } from '../../../modules/index.ts';
+
+// The drivers' holds and the modules' configuration warnings are asked through the registry.
+registerModules(MODULES);
 
 let cleanups: Array<() => void> = [];
 afterEach(() => {

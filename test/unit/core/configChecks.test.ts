@@ -7,6 +7,11 @@ import { closest, ConfigError, loadConfig, type LoadOptions } from '../../../cor
 import { formatProblem } from '../../../core/config/types.ts';
 import { viProblemMessage } from '../../../kiosk/console/serverText.js';
 import { tempDir } from '../../helpers/tmp.ts';
+import { registerModules } from '../../../core/registry.ts';
+import { MODULES } from '../../../modules/index.ts';
+
+// The drivers' holds and the modules' configuration warnings are asked through the registry.
+registerModules(MODULES);
 
 let cleanups: Array<() => void> = [];
 afterEach(() => {

@@ -10,6 +10,11 @@ import { formatProblem } from '../../../core/config/types.ts';
 import { hashPassword } from '../../../core/http/password.ts';
 import { viProblemMessage } from '../../../kiosk/console/serverText.js';
 import { tempDir } from '../../helpers/tmp.ts';
+import { registerModules } from '../../../core/registry.ts';
+import { MODULES } from '../../../modules/index.ts';
+
+// The drivers' holds and the modules' configuration warnings are asked through the registry.
+registerModules(MODULES);
 
 const EXAMPLES = 'config/examples';
 /** Every configuration there (the secrets files are what they use, not configurations). */
