@@ -11,7 +11,6 @@ import { registerHealthRoutes } from './healthRoutes.ts';
 import { registerJournalRoutes } from './journalRoutes.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { registerOutboxRoutes } from './outboxRoutes.ts';
-import { registerOrdersRoutes } from './ordersRoutes.ts';
 import { registerResultsRoutes } from './resultsRoutes.ts';
 import { registerConfigRoutes } from './configRoutes.ts';
 import { registerDiagnosticsRoute } from './diagnostics.ts';
@@ -132,7 +131,6 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<LocalApi>
   registerJournalRoutes(app, runtime, auth.requireAdmin);
   registerOutboxRoutes(app, runtime, auth.requireAdmin);
   registerResultsRoutes(app, runtime, auth.requireAdmin);
-  registerOrdersRoutes(app, runtime, auth.requireAdmin);
   registerConfigRoutes(app, runtime, auth.requireAdmin, () => runtime.requestRestart());
   registerDiagnosticsRoute(app, runtime, auth.requireAdmin);
   registerLogRoutes(app, recentLogLines, auth.requireAdmin);

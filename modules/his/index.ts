@@ -12,7 +12,7 @@ export { HisHl7Destination, hisHl7DestinationFactory, type HisHl7Config } from '
 export { buildAdtA04 } from './adtA04.ts';
 export { VssGatewayClient, type VssGatewayConfig } from './vssGatewayClient.ts';
 export { createHisLookup, type HisLookupConfig } from './lookup.ts';
-export { HisOrderIntake, parseHisOrder, HisOrderError } from './orderIntake.ts';
+export { HisOrderIntake, parseHisOrder, HisOrderError, hisCancelOf } from './orderIntake.ts';
 export { CheckInRegistrar, type CheckInReceipt } from './checkInRegistrar.ts';
 
 /** The kiosk's live look-ups (HIS and insurance), when `his.lookup` is configured. */

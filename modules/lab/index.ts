@@ -1,5 +1,6 @@
 import type { EdgeModule } from '../../core/contract/module.ts';
 import { createOrderCacheTables, indexOrdersByOrderId, ORDER_CACHE_SERVICE, SqliteOrderCache } from './orderCache.ts';
+import { registerOrdersRoutes } from './ordersRoutes.ts';
 import { LAB_PROFILES } from './profiles.ts';
 
 export { ORDER_CACHE_SERVICE, SqliteOrderCache, type LabOrder, type OrderCache } from './orderCache.ts';
@@ -22,7 +23,11 @@ export const labModule: EdgeModule = {
     const orders = new SqliteOrderCache(ctx.db);
     ctx.services.provide(ORDER_CACHE_SERVICE, orders);
     // Orders carry names and birth dates: gone once not updated within the personal-data retention.
-    return { retention: (nowMs) => ({ ordersPurged: orders.purgeOlderThan(nowMs - ctx.config.retention.personalHours * 3_600_000) }) };
+    return {
+      // POST /api/orders (the HIS or LIS pushes orders) and GET /api/orders (the console's Orders tab).
+      routes: (app, api) => registerOrdersRoutes(app, ctx, api),
+      retention: (nowMs) => ({ ordersPurged: orders.purgeOlderThan(nowMs - ctx.config.retention.personalHours * 3_600_000) }),
+    };
   },
   commands: [
     {

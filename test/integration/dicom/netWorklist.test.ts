@@ -11,7 +11,7 @@ import { ScuAssociation } from '../../../modules/dicom/net/scu.ts';
 import { makeDriverContext } from '../../helpers/driverContext.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { parseHisOrder } from '../../../modules/his/orderIntake.ts';
-import { labOrderFromHis } from '../../../core/http/ordersRoutes.ts';
+import { labOrderFromHis } from '../../../modules/lab/ordersRoutes.ts';
 import { generateStudy, startModality } from '../../sim/modality.ts';
 import { requireTool, runTool } from './dcmtkPeers.ts';
 

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
-import type { HisOrder } from '../../modules/his/contract.ts';
-import { HisOrderError, HisOrderIntake, hisCancelOf } from '../../modules/his/orderIntake.ts';
-import { ORDER_CACHE_SERVICE, type LabOrder, type OrderCache } from '../../modules/lab/orderCache.ts';
-import type { RuntimeView } from '../runtime.ts';
-import { errorResponses } from './schemas.ts';
+import type { FastifyInstance } from 'fastify';
+import { errorResponses } from '../../core/contract/http.ts';
+import type { ModuleApi, ModuleContext, RouteGuard } from '../../core/contract/module.ts';
+import { HisOrderError, HisOrderIntake, hisCancelOf, type HisOrder } from '../his/index.ts';
+import { ORDER_CACHE_SERVICE, type LabOrder, type OrderCache } from './orderCache.ts';
 
 /** A HIS/LIS order as the order cache keeps it: keyed by what the analyzer or modality will see. */
 export function labOrderFromHis(o: HisOrder): LabOrder {
@@ -43,11 +42,16 @@ export function applyHisOrders(cache: OrderCache, orders: HisOrder[]): void {
  * down. The batch is journaled (audit) and applied before the 200; one invalid order refuses the
  * whole batch with a 400 naming it.
  */
-export function registerOrdersRoutes(app: FastifyInstance, runtime: RuntimeView, requireAdmin: preHandlerHookHandler): void {
+export function registerOrdersRoutes(
+  app: FastifyInstance,
+  ctx: Pick<ModuleContext, 'journalFor'>,
+  api: Pick<ModuleApi, 'services'> & { requireAdmin: RouteGuard },
+): void {
+  const { requireAdmin } = api;
   const intake = new HisOrderIntake();
-  const journal = runtime.store.journalFor('orders', []);
+  const journal = ctx.journalFor('orders', []);
   intake.receiveOrders(async (orders) => {
-    const cache = runtime.services.get(ORDER_CACHE_SERVICE);
+    const cache = api.services.get(ORDER_CACHE_SERVICE);
     if (!cache) throw new Error('no order cache in this agent');
     const body = JSON.stringify(orders);
     // Applied in the batch's own commit and only for a new batch: a late resend of an older batch
@@ -104,7 +108,7 @@ export function registerOrdersRoutes(app: FastifyInstance, runtime: RuntimeView,
       },
     },
     async (req, reply) => {
-      const cache = runtime.services.get(ORDER_CACHE_SERVICE);
+      const cache = api.services.get(ORDER_CACHE_SERVICE);
       if (!cache) return reply.code(503).send({ error: 'no order cache in this agent' });
       return cache.browse(req.query.q?.trim() || undefined, req.query.limit ?? 100);
     },
