@@ -359,6 +359,7 @@ export class Agent implements RuntimeView {
         db: this.store.db,
         store: this.store,
         journalFor: (source, routes) => this.store.journalFor(source, [...routes]),
+        deviceJournal: (device) => this.journalFor(device),
         wakeDestination: (id) => this.wakeDestination(id),
       };
       const run = await module.start?.(ctx);

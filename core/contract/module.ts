@@ -105,6 +105,8 @@ export interface ModuleContext {
   store: Pick<Store, 'outbox' | 'blobs' | 'captures'>;
   /** A journal for a source that is not a configured device (the kiosk, the queue). */
   journalFor(source: string, routes: readonly string[]): Journal;
+  /** A configured device's journal, routed as its configuration says (what its driver appends to). */
+  deviceJournal(device: string): Journal;
   /** Wakes a destination's forwarder now (its outbox got work). */
   wakeDestination(id: string): void;
 }

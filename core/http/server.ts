@@ -11,7 +11,6 @@ import { registerHealthRoutes } from './healthRoutes.ts';
 import { registerJournalRoutes } from './journalRoutes.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { registerOutboxRoutes } from './outboxRoutes.ts';
-import { registerResultsRoutes } from './resultsRoutes.ts';
 import { registerConfigRoutes } from './configRoutes.ts';
 import { registerDiagnosticsRoute } from './diagnostics.ts';
 import { AuditLog, registerAudit } from './audit.ts';
@@ -130,7 +129,6 @@ export async function buildLocalApi(options: LocalApiOptions): Promise<LocalApi>
   metrics.register(app, http.metrics ?? 'login', auth.requireAdmin);
   registerJournalRoutes(app, runtime, auth.requireAdmin);
   registerOutboxRoutes(app, runtime, auth.requireAdmin);
-  registerResultsRoutes(app, runtime, auth.requireAdmin);
   registerConfigRoutes(app, runtime, auth.requireAdmin, () => runtime.requestRestart());
   registerDiagnosticsRoute(app, runtime, auth.requireAdmin);
   registerLogRoutes(app, recentLogLines, auth.requireAdmin);

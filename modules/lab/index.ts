@@ -1,6 +1,7 @@
 import type { EdgeModule } from '../../core/contract/module.ts';
 import { createOrderCacheTables, indexOrdersByOrderId, ORDER_CACHE_SERVICE, SqliteOrderCache } from './orderCache.ts';
 import { registerOrdersRoutes } from './ordersRoutes.ts';
+import { registerResultsRoutes } from './resultsRoutes.ts';
 import { LAB_PROFILES } from './profiles.ts';
 
 export { ORDER_CACHE_SERVICE, SqliteOrderCache, type LabOrder, type OrderCache } from './orderCache.ts';
@@ -25,7 +26,11 @@ export const labModule: EdgeModule = {
     // Orders carry names and birth dates: gone once not updated within the personal-data retention.
     return {
       // POST /api/orders (the HIS or LIS pushes orders) and GET /api/orders (the console's Orders tab).
-      routes: (app, api) => registerOrdersRoutes(app, ctx, api),
+      routes(app, api) {
+        registerOrdersRoutes(app, ctx, api);
+        // GET /api/results (did my result reach the LIS?) and the recovery of results the old identity rule merged.
+        registerResultsRoutes(app, ctx, api.requireAdmin);
+      },
       retention: (nowMs) => ({ ordersPurged: orders.purgeOlderThan(nowMs - ctx.config.retention.personalHours * 3_600_000) }),
     };
   },

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
-import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
-import type { LabResult } from '../../modules/lab/result.ts';
-import type { RuntimeView } from '../runtime.ts';
-import { deviceParseSettings, findUnsentResults, recoveryEntries } from '../../modules/lab/recover.ts';
-import { errorResponses } from './schemas.ts';
+import type { FastifyInstance } from 'fastify';
+import { errorResponses } from '../../core/contract/http.ts';
+import type { ModuleContext, RouteGuard } from '../../core/contract/module.ts';
+import { deviceParseSettings, findUnsentResults, recoveryEntries } from './recover.ts';
+import type { LabResult } from './result.ts';
 
 /** Where a result is on its way out: every destination acknowledged, one refused, or still going. */
 export type ForwardingState = 'forwarded' | 'pending' | 'parked' | 'not routed';
@@ -80,7 +80,7 @@ export function listResults(db: Database.Database, q: ResultQuery): ResultView[]
 const STATES: ForwardingState[] = ['forwarded', 'pending', 'parked', 'not routed'];
 
 /** GET /api/results: what the lab technicians ask IT ("did my result reach the LIS?"). */
-export function registerResultsRoutes(app: FastifyInstance, runtime: RuntimeView, requireAdmin: preHandlerHookHandler): void {
+export function registerResultsRoutes(app: FastifyInstance, ctx: Pick<ModuleContext, 'db' | 'config' | 'deviceJournal'>, requireAdmin: RouteGuard): void {
   const querystring = {
     type: 'object',
     additionalProperties: false,
@@ -117,7 +117,7 @@ export function registerResultsRoutes(app: FastifyInstance, runtime: RuntimeView
         before?: number;
         limit?: number;
       };
-      const results = listResults(runtime.store.db, {
+      const results = listResults(ctx.db, {
         device: q.device,
         specimen: q.specimen,
         test: q.test,
@@ -132,8 +132,7 @@ export function registerResultsRoutes(app: FastifyInstance, runtime: RuntimeView
   );
 
   // Results the identity rule before issue #16 merged or dropped, re-read from the raw messages.
-  const unsent = () =>
-    findUnsentResults(runtime.store.db, (device) => deviceParseSettings(runtime.config.devices[device] as never, runtime.config.box.timezone));
+  const unsent = () => findUnsentResults(ctx.db, (device) => deviceParseSettings(ctx.config.devices[device] as never, ctx.config.box.timezone));
   app.get(
     '/api/results/recover',
     {
@@ -158,7 +157,7 @@ export function registerResultsRoutes(app: FastifyInstance, runtime: RuntimeView
       let stored = 0;
       for (const e of entries) {
         const { source, ...input } = e;
-        const r = await runtime.journalFor(source).append({ ...input, personal: true });
+        const r = await ctx.deviceJournal(source).append({ ...input, personal: true });
         if (!r.duplicate && e.stream === 'lab.result') stored++;
       }
       req.log.info({ results: stored }, 'recovered results journaled for forwarding');
