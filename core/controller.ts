@@ -158,12 +158,14 @@ export class Agent implements RuntimeView {
       metrics: this.metrics,
       log: this.log,
       plugins: [
-        // Each module's routes, inside the core's API (bounds, Host check, guards, error answers).
-        ...this.runs.map(
-          ({ run }) =>
-            async (app: FastifyInstance, auth: ConsoleAuth) =>
-              run.routes?.(app, { requireAdmin: auth.requireAdmin, requireStaff: auth.requireStaff, requireKiosk: auth.requireKiosk, services: this.services }),
-        ),
+        // Each module's routes in a fastify plugin of its own inside the core's API: the core's
+        // bounds, Host check, guards and error answers apply; its own hooks and decorators stay in it.
+        ...this.runs.map(({ run }) => async (app: FastifyInstance, auth: ConsoleAuth) => {
+          const routes = run.routes;
+          if (!routes) return;
+          const api = { requireAdmin: auth.requireAdmin, requireStaff: auth.requireStaff, requireKiosk: auth.requireKiosk, services: this.services };
+          await app.register(async (scope) => routes(scope, api));
+        }),
         ...(this.options.httpPlugins ?? []),
       ],
     });
