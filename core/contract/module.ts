@@ -10,7 +10,7 @@ import type { DriverFactory, Journal, ServiceKey, ServiceRegistry } from './driv
 
 /**
  * What a module is to the core (issue #18): a manifest the controller walks at start. The core
- * imports no module; the composition root (`edge-agent.ts`) hands it `modules/index.ts`'s list.
+ * imports no module; the composition root (`main.ts`) hands it `modules/index.ts`'s list.
  * Everything a module needs from the core comes through `ModuleContext`; everything it offers
  * (drivers, destinations, services, routes, retention) is declared here.
  */
