@@ -253,7 +253,9 @@ export const queueRoutes: FastifyPluginAsync<QueueRoutesOptions> = async (app, o
       const id = (req.params as { id: string }).id;
       const b = (req.body ?? {}) as { printer?: string; counter?: string };
       if (refuse(reply, b.counter ? scope.counterRefusal(req.principal, b.counter) : scope.ticketRefusal(req.principal, queue.get(id)))) return reply;
-      if (!printing.available) return reply.code(503).send({ error: 'no printer is configured' });
+      // Not a server failure: an unknown ticket, or a box without a printer, is the caller's to fix.
+      if (!queue.get(id)) return reply.code(404).send({ error: `no ticket ${id} today`, code: 'QUEUE_UNKNOWN_TICKET' });
+      if (!printing.available) return reply.code(409).send({ error: 'no printer is configured', code: 'QUEUE_NO_PRINTER' });
       const result = await printing.print(id, { ...(b.printer ? { printer: b.printer } : {}), ...(b.counter ? { counter: b.counter } : {}) }, true);
       return { print: result };
     },

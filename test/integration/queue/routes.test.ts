@@ -66,6 +66,11 @@ describe('queue API', () => {
     expect(again.json.print.ok).toBe(true);
   });
 
+  it('a reprint of a ticket that does not exist is 404 before any printer is looked at (the fuzz campaign got a 503)', async () => {
+    const unknown = await api('POST', '/api/queue/tickets/q1/reprint', { printer: 'vrtxujq', counter: 'q1' });
+    expect({ status: unknown.status, code: unknown.json.code }).toEqual({ status: 404, code: 'QUEUE_UNKNOWN_TICKET' });
+  });
+
   it('rejects bad input with a 400/404/409 that says why', async () => {
     expect((await api('POST', '/api/queue/tickets', { service: 'noi', claim: 'vip' })).status).toBe(400);
     // The local API's one error handler answers the queue's errors: the status the error carries, its message and code.
